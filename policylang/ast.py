@@ -1,0 +1,361 @@
+"""The policy's abstract syntax tree: frozen, slotted attrs classes with source spans.
+
+Spans are excluded from equality, so two trees parsed from differently laid-out text
+compare equal when they say the same thing (the formatter's round-trip test relies on it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Union
+
+import attrs
+
+from policylang.source import NOWHERE, Span
+
+
+def _span() -> Span:
+    return attrs.field(default=NOWHERE, eq=False, repr=False)  # type: ignore[no-any-return]
+
+
+@attrs.frozen(slots=True)
+class Name:
+    """A declared or referenced name (``phone``, ``owner``, ``any``)."""
+
+    value: str
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Duration:
+    """``N minutes|hours|days|weeks``; ``unit`` is the singular form as written."""
+
+    amount: int
+    unit: str
+    span: Span = _span()
+
+    @property
+    def seconds(self) -> int:
+        return self.amount * {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}[self.unit]
+
+
+@attrs.frozen(slots=True)
+class RollingWindow:
+    """``per 7 days``: a window of fixed absolute length."""
+
+    length: Duration
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class ConsecutiveDays:
+    """``per N consecutive days``: runs of whole local dates."""
+
+    days: int
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class CalendarWindow:
+    """``per calendar day|week|month|quarter|year`` in local time."""
+
+    unit: str
+    span: Span = _span()
+
+
+Window = Union[RollingWindow, ConsecutiveDays, CalendarWindow]
+
+
+@attrs.frozen(slots=True)
+class Selector:
+    """Which contacts a rule is about: names, ``by`` teams and ``except`` names."""
+
+    names: tuple[Name, ...] = ()
+    by: tuple[Name, ...] = ()
+    excepts: tuple[Name, ...] = ()
+    span: Span = _span()
+
+
+# ---- conditions ------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class AttrRef:
+    """``customer.ATTR``."""
+
+    attribute: str
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Value:
+    """A literal in a condition; ``kind`` is name, number, date, text or bool."""
+
+    kind: str
+    value: str | float | dt.date | bool
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class FlagTest:
+    """``customer.do_not_call``: true when the flag is set."""
+
+    attr: AttrRef
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Compare:
+    """``customer.ATTR OP value`` with OP one of is, is not, ==, !=, <, <=, >, >=."""
+
+    attr: AttrRef
+    op: str
+    value: Value
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class InList:
+    """``customer.ATTR in (a, b)`` or ``not in``."""
+
+    attr: AttrRef
+    values: tuple[Value, ...]
+    negated: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Member:
+    """``channel in customer.opted_out`` (or team/purpose, or ``not in``)."""
+
+    field: str
+    attr: AttrRef
+    negated: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Not:
+    operand: Condition
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class AllOf:
+    operands: tuple[Condition, ...]
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class AnyOf:
+    operands: tuple[Condition, ...]
+    span: Span = _span()
+
+
+Condition = Union[FlagTest, Compare, InList, Member, Not, AllOf, AnyOf]
+
+
+# ---- declarations ---------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class PolicyName:
+    title: str
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class PolicyTimezone:
+    zone: str
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Vocabulary:
+    """``channels a, b`` (kind is channels, teams, purposes, outcomes or events)."""
+
+    kind: str
+    names: tuple[Name, ...]
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class AttrType:
+    """An attribute type: ``kind`` is flag, number, text, zone, date, team, channel,
+    purpose, enum (with ``choices``) or set (with ``element``)."""
+
+    kind: str
+    choices: tuple[Name, ...] = ()
+    element: str | None = None
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Attribute:
+    name: Name
+    type: AttrType
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class CustomerBlock:
+    attributes: tuple[Attribute, ...]
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class OwnerDecl:
+    attr: AttrRef
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Precedence:
+    teams: tuple[Name, ...]
+    span: Span = _span()
+
+
+# ---- rules ----------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Cap:
+    """``cap`` and ``capacity``: at most N matching contacts per window."""
+
+    kind: str  # "cap" or "capacity"
+    name: str
+    limit: int
+    selector: Selector
+    window: Window
+    for_each: str | None = None
+    span: Span = _span()
+    name_span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Outside:
+    start: str
+    end: str
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Between:
+    start: str
+    end: str
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class OnDays:
+    days: tuple[Name, ...]  # weekday names, ``weekend`` or ISO dates (as Name text)
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class WithinAfter:
+    """``within D after TRIGGER [with outcome O]``; ``consecutive`` counts local dates."""
+
+    duration: Duration | None
+    days: int | None
+    trigger: Selector
+    outcome: Name | None = None
+    span: Span = _span()
+
+    @property
+    def consecutive(self) -> bool:
+        return self.days is not None
+
+
+QuietPeriod = Union[Outside, Between, OnDays, WithinAfter]
+
+
+@attrs.frozen(slots=True)
+class Quiet:
+    kind: str
+    name: str
+    selector: Selector
+    period: QuietPeriod
+    span: Span = _span()
+    name_span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Exclude:
+    kind: str
+    name: str
+    selector: Selector
+    condition: Condition
+    span: Span = _span()
+    name_span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Require:
+    kind: str
+    name: str
+    selector: Selector
+    prerequisite: Selector
+    outcome: Name | None
+    at_least: Duration | None
+    within: Duration | None
+    span: Span = _span()
+    name_span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Exclusive:
+    kind: str
+    name: str
+    selector: Selector
+    distance: Duration
+    span: Span = _span()
+    name_span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class ExemptTarget:
+    """A rule kind (``cap``) or a quoted rule name; ``is_kind`` says which."""
+
+    text: str
+    is_kind: bool
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Exempt:
+    kind: str
+    name: str
+    selector: Selector
+    targets: tuple[ExemptTarget, ...]
+    span: Span = _span()
+    name_span: Span = _span()
+
+
+Rule = Union[Cap, Quiet, Exclude, Require, Exclusive, Exempt]
+Statement = Union[
+    PolicyName, PolicyTimezone, Vocabulary, CustomerBlock, OwnerDecl, Precedence, Rule
+]
+RULE_TYPES = (Cap, Quiet, Exclude, Require, Exclusive, Exempt)
+
+
+@attrs.frozen(slots=True)
+class Comment:
+    """A ``# comment``, kept for the formatter."""
+
+    text: str
+    line: int
+    column: int
+
+
+@attrs.frozen(slots=True)
+class PolicyFile:
+    """A whole ``.pol`` file: its statements in source order, and its comments."""
+
+    statements: tuple[Statement, ...]
+    comments: tuple[Comment, ...] = attrs.field(default=(), eq=False, repr=False)
+    file: str = attrs.field(default="<policy>", eq=False, repr=False)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(s for s in self.statements if isinstance(s, RULE_TYPES))

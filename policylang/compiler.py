@@ -1,0 +1,772 @@
+"""AST to rule graph: name resolution, type checks and the checks a policy author needs.
+
+The compiler never stops at the first problem: it records every error it finds in a file
+with its span, then raises them together (:class:`~policylang.errors.ErrorGroup`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+import zoneinfo
+
+from policylang import ast
+from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean, raise_all
+from policylang.parser import KEYWORDS, parse
+from policylang.records import Request
+from policylang.rules import (
+    WEEKDAYS,
+    AfterTrigger,
+    AnyRule,
+    AttrSpec,
+    Calendar,
+    CapRule,
+    ClockRange,
+    ConditionFn,
+    Consecutive,
+    DaySet,
+    ExcludeRule,
+    ExclusiveRule,
+    ExemptRule,
+    Match,
+    Policy,
+    QuietRule,
+    RequireRule,
+    Rolling,
+)
+from policylang.source import Source, Span
+
+VOCAB_KIND = {
+    "channels": "channel",
+    "teams": "team",
+    "purposes": "purpose",
+    "outcomes": "outcome",
+    "events": "event",
+}
+SELECTABLE = ("channel", "team", "purpose")
+MAX_WINDOW_SECONDS = 10 * 366 * 86400  # ten years: anything longer is a typo
+
+
+def compile_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse and compile policy text; raise a :class:`PolicylangError` on any problem."""
+    tree = parse(text, source)
+    return Compiler(tree, Source(source, text)).compile()
+
+
+def valid_zone(name: str) -> bool:
+    """Is ``name`` an IANA time zone this machine knows?"""
+    if not name or name.startswith("/") or ".." in name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):
+        return False
+    return True
+
+
+def zone_hint(name: str) -> str | None:
+    """A did-you-mean for a misspelled zone name."""
+    return did_you_mean(name, zoneinfo.available_timezones())
+
+
+class Compiler:
+    """One compilation: collects declarations, then compiles each rule."""
+
+    def __init__(self, tree: ast.PolicyFile, source: Source) -> None:
+        self.tree = tree
+        self.source = source
+        self.problems: list[PolicylangError] = []
+        self.kind_of: dict[str, str] = {}  # declared name -> channel/team/purpose/outcome/event
+        self.declared_at: dict[str, Span] = {}
+        self.attributes: dict[str, AttrSpec] = {}
+        self.vocabulary: dict[str, list[str]] = {k: [] for k in VOCAB_KIND}
+        self.owner_attribute: str | None = None
+        self.title = ""
+        self.timezone: str | None = None
+
+    # ---- plumbing -------------------------------------------------------------------
+    def error(self, message: str, span: Span, *, expected: str | None = None, hint: str | None = None) -> None:
+        self.problems.append(
+            PolicyCompileError(message, span, expected=expected, hint=hint, source=self.source)
+        )
+
+    def compile(self) -> Policy:
+        statements = self.tree.statements
+        for statement in statements:
+            self.declare(statement)
+        rule_nodes = [s for s in statements if isinstance(s, ast.RULE_TYPES)]
+        self.check_rule_names(rule_nodes)
+        precedence = self.precedence(statements)
+        rules: list[AnyRule] = []
+        for node in rule_nodes:
+            compiled = self.rule(node, len(rules))
+            if compiled is not None:
+                rules.append(compiled)
+        raise_all(self.problems)
+        return Policy(
+            title=self.title,
+            timezone=self.timezone,
+            vocabulary={k: tuple(v) for k, v in self.vocabulary.items()},
+            attributes=self.attributes,
+            owner_attribute=self.owner_attribute,
+            precedence=precedence,
+            rules=tuple(rules),
+            exempted_by=exemption_edges(rules),
+            file=self.source.name,
+            syntax=self.tree,
+        )
+
+    # ---- declarations ---------------------------------------------------------------
+    def declare(self, statement: ast.Statement) -> None:
+        if isinstance(statement, ast.PolicyName):
+            if self.title:
+                self.error("the policy is named twice", statement.span, hint="keep one `policy` line")
+            self.title = statement.title
+        elif isinstance(statement, ast.PolicyTimezone):
+            self.declare_timezone(statement)
+        elif isinstance(statement, ast.Vocabulary):
+            for name in statement.names:
+                self.declare_name(name, VOCAB_KIND[statement.kind])
+        elif isinstance(statement, ast.CustomerBlock):
+            self.declare_customer(statement)
+
+    def declare_timezone(self, statement: ast.PolicyTimezone) -> None:
+        if self.timezone is not None:
+            self.error("the policy's time zone is given twice", statement.span)
+        if not valid_zone(statement.zone):
+            self.error(
+                f'"{statement.zone}" is not a known time zone',
+                statement.span,
+                expected='an IANA time zone name like "America/New_York"',
+                hint=zone_hint(statement.zone),
+            )
+            return
+        self.timezone = statement.zone
+
+    def declare_name(self, name: ast.Name, kind: str) -> None:
+        if name.value in KEYWORDS:
+            self.error(f"`{name.value}` is a reserved word and cannot name a {kind}", name.span)
+            return
+        if name.value in self.kind_of:
+            first = self.declared_at[name.value]
+            self.error(
+                f"`{name.value}` is already declared as a {self.kind_of[name.value]} on line {first.line}",
+                name.span,
+                hint="a name may be declared once, in one list",
+            )
+            return
+        self.kind_of[name.value] = kind
+        self.declared_at[name.value] = name.span
+        self.vocabulary[kind + "s" if kind != "event" else "events"].append(name.value)
+
+    def declare_customer(self, block: ast.CustomerBlock) -> None:
+        if self.attributes:
+            self.error("the customer attributes are declared twice", block.span, hint="keep one `customer` block")
+        for attribute in block.attributes:
+            name = attribute.name.value
+            if name in self.attributes or name == "id":
+                self.error(f"customer attribute `{name}` is declared twice" if name != "id"
+                           else "`id` is the customer's identifier and cannot be declared", attribute.name.span)
+                continue
+            spec = self.attribute_type(name, attribute.type)
+            if name == "timezone" and spec.kind != "zone":
+                self.error("the `timezone` attribute must have type `zone`", attribute.type.span)
+            self.attributes[name] = spec
+
+    def attribute_type(self, name: str, node: ast.AttrType) -> AttrSpec:
+        if node.kind == "enum":
+            choices = [c.value for c in node.choices]
+            seen: set[str] = set()
+            for choice in node.choices:
+                if choice.value in seen:
+                    self.error(f"`{choice.value}` is listed twice", choice.span)
+                seen.add(choice.value)
+            return AttrSpec(name, "enum", frozenset(choices))
+        if node.kind == "set":
+            return AttrSpec(name, "set", element=node.element)
+        return AttrSpec(name, node.kind)
+
+    def check_rule_names(self, rules: list[ast.Rule]) -> None:
+        seen: dict[str, Span] = {}
+        for rule in rules:
+            if not rule.name.strip():
+                self.error("a rule name cannot be empty", rule.name_span)
+            elif rule.name in seen:
+                self.error(
+                    f'the rule name "{rule.name}" is already used on line {seen[rule.name].line}',
+                    rule.name_span,
+                    hint="rule names are unique within a policy",
+                )
+            else:
+                seen[rule.name] = rule.name_span
+
+    def precedence(self, statements: tuple[ast.Statement, ...]) -> tuple[str, ...]:
+        order: tuple[str, ...] = ()
+        for statement in statements:
+            if isinstance(statement, ast.OwnerDecl):
+                self.owner_decl(statement)
+        for statement in statements:
+            if isinstance(statement, ast.Precedence):
+                if order:
+                    self.error("precedence is given twice", statement.span)
+                order = self.precedence_order(statement)
+        return order
+
+    def owner_decl(self, statement: ast.OwnerDecl) -> None:
+        if self.owner_attribute is not None:
+            self.error("the owner is named twice", statement.span)
+        spec = self.attr(statement.attr)
+        if spec is None:
+            return
+        if spec.kind != "team":
+            self.error(
+                f"`customer.{spec.name}` has type {describe_type(spec)}, but an owner must be a team",
+                statement.attr.span,
+                hint=f"declare it as `{spec.name}  team` in the customer block",
+            )
+            return
+        self.owner_attribute = spec.name
+
+    def precedence_order(self, statement: ast.Precedence) -> tuple[str, ...]:
+        order: list[str] = []
+        for name in statement.teams:
+            if name.value == "owner":
+                if self.owner_attribute is None:
+                    self.error(
+                        "`owner` is used in precedence, but no owner is declared",
+                        name.span,
+                        hint="add a line like `owner is customer.owner`",
+                    )
+            elif self.kind_of.get(name.value) != "team":
+                self.unknown(name, "team")
+            if name.value in order:
+                self.error(f"`{name.value}` appears twice in the precedence", name.span)
+            order.append(name.value)
+        return tuple(order)
+
+    # ---- names ---------------------------------------------------------------------
+    def unknown(self, name: ast.Name, wanted: str | None = None) -> None:
+        """Report an undeclared (or wrongly kinded) name with the nearest declared one."""
+        kind = self.kind_of.get(name.value)
+        if kind is not None and wanted is not None:
+            self.error(f"`{name.value}` is a {kind}, but a {wanted} is expected here", name.span)
+            return
+        pool = [n for n, k in self.kind_of.items() if wanted is None or k == wanted]
+        if wanted == "team":
+            pool.append("owner")
+        what = f"{wanted}" if wanted else "name"
+        self.error(
+            f"`{name.value}` is not a declared {what}",
+            name.span,
+            hint=did_you_mean(name.value, pool) or declare_hint(wanted),
+        )
+
+    def attr(self, ref: ast.AttrRef) -> AttrSpec | None:
+        spec = self.attributes.get(ref.attribute)
+        if spec is None:
+            self.error(
+                f"the customer has no attribute `{ref.attribute}`",
+                ref.span,
+                hint=did_you_mean(ref.attribute, self.attributes)
+                or "declare it in the `customer` block",
+            )
+        return spec
+
+    # ---- selectors -----------------------------------------------------------------
+    def selector(self, node: ast.Selector, *, allow_events: bool = False) -> Match | None:
+        groups: dict[str, set[str]] = {k: set() for k in SELECTABLE}
+        by_owner = False
+        ok = True
+        saw_any = False
+        for name in node.names:
+            if name.value == "any":
+                saw_any = True
+                continue
+            kind = self.kind_of.get(name.value)
+            if kind in SELECTABLE:
+                groups[kind].add(name.value)
+            elif kind == "event" and allow_events:
+                continue
+            else:
+                ok = False
+                if kind is None:
+                    self.unknown(name)
+                else:
+                    self.error(
+                        f"`{name.value}` is an {kind}; a selector names channels, purposes and teams",
+                        name.span,
+                    )
+        if saw_any and len(node.names) > 1:
+            self.error("`any` stands alone: it already matches every contact", node.span,
+                       hint="drop `any`, or drop the other names")
+        for name in node.by:
+            if name.value == "owner":
+                by_owner = True
+                if self.owner_attribute is None:
+                    ok = False
+                    self.error("`by owner` needs an owner", name.span, hint="add a line like `owner is customer.owner`")
+            elif self.kind_of.get(name.value) == "team":
+                groups["team"].add(name.value)
+            else:
+                ok = False
+                self.unknown(name, "team")
+        excepts: dict[str, set[str]] = {k: set() for k in SELECTABLE}
+        except_owner = False
+        for name in node.excepts:
+            kind = self.kind_of.get(name.value)
+            if name.value == "owner":
+                except_owner = True
+            elif kind in SELECTABLE:
+                excepts[kind].add(name.value)
+            else:
+                ok = False
+                self.unknown(name)
+        if not ok:
+            return None
+        match = Match(
+            purposes=frozenset(groups["purpose"]) or None,
+            channels=frozenset(groups["channel"]) or None,
+            teams=frozenset(groups["team"]) or None,
+            by_owner=by_owner,
+            except_purposes=frozenset(excepts["purpose"]),
+            except_channels=frozenset(excepts["channel"]),
+            except_teams=frozenset(excepts["team"]),
+            except_owner=except_owner,
+            text=selector_text(node),
+        )
+        if not self.can_match(match):
+            self.error(
+                "this selector can match no contact",
+                node.span,
+                hint="its `except` removes every name it selects",
+            )
+            return None
+        return match
+
+    def can_match(self, match: Match) -> bool:
+        purposes = match.purposes if match.purposes is not None else set(self.vocabulary["purposes"])
+        channels = match.channels if match.channels is not None else set(self.vocabulary["channels"])
+        if not (set(purposes) - match.except_purposes) or not (set(channels) - match.except_channels):
+            return False
+        if match.by_owner and not match.except_owner:
+            return True
+        teams = match.teams if match.teams is not None else set(self.vocabulary["teams"])
+        return bool(set(teams) - match.except_teams)
+
+    # ---- rules ---------------------------------------------------------------------
+    def rule(self, node: ast.Rule, index: int) -> AnyRule | None:
+        count = len(self.problems)
+        match = self.selector(node.selector)
+        compiled: AnyRule | None = None
+        if isinstance(node, ast.Cap):
+            compiled = self.cap(node, index, match)
+        elif isinstance(node, ast.Quiet):
+            compiled = self.quiet(node, index, match)
+        elif isinstance(node, ast.Exclude):
+            compiled = self.exclude(node, index, match)
+        elif isinstance(node, ast.Require):
+            compiled = self.require(node, index, match)
+        elif isinstance(node, ast.Exclusive):
+            compiled = self.exclusive(node, index, match)
+        elif isinstance(node, ast.Exempt):
+            compiled = self.exempt(node, index, match)
+        return compiled if len(self.problems) == count else None
+
+    def duration(self, node: ast.Duration) -> int:
+        if node.amount <= 0:
+            self.error("a duration must be at least 1", node.span)
+        elif node.seconds > MAX_WINDOW_SECONDS:
+            self.error("this duration is longer than ten years", node.span, hint="check the number and the unit")
+        return node.seconds
+
+    def cap(self, node: ast.Cap, index: int, match: Match | None) -> CapRule | None:
+        if node.limit < 1:
+            self.error(
+                "a cap of 0 forbids every matching contact",
+                node.span,
+                hint="use an `exclude` rule to forbid a contact; a cap allows at least 1",
+            )
+        window = node.window
+        spec: Rolling | Consecutive | Calendar
+        if isinstance(window, ast.RollingWindow):
+            spec = Rolling(self.duration(window.length), f"{window.length.amount} {plural(window.length)}")
+        elif isinstance(window, ast.ConsecutiveDays):
+            if window.days < 1 or window.days > 3660:
+                self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
+            spec = Consecutive(window.days, f"{window.days} consecutive days")
+        else:
+            spec = Calendar(window.unit, f"calendar {window.unit}")
+        if match is None:
+            return None
+        return CapRule(index, node.kind, node.name, match, node.span, node, node.limit, spec, node.for_each)
+
+    def quiet(self, node: ast.Quiet, index: int, match: Match | None) -> QuietRule | None:
+        period = node.period
+        spec: ClockRange | DaySet | AfterTrigger | None
+        if isinstance(period, (ast.Outside, ast.Between)):
+            spec = self.clock_range(period)
+        elif isinstance(period, ast.OnDays):
+            spec = self.day_set(period)
+        else:
+            spec = self.after_trigger(period)
+        if match is None or spec is None:
+            return None
+        return QuietRule(index, "quiet", node.name, match, node.span, node, spec)
+
+    def clock(self, text: str, span: Span, *, end: bool) -> int | None:
+        hours, minutes = (int(p) for p in text.split(":"))
+        if end and hours == 24 and minutes == 0:
+            return 1440
+        if hours > 23 or minutes > 59:
+            self.error(f"`{text}` is not a clock time", span, expected="a time from 00:00 to 23:59")
+            return None
+        return hours * 60 + minutes
+
+    def clock_range(self, period: ast.Outside | ast.Between) -> ClockRange | None:
+        start = self.clock(period.start, period.span, end=False)
+        end = self.clock(period.end, period.span, end=True)
+        if start is None or end is None:
+            return None
+        if start == end or (start == 0 and end == 1440):
+            self.error(
+                "this quiet period is empty or the whole day",
+                period.span,
+                hint="use `on monday, ...` for whole days, or two different clock times",
+            )
+            return None
+        return ClockRange(start, end, quiet_inside=isinstance(period, ast.Between))
+
+    def day_set(self, period: ast.OnDays) -> DaySet | None:
+        weekdays: set[int] = set()
+        dates: set[dt.date] = set()
+        for day in period.days:
+            text = day.value
+            if text[:1].isdigit():
+                try:
+                    dates.add(dt.date.fromisoformat(text))
+                except ValueError:
+                    self.error(f"`{text}` is not a real date", day.span, expected="a date like 2026-12-25")
+            elif text == "weekend":
+                weekdays.update((5, 6))
+            elif text in WEEKDAYS:
+                weekdays.add(WEEKDAYS.index(text))
+            else:
+                self.error(
+                    f"`{text}` is not a day",
+                    day.span,
+                    expected="monday to sunday, weekend, or a date like 2026-12-25",
+                    hint=did_you_mean(text, (*WEEKDAYS, "weekend")),
+                )
+        return DaySet(frozenset(weekdays), frozenset(dates))
+
+    def after_trigger(self, period: ast.WithinAfter) -> AfterTrigger | None:
+        seconds = self.duration(period.duration) if period.duration is not None else None
+        if period.days is not None and not 1 <= period.days <= 3660:
+            self.error("a run of consecutive days must be between 1 and 3660 days", period.span)
+        names = period.trigger.names
+        event_names = [n for n in names if self.kind_of.get(n.value) == "event"]
+        outcome = self.outcome(period.outcome)
+        if event_names:
+            if len(names) > 1 or period.trigger.by or period.trigger.excepts:
+                self.error(
+                    f"`{event_names[0].value}` is an event; quiet after an event names that event alone",
+                    period.trigger.span,
+                )
+                return None
+            if period.outcome is not None:
+                self.error("an event has no outcome; outcomes belong to contacts", period.outcome.span)
+            text = f"within {duration_text(period)} after {event_names[0].value}"
+            return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text)
+        trigger = self.selector(period.trigger)
+        if trigger is None:
+            return None
+        text = f"within {duration_text(period)} after {trigger.text}"
+        if outcome:
+            text += f" with outcome {outcome}"
+        return AfterTrigger(seconds, period.days, None, trigger, outcome, text)
+
+    def outcome(self, name: ast.Name | None) -> str | None:
+        if name is None:
+            return None
+        if self.kind_of.get(name.value) != "outcome":
+            self.unknown(name, "outcome")
+        return name.value
+
+    def exclude(self, node: ast.Exclude, index: int, match: Match | None) -> ExcludeRule | None:
+        used: list[str] = []
+        condition = self.condition(node.condition, used)
+        if match is None or condition is None:
+            return None
+        return ExcludeRule(
+            index, "exclude", node.name, match, node.span, node, condition,
+            tuple(dict.fromkeys(used)), condition_text(node.condition),
+        )
+
+    def require(self, node: ast.Require, index: int, match: Match | None) -> RequireRule | None:
+        prerequisite = self.selector(node.prerequisite)
+        outcome = self.outcome(node.outcome)
+        at_least = self.duration(node.at_least) if node.at_least else 0
+        within = self.duration(node.within) if node.within else None
+        if within is not None and at_least > within:
+            self.error(
+                "no contact can be both at least that long before and within that time",
+                node.span,
+                hint="the `at least` duration must not be longer than the `within` one",
+            )
+        if match is None or prerequisite is None:
+            return None
+        return RequireRule(index, "require", node.name, match, node.span, node, prerequisite, outcome, at_least, within)
+
+    def exclusive(self, node: ast.Exclusive, index: int, match: Match | None) -> ExclusiveRule | None:
+        distance = self.duration(node.distance)
+        if match is None:
+            return None
+        return ExclusiveRule(index, "exclusive", node.name, match, node.span, node, distance)
+
+    def exempt(self, node: ast.Exempt, index: int, match: Match | None) -> ExemptRule | None:
+        kinds: set[str] = set()
+        names: set[str] = set()
+        rule_names = {r.name: r for r in self.tree.rules}
+        for target in node.targets:
+            if target.is_kind:
+                kinds.add(target.text)
+            elif target.text not in rule_names:
+                self.error(
+                    f'there is no rule called "{target.text}"',
+                    target.span,
+                    hint=did_you_mean(target.text, rule_names),
+                )
+            elif isinstance(rule_names[target.text], ast.Exempt):
+                self.error("an exempt rule cannot be exempted", target.span)
+            else:
+                names.add(target.text)
+        if match is None:
+            return None
+        return ExemptRule(index, "exempt", node.name, match, node.span, node, frozenset(kinds), frozenset(names))
+
+    # ---- conditions ----------------------------------------------------------------
+    def condition(self, node: ast.Condition, used: list[str]) -> ConditionFn | None:
+        if isinstance(node, (ast.AllOf, ast.AnyOf)):
+            parts = [self.condition(op, used) for op in node.operands]
+            if any(p is None for p in parts):
+                return None
+            fns = [p for p in parts if p is not None]
+            if isinstance(node, ast.AllOf):
+                return lambda c, r: all(f(c, r) for f in fns)
+            return lambda c, r: any(f(c, r) for f in fns)
+        if isinstance(node, ast.Not):
+            inner = self.condition(node.operand, used)
+            if inner is None:
+                return None
+            return lambda c, r: not inner(c, r)
+        spec = self.attr(node.attr)
+        if spec is None:
+            return None
+        used.append(spec.name)
+        if isinstance(node, ast.FlagTest):
+            return self.flag_test(node, spec)
+        if isinstance(node, ast.Member):
+            return self.member_test(node, spec)
+        if isinstance(node, ast.InList):
+            return self.in_list(node, spec)
+        return self.compare(node, spec)
+
+    def flag_test(self, node: ast.FlagTest, spec: AttrSpec) -> ConditionFn | None:
+        if spec.kind != "flag":
+            self.error(
+                f"`customer.{spec.name}` is {describe_type(spec)}, not a flag",
+                node.attr.span,
+                hint=f"compare it, for example `customer.{spec.name} is ...`",
+            )
+            return None
+        name = spec.name
+        return lambda c, r: c.get(name) is True
+
+    def member_test(self, node: ast.Member, spec: AttrSpec) -> ConditionFn | None:
+        if spec.kind != "set" or spec.element != node.field:
+            self.error(
+                f"`customer.{spec.name}` is {describe_type(spec)}, not a set of {node.field}",
+                node.attr.span,
+            )
+            return None
+        name, field, negated = spec.name, node.field, node.negated
+        return lambda c, r: (getattr(r, field) in c.get(name, ())) != negated
+
+    def typed_value(self, value: ast.Value, spec: AttrSpec) -> Any:
+        """The literal as the attribute's type, or the marker ``_BAD`` after an error."""
+        kind = spec.kind
+        if kind in ("number",) and value.kind == "number":
+            return value.value
+        if kind == "date" and value.kind == "date":
+            return value.value
+        if kind == "flag" and value.kind == "bool":
+            return value.value
+        if kind in ("text", "zone") and value.kind in ("text", "name"):
+            return value.value
+        if kind == "enum" and value.kind == "name":
+            if value.value not in spec.choices:
+                self.error(
+                    f"`{value.value}` is not one of the values of `customer.{spec.name}`",
+                    value.span,
+                    expected=", ".join(sorted(spec.choices)),
+                    hint=did_you_mean(str(value.value), spec.choices),
+                )
+                return _BAD
+            return value.value
+        if kind in SELECTABLE and value.kind == "name":
+            if self.kind_of.get(str(value.value)) != kind:
+                self.unknown(ast.Name(str(value.value), value.span), kind)
+                return _BAD
+            return value.value
+        self.error(
+            f"`customer.{spec.name}` is {describe_type(spec)}; it cannot be compared with "
+            f"{describe_value(value)}",
+            value.span,
+        )
+        return _BAD
+
+    def in_list(self, node: ast.InList, spec: AttrSpec) -> ConditionFn | None:
+        if spec.kind in ("set", "flag"):
+            self.error(f"`customer.{spec.name}` is {describe_type(spec)}; `in (...)` needs a single value", node.attr.span)
+            return None
+        values = [self.typed_value(v, spec) for v in node.values]
+        if any(v is _BAD for v in values):
+            return None
+        name, choices, negated = spec.name, frozenset(values), node.negated
+        return lambda c, r: present(c, name) and ((c[name] in choices) != negated)
+
+    def compare(self, node: ast.Compare, spec: AttrSpec) -> ConditionFn | None:
+        op = node.op
+        if op in ("<", "<=", ">", ">=") and spec.kind not in ("number", "date"):
+            self.error(
+                f"`{op}` compares numbers and dates, but `customer.{spec.name}` is {describe_type(spec)}",
+                node.span,
+                hint="use `is` or `is not`" if spec.kind != "set" else None,
+            )
+            return None
+        if spec.kind == "set":
+            self.error(f"`customer.{spec.name}` is a set; test membership with `channel in customer.{spec.name}`", node.span)
+            return None
+        if op in ("is", "is not") and spec.kind in ("number", "date"):
+            op = "==" if op == "is" else "!="
+        value = self.typed_value(node.value, spec)
+        if value is _BAD:
+            return None
+        test = COMPARE[op]
+        name = spec.name
+        return lambda c, r: present(c, name) and test(c[name], value)
+
+
+_BAD = object()
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "is": operator.eq,
+    "==": operator.eq,
+    "is not": operator.ne,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def present(customer: Mapping[str, Any], name: str) -> bool:
+    """A comparison with an absent value is false (section 3)."""
+    return customer.get(name) is not None
+
+
+def exemption_edges(rules: list[AnyRule]) -> dict[int, tuple[int, ...]]:
+    """For each rule, the exempt rules that could lift it."""
+    exempts = [r for r in rules if isinstance(r, ExemptRule)]
+    edges: dict[int, tuple[int, ...]] = {}
+    for rule in rules:
+        if isinstance(rule, ExemptRule):
+            continue
+        lifting = tuple(e.index for e in exempts if e.lifts(rule))
+        if lifting:
+            edges[rule.index] = lifting
+    return edges
+
+
+def describe_type(spec: AttrSpec) -> str:
+    if spec.kind == "enum":
+        return "one of " + ", ".join(sorted(spec.choices))
+    if spec.kind == "set":
+        return f"a set of {spec.element}"
+    article = "an" if spec.kind[0] in "aeiou" else "a"
+    return f"{article} {spec.kind}"
+
+
+def describe_value(value: ast.Value) -> str:
+    return {"number": "a number", "date": "a date", "text": "a text", "bool": "true/false"}.get(
+        value.kind, f"the name `{value.value}`"
+    )
+
+
+def declare_hint(wanted: str | None) -> str:
+    lists = {"channel": "channels", "team": "teams", "purpose": "purposes", "outcome": "outcomes", "event": "events"}
+    if wanted in lists:
+        return f"declare it in the `{lists[wanted]}` list"
+    return "declare it in the `channels`, `teams`, `purposes`, `outcomes` or `events` list"
+
+
+def plural(duration: ast.Duration) -> str:
+    return duration.unit + ("s" if duration.amount != 1 else "")
+
+
+def duration_text(period: ast.WithinAfter) -> str:
+    if period.duration is not None:
+        return f"{period.duration.amount} {plural(period.duration)}"
+    return f"{period.days} consecutive days"
+
+
+def selector_text(node: ast.Selector) -> str:
+    """The selector as an author wrote it, normalised: ``marketing phone by cards``."""
+    parts = [" ".join(n.value for n in node.names)] if node.names else []
+    if node.by:
+        parts.append("by " + ", ".join(n.value for n in node.by))
+    if node.excepts:
+        parts.append("except " + ", ".join(n.value for n in node.excepts))
+    return " ".join(parts)
+
+
+def condition_text(node: ast.Condition) -> str:
+    """A condition written back as text (for traces)."""
+    if isinstance(node, ast.AllOf):
+        return " and ".join(_wrap(op) for op in node.operands)
+    if isinstance(node, ast.AnyOf):
+        return " or ".join(_wrap(op) for op in node.operands)
+    if isinstance(node, ast.Not):
+        return "not " + _wrap(node.operand)
+    if isinstance(node, ast.FlagTest):
+        return f"customer.{node.attr.attribute}"
+    if isinstance(node, ast.Member):
+        return f"{node.field} {'not in' if node.negated else 'in'} customer.{node.attr.attribute}"
+    if isinstance(node, ast.InList):
+        values = ", ".join(value_text(v) for v in node.values)
+        return f"customer.{node.attr.attribute} {'not in' if node.negated else 'in'} ({values})"
+    return f"customer.{node.attr.attribute} {node.op} {value_text(node.value)}"
+
+
+def _wrap(node: ast.Condition) -> str:
+    text = condition_text(node)
+    return f"({text})" if isinstance(node, (ast.AllOf, ast.AnyOf)) else text
+
+
+def value_text(value: ast.Value) -> str:
+    """A literal as policy text."""
+    if value.kind == "text":
+        return '"' + str(value.value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if value.kind == "bool":
+        return "true" if value.value else "false"
+    if value.kind == "number":
+        number = float(value.value)  # type: ignore[arg-type]
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value.value)
+
+
+def request_matches(policy: Policy, request: Request, owner: str | None) -> list[AnyRule]:
+    """Rules whose selector matches ``request`` (used by tools that explain the graph)."""
+    return [r for r in policy.rules if r.match.matches(request.purpose, request.channel, request.team, owner)]

@@ -1,0 +1,69 @@
+"""The answer to a request: allowed or not, by which rules, what it displaces, and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+from policylang.records import Contact, Request
+
+VERDICTS = ("deny", "pass", "skip", "exempt")
+
+
+@attrs.frozen(slots=True)
+class TraceEntry:
+    """One rule's verdict on one request, with the facts behind it in plain words."""
+
+    rule: str
+    kind: str
+    verdict: str  # deny | pass | skip | exempt
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "kind": self.kind, "verdict": self.verdict, "reason": self.reason}
+
+    def line(self) -> str:
+        """``cap "offers per month": 3 of at most 3 ... -> deny``."""
+        reason = f": {self.reason}" if self.reason else ""
+        return f'{self.kind} "{self.rule}"{reason} -> {self.verdict}'
+
+
+@attrs.frozen(slots=True)
+class Decision:
+    """The evaluator's answer (section 7 of the language reference)."""
+
+    request: Request
+    allowed: bool
+    denied_by: tuple[str, ...] = ()
+    displaces: tuple[Contact, ...] = ()
+    next_allowed_at: dt.datetime | None = None
+    trace: tuple[TraceEntry, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def explain(self) -> str:
+        """The decision and its trace as text a policy author can read."""
+        req = self.request
+        head = (
+            f"{req.purpose} {req.channel} by {req.team} at {req.at.isoformat()}: "
+            + ("ALLOWED" if self.allowed else "DENIED by " + ", ".join(f'"{n}"' for n in self.denied_by))
+        )
+        lines = [head]
+        if self.displaces:
+            lines.append("displaces: " + "; ".join(c.describe() for c in self.displaces))
+        if not self.allowed:
+            when = self.next_allowed_at.isoformat() if self.next_allowed_at else "never (waiting does not help)"
+            lines.append(f"next allowed at: {when}")
+        lines.extend("  " + entry.line() for entry in self.trace)
+        lines.extend(f"note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON object of section 10."""
+        return {
+            "allowed": self.allowed,
+            "denied_by": list(self.denied_by),
+            "displaces": [c.to_dict() for c in self.displaces],
+            "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None,
+            "trace": [t.to_dict() for t in self.trace],
+        }

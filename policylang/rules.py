@@ -1,0 +1,302 @@
+"""The rule graph: what the compiler produces and the evaluator runs.
+
+A compiled policy holds its vocabulary, customer attribute types, owner and precedence,
+the rules in policy order with compiled selectors, the exemption edges, and an index
+from (purpose, channel, team, is-owner) to the rules a request of that shape is subject to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+import attrs
+
+from policylang import ast
+from policylang.source import Span
+
+if TYPE_CHECKING:
+    from policylang.decision import Decision
+    from policylang.history import History
+    from policylang.records import Entry, Request
+
+RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive", "exempt")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@attrs.frozen(slots=True)
+class Match:
+    """A compiled selector. ``None`` for a kind means any name of that kind."""
+
+    purposes: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    teams: frozenset[str] | None = None
+    by_owner: bool = False
+    except_purposes: frozenset[str] = frozenset()
+    except_channels: frozenset[str] = frozenset()
+    except_teams: frozenset[str] = frozenset()
+    except_owner: bool = False
+    text: str = ""
+
+    def matches(self, purpose: str, channel: str, team: str, owner: str | None) -> bool:
+        """Does a contact of this shape, for a customer owned by ``owner``, match?"""
+        if self.purposes is not None and purpose not in self.purposes:
+            return False
+        if self.channels is not None and channel not in self.channels:
+            return False
+        if self.teams is not None or self.by_owner:
+            in_teams = self.teams is not None and team in self.teams
+            if not (in_teams or (self.by_owner and owner is not None and team == owner)):
+                return False
+        if purpose in self.except_purposes or channel in self.except_channels:
+            return False
+        if team in self.except_teams or (self.except_owner and owner is not None and team == owner):
+            return False
+        return True
+
+    @property
+    def uses_owner(self) -> bool:
+        return self.by_owner or self.except_owner
+
+
+@attrs.frozen(slots=True)
+class Rolling:
+    """A rolling window of ``seconds``."""
+
+    seconds: int
+    text: str
+
+
+@attrs.frozen(slots=True)
+class Consecutive:
+    """Runs of ``days`` whole local dates."""
+
+    days: int
+    text: str
+
+
+@attrs.frozen(slots=True)
+class Calendar:
+    """The local calendar day, week (from Monday), month, quarter or year."""
+
+    unit: str
+    text: str
+
+
+WindowSpec = Union[Rolling, Consecutive, Calendar]
+
+
+@attrs.frozen(slots=True)
+class ClockRange:
+    """Quiet by local clock: ``quiet_inside`` False for ``outside A-B``, True for ``between``.
+
+    Minutes since midnight; ``end`` may be 1440. A range with start > end wraps midnight.
+    """
+
+    start: int
+    end: int
+    quiet_inside: bool
+
+    def inside(self, minute: float) -> bool:
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end
+
+    def quiet(self, minute: float) -> bool:
+        return self.inside(minute) == self.quiet_inside
+
+
+@attrs.frozen(slots=True)
+class DaySet:
+    """Quiet on whole local days: weekdays (0 = Monday) and ISO dates."""
+
+    weekdays: frozenset[int]
+    dates: frozenset[dt.date]
+
+    def quiet(self, day: dt.date) -> bool:
+        return day.weekday() in self.weekdays or day in self.dates
+
+
+@attrs.frozen(slots=True)
+class AfterTrigger:
+    """Quiet for a while after an event or a matching contact (optionally with an outcome)."""
+
+    seconds: int | None  # rolling duration, or None for consecutive days
+    days: int | None
+    event: str | None
+    trigger: Match | None
+    outcome: str | None
+    text: str
+
+
+QuietSpec = Union[ClockRange, DaySet, AfterTrigger]
+
+# A compiled condition: (customer values, request) -> truth value.
+ConditionFn = Callable[[Mapping[str, Any], "Request"], bool]
+
+
+@attrs.frozen(slots=True)
+class Rule:
+    """Common part of every compiled rule."""
+
+    index: int
+    kind: str
+    name: str
+    match: Match
+    span: Span
+    source: ast.Rule = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class CapRule(Rule):
+    limit: int = 0
+    window: WindowSpec = Rolling(0, "")
+    group: str | None = None
+
+
+@attrs.frozen(slots=True)
+class QuietRule(Rule):
+    period: QuietSpec = DaySet(frozenset(), frozenset())
+
+
+@attrs.frozen(slots=True)
+class ExcludeRule(Rule):
+    condition: ConditionFn = attrs.field(default=lambda c, r: False, eq=False)
+    attributes: tuple[str, ...] = ()
+    condition_text: str = ""
+
+
+@attrs.frozen(slots=True)
+class RequireRule(Rule):
+    prerequisite: Match = Match()
+    outcome: str | None = None
+    at_least: int = 0
+    within: int | None = None
+
+
+@attrs.frozen(slots=True)
+class ExclusiveRule(Rule):
+    distance: int = 0
+
+
+@attrs.frozen(slots=True)
+class ExemptRule(Rule):
+    kinds: frozenset[str] = frozenset()
+    rule_names: frozenset[str] = frozenset()
+
+    def lifts(self, rule: Rule) -> bool:
+        return rule.kind in self.kinds or rule.name in self.rule_names
+
+
+AnyRule = Union[CapRule, QuietRule, ExcludeRule, RequireRule, ExclusiveRule, ExemptRule]
+
+
+@attrs.frozen(slots=True)
+class AttrSpec:
+    """A customer attribute's compiled type."""
+
+    name: str
+    kind: str  # flag number text zone date team channel purpose enum set
+    choices: frozenset[str] = frozenset()
+    element: str | None = None
+
+
+@attrs.define(slots=True, eq=False)
+class Policy:
+    """A compiled policy: the rule graph. Build one with :func:`policylang.compile`."""
+
+    title: str
+    timezone: str | None
+    vocabulary: dict[str, tuple[str, ...]]
+    attributes: dict[str, AttrSpec]
+    owner_attribute: str | None
+    precedence: tuple[str, ...]
+    rules: tuple[AnyRule, ...]
+    exempted_by: dict[int, tuple[int, ...]]
+    file: str = "<policy>"
+    syntax: ast.PolicyFile | None = attrs.field(default=None, repr=False)
+    _index: dict[tuple[str, str, str, bool], tuple[int, ...]] = attrs.field(factory=dict, repr=False)
+
+    # ---- vocabulary -------------------------------------------------------------
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self.vocabulary.get("channels", ())
+
+    @property
+    def teams(self) -> tuple[str, ...]:
+        return self.vocabulary.get("teams", ())
+
+    @property
+    def purposes(self) -> tuple[str, ...]:
+        return self.vocabulary.get("purposes", ())
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        return self.vocabulary.get("outcomes", ())
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        return self.vocabulary.get("events", ())
+
+    def rule(self, name: str) -> AnyRule:
+        """The rule called ``name``; KeyError when there is none."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    # ---- the index ----------------------------------------------------------------
+    def subject_rules(self, purpose: str, channel: str, team: str, is_owner: bool) -> tuple[int, ...]:
+        """Indexes of the rules whose selector matches a request of this shape."""
+        key = (purpose, channel, team, is_owner)
+        found = self._index.get(key)
+        if found is None:
+            owner = team if is_owner else None
+            found = tuple(
+                r.index for r in self.rules if r.match.matches(purpose, channel, team, owner)
+            )
+            self._index[key] = found
+        return found
+
+    # ---- precedence -------------------------------------------------------------
+    def rank(self, team: str, owner: str | None) -> int:
+        """Position of ``team`` in the precedence for a customer owned by ``owner``.
+
+        Lower is stronger; teams not listed share the weakest rank.
+        """
+        return _rank_table(self.precedence, owner).get(team, len(self.precedence))
+
+    # ---- deciding ---------------------------------------------------------------
+    def decide(
+        self,
+        customer: Mapping[str, Any],
+        request: Request,
+        ledger: History | list[Entry] | tuple[Entry, ...] = (),
+        *,
+        explain: bool = True,
+        loads: Any = None,
+    ) -> Decision:
+        """Decide ``request`` for ``customer`` against its ``ledger`` (see section 7)."""
+        from policylang.evaluator import decide
+
+        return decide(self, customer, request, ledger, explain=explain, loads=loads)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rank_table(precedence: tuple[str, ...], owner: str | None) -> dict[str, int]:
+    table: dict[str, int] = {}
+    for position, name in enumerate(precedence):
+        team = owner if name == "owner" else name
+        if team is None:
+            continue
+        if name != "owner" and name == owner and "owner" in precedence:
+            continue  # the owner team takes the owner's place instead of its own
+        table.setdefault(team, position)
+    return table
+
+
+def policy_file_path(path: str | Path) -> Path:
+    return Path(path)
