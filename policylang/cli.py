@@ -1,0 +1,155 @@
+"""The ``policylang`` command line.
+
+Exit status: 0 for success (any decision, allowed or not), 1 when a check or a test
+finds problems, 2 for bad input (unreadable file, malformed policy given to a command
+that needs a valid one, invalid JSON, unknown names, missing offsets) and usage errors.
+Every subcommand is a function ``run_NAME(args) -> int`` registered in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from policylang.errors import PolicylangError
+from policylang.render import print_errors
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def read_text(path: str) -> str:
+    """A file's text, or an InputError naming the file."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicylangError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PolicylangError(f"{path}: is a folder, not a file") from None
+    except UnicodeDecodeError:
+        raise PolicylangError(f"{path}: is not UTF-8 text") from None
+    except OSError as exc:
+        raise PolicylangError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+# ---- check --------------------------------------------------------------------------------
+
+
+def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("check", help="compile policies and report every error")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(run=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from policylang.compiler import compile_policy
+
+    status = EXIT_OK
+    out = stdout()
+    for name in args.files:
+        try:
+            text = read_text(name)
+        except PolicylangError as exc:
+            print_errors(exc)
+            return EXIT_BAD_INPUT
+        try:
+            policy = compile_policy(text, name)
+        except PolicylangError as exc:
+            print_errors(exc)
+            status = EXIT_FAILED
+            continue
+        out.print(summary(policy))
+    return status
+
+
+def summary(policy: object) -> str:
+    from policylang.rules import RULE_KINDS, Policy
+
+    assert isinstance(policy, Policy)
+    counts = {k: sum(1 for r in policy.rules if r.kind == k) for k in RULE_KINDS}
+    rules = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    title = f' "{policy.title}"' if policy.title else ""
+    return (
+        f"{policy.file}{title}: ok, {len(policy.rules)} rules ({rules or 'none'}); "
+        f"{len(policy.teams)} teams, {len(policy.channels)} channels, {len(policy.purposes)} purposes"
+    )
+
+
+# ---- registry -----------------------------------------------------------------------------
+
+Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def adders() -> list[Adder]:
+    """Every subcommand's parser builder. Front ends add theirs here."""
+    found: list[Adder] = [add_check]
+    for module, name in EXTRA_COMMANDS:
+        try:
+            imported = __import__(module, fromlist=[name])
+        except ImportError:
+            continue
+        found.append(getattr(imported, name))
+    return found
+
+
+# (module, function) pairs that add subcommands; each module owns its command.
+EXTRA_COMMANDS: list[tuple[str, str]] = [
+    ("policylang.commands.decide", "add_parser"),
+    ("policylang.commands.fmt", "add_parser"),
+    ("policylang.commands.graph", "add_parser"),
+    ("policylang.commands.test", "add_parser"),
+    ("policylang.commands.repl", "add_parser"),
+    ("policylang.commands.ledger", "add_parser"),
+    ("policylang.commands.demo", "add_parser"),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        stderr().print(f"policylang: error: {message}")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="policylang", description="Contact policies: check, decide, test.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in adders():
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``policylang`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        result: int = args.run(args)
+    except PolicylangError as exc:
+        print_errors(exc)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``policylang`` command line, one module each (see :mod:`policylang.cli`)."""
