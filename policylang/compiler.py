@@ -346,14 +346,18 @@ class Compiler:
         return match
 
     def can_match(self, match: Match) -> bool:
-        purposes = match.purposes if match.purposes is not None else set(self.vocabulary["purposes"])
-        channels = match.channels if match.channels is not None else set(self.vocabulary["channels"])
-        if not (set(purposes) - match.except_purposes) or not (set(channels) - match.except_channels):
-            return False
-        if match.by_owner and not match.except_owner:
-            return True
-        teams = match.teams if match.teams is not None else set(self.vocabulary["teams"])
-        return bool(set(teams) - match.except_teams)
+        """False when ``except`` removes every name the selector would otherwise take."""
+        for chosen, removed, kind in (
+            (match.purposes, match.except_purposes, "purposes"),
+            (match.channels, match.except_channels, "channels"),
+            (match.teams, match.except_teams, "teams"),
+        ):
+            if kind == "teams" and match.by_owner and not match.except_owner:
+                continue
+            pool = set(chosen) if chosen is not None else set(self.vocabulary[kind])
+            if removed and not (pool - removed):
+                return False
+        return not (match.by_owner and match.except_owner and match.teams is None)
 
     # ---- rules ---------------------------------------------------------------------
     def rule(self, node: ast.Rule, index: int) -> AnyRule | None:
