@@ -8,7 +8,8 @@ lives in :mod:`policylang.inputs`; these classes assume their values are already
 from __future__ import annotations
 
 import datetime as dt
-from typing import Union
+from collections.abc import Mapping
+from typing import Any, Union
 
 import attrs
 
@@ -99,3 +100,15 @@ class Event:
 
 
 Entry = Union[Contact, Event]
+
+
+@attrs.frozen(slots=True)
+class Customer:
+    """A validated customer record: its id and typed attribute values.
+
+    Values are typed per the policy's ``customer`` block: flags are bool, numbers float,
+    dates :class:`datetime.date`, sets frozensets; missing attributes are simply absent.
+    """
+
+    id: str
+    values: Mapping[str, Any] = attrs.field(factory=dict)

@@ -1,0 +1,270 @@
+"""Validating input records: customers, ledger lines and requests (JSON), and instants.
+
+Nothing is decided from input that did not validate: every problem raises an
+:class:`~policylang.errors.InputError` whose span names the file and line, and whose
+message names the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policylang.compiler import valid_zone, zone_hint
+from policylang.errors import InputError, did_you_mean
+from policylang.records import CONTACT_STATUSES, Contact, Customer, Entry, Event, Request
+from policylang.rules import AttrSpec, Policy
+from policylang.source import Span
+
+RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|z|[+-]\d{2}:\d{2})?$"
+)
+
+
+def where(file: str, line: int = 0) -> Span:
+    """A location for an input record: a file and, for JSONL, the line."""
+    return Span(file, line, 1 if line else 0, line, 2 if line else 0)
+
+
+def parse_instant(text: object, at: Span, field: str = "at") -> dt.datetime:
+    """An RFC 3339 instant with an offset, as UTC. Refuses instants without an offset."""
+    if not isinstance(text, str):
+        raise InputError(f"field `{field}` must be an RFC 3339 instant text, not {type_name(text)}", at)
+    match = RFC3339.match(text.strip())
+    if not match:
+        raise InputError(
+            f"field `{field}`: `{text}` is not an RFC 3339 instant",
+            at,
+            expected="an instant like 2026-11-24T10:00:00Z or 2026-11-24T10:00:00+01:00",
+        )
+    if match.group(8) is None:
+        raise InputError(
+            f"field `{field}`: `{text}` has no offset, so it names no single instant",
+            at,
+            hint="add Z for UTC or an offset like +01:00",
+        )
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
+    except ValueError:
+        raise InputError(f"field `{field}`: `{text}` is not a real date and time", at) from None
+    return value.astimezone(dt.timezone.utc)
+
+
+def type_name(value: object) -> str:
+    return {
+        bool: "true/false", int: "a number", float: "a number", str: "a text",
+        list: "a list", dict: "an object", type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _name(policy: Policy, value: object, kind: str, at: Span, field: str) -> str:
+    pool = policy.vocabulary.get(kind + "s", ())
+    if not isinstance(value, str):
+        raise InputError(f"field `{field}` must be a {kind} name, not {type_name(value)}", at)
+    if value not in pool:
+        raise InputError(
+            f"field `{field}`: `{value}` is not a declared {kind}",
+            at,
+            hint=did_you_mean(value, pool) or f"declared {kind}s: {', '.join(pool) or 'none'}",
+        )
+    return value
+
+
+def _optional_text(obj: Mapping[str, Any], key: str, at: Span) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"field `{key}` must be a text, not {type_name(value)}", at)
+    return value
+
+
+def _object(obj: object, at: Span, what: str) -> Mapping[str, Any]:
+    if not isinstance(obj, dict):
+        raise InputError(f"a {what} must be a JSON object, not {type_name(obj)}", at)
+    return obj
+
+
+def _no_unknown(obj: Mapping[str, Any], allowed: tuple[str, ...], at: Span, what: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise InputError(
+                f"unknown field `{key}` in a {what}",
+                at,
+                hint=did_you_mean(key, allowed) or f"the fields are {', '.join(allowed)}",
+            )
+
+
+REQUEST_FIELDS = ("team", "channel", "purpose", "at", "campaign", "priority", "customer", "id")
+CONTACT_FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer")
+EVENT_FIELDS = ("at", "event", "customer", "id")
+
+
+def request_from_json(policy: Policy, obj: object, at: Span) -> Request:
+    """A :class:`Request` from its JSON object (section 10)."""
+    data = _object(obj, at, "request")
+    _no_unknown(data, REQUEST_FIELDS, at, "request")
+    for key in ("team", "channel", "purpose", "at"):
+        if key not in data:
+            raise InputError(f"the request has no `{key}` field", at)
+    priority = data.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InputError(f"field `priority` must be a whole number, not {type_name(priority)}", at)
+    return Request(
+        team=_name(policy, data["team"], "team", at, "team"),
+        channel=_name(policy, data["channel"], "channel", at, "channel"),
+        purpose=_name(policy, data["purpose"], "purpose", at, "purpose"),
+        at=parse_instant(data["at"], at),
+        campaign=_optional_text(data, "campaign", at),
+        priority=priority,
+    )
+
+
+def entry_from_json(policy: Policy, obj: object, at: Span) -> Entry:
+    """A ledger line: a contact (``channel``...) or a declared event (``event``)."""
+    data = _object(obj, at, "ledger line")
+    if "at" not in data:
+        raise InputError("the ledger line has no `at` field", at)
+    instant = parse_instant(data["at"], at)
+    customer = _optional_text(data, "customer", at)
+    if "event" in data:
+        _no_unknown(data, EVENT_FIELDS, at, "ledger event")
+        return Event(instant, _name(policy, data["event"], "event", at, "event"), customer)
+    _no_unknown(data, CONTACT_FIELDS, at, "ledger contact")
+    for key in ("channel", "purpose", "team"):
+        if key not in data:
+            raise InputError(f"the ledger contact has no `{key}` field", at, hint="an event line needs `event`")
+    status = data.get("status", "sent")
+    if status not in CONTACT_STATUSES:
+        raise InputError(
+            f"field `status`: `{status}` is not a contact status",
+            at,
+            expected=", ".join(CONTACT_STATUSES),
+            hint=did_you_mean(str(status), CONTACT_STATUSES),
+        )
+    outcome = data.get("outcome")
+    if outcome is not None:
+        outcome = _name(policy, outcome, "outcome", at, "outcome")
+    return Contact(
+        at=instant,
+        channel=_name(policy, data["channel"], "channel", at, "channel"),
+        purpose=_name(policy, data["purpose"], "purpose", at, "purpose"),
+        team=_name(policy, data["team"], "team", at, "team"),
+        status=status,
+        outcome=outcome,
+        campaign=_optional_text(data, "campaign", at),
+        id=_optional_text(data, "id", at),
+        customer=customer,
+    )
+
+
+def customer_from_json(policy: Policy, obj: object, at: Span) -> Customer:
+    """A :class:`Customer`, every attribute checked against the policy's declared type."""
+    data = _object(obj, at, "customer record")
+    ident = data.get("id", "")
+    if not isinstance(ident, (str, int)) or isinstance(ident, bool):
+        raise InputError(f"field `id` must be a text, not {type_name(ident)}", at)
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key == "id":
+            continue
+        spec = policy.attributes.get(key)
+        if spec is None:
+            raise InputError(
+                f"the customer has no attribute `{key}` in this policy",
+                at,
+                hint=did_you_mean(key, policy.attributes) or "declare it in the policy's `customer` block",
+            )
+        if raw is None:
+            continue  # null means absent
+        values[key] = attribute_value(policy, spec, raw, at)
+    return Customer(str(ident), values)
+
+
+def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> Any:
+    """One attribute value, typed; InputError when it does not fit the declaration."""
+    field = spec.name
+    kind = spec.kind
+    if kind == "flag":
+        if not isinstance(raw, bool):
+            raise InputError(f"field `{field}` is a flag: give true or false, not {type_name(raw)}", at)
+        return raw
+    if kind == "number":
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+            raise InputError(f"field `{field}` must be a number, not {type_name(raw)}", at)
+        return float(raw)
+    if kind == "date":
+        if isinstance(raw, str):
+            try:
+                return dt.date.fromisoformat(raw)
+            except ValueError:
+                pass
+        raise InputError(f"field `{field}` must be a date like \"2026-11-24\"", at)
+    if not isinstance(raw, (str, list)):
+        raise InputError(f"field `{field}` must be {'a list' if kind == 'set' else 'a text'}, not {type_name(raw)}", at)
+    if kind == "zone":
+        if not isinstance(raw, str) or not valid_zone(raw):
+            raise InputError(
+                f"field `{field}`: `{raw}` is not a known time zone",
+                at,
+                expected='an IANA time zone name like "Europe/London"',
+                hint=zone_hint(str(raw)),
+            )
+        return raw
+    if kind == "text":
+        if not isinstance(raw, str):
+            raise InputError(f"field `{field}` must be a text, not {type_name(raw)}", at)
+        return raw
+    if kind == "enum":
+        if not isinstance(raw, str) or raw not in spec.choices:
+            raise InputError(
+                f"field `{field}`: `{raw}` is not one of {', '.join(sorted(spec.choices))}",
+                at,
+                hint=did_you_mean(str(raw), spec.choices),
+            )
+        return raw
+    if kind in ("team", "channel", "purpose"):
+        return _name(policy, raw, kind, at, field)
+    # a set
+    if not isinstance(raw, list):
+        raise InputError(f"field `{field}` is a set: give a list, not {type_name(raw)}", at)
+    element = spec.element or "text"
+    items: set[str] = set()
+    for item in raw:
+        if element == "text":
+            if not isinstance(item, str):
+                raise InputError(f"field `{field}` holds texts, not {type_name(item)}", at)
+            items.add(item)
+        else:
+            items.add(_name(policy, item, element, at, field))
+    return frozenset(items)
+
+
+def load_json(text: str, file: str) -> object:
+    """Parse one JSON document; InputError with the line and column of a syntax error."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", Span.point(file, exc.lineno, exc.colno)) from None
+
+
+def read_jsonl(text: str, file: str) -> Iterator[tuple[int, object]]:
+    """(line number, parsed object) for each non-blank line of a JSON Lines text."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"invalid JSON on this line: {exc.msg}", Span.point(file, number, exc.colno)
+            ) from None
+
+
+def ledger_from_jsonl(policy: Policy, text: str, file: str) -> list[Entry]:
+    """Every entry of a JSONL ledger, or the first bad line's InputError."""
+    return [entry_from_json(policy, obj, where(file, number)) for number, obj in read_jsonl(text, file)]
