@@ -96,7 +96,7 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
 def format_error(error: PolicylangError) -> str:
     """Plain-text rendering: location, message, source line, caret, expectation, hint."""
     span = error.span
-    lines = [f"{span}: error: {error.message}" if span.line else f"error: {error.message}"]
+    lines = [f"{location(span)}error: {error.message}"]
     if error.source is not None and span.line:
         text = error.source.line(span.line).expandtabs(1)
         if text:
@@ -108,3 +108,12 @@ def format_error(error: PolicylangError) -> str:
     if error.hint:
         lines.append(f"  hint: {error.hint}")
     return "\n".join(lines)
+
+
+def location(span: Span) -> str:
+    """``file:line:col: `` or ``file: `` (a whole-file problem) or nothing."""
+    if span.line:
+        return f"{span}: "
+    if span.file and span.file != NOWHERE.file:
+        return f"{span.file}: "
+    return ""

@@ -5,14 +5,14 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from policylang.errors import PolicylangError
+from policylang.errors import PolicylangError, location
 
 
 def error_text(problem: PolicylangError) -> Text:
     """One error: ``file:line:col: error: message``, the line, a caret, expectation and hint."""
     span = problem.span
     text = Text()
-    where = f"{span}: " if span.line else ""
+    where = location(span)
     text.append(where, style="bold")
     text.append("error: ", style="bold red")
     text.append(problem.message + "\n")
