@@ -7,6 +7,7 @@ with its span, then raises them together (:class:`~policylang.errors.ErrorGroup`
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -767,7 +768,8 @@ def value_text(value: ast.Value) -> str:
         return "true" if value.value else "false"
     if value.kind == "number":
         number = float(value.value)  # type: ignore[arg-type]
-        return str(int(number)) if number.is_integer() else repr(number)
+        # never an exponent: the grammar's NUMBER has none (1.5e-07 -> 0.00000015)
+        return str(int(number)) if number.is_integer() else format(decimal.Decimal(repr(number)), "f")
     return str(value.value)
 
 

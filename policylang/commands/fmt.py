@@ -1,0 +1,74 @@
+"""``policylang fmt [--check] FILE...``: rewrite policies in the canonical layout.
+
+Exit status: 0 when every file is (now) formatted; 1 when ``--check`` finds files that
+would change, or a file does not parse (its errors are printed, the file is left alone);
+2 for a file that cannot be read or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, read_text, stderr, stdout
+from policylang.errors import PolicylangError
+from policylang.formatter import format_policy
+from policylang.render import print_errors
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``fmt`` subcommand."""
+    p = sub.add_parser("fmt", help="rewrite policies in the canonical layout")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 listing files that would change"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Format (or check) each file; see the module docstring for the exit status."""
+    status = EXIT_OK
+    out = stdout()
+    for name in args.files:
+        try:
+            text = read_text(name)
+        except PolicylangError as exc:
+            print_errors(exc)
+            return EXIT_BAD_INPUT
+        try:
+            formatted = format_policy(text, name)
+        except PolicylangError as exc:
+            print_errors(exc)
+            status = max(status, EXIT_FAILED)
+            continue
+        if formatted == text:
+            continue
+        if args.check:
+            out.print(f"{name}: would be reformatted")
+            status = max(status, EXIT_FAILED)
+            continue
+        try:
+            write_atomically(Path(name), formatted)
+        except OSError as exc:
+            stderr().print(f"{name}: cannot be written ({exc.strerror})")
+            return EXIT_BAD_INPUT
+        out.print(f"{name}: reformatted")
+    return status
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so a reader sees the old file or the new, never half."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        mode = path.stat().st_mode & 0o7777
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
