@@ -1,0 +1,187 @@
+"""Instants, local time and calendar periods.
+
+Inside the evaluator an instant is an ``int`` of microseconds since the Unix epoch (UTC):
+exact arithmetic, cheap comparisons. Local time is always derived from an instant with
+:mod:`zoneinfo`, so an instant is never both quiet and not quiet around a daylight-saving
+change: a wall-clock time that does not exist is simply never reached, and one that
+occurs twice is reached twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from collections.abc import Callable
+
+UTC = dt.timezone.utc
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+ONE_US = dt.timedelta(microseconds=1)
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+TRANSITION_SCAN = 2 * DAY  # no zone changes its offset twice within two days
+
+
+@functools.lru_cache(maxsize=512)
+def zone(name: str | None) -> dt.tzinfo:
+    """The tzinfo for an IANA name (UTC for None)."""
+    return zoneinfo.ZoneInfo(name) if name else UTC
+
+
+def micros(instant: dt.datetime) -> int:
+    """Microseconds since the epoch of an aware datetime."""
+    return (instant - EPOCH) // ONE_US
+
+
+def instant(us: int) -> dt.datetime:
+    """The UTC datetime of an epoch-microsecond value."""
+    return EPOCH + dt.timedelta(microseconds=us)
+
+
+def local(us: int, tz: dt.tzinfo) -> dt.datetime:
+    """Local wall time of an instant (aware, in ``tz``)."""
+    return instant(us).astimezone(tz)
+
+
+def offset_us(us: int, tz: dt.tzinfo) -> int:
+    off = local(us, tz).utcoffset()
+    return 0 if off is None else off // ONE_US
+
+
+def wall_us(us: int, tz: dt.tzinfo) -> int:
+    """The local wall-clock reading of an instant, as microseconds of a naive epoch."""
+    return us + offset_us(us, tz)
+
+
+def wall_datetime(wall: int) -> dt.datetime:
+    """A naive datetime from a wall-clock microsecond value."""
+    return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=wall)
+
+
+def wall_of(moment: dt.datetime) -> int:
+    """Wall-clock microseconds of a naive local datetime."""
+    return (moment - dt.datetime(1970, 1, 1)) // ONE_US
+
+
+def transition_between(start: int, end: int, tz: dt.tzinfo) -> int | None:
+    """The first instant in (start, end] with another UTC offset than ``start``, if any.
+
+    Assumes at most one offset change in the span (callers keep it under two days).
+    """
+    if end <= start or tz is UTC:
+        return None
+    first = offset_us(start, tz)
+    if offset_us(end, tz) == first:
+        return None
+    low, high = start, end  # offset(low) == first, offset(high) != first
+    while high - low > SECOND:
+        middle = (low + high) // 2
+        if offset_us(middle, tz) == first:
+            low = middle
+        else:
+            high = middle
+    # Offsets change on whole seconds; step to the exact microsecond.
+    while high - 1 > low and offset_us(high - 1, tz) != first:
+        high -= 1
+    return high
+
+
+def earliest_at_wall(target_wall: int, after: int, tz: dt.tzinfo) -> int:
+    """The earliest instant >= ``after`` whose local wall clock reads >= ``target_wall``.
+
+    Walks offset segments from ``after`` so gaps (the wall time does not exist: the answer
+    is the end of the gap) and folds (the first occurrence) come out exact.
+    """
+    current = after
+    for _ in range(10_000):
+        if wall_us(current, tz) >= target_wall:
+            return current
+        candidate = target_wall - offset_us(current, tz)
+        change = transition_between(current, min(candidate, current + TRANSITION_SCAN), tz)
+        if change is None:
+            if candidate <= current + TRANSITION_SCAN:
+                return candidate
+            current += TRANSITION_SCAN
+        else:
+            current = change
+    raise RuntimeError("local time did not advance")  # pragma: no cover - zoneinfo invariant
+
+
+def local_date(us: int, tz: dt.tzinfo) -> dt.date:
+    return local(us, tz).date()
+
+
+def start_of_date(day: dt.date, tz: dt.tzinfo) -> int:
+    """The first instant of a local date (its midnight, or the end of a gap over midnight)."""
+    target = wall_of(dt.datetime(day.year, day.month, day.day))
+    guess = target - offset_us(target - DAY, tz) - DAY  # well before: offsets are < 1 day
+    return earliest_at_wall(target, guess, tz)
+
+
+def period_bounds(day: dt.date, unit: str) -> tuple[dt.date, dt.date]:
+    """First date of the calendar period containing ``day`` and of the next one."""
+    if unit == "day":
+        return day, day + dt.timedelta(days=1)
+    if unit == "week":
+        start = day - dt.timedelta(days=day.weekday())
+        return start, start + dt.timedelta(days=7)
+    if unit == "month":
+        start = day.replace(day=1)
+        return start, add_months(start, 1)
+    if unit == "quarter":
+        start = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+        return start, add_months(start, 3)
+    start = day.replace(month=1, day=1)
+    return start, start.replace(year=start.year + 1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def next_exit(
+    start: int,
+    tz: dt.tzinfo,
+    quiet: Callable[[dt.datetime], bool],
+    next_boundary: Callable[[dt.datetime], dt.datetime],
+    horizon: int,
+) -> int | None:
+    """The earliest instant >= ``start`` whose local wall time is not quiet.
+
+    ``quiet`` judges a naive local wall time; ``next_boundary`` gives the next wall time
+    after it at which quietness can change. None when no exit comes before ``horizon``.
+    """
+    current = start
+    while current <= horizon:
+        wall = wall_datetime(wall_us(current, tz))
+        if not quiet(wall):
+            return current
+        current = earliest_at_wall(wall_of(next_boundary(wall)), current + 1, tz)
+    return None
+
+
+def format_local(us: int, tz: dt.tzinfo) -> str:
+    """``2026-11-24 10:00`` in local time (seconds shown when not zero)."""
+    moment = local(us, tz)
+    text = moment.strftime("%Y-%m-%d %H:%M")
+    if moment.second or moment.microsecond:
+        text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    return text
+
+
+def format_span(us: int) -> str:
+    """A length of time in words: ``6 days 23 hours``."""
+    minutes = us // MINUTE
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} day{'s' if days != 1 else ''}")
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if minutes or not parts:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)

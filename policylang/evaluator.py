@@ -1,0 +1,626 @@
+"""Decisions: may this team contact this customer on this channel for this purpose now?
+
+The evaluator runs the rule graph against one customer's ledger. For each rule that the
+request is subject to (and that no ``exempt`` rule lifts) it asks one question, answered
+with binary searches over the :class:`~policylang.history.History` indexes:
+
+* cap / capacity: does some window containing the request already hold the limit?
+* quiet: is the request's local time inside a quiet period?
+* exclude: does the condition hold for this customer and request?
+* require: is there a sent prerequisite in ``[t - within, t - at least]``?
+* exclusive: is another team's matching contact closer than the distance?
+
+Precedence (section 6): planned contacts of strictly lower-ranked teams do not count
+against the request; when a rule would deny only because of them, the decision
+*displaces* them. ``next_allowed_at`` jumps from rule boundary to rule boundary (a contact
+leaving its window, a quiet period ending, a period rolling over), never minute by minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from policylang import clock
+from policylang.clock import DAY, format_local, format_span
+from policylang.decision import Decision, TraceEntry
+from policylang.history import History
+from policylang.records import Contact, Customer, Entry, Request
+from policylang.rules import (
+    AfterTrigger,
+    AnyRule,
+    Calendar,
+    CapRule,
+    ClockRange,
+    Consecutive,
+    DaySet,
+    ExcludeRule,
+    ExclusiveRule,
+    ExemptRule,
+    Policy,
+    QuietRule,
+    RequireRule,
+    Rolling,
+)
+
+HORIZON = 400 * DAY
+MAX_STEPS = 20_000
+NEVER = None
+
+
+class Loads(Protocol):
+    """Where ``capacity`` rules read every customer's contacts (the shared ledger)."""
+
+    def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> Iterable[Contact]:
+        """Counted contacts of all customers matching ``rule.match`` in ``[start, end)``."""
+        ...
+
+
+@attrs.frozen(slots=True)
+class Finding:
+    """One rule's answer at one instant: deny or not, the contacts it holds against the
+    request (for displacement), and the facts for the trace."""
+
+    deny: bool
+    held: Sequence[Contact] = ()
+    reason: str = ""
+
+
+PASS = Finding(False)
+
+
+@attrs.define(slots=True)
+class Context:
+    """Everything a rule check needs about one request."""
+
+    policy: Policy
+    values: Mapping[str, Any]
+    tz: dt.tzinfo
+    zone_name: str
+    owner: str | None
+    request: Request
+    history: History
+    explain: bool
+    loads: Loads | None
+    skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
+
+
+# ---- entry point -------------------------------------------------------------------------
+
+
+def decide(
+    policy: Policy,
+    customer: Customer | Mapping[str, Any],
+    request: Request,
+    ledger: History | Iterable[Entry] = (),
+    *,
+    explain: bool = True,
+    loads: Loads | None = None,
+) -> Decision:
+    """Decide ``request`` for ``customer`` against its ``ledger``; see :class:`Decision`.
+
+    ``customer`` is a validated :class:`Customer` or a mapping of typed attribute values.
+    ``loads`` feeds ``capacity`` rules with every customer's contacts; without it a
+    capacity rule counts this customer's ledger only.
+    """
+    values = customer.values if isinstance(customer, Customer) else customer
+    history = ledger if isinstance(ledger, History) else History(ledger)
+    zone_name = customer_zone(policy, values)
+    owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
+    ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request,
+                  history, explain, loads)
+    ctx.skip = displaceable(ctx)
+    plan = rule_plan(policy, request, owner)
+    t = clock.micros(request.at)
+    verdicts = [judge(rule, status, lifter, ctx, t) for rule, status, lifter in plan]
+    denied = [rule.name for rule, (verdict, _, _) in zip(plan_rules(plan), verdicts) if verdict == "deny"]
+    notes: list[str] = []
+    if denied:
+        next_at = next_allowed(ctx, plan, t, notes)
+        displaced: tuple[Contact, ...] = ()
+    else:
+        next_at = t
+        held = {id(c) for _, _, shown in verdicts for c in shown}
+        displaced = tuple(c for c in history.counted if id(c) in held)
+    trace = ()
+    if explain:
+        trace = tuple(
+            TraceEntry(rule.name, rule.kind, verdict, reason)
+            for rule, (verdict, reason, _) in zip(plan_rules(plan), verdicts)
+        )
+    return Decision(
+        request=request,
+        allowed=not denied,
+        denied_by=tuple(denied),
+        displaces=displaced,
+        next_allowed_at=clock.instant(next_at) if next_at is not None else None,
+        trace=trace,
+        notes=tuple(notes),
+    )
+
+
+def customer_zone(policy: Policy, values: Mapping[str, Any]) -> str | None:
+    """The customer's ``timezone`` attribute, else the policy's zone, else None (UTC)."""
+    spec = policy.attributes.get("timezone")
+    if spec is not None and spec.kind == "zone":
+        zone = values.get("timezone")
+        if isinstance(zone, str) and zone:
+            return zone
+    return policy.timezone
+
+
+def displaceable(ctx: Context) -> frozenset[int]:
+    """Planned contacts of teams ranked strictly below the requester."""
+    history = ctx.history
+    if not history.has_planned or not ctx.policy.precedence:
+        return frozenset()
+    policy, owner = ctx.policy, ctx.owner
+    mine = policy.rank(ctx.request.team, owner)
+    return frozenset(
+        id(c) for c in history.counted if c.status == "planned" and policy.rank(c.team, owner) > mine
+    )
+
+
+# ---- which rules apply ---------------------------------------------------------------------
+
+Plan = tuple[tuple[AnyRule, str, str], ...]  # (rule, check|skip|exempt|lifter, lifting rule name)
+
+
+def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
+    """Every rule with what to do for this request's shape; cached on the policy."""
+    is_owner = owner is not None and request.team == owner
+    key = ("plan", request.purpose, request.channel, request.team, is_owner)
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    plan = cache.get(key)
+    if plan is None:
+        subject = set(policy.subject_rules(request.purpose, request.channel, request.team, is_owner))
+        entries = []
+        for rule in policy.rules:
+            lifter = next(
+                (policy.rules[i].name for i in policy.exempted_by.get(rule.index, ()) if i in subject), ""
+            )
+            if rule.index not in subject:
+                entries.append((rule, "skip", ""))
+            elif isinstance(rule, ExemptRule):
+                entries.append((rule, "lifter", ""))
+            elif lifter:
+                entries.append((rule, "exempt", lifter))
+            else:
+                entries.append((rule, "check", ""))
+        plan = tuple(entries)
+        cache[key] = plan
+    return plan  # type: ignore[no-any-return]
+
+
+def plan_rules(plan: Plan) -> Iterable[AnyRule]:
+    return (rule for rule, _, _ in plan)
+
+
+def judge(rule: AnyRule, status: str, lifter: str, ctx: Context, t: int) -> tuple[str, str, Sequence[Contact]]:
+    """(verdict, reason, displaced contacts) for one rule."""
+    if status == "skip":
+        return "skip", "", ()
+    if status == "exempt":
+        return "exempt", f'lifted by exempt "{lifter}"' if ctx.explain else "", ()
+    if status == "lifter":
+        assert isinstance(rule, ExemptRule)
+        return "pass", lifts_text(rule) if ctx.explain else "", ()
+    finding, displaced = check_with_precedence(rule, ctx, t)
+    if finding.deny:
+        return "deny", finding.reason, ()
+    reason = finding.reason
+    if displaced and ctx.explain:
+        reason += "; displaces " + ", ".join(describe(c, ctx) for c in displaced)
+    return "pass", reason, displaced
+
+
+def check_with_precedence(rule: AnyRule, ctx: Context, t: int) -> tuple[Finding, Sequence[Contact]]:
+    """Check the rule; if it denies, check again without displaceable planned contacts."""
+    full = check(rule, ctx, t, frozenset())
+    if not full.deny or not ctx.skip or rule.kind not in ("cap", "quiet", "exclusive"):
+        return full, ()
+    without = check(rule, ctx, t, ctx.skip)
+    if without.deny:
+        return without, ()
+    displaced = [c for c in full.held if id(c) in ctx.skip]
+    return without, displaced
+
+
+def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    if isinstance(rule, CapRule):
+        return check_cap(rule, ctx, t, skip)
+    if isinstance(rule, QuietRule):
+        return check_quiet(rule, ctx, t, skip)
+    if isinstance(rule, ExcludeRule):
+        return check_exclude(rule, ctx)
+    if isinstance(rule, RequireRule):
+        return check_require(rule, ctx, t)
+    if isinstance(rule, ExclusiveRule):
+        return check_exclusive(rule, ctx, t, skip)
+    return PASS
+
+
+def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
+    """The earliest instant after ``t`` at which a denying rule could pass; None if never.
+
+    Never later than the rule's true next pass, so jumping to the largest bound of all
+    denying rules skips no allowed instant.
+    """
+    skip = ctx.skip if rule.kind != "capacity" else frozenset()
+    if isinstance(rule, CapRule):
+        return bound_cap(rule, ctx, t, skip)
+    if isinstance(rule, QuietRule):
+        return bound_quiet(rule, ctx, t, skip)
+    if isinstance(rule, RequireRule):
+        return bound_require(rule, ctx, t)
+    if isinstance(rule, ExclusiveRule):
+        return bound_exclusive(rule, ctx, t, skip)
+    return NEVER
+
+
+def next_allowed(ctx: Context, plan: Plan, t: int, notes: list[str]) -> int | None:
+    """The earliest instant at or after ``t`` at which the request is allowed, or None."""
+    checked = [rule for rule, status, _ in plan if status == "check"]
+    limit = t + HORIZON
+    current = t
+    for _ in range(MAX_STEPS):
+        denying = [r for r in checked if check_with_precedence(r, ctx, current)[0].deny]
+        if not denying:
+            return current
+        bounds = [bound(r, ctx, current) for r in denying]
+        if any(b is None for b in bounds):
+            return None
+        current = max(b for b in bounds if b is not None)
+        if current > limit:
+            break
+    notes.append(
+        f"no allowed time found within {HORIZON // DAY} days of the request; next_allowed_at is left empty"
+    )
+    return None
+
+
+# ---- counting contacts ---------------------------------------------------------------------
+
+
+def counted(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> list[tuple[int, Contact]]:
+    """(instant, contact) of matching counted contacts in ``[lo, hi)`` of the request's group."""
+    if rule.kind == "capacity" and ctx.loads is not None:
+        found = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
+        pairs = sorted(((clock.micros(c.at), c) for c in found if c.counted), key=lambda p: p[0])
+        pairs = [p for p in pairs if lo <= p[0] < hi]
+    else:
+        times, contacts = ctx.history.matching(rule.match, ctx.owner)
+        i, j = bisect_left(times, lo), bisect_left(times, hi)
+        pairs = [(times[k], contacts[k]) for k in range(i, j)]
+    group = rule.group
+    if group is not None:
+        wanted = getattr(ctx.request, group)
+        pairs = [p for p in pairs if getattr(p[1], group) == wanted]
+    if skip:
+        pairs = [p for p in pairs if id(p[1]) not in skip]
+    return pairs
+
+
+def period_zone(rule: CapRule, ctx: Context) -> dt.tzinfo:
+    """Customer time, except capacity (all customers): the policy's zone."""
+    return clock.zone(ctx.policy.timezone) if rule.kind == "capacity" else ctx.tz
+
+
+def check_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    window = rule.window
+    if isinstance(window, Rolling):
+        return rolling_cap(rule, window, ctx, t, skip)
+    if isinstance(window, Calendar):
+        return calendar_cap(rule, window, ctx, t, skip)
+    return consecutive_cap(rule, window, ctx, t, skip)
+
+
+def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    width = window.seconds * clock.SECOND
+    pairs = counted(rule, ctx, t - width + 1, t + width, skip)
+    if len(pairs) < rule.limit and not ctx.explain:
+        return PASS
+    times = [us for us, _ in pairs]
+    # The busiest window [s, s + W) containing t starts at t or at a contact in (t - W, t].
+    best, best_start = 0, t
+    for start in [t, *(us for us in times if us <= t)]:
+        count = bisect_left(times, start + width) - bisect_left(times, start)
+        if count > best:
+            best, best_start = count, start
+    deny = best >= rule.limit
+    reason = ""
+    if ctx.explain:
+        inside = [c for us, c in pairs if best_start <= us < best_start + width]
+        reason = count_text(rule, best, ctx) + f" in {window.text} from {format_local(best_start, ctx.tz)}"
+        if inside:
+            reason += f" ({latest_text(inside, ctx)})"
+    return Finding(deny, [c for _, c in pairs], reason)
+
+
+def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    tz = period_zone(rule, ctx)
+    first, following = clock.period_bounds(clock.local_date(t, tz), window.unit)
+    lo, hi = clock.start_of_date(first, tz), clock.start_of_date(following, tz)
+    pairs = counted(rule, ctx, lo, hi, skip)
+    deny = len(pairs) >= rule.limit
+    reason = ""
+    if ctx.explain:
+        reason = count_text(rule, len(pairs), ctx) + f" in the calendar {window.unit} from {first.isoformat()}"
+        if pairs:
+            reason += f" ({latest_text([c for _, c in pairs], ctx)})"
+    return Finding(deny, [c for _, c in pairs], reason)
+
+
+def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    tz, days = ctx.tz, window.days
+    today = clock.local_date(t, tz)
+    first = today - dt.timedelta(days=days - 1)
+    lo = clock.start_of_date(first, tz)
+    hi = clock.start_of_date(today + dt.timedelta(days=days), tz)
+    pairs = counted(rule, ctx, lo, hi, skip)
+    per_day = [0] * (2 * days - 1)
+    for us, _ in pairs:
+        per_day[(clock.local_date(us, tz) - first).days] += 1
+    best, best_first = 0, first
+    for offset in range(days):  # runs [first + offset, first + offset + days - 1]
+        count = sum(per_day[offset : offset + days])
+        if count > best:
+            best, best_first = count, first + dt.timedelta(days=offset)
+    deny = best >= rule.limit
+    reason = ""
+    if ctx.explain:
+        last = best_first + dt.timedelta(days=days - 1)
+        reason = count_text(rule, best, ctx) + f" on {best_first.isoformat()} to {last.isoformat()}"
+        if pairs:
+            reason += f" ({latest_text([c for _, c in pairs], ctx)})"
+    return Finding(deny, [c for _, c in pairs], reason)
+
+
+def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
+    window = rule.window
+    if isinstance(window, Rolling):
+        # The busiest-window count can only drop when a contact leaves: at c + W.
+        width = window.seconds * clock.SECOND
+        pairs = counted(rule, ctx, t - width + 1, t + width, skip)
+        return min((us + width for us, _ in pairs if us + width > t), default=t + 1)
+    tz = period_zone(rule, ctx)
+    today = clock.local_date(t, tz)
+    if isinstance(window, Calendar):
+        return clock.start_of_date(clock.period_bounds(today, window.unit)[1], tz)
+    return clock.start_of_date(today + dt.timedelta(days=1), tz)
+
+
+def count_text(rule: CapRule, count: int, ctx: Context) -> str:
+    text = f"{count} of at most {rule.limit} {rule.match.text} contacts"
+    if rule.group:
+        text += f" of {rule.group} {getattr(ctx.request, rule.group) or '(none)'}"
+    if rule.kind == "capacity":
+        text += " across all customers" if ctx.loads is not None else " (this customer's ledger only)"
+    return text
+
+
+def latest_text(contacts: Sequence[Contact], ctx: Context) -> str:
+    latest = max(contacts, key=lambda c: c.at)
+    return f"latest {format_local(clock.micros(latest.at), ctx.tz)} by {latest.team}"
+
+
+# ---- quiet periods ----------------------------------------------------------------------------
+
+
+def check_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    period = rule.period
+    if isinstance(period, AfterTrigger):
+        return quiet_after(period, ctx, t, skip)
+    moment = clock.local(t, ctx.tz)
+    if isinstance(period, ClockRange):
+        deny = period.quiet(minute_of_day(moment))
+    else:
+        deny = period.quiet(moment.date())
+    reason = ""
+    if ctx.explain:
+        reason = (
+            f"local time {moment:%a %Y-%m-%d %H:%M} ({ctx.zone_name}) is "
+            + ("inside" if deny else "outside")
+            + f" the quiet period ({quiet_text(period)})"
+        )
+    return Finding(deny, (), reason)
+
+
+def minute_of_day(moment: dt.datetime) -> float:
+    return moment.hour * 60 + moment.minute + (moment.second + moment.microsecond / 1e6) / 60
+
+
+def quiet_text(period: ClockRange | DaySet) -> str:
+    if isinstance(period, ClockRange):
+        start = f"{period.start // 60:02d}:{period.start % 60:02d}"
+        end = f"{period.end // 60:02d}:{period.end % 60:02d}"
+        return f"between {start} and {end}" if period.quiet_inside else f"outside {start}-{end}"
+    names = [clock_day_name(d) for d in sorted(period.weekdays)]
+    names += [d.isoformat() for d in sorted(period.dates)]
+    return "on " + ", ".join(names)
+
+
+def clock_day_name(index: int) -> str:
+    return ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[index]
+
+
+def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> list[tuple[int, int, Contact | None]]:
+    """(start, end, contact) of each trigger whose quiet stretch [start, end) contains t."""
+    if period.seconds is not None:
+        span = period.seconds * clock.SECOND
+    else:
+        span = ((period.days or 0) + 2) * DAY  # the longest a run of N local dates can last
+    lo = t - span + 1
+    found: list[tuple[int, Contact | None]]
+    if period.event is not None:
+        times = ctx.history.event_times(period.event)
+        found = [(us, None) for us in times[bisect_left(times, lo) : bisect_right(times, t)]]
+    else:
+        assert period.trigger is not None
+        times, contacts = ctx.history.matching(period.trigger, ctx.owner, outcome=period.outcome)
+        i, j = bisect_left(times, lo), bisect_right(times, t)
+        found = [(times[k], contacts[k]) for k in range(i, j) if id(contacts[k]) not in skip]
+    covering = []
+    for start, contact in found:
+        end = quiet_end(period, start, ctx)
+        if start <= t < end:
+            covering.append((start, end, contact))
+    return covering
+
+
+def quiet_end(period: AfterTrigger, start: int, ctx: Context) -> int:
+    if period.seconds is not None:
+        return start + period.seconds * clock.SECOND
+    first = clock.local_date(start, ctx.tz)
+    return clock.start_of_date(first + dt.timedelta(days=period.days or 0), ctx.tz)
+
+
+def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    covering = triggers(period, ctx, t, skip)
+    held = [c for _, _, c in covering if c is not None]
+    reason = ""
+    if ctx.explain:
+        if covering:
+            start, end, contact = max(covering, key=lambda item: item[1])
+            what = describe(contact, ctx) if contact else f"{period.event} at {format_local(start, ctx.tz)}"
+            reason = f"quiet {period.text}: {what}; quiet until {format_local(end, ctx.tz)}"
+        else:
+            reason = f"nothing in the last stretch ({period.text})"
+    return Finding(bool(covering), held, reason)
+
+
+def bound_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
+    period = rule.period
+    if isinstance(period, AfterTrigger):
+        covering = triggers(period, ctx, t, skip)
+        return max((end for _, end, _ in covering), default=t + 1)
+    limit = t + HORIZON
+    if isinstance(period, ClockRange):
+        clock_range = period
+        return clock.next_exit(
+            t, ctx.tz, lambda wall: clock_range.quiet(minute_of_day(wall)),
+            lambda wall: next_clock_boundary(clock_range, wall), limit,
+        )
+    day_set = period
+    return clock.next_exit(
+        t, ctx.tz, lambda wall: day_set.quiet(wall.date()),
+        lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()), limit,
+    )
+
+
+def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
+    """The next wall time after ``wall`` at which the clock range starts or ends."""
+    midnight = dt.datetime.combine(wall.date(), dt.time())
+    candidates = sorted(
+        midnight + dt.timedelta(days=day, minutes=minute)
+        for day in (0, 1)
+        for minute in (period.start, period.end)
+    )
+    return next(c for c in candidates if c > wall)
+
+
+# ---- exclusions, prerequisites, exclusivity --------------------------------------------------
+
+
+def check_exclude(rule: ExcludeRule, ctx: Context) -> Finding:
+    deny = rule.condition(ctx.values, ctx.request)
+    reason = ""
+    if ctx.explain:
+        facts = ", ".join(attribute_fact(name, ctx.values) for name in rule.attributes)
+        reason = f"{rule.condition_text} is {'true' if deny else 'false'} ({facts}; {ctx.request.channel})"
+    return Finding(deny, (), reason)
+
+
+def attribute_fact(name: str, values: Mapping[str, Any]) -> str:
+    value = values.get(name)
+    if value is None:
+        return f"customer.{name} is missing"
+    if isinstance(value, bool):
+        return f"customer.{name} = {'true' if value else 'false'}"
+    if isinstance(value, (set, frozenset)):
+        return f"customer.{name} = ({', '.join(sorted(map(str, value)))})"
+    if isinstance(value, float) and value.is_integer():
+        return f"customer.{name} = {int(value)}"
+    return f"customer.{name} = {value}"
+
+
+def require_times(rule: RequireRule, ctx: Context) -> tuple[list[int], list[Contact]]:
+    return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcome)
+
+
+def check_require(rule: RequireRule, ctx: Context, t: int) -> Finding:
+    times, contacts = require_times(rule, ctx)
+    hi = t - rule.at_least * clock.SECOND
+    lo = t - rule.within * clock.SECOND if rule.within is not None else None
+    j = bisect_right(times, hi)
+    found = j > 0 and (lo is None or times[j - 1] >= lo)
+    reason = ""
+    if ctx.explain:
+        span = "between " + (format_local(lo, ctx.tz) if lo is not None else "any time") + f" and {format_local(hi, ctx.tz)}"
+        wanted = rule.prerequisite.text + (f" with outcome {rule.outcome}" if rule.outcome else "")
+        if found:
+            reason = f"{describe(contacts[j - 1], ctx)} is {span}"
+        else:
+            reason = f"no sent {wanted} {span}"
+    return Finding(not found, (), reason)
+
+
+def bound_require(rule: RequireRule, ctx: Context, t: int) -> int | None:
+    times, _ = require_times(rule, ctx)
+    # A prerequisite p counts from p + at_least; one sent later than t - at_least will.
+    i = bisect_right(times, t - rule.at_least * clock.SECOND)
+    if i >= len(times):
+        return NEVER
+    return times[i] + rule.at_least * clock.SECOND
+
+
+def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> list[tuple[int, Contact]]:
+    """Matching contacts of other teams less than the distance away."""
+    distance = rule.distance * clock.SECOND
+    times, contacts = ctx.history.matching(rule.match, ctx.owner)
+    i, j = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
+    team = ctx.request.team
+    return [
+        (times[k], contacts[k]) for k in range(i, j)
+        if contacts[k].team != team and id(contacts[k]) not in skip
+    ]
+
+
+def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    found = rivals(rule, ctx, t, skip)
+    reason = ""
+    if ctx.explain:
+        if found:
+            us, contact = min(found, key=lambda p: abs(p[0] - t))
+            side = "before" if us <= t else "after"
+            reason = f"{describe(contact, ctx)} is {format_span(abs(t - us))} {side}, closer than {format_span(rule.distance * clock.SECOND)}"
+        else:
+            reason = f"no {rule.match.text} contact by another team within {format_span(rule.distance * clock.SECOND)}"
+    return Finding(bool(found), [c for _, c in found], reason)
+
+
+def bound_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
+    found = rivals(rule, ctx, t, skip)
+    return max((us + rule.distance * clock.SECOND for us, _ in found), default=t + 1)
+
+
+# ---- words ---------------------------------------------------------------------------------
+
+
+def describe(contact: Contact, ctx: Context) -> str:
+    """``marketing phone by private_banking at 2026-11-23 15:00 (planned)`` in local time."""
+    text = f"{contact.purpose} {contact.channel} by {contact.team} at {format_local(clock.micros(contact.at), ctx.tz)}"
+    if contact.status != "sent":
+        text += f" ({contact.status})"
+    if contact.outcome:
+        text += f" with outcome {contact.outcome}"
+    return text
+
+
+def lifts_text(rule: ExemptRule) -> str:
+    lifted = sorted(rule.kinds) + [f'"{n}"' for n in sorted(rule.rule_names)]
+    return "lifts " + ", ".join(lifted) + " for this request"
