@@ -1,0 +1,1101 @@
+"""The shared contact ledger: every team's sent and planned contacts, in one place.
+
+A decision is only as good as the ledger it reads. When several programs (a campaign
+engine, a call-centre dialler, a nightly batch) ask for decisions at once, two of them must
+never both be granted the last slot under a cap. :meth:`Ledger.reserve` therefore decides
+*and* records the granted contact as ``planned`` in one transaction, holding the customer's
+lock (and, for ``capacity`` rules, the rule's lock) from the read to the commit:
+
+    ledger = open_ledger("sqlite:///contacts.sqlite")
+    reservation = ledger.reserve(policy, customer, request)
+    if reservation.allowed:
+        ...  # tell the owners of reservation.displaced; send the message
+        ledger.confirm(reservation.id, outcome="delivered")   # or ledger.release(reservation.id)
+
+A reservation that is neither confirmed nor released within the ledger's ``hold`` (15
+minutes by default) expires: it stops counting, and confirming it afterwards is refused.
+
+Stores:
+
+- :class:`MemoryLedger` - one process, for tests and embedding;
+- :class:`SQLiteLedger` - the default: one file, WAL mode, ``BEGIN IMMEDIATE`` so the write
+  lock is held from the read to the commit; safe for several processes on one machine;
+- :class:`PostgresLedger` - for many processes on many machines (psycopg 3): an advisory
+  transaction lock per customer, and one per ``capacity`` rule so totals stay exact.
+
+Customer records are stored too (table ``customers``, values as JSON): ``reserve`` with a
+:class:`~policylang.records.Customer` stores or updates the record in the same transaction,
+and ``reserve`` with a customer id decides with the stored one. Capacity rules that say
+``by owner`` use each stored customer's owner.
+
+Instants are stored in UTC as integer microseconds since the Unix epoch. Every write
+happens in one transaction: a crash leaves the ledger as it was before or after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from policylang.errors import PolicylangError
+from policylang.records import UTC, Contact, Customer, Entry, Event, Request
+
+if TYPE_CHECKING:
+    from policylang.decision import Decision
+    from policylang.rules import CapRule, Policy
+
+DEFAULT_URL = "sqlite:///policylang-ledger.sqlite"
+DEFAULT_HOLD = dt.timedelta(minutes=15)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = dt.timedelta(microseconds=1)
+
+# Reservation states as reported by Ledger.reservation(); "expired" is a released
+# reservation that was never confirmed or released in time.
+RESERVATION_STATES = ("planned", "sent", "displaced", "released", "expired")
+
+
+class LedgerError(PolicylangError):
+    """A ledger cannot be opened or used as asked (bad URL, unknown schema, unknown id)."""
+
+
+class ReservationError(LedgerError):
+    """A reservation cannot be confirmed or released in its present state."""
+
+
+# ---- instants ---------------------------------------------------------------------------------
+
+
+def to_micros(instant: dt.datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (no float rounding)."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"instant {instant.isoformat()} has no offset")
+    return (instant - EPOCH) // ONE_MICROSECOND
+
+
+def from_micros(micros: int) -> dt.datetime:
+    """The UTC instant ``micros`` microseconds after the Unix epoch."""
+    return EPOCH + dt.timedelta(microseconds=micros)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+# ---- rows ------------------------------------------------------------------------------------
+
+# Column order of the entries table as every store reads and writes it.
+COLUMNS = (
+    "id", "customer", "kind", "at_us", "channel", "purpose", "team", "status", "outcome",
+    "campaign", "event", "expires_us", "ended", "displaced_by", "created_us", "updated_us",
+)  # fmt: skip
+
+
+@attrs.define(slots=True)
+class Row:
+    """One stored ledger entry (a contact or an event), as the tables hold it."""
+
+    id: str
+    customer: str
+    kind: str  # contact | event
+    at_us: int
+    channel: str | None = None
+    purpose: str | None = None
+    team: str | None = None
+    status: str | None = None  # sent | planned | displaced | released (contacts only)
+    outcome: str | None = None
+    campaign: str | None = None
+    event: str | None = None
+    expires_us: int | None = None  # a reservation's deadline; None for an imported plan
+    ended: str | None = None  # released | expired: why a planned contact stopped counting
+    displaced_by: str | None = None  # the reservation that displaced this one
+    created_us: int = 0
+    updated_us: int = 0
+
+    def values(self) -> tuple[Any, ...]:
+        return attrs.astuple(self, recurse=False)
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> Row:
+        return cls(*values)
+
+    def effective_status(self, now_us: int) -> str | None:
+        """The status a decision sees: a planned contact past its deadline is released."""
+        if self.status == "planned" and self.expires_us is not None and self.expires_us <= now_us:
+            return "released"
+        return self.status
+
+    def counted(self, now_us: int) -> bool:
+        return self.kind == "contact" and self.effective_status(now_us) in ("sent", "planned")
+
+    def state(self, now_us: int) -> str:
+        """The reservation state: planned, sent, displaced, released or expired."""
+        status = self.effective_status(now_us) or "sent"
+        if status == "released" and (self.ended == "expired" or self.status == "planned"):
+            return "expired"
+        return status
+
+    def entry(self, now_us: int) -> Entry:
+        """The record a decision reads (statuses as of ``now_us``)."""
+        if self.kind == "event":
+            return Event(at=from_micros(self.at_us), name=self.event or "", customer=self.customer)
+        return Contact(
+            at=from_micros(self.at_us),
+            channel=self.channel or "",
+            purpose=self.purpose or "",
+            team=self.team or "",
+            status=self.effective_status(now_us) or "sent",
+            outcome=self.outcome,
+            campaign=self.campaign,
+            id=self.id,
+            customer=self.customer,
+        )
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def row_from_entry(entry: Entry, now_us: int) -> Row:
+    """The row for an appended entry; it must name its customer."""
+    if not entry.customer:
+        raise LedgerError(f"cannot store {_describe(entry)}: it names no customer")
+    if isinstance(entry, Event):
+        return Row(new_id(), entry.customer, "event", to_micros(entry.at), event=entry.name,
+                   created_us=now_us, updated_us=now_us)  # fmt: skip
+    if entry.status not in ("sent", "planned", "displaced", "released"):
+        raise LedgerError(f"cannot store {_describe(entry)}: unknown status {entry.status!r}")
+    return Row(
+        entry.id or new_id(), entry.customer, "contact", to_micros(entry.at),
+        channel=entry.channel, purpose=entry.purpose, team=entry.team, status=entry.status,
+        outcome=entry.outcome, campaign=entry.campaign, created_us=now_us, updated_us=now_us,
+    )  # fmt: skip
+
+
+def _describe(entry: Entry) -> str:
+    if isinstance(entry, Event):
+        return f"event {entry.name} at {entry.at.isoformat()}"
+    return entry.describe()
+
+
+# ---- customers --------------------------------------------------------------------------------
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    return str(value)  # a ZoneInfo or the like: its name
+
+
+def customer_json(customer: Customer) -> str:
+    """A customer record as the JSON object of section 10 (``id`` plus attribute values)."""
+    values = {key: value for key, value in customer.values.items() if key != "id"}
+    return json.dumps({"id": customer.id, **values}, default=_json_default, sort_keys=True)
+
+
+def customer_owner(policy: Policy, customer: Customer) -> str | None:
+    if policy.owner_attribute is None:
+        return None
+    owner = customer.values.get(policy.owner_attribute)
+    return owner if isinstance(owner, str) else None
+
+
+def customer_from_stored(policy: Policy, text: str, where: str) -> Customer:
+    """A stored customer record, validated against ``policy`` like any JSON input."""
+    from policylang.inputs import customer_from_json
+    from policylang.source import Span
+
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:  # only a hand-edited ledger gets here
+        raise LedgerError(f"{where}: stored customer record is not JSON ({exc.msg})") from None
+    return customer_from_json(policy, obj, Span(where, 0, 0, 0, 0))
+
+
+# ---- results ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Reservation:
+    """The result of :meth:`Ledger.reserve`.
+
+    ``id`` names the planned contact when the request was allowed (None when denied);
+    ``displaced`` are the planned contacts this reservation displaced (status now
+    ``displaced``), each with its ``id`` and ``customer`` so their owners can be told.
+    """
+
+    decision: Decision
+    id: str | None = None
+    contact: Contact | None = None
+    displaced: tuple[Contact, ...] = ()
+    expires_at: dt.datetime | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form: the reservation fields plus the decision of section 10."""
+        return {
+            "reservation": self.id,
+            "allowed": self.allowed,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "contact": self.contact.to_dict() if self.contact else None,
+            "displaced": [c.to_dict() for c in self.displaced],
+            "decision": self.decision.to_dict(),
+        }
+
+
+@attrs.frozen(slots=True)
+class ReservationState:
+    """A reservation as it stands: its contact and state (planned/sent/displaced/released/expired)."""
+
+    id: str
+    state: str
+    contact: Contact
+    expires_at: dt.datetime | None
+    displaced_by: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "reservation": self.id,
+            "state": self.state,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "displaced_by": self.displaced_by,
+            "contact": self.contact.to_dict(),
+        }
+
+
+# ---- the protocol -----------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Loads(Protocol):
+    """What capacity rules read: every customer's counted contacts matching a rule."""
+
+    def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> Iterable[Contact]: ...
+
+
+@runtime_checkable
+class LedgerProtocol(Loads, Protocol):
+    """What every store offers (see :class:`Ledger` for the shared implementation)."""
+
+    def append(self, entries: Iterable[Entry]) -> int: ...
+
+    def events(self, customer: str) -> list[Entry]: ...
+
+    def reserve(self, policy: Policy, customer: Customer | str, request: Request) -> Reservation: ...
+
+    def confirm(self, reservation_id: str, outcome: str | None = None) -> ReservationState: ...
+
+    def release(self, reservation_id: str) -> ReservationState: ...
+
+    def close(self) -> None: ...
+
+
+class Txn(Protocol):
+    """One open transaction of a store: the primitives :class:`Ledger` builds on."""
+
+    def lock_customer(self, customer: str) -> None: ...
+
+    def lock_capacity(self, rule_name: str) -> None: ...
+
+    def customer(self, customer: str) -> tuple[str, str | None] | None: ...
+
+    def put_customer(self, customer: str, record: str, owner: str | None) -> None: ...
+
+    def rows(self, customer: str) -> list[Row]: ...
+
+    def row(self, row_id: str, *, for_update: bool) -> Row | None: ...
+
+    def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]: ...
+
+    def insert(self, rows: Sequence[Row]) -> None: ...
+
+    def update(self, row: Row) -> None: ...
+
+    def all_rows(self, customer: str | None) -> Iterator[Row]: ...
+
+    def customers(self) -> Iterator[tuple[str, str]]: ...
+
+    def expire(self, now_us: int) -> int: ...
+
+
+Decider = Callable[["Policy", Any, Request, list[Entry], Loads], "Decision"]
+
+
+def _policy_decide(policy: Policy, customer: Any, request: Request, ledger: list[Entry], loads: Loads) -> Decision:
+    return policy.decide(customer, request, ledger, loads=loads)
+
+
+class _TxnLoads:
+    """The loads a decision reads inside a reservation's transaction.
+
+    Counting a capacity rule takes that rule's lock first, so two reservations that both
+    count the same rule are serialised and the total stays exact.
+    """
+
+    def __init__(self, txn: Txn, now_us: int) -> None:
+        self.txn = txn
+        self.now_us = now_us
+        self.locked: set[str] = set()
+
+    def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
+        if rule.name not in self.locked:
+            self.txn.lock_capacity(rule.name)
+            self.locked.add(rule.name)
+        return _counted_contacts(self.txn, rule, start, end, self.now_us)
+
+
+def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datetime, now_us: int) -> list[Contact]:
+    out = []
+    for row, owner in txn.load_rows(rule, to_micros(start), to_micros(end), now_us):
+        if row.counted(now_us) and rule.match.matches(row.purpose or "", row.channel or "", row.team or "", owner):
+            out.append(_as_contact(row, now_us))
+    return out
+
+
+class Ledger:
+    """The shared implementation of every store; subclasses supply transactions.
+
+    ``hold`` is how long a reservation stays planned without being confirmed or released;
+    ``clock`` gives the current instant (tests pass a fake one).
+    """
+
+    url: str = ""
+
+    def __init__(
+        self,
+        *,
+        hold: dt.timedelta = DEFAULT_HOLD,
+        clock: Callable[[], dt.datetime] = utc_now,
+        decider: Decider | None = None,
+    ) -> None:
+        if hold <= dt.timedelta(0):
+            raise LedgerError("a reservation hold must be positive")
+        self.hold = hold
+        self.clock = clock
+        # The decision function; only tests of the transactional mechanics replace it.
+        self._decide: Decider = decider or _policy_decide
+
+    # -- what subclasses provide --
+    def _transaction(self, *, write: bool) -> contextlib.AbstractContextManager[Txn]:
+        raise NotImplementedError
+
+    def _before_commit(self, txn: Txn) -> None:
+        """Called inside a reservation's transaction just before it commits (a test hook)."""
+
+    @property
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    def close(self) -> None:
+        """Release the store's connections."""
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- time --
+    def _now_us(self) -> int:
+        return to_micros(self.clock())
+
+    # -- writing history --
+    def append(self, entries: Iterable[Entry]) -> int:
+        """Store sent contacts, imported plans and events, all in one transaction.
+
+        Every entry must name its customer. Returns how many were stored.
+        """
+        now_us = self._now_us()
+        rows = [row_from_entry(entry, now_us) for entry in entries]
+        with self._transaction(write=True) as txn:
+            txn.insert(rows)
+        return len(rows)
+
+    def put_customers(self, policy: Policy, customers: Iterable[Customer]) -> int:
+        """Store (or replace) customer records, all in one transaction."""
+        records = [(c.id, customer_json(c), customer_owner(policy, c)) for c in customers]
+        with self._transaction(write=True) as txn:
+            for cid, text, owner in records:
+                txn.put_customer(cid, text, owner)
+        return len(records)
+
+    # -- reading --
+    def events(self, customer: str) -> list[Entry]:
+        """Every entry of one customer in time order, with statuses as of now."""
+        now_us = self._now_us()
+        with self._transaction(write=False) as txn:
+            rows = txn.rows(customer)
+        return [row.entry(now_us) for row in rows]
+
+    def customer(self, policy: Policy, customer: str) -> Customer | None:
+        """The stored record of ``customer``, validated against ``policy``; None if unknown."""
+        with self._transaction(write=False) as txn:
+            found = txn.customer(customer)
+        return None if found is None else customer_from_stored(policy, found[0], f"customer {customer}")
+
+    def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
+        """The loads protocol: every customer's counted contacts matching ``rule`` in [start, end)."""
+        now_us = self._now_us()
+        with self._transaction(write=False) as txn:
+            return _counted_contacts(txn, rule, start, end, now_us)
+
+    def export(self, customer: str | None = None) -> Iterator[Entry]:
+        """Every stored entry (of one customer, or all) in storage order, statuses as of now."""
+        now_us = self._now_us()
+        with self._transaction(write=False) as txn:
+            rows = list(txn.all_rows(customer))
+        for row in rows:
+            yield row.entry(now_us)
+
+    def stored_customers(self) -> list[tuple[str, str]]:
+        """Every stored customer as (id, JSON record)."""
+        with self._transaction(write=False) as txn:
+            return list(txn.customers())
+
+    def reservation(self, reservation_id: str) -> ReservationState:
+        """Where a reservation stands; LedgerError when no contact has that id."""
+        now_us = self._now_us()
+        with self._transaction(write=False) as txn:
+            row = txn.row(reservation_id, for_update=False)
+        if row is None or row.kind != "contact":
+            raise LedgerError(f"no reservation {reservation_id!r} in this ledger")
+        return _state(row, now_us)
+
+    # -- reserving --
+    def reserve(
+        self,
+        policy: Policy,
+        customer: Customer | str,
+        request: Request,
+    ) -> Reservation:
+        """Decide ``request`` and, when allowed, record it as planned - atomically.
+
+        ``customer`` is a record (stored or updated as part of the transaction) or the id of a
+        stored one. Planned contacts that precedence overrides are marked ``displaced`` and
+        returned in :attr:`Reservation.displaced`. A denied request writes nothing.
+        """
+        now_us = self._now_us()
+        customer_id = customer if isinstance(customer, str) else customer.id
+        record_text = None if isinstance(customer, str) else customer_json(customer)
+        with self._transaction(write=True) as txn:
+            txn.lock_customer(customer_id)
+            record = self._customer_for(txn, policy, customer, record_text)
+            rows = txn.rows(customer_id)
+            ledger = [row.entry(now_us) for row in rows if row.kind == "event" or row.counted(now_us)]
+            decision = self._decide(policy, record, request, ledger, _TxnLoads(txn, now_us))
+            if not decision.allowed:
+                return Reservation(decision=decision)
+            displaced = self._displace(txn, rows, decision, now_us)
+            row = Row(
+                new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
+                purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
+                expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
+            )  # fmt: skip
+            for old in displaced:
+                old.displaced_by = row.id
+                txn.update(old)
+            txn.insert([row])
+            self._before_commit(txn)
+        contact = row.entry(now_us)
+        assert isinstance(contact, Contact) and row.expires_us is not None
+        return Reservation(
+            decision=decision,
+            id=row.id,
+            contact=contact,
+            displaced=tuple(_as_contact(old, now_us) for old in displaced),
+            expires_at=from_micros(row.expires_us),
+        )
+
+    def _customer_for(self, txn: Txn, policy: Policy, customer: Customer | str, record_text: str | None) -> Customer:
+        if isinstance(customer, str):
+            found = txn.customer(customer)
+            if found is None:
+                raise LedgerError(
+                    f"no customer {customer!r} in this ledger",
+                    hint="store the record first (policylang ledger import --customers) or pass it",
+                )
+            return customer_from_stored(policy, found[0], f"customer {customer}")
+        assert record_text is not None
+        found = txn.customer(customer.id)
+        owner = customer_owner(policy, customer)
+        if found is None or found != (record_text, owner):
+            txn.put_customer(customer.id, record_text, owner)
+        return customer
+
+    @staticmethod
+    def _displace(txn: Txn, rows: list[Row], decision: Decision, now_us: int) -> list[Row]:
+        """Mark the decision's displaced planned contacts; each must be a counted plan here."""
+        by_id = {row.id: row for row in rows}
+        out: list[Row] = []
+        for contact in decision.displaces:
+            row = by_id.get(contact.id or "")
+            if row is None and contact.id and contact.customer:
+                # a plan of another customer (a capacity rule's displacement): lock it too
+                row = txn.row(contact.id, for_update=True)
+            if row is None or row.effective_status(now_us) != "planned":
+                raise LedgerError(f"decision displaces {contact.describe()}, which is not a planned contact here")
+            row.status = "displaced"
+            row.updated_us = now_us
+            out.append(row)
+        return out
+
+    # -- closing reservations --
+    def confirm(self, reservation_id: str, outcome: str | None = None) -> ReservationState:
+        """Mark a planned reservation sent (optionally with its outcome).
+
+        Confirming an already confirmed reservation is harmless (retries are safe); a
+        displaced, released or expired one is refused with :class:`ReservationError`.
+        """
+        return self._close(reservation_id, "sent", outcome)
+
+    def release(self, reservation_id: str) -> ReservationState:
+        """Give a planned reservation back: it stops counting at once.
+
+        Releasing a reservation that is already displaced, released or expired is harmless;
+        releasing a sent one is refused (a sent contact cannot be unsent).
+        """
+        return self._close(reservation_id, "released", None)
+
+    def _close(self, reservation_id: str, to: str, outcome: str | None) -> ReservationState:
+        now_us = self._now_us()
+        with self._transaction(write=True) as txn:
+            row = txn.row(reservation_id, for_update=True)
+            if row is None or row.kind != "contact":
+                raise LedgerError(f"no reservation {reservation_id!r} in this ledger")
+            state = row.state(now_us)
+            if state == "planned":
+                row.status = to
+                row.ended = "released" if to == "released" else None
+                if outcome is not None:
+                    row.outcome = outcome
+                row.updated_us = now_us
+                txn.update(row)
+            elif to == "sent" and state == "sent":
+                if outcome is not None and row.outcome != outcome:
+                    row.outcome = outcome
+                    row.updated_us = now_us
+                    txn.update(row)
+            elif to == "sent":
+                raise ReservationError(
+                    f"reservation {reservation_id} cannot be confirmed: it was {state}",
+                    hint="reserve again; the contact must not be sent",
+                )
+            elif state == "sent":
+                raise ReservationError(f"reservation {reservation_id} cannot be released: it was already sent")
+        return _state(row, now_us)
+
+    def expire(self) -> int:
+        """Mark every reservation past its deadline released (expired); returns how many.
+
+        Not needed for correctness - expired reservations stop counting anyway - but keeps
+        the stored statuses tidy.
+        """
+        now_us = self._now_us()
+        with self._transaction(write=True) as txn:
+            return txn.expire(now_us)
+
+
+def _state(row: Row, now_us: int) -> ReservationState:
+    return ReservationState(
+        id=row.id,
+        state=row.state(now_us),
+        contact=_as_contact(row, now_us),
+        expires_at=from_micros(row.expires_us) if row.expires_us is not None else None,
+        displaced_by=row.displaced_by,
+    )
+
+
+def _as_contact(row: Row, now_us: int) -> Contact:
+    entry = row.entry(now_us)
+    assert isinstance(entry, Contact)
+    return entry
+
+
+# ---- memory -----------------------------------------------------------------------------------
+
+
+class _MemoryTxn:
+    """A transaction over a :class:`MemoryLedger`: reads see the committed state; writes
+    are collected and applied together at commit (so a failure leaves nothing behind)."""
+
+    def __init__(self, store: MemoryLedger) -> None:
+        self.store = store
+        self.inserts: list[Row] = []
+        self.updates: dict[str, Row] = {}
+        self.customer_puts: dict[str, tuple[str, str | None]] = {}
+
+    def lock_customer(self, customer: str) -> None:
+        pass  # the store's one lock is held for the whole transaction
+
+    def lock_capacity(self, rule_name: str) -> None:
+        pass
+
+    def customer(self, customer: str) -> tuple[str, str | None] | None:
+        return self.customer_puts.get(customer) or self.store._customers.get(customer)
+
+    def put_customer(self, customer: str, record: str, owner: str | None) -> None:
+        self.customer_puts[customer] = (record, owner)
+
+    def rows(self, customer: str) -> list[Row]:
+        found = [attrs.evolve(self.store._rows[i]) for i in self.store._by_customer.get(customer, [])]
+        found.sort(key=lambda r: (r.at_us, self.store._seq[r.id]))
+        return found
+
+    def row(self, row_id: str, *, for_update: bool) -> Row | None:
+        found = self.store._rows.get(row_id)
+        return None if found is None else attrs.evolve(found)
+
+    def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]:
+        out = []
+        for row in self.store._rows.values():
+            if row.kind == "contact" and start_us <= row.at_us < end_us and row.counted(now_us):
+                owner = self.customer(row.customer)
+                out.append((attrs.evolve(row), owner[1] if owner else None))
+        return out
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        seen = {r.id for r in self.inserts}
+        for row in rows:
+            if row.id in self.store._rows or row.id in seen:
+                raise LedgerError(f"an entry with id {row.id!r} is already in the ledger")
+            seen.add(row.id)
+        self.inserts.extend(attrs.evolve(r) for r in rows)
+
+    def update(self, row: Row) -> None:
+        self.updates[row.id] = attrs.evolve(row)
+
+    def all_rows(self, customer: str | None) -> Iterator[Row]:
+        rows = self.store._rows.values() if customer is None else (
+            self.store._rows[i] for i in self.store._by_customer.get(customer, [])
+        )
+        yield from sorted((attrs.evolve(r) for r in rows), key=lambda r: self.store._seq[r.id])
+
+    def customers(self) -> Iterator[tuple[str, str]]:
+        for cid, (record, _owner) in sorted(self.store._customers.items()):
+            yield cid, record
+
+    def expire(self, now_us: int) -> int:
+        count = 0
+        for row in self.store._rows.values():
+            if row.status == "planned" and row.expires_us is not None and row.expires_us <= now_us:
+                self.update(attrs.evolve(row, status="released", ended="expired", updated_us=now_us))
+                count += 1
+        return count
+
+    def commit(self) -> None:
+        store = self.store
+        for row in self.inserts:
+            store._rows[row.id] = row
+            store._seq[row.id] = len(store._seq)
+            store._by_customer.setdefault(row.customer, []).append(row.id)
+        for row in self.updates.values():
+            store._rows[row.id] = row
+        store._customers.update(self.customer_puts)
+
+
+class MemoryLedger(Ledger):
+    """A ledger in this process's memory: for tests and for embedding in one program."""
+
+    url = "memory:"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._lock = threading.RLock()
+        self._rows: dict[str, Row] = {}
+        self._seq: dict[str, int] = {}
+        self._by_customer: dict[str, list[str]] = {}
+        self._customers: dict[str, tuple[str, str | None]] = {}
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Txn]:
+        with self._lock:
+            txn = _MemoryTxn(self)
+            yield txn
+            if write:
+                txn.commit()
+
+
+# ---- SQL stores -------------------------------------------------------------------------------
+
+SCHEMA_VERSION = 2
+
+# Each migration brings a ledger from version N-1 to N. Statements use "?" placeholders
+# and portable types; BIGINT_PK is replaced per dialect.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE entries (
+            seq {BIGINT_PK},
+            id TEXT NOT NULL UNIQUE,
+            customer TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('contact', 'event')),
+            at_us BIGINT NOT NULL,
+            channel TEXT, purpose TEXT, team TEXT,
+            status TEXT CHECK (status IN ('sent', 'planned', 'displaced', 'released')),
+            outcome TEXT, campaign TEXT, event TEXT,
+            expires_us BIGINT,
+            ended TEXT,
+            displaced_by TEXT,
+            created_us BIGINT NOT NULL,
+            updated_us BIGINT NOT NULL,
+            CHECK ((kind = 'contact') = (status IS NOT NULL))
+        )""",
+        "CREATE INDEX entries_customer_at ON entries (customer, at_us)",
+        "CREATE INDEX entries_channel_at ON entries (channel, at_us) WHERE kind = 'contact'",
+    ),
+    # version 2: customer records, for decisions by customer id and `by owner` capacity rules
+    2: (
+        """CREATE TABLE customers (
+            id TEXT PRIMARY KEY,
+            record TEXT NOT NULL,
+            owner TEXT,
+            updated_us BIGINT NOT NULL
+        )""",
+        "CREATE INDEX entries_planned_expiry ON entries (expires_us) WHERE status = 'planned'",
+    ),
+}
+
+_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM entries"
+_INSERT = "INSERT INTO entries (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ")"
+_PREFIXED = ", ".join("e." + c for c in COLUMNS)
+_UPDATE = (
+    "UPDATE entries SET status = ?, outcome = ?, ended = ?, displaced_by = ?, updated_us = ? WHERE id = ?"
+)
+
+
+def _counted_sql(prefix: str) -> str:
+    """Rows that count now (one "?" for the current instant): sent, or planned and not expired."""
+    p = prefix
+    return f"({p}status = 'sent' OR ({p}status = 'planned' AND ({p}expires_us IS NULL OR {p}expires_us > ?)))"
+
+
+def _match_filter(rule: CapRule, prefix: str) -> tuple[str, list[Any]]:
+    """SQL that narrows the rows a capacity rule can count (Python re-checks every row)."""
+    match = rule.match
+    clauses: list[str] = []
+    params: list[Any] = []
+    teams = None if match.by_owner else match.teams
+    for column, names in (("purpose", match.purposes), ("channel", match.channels), ("team", teams)):
+        if names is not None:
+            clauses.append(f"{prefix}{column} IN ({', '.join('?' * len(names))})")
+            params.extend(sorted(names))
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+class _SQLTxn:
+    """A transaction over a DB-API connection; ``mark`` converts "?" placeholders."""
+
+    def __init__(self, ledger: SQLLedger, cursor: Any) -> None:
+        self.ledger = ledger
+        self.cur = cursor
+
+    def _sql(self, text: str) -> str:
+        return self.ledger._sql(text)
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        return self.cur.execute(self._sql(text), params)
+
+    def lock_customer(self, customer: str) -> None:
+        self.ledger._lock_customer(self, customer)
+
+    def lock_capacity(self, rule_name: str) -> None:
+        self.ledger._lock_capacity(self, rule_name)
+
+    def customer(self, customer: str) -> tuple[str, str | None] | None:
+        found = self.execute("SELECT record, owner FROM customers WHERE id = ?", (customer,)).fetchone()
+        return None if found is None else (found[0], found[1])
+
+    def put_customer(self, customer: str, record: str, owner: str | None) -> None:
+        self.execute(
+            "INSERT INTO customers (id, record, owner, updated_us) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET record = excluded.record, owner = excluded.owner, "
+            "updated_us = excluded.updated_us",
+            (customer, record, owner, to_micros(utc_now())),
+        )
+
+    def rows(self, customer: str) -> list[Row]:
+        found = self.execute(_SELECT + " WHERE customer = ? ORDER BY at_us, seq", (customer,)).fetchall()
+        return [Row.from_values(values) for values in found]
+
+    def row(self, row_id: str, *, for_update: bool) -> Row | None:
+        text = _SELECT + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
+        found = self.execute(text, (row_id,)).fetchone()
+        return None if found is None else Row.from_values(found)
+
+    def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]:
+        narrow, params = _match_filter(rule, "e.")
+        text = (
+            f"SELECT {_PREFIXED}, c.owner FROM entries e LEFT JOIN customers c ON c.id = e.customer "
+            f"WHERE e.kind = 'contact' AND e.at_us >= ? AND e.at_us < ? AND {_counted_sql('e.')}{narrow}"
+        )
+        found = self.execute(text, [start_us, end_us, now_us, *params]).fetchall()
+        return [(Row.from_values(values[:-1]), values[-1]) for values in found]
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        if rows:
+            self.cur.executemany(self._sql(_INSERT), [row.values() for row in rows])
+
+    def update(self, row: Row) -> None:
+        self.execute(_UPDATE, (row.status, row.outcome, row.ended, row.displaced_by, row.updated_us, row.id))
+
+    def all_rows(self, customer: str | None) -> Iterator[Row]:
+        if customer is None:
+            cursor = self.execute(_SELECT + " ORDER BY seq")
+        else:
+            cursor = self.execute(_SELECT + " WHERE customer = ? ORDER BY seq", (customer,))
+        for values in cursor:
+            yield Row.from_values(values)
+
+    def customers(self) -> Iterator[tuple[str, str]]:
+        yield from self.execute("SELECT id, record FROM customers ORDER BY id").fetchall()
+
+    def expire(self, now_us: int) -> int:
+        cursor = self.execute(
+            "UPDATE entries SET status = 'released', ended = 'expired', updated_us = ? "
+            "WHERE status = 'planned' AND expires_us IS NOT NULL AND expires_us <= ?",
+            (now_us, now_us),
+        )
+        return int(cursor.rowcount)
+
+
+class SQLLedger(Ledger):
+    """What the SQL stores share: the schema, its migrations and the queries."""
+
+    placeholder = "?"
+    bigint_pk = "INTEGER PRIMARY KEY"
+    for_update = ""
+
+    def _sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    def _lock_customer(self, txn: _SQLTxn, customer: str) -> None:
+        pass
+
+    def _lock_capacity(self, txn: _SQLTxn, rule_name: str) -> None:
+        pass
+
+    def _migrate(self, txn: _SQLTxn, target: int = SCHEMA_VERSION) -> int:
+        """Bring the schema to ``target`` (the newest unless a test builds an old ledger);
+        refuse a ledger newer than this code. Returns the version found."""
+        txn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        found = int(txn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{_safe_url(self.url)}: ledger schema version {found} is newer than this policylang "
+                f"understands (version {SCHEMA_VERSION})",
+                hint="upgrade policylang; it will not touch a ledger it does not understand",
+            )
+        for version in range(found + 1, target + 1):
+            for statement in MIGRATIONS[version]:
+                txn.execute(statement.replace("{BIGINT_PK}", self.bigint_pk))
+            txn.execute("DELETE FROM schema_version")
+            txn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        self._version = max(found, target)
+        return found
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
+
+
+# ---- SQLite -----------------------------------------------------------------------------------
+
+
+class SQLiteLedger(SQLLedger):
+    """A ledger in one SQLite file, shared safely by the processes of one machine.
+
+    WAL mode lets readers run while one writer writes; every write transaction starts with
+    ``BEGIN IMMEDIATE``, which takes the write lock before the decision reads, so two
+    reservations never decide on the same state. ``busy_timeout`` (seconds) is how long a
+    writer waits for the lock before giving up with an error.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, target_version: int | None = None,
+                 **options: Any) -> None:  # fmt: skip
+        super().__init__(**options)
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                                         check_same_thread=False)  # fmt: skip
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts;
+            # a process crash loses nothing that was committed.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._open_schema(target_version)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.url}: cannot open the ledger ({exc})") from None
+
+    def _open_schema(self, target_version: int | None) -> None:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            self._migrate(_SQLTxn(self, cur), target_version or SCHEMA_VERSION)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Txn]:
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.OperationalError as exc:
+                raise LedgerError(f"{self.url}: the ledger is busy ({exc})",
+                                  hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
+            try:
+                yield _SQLTxn(self, cur)
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    cur.execute("COMMIT")
+                except sqlite3.IntegrityError as exc:
+                    cur.execute("ROLLBACK")
+                    raise LedgerError(f"{self.url}: {exc}") from None
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+# ---- PostgreSQL -------------------------------------------------------------------------------
+
+# Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
+_LOCK_SCHEMA, _LOCK_CUSTOMER, _LOCK_CAPACITY = 7301, 7302, 7303
+
+
+class PostgresLedger(SQLLedger):
+    """A ledger in PostgreSQL for many processes on many machines (needs psycopg 3).
+
+    Each reservation takes ``pg_advisory_xact_lock`` on its customer before reading, and on
+    each ``capacity`` rule before counting it; both are held to the commit. Locks are taken
+    customer first, then capacity rules in policy order, so they cannot deadlock.
+    A ``schema=NAME`` query parameter in the URL keeps the tables in that schema.
+    """
+
+    placeholder = "%s"
+    bigint_pk = "BIGSERIAL PRIMARY KEY"
+    for_update = " FOR UPDATE"
+
+    def __init__(self, url: str, *, target_version: int | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        try:
+            import psycopg
+        except ImportError:
+            raise LedgerError(
+                "a PostgreSQL ledger needs psycopg 3", hint="pip install 'policylang[postgres]'"
+            ) from None
+        self._psycopg = psycopg
+        conninfo, self.schema = _split_schema(url)
+        self.url = url
+        self._lock = threading.RLock()
+        try:
+            self._conn = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise LedgerError(f"{_safe_url(url)}: cannot connect ({str(exc).strip()})") from None
+        if self.schema:
+            self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            self._conn.execute(f'SET search_path TO "{self.schema}"')
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            txn = _SQLTxn(self, cur)
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_LOCK_SCHEMA,))
+            self._migrate(txn, target_version or SCHEMA_VERSION)
+
+    def _lock_customer(self, txn: _SQLTxn, customer: str) -> None:
+        txn.cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CUSTOMER, customer))
+
+    def _lock_capacity(self, txn: _SQLTxn, rule_name: str) -> None:
+        txn.cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CAPACITY, rule_name))
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Txn]:
+        psycopg = self._psycopg
+        with self._lock:
+            try:
+                with self._conn.transaction(), self._conn.cursor() as cur:
+                    if not write:
+                        # one snapshot for every read of this transaction
+                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    yield _SQLTxn(self, cur)
+            except psycopg.errors.UniqueViolation as exc:
+                raise LedgerError(f"{_safe_url(self.url)}: {str(exc).strip()}") from None
+            except psycopg.OperationalError as exc:
+                raise LedgerError(f"{_safe_url(self.url)}: {str(exc).strip()}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _split_schema(url: str) -> tuple[str, str | None]:
+    """The libpq URL without our ``schema`` parameter, and that schema's name."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = None
+    kept = []
+    for key, value in query:
+        if key == "schema":
+            schema = value
+        else:
+            kept.append((key, value))
+    if schema is not None and not schema.replace("_", "a").isalnum():
+        raise LedgerError(f"schema name {schema!r} must be letters, digits and underscores")
+    return urlunsplit(parts._replace(query=urlencode(kept))), schema
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+# ---- opening ----------------------------------------------------------------------------------
+
+
+def open_ledger(url: str = DEFAULT_URL, **options: Any) -> Ledger:
+    """Open (creating or migrating as needed) the ledger at ``url``.
+
+    ``memory:``, ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or
+    ``postgresql://user@host/db[?schema=NAME]``. Options: ``hold`` (a timedelta), ``clock``,
+    and ``busy_timeout`` (seconds) for SQLite.
+    """
+    if url == "memory:":
+        return MemoryLedger(**options)
+    if url.startswith("sqlite://"):
+        path = unquote(url[len("sqlite://"):])
+        if not path.startswith("/") or len(path) < 2:
+            raise LedgerError(f"{url}: a SQLite ledger URL is sqlite:///PATH", hint="e.g. sqlite:///ledger.sqlite")
+        return SQLiteLedger(path[1:], **options)
+    if url.startswith(("postgresql://", "postgres://")):
+        options.pop("busy_timeout", None)
+        return PostgresLedger(url, **options)
+    raise LedgerError(
+        f"{url!r} is not a ledger URL",
+        expected="memory:, sqlite:///PATH or postgresql://...",
+        hint=f"e.g. --ledger {DEFAULT_URL}",
+    )
