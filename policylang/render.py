@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
+
+from policylang.decision import Decision
 
 from policylang.errors import PolicylangError, location
 
@@ -38,3 +42,39 @@ def print_errors(error: PolicylangError, console: Console | None = None) -> None
         console.print(error_text(problem), end="")
     if len(problems) > 1:
         console.print(f"{len(problems)} errors")
+
+
+VERDICT_STYLE = {"deny": "bold red", "pass": "green", "skip": "dim", "exempt": "cyan"}
+
+
+def decision_panel(decision: Decision) -> Panel:
+    """A panel: allowed or denied, by which rules, when next, what it displaces."""
+    req = decision.request
+    body = Text()
+    body.append(f"{req.purpose} {req.channel} by {req.team} at {req.at.isoformat()}\n")
+    if decision.allowed:
+        body.append("ALLOWED", style="bold green")
+    else:
+        body.append("DENIED", style="bold red")
+        body.append(" by " + ", ".join(f'"{n}"' for n in decision.denied_by))
+        when = decision.next_allowed_at.isoformat() if decision.next_allowed_at else "never: waiting does not help"
+        body.append(f"\nnext allowed at: {when}")
+    for contact in decision.displaces:
+        body.append(f"\ndisplaces: {contact.describe()}", style="yellow")
+    for note in decision.notes:
+        body.append(f"\nnote: {note}", style="dim")
+    return Panel(body, title="decision", border_style="green" if decision.allowed else "red", expand=False)
+
+
+def trace_table(decision: Decision, *, show_skipped: bool = True) -> Table:
+    """The trace, one row a rule, verdicts coloured."""
+    table = Table(show_header=True, header_style="bold", expand=False)
+    table.add_column("rule")
+    table.add_column("kind")
+    table.add_column("verdict")
+    table.add_column("why", overflow="fold")
+    for entry in decision.trace:
+        if entry.verdict == "skip" and not show_skipped:
+            continue
+        table.add_row(entry.rule, entry.kind, Text(entry.verdict, style=VERDICT_STYLE.get(entry.verdict, "")), entry.reason)
+    return table

@@ -1,0 +1,83 @@
+"""``policylang decide POLICY --customer C --ledger L --request R [--json]`` (section 10)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+import attrs
+
+from policylang.cli import EXIT_OK, read_text, stdout
+from policylang.compiler import compile_policy
+from policylang.errors import InputError, PolicylangError
+from policylang.inputs import customer_from_json, ledger_from_jsonl, load_json, request_from_json, where
+from policylang.records import Entry
+from policylang.render import decision_panel, trace_table
+from policylang.rules import Policy
+from policylang.source import Source, Span
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("decide", help="decide one request for one customer against a ledger")
+    p.add_argument("policy", metavar="POLICY")
+    p.add_argument("--customer", required=True, metavar="JSON", help="the customer record (a JSON object)")
+    p.add_argument("--ledger", metavar="JSONL", help="the customer's ledger, one event a line")
+    p.add_argument("--request", required=True, metavar="JSON", help="the request (a JSON object)")
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    p.set_defaults(run=run)
+
+
+def load_policy(path: str) -> Policy:
+    """Read and compile a policy for a command that needs a valid one."""
+    return compile_policy(read_text(path), path)
+
+
+def read_object(path: str) -> tuple[str, object]:
+    text = read_text(path)
+    return text, load_json(text, path)
+
+
+def locate(error: InputError, text: str) -> InputError:
+    """Point a whole-file error at the line and column of the field it names."""
+    error.source = Source(error.span.file, text)
+    if error.span.line:
+        return error
+    found = re.search(r"(?:field|attribute) `([^`]+)`", error.message)
+    if found:
+        key = re.search(r'"' + re.escape(found.group(1)) + r'"\s*:', text)
+        if key:
+            line = text.count("\n", 0, key.start()) + 1
+            column = key.start() - (text.rfind("\n", 0, key.start()) + 1) + 1
+            error.span = Span.point(error.span.file, line, column, len(found.group(1)) + 2)
+            return error
+    error.span = attrs.evolve(error.span, line=1, column=1, end_line=1, end_column=2)
+    return error
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    customer_text, customer_obj = read_object(args.customer)
+    request_text, request_obj = read_object(args.request)
+    try:
+        customer = customer_from_json(policy, customer_obj, where(args.customer))
+    except InputError as exc:
+        raise locate(exc, customer_text) from None
+    try:
+        request = request_from_json(policy, request_obj, where(args.request))
+    except InputError as exc:
+        raise locate(exc, request_text) from None
+    ledger: list[Entry] = []
+    if args.ledger:
+        ledger = ledger_from_jsonl(policy, read_text(args.ledger), args.ledger)
+    decision = policy.decide(customer, request, ledger, explain=True)
+    out = stdout()
+    if args.json:
+        out.print(json.dumps(decision.to_dict(), indent=2), markup=False, highlight=False)
+    else:
+        out.print(decision_panel(decision))
+        out.print(trace_table(decision))
+    return EXIT_OK
+
+
+__all__ = ["add_parser", "load_policy", "PolicylangError"]
