@@ -105,6 +105,7 @@ class Compiler:
             compiled = self.rule(node, len(rules))
             if compiled is not None:
                 rules.append(compiled)
+        self.problems.sort(key=lambda p: (p.span.line, p.span.column))  # report in file order
         raise_all(self.problems)
         return Policy(
             title=self.title,

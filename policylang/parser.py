@@ -328,6 +328,8 @@ def literal_value(token: Token, file: str) -> ast.Value:
 
 def describe_expected(expected: set[str], parser_terminals: dict[str, Any]) -> str:
     """``a name, `per` or the end of the line`` from a set of terminal names."""
+    if {"CAP", "QUIET", "EXCLUDE", "VOCAB_KIND"} <= expected:
+        return "a statement: " + ", ".join(STATEMENT_KEYWORDS[:-1]) + " or " + STATEMENT_KEYWORDS[-1]
     words: list[str] = []
     for name in sorted(expected):
         if name in TERMINAL_WORDS:
@@ -351,14 +353,40 @@ def describe_expected(expected: set[str], parser_terminals: dict[str, Any]) -> s
 
 def _found(token: Token) -> str:
     if token.type == "_NL":
-        return "the end of the line"
+        return "end of the line"
     if token.type == "$END":
-        return "the end of the file"
-    if token.type == "_INDENT":
-        return "an indented line"
+        return "end of the file"
     if token.type == "_DEDENT":
-        return "a line that is not indented"
+        return "line that is not indented"
     return f"`{token}`"
+
+
+def acceptable(exc: UnexpectedInput, fallback: set[str]) -> set[str]:
+    """The terminals the parser would really accept where it failed.
+
+    Lark's own sets are too wide: the lexer adds terminals every state accepts (the
+    post-lexer's newline), and LALR merges the look-aheads of states with one core, so
+    after ``precedence cards`` it would also offer ``from`` or ``on``. Feeding each
+    candidate to a copy of the parser state keeps only those that would be shifted.
+    """
+    state = getattr(exc, "state", None)
+    try:
+        candidates = state.parse_conf.parse_table.states[state.position]  # type: ignore[union-attr]
+    except (AttributeError, KeyError, TypeError):
+        return fallback
+    accepted: set[str] = set()
+    for name in candidates:
+        if not name.isupper() and name != "$END":
+            continue
+        trial = state.copy()  # type: ignore[union-attr]
+        try:
+            trial.feed_token(Token(name, ""), name == "$END")
+        except UnexpectedInput:
+            continue
+        except Exception:  # a tree callback choking on the empty probe still means "accepted"
+            pass
+        accepted.add(name)
+    return accepted or fallback
 
 
 def syntax_error(exc: UnexpectedInput, source: Source, terminals: dict[str, Any]) -> PolicySyntaxError:
@@ -374,23 +402,21 @@ def syntax_error(exc: UnexpectedInput, source: Source, terminals: dict[str, Any]
             hint = f"keywords are lower case: write `{word.lower()}`"
         elif word and word != word.lower():
             hint = "names are written in lower case letters, digits and _"
-        expected = describe_expected(set(exc.allowed or ()), terminals) if exc.allowed else None
+        elif char == '"':
+            hint = 'a quoted name ends with `"` on the same line'
+        allowed = acceptable(exc, set(exc.allowed or ()))
+        expected = describe_expected(allowed, terminals) if allowed else None
         return PolicySyntaxError(
             f"unexpected character `{char}`", span, expected=expected, hint=hint, source=source
         )
     if isinstance(exc, UnexpectedToken):
         token = exc.token
-        if token.type == "_INDENT" and exc.expected == {"_NL"}:
-            span = Span.point(file, (token.line or 1) + 1, 1)
-            return PolicySyntaxError(
-                "this line's indentation does not match the lines above it",
-                span,
-                hint="indent every attribute of a customer block by the same amount",
-                source=source,
-            )
+        if token.type == "_INDENT":
+            return _indent_error(exc, source)
         span = _token_error_span(file, token, source)
-        expected = describe_expected(set(exc.expected), terminals)
-        hint = _token_hint(token, set(exc.expected), terminals)
+        wanted = acceptable(exc, set(exc.expected))
+        expected = describe_expected(wanted, terminals)
+        hint = _token_hint(token, wanted, terminals)
         return PolicySyntaxError(
             f"unexpected {_found(token)}", span, expected=expected, hint=hint, source=source
         )
@@ -400,6 +426,26 @@ def syntax_error(exc: UnexpectedInput, source: Source, terminals: dict[str, Any]
         expected = describe_expected(set(exc.expected), terminals)
         return PolicySyntaxError("the file ends too early", span, expected=expected, source=source)
     return PolicySyntaxError(str(exc), Span.point(file, 1, 1), source=source)
+
+
+def _indent_error(exc: UnexpectedToken, source: Source) -> PolicySyntaxError:
+    """Indentation where none belongs, or a customer attribute out of line."""
+    token = exc.token
+    # the indentation token borrows the position of the newline that ends the line above
+    line = token.end_line if token.end_line and token.end_line > (token.line or 0) else (token.line or 0) + 1
+    span = Span.point(source.name, line, 1, len(source.line(line)) - len(source.line(line).lstrip()) or 1)
+    if exc.expected == {"_NL"}:  # the post-lexer: a dedent to a level never used
+        message = "this line's indentation does not match the lines above it"
+    elif "NAME" in acceptable(exc, set(exc.expected)):
+        message = "this line is indented more than the attribute above it"
+    else:
+        message = "this line is indented, but only the attributes of a `customer` block are"
+    return PolicySyntaxError(
+        message,
+        span,
+        hint="indent every attribute of a customer block by the same amount; start other lines at the margin",
+        source=source,
+    )
 
 
 def _word_at(line: str, column: int) -> str:
@@ -426,6 +472,8 @@ def _token_hint(token: Token, expected: set[str], terminals: dict[str, Any]) -> 
             pattern = getattr(terminals.get(name), "pattern", None)
             if pattern is not None and type(pattern).__name__ == "PatternStr":
                 keywords.append(pattern.value)
+        if "VOCAB_KIND" in expected:
+            keywords += ["channels", "teams", "purposes", "outcomes", "events"]
         if str(token) in STATEMENT_KEYWORDS and "_NL" in expected:
             return "each statement goes on its own line"
         hint = did_you_mean(str(token), keywords)
@@ -435,6 +483,8 @@ def _token_hint(token: Token, expected: set[str], terminals: dict[str, Any]) -> 
         return "names are written without quotes; quotes are for rule names"
     if token.type == "NAME" and "STRING" in expected:
         return f'rule names are quoted: "{token}"'
+    if token.type in ("_NL", "$END") and "RPAR" in expected:
+        return "a `(` is not closed"
     if token.type == "_NL" and "COLON" in expected:
         return 'a rule looks like: cap "name": at most 3 marketing per 30 days'
     return None
