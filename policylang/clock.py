@@ -113,6 +113,7 @@ def local_date(us: int, tz: dt.tzinfo) -> dt.date:
     return local(us, tz).date()
 
 
+@functools.lru_cache(maxsize=16384)
 def start_of_date(day: dt.date, tz: dt.tzinfo) -> int:
     """The first instant of a local date (its midnight, or the end of a gap over midnight)."""
     target = wall_of(dt.datetime(day.year, day.month, day.day))

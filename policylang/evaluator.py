@@ -87,6 +87,18 @@ class Context:
     explain: bool
     loads: Loads | None
     skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
+    _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
+
+    def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
+        """Local time of an instant, memoised: several rules ask about the same instant."""
+        key = (us, tz or self.tz)
+        found = self._local.get(key)
+        if found is None:
+            found = self._local[key] = clock.local(us, key[1])
+        return found
+
+    def local_date(self, us: int, tz: dt.tzinfo | None = None) -> dt.date:
+        return self.local(us, tz).date()
 
 
 # ---- entry point -------------------------------------------------------------------------
@@ -125,7 +137,7 @@ def decide(
     else:
         next_at = t
         held = {id(c) for _, _, shown in verdicts for c in shown}
-        displaced = tuple(c for c in history.counted if id(c) in held)
+        displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
     trace = ()
     if explain:
         trace = tuple(
@@ -160,9 +172,7 @@ def displaceable(ctx: Context) -> frozenset[int]:
         return frozenset()
     policy, owner = ctx.policy, ctx.owner
     mine = policy.rank(ctx.request.team, owner)
-    return frozenset(
-        id(c) for c in history.counted if c.status == "planned" and policy.rank(c.team, owner) > mine
-    )
+    return frozenset(id(c) for c in history.planned if policy.rank(c.team, owner) > mine)
 
 
 # ---- which rules apply ---------------------------------------------------------------------
@@ -285,24 +295,33 @@ def next_allowed(ctx: Context, plan: Plan, t: int, notes: list[str]) -> int | No
 
 # ---- counting contacts ---------------------------------------------------------------------
 
+Selection = tuple[list[int], list[Contact], int, int]  # times, contacts, range [i, j)
 
-def counted(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> list[tuple[int, Contact]]:
-    """(instant, contact) of matching counted contacts in ``[lo, hi)`` of the request's group."""
+
+def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> Selection:
+    """Matching counted contacts in ``[lo, hi)`` of the request's group, minus ``skip``.
+
+    The common case (no group, nothing skipped, the customer's own ledger) returns the
+    cached index itself with an index range, so counting is two binary searches.
+    """
     if rule.kind == "capacity" and ctx.loads is not None:
         found = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
         pairs = sorted(((clock.micros(c.at), c) for c in found if c.counted), key=lambda p: p[0])
         pairs = [p for p in pairs if lo <= p[0] < hi]
+        times, contacts = [us for us, _ in pairs], [c for _, c in pairs]
+        i, j = 0, len(times)
     else:
         times, contacts = ctx.history.matching(rule.match, ctx.owner)
         i, j = bisect_left(times, lo), bisect_left(times, hi)
-        pairs = [(times[k], contacts[k]) for k in range(i, j)]
     group = rule.group
-    if group is not None:
-        wanted = getattr(ctx.request, group)
-        pairs = [p for p in pairs if getattr(p[1], group) == wanted]
-    if skip:
-        pairs = [p for p in pairs if id(p[1]) not in skip]
-    return pairs
+    if group is None and not skip:
+        return times, contacts, i, j
+    wanted = getattr(ctx.request, group) if group is not None else None
+    kept = [
+        k for k in range(i, j)
+        if id(contacts[k]) not in skip and (group is None or getattr(contacts[k], group) == wanted)
+    ]
+    return [times[k] for k in kept], [contacts[k] for k in kept], 0, len(kept)
 
 
 def period_zone(rule: CapRule, ctx: Context) -> dt.tzinfo:
@@ -321,74 +340,79 @@ def check_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> Find
 
 def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     width = window.seconds * clock.SECOND
-    pairs = counted(rule, ctx, t - width + 1, t + width, skip)
-    if len(pairs) < rule.limit and not ctx.explain:
-        return PASS
-    times = [us for us, _ in pairs]
+    times, contacts, i, j = select(rule, ctx, t - width + 1, t + width, skip)
+    k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
+    limit = rule.limit
+    held = contacts[i:j] if ctx.skip else ()
+    if not ctx.explain:
+        if k - i >= limit:
+            return Finding(True, held)
+        if j - i < limit:
+            return Finding(False, held)
     # The busiest window [s, s + W) containing t starts at t or at a contact in (t - W, t].
     best, best_start = 0, t
-    for start in [t, *(us for us in times if us <= t)]:
-        count = bisect_left(times, start + width) - bisect_left(times, start)
+    for start in (*times[i:k], t):
+        count = bisect_left(times, start + width, i, j) - bisect_left(times, start, i, j)
         if count > best:
             best, best_start = count, start
-    deny = best >= rule.limit
     reason = ""
     if ctx.explain:
-        inside = [c for us, c in pairs if best_start <= us < best_start + width]
+        inside = contacts[bisect_left(times, best_start, i, j) : bisect_left(times, best_start + width, i, j)]
         reason = count_text(rule, best, ctx) + f" in {window.text} from {format_local(best_start, ctx.tz)}"
         if inside:
             reason += f" ({latest_text(inside, ctx)})"
-    return Finding(deny, [c for _, c in pairs], reason)
+    return Finding(best >= limit, held, reason)
 
 
 def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     tz = period_zone(rule, ctx)
-    first, following = clock.period_bounds(clock.local_date(t, tz), window.unit)
+    first, following = clock.period_bounds(ctx.local_date(t, tz), window.unit)
     lo, hi = clock.start_of_date(first, tz), clock.start_of_date(following, tz)
-    pairs = counted(rule, ctx, lo, hi, skip)
-    deny = len(pairs) >= rule.limit
+    times, contacts, i, j = select(rule, ctx, lo, hi, skip)
     reason = ""
     if ctx.explain:
-        reason = count_text(rule, len(pairs), ctx) + f" in the calendar {window.unit} from {first.isoformat()}"
-        if pairs:
-            reason += f" ({latest_text([c for _, c in pairs], ctx)})"
-    return Finding(deny, [c for _, c in pairs], reason)
+        reason = count_text(rule, j - i, ctx) + f" in the calendar {window.unit} from {first.isoformat()}"
+        if j > i:
+            reason += f" ({latest_text(contacts[i:j], ctx)})"
+    return Finding(j - i >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
 
 
 def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     tz, days = ctx.tz, window.days
-    today = clock.local_date(t, tz)
-    first = today - dt.timedelta(days=days - 1)
-    lo = clock.start_of_date(first, tz)
-    hi = clock.start_of_date(today + dt.timedelta(days=days), tz)
-    pairs = counted(rule, ctx, lo, hi, skip)
-    per_day = [0] * (2 * days - 1)
-    for us, _ in pairs:
-        per_day[(clock.local_date(us, tz) - first).days] += 1
+    first = ctx.local_date(t, tz) - dt.timedelta(days=days - 1)
+    # Instants at which each local date of the 2N-1 dates around the request begins.
+    starts = [clock.start_of_date(first + dt.timedelta(days=d), tz) for d in range(2 * days)]
+    times, contacts, i, j = select(rule, ctx, starts[0], starts[-1], skip)
+    per_day = [bisect_left(times, starts[d + 1], i, j) - bisect_left(times, starts[d], i, j)
+               for d in range(2 * days - 1)]
     best, best_first = 0, first
     for offset in range(days):  # runs [first + offset, first + offset + days - 1]
         count = sum(per_day[offset : offset + days])
         if count > best:
             best, best_first = count, first + dt.timedelta(days=offset)
-    deny = best >= rule.limit
     reason = ""
     if ctx.explain:
         last = best_first + dt.timedelta(days=days - 1)
         reason = count_text(rule, best, ctx) + f" on {best_first.isoformat()} to {last.isoformat()}"
-        if pairs:
-            reason += f" ({latest_text([c for _, c in pairs], ctx)})"
-    return Finding(deny, [c for _, c in pairs], reason)
+        if j > i:
+            reason += f" ({latest_text(contacts[i:j], ctx)})"
+    return Finding(best >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
 
 
 def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     window = rule.window
     if isinstance(window, Rolling):
-        # The busiest-window count can only drop when a contact leaves: at c + W.
         width = window.seconds * clock.SECOND
-        pairs = counted(rule, ctx, t - width + 1, t + width, skip)
-        return min((us + width for us, _ in pairs if us + width > t), default=t + 1)
+        times, _, i, j = select(rule, ctx, t - width + 1, t + width, skip)
+        k = bisect_right(times, t, i, j)
+        if k - i >= rule.limit:
+            # Until the limit-th latest past contact leaves, the window ending at u holds
+            # the limit: no u before that can pass.
+            return times[k - rule.limit] + width
+        # Otherwise the busiest-window count can first drop when the oldest contact leaves.
+        return times[i] + width if j > i else t + 1
     tz = period_zone(rule, ctx)
-    today = clock.local_date(t, tz)
+    today = ctx.local_date(t, tz)
     if isinstance(window, Calendar):
         return clock.start_of_date(clock.period_bounds(today, window.unit)[1], tz)
     return clock.start_of_date(today + dt.timedelta(days=1), tz)
@@ -415,7 +439,7 @@ def check_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
     period = rule.period
     if isinstance(period, AfterTrigger):
         return quiet_after(period, ctx, t, skip)
-    moment = clock.local(t, ctx.tz)
+    moment = ctx.local(t)
     if isinstance(period, ClockRange):
         deny = period.quiet(minute_of_day(moment))
     else:

@@ -21,7 +21,7 @@ Matched = tuple[list[int], list[Contact]]
 class History:
     """A customer's contacts and events, sorted, with per-selector indexes."""
 
-    __slots__ = ("contacts", "counted", "counted_us", "events", "has_planned", "_cache")
+    __slots__ = ("contacts", "counted", "counted_us", "events", "has_planned", "planned", "_cache")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         contacts: list[tuple[int, int, Contact]] = []
@@ -39,7 +39,8 @@ class History:
         self.counted = [c for _, c in counted]
         self.counted_us = [us for us, _ in counted]
         self.events = {name: sorted(times) for name, times in events.items()}
-        self.has_planned = any(c.status == "planned" for c in self.counted)
+        self.planned = [c for c in self.counted if c.status == "planned"]
+        self.has_planned = bool(self.planned)
         self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
 
     def __len__(self) -> int:
