@@ -7,7 +7,6 @@ compare equal when they say the same thing (the formatter's round-trip test reli
 from __future__ import annotations
 
 import datetime as dt
-from typing import Union
 
 import attrs
 
@@ -15,7 +14,7 @@ from policylang.source import NOWHERE, Span
 
 
 def _span() -> Span:
-    return attrs.field(default=NOWHERE, eq=False, repr=False)  # type: ignore[no-any-return]
+    return attrs.field(default=NOWHERE, eq=False, repr=False)
 
 
 @attrs.frozen(slots=True)
@@ -63,7 +62,7 @@ class CalendarWindow:
     span: Span = _span()
 
 
-Window = Union[RollingWindow, ConsecutiveDays, CalendarWindow]
+Window = RollingWindow | ConsecutiveDays | CalendarWindow
 
 
 @attrs.frozen(slots=True)
@@ -152,7 +151,7 @@ class AnyOf:
     span: Span = _span()
 
 
-Condition = Union[FlagTest, Compare, InList, Member, Not, AllOf, AnyOf]
+Condition = FlagTest | Compare | InList | Member | Not | AllOf | AnyOf
 
 
 # ---- declarations ---------------------------------------------------------------------
@@ -267,7 +266,7 @@ class WithinAfter:
         return self.days is not None
 
 
-QuietPeriod = Union[Outside, Between, OnDays, WithinAfter]
+QuietPeriod = Outside | Between | OnDays | WithinAfter
 
 
 @attrs.frozen(slots=True)
@@ -332,10 +331,8 @@ class Exempt:
     name_span: Span = _span()
 
 
-Rule = Union[Cap, Quiet, Exclude, Require, Exclusive, Exempt]
-Statement = Union[
-    PolicyName, PolicyTimezone, Vocabulary, CustomerBlock, OwnerDecl, Precedence, Rule
-]
+Rule = Cap | Quiet | Exclude | Require | Exclusive | Exempt
+Statement = PolicyName | PolicyTimezone | Vocabulary | CustomerBlock | OwnerDecl | Precedence | Rule
 RULE_TYPES = (Cap, Quiet, Exclude, Require, Exclusive, Exempt)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import operator
+import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
-import zoneinfo
 
 from policylang import ast
 from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean, raise_all

@@ -7,8 +7,8 @@ wherever a stage can go on: the compiler reports every problem in a file in one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 import difflib
+from collections.abc import Iterable, Sequence
 
 from policylang.source import NOWHERE, Source, Span
 

@@ -129,7 +129,7 @@ def decide(
     plan = rule_plan(policy, request, owner)
     t = clock.micros(request.at)
     verdicts = [judge(rule, status, lifter, ctx, t) for rule, status, lifter in plan]
-    denied = [rule.name for rule, (verdict, _, _) in zip(plan_rules(plan), verdicts) if verdict == "deny"]
+    denied = [rule.name for rule, (verdict, _, _) in zip(plan_rules(plan), verdicts, strict=False) if verdict == "deny"]
     notes: list[str] = []
     if denied:
         next_at = next_allowed(ctx, plan, t, notes)
@@ -138,11 +138,11 @@ def decide(
         next_at = t
         held = {id(c) for _, _, shown in verdicts for c in shown}
         displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
-    trace = ()
+    trace: tuple[TraceEntry, ...] = ()
     if explain:
         trace = tuple(
             TraceEntry(rule.name, rule.kind, verdict, reason)
-            for rule, (verdict, reason, _) in zip(plan_rules(plan), verdicts)
+            for rule, (verdict, reason, _) in zip(plan_rules(plan), verdicts, strict=False)
         )
     return Decision(
         request=request,
@@ -203,7 +203,7 @@ def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
                 entries.append((rule, "check", ""))
         plan = tuple(entries)
         cache[key] = plan
-    return plan  # type: ignore[no-any-return]
+    return plan
 
 
 def plan_rules(plan: Plan) -> Iterable[AnyRule]:
@@ -474,10 +474,8 @@ def clock_day_name(index: int) -> str:
 
 def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> list[tuple[int, int, Contact | None]]:
     """(start, end, contact) of each trigger whose quiet stretch [start, end) contains t."""
-    if period.seconds is not None:
-        span = period.seconds * clock.SECOND
-    else:
-        span = ((period.days or 0) + 2) * DAY  # the longest a run of N local dates can last
+    # A run of N local dates lasts at most N days plus a daylight-saving hour: N + 2 is safe.
+    span = period.seconds * clock.SECOND if period.seconds is not None else ((period.days or 0) + 2) * DAY
     lo = t - span + 1
     found: list[tuple[int, Contact | None]]
     if period.event is not None:
@@ -586,10 +584,7 @@ def check_require(rule: RequireRule, ctx: Context, t: int) -> Finding:
     if ctx.explain:
         span = "between " + (format_local(lo, ctx.tz) if lo is not None else "any time") + f" and {format_local(hi, ctx.tz)}"
         wanted = rule.prerequisite.text + (f" with outcome {rule.outcome}" if rule.outcome else "")
-        if found:
-            reason = f"{describe(contacts[j - 1], ctx)} is {span}"
-        else:
-            reason = f"no sent {wanted} {span}"
+        reason = f"{describe(contacts[j - 1], ctx)} is {span}" if found else f"no sent {wanted} {span}"
     return Finding(not found, (), reason)
 
 

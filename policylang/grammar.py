@@ -8,10 +8,10 @@ indentation of a ``customer`` block becomes _INDENT/_DEDENT tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import functools
-from pathlib import Path
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedToken
@@ -68,7 +68,7 @@ class LineJoiner:
             levels.pop()
             yield self._make(token, "_DEDENT", "")
         if indent != levels[-1]:
-            raise UnexpectedToken(self._make(token, "_INDENT", ""), {"_NL"})
+            raise UnexpectedToken(self._make(token, "_INDENT", ""), {"_NL"})  # type: ignore[no-untyped-call]
 
     @staticmethod
     def _make(like: Token | None, kind: str, value: str) -> Token:
@@ -77,7 +77,7 @@ class LineJoiner:
         return Token.new_borrow_pos(kind, value, like)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_grammar(name: str, start: str = "start") -> Lark:
     """Build (or load from the cache) the LALR parser for ``grammar/NAME``."""
     path = grammar_path(name)

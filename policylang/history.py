@@ -56,7 +56,7 @@ class History:
         times: list[int] = []
         found: list[Contact] = []
         test = match.matches
-        for us, contact in zip(self.counted_us, self.counted):
+        for us, contact in zip(self.counted_us, self.counted, strict=False):
             if sent_only and contact.status != "sent":
                 continue
             if outcome is not None and contact.outcome != outcome:

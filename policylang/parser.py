@@ -45,18 +45,11 @@ TERMINAL_WORDS = {
     "FALSE": "`false`",
 }
 
-STATEMENT_KEYWORDS = (
-    "policy timezone channels teams purposes outcomes events customer owner precedence "
-    "cap capacity quiet exclude require exclusive exempt"
-).split()
+STATEMENT_KEYWORDS = ["policy", "timezone", "channels", "teams", "purposes", "outcomes", "events", "customer", "owner", "precedence", "cap", "capacity", "quiet", "exclude", "require", "exclusive", "exempt"]
 
 KEYWORDS = frozenset(
     STATEMENT_KEYWORDS
-    + (
-        "at most per for each consecutive calendar no outside between and on within after with "
-        "outcome when least before from by except any is not in or one of set true false "
-        "minute minutes hour hours day days week weeks month quarter year"
-    ).split()
+    + ["at", "most", "per", "for", "each", "consecutive", "calendar", "no", "outside", "between", "and", "on", "within", "after", "with", "outcome", "when", "least", "before", "from", "by", "except", "any", "is", "not", "in", "or", "one", "of", "set", "true", "false", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "quarter", "year"]
 )
 
 

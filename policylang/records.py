@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -99,7 +99,7 @@ class Event:
         return out
 
 
-Entry = Union[Contact, Event]
+Entry = Contact | Event
 
 
 @attrs.frozen(slots=True)

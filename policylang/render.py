@@ -8,7 +8,6 @@ from rich.table import Table
 from rich.text import Text
 
 from policylang.decision import Decision
-
 from policylang.errors import PolicylangError, location
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -21,7 +21,7 @@ from policylang.source import Span
 if TYPE_CHECKING:
     from policylang.decision import Decision
     from policylang.history import History
-    from policylang.records import Entry, Request
+    from policylang.records import Customer, Entry, Request
 
 RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive", "exempt")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -53,9 +53,7 @@ class Match:
                 return False
         if purpose in self.except_purposes or channel in self.except_channels:
             return False
-        if team in self.except_teams or (self.except_owner and owner is not None and team == owner):
-            return False
-        return True
+        return not (team in self.except_teams or self.except_owner and owner is not None and team == owner)
 
     @property
     def uses_owner(self) -> bool:
@@ -86,7 +84,7 @@ class Calendar:
     text: str
 
 
-WindowSpec = Union[Rolling, Consecutive, Calendar]
+WindowSpec = Rolling | Consecutive | Calendar
 
 
 @attrs.frozen(slots=True)
@@ -132,7 +130,7 @@ class AfterTrigger:
     text: str
 
 
-QuietSpec = Union[ClockRange, DaySet, AfterTrigger]
+QuietSpec = ClockRange | DaySet | AfterTrigger
 
 # A compiled condition: (customer values, request) -> truth value.
 ConditionFn = Callable[[Mapping[str, Any], "Request"], bool]
@@ -191,7 +189,7 @@ class ExemptRule(Rule):
         return rule.kind in self.kinds or rule.name in self.rule_names
 
 
-AnyRule = Union[CapRule, QuietRule, ExcludeRule, RequireRule, ExclusiveRule, ExemptRule]
+AnyRule = CapRule | QuietRule | ExcludeRule | RequireRule | ExclusiveRule | ExemptRule
 
 
 @attrs.frozen(slots=True)
@@ -272,7 +270,7 @@ class Policy:
     # ---- deciding ---------------------------------------------------------------
     def decide(
         self,
-        customer: Mapping[str, Any],
+        customer: Customer | Mapping[str, Any],
         request: Request,
         ledger: History | list[Entry] | tuple[Entry, ...] = (),
         *,
