@@ -332,13 +332,6 @@ class Txn(Protocol):
     def expire(self, now_us: int) -> int: ...
 
 
-Decider = Callable[["Policy", Any, Request, list[Entry], Loads], "Decision"]
-
-
-def _policy_decide(policy: Policy, customer: Any, request: Request, ledger: list[Entry], loads: Loads) -> Decision:
-    return policy.decide(customer, request, ledger, loads=loads)
-
-
 class _TxnLoads:
     """The loads a decision reads inside a reservation's transaction.
 
@@ -380,14 +373,11 @@ class Ledger:
         *,
         hold: dt.timedelta = DEFAULT_HOLD,
         clock: Callable[[], dt.datetime] = utc_now,
-        decider: Decider | None = None,
     ) -> None:
         if hold <= dt.timedelta(0):
             raise LedgerError("a reservation hold must be positive")
         self.hold = hold
         self.clock = clock
-        # The decision function; only tests of the transactional mechanics replace it.
-        self._decide: Decider = decider or _policy_decide
 
     # -- what subclasses provide --
     def _transaction(self, *, write: bool) -> contextlib.AbstractContextManager[Txn]:
@@ -481,6 +471,8 @@ class Ledger:
         policy: Policy,
         customer: Customer | str,
         request: Request,
+        *,
+        explain: bool = True,
     ) -> Reservation:
         """Decide ``request`` and, when allowed, record it as planned - atomically.
 
@@ -490,15 +482,19 @@ class Ledger:
         """
         now_us = self._now_us()
         customer_id = customer if isinstance(customer, str) else customer.id
+        if not customer_id:
+            raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
         record_text = None if isinstance(customer, str) else customer_json(customer)
         with self._transaction(write=True) as txn:
             txn.lock_customer(customer_id)
-            record = self._customer_for(txn, policy, customer, record_text)
+            record, store_record = self._customer_for(txn, policy, customer, record_text)
             rows = txn.rows(customer_id)
             ledger = [row.entry(now_us) for row in rows if row.kind == "event" or row.counted(now_us)]
-            decision = self._decide(policy, record, request, ledger, _TxnLoads(txn, now_us))
+            decision = policy.decide(record.values, request, ledger, explain=explain, loads=_TxnLoads(txn, now_us))
             if not decision.allowed:
                 return Reservation(decision=decision)
+            if store_record and record_text is not None:
+                txn.put_customer(customer_id, record_text, customer_owner(policy, record))
             displaced = self._displace(txn, rows, decision, now_us)
             row = Row(
                 new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
@@ -520,7 +516,9 @@ class Ledger:
             expires_at=from_micros(row.expires_us),
         )
 
-    def _customer_for(self, txn: Txn, policy: Policy, customer: Customer | str, record_text: str | None) -> Customer:
+    @staticmethod
+    def _customer_for(txn: Txn, policy: Policy, customer: Customer | str, record_text: str | None) -> tuple[Customer, bool]:
+        """The customer record to decide with, and whether the stored one needs writing."""
         if isinstance(customer, str):
             found = txn.customer(customer)
             if found is None:
@@ -528,13 +526,9 @@ class Ledger:
                     f"no customer {customer!r} in this ledger",
                     hint="store the record first (policylang ledger import --customers) or pass it",
                 )
-            return customer_from_stored(policy, found[0], f"customer {customer}")
-        assert record_text is not None
+            return customer_from_stored(policy, found[0], f"customer {customer}"), False
         found = txn.customer(customer.id)
-        owner = customer_owner(policy, customer)
-        if found is None or found != (record_text, owner):
-            txn.put_customer(customer.id, record_text, owner)
-        return customer
+        return customer, found is None or found != (record_text, customer_owner(policy, customer))
 
     @staticmethod
     def _displace(txn: Txn, rows: list[Row], decision: Decision, now_us: int) -> list[Row]:
@@ -963,15 +957,14 @@ class SQLiteLedger(SQLLedger):
                                   hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
             try:
                 yield _SQLTxn(self, cur)
-            except BaseException:
+                cur.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
                 cur.execute("ROLLBACK")
-                raise
-            else:
-                try:
-                    cur.execute("COMMIT")
-                except sqlite3.IntegrityError as exc:
+                raise LedgerError(f"{self.url}: {exc}") from None
+            except BaseException:
+                if self._conn.in_transaction:
                     cur.execute("ROLLBACK")
-                    raise LedgerError(f"{self.url}: {exc}") from None
+                raise
             finally:
                 cur.close()
 
