@@ -460,6 +460,14 @@ def next_allowed(
         if isinstance(rule, ExcludeRule) and subject(ctx, rule) and not is_lifted(ctx, rule) \
                 and denies(ctx, rule, ledger):
             return None
+        # A prerequisite p helps only while u - within <= p, i.e. never if p < t - within.
+        if isinstance(rule, RequireRule) and subject(ctx, rule) and not is_lifted(ctx, rule) \
+                and not any(
+                    isinstance(c, Contact) and c.status == "sent" and ctx.matches(rule.prerequisite, c)
+                    and (rule.outcome is None or c.outcome == rule.outcome)
+                    and (rule.within is None or c.at >= request.at - dt.timedelta(seconds=rule.within))
+                    for c in ledger):
+            return None
     for u in candidates(policy, customer, request.at, ledger, days):
         if decide_at(policy, customer, request.moved_to(u), ledger)[0]:
             return u

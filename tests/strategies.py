@@ -1,0 +1,343 @@
+"""Hypothesis strategies: small random policies, customers, ledgers and requests.
+
+The vocabulary is small (three channels, teams and purposes) so that random rules and
+random contacts meet often. Instants cluster around daylight-saving changes and around
+rule boundaries (exactly a window, a distance or a prerequisite range away).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from hypothesis import assume
+from hypothesis import strategies as st
+
+import policylang
+from policylang.errors import PolicylangError
+from policylang.records import Contact, Event, Request
+from policylang.rules import AfterTrigger, CapRule, ExclusiveRule, Policy, QuietRule, RequireRule, Rolling
+from tests.reference import zone_transitions
+
+UTC = dt.timezone.utc
+CHANNELS = ("email", "sms", "phone")
+TEAMS = ("sales", "cards", "collect")
+PURPOSES = ("marketing", "debt", "service")
+OUTCOMES = ("conversation", "no_answer")
+ZONES = ("America/New_York", "Europe/London", "Australia/Sydney", "Pacific/Chatham", "Asia/Kolkata")
+DURATIONS = ("90 minutes", "1 hour", "36 hours", "1 day", "2 days", "7 days", "2 weeks")
+CLOCKS = ("00:00", "01:00", "01:30", "02:00", "02:30", "02:45", "03:00", "03:30", "08:00", "12:15", "21:00", "23:30")
+DATES = ("2026-03-08", "2026-03-29", "2026-04-05", "2026-10-04", "2026-10-25", "2026-11-01", "2026-09-27")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "weekend")
+
+HEAD = """policy "random"
+{timezone}channels email, sms, phone
+teams sales, cards, collect
+purposes marketing, debt, service
+outcomes conversation, no_answer
+events complaint
+customer
+  timezone zone
+  owner team
+  vip flag
+  opted_out set of channel
+  age number
+owner is customer.owner
+precedence {precedence}
+"""
+
+
+Focus = tuple[str, str, str]  # the request's purpose, channel, team: rules lean towards it
+
+
+@st.composite
+def selectors(draw: Any, focus: Focus | None = None) -> str:
+    shape = draw(st.sampled_from(["names", "names", "names", "any", "by", "by owner"]))
+    if shape == "any":
+        text = "any"
+        if draw(st.booleans()):
+            text += " except " + draw(st.sampled_from(PURPOSES + CHANNELS))
+        return text
+    if shape == "by owner":
+        return "by owner"
+    if shape == "by":
+        teams = draw(st.lists(st.sampled_from((*TEAMS, "owner")), min_size=1, max_size=2, unique=True))
+        return "by " + ", ".join(teams)
+    names = draw(st.lists(st.sampled_from(PURPOSES + CHANNELS), min_size=1, max_size=3, unique=True))
+    if focus is not None and draw(st.booleans()):
+        names = [draw(st.sampled_from(focus[:2]))]
+    text = " ".join(names)
+    if draw(st.integers(0, 3)) == 0:
+        teams = draw(st.lists(st.sampled_from((*TEAMS, "owner")), min_size=1, max_size=2, unique=True))
+        text += " by " + ", ".join(teams)
+    if draw(st.integers(0, 4)) == 0:
+        text += " except " + draw(st.sampled_from(TEAMS + ("owner",)))
+    return text
+
+
+def windows() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(DURATIONS),
+        st.integers(1, 7).map(lambda n: f"{n} consecutive days"),
+        st.sampled_from(("day", "week", "month", "quarter", "year")).map(lambda u: f"calendar {u}"),
+    )
+
+
+@st.composite
+def cap_rules(draw: Any, focus: Focus | None = None) -> str:
+    kind = draw(st.sampled_from(["cap", "cap", "cap", "cap", "capacity"]))
+    text = f'{kind} "{{name}}": at most {draw(st.sampled_from((1, 1, 2, 3)))} {draw(selectors(focus))} per {draw(windows())}'
+    if draw(st.booleans()):
+        text += " for each " + draw(st.sampled_from(("team", "channel", "purpose", "campaign")))
+    return text
+
+
+@st.composite
+def quiet_rules(draw: Any, focus: Focus | None = None) -> str:
+    head = f'quiet "{{name}}": no {draw(selectors(focus))} '
+    form = draw(st.sampled_from(["outside", "between", "on", "after", "after", "after days"]))
+    if form in ("outside", "between"):
+        start, end = draw(st.lists(st.sampled_from(CLOCKS), min_size=2, max_size=2, unique=True))
+        if form == "outside":
+            return head + f"outside {start}-{end}"
+        return head + f"between {start} and {end}"
+    if form == "on":
+        days = draw(st.lists(st.sampled_from(WEEKDAYS[:7] + ("weekend",) + DATES), min_size=1, max_size=3, unique=True))
+        return head + "on " + ", ".join(days)
+    length = draw(st.sampled_from(DURATIONS)) if form == "after" else f"{draw(st.integers(1, 7))} consecutive days"
+    if draw(st.booleans()):
+        return head + f"within {length} after complaint"
+    text = head + f"within {length} after {draw(selectors(focus))}"
+    if draw(st.booleans()):
+        text += " with outcome " + draw(st.sampled_from(OUTCOMES))
+    return text
+
+
+CONDITIONS = (
+    "customer.vip",
+    "not customer.vip",
+    "customer.age < 18",
+    "customer.age >= 65",
+    "channel in customer.opted_out",
+    "customer.owner is sales",
+    "customer.vip and channel in customer.opted_out",
+    "customer.age < 18 or customer.owner is cards",
+)
+
+
+@st.composite
+def exclude_rules(draw: Any, focus: Focus | None = None) -> str:
+    return f'exclude "{{name}}": {draw(selectors(focus))} when {draw(st.sampled_from(CONDITIONS))}'
+
+
+REQUIRE_RANGES = (
+    "",
+    " at least 1 day before",
+    " within 7 days",
+    " at least 3 days before, within 30 days",
+    " at least 1 hour before, within 2 days",
+    " at least 2 days before within 2 weeks",
+)
+
+
+@st.composite
+def require_rules(draw: Any, focus: Focus | None = None) -> str:
+    text = f'require "{{name}}": {draw(selectors(focus))} after {draw(selectors(focus))}'
+    if draw(st.integers(0, 2)) == 0:
+        text += " with outcome " + draw(st.sampled_from(OUTCOMES))
+    return text + draw(st.sampled_from(REQUIRE_RANGES))
+
+
+@st.composite
+def exclusive_rules(draw: Any, focus: Focus | None = None) -> str:
+    return f'exclusive "{{name}}": {draw(selectors(focus))} per {draw(st.sampled_from(DURATIONS))}'
+
+
+@st.composite
+def policy_texts(draw: Any, focus: Focus | None = None) -> str:
+    zone = draw(st.sampled_from((None,) + ZONES))
+    order = draw(st.permutations((*TEAMS, "owner")))
+    order = order[: draw(st.integers(2, 4))]
+    rules = draw(
+        st.lists(
+            st.one_of(cap_rules(focus), cap_rules(focus), quiet_rules(focus), quiet_rules(focus),
+                      exclude_rules(focus), require_rules(focus), exclusive_rules(focus)),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    lines = [r.format(name=f"r{i}") for i, r in enumerate(rules)]
+    for j in range(draw(st.integers(0, 2))):
+        targets = draw(
+            st.lists(
+                st.sampled_from(("cap", "capacity", "quiet", "exclude", "require", "exclusive")
+                                + tuple(f'"r{i}"' for i in range(len(lines)))),
+                min_size=1, max_size=2, unique=True,
+            )
+        )
+        lines.append(f'exempt "e{j}": {draw(selectors())} from {", ".join(targets)}')
+    timezone = f'timezone "{zone}"\n' if zone else ""
+    return HEAD.format(timezone=timezone, precedence=" > ".join(order)) + "\n".join(lines) + "\n"
+
+
+@st.composite
+def policies(draw: Any, focus: Focus | None = None) -> tuple[str, Policy]:
+    """Policy text and its compiled policy (texts that do not compile are skipped)."""
+    text = draw(policy_texts(focus))
+    try:
+        return text, policylang.compile(text, "random.pol")
+    except PolicylangError:
+        assume(False)
+        raise
+
+
+@st.composite
+def customers(draw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    zone = draw(st.sampled_from((None,) + ZONES + ZONES))
+    if zone:
+        out["timezone"] = zone
+    owner = draw(st.sampled_from((None,) + TEAMS))
+    if owner:
+        out["owner"] = owner
+    if draw(st.booleans()):
+        out["vip"] = draw(st.booleans())
+    out["opted_out"] = draw(st.lists(st.sampled_from(CHANNELS), max_size=2, unique=True))
+    age = draw(st.sampled_from((None, 16, 30, 70)))
+    if age is not None:
+        out["age"] = age
+    return out
+
+
+def policy_durations(policy: Policy) -> list[int]:
+    """Seconds: every rolling window, quiet-after length, distance and prerequisite range."""
+    out: list[int] = []
+    for rule in policy.rules:
+        if isinstance(rule, CapRule) and isinstance(rule.window, Rolling):
+            out.append(rule.window.seconds)
+        elif isinstance(rule, QuietRule) and isinstance(rule.period, AfterTrigger) and rule.period.seconds:
+            out.append(rule.period.seconds)
+        elif isinstance(rule, ExclusiveRule):
+            out.append(rule.distance)
+        elif isinstance(rule, RequireRule):
+            out.append(rule.at_least)
+            if rule.within is not None:
+                out.append(rule.within)
+    return out
+
+
+@st.composite
+def request_instants(draw: Any, zone: str | None) -> dt.datetime:
+    """Near a daylight-saving change of ``zone`` (or of New York) in 2026, or anywhere in 2026."""
+    changes = zone_transitions(zone or "America/New_York", 2026) or zone_transitions("America/New_York", 2026)
+    if draw(st.integers(0, 3)) == 0:
+        base = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(days=draw(st.integers(0, 364)))
+    else:
+        base = draw(st.sampled_from(changes))
+    minutes = draw(st.one_of(st.integers(-72 * 4, 72 * 4).map(lambda q: q * 15), st.integers(-4320, 4320)))
+    return base + dt.timedelta(minutes=minutes)
+
+
+@st.composite
+def offsets(draw: Any, durations: list[int]) -> dt.timedelta:
+    """How far from the request a ledger entry lies: often exactly on a rule boundary."""
+    choice = draw(st.integers(0, 5))
+    if choice == 0 and durations:
+        seconds = draw(st.sampled_from(durations)) * draw(st.sampled_from((-1, 1)))
+        return dt.timedelta(seconds=seconds + draw(st.sampled_from((0, 0, -1, 1))))
+    if choice == 1:
+        return dt.timedelta(hours=draw(st.integers(-40 * 24, 10 * 24)))
+    if choice == 2:
+        return dt.timedelta(minutes=draw(st.integers(-3 * 1440, 3 * 1440)))
+    if choice == 3:
+        return dt.timedelta(seconds=draw(st.integers(-8 * 86400, 3 * 86400)))
+    return dt.timedelta(seconds=draw(st.integers(-40 * 86400, 40 * 86400)))
+
+
+@st.composite
+def entries(draw: Any, request: Request, durations: list[int]) -> Contact | Event:
+    """A ledger entry; half the contacts share the request's purpose and channel, so rules bite."""
+    at = request.at + draw(offsets(durations))
+    if draw(st.integers(0, 7)) == 0:
+        return Event(at=at, name="complaint")
+    like = draw(st.booleans())
+    return Contact(
+        at=at,
+        channel=request.channel if like else draw(st.sampled_from(CHANNELS)),
+        purpose=request.purpose if like else draw(st.sampled_from(PURPOSES)),
+        team=draw(st.sampled_from(TEAMS)),
+        status=draw(st.sampled_from(("sent", "sent", "planned", "planned", "planned", "displaced", "released"))),
+        outcome=draw(st.sampled_from((None, None, *OUTCOMES))),
+        campaign=draw(st.sampled_from((None, None, "d1", "d2"))),
+    )
+
+
+@st.composite
+def requests_for(draw: Any, t: dt.datetime, focus: Focus) -> Request:
+    return Request(
+        team=focus[2],
+        channel=focus[1],
+        purpose=focus[0],
+        at=t,
+        campaign=draw(st.sampled_from((None, "d1", "d2"))),
+    )
+
+
+@st.composite
+def scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], Request, list[Contact | Event]]:
+    """Policy text, its policy, a customer, a request and a ledger of up to 12 entries around it."""
+    focus = (draw(st.sampled_from(PURPOSES)), draw(st.sampled_from(CHANNELS)), draw(st.sampled_from(TEAMS)))
+    text, policy = draw(policies(focus))
+    customer = draw(customers())
+    t = draw(request_instants(customer.get("timezone") or policy.timezone))
+    durations = policy_durations(policy)
+    request = draw(requests_for(t, focus))
+    ledger = draw(st.lists(entries(request, durations), min_size=2, max_size=14))
+    return text, policy, customer, request, ledger
+
+
+@st.composite
+def displacement_scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], Request, list[Contact | Event]]:
+    """Rules that displace (cap, quiet after, exclusive) over ledgers of mostly planned contacts
+    from teams of every rank, so that precedence decides often."""
+    focus = (draw(st.sampled_from(PURPOSES)), draw(st.sampled_from(CHANNELS)), draw(st.sampled_from(TEAMS)))
+    rules = draw(st.lists(st.one_of(cap_rules(focus), exclusive_rules(focus), quiet_after(focus)),
+                          min_size=1, max_size=3))
+    lines = [r.format(name=f"r{i}").replace("capacity ", "cap ", 1) for i, r in enumerate(rules)]
+    order = draw(st.permutations((*TEAMS, "owner")))[: draw(st.integers(2, 4))]
+    zone = draw(st.sampled_from((None,) + ZONES))
+    timezone = f'timezone "{zone}"\n' if zone else ""
+    text = HEAD.format(timezone=timezone, precedence=" > ".join(order)) + "\n".join(lines) + "\n"
+    try:
+        policy = policylang.compile(text, "random.pol")
+    except PolicylangError:
+        assume(False)
+        raise
+    customer = draw(customers())
+    t = draw(request_instants(customer.get("timezone") or policy.timezone))
+    request = draw(requests_for(t, focus))
+    durations = policy_durations(policy)
+    ledger = draw(st.lists(planned_entries(request, durations), min_size=1, max_size=8))
+    return text, policy, customer, request, ledger
+
+
+@st.composite
+def quiet_after(draw: Any, focus: Focus) -> str:
+    length = draw(st.one_of(st.sampled_from(DURATIONS), st.integers(1, 4).map(lambda n: f"{n} consecutive days")))
+    text = f'quiet "{{name}}": no {draw(selectors(focus))} within {length} after {draw(selectors(focus))}'
+    if draw(st.integers(0, 3)) == 0:
+        text += " with outcome " + draw(st.sampled_from(OUTCOMES))
+    return text
+
+
+@st.composite
+def planned_entries(draw: Any, request: Request, durations: list[int]) -> Contact:
+    return Contact(
+        at=request.at + draw(offsets(durations)) / draw(st.sampled_from((1, 4))),
+        channel=request.channel if draw(st.booleans()) else draw(st.sampled_from(CHANNELS)),
+        purpose=request.purpose if draw(st.integers(0, 3)) else draw(st.sampled_from(PURPOSES)),
+        team=draw(st.sampled_from(TEAMS)),
+        status=draw(st.sampled_from(("planned", "planned", "planned", "sent"))),
+        outcome=draw(st.sampled_from((None, *OUTCOMES))),
+        campaign=draw(st.sampled_from((None, "d1"))),
+    )

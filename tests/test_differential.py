@@ -1,0 +1,55 @@
+"""The fast evaluator against the brute-force reference (tests/reference.py).
+
+Random small policies (every rule kind, `for each`, calendar and consecutive windows,
+clock ranges wrapping midnight, days and dates, quiet after events and selectors with
+outcomes, require, exclusive, exempt, owner precedence) x random ledgers x random requests
+in five zones, with instants near daylight-saving changes and on rule boundaries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from hypothesis import HealthCheck, given, note, settings
+
+from policylang.records import Request
+from policylang.rules import Policy
+from tests.reference import decide_at, reference_decide
+from tests.strategies import displacement_scenarios, scenarios
+
+HORIZON = 400
+
+
+def check_same(text: str, policy: Policy, customer: dict[str, Any], request: Request, ledger: list[Any]) -> None:
+    note(text)
+    decision = policy.decide(customer, request, ledger, explain=True)
+    expected = reference_decide(policy, customer, request, ledger, horizon_days=HORIZON)
+    note(decision.explain())
+    note(f"reference: {expected}")
+    assert decision.allowed == expected.allowed
+    assert decision.denied_by == expected.denied_by
+    assert list(decision.displaces) == list(expected.displaces)
+    assert decision.next_allowed_at == expected.next_allowed_at
+    if decision.next_allowed_at is not None:
+        # the evaluator's instant is itself allowed by the reference
+        assert decide_at(policy, customer, request.moved_to(decision.next_allowed_at), ledger)[0]
+    assert len(decision.trace) == len(policy.rules)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(scenarios())
+def test_evaluator_agrees_with_the_reference(scenario: Any) -> None:
+    check_same(*scenario)
+
+
+def test_instants_are_compared_in_utc() -> None:
+    # guard for the comparison above: Request/Contact normalise to UTC, so equal instants compare equal
+    a = dt.datetime(2026, 3, 8, 7, 0, tzinfo=dt.timezone.utc)
+    assert Request("sales", "sms", "debt", a.astimezone(dt.timezone(dt.timedelta(hours=-4)))).at == a
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(displacement_scenarios())
+def test_evaluator_agrees_on_precedence_and_displacement(scenario: Any) -> None:
+    check_same(*scenario)
