@@ -160,7 +160,12 @@ def next_exit(
         wall = wall_datetime(wall_us(current, tz))
         if not quiet(wall):
             return current
-        current = earliest_at_wall(wall_of(next_boundary(wall)), current + 1, tz)
+        # Move to the boundary under the current offset, but stop at an offset change:
+        # after a fold the wall clock runs back and may leave the quiet period early.
+        candidate = wall_of(next_boundary(wall)) - offset_us(current, tz)
+        reach = min(candidate, current + TRANSITION_SCAN)
+        change = transition_between(current, reach, tz)
+        current = change if change is not None else reach
     return None
 
 

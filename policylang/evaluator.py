@@ -523,15 +523,18 @@ def bound_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
     limit = t + HORIZON
     if isinstance(period, ClockRange):
         clock_range = period
-        return clock.next_exit(
+        found = clock.next_exit(
             t, ctx.tz, lambda wall: clock_range.quiet(minute_of_day(wall)),
             lambda wall: next_clock_boundary(clock_range, wall), limit,
         )
-    day_set = period
-    return clock.next_exit(
-        t, ctx.tz, lambda wall: day_set.quiet(wall.date()),
-        lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()), limit,
-    )
+    else:
+        day_set = period
+        found = clock.next_exit(
+            t, ctx.tz, lambda wall: day_set.quiet(wall.date()),
+            lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()), limit,
+        )
+    # Still quiet at the horizon: past it, so the search gives up with a note.
+    return found if found is not None else limit + 1
 
 
 def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
