@@ -1,0 +1,111 @@
+"""`policylang decide` as a process: the JSON contract of section 10 and exit statuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = ROOT / "examples" / "northwind.pol"
+ADA = ROOT / "examples" / "ada"
+
+
+def decide(tmp_path: Path, *, customer: str | None = None, ledger: str | None = None,
+           request: str | None = None, policy: Path = POLICY) -> subprocess.CompletedProcess[str]:
+    files = {}
+    for name, text, default in (("customer.json", customer, ADA / "customer.json"),
+                                ("ledger.jsonl", ledger, ADA / "ledger.jsonl"),
+                                ("request.json", request, ADA / "request.json")):
+        if text is None:
+            files[name] = default
+        else:
+            files[name] = tmp_path / name
+            files[name].write_text(text)
+    return subprocess.run(
+        [sys.executable, "-m", "policylang.cli", "decide", str(policy), "--customer", str(files["customer.json"]),
+         "--ledger", str(files["ledger.jsonl"]), "--request", str(files["request.json"]), "--json"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+
+
+def test_json_output_follows_section_10(tmp_path: Path) -> None:
+    result = decide(tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) >= {"allowed", "denied_by", "displaces", "next_allowed_at", "trace"}
+    # Section 8's story: cards waits for "one voice" until 14 days after private banking's call.
+    assert out["allowed"] is False
+    assert out["denied_by"] == ["one sales call a week", "one voice"]
+    assert out["next_allowed_at"] == "2026-12-07T15:00:00+00:00"
+    assert [t["rule"] for t in out["trace"]][:2] == ["one sales call a week", "offers per month"]
+    assert {t["verdict"] for t in out["trace"]} <= {"deny", "pass", "skip", "exempt"}
+
+
+def test_allowed_request_exits_zero_and_lists_displaced(tmp_path: Path) -> None:
+    # wealth_management is the owner (ranked 2nd); growth's planned email is displaced only
+    # if a rule would deny because of it. A servicing email by service is simply allowed.
+    request = '{"team": "service", "channel": "email", "purpose": "servicing", "at": "2026-11-24T10:00:00Z"}'
+    result = decide(tmp_path, request=request)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["allowed"] is True
+
+
+@pytest.mark.parametrize(
+    ("field", "request_text", "fragment"),
+    [
+        ("at", '{"team": "cards", "channel": "phone", "purpose": "marketing", "at": "2026-11-24T10:00:00"}', "no offset"),
+        ("channel", '{"team": "cards", "channel": "fone", "purpose": "marketing", "at": "2026-11-24T10:00:00Z"}', "did you mean `phone`"),
+        ("team", '{"team": 3, "channel": "phone", "purpose": "marketing", "at": "2026-11-24T10:00:00Z"}', "team"),
+        ("json", '{"team": "cards", ', "invalid JSON"),
+        ("unknown", '{"team": "cards", "chanel": "phone", "purpose": "marketing", "at": "2026-11-24T10:00:00Z"}', "did you mean `channel`"),
+        ("missing", '{"team": "cards", "purpose": "marketing", "at": "2026-11-24T10:00:00Z"}', "no `channel`"),
+    ],
+)
+def test_bad_requests_exit_2_naming_file_and_field(tmp_path: Path, field: str, request_text: str, fragment: str) -> None:
+    result = decide(tmp_path, request=request_text)
+    assert result.returncode == 2
+    assert "request.json:1:" in result.stderr
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_bad_ledger_line_names_the_line(tmp_path: Path) -> None:
+    ledger = (ADA / "ledger.jsonl").read_text() + '{"at": "2026-11-02T09:00:00Z", "event": "complain"}\n'
+    result = decide(tmp_path, ledger=ledger)
+    assert result.returncode == 2
+    assert "ledger.jsonl:4:" in result.stderr and "did you mean `complaint`" in result.stderr
+
+
+def test_bad_customer_zone_and_type(tmp_path: Path) -> None:
+    result = decide(tmp_path, customer='{"id": "ada", "timezone": "Europe/Londn"}')
+    assert result.returncode == 2 and "Europe/London" in result.stderr
+    result = decide(tmp_path, customer='{"id": "ada", "age": "ten"}')
+    assert result.returncode == 2 and "`age` must be a number" in result.stderr
+
+
+def test_unreadable_and_invalid_policy_exit_2(tmp_path: Path) -> None:
+    assert decide(tmp_path, policy=tmp_path / "missing.pol").returncode == 2
+    broken = tmp_path / "broken.pol"
+    broken.write_text('channels phone\ncap "x" at most 1 phone per 7 days\n')
+    result = decide(tmp_path, policy=broken)
+    assert result.returncode == 2 and "broken.pol:2:" in result.stderr
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(max_size=60))
+def test_random_instants_are_refused_or_parsed_never_a_traceback(text: str) -> None:
+    from policylang.errors import InputError
+    from policylang.inputs import parse_instant, where
+
+    try:
+        value = parse_instant(text, where("r.json"))
+    except InputError as exc:
+        assert exc.span.file == "r.json" and "`at`" in exc.message
+    else:
+        assert value.utcoffset() is not None
