@@ -331,6 +331,8 @@ class Txn(Protocol):
 
     def expire(self, now_us: int) -> int: ...
 
+    def counts(self) -> list[tuple[str, str | None, str | None, int, int]]: ...
+
 
 class _TxnLoads:
     """The loads a decision reads inside a reservation's transaction.
@@ -455,6 +457,20 @@ class Ledger:
         """Every stored customer as (id, JSON record)."""
         with self._transaction(write=False) as txn:
             return list(txn.customers())
+
+    def summary(self) -> dict[str, int]:
+        """How many customers, events, and contacts in each state (planned, sent, ..., expired)."""
+        now_us = self._now_us()
+        out = dict.fromkeys(("customers", "events", *RESERVATION_STATES), 0)
+        with self._transaction(write=False) as txn:
+            out["customers"] = sum(1 for _ in txn.customers())
+            for kind, status, ended, expires_us, count in txn.counts():
+                if kind == "event":
+                    out["events"] += count
+                else:
+                    probe = Row("", "", "contact", 0, status=status, ended=ended, expires_us=expires_us or None)
+                    out[probe.state(now_us)] += count
+        return out
 
     def reservation(self, reservation_id: str) -> ReservationState:
         """Where a reservation stands; LedgerError when no contact has that id."""
@@ -690,6 +706,13 @@ class _MemoryTxn:
                 count += 1
         return count
 
+    def counts(self) -> list[tuple[str, str | None, str | None, int, int]]:
+        out: dict[tuple[str, str | None, str | None, int], int] = {}
+        for r in self.store._rows.values():
+            key = (r.kind, r.status, r.ended, r.expires_us if r.status == "planned" and r.expires_us else 0)
+            out[key] = out.get(key, 0) + 1
+        return [(*key, n) for key, n in out.items()]
+
     def commit(self) -> None:
         store = self.store
         for row in self.inserts:
@@ -865,12 +888,22 @@ class _SQLTxn:
         return int(cursor.rowcount)
 
 
+    def counts(self) -> list[tuple[str, str | None, str | None, int, int]]:
+        # a planned row's deadline matters (live or expired); other rows group by status only
+        found = self.execute(
+            "SELECT kind, status, ended, CASE WHEN status = 'planned' THEN COALESCE(expires_us, 0) ELSE 0 END AS e, "
+            "COUNT(*) FROM entries GROUP BY kind, status, ended, e"
+        ).fetchall()
+        return [(kind, status, ended, int(e), int(n)) for kind, status, ended, e, n in found]
+
+
 class SQLLedger(Ledger):
     """What the SQL stores share: the schema, its migrations and the queries."""
 
     placeholder = "?"
     bigint_pk = "INTEGER PRIMARY KEY"
     for_update = ""
+    found_version = 0  # the schema version the ledger had when opened (0: created now)
 
     def _sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -898,6 +931,7 @@ class SQLLedger(Ledger):
             txn.execute("DELETE FROM schema_version")
             txn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
         self._version = max(found, target)
+        self.found_version = found
         return found
 
     @property
@@ -960,7 +994,7 @@ class SQLiteLedger(SQLLedger):
                 cur.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
                 cur.execute("ROLLBACK")
-                raise LedgerError(f"{self.url}: {exc}") from None
+                raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
             except BaseException:
                 if self._conn.in_transaction:
                     cur.execute("ROLLBACK")
@@ -1033,13 +1067,19 @@ class PostgresLedger(SQLLedger):
                         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     yield _SQLTxn(self, cur)
             except psycopg.errors.UniqueViolation as exc:
-                raise LedgerError(f"{_safe_url(self.url)}: {str(exc).strip()}") from None
+                raise LedgerError(f"{_safe_url(self.url)}: {_integrity_message(str(exc))}") from None
             except psycopg.OperationalError as exc:
                 raise LedgerError(f"{_safe_url(self.url)}: {str(exc).strip()}") from None
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _integrity_message(text: str) -> str:
+    if "id" in text and ("UNIQUE" in text or "unique" in text):
+        return "an entry with the same id is already in the ledger (nothing was written)"
+    return f"{text.strip()} (nothing was written)"
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:
