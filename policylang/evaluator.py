@@ -311,11 +311,13 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
         times, contacts = [us for us, _ in pairs], [c for _, c in pairs]
         i, j = 0, len(times)
     else:
-        times, contacts = ctx.history.matching(rule.match, ctx.owner)
+        group = rule.group
+        wanted = getattr(ctx.request, group) if group is not None else None
+        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted)
         i, j = bisect_left(times, lo), bisect_left(times, hi)
+        if not skip:
+            return times, contacts, i, j
     group = rule.group
-    if group is None and not skip:
-        return times, contacts, i, j
     wanted = getattr(ctx.request, group) if group is not None else None
     kept = [
         k for k in range(i, j)
@@ -600,20 +602,24 @@ def bound_require(rule: RequireRule, ctx: Context, t: int) -> int | None:
     return times[i] + rule.at_least * clock.SECOND
 
 
-def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> list[tuple[int, Contact]]:
-    """Matching contacts of other teams less than the distance away."""
+def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
+           first_only: bool = False) -> list[tuple[int, Contact]]:
+    """Matching contacts of other teams less than the distance away (or just the first)."""
     distance = rule.distance * clock.SECOND
     times, contacts = ctx.history.matching(rule.match, ctx.owner)
-    i, j = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
     team = ctx.request.team
-    return [
-        (times[k], contacts[k]) for k in range(i, j)
-        if contacts[k].team != team and id(contacts[k]) not in skip
-    ]
+    found = []
+    for k in range(bisect_left(times, t - distance + 1), bisect_left(times, t + distance)):
+        contact = contacts[k]
+        if contact.team != team and id(contact) not in skip:
+            found.append((times[k], contact))
+            if first_only:
+                break
+    return found
 
 
 def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
-    found = rivals(rule, ctx, t, skip)
+    found = rivals(rule, ctx, t, skip, first_only=not (ctx.explain or ctx.skip))
     reason = ""
     if ctx.explain:
         if found:

@@ -47,9 +47,13 @@ class History:
         return len(self.contacts) + sum(len(v) for v in self.events.values())
 
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
-                 outcome: str | None = None) -> Matched:
-        """Counted contacts matching ``match`` (optionally sent only / with an outcome), in time order."""
-        key = (id(match), owner, sent_only, outcome)
+                 outcome: str | None = None, group: str | None = None, value: object = None) -> Matched:
+        """Counted contacts matching ``match``, in time order.
+
+        Optionally only sent ones, only those with ``outcome``, or only those whose
+        ``group`` attribute (team, channel, purpose, campaign) equals ``value``.
+        """
+        key = (id(match), owner, sent_only, outcome, group, value)
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
@@ -60,6 +64,8 @@ class History:
             if sent_only and contact.status != "sent":
                 continue
             if outcome is not None and contact.outcome != outcome:
+                continue
+            if group is not None and getattr(contact, group) != value:
                 continue
             if test(contact.purpose, contact.channel, contact.team, owner):
                 times.append(us)
