@@ -360,7 +360,7 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     reason = ""
     if ctx.explain:
         inside = contacts[bisect_left(times, best_start, i, j) : bisect_left(times, best_start + width, i, j)]
-        reason = count_text(rule, best, ctx) + f" in {window.text} from {format_local(best_start, ctx.tz)}"
+        reason = count_text(rule, best, ctx) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
         if inside:
             reason += f" ({latest_text(inside, ctx)})"
     return Finding(best >= limit, held, reason)
