@@ -53,3 +53,32 @@ def test_instants_are_compared_in_utc() -> None:
 @given(displacement_scenarios())
 def test_evaluator_agrees_on_precedence_and_displacement(scenario: Any) -> None:
     check_same(*scenario)
+
+
+CAPACITY_BY_DAYS = """policy "p"
+channels email
+teams sales
+purposes marketing
+customer
+  timezone zone
+capacity "load": at most 1 marketing per 1 consecutive days
+"""
+
+
+def test_capacity_consecutive_days_are_policy_zone_dates() -> None:
+    # Found by the differential test. A capacity counts every customer, so its dates are the
+    # policy's (here UTC), as for `per calendar day`: 22:30Z on 31 December and 00:00Z on
+    # 1 January are different dates, though both fall on 31 December in New York.
+    import policylang
+    from policylang.records import Contact
+
+    utc = dt.timezone.utc
+    policy = policylang.compile(CAPACITY_BY_DAYS)
+    ledger = [Contact(dt.datetime(2025, 12, 31, 22, 30, tzinfo=utc), "email", "marketing", "sales")]
+    request = Request("sales", "email", "marketing", dt.datetime(2026, 1, 1, 0, 0, tzinfo=utc))
+    customer = {"timezone": "America/New_York"}
+    assert reference_decide(policy, customer, request, ledger).allowed
+    assert policy.decide(customer, request, ledger).allowed
+    # the same request an hour earlier shares the UTC date 31 December: denied until 1 January 00:00Z
+    earlier = policy.decide(customer, request.moved_to(request.at - dt.timedelta(hours=1)), ledger)
+    assert earlier.denied_by == ("load",) and earlier.next_allowed_at == request.at
