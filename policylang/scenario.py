@@ -762,7 +762,7 @@ class ScenarioRun:
             self.validate(check, policy, state)
         try:
             customer: Any = state.record()  # decide takes a Customer or a plain mapping
-            decision = policy.decide(customer, request, tuple(state.ledger))
+            decision = policy.decide(customer, request, tuple(state.ledger), loads=ScenarioLoads(self))
         except PolicylangError as exc:
             raise ScenarioError(f"cannot decide: {exc.message}", statement.span, hint=exc.hint) from None
         zone = self.zone_of(state)
@@ -824,6 +824,31 @@ class ScenarioRun:
         if remaining:
             return "it also displaces " + displaced_text(tuple(remaining), zone)
         return None
+
+
+class ScenarioLoads:
+    """Capacity rules count every customer of the scenario, not just the one asked about."""
+
+    def __init__(self, run: ScenarioRun) -> None:
+        self.run = run
+
+    def contacts(self, rule: Any, start: dt.datetime, end: dt.datetime) -> list[Contact]:
+        """Every customer's counted contacts matching ``rule.match`` in ``[start, end)``."""
+        policy = self.run.policy
+        found: list[Contact] = []
+        for state in self.run.customers.values():
+            owner = None
+            if policy is not None and policy.owner_attribute:
+                owner = state.values.get(policy.owner_attribute)
+            for entry in state.ledger:
+                if (
+                    isinstance(entry, Contact)
+                    and entry.counted
+                    and start <= entry.at < end
+                    and rule.match.matches(entry.purpose, entry.channel, entry.team, owner)
+                ):
+                    found.append(entry)  # the ledger's own objects: displacement tracks them by identity
+        return found
 
 
 # ---- values and names -----------------------------------------------------------------
