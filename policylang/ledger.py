@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -1095,7 +1095,7 @@ def _split_schema(url: str) -> tuple[str, str | None]:
             kept.append((key, value))
     if schema is not None and not schema.replace("_", "a").isalnum():
         raise LedgerError(f"schema name {schema!r} must be letters, digits and underscores")
-    return urlunsplit(parts._replace(query=urlencode(kept))), schema
+    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote))), schema
 
 
 def _safe_url(url: str) -> str:
