@@ -47,6 +47,7 @@ KEYWORDS = STATEMENT_KEYWORDS + (
 
 SCENARIO_WORDS = {
     "DATETIME": "a date and time like 2026-11-24T10:00",
+    "CLOCK_SECONDS": "a clock time like 10:00:30",
     "ZULU": "`Z`",
     "OFFSET": "an offset like +01:00",
     "BRACKET_ZONE": "a zone like [Europe/London]",
@@ -124,6 +125,16 @@ class Literal:
     kind: str
     value: Any
     span: Span = _span()
+
+
+class SetLiteral(tuple):  # type: ignore[type-arg]
+    """A written set ``(a, b)``: a tuple of literals that knows where it was written."""
+
+    span: Span = NOWHERE
+
+    def at(self, span: Span) -> SetLiteral:
+        self.span = span
+        return self
 
 
 @attrs.frozen(slots=True)
@@ -283,7 +294,7 @@ class _ToScenario(Transformer[Token, Any]):
         return AttrValue(self._name(items[0]), value, self._s(meta))
 
     def set_value(self, meta: Any, items: list[Any]) -> tuple[Literal, ...]:
-        return tuple(item for item in items if item is not None)
+        return SetLiteral(item for item in items if item is not None).at(self._s(meta))
 
     def scalar(self, meta: Any, items: list[Token]) -> Literal:
         token = items[0]
@@ -497,7 +508,8 @@ def _keywords(expected: set[str], terminals: dict[str, Any]) -> list[str]:
 def _hint(token: Token, expected: set[str], terminals: dict[str, Any], source: Source) -> str | None:
     line = source.line(token.line or 0)
     words = line.split()
-    first = words[0] if words else ""
+    first = words[0].rstrip(":") if words else ""
+    second = words[1] if len(words) > 1 else ""
     if (
         first not in KEYWORDS
         and token.column is not None
@@ -513,16 +525,17 @@ def _hint(token: Token, expected: set[str], terminals: dict[str, Any], source: S
             return hint
     if token.type == "STRING" and "NAME" in expected:
         return "names are written without quotes; quotes are for rule names, files and texts"
-    if "COLON" in expected:
-        return "put a colon after the customer's name: expect ada: marketing phone by cards is allowed"
-    if "BY" in expected or "by" in keywords:
+    ledger = second in ("had", "plans")
+    if "COLON" in expected and first in ("expect", "ask", "customer"):
+        return f"put a colon after the customer's name: {first} ada: ..."
+    if "by" in keywords and (first in ("expect", "ask") or ledger):
         return "a request or contact names its team: marketing phone by cards"
-    if "is" in keywords and "next" in keywords:
+    if first == "expect" and "is" in keywords and "next" in keywords:
         return (
             'an expectation ends with `is allowed`, `is denied`, `is denied by "rule"`, '
             "`next allowed at TIME` or `displaces ...`"
         )
-    if "at" in keywords and token.type in ("_NL", "$END"):
+    if ledger and "at" in keywords and token.type in ("_NL", "$END"):
         return "a ledger line needs its time: ... at 2026-11-23 15:00"
     if "DATE" in expected or "DATETIME" in expected:
         return "times are written 2026-11-24 10:00, optionally with Z, +01:00 or [Europe/London]"
@@ -876,7 +889,9 @@ def typed_attribute(policy: Policy, attribute: AttrValue) -> Any:
         if isinstance(value, tuple):
             if spec.kind != "set":
                 raise ScenarioError(
-                    f"`{key}` holds one value, not a set", attribute.span, expected=expected_value(spec)
+                    f"`{key}` holds one value, not a set",
+                    getattr(value, "span", attribute.span),
+                    expected=expected_value(spec),
                 )
             items: set[Any] = set()
             for item in value:
