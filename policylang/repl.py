@@ -485,7 +485,15 @@ def literal_text(literal: Any) -> str:
 # ---- the timeline ------------------------------------------------------------------------
 
 WIDTH = 64
-CHANNEL_MARKS = "epslutwxyz"
+
+
+def channel_marks(channels: tuple[str, ...]) -> dict[str, str]:
+    """One letter per channel: its initial, or its next letter not yet taken (phone p, push u)."""
+    marks: dict[str, str] = {}
+    for channel in channels:
+        free = [c for c in channel + "abcdfghijkmnoqrstvwxyz" if c.isalpha() and c not in marks.values()]
+        marks[channel] = free[0] if free else "c"
+    return marks
 
 
 def timeline(state: CustomerState, policy: Policy, zone: dt.tzinfo, reference: dt.datetime) -> RenderableType:
@@ -505,8 +513,7 @@ def timeline(state: CustomerState, policy: Policy, zone: dt.tzinfo, reference: d
     for entry in entries:
         column = scale.column(entry.at)
         if isinstance(entry, Contact):
-            channels = policy.channels
-            mark = CHANNEL_MARKS[channels.index(entry.channel) % len(CHANNEL_MARKS)] if entry.channel in channels else "c"
+            mark = channel_marks(policy.channels).get(entry.channel, "c")
             if entry.status != "sent":
                 mark = mark.upper()
             legend[mark] = entry.channel + ("" if mark.islower() else " (planned)")
