@@ -37,7 +37,7 @@ def check_same(text: str, policy: Policy, customer: dict[str, Any], request: Req
     assert len(decision.trace) == len(policy.rules)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(scenarios())
 def test_evaluator_agrees_with_the_reference(scenario: Any) -> None:
     check_same(*scenario)
@@ -49,7 +49,7 @@ def test_instants_are_compared_in_utc() -> None:
     assert Request("sales", "sms", "debt", a.astimezone(dt.timezone(dt.timedelta(hours=-4)))).at == a
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(displacement_scenarios())
 def test_evaluator_agrees_on_precedence_and_displacement(scenario: Any) -> None:
     check_same(*scenario)

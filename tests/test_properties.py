@@ -20,7 +20,7 @@ from tests.strategies import (
     selectors,
 )
 
-SETTINGS = settings(max_examples=150, deadline=None,
+SETTINGS = settings(max_examples=75, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 TICK = dt.timedelta(microseconds=1)
 
@@ -117,7 +117,7 @@ def test_trace_agrees_with_the_verdict(scenario: Any) -> None:
     for contact in decision.displaces:
         assert contact.status == "planned" and contact in ledger
     owner = customer.get("owner")
-    for entry, rule in zip(decision.trace, policy.rules):
+    for entry, rule in zip(decision.trace, policy.rules, strict=True):
         subject = rule.match.matches(request.purpose, request.channel, request.team, owner)
         if rule.kind == "exempt":
             assert entry.verdict != "deny"
