@@ -1,0 +1,113 @@
+"""Compile-speed benchmark: prints a table of target and measured times.
+
+1. Cold ``policylang check examples/northwind.pol``: a whole new process each run (the
+   interpreter start, imports, grammar load from its cache, parse, compile, output).
+2. Parse + compile of a generated policy with 2,000 rules, in this process.
+
+Run: ``python benchmarks/compile.py [--runs N]``. Timings are medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from policylang.compiler import compile_policy  # noqa: E402
+from policylang.parser import parse  # noqa: E402
+
+CHECK_TARGET = 0.300
+BIG_TARGET = 1.0
+
+BIG_HEAD = """policy "generated"
+timezone "Europe/London"
+channels  email, sms, phone, letter, push
+teams     t0, t1, t2, t3, t4, t5, t6, t7
+purposes  marketing, servicing, debt, transactional
+outcomes  conversation, no_answer
+events    complaint
+customer
+  timezone   zone
+  status     one of active, dormant, closed
+  dnc        flag
+  age        number
+  opted_out  set of channel
+  owner      team
+owner is customer.owner
+precedence t0 > owner > t1 > t2
+"""
+
+BODIES = [
+    'cap "r{i}": at most {n} marketing phone by t{t} per {n} days for each campaign',
+    'capacity "r{i}": at most {n}00 phone by t{t} per calendar week',
+    'quiet "r{i}": no marketing sms outside 08:00-21:00',
+    'quiet "r{i}": no debt phone within {n} consecutive days after debt phone with outcome conversation',
+    'quiet "r{i}": no marketing on sunday, 2026-12-25',
+    'exclude "r{i}": marketing when customer.dnc or (customer.age < 18 and customer.status is not active)',
+    'exclude "r{i}": any except transactional when channel in customer.opted_out',
+    'require "r{i}": debt sms after debt email at least {n} days before, within 30 days',
+    'exclusive "r{i}": marketing by t{t} per {n} days',
+    'exempt "r{i}": transactional from cap, quiet',
+]
+
+
+def big_policy(rules: int = 2000) -> str:
+    lines = [BIG_HEAD]
+    for i in range(rules):
+        lines.append(BODIES[i % len(BODIES)].format(i=i, n=i % 9 + 1, t=i % 8))
+    return "\n".join(lines) + "\n"
+
+
+def cold_check(runs: int) -> float:
+    policy = ROOT / "examples" / "northwind.pol"
+    command = [sys.executable, "-m", "policylang.cli", "check", str(policy)]
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)  # warm the grammar cache once
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def big_compile(runs: int) -> tuple[float, float]:
+    text = big_policy()
+    parse_times, total_times = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        parse(text, "generated.pol")
+        parse_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        policy = compile_policy(text, "generated.pol")
+        total_times.append(time.perf_counter() - start)
+        assert len(policy.rules) == 2000
+    return statistics.median(parse_times), statistics.median(total_times)
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--runs", type=int, default=10, help="cold check runs (default 10)")
+    options.add_argument("--big-runs", type=int, default=3, help="2,000-rule compile runs (default 3)")
+    args = options.parse_args()
+    check = cold_check(args.runs)
+    parse_only, whole = big_compile(args.big_runs)
+    rows = [
+        ("cold `policylang check examples/northwind.pol`", CHECK_TARGET, check),
+        ("parse + compile, 2,000 rules", BIG_TARGET, whole),
+        ("  of which parse", None, parse_only),
+    ]
+    print(f"{'measure':<50} {'target':>9} {'measured':>9}  ok")
+    for name, target, measured in rows:
+        target_text = f"{target * 1000:.0f} ms" if target else ""
+        ok = "" if target is None else ("yes" if measured <= target else "NO")
+        print(f"{name:<50} {target_text:>9} {measured * 1000:>6.0f} ms  {ok}")
+
+
+if __name__ == "__main__":
+    main()
