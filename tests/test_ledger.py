@@ -31,6 +31,7 @@ from tests.ledger_fixtures import (  # noqa: F401 - fixtures
     pg_url_or_skip,
     store_kind,
 )
+from tests.pg_server import with_schema
 
 POLICY = make_policy()
 GOLD_OWNED = Customer("ada", {"owner": "gold"})
@@ -345,6 +346,6 @@ def test_the_password_never_appears_in_messages() -> None:
 def test_postgres_store_is_available_or_skipped_for_a_stated_reason() -> None:
     # under CI=true this fails instead of skipping, so CI always tests PostgreSQL
     url = pg_url_or_skip()
-    ledger = open_ledger(url + "?schema=t_probe")
+    ledger = open_ledger(with_schema(url, "t_probe"))
     assert ledger.schema_version == SCHEMA_VERSION
     ledger.close()
