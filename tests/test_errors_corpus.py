@@ -8,8 +8,8 @@ all of a file's errors must come out of one run.
 
 from __future__ import annotations
 
-from pathlib import Path
 import re
+from pathlib import Path
 
 import pytest
 
@@ -62,7 +62,7 @@ def test_broken_policy_reports_what_its_header_says(path: Path) -> None:
     want = sorted((line, column) for line, column, _ in expected)
     assert [(line, column) for line, column, _ in got] == want, got
     for line, column, fragments in expected:
-        here = [w for l, c, w in got if (l, c) == (line, column)]
+        here = [w for at_line, at_column, w in got if (at_line, at_column) == (line, column)]
         assert any(all(f in w for f in fragments) for w in here), (fragments, here)
     for error in errors:
         assert error.span.file == str(path)

@@ -5,8 +5,8 @@ comments say (decisions worked out by hand from the regulations they cite).
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 import re
+from pathlib import Path
 
 import pytest
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import re
+from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from policylang.cli import main
 from policylang.compiler import compile_policy
