@@ -76,15 +76,12 @@ def transition_between(start: int, end: int, tz: dt.tzinfo) -> int | None:
     if offset_us(end, tz) == first:
         return None
     low, high = start, end  # offset(low) == first, offset(high) != first
-    while high - low > SECOND:
+    while high - low > 1:  # about 40 steps to the exact microsecond
         middle = (low + high) // 2
         if offset_us(middle, tz) == first:
             low = middle
         else:
             high = middle
-    # Offsets change on whole seconds; step to the exact microsecond.
-    while high - 1 > low and offset_us(high - 1, tz) != first:
-        high -= 1
     return high
 
 

@@ -380,7 +380,7 @@ def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: fr
 
 
 def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
-    tz, days = ctx.tz, window.days
+    tz, days = period_zone(rule, ctx), window.days
     first = ctx.local_date(t, tz) - dt.timedelta(days=days - 1)
     # Instants at which each local date of the 2N-1 dates around the request begins.
     starts = [clock.start_of_date(first + dt.timedelta(days=d), tz) for d in range(2 * days)]
