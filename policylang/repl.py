@@ -119,6 +119,13 @@ class Session:
         return result
 
     def statement(self, text: str) -> RenderableType:
+        words = text.split()
+        if len(words) == 1 and words[0] not in KEYWORDS:
+            raise ScenarioError(
+                f"unknown command `{words[0]}`",
+                Span.point("<input>", 1, 1, len(words[0])),
+                hint=did_you_mean(words[0], [*SESSION_COMMANDS, *KEYWORDS[:5]]) or "`help` lists the commands",
+            )
         try:
             statement = parse_statement(text, "<input>")
         except PolicylangError as exc:
@@ -369,7 +376,7 @@ def decision_panel(answer: Answer) -> Panel:
             if decision.next_allowed_at
             else "never: waiting does not help"
         )
-        body.append(f"\nnext allowed at {when}")
+        body.append(f"\nnext allowed: {when}")
     for contact in decision.displaces:
         body.append("\ndisplaces ", style="yellow")
         body.append(contact_text(contact, zone) + " (planned)")

@@ -49,7 +49,7 @@ def session(tmp_path: Path) -> Session:
 def test_ask_shows_the_decision_and_the_rules_that_spoke(session: Session) -> None:
     out = show(session, "ask ada: marketing phone by cards")
     assert 'DENIED by "one sales call a week", "one voice"' in out
-    assert "next allowed at 2026-12-07 15:00" in out
+    assert "next allowed: 2026-12-07 15:00" in out
     assert re.search(r'"one voice"\s*│\s*deny', out)
     assert re.search(r'"offers per month"\s*│\s*pass', out)
     assert '"letters per quarter"' not in out  # skipped rules are only counted
@@ -105,6 +105,8 @@ def test_errors_are_shown_with_a_caret_and_never_end_the_session(session: Sessio
     out = show(session, "ask ada: marketing phone by card")
     assert "did you mean `cards`?" in out
     assert "did you mean `ask`?" in show(session, "aks ada: marketing phone by cards")
+    assert "unknown command `advanse`" in show(session, "advanse")
+    assert "did you mean `advance`?" in show(session, "advanse")
     assert not session.finished
 
 
