@@ -862,7 +862,12 @@ class _SQLTxn:
         return [(Row.from_values(values[:-1]), values[-1]) for values in found]
 
     def insert(self, rows: Sequence[Row]) -> None:
-        if rows:
+        if len(rows) >= 100 and self.ledger.placeholder == "%s":
+            # PostgreSQL bulk import: COPY is an order of magnitude faster than INSERTs
+            with self.cur.copy(f"COPY entries ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row.values())
+        elif rows:
             self.cur.executemany(self._sql(_INSERT), [row.values() for row in rows])
 
     def update(self, row: Row) -> None:
