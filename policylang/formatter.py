@@ -34,7 +34,8 @@ MAX_ALIGNED_HEAD = 44  # rule heads longer than this are not padded to align
 def format_policy(text: str, file: str = "<policy>") -> str:
     """``text`` in the canonical layout; raise :class:`PolicySyntaxError` if it does not parse."""
     tree = parse(text, file)
-    return Layout(tree, text.splitlines()).render()
+    # lines as the lexer counts them: only "\n" ends a line
+    return Layout(tree, [line.rstrip("\r") for line in text.split("\n")]).render()
 
 
 # ---- writing AST nodes back as text ------------------------------------------------------

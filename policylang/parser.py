@@ -510,7 +510,8 @@ def parse(text: str, file: str = "<policy>") -> ast.PolicyFile:
 def collect_comments(text: str) -> list[ast.Comment]:
     """Every ``#`` comment outside a quoted string, with its position."""
     found: list[ast.Comment] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split at "\n" only, as the lexer counts lines (str.splitlines also splits at \f, \x1c, ...)
+    for number, line in enumerate(text.split("\n"), start=1):
         in_string = False
         escaped = False
         for index, char in enumerate(line):

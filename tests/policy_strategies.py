@@ -40,7 +40,8 @@ RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive")
 names = st.from_regex(r"[a-z_][a-z0-9_]{0,9}", fullmatch=True).filter(lambda n: n not in RESERVED)
 # rule names and titles: any one-line text, quotes and backslashes included
 texts = st.text(
-    st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")) | st.sampled_from('"\\ '),
+    # \x0c, \x1c and \u2028 end a line for str.splitlines but not for the lexer
+    st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")) | st.sampled_from('"\\ \x0c\x1c\u2028'),
     min_size=1,
     max_size=24,
 ).filter(lambda t: t.strip() != "")
