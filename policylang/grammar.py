@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,7 +82,9 @@ class LineJoiner:
 def load_grammar(name: str, start: str = "start") -> Lark:
     """Build (or load from the cache) the LALR parser for ``grammar/NAME``."""
     path = grammar_path(name)
-    cache_file = Path(tempfile.gettempdir()) / f"policylang-{name}-{path.stat().st_mtime_ns}.cache"
+    # Key the cache on every grammar file: scenario.lark imports policy.lark's terminals.
+    stamp = "-".join(str(p.stat().st_mtime_ns) for p in sorted(path.parent.glob("*.lark")))
+    cache_file = Path(tempfile.gettempdir()) / f"policylang-{name}-{zlib.crc32(stamp.encode()):08x}.cache"
     return Lark(
         path.read_text(encoding="utf-8"),
         parser="lalr",
