@@ -56,6 +56,9 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "sqlite:///policylang-ledger.sqlite"
 DEFAULT_HOLD = dt.timedelta(minutes=15)
+# An append of entries for at most this many customers takes their locks; a bulk import
+# (an offline job) does not, which would exhaust PostgreSQL's lock table.
+LOCKED_APPEND = 100
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
@@ -409,11 +412,20 @@ class Ledger:
     def append(self, entries: Iterable[Entry]) -> int:
         """Store sent contacts, imported plans and events, all in one transaction.
 
-        Every entry must name its customer. Returns how many were stored.
+        Every entry must name its customer. Returns how many were stored. An append for
+        up to ``LOCKED_APPEND`` customers is serialised with their reservations; a bulk
+        import is not (run it while no reservations are being made, or accept that a
+        reservation racing it may decide without the entries still being imported).
         """
         now_us = self._now_us()
         rows = [row_from_entry(entry, now_us) for entry in entries]
+        customers = sorted({row.customer for row in rows})
         with self._transaction(write=True) as txn:
+            if len(customers) <= LOCKED_APPEND:
+                # a live report of a few contacts waits for reservations of those customers,
+                # so a decision never misses a contact that committed before it
+                for customer in customers:  # sorted: two appends cannot deadlock
+                    txn.lock_customer(customer)
             txn.insert(rows)
         return len(rows)
 
@@ -583,7 +595,12 @@ class Ledger:
     def _close(self, reservation_id: str, to: str, outcome: str | None) -> ReservationState:
         now_us = self._now_us()
         with self._transaction(write=True) as txn:
-            row = txn.row(reservation_id, for_update=True)
+            row = txn.row(reservation_id, for_update=False)
+            if row is not None:
+                # the customer's lock first (as reserve takes it), so a reservation that is
+                # displacing this contact and this confirm cannot interleave
+                txn.lock_customer(row.customer)
+                row = txn.row(reservation_id, for_update=True)
             if row is None or row.kind != "contact":
                 raise LedgerError(f"no reservation {reservation_id!r} in this ledger")
             state = row.state(now_us)

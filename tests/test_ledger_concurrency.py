@@ -260,3 +260,61 @@ def _endless_reserver(url: str, team: str) -> None:
         res = ledger.reserve(policy, Customer("ada", {}), Request(team, channel, "marketing", T0), explain=False)
         if res.allowed and n % 3 == 0:
             ledger.release(res.id or "")
+
+
+def _confirmer(barrier: Any, source: Ledger | str, customers: int) -> list[str]:
+    """Reserve for a low team and confirm at once; the ids whose confirm said "sent"."""
+    from policylang.ledger import ReservationError
+
+    policy = make_policy(CAP_POLICY, "cap.pol")
+    ledger, mine = _ledger_for(source)
+    confirmed = []
+    barrier.wait()
+    for _ in range(3):
+        planned = []
+        for i in range(customers):  # plan for everyone, then confirm: displacers get a window
+            res = ledger.reserve(policy, Customer(f"c{i}", {}), Request("t8", "sms", "marketing", T0), explain=False)
+            planned += [res.id or ""] if res.allowed else []
+        for rid in planned:
+            try:
+                if ledger.confirm(rid).state == "sent":
+                    confirmed.append(rid)
+            except ReservationError:
+                pass  # displaced before we confirmed: fine, it was not sent
+    if mine:
+        ledger.close()
+    return confirmed
+
+
+def _displacer(barrier: Any, source: Ledger | str, customers: int) -> list[str]:
+    """Reserve for the top team, displacing plans; the ids it reported displaced."""
+    policy = make_policy(CAP_POLICY, "cap.pol")
+    ledger, mine = _ledger_for(source)
+    displaced = []
+    barrier.wait()
+    for round_ in range(3):
+        for i in range(customers):
+            res = ledger.reserve(policy, Customer(f"c{i}", {}), Request("t1", "sms", "marketing", T0), explain=False)
+            displaced += [c.id or "" for c in res.displaced]
+            if res.allowed and round_ < 2:
+                ledger.release(res.id or "")  # make room for more plans to fight over
+    if mine:
+        ledger.close()
+    return displaced
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_confirmed_contact_is_never_displaced(kind: str, tmp_path: os.PathLike[str]) -> None:
+    """Confirm and displacement race on the same planned contacts: a contact whose confirm
+    reported "sent" must stay sent, and a displaced one must never have been confirmed."""
+    ledger, source = _target(kind, tmp_path)
+    n = 40
+    results = run_all(kind, lambda b, src, k: (_confirmer if k == "c" else _displacer)(b, src, n),
+                      [(source, "c"), (source, "d"), (source, "c"), (source, "d")])  # fmt: skip
+    confirmed = set(results[0]) | set(results[2])
+    displaced = set(results[1]) | set(results[3])
+    assert confirmed and displaced, "the race never happened"
+    assert not confirmed & displaced
+    for cid in confirmed:
+        assert ledger.reservation(cid).state == "sent"
+    ledger.close()
