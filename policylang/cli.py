@@ -92,29 +92,31 @@ def summary(policy: object) -> str:
 
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
+# Subcommand name -> the module that adds it (with ``add_parser``). Only the module of the
+# command being run is imported, so a cold `policylang decide` does not load the REPL.
+COMMAND_MODULES: dict[str, str] = {
+    "decide": "policylang.commands.decide",
+    "fmt": "policylang.commands.fmt",
+    "graph": "policylang.commands.graph",
+    "test": "policylang.commands.test",
+    "repl": "policylang.commands.repl",
+    "ledger": "policylang.commands.ledger",
+    "reserve": "policylang.commands.ledger",
+    "confirm": "policylang.commands.ledger",
+    "release": "policylang.commands.ledger",
+}
 
-def adders() -> list[Adder]:
-    """Every subcommand's parser builder. Front ends add theirs here."""
+
+def adders(command: str | None = None) -> list[Adder]:
+    """Parser builders: all of them, or just the one for ``command`` when it is known."""
+    if command == "check":
+        return [add_check]
+    modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else list(dict.fromkeys(COMMAND_MODULES.values()))
     found: list[Adder] = [add_check]
-    for module, name in EXTRA_COMMANDS:
-        try:
-            imported = __import__(module, fromlist=[name])
-        except ImportError:
-            continue
-        found.append(getattr(imported, name))
+    for module in modules:
+        imported = __import__(module, fromlist=["add_parser"])
+        found.append(imported.add_parser)
     return found
-
-
-# (module, function) pairs that add subcommands; each module owns its command.
-EXTRA_COMMANDS: list[tuple[str, str]] = [
-    ("policylang.commands.decide", "add_parser"),
-    ("policylang.commands.fmt", "add_parser"),
-    ("policylang.commands.graph", "add_parser"),
-    ("policylang.commands.test", "add_parser"),
-    ("policylang.commands.repl", "add_parser"),
-    ("policylang.commands.ledger", "add_parser"),
-    ("policylang.commands.demo", "add_parser"),
-]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,20 +126,21 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="policylang", description="Contact policies: check, decide, test.")
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
-    for add in adders():
+    for add in adders(command):
         add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``policylang`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments[0] if arguments else None)
+    args = parser.parse_args(arguments)
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_BAD_INPUT
