@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -348,12 +350,19 @@ class _TxnLoads:
         self.txn = txn
         self.now_us = now_us
         self.locked: set[str] = set()
+        # the evaluator asks for the same window more than once (the check, then the search
+        # for the next allowed instant); within one transaction the answer cannot change
+        self.seen: dict[tuple[str, dt.datetime, dt.datetime], list[Contact]] = {}
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         if rule.name not in self.locked:
             self.txn.lock_capacity(rule.name)
             self.locked.add(rule.name)
-        return _counted_contacts(self.txn, rule, start, end, self.now_us)
+        key = (rule.name, start, end)
+        found = self.seen.get(key)
+        if found is None:
+            found = self.seen[key] = _counted_contacts(self.txn, rule, start, end, self.now_us)
+        return list(found)
 
 
 def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datetime, now_us: int) -> list[Contact]:
@@ -799,6 +808,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             updated_us BIGINT NOT NULL
         )""",
         "CREATE INDEX entries_planned_expiry ON entries (expires_us) WHERE status = 'planned'",
+        # capacity rules are mostly a team's load ("phone by service"): find its contacts directly
+        "CREATE INDEX entries_team_channel_at ON entries (team, channel, at_us) WHERE kind = 'contact'",
     ),
 }
 
@@ -871,8 +882,10 @@ class _SQLTxn:
 
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]:
         narrow, params = _match_filter(rule, "e.")
+        # only a `by owner` selector needs each contact's customer's owner
+        owner = ("c.owner", "LEFT JOIN customers c ON c.id = e.customer") if rule.match.uses_owner else ("NULL", "")
         text = (
-            f"SELECT {_PREFIXED}, c.owner FROM entries e LEFT JOIN customers c ON c.id = e.customer "
+            f"SELECT {_PREFIXED}, {owner[0]} FROM entries e {owner[1]} "
             f"WHERE e.kind = 'contact' AND e.at_us >= ? AND e.at_us < ? AND {_counted_sql('e.')}{narrow}"
         )
         found = self.execute(text, [start_us, end_us, now_us, *params]).fetchall()
@@ -969,8 +982,9 @@ class SQLiteLedger(SQLLedger):
 
     WAL mode lets readers run while one writer writes; every write transaction starts with
     ``BEGIN IMMEDIATE``, which takes the write lock before the decision reads, so two
-    reservations never decide on the same state. ``busy_timeout`` (seconds) is how long a
-    writer waits for the lock before giving up with an error.
+    reservations never decide on the same state. Writers first queue on an OS lock on the
+    file ``PATH-writers`` (fair hand-over between processes). ``busy_timeout`` (seconds) is
+    how long a writer waits for its turn before giving up with a :class:`LedgerError`.
     """
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, target_version: int | None = None,
@@ -991,6 +1005,15 @@ class SQLiteLedger(SQLLedger):
             self._open_schema(target_version)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.url}: cannot open the ledger ({exc})") from None
+        # Writers queue on an OS lock beside the file before BEGIN IMMEDIATE. SQLite's own
+        # busy handler sleeps and retries, so under contention one busy process can starve
+        # another until busy_timeout; a waiter on the OS lock is woken the moment it is free.
+        # The OS drops the lock when its process dies.
+        try:
+            self._queue = os.open(self.path + "-writers", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._conn.close()
+            raise LedgerError(f"{self.url}: cannot create {self.path}-writers ({exc.strerror})") from None
 
     def _open_schema(self, target_version: int | None) -> None:
         cur = self._conn.cursor()
@@ -1004,7 +1027,7 @@ class SQLiteLedger(SQLLedger):
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Txn]:
-        with self._lock:
+        with self._lock, self._writer_turn(write):
             cur = self._conn.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -1024,9 +1047,50 @@ class SQLiteLedger(SQLLedger):
             finally:
                 cur.close()
 
+    @contextlib.contextmanager
+    def _writer_turn(self, write: bool) -> Iterator[None]:
+        """Hold the writers' lock for a write transaction (waiting at most busy_timeout)."""
+        if not write:
+            yield
+            return
+        self._take_writer_lock()
+        try:
+            yield
+        finally:
+            fcntl.flock(self._queue, fcntl.LOCK_UN)
+
+    def _take_writer_lock(self) -> None:
+        try:
+            fcntl.flock(self._queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        # Busy: a helper thread blocks in the kernel; we wait for it at most busy_timeout.
+        got, given_up, guard = threading.Event(), threading.Event(), threading.Lock()
+        fd = self._queue
+
+        def wait() -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with guard:
+                if given_up.is_set():
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                else:
+                    got.set()
+
+        threading.Thread(target=wait, name="policylang-ledger-writer", daemon=True).start()
+        if got.wait(self.busy_timeout):
+            return
+        with guard:
+            if got.is_set():
+                return
+            given_up.set()
+        raise LedgerError(f"{self.url}: the ledger is busy: no write turn within {self.busy_timeout:g} s",
+                          hint="another process holds a write transaction open; raise busy_timeout")  # fmt: skip
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            os.close(self._queue)
 
 
 # ---- PostgreSQL -------------------------------------------------------------------------------

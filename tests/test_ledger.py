@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -265,7 +266,7 @@ instants = st.datetimes(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(at=instants)
 def test_instants_round_trip_exactly_in_utc(ledger: Ledger, at: dt.datetime) -> None:
-    contact = Contact(at=at, channel="email", purpose="marketing", team="gold", customer=f"x{at.timestamp()}")
+    contact = Contact(at=at, channel="email", purpose="marketing", team="gold", customer=uuid.uuid4().hex)
     ledger.append([contact])
     [back] = ledger.events(contact.customer or "")
     assert back.at == at and back.at.utcoffset() == dt.timedelta(0)
@@ -349,3 +350,16 @@ def test_postgres_store_is_available_or_skipped_for_a_stated_reason() -> None:
     ledger = open_ledger(with_schema(url, "t_probe"))
     assert ledger.schema_version == SCHEMA_VERSION
     ledger.close()
+
+
+def test_a_sqlite_writer_waits_its_turn_then_gives_up_clearly(tmp_path: object) -> None:
+    url = fresh_url("sqlite", tmp_path)  # type: ignore[arg-type]
+    holder = open_ledger(url)
+    waiter = open_ledger(url, busy_timeout=0.3)
+    with holder._transaction(write=True):  # another program mid-transaction
+        with pytest.raises(LedgerError, match="busy: no write turn within 0.3 s"):
+            waiter.reserve(POLICY, GOLD_OWNED, marketing("gold"))
+        assert waiter.events("ada") == []  # readers are not blocked by a writer
+    assert waiter.reserve(POLICY, GOLD_OWNED, marketing("gold")).allowed
+    holder.close()
+    waiter.close()

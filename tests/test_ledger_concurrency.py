@@ -262,6 +262,9 @@ def _endless_reserver(url: str, team: str) -> None:
             ledger.release(res.id or "")
 
 
+ROUNDS = 5
+
+
 def _confirmer(barrier: Any, source: Ledger | str, customers: int) -> list[str]:
     """Reserve for a low team and confirm at once; the ids whose confirm said "sent"."""
     from policylang.ledger import ReservationError
@@ -270,10 +273,10 @@ def _confirmer(barrier: Any, source: Ledger | str, customers: int) -> list[str]:
     ledger, mine = _ledger_for(source)
     confirmed = []
     barrier.wait()
-    for _ in range(3):
+    for _ in range(ROUNDS):
         planned = []
         for i in range(customers):  # plan for everyone, then confirm: displacers get a window
-            res = ledger.reserve(policy, Customer(f"c{i}", {}), Request("t8", "sms", "marketing", T0), explain=False)
+            res = ledger.reserve(policy, Customer(f"c{i}", {}), Request("t8", "email", "marketing", T0), explain=False)
             planned += [res.id or ""] if res.allowed else []
         for rid in planned:
             try:
@@ -287,16 +290,17 @@ def _confirmer(barrier: Any, source: Ledger | str, customers: int) -> list[str]:
 
 
 def _displacer(barrier: Any, source: Ledger | str, customers: int) -> list[str]:
-    """Reserve for the top team, displacing plans; the ids it reported displaced."""
+    """Reserve for the top team ("one a week" leaves room for one email), displacing plans;
+    the ids it reported displaced."""
     policy = make_policy(CAP_POLICY, "cap.pol")
     ledger, mine = _ledger_for(source)
     displaced = []
     barrier.wait()
-    for round_ in range(3):
+    for round_ in range(ROUNDS):
         for i in range(customers):
-            res = ledger.reserve(policy, Customer(f"c{i}", {}), Request("t1", "sms", "marketing", T0), explain=False)
+            res = ledger.reserve(policy, Customer(f"c{i}", {}), Request("t1", "email", "marketing", T0), explain=False)
             displaced += [c.id or "" for c in res.displaced]
-            if res.allowed and round_ < 2:
+            if res.allowed and round_ < ROUNDS - 1:
                 ledger.release(res.id or "")  # make room for more plans to fight over
     if mine:
         ledger.close()
