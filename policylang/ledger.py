@@ -1090,7 +1090,9 @@ class SQLiteLedger(SQLLedger):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-            os.close(self._queue)
+            if self._queue >= 0:
+                os.close(self._queue)
+                self._queue = -1
 
 
 # ---- PostgreSQL -------------------------------------------------------------------------------
