@@ -170,10 +170,20 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def check_text(value: str | None, what: str) -> None:
+    """Refuse a NUL character: PostgreSQL cannot store one, so no store accepts it."""
+    if value is not None and "\x00" in value:
+        raise LedgerError(f"{what} {value!r} contains a NUL character, which a ledger cannot store")
+
+
 def row_from_entry(entry: Entry, now_us: int) -> Row:
     """The row for an appended entry; it must name its customer."""
     if not entry.customer:
         raise LedgerError(f"cannot store {_describe(entry)}: it names no customer")
+    check_text(entry.customer, "customer id")
+    if isinstance(entry, Contact):
+        check_text(entry.id, "contact id")
+        check_text(entry.campaign, "campaign")
     if isinstance(entry, Event):
         return Row(new_id(), entry.customer, "event", to_micros(entry.at), event=entry.name,
                    created_us=now_us, updated_us=now_us)  # fmt: skip
@@ -300,7 +310,8 @@ class LedgerProtocol(Loads, Protocol):
 
     def events(self, customer: str) -> list[Entry]: ...
 
-    def reserve(self, policy: Policy, customer: Customer | str, request: Request) -> Reservation: ...
+    def reserve(self, policy: Policy, customer: Customer | str, request: Request, *,
+                explain: bool = True) -> Reservation: ...  # fmt: skip
 
     def confirm(self, reservation_id: str, outcome: str | None = None) -> ReservationState: ...
 
@@ -441,6 +452,8 @@ class Ledger:
     def put_customers(self, policy: Policy, customers: Iterable[Customer]) -> int:
         """Store (or replace) customer records, all in one transaction."""
         records = [(c.id, customer_json(c), customer_owner(policy, c)) for c in customers]
+        for cid, _, _ in records:
+            check_text(cid, "customer id")
         with self._transaction(write=True) as txn:
             for cid, text, owner in records:
                 txn.put_customer(cid, text, owner)
@@ -515,12 +528,15 @@ class Ledger:
 
         ``customer`` is a record (stored or updated as part of the transaction) or the id of a
         stored one. Planned contacts that precedence overrides are marked ``displaced`` and
-        returned in :attr:`Reservation.displaced`. A denied request writes nothing.
+        returned in :attr:`Reservation.displaced`. A denied request writes nothing (not even
+        the customer record). ``explain=False`` skips the trace, for speed.
         """
         now_us = self._now_us()
         customer_id = customer if isinstance(customer, str) else customer.id
         if not customer_id:
             raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
+        check_text(customer_id, "customer id")
+        check_text(request.campaign, "campaign")
         record_text = None if isinstance(customer, str) else customer_json(customer)
         with self._transaction(write=True) as txn:
             txn.lock_customer(customer_id)
@@ -1156,7 +1172,7 @@ class PostgresLedger(SQLLedger):
                     yield _SQLTxn(self, cur)
             except psycopg.errors.UniqueViolation as exc:
                 raise LedgerError(f"{_safe_url(self.url)}: {_integrity_message(str(exc))}") from None
-            except psycopg.OperationalError as exc:
+            except (psycopg.OperationalError, psycopg.DataError) as exc:
                 raise LedgerError(f"{_safe_url(self.url)}: {str(exc).strip()}") from None
 
     def close(self) -> None:

@@ -363,3 +363,49 @@ def test_a_sqlite_writer_waits_its_turn_then_gives_up_clearly(tmp_path: object) 
     assert waiter.reserve(POLICY, GOLD_OWNED, marketing("gold")).allowed
     holder.close()
     waiter.close()
+
+
+RICH_POLICY = make_policy("""
+policy "records"
+channels email, sms
+teams a, b
+purposes marketing
+customer
+  timezone zone
+  born     date
+  score    number
+  tags     set of text
+  muted    set of channel
+  tier     one of gold, silver
+  owner    team
+owner is customer.owner
+cap "c": at most 1 marketing per 7 days
+""", "records.pol")
+
+customer_values = st.fixed_dictionaries({}, optional={
+    "timezone": st.sampled_from(["Europe/London", "Asia/Tokyo", "UTC"]),
+    "born": st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2030, 1, 1)),
+    "score": st.floats(allow_nan=False, allow_infinity=False, width=64),
+    "tags": st.frozensets(st.text(max_size=5), max_size=3),
+    "muted": st.frozensets(st.sampled_from(["email", "sms"])),
+    "tier": st.sampled_from(["gold", "silver"]),
+    "owner": st.sampled_from(["a", "b"]),
+})  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=customer_values, ident=st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=12))
+def test_stored_customer_records_come_back_equal(ledger: Ledger, values: dict[str, object], ident: str) -> None:
+    record = Customer(ident, values)
+    ledger.put_customers(RICH_POLICY, [record])
+    assert ledger.customer(RICH_POLICY, ident) == record
+
+
+def test_a_nul_character_is_refused_by_every_store(ledger: Ledger) -> None:
+    with pytest.raises(LedgerError, match="NUL"):
+        ledger.put_customers(POLICY, [Customer("a\x00b", {})])
+    with pytest.raises(LedgerError, match="NUL"):
+        ledger.reserve(POLICY, Customer("a\x00b", {}), marketing("gold"))
+    with pytest.raises(LedgerError, match="NUL"):
+        ledger.append([Contact(at=T0, channel="sms", purpose="marketing", team="gold", customer="a", campaign="\x00")])
+    assert ledger.summary()["customers"] == 0 and list(ledger.export()) == []
