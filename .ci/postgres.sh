@@ -19,7 +19,12 @@
 # in a subshell.
 
 _policylang_pg_bindir() {
-    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+    # the newest /usr/lib/postgresql/N/bin with an initdb; empty (and success) when none
+    local found="" d
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && found=$(printf '%s\n%s\n' "$found" "$d" | sed '/^$/d' | sort -V | tail -n 1)
+    done
+    printf '%s\n' "$found"
 }
 
 _policylang_pg_start() (
