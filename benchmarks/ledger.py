@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import multiprocessing
 import os
 import random
@@ -38,6 +39,7 @@ import policylang  # noqa: E402
 from policylang.ledger import open_ledger  # noqa: E402
 from policylang.records import Contact, Customer, Entry, Event, Request  # noqa: E402
 
+print = functools.partial(print, flush=True)  # noqa: A001 - rows appear as they are measured
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
 POLICY_PATH = ROOT / "examples" / "northwind.pol"
