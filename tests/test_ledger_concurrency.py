@@ -233,8 +233,12 @@ def test_killing_writers_at_random_moments_never_breaks_the_cap(kind: str, tmp_p
     procs = [FORK.Process(target=_endless_reserver, args=(url, f"t{i % 8 + 1}")) for i in range(4)]
     for p in procs:
         p.start()
+    for _ in range(300):  # wait (up to 30 s on a busy machine) until the writers are writing
+        if ledger.events("ada"):
+            break
+        threading.Event().wait(0.1)
     for i, p in enumerate(procs):
-        threading.Event().wait(0.3 + 0.15 * i)  # kill them one by one, wherever they are
+        threading.Event().wait(0.1 + 0.15 * i)  # kill them one by one, wherever they are
         os.kill(p.pid or 0, signal.SIGKILL)
         p.join(30)
     contacts = [c for c in ledger.events("ada") if isinstance(c, Contact)]
