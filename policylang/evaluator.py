@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -71,6 +71,7 @@ class Finding:
 
 
 PASS = Finding(False)
+DENY = Finding(True)
 
 
 @attrs.define(slots=True)
@@ -128,26 +129,30 @@ def decide(
     ctx.skip = displaceable(ctx)
     plan = rule_plan(policy, request, owner)
     t = clock.micros(request.at)
-    verdicts = [judge(rule, status, lifter, ctx, t) for rule, status, lifter in plan]
-    denied = [rule.name for rule, (verdict, _, _) in zip(plan_rules(plan), verdicts, strict=False) if verdict == "deny"]
+    results: dict[int, Judgement] = {}
+    denying: list[AnyRule] = []
+    for position, rule, status, lifter in plan.active:
+        judgement = results[position] = judge(rule, status, lifter, ctx, t)
+        if judgement[0] == "deny":
+            denying.append(rule)
     notes: list[str] = []
-    if denied:
-        next_at = next_allowed(ctx, plan, t, notes)
-        displaced: tuple[Contact, ...] = ()
+    displaced: tuple[Contact, ...] = ()
+    if denying:
+        next_at = next_allowed(ctx, plan, t, denying, notes)
     else:
         next_at = t
-        held = {id(c) for _, _, shown in verdicts for c in shown}
+        held = {id(c) for _, _, shown in results.values() for c in shown}
         displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
     trace: tuple[TraceEntry, ...] = ()
     if explain:
         trace = tuple(
-            TraceEntry(rule.name, rule.kind, verdict, reason)
-            for rule, (verdict, reason, _) in zip(plan_rules(plan), verdicts, strict=False)
+            TraceEntry(rule.name, rule.kind, *results.get(position, SKIPPED)[:2])
+            for position, (rule, _, _) in enumerate(plan.entries)
         )
     return Decision(
         request=request,
-        allowed=not denied,
-        denied_by=tuple(denied),
+        allowed=not denying,
+        denied_by=tuple(rule.name for rule in denying),
         displaces=displaced,
         next_allowed_at=clock.instant(next_at) if next_at is not None else None,
         trace=trace,
@@ -177,43 +182,58 @@ def displaceable(ctx: Context) -> frozenset[int]:
 
 # ---- which rules apply ---------------------------------------------------------------------
 
-Plan = tuple[tuple[AnyRule, str, str], ...]  # (rule, check|skip|exempt|lifter, lifting rule name)
+Judgement = tuple[str, str, Sequence[Contact]]  # verdict, reason, displaced contacts
+SKIPPED: Judgement = ("skip", "", ())
+
+
+@attrs.frozen(slots=True)
+class Plan:
+    """What to do with each rule for one shape of request (purpose, channel, team, owner?).
+
+    ``entries`` has every rule in policy order with ``check``, ``skip``, ``exempt`` (lifted,
+    with the lifting rule's name) or ``lifter`` (an exempt rule that applies); ``active``
+    the ones that are not skipped, with their position; ``timed`` the checked rules whose
+    verdict can change with time (every kind but ``exclude``).
+    """
+
+    entries: tuple[tuple[AnyRule, str, str], ...]
+    active: tuple[tuple[int, AnyRule, str, str], ...]
+    timed: tuple[AnyRule, ...]
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
-    """Every rule with what to do for this request's shape; cached on the policy."""
+    """The plan for this request's shape; cached on the policy."""
     is_owner = owner is not None and request.team == owner
     key = ("plan", request.purpose, request.channel, request.team, is_owner)
     cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
     plan = cache.get(key)
     if plan is None:
-        subject = set(policy.subject_rules(request.purpose, request.channel, request.team, is_owner))
-        entries = []
-        for rule in policy.rules:
-            lifter = next(
-                (policy.rules[i].name for i in policy.exempted_by.get(rule.index, ()) if i in subject), ""
-            )
-            if rule.index not in subject:
-                entries.append((rule, "skip", ""))
-            elif isinstance(rule, ExemptRule):
-                entries.append((rule, "lifter", ""))
-            elif lifter:
-                entries.append((rule, "exempt", lifter))
-            else:
-                entries.append((rule, "check", ""))
-        plan = tuple(entries)
-        cache[key] = plan
+        plan = cache[key] = build_plan(policy, request, is_owner)
     return plan
 
 
-def plan_rules(plan: Plan) -> Iterable[AnyRule]:
-    return (rule for rule, _, _ in plan)
+def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
+    subject = set(policy.subject_rules(request.purpose, request.channel, request.team, is_owner))
+    entries = []
+    for rule in policy.rules:
+        lifter = next(
+            (policy.rules[i].name for i in policy.exempted_by.get(rule.index, ()) if i in subject), ""
+        )
+        if rule.index not in subject:
+            entries.append((rule, "skip", ""))
+        elif isinstance(rule, ExemptRule):
+            entries.append((rule, "lifter", ""))
+        elif lifter:
+            entries.append((rule, "exempt", lifter))
+        else:
+            entries.append((rule, "check", ""))
+    active = tuple((i, *entry) for i, entry in enumerate(entries) if entry[1] != "skip")
+    timed = tuple(r for r, status, _ in entries if status == "check" and not isinstance(r, ExcludeRule))
+    return Plan(tuple(entries), active, timed)
 
 
-def judge(rule: AnyRule, status: str, lifter: str, ctx: Context, t: int) -> tuple[str, str, Sequence[Contact]]:
-    """(verdict, reason, displaced contacts) for one rule."""
-    if status == "skip":
-        return "skip", "", ()
+def judge(rule: AnyRule, status: str, lifter: str, ctx: Context, t: int) -> Judgement:
+    """(verdict, reason, displaced contacts) for one rule that is not skipped."""
     if status == "exempt":
         return "exempt", f'lifted by exempt "{lifter}"' if ctx.explain else "", ()
     if status == "lifter":
@@ -241,17 +261,7 @@ def check_with_precedence(rule: AnyRule, ctx: Context, t: int) -> tuple[Finding,
 
 
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
-    if isinstance(rule, CapRule):
-        return check_cap(rule, ctx, t, skip)
-    if isinstance(rule, QuietRule):
-        return check_quiet(rule, ctx, t, skip)
-    if isinstance(rule, ExcludeRule):
-        return check_exclude(rule, ctx)
-    if isinstance(rule, RequireRule):
-        return check_require(rule, ctx, t)
-    if isinstance(rule, ExclusiveRule):
-        return check_exclusive(rule, ctx, t, skip)
-    return PASS
+    return CHECKS[type(rule)](rule, ctx, t, skip)
 
 
 def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
@@ -272,21 +282,24 @@ def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
     return NEVER
 
 
-def next_allowed(ctx: Context, plan: Plan, t: int, notes: list[str]) -> int | None:
-    """The earliest instant at or after ``t`` at which the request is allowed, or None."""
-    checked = [rule for rule, status, _ in plan if status == "check"]
+def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes: list[str]) -> int | None:
+    """The earliest instant at or after ``t`` at which the request is allowed, or None.
+
+    ``denying`` are the rules that deny at ``t``. Exclusions do not change with time, so
+    one of them denying means no wait helps; the others are re-checked at each jump.
+    """
     limit = t + HORIZON
     current = t
     for _ in range(MAX_STEPS):
-        denying = [r for r in checked if check_with_precedence(r, ctx, current)[0].deny]
-        if not denying:
-            return current
         bounds = [bound(r, ctx, current) for r in denying]
         if any(b is None for b in bounds):
             return None
         current = max(b for b in bounds if b is not None)
         if current > limit:
             break
+        denying = [r for r in plan.timed if check_with_precedence(r, ctx, current)[0].deny]
+        if not denying:
+            return current
     notes.append(
         f"no allowed time found within {HORIZON // DAY} days of the request; next_allowed_at is left empty"
     )
@@ -348,9 +361,9 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     held = contacts[i:j] if ctx.skip else ()
     if not ctx.explain:
         if k - i >= limit:
-            return Finding(True, held)
+            return Finding(True, held) if held else DENY
         if j - i < limit:
-            return Finding(False, held)
+            return Finding(False, held) if held else PASS
     # The busiest window [s, s + W) containing t starts at t or at a contact in (t - W, t].
     best, best_start = 0, t
     for start in (*times[i:k], t):
@@ -446,6 +459,8 @@ def check_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
         deny = period.quiet(minute_of_day(moment))
     else:
         deny = period.quiet(moment.date())
+    if not ctx.explain:
+        return DENY if deny else PASS
     reason = ""
     if ctx.explain:
         reason = (
@@ -539,6 +554,9 @@ def bound_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
     return found if found is not None else limit + 1
 
 
+CHECKS: dict[type, Callable[[Any, Context, int, frozenset[int]], Finding]] = {}  # filled below
+
+
 def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
     """The next wall time after ``wall`` at which the clock range starts or ends."""
     midnight = dt.datetime.combine(wall.date(), dt.time())
@@ -553,8 +571,10 @@ def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
 # ---- exclusions, prerequisites, exclusivity --------------------------------------------------
 
 
-def check_exclude(rule: ExcludeRule, ctx: Context) -> Finding:
+def check_exclude(rule: ExcludeRule, ctx: Context, t: int = 0, skip: frozenset[int] = frozenset()) -> Finding:
     deny = rule.condition(ctx.values, ctx.request)
+    if not ctx.explain:
+        return DENY if deny else PASS
     reason = ""
     if ctx.explain:
         facts = ", ".join(attribute_fact(name, ctx.values) for name in rule.attributes)
@@ -579,7 +599,7 @@ def require_times(rule: RequireRule, ctx: Context) -> tuple[list[int], list[Cont
     return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcome)
 
 
-def check_require(rule: RequireRule, ctx: Context, t: int) -> Finding:
+def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] = frozenset()) -> Finding:
     times, contacts = require_times(rule, ctx)
     hi = t - rule.at_least * clock.SECOND
     lo = t - rule.within * clock.SECOND if rule.within is not None else None
@@ -652,3 +672,13 @@ def describe(contact: Contact, ctx: Context) -> str:
 def lifts_text(rule: ExemptRule) -> str:
     lifted = sorted(rule.kinds) + [f'"{n}"' for n in sorted(rule.rule_names)]
     return "lifts " + ", ".join(lifted) + " for this request"
+
+
+CHECKS.update({
+    CapRule: check_cap,
+    QuietRule: check_quiet,
+    ExcludeRule: check_exclude,
+    RequireRule: check_require,
+    ExclusiveRule: check_exclusive,
+    ExemptRule: lambda rule, ctx, t, skip: PASS,
+})
