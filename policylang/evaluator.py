@@ -19,6 +19,7 @@ leaving its window, a quiet period ending, a period rolling over), never minute 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -138,7 +139,9 @@ def decide(
     notes: list[str] = []
     displaced: tuple[Contact, ...] = ()
     if denying:
+        ctx.explain = False  # the search needs verdicts, not words
         next_at = next_allowed(ctx, plan, t, denying, notes)
+        ctx.explain = explain
     else:
         next_at = t
         held = {id(c) for _, _, shown in results.values() for c in shown}
@@ -146,8 +149,8 @@ def decide(
     trace: tuple[TraceEntry, ...] = ()
     if explain:
         trace = tuple(
-            TraceEntry(rule.name, rule.kind, *results.get(position, SKIPPED)[:2])
-            for position, (rule, _, _) in enumerate(plan.entries)
+            fixed or TraceEntry(rule.name, rule.kind, *results[position][:2])
+            for position, ((rule, _, _), fixed) in enumerate(zip(plan.entries, plan.fixed_trace, strict=True))
         )
     return Decision(
         request=request,
@@ -183,7 +186,6 @@ def displaceable(ctx: Context) -> frozenset[int]:
 # ---- which rules apply ---------------------------------------------------------------------
 
 Judgement = tuple[str, str, Sequence[Contact]]  # verdict, reason, displaced contacts
-SKIPPED: Judgement = ("skip", "", ())
 
 
 @attrs.frozen(slots=True)
@@ -199,6 +201,7 @@ class Plan:
     entries: tuple[tuple[AnyRule, str, str], ...]
     active: tuple[tuple[int, AnyRule, str, str], ...]
     timed: tuple[AnyRule, ...]
+    fixed_trace: tuple[TraceEntry | None, ...]  # trace entries that never change (skip, exempt)
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -229,7 +232,18 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
             entries.append((rule, "check", ""))
     active = tuple((i, *entry) for i, entry in enumerate(entries) if entry[1] != "skip")
     timed = tuple(r for r, status, _ in entries if status == "check" and not isinstance(r, ExcludeRule))
-    return Plan(tuple(entries), active, timed)
+    fixed = tuple(fixed_trace_entry(rule, status, lifter) for rule, status, lifter in entries)
+    return Plan(tuple(entries), active, timed, fixed)
+
+
+def fixed_trace_entry(rule: AnyRule, status: str, lifter: str) -> TraceEntry | None:
+    if status == "skip":
+        return TraceEntry(rule.name, rule.kind, "skip", "")
+    if status == "exempt":
+        return TraceEntry(rule.name, rule.kind, "exempt", f'lifted by exempt "{lifter}"')
+    if status == "lifter" and isinstance(rule, ExemptRule):
+        return TraceEntry(rule.name, rule.kind, "pass", lifts_text(rule))
+    return None
 
 
 def judge(rule: AnyRule, status: str, lifter: str, ctx: Context, t: int) -> Judgement:
@@ -475,6 +489,7 @@ def minute_of_day(moment: dt.datetime) -> float:
     return moment.hour * 60 + moment.minute + (moment.second + moment.microsecond / 1e6) / 60
 
 
+@functools.lru_cache(maxsize=1024)
 def quiet_text(period: ClockRange | DaySet) -> str:
     if isinstance(period, ClockRange):
         start = f"{period.start // 60:02d}:{period.start % 60:02d}"
