@@ -271,7 +271,25 @@ def check_with_precedence(rule: AnyRule, ctx: Context, t: int) -> tuple[Finding,
     if without.deny:
         return without, ()
     displaced = [c for c in full.held if id(c) in ctx.skip]
+    if rule.kind == "cap":
+        displaced = fewest_to_displace(rule, ctx, t, displaced)
     return without, displaced
+
+
+def fewest_to_displace(rule: AnyRule, ctx: Context, t: int, candidates: list[Contact]) -> list[Contact]:
+    """For a cap, displace only as many planned contacts as it takes to pass.
+
+    Lowest-ranked first, then the latest planned first (the furthest-off plan is the
+    cheapest to move), then the latest written; each is taken until the cap passes.
+    """
+    policy, owner = ctx.policy, ctx.owner
+    ordered = sorted(reversed(candidates), key=lambda c: -policy.rank(c.team, owner))
+    taken: list[Contact] = []
+    for contact in ordered:
+        taken.append(contact)
+        if not check(rule, ctx, t, frozenset(id(c) for c in taken)).deny:
+            break
+    return taken
 
 
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:

@@ -14,7 +14,8 @@ Interpretations (the project's decided ones):
 * Displacement: D = planned contacts of teams ranking strictly lower than the requester.
   A rule denies only if it denies with the ledger minus D. If it denies with the full
   ledger but not without D, the request proceeds and displaces the D contacts the rule
-  counts against it. ``capacity``, ``require`` and ``exclude`` never displace.
+  counts against it (a ``cap`` only as many as it takes, lowest rank and latest first).
+  ``capacity``, ``require`` and ``exclude`` never displace.
 """
 
 from __future__ import annotations
@@ -313,6 +314,25 @@ def displaced_by(ctx: Context, rule: AnyRule, lower: list[Contact]) -> list[Cont
     return []
 
 
+def fewest_for_cap(
+    ctx: Context, rule: AnyRule, ledger: Sequence[Contact | Event], blocking: list[Contact]
+) -> list[Contact]:
+    """A cap displaces only what it takes: lowest rank first, then latest ``at``, then
+    latest in the ledger, one at a time until the cap passes (docs/language.md)."""
+    position = {id(e): i for i, e in enumerate(ledger)}
+    ordered = sorted(
+        blocking,
+        key=lambda c: (-ctx.policy.rank(c.team, ctx.owner), -c.at.timestamp(), -position[id(c)]),
+    )
+    taken: list[Contact] = []
+    for contact in ordered:
+        taken.append(contact)
+        gone = {id(c) for c in taken}
+        if not denies(ctx, rule, [e for e in ledger if id(e) not in gone]):
+            break
+    return taken
+
+
 def is_lifted(ctx: Context, rule: AnyRule) -> bool:
     req = ctx.request
     return any(
@@ -356,7 +376,10 @@ def decide_at(
         if denies(ctx, rule, without):
             denied.append(rule.name)
         elif denies(ctx, rule, ledger):
-            displaced_ids |= {id(c) for c in displaced_by(ctx, rule, lower)}
+            blocking = displaced_by(ctx, rule, lower)
+            if rule.kind == "cap":
+                blocking = fewest_for_cap(ctx, rule, ledger, blocking)
+            displaced_ids |= {id(c) for c in blocking}
     if denied:
         return False, tuple(denied), ()
     order = sorted((c.at, i) for i, c in enumerate(ledger) if id(c) in displaced_ids)

@@ -348,3 +348,22 @@ def test_history_gives_the_same_answers_as_a_list() -> None:
 def test_naive_instants_are_refused() -> None:
     with pytest.raises(ValueError):
         Request("a", "phone", "marketing", dt.datetime(2026, 11, 24, 10))
+
+
+def test_a_cap_displaces_only_as_many_plans_as_it_takes() -> None:
+    # precedence a > owner > b > c, owner a. Three planned contacts fill a cap of 3: two by c
+    # (the lowest rank) and one by b. Team a needs one slot: it displaces one plan only,
+    # c's latest (the furthest-off plan of the lowest-ranked team).
+    p = policy('cap "three": at most 3 marketing per 30 days')
+    plans = [
+        sent("2026-11-25T10:00:00+00:00", team="c", status="planned"),
+        sent("2026-11-28T10:00:00+00:00", team="b", status="planned"),
+        sent("2026-11-27T10:00:00+00:00", team="c", status="planned"),
+    ]
+    decision = ask(p, "2026-11-24T10:00:00+00:00", team="a", ledger=plans, customer={"owner": "a"})
+    assert decision.allowed
+    assert decision.displaces == (plans[2],)
+    # With one sent contact as well, two plans must go: both of c's.
+    ledger = [*plans, sent("2026-11-20T10:00:00+00:00", team="b")]
+    decision = ask(p, "2026-11-24T10:00:00+00:00", team="a", ledger=ledger, customer={"owner": "a"})
+    assert decision.displaces == (plans[0], plans[2])
