@@ -253,12 +253,15 @@ class OnDays:
 
 @attrs.frozen(slots=True)
 class WithinAfter:
-    """``within D after TRIGGER [with outcome O]``; ``consecutive`` counts local dates."""
+    """``within D after TRIGGER [with outcome O] [for each G]``; ``consecutive`` counts local
+    dates. With ``for each``, only triggers of the request's own team/channel/purpose/campaign
+    count (a conversation about one debt quiets calls about that debt)."""
 
     duration: Duration | None
     days: int | None
     trigger: Selector
     outcome: Name | None = None
+    for_each: str | None = None
     span: Span = _span()
 
     @property

@@ -483,6 +483,11 @@ class Compiler:
                 return None
             if period.outcome is not None:
                 self.error("an event has no outcome; outcomes belong to contacts", period.outcome.span)
+            if period.for_each is not None:
+                self.error(
+                    f"an event has no {period.for_each}; `for each` belongs to quiet periods after contacts",
+                    period.span,
+                )
             text = f"within {duration_text(period)} after {event_names[0].value}"
             return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text)
         trigger = self.selector(period.trigger)
@@ -491,7 +496,9 @@ class Compiler:
         text = f"within {duration_text(period)} after {trigger.text}"
         if outcome:
             text += f" with outcome {outcome}"
-        return AfterTrigger(seconds, period.days, None, trigger, outcome, text)
+        if period.for_each:
+            text += f" for each {period.for_each}"
+        return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each)
 
     def outcome(self, name: ast.Name | None) -> str | None:
         if name is None:

@@ -533,7 +533,11 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
         found = [(us, None) for us in times[bisect_left(times, lo) : bisect_right(times, t)]]
     else:
         assert period.trigger is not None
-        times, contacts = ctx.history.matching(period.trigger, ctx.owner, outcome=period.outcome)
+        group = period.group
+        wanted = getattr(ctx.request, group) if group is not None else None
+        times, contacts = ctx.history.matching(
+            period.trigger, ctx.owner, outcome=period.outcome, group=group, value=wanted
+        )
         i, j = bisect_left(times, lo), bisect_right(times, t)
         found = [(times[k], contacts[k]) for k in range(i, j) if id(contacts[k]) not in skip]
     covering = []

@@ -105,6 +105,8 @@ class SelectorWriter:
         text = f"within {length} after {self.selector(period.trigger)}"
         if period.outcome is not None:
             text += f" with outcome {period.outcome.value}"
+        if period.for_each is not None:
+            text += f" for each {period.for_each}"
         return text
 
     def rule_body(self, rule: ast.Rule) -> str:

@@ -211,12 +211,12 @@ class _ToAst(Transformer[Token, Any]):
         return self._name(items[0])
 
     def within_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
-        outcome = items[2] if len(items) > 2 else None
-        return ast.WithinAfter(items[0], None, items[1], outcome, self._s(meta))
+        outcome, for_each = _trigger_options(items[2:])
+        return ast.WithinAfter(items[0], None, items[1], outcome, for_each, self._s(meta))
 
     def within_days_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
-        outcome = items[3] if len(items) > 3 else None
-        return ast.WithinAfter(None, int(items[0]), items[2], outcome, self._s(meta))
+        outcome, for_each = _trigger_options(items[3:])
+        return ast.WithinAfter(None, int(items[0]), items[2], outcome, for_each, self._s(meta))
 
     def outcome(self, meta: Any, items: list[Token]) -> ast.Name:
         return self._name(items[0])
@@ -298,6 +298,13 @@ class _ToAst(Transformer[Token, Any]):
 
     def not_member_test(self, meta: Any, items: list[Any]) -> ast.Member:
         return ast.Member(str(items[0]), items[1], True, self._s(meta))
+
+
+def _trigger_options(items: list[Any]) -> tuple[ast.Name | None, str | None]:
+    """The optional ``with outcome O`` and ``for each G`` after a quiet trigger."""
+    outcome = next((i for i in items if isinstance(i, ast.Name)), None)
+    for_each = next((i for i in items if isinstance(i, str)), None)
+    return outcome, for_each
 
 
 def literal_value(token: Token, file: str) -> ast.Value:

@@ -128,6 +128,7 @@ class AfterTrigger:
     trigger: Match | None
     outcome: str | None
     text: str
+    group: str | None = None  # ``for each``: only triggers of the request's own group
 
 
 QuietSpec = ClockRange | DaySet | AfterTrigger

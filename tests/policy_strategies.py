@@ -131,6 +131,8 @@ def trigger(draw: Any, v: Vocabulary) -> str:
     text = draw(selectors(v, allow_any=False))
     if v.outcomes and draw(st.booleans()):
         text += " with outcome " + draw(st.sampled_from(v.outcomes))
+    if draw(st.integers(0, 3)) == 0:
+        text += " for each " + draw(st.sampled_from(["team", "channel", "purpose", "campaign"]))
     return text
 
 

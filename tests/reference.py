@@ -231,7 +231,9 @@ def triggers(ctx: Context, period: AfterTrigger, ledger: Sequence[Contact | Even
     return [
         c
         for c in counted(ledger)
-        if ctx.matches(period.trigger, c) and (period.outcome is None or c.outcome == period.outcome)
+        if ctx.matches(period.trigger, c)
+        and (period.outcome is None or c.outcome == period.outcome)
+        and (period.group is None or getattr(c, period.group) == getattr(ctx.request, period.group))
     ]
 
 

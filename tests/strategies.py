@@ -110,6 +110,8 @@ def quiet_rules(draw: Any, focus: Focus | None = None) -> str:
     text = head + f"within {length} after {draw(selectors(focus))}"
     if draw(st.booleans()):
         text += " with outcome " + draw(st.sampled_from(OUTCOMES))
+    if draw(st.integers(0, 3)) == 0:
+        text += " for each " + draw(st.sampled_from(("team", "channel", "purpose", "campaign")))
     return text
 
 
@@ -327,6 +329,8 @@ def quiet_after(draw: Any, focus: Focus) -> str:
     text = f'quiet "{{name}}": no {draw(selectors(focus))} within {length} after {draw(selectors(focus))}'
     if draw(st.integers(0, 3)) == 0:
         text += " with outcome " + draw(st.sampled_from(OUTCOMES))
+    if draw(st.integers(0, 3)) == 0:
+        text += " for each " + draw(st.sampled_from(("team", "campaign")))
     return text
 
 

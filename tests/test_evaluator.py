@@ -367,3 +367,18 @@ def test_a_cap_displaces_only_as_many_plans_as_it_takes() -> None:
     ledger = [*plans, sent("2026-11-20T10:00:00+00:00", team="b")]
     decision = ask(p, "2026-11-24T10:00:00+00:00", team="a", ledger=ledger, customer={"owner": "a"})
     assert decision.displaces == (plans[0], plans[2])
+
+
+def test_quiet_after_for_each_campaign_counts_only_the_same_campaign() -> None:
+    p = policy('quiet "after talk": no debt phone within 3 days after debt phone with outcome conversation for each campaign')
+    ledger = [sent("2026-11-10T12:00:00+00:00", purpose="debt", outcome="conversation", campaign="loan")]
+    same = ask(p, "2026-11-11T12:00:00+00:00", purpose="debt", ledger=ledger, campaign="loan")
+    assert same.denied_by == ("after talk",) and same.next_allowed_at == at("2026-11-13T12:00:00+00:00")
+    assert ask(p, "2026-11-11T12:00:00+00:00", purpose="debt", ledger=ledger, campaign="card").allowed
+    assert ask(p, "2026-11-11T12:00:00+00:00", purpose="debt", ledger=ledger).allowed  # no campaign
+
+
+def test_for_each_after_an_event_is_a_compile_error() -> None:
+    with pytest.raises(policylang.PolicylangError) as caught:
+        policy('quiet "q": no marketing within 3 days after complaint for each team')
+    assert "`for each` belongs to quiet periods after contacts" in str(caught.value)

@@ -81,6 +81,23 @@ def test_calls_are_counted_toward_the_debt_they_concern(reg_f: policylang.Policy
     assert ask(reg_f, local("2026-11-12T17:00"), "medical", ledger).allowed
 
 
+def test_a_conversation_about_one_debt_does_not_hold_back_calls_about_another(reg_f: policylang.Policy) -> None:
+    # Comment 14(b)(4)-2.v: the Thursday, November 12 conversation is counted toward the
+    # medical debt only. The medical debt then has three calls and one conversation; the
+    # credit card debt four calls and no conversation.
+    ledger = [call(local(f"2026-11-{d:02d}T10:00"), "medical") for d in (9, 10)]
+    ledger += [call(local(f"2026-11-{d:02d}T{h}:00"), "card") for d in (9, 11) for h in (11, 16)]
+    ledger.append(call(local("2026-11-12T12:00"), "medical", outcome="conversation"))
+    friday = local("2026-11-13T10:00")
+    medical = ask(reg_f, friday, "medical", ledger)
+    assert medical.denied_by == ("after a conversation",)
+    # November 12 is day one of seven: calls about the medical debt resume on the 19th.
+    assert medical.next_allowed_at == local("2026-11-19T08:00")
+    # A call about the credit card debt is neither the eighth in seven days nor after a
+    # conversation about that debt.
+    assert ask(reg_f, friday, "card", ledger).allowed
+
+
 def test_call_back_on_monday_after_a_friday_conversation_is_presumed_a_violation(reg_f: policylang.Policy) -> None:
     # Comment 14(b)(3)(i)-3.i: a conversation on Friday, April 3; absent the consumer's
     # consent, a call on Monday, April 6 exceeds 1006.14(b)(2)(i)(B).
