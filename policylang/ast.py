@@ -13,8 +13,12 @@ import attrs
 from policylang.source import NOWHERE, Span
 
 
-def _span() -> Span:
+def span_field() -> Span:
+    """An attrs field for a node's span: defaults to nowhere, ignored by equality."""
     return attrs.field(default=NOWHERE, eq=False, repr=False)
+
+
+_span = span_field
 
 
 @attrs.frozen(slots=True)

@@ -31,18 +31,41 @@ def stdout() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
+class FileProblem(PolicylangError):
+    """A file that cannot be read or written: always exit status 2."""
+
+
 def read_text(path: str) -> str:
-    """A file's text, or an InputError naming the file."""
+    """A file's text, or a :class:`FileProblem` naming the file."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PolicylangError(f"{path}: no such file") from None
+        raise FileProblem(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise PolicylangError(f"{path}: is a folder, not a file") from None
+        raise FileProblem(f"{path}: is a folder, not a file") from None
     except UnicodeDecodeError:
-        raise PolicylangError(f"{path}: is not UTF-8 text") from None
+        raise FileProblem(f"{path}: is not UTF-8 text") from None
     except OSError as exc:
-        raise PolicylangError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise FileProblem(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def run_per_file(files: Sequence[str], work: Callable[[str, str], int]) -> int:
+    """Run ``work(name, text)`` on each file; the worst status wins.
+
+    A file that cannot be read or written stops the run with status 2; a policy error
+    is printed and counts as 1 (the other files still run).
+    """
+    status = EXIT_OK
+    for name in files:
+        try:
+            status = max(status, work(name, read_text(name)))
+        except FileProblem as exc:
+            print_errors(exc)
+            return EXIT_BAD_INPUT
+        except PolicylangError as exc:
+            print_errors(exc)
+            status = max(status, EXIT_FAILED)
+    return status
 
 
 # ---- check --------------------------------------------------------------------------------
@@ -57,22 +80,13 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from policylang.compiler import compile_policy
 
-    status = EXIT_OK
     out = stdout()
-    for name in args.files:
-        try:
-            text = read_text(name)
-        except PolicylangError as exc:
-            print_errors(exc)
-            return EXIT_BAD_INPUT
-        try:
-            policy = compile_policy(text, name)
-        except PolicylangError as exc:
-            print_errors(exc)
-            status = EXIT_FAILED
-            continue
-        out.print(summary(policy))
-    return status
+
+    def check(name: str, text: str) -> int:
+        out.print(summary(compile_policy(text, name)))
+        return EXIT_OK
+
+    return run_per_file(args.files, check)
 
 
 def summary(policy: object) -> str:

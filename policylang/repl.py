@@ -288,7 +288,7 @@ class Session:
         return table
 
     def cmd_timeline(self, rest: str) -> RenderableType:
-        from policylang.scenario import Name
+        from policylang.ast import Name
 
         name = rest.strip()
         if not name:

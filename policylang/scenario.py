@@ -21,6 +21,7 @@ import attrs
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from policylang.ast import Name, span_field
 from policylang.compiler import compile_policy, valid_zone, zone_hint
 from policylang.decision import Decision
 from policylang.errors import (
@@ -55,19 +56,10 @@ SCENARIO_WORDS = {
 }
 
 
-def _span() -> Span:
-    return attrs.field(default=NOWHERE, eq=False, repr=False)
+_span = span_field
 
 
 # ---- the scenario AST ------------------------------------------------------------------
-
-
-@attrs.frozen(slots=True)
-class Name:
-    """A name as written (a customer, team, channel, purpose, outcome or event)."""
-
-    value: str
-    span: Span = _span()
 
 
 @attrs.frozen(slots=True)

@@ -12,10 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, read_text, stderr, stdout
-from policylang.errors import PolicylangError
+from policylang.cli import EXIT_FAILED, EXIT_OK, FileProblem, run_per_file, stdout
 from policylang.formatter import format_policy
-from policylang.render import print_errors
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,33 +28,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Format (or check) each file; see the module docstring for the exit status."""
-    status = EXIT_OK
     out = stdout()
-    for name in args.files:
-        try:
-            text = read_text(name)
-        except PolicylangError as exc:
-            print_errors(exc)
-            return EXIT_BAD_INPUT
-        try:
-            formatted = format_policy(text, name)
-        except PolicylangError as exc:
-            print_errors(exc)
-            status = max(status, EXIT_FAILED)
-            continue
+
+    def fmt(name: str, text: str) -> int:
+        formatted = format_policy(text, name)
         if formatted == text:
-            continue
+            return EXIT_OK
         if args.check:
             out.print(f"{name}: would be reformatted")
-            status = max(status, EXIT_FAILED)
-            continue
+            return EXIT_FAILED
         try:
             write_atomically(Path(name), formatted)
         except OSError as exc:
-            stderr().print(f"{name}: cannot be written ({exc.strerror})")
-            return EXIT_BAD_INPUT
+            raise FileProblem(f"{name}: cannot be written ({exc.strerror})") from None
         out.print(f"{name}: reformatted")
-    return status
+        return EXIT_OK
+
+    return run_per_file(args.files, fmt)
 
 
 def write_atomically(path: Path, text: str) -> None:
