@@ -59,11 +59,14 @@ class Decision:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:
-        """The JSON object of section 10."""
-        return {
+        """The JSON object of section 10 (plus ``notes`` when the search gave up)."""
+        out: dict[str, object] = {
             "allowed": self.allowed,
             "denied_by": list(self.denied_by),
             "displaces": [c.to_dict() for c in self.displaces],
             "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None,
             "trace": [t.to_dict() for t in self.trace],
         }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
