@@ -581,6 +581,7 @@ class Compiler:
         if isinstance(node, ast.FlagTest):
             return self.flag_test(node, spec)
         if isinstance(node, ast.Member):
+            used.append("request." + node.field)  # the trace shows the request's value too
             return self.member_test(node, spec)
         if isinstance(node, ast.InList):
             return self.in_list(node, spec)

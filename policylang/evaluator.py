@@ -614,8 +614,12 @@ def check_exclude(rule: ExcludeRule, ctx: Context, t: int = 0, skip: frozenset[i
         return DENY if deny else PASS
     reason = ""
     if ctx.explain:
-        facts = ", ".join(attribute_fact(name, ctx.values) for name in rule.attributes)
-        reason = f"{rule.condition_text} is {'true' if deny else 'false'} ({facts}; {ctx.request.channel})"
+        facts = ", ".join(
+            f"{name[8:]} is {getattr(ctx.request, name[8:])}" if name.startswith("request.")
+            else attribute_fact(name, ctx.values)
+            for name in rule.attributes
+        )
+        reason = f"{rule.condition_text} is {'true' if deny else 'false'} ({facts})"
     return Finding(deny, (), reason)
 
 

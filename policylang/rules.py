@@ -164,7 +164,7 @@ class QuietRule(Rule):
 @attrs.frozen(slots=True)
 class ExcludeRule(Rule):
     condition: ConditionFn = attrs.field(default=lambda c, r: False, eq=False)
-    attributes: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()  # customer attributes, and ``request.FIELD`` the condition reads
     condition_text: str = ""
 
 
