@@ -232,13 +232,14 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
             entries.append((rule, "check", ""))
     active = tuple((i, *entry) for i, entry in enumerate(entries) if entry[1] != "skip")
     timed = tuple(r for r, status, _ in entries if status == "check" and not isinstance(r, ExcludeRule))
-    fixed = tuple(fixed_trace_entry(rule, status, lifter) for rule, status, lifter in entries)
+    shape = f"{request.purpose} {request.channel} by {request.team}"
+    fixed = tuple(fixed_trace_entry(rule, status, lifter, shape) for rule, status, lifter in entries)
     return Plan(tuple(entries), active, timed, fixed)
 
 
-def fixed_trace_entry(rule: AnyRule, status: str, lifter: str) -> TraceEntry | None:
+def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> TraceEntry | None:
     if status == "skip":
-        return TraceEntry(rule.name, rule.kind, "skip", "")
+        return TraceEntry(rule.name, rule.kind, "skip", f"applies to {rule.match.text}, not {shape}")
     if status == "exempt":
         return TraceEntry(rule.name, rule.kind, "exempt", f'lifted by exempt "{lifter}"')
     if status == "lifter" and isinstance(rule, ExemptRule):
@@ -565,7 +566,7 @@ def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]
             what = describe(contact, ctx) if contact else f"{period.event} at {format_local(start, ctx.tz)}"
             reason = f"quiet {period.text}: {what}; quiet until {format_local(end, ctx.tz)}"
         else:
-            reason = f"nothing in the last stretch ({period.text})"
+            reason = f"not {period.text}"
     return Finding(bool(covering), held, reason)
 
 
