@@ -239,7 +239,9 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
 
 def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> TraceEntry | None:
     if status == "skip":
-        return TraceEntry(rule.name, rule.kind, "skip", f"applies to {rule.match.text}, not {shape}")
+        text = rule.match.text
+        what = f"contacts {text}" if text.startswith(("by ", "except ")) else text
+        return TraceEntry(rule.name, rule.kind, "skip", f"applies to {what}, not {shape}")
     if status == "exempt":
         return TraceEntry(rule.name, rule.kind, "exempt", f'lifted by exempt "{lifter}"')
     if status == "lifter" and isinstance(rule, ExemptRule):
