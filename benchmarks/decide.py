@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import policylang  # noqa: E402
 from policylang.history import History  # noqa: E402
-from policylang.records import Contact, Event, Request  # noqa: E402
+from policylang.records import Contact, Customer, Event, Request  # noqa: E402
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -56,7 +56,8 @@ def make_requests(policy: policylang.Policy, count: int, rng: random.Random) -> 
 def measure(policy: policylang.Policy, size: int, explain: bool, count: int) -> list[float]:
     rng = random.Random(size)
     history = History(make_ledger(policy, size, rng))
-    customer = {"timezone": "America/Chicago", "status": "active", "owner": "cards", "age": 40.0}
+    # Validated once, as an embedding service would (a plain dict is checked on every call).
+    customer = Customer("c1", {"timezone": "America/Chicago", "status": "active", "owner": "cards", "age": 40.0})
     requests = make_requests(policy, count, rng)
     for request in requests[:200]:  # warm the per-selector indexes and plan cache
         policy.decide(customer, request, history, explain=explain)

@@ -121,7 +121,7 @@ def decide(
     ``loads`` feeds ``capacity`` rules with every customer's contacts; without it a
     capacity rule counts this customer's ledger only.
     """
-    values = customer.values if isinstance(customer, Customer) else customer
+    values = customer.values if isinstance(customer, Customer) else checked_values(policy, customer)
     history = ledger if isinstance(ledger, History) else History(ledger)
     zone_name = customer_zone(policy, values)
     owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
@@ -161,6 +161,17 @@ def decide(
         trace=trace,
         notes=tuple(notes),
     )
+
+
+def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A plain mapping checked against the policy's customer declarations (section 3).
+
+    Raises InputError for an unknown attribute or a value of the wrong type, so a bad
+    record never reaches a comparison. Pass a :class:`Customer` to validate once.
+    """
+    from policylang.inputs import customer_from_json, where
+
+    return customer_from_json(policy, dict(customer), where("<customer>")).values
 
 
 def customer_zone(policy: Policy, values: Mapping[str, Any]) -> str | None:

@@ -198,12 +198,16 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
             raise InputError(f"field `{field}` must be a number, not {type_name(raw)}", at)
         return float(raw)
     if kind == "date":
+        if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
+            return raw  # already typed (library callers)
         if isinstance(raw, str):
             try:
                 return dt.date.fromisoformat(raw)
             except ValueError:
                 pass
         raise InputError(f"field `{field}` must be a date like \"2026-11-24\"", at)
+    if kind == "set" and isinstance(raw, (set, frozenset, tuple)):
+        raw = sorted(raw, key=str)  # already a collection (library callers)
     if not isinstance(raw, (str, list)):
         raise InputError(f"field `{field}` must be {'a list' if kind == 'set' else 'a text'}, not {type_name(raw)}", at)
     if kind == "zone":

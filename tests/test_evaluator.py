@@ -382,3 +382,14 @@ def test_for_each_after_an_event_is_a_compile_error() -> None:
     with pytest.raises(policylang.PolicylangError) as caught:
         policy('quiet "q": no marketing within 3 days after complaint for each team')
     assert "`for each` belongs to quiet periods after contacts" in str(caught.value)
+
+
+def test_a_plain_customer_mapping_is_checked_against_the_declarations() -> None:
+    p = policy('exclude "minors": marketing when customer.age < 18')
+    request = Request("a", "phone", "marketing", at("2026-11-24T12:00:00+00:00"))
+    for bad, fragment in (({"age": "17"}, "`age` must be a number"), ({"agee": 17}, "did you mean `age`"),
+                          ({"timezone": "Mars/Base"}, "not a known time zone")):
+        with pytest.raises(policylang.InputError) as caught:
+            p.decide(bad, request, [])
+        assert fragment in str(caught.value)
+    assert not p.decide({"age": 17}, request, []).allowed  # an int is a number
