@@ -16,7 +16,6 @@ from typing import Any
 from policylang import ast
 from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean, raise_all
 from policylang.parser import KEYWORDS, parse
-from policylang.records import Request
 from policylang.rules import (
     WEEKDAYS,
     AfterTrigger,
@@ -780,8 +779,3 @@ def value_text(value: ast.Value) -> str:
         # never an exponent: the grammar's NUMBER has none (1.5e-07 -> 0.00000015)
         return str(int(number)) if number.is_integer() else format(decimal.Decimal(repr(number)), "f")
     return str(value.value)
-
-
-def request_matches(policy: Policy, request: Request, owner: str | None) -> list[AnyRule]:
-    """Rules whose selector matches ``request`` (used by tools that explain the graph)."""
-    return [r for r in policy.rules if r.match.matches(request.purpose, request.channel, request.team, owner)]

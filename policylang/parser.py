@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from policylang import ast
@@ -536,7 +536,3 @@ def collect_comments(text: str) -> list[ast.Comment]:
 
 def _terminals(parser: Any) -> dict[str, Any]:
     return {t.name: t for t in parser.terminals}
-
-
-def is_tree(value: object) -> bool:
-    return isinstance(value, Tree)

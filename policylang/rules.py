@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -295,7 +294,3 @@ def _rank_table(precedence: tuple[str, ...], owner: str | None) -> dict[str, int
             continue  # the owner team takes the owner's place instead of its own
         table.setdefault(team, position)
     return table
-
-
-def policy_file_path(path: str | Path) -> Path:
-    return Path(path)
