@@ -9,6 +9,7 @@ Every subcommand is a function ``run_NAME(args) -> int`` registered in ``COMMAND
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.console import Console
 from policylang.errors import PolicylangError
 from policylang.render import print_errors
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -167,6 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a bug: say so in one paragraph, not a traceback
+        if os.environ.get("POLICYLANG_DEBUG"):
+            raise
+        stderr().print(
+            f"policylang: internal error ({type(exc).__name__}: {exc}). This is a bug in policylang, "
+            "not in your input; set POLICYLANG_DEBUG=1 to see where it happened."
+        )
+        return EXIT_INTERNAL
     return result
 
 

@@ -16,7 +16,16 @@ from typing import Any
 
 from policylang.compiler import valid_zone, zone_hint
 from policylang.errors import InputError, did_you_mean
-from policylang.records import CONTACT_STATUSES, Contact, Customer, Entry, Event, Request
+from policylang.records import (
+    CONTACT_STATUSES,
+    FIRST_YEAR,
+    LAST_YEAR,
+    Contact,
+    Customer,
+    Entry,
+    Event,
+    Request,
+)
 from policylang.rules import AttrSpec, Policy
 from policylang.source import Span
 
@@ -51,6 +60,12 @@ def parse_instant(text: object, at: Span, field: str = "at") -> dt.datetime:
         value = dt.datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
     except ValueError:
         raise InputError(f"field `{field}`: `{text}` is not a real date and time", at) from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InputError(
+            f"field `{field}`: `{text}` is outside the years policylang handles",
+            at,
+            expected=f"an instant from {FIRST_YEAR} to {LAST_YEAR}",
+        )
     return value.astimezone(dt.timezone.utc)
 
 

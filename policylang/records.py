@@ -19,10 +19,17 @@ CONTACT_STATUSES = ("sent", "planned", "displaced", "released")
 COUNTED_STATUSES = frozenset({"sent", "planned"})
 
 
+# Instants policylang decides about: wide enough for any ledger, narrow enough that a
+# window, a horizon or a zone conversion never leaves the range datetime can represent.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
 def to_utc(value: dt.datetime) -> dt.datetime:
     """``value`` as UTC; refuses a naive datetime, which would silently mean 'some zone'."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"instant {value.isoformat()} has no offset; give Z or +HH:MM")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"instant {value.isoformat()} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     return value.astimezone(UTC)
 
 

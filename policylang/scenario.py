@@ -34,7 +34,7 @@ from policylang.errors import (
 )
 from policylang.grammar import load_grammar
 from policylang.parser import describe_expected, syntax_error, token_span, unquote
-from policylang.records import Contact, Customer, Entry, Event, Request
+from policylang.records import FIRST_YEAR, LAST_YEAR, Contact, Customer, Entry, Event, Request
 from policylang.rules import ExemptRule, Policy
 from policylang.source import NOWHERE, Source, Span
 
@@ -419,9 +419,16 @@ class _ToScenario(Transformer[Token, Any]):
     @staticmethod
     def _date(text: str, span: Span) -> dt.date:
         try:
-            return dt.date.fromisoformat(text)
+            day = dt.date.fromisoformat(text)
         except ValueError:
             raise ScenarioError(f"`{text}` is not a real date", span) from None
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ScenarioError(
+                f"`{text}` is outside the years policylang handles",
+                span,
+                expected=f"a date from {FIRST_YEAR} to {LAST_YEAR}",
+            )
+        return day
 
     @staticmethod
     def _clock(text: str, span: Span) -> dt.time:

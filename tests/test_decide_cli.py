@@ -109,3 +109,23 @@ def test_random_instants_are_refused_or_parsed_never_a_traceback(text: str) -> N
         assert exc.span.file == "r.json" and "`at`" in exc.message
     else:
         assert value.utcoffset() is not None
+
+
+@pytest.mark.parametrize("instant", ["9999-12-31T23:00:00Z", "0001-01-01T00:30:00+01:00", "1899-12-31T23:59:59Z"])
+def test_instants_outside_the_handled_years_are_bad_input(tmp_path: Path, instant: str) -> None:
+    request = f'{{"team": "cards", "channel": "phone", "purpose": "marketing", "at": "{instant}"}}'
+    result = decide(tmp_path, request=request)
+    assert result.returncode == 2
+    assert "outside the years policylang handles" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_scenario_dates_outside_the_handled_years_are_located(tmp_path: Path) -> None:
+    scenario = tmp_path / "far.polt"
+    scenario.write_text(
+        f'use "{POLICY}"\ncustomer ada: timezone "Europe/London"\n'
+        "ada had marketing phone by cards at 9999-12-31 10:00\n"
+    )
+    result = subprocess.run([sys.executable, "-m", "policylang.cli", "test", str(scenario)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    assert "far.polt:3:37" in result.stderr and "outside the years" in result.stderr
