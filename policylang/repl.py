@@ -194,7 +194,14 @@ class Session:
                 Span.point("<input>", 1, 9),
                 expected="an amount like 3 days, 2 hours, 30 minutes or 1 week",
             )
-        delta = dt.timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+        seconds = int(match.group(1)) * UNITS[match.group(2)]
+        if seconds > 100 * 366 * 86400:
+            raise ScenarioError(
+                f"cannot advance by `{rest.strip()}`: that is more than a hundred years",
+                Span.point("<input>", 1, 9),
+                expected="an amount like 3 days, 2 hours, 30 minutes or 1 week",
+            )
+        delta = dt.timedelta(seconds=seconds)
         if self.run.now is not None and self.run.now.tzinfo is not None:
             moment = self.run.now
             self.run.now = (moment.astimezone(dt.timezone.utc) + delta).astimezone(moment.tzinfo)
