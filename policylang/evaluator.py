@@ -132,8 +132,8 @@ def decide(
     t = clock.micros(request.at)
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
-    for position, rule, status, lifter in plan.active:
-        judgement = results[position] = judge(rule, status, lifter, ctx, t)
+    for position, rule in plan.checked:
+        judgement = results[position] = judge(rule, ctx, t)
         if judgement[0] == "deny":
             denying.append(rule)
     notes: list[str] = []
@@ -204,15 +204,16 @@ class Plan:
     """What to do with each rule for one shape of request (purpose, channel, team, owner?).
 
     ``entries`` has every rule in policy order with ``check``, ``skip``, ``exempt`` (lifted,
-    with the lifting rule's name) or ``lifter`` (an exempt rule that applies); ``active``
-    the ones that are not skipped, with their position; ``timed`` the checked rules whose
-    verdict can change with time (every kind but ``exclude``).
+    with the lifting rule's name) or ``lifter`` (an exempt rule that applies); ``checked``
+    the rules to check, with their position; ``timed`` those whose verdict can change with
+    time (every kind but ``exclude``); ``fixed_trace`` the trace entries of the others,
+    which never change (skip, exempt, lifter).
     """
 
     entries: tuple[tuple[AnyRule, str, str], ...]
-    active: tuple[tuple[int, AnyRule, str, str], ...]
+    checked: tuple[tuple[int, AnyRule], ...]
     timed: tuple[AnyRule, ...]
-    fixed_trace: tuple[TraceEntry | None, ...]  # trace entries that never change (skip, exempt)
+    fixed_trace: tuple[TraceEntry | None, ...]
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -241,11 +242,11 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
             entries.append((rule, "exempt", lifter))
         else:
             entries.append((rule, "check", ""))
-    active = tuple((i, *entry) for i, entry in enumerate(entries) if entry[1] != "skip")
-    timed = tuple(r for r, status, _ in entries if status == "check" and not isinstance(r, ExcludeRule))
+    checked = tuple((i, rule) for i, (rule, status, _) in enumerate(entries) if status == "check")
+    timed = tuple(rule for _, rule in checked if not isinstance(rule, ExcludeRule))
     shape = f"{request.purpose} {request.channel} by {request.team}"
     fixed = tuple(fixed_trace_entry(rule, status, lifter, shape) for rule, status, lifter in entries)
-    return Plan(tuple(entries), active, timed, fixed)
+    return Plan(tuple(entries), checked, timed, fixed)
 
 
 def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> TraceEntry | None:
@@ -260,13 +261,8 @@ def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> Tr
     return None
 
 
-def judge(rule: AnyRule, status: str, lifter: str, ctx: Context, t: int) -> Judgement:
-    """(verdict, reason, displaced contacts) for one rule that is not skipped."""
-    if status == "exempt":
-        return "exempt", f'lifted by exempt "{lifter}"' if ctx.explain else "", ()
-    if status == "lifter":
-        assert isinstance(rule, ExemptRule)
-        return "pass", lifts_text(rule) if ctx.explain else "", ()
+def judge(rule: AnyRule, ctx: Context, t: int) -> Judgement:
+    """(verdict, reason, displaced contacts) for one rule to check."""
     finding, displaced = check_with_precedence(rule, ctx, t)
     if finding.deny:
         return "deny", finding.reason, ()
