@@ -142,7 +142,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    from policylang import __version__
+
     parser = _Parser(prog="policylang", description="Contact policies: check, decide, test.")
+    parser.add_argument("--version", action="version", version=f"policylang {__version__}")
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
