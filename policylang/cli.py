@@ -119,6 +119,7 @@ COMMAND_MODULES: dict[str, str] = {
     "reserve": "policylang.commands.ledger",
     "confirm": "policylang.commands.ledger",
     "release": "policylang.commands.ledger",
+    "demo": "policylang.commands.demo",
 }
 
 
