@@ -21,7 +21,7 @@ import attrs
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from policylang.ast import Name, span_field
+from policylang.ast import Name, Value, span_field
 from policylang.compiler import compile_policy, valid_zone, zone_hint
 from policylang.decision import Decision
 from policylang.errors import (
@@ -106,15 +106,6 @@ class AttrValue:
     """One ``attr value`` of a ``customer`` line; ``value`` is a literal, a tuple (a set) or None."""
 
     name: Name
-    value: Any
-    span: Span = _span()
-
-
-@attrs.frozen(slots=True)
-class Literal:
-    """A value as written: kind is text, name, number, date or bool."""
-
-    kind: str
     value: Any
     span: Span = _span()
 
@@ -285,22 +276,22 @@ class _ToScenario(Transformer[Token, Any]):
         value = items[1] if len(items) > 1 else None
         return AttrValue(self._name(items[0]), value, self._s(meta))
 
-    def set_value(self, meta: Any, items: list[Any]) -> tuple[Literal, ...]:
+    def set_value(self, meta: Any, items: list[Any]) -> tuple[Value, ...]:
         return SetLiteral(item for item in items if item is not None).at(self._s(meta))
 
-    def scalar(self, meta: Any, items: list[Token]) -> Literal:
+    def scalar(self, meta: Any, items: list[Token]) -> Value:
         token = items[0]
         span = token_span(self.file, token)
         text = str(token)
         if token.type == "STRING":
-            return Literal("text", unquote(token), span)
+            return Value("text", unquote(token), span)
         if token.type == "NUMBER":
-            return Literal("number", float(text), span)
+            return Value("number", float(text), span)
         if token.type == "DATE":
-            return Literal("date", self._date(text, span), span)
+            return Value("date", self._date(text, span), span)
         if token.type in ("TRUE", "FALSE"):
-            return Literal("bool", token.type == "TRUE", span)
-        return Literal("name", text, span)
+            return Value("bool", token.type == "TRUE", span)
+        return Value("name", text, span)
 
     def had(self, meta: Any, items: list[Any]) -> Had:
         return Had(self._name(items[0]), items[1], False, self._s(meta))
@@ -919,10 +910,8 @@ def typed_attribute(policy: Policy, attribute: AttrValue) -> Any:
         ) from None
 
 
-def raw(value: Literal) -> Any:
-    """A literal as the JSON value :func:`policylang.inputs.attribute_value` checks."""
-    if value.kind == "date":
-        return value.value.isoformat()
+def raw(value: Value) -> Any:
+    """A literal as the value :func:`policylang.inputs.attribute_value` checks (it takes dates as they are)."""
     return value.value
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from policylang.ast import Value
 from policylang.errors import PolicylangError, PolicySyntaxError, ScenarioError, format_error
 from policylang.scenario import (
     Ask,
@@ -20,7 +21,6 @@ from policylang.scenario import (
     Had,
     HadEvent,
     Instant,
-    Literal,
     Now,
     Use,
     parse_scenario,
@@ -62,15 +62,15 @@ def test_customer_values_of_every_kind() -> None:
     assert isinstance(decl, CustomerDecl)
     assert decl.name.value == "ada"
     got = {a.name.value: a.value for a in decl.attributes}
-    assert got["timezone"] == Literal("text", "Europe/London")
-    assert got["tier"] == Literal("name", "gold")
+    assert got["timezone"] == Value("text", "Europe/London")
+    assert got["tier"] == Value("name", "gold")
     assert got["vip"] is None  # a bare flag
-    assert got["age"] == Literal("number", 17.0)
-    assert got["joined"] == Literal("date", dt.date(2020, 1, 31))
-    assert tuple(got["opted_out"]) == (Literal("name", "sms"), Literal("name", "email"))
+    assert got["age"] == Value("number", 17.0)
+    assert got["joined"] == Value("date", dt.date(2020, 1, 31))
+    assert tuple(got["opted_out"]) == (Value("name", "sms"), Value("name", "email"))
     assert tuple(got["tags"]) == ()
-    assert got["paused"] == Literal("bool", False)
-    assert got["score"] == Literal("number", -2.5)
+    assert got["paused"] == Value("bool", False)
+    assert got["score"] == Value("number", -2.5)
     assert one("customer bob").attributes == ()
 
 
