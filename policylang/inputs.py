@@ -271,17 +271,26 @@ def load_json(text: str, file: str) -> object:
         raise InputError(f"invalid JSON: {exc.msg}", Span.point(file, exc.lineno, exc.colno)) from None
 
 
-def read_jsonl(text: str, file: str) -> Iterator[tuple[int, object]]:
-    """(line number, parsed object) for each non-blank line of a JSON Lines text."""
+def jsonl_lines(text: str, file: str) -> Iterator[tuple[int, object]]:
+    """(line number, parsed object, or that line's InputError) for each non-blank line.
+
+    Never stops at a bad line, so an importer can report every one of them.
+    """
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(
-                f"invalid JSON on this line: {exc.msg}", Span.point(file, number, exc.colno)
-            ) from None
+            yield number, InputError(f"invalid JSON on this line: {exc.msg}", Span.point(file, number, exc.colno))
+
+
+def read_jsonl(text: str, file: str) -> Iterator[tuple[int, object]]:
+    """(line number, parsed object) for each non-blank line; raises at the first bad one."""
+    for number, obj in jsonl_lines(text, file):
+        if isinstance(obj, InputError):
+            raise obj
+        yield number, obj
 
 
 def ledger_from_jsonl(policy: Policy, text: str, file: str) -> list[Entry]:

@@ -24,7 +24,14 @@ from typing import Any
 
 from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, read_text, stdout
 from policylang.errors import InputError, PolicylangError, raise_all
-from policylang.inputs import customer_from_json, entry_from_json, load_json, request_from_json, where
+from policylang.inputs import (
+    customer_from_json,
+    entry_from_json,
+    jsonl_lines,
+    load_json,
+    request_from_json,
+    where,
+)
 from policylang.ledger import DEFAULT_URL, Ledger, ReservationError, SQLLedger, open_ledger
 from policylang.records import Customer, Entry, Event
 from policylang.render import print_errors
@@ -174,7 +181,7 @@ def run_import(args: argparse.Namespace) -> int:
         text = read_text(path)
         fmt = args.format or ("csv" if path.lower().endswith(".csv") else "jsonl")
         source = Source(path, text)
-        for number, obj in (read_csv(text, path, policy, args.customers) if fmt == "csv" else read_jsonl(text, path)):
+        for number, obj in (read_csv(text, path, policy, args.customers) if fmt == "csv" else jsonl_lines(text, path)):
             try:
                 if isinstance(obj, InputError):
                     raise obj
@@ -210,17 +217,6 @@ def customer_record(policy: Policy, obj: object, at: Span) -> Customer:
     if not record.id:
         raise InputError("the customer record has no `id` field", at)
     return record
-
-
-def read_jsonl(text: str, path: str) -> Iterator[tuple[int, object]]:
-    """(line number, object or the line's InputError) for each non-blank line; never stops early."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, InputError(f"invalid JSON on this line: {exc.msg}", Span.point(path, number, exc.colno))
 
 
 def read_csv(text: str, path: str, policy: Policy, customers: bool) -> Iterator[tuple[int, object]]:
