@@ -49,6 +49,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 import attrs
 
+from policylang import clock
 from policylang.errors import PolicylangError
 from policylang.records import UTC, Contact, Customer, Entry, Event, Request
 
@@ -61,7 +62,6 @@ DEFAULT_HOLD = dt.timedelta(minutes=15)
 # An append of entries for at most this many customers takes their locks; a bulk import
 # (an offline job) does not, which would exhaust PostgreSQL's lock table.
 LOCKED_APPEND = 100
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 # Reservation states as reported by Ledger.reservation(); "expired" is a released
@@ -84,12 +84,10 @@ def to_micros(instant: dt.datetime) -> int:
     """Microseconds since the Unix epoch, exactly (no float rounding)."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"instant {instant.isoformat()} has no offset")
-    return (instant - EPOCH) // ONE_MICROSECOND
+    return clock.micros(instant)
 
 
-def from_micros(micros: int) -> dt.datetime:
-    """The UTC instant ``micros`` microseconds after the Unix epoch."""
-    return EPOCH + dt.timedelta(microseconds=micros)
+from_micros = clock.instant  # the UTC instant ``micros`` microseconds after the Unix epoch
 
 
 def utc_now() -> dt.datetime:
