@@ -15,7 +15,7 @@ from typing import Any
 
 from policylang import ast
 from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean, raise_all
-from policylang.parser import KEYWORDS, parse
+from policylang.parser import KEYWORDS, parse_partial
 from policylang.rules import (
     WEEKDAYS,
     AfterTrigger,
@@ -50,9 +50,28 @@ MAX_WINDOW_SECONDS = 10 * 366 * 86400  # ten years: anything longer is a typo
 
 
 def compile_policy(text: str, source: str = "<policy>") -> Policy:
-    """Parse and compile policy text; raise a :class:`PolicylangError` on any problem."""
-    tree = parse(text, source)
-    return Compiler(tree, Source(source, text)).compile()
+    """Parse and compile policy text; raise a :class:`PolicylangError` on any problem.
+
+    Several problems come as one :class:`~policylang.errors.ErrorGroup`: every syntax
+    error of the file first, then the semantic errors of the statements that parsed
+    (leaving out those a syntax error explains, such as the names of a list that did
+    not parse).
+    """
+    partial = parse_partial(text, source)
+    compiler = Compiler(
+        partial.tree,
+        Source(source, text.removeprefix("\ufeff")),
+        names_incomplete=partial.names_incomplete,
+        rules_incomplete=partial.rules_incomplete,
+    )
+    if not partial.problems:
+        return compiler.compile()
+    try:
+        compiler.compile()
+    except PolicylangError as exc:
+        raise_all([*partial.problems, *exc.errors])
+    raise_all(partial.problems)
+    raise AssertionError("unreachable: there were syntax errors")
 
 
 def valid_zone(name: str) -> bool:
@@ -74,9 +93,16 @@ def zone_hint(name: str) -> str | None:
 class Compiler:
     """One compilation: collects declarations, then compiles each rule."""
 
-    def __init__(self, tree: ast.PolicyFile, source: Source) -> None:
+    def __init__(
+        self, tree: ast.PolicyFile, source: Source, *, names_incomplete: bool = False, rules_incomplete: bool = False
+    ) -> None:
         self.tree = tree
         self.source = source
+        # A declaration (or rule) that did not parse: names missing because of it are not
+        # reported again, the syntax error already is.
+        self.names_incomplete = names_incomplete
+        self.rules_incomplete = rules_incomplete
+        self.owner_declared = False  # an `owner is` line, valid or not
         self.problems: list[PolicylangError] = []
         self.kind_of: dict[str, str] = {}  # declared name -> channel/team/purpose/outcome/event
         self.declared_at: dict[str, Span] = {}
@@ -216,6 +242,7 @@ class Compiler:
         return order
 
     def owner_decl(self, statement: ast.OwnerDecl) -> None:
+        self.owner_declared = True
         if self.owner_attribute is not None:
             self.error("the owner is named twice", statement.span)
         spec = self.attr(statement.attr)
@@ -234,7 +261,7 @@ class Compiler:
         order: list[str] = []
         for name in statement.teams:
             if name.value == "owner":
-                if self.owner_attribute is None:
+                if self.owner_attribute is None and not (self.owner_declared or self.names_incomplete):
                     self.error(
                         "`owner` is used in precedence, but no owner is declared",
                         name.span,
@@ -251,6 +278,8 @@ class Compiler:
     def unknown(self, name: ast.Name, wanted: str | None = None) -> None:
         """Report an undeclared (or wrongly kinded) name with the nearest declared one."""
         kind = self.kind_of.get(name.value)
+        if kind is None and self.names_incomplete:
+            return
         if kind is not None and wanted is not None:
             self.error(f"`{name.value}` is a {kind}, but a {wanted} is expected here", name.span)
             return
@@ -266,7 +295,7 @@ class Compiler:
 
     def attr(self, ref: ast.AttrRef) -> AttrSpec | None:
         spec = self.attributes.get(ref.attribute)
-        if spec is None:
+        if spec is None and not self.names_incomplete:
             self.error(
                 f"the customer has no attribute `{ref.attribute}`",
                 ref.span,
@@ -307,7 +336,8 @@ class Compiler:
                 by_owner = True
                 if self.owner_attribute is None:
                     ok = False
-                    self.error("`by owner` needs an owner", name.span, hint="add a line like `owner is customer.owner`")
+                    if not (self.owner_declared or self.names_incomplete):
+                        self.error("`by owner` needs an owner", name.span, hint="add a line like `owner is customer.owner`")
             elif self.kind_of.get(name.value) == "team":
                 groups["team"].add(name.value)
             else:
@@ -337,7 +367,7 @@ class Compiler:
             except_owner=except_owner,
             text=selector_text(node),
         )
-        if not self.can_match(match):
+        if not self.names_incomplete and not self.can_match(match):
             self.error(
                 "this selector can match no contact",
                 node.span,
@@ -424,8 +454,17 @@ class Compiler:
         hours, minutes = (int(p) for p in text.split(":"))
         if end and hours == 24 and minutes == 0:
             return 1440
+        if hours == 24 and minutes == 0:
+            self.error("`24:00` can only end a period", span, expected="a start time from 00:00 to 23:59",
+                       hint="a period that starts at midnight starts at `00:00`")
+            return None
         if hours > 23 or minutes > 59:
-            self.error(f"`{text}` is not a clock time", span, expected="a time from 00:00 to 23:59")
+            self.error(
+                f"`{text}` is not a clock time",
+                span,
+                expected="a time from 00:00 to 23:59, or 24:00 at the end of a period",
+                hint="times are 24-hour `HH:MM`",
+            )
             return None
         return hours * 60 + minutes
 
@@ -545,6 +584,8 @@ class Compiler:
             if target.is_kind:
                 kinds.add(target.text)
             elif target.text not in rule_names:
+                if self.rules_incomplete:  # it may be the rule that did not parse
+                    continue
                 self.error(
                     f'there is no rule called "{target.text}"',
                     target.span,

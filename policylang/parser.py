@@ -7,14 +7,19 @@ line, the column and what the author could have written there.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from typing import Any
+
+import attrs
 
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from policylang import ast
-from policylang.errors import PolicySyntaxError, did_you_mean
+from policylang.errors import PolicySyntaxError, did_you_mean, raise_all, suggest
 from policylang.grammar import load_grammar
+from policylang.resync import chunk_text, code_of, statement_chunks
 from policylang.source import Source, Span
 
 # How the parser's expectations read to a person.
@@ -396,6 +401,11 @@ def syntax_error(exc: UnexpectedInput, source: Source, terminals: dict[str, Any]
         line_text = source.line(exc.line)
         char = line_text[exc.column - 1 : exc.column] or "?"
         span = Span.point(file, exc.line, exc.column)
+        allowed = acceptable(exc, set(exc.allowed or ()))
+        expected = describe_expected(allowed, terminals) if allowed else None
+        special = _common_mistake(source, exc.line, exc.column, allowed, expected)
+        if special is not None:
+            return special
         word = _word_at(line_text, exc.column)
         hint = None
         if word and word.lower() != word and word.lower() in KEYWORDS:
@@ -404,18 +414,37 @@ def syntax_error(exc: UnexpectedInput, source: Source, terminals: dict[str, Any]
             hint = "names are written in lower case letters, digits and _"
         elif char == '"':
             hint = 'a quoted name ends with `"` on the same line'
-        allowed = acceptable(exc, set(exc.allowed or ()))
-        expected = describe_expected(allowed, terminals) if allowed else None
         return PolicySyntaxError(
-            f"unexpected character `{char}`", span, expected=expected, hint=hint, source=source
+            f"unexpected character `{char}`{_char_name(char)}", span, expected=expected, hint=hint, source=source
         )
     if isinstance(exc, UnexpectedToken):
         token = exc.token
         if token.type == "_INDENT":
             return _indent_error(exc, source)
-        span = _token_error_span(file, token, source)
         wanted = acceptable(exc, set(exc.expected))
         expected = describe_expected(wanted, terminals)
+        if token.type == "COMMA" and token.line and code_of(source.line(token.line)).endswith(","):
+            trailing = _trailing_comma(source, token.line, expected)
+            if trailing is not None and trailing.span.column == token.column:
+                return trailing
+        if token.type not in ("_NL", "$END", "_DEDENT") and token.line and token.column:
+            special = _common_mistake(source, token.line, token.column, wanted, expected)
+            if special is not None:
+                return special
+        elif token.type in ("_NL", "$END") and "_INDENT" in wanted and token.line:
+            text = source.line(token.line)
+            return PolicySyntaxError(
+                "the `customer` block has no attributes",
+                Span.point(file, token.line, 1, len(code_of(text)) or 1),
+                expected="indented attribute lines below `customer`",
+                hint="write each attribute on its own indented line, like `  status  one of active, dormant`",
+                source=source,
+            )
+        elif token.type in ("_NL", "$END") and token.line:
+            trailing = _trailing_comma(source, token.line, expected)
+            if trailing is not None:
+                return trailing
+        span = _token_error_span(file, token, source)
         hint = _token_hint(token, wanted, terminals)
         return PolicySyntaxError(
             f"unexpected {_found(token)}", span, expected=expected, hint=hint, source=source
@@ -428,11 +457,175 @@ def syntax_error(exc: UnexpectedInput, source: Source, terminals: dict[str, Any]
     return PolicySyntaxError(str(exc), Span.point(file, 1, 1), source=source)
 
 
+CURLY_QUOTES = "“”„‟‘’‚‛«»"
+# Letters a word processor or a keyboard layout gives that have no one-letter ASCII form.
+ASCII_SPELLING = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ð": "d", "þ": "th", "ł": "l"}
+AM_PM = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?$", re.IGNORECASE)
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _whole_word(line: str, column: int) -> tuple[int, str]:
+    """The (1-based start column, text) of the word around ``column``, letters of any script."""
+    start = column - 1
+    while start > 0 and _is_word_char(line[start - 1]):
+        start -= 1
+    end = column - 1
+    while end < len(line) and _is_word_char(line[end]):
+        end += 1
+    return start + 1, line[start:end]
+
+
+def ascii_name(word: str) -> str:
+    """``kündigung`` -> ``kundigung``: the nearest name made of a-z, 0-9 and _."""
+    out = []
+    for char in word.lower():
+        if char in ASCII_SPELLING:
+            out.append(ASCII_SPELLING[char])
+            continue
+        base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+        out.append("".join(c for c in base if _is_word_char(c)) or "_")
+    return "".join(out)
+
+
+def _char_name(char: str) -> str:
+    """`` (no-break space)`` for a character that is hard to see or to tell apart, else ``""``."""
+    if char.isascii() and char.isprintable():
+        return ""
+    return f" ({unicodedata.name(char, 'an unnamed character').lower()})"
+
+
+def to_24_hour(text: str) -> str | None:
+    """``8am`` -> ``08:00``, ``9:30 pm`` -> ``21:30``, ``8`` -> ``08:00``; None for anything else."""
+    if text.strip().isdigit() and int(text) <= 23:  # a bare hour: `8-21`
+        return f"{int(text):02d}:00"
+    match = AM_PM.match(text.strip())
+    if not match:
+        return None
+    hours, minutes = int(match[1]), int(match[2] or 0)
+    if not 1 <= hours <= 12 or minutes > 59:
+        return None
+    hours = hours % 12 + (12 if match[3].lower() == "p" else 0)
+    return f"{hours:02d}:{minutes:02d}"
+
+
+def _common_mistake(
+    source: Source, line: int, column: int, wanted: set[str], expected: str | None
+) -> PolicySyntaxError | None:
+    """A message that says what to type, for the mistakes new authors make most.
+
+    ``column`` is where the parser gave up; None when nothing specific applies.
+    """
+    file = source.name
+    text = source.line(line)
+    code = code_of(text)
+    char = text[column - 1 : column]
+    start, word = _whole_word(text, column) if char and _is_word_char(char) else (column, "")
+
+    def error(message: str, at: int, width: int, hint: str, expect: str | None = expected) -> PolicySyntaxError:
+        return PolicySyntaxError(message, Span.point(file, line, at, width), expected=expect, hint=hint, source=source)
+
+    if char and not char.isascii() and _is_word_char(char):
+        return error(
+            f"`{char}` cannot be part of a name (`{word}`)",
+            column,
+            1,
+            f"names use the letters a-z, digits and _: write `{ascii_name(word)}`",
+        )
+    if char and char in CURLY_QUOTES:
+        return error(
+            f"`{char}` is a curly quote{_char_name(char)}",
+            column,
+            1,
+            'type a straight double quote `"`; word processors curl quotes as you type',
+        )
+    if char == "'":
+        closing = text.find("'", column)
+        inner = text[column : closing] if closing > 0 else "name"
+        return error("single quotes do not quote a name", column, 1, f'use double quotes: `"{inner}"`')
+    if text[column - 1 : column + 1] == "//":
+        return error("`//` does not start a comment", column, 2, "comments start with `#`")
+    if word and start < column:  # the lexer took a keyword from the front of a longer word
+        keyword = suggest(word, KEYWORDS) or next(
+            (k for k in sorted(KEYWORDS, key=len, reverse=True) if word.startswith(k)), None
+        )
+        if word not in KEYWORDS and keyword:
+            return error(f"`{word}` is not a keyword", start, len(word), f"did you mean `{keyword}`?", None)
+    if "STRING" in wanted and re.match(r"timezone\s", code) and column > len("timezone"):
+        zone = code[column - 1 :].strip()
+        return error(
+            "the time zone is not quoted",
+            column,
+            len(zone),
+            f'write `timezone "{zone}"`',
+            'a quoted IANA time zone name like "America/New_York"',
+        )
+    if "CLOCK" in wanted:
+        raw = code[column - 1 :].split()[0] if code[column - 1 :].strip() else char
+        parts = [to_24_hour(p) for p in code[column - 1 :].replace("to", "-").split("-")]
+        keyword = code[: column - 1].split()[-1] if code[: column - 1].split() else ""
+        if len(parts) == 2 and all(parts) and keyword == "outside":
+            fix = f"times are 24-hour `HH:MM`: write `outside {parts[0]}-{parts[1]}`"
+        elif parts and parts[0]:
+            fix = f"times are 24-hour `HH:MM`: write `{parts[0]}`"
+        else:
+            fix = "times are 24-hour `HH:MM`, from 00:00 to 23:59 (24:00 may end a period)"
+        return error(f"`{raw}` is not a clock time", column, len(raw), fix, "a 24-hour time like 08:00 or 21:00")
+    decimal = re.compile(r"\d+\.\d+")
+    for found in decimal.finditer(code):
+        if found.start() < column <= found.end():
+            number = found[0]
+            before = code[: found.start()].split()
+            if before[-2:] == ["at", "most"]:
+                hint = f"a limit counts contacts: write a whole number, like `{int(float(number))}`"
+            else:
+                hint = "lengths are whole numbers of a unit: use a smaller unit (`36 hours`, not `1.5 days`)"
+            return error(f"`{number}` is not a whole number", found.start() + 1, len(number), hint, "a whole number")
+    return None
+
+
+def _trailing_comma(source: Source, line: int, expected: str | None) -> PolicySyntaxError | None:
+    """A statement that ends with a comma: the comma is the mistake, not the next line."""
+    code = code_of(source.line(line))
+    if not code.endswith(","):
+        return None
+    return PolicySyntaxError(
+        "the line ends with a comma, but nothing follows it",
+        Span.point(source.name, line, len(code), 1),
+        expected=expected,
+        hint="remove the `,` at the end of the line (a comma there continues the list on the next line)",
+        source=source,
+    )
+
+
+def _tab_indented_line(source: Source, error_line: int) -> int | None:
+    """The first line of the block above ``error_line`` whose indentation has a tab."""
+    first = error_line
+    while first > 1 and source.line(first - 1)[:1].isspace():
+        first -= 1
+    for number in range(first, error_line + 1):
+        text = source.line(number)
+        if "\t" in text[: len(text) - len(text.lstrip())]:
+            return number
+    return None
+
+
 def _indent_error(exc: UnexpectedToken, source: Source) -> PolicySyntaxError:
     """Indentation where none belongs, or a customer attribute out of line."""
     token = exc.token
     # the indentation token borrows the position of the newline that ends the line above
     line = token.end_line if token.end_line and token.end_line > (token.line or 0) else (token.line or 0) + 1
+    tabbed = _tab_indented_line(source, line)
+    if tabbed is not None:
+        text = source.line(tabbed)
+        return PolicySyntaxError(
+            "this line is indented with a tab",
+            Span.point(source.name, tabbed, text.index("\t") + 1),
+            hint="indent the attributes of a customer block with spaces, all by the same amount",
+            source=source,
+        )
     span = Span.point(source.name, line, 1, len(source.line(line)) - len(source.line(line).lstrip()) or 1)
     if exc.expected == {"_NL"}:  # the post-lexer: a dedent to a level never used
         message = "this line's indentation does not match the lines above it"
@@ -490,11 +683,81 @@ def _token_hint(token: Token, expected: set[str], terminals: dict[str, Any]) -> 
     return None
 
 
+BOM = "\ufeff"
+
+
+def without_bom(text: str) -> str:
+    """The text without a leading UTF-8 byte-order mark (Windows editors write one)."""
+    return text[1:] if text.startswith(BOM) else text
+
+
+@attrs.frozen(slots=True)
+class PartialParse:
+    """What a file's statements parse to, and every syntax error among them.
+
+    ``names_incomplete`` is true when a statement that is not a rule failed to parse (it
+    may have declared names or attributes); ``rules_incomplete`` when a rule did (an
+    ``exempt`` may name it). The compiler uses them so that a syntax error is reported
+    once, not again as the unknown names it leaves behind.
+    """
+
+    tree: ast.PolicyFile
+    problems: tuple[PolicySyntaxError, ...]
+    names_incomplete: bool = False
+    rules_incomplete: bool = False
+
+
+RULE_LINE = re.compile(r"^\S+\s*[\"“”'‘’]")
+
+
 def parse(text: str, file: str = "<policy>") -> ast.PolicyFile:
-    """Parse policy text into a :class:`ast.PolicyFile`; raise :class:`PolicySyntaxError`."""
+    """Parse policy text into a :class:`ast.PolicyFile`.
+
+    Raises a :class:`PolicySyntaxError`, or an :class:`~policylang.errors.ErrorGroup` of
+    every syntax error in the file when there are several.
+    """
+    partial = parse_partial(text, file)
+    raise_all(partial.problems)
+    return partial.tree
+
+
+def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
+    """Parse what parses: every statement that is well formed, and every syntax error.
+
+    A file that parses whole is parsed once. Otherwise each statement (as
+    :func:`policylang.resync.statement_chunks` finds them) is parsed on its own, so one
+    mistake is reported once and does not hide the mistakes after it.
+    """
+    text = without_bom(text)
     parser = load_grammar("policy.lark")
     source = Source(file, text)
-    comments: list[ast.Comment] = []
+    try:
+        statements = _parse_text(parser, text, source)
+        return PartialParse(ast.PolicyFile(statements, tuple(collect_comments(text)), file), ())
+    except PolicySyntaxError as whole_file_error:
+        first_error = whole_file_error
+    parsed: list[ast.Statement] = []
+    problems: list[PolicySyntaxError] = []
+    names_incomplete = rules_incomplete = False
+    lines = text.split("\n")
+    for chunk in statement_chunks(text):
+        try:
+            parsed.extend(_parse_text(parser, chunk_text(lines, chunk), source))
+        except PolicySyntaxError as exc:
+            problems.append(exc)
+            if RULE_LINE.match(code_of(lines[chunk.first - 1])):
+                rules_incomplete = True
+            else:
+                names_incomplete = True
+    if not problems:  # the statements parse one by one but not together: say why not
+        problems, names_incomplete, rules_incomplete = [first_error], True, True
+    tree = ast.PolicyFile(tuple(parsed), tuple(collect_comments(text)), file)
+    return PartialParse(tree, tuple(problems), names_incomplete, rules_incomplete)
+
+
+def _parse_text(parser: Any, text: str, source: Source) -> tuple[ast.Statement, ...]:
+    """One Lark parse of ``text`` (the whole file or one statement padded to its place)."""
+    file = source.name
     try:
         tree = parser.parse(text)
     except UnexpectedInput as exc:
@@ -510,8 +773,7 @@ def parse(text: str, file: str = "<policy>") -> ast.PolicyFile:
             inner.source = source
             raise inner from None
         raise
-    comments = collect_comments(text)
-    return ast.PolicyFile(tuple(statements), tuple(comments), file)
+    return tuple(statements)
 
 
 def collect_comments(text: str) -> list[ast.Comment]:
