@@ -37,9 +37,18 @@ class FileProblem(PolicylangError):
 
 
 def read_text(path: str) -> str:
-    """A file's text, or a :class:`FileProblem` naming the file."""
+    """A file's text, or a :class:`FileProblem` naming the file.
+
+    ``-`` is standard input. A UTF-8 byte-order mark (Windows editors write one) is
+    dropped; line endings are kept as they are (the parsers take ``\r\n``).
+    """
+    if path == "-":
+        try:
+            return sys.stdin.buffer.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise FileProblem("<stdin>: is not UTF-8 text") from None
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise FileProblem(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -69,40 +78,6 @@ def run_per_file(files: Sequence[str], work: Callable[[str, str], int]) -> int:
     return status
 
 
-# ---- check --------------------------------------------------------------------------------
-
-
-def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("check", help="compile policies and report every error")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.set_defaults(run=run_check)
-
-
-def run_check(args: argparse.Namespace) -> int:
-    from policylang.compiler import compile_policy
-
-    out = stdout()
-
-    def check(name: str, text: str) -> int:
-        out.print(summary(compile_policy(text, name)))
-        return EXIT_OK
-
-    return run_per_file(args.files, check)
-
-
-def summary(policy: object) -> str:
-    from policylang.rules import RULE_KINDS, Policy
-
-    assert isinstance(policy, Policy)
-    counts = {k: sum(1 for r in policy.rules if r.kind == k) for k in RULE_KINDS}
-    rules = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-    title = f' "{policy.title}"' if policy.title else ""
-    return (
-        f"{policy.file}{title}: ok, {len(policy.rules)} rules ({rules or 'none'}); "
-        f"{len(policy.teams)} teams, {len(policy.channels)} channels, {len(policy.purposes)} purposes"
-    )
-
-
 # ---- registry -----------------------------------------------------------------------------
 
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -110,6 +85,7 @@ Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 # Subcommand name -> the module that adds it (with ``add_parser``). Only the module of the
 # command being run is imported, so a cold `policylang decide` does not load the REPL.
 COMMAND_MODULES: dict[str, str] = {
+    "check": "policylang.commands.check",
     "decide": "policylang.commands.decide",
     "fmt": "policylang.commands.fmt",
     "graph": "policylang.commands.graph",
@@ -125,10 +101,8 @@ COMMAND_MODULES: dict[str, str] = {
 
 def adders(command: str | None = None) -> list[Adder]:
     """Parser builders: all of them, or just the one for ``command`` when it is known."""
-    if command == "check":
-        return [add_check]
     modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else list(dict.fromkeys(COMMAND_MODULES.values()))
-    found: list[Adder] = [add_check]
+    found: list[Adder] = []
     for module in modules:
         imported = __import__(module, fromlist=["add_parser"])
         found.append(imported.add_parser)

@@ -61,8 +61,8 @@ def compile_policy(text: str, source: str = "<policy>") -> Policy:
     compiler = Compiler(
         partial.tree,
         Source(source, text.removeprefix("\ufeff")),
-        names_incomplete=partial.names_incomplete,
-        rules_incomplete=partial.rules_incomplete,
+        unparsed_words=partial.unparsed_words,
+        unparsed_rules=partial.unparsed_rules,
     )
     if not partial.problems:
         return compiler.compile()
@@ -94,14 +94,19 @@ class Compiler:
     """One compilation: collects declarations, then compiles each rule."""
 
     def __init__(
-        self, tree: ast.PolicyFile, source: Source, *, names_incomplete: bool = False, rules_incomplete: bool = False
+        self,
+        tree: ast.PolicyFile,
+        source: Source,
+        *,
+        unparsed_words: frozenset[str] = frozenset(),
+        unparsed_rules: frozenset[str] = frozenset(),
     ) -> None:
         self.tree = tree
         self.source = source
-        # A declaration (or rule) that did not parse: names missing because of it are not
-        # reported again, the syntax error already is.
-        self.names_incomplete = names_incomplete
-        self.rules_incomplete = rules_incomplete
+        # Words of declarations (and names of rules) that did not parse: a name missing
+        # because of them is not reported again, the syntax error already is.
+        self.unparsed_words = unparsed_words
+        self.unparsed_rules = unparsed_rules
         self.owner_declared = False  # an `owner is` line, valid or not
         self.problems: list[PolicylangError] = []
         self.kind_of: dict[str, str] = {}  # declared name -> channel/team/purpose/outcome/event
@@ -261,7 +266,7 @@ class Compiler:
         order: list[str] = []
         for name in statement.teams:
             if name.value == "owner":
-                if self.owner_attribute is None and not (self.owner_declared or self.names_incomplete):
+                if self.owner_attribute is None and not (self.owner_declared or "owner" in self.unparsed_words):
                     self.error(
                         "`owner` is used in precedence, but no owner is declared",
                         name.span,
@@ -278,7 +283,7 @@ class Compiler:
     def unknown(self, name: ast.Name, wanted: str | None = None) -> None:
         """Report an undeclared (or wrongly kinded) name with the nearest declared one."""
         kind = self.kind_of.get(name.value)
-        if kind is None and self.names_incomplete:
+        if kind is None and name.value in self.unparsed_words:
             return
         if kind is not None and wanted is not None:
             self.error(f"`{name.value}` is a {kind}, but a {wanted} is expected here", name.span)
@@ -295,7 +300,8 @@ class Compiler:
 
     def attr(self, ref: ast.AttrRef) -> AttrSpec | None:
         spec = self.attributes.get(ref.attribute)
-        if spec is None and not self.names_incomplete:
+        # a `customer` block that did not parse leaves every attribute undeclared
+        if spec is None and not {ref.attribute, "customer"} & self.unparsed_words:
             self.error(
                 f"the customer has no attribute `{ref.attribute}`",
                 ref.span,
@@ -336,7 +342,7 @@ class Compiler:
                 by_owner = True
                 if self.owner_attribute is None:
                     ok = False
-                    if not (self.owner_declared or self.names_incomplete):
+                    if not (self.owner_declared or "owner" in self.unparsed_words):
                         self.error("`by owner` needs an owner", name.span, hint="add a line like `owner is customer.owner`")
             elif self.kind_of.get(name.value) == "team":
                 groups["team"].add(name.value)
@@ -367,7 +373,7 @@ class Compiler:
             except_owner=except_owner,
             text=selector_text(node),
         )
-        if not self.names_incomplete and not self.can_match(match):
+        if not self.unparsed_words and not self.can_match(match):
             self.error(
                 "this selector can match no contact",
                 node.span,
@@ -468,9 +474,20 @@ class Compiler:
             return None
         return hours * 60 + minutes
 
+    def clock_span(self, period: ast.Outside | ast.Between, text: str, after: int = 0) -> Span:
+        """Where ``text`` (a clock time of ``period``) is on its line, so the caret is under it."""
+        span = period.span
+        line = self.source.line(span.line)
+        found = line.find(text, span.column - 1 + after)
+        if found < 0 or span.line != span.end_line:
+            return span
+        return Span.point(span.file, span.line, found + 1, len(text))
+
     def clock_range(self, period: ast.Outside | ast.Between) -> ClockRange | None:
-        start = self.clock(period.start, period.span, end=False)
-        end = self.clock(period.end, period.span, end=True)
+        start_span = self.clock_span(period, period.start)
+        start = self.clock(period.start, start_span, end=False)
+        end_from = start_span.end_column - period.span.column if start_span != period.span else 0
+        end = self.clock(period.end, self.clock_span(period, period.end, end_from), end=True)
         if start is None or end is None:
             return None
         if start == end or (start == 0 and end == 1440):
@@ -584,7 +601,7 @@ class Compiler:
             if target.is_kind:
                 kinds.add(target.text)
             elif target.text not in rule_names:
-                if self.rules_incomplete:  # it may be the rule that did not parse
+                if target.text in self.unparsed_rules:  # the rule that did not parse
                     continue
                 self.error(
                     f'there is no rule called "{target.text}"',

@@ -24,7 +24,7 @@ import attrs
 
 from policylang import ast
 from policylang.compiler import condition_text
-from policylang.parser import parse
+from policylang.parser import parse, without_bom
 
 INDENT = "  "
 GAP = 2  # spaces between an aligned column and what follows it
@@ -33,6 +33,7 @@ MAX_ALIGNED_HEAD = 44  # rule heads longer than this are not padded to align
 
 def format_policy(text: str, file: str = "<policy>") -> str:
     """``text`` in the canonical layout; raise :class:`PolicySyntaxError` if it does not parse."""
+    text = without_bom(text)
     tree = parse(text, file)
     # lines as the lexer counts them: only "\n" ends a line
     return Layout(tree, [line.rstrip("\r") for line in text.split("\n")]).render()

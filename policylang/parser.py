@@ -695,19 +695,20 @@ def without_bom(text: str) -> str:
 class PartialParse:
     """What a file's statements parse to, and every syntax error among them.
 
-    ``names_incomplete`` is true when a statement that is not a rule failed to parse (it
-    may have declared names or attributes); ``rules_incomplete`` when a rule did (an
-    ``exempt`` may name it). The compiler uses them so that a syntax error is reported
-    once, not again as the unknown names it leaves behind.
+    ``unparsed_words`` are the words of the statements other than rules that failed to
+    parse (they may have declared names, attributes or the owner); ``unparsed_rules`` the
+    names of the rules that failed (an ``exempt`` may name them). The compiler does not
+    report those names as unknown: the syntax error already explains them, once.
     """
 
     tree: ast.PolicyFile
     problems: tuple[PolicySyntaxError, ...]
-    names_incomplete: bool = False
-    rules_incomplete: bool = False
+    unparsed_words: frozenset[str] = frozenset()
+    unparsed_rules: frozenset[str] = frozenset()
 
 
-RULE_LINE = re.compile(r"^\S+\s*[\"“”'‘’]")
+RULE_LINE = re.compile(r"^\S+\s*[\"“”'‘’]([^\"“”'‘’]*)")
+WORD = re.compile(r"\w+")
 
 
 def parse(text: str, file: str = "<policy>") -> ast.PolicyFile:
@@ -738,21 +739,26 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
         first_error = whole_file_error
     parsed: list[ast.Statement] = []
     problems: list[PolicySyntaxError] = []
-    names_incomplete = rules_incomplete = False
+    words: set[str] = set()
+    rules: set[str] = set()
     lines = text.split("\n")
     for chunk in statement_chunks(text):
         try:
             parsed.extend(_parse_text(parser, chunk_text(lines, chunk), source))
         except PolicySyntaxError as exc:
             problems.append(exc)
-            if RULE_LINE.match(code_of(lines[chunk.first - 1])):
-                rules_incomplete = True
+            rule = RULE_LINE.match(code_of(lines[chunk.first - 1]))
+            if rule:
+                rules.add(rule[1])
             else:
-                names_incomplete = True
+                for line in lines[chunk.first - 1 : chunk.last]:
+                    found = WORD.findall(code_of(line))
+                    words.update(found)
+                    words.update(ascii_name(w) for w in found)  # as the error told the author to write it
     if not problems:  # the statements parse one by one but not together: say why not
-        problems, names_incomplete, rules_incomplete = [first_error], True, True
+        return PartialParse(ast.PolicyFile((), (), file), (first_error,))
     tree = ast.PolicyFile(tuple(parsed), tuple(collect_comments(text)), file)
-    return PartialParse(tree, tuple(problems), names_incomplete, rules_incomplete)
+    return PartialParse(tree, tuple(problems), frozenset(words), frozenset(rules))
 
 
 def _parse_text(parser: Any, text: str, source: Source) -> tuple[ast.Statement, ...]:

@@ -33,7 +33,7 @@ from policylang.errors import (
     suggest,
 )
 from policylang.grammar import load_grammar
-from policylang.parser import describe_expected, syntax_error, token_span, unquote
+from policylang.parser import describe_expected, syntax_error, token_span, unquote, without_bom
 from policylang.records import FIRST_YEAR, LAST_YEAR, Contact, Customer, Entry, Event, Request
 from policylang.rules import ExemptRule, Policy
 from policylang.source import NOWHERE, Source, Span
@@ -434,6 +434,7 @@ class _ToScenario(Transformer[Token, Any]):
 
 def parse_scenario(text: str, file: str = "<scenario>") -> ScenarioFile:
     """Parse scenario text; raise PolicySyntaxError or ScenarioError with a span."""
+    text = without_bom(text)
     source = Source(file, text)
     statements = _parse(text, file, "start", source)
     return ScenarioFile(tuple(statements), source)
