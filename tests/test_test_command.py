@@ -28,14 +28,14 @@ def last_line(out: str) -> str:
 def test_passing_file(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_test(capsys, str(SCENARIOS / "passing.polt"))
     assert code == 0
-    assert last_line(out) == "5 passed, 0 failed"
+    assert last_line(out) == "5 passed, 0 failed, 0 errors"
     assert "FAIL" not in out
 
 
 def test_failing_file_names_the_expectation_the_decision_and_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_test(capsys, str(SCENARIOS / "failing.polt"))
     assert code == 1
-    assert last_line(out) == "1 passed, 2 failed"
+    assert last_line(out) == "1 passed, 2 failed, 0 errors"
     failing = [line for line in out.splitlines() if line.startswith("FAIL ")]
     assert failing == [
         f"FAIL {SCENARIOS / 'failing.polt'}:6: expect ada: servicing phone by service is allowed",
@@ -59,7 +59,7 @@ def test_folders_are_searched_recursively(capsys: pytest.CaptureFixture[str], tm
     (tmp_path / "notes.txt").write_text("expect nothing")
     code, out, _ = run_test(capsys, str(tmp_path))
     assert code == 0
-    assert last_line(out) == "10 passed, 0 failed"
+    assert last_line(out) == "10 passed, 0 failed, 0 errors"
 
 
 def test_a_scenario_that_does_not_parse_is_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_a_scenario_that_does_not_parse_is_bad_input(capsys: pytest.CaptureFixtu
     assert "did you mean `expect`?" in err
     assert "Traceback" not in out + err
     # the good file still ran and is counted
-    assert last_line(out) == "5 passed, 0 failed"
+    assert last_line(out) == "5 passed, 0 failed, 1 error"
 
 
 def test_a_missing_path_is_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_coverage_finds_the_rules_no_test_made_decide(capsys: pytest.CaptureFixt
     row = next(line for line in out.splitlines() if '"two emails a week"' in line)
     assert re.search(r"cap\s*│\s*2\s*│\s*0\s*│\s*ok", row)
     assert "UNTESTED" in next(line for line in out.splitlines() if '"nights"' in line)
-    assert last_line(out) == "2 passed, 0 failed"
+    assert last_line(out) == "2 passed, 0 failed, 0 errors"
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.polt")), ids=lambda p: p.stem)
@@ -109,7 +109,7 @@ def test_every_example_scenario_passes_with_full_rule_coverage(
 ) -> None:
     code, out, err = run_test(capsys, "--coverage", str(example))
     assert code == 0, out + err
-    assert re.fullmatch(r"\d+ passed, 0 failed", last_line(out))
+    assert re.fullmatch(r"\d+ passed, 0 failed, 0 errors", last_line(out))
     covered = [line for line in out.splitlines() if line.startswith("coverage ")]
     assert covered and all(line.endswith("(100.0%)") for line in covered), covered
 

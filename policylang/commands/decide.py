@@ -8,7 +8,7 @@ import re
 
 import attrs
 
-from policylang.cli import EXIT_OK, read_text, stdout
+from policylang.cli import EXIT_OK, FileProblem, read_text, stdout
 from policylang.compiler import compile_policy
 from policylang.errors import InputError, PolicylangError
 from policylang.inputs import customer_from_json, ledger_from_jsonl, load_json, request_from_json, where
@@ -19,13 +19,32 @@ from policylang.source import Source, Span
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("decide", help="decide one request for one customer against a ledger")
-    p.add_argument("policy", metavar="POLICY")
-    p.add_argument("--customer", required=True, metavar="JSON", help="the customer record (a JSON object)")
-    p.add_argument("--ledger", metavar="JSONL", help="the customer's ledger, one event a line")
-    p.add_argument("--request", required=True, metavar="JSON", help="the request (a JSON object)")
-    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    p = sub.add_parser(
+        "decide",
+        help="decide one request for one customer against a ledger",
+        description="Decide one request for one customer against a ledger (section 10 of docs/language.md).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("policy", metavar="POLICY", help="the policy file (- for standard input)")
+    p.add_argument("--customer", required=True, metavar="JSON",
+                   help="the customer record, a JSON object (- for standard input)")
+    p.add_argument("--ledger", metavar="JSONL",
+                   help="the customer's ledger, one JSON object a line (- for standard input)")
+    p.add_argument("--request", required=True, metavar="JSON",
+                   help="the request, a JSON object (- for standard input)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text: a panel and the trace (default); json: the decision as one JSON object")
+    p.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     p.set_defaults(run=run)
+
+
+EPILOG = """\
+exit status: 0 a decision was made, allowed or denied; 2 bad input (a file that cannot be
+read, invalid JSON, an unknown name, a wrong type, an instant without an offset, a policy
+that does not compile) or a usage error.
+Only one of the file options may be - (standard input can be read once).
+"""
 
 
 def load_policy(path: str) -> Policy:
@@ -56,6 +75,10 @@ def locate(error: InputError, text: str) -> InputError:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Decide and print; see EPILOG for the exit status."""
+    stdin_users = [name for name in (args.policy, args.customer, args.ledger, args.request) if name == "-"]
+    if len(stdin_users) > 1:
+        raise FileProblem("only one of POLICY, --customer, --ledger and --request can be - (standard input)")
     policy = load_policy(args.policy)
     customer_text, customer_obj = read_object(args.customer)
     request_text, request_obj = read_object(args.request)
@@ -72,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         ledger = ledger_from_jsonl(policy, read_text(args.ledger), args.ledger)
     decision = policy.decide(customer, request, ledger, explain=True)
     out = stdout()
-    if args.json:
+    if args.format == "json":
         out.print(json.dumps(decision.to_dict(), indent=2), markup=False, highlight=False)
     else:
         out.print(decision_panel(decision))

@@ -1,13 +1,18 @@
 """``policylang test [PATHS]``: run every ``*.polt`` scenario and report failed expectations.
 
-Exit status: 0 when every expectation held, 1 when one failed, 2 when a scenario could
-not run (it does not parse, names an unknown customer, its policy does not compile...).
-The last line is always ``N passed, M failed``, counting expectations.
+Exit status: 0 when every expectation held, 1 when one failed (or coverage is below
+``--fail-under``), 2 when a scenario could not run (it does not parse, names an unknown
+customer, its policy does not compile...) or for a usage error. The last line of the text
+output is always ``N passed, M failed, K errors``: expectations that held, that failed, and
+scenario files that could not run.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import json
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,15 +29,38 @@ from policylang.source import Span
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+EPILOG = """\
+exit status: 0 every expectation held; 1 an expectation failed, or coverage is below
+--fail-under; 2 a scenario could not run (it does not parse, its policy does not compile),
+no scenario was found, or a usage error.
+output: text (failures with their traces, then "N passed, M failed, K errors"), json (one
+document, schema docs/schemas/test.schema.json) or junit (JUnit XML for CI dashboards).
+"""
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``policylang test``."""
-    p = sub.add_parser("test", help="run *.polt scenario tests")
+    p = sub.add_parser(
+        "test",
+        help="run *.polt scenario tests",
+        description="Run *.polt scenario tests: every expect line is one test.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("paths", nargs="*", metavar="PATH", default=["."],
                    help="scenario files or folders to search for *.polt (default: .)")
+    p.add_argument("--run", metavar="PATTERN", action="append", dest="run_patterns",
+                   help="run only the scenario files whose path contains PATTERN or matches it "
+                        "as a glob (`--run 'north*'`); may be given several times")
     p.add_argument("--coverage", action="store_true",
                    help="show, per policy, which rules no test made decide")
-    p.add_argument("-v", "--verbose", action="store_true", help="list every expectation")
+    p.add_argument("--fail-under", metavar="PERCENT", type=float,
+                   help="exit 1 when a policy's rule coverage is below PERCENT")
+    p.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                   help="text for people (default), json for programs, junit for CI dashboards")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="the same as --format json")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every expectation, passed ones too")
     p.set_defaults(run=run)
 
 
@@ -51,6 +79,14 @@ def find_scenarios(paths: Sequence[str]) -> list[Path]:
     for path in found:
         unique.setdefault(path.resolve(), path)
     return list(unique.values())
+
+
+def selected(path: Path, patterns: Sequence[str] | None) -> bool:
+    """Does ``--run`` select this file? (No pattern selects every file.)"""
+    if not patterns:
+        return True
+    text = path.as_posix()
+    return any(p in text or fnmatch.fnmatch(text, p) or fnmatch.fnmatch(path.name, p) for p in patterns)
 
 
 class PolicyCache:
@@ -75,26 +111,38 @@ class PolicyCache:
 
 def run(args: argparse.Namespace) -> int:
     """Run the scenarios; print failures, errors, the summary line and optional coverage."""
+    from policylang.testreport import report_json, report_junit, summary_counts
+
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    files = find_scenarios(args.paths)
+    files = [f for f in find_scenarios(args.paths) if selected(f, args.run_patterns)]
     if not files:
-        err.print(f"no *.polt scenario files in {', '.join(args.paths)}")
+        what = f" matching {', '.join(args.run_patterns)}" if args.run_patterns else ""
+        err.print(f"no *.polt scenario files{what} in {', '.join(args.paths)}")
         return EXIT_BAD_INPUT
     loader = PolicyCache()
     reports = [run_file(path, loader) for path in files]
-    for report in reports:
-        print_report(report, out, verbose=args.verbose)
-        if report.problems:
-            print_errors(ErrorGroup(report.problems) if len(report.problems) > 1 else report.problems[0], err)
-    if args.coverage:
-        print_coverage(coverage(reports), out)
-    passed = sum(len(r.expectations) - len(r.failures) for r in reports)
-    failed = sum(len(r.failures) for r in reports)
-    out.print(f"{passed} passed, {failed} failed")
-    if any(r.problems for r in reports):
+    covered = coverage(reports) if args.coverage or args.fail_under is not None else None
+    below = [c for c in covered or () if args.fail_under is not None and c.percent < args.fail_under]
+    counts = summary_counts(reports)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report_json(reports, covered), indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "junit":
+        sys.stdout.write(report_junit(reports))
+    else:
+        for report in reports:
+            print_report(report, out, verbose=args.verbose)
+            if report.problems:
+                print_errors(ErrorGroup(report.problems) if len(report.problems) > 1 else report.problems[0], err)
+        if args.coverage and covered is not None:
+            print_coverage(covered, out)
+        for item in below:
+            out.print(f"coverage {item.file}: {item.percent:.1f}% is below --fail-under {args.fail_under:g}%")
+        errors = counts['errors']
+        out.print(f"{counts['passed']} passed, {counts['failed']} failed, {errors} error{'' if errors == 1 else 's'}")
+    if counts["errors"]:
         return EXIT_BAD_INPUT
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_FAILED if counts["failed"] or below else EXIT_OK
 
 
 def where(answer: Answer) -> Span:
