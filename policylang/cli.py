@@ -96,6 +96,7 @@ COMMAND_MODULES: dict[str, str] = {
     "confirm": "policylang.commands.ledger",
     "release": "policylang.commands.ledger",
     "demo": "policylang.commands.demo",
+    "completion": "policylang.commands.completion",
 }
 
 
@@ -129,11 +130,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub)command ``args`` were parsed for, or ``parser`` itself."""
+    for name in ("command", "ledger_command"):
+        chosen = getattr(args, name, None)
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not chosen or not subparsers or chosen not in subparsers[0].choices:
+            break
+        parser = subparsers[0].choices[chosen]
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``policylang`` command."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(arguments[0] if arguments else None)
-    args = parser.parse_args(arguments)
+    args, unknown = parser.parse_known_args(arguments)
+    if unknown:  # say it with the usage of the command that was given, not the top level's
+        command_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_BAD_INPUT

@@ -34,7 +34,12 @@ STEPS = (
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``demo`` subcommand."""
-    p = sub.add_parser("demo", help="three decisions on the example policy, with the embedded SQLite ledger")
+    p = sub.add_parser(
+        "demo",
+        help="three decisions on the example policy, with the embedded SQLite ledger",
+        description="Reserve three requests on examples/northwind.pol in a fresh ledger and print each decision.",
+        epilog="exit status: 0 the demo ran; 2 the ledger URL cannot be opened, or a usage error.",
+    )
     p.add_argument("--ledger", metavar="URL", help="a ledger URL instead of a fresh SQLite file")
     p.set_defaults(run=run)
 

@@ -15,8 +15,14 @@ from policylang.graph import FORMATS, draw
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``graph`` subcommand."""
-    p = sub.add_parser("graph", help="draw the rule graph (Mermaid or Graphviz DOT)")
-    p.add_argument("policy", metavar="POLICY")
+    p = sub.add_parser(
+        "graph",
+        help="draw the rule graph (Mermaid or Graphviz DOT)",
+        description="Draw which rules govern which traffic, as Mermaid or Graphviz DOT.",
+        epilog="exit status: 0 the drawing was written; 2 the policy cannot be read or does not compile, "
+        "the output cannot be written, or a usage error.",
+    )
+    p.add_argument("policy", metavar="POLICY", help="the policy file (- for standard input)")
     p.add_argument("--format", choices=FORMATS, default="mermaid", help="drawing language (default mermaid)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the drawing here instead of stdout")
     p.set_defaults(run=run)

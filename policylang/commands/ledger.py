@@ -42,46 +42,70 @@ from policylang.source import Source, Span
 ENTRY_COLUMNS = ("customer", "at", "event", "channel", "purpose", "team", "status", "outcome", "campaign", "id")
 
 
+EXIT_STATUS = (
+    "exit status: 0 done; 2 bad input (a file or line that cannot be read, a ledger URL that "
+    "cannot be opened, names the policy does not declare) or a usage error."
+)
+EXIT_STATUS_RESERVE = (
+    "exit status: 0 a decision was made, allowed (and reserved) or denied; 2 bad input (a file "
+    "that cannot be read, invalid JSON, an unknown customer id, a ledger URL that cannot be opened) "
+    "or a usage error."
+)
+EXIT_STATUS_CLOSE = (
+    "exit status: 0 done; 1 a state conflict (the reservation is already confirmed, released, "
+    "displaced or expired); 2 bad input (an unknown reservation id, an unknown outcome, a ledger "
+    "URL that cannot be opened) or a usage error."
+)
+
+
 def default_url() -> str:
     return os.environ.get("POLICYLANG_LEDGER") or DEFAULT_URL
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``ledger`` (with init, import, export, show) and ``reserve``, ``confirm``, ``release``."""
-    top = sub.add_parser("ledger", help="create, fill, export and inspect a shared contact ledger")
+    top = sub.add_parser(
+        "ledger",
+        help="create, fill, export and inspect a shared contact ledger",
+        description="Create, fill, export and inspect a shared contact ledger (docs/ledger.md).",
+        epilog=EXIT_STATUS,
+    )
     actions = top.add_subparsers(dest="ledger_command", metavar="ACTION", parser_class=type(top))
     top.set_defaults(run=lambda args: _usage(top))
 
-    p = actions.add_parser("init", help="create the ledger (or migrate an older one)")
+    p = actions.add_parser("init", help="create the ledger (or migrate an older one)", epilog=EXIT_STATUS)
     _ledger_option(p)
     p.set_defaults(run=run_init)
 
-    p = actions.add_parser("import", help="add contacts and events (or customer records) from JSONL or CSV")
+    p = actions.add_parser("import", help="add contacts and events (or customer records) from JSONL or CSV",
+                           epilog=EXIT_STATUS)
     _ledger_option(p)
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or CSV files (- for standard input)")
     p.add_argument("--policy", required=True, metavar="POLICY", help="the policy whose names the lines must use")
     p.add_argument("--customers", action="store_true", help="the files hold customer records, not ledger lines")
     p.add_argument("--format", choices=("jsonl", "csv"), help="default: by file extension (.csv, else JSONL)")
     p.set_defaults(run=run_import)
 
-    p = actions.add_parser("export", help="write every contact and event (or customer record) as JSONL or CSV")
+    p = actions.add_parser("export", help="write every contact and event (or customer record) as JSONL or CSV",
+                           epilog=EXIT_STATUS)
     _ledger_option(p)
     p.add_argument("--customer", metavar="ID", help="only this customer's entries")
     p.add_argument("--customers", action="store_true", help="export customer records instead")
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    p.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="the file format (default jsonl)")
+    p.add_argument("-o", "--output", metavar="FILE", help="the file to write (default: standard output)")
     p.set_defaults(run=run_export)
 
-    p = actions.add_parser("show", help="summarise the ledger, one customer, or one reservation")
+    p = actions.add_parser("show", help="summarise the ledger, one customer, or one reservation", epilog=EXIT_STATUS)
     _ledger_option(p)
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--customer", metavar="ID")
-    group.add_argument("--reservation", metavar="ID")
+    group.add_argument("--customer", metavar="ID", help="show this customer's record and entries")
+    group.add_argument("--reservation", metavar="ID", help="show this reservation's state")
     p.set_defaults(run=run_show)
 
-    p = sub.add_parser("reserve", help="decide a request and, if allowed, hold its slot in the ledger (JSON out)")
+    p = sub.add_parser("reserve", help="decide a request and, if allowed, hold its slot in the ledger (JSON out)",
+                       epilog=EXIT_STATUS_RESERVE)
     _ledger_option(p)
-    p.add_argument("--policy", required=True, metavar="POLICY")
+    p.add_argument("--policy", required=True, metavar="POLICY", help="the policy to decide with")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer", metavar="JSON", help="the customer record (stored or updated in the ledger)")
     who.add_argument("--customer-id", metavar="ID", help="a customer whose record is in the ledger")
@@ -90,16 +114,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="how long the reservation waits for confirm before it expires (default 900)")
     p.set_defaults(run=run_reserve)
 
-    p = sub.add_parser("confirm", help="mark a reservation sent (JSON out)")
+    p = sub.add_parser("confirm", help="mark a reservation sent (JSON out)", epilog=EXIT_STATUS_CLOSE)
     _ledger_option(p)
-    p.add_argument("reservation", metavar="RESERVATION")
-    p.add_argument("--outcome", metavar="NAME")
+    p.add_argument("reservation", metavar="RESERVATION", help="the reservation id that reserve printed")
+    p.add_argument("--outcome", metavar="NAME", help="the contact's outcome (one of the policy's outcomes)")
     p.add_argument("--policy", metavar="POLICY", help="check the outcome against this policy's outcomes")
     p.set_defaults(run=run_confirm)
 
-    p = sub.add_parser("release", help="give a reservation back without sending (JSON out)")
+    p = sub.add_parser("release", help="give a reservation back without sending (JSON out)", epilog=EXIT_STATUS_CLOSE)
     _ledger_option(p)
-    p.add_argument("reservation", metavar="RESERVATION")
+    p.add_argument("reservation", metavar="RESERVATION", help="the reservation id that reserve printed")
     p.set_defaults(run=run_release)
 
 

@@ -7,7 +7,13 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``policylang repl``."""
-    p = sub.add_parser("repl", help="what-if REPL: type scenario statements, ask questions")
+    p = sub.add_parser(
+        "repl",
+        help="what-if REPL: type scenario statements, ask questions",
+        description="The what-if REPL: type scenario statements (docs/scenarios.md), ask, why, when, save.",
+        epilog="exit status: 0 the session ended normally; 2 the policy file named does not exist, "
+        "or a usage error. A policy that does not compile is reported, and `reload` loads it once fixed.",
+    )
     p.add_argument("policy", nargs="?", metavar="POLICY", help="the policy file to load")
     p.set_defaults(run=run)
 
