@@ -120,7 +120,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from policylang import __version__
 
-    parser = _Parser(prog="policylang", description="Contact policies: check, decide, test.")
+    parser = _Parser(
+        prog="policylang",
+        description="Contact policies: check, decide, test.",
+        epilog="exit status: 0 success (any decision, allowed or denied); 1 findings (errors in a checked "
+        "policy, failed tests, a reservation's state conflict); 2 bad input or a usage error. "
+        "`policylang COMMAND --help` says which apply to each command.",
+    )
     parser.add_argument("--version", action="version", version=f"policylang {__version__}")
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
