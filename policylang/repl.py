@@ -28,6 +28,7 @@ from policylang.scenario import (
     Answer,
     Ask,
     CustomerState,
+    Expect,
     Now,
     ScenarioRun,
     Statement,
@@ -80,13 +81,35 @@ class Session:
         self.run = ScenarioRun(self.base)
         self.finished = False
         self.last: Answer | None = None
-        # What ``save`` writes: statements (with ``use`` paths made absolute) in order.
+        # What ``save`` writes: statements (with ``use`` paths made absolute) in order, and
+        # the text the user typed for each ``expect`` (saved as written, never rewritten).
         self.history: list[Statement] = []
+        self.typed: dict[int, str] = {}
+        # The clock starts at the wall clock (or ``now``); it goes into the saved file only
+        # when the user sets it or a statement reads it (an ask without `at`, `advance`).
+        self.clock_saved = False
         start = now or dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-        self._record_now(start)
+        self.run.now = start
+        self._start = start
+        # A policy that did not compile: `reload` tries it again once the file is fixed.
+        self.pending_policy: Path | None = None
         self.startup: RenderableType | None = None
         if policy is not None:
-            self.startup = self.handle(f'use "{_quote(str(policy))}"')
+            self.startup = self.load_startup_policy(Path(policy))
+
+    def load_startup_policy(self, path: Path) -> RenderableType:
+        """Load the policy named on the command line; errors point into the policy file."""
+        try:
+            policy = load_policy_file(path if path.is_absolute() else self.base / path)
+        except PolicylangError as exc:
+            self.pending_policy = path
+            return Group(errors(exc), Text(f"{path} did not compile; fix it and type `reload`", style="yellow"))
+        except OSError as exc:
+            return Text(f"cannot read {path}: {exc.strerror}", style="red")
+        resolved = (path if path.is_absolute() else self.base / path).resolve()
+        self.run.policy, self.run.policy_path = policy, resolved
+        self.history.append(Use(str(resolved)))
+        return Text(f"using {path} ({len(policy.rules)} rules)", style="dim")
 
     # ---- the command layer ----------------------------------------------------------
     def handle(self, line: str) -> RenderableType | None:
@@ -134,9 +157,23 @@ class Session:
             if hint and exc.hint is None and first not in KEYWORDS:
                 exc.hint = hint
             raise
-        result = self.run.execute(statement)
+        if self.reads_the_clock(statement) and not self.clock_saved:
+            self._record_now(self.run.now or self._start)
+        try:
+            result = self.run.execute(statement)
+        except PolicylangError:
+            if isinstance(statement, Use):
+                path = Path(statement.path)
+                candidate = path if path.is_absolute() else self.base / path
+                self.pending_policy = candidate if candidate.is_file() else self.pending_policy
+            raise
         if isinstance(statement, Use) and self.run.policy_path is not None:
+            self.pending_policy = None
             statement = Use(str(self.run.policy_path.resolve()), statement.span)
+        if isinstance(statement, Now):
+            self.clock_saved = True
+        if isinstance(statement, Expect):
+            self.typed[id(statement)] = text
         self.history.append(statement)
         if isinstance(result, Answer):
             self.last = result
@@ -212,7 +249,13 @@ class Session:
         self._record_now(self.run.now)
         return Text(message, style="dim")
 
+    @staticmethod
+    def reads_the_clock(statement: Statement) -> bool:
+        """Does the statement use `now` (a request without `at`)?"""
+        return isinstance(statement, (Ask, Expect)) and statement.request.at is None
+
     def _record_now(self, moment: dt.datetime) -> None:
+        self.clock_saved = True
         self.run.now = moment
         text = moment.strftime("%Y-%m-%d %H:%M")
         if moment.tzinfo is not None:
@@ -221,6 +264,18 @@ class Session:
 
     def cmd_reload(self, rest: str) -> RenderableType:
         path = self.run.policy_path
+        if self.pending_policy is not None and (path is None or self.pending_policy.resolve() != path):
+            pending = self.pending_policy
+            try:
+                policy = load_policy_file(pending if pending.is_absolute() else self.base / pending)
+            except PolicylangError as exc:
+                return Group(errors(exc), Text(f"{pending} still does not compile", style="yellow"))
+            except OSError as exc:
+                return Text(f"cannot read {pending}: {exc.strerror}", style="red")
+            resolved = (pending if pending.is_absolute() else self.base / pending).resolve()
+            self.run.policy, self.run.policy_path, self.pending_policy = policy, resolved, None
+            self.history.append(Use(str(resolved)))
+            return Text(f"loaded {pending}: {len(policy.rules)} rules", style="green")
         if path is None:
             raise ScenarioError("no policy to reload", hint='load one: use "northwind.pol"')
         try:
@@ -266,7 +321,12 @@ class Session:
                 continue  # a line that no longer runs (e.g. after a reload) is left out
             if isinstance(statement, Use):
                 continue
-            if isinstance(result, Answer):
+            if isinstance(result, Answer) and isinstance(statement, Expect):
+                # an expectation is saved as written; a failed one says so, and is kept failing
+                if not result.passed:
+                    lines.extend(f"# FAILED in the session: {failure}" for failure in result.failures)
+                lines.append(self.typed.get(id(statement), expectation_for(result)))
+            elif isinstance(result, Answer):
                 lines.append(expectation_for(result))
             else:
                 lines.append(statement_text(statement))
@@ -317,7 +377,13 @@ class Session:
 
     # ---- completion -----------------------------------------------------------------
     def completions(self, before: str) -> list[tuple[str, int]]:
-        """(candidate, characters to replace) for the text before the cursor."""
+        """(candidate, characters to replace) for the text before the cursor.
+
+        The candidates depend on where the cursor is: commands and customers at the start
+        of a line, customers after `ask`, teams after `by`, rule names after `denied by`,
+        channels and purposes in a request, attributes in a `customer` line or after
+        `customer.`, the values of the attribute just named.
+        """
         if before.count('"') % 2 == 1:
             typed = before[before.rindex('"') + 1 :]
             policy = self.run.policy
@@ -325,9 +391,66 @@ class Session:
             return [(n + '"', len(typed)) for n in names if n.startswith(typed)]
         match = re.search(r"[a-z_][a-z0-9_]*$", before)
         typed = match.group(0) if match else ""
-        words = before[: len(before) - len(typed)].split()
-        pool = self.words(first=not words)
+        head = before[: len(before) - len(typed)]
+        pool = self.context_words(head)
         return [(w, len(typed)) for w in sorted(pool) if w.startswith(typed) and w != typed]
+
+    def context_words(self, head: str) -> set[str]:
+        """The words that can come next after ``head`` (the line up to the word being typed)."""
+        policy = self.run.policy
+        vocabulary = policy.vocabulary if policy is not None else {}
+        teams = set(vocabulary.get("teams", ()))
+        selectable = set(vocabulary.get("channels", ())) | set(vocabulary.get("purposes", ()))
+        attributes = dict(policy.attributes) if policy is not None else {}
+        customers = set(self.run.customers)
+        words = head.replace(":", " : ").replace(",", " , ").split()
+        if head.endswith("customer."):
+            return set(attributes)
+        if not words:
+            return customers | set(KEYWORDS[:5]) | set(SESSION_COMMANDS)
+        first, last = words[0], words[-1]
+        if first == "help":
+            return set(COMMANDS)
+        if first == "timeline":
+            return customers if len(words) == 1 else set()
+        if first == "advance":
+            return {"minutes", "hours", "days", "weeks"} if len(words) == 2 else set()
+        if first in SESSION_COMMANDS:
+            return set()
+        if first in ("ask", "expect") and len(words) == 1:
+            return customers
+        if last == "by":
+            if "denied" in words:
+                return set()  # rule names come quoted: type `"` for them
+            return teams
+        if last in ("at", "now") or first == "now" or first == "use":
+            return set()  # a time or a path
+        if last == "outcome":
+            return set(vocabulary.get("outcomes", ()))
+        if last == "event":
+            return set(vocabulary.get("events", ()))
+        if first == "customer":
+            if ":" not in words:
+                return customers
+            if last in (":", ","):
+                return set(attributes)
+            spec = attributes.get(last)
+            if spec is not None:
+                return set(spec.choices) | ({"true", "false"} if spec.kind == "flag" else set()) | (
+                    teams if spec.kind == "team" else set()
+                )
+            return set()
+        if first in ("ask", "expect"):
+            if "is" in words or "and" in words:
+                return {"allowed", "denied", "next", "never", "displaces", "nothing", "and", "at", "by"}
+            in_request = selectable | {"by", "at", "campaign", "priority"}
+            return in_request | ({"is"} if first == "expect" else set())
+        if first in customers and len(words) == 1:
+            return {"had", "plans"}
+        if len(words) >= 2 and words[1] in ("had", "plans"):
+            extra = {"event"} if words[1] == "had" and len(words) == 2 else set()
+            return selectable | extra | {"by", "at", "with", "outcome", "campaign"}
+        return self.words(first=False)
 
     def words(self, *, first: bool) -> set[str]:
         pool: set[str] = set(self.run.customers)

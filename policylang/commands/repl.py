@@ -19,6 +19,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    """Start the REPL; a policy file that does not exist is bad input (status 2)."""
+    from pathlib import Path
+
+    from policylang.cli import FileProblem
     from policylang.repl import run_repl
 
+    if args.policy is not None and not Path(args.policy).is_file():
+        raise FileProblem(f"no policy file `{args.policy}`")
     return run_repl(args.policy)
