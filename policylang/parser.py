@@ -12,7 +12,6 @@ import unicodedata
 from typing import Any
 
 import attrs
-
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 

@@ -256,7 +256,7 @@ def test_a_wrong_option_prints_the_commands_own_usage(capsys: pytest.CaptureFixt
 def test_the_readme_documents_every_exit_status_and_format() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Exit statuses and output formats", 1)[1].split("\n## ", 1)[0]
-    for name, parser in all_parsers():
+    for name, _parser in all_parsers():
         if name and " " not in name:
             assert f"`{name}`" in section, name
     for needle in ("docs/schemas/check.schema.json", "docs/schemas/test.schema.json", "--format junit", "| 0 |", "| 1 |", "| 2 |"):

@@ -63,8 +63,8 @@ def test_one_syntax_error_is_one_error() -> None:
 def test_statement_by_statement_parse_equals_the_whole_file_parse(path: Path) -> None:
     """The splitter finds the statements the grammar finds: parsing each chunk on its own
     gives the same statements as parsing the file, for every example."""
-    from policylang.parser import _parse_text
     from policylang.grammar import load_grammar
+    from policylang.parser import _parse_text
     from policylang.resync import chunk_text
     from policylang.source import Source
 

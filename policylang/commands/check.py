@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print_errors(exc)
         return EXIT_BAD_INPUT
+    error: PolicylangError
     for name in names:
         shown = "<stdin>" if name == "-" else name
         try:
