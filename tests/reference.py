@@ -1,4 +1,4 @@
-"""A deliberately simple, slow reference evaluator, written from LANGUAGE.md sections 4-7.
+"""A deliberately simple, slow reference evaluator, written from docs/language.md sections 4-7.
 
 It shares nothing with ``policylang/evaluator.py`` except the compiled rule graph
 (``policylang.rules``): every rule is evaluated by brute force over the whole ledger,

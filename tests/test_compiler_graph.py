@@ -1,4 +1,4 @@
-"""What the forms of LANGUAGE.md sections 2-6 compile to: the rule graph's objects.
+"""What the forms of docs/language.md sections 2-6 compile to: the rule graph's objects.
 
 Expected values are worked out from the language reference (7 days = 604800 s, 08:00 is
 minute 480, Sunday is weekday 6, ...), not copied from the compiler.

@@ -1,6 +1,6 @@
 """Hand-computed decisions for each rule kind, around daylight-saving changes included.
 
-Every expected value here is worked out from LANGUAGE.md by hand (the arithmetic is in
+Every expected value here is worked out from docs/language.md by hand (the arithmetic is in
 the comments), not copied from the evaluator's output.
 """
 

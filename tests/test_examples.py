@@ -41,21 +41,65 @@ def test_example_is_already_formatted(path: Path) -> None:
     assert format_policy(text, str(path)) == text
 
 
-def language_reference() -> str | None:
-    for candidate in (ROOT.parent / "shared" / "LANGUAGE.md", ROOT / "LANGUAGE.md"):
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    return None
+LANGUAGE = ROOT / "docs" / "language.md"
+
+
+def reference_section(number: int) -> str:
+    """Section ``number`` of the project's own language reference, docs/language.md."""
+    text = LANGUAGE.read_text(encoding="utf-8")
+    return text.split(f"\n## {number}. ", 1)[1].split("\n## ", 1)[0]
+
+
+def code_blocks(section: str) -> list[str]:
+    return re.findall(r"```\n(.*?)```", section, re.S)
 
 
 def test_northwind_is_the_policy_of_section_2() -> None:
-    reference = language_reference()
-    if reference is None:
-        pytest.skip("the language reference is not beside this checkout")
-    section = reference.split("## 2. A whole policy", 1)[1]
-    block = re.search(r"```\n(.*?)```", section, re.S)
-    assert block is not None
-    assert (ROOT / "examples" / "northwind.pol").read_text(encoding="utf-8") == block[1]
+    assert (ROOT / "examples" / "northwind.pol").read_text(encoding="utf-8") == code_blocks(reference_section(2))[0]
+
+
+def test_every_policy_form_in_the_reference_compiles() -> None:
+    """Each rule example of sections 3-6, put into the northwind policy, compiles."""
+    northwind = (ROOT / "examples" / "northwind.pol").read_text(encoding="utf-8")
+    checked = 0
+    for number in (3, 4, 5, 6):
+        for block in code_blocks(reference_section(number)):
+            for line in block.splitlines():
+                if re.match(r"(cap|capacity|quiet|exclude|require|exclusive|exempt) \"", line):
+                    name = re.match(r'\w+ "([^"]+)"', line)
+                    assert name is not None
+                    text = northwind.replace(f'"{name[1]}"', f'"{name[1]} (original)"') + line + "\n"
+                    policylang.compile(text, f"docs/language.md section {number}")
+                    checked += 1
+    assert checked >= 20
+
+
+def test_the_scenario_of_section_8_passes(tmp_path: Path) -> None:
+    from policylang.scenario import run_file
+
+    block = code_blocks(reference_section(8))[0]
+    scenario = tmp_path / "section8.polt"
+    scenario.write_text(block.replace('use "northwind.pol"', f'use "{ROOT / "examples" / "northwind.pol"}"'))
+    report = run_file(scenario)
+    assert report.problems == [] and len(report.expectations) == 4
+    assert all(answer.passed for answer in report.expectations)
+
+
+def test_the_json_contract_of_section_10_is_what_decide_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    section = reference_section(10)
+    records = dict(re.findall(r"- `(\w+\.jsonl?)`[^`]*`(\{.*?\})`", section))
+    ada = ROOT / "examples" / "ada"
+    assert json.loads(records["customer.json"]) == json.loads((ada / "customer.json").read_text())
+    assert json.loads(records["request.json"]) == json.loads((ada / "request.json").read_text())
+    assert json.loads(records["ledger.jsonl"]) == json.loads((ada / "ledger.jsonl").read_text().splitlines()[0])
+    assert main(["decide", str(ROOT / "examples" / "northwind.pol"), "--customer", str(ada / "customer.json"),
+                 "--ledger", str(ada / "ledger.jsonl"), "--request", str(ada / "request.json"), "--format", "json"]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    shown = re.search(r"- output: `(\{.*?), \"trace\"", section)
+    assert shown is not None
+    assert json.loads(shown[1] + "}") == {k: decision[k] for k in ("allowed", "denied_by", "displaces", "next_allowed_at")}
 
 
 # ---- Regulation F ------------------------------------------------------------------------

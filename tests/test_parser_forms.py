@@ -1,4 +1,4 @@
-"""Every syntactic form of LANGUAGE.md sections 2-6 parses to the AST it means.
+"""Every syntactic form of docs/language.md sections 2-6 parses to the AST it means.
 
 These tests look at the AST (policylang.ast); tests/test_compiler_graph.py checks what the
 same forms compile to.

@@ -1,6 +1,6 @@
 """Hand-computed cases for the reference evaluator (tests/reference.py).
 
-Every expected value below is worked out by hand from LANGUAGE.md sections 4-7; the
+Every expected value below is worked out by hand from docs/language.md sections 4-7; the
 comments show the arithmetic. These pin the reference down before it is used as the
 oracle for the differential tests.
 """

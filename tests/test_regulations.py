@@ -14,7 +14,7 @@ the rules, never copied from the evaluator):
   9:00 p.m. local time at the consumer's location is inconvenient.
 * TCPA rules, 47 CFR 64.1200(c)(1): no telephone solicitation to a residential subscriber before
   8 a.m. or after 9 p.m. local time at the called party's location.
-* LANGUAGE.md sections 1, 2 and 8: the project's own stories and the `ada` scenario.
+* docs/language.md sections 1, 2 and 8: the project's own stories and the `ada` scenario.
 
 The worked examples are in the shape of the official interpretation's examples (a run of calls
 across a week, a conversation on day one): they are this file's own, computed day by day.
@@ -253,7 +253,7 @@ def test_seventeen_offers_in_three_weeks_are_cut_to_the_cap(northwind):
     assert granted == [2, 3, 9]
 
 
-# ---- LANGUAGE.md section 8: the ada scenario ------------------------------------------------------------
+# ---- docs/language.md section 8: the ada scenario ------------------------------------------------------------
 
 
 @pytest.fixture
