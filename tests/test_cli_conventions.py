@@ -310,3 +310,19 @@ def test_fish_completion_names_every_command(capsys: pytest.CaptureFixture[str])
         if name and " " not in name:
             assert f"-a {name} -d" in text
     assert "-l format -x -a 'text json junit'" in text
+
+
+def test_fish_completes_commands_and_option_values(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed (CI installs it)")
+    path = tmp_path / "policylang.fish"
+    path.write_text(script(capsys, "fish"))
+
+    def complete(line: str) -> list[str]:
+        result = subprocess.run(["fish", "--no-config", "-c", f"source {path}; complete -C '{line}'"],
+                                capture_output=True, text=True, check=True)
+        return [row.split("\t")[0] for row in result.stdout.splitlines()]
+
+    assert complete("policylang ch") == ["check"]
+    assert complete("policylang test --format ") == ["json", "junit", "text"]
+    assert complete("policylang ledger s") == ["show"]

@@ -8,11 +8,14 @@ error; here: the order, the public entry points, the statement splitter and the 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policylang.cli import main
 from policylang.compiler import compile_policy
@@ -25,6 +28,7 @@ from policylang.scenario import parse_scenario
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = ROOT / "tests" / "broken"
 EXAMPLES = sorted((ROOT / "examples").glob("*.pol"))
+RULE = re.compile(r'(cap|capacity|quiet|exclude|require|exclusive|exempt) "')
 
 
 def test_syntax_errors_come_first_then_the_semantic_errors_of_what_parsed() -> None:
@@ -142,3 +146,21 @@ def test_decide_reads_json_files_with_byte_order_marks_and_windows_line_endings(
     )
     assert result.returncode == 0, result.stderr
     assert "allowed" in json.loads(result.stdout)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_broken_rule_lines_give_one_error_each_and_nothing_else(data: st.DataObject) -> None:
+    """Curl the quotes of any set of rule lines of an example: exactly those lines are
+    reported, each once, at the quote, and nothing cascades (not even an `exempt` that names
+    a broken rule)."""
+    path = data.draw(st.sampled_from(EXAMPLES))
+    lines = path.read_text(encoding="utf-8").split("\n")
+    rule_lines = [i for i, line in enumerate(lines) if RULE.match(line)]
+    broken = data.draw(st.sets(st.sampled_from(rule_lines), min_size=1, max_size=5))
+    for index in broken:
+        lines[index] = lines[index].replace('"', "“", 1)
+    with pytest.raises(PolicySyntaxError if len(broken) == 1 else ErrorGroup) as caught:
+        compile_policy("\n".join(lines), str(path))
+    got = [(e.span.line, e.span.column, type(e)) for e in caught.value.errors]
+    assert got == [(i + 1, lines[i].index("“") + 1, PolicySyntaxError) for i in sorted(broken)]
