@@ -547,9 +547,10 @@ def _common_mistake(
     if text[column - 1 : column + 1] == "//":
         return error("`//` does not start a comment", column, 2, "comments start with `#`")
     if word and start < column:  # the lexer took a keyword from the front of a longer word
-        keyword = suggest(word, KEYWORDS) or next(
-            (k for k in sorted(KEYWORDS, key=len, reverse=True) if word.startswith(k)), None
-        )
+        # the lexer took `text[start:column]` as a keyword; suggest it, or a longer keyword
+        # it begins (`capacities` -> `capacity`), whichever is closer to what was typed
+        taken = text[start - 1 : column - 1]
+        keyword = suggest(word, [k for k in KEYWORDS if k.startswith(taken)] + [taken]) or taken
         if word not in KEYWORDS and keyword:
             return error(f"`{word}` is not a keyword", start, len(word), f"did you mean `{keyword}`?", None)
     if "STRING" in wanted and re.match(r"timezone\s", code) and column > len("timezone"):

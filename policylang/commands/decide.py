@@ -48,8 +48,8 @@ Only one of the file options may be - (standard input can be read once).
 
 
 def load_policy(path: str) -> Policy:
-    """Read and compile a policy for a command that needs a valid one."""
-    return compile_policy(read_text(path), path)
+    """Read and compile a policy for a command that needs a valid one (``-``: standard input)."""
+    return compile_policy(read_text(path), "<stdin>" if path == "-" else path)
 
 
 def read_object(path: str) -> tuple[str, object]:

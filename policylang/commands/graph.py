@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Compile the policy and print (or write) its drawing."""
-    policy = compile_policy(read_text(args.policy), args.policy)
+    policy = compile_policy(read_text(args.policy), "<stdin>" if args.policy == "-" else args.policy)
     drawing = draw(policy, args.format)
     if args.output:
         try:
