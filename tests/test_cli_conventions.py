@@ -326,3 +326,14 @@ def test_fish_completes_commands_and_option_values(capsys: pytest.CaptureFixture
     assert complete("policylang ch") == ["check"]
     assert complete("policylang test --format ") == ["json", "junit", "text"]
     assert complete("policylang ledger s") == ["show"]
+
+
+def test_zsh_registers_the_completion(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed (CI installs it)")
+    path = tmp_path / "_policylang"
+    path.write_text(script(capsys, "zsh"))
+    result = subprocess.run(["zsh", "-f", "-c", f"autoload -U compinit; compinit -u -D; source {path}; print -r -- $_comps[policylang]"],
+                            capture_output=True, text=True, check=False, env={**os.environ, "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "-F _policylang" in result.stdout
