@@ -120,6 +120,8 @@ COMMAND_MODULES: dict[str, str] = {
     "confirm": "policylang.commands.ledger",
     "release": "policylang.commands.ledger",
     "demo": "policylang.commands.demo",
+    "serve": "policylang.commands.serve",
+    "audit": "policylang.commands.serve",
 }
 
 
