@@ -34,12 +34,17 @@ _CONTACT = re.compile(
 # "(latest 2026-11-23 15:00 by private_banking)" after a cap's count
 _LATEST = re.compile(r" ?\(latest [^()]*? by (?P<team>[\w.-]+)\)")
 _DISPLACES = re.compile(r"; displaces (?P<list>.*)$")
+# a rolling window's start is the first counted contact's time; a run of days, its first and last day
+_WINDOW = re.compile(r" since \d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}\S*| on \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}")
 
 
 def scoped_entry(entry: TraceEntry, team: str, teams: Iterable[str]) -> TraceEntry:
     """``entry`` as ``team`` may see it."""
     others = [t for t in teams if t != team]
     reason = entry.reason
+    if entry.kind in ("cap", "capacity"):
+        # when the counted contacts were says whose they were; the count is what the caller needs
+        reason = _WINDOW.sub("", reason)
     if entry.kind == "capacity":
         # a capacity rule counts every customer: no contact of it is this customer's own
         reason = _LATEST.sub("", reason)
