@@ -109,7 +109,8 @@ class Served:
             parent = int(stat.rsplit(")", 1)[1].split()[1])
             if parent == self.process.pid:
                 cmdline = (entry / "cmdline").read_bytes()
-                if b"multiprocessing" in cmdline or b"policylang" in cmdline:
+                # uvicorn's workers are spawned processes (not the resource tracker)
+                if b"spawn_main" in cmdline:
                     found.append(int(entry.name))
         return found
 
