@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+import attrs
+
 from policylang.decision import Decision, TraceEntry
 from policylang.records import Contact
 
@@ -72,17 +74,24 @@ def scoped_contacts(contacts: Sequence[Contact], team: str) -> tuple[list[dict[s
     return own, len(contacts) - len(own)
 
 
+def scoped_decision(decision: Decision, team: str, teams: Iterable[str]) -> Decision:
+    """``decision`` as ``team`` may see it: scoped trace, only the team's own displaced contacts."""
+    names = tuple(teams)
+    return attrs.evolve(
+        decision,
+        displaces=tuple(c for c in decision.displaces if c.team == team),
+        trace=tuple(scoped_entry(t, team, names) for t in decision.trace),
+    )
+
+
 def scoped_dict(decision: Decision, team: str, teams: Iterable[str]) -> dict[str, object]:
     """The section 10 JSON of ``decision`` as ``team`` may see it.
 
-    ``displaces`` lists only the team's own contacts; ``displaces_others`` counts the rest.
+    ``displaces`` lists only the team's own contacts; ``displaces_others`` counts the rest;
+    ``scope`` names the team.
     """
-    names = tuple(teams)
-    out = decision.to_dict()
-    own, others = scoped_contacts(decision.displaces, team)
-    out["displaces"] = own
-    out["displaces_others"] = others
-    out["trace"] = [scoped_entry(t, team, names).to_dict() for t in decision.trace]
+    out = scoped_decision(decision, team, teams).to_dict()
+    out["displaces_others"] = len(decision.displaces) - len(out["displaces"])  # type: ignore[arg-type]
     out["scope"] = team
     return out
 

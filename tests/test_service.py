@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from policylang import load
-from policylang.inputs import customer_from_json, ledger_from_jsonl, request_from_json, where
+from policylang.inputs import customer_from_json, ledger_from_jsonl, where
 from policylang.ledger import open_ledger
 from policylang.service.openapi import document
 from tests.service_server import EXAMPLES, KEYS, ROOT, Served, policy_folder

@@ -19,11 +19,11 @@ import hashlib
 import hmac
 import threading
 import time
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
+import tomllib
 
 from policylang.errors import PolicylangError
 

@@ -14,6 +14,7 @@ trivial question: if that works, the store is fine and the error is the caller's
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -127,10 +128,9 @@ class Store:
         if ledger is self._memory:
             self._idle.put(ledger)
             return
-        try:
+        # closing a broken connection may itself fail; it is gone either way
+        with contextlib.suppress(Exception):
             ledger.close()
-        except Exception:  # closing a broken connection may itself fail; it is gone either way
-            pass
 
     def ready(self) -> bool:
         """Whether a trivial read works now."""
@@ -146,7 +146,5 @@ class Store:
                 ledger = self._idle.get_nowait()
             except queue.Empty:
                 return
-            try:
+            with contextlib.suppress(Exception):
                 ledger.close()
-            except Exception:
-                pass
