@@ -23,7 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
-import tomllib
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 from policylang.errors import PolicylangError
 
