@@ -34,11 +34,11 @@ from policylang import disclosure
 from policylang.arbitration import arbitrate
 from policylang.decision import Decision
 from policylang.errors import InputError, PolicylangError
-from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
 from policylang.ledger import Ledger, LedgerError, Reservation, ReservationError, ReservationState
 from policylang.records import Customer, Entry, Request
 from policylang.service import audit as audit_log
-from policylang.service.errors import ServiceError, invalid
+from policylang.service import documents
+from policylang.service.errors import ServiceError
 from policylang.service.keys import OPEN, Key, Keys
 from policylang.service.metrics import Metrics
 from policylang.service.openapi import document
@@ -175,12 +175,7 @@ class Service:
                                    hint="the fields are " + ", ".join(allowed))
 
     def request_of(self, loaded: Loaded, obj: object, key: Key, field: str = "request") -> Request:
-        if obj is None:
-            raise ServiceError("invalid", f"the body has no `{field}`", field=field)
-        try:
-            req = request_from_json(loaded.policy, obj, where(field))
-        except InputError as exc:
-            raise invalid(exc, field) from None
+        req = documents.parse_request(loaded.policy, obj, field)
         if not key.may_act_for(req.team):
             raise ServiceError("forbidden", f"this key acts for {key.team}, not for {req.team}", field=f"{field}.team")
         return req
@@ -198,26 +193,10 @@ class Service:
                 raise ServiceError("invalid", "`ledger` comes from the shared ledger when `customer_id` is given",
                                    field="ledger")
             return ident
-        try:
-            return customer_from_json(loaded.policy, body["customer"], where("customer"))
-        except InputError as exc:
-            raise invalid(exc, "customer") from None
+        return documents.parse_customer(loaded.policy, body["customer"])
 
     def ledger_of(self, loaded: Loaded, obj: object) -> list[Entry]:
-        if obj is None:
-            return []
-        if not isinstance(obj, list):
-            raise ServiceError("invalid", "`ledger` must be a list of ledger lines", field="ledger")
-        if len(obj) > self.settings.max_ledger:
-            raise ServiceError("too_large", f"the ledger has {len(obj)} entries, more than {self.settings.max_ledger}",
-                               field="ledger")
-        out = []
-        for index, line in enumerate(obj):
-            try:
-                out.append(entry_from_json(loaded.policy, line, where("ledger")))
-            except InputError as exc:
-                raise invalid(exc, f"ledger[{index}]") from None
-        return out
+        return documents.parse_ledger(loaded.policy, obj, self.settings.max_ledger)
 
     async def ledger_call(self, call: Callable[[Ledger], Any]) -> Any:
         try:
@@ -269,16 +248,15 @@ class Service:
         self.fields(body, ("policy", "customer", "customer_id", "ledger", "request"))
         loaded = self.policy(body)
         req = self.request_of(loaded, body.get("request"), key)
-        who = self.customer_of(loaded, body)
-        if isinstance(who, str):
-            customer, entries = await self.stored(loaded, who)
+        if "customer" in body and "customer_id" not in body:
+            customer, decision = documents.decide_document(loaded.policy, body, req, self.settings.max_ledger)
+        else:
+            ident = self.customer_of(loaded, body)
+            assert isinstance(ident, str)
+            customer, entries = await self.stored(loaded, ident)
             decision = await self.ledger_call(
                 lambda ledger: loaded.policy.decide(customer, req, entries, explain=True, loads=ledger)
             )
-        else:
-            customer = who
-            entries = self.ledger_of(loaded, body.get("ledger"))
-            decision = loaded.policy.decide(customer, req, entries, explain=True)
         self.logged("decide", key, loaded, customer.id or None, body, decision)
         return json_response(self.answer(loaded, decision, key))
 
