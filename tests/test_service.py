@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from policylang import load
 from policylang.inputs import customer_from_json, ledger_from_jsonl, where
 from policylang.ledger import open_ledger
 from policylang.service.openapi import document
+from tests.ledger_fixtures import pg_url_or_skip
+from tests.pg_server import with_schema
 from tests.service_server import EXAMPLES, KEYS, ROOT, Served, policy_folder
 
 ADA = EXAMPLES / "ada"
@@ -34,11 +37,13 @@ def document_of_ada() -> dict[str, Any]:
     return json.loads((ADA / "decide.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite ledger holding ada's record and history (the shared ledger of the server)."""
-    folder = tmp_path_factory.mktemp("ledger")
-    url = f"sqlite:///{folder / 'ledger.sqlite'}"
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stored(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A ledger holding ada's record and history (the shared ledger of the server), in each store."""
+    if request.param == "postgres":
+        url = with_schema(pg_url_or_skip(), f"svc_{uuid.uuid4().hex[:10]}")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite'}"
     policy = load(EXAMPLES / "northwind.pol")
     customer = customer_from_json(policy, json.loads((ADA / "customer.json").read_text()), where("customer"))
     entries = ledger_from_jsonl(policy, (ADA / "ledger.jsonl").read_text(), "ledger")
@@ -81,6 +86,11 @@ def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]
 
 
 def test_decide_inline_answers_as_decide_json_does(server: Served) -> None:
+    # the README's document is ada's files in one object
+    doc = document_of_ada()
+    assert doc["customer"] == json.loads((ADA / "customer.json").read_text())
+    assert doc["request"] == json.loads((ADA / "request.json").read_text())
+    assert doc["ledger"] == [json.loads(line) for line in (ADA / "ledger.jsonl").read_text().splitlines() if line]
     cli = subprocess.run(
         [str(Path(sys.executable).parent / "policylang"), "decide", str(EXAMPLES / "northwind.pol"),
          "--customer", str(ADA / "customer.json"), "--ledger", str(ADA / "ledger.jsonl"),
