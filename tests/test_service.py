@@ -204,11 +204,13 @@ def test_every_error_status_has_its_json_body(server: Served) -> None:
 
 def test_a_stored_record_is_not_echoed_in_errors(server: Served) -> None:
     # tcpa's customer block differs from northwind's: ada's stored record does not fit it
-    request = {"team": "cards", "channel": "phone", "purpose": "marketing", "at": "2026-11-24T15:00:00Z"}
-    response = post(server, "/v1/decide", {"policy": "tcpa_telemarketing", "customer_id": "ada", "request": request})
-    if response.status_code == 422:
-        message = response.json()["error"]["message"]
-        assert "wealth_management" not in message and "Europe/London" not in message
+    request = {"team": "service", "channel": "phone", "purpose": "informational", "at": "2026-11-24T15:00:00Z"}
+    for path in ("/v1/decide", "/v1/reserve"):
+        response = post(server, path, {"policy": "tcpa_telemarketing", "customer_id": "ada", "request": request})
+        error = error_of(response, 422, "invalid")
+        assert error["field"] == "customer_id"
+        text = json.dumps(error)
+        assert "wealth_management" not in text and "active" not in text and "owner" not in text
 
 
 # ---- who may see what --------------------------------------------------------------------------
