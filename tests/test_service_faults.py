@@ -253,3 +253,25 @@ def test_a_retried_reserve_returns_the_first_answer_and_books_nothing_twice(tmp_
         assert len(planned) == 1
     finally:
         served.stop()
+
+
+# ---- a graceful shutdown under load ------------------------------------------------------------
+
+
+def test_sigterm_under_load_drains_and_leaves_the_ledger_consistent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    seed(url)
+    served = Served(folder_with_policy(), "--ledger", url, "--reload-interval", "0")
+    traffic = Traffic(served.url, limit=400, threads=4)
+    try:
+        assert traffic.when(lambda: len(traffic.answers) >= 40).wait(120), traffic.failures
+        served.process.send_signal(signal.SIGTERM)
+        served.process.wait(60)  # uvicorn finishes the requests in flight, then exits
+        traffic.finish()
+        assert "Finished server process" in served.output()
+        # every answer that came back is whole (JSON with its status), and what it granted is stored
+        assert {a[1] for a in traffic.answers} <= {200}
+        check_ledger(url, traffic)
+    finally:
+        traffic.finish()
+        served.stop()
