@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import subprocess
+import sqlite3
 import tempfile
 import threading
 import uuid
@@ -28,6 +28,7 @@ import policylang
 from policylang.inputs import request_from_json, where
 from policylang.ledger import open_ledger
 from policylang.records import Contact, Customer
+from tests.ledger_fixtures import pg_url_or_skip
 from tests.pg_server import Server, Unavailable, check_url, with_schema
 from tests.service_server import Served
 
@@ -202,8 +203,12 @@ def test_postgres_stopped_and_restarted_under_traffic(own_postgres: Server) -> N
 # ---- a worker killed under load ---------------------------------------------------------------
 
 
-def test_a_worker_killed_with_kill_9_under_load_leaves_the_ledger_consistent(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_worker_killed_with_kill_9_under_load_leaves_the_ledger_consistent(store: str, tmp_path: Path) -> None:
+    if store == "postgres":
+        url = with_schema(pg_url_or_skip(), f"svc_kill_{uuid.uuid4().hex[:8]}")
+    else:
+        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     seed(url)
     served = Served(folder_with_policy(), "--ledger", url, "--workers", "2", "--reload-interval", "0")
     try:
@@ -217,9 +222,9 @@ def test_a_worker_killed_with_kill_9_under_load_leaves_the_ledger_consistent(tmp
         traffic.finish()
         assert httpx.get(served.url + "/healthz").status_code == 200
         check_ledger(url, traffic)
-        integrity = subprocess.run(["python3", "-c", f"import sqlite3; print(sqlite3.connect({str(tmp_path / 'ledger.sqlite')!r}).execute('pragma integrity_check').fetchone()[0])"],
-                                   capture_output=True, text=True, check=True).stdout.strip()
-        assert integrity == "ok"
+        if store == "sqlite":
+            with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+                assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
     finally:
         served.stop()
 
