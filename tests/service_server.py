@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -67,9 +68,11 @@ def policy_folder(*names: str) -> Path:
 class Served:
     """One running server; ``url`` is its base URL."""
 
-    def __init__(self, folder: Path, *args: str, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: Path, *args: str, workers: int = 1, env: dict[str, str] | None = None,
+                 scheme: str = "http", verify: ssl.SSLContext | bool = True) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.verify = verify
         self.log = Path(tempfile.mkstemp(prefix="policylang-serve-", suffix=".log")[1])
         argv = [str(Path(sys.executable).parent / "policylang"), "serve", str(folder), "--host", "127.0.0.1",
                 "--port", str(self.port), "--workers", str(workers), *args]
@@ -85,7 +88,7 @@ class Served:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited ({self.process.returncode}):\n{self.output()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                if httpx.get(self.url + "/healthz", timeout=2, verify=self.verify).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -351,3 +351,29 @@ def test_serve_refuses_to_start_on_bad_input(tmp_path: Path) -> None:
     bad_url = subprocess.run([command, "serve", str(EXAMPLES), "--ledger", "sqlite:/x", "--port", "0"],
                              capture_output=True, text=True)
     assert bad_url.returncode == 2 and "sqlite:///PATH" in bad_url.stderr
+
+
+# ---- TLS through the server's options ---------------------------------------------------------------
+
+
+def test_https_with_the_servers_certificate(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed, so no certificate can be made here")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   capture_output=True, check=True)
+    import ssl
+
+    trust = ssl.create_default_context(cafile=str(cert))
+    served = Served(policy_folder("northwind"), "--reload-interval", "0", "--ssl-certfile", str(cert),
+                    "--ssl-keyfile", str(key), scheme="https", verify=trust)
+    try:
+        answer = httpx.post(served.url + "/v1/decide", json=document_of_ada(), verify=trust)
+        assert answer.status_code == 200 and answer.json()["policy"] == "northwind"
+        with pytest.raises(httpx.TransportError):
+            httpx.get(served.url.replace("https", "http") + "/healthz")
+    finally:
+        served.stop()
