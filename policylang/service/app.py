@@ -280,7 +280,9 @@ class Service:
         except LedgerError as exc:
             if isinstance(who, str) and "no customer" in exc.message:
                 raise ServiceError("not_found", f"no customer {ident!r} in the ledger", field="customer_id") from None
-            raise ServiceError("invalid", exc.message, hint=exc.hint) from None
+            # a ledger's message may describe stored contacts: only the audit role reads it
+            message = exc.message if key.audit else "the ledger refused this reservation"
+            raise ServiceError("invalid", message, hint=exc.hint if key.audit else None) from None
         except InputError:
             raise ServiceError("invalid", f"the stored record of customer {ident!r} does not fit policy {loaded.name}",
                                field="customer_id") from None
@@ -299,7 +301,7 @@ class Service:
         if "reserve" not in key.roles:
             raise ServiceError("forbidden", "this key may not confirm or release", hint="give it the `reserve` role")
         body = await self.body(request)
-        self.fields(body, ("reservation", "outcome", "policy") if to == "sent" else ("reservation",))
+        self.fields(body, ("reservation", "outcome") if to == "sent" else ("reservation",))
         ident = body.get("reservation")
         if not isinstance(ident, str) or not ident:
             raise ServiceError("invalid", "`reservation` must be a reservation id", field="reservation")

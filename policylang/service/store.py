@@ -79,6 +79,13 @@ class Store:
             raise Unavailable("the ledger is unreachable", self._backoff) from None
 
     def _fault(self, what: str) -> None:
+        # the other idle connections went down with this one: drop them now rather than
+        # fail one request on each of them later
+        while True:
+            try:
+                self._drop(self._idle.get_nowait())
+            except queue.Empty:
+                break
         self._on_error("unavailable")
         with self._lock:
             self._down_until = time.monotonic() + self._backoff
@@ -126,8 +133,7 @@ class Store:
 
     def _drop(self, ledger: Ledger) -> None:
         if ledger is self._memory:
-            self._idle.put(ledger)
-            return
+            return  # nothing to close; the next _open hands out the same one
         # closing a broken connection may itself fail; it is gone either way
         with contextlib.suppress(Exception):
             ledger.close()
