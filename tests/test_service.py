@@ -377,3 +377,30 @@ def test_https_with_the_servers_certificate(tmp_path: Path) -> None:
             httpx.get(served.url.replace("https", "http") + "/healthz")
     finally:
         served.stop()
+
+
+# ---- the Python client -----------------------------------------------------------------------------
+
+
+def test_the_python_client(server: Served) -> None:
+    from policylang.client import Client, ServiceError
+
+    doc = document_of_ada()
+    with Client(server.url, key="cards-key") as service:
+        answer = service.decide(doc["request"], customer=doc["customer"], ledger=doc["ledger"], policy="northwind")
+        assert answer["denied_by"] == ["one sales call a week", "one voice"] and answer["scope"] == "cards"
+        request = {"team": "cards", "channel": "email", "purpose": "servicing", "at": "2026-11-26T11:00:00Z"}
+        held = service.reserve(request, customer_id="ada", policy="northwind")
+        assert held["allowed"]
+        assert service.confirm(held["reservation"], outcome="delivered")["state"] == "sent"
+        with pytest.raises(ServiceError) as error:
+            service.release(held["reservation"])
+        assert error.value.status == 409 and error.value.code == "conflict"
+        with pytest.raises(ServiceError) as error:
+            service.decide(doc["request"], customer=doc["customer"], policy="southwind")
+        assert error.value.status == 404 and error.value.field == "policy"
+        assert [p["name"] for p in service.policies()] == ["northwind", "tcpa_telemarketing"]
+        assert service.ready()
+    with Client(server.url, key="wrong") as stranger, pytest.raises(ServiceError) as error:
+        stranger.policies()
+    assert error.value.status == 401
