@@ -404,3 +404,57 @@ def test_the_python_client(server: Served) -> None:
     with Client(server.url, key="wrong") as stranger, pytest.raises(ServiceError) as error:
         stranger.policies()
     assert error.value.status == 401
+
+
+# ---- answers against the OpenAPI schemas ----------------------------------------------------------
+
+JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "null": type(None)}
+
+
+def conforms(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
+    """Where ``value`` breaks ``schema`` (the subset of JSON Schema the document uses); empty if nowhere."""
+    if "$ref" in schema:
+        schema = document()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    problems: list[str] = []
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r} not in {schema['enum']}"]
+    if "type" in schema:
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(isinstance(value, JSON_TYPES[k]) and not (k == "integer" and isinstance(value, bool))
+                   for k in kinds):
+            return [f"{where}: {type(value).__name__} is not {kinds}"]
+    if isinstance(value, dict):
+        problems += [f"{where}: no `{k}`" for k in schema.get("required", []) if k not in value]
+        if schema.get("additionalProperties") is False:
+            problems += [f"{where}: unexpected `{k}`" for k in value if k not in schema.get("properties", {})]
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                problems += conforms(value[key], sub, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            problems += conforms(item, schema["items"], f"{where}[{index}]")
+    return problems
+
+
+def test_answers_conform_to_the_documented_schemas(server: Served) -> None:
+    spec = document()["paths"]
+
+    def check(path: str, method: str, response: httpx.Response) -> None:
+        operation = spec[path][method]
+        schema = operation["responses"][str(response.status_code)]["content"]["application/json"]["schema"]
+        assert conforms(response.json(), schema) == [], (path, response.text)
+
+    doc = document_of_ada()
+    assert conforms(doc, spec["/v1/decide"]["post"]["requestBody"]["content"]["application/json"]["schema"]) == []
+    for headers in (AUDIT, CARDS):
+        check("/v1/decide", "post", post(server, "/v1/decide", doc, headers))
+    request = {"team": "cards", "channel": "email", "purpose": "servicing", "at": "2026-11-27T11:00:00Z"}
+    held = post(server, "/v1/reserve", {"policy": "northwind", "customer_id": "ada", "request": request}, CARDS)
+    check("/v1/reserve", "post", held)
+    check("/v1/release", "post", post(server, "/v1/release", {"reservation": held.json()["reservation"]}, CARDS))
+    check("/v1/confirm", "post", post(server, "/v1/confirm", {"reservation": held.json()["reservation"]}, CARDS))
+    check("/v1/arbitrate", "post", post(server, "/v1/arbitrate", {
+        "policy": "northwind", "customer": doc["customer"], "ledger": doc["ledger"], "requests": [doc["request"]]}))
+    check("/v1/policies", "get", httpx.get(server.url + "/v1/policies", headers=AUDIT))
+    check("/readyz", "get", httpx.get(server.url + "/readyz"))
+    check("/v1/decide", "post", post(server, "/v1/decide", {**doc, "policy": "southwind"}))
