@@ -200,6 +200,7 @@ def test_every_error_status_has_its_json_body(server: Served) -> None:
     error_of(limited, 429, "rate_limited")
     assert int(limited.headers["retry-after"]) >= 1
     error_of(httpx.get(server.url + "/v2/decide"), 404, "not_found")
+    error_of(httpx.get(server.url + "/v1/decide"), 405, "method_not_allowed")
 
 
 def test_a_stored_record_is_not_echoed_in_errors(server: Served) -> None:

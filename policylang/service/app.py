@@ -441,7 +441,8 @@ def build(settings: Settings, *, watch: bool = True) -> Starlette:
     async def not_found(request: HttpRequest, exc: Exception) -> Response:
         code = getattr(exc, "status_code", 404)
         if code == 405:
-            return json_response({"error": {"code": "method_not_allowed", "message": "method not allowed here"}}, 405)
+            return json_response(ServiceError("method_not_allowed", f"{request.method} is not served at {request.url.path}")
+                                 .body(), 405)
         return json_response(ServiceError("not_found", f"no endpoint {request.url.path}").body(), 404)
 
     @contextlib.asynccontextmanager
