@@ -41,6 +41,11 @@ team = "*"
 roles = ["decide", "reserve", "audit"]
 
 [[key]]
+token = "batch-key"
+team = "growth"
+roles = ["reserve"]
+
+[[key]]
 token = "slow-key"
 team = "cards"
 roles = ["decide"]

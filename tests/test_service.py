@@ -176,6 +176,7 @@ def test_every_error_status_has_its_json_body(server: Served) -> None:
     assert error_of(post(server, "/v1/decide", wealth_request, CARDS), 403, "forbidden")["field"] == "request.team"
     reserve_for_wealth = {k: v for k, v in wealth_request.items() if k != "ledger"}
     error_of(post(server, "/v1/reserve", reserve_for_wealth, CARDS), 403, "forbidden")
+    error_of(post(server, "/v1/decide", doc, {"Authorization": "Bearer batch-key"}), 403, "forbidden")  # no decide role
     assert error_of(post(server, "/v1/decide", {**doc, "policy": "southwind"}), 404, "not_found")["field"] == "policy"
     error_of(post(server, "/v1/confirm", {"reservation": "no-such-id"}), 404, "not_found")
     error_of(post(server, "/v1/decide", {"policy": "northwind", "customer_id": "nobody",

@@ -244,6 +244,8 @@ class Service:
 
     async def decide(self, request: HttpRequest) -> Response:
         key = self.caller(request)
+        if "decide" not in key.roles:
+            raise ServiceError("forbidden", "this key may not ask for decisions", hint="give it the `decide` role")
         body = await self.body(request)
         self.fields(body, ("policy", "customer", "customer_id", "ledger", "request"))
         loaded = self.policy(body)
@@ -337,6 +339,8 @@ class Service:
 
     async def arbitrate(self, request: HttpRequest) -> Response:
         key = self.caller(request)
+        if "decide" not in key.roles:
+            raise ServiceError("forbidden", "this key may not ask for decisions", hint="give it the `decide` role")
         body = await self.body(request)
         self.fields(body, ("policy", "customer", "customer_id", "ledger", "requests"))
         loaded = self.policy(body)
