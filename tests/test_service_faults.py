@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import tempfile
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -221,6 +222,11 @@ def test_a_worker_killed_with_kill_9_under_load_leaves_the_ledger_consistent(sto
         assert traffic.when(lambda: len(traffic.answers) >= total + 40).wait(120), served.output()
         traffic.finish()
         assert httpx.get(served.url + "/healthz").status_code == 200
+        # uvicorn's supervisor replaces the dead worker (watched, bounded)
+        deadline = time.monotonic() + 60
+        while not ((now := served.worker_pids()) and len(now) == 2 and workers[0] not in now):
+            assert time.monotonic() < deadline, served.output()
+            time.sleep(0.1)
         check_ledger(url, traffic)
         if store == "sqlite":
             with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
