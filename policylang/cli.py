@@ -97,6 +97,8 @@ COMMAND_MODULES: dict[str, str] = {
     "release": "policylang.commands.ledger",
     "demo": "policylang.commands.demo",
     "completion": "policylang.commands.completion",
+    "serve": "policylang.commands.serve",
+    "audit": "policylang.commands.serve",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import attrs
 
@@ -58,8 +59,16 @@ class Decision:
         lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, object]:
-        """The JSON object of section 10 (plus ``notes`` when the search gave up)."""
+    def to_dict(self, scope: str | None = None, teams: Sequence[str] = ()) -> dict[str, object]:
+        """The JSON object of section 10 (plus ``notes`` when the search gave up).
+
+        ``scope`` (a team) gives what that team may see: see :mod:`policylang.disclosure`;
+        ``teams`` are the policy's teams (a reason naming any other one is withheld).
+        """
+        if scope is not None:
+            from policylang.disclosure import scoped_dict
+
+            return scoped_dict(self, scope, teams or (scope,))
         out: dict[str, object] = {
             "allowed": self.allowed,
             "denied_by": list(self.denied_by),

@@ -8,6 +8,7 @@ import re
 
 import attrs
 
+from policylang import disclosure
 from policylang.cli import EXIT_OK, FileProblem, read_text, stdout
 from policylang.compiler import compile_policy
 from policylang.errors import InputError, PolicylangError
@@ -36,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text: a panel and the trace (default); json: the decision as one JSON object")
     p.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
+    p.add_argument("--scope", metavar="TEAM",
+                   help="show the decision as TEAM may see it: other teams' contacts only counted (default: full)")
     p.set_defaults(run=run)
 
 
@@ -94,12 +97,18 @@ def run(args: argparse.Namespace) -> int:
     if args.ledger:
         ledger = ledger_from_jsonl(policy, read_text(args.ledger), args.ledger)
     decision = policy.decide(customer, request, ledger, explain=True)
+    teams = policy.vocabulary.get("teams", ())
+    if args.scope is not None and args.scope not in teams:
+        raise InputError(f"--scope: `{args.scope}` is not a declared team", expected=", ".join(teams))
     out = stdout()
     if args.format == "json":
-        out.print(json.dumps(decision.to_dict(), indent=2), markup=False, highlight=False)
-    else:
-        out.print(decision_panel(decision))
-        out.print(trace_table(decision))
+        answer = disclosure.decision_dict(decision, args.scope, teams)
+        out.print(json.dumps(answer, indent=2), markup=False, highlight=False)
+        return EXIT_OK
+    if args.scope is not None:
+        decision = disclosure.scoped_decision(decision, args.scope, teams)
+    out.print(decision_panel(decision))
+    out.print(trace_table(decision))
     return EXIT_OK
 
 
