@@ -71,9 +71,9 @@ def compile(text: str, source: str = "<policy>") -> Policy:  # noqa: A001 - the 
 
 def load(path: str | Path) -> Policy:
     """Read and compile a ``.pol`` file."""
-    from policylang.compiler import compile_policy
     from pathlib import Path
 
+    from policylang.compiler import compile_policy
     from policylang.errors import PolicylangError
 
     path = Path(path)
