@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import compress, groupby, repeat
+from operator import attrgetter, floordiv, mul, sub
 from typing import Any, overload
 
 from policylang.clock import EPOCH, ONE_US
@@ -61,23 +63,30 @@ class History:
                  "_cache", "_shapes", "_fields", "_columns", "_made", "_keys")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
-        contacts: list[tuple[int, int, Contact]] = []
+        entries = entries if isinstance(entries, list) else list(entries)
+        kinds = set(map(type, entries))
+        if not kinds <= {Contact, Event}:
+            for entry in entries:
+                if not isinstance(entry, (Contact, Event)):
+                    raise TypeError(f"a ledger holds Contact and Event entries, not {type(entry).__name__}")
         events: dict[str, list[int]] = {}
-        epoch, one_us = EPOCH, ONE_US  # clock.micros, inlined: this loop runs once per entry
-        for position, entry in enumerate(entries):
-            if isinstance(entry, Contact):
-                contacts.append(((entry.at - epoch) // one_us, position, entry))
-            elif isinstance(entry, Event):
-                events.setdefault(entry.name, []).append((entry.at - epoch) // one_us)
-            else:
-                raise TypeError(f"a ledger holds Contact and Event entries, not {type(entry).__name__}")
-        # Positions are unique, so the sort never compares two contacts; ties in time keep
-        # the ledger's order.
-        contacts.sort()
-        counted = [(us, c) for us, _, c in contacts if c.status in COUNTED_STATUSES]
-        self.counted: Sequence[Contact] = [c for _, c in counted]
-        self.counted_us = [us for us, _ in counted]
-        self.planned = [c for _, c in counted if c.status == "planned"]
+        contacts: list[Contact] = entries  # type: ignore[assignment]
+        if Event in kinds:
+            flags = [type(entry) is Contact or isinstance(entry, Contact) for entry in entries]
+            for entry in compress(entries, [not flag for flag in flags]):
+                assert isinstance(entry, Event)
+                events.setdefault(entry.name, []).append((entry.at - EPOCH) // ONE_US)
+            contacts = list(compress(entries, flags))  # type: ignore[arg-type]
+        # Column at a time, so the per-entry work is done in C.
+        micros = epoch_micros(list(map(_AT, contacts)))
+        # A stable sort of positions by instant: ties keep the ledger's order.
+        order = sorted(range(len(contacts)), key=micros.__getitem__)
+        statuses = list(map(_STATUS, contacts))
+        if not set(statuses) <= {"sent"}:
+            order = [k for k in order if statuses[k] in COUNTED_STATUSES]
+        self.counted: Sequence[Contact] = list(map(contacts.__getitem__, order))
+        self.counted_us = list(map(micros.__getitem__, order))
+        self.planned = [contacts[k] for k in order if statuses[k] == "planned"]
         self._columns: dict[str, list[Any]] | None = None
         self._keys: list[int] = []
         self._made: dict[int, Contact] = {}
@@ -143,7 +152,7 @@ class History:
         if found is None:
             columns = self._columns
             if columns is None:
-                found = [getattr(c, name) for c in self.counted]
+                found = list(map(attrgetter(name), self.counted))
             else:
                 column = columns.get(name)
                 found = [column[k] for k in self._keys] if column is not None else [_DEFAULTS[name]] * len(self._keys)
@@ -165,15 +174,17 @@ class History:
         # few shapes, and a fresh index (one decision per call) is the common case.
         shapes = self._shapes
         if shapes is None:
-            shapes = self._shapes = {}
-            for position, shape in enumerate(zip(self.field("purpose"), self.field("channel"),
-                                                 self.field("team"), strict=True)):
-                shapes.setdefault(shape, []).append(position)
-        test = match.matches
+            shape_of = list(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True))
+            by_shape = sorted(range(len(shape_of)), key=shape_of.__getitem__)  # stable: time order within a shape
+            shapes = self._shapes = {shape: list(group) for shape, group in groupby(by_shape, shape_of.__getitem__)}
+        verdicts = _verdicts(match, owner)
         chosen: list[int] = []
         groups = 0
-        for (purpose, channel, team), positions in shapes.items():
-            if test(purpose, channel, team, owner):
+        for shape, positions in shapes.items():
+            verdict = verdicts.get(shape)
+            if verdict is None:
+                verdict = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
+            if verdict:
                 chosen.extend(positions)
                 groups += 1
         if groups > 1:
@@ -187,21 +198,43 @@ class History:
         if group is not None:
             values = self.field(group)
             chosen = [i for i in chosen if values[i] == value]
-        counted_us = self.counted_us
-        times = [counted_us[i] for i in chosen]
-        counted = self.counted
-        found: Sequence[Contact]
-        if isinstance(counted, LazyContacts):
-            keys = self._keys
-            found = LazyContacts(self._contact, [keys[i] for i in chosen])
-        else:
-            found = [counted[i] for i in chosen]
-        result = (times, found)
+        result = (list(map(self.counted_us.__getitem__, chosen)), LazyContacts(self.counted.__getitem__, chosen))
         self._cache[key] = (match, result)
         return result
 
     def event_times(self, name: str) -> list[int]:
         return self.events.get(name, [])
+
+
+def epoch_micros(instants: list[dt.datetime]) -> list[int]:
+    """Epoch microseconds of aware datetimes (clock.micros, a column at a time).
+
+    Whole seconds go through the float timestamp, which is exact for them and several
+    times cheaper than dividing timedeltas.
+    """
+    if any(map(_MICROSECOND, instants)):
+        return list(map(floordiv, map(sub, instants, repeat(EPOCH)), repeat(ONE_US)))
+    return list(map(mul, map(int, map(dt.datetime.timestamp, instants)), repeat(1_000_000)))
+
+
+_AT = attrgetter("at")
+_MICROSECOND = attrgetter("microsecond")
+_STATUS = attrgetter("status")
+
+# Whether a selector matches a (purpose, channel, team) shape, for one owner: a policy has
+# few selectors and a ledger few shapes, so the answers outlive any one history. Keyed by
+# the selector's identity; holding the selector keeps that identity from being reused.
+_VERDICTS: dict[tuple[int, str | None], tuple[Match, dict[tuple[str, str, str], bool]]] = {}
+
+
+def _verdicts(match: Match, owner: str | None) -> dict[tuple[str, str, str], bool]:
+    key = (id(match), owner)
+    found = _VERDICTS.get(key)
+    if found is None or found[0] is not match:
+        if len(_VERDICTS) > 4096:  # policies compiled again and again (a REPL, a test run)
+            _VERDICTS.clear()
+        found = _VERDICTS[key] = (match, {})
+    return found[1]
 
 
 _SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[name].__set__ for name in FIELDS}

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import operator
 import re
 from collections.abc import Iterable, Mapping
-from itertools import compress, repeat
+from itertools import compress
 from operator import itemgetter, methodcaller
 from typing import Any
 
@@ -37,7 +36,7 @@ import attrs
 from policylang.clock import EPOCH, ONE_US
 from policylang.decision import Decision
 from policylang.errors import InputError, did_you_mean
-from policylang.history import History
+from policylang.history import History, epoch_micros
 from policylang.inputs import (
     customer_from_json,
     entry_from_json,
@@ -99,10 +98,7 @@ def fast_instants(instants: list[str]) -> tuple[list[dt.datetime], list[int]]:
     if not all(map(ENDING.fullmatch, set(map(_ENDING, instants)))):
         raise _Slow
     moments = list(map(dt.datetime.fromisoformat, instants))  # ValueError for 2026-02-30
-    if "." in joined:
-        micros = list(map(operator.floordiv, map(operator.sub, moments, repeat(EPOCH)), repeat(ONE_US)))
-    else:  # whole seconds: the float timestamp is exact
-        micros = list(map(operator.mul, map(int, map(dt.datetime.timestamp, moments)), repeat(1_000_000)))
+    micros = epoch_micros(moments)
     if min(micros) < EARLIEST_US or max(micros) > LATEST_US:
         raise _Slow
     return moments, micros
