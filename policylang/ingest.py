@@ -419,10 +419,9 @@ def history_of(policy: Policy, ledger: History | Iterable[Entry | Mapping[str, A
     for number, entry in enumerate(entries, start=1):
         if isinstance(entry, (Contact, Event)):
             checked.append(entry)
-        elif isinstance(entry, Mapping):
-            checked.append(entry_from_json(policy, _plain(entry), where("<ledger>", number)))
-        else:
-            raise TypeError(f"a ledger holds Contact and Event entries or mappings, not {type(entry).__name__}")
+        else:  # a mapping, or whatever a JSON ledger could hold: refused as a JSON line would be
+            plain = _plain(entry) if isinstance(entry, Mapping) else entry
+            checked.append(entry_from_json(policy, plain, where("<ledger>", number)))
     return History(checked)
 
 
