@@ -237,6 +237,11 @@ def _verdicts(match: Match, owner: str | None) -> dict[tuple[str, str, str], boo
     return found[1]
 
 
+def default_of(field: str) -> Any:
+    """The value of a :class:`Contact` field that a ledger line leaves out."""
+    return _DEFAULTS[field]
+
+
 _SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[name].__set__ for name in FIELDS}
 _DEFAULTS: dict[str, Any] = {"status": "sent", "at": dt.datetime.min}
 _DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer")})

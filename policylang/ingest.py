@@ -110,11 +110,12 @@ class _Slow(Exception):
 
 @attrs.frozen(slots=True)
 class Names:
-    """A policy's vocabulary as sets, built once per policy for membership tests."""
+    """A policy's vocabulary, built once per policy: a table from each name to the policy's
+    own string (a look-up both checks and shares it), and sets."""
 
-    teams: frozenset[str]
-    channels: frozenset[str]
-    purposes: frozenset[str]
+    teams: dict[str, str]
+    channels: dict[str, str]
+    purposes: dict[str, str]
     outcomes: frozenset[str]
     events: frozenset[str]
     outcomes_or_none: frozenset[str | None]
@@ -126,25 +127,37 @@ def names(policy: Policy) -> Names:
     found = cache.get("ingest-names")
     if found is None:
         found = cache["ingest-names"] = Names(
-            frozenset(policy.teams), frozenset(policy.channels), frozenset(policy.purposes),
+            {n: n for n in policy.teams}, {n: n for n in policy.channels}, {n: n for n in policy.purposes},
             frozenset(policy.outcomes), frozenset(policy.events), frozenset((*policy.outcomes, None)),
         )
     assert isinstance(found, Names)
     return found
 
 
+Columns = tuple[dict[str, list[Any]], list[int], dict[str, list[int]], int]
+
+
 def fast_history(policy: Policy, objects: object, count_nulls: bool = False) -> tuple[History, int]:
     """The index of a ledger given as parsed JSON objects and, with ``count_nulls``, how many
     ``null`` values the objects hold (for the duplicate-key count); raises :class:`_Slow`
-    to give up.
+    to give up. No :class:`Contact` is made here.
+    """
+    columns, micros, events, nulls = fast_columns(policy, objects, count_nulls)
+    return History.from_columns(columns, micros, events), nulls
+
+
+def fast_columns(policy: Policy, objects: object, count_nulls: bool = False) -> Columns:
+    """Contact columns, their instants, the events and the null count of parsed ledger
+    objects (see :func:`fast_history`).
 
     Works a column at a time (``map`` with ``itemgetter``, sets of the distinct values), so
-    the per-entry work happens in C; no :class:`Contact` is made here.
+    the per-entry work happens in C. Names are replaced by the policy's own strings, so the
+    parsed objects can be freed once their columns are taken.
     """
     if type(objects) is not list:
         raise _Slow
     if not objects:
-        return History(), 0
+        return {"at": []}, [], {}, 0
     try:
         if set(map(type, objects)) != {dict}:
             raise _Slow
@@ -171,17 +184,15 @@ def fast_history(policy: Policy, objects: object, count_nulls: bool = False) -> 
             contact_micros = list(compress(micros, kept))
             keys = set().union(*contacts)
         if not contacts:
-            return History.from_columns({"at": []}, [], events), nulls
+            return {"at": []}, [], events, nulls
         if not keys <= CONTACT_KEYS:
             raise _Slow
         vocabulary = names(policy)
         columns: dict[str, list[Any]] = {"at": contact_moments}
         for field, allowed in (("channel", vocabulary.channels), ("purpose", vocabulary.purposes),
                                ("team", vocabulary.teams)):
-            column = list(map(itemgetter(field), contacts))
-            if not set(column) <= allowed:
-                raise _Slow
-            columns[field] = column
+            # KeyError for a name the policy does not declare
+            columns[field] = list(map(allowed.__getitem__, map(itemgetter(field), contacts)))
         if "status" in keys:
             statuses = list(map(methodcaller("get", "status", "sent"), contacts))
             if not set(statuses) <= STATUSES:
@@ -203,7 +214,7 @@ def fast_history(policy: Policy, objects: object, count_nulls: bool = False) -> 
         nulls += _check_optional(contacts, (), count_nulls, ("campaign", "id", "customer"))
     except (KeyError, TypeError, ValueError):  # a missing field, an unhashable value, a date like 02-30
         raise _Slow from None
-    return History.from_columns(columns, contact_micros, events), nulls
+    return columns, contact_micros, events, nulls
 
 
 _AT = itemgetter("at")
@@ -390,6 +401,84 @@ def member_places(text: str) -> dict[str, Any]:
     return places
 
 
+# ---- a JSON Lines ledger (the command line) ---------------------------------------------------
+
+CHUNK = 4_000_000  # characters of JSON Lines parsed at a time: bounds the memory of parsed objects
+_TWO_ON_A_LINE = re.compile(r"\}[ \t]*,[ \t]*\{")
+
+
+def history_from_jsonl(policy: Policy, text: str, file: str) -> History:
+    """The index of a JSON Lines ledger: the fast path when it can prove the text is plain,
+    else :func:`policylang.inputs.ledger_from_jsonl` (every error with its line)."""
+    try:
+        return _fast_jsonl(policy, text)
+    except _Slow:
+        from policylang.inputs import ledger_from_jsonl
+
+        return History(ledger_from_jsonl(policy, text, file))
+
+
+def _fast_jsonl(policy: Policy, text: str) -> History:
+    """Parse the lines a chunk at a time as one JSON array per chunk.
+
+    Joining lines with commas turns a JSON Lines text into an array only if each line is
+    one object: so every line must start with ``{`` and end with ``}`` (no blank lines, no
+    CR), no line may hold ``}, {`` (two objects, or one object split over lines), and the
+    array must have one element per line. Quotes are counted for duplicate keys as in
+    :func:`decide_json`.
+    """
+    if "\\" in text:
+        raise _Slow
+    body = text[:-1] if text.endswith("\n") else text
+    if not body:
+        return History()
+    if not (body.startswith("{") and body.endswith("}")) or body.count("}\n{") != body.count("\n"):
+        raise _Slow
+    if _TWO_ON_A_LINE.search(body):
+        raise _Slow
+    parts: list[Columns] = []
+    start = 0
+    while start < len(body):
+        end = body.find("\n", start + CHUNK)
+        end = len(body) if end < 0 else end
+        chunk = body[start:end]
+        try:
+            objects = _parse("[" + chunk.replace("\n", ",") + "]")
+        except _PARSE_ERRORS:
+            raise _Slow from None
+        if len(objects) != chunk.count("\n") + 1:
+            raise _Slow
+        columns = fast_columns(policy, objects, "null" in chunk)
+        if chunk.count('"') != 2 * (2 * sum(map(len, objects)) - columns[3]):
+            raise _Slow  # a key given twice on some line
+        del objects
+        parts.append(columns)
+        start = end + 1
+    return _joined(parts)
+
+
+def _joined(parts: list[Columns]) -> History:
+    """One history from the columns of consecutive chunks."""
+    if len(parts) == 1:
+        return History.from_columns(parts[0][0], parts[0][1], parts[0][2])
+    from policylang.history import FIELDS, default_of
+
+    present = {name for columns, _, _, _ in parts for name in columns}
+    columns: dict[str, list[Any]] = {}
+    for name in FIELDS:
+        if name in present:
+            joined: list[Any] = []
+            for part, micros, _, _ in parts:
+                joined.extend(part[name] if name in part else [default_of(name)] * len(micros))
+            columns[name] = joined
+    micros_all = [us for _, micros, _, _ in parts for us in micros]
+    events: dict[str, list[int]] = {}
+    for _, _, part_events, _ in parts:
+        for name, times in part_events.items():
+            events.setdefault(name, []).extend(times)
+    return History.from_columns(columns, micros_all, events)
+
+
 # ---- the library's plain-mapping path ------------------------------------------------------
 
 
@@ -407,12 +496,13 @@ def history_of(policy: Policy, ledger: History | Iterable[Entry | Mapping[str, A
     validated as JSON lines are; an error names the entry's position as its line)."""
     if isinstance(ledger, History):
         return ledger
-    entries = ledger if isinstance(ledger, (list, tuple)) else list(ledger)
-    if all(isinstance(entry, (Contact, Event)) for entry in entries):
+    entries = ledger if isinstance(ledger, list) else list(ledger)
+    kinds = set(map(type, entries))
+    if kinds <= {Contact, Event}:
         return History(entries)  # type: ignore[arg-type]
-    if all(type(entry) is dict for entry in entries):
+    if kinds == {dict}:
         try:
-            return fast_history(policy, entries if isinstance(entries, list) else list(entries))[0]
+            return fast_history(policy, entries)[0]
         except _Slow:
             pass
     checked: list[Entry] = []

@@ -298,3 +298,65 @@ def test_a_contact_from_columns_is_one_object_and_equals_the_record() -> None:
     assert first.at.tzinfo is UTC
     assert history.planned[0] is history.counted[1]
     assert len(history) == 3
+
+
+# ---- a JSON Lines ledger (policylang decide --ledger) ---------------------------------------
+
+ODD_LINES = (
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"}, {"at": "2026-11-21T10:00:00Z", "event": "complaint"}',
+    '{"at": "2026-11-20T10:00:00Z",',  # an object split over two lines, with the next line
+    "",
+    "   ",
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint", "event": "complaint"}',
+    '{"at": "2026-11-20T10:00:00Z", "event": "compl\\u0061int"}',
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"}\r',
+    "[]",
+    "{}",
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"} {"at": "2026-11-20T10:00:00Z", "event": "complaint"}',
+)
+
+
+@st.composite
+def jsonl_ledgers(draw: Any) -> tuple[Policy, str, Request, dict[str, Any]]:
+    _, policy, customer, request, ledger = draw(st.one_of(scenarios(), displacement_scenarios()))
+    lines = [json.dumps(entry_object(draw, entry)) for entry in ledger]
+    for _ in range(draw(st.integers(0, 2))):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.one_of(
+            st.sampled_from(ODD_LINES), st.sampled_from(BAD_ENTRIES).map(json.dumps))))
+    return policy, "\n".join(lines) + draw(st.sampled_from(("", "\n"))), request, customer
+
+
+@SETTINGS
+@given(jsonl_ledgers(), st.sampled_from((ingest.CHUNK, 60)))
+def test_a_jsonl_ledger_gives_the_validating_paths_answer(case: tuple[Policy, str, Request, dict[str, Any]],
+                                                          chunk: int) -> None:
+    from policylang.inputs import ledger_from_jsonl
+
+    policy, text, request, customer = case
+    ingest_chunk = ingest.CHUNK
+    ingest.CHUNK = chunk  # small chunks: many joined parts
+    try:
+        fast = outcome(lambda: policy.decide(customer, request, ingest.history_from_jsonl(policy, text, "l.jsonl")))
+    finally:
+        ingest.CHUNK = ingest_chunk
+    slow = outcome(lambda: policy.decide(customer, request, ledger_from_jsonl(policy, text, "l.jsonl")))
+    assert fast == slow
+
+
+def test_the_jsonl_fast_path_is_taken_and_refuses_two_objects_on_a_line() -> None:
+    lines = [json.dumps(obj) for obj in GOOD["ledger"]]
+    assert len(ingest._fast_jsonl(NORTHWIND, "\n".join(lines) + "\n")) == 3  # noqa: SLF001
+    for odd in ODD_LINES:
+        with pytest.raises(ingest._Slow):  # noqa: SLF001
+            ingest._fast_jsonl(NORTHWIND, "\n".join([lines[0], odd, lines[1]]))  # noqa: SLF001
+
+
+def test_an_object_spread_over_two_lines_is_not_read_as_two_lines() -> None:
+    # Joined with a comma, these two lines parse as two objects; read line by line, the first is bad.
+    text = ('{"at": "2026-11-20T10:00:00Z", "event": "complaint"},{"at": "2026-11-20T10:00:00Z", "id": "a}\n'
+            '{b", "event": "complaint"}\n')
+    with pytest.raises(ingest._Slow):  # noqa: SLF001
+        ingest._fast_jsonl(NORTHWIND, text)  # noqa: SLF001
+    with pytest.raises(InputError) as caught:
+        ingest.history_from_jsonl(NORTHWIND, text, "l.jsonl")
+    assert caught.value.span.line == 1
