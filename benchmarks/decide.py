@@ -8,8 +8,9 @@ Run: python benchmarks/decide.py [--quick] [--million]
    off; median CPU microseconds per decision, so that a loaded machine's waiting is not
    counted): `json.loads` of the section 10 document (the floor), `orjson.loads` of it,
    `Policy.decide_json` of the text, the validating path alone, an unsorted list of records,
-   a list of plain mappings, a read of the customer's rows from a SQLite ledger plus the
-   decision, and the prebuilt index. Then the six-rule policy benchmarks/northwind6.pol
+   a list of plain mappings, a read of the customer's rows from a SQLite ledger
+   (`Ledger.history`, the index built straight from the rows) plus the decision, and the
+   prebuilt index. Then the six-rule policy benchmarks/northwind6.pol
    against regorus (a Rust Rego engine, `pip install opa-eval`; skipped, and said so, when
    it is missing) running benchmarks/northwind6.rego on the same JSON text.
 3. Cold start: `python3 -c pass`, `policylang --version`, `policylang check` and
@@ -172,7 +173,7 @@ def real_paths(quick: bool) -> dict[tuple[str, int], float]:
                 "records": lambda i: policy.decide(customer, requests[i % n], ledger, explain=False),
                 "mappings": lambda i: policy.decide(customer, mappings[i % n]["request"], mappings[i % n]["ledger"],
                                                     explain=False),
-                "store+decide": lambda i: policy.decide(customer, requests[i % n], store.events("c1"), explain=False),
+                "store+decide": lambda i: policy.decide(customer, requests[i % n], store.history("c1"), explain=False),
                 "prebuilt": lambda i: policy.decide(customer, requests[i % n], history, explain=False),
             }  # type: ignore[dict-item]
             for request, text in zip(requests[:3], texts[:3], strict=True):  # the paths agree

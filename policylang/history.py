@@ -60,7 +60,7 @@ class History:
     """A customer's contacts and events, sorted, with per-selector indexes."""
 
     __slots__ = ("size", "counted", "counted_us", "events", "has_planned", "planned",
-                 "_cache", "_shapes", "_fields", "_columns", "_made", "_keys")
+                 "_cache", "_shapes", "_fields", "_columns", "_made", "_keys", "_micros")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -90,6 +90,7 @@ class History:
         self._columns: dict[str, list[Any]] | None = None
         self._keys: list[int] = []
         self._made: dict[int, Contact] = {}
+        self._micros: list[int] = []
         self._finish(len(contacts), events)
 
     @classmethod
@@ -98,8 +99,8 @@ class History:
 
         ``columns`` maps each :class:`Contact` field to a list (one value per contact, in
         ledger order; ``at`` holds aware datetimes, made UTC when a contact is made, and
-        ``micros`` the same instants as epoch microseconds); a field left out has its
-        default for every contact. ``events`` maps an
+        ``micros`` the same instants as epoch microseconds; without ``at`` the instants
+        are made from ``micros``); another field left out has its default for every contact. ``events`` maps an
         event name to its instants, in any order.
         """
         history = cls.__new__(cls)
@@ -112,6 +113,7 @@ class History:
         history._columns = columns
         history._keys = order
         history._made = {}
+        history._micros = micros
         history.counted_us = [micros[k] for k in order]
         history.counted = LazyContacts(history._contact, order)
         history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
@@ -138,7 +140,9 @@ class History:
                 # The columns were validated and ``at`` is UTC already: attrs' converter
                 # would change nothing, so the frozen slots are filled directly.
                 _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
-            if contact.at.tzinfo is not UTC:
+            if "at" not in columns:  # a store's rows: the instant is kept as an integer
+                _SETTERS["at"](contact, EPOCH + dt.timedelta(microseconds=self._micros[key]))
+            elif contact.at.tzinfo is not UTC:
                 _SETTERS["at"](contact, contact.at.astimezone(UTC))
             made = self._made[key] = contact
         return made

@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from itertools import compress
-from operator import itemgetter, methodcaller
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any
 
 import attrs
@@ -477,6 +477,49 @@ def _joined(parts: list[Columns]) -> History:
         for name, times in part_events.items():
             events.setdefault(name, []).extend(times)
     return History.from_columns(columns, micros_all, events)
+
+
+# ---- a store's rows ---------------------------------------------------------------------------
+
+
+def history_from_rows(rows: list[Any], now_us: int) -> History:
+    """The evaluator's index straight from one customer's stored rows (``ledger.Row``).
+
+    The store wrote these rows from validated records, so nothing is checked again, and
+    instants stay the integers the store keeps; a :class:`Contact` is made only when the
+    evaluator looks at it. Statuses are as of ``now_us`` (a plan past its deadline counts
+    as released), exactly as ``Row.entry`` gives them.
+    """
+    kinds = list(map(_KIND, rows))
+    events: dict[str, list[int]] = {}
+    contacts = rows
+    if "event" in kinds:
+        flags = [kind == "event" for kind in kinds]
+        for row in compress(rows, flags):
+            events.setdefault(row.event or "", []).append(row.at_us)
+        contacts = list(compress(rows, [not flag for flag in flags]))
+    statuses = list(map(_STORED_STATUS, contacts))
+    if "planned" in statuses:  # a reservation past its deadline no longer counts
+        statuses = [
+            "released" if status == "planned" and row.expires_us is not None and row.expires_us <= now_us else status
+            for status, row in zip(statuses, contacts, strict=True)
+        ]
+    columns: dict[str, list[Any]] = {
+        "channel": [value or "" for value in map(_CHANNEL, contacts)],
+        "purpose": [value or "" for value in map(_PURPOSE, contacts)],
+        "team": [value or "" for value in map(_TEAM, contacts)],
+        "status": [status or "sent" for status in statuses],
+        "outcome": list(map(_OUTCOME, contacts)),
+        "campaign": list(map(_CAMPAIGN, contacts)),
+        "id": list(map(_ID, contacts)),
+        "customer": list(map(_CUSTOMER, contacts)),
+    }
+    return History.from_columns(columns, list(map(_AT_US, contacts)), events)
+
+
+_KIND, _STORED_STATUS, _AT_US = attrgetter("kind"), attrgetter("status"), attrgetter("at_us")
+_CHANNEL, _PURPOSE, _TEAM = attrgetter("channel"), attrgetter("purpose"), attrgetter("team")
+_OUTCOME, _CAMPAIGN, _ID, _CUSTOMER = attrgetter("outcome"), attrgetter("campaign"), attrgetter("id"), attrgetter("customer")
 
 
 # ---- the library's plain-mapping path ------------------------------------------------------

@@ -360,3 +360,26 @@ def test_an_object_spread_over_two_lines_is_not_read_as_two_lines() -> None:
     with pytest.raises(InputError) as caught:
         ingest.history_from_jsonl(NORTHWIND, text, "l.jsonl")
     assert caught.value.span.line == 1
+
+
+# ---- a store's rows -----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(st.one_of(scenarios(), displacement_scenarios()), st.data())
+def test_rows_give_the_same_decision_as_their_records(case: Any, data: st.DataObject) -> None:
+    import attrs
+
+    from policylang.ledger import row_from_entry
+
+    _, policy, customer, request, ledger = case
+    now_us = (request.at - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
+    rows = []
+    for entry in ledger:
+        row = row_from_entry(attrs.evolve(entry, customer="c1"), now_us)
+        if row.status == "planned" and data.draw(st.booleans()):  # a reservation, maybe past its deadline
+            row.expires_us = now_us + data.draw(st.sampled_from((-1, 0, 1, 10**9)))
+        rows.append(row)
+    records = [row.entry(now_us) for row in rows if row.kind == "event" or row.counted(now_us)]
+    assert outcome(lambda: policy.decide(customer, request, ingest.history_from_rows(rows, now_us))) == outcome(
+        lambda: policy.decide(customer, request, records))
