@@ -109,20 +109,27 @@ class Context:
 def decide(
     policy: Policy,
     customer: Customer | Mapping[str, Any],
-    request: Request,
-    ledger: History | Iterable[Entry] = (),
+    request: Request | Mapping[str, Any],
+    ledger: History | Iterable[Entry | Mapping[str, Any]] = (),
     *,
     explain: bool = True,
     loads: Loads | None = None,
 ) -> Decision:
     """Decide ``request`` for ``customer`` against its ``ledger``; see :class:`Decision`.
 
-    ``customer`` is a validated :class:`Customer` or a mapping of typed attribute values.
+    ``customer`` is a validated :class:`Customer` or a mapping of typed attribute values;
+    ``request`` and each ledger entry are records or mappings of their section 10 JSON
+    fields, validated as JSON input is (the same :class:`InputError`).
     ``loads`` feeds ``capacity`` rules with every customer's contacts; without it a
     capacity rule counts this customer's ledger only.
     """
     values = customer.values if isinstance(customer, Customer) else checked_values(policy, customer)
-    history = ledger if isinstance(ledger, History) else History(ledger)
+    if not isinstance(request, Request) or not isinstance(ledger, History):
+        from policylang import ingest  # plain mappings are validated like JSON input
+
+        request = ingest.request_of(policy, request)
+        ledger = ingest.history_of(policy, ledger)
+    history = ledger
     zone_name = customer_zone(policy, values)
     owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
     ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request,
@@ -350,7 +357,7 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
 
 # ---- counting contacts ---------------------------------------------------------------------
 
-Selection = tuple[list[int], list[Contact], int, int]  # times, contacts, range [i, j)
+Selection = tuple[list[int], Sequence[Contact], int, int]  # times, contacts, range [i, j)
 
 
 def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> Selection:
@@ -363,6 +370,7 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
         found = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
         pairs = sorted(((clock.micros(c.at), c) for c in found if c.counted), key=lambda p: p[0])
         pairs = [p for p in pairs if lo <= p[0] < hi]
+        contacts: Sequence[Contact]
         times, contacts = [us for us, _ in pairs], [c for _, c in pairs]
         i, j = 0, len(times)
     else:
@@ -646,7 +654,7 @@ def attribute_fact(name: str, values: Mapping[str, Any]) -> str:
     return f"customer.{name} = {value}"
 
 
-def require_times(rule: RequireRule, ctx: Context) -> tuple[list[int], list[Contact]]:
+def require_times(rule: RequireRule, ctx: Context) -> tuple[list[int], Sequence[Contact]]:
     return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcome)
 
 

@@ -4,47 +4,164 @@ The evaluator asks the same questions again and again: the counted contacts matc
 rule's selector, in time order; the instants of an event. :class:`History` sorts the
 entries once and caches each selector's matches, so a decision costs a few binary
 searches per rule instead of a scan of the ledger.
+
+A history is built either from records (:class:`Contact`, :class:`Event`) or, by
+:mod:`policylang.ingest`, from columns (one list per field, instants as epoch
+microseconds). From columns, a :class:`Contact` object is made only when the evaluator
+looks at that contact (to describe it, or to hold it against a request), and always the
+same object for the same contact, since precedence tells contacts apart by identity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import compress, groupby, repeat
+from operator import attrgetter, floordiv, mul, sub
+from typing import Any, overload
 
-from policylang.clock import micros
-from policylang.records import Contact, Entry, Event
+from policylang.clock import EPOCH, ONE_US
+from policylang.records import COUNTED_STATUSES, Contact, Entry, Event
 from policylang.rules import Match
 
-Matched = tuple[list[int], list[Contact]]
+UTC = dt.timezone.utc
+Matched = tuple[list[int], Sequence[Contact]]
+FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer")
+
+
+class LazyContacts(Sequence[Contact]):
+    """Contacts given by their keys, each made on first access (and then the same object)."""
+
+    __slots__ = ("_keys", "_make")
+
+    def __init__(self, make: Callable[[int], Contact], keys: list[int]) -> None:
+        self._make = make
+        self._keys = keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> Contact: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Contact]: ...
+
+    def __getitem__(self, index: int | slice) -> Contact | list[Contact]:
+        if isinstance(index, slice):
+            return list(map(self._make, self._keys[index]))
+        return self._make(self._keys[index])
+
+    def __iter__(self) -> Iterator[Contact]:
+        return map(self._make, self._keys)
 
 
 class History:
     """A customer's contacts and events, sorted, with per-selector indexes."""
 
-    __slots__ = ("contacts", "counted", "counted_us", "events", "has_planned", "planned", "_cache")
+    __slots__ = ("size", "counted", "counted_us", "events", "has_planned", "planned",
+                 "_cache", "_shapes", "_fields", "_columns", "_made", "_keys", "_micros")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
-        contacts: list[tuple[int, int, Contact]] = []
+        entries = entries if isinstance(entries, list) else list(entries)
+        kinds = set(map(type, entries))
+        if not kinds <= {Contact, Event}:
+            for entry in entries:
+                if not isinstance(entry, (Contact, Event)):
+                    raise TypeError(f"a ledger holds Contact and Event entries, not {type(entry).__name__}")
         events: dict[str, list[int]] = {}
-        for position, entry in enumerate(entries):
-            if isinstance(entry, Contact):
-                contacts.append((micros(entry.at), position, entry))
-            elif isinstance(entry, Event):
-                events.setdefault(entry.name, []).append(micros(entry.at))
-            else:
-                raise TypeError(f"a ledger holds Contact and Event entries, not {type(entry).__name__}")
-        contacts.sort(key=lambda item: (item[0], item[1]))
-        self.contacts = [c for _, _, c in contacts]
-        counted = [(us, c) for us, _, c in contacts if c.counted]
-        self.counted = [c for _, c in counted]
-        self.counted_us = [us for us, _ in counted]
+        contacts: list[Contact] = entries  # type: ignore[assignment]
+        if Event in kinds:
+            flags = [type(entry) is Contact or isinstance(entry, Contact) for entry in entries]
+            for entry in compress(entries, [not flag for flag in flags]):
+                assert isinstance(entry, Event)
+                events.setdefault(entry.name, []).append((entry.at - EPOCH) // ONE_US)
+            contacts = list(compress(entries, flags))  # type: ignore[arg-type]
+        # Column at a time, so the per-entry work is done in C.
+        micros = epoch_micros(list(map(_AT, contacts)))
+        # A stable sort of positions by instant: ties keep the ledger's order.
+        order = sorted(range(len(contacts)), key=micros.__getitem__)
+        statuses = list(map(_STATUS, contacts))
+        if not set(statuses) <= {"sent"}:
+            order = [k for k in order if statuses[k] in COUNTED_STATUSES]
+        self.counted: Sequence[Contact] = list(map(contacts.__getitem__, order))
+        self.counted_us = list(map(micros.__getitem__, order))
+        self.planned = [contacts[k] for k in order if statuses[k] == "planned"]
+        self._columns: dict[str, list[Any]] | None = None
+        self._keys: list[int] = []
+        self._made: dict[int, Contact] = {}
+        self._micros: list[int] = []
+        self._finish(len(contacts), events)
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]]) -> History:
+        """A history from validated contact columns.
+
+        ``columns`` maps each :class:`Contact` field to a list (one value per contact, in
+        ledger order; ``at`` holds aware datetimes, made UTC when a contact is made, and
+        ``micros`` the same instants as epoch microseconds; without ``at`` the instants
+        are made from ``micros``); another field left out has its default for every contact. ``events`` maps an
+        event name to its instants, in any order.
+        """
+        history = cls.__new__(cls)
+        size = len(micros)
+        statuses = columns.get("status")
+        # Sorting positions by instant is stable, so ties keep the ledger's order.
+        order = sorted(range(size), key=micros.__getitem__)
+        if statuses is not None:
+            order = [k for k in order if statuses[k] in COUNTED_STATUSES]
+        history._columns = columns
+        history._keys = order
+        history._made = {}
+        history._micros = micros
+        history.counted_us = [micros[k] for k in order]
+        history.counted = LazyContacts(history._contact, order)
+        history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
+        history._finish(size, events)
+        return history
+
+    def _finish(self, size: int, events: dict[str, list[int]]) -> None:
+        self.size = size
         self.events = {name: sorted(times) for name, times in events.items()}
-        self.planned = [c for c in self.counted if c.status == "planned"]
         self.has_planned = bool(self.planned)
         self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
+        self._shapes: dict[tuple[str, str, str], list[int]] | None = None
+        self._fields: dict[str, list[Any]] = {}
+
+    def _contact(self, key: int) -> Contact:
+        """The contact at ledger position ``key`` of the columns, made once."""
+        made = self._made.get(key)
+        if made is None:
+            columns = self._columns
+            assert columns is not None
+            contact: Contact = object.__new__(Contact)
+            for name in FIELDS:
+                column = columns.get(name)
+                # The columns were validated and ``at`` is UTC already: attrs' converter
+                # would change nothing, so the frozen slots are filled directly.
+                _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
+            if "at" not in columns:  # a store's rows: the instant is kept as an integer
+                _SETTERS["at"](contact, EPOCH + dt.timedelta(microseconds=self._micros[key]))
+            elif contact.at.tzinfo is not UTC:
+                _SETTERS["at"](contact, contact.at.astimezone(UTC))
+            made = self._made[key] = contact
+        return made
 
     def __len__(self) -> int:
-        return len(self.contacts) + sum(len(v) for v in self.events.values())
+        return self.size + sum(len(v) for v in self.events.values())
+
+    def field(self, name: str) -> list[Any]:
+        """One field of the counted contacts, in their time order."""
+        found = self._fields.get(name)
+        if found is None:
+            columns = self._columns
+            if columns is None:
+                found = list(map(attrgetter(name), self.counted))
+            else:
+                column = columns.get(name)
+                found = [column[k] for k in self._keys] if column is not None else [_DEFAULTS[name]] * len(self._keys)
+            self._fields[name] = found
+        return found
 
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
                  outcome: str | None = None, group: str | None = None, value: object = None) -> Matched:
@@ -57,22 +174,79 @@ class History:
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
-        times: list[int] = []
-        found: list[Contact] = []
-        test = match.matches
-        for us, contact in zip(self.counted_us, self.counted, strict=False):
-            if sent_only and contact.status != "sent":
-                continue
-            if outcome is not None and contact.outcome != outcome:
-                continue
-            if group is not None and getattr(contact, group) != value:
-                continue
-            if test(contact.purpose, contact.channel, contact.team, owner):
-                times.append(us)
-                found.append(contact)
-        result = (times, found)
+        # Test each distinct (purpose, channel, team) once, not each contact: a ledger has
+        # few shapes, and a fresh index (one decision per call) is the common case.
+        shapes = self._shapes
+        if shapes is None:
+            shape_of = list(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True))
+            by_shape = sorted(range(len(shape_of)), key=shape_of.__getitem__)  # stable: time order within a shape
+            shapes = self._shapes = {shape: list(group) for shape, group in groupby(by_shape, shape_of.__getitem__)}
+        verdicts = _verdicts(match, owner)
+        chosen: list[int] = []
+        groups = 0
+        for shape, positions in shapes.items():
+            verdict = verdicts.get(shape)
+            if verdict is None:
+                verdict = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
+            if verdict:
+                chosen.extend(positions)
+                groups += 1
+        if groups > 1:
+            chosen.sort()  # back to time order
+        if sent_only:
+            statuses = self.field("status")
+            chosen = [i for i in chosen if statuses[i] == "sent"]
+        if outcome is not None:
+            outcomes = self.field("outcome")
+            chosen = [i for i in chosen if outcomes[i] == outcome]
+        if group is not None:
+            values = self.field(group)
+            chosen = [i for i in chosen if values[i] == value]
+        result = (list(map(self.counted_us.__getitem__, chosen)), LazyContacts(self.counted.__getitem__, chosen))
         self._cache[key] = (match, result)
         return result
 
     def event_times(self, name: str) -> list[int]:
         return self.events.get(name, [])
+
+
+def epoch_micros(instants: list[dt.datetime]) -> list[int]:
+    """Epoch microseconds of aware datetimes (clock.micros, a column at a time).
+
+    Whole seconds go through the float timestamp, which is exact for them and several
+    times cheaper than dividing timedeltas.
+    """
+    if any(map(_MICROSECOND, instants)):
+        return list(map(floordiv, map(sub, instants, repeat(EPOCH)), repeat(ONE_US)))
+    return list(map(mul, map(int, map(dt.datetime.timestamp, instants)), repeat(1_000_000)))
+
+
+_AT = attrgetter("at")
+_MICROSECOND = attrgetter("microsecond")
+_STATUS = attrgetter("status")
+
+# Whether a selector matches a (purpose, channel, team) shape, for one owner: a policy has
+# few selectors and a ledger few shapes, so the answers outlive any one history. Keyed by
+# the selector's identity; holding the selector keeps that identity from being reused.
+_VERDICTS: dict[tuple[int, str | None], tuple[Match, dict[tuple[str, str, str], bool]]] = {}
+
+
+def _verdicts(match: Match, owner: str | None) -> dict[tuple[str, str, str], bool]:
+    key = (id(match), owner)
+    found = _VERDICTS.get(key)
+    if found is None or found[0] is not match:
+        if len(_VERDICTS) > 4096:  # policies compiled again and again (a REPL, a test run)
+            _VERDICTS.clear()
+        found = _VERDICTS[key] = (match, {})
+    return found[1]
+
+
+def default_of(field: str) -> Any:
+    """The value of a :class:`Contact` field that a ledger line leaves out."""
+    return _DEFAULTS[field]
+
+
+_SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[name].__set__ for name in FIELDS}
+_DEFAULTS: dict[str, Any] = {"status": "sent", "at": dt.datetime.min}
+_DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer")})
+_DEFAULTS.update({name: "" for name in ("channel", "purpose", "team")})

@@ -55,6 +55,7 @@ from policylang.records import UTC, Contact, Customer, Entry, Event, Request
 
 if TYPE_CHECKING:
     from policylang.decision import Decision
+    from policylang.history import History
     from policylang.rules import CapRule, Policy
 
 DEFAULT_URL = "sqlite:///policylang-ledger.sqlite"
@@ -465,6 +466,16 @@ class Ledger:
             rows = txn.rows(customer)
         return [row.entry(now_us) for row in rows]
 
+    def history(self, customer: str) -> History:
+        """One customer's entries as the evaluator's index, built straight from the rows
+        (statuses as of now): what :meth:`events` gives, ready for ``policy.decide``."""
+        from policylang.ingest import history_from_rows
+
+        now_us = self._now_us()
+        with self._transaction(write=False) as txn:
+            rows = txn.rows(customer)
+        return history_from_rows(rows, now_us)
+
     def customer(self, policy: Policy, customer: str) -> Customer | None:
         """The stored record of ``customer``, validated against ``policy``; None if unknown."""
         with self._transaction(write=False) as txn:
@@ -529,6 +540,8 @@ class Ledger:
         returned in :attr:`Reservation.displaced`. A denied request writes nothing (not even
         the customer record). ``explain=False`` skips the trace, for speed.
         """
+        from policylang.ingest import history_from_rows
+
         now_us = self._now_us()
         customer_id = customer if isinstance(customer, str) else customer.id
         if not customer_id:
@@ -540,7 +553,7 @@ class Ledger:
             txn.lock_customer(customer_id)
             record, store_record = self._customer_for(txn, policy, customer, record_text)
             rows = txn.rows(customer_id)
-            ledger = [row.entry(now_us) for row in rows if row.kind == "event" or row.counted(now_us)]
+            ledger = history_from_rows(rows, now_us)  # no record per row: the store wrote them
             decision = policy.decide(record.values, request, ledger, explain=explain, loads=_TxnLoads(txn, now_us))
             if not decision.allowed:
                 return Reservation(decision=decision)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -271,16 +271,29 @@ class Policy:
     def decide(
         self,
         customer: Customer | Mapping[str, Any],
-        request: Request,
-        ledger: History | list[Entry] | tuple[Entry, ...] = (),
+        request: Request | Mapping[str, Any],
+        ledger: History | Iterable[Entry | Mapping[str, Any]] = (),
         *,
         explain: bool = True,
         loads: Any = None,
     ) -> Decision:
-        """Decide ``request`` for ``customer`` against its ``ledger`` (see section 7)."""
+        """Decide ``request`` for ``customer`` against its ``ledger`` (see section 7).
+
+        The request and the ledger entries may be records or plain mappings of their
+        section 10 JSON fields; mappings are validated (an :class:`InputError` otherwise).
+        """
         from policylang.evaluator import decide
 
         return decide(self, customer, request, ledger, explain=explain, loads=loads)
+
+    def decide_json(self, document: bytes | str, *, file: str = "<document>", explain: bool = True,
+                    loads: Any = None) -> Decision:
+        """Decide the section 10 document ``{"customer": ..., "request": ..., "ledger": [...]}``
+        given as JSON text, as a service receives it; bad input raises :class:`InputError`
+        with the line and column in the document."""
+        from policylang.ingest import decide_json
+
+        return decide_json(self, document, file=file, explain=explain, loads=loads)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -12,7 +12,9 @@ from policylang import disclosure
 from policylang.cli import EXIT_OK, FileProblem, read_text, stdout
 from policylang.compiler import compile_policy
 from policylang.errors import InputError, PolicylangError
-from policylang.inputs import customer_from_json, ledger_from_jsonl, load_json, request_from_json, where
+from policylang.history import History
+from policylang.ingest import history_from_jsonl
+from policylang.inputs import customer_from_json, load_json, request_from_json, where
 from policylang.records import Entry
 from policylang.render import decision_panel, trace_table
 from policylang.rules import Policy
@@ -93,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
         request = request_from_json(policy, request_obj, where(args.request))
     except InputError as exc:
         raise locate(exc, request_text) from None
-    ledger: list[Entry] = []
+    ledger: History | list[Entry] = []
     if args.ledger:
-        ledger = ledger_from_jsonl(policy, read_text(args.ledger), args.ledger)
+        ledger = history_from_jsonl(policy, read_text(args.ledger), args.ledger)
     decision = policy.decide(customer, request, ledger, explain=True)
     teams = policy.vocabulary.get("teams", ())
     if args.scope is not None and args.scope not in teams:

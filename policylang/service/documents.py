@@ -1,8 +1,8 @@
 """Deciding from a section 10 document (JSON values as received): the one place the service does it.
 
-Today this validates through :mod:`policylang.inputs`, as ``policylang decide`` does. When
-the library gains a fast JSON path (``Policy.decide_json``, issue 11), only
-:func:`decide_document` changes; the service's callers and tests stay as they are.
+The body arrives already parsed (the service reads `policy` and the limits from it first), so
+the ledger goes through the columnar fast path of :mod:`policylang.ingest`; a ledger the fast
+path cannot prove well formed is validated line by line, for an error naming ``ledger[N]``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from policylang.decision import Decision
 from policylang.errors import InputError
+from policylang.ingest import well_formed_history
 from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
 from policylang.records import Customer, Entry, Request
 from policylang.rules import Policy
@@ -55,5 +56,7 @@ def parse_ledger(policy: Policy, obj: object, limit: int) -> list[Entry]:
 def decide_document(policy: Policy, body: Mapping[str, Any], request: Request, limit: int) -> tuple[Customer, Decision]:
     """Decide an inline document (``customer``, ``ledger``) for an already checked ``request``."""
     customer = parse_customer(policy, body["customer"])
-    entries = parse_ledger(policy, body.get("ledger"), limit)
+    obj = body.get("ledger")
+    fast = well_formed_history(policy, obj) if isinstance(obj, list) and len(obj) <= limit else None
+    entries = fast if fast is not None else parse_ledger(policy, obj, limit)
     return customer, policy.decide(customer, request, entries, explain=True)

@@ -1,0 +1,580 @@
+"""Ingestion on the real paths: a decision from JSON text, from plain mappings, from records.
+
+Two paths give one answer. The *fast path* parses with orjson (when installed) and turns
+well-formed ledger objects straight into the evaluator's index (:class:`History`): the
+names are checked against sets built once per policy, all instants are checked by one
+regular-expression match over the joined column and converted by the C
+``datetime.fromisoformat``, and contacts are built without re-running the attrs
+converters. It never reports an error: whenever anything is unusual (a name it does not
+know, an instant in a form it does not handle, a ``null``, a backslash escape, a duplicate
+key, a JSON syntax error) it gives up and the *validating path* (:mod:`policylang.inputs`)
+does the work again, producing the decision or the exact positioned error. So the fast
+path accepts a subset of what the validating path accepts, and agrees with it there;
+``tests/test_ingest.py`` holds it to that.
+
+Why orjson: parsing the section 10 document is the floor of this path, and on the
+benchmark machine orjson parses it in about half the time of ``json.loads`` (msgspec's
+untyped decoder is as fast; orjson is the smaller dependency). No JSON parser refuses a
+duplicate key, so the fast path proves there is none by counting: without backslash
+escapes every string token of the text contributes exactly two ``"``, so the text has
+twice as many quotes as the parsed tree has keys and string values unless a key was
+overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping
+from itertools import compress
+from operator import attrgetter, itemgetter, methodcaller
+from typing import Any
+
+import attrs
+
+from policylang.clock import EPOCH, ONE_US
+from policylang.decision import Decision
+from policylang.errors import InputError, did_you_mean
+from policylang.history import History, epoch_micros
+from policylang.inputs import (
+    customer_from_json,
+    entry_from_json,
+    load_json,
+    request_from_json,
+    where,
+)
+from policylang.records import (
+    CONTACT_STATUSES,
+    FIRST_YEAR,
+    LAST_YEAR,
+    Contact,
+    Customer,
+    Entry,
+    Event,
+    Request,
+)
+from policylang.rules import Policy
+from policylang.source import Source, Span
+
+try:  # an optional speed-up: without it the fast path parses with the standard library
+    import orjson
+
+    _parse: Any = orjson.loads
+    _PARSE_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, TypeError, ValueError)
+except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a broken install working
+    _parse = json.loads
+    _PARSE_ERRORS = (ValueError, TypeError, RecursionError)
+
+UTC = dt.timezone.utc
+DOCUMENT_FIELDS = ("customer", "request", "ledger")
+CONTACT_KEYS = frozenset(("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer"))
+EVENT_KEYS = frozenset(("at", "event", "customer", "id"))
+STATUSES = frozenset(CONTACT_STATUSES)
+
+# The instants the fast path converts itself: a subset of what inputs.parse_instant accepts.
+# Digits become 0 and + becomes -, so every instant must read like one of SHAPES (upper-case
+# T and Z, seconds present, at most six fraction digits); the distinct endings (fraction and
+# offset) must be a strict RFC 3339 offset; and the instants must lie clear of the
+# FIRST_YEAR/LAST_YEAR edges, where an offset can move the UTC year.
+_DIGITS = str.maketrans("123456789+", "000000000-")
+SHAPES = frozenset(
+    "0000-00-00T00:00:00" + fraction + offset
+    for fraction in ("", *("." + "0" * n for n in range(1, 7)))
+    for offset in ("Z", "-00:00")
+)
+ENDING = re.compile(r"(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
+_ENDING = itemgetter(slice(19, None))
+EARLIEST_US = (dt.datetime(FIRST_YEAR + 1, 1, 2, tzinfo=dt.timezone.utc) - EPOCH) // ONE_US
+LATEST_US = (dt.datetime(LAST_YEAR - 1, 12, 30, tzinfo=dt.timezone.utc) - EPOCH) // ONE_US
+
+
+def fast_instants(instants: list[str]) -> tuple[list[dt.datetime], list[int]]:
+    """Aware datetimes and epoch microseconds of RFC 3339 texts; :class:`_Slow` for any
+    text outside the fast path's forms (the validating path then accepts or refuses it)."""
+    joined = "\n".join(instants)  # TypeError for a value that is not a text
+    if not set(joined.translate(_DIGITS).split("\n")) <= SHAPES or len(instants) != joined.count("\n") + 1:
+        raise _Slow
+    if not all(map(ENDING.fullmatch, set(map(_ENDING, instants)))):
+        raise _Slow
+    moments = list(map(dt.datetime.fromisoformat, instants))  # ValueError for 2026-02-30
+    micros = epoch_micros(moments)
+    if min(micros) < EARLIEST_US or max(micros) > LATEST_US:
+        raise _Slow
+    return moments, micros
+
+
+class _Slow(Exception):
+    """The fast path gives up; the validating path decides (or reports the error)."""
+
+
+@attrs.frozen(slots=True)
+class Names:
+    """A policy's vocabulary, built once per policy: a table from each name to the policy's
+    own string (a look-up both checks and shares it), and sets."""
+
+    teams: dict[str, str]
+    channels: dict[str, str]
+    purposes: dict[str, str]
+    outcomes: frozenset[str]
+    events: frozenset[str]
+    outcomes_or_none: frozenset[str | None]
+
+
+def names(policy: Policy) -> Names:
+    """The policy's name sets (memoised on the policy)."""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    found = cache.get("ingest-names")
+    if found is None:
+        found = cache["ingest-names"] = Names(
+            {n: n for n in policy.teams}, {n: n for n in policy.channels}, {n: n for n in policy.purposes},
+            frozenset(policy.outcomes), frozenset(policy.events), frozenset((*policy.outcomes, None)),
+        )
+    assert isinstance(found, Names)
+    return found
+
+
+Columns = tuple[dict[str, list[Any]], list[int], dict[str, list[int]], int]
+
+
+def fast_history(policy: Policy, objects: object, count_nulls: bool = False) -> tuple[History, int]:
+    """The index of a ledger given as parsed JSON objects and, with ``count_nulls``, how many
+    ``null`` values the objects hold (for the duplicate-key count); raises :class:`_Slow`
+    to give up. No :class:`Contact` is made here.
+    """
+    columns, micros, events, nulls = fast_columns(policy, objects, count_nulls)
+    return History.from_columns(columns, micros, events), nulls
+
+
+def well_formed_history(policy: Policy, objects: object) -> History | None:
+    """The index of a ledger of parsed JSON objects when the fast path can prove every line
+    well formed, else ``None`` (the caller then validates line by line for the error)."""
+    try:
+        return fast_history(policy, objects)[0]
+    except _Slow:
+        return None
+
+
+def fast_columns(policy: Policy, objects: object, count_nulls: bool = False) -> Columns:
+    """Contact columns, their instants, the events and the null count of parsed ledger
+    objects (see :func:`fast_history`).
+
+    Works a column at a time (``map`` with ``itemgetter``, sets of the distinct values), so
+    the per-entry work happens in C. Names are replaced by the policy's own strings, so the
+    parsed objects can be freed once their columns are taken.
+    """
+    if type(objects) is not list:
+        raise _Slow
+    if not objects:
+        return {"at": []}, [], {}, 0
+    try:
+        if set(map(type, objects)) != {dict}:
+            raise _Slow
+        keys: set[str] = set().union(*objects)
+        instants: list[str] = list(map(_AT, objects))
+        moments, micros = fast_instants(instants)
+        events: dict[str, list[int]] = {}
+        nulls = 0
+        contacts, contact_moments, contact_micros = objects, moments, micros
+        if "event" in keys:
+            flags = ["event" in obj for obj in objects]
+            happened = list(compress(objects, flags))
+            if not set().union(*happened) <= EVENT_KEYS:
+                raise _Slow
+            names_given = list(map(_EVENT, happened))
+            if not set(names_given) <= vocabulary_events(policy):
+                raise _Slow
+            for name, us in zip(names_given, compress(micros, flags), strict=True):
+                events.setdefault(name, []).append(us)
+            nulls += _check_optional(happened, ("customer", "id"), count_nulls)
+            kept = [not flag for flag in flags]
+            contacts = list(compress(objects, kept))
+            contact_moments = list(compress(moments, kept))
+            contact_micros = list(compress(micros, kept))
+            keys = set().union(*contacts)
+        if not contacts:
+            return {"at": []}, [], events, nulls
+        if not keys <= CONTACT_KEYS:
+            raise _Slow
+        vocabulary = names(policy)
+        columns: dict[str, list[Any]] = {"at": contact_moments}
+        for field, allowed in (("channel", vocabulary.channels), ("purpose", vocabulary.purposes),
+                               ("team", vocabulary.teams)):
+            # KeyError for a name the policy does not declare
+            columns[field] = list(map(allowed.__getitem__, map(itemgetter(field), contacts)))
+        if "status" in keys:
+            statuses = list(map(methodcaller("get", "status", "sent"), contacts))
+            if not set(statuses) <= STATUSES:
+                raise _Slow
+            columns["status"] = statuses
+        if "outcome" in keys:
+            outcomes = list(map(methodcaller("get", "outcome"), contacts))
+            if not set(outcomes) <= vocabulary.outcomes_or_none:
+                raise _Slow
+            columns["outcome"] = outcomes
+            if count_nulls:
+                nulls += sum(1 for obj in contacts if "outcome" in obj and obj["outcome"] is None)
+        for field in ("campaign", "id", "customer"):
+            if field in keys:
+                column = list(map(methodcaller("get", field), contacts))
+                if not all(value is None or type(value) is str for value in set(column)):
+                    raise _Slow
+                columns[field] = column
+        nulls += _check_optional(contacts, (), count_nulls, ("campaign", "id", "customer"))
+    except (KeyError, TypeError, ValueError):  # a missing field, an unhashable value, a date like 02-30
+        raise _Slow from None
+    return columns, contact_micros, events, nulls
+
+
+_AT = itemgetter("at")
+_EVENT = itemgetter("event")
+
+
+def vocabulary_events(policy: Policy) -> frozenset[str]:
+    return names(policy).events
+
+
+def _check_optional(objects: list[dict[str, Any]], fields: tuple[str, ...], count_nulls: bool,
+                    null_fields: tuple[str, ...] = ()) -> int:
+    """Check that ``fields`` hold texts or null; the number of nulls in ``fields`` and
+    ``null_fields`` when ``count_nulls``."""
+    for field in fields:
+        if not all(value is None or type(value) is str for value in set(map(methodcaller("get", field), objects))):
+            raise _Slow
+    if not count_nulls:
+        return 0
+    return sum(1 for obj in objects for field in fields + null_fields if field in obj and obj[field] is None)
+
+
+def _strings(value: object) -> int:
+    """The string tokens of a parsed JSON value: its keys and string values, at any depth."""
+    kind = type(value)
+    if kind is str:
+        return 1
+    if kind is dict:
+        assert isinstance(value, dict)
+        return len(value) + sum(_strings(v) for v in value.values())
+    if kind is list:
+        assert isinstance(value, list)
+        return sum(_strings(v) for v in value)
+    return 0
+
+
+def _fast_decide(policy: Policy, document: bytes | str, file: str, explain: bool, loads: Any) -> Decision:
+    is_bytes = isinstance(document, bytes)
+    if (b"\\" in document) if is_bytes else ("\\" in document):
+        raise _Slow  # an escape could spell a key two ways; the count below needs none
+    try:
+        data = _parse(document)
+    except _PARSE_ERRORS:
+        raise _Slow from None
+    if type(data) is not dict or not data.keys() <= set(DOCUMENT_FIELDS) or "customer" not in data or "request" not in data:
+        raise _Slow
+    ledger = data.get("ledger", [])
+    history, nulls = fast_history(policy, ledger, (b"null" in document) if is_bytes else ("null" in document))
+    # Every ledger value on this path is a text or null: two quoted tokens per field but one for a null.
+    strings = len(data) + _strings(data["customer"]) + _strings(data["request"])
+    strings += 2 * sum(map(len, ledger)) - nulls
+    quotes = document.count(b'"') if is_bytes else document.count('"')  # type: ignore[arg-type]
+    if quotes != 2 * strings:
+        raise _Slow  # a key given twice somewhere: the validating path says where
+    try:
+        customer = customer_from_json(policy, data["customer"], where(file))
+        request = request_from_json(policy, data["request"], where(file))
+    except InputError:
+        raise _Slow from None
+    return policy.decide(customer, request, history, explain=explain, loads=loads)
+
+
+def decide_json(policy: Policy, document: bytes | str, *, file: str = "<document>",
+                explain: bool = True, loads: Any = None) -> Decision:
+    """Decide the section 10 document: ``{"customer": {...}, "request": {...}, "ledger": [...]}``.
+
+    ``ledger`` may be left out (an empty ledger). Raises :class:`InputError` with the line
+    and column in ``document`` (named ``file``) of whatever does not validate.
+    """
+    try:
+        return _fast_decide(policy, document, file, explain, loads)
+    except _Slow:
+        pass
+    text = _text(document, file)
+    return slow_decide_json(policy, text, file=file, explain=explain, loads=loads)
+
+
+def _text(document: bytes | str, file: str) -> str:
+    if isinstance(document, str):
+        return document
+    try:
+        return document.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the document is not UTF-8 text (byte {exc.start + 1})", Span.point(file, 1, 1)) from None
+
+
+def slow_decide_json(policy: Policy, text: str, *, file: str = "<document>",
+                     explain: bool = True, loads: Any = None) -> Decision:
+    """The validating path of :func:`decide_json`: every part checked by :mod:`policylang.inputs`
+    and every error pointed at the line and column of the part (and field) it is about."""
+    data = load_json(text, file)
+    if not isinstance(data, dict):
+        raise _positioned(InputError("the document must be a JSON object with `customer`, `request` and `ledger`",
+                                     where(file)), text, None)
+    places = member_places(text)
+    for key in data:
+        if key not in DOCUMENT_FIELDS:
+            raise _positioned(InputError(
+                f"unknown field `{key}` in the document", where(file),
+                hint=did_you_mean(key, DOCUMENT_FIELDS) or "the fields are customer, request and ledger",
+            ), text, None)
+    for key in ("customer", "request"):
+        if key not in data:
+            raise _positioned(InputError(f"the document has no `{key}` field", where(file)), text, None)
+    try:
+        customer = customer_from_json(policy, data["customer"], where(file))
+    except InputError as exc:
+        raise _positioned(exc, text, places.get("customer")) from None
+    try:
+        request = request_from_json(policy, data["request"], where(file))
+    except InputError as exc:
+        raise _positioned(exc, text, places.get("request")) from None
+    ledger = data.get("ledger", [])
+    if not isinstance(ledger, list):
+        raise _positioned(InputError("field `ledger` must be a list of ledger lines", where(file)), text,
+                          places.get("ledger"))
+    entries: list[Entry] = []
+    spans = places.get("ledger entries") or []
+    for number, obj in enumerate(ledger, start=1):
+        try:
+            entries.append(entry_from_json(policy, obj, where(file)))
+        except InputError as exc:
+            exc.message = f"ledger entry {number}: {exc.message}"
+            exc.args = (exc.message,)
+            raise _positioned(exc, text, spans[number - 1] if number <= len(spans) else None) from None
+    return policy.decide(customer, request, entries, explain=explain, loads=loads)
+
+
+def _positioned(error: InputError, text: str, place: tuple[int, int] | None) -> InputError:
+    """Point ``error`` at the field it names inside ``place`` (start, end offsets), else at
+    the start of ``place``, else at the start of the document."""
+    error.source = Source(error.span.file, text)
+    start, end = place if place is not None else (0, len(text))
+    offset = start
+    found = re.search(r"(?:field|attribute) `([^`]+)`", error.message)
+    if found:
+        key = re.compile(r'"' + re.escape(found.group(1)) + r'"\s*:').search(text, start, end)
+        if key:
+            offset = key.start()
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    error.span = Span.point(error.span.file, line, column, len(found.group(1)) + 2 if found and offset != start else 1)
+    return error
+
+
+def member_places(text: str) -> dict[str, Any]:
+    """Offsets (start, end) of the top-level members of a JSON object text, and of each
+    element of its ``ledger`` list under ``"ledger entries"``. Only for error messages:
+    the text is known to parse."""
+    decoder = json.JSONDecoder()
+    blank = re.compile(r"[ \t\n\r]*")
+    places: dict[str, Any] = {}
+
+    def skip(i: int) -> int:
+        match = blank.match(text, i)
+        return match.end() if match else i
+
+    i = skip(0)
+    if not text.startswith("{", i):
+        return places
+    i = skip(i + 1)
+    while i < len(text) and text[i] != "}":
+        key, i = decoder.raw_decode(text, i)
+        i = skip(i)
+        i = skip(i + 1)  # the colon
+        start = i
+        if key == "ledger" and text.startswith("[", i):
+            elements: list[tuple[int, int]] = []
+            i = skip(i + 1)
+            while i < len(text) and text[i] != "]":
+                _, after = decoder.raw_decode(text, i)
+                elements.append((i, after))
+                i = skip(after)
+                if text.startswith(",", i):
+                    i = skip(i + 1)
+            places["ledger entries"] = elements
+            i += 1
+        else:
+            _, i = decoder.raw_decode(text, i)
+        places[key] = (start, i)
+        i = skip(i)
+        if text.startswith(",", i):
+            i = skip(i + 1)
+    return places
+
+
+# ---- a JSON Lines ledger (the command line) ---------------------------------------------------
+
+CHUNK = 4_000_000  # characters of JSON Lines parsed at a time: bounds the memory of parsed objects
+_TWO_ON_A_LINE = re.compile(r"\}[ \t]*,[ \t]*\{")
+
+
+def history_from_jsonl(policy: Policy, text: str, file: str) -> History:
+    """The index of a JSON Lines ledger: the fast path when it can prove the text is plain,
+    else :func:`policylang.inputs.ledger_from_jsonl` (every error with its line)."""
+    try:
+        return _fast_jsonl(policy, text)
+    except _Slow:
+        from policylang.inputs import ledger_from_jsonl
+
+        return History(ledger_from_jsonl(policy, text, file))
+
+
+def _fast_jsonl(policy: Policy, text: str) -> History:
+    """Parse the lines a chunk at a time as one JSON array per chunk.
+
+    Joining lines with commas turns a JSON Lines text into an array only if each line is
+    one object: so every line must start with ``{`` and end with ``}`` (no blank lines, no
+    CR), no line may hold ``}, {`` (two objects, or one object split over lines), and the
+    array must have one element per line. Quotes are counted for duplicate keys as in
+    :func:`decide_json`.
+    """
+    if "\\" in text:
+        raise _Slow
+    body = text[:-1] if text.endswith("\n") else text
+    if not body:
+        return History()
+    if not (body.startswith("{") and body.endswith("}")) or body.count("}\n{") != body.count("\n"):
+        raise _Slow
+    if _TWO_ON_A_LINE.search(body):
+        raise _Slow
+    parts: list[Columns] = []
+    start = 0
+    while start < len(body):
+        end = body.find("\n", start + CHUNK)
+        end = len(body) if end < 0 else end
+        chunk = body[start:end]
+        try:
+            objects = _parse("[" + chunk.replace("\n", ",") + "]")
+        except _PARSE_ERRORS:
+            raise _Slow from None
+        if len(objects) != chunk.count("\n") + 1:
+            raise _Slow
+        columns = fast_columns(policy, objects, "null" in chunk)
+        if chunk.count('"') != 2 * (2 * sum(map(len, objects)) - columns[3]):
+            raise _Slow  # a key given twice on some line
+        del objects
+        parts.append(columns)
+        start = end + 1
+    return _joined(parts)
+
+
+def _joined(parts: list[Columns]) -> History:
+    """One history from the columns of consecutive chunks."""
+    if len(parts) == 1:
+        return History.from_columns(parts[0][0], parts[0][1], parts[0][2])
+    from policylang.history import FIELDS, default_of
+
+    present = {name for columns, _, _, _ in parts for name in columns}
+    columns: dict[str, list[Any]] = {}
+    for name in FIELDS:
+        if name in present:
+            joined: list[Any] = []
+            for part, micros, _, _ in parts:
+                joined.extend(part[name] if name in part else [default_of(name)] * len(micros))
+            columns[name] = joined
+    micros_all = [us for _, micros, _, _ in parts for us in micros]
+    events: dict[str, list[int]] = {}
+    for _, _, part_events, _ in parts:
+        for name, times in part_events.items():
+            events.setdefault(name, []).extend(times)
+    return History.from_columns(columns, micros_all, events)
+
+
+# ---- a store's rows ---------------------------------------------------------------------------
+
+
+def history_from_rows(rows: list[Any], now_us: int) -> History:
+    """The evaluator's index straight from one customer's stored rows (``ledger.Row``).
+
+    The store wrote these rows from validated records, so nothing is checked again, and
+    instants stay the integers the store keeps; a :class:`Contact` is made only when the
+    evaluator looks at it. Statuses are as of ``now_us`` (a plan past its deadline counts
+    as released), exactly as ``Row.entry`` gives them.
+    """
+    kinds = list(map(_KIND, rows))
+    events: dict[str, list[int]] = {}
+    contacts = rows
+    if "event" in kinds:
+        flags = [kind == "event" for kind in kinds]
+        for row in compress(rows, flags):
+            events.setdefault(row.event or "", []).append(row.at_us)
+        contacts = list(compress(rows, [not flag for flag in flags]))
+    statuses = list(map(_STORED_STATUS, contacts))
+    if "planned" in statuses:  # a reservation past its deadline no longer counts
+        statuses = [
+            "released" if status == "planned" and row.expires_us is not None and row.expires_us <= now_us else status
+            for status, row in zip(statuses, contacts, strict=True)
+        ]
+    columns: dict[str, list[Any]] = {
+        "channel": [value or "" for value in map(_CHANNEL, contacts)],
+        "purpose": [value or "" for value in map(_PURPOSE, contacts)],
+        "team": [value or "" for value in map(_TEAM, contacts)],
+        "status": [status or "sent" for status in statuses],
+        "outcome": list(map(_OUTCOME, contacts)),
+        "campaign": list(map(_CAMPAIGN, contacts)),
+        "id": list(map(_ID, contacts)),
+        "customer": list(map(_CUSTOMER, contacts)),
+    }
+    return History.from_columns(columns, list(map(_AT_US, contacts)), events)
+
+
+_KIND, _STORED_STATUS, _AT_US = attrgetter("kind"), attrgetter("status"), attrgetter("at_us")
+_CHANNEL, _PURPOSE, _TEAM = attrgetter("channel"), attrgetter("purpose"), attrgetter("team")
+_OUTCOME, _CAMPAIGN, _ID, _CUSTOMER = attrgetter("outcome"), attrgetter("campaign"), attrgetter("id"), attrgetter("customer")
+
+
+# ---- the library's plain-mapping path ------------------------------------------------------
+
+
+def request_of(policy: Policy, request: Request | Mapping[str, Any]) -> Request:
+    """A :class:`Request`, validating a plain mapping (section 10 fields) like JSON input."""
+    if isinstance(request, Request):
+        return request
+    if not isinstance(request, Mapping):
+        raise TypeError(f"a request is a Request or a mapping, not {type(request).__name__}")
+    return request_from_json(policy, _plain(request), where("<request>"))
+
+
+def history_of(policy: Policy, ledger: History | Iterable[Entry | Mapping[str, Any]]) -> History:
+    """The evaluator's index of a ledger of records or of plain mappings (ledger lines,
+    validated as JSON lines are; an error names the entry's position as its line)."""
+    if isinstance(ledger, History):
+        return ledger
+    entries = ledger if isinstance(ledger, list) else list(ledger)
+    kinds = set(map(type, entries))
+    if kinds <= {Contact, Event}:
+        return History(entries)  # type: ignore[arg-type]
+    if kinds == {dict}:
+        try:
+            return fast_history(policy, entries)[0]
+        except _Slow:
+            pass
+    checked: list[Entry] = []
+    for number, entry in enumerate(entries, start=1):
+        if isinstance(entry, (Contact, Event)):
+            checked.append(entry)
+        else:  # a mapping, or whatever a JSON ledger could hold: refused as a JSON line would be
+            plain = _plain(entry) if isinstance(entry, Mapping) else entry
+            checked.append(entry_from_json(policy, plain, where("<ledger>", number)))
+    return History(checked)
+
+
+def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping as the dict the validators expect; an aware datetime becomes its RFC 3339 text."""
+    return {key: value.isoformat() if isinstance(value, dt.datetime) and key == "at" else value
+            for key, value in mapping.items()}
+
+
+def customer_of(policy: Policy, customer: Customer | Mapping[str, Any]) -> Customer:
+    """A :class:`Customer`, validating a plain mapping."""
+    if isinstance(customer, Customer):
+        return customer
+    return customer_from_json(policy, dict(customer), where("<customer>"))

@@ -1,0 +1,385 @@
+"""The fast ingestion paths give exactly the validating path's answer and exactly its error.
+
+``decide_json`` tries a columnar fast path and falls back to the validating path
+(:mod:`policylang.inputs`); ``decide`` takes plain mappings for the request and the ledger.
+The reference here is the validating path run on its own (``slow_decide_json``, or
+``inputs.entry_from_json`` and a list of records), which shares no ingestion code with the
+fast path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import policylang
+from policylang import ingest
+from policylang.errors import InputError
+from policylang.inputs import entry_from_json, where
+from policylang.records import Contact, Event, Request
+from policylang.rules import Policy
+from tests.strategies import displacement_scenarios, scenarios
+
+UTC = dt.timezone.utc
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def outcome(run: Any) -> tuple[str, Any]:
+    """("decision", its dict and displaced contacts) or ("error", everything the user sees)."""
+    try:
+        decision = run()
+    except InputError as exc:
+        return "error", (type(exc), exc.message, exc.span, exc.expected, exc.hint)
+    return "decision", (decision.to_dict(), decision.displaces, decision.next_allowed_at, decision.trace)
+
+
+# ---- how an instant may be written --------------------------------------------------------
+
+OFFSETS = (dt.timedelta(0), dt.timedelta(hours=5, minutes=30), dt.timedelta(hours=-8), dt.timedelta(hours=13, minutes=45))
+
+
+@st.composite
+def instant_texts(draw: Any, at: dt.datetime) -> str:
+    """``at`` written as a caller might: Z, +00:00, another offset, fractions, lower case."""
+    offset = draw(st.sampled_from(OFFSETS))
+    local = at.astimezone(dt.timezone(offset))
+    style = draw(st.integers(0, 19))
+    if style == 0:
+        return local.isoformat()  # +05:30 and the like
+    if style == 1:
+        return at.strftime("%Y-%m-%dT%H:%M:%S") + ".250Z"
+    if style == 2:
+        return at.strftime("%Y-%m-%dt%H:%M:%Sz")  # lower case: the validating path's business
+    if style == 3:
+        return at.strftime("%Y-%m-%d %H:%M:%SZ")  # a space for the T
+    if style == 4:
+        return at.strftime("%Y-%m-%dT%H:%MZ")  # no seconds
+    if style == 5:
+        return at.isoformat()  # +00:00
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def entry_object(draw: Any, entry: Contact | Event) -> dict[str, Any]:
+    if isinstance(entry, Event):
+        obj: dict[str, Any] = {"at": draw(instant_texts(entry.at)), "event": entry.name}
+        if draw(st.integers(0, 5)) == 0:
+            obj["customer"] = draw(st.sampled_from(("c1", None)))
+        return obj
+    obj = entry.to_dict()
+    obj["at"] = draw(instant_texts(entry.at))
+    if obj["status"] == "sent" and draw(st.booleans()):
+        del obj["status"]  # status defaults to sent
+    if draw(st.integers(0, 6)) == 0:
+        obj[draw(st.sampled_from(("outcome", "campaign", "id", "customer")))] = None
+    if draw(st.integers(0, 6)) == 0:
+        obj["id"] = draw(st.sampled_from(("a1", "b2")))
+    return obj
+
+
+# Malformed ledger lines, each a way real ledgers go wrong.
+BAD_ENTRIES: tuple[Any, ...] = (
+    {"at": "2026-11-24T10:00:00", "channel": "sms", "purpose": "debt", "team": "sales"},  # no offset
+    {"at": "2026-02-30T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales"},  # no such day
+    {"at": "2026-11-24T10:00:00Z", "channel": "fax", "purpose": "debt", "team": "sales"},  # unknown channel
+    {"at": "2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt"},  # no team
+    {"at": "2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales", "stauts": "sent"},
+    {"at": "2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales", "status": "sending"},
+    {"at": "2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales", "outcome": "maybe"},
+    {"at": "2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales", "campaign": 7},
+    {"at": "2026-11-24T10:00:00Z", "channel": ["sms"], "purpose": "debt", "team": "sales"},
+    {"at": "2026-11-24T10:00:00Z", "event": "complaints"},
+    {"at": "2026-11-24T10:00:00Z", "event": "complaint", "channel": "sms"},
+    {"at": "2026-11-24T10:00:00Z", "event": None},
+    {"at": 1764000000, "channel": "sms", "purpose": "debt", "team": "sales"},
+    {"at": "3000-01-01T00:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales"},
+    {"at": "2026-11-24T10:00:00+00:60", "channel": "sms", "purpose": "debt", "team": "sales"},
+    {"channel": "sms", "purpose": "debt", "team": "sales"},  # no instant
+    ["2026-11-24T10:00:00Z", "sms"],
+    "2026-11-24T10:00:00Z",
+    None,
+)
+
+
+@st.composite
+def documents(draw: Any, bad: bool = False) -> tuple[Policy, str]:
+    """A policy and a section 10 document for it, perhaps with a malformed line somewhere."""
+    _, policy, customer, request, ledger = draw(st.one_of(scenarios(), displacement_scenarios()))
+    objects = [entry_object(draw, entry) for entry in ledger]
+    if bad:
+        objects.insert(draw(st.integers(0, len(objects))), draw(st.sampled_from(BAD_ENTRIES)))
+    request_obj: dict[str, Any] = {"team": request.team, "channel": request.channel, "purpose": request.purpose,
+                                   "at": draw(instant_texts(request.at))}
+    if request.campaign is not None:
+        request_obj["campaign"] = request.campaign
+    document: dict[str, Any] = {"customer": {"id": "c1", **customer}, "request": request_obj}
+    if objects or draw(st.booleans()):
+        document["ledger"] = objects
+    text = json.dumps(document, indent=draw(st.sampled_from((None, 2))))
+    return policy, text
+
+
+def both_paths(policy: Policy, text: str) -> None:
+    slow = outcome(lambda: ingest.slow_decide_json(policy, text, file="doc.json"))
+    assert outcome(lambda: ingest.decide_json(policy, text, file="doc.json")) == slow
+    assert outcome(lambda: ingest.decide_json(policy, text.encode(), file="doc.json")) == slow
+    assert outcome(lambda: policy.decide_json(text, file="doc.json")) == slow
+
+
+@SETTINGS
+@given(documents())
+def test_fast_path_gives_the_validating_paths_decision(case: tuple[Policy, str]) -> None:
+    both_paths(*case)
+
+
+@SETTINGS
+@given(documents(bad=True))
+def test_a_malformed_line_anywhere_gives_the_validating_paths_error(case: tuple[Policy, str]) -> None:
+    both_paths(*case)
+
+
+@SETTINGS
+@given(documents(bad=True))
+def test_mappings_give_the_same_decision_and_error_as_json(case: tuple[Policy, str]) -> None:
+    policy, text = case
+    data = json.loads(text)
+    slow = outcome(lambda: ingest.slow_decide_json(policy, text))
+    got = outcome(lambda: policy.decide(data["customer"], data["request"], data.get("ledger", [])))
+    if slow[0] == "decision":
+        assert got == slow
+    else:  # the same words; a mapping's position is its place in the list, not a line of text
+        assert got[0] == "error"
+        assert got[1][1] == re.sub(r"^ledger entry \d+: ", "", slow[1][1])
+        assert got[1][3:] == slow[1][3:]
+
+
+# ---- the fast path is really taken, and really refuses what it cannot prove ------------------
+
+NORTHWIND = policylang.load(__file__.rsplit("/tests/", 1)[0] + "/examples/northwind.pol")
+GOOD = {
+    "customer": {"id": "ada", "timezone": "Europe/London", "status": "active", "owner": "wealth_management"},
+    "request": {"team": "cards", "channel": "phone", "purpose": "marketing", "at": "2026-11-24T10:00:00Z"},
+    "ledger": [
+        {"at": "2026-11-23T15:00:00+00:00", "channel": "phone", "purpose": "marketing", "team": "private_banking",
+         "status": "sent", "outcome": "conversation"},
+        {"at": "2026-10-01T09:00:00Z", "event": "complaint"},
+        {"at": "2026-11-26T10:00:00Z", "channel": "email", "purpose": "marketing", "team": "growth", "status": "planned"},
+    ],
+}
+
+
+def fast(text: str | bytes) -> bool:
+    """Does the fast path decide this document itself?"""
+    try:
+        ingest._fast_decide(NORTHWIND, text, "doc.json", True, None)  # noqa: SLF001 - the path under test
+    except ingest._Slow:  # noqa: SLF001
+        return False
+    return True
+
+
+def test_a_well_formed_document_takes_the_fast_path() -> None:
+    assert fast(json.dumps(GOOD))
+    assert fast(json.dumps(GOOD, indent=2).encode())
+    assert fast(json.dumps(GOOD | {"ledger": []}))
+
+
+@pytest.mark.parametrize("text", [
+    # a duplicate key: parsers keep the last; the validating path has the last word on it
+    json.dumps(GOOD)[:-1] + ', "ledger": []}',
+    json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "event": "complaint"'),
+    json.dumps(GOOD).replace('"status": "planned"', '"status": "planned" , "team": "growth"'),
+    json.dumps(GOOD).replace('"team": "cards"', '"team": "cards",\n "team"\t: "cards"'),
+    # an escape could spell a key twice without repeating its text
+    json.dumps(GOOD).replace('"status": "planned"', '"status": "planned", "te\\u0061m": "growth"'),
+    json.dumps(GOOD).replace("2026-10-01T09:00:00Z", "2026-10-01T09:00:00+00:60"),
+    json.dumps(GOOD).replace("2026-10-01T09:00:00Z", "2026-10-01t09:00:00Z"),
+    json.dumps(GOOD).replace('"status": "planned"', '"status": "planned", "outcome": null, "outcome": null'),
+    json.dumps(GOOD).replace('"status": "planned"', '"status": "planned", "campaign": "x", "campaign": null'),
+    json.dumps(GOOD).replace('"ledger"', '"legder"'),
+    json.dumps(GOOD)[:-1],
+])
+def test_the_fast_path_gives_up_on_what_it_cannot_prove(text: str) -> None:
+    assert not fast(text)
+    assert outcome(lambda: ingest.decide_json(NORTHWIND, text, file="doc.json")) == outcome(
+        lambda: ingest.slow_decide_json(NORTHWIND, text, file="doc.json"))
+
+
+def test_a_null_is_fine_when_counted() -> None:
+    document = json.loads(json.dumps(GOOD))
+    document["ledger"][0]["campaign"] = None
+    document["ledger"][1]["customer"] = None
+    text = json.dumps(document)
+    assert fast(text)
+    both_paths(NORTHWIND, text)
+
+
+# ---- the errors a caller sees ---------------------------------------------------------------
+
+
+def test_a_bad_ledger_entry_is_pointed_at_in_the_document() -> None:
+    document = json.loads(json.dumps(GOOD))
+    document["ledger"][2]["team"] = "growht"
+    text = json.dumps(document, indent=2)
+    with pytest.raises(InputError) as caught:
+        NORTHWIND.decide_json(text, file="doc.json")
+    error = caught.value
+    assert error.message == "ledger entry 3: field `team`: `growht` is not a declared team"
+    assert error.hint == "did you mean `growth`?"
+    line = text.splitlines()[error.span.line - 1]
+    assert line[error.span.column - 1:].startswith('"team": "growht"')
+    assert error.span.file == "doc.json"
+
+
+def test_a_json_syntax_error_has_its_line_and_column() -> None:
+    text = json.dumps(GOOD, indent=2).replace('"phone",', '"phone"', 1)
+    with pytest.raises(InputError) as caught:
+        NORTHWIND.decide_json(text, file="doc.json")
+    assert caught.value.message.startswith("invalid JSON")
+    assert caught.value.span.line == text.splitlines().index('    "purpose": "marketing",') + 1
+
+
+def test_a_request_field_error_points_at_the_request() -> None:
+    text = json.dumps(GOOD, indent=2).replace('"at": "2026-11-24T10:00:00Z"', '"at": "2026-11-24T10:00:00"')
+    with pytest.raises(InputError) as caught:
+        NORTHWIND.decide_json(text, file="doc.json")
+    assert "has no offset" in caught.value.message
+    assert text.splitlines()[caught.value.span.line - 1].strip() == '"at": "2026-11-24T10:00:00"'
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    ({"request": GOOD["request"]}, "the document has no `customer` field"),
+    ({"customer": GOOD["customer"], "request": GOOD["request"], "ledgers": []}, "unknown field `ledgers` in the document"),
+    ({"customer": GOOD["customer"], "request": GOOD["request"], "ledger": {}}, "field `ledger` must be a list of ledger lines"),
+    ([], "the document must be a JSON object with `customer`, `request` and `ledger`"),
+])
+def test_the_documents_shape_is_checked(document: Any, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        NORTHWIND.decide_json(json.dumps(document))
+    assert caught.value.message == message
+
+
+def test_bytes_that_are_not_utf8_are_refused() -> None:
+    with pytest.raises(InputError, match="not UTF-8"):
+        NORTHWIND.decide_json(b'{"customer": "\xff"}')
+
+
+def test_decide_takes_mappings_and_validates_them() -> None:
+    customer = GOOD["customer"]
+    from_records = NORTHWIND.decide(
+        {k: v for k, v in customer.items() if k != "id"},
+        Request("cards", "phone", "marketing", dt.datetime(2026, 11, 24, 10, tzinfo=UTC)),
+        [entry_from_json(NORTHWIND, obj, where("x")) for obj in GOOD["ledger"]],
+    )
+    from_mappings = NORTHWIND.decide({k: v for k, v in customer.items() if k != "id"}, GOOD["request"], GOOD["ledger"])
+    assert from_mappings == from_records
+    mixed = [GOOD["ledger"][0], entry_from_json(NORTHWIND, GOOD["ledger"][1], where("x")), GOOD["ledger"][2]]
+    assert NORTHWIND.decide({}, GOOD["request"], mixed).to_dict() == NORTHWIND.decide({}, GOOD["request"], GOOD["ledger"]).to_dict()
+    with pytest.raises(InputError) as caught:
+        NORTHWIND.decide({}, GOOD["request"], [GOOD["ledger"][0], {"at": "2026-11-23T15:00:00Z", "event": "complain"}])
+    assert caught.value.message == "field `event`: `complain` is not a declared event"
+    assert caught.value.span.line == 2  # the entry's position in the list
+    with pytest.raises(InputError, match="field `team`"):
+        NORTHWIND.decide({}, GOOD["request"] | {"team": "card"}, [])
+    with pytest.raises(InputError, match="a ledger line must be a JSON object, not a number"):
+        NORTHWIND.decide({}, GOOD["request"], [42])  # type: ignore[list-item]
+
+
+def test_a_contact_from_columns_is_one_object_and_equals_the_record() -> None:
+    history, _ = ingest.fast_history(NORTHWIND, GOOD["ledger"])
+    reference = entry_from_json(NORTHWIND, GOOD["ledger"][0], where("x"))
+    first = history.counted[0]
+    assert first is history.counted[0]
+    assert first == reference
+    assert first.at.tzinfo is UTC
+    assert history.planned[0] is history.counted[1]
+    assert len(history) == 3
+
+
+# ---- a JSON Lines ledger (policylang decide --ledger) ---------------------------------------
+
+ODD_LINES = (
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"}, {"at": "2026-11-21T10:00:00Z", "event": "complaint"}',
+    '{"at": "2026-11-20T10:00:00Z",',  # an object split over two lines, with the next line
+    "",
+    "   ",
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint", "event": "complaint"}',
+    '{"at": "2026-11-20T10:00:00Z", "event": "compl\\u0061int"}',
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"}\r',
+    "[]",
+    "{}",
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"} {"at": "2026-11-20T10:00:00Z", "event": "complaint"}',
+)
+
+
+@st.composite
+def jsonl_ledgers(draw: Any) -> tuple[Policy, str, Request, dict[str, Any]]:
+    _, policy, customer, request, ledger = draw(st.one_of(scenarios(), displacement_scenarios()))
+    lines = [json.dumps(entry_object(draw, entry)) for entry in ledger]
+    for _ in range(draw(st.integers(0, 2))):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.one_of(
+            st.sampled_from(ODD_LINES), st.sampled_from(BAD_ENTRIES).map(json.dumps))))
+    return policy, "\n".join(lines) + draw(st.sampled_from(("", "\n"))), request, customer
+
+
+@SETTINGS
+@given(jsonl_ledgers(), st.sampled_from((ingest.CHUNK, 60)))
+def test_a_jsonl_ledger_gives_the_validating_paths_answer(case: tuple[Policy, str, Request, dict[str, Any]],
+                                                          chunk: int) -> None:
+    from policylang.inputs import ledger_from_jsonl
+
+    policy, text, request, customer = case
+    ingest_chunk = ingest.CHUNK
+    ingest.CHUNK = chunk  # small chunks: many joined parts
+    try:
+        fast = outcome(lambda: policy.decide(customer, request, ingest.history_from_jsonl(policy, text, "l.jsonl")))
+    finally:
+        ingest.CHUNK = ingest_chunk
+    slow = outcome(lambda: policy.decide(customer, request, ledger_from_jsonl(policy, text, "l.jsonl")))
+    assert fast == slow
+
+
+def test_the_jsonl_fast_path_is_taken_and_refuses_two_objects_on_a_line() -> None:
+    lines = [json.dumps(obj) for obj in GOOD["ledger"]]
+    assert len(ingest._fast_jsonl(NORTHWIND, "\n".join(lines) + "\n")) == 3  # noqa: SLF001
+    for odd in ODD_LINES:
+        with pytest.raises(ingest._Slow):  # noqa: SLF001
+            ingest._fast_jsonl(NORTHWIND, "\n".join([lines[0], odd, lines[1]]))  # noqa: SLF001
+
+
+def test_an_object_spread_over_two_lines_is_not_read_as_two_lines() -> None:
+    # Joined with a comma, these two lines parse as two objects; read line by line, the first is bad.
+    text = ('{"at": "2026-11-20T10:00:00Z", "event": "complaint"},{"at": "2026-11-20T10:00:00Z", "id": "a}\n'
+            '{b", "event": "complaint"}\n')
+    with pytest.raises(ingest._Slow):  # noqa: SLF001
+        ingest._fast_jsonl(NORTHWIND, text)  # noqa: SLF001
+    with pytest.raises(InputError) as caught:
+        ingest.history_from_jsonl(NORTHWIND, text, "l.jsonl")
+    assert caught.value.span.line == 1
+
+
+# ---- a store's rows -----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(st.one_of(scenarios(), displacement_scenarios()), st.data())
+def test_rows_give_the_same_decision_as_their_records(case: Any, data: st.DataObject) -> None:
+    import attrs
+
+    from policylang.ledger import row_from_entry
+
+    _, policy, customer, request, ledger = case
+    now_us = (request.at - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
+    rows = []
+    for entry in ledger:
+        row = row_from_entry(attrs.evolve(entry, customer="c1"), now_us)
+        if row.status == "planned" and data.draw(st.booleans()):  # a reservation, maybe past its deadline
+            row.expires_us = now_us + data.draw(st.sampled_from((-1, 0, 1, 10**9)))
+        rows.append(row)
+    records = [row.entry(now_us) for row in rows if row.kind == "event" or row.counted(now_us)]
+    assert outcome(lambda: policy.decide(customer, request, ingest.history_from_rows(rows, now_us))) == outcome(
+        lambda: policy.decide(customer, request, records))
