@@ -24,7 +24,7 @@ HORIZON = 400
 def check_same(text: str, policy: Policy, customer: dict[str, Any], request: Request, ledger: list[Any]) -> None:
     note(text)
     decision = policy.decide(customer, request, ledger, explain=True)
-    expected = reference_decide(policy, customer, request, ledger, horizon_days=HORIZON)
+    expected = reference_decide(text, customer, request, ledger, horizon_days=HORIZON)
     note(decision.explain())
     note(f"reference: {expected}")
     assert decision.allowed == expected.allowed
@@ -33,7 +33,7 @@ def check_same(text: str, policy: Policy, customer: dict[str, Any], request: Req
     assert decision.next_allowed_at == expected.next_allowed_at
     if decision.next_allowed_at is not None:
         # the evaluator's instant is itself allowed by the reference
-        assert decide_at(policy, customer, request.moved_to(decision.next_allowed_at), ledger)[0]
+        assert decide_at(text, customer, request.moved_to(decision.next_allowed_at), ledger)[0]
     assert len(decision.trace) == len(policy.rules)
 
 
@@ -77,7 +77,7 @@ def test_capacity_consecutive_days_are_policy_zone_dates() -> None:
     ledger = [Contact(dt.datetime(2025, 12, 31, 22, 30, tzinfo=utc), "email", "marketing", "sales")]
     request = Request("sales", "email", "marketing", dt.datetime(2026, 1, 1, 0, 0, tzinfo=utc))
     customer = {"timezone": "America/New_York"}
-    assert reference_decide(policy, customer, request, ledger).allowed
+    assert reference_decide(CAPACITY_BY_DAYS, customer, request, ledger).allowed
     assert policy.decide(customer, request, ledger).allowed
     # the same request an hour earlier shares the UTC date 31 December: denied until 1 January 00:00Z
     earlier = policy.decide(customer, request.moved_to(request.at - dt.timedelta(hours=1)), ledger)
