@@ -8,7 +8,9 @@ rule boundaries (exactly a window, a distance or a prerequisite range away).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import assume
 from hypothesis import strategies as st
@@ -17,7 +19,15 @@ import policylang
 from policylang.errors import PolicylangError
 from policylang.records import Contact, Event, Request
 from policylang.rules import AfterTrigger, CapRule, ExclusiveRule, Policy, QuietRule, RequireRule, Rolling
-from tests.reference import zone_transitions
+from tests.reference import (
+    clock_instants,
+    clock_minutes,
+    first_instant,
+    load,
+    rank,
+    rule_durations,
+    zone_transitions,
+)
 
 UTC = dt.timezone.utc
 CHANNELS = ("email", "sms", "phone")
@@ -120,6 +130,16 @@ CONDITIONS = (
     "not customer.vip",
     "customer.age < 18",
     "customer.age >= 65",
+    # every comparison operator, with ages drawn at the compared value (equality decides)
+    "customer.age <= 30",
+    "customer.age > 30",
+    "customer.age == 30",
+    "customer.age != 30",
+    "customer.age is 65",
+    "customer.age is not 18",
+    "customer.age in (18, 65)",
+    "customer.age not in (16, 30)",
+    "customer.owner is not cards",
     "channel in customer.opted_out",
     "customer.owner is sales",
     "customer.vip and channel in customer.opted_out",
@@ -205,7 +225,7 @@ def customers(draw: Any) -> dict[str, Any]:
     if draw(st.booleans()):
         out["vip"] = draw(st.booleans())
     out["opted_out"] = draw(st.lists(st.sampled_from(CHANNELS), max_size=2, unique=True))
-    age = draw(st.sampled_from((None, 16, 30, 70)))
+    age = draw(st.sampled_from((None, 16, 18, 30, 30, 65, 70)))
     if age is not None:
         out["age"] = age
     return out
@@ -243,7 +263,9 @@ def request_instants(draw: Any, zone: str | None) -> dt.datetime:
 @st.composite
 def offsets(draw: Any, durations: list[int]) -> dt.timedelta:
     """How far from the request a ledger entry lies: often exactly on a rule boundary."""
-    choice = draw(st.integers(0, 5))
+    choice = draw(st.integers(0, 6))
+    if choice == 6:
+        return dt.timedelta(0)  # exactly at the request instant
     if choice == 0 and durations:
         seconds = draw(st.sampled_from(durations)) * draw(st.sampled_from((-1, 1)))
         return dt.timedelta(seconds=seconds + draw(st.sampled_from((0, 0, -1, 1))))
@@ -257,9 +279,13 @@ def offsets(draw: Any, durations: list[int]) -> dt.timedelta:
 
 
 @st.composite
-def entries(draw: Any, request: Request, durations: list[int]) -> Contact | Event:
-    """A ledger entry; half the contacts share the request's purpose and channel, so rules bite."""
-    at = request.at + draw(offsets(durations))
+def entries(draw: Any, request: Request, durations: list[int], edges: Sequence[dt.datetime] = ()) -> Contact | Event:
+    """A ledger entry; half the contacts share the request's purpose and channel, so rules bite.
+    One in five lies exactly on one of ``edges`` (a midnight, a quiet edge, a DST change)."""
+    if edges and draw(st.integers(0, 4)) == 0:
+        at = draw(st.sampled_from(edges))
+    else:
+        at = request.at + draw(offsets(durations))
     if draw(st.integers(0, 7)) == 0:
         return Event(at=at, name="complaint")
     like = draw(st.booleans())
@@ -285,17 +311,138 @@ def requests_for(draw: Any, t: dt.datetime, focus: Focus) -> Request:
     )
 
 
+PRESSURE_MODES = ("deny", "deny", "displace", "displace", "displace", "near")
+
+
+@st.composite
+def pressing_caps(draw: Any, focus: Focus, kinds: tuple[str, ...] = ("cap", "cap", "cap", "capacity")) -> tuple[str, str, int]:
+    """A cap or capacity rule the request is subject to, its window and its limit (the
+    window is filled by :func:`pressure`), so that cap denials and displacements are common."""
+    kind = draw(st.sampled_from(kinds))
+    window = draw(windows())
+    limit = draw(st.sampled_from((1, 1, 2, 3)))
+    shape = draw(st.sampled_from((f"{focus[0]} {focus[1]}", focus[0], focus[1], "any")))
+    text = f'{kind} "press": at most {limit} {shape} per {window}'
+    if draw(st.integers(0, 4)) == 0:
+        text += " for each " + draw(st.sampled_from(("team", "campaign")))
+    return text, window, limit
+
+
+@st.composite
+def pressure(draw: Any, text: str, customer: dict[str, Any], request: Request, window: str,
+             zone: str | None, limit: int, mode: str) -> list[Contact]:
+    """Contacts like the request inside the window holding it: the limit of them (a denial),
+    one fewer (a pass), or some sent and the rest planned by teams ranked below the requester
+    (a displacement); some lie exactly on the window's edges."""
+    t = request.at
+    if window[0].isdigit() and "consecutive" not in window:
+        amount, unit = window.split()
+        width = dt.timedelta(seconds=int(amount) * {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}[unit.rstrip("s")])
+    else:
+        width = dt.timedelta(days=1)  # calendar and consecutive windows: today, in local time
+    tz = ZoneInfo(zone) if zone else UTC
+    midnight = first_instant(t.astimezone(tz).date(), tz)
+    pol = load(text)
+    owner = customer.get("owner")
+    mine = rank(pol, request.team, owner)
+    lower = [team for team in TEAMS if rank(pol, team, owner) > mine]
+    if mode == "displace" and not lower:
+        mode = "deny"
+    count = limit - 1 if mode == "near" else limit + draw(st.sampled_from((0, 0, 1)))
+    sent = count if mode != "displace" else draw(st.integers(0, limit - 1))
+    out = []
+    for n in range(count):
+        planned = n >= sent
+        where = draw(st.integers(0, 7))
+        if where == 1 and planned:
+            where = 0  # a displaced contact must count: inside the window
+        if where == 0:
+            at = t  # exactly at the request instant
+        elif where == 1:
+            at = t - width  # exactly one window before: outside a rolling window
+        elif where == 2:
+            at = max(midnight, t - width + dt.timedelta(seconds=1))
+        else:
+            at = t - width * draw(st.floats(0, 0.999))
+        out.append(Contact(
+            at=at, channel=request.channel, purpose=request.purpose,
+            team=draw(st.sampled_from(lower if planned else TEAMS)),
+            status="planned" if planned else draw(st.sampled_from(("sent", "sent", "planned"))),
+            campaign=request.campaign if planned else draw(st.sampled_from((request.campaign, request.campaign, "d2"))),
+        ))
+    return out
+
+
+def anchors(text: str, zone: str | None, t: dt.datetime) -> list[dt.datetime]:
+    """Instants where a verdict can change: local midnights around ``t``, the zone's
+    daylight-saving changes within 40 days, and the policy's quiet clock readings today."""
+    tz = ZoneInfo(zone) if zone else UTC
+    today = t.astimezone(tz).date()
+    out = [first_instant(today + dt.timedelta(days=d), tz) for d in (-1, 0, 1)]
+    out += [u for u in zone_transitions(zone or "UTC", t.year) if abs(u - t) < dt.timedelta(days=40)]
+    for minute in clock_minutes(load(text)):
+        out += clock_instants(today, minute, tz)
+    return out
+
+
 @st.composite
 def scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], Request, list[Contact | Event]]:
-    """Policy text, its policy, a customer, a request and a ledger of up to 12 entries around it."""
+    """Policy text, its policy, a customer, a request and a ledger of up to 18 entries around it.
+
+    Weighted towards the boundaries: often a cap or capacity the request is subject to, with
+    its window filled to about the limit; entries exactly at the request, a window away, at a
+    local midnight, a quiet start or end or a daylight-saving change; requests exactly there too.
+    """
     focus = (draw(st.sampled_from(PURPOSES)), draw(st.sampled_from(CHANNELS)), draw(st.sampled_from(TEAMS)))
-    text, policy = draw(policies(focus))
+    text = draw(policy_texts(focus))
+    window, limit = None, 0
+    if draw(st.integers(0, 9)) < 8:
+        line, window, limit = draw(pressing_caps(focus))
+        text += line + "\n"
+    try:
+        policy = policylang.compile(text, "random.pol")
+    except PolicylangError:
+        assume(False)
+        raise
     customer = draw(customers())
-    t = draw(request_instants(customer.get("timezone") or policy.timezone))
+    zone = customer.get("timezone") or policy.timezone
+    strongest = [team for team in load(text).precedence if team in TEAMS][:1]
+    if strongest and draw(st.booleans()):
+        focus = (focus[0], focus[1], strongest[0])  # the strongest team asks: it can displace
+    t = draw(request_instants(zone))
+    if draw(st.integers(0, 5)) == 0:
+        t = draw(st.sampled_from(anchors(text, zone, t)))
     durations = policy_durations(policy)
     request = draw(requests_for(t, focus))
-    ledger = draw(st.lists(entries(request, durations), min_size=2, max_size=14))
+    edges = anchors(text, zone, t)
+    mode = draw(st.sampled_from(PRESSURE_MODES))
+    # a displacement needs the window free of other counted contacts: a short ledger then
+    ledger = draw(st.lists(entries(request, durations, edges), min_size=0 if mode == "displace" else 2,
+                           max_size=3 if window is not None and mode == "displace" else 14))
+    if window is not None:
+        capacity = text.splitlines()[-1].startswith("capacity")
+        ledger += draw(pressure(text, customer, request, window, policy.timezone if capacity else zone, limit, mode))
+        ledger = draw(st.permutations(ledger))
     return text, policy, customer, request, ledger
+
+
+def boundary_label(text: str, customer: dict[str, Any], request: Request, ledger: list[Any]) -> str:
+    """Which boundary (if any) a ledger entry of this scenario lies exactly on, for event()."""
+    pol = load(text)
+    zone = customer.get("timezone") or pol.timezone
+    t = request.at
+    edges = set(anchors(text, zone, t))
+    widths = rule_durations(pol)
+    for entry in ledger:
+        if entry.at == t:
+            return "entry at the request instant"
+    for entry in ledger:
+        if any(entry.at in (t - w, t + w) for w in widths if w):
+            return "entry a window/distance away"
+    for entry in ledger:
+        if entry.at in edges:
+            return "entry at a midnight, quiet edge or DST change"
+    return "no entry on a boundary"
 
 
 @st.composite
@@ -307,19 +454,31 @@ def displacement_scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], Requ
                           min_size=1, max_size=3))
     lines = [r.format(name=f"r{i}").replace("capacity ", "cap ", 1) for i, r in enumerate(rules)]
     order = draw(st.permutations((*TEAMS, "owner")))[: draw(st.integers(2, 4))]
+    if order[0] != "owner" and draw(st.booleans()):
+        focus = (focus[0], focus[1], order[0])  # the strongest team asks: it can displace
     zone = draw(st.sampled_from((None,) + ZONES))
     timezone = f'timezone "{zone}"\n' if zone else ""
     text = HEAD.format(timezone=timezone, precedence=" > ".join(order)) + "\n".join(lines) + "\n"
+    window, limit = None, 0
+    if draw(st.integers(0, 3)):
+        line, window, limit = draw(pressing_caps(focus, ("cap",)))
+        text += line + "\n"
     try:
         policy = policylang.compile(text, "random.pol")
     except PolicylangError:
         assume(False)
         raise
     customer = draw(customers())
-    t = draw(request_instants(customer.get("timezone") or policy.timezone))
+    zone = customer.get("timezone") or policy.timezone
+    t = draw(request_instants(zone))
     request = draw(requests_for(t, focus))
     durations = policy_durations(policy)
-    ledger = draw(st.lists(planned_entries(request, durations), min_size=1, max_size=8))
+    mode = draw(st.sampled_from(("deny", "displace", "displace", "displace")))
+    ledger = draw(st.lists(planned_entries(request, durations), min_size=1,
+                           max_size=2 if window is not None and mode == "displace" else 8))
+    if window is not None:
+        ledger += draw(pressure(text, customer, request, window, zone, limit, mode))
+        ledger = draw(st.permutations(ledger))
     return text, policy, customer, request, ledger
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 
 from policylang.records import Request
 from policylang.rules import Policy
 from tests.reference import decide_at, reference_decide
-from tests.strategies import displacement_scenarios, scenarios
+from tests.strategies import boundary_label, displacement_scenarios, scenarios
 
 HORIZON = 400
 
@@ -35,6 +35,19 @@ def check_same(text: str, policy: Policy, customer: dict[str, Any], request: Req
         # the evaluator's instant is itself allowed by the reference
         assert decide_at(text, customer, request.moved_to(decision.next_allowed_at), ledger)[0]
     assert len(decision.trace) == len(policy.rules)
+    record_shape(text, policy, customer, request, ledger, decision)
+
+
+def record_shape(text: str, policy: Policy, customer: dict[str, Any], request: Request, ledger: list[Any],
+                 decision: Any) -> None:
+    """What kind of decision this was, for ``--hypothesis-show-statistics`` (the generators
+    must reach the boundaries, not only the easy middle)."""
+    kinds = {policy.rule(name).kind for name in decision.denied_by}
+    event("cap denial: " + ("yes" if "cap" in kinds else "no"))
+    event("capacity denial: " + ("yes" if "capacity" in kinds else "no"))
+    event("displaces: " + ("yes" if decision.displaces else "no"))
+    event("allowed: " + ("yes" if decision.allowed else "no"))
+    event(boundary_label(text, customer, request, ledger))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -49,7 +62,7 @@ def test_instants_are_compared_in_utc() -> None:
     assert Request("sales", "sms", "debt", a.astimezone(dt.timezone(dt.timedelta(hours=-4)))).at == a
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(displacement_scenarios())
 def test_evaluator_agrees_on_precedence_and_displacement(scenario: Any) -> None:
     check_same(*scenario)
