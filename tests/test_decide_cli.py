@@ -48,12 +48,27 @@ def test_json_output_follows_section_10(tmp_path: Path) -> None:
 
 
 def test_allowed_request_exits_zero_and_lists_displaced(tmp_path: Path) -> None:
-    # wealth_management is the owner (ranked 2nd); growth's planned email is displaced only
-    # if a rule would deny because of it. A servicing email by service is simply allowed.
-    request = '{"team": "service", "channel": "email", "purpose": "servicing", "at": "2026-11-24T10:00:00Z"}'
-    result = decide(tmp_path, request=request)
-    assert result.returncode == 0
-    assert json.loads(result.stdout)["allowed"] is True
+    # "offers per month" allows 3 marketing contacts in 30 days: one sent call and two planned
+    # emails of growth fill it. The owner (wealth_management, exempt from "one voice") ranks
+    # above growth, so its email is allowed and displaces only what the cap needs: growth's
+    # latest plan (the furthest off), not the earlier one.
+    ledger = "\n".join((
+        '{"at": "2026-11-23T15:00:00+00:00", "channel": "phone", "purpose": "marketing", "team": "private_banking", "status": "sent"}',
+        '{"at": "2026-11-20T10:00:00Z", "channel": "email", "purpose": "marketing", "team": "growth", "status": "planned"}',
+        '{"at": "2026-11-26T10:00:00Z", "channel": "email", "purpose": "marketing", "team": "growth", "status": "planned"}',
+    ))
+    request = '{"team": "wealth_management", "channel": "email", "purpose": "marketing", "at": "2026-11-24T10:00:00Z"}'
+    result = decide(tmp_path, ledger=ledger, request=request)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["allowed"] is True and out["denied_by"] == []
+    assert out["displaces"] == [{"at": "2026-11-26T10:00:00+00:00", "channel": "email", "purpose": "marketing",
+                                 "team": "growth", "status": "planned"}]
+    offers = next(t for t in out["trace"] if t["rule"] == "offers per month")
+    assert offers["verdict"] == "pass" and "displaces marketing email by growth" in offers["reason"]
+    # without a lower-ranked plan nothing is displaced: a servicing email by service
+    plain = decide(tmp_path, request='{"team": "service", "channel": "email", "purpose": "servicing", "at": "2026-11-24T10:00:00Z"}')
+    assert plain.returncode == 0 and json.loads(plain.stdout)["displaces"] == []
 
 
 @pytest.mark.parametrize(
