@@ -162,7 +162,12 @@ def next_exit(
         candidate = wall_of(next_boundary(wall)) - offset_us(current, tz)
         reach = min(candidate, current + TRANSITION_SCAN)
         change = transition_between(current, reach, tz)
-        current = change if change is not None else reach
+        following = change if change is not None else reach
+        if following <= current:
+            # next_boundary must name a later wall time; without this guard a wrong one
+            # would loop forever instead of failing
+            raise RuntimeError(f"next_exit made no progress at {instant(current).isoformat()}")
+        current = following
     return None
 
 

@@ -413,6 +413,8 @@ class Compiler:
             compiled = self.exclusive(node, index, match)
         elif isinstance(node, ast.Exempt):
             compiled = self.exempt(node, index, match)
+        else:  # a rule form the compiler does not know must fail loudly, never vanish
+            raise TypeError(f"the compiler has no case for {type(node).__name__}")
         return compiled if len(self.problems) == count else None
 
     def duration(self, node: ast.Duration) -> int:

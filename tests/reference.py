@@ -400,10 +400,8 @@ def quiet_holds(ctx: Context, period: ast.WithinAfter, trigger: Any) -> bool:
 def clock_quiet(period: ast.Outside | ast.Between, minute: float) -> bool:
     start = clock_minutes_of(period.start)
     end = clock_minutes_of(period.end)
-    if start < end:
-        inside = start <= minute < end
-    else:  # wraps past midnight
-        inside = minute >= start or minute < end
+    # a range with start > end wraps past midnight
+    inside = start <= minute < end if start < end else (minute >= start or minute < end)
     return inside if isinstance(period, ast.Between) else not inside
 
 
