@@ -159,6 +159,7 @@ REQUIRE_RANGES = (
     " at least 3 days before, within 30 days",
     " at least 1 hour before, within 2 days",
     " at least 2 days before within 2 weeks",
+    " at least 1 day before, within 1 day",  # a single instant: at least D and within D
 )
 
 

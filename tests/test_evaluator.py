@@ -393,3 +393,41 @@ def test_a_plain_customer_mapping_is_checked_against_the_declarations() -> None:
             p.decide(bad, request, [])
         assert fragment in str(caught.value)
     assert not p.decide({"age": 17}, request, []).allowed  # an int is a number
+
+
+# ---- conditions at equality, and a prerequisite range of one instant (issue 10) ------------
+
+
+@pytest.mark.parametrize(
+    ("condition", "age", "holds"),
+    [
+        ("customer.age < 18", 18, False), ("customer.age < 18", 17, True),
+        ("customer.age <= 18", 18, True), ("customer.age <= 18", 19, False),
+        ("customer.age > 65", 65, False), ("customer.age > 65", 66, True),
+        ("customer.age >= 65", 65, True), ("customer.age >= 65", 64, False),
+        ("customer.age == 30", 30, True), ("customer.age == 30", 31, False),
+        ("customer.age != 30", 30, False), ("customer.age != 30", 31, True),
+        ("customer.age is 30", 30, True), ("customer.age is not 30", 30, False),
+        ("customer.age in (18, 65)", 65, True), ("customer.age not in (18, 65)", 18, False),
+        # a comparison with an absent value is false, whatever the operator (section 3)
+        ("customer.age <= 18", None, False), ("customer.age != 30", None, False),
+    ],
+)
+def test_every_comparison_at_its_boundary(condition: str, age: int | None, holds: bool) -> None:
+    p = policy(f'exclude "by age": marketing when {condition}')
+    customer: dict[str, object] = {"timezone": "America/New_York"}
+    if age is not None:
+        customer["age"] = age
+    d = ask(p, "2026-05-13T12:00:00+00:00", customer=customer)
+    assert d.denied_by == (("by age",) if holds else ())
+
+
+def test_at_least_d_within_d_accepts_exactly_one_instant() -> None:
+    # [t - 1 day, t - 1 day], ends included (section 5): a single instant is a valid range
+    p = policy('require "warned": debt sms after debt email at least 1 day before, within 1 day')
+    t = "2026-05-13T12:00:00+00:00"
+    exactly = [sent("2026-05-12T12:00:00+00:00", channel="email", purpose="debt")]
+    assert ask(p, t, channel="sms", purpose="debt", ledger=exactly).allowed
+    for off in ("2026-05-12T11:59:59+00:00", "2026-05-12T12:00:01+00:00"):
+        late = [sent(off, channel="email", purpose="debt")]
+        assert ask(p, t, channel="sms", purpose="debt", ledger=late).denied_by == ("warned",)
