@@ -191,6 +191,15 @@ def customer_zone(policy: Policy, values: Mapping[str, Any]) -> str | None:
     return policy.timezone
 
 
+def customer_tz(policy: Policy, values: Mapping[str, Any]) -> dt.tzinfo:
+    """The customer's local zone as a tzinfo (:func:`customer_zone`; UTC when there is none).
+
+    Every front end that shows local time (the REPL, the scenario runner) asks here, so they
+    and the decisions agree on what "local" means.
+    """
+    return clock.zone(customer_zone(policy, values))
+
+
 def displaceable(ctx: Context) -> frozenset[int]:
     """Planned contacts of teams ranked strictly below the requester."""
     history = ctx.history
@@ -567,10 +576,15 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
 
 
 def quiet_end(period: AfterTrigger, start: int, ctx: Context) -> int:
+    return quiet_end_in(period, start, ctx.tz)
+
+
+def quiet_end_in(period: AfterTrigger, start: int, tz: dt.tzinfo) -> int:
+    """When the quiet stretch a trigger at ``start`` opens ends (exclusive), in zone ``tz``."""
     if period.seconds is not None:
         return start + period.seconds * clock.SECOND
-    first = clock.local_date(start, ctx.tz)
-    return clock.start_of_date(first + dt.timedelta(days=period.days or 0), ctx.tz)
+    first = clock.local_date(start, tz)
+    return clock.start_of_date(first + dt.timedelta(days=period.days or 0), tz)
 
 
 def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -593,20 +607,25 @@ def bound_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
         covering = triggers(period, ctx, t, skip)
         return max((end for _, end, _ in covering), default=t + 1)
     limit = t + HORIZON
-    if isinstance(period, ClockRange):
-        clock_range = period
-        found = clock.next_exit(
-            t, ctx.tz, lambda wall: clock_range.quiet(minute_of_day(wall)),
-            lambda wall: next_clock_boundary(clock_range, wall), limit,
-        )
-    else:
-        day_set = period
-        found = clock.next_exit(
-            t, ctx.tz, lambda wall: day_set.quiet(wall.date()),
-            lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()), limit,
-        )
+    quiet, boundary = wall_tests(period)
+    found = clock.next_exit(t, ctx.tz, quiet, boundary, limit)
     # Still quiet at the horizon: past it, so the search gives up with a note.
     return found if found is not None else limit + 1
+
+
+WallTest = Callable[[dt.datetime], bool]
+WallStep = Callable[[dt.datetime], dt.datetime]
+
+
+def wall_tests(period: ClockRange | DaySet) -> tuple[WallTest, WallStep]:
+    """Is a local wall time quiet, and the next wall time at which that can change."""
+    if isinstance(period, ClockRange):
+        clock_range = period
+        return (lambda wall: clock_range.quiet(minute_of_day(wall)),
+                lambda wall: next_clock_boundary(clock_range, wall))
+    day_set = period
+    return (lambda wall: day_set.quiet(wall.date()),
+            lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()))
 
 
 CHECKS: dict[type, Callable[[Any, Context, int, frozenset[int]], Finding]] = {}  # filled below
@@ -741,3 +760,83 @@ CHECKS.update({
     ExclusiveRule: check_exclusive,
     ExemptRule: lambda rule, ctx, t, skip: PASS,
 })
+
+
+# ---- stretches and windows, for front ends that draw them -------------------------------------
+
+Stretch = tuple[AnyRule, dt.datetime, dt.datetime]  # a rule and a span [start, end) of instants
+
+
+def quiet_stretches(policy: Policy, values: Mapping[str, Any], ledger: History | Iterable[Entry],
+                    start: dt.datetime, end: dt.datetime) -> list[Stretch]:
+    """Every stretch of ``[start, end)`` in which a quiet rule is quiet for this customer.
+
+    Clock-time quiet hours and quiet days come from the same local-time tests the decisions
+    use (daylight-saving changes included); a ``within D after`` rule gives one stretch per
+    trigger in the ledger (its event, or each counted matching contact with the outcome; with
+    ``for each``, every group's triggers, since no request picks one), from the trigger to the
+    end the decisions use. Spans are clipped to ``[start, end)``, in rule then time order.
+    """
+    history = ledger if isinstance(ledger, History) else History(list(ledger))
+    tz = customer_tz(policy, values)
+    owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
+    lo, hi = clock.micros(start), clock.micros(end)
+    out: list[Stretch] = []
+    for rule in policy.rules:
+        if not isinstance(rule, QuietRule):
+            continue
+        period = rule.period
+        spans: list[tuple[int, int]] = []
+        if isinstance(period, AfterTrigger):
+            if period.event is not None:
+                opened = list(history.event_times(period.event))
+            else:
+                assert period.trigger is not None
+                opened = list(history.matching(period.trigger, owner, outcome=period.outcome)[0])
+            spans = [(us, quiet_end_in(period, us, tz)) for us in opened]
+        else:
+            quiet, boundary = wall_tests(period)
+
+            def loud(wall: dt.datetime, quiet: WallTest = quiet) -> bool:
+                return not quiet(wall)
+
+            current = lo
+            while current < hi:
+                enter = clock.next_exit(current, tz, loud, boundary, hi)  # the next quiet instant
+                if enter is None or enter >= hi:
+                    break
+                leave = clock.next_exit(enter, tz, quiet, boundary, hi)
+                stop = hi if leave is None else leave
+                spans.append((enter, stop))
+                current = stop
+        for a, b in sorted(spans):
+            a, b = max(a, lo), min(b, hi)
+            if a < b:
+                out.append((rule, clock.instant(a), clock.instant(b)))
+    return out
+
+
+def window_spans(policy: Policy, values: Mapping[str, Any], at: dt.datetime) -> list[Stretch]:
+    """For each cap and capacity, the span of instants whose contacts its window counts
+    against a request at ``at``: ``(at - W, at]`` for a rolling window (the window ending
+    at the request), the run of N local dates ending on the request's date, or the calendar
+    period holding it (capacity in the policy's zone). Spans are ``[start, end)``."""
+    tz = customer_tz(policy, values)
+    t = clock.micros(at)
+    out: list[Stretch] = []
+    for rule in policy.rules:
+        if not isinstance(rule, CapRule):
+            continue
+        window = rule.window
+        zone = clock.zone(policy.timezone) if rule.kind == "capacity" else tz
+        today = clock.local_date(t, zone)
+        if isinstance(window, Rolling):
+            lo, hi = t - window.seconds * clock.SECOND + 1, t + 1
+        elif isinstance(window, Consecutive):
+            lo = clock.start_of_date(today - dt.timedelta(days=window.days - 1), zone)
+            hi = clock.start_of_date(today + dt.timedelta(days=1), zone)
+        else:
+            first, following = clock.period_bounds(today, window.unit)
+            lo, hi = clock.start_of_date(first, zone), clock.start_of_date(following, zone)
+        out.append((rule, clock.instant(lo), clock.instant(hi)))
+    return out

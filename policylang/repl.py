@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from policylang import clock
 from policylang.errors import ErrorGroup, PolicylangError, ScenarioError, did_you_mean
-from policylang.records import Contact, Event
+from policylang.evaluator import quiet_stretches, window_spans
+from policylang.records import Contact
 from policylang.render import error_text
-from policylang.rules import AfterTrigger, CapRule, Consecutive, Policy, QuietRule, Rolling
+from policylang.rules import AfterTrigger, Policy, QuietRule
 from policylang.scenario import (
     KEYWORDS,
     Answer,
@@ -640,10 +642,17 @@ def timeline(state: CustomerState, policy: Policy, zone: dt.tzinfo, reference: d
     start = min(times) - dt.timedelta(days=1)
     end = max(times) + dt.timedelta(days=1)
     rows: list[tuple[str, str]] = []
-    stretches = list(quiet_stretches(state, policy, reference))
-    windows = list(rule_windows(policy, reference, zone))
-    for _, lo, hi in stretches + windows:
+    # Quiet stretches and windows come from the evaluator, so the drawing shows what the
+    # decisions use: trigger stretches first (they widen the axis), then quiet hours and
+    # days over the axis, and each cap's window at the reference time.
+    after = [s for s in quiet_stretches(policy, state.values, entries, start - dt.timedelta(days=400),
+                                        reference + dt.timedelta(days=400))
+             if isinstance(s[0], QuietRule) and isinstance(s[0].period, AfterTrigger)]
+    windows = window_spans(policy, state.values, reference)
+    for _, lo, hi in after + windows:
         start, end = min(start, lo), max(end, min(hi, reference + dt.timedelta(days=120)))
+    timed = [s for s in quiet_stretches(policy, state.values, entries, start, end)
+             if isinstance(s[0], QuietRule) and not isinstance(s[0].period, AfterTrigger)]
     scale = Scale(start, end, WIDTH)
     marks = [" "] * WIDTH
     legend: dict[str, str] = {}
@@ -663,10 +672,15 @@ def timeline(state: CustomerState, policy: Policy, zone: dt.tzinfo, reference: d
     rows.append(("", "".join(now_row)))
     rows.append(("ledger", "".join(marks)))
     rows.append(("", axis(scale, zone)))
-    for label, lo, hi in stretches:
-        rows.append((label, scale.bar(lo, hi, "░")))
-    for label, lo, hi in windows:
-        rows.append((label, scale.bracket(lo, hi)))
+    by_rule: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for rule, lo, hi in after:
+        rows.append((f'quiet "{rule.name}"', scale.bar(lo, hi, "░")))
+    for rule, lo, hi in timed:
+        by_rule.setdefault(f'quiet "{rule.name}"', []).append((lo, hi))
+    for label, spans in by_rule.items():
+        rows.append((label, scale.bars(spans, "░")))
+    for rule, lo, hi in windows:
+        rows.append((f'{rule.kind} "{rule.name}"', scale.bracket(lo, hi)))
     width = max(len(label) for label, _ in rows)
     text = Text()
     text.append(f"timeline of {state.name} ({zone_name(zone)}), {start.astimezone(zone):%Y-%m-%d} .. "
@@ -701,6 +715,15 @@ class Scale:
         a, b = self.column(lo), self.column(hi)
         return " " * a + char * max(1, b - a) + " " * (self.width - a - max(1, b - a))
 
+    def bars(self, spans: list[tuple[dt.datetime, dt.datetime]], char: str) -> str:
+        """Several stretches on one row (a rule's quiet hours, day after day)."""
+        row = [" "] * self.width
+        for lo, hi in spans:
+            a, b = self.column(lo), self.column(hi)
+            for column in range(a, max(a + 1, b)):
+                row[column] = char
+        return "".join(row)
+
     def bracket(self, lo: dt.datetime, hi: dt.datetime) -> str:
         a, b = self.column(lo), self.column(hi)
         if b <= a:
@@ -715,7 +738,7 @@ def axis(scale: Scale, zone: dt.tzinfo) -> str:
     last_end = -1
     step = max(1, int(scale.seconds // 86400 // 6))
     while True:
-        moment = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        moment = clock.instant(clock.start_of_date(day, zone))  # the clock's local midnight
         if moment > scale.end:
             break
         column = scale.column(moment)
@@ -725,56 +748,6 @@ def axis(scale: Scale, zone: dt.tzinfo) -> str:
             last_end = column + len(label)
         day += dt.timedelta(days=step)
     return "".join(row)
-
-
-def quiet_stretches(state: CustomerState, policy: Policy, reference: dt.datetime) -> Iterator[tuple[str, dt.datetime, dt.datetime]]:
-    """Quiet periods started by the ledger's events and contacts (``within D after``)."""
-    owner = state.values.get(policy.owner_attribute) if policy.owner_attribute else None
-    for rule in policy.rules:
-        if not isinstance(rule, QuietRule) or not isinstance(rule.period, AfterTrigger):
-            continue
-        period = rule.period
-        for entry in state.ledger:
-            if period.event is not None:
-                if not isinstance(entry, Event) or entry.name != period.event:
-                    continue
-            elif period.trigger is not None:
-                if not isinstance(entry, Contact) or not entry.counted:
-                    continue
-                if not period.trigger.matches(entry.purpose, entry.channel, entry.team, owner):
-                    continue
-                if period.outcome is not None and entry.outcome != period.outcome:
-                    continue
-            else:
-                continue
-            if period.seconds is not None:
-                end = entry.at + dt.timedelta(seconds=period.seconds)
-            else:
-                local = entry.at.astimezone(policy_zone(state, policy))
-                last = local.date() + dt.timedelta(days=period.days or 0)
-                end = dt.datetime.combine(last, dt.time(0), tzinfo=local.tzinfo)
-            yield f'quiet "{rule.name}"', entry.at, end
-
-
-def policy_zone(state: CustomerState, policy: Policy) -> dt.tzinfo:
-    import zoneinfo
-
-    name = state.values.get("timezone") or policy.timezone
-    return zoneinfo.ZoneInfo(name) if name else dt.timezone.utc
-
-
-def rule_windows(policy: Policy, reference: dt.datetime, zone: dt.tzinfo) -> Iterable[tuple[str, dt.datetime, dt.datetime]]:
-    """For each rolling or consecutive-day cap, the window ending at the reference time."""
-    for rule in policy.rules:
-        if not isinstance(rule, CapRule) or rule.kind != "cap":
-            continue
-        window = rule.window
-        if isinstance(window, Rolling):
-            yield f'cap "{rule.name}"', reference - dt.timedelta(seconds=window.seconds), reference
-        elif isinstance(window, Consecutive):
-            local = reference.astimezone(zone)
-            first = local.date() - dt.timedelta(days=window.days - 1)
-            yield f'cap "{rule.name}"', dt.datetime.combine(first, dt.time(0), tzinfo=zone), reference
 
 
 # ---- the prompt loop ---------------------------------------------------------------------

@@ -700,14 +700,13 @@ class ScenarioRun:
         return state
 
     def zone_of(self, state: CustomerState) -> dt.tzinfo:
-        """The customer's local zone: its timezone attribute, the policy's, or UTC."""
-        policy = self.policy
-        name = state.values.get("timezone")
-        if isinstance(name, str) and valid_zone(name):
-            return zoneinfo.ZoneInfo(name)
-        if policy is not None and policy.timezone:
-            return zoneinfo.ZoneInfo(policy.timezone)
-        return UTC
+        """The customer's local zone, as the evaluator decides it (its timezone attribute
+        when the policy declares one of type zone, else the policy's zone, else UTC)."""
+        if self.policy is None:
+            return UTC
+        from policylang.evaluator import customer_tz
+
+        return customer_tz(self.policy, state.values)
 
     def had(self, statement: Had) -> str:
         policy = self.need_policy(statement.span)
