@@ -431,3 +431,54 @@ def test_at_least_d_within_d_accepts_exactly_one_instant() -> None:
     for off in ("2026-05-12T11:59:59+00:00", "2026-05-12T12:00:01+00:00"):
         late = [sent(off, channel="email", purpose="debt")]
         assert ask(p, t, channel="sms", purpose="debt", ledger=late).denied_by == ("warned",)
+
+
+# ---- quiet stretches and window spans for front ends (issue 10, item 1) -------------------
+
+STRETCH_RULES = (
+    'quiet "hours": no phone outside 08:00-21:00',
+    'quiet "sundays": no marketing on sunday',
+    'quiet "after a call": no debt phone within 2 consecutive days after debt phone for each campaign',
+    'cap "week": at most 2 marketing per 7 days',
+    'cap "three days": at most 2 marketing per 3 consecutive days',
+    'cap "calendar": at most 2 marketing per calendar week',
+    'capacity "load": at most 9 phone per calendar day',
+)
+
+
+def test_quiet_stretches_follow_local_time_across_a_dst_change() -> None:
+    from policylang.evaluator import quiet_stretches
+
+    p = policy(*STRETCH_RULES)
+    ny = {"timezone": "America/New_York"}
+    ledger = [sent("2026-11-01T12:00:00+00:00", purpose="debt", campaign="d1"),
+              sent("2026-11-01T12:00:00+00:00", purpose="debt", campaign="d2")]
+    found = quiet_stretches(p, ny, ledger, at("2026-10-31T12:00:00+00:00"), at("2026-11-03T00:00:00+00:00"))
+    spans = [(rule.name, lo.isoformat(), hi.isoformat()) for rule, lo, hi in found]
+    assert spans == [
+        # 31 Oct 21:00 EDT (01:00Z) to 1 Nov 08:00 EST (13:00Z): the night the clocks go back
+        ("hours", "2026-11-01T01:00:00+00:00", "2026-11-01T13:00:00+00:00"),
+        # 1 Nov 21:00 EST is 02:00Z on 2 Nov; 08:00 EST on 2 Nov is 13:00Z
+        ("hours", "2026-11-02T02:00:00+00:00", "2026-11-02T13:00:00+00:00"),
+        # Sunday 1 Nov: from 00:00 EDT (04:00Z) to Monday 00:00 EST (05:00Z), 25 hours
+        ("sundays", "2026-11-01T04:00:00+00:00", "2026-11-02T05:00:00+00:00"),
+        # each campaign's call (1 Nov 07:00 EST) opens its own stretch, to the start of 3 Nov EST
+        # (05:00Z), clipped to the end of the asked interval
+        ("after a call", "2026-11-01T12:00:00+00:00", "2026-11-03T00:00:00+00:00"),
+        ("after a call", "2026-11-01T12:00:00+00:00", "2026-11-03T00:00:00+00:00"),
+    ]
+
+
+def test_window_spans_are_the_windows_holding_the_request() -> None:
+    from policylang.evaluator import window_spans
+
+    p = policy(*STRETCH_RULES)
+    t = at("2026-11-02T12:00:00+00:00")  # Monday 07:00 EST
+    spans = {rule.name: (lo, hi) for rule, lo, hi in window_spans(p, {"timezone": "America/New_York"}, t)}
+    us = dt.timedelta(microseconds=1)
+    assert spans["week"] == (t - dt.timedelta(days=7) + us, t + us)  # contacts in (t - 7 days, t]
+    # 31 Oct .. 2 Nov local: 31 Oct 00:00 EDT is 04:00Z, 3 Nov 00:00 EST is 05:00Z
+    assert spans["three days"] == (at("2026-10-31T04:00:00+00:00"), at("2026-11-03T05:00:00+00:00"))
+    assert spans["calendar"] == (at("2026-11-02T05:00:00+00:00"), at("2026-11-09T05:00:00+00:00"))
+    # capacity counts all customers: the policy's zone (UTC here)
+    assert spans["load"] == (at("2026-11-02T00:00:00+00:00"), at("2026-11-03T00:00:00+00:00"))

@@ -264,3 +264,22 @@ def test_the_repl_in_a_real_terminal(tmp_path: Path) -> None:
     assert child.exitstatus == 0
     history = (tmp_path / "history").read_text()
     assert "+ask ada: transactional email by service at 2026-11-24 10:00" in history
+
+
+def test_timeline_draws_quiet_hours_and_calendar_windows_from_the_evaluator(tmp_path: Path) -> None:
+    policy = tmp_path / "p.pol"
+    policy.write_text('policy "z"\ntimezone "America/New_York"\nchannels email\nteams t\npurposes p\n'
+                      'customer\n  timezone zone\n'
+                      'quiet "nights": no email between 22:00 and 07:00\n'
+                      'cap "week": at most 1 email per calendar week\n')
+    session = Session(policy, base=tmp_path, now=dt.datetime(2026, 1, 7, 10, 0))
+    show(session, 'customer x: timezone "Asia/Tokyo"')
+    show(session, "x had p email by t at 2026-01-05 09:00")
+    out = show(session, "timeline x")
+    lines = out.splitlines()
+    assert lines[0].startswith("timeline of x (Asia/Tokyo)")
+    nights = next(line for line in lines if 'quiet "nights"' in line).split("|", 1)[1]
+    # the axis spans 4 to 8 January local: one quiet stretch a night, so separate runs of ░
+    assert len([run for run in nights.split(" ") if run]) >= 3
+    week = next(line for line in lines if 'cap "week"' in line).split("|", 1)[1]
+    assert week.count("[") == 1 and week.count("]") <= 1  # the calendar week holding now
