@@ -80,8 +80,8 @@ def selectors(draw: Any, focus: Focus | None = None) -> str:
     if draw(st.integers(0, 3)) == 0:
         teams = draw(st.lists(st.sampled_from((*TEAMS, "owner")), min_size=1, max_size=2, unique=True))
         text += " by " + ", ".join(teams)
-    if draw(st.integers(0, 4)) == 0:
-        text += " except " + draw(st.sampled_from(TEAMS + ("owner",)))
+    if draw(st.integers(0, 3)) == 0:
+        text += " except " + draw(st.sampled_from(TEAMS + ("owner", "owner")))
     return text
 
 
@@ -177,7 +177,7 @@ def exclusive_rules(draw: Any, focus: Focus | None = None) -> str:
 
 
 @st.composite
-def policy_texts(draw: Any, focus: Focus | None = None) -> str:
+def policy_texts(draw: Any, focus: Focus | None = None, max_rules: int = 5) -> str:
     zone = draw(st.sampled_from((None,) + ZONES))
     order = draw(st.permutations((*TEAMS, "owner")))
     order = order[: draw(st.integers(2, 4))]
@@ -186,7 +186,7 @@ def policy_texts(draw: Any, focus: Focus | None = None) -> str:
             st.one_of(cap_rules(focus), cap_rules(focus), quiet_rules(focus), quiet_rules(focus),
                       exclude_rules(focus), require_rules(focus), exclusive_rules(focus)),
             min_size=1,
-            max_size=5,
+            max_size=max_rules,
         )
     )
     lines = [r.format(name=f"r{i}") for i, r in enumerate(rules)]
@@ -316,7 +316,7 @@ PRESSURE_MODES = ("deny", "deny", "displace", "displace", "displace", "near")
 
 
 @st.composite
-def pressing_caps(draw: Any, focus: Focus, kinds: tuple[str, ...] = ("cap", "cap", "cap", "capacity")) -> tuple[str, str, int]:
+def pressing_caps(draw: Any, focus: Focus, kinds: tuple[str, ...] = ("cap", "cap", "capacity")) -> tuple[str, str, int]:
     """A cap or capacity rule the request is subject to, its window and its limit (the
     window is filled by :func:`pressure`), so that cap denials and displacements are common."""
     kind = draw(st.sampled_from(kinds))
@@ -374,6 +374,27 @@ def pressure(draw: Any, text: str, customer: dict[str, Any], request: Request, w
     return out
 
 
+@st.composite
+def pressing_quiet(draw: Any, focus: Focus, t: dt.datetime, zone: str | None) -> str:
+    """A quiet rule the request is subject to whose edge is at (or a minute from) the request's
+    local time, or whose days are the request's local weekday or date (or the next ones)."""
+    local = t.astimezone(ZoneInfo(zone) if zone else UTC)
+    shape = draw(st.sampled_from((focus[0], focus[1], "any")))
+    form = draw(st.sampled_from(("weekday", "date", "next", "between", "outside")))
+    if form in ("weekday", "date", "next"):
+        day = local.date() + dt.timedelta(days=1 if form == "next" else draw(st.sampled_from((0, 0, -1))))
+        names = {"weekday": [WEEKDAYS[day.weekday()]], "date": [day.isoformat()],
+                 "next": [WEEKDAYS[day.weekday()], day.isoformat()]}[form]
+        return f'quiet "hush": no {shape} on {", ".join(names)}'
+    minute = local.hour * 60 + local.minute + draw(st.sampled_from((0, 0, 0, 1, -1)))
+    length = draw(st.sampled_from((1, 30, 90, 600)))
+    start, end = minute % 1440, (minute + length) % 1440
+    if draw(st.booleans()):
+        start, end = (minute - length) % 1440, minute % 1440  # the request at the end instead
+    a, b = f"{start // 60:02d}:{start % 60:02d}", f"{end // 60:02d}:{end % 60:02d}"
+    return f'quiet "hush": no {shape} ' + (f"between {a} and {b}" if form == "between" else f"outside {a}-{b}")
+
+
 def anchors(text: str, zone: str | None, t: dt.datetime) -> list[dt.datetime]:
     """Instants where a verdict can change: local midnights around ``t``, the zone's
     daylight-saving changes within 40 days, and the policy's quiet clock readings today."""
@@ -395,33 +416,36 @@ def scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], Request, list[Con
     local midnight, a quiet start or end or a daylight-saving change; requests exactly there too.
     """
     focus = (draw(st.sampled_from(PURPOSES)), draw(st.sampled_from(CHANNELS)), draw(st.sampled_from(TEAMS)))
-    text = draw(policy_texts(focus))
+    mode = draw(st.sampled_from(PRESSURE_MODES))
+    # a displacement shows only when no other rule denies: fewer rules then
+    text = draw(policy_texts(focus, max_rules=1 if mode == "displace" else 5))
     window, limit = None, 0
     if draw(st.integers(0, 9)) < 8:
         line, window, limit = draw(pressing_caps(focus))
         text += line + "\n"
-    try:
-        policy = policylang.compile(text, "random.pol")
-    except PolicylangError:
-        assume(False)
-        raise
     customer = draw(customers())
-    zone = customer.get("timezone") or policy.timezone
+    zone = customer.get("timezone") or load(text).timezone
     strongest = [team for team in load(text).precedence if team in TEAMS][:1]
     if strongest and draw(st.booleans()):
         focus = (focus[0], focus[1], strongest[0])  # the strongest team asks: it can displace
     t = draw(request_instants(zone))
     if draw(st.integers(0, 5)) == 0:
         t = draw(st.sampled_from(anchors(text, zone, t)))
+    if draw(st.integers(0, 2)) == 0 and mode != "displace":
+        text += draw(pressing_quiet(focus, t, zone)) + "\n"
+    try:
+        policy = policylang.compile(text, "random.pol")
+    except PolicylangError:
+        assume(False)
+        raise
     durations = policy_durations(policy)
     request = draw(requests_for(t, focus))
     edges = anchors(text, zone, t)
-    mode = draw(st.sampled_from(PRESSURE_MODES))
     # a displacement needs the window free of other counted contacts: a short ledger then
     ledger = draw(st.lists(entries(request, durations, edges), min_size=0 if mode == "displace" else 2,
                            max_size=3 if window is not None and mode == "displace" else 14))
     if window is not None:
-        capacity = text.splitlines()[-1].startswith("capacity")
+        capacity = 'capacity "press"' in text
         ledger += draw(pressure(text, customer, request, window, policy.timezone if capacity else zone, limit, mode))
         ledger = draw(st.permutations(ledger))
     return text, policy, customer, request, ledger

@@ -482,3 +482,13 @@ def test_window_spans_are_the_windows_holding_the_request() -> None:
     assert spans["calendar"] == (at("2026-11-02T05:00:00+00:00"), at("2026-11-09T05:00:00+00:00"))
     # capacity counts all customers: the policy's zone (UTC here)
     assert spans["load"] == (at("2026-11-02T00:00:00+00:00"), at("2026-11-03T00:00:00+00:00"))
+
+
+def test_except_owner_leaves_out_only_the_customers_owner() -> None:
+    p = policy('exclude "others": phone except owner when customer.do_not_call')
+    owned = {"timezone": "America/New_York", "owner": "b", "do_not_call": True}
+    t = "2026-05-13T16:00:00+00:00"
+    assert ask(p, t, team="b", customer=owned).allowed  # the owner is not subject
+    assert ask(p, t, team="c", customer=owned).denied_by == ("others",)
+    # without an owner nobody is left out
+    assert ask(p, t, team="b", customer={"timezone": "America/New_York", "do_not_call": True}).denied_by == ("others",)
