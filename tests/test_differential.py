@@ -12,7 +12,9 @@ import datetime as dt
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import strategies as st
 
+import policylang
 from policylang.records import Request
 from policylang.rules import Policy
 from tests.reference import decide_at, reference_decide
@@ -68,6 +70,35 @@ def test_evaluator_agrees_on_precedence_and_displacement(scenario: Any) -> None:
     check_same(*scenario)
 
 
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=", "is", "is not")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(COMPARISONS), st.sampled_from((17, 18, 19, 64, 65, 66)), st.sampled_from((18, 65)),
+       st.sampled_from((None, 17, 18, 19, 64, 65, 66)), st.booleans())
+def test_conditions_agree_with_the_reference_at_equality(op: str, left: int, right: int, age: int | None,
+                                                          negate: bool) -> None:
+    # Every comparison operator, with the customer's value drawn at, just below and just
+    # above the compared number (and absent), alone and under `not` and `or`.
+    condition = f"customer.age {op} {right}"
+    if negate:
+        condition = f"not ({condition}) or customer.age {op} {left}"
+    text = f'{HEAD_FOR_CONDITIONS}exclude "x": marketing when {condition}\n'
+    customer: dict[str, Any] = {} if age is None else {"age": age}
+    request = Request("sales", "email", "marketing", dt.datetime(2026, 5, 13, 12, tzinfo=dt.timezone.utc))
+    decision = policylang.compile(text).decide(customer, request, [])
+    assert decision.denied_by == reference_decide(text, customer, request, []).denied_by, condition
+
+
+HEAD_FOR_CONDITIONS = """policy "p"
+channels email
+teams sales
+purposes marketing
+customer
+  age number
+"""
+
+
 CAPACITY_BY_DAYS = """policy "p"
 channels email
 teams sales
@@ -82,7 +113,6 @@ def test_capacity_consecutive_days_are_policy_zone_dates() -> None:
     # Found by the differential test. A capacity counts every customer, so its dates are the
     # policy's (here UTC), as for `per calendar day`: 22:30Z on 31 December and 00:00Z on
     # 1 January are different dates, though both fall on 31 December in New York.
-    import policylang
     from policylang.records import Contact
 
     utc = dt.timezone.utc
