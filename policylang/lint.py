@@ -76,8 +76,7 @@ RULES: dict[str, LintRule] = {
         LintRule("PL010", "unused-declaration",
                  "a customer attribute or an event that no rule uses"),
         LintRule("PL011", "unnamed-vocabulary",
-                 "a channel, purpose, team or outcome no rule names (off unless enabled: requests "
-                 "and ledgers use them too)"),
+                 "a channel, purpose, team or outcome no rule names (requests and ledgers use them too)"),
     )
 }
 DEFAULT_OFF = frozenset({"PL011"})
