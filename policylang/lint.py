@@ -215,31 +215,38 @@ def matched(policy: Policy, match: Match) -> set[Shape]:
 
 
 class Traffic:
-    """Which rules the evaluator checks for each shape of request (exemptions applied)."""
+    """Which rules are checked for each shape of request, exemptions applied: the rule
+    graph's index (``subject_rules``) and exemption edges (``exempted_by``), read the way the
+    evaluator's ``build_plan`` reads them (tests/test_lint.py holds the two together)."""
 
     def __init__(self, policy: Policy) -> None:
-        from policylang.evaluator import rule_plan
-        from policylang.records import Request
-
         self.policy = policy
         self.shapes = all_shapes(policy)
         self.status: dict[Shape, dict[int, str]] = {}
-        at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        exempt_kind = {r.index for r in policy.rules if isinstance(r, ExemptRule)}
         for shape in self.shapes:
             purpose, channel, team, is_owner = shape
-            plan = rule_plan(policy, Request(team, channel, purpose, at), team if is_owner else None)
-            self.status[shape] = {rule.index: status for rule, status, _ in plan.entries}
+            subject = set(policy.subject_rules(purpose, channel, team, is_owner))
+            status: dict[int, str] = {}
+            for index in subject:
+                if index in exempt_kind:
+                    status[index] = "lifter"
+                elif any(i in subject for i in policy.exempted_by.get(index, ())):
+                    status[index] = "exempt"
+                else:
+                    status[index] = "check"
+            self.status[shape] = status
 
     def checked(self, rule: AnyRule) -> set[Shape]:
         """Shapes for which the evaluator checks ``rule`` (selected and not exempted)."""
         return {s for s in self.shapes if self.status[s].get(rule.index) == "check"}
 
     def selected(self, rule: AnyRule) -> set[Shape]:
-        return {s for s in self.shapes if self.status[s].get(rule.index) in ("check", "exempt")}
+        return {s for s in self.shapes if self.status[s].get(rule.index) in ("check", "exempt", "lifter")}
 
     def quiet_rules(self, shape: Shape) -> list[QuietRule]:
-        return [r for r in self.policy.rules
-                if isinstance(r, QuietRule) and self.status[shape].get(r.index) == "check"]
+        status = self.status[shape]
+        return [r for r in self.policy.rules if isinstance(r, QuietRule) and status.get(r.index) == "check"]
 
 
 def shape_text(shape: Shape) -> str:
@@ -376,6 +383,7 @@ def overlapping_quiet(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
                            f"both silence {shape_text(min(mine))} {when}")
             yield Finding("PL003", message, name_span(later),
                           hint="merge them into one rule, or narrow one so each says something of its own")
+            break  # one finding per rule is enough to act on
 
 
 CALENDAR_INSIDE = {
@@ -425,6 +433,7 @@ def shadowed_caps(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
                 name_span(a),
                 hint=f'remove "{a.name}", or make it stricter than "{b.name}"',
             )
+            break  # one finding per cap
 
 
 def never_applies(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
