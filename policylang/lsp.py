@@ -9,6 +9,7 @@ the formatter's output.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ BODY_KEYWORDS = ("any", "by", "except", "per", "at most", "outside", "between", 
                  "days", "weeks", "hours", "minutes", "at least", "before")
 ATTRIBUTE_TYPES = ("flag", "number", "text", "zone", "date", "team", "channel", "purpose",
                    "one of", "set of")
+LARGE = 400  # lines: from this size on, edits get quick diagnostics first (policylang.incremental)
+SETTLE_SECONDS = 0.3  # then the whole compile and the linter, once typing pauses this long
 DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
 
 
@@ -57,7 +60,6 @@ def path_of(uri: str) -> str:
 
 def analyse_policy(uri: str, text: str) -> Analysis:
     """Parse (keeping what parses), compile and lint ``text``."""
-    from policylang.compiler import compile_policy
     from policylang.lint import Config, find_config, lint_text
     from policylang.parser import parse_partial
 
@@ -68,12 +70,8 @@ def analyse_policy(uri: str, text: str) -> Analysis:
         config = find_config(Path(file)) if Path(file).parent.is_dir() else Config()
     except PolicylangError:
         config = Config()
-    try:
-        compile_policy(text, file)
-    except PolicylangError as exc:
-        analysis.errors = list(exc.errors)
-        return analysis
     result = lint_text(text, file, config)
+    analysis.errors = list(result.errors)
     analysis.policy = result.policy
     analysis.findings = list(result.findings)
     return analysis
@@ -264,20 +262,47 @@ def build_server() -> LanguageServer:
     """A server with every feature registered (``start_io`` runs it)."""
     from policylang import __version__
 
+    from policylang.incremental import Document
+
     server = LanguageServer("policylang", __version__)
     documents: dict[str, Analysis] = {}
+    editing: dict[str, Document] = {}  # large documents: quick diagnostics after each edit
+    pending: dict[str, asyncio.TimerHandle] = {}
 
     def is_scenario(uri: str) -> bool:
         return uri.endswith(".polt")
 
+    def publish(ls: LanguageServer, uri: str, found: list[lsp.Diagnostic]) -> None:
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=found))
+
     def refresh(ls: LanguageServer, uri: str) -> None:
         text = ls.workspace.get_text_document(uri).source
         if is_scenario(uri):
-            found = scenario_diagnostics(uri, text)
-        else:
+            publish(ls, uri, scenario_diagnostics(uri, text))
+            return
+        if text.count("\n") < LARGE or uri not in documents:
             analysis = documents[uri] = analyse_policy(uri, text)
-            found = diagnostics_of(analysis)
-        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=found))
+            if text.count("\n") >= LARGE:
+                editing[uri] = Document(path_of(uri), text, list(analysis.errors))
+            publish(ls, uri, diagnostics_of(analysis))
+            return
+        # A large policy: the edited rule's errors now, the whole compile and lint when typing pauses.
+        document = editing.setdefault(uri, Document(path_of(uri), documents[uri].text, list(documents[uri].errors)))
+        quick = Analysis(uri, text, documents[uri].tree, documents[uri].index, document.update(text))
+        publish(ls, uri, diagnostics_of(quick))
+        if uri in pending:
+            pending.pop(uri).cancel()
+        loop = asyncio.get_event_loop()
+        pending[uri] = loop.call_later(SETTLE_SECONDS, lambda: asyncio.ensure_future(settle(ls, uri, text)))
+
+    async def settle(ls: LanguageServer, uri: str, text: str) -> None:
+        pending.pop(uri, None)
+        analysis = await asyncio.get_event_loop().run_in_executor(None, analyse_policy, uri, text)
+        if ls.workspace.get_text_document(uri).source != text:
+            return  # typed on meanwhile: a later settle answers
+        documents[uri] = analysis
+        editing[uri] = Document(path_of(uri), text, list(analysis.errors))
+        publish(ls, uri, diagnostics_of(analysis))
 
     def current(ls: LanguageServer, uri: str) -> Analysis | None:
         if is_scenario(uri):
@@ -306,6 +331,9 @@ def build_server() -> LanguageServer:
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
         documents.pop(params.text_document.uri, None)
+        editing.pop(params.text_document.uri, None)
+        if params.text_document.uri in pending:
+            pending.pop(params.text_document.uri).cancel()
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)

@@ -212,3 +212,29 @@ async def test_scenario_files_get_syntax_diagnostics(client: LanguageClient, tmp
     found = await change(client, uri, good + "\nexpect ada: marketing email by cards is maybe\n", 2)
     assert len(found) == 1 and found[0].severity == lsp.DiagnosticSeverity.Error
     assert found[0].range.start.line == len(good.split("\n"))
+
+
+@pytest.mark.asyncio
+async def test_a_large_policy_gets_the_edited_rules_errors_first_then_the_whole_answer(
+        client: LanguageClient, tmp_path: Path) -> None:
+    import asyncio
+
+    extra = "".join(f'cap "extra {i}": at most {i % 5 + 1} email by cards per {i % 9 + 1} days\n' for i in range(450))
+    text = NORTHWIND + extra
+    uri = await open_doc(client, tmp_path / "big.pol", text)
+    opened = client.diagnostics[uri]
+    assert any(d.code == "PL004" for d in opened)
+    assert not [d for d in opened if d.severity == lsp.DiagnosticSeverity.Error]
+    broken = text.replace('cap "extra 200": at most 1 email by cards', 'cap "extra 200": at most 1 emial by cards')
+    quick = await change(client, uri, broken, 2)
+    row, col = line_of(broken, "emial")
+    # the quick answer: the compiler's error for the edited rule, and nothing from the linter yet
+    assert [(d.range.start.line, d.range.start.character, d.code) for d in quick] == [(row, col, "compile")]
+    assert not [d for d in await change(client, uri, text, 3) if d.severity == lsp.DiagnosticSeverity.Error]
+    for _ in range(600):  # then the whole compile and lint, once typing pauses (bounded wait)
+        if any(d.code == "PL004" for d in client.diagnostics[uri]):
+            break
+        await asyncio.sleep(0.05)
+    final = client.diagnostics[uri]
+    assert any(d.code == "PL004" for d in final)
+    assert not [d for d in final if d.severity == lsp.DiagnosticSeverity.Error]
