@@ -599,7 +599,7 @@ def walk(node: object) -> Iterator[object]:
             yield from walk(item)
         return
     if attrs.has(type(node)):
-        for field in attrs.fields(type(node)):
+        for field in attrs.fields(type(node)):  # type: ignore[arg-type]  # attrs.has checked it
             if field.name in ("span", "name_span"):
                 continue
             yield from walk(getattr(node, field.name))

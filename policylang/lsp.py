@@ -261,7 +261,6 @@ def symbol_kind(kind: str) -> lsp.SymbolKind:
 def build_server() -> LanguageServer:
     """A server with every feature registered (``start_io`` runs it)."""
     from policylang import __version__
-
     from policylang.incremental import Document
 
     server = LanguageServer("policylang", __version__)

@@ -251,7 +251,7 @@ def replay(old: Policy, new: Policy, ledger: Sequence[tuple[int, object]], custo
     for ident, entries in per_customer.items():
         entries.sort(key=lambda pair: pair[0].at)
         a_customer, b_customer = records.get(ident, ({}, {}))
-        for i, (a_entry, b_entry) in enumerate(entries):
+        for i, (a_entry, _) in enumerate(entries):
             if not isinstance(a_entry, Contact) or not a_entry.counted:
                 continue
             contacts += 1

@@ -37,7 +37,7 @@ def _nodes(node: object) -> Iterator[object]:
         for item in node:
             yield from _nodes(item)
     elif attrs.has(type(node)):
-        for field in attrs.fields(type(node)):
+        for field in attrs.fields(type(node)):  # type: ignore[arg-type]  # attrs.has checked it
             if field.name not in ("span", "name_span"):
                 yield from _nodes(getattr(node, field.name))
 

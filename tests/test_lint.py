@@ -28,7 +28,10 @@ exclude "closed": marketing when customer.status is closed
 """
 
 
-def found(body: str, config: Config = Config()) -> list[tuple[str, int, str]]:
+NO_CONFIG = Config()
+
+
+def found(body: str, config: Config = NO_CONFIG) -> list[tuple[str, int, str]]:
     """(code, line, message) of every finding for HEAD + body."""
     result = lint_text(HEAD + body, "p.pol", config)
     assert result.errors == (), result.errors
