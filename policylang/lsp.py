@@ -32,6 +32,7 @@ BODY_KEYWORDS = ("any", "by", "except", "per", "at most", "outside", "between", 
                  "days", "weeks", "hours", "minutes", "at least", "before")
 ATTRIBUTE_TYPES = ("flag", "number", "text", "zone", "date", "team", "channel", "purpose",
                    "one of", "set of")
+RUN_COMMAND = "policylang.runScenarios"
 LARGE = 400  # lines: from this size on, edits get quick diagnostics first (policylang.incremental)
 SETTLE_SECONDS = 0.3  # then the whole compile and the linter, once typing pauses this long
 DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
@@ -106,17 +107,51 @@ def diagnostics_of(analysis: Analysis) -> list[lsp.Diagnostic]:
     return out
 
 
-def scenario_diagnostics(uri: str, text: str) -> list[lsp.Diagnostic]:
-    """Syntax errors of a ``.polt`` file."""
-    from policylang.scenario import parse_scenario
+def run_scenarios(uri: str, text: str, loader: Any = None) -> tuple[list[PolicylangError], list[Any]]:
+    """Run a ``.polt`` text as `policylang test` runs its file: (problems, expect answers).
 
+    ``loader`` compiles the policy a ``use`` line names (the server passes one that reads
+    an open editor's unsaved text before the disk)."""
+    from policylang.scenario import ScenarioRun, Use, load_policy_file, parse_scenario
+
+    path = Path(path_of(uri))
     try:
-        parse_scenario(text, path_of(uri))
+        scenario = parse_scenario(text, str(path))
     except PolicylangError as exc:
-        return [lsp.Diagnostic(range=to_range(e.span), message=e.message + (f"\nhint: {e.hint}" if e.hint else ""),
-                               severity=lsp.DiagnosticSeverity.Error, source="policylang", code="syntax")
-                for e in exc.errors]
-    return []
+        return list(exc.errors), []
+    run = ScenarioRun(path.parent, loader=loader or load_policy_file)
+    problems: list[PolicylangError] = []
+    answers: list[Any] = []
+    for statement in scenario.statements:
+        try:
+            result = run.execute(statement)
+        except PolicylangError as exc:
+            problems.extend(exc.errors)
+            if isinstance(statement, Use) or run.policy is None:
+                break  # nothing below can run without the policy
+            continue
+        if not isinstance(result, str) and result.is_expect:
+            answers.append(result)
+    return problems, answers
+
+
+def scenario_diagnostics(uri: str, text: str, loader: Any = None) -> list[lsp.Diagnostic]:
+    """Syntax errors and problems of a ``.polt`` file, and each failed expectation on its line."""
+    from policylang.diagnostics import error_code
+
+    problems, answers = run_scenarios(uri, text, loader)
+    here = path_of(uri)
+    out = [lsp.Diagnostic(range=to_range(e.span) if e.span.file == here else lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
+                          message=(e.message if e.span.file == here else f"{e.span}: {e.message}")
+                          + (f"\nhint: {e.hint}" if e.hint else ""),
+                          severity=lsp.DiagnosticSeverity.Error, source="policylang", code=error_code(e))
+           for e in problems]
+    for answer in answers:
+        if not answer.passed:
+            out.append(lsp.Diagnostic(range=to_range(answer.statement.span), message="; ".join(answer.failures),
+                                      severity=lsp.DiagnosticSeverity.Error, source="policylang test",
+                                      code="expect"))
+    return out
 
 
 # ---- hover --------------------------------------------------------------------------------------
@@ -277,7 +312,7 @@ def build_server() -> LanguageServer:
     def refresh(ls: LanguageServer, uri: str) -> None:
         text = ls.workspace.get_text_document(uri).source
         if is_scenario(uri):
-            publish(ls, uri, scenario_diagnostics(uri, text))
+            publish(ls, uri, scenario_diagnostics(uri, text, loader(ls)))
             return
         if text.count("\n") < LARGE or uri not in documents:
             analysis = documents[uri] = analyse_policy(uri, text)
@@ -293,6 +328,18 @@ def build_server() -> LanguageServer:
             pending.pop(uri).cancel()
         loop = asyncio.get_event_loop()
         pending[uri] = loop.call_later(SETTLE_SECONDS, lambda: asyncio.ensure_future(settle(ls, uri, text)))
+
+    def loader(ls: LanguageServer) -> Any:
+        """Compile the policy a scenario uses from the editor's text when it is open."""
+        from policylang.compiler import compile_policy
+        from policylang.scenario import load_policy_file
+
+        def load(path: Path) -> Any:
+            uri = path.resolve().as_uri()
+            opened = ls.workspace.text_documents.get(uri)
+            return compile_policy(opened.source, str(path)) if opened is not None else load_policy_file(path)
+
+        return load
 
     async def settle(ls: LanguageServer, uri: str, text: str) -> None:
         pending.pop(uri, None)
@@ -326,6 +373,30 @@ def build_server() -> LanguageServer:
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
         refresh(ls, params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: LanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        refresh(ls, params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
+    def code_lens(ls: LanguageServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
+        uri = params.text_document.uri
+        if not is_scenario(uri):
+            return []
+        text = ls.workspace.get_text_document(uri).source
+        count = sum(1 for line in text.split("\n") if line.lstrip().startswith("expect"))
+        return [lsp.CodeLens(range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
+                             command=lsp.Command(title=f"run {count} expectations", command=RUN_COMMAND,
+                                                 arguments=[uri]))]
+
+    @server.command(RUN_COMMAND)
+    def run_command(ls: LanguageServer, uri: str) -> str:
+        """Run a scenario file's expectations; failures become diagnostics on their lines."""
+        text = ls.workspace.get_text_document(uri).source
+        problems, answers = run_scenarios(uri, text, loader(ls))
+        publish(ls, uri, scenario_diagnostics(uri, text, loader(ls)))
+        failed = sum(1 for a in answers if not a.passed)
+        return f"{len(answers) - failed} passed, {failed} failed, {1 if problems else 0} errors"
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:

@@ -205,12 +205,33 @@ async def test_formatting_is_the_formatter(client: LanguageClient, tmp_path: Pat
 
 
 @pytest.mark.asyncio
-async def test_scenario_files_get_syntax_diagnostics(client: LanguageClient, tmp_path: Path) -> None:
+async def test_scenario_files_run_with_failures_on_their_expect_lines(client: LanguageClient, tmp_path: Path) -> None:
     good = (ROOT / "examples" / "northwind.polt").read_text()
+    (tmp_path / "northwind.pol").write_text(NORTHWIND)
     uri = await open_doc(client, tmp_path / "northwind.polt", good)
     assert not client.diagnostics[uri]
-    found = await change(client, uri, good + "\nexpect ada: marketing email by cards is maybe\n", 2)
-    assert len(found) == 1 and found[0].severity == lsp.DiagnosticSeverity.Error
+    lenses = await client.text_document_code_lens_async(lsp.CodeLensParams(lsp.TextDocumentIdentifier(uri)))
+    assert lenses is not None and lenses[0].command is not None
+    assert lenses[0].command.title == f"run {good.count(chr(10) + 'expect')} expectations"
+    # a wrong expectation: a diagnostic on its line, saying what was decided
+    wrong = good.replace("expect ada: servicing email by service is allowed",
+                         "expect ada: servicing email by service is denied by \"one voice\"")
+    found = await change(client, uri, wrong, 2)
+    assert [(d.range.start.line, d.code) for d in found] == [(line_of(wrong, "servicing email by service is denied")[0], "expect")]
+    # the policy open in the editor with an unsaved change is the one the scenario uses
+    policy_uri = await open_doc(client, tmp_path / "northwind.pol", NORTHWIND.replace(
+        'cap "one sales call a week":   at most 1 marketing phone per 7 days',
+        'cap "one sales call a week":   at most 5 marketing phone per 7 days'))
+    assert policy_uri
+    summary = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+        command="policylang.runScenarios", arguments=[uri]))
+    assert summary.endswith("passed, 2 failed, 0 errors")
+    # the server publishes before it answers, and messages arrive in order
+    failed_lines = {d.range.start.line for d in client.diagnostics[uri]}
+    assert line_of(wrong, 'expect ada: marketing phone by wealth_management is denied by "one sales call a week"')[0] in failed_lines
+    # a syntax error
+    found = await change(client, uri, good + "\nexpect ada: marketing email by cards is maybe\n", 3)
+    assert len(found) == 1 and found[0].code == "syntax"
     assert found[0].range.start.line == len(good.split("\n"))
 
 
