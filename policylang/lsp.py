@@ -33,6 +33,9 @@ BODY_KEYWORDS = ("any", "by", "except", "per", "at most", "outside", "between", 
 ATTRIBUTE_TYPES = ("flag", "number", "text", "zone", "date", "team", "channel", "purpose",
                    "one of", "set of")
 RUN_COMMAND = "policylang.runScenarios"
+TOKEN_TYPES = ["function", "enumMember", "property", "event", "type"]
+TOKEN_OF_KIND = {"rule": 0, "channel": 1, "team": 1, "purpose": 1, "outcome": 1, "attribute": 2, "event": 3}
+TOKEN_MODIFIERS = ["declaration"]
 LARGE = 400  # lines: from this size on, edits get quick diagnostics first (policylang.incremental)
 SETTLE_SECONDS = 0.3  # then the whole compile and the linter, once typing pauses this long
 DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`\?")
@@ -280,6 +283,21 @@ def rename_edits(analysis: Analysis, occurrence: Occurrence, new_name: str) -> d
     return edits
 
 
+def semantic_tokens(analysis: Analysis) -> list[int]:
+    """Declared names as LSP semantic tokens (relative line, start, length, type, modifiers)."""
+    data: list[int] = []
+    previous_line = previous_start = 0
+    for o in analysis.index.occurrences:
+        s = o.span
+        if not s.line or s.end_line != s.line:
+            continue
+        line, start = s.line - 1, s.column - 1
+        data += [line - previous_line, start - previous_start if line == previous_line else start,
+                 s.end_column - s.column, TOKEN_OF_KIND.get(o.kind, 4), 1 if o.declaration else 0]
+        previous_line, previous_start = line, start
+    return data
+
+
 def whole_document(text: str) -> lsp.Range:
     lines = text.split("\n")
     return lsp.Range(lsp.Position(0, 0), lsp.Position(len(lines) - 1, len(lines[-1])))
@@ -469,6 +487,12 @@ def build_server() -> LanguageServer:
                 out.append(lsp.DocumentSymbol(name=o.name, detail=detail, kind=symbol_kind(o.kind),
                                               range=to_range(o.span), selection_range=to_range(o.span)))
         return out
+
+    @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
+                    lsp.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOKEN_MODIFIERS))
+    def tokens(ls: LanguageServer, params: lsp.SemanticTokensParams) -> lsp.SemanticTokens:
+        analysis = current(ls, params.text_document.uri)
+        return lsp.SemanticTokens(data=semantic_tokens(analysis) if analysis is not None else [])
 
     @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
     def formatting(ls: LanguageServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit]:

@@ -259,3 +259,41 @@ async def test_a_large_policy_gets_the_edited_rules_errors_first_then_the_whole_
     final = client.diagnostics[uri]
     assert any(d.code == "PL004" for d in final)
     assert not [d for d in final if d.severity == lsp.DiagnosticSeverity.Error]
+
+
+@pytest.mark.asyncio
+async def test_semantic_tokens_mark_declared_names(client: LanguageClient, tmp_path: Path) -> None:
+    uri = await open_doc(client, tmp_path / "northwind.pol", NORTHWIND)
+    result = await client.text_document_semantic_tokens_full_async(lsp.SemanticTokensParams(lsp.TextDocumentIdentifier(uri)))
+    assert result is not None
+    data, lines = list(result.data), NORTHWIND.split("\n")
+    decoded, line, start = [], 0, 0
+    for i in range(0, len(data), 5):
+        d_line, d_start, length, kind, modifiers = data[i:i + 5]
+        line, start = line + d_line, (start + d_start if d_line == 0 else d_start)
+        decoded.append((lines[line][start:start + length], kind, modifiers))
+    assert ('"one sales call a week"', 0, 1) in decoded  # a rule, declared
+    assert ("phone", 1, 1) in decoded and ("phone", 1, 0) in decoded  # a channel: declared, used
+    assert ("do_not_call", 2, 0) in decoded and ("complaint", 3, 0) in decoded
+
+
+def test_the_broken_corpus_gives_every_error_of_each_file_in_one_pass() -> None:
+    """What the server publishes for each broken policy is what `check --format json` reports."""
+    import json
+
+    from policylang.cli import main as cli
+    from policylang.lsp import analyse_policy, diagnostics_of
+
+    for path in sorted((ROOT / "tests" / "broken").glob("*.pol")):
+        published = diagnostics_of(analyse_policy(path.as_uri(), path.read_text(encoding="utf-8-sig")))
+        errors = [(d.range.start.line + 1, d.range.start.character + 1, d.code) for d in published
+                  if d.severity == lsp.DiagnosticSeverity.Error]
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            cli(["check", "--format", "json", str(path)])
+        expected = [(d["line"], d["column"], d["code"]) for d in json.loads(out.getvalue())["diagnostics"]]
+        assert errors == expected, path
+        assert len(errors) >= 1
