@@ -20,6 +20,7 @@ from policylang.errors import PolicylangError
 from policylang.resync import Chunk, statement_chunks
 
 RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive", "exempt")
+RULE_PREFIXES = frozenset(kind[:n] for kind in RULE_KINDS for n in range(1, len(kind) + 1))
 RULE_HEAD = re.compile(r'^([a-z]+)\b(?:\s*"([^"]*)")?')
 QUOTED = re.compile(r'"([^"]*)"')
 
@@ -55,11 +56,33 @@ class Document:
     text: str = ""
     errors: list[PolicylangError] = attrs.Factory(list)
     quick_runs: int = 0  # how many updates took the quick path (for tests and benchmarks)
+    _chunks: list[Chunk] | None = None  # the statements of ``text``, found once
 
     def full(self, text: str) -> list[PolicylangError]:
         """Compile the whole text; its errors become the reference for later quick updates."""
-        self.text, self.errors = text, compile_errors(text, self.file)
+        self.text, self.errors, self._chunks = text, compile_errors(text, self.file), None
         return self.errors
+
+    def chunks_of(self, new_lines: list[str], first_changed: int, old_last_changed: int, delta: int) -> list[Chunk]:
+        """The statements of the new text: the reference's, with those around the edit found
+        again (one statement of margin on each side) and those below it moved by ``delta``."""
+        if self._chunks is None:
+            self._chunks = statement_chunks(self.text)
+        old = self._chunks
+        if not old:
+            return statement_chunks("\n".join(new_lines))
+        lo = next((i for i, c in enumerate(old) if c.last >= first_changed - 1), len(old) - 1)
+        hi = next((i for i in range(len(old) - 1, -1, -1) if old[i].first <= old_last_changed + 1), 0)
+        lo, hi = max(lo - 1, 0), min(max(hi, lo) + 1, len(old) - 1)
+        start, end = old[lo].first, old[hi].last + delta
+        if lo == 0:
+            start = 1
+        if hi == len(old) - 1:
+            end = len(new_lines)
+        window = statement_chunks("\n".join(new_lines[start - 1 : end]))
+        moved_window = [Chunk(c.first + start - 1, c.last + start - 1) for c in window]
+        below = [Chunk(c.first + delta, c.last + delta) for c in old[hi + 1 :]]
+        return old[:lo] + moved_window + below
 
     def update(self, text: str) -> list[PolicylangError]:
         """The errors of ``text``: quickly when only rules changed, else by a full compile.
@@ -79,10 +102,12 @@ class Document:
         first_changed, last_changed = top + 1, len(new_lines) - bottom  # 1-based, in the new text
         old_last_changed = len(old_lines) - bottom
         delta = len(new_lines) - len(old_lines)
-        chunks = statement_chunks(text)
+        if not self.text:
+            return self.full(text)
+        chunks = self.chunks_of(new_lines, first_changed, old_last_changed, delta)
         edited = [c for c in chunks if c.last >= first_changed and c.first <= max(last_changed, first_changed)]
         heads = {c: rule_head(new_lines[c.first - 1]) for c in chunks}
-        if not edited or any(heads[c] is None for c in edited) or not self.text:
+        if not edited or any(heads[c] is None for c in edited):
             return self.full(text)
         self.quick_runs += 1
         edited_names = {m[2] for c in edited if (m := heads[c]) is not None and m[2] is not None}
@@ -117,6 +142,4 @@ class Document:
 def rule_head(line: str) -> re.Match[str] | None:
     """The head of a rule (or of a rule being typed: ``ca`` may become ``cap``), else None."""
     found = RULE_HEAD.match(line)
-    if found is None or not any(kind.startswith(found[1]) for kind in RULE_KINDS):
-        return None
-    return found
+    return found if found is not None and found[1] in RULE_PREFIXES else None

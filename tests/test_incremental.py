@@ -62,3 +62,19 @@ def test_quick_updates_report_what_a_full_compile_reports(rules: int) -> None:
         document.full(step)  # what the server does in the background after each edit
     # every edit but two: a deleted statement (others may have named it) and the declaration
     assert document.quick_runs == len(edits(base)) - 2
+
+
+def test_statements_found_around_an_edit_are_those_of_the_whole_text() -> None:
+    from policylang.resync import statement_chunks
+
+    document = Document("p.pol")
+    document.full(NORTHWIND)
+    lines = NORTHWIND.split("\n")
+    for row in range(len(lines)):
+        for new_lines, last, delta in (
+            (lines[:row] + ['cap "n": at most 1 sms', "  per 7 days"] + lines[row:], row + 2, 2),
+            (lines[:row] + lines[row + 1:], row, -1),
+            (lines[:row] + [lines[row] + " x"] + lines[row + 1:], row + 1, 0),
+        ):
+            old_last = last - delta
+            assert document.chunks_of(new_lines, row + 1, old_last, delta) == statement_chunks("\n".join(new_lines)), row
