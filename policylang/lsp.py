@@ -173,7 +173,7 @@ def describe_rule(analysis: Analysis, name: str) -> str:
     if policy is not None:
         from policylang.lint import Traffic
         from policylang.policydiff import traffic_text
-        from policylang.rules import ClockRange, QuietRule
+        from policylang.rules import Calendar, CapRule, ClockRange, Consecutive, QuietRule
 
         rule = policy.rule(name)
         traffic = Traffic(policy)
@@ -182,6 +182,12 @@ def describe_rule(analysis: Analysis, name: str) -> str:
         lifters = sorted({policy.rules[i].name for i in policy.exempted_by.get(rule.index, ())})
         if lifters:
             lines.append("exempted by: " + ", ".join(f'"{n}"' for n in lifters))
+        zone_words = f"the customer's own time zone ({policy.timezone or 'UTC'} when the record has none)"
+        if isinstance(rule, CapRule):
+            if isinstance(rule.window, (Calendar, Consecutive)):
+                lines.append(f"counts {rule.limit} per {rule.window.text}, whole local days in {zone_words}")
+            else:
+                lines.append(f"counts {rule.limit} in any {rule.window.text} (a sliding window of absolute time)")
         if isinstance(rule, QuietRule) and isinstance(rule.period, ClockRange):
             p = rule.period
             start, end = (p.start, p.end) if p.quiet_inside else (p.end, p.start)

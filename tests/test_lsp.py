@@ -109,6 +109,10 @@ async def test_hover_explains_a_rule_and_a_name(client: LanguageClient, tmp_path
     assert 'quiet "calling hours"' in text and "no phone, sms outside 08:00-21:00" in text
     assert "quiet from 21:00 to 08:00 in the customer's own time zone (America/New_York" in text
     assert "governs: " in text and "exempted by: \"transactional\"" in text
+    row, col = line_of(NORTHWIND, '"letters per quarter"')
+    result = await client.text_document_hover_async(lsp.HoverParams(lsp.TextDocumentIdentifier(uri), lsp.Position(row, col + 3)))
+    assert result is not None and isinstance(result.contents, lsp.MarkupContent)
+    assert "counts 2 per calendar quarter, whole local days in the customer's own time zone" in result.contents.value
     row, col = line_of(NORTHWIND, "customer.age")
     result = await client.text_document_hover_async(lsp.HoverParams(lsp.TextDocumentIdentifier(uri), lsp.Position(row, col + 10)))
     assert result is not None and isinstance(result.contents, lsp.MarkupContent)
