@@ -420,13 +420,14 @@ def scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], Request, list[Con
     # a displacement shows only when no other rule denies: fewer rules then
     text = draw(policy_texts(focus, max_rules=1 if mode == "displace" else 5))
     window, limit = None, 0
-    if draw(st.integers(0, 9)) < 8:
-        line, window, limit = draw(pressing_caps(focus))
+    if mode == "displace" or draw(st.integers(0, 9)) < 9:
+        # capacity never displaces: a displacing pressure is a cap
+        line, window, limit = draw(pressing_caps(focus, ("cap",) if mode == "displace" else ("cap", "cap", "cap", "capacity", "capacity")))
         text += line + "\n"
     customer = draw(customers())
     zone = customer.get("timezone") or load(text).timezone
     strongest = [team for team in load(text).precedence if team in TEAMS][:1]
-    if strongest and draw(st.booleans()):
+    if strongest and (mode == "displace" or draw(st.booleans())):
         focus = (focus[0], focus[1], strongest[0])  # the strongest team asks: it can displace
     t = draw(request_instants(zone))
     if draw(st.integers(0, 5)) == 0:
