@@ -422,7 +422,7 @@ def scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], Request, list[Con
     window, limit = None, 0
     if mode == "displace" or draw(st.integers(0, 9)) < 9:
         # capacity never displaces: a displacing pressure is a cap
-        line, window, limit = draw(pressing_caps(focus, ("cap",) if mode == "displace" else ("cap", "cap", "cap", "capacity", "capacity")))
+        line, window, limit = draw(pressing_caps(focus, ("cap",) if mode == "displace" else ("capacity", "cap", "cap", "capacity", "cap")))
         text += line + "\n"
     customer = draw(customers())
     zone = customer.get("timezone") or load(text).timezone
