@@ -27,24 +27,29 @@ def main(n: int) -> None:
     print("| strategy | examples | cap denial | capacity denial | displaces | entry on a boundary |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, strategy in (("scenarios", scenarios()), ("displacement_scenarios", displacement_scenarios())):
-        counts: collections.Counter[str] = collections.Counter()
-
-        @settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        @given(strategy)
-        def sample(scenario: Any, counts: collections.Counter[str] = counts) -> None:
-            text, policy, customer, request, ledger = scenario
-            decision = policy.decide(customer, request, ledger)
-            kinds = {policy.rule(rule).kind for rule in decision.denied_by}
-            counts["n"] += 1
-            counts["cap"] += "cap" in kinds
-            counts["capacity"] += "capacity" in kinds
-            counts["displaces"] += bool(decision.displaces)
-            counts["boundary"] += boundary_label(text, customer, request, ledger) != "no entry on a boundary"
-
-        sample()
+        counts = tally(strategy, n)
         total = counts["n"]
         shares = " | ".join(f"{counts[k] / total:.1%}" for k in ("cap", "capacity", "displaces", "boundary"))
         print(f"| {name} | {total} | {shares} |")
+
+
+def tally(strategy: Any, n: int) -> collections.Counter[str]:
+    counts: collections.Counter[str] = collections.Counter()
+
+    @settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(strategy)
+    def sample(scenario: Any) -> None:
+        text, policy, customer, request, ledger = scenario
+        decision = policy.decide(customer, request, ledger)
+        kinds = {policy.rule(rule).kind for rule in decision.denied_by}
+        counts["n"] += 1
+        counts["cap"] += "cap" in kinds
+        counts["capacity"] += "capacity" in kinds
+        counts["displaces"] += bool(decision.displaces)
+        counts["boundary"] += boundary_label(text, customer, request, ledger) != "no entry on a boundary"
+
+    sample()
+    return counts
 
 
 if __name__ == "__main__":
