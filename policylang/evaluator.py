@@ -46,6 +46,8 @@ from policylang.rules import (
     QuietRule,
     RequireRule,
     Rolling,
+    Scope,
+    TimeSpec,
 )
 
 HORIZON = 400 * DAY
@@ -69,6 +71,7 @@ class Finding:
     deny: bool
     held: Sequence[Contact] = ()
     reason: str = ""
+    skipped: bool = False  # out of the rule's scope (11.1, 11.11): the verdict is skip
 
 
 PASS = Finding(False)
@@ -140,7 +143,9 @@ def decide(
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
     for position, rule in plan.checked:
-        judgement = results[position] = judge(rule, ctx, t)
+        if rule.warn:
+            continue  # 11.14: judged last, against what this decision does not displace
+        judgement = results[position] = judge(rule, ctx, t, plan)
         if judgement[0] == "deny":
             denying.append(rule)
     notes: list[str] = []
@@ -153,10 +158,22 @@ def decide(
         next_at = t
         held = {id(c) for _, _, shown in results.values() for c in shown}
         displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
+    warnings: list[str] = []
+    if plan.warners:
+        gone = frozenset(id(c) for c in displaced)
+        for position, rule in plan.checked:
+            if rule.warn:
+                judgement = results[position] = judge_warning(rule, ctx, t, plan, gone)
+                if judgement[0] == "warn":
+                    warnings.append(rule.name)
+    for position, (rule, status, _) in enumerate(plan.entries):
+        if status == "lifter" and rule.scope is not None:
+            results[position] = judge_lifter(rule, ctx, t)
     trace: tuple[TraceEntry, ...] = ()
     if explain:
         trace = tuple(
-            fixed or TraceEntry(rule.name, rule.kind, *results[position][:2])
+            TraceEntry(rule.name, rule.kind, *results[position][:2]) if position in results
+            else fixed or TraceEntry(rule.name, rule.kind, "pass", "")
             for position, ((rule, _, _), fixed) in enumerate(zip(plan.entries, plan.fixed_trace, strict=True))
         )
     return Decision(
@@ -167,6 +184,7 @@ def decide(
         next_allowed_at=clock.instant(next_at) if next_at is not None else None,
         trace=trace,
         notes=tuple(notes),
+        warnings=tuple(warnings),
     )
 
 
@@ -221,6 +239,8 @@ class Plan:
     checked: tuple[tuple[int, AnyRule], ...]
     timed: tuple[AnyRule, ...]
     fixed_trace: tuple[TraceEntry | None, ...]
+    lifters: Mapping[int, tuple[ExemptRule, ...]] = attrs.field(factory=dict)  # conditional (11.6)
+    warners: bool = False  # some rule to check is a `warn` rule
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -237,10 +257,11 @@ def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
 def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     subject = set(policy.subject_rules(request.purpose, request.channel, request.team, is_owner))
     entries = []
+    lifters: dict[int, tuple[ExemptRule, ...]] = {}
     for rule in policy.rules:
-        lifter = next(
-            (policy.rules[i].name for i in policy.exempted_by.get(rule.index, ()) if i in subject), ""
-        )
+        applying = [policy.rules[i] for i in policy.exempted_by.get(rule.index, ()) if i in subject]
+        # An exemption with a `when` or effective dates lifts only while in scope (11.6).
+        lifter = next((r.name for r in applying if r.scope is None), "")
         if rule.index not in subject:
             entries.append((rule, "skip", ""))
         elif isinstance(rule, ExemptRule):
@@ -248,12 +269,22 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
         elif lifter:
             entries.append((rule, "exempt", lifter))
         else:
+            conditional = tuple(r for r in applying if isinstance(r, ExemptRule))
+            if conditional:
+                lifters[rule.index] = conditional
             entries.append((rule, "check", ""))
     checked = tuple((i, rule) for i, (rule, status, _) in enumerate(entries) if status == "check")
-    timed = tuple(rule for _, rule in checked if not isinstance(rule, ExcludeRule))
+    timed = tuple(rule for _, rule in checked if not rule.warn and changes_with_time(rule, lifters))
     shape = f"{request.purpose} {request.channel} by {request.team}"
     fixed = tuple(fixed_trace_entry(rule, status, lifter, shape) for rule, status, lifter in entries)
-    return Plan(tuple(entries), checked, timed, fixed)
+    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked))
+
+
+def changes_with_time(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
+    """Can the rule's verdict change with the instant? Every kind but a plain ``exclude``."""
+    if not isinstance(rule, ExcludeRule):
+        return True
+    return bool(rule.time_tests or rule.scope is not None or rule.index in lifters)
 
 
 def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> TraceEntry | None:
@@ -268,15 +299,52 @@ def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> Tr
     return None
 
 
-def judge(rule: AnyRule, ctx: Context, t: int) -> Judgement:
+def judge(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> Judgement:
     """(verdict, reason, displaced contacts) for one rule to check."""
+    lifter = lifted_by(rule, ctx, t, plan)
+    if lifter is not None:
+        return "exempt", f'lifted by exempt "{lifter.name}"' + lifter_window_text(lifter, ctx, t), ()
     finding, displaced = check_with_precedence(rule, ctx, t)
+    if finding.skipped:
+        return "skip", finding.reason, ()
     if finding.deny:
         return "deny", finding.reason, ()
     reason = finding.reason
     if displaced and ctx.explain:
         reason += "; displaces " + ", ".join(describe(c, ctx) for c in displaced)
     return "pass", reason, displaced
+
+
+def judge_warning(rule: AnyRule, ctx: Context, t: int, plan: Plan, gone: frozenset[int]) -> Judgement:
+    """A `warn` rule (11.14): never displaces, counts every planned contact not displaced."""
+    lifter = lifted_by(rule, ctx, t, plan)
+    if lifter is not None:
+        return "exempt", f'lifted by exempt "{lifter.name}"', ()
+    finding = check(rule, ctx, t, gone)
+    if finding.skipped:
+        return "skip", finding.reason, ()
+    return ("warn" if finding.deny else "pass"), finding.reason, ()
+
+
+def judge_lifter(rule: AnyRule, ctx: Context, t: int) -> Judgement:
+    """The trace entry of an exempt rule with a scope: skipped while out of it."""
+    assert isinstance(rule, ExemptRule)
+    out = out_of_scope(rule, ctx, t)
+    if out is not None:
+        return "skip", out.reason, ()
+    return "pass", lifts_text(rule), ()
+
+
+def lifter_window_text(lifter: ExemptRule, ctx: Context, t: int) -> str:
+    return ""
+
+
+def lifted_by(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> ExemptRule | None:
+    """The conditional exemption (11.6) that lifts ``rule`` at ``t``, if any."""
+    for lifter in plan.lifters.get(rule.index, ()):
+        if out_of_scope(lifter, ctx, t) is None:
+            return lifter
+    return None
 
 
 def check_with_precedence(rule: AnyRule, ctx: Context, t: int) -> tuple[Finding, Sequence[Contact]]:
@@ -310,15 +378,100 @@ def fewest_to_displace(rule: AnyRule, ctx: Context, t: int, candidates: list[Con
 
 
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    if rule.scope is not None:
+        out = out_of_scope(rule, ctx, t)
+        if out is not None:
+            return out
     return CHECKS[type(rule)](rule, ctx, t, skip)
 
 
-def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
+def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:
+    """A ``skip`` finding when the rule is not in force at ``t`` (11.11) or its ``when``
+    condition does not hold (11.1); None when the rule applies."""
+    scope = rule.scope
+    if scope is None:
+        return None
+    if scope.start is not None and t < scope.start:
+        reason = f"in force from {format_local(scope.start, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
+        return Finding(False, (), reason, skipped=True)
+    if scope.until is not None and t >= scope.until:
+        reason = f"in force until {format_local(scope.until, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
+        return Finding(False, (), reason, skipped=True)
+    if scope.condition is not None and not scope.condition(ctx.values, ctx.request, t, ctx.tz):
+        reason = ""
+        if ctx.explain:
+            reason = when_false_text(scope.condition_node, scope.condition_text, scope.attributes, ctx, t)
+        return Finding(False, (), reason, skipped=True)
+    return None
+
+
+def when_false_text(node: Any, text: str, attributes: Sequence[str], ctx: Context, t: int) -> str:
+    """``applies when customer.state is fl; it is tx`` (the trace sentences of 11.1, 11.6)."""
+    from policylang import ast
+
+    if isinstance(node, ast.FlagTest):
+        return f"{text} is false" if ctx.values.get(node.attr.attribute) is not None else f"{text} is missing"
+    if isinstance(node, (ast.Compare, ast.InList)):
+        value = ctx.values.get(node.attr.attribute)
+        return f"applies when {text}; it is {plain_value(value) if value is not None else 'missing'}"
+    return f"applies when {text}; it is false ({condition_facts(attributes, ctx, t)})"
+
+
+def plain_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return clock.format_local(clock.micros(value), dt.timezone.utc) + " UTC"
+    if isinstance(value, (set, frozenset)):
+        return "(" + ", ".join(sorted(map(str, value))) + ")"
+    return str(value)
+
+
+def condition_facts(attributes: Sequence[str], ctx: Context, t: int) -> str:
+    return ", ".join(
+        f"{name[8:]} is {getattr(ctx.request, name[8:])}" if name.startswith("request.")
+        else attribute_fact(name, ctx.values, ctx.tz)
+        for name in attributes
+    )
+
+
+def scope_changes(scope: Scope | None, ctx: Context, t: int) -> list[int]:
+    """Instants after ``t`` at which a rule's scope can change: its effective dates and the
+    change instants of its condition's time tests."""
+    if scope is None:
+        return []
+    found = [us for us in (scope.start, scope.until) if us is not None and us > t]
+    found += time_changes(scope.time_tests, ctx, t)
+    return found
+
+
+def time_changes(tests: Sequence[TimeSpec], ctx: Context, t: int) -> list[int]:
+    from policylang.compiler import time_test_changes
+
+    return [us for test in tests for us in time_test_changes(test, ctx.values, ctx.tz) if us > t]
+
+
+def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int | None:
     """The earliest instant after ``t`` at which a denying rule could pass; None if never.
 
     Never later than the rule's true next pass, so jumping to the largest bound of all
-    denying rules skips no allowed instant.
+    denying rules skips no allowed instant. A rule's scope (its effective dates and the
+    time tests of its ``when``) and the scopes of the exemptions that may lift it add
+    their change instants: the verdict may change there too.
     """
+    found = body_bound(rule, ctx, t)
+    changes = scope_changes(rule.scope, ctx, t)
+    if plan is not None:
+        for lifter in plan.lifters.get(rule.index, ()):
+            changes += scope_changes(lifter.scope, ctx, t)
+    if changes:
+        return min(changes if found is None else [*changes, found])
+    return found
+
+
+def body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
     skip = ctx.skip if rule.kind != "capacity" else frozenset()
     if isinstance(rule, CapRule):
         return bound_cap(rule, ctx, t, skip)
@@ -328,6 +481,9 @@ def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
         return bound_require(rule, ctx, t)
     if isinstance(rule, ExclusiveRule):
         return bound_exclusive(rule, ctx, t, skip)
+    if isinstance(rule, ExcludeRule) and rule.time_tests:
+        # 11.11: an exclusion whose condition stops holding at a known instant allows then
+        return min(time_changes(rule.time_tests, ctx, t), default=NEVER)
     return NEVER
 
 
@@ -340,13 +496,16 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     limit = t + HORIZON
     current = t
     for _ in range(MAX_STEPS):
-        bounds = [bound(r, ctx, current) for r in denying]
+        bounds = [bound(r, ctx, current, plan) for r in denying]
         if any(b is None for b in bounds):
             return None
         current = max(b for b in bounds if b is not None)
         if current > limit:
             break
-        denying = [r for r in plan.timed if check_with_precedence(r, ctx, current)[0].deny]
+        denying = [
+            r for r in plan.timed
+            if lifted_by(r, ctx, current, plan) is None and check_with_precedence(r, ctx, current)[0].deny
+        ]
         if not denying:
             return current
     notes.append(
@@ -368,7 +527,10 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
     """
     if rule.kind == "capacity" and ctx.loads is not None:
         found = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
-        pairs = sorted(((clock.micros(c.at), c) for c in found if c.counted), key=lambda p: p[0])
+        drop = rule.not_counted
+        pairs = sorted(((clock.micros(c.at), c) for c in found
+                        if c.counted and not (drop and c.status == "sent" and c.outcome in drop)),
+                       key=lambda p: p[0])
         pairs = [p for p in pairs if lo <= p[0] < hi]
         contacts: Sequence[Contact]
         times, contacts = [us for us, _ in pairs], [c for _, c in pairs]
@@ -376,7 +538,8 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
     else:
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
-        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted)
+        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
+                                               drop=rule.not_counted)
         i, j = bisect_left(times, lo), bisect_left(times, hi)
         if not skip:
             return times, contacts, i, j
@@ -423,7 +586,7 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     reason = ""
     if ctx.explain:
         inside = contacts[bisect_left(times, best_start, i, j) : bisect_left(times, best_start + width, i, j)]
-        reason = count_text(rule, best, ctx) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
+        reason = count_text(rule, best, ctx, best_start, best_start + width) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
         if inside:
             reason += f" ({latest_text(inside, ctx)})"
     return Finding(best >= limit, held, reason)
@@ -436,7 +599,7 @@ def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: fr
     times, contacts, i, j = select(rule, ctx, lo, hi, skip)
     reason = ""
     if ctx.explain:
-        reason = count_text(rule, j - i, ctx) + f" in the calendar {window.unit} from {first.isoformat()}"
+        reason = count_text(rule, j - i, ctx, lo, hi) + f" in the calendar {window.unit} from {first.isoformat()}"
         if j > i:
             reason += f" ({latest_text(contacts[i:j], ctx)})"
     return Finding(j - i >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
@@ -458,7 +621,8 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     reason = ""
     if ctx.explain:
         last = best_first + dt.timedelta(days=days - 1)
-        reason = count_text(rule, best, ctx) + f" on {best_first.isoformat()} to {last.isoformat()}"
+        run = clock.start_of_date(best_first, tz), clock.start_of_date(last + dt.timedelta(days=1), tz)
+        reason = count_text(rule, best, ctx, *run) + f" on {best_first.isoformat()} to {last.isoformat()}"
         if j > i:
             reason += f" ({latest_text(contacts[i:j], ctx)})"
     return Finding(best >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
@@ -483,13 +647,28 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     return clock.start_of_date(today + dt.timedelta(days=1), tz)
 
 
-def count_text(rule: CapRule, count: int, ctx: Context) -> str:
+def count_text(rule: CapRule, count: int, ctx: Context, lo: int = 0, hi: int = 0) -> str:
     text = f"{count} of at most {rule.limit} {rule.match.text} contacts"
     if rule.group:
         text += f" of {rule.group} {getattr(ctx.request, rule.group) or '(none)'}"
+    if rule.not_counted and hi > lo:
+        text += left_out_text(rule, ctx, lo, hi)
     if rule.kind == "capacity":
         text += " across all customers" if ctx.loads is not None else " (this customer's ledger only)"
     return text
+
+
+def left_out_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (2 with outcome busy not counted)``: the sent contacts 11.3 leaves out of ``[lo, hi)``."""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    times, contacts = ctx.history.matching(rule.match, ctx.owner, sent_only=True, outcome=rule.not_counted,
+                                           group=group, value=wanted)
+    i, j = bisect_left(times, lo), bisect_left(times, hi)
+    if j == i:
+        return ""
+    named = ", ".join(sorted({c.outcome or "" for c in contacts[i:j]}))
+    return f" ({j - i} with outcome {named} not counted)"
 
 
 def latest_text(contacts: Sequence[Contact], ctx: Context) -> str:
@@ -554,7 +733,7 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
         group = period.group
         wanted = getattr(ctx.request, group) if group is not None else None
         times, contacts = ctx.history.matching(
-            period.trigger, ctx.owner, outcome=period.outcome, group=group, value=wanted
+            period.trigger, ctx.owner, outcome=period.outcomes or period.outcome, group=group, value=wanted
         )
         i, j = bisect_left(times, lo), bisect_right(times, t)
         found = [(times[k], contacts[k]) for k in range(i, j) if id(contacts[k]) not in skip]
@@ -627,21 +806,50 @@ def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
 
 
 def check_exclude(rule: ExcludeRule, ctx: Context, t: int = 0, skip: frozenset[int] = frozenset()) -> Finding:
-    deny = rule.condition(ctx.values, ctx.request)
+    deny = rule.condition(ctx.values, ctx.request, t, ctx.tz)
     if not ctx.explain:
         return DENY if deny else PASS
-    reason = ""
-    if ctx.explain:
-        facts = ", ".join(
-            f"{name[8:]} is {getattr(ctx.request, name[8:])}" if name.startswith("request.")
-            else attribute_fact(name, ctx.values)
-            for name in rule.attributes
-        )
-        reason = f"{rule.condition_text} is {'true' if deny else 'false'} ({facts})"
-    return Finding(deny, (), reason)
+    return Finding(deny, (), exclude_reason(rule, ctx, t, deny))
 
 
-def attribute_fact(name: str, values: Mapping[str, Any]) -> str:
+def exclude_reason(rule: ExcludeRule, ctx: Context, t: int, holds: bool) -> str:
+    """``COND is true (facts)``; a time test that made the condition true is told in its
+    own words (11.2): ``customer.A 2026-04-02 15:10 is within 10 days (until ...)``."""
+    from policylang import ast
+
+    node = rule.condition_node
+    if rule.time_tests and holds:
+        parts = node.operands if isinstance(node, ast.AnyOf) else (node,)
+        for part in parts:
+            if isinstance(part, ast.TimeTest):
+                test = next(x for x in rule.time_tests if x.attribute == part.attr.attribute and x.op == part.op)
+                if time_holds(test, ctx, t):
+                    return time_sentence(test, ctx)
+    return f"{rule.condition_text} is {'true' if holds else 'false'} ({condition_facts(rule.attributes, ctx, t)})"
+
+
+def time_holds(test: TimeSpec, ctx: Context, t: int) -> bool:
+    from policylang.compiler import time_test_holds
+
+    return time_test_holds(test, ctx.values, ctx.request, t, ctx.tz)
+
+
+def time_sentence(test: TimeSpec, ctx: Context) -> str:
+    """``customer.A 2026-04-02 15:10 is within 10 days (until 2026-04-12 15:10)``."""
+    from policylang.compiler import time_test_changes
+
+    changes = time_test_changes(test, ctx.values, ctx.tz)
+    if not changes:
+        return f"customer.{test.attribute} is missing"
+    start, end = changes
+    words = test.text.removeprefix(f"customer.{test.attribute} ")
+    when = format_local(start, ctx.tz)
+    if test.op == "ago":
+        return f"customer.{test.attribute} {when} is {words} (since {format_local(end, ctx.tz)})"
+    return f"customer.{test.attribute} {when} is {words} (until {format_local(end, ctx.tz)})"
+
+
+def attribute_fact(name: str, values: Mapping[str, Any], tz: dt.tzinfo = dt.timezone.utc) -> str:
     value = values.get(name)
     if value is None:
         return f"customer.{name} is missing"
@@ -651,11 +859,13 @@ def attribute_fact(name: str, values: Mapping[str, Any]) -> str:
         return f"customer.{name} = ({', '.join(sorted(map(str, value)))})"
     if isinstance(value, float) and value.is_integer():
         return f"customer.{name} = {int(value)}"
+    if isinstance(value, dt.datetime):
+        return f"customer.{name} = {format_local(clock.micros(value), tz)}"
     return f"customer.{name} = {value}"
 
 
 def require_times(rule: RequireRule, ctx: Context) -> tuple[list[int], Sequence[Contact]]:
-    return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcome)
+    return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcomes or rule.outcome)
 
 
 def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] = frozenset()) -> Finding:
@@ -667,7 +877,8 @@ def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] 
     reason = ""
     if ctx.explain:
         span = "between " + (format_local(lo, ctx.tz) if lo is not None else "any time") + f" and {format_local(hi, ctx.tz)}"
-        wanted = rule.prerequisite.text + (f" with outcome {rule.outcome}" if rule.outcome else "")
+        named = ", ".join(sorted(rule.outcomes)) if rule.outcomes else rule.outcome
+        wanted = rule.prerequisite.text + (f" with outcome {named}" if named else "")
         reason = f"{describe(contacts[j - 1], ctx)} is {span}" if found else f"no sent {wanted} {span}"
     return Finding(not found, (), reason)
 
