@@ -249,8 +249,13 @@ class RuleTail:
     zone: str | AttrRef | None = None
     when: Condition | None = None
     start: Name | None = None  # the `from` date, as written
-    until: Name | None = None
+    until: Name | None = None  # the first `until` item (a date, or an exemption window's closer)
     span: Span = _span()
+    more_until: tuple[Name, ...] = attrs.field(default=(), kw_only=True)  # `until a, b`: b...
+
+    @property
+    def until_items(self) -> tuple[Name, ...]:
+        return ((self.until,) if self.until is not None else ()) + self.more_until
 
     @property
     def empty(self) -> bool:
@@ -385,6 +390,18 @@ class ExemptTarget:
 
 
 @attrs.frozen(slots=True)
+class ExemptWindow:
+    """``within D after OPENER`` / ``within N consecutive days after OPENER`` / ``after
+    OPENER`` of an exemption window (11.5); the closers are the rule's ``until`` items."""
+
+    duration: Duration | None
+    days: int | None
+    opener: Selector
+    outcomes: tuple[Name, ...] = ()
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
 class Exempt:
     kind: str
     name: str
@@ -392,6 +409,7 @@ class Exempt:
     targets: tuple[ExemptTarget, ...]
     span: Span = _span()
     name_span: Span = _span()
+    window: ExemptWindow | None = attrs.field(default=None, kw_only=True)
     tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
 
 

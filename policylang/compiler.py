@@ -40,6 +40,7 @@ from policylang.rules import (
     Rolling,
     Scope,
     TimeSpec,
+    WindowSpec11,
 )
 from policylang.source import Source, Span
 
@@ -443,7 +444,8 @@ class Compiler:
             condition = self.condition(tail.when, used)
         tests = tuple(self.time_tests)
         start = self.effective_date(tail.start, zone_name)
-        until = self.effective_date(tail.until, zone_name)
+        windowed = isinstance(node, ast.Exempt) and node.window is not None
+        until = None if windowed else self.effective_until(tail, node)
         if start is not None and until is not None and until <= start:
             assert tail.until is not None and tail.start is not None
             self.error(
@@ -460,6 +462,79 @@ class Compiler:
         if scope == Scope(zone_name=zone_name):
             return attrs.evolve(compiled, warn=tail.warn)
         return attrs.evolve(compiled, warn=tail.warn, scope=scope)
+
+    def effective_until(self, tail: ast.RuleTail, node: ast.Rule) -> int | None:
+        """A rule's `until DATE`; names there close exemption windows only (11.5)."""
+        for item in tail.until_items:
+            if not item.value[:1].isdigit():
+                self.error(
+                    f"`until {item.value}` names a closer, but this rule has no exemption window",
+                    item.span,
+                    expected="a date like 2026-09-01",
+                    hint="events and outcomes end the window of `exempt ... within D after OPENER`",
+                )
+                return None
+        if len(tail.until_items) > 1:
+            self.error("a rule ends at one date", tail.more_until[0].span, hint="keep the earliest `until` date")
+        return self.effective_date(tail.until, self.timezone or "UTC")
+
+    def exempt_window(self, node: ast.Exempt) -> WindowSpec11 | None:
+        """The window of ``exempt ... within D after OPENER until CLOSER, ...`` (11.5)."""
+        window = node.window
+        assert window is not None
+        seconds = self.duration(window.duration) if window.duration is not None else None
+        if window.days is not None and not 1 <= window.days <= 3660:
+            self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
+        if window.duration is None and window.days is None and not node.tail.until_items:
+            self.error(
+                "this exemption window never closes",
+                window.span,
+                hint="add `within 7 days` before `after`, or `until` an event or outcome at the end",
+            )
+        names = window.opener.names
+        event_names = [n for n in names if self.kind_of.get(n.value) == "event"]
+        outcomes = frozenset(o for o in (self.outcome(n) for n in window.outcomes) if o)
+        event: str | None = None
+        opener: Match | None = None
+        if event_names:
+            if len(names) > 1 or window.opener.by or window.opener.excepts:
+                self.error(f"`{event_names[0].value}` is an event; a window opened by an event names that event alone",
+                           window.opener.span)
+            if window.outcomes:
+                self.error("an event has no outcome; outcomes belong to contacts", window.span)
+            event = event_names[0].value
+        else:
+            opener = self.selector(window.opener)
+        events: set[str] = set()
+        closer_outcomes: set[str] = set()
+        dates: list[int] = []
+        for item in node.tail.until_items:
+            if item.value[:1].isdigit():
+                found = self.effective_date(item, self.timezone or "UTC")
+                if found is not None:
+                    dates.append(found)
+            elif self.kind_of.get(item.value) == "event":
+                events.add(item.value)
+            elif self.kind_of.get(item.value) == "outcome":
+                closer_outcomes.add(item.value)
+            else:
+                pool = [n for n, k in self.kind_of.items() if k in ("event", "outcome")]
+                self.error(
+                    f"`{item.value}` is not a declared event or outcome",
+                    item.span,
+                    expected="an event, an outcome or a date that ends the window",
+                    hint=did_you_mean(item.value, pool) or "declare it in the `events` or `outcomes` list",
+                )
+        length = (f"{window.duration.amount} {plural(window.duration)}" if window.duration is not None
+                  else f"{window.days} consecutive days" if window.days is not None else "")
+        opened_by = event or (opener.text if opener is not None else "")
+        text = (f"within {length} after {opened_by}" if length else f"after {opened_by}")
+        if outcomes:
+            text += " with outcome " + ", ".join(sorted(outcomes))
+        if node.tail.until_items:
+            text += " until " + ", ".join(i.value for i in node.tail.until_items)
+        return WindowSpec11(seconds, window.days, event, opener, outcomes, frozenset(events),
+                            frozenset(closer_outcomes), tuple(sorted(dates)), text)
 
     def effective_date(self, name: ast.Name | None, zone_name: str) -> int | None:
         """The first instant of a `from`/`until` date in the policy's zone (11.11)."""
@@ -693,9 +768,11 @@ class Compiler:
                 self.error("an exempt rule cannot be exempted", target.span)
             else:
                 names.add(target.text)
+        window = self.exempt_window(node) if node.window is not None else None
         if match is None:
             return None
-        return ExemptRule(index, "exempt", node.name, match, node.span, node, frozenset(kinds), frozenset(names))
+        return ExemptRule(index, "exempt", node.name, match, node.span, node, frozenset(kinds), frozenset(names),
+                          window)
 
     # ---- conditions ----------------------------------------------------------------
     def condition(self, node: ast.Condition, used: list[str]) -> ConditionFn | None:

@@ -92,6 +92,7 @@ class Context:
     explain: bool
     loads: Loads | None
     skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
+    _windows: dict[int, list[Window]] = attrs.field(factory=dict)  # exemption windows by rule index
     _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
@@ -167,7 +168,7 @@ def decide(
                 if judgement[0] == "warn":
                     warnings.append(rule.name)
     for position, (rule, status, _) in enumerate(plan.entries):
-        if status == "lifter" and rule.scope is not None:
+        if status == "lifter" and (rule.scope is not None or windowed(rule)):
             results[position] = judge_lifter(rule, ctx, t)
     trace: tuple[TraceEntry, ...] = ()
     if explain:
@@ -261,7 +262,7 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     for rule in policy.rules:
         applying = [policy.rules[i] for i in policy.exempted_by.get(rule.index, ()) if i in subject]
         # An exemption with a `when` or effective dates lifts only while in scope (11.6).
-        lifter = next((r.name for r in applying if r.scope is None), "")
+        lifter = next((r.name for r in applying if r.scope is None and not windowed(r)), "")
         if rule.index not in subject:
             entries.append((rule, "skip", ""))
         elif isinstance(rule, ExemptRule):
@@ -327,23 +328,127 @@ def judge_warning(rule: AnyRule, ctx: Context, t: int, plan: Plan, gone: frozens
 
 
 def judge_lifter(rule: AnyRule, ctx: Context, t: int) -> Judgement:
-    """The trace entry of an exempt rule with a scope: skipped while out of it."""
+    """The trace entry of an exempt rule with a scope or a window: skipped while it lifts
+    nothing (out of scope, or no window open)."""
     assert isinstance(rule, ExemptRule)
     out = out_of_scope(rule, ctx, t)
     if out is not None:
         return "skip", out.reason, ()
+    if rule.window is not None:
+        current = open_window(rule, ctx, t)
+        if current is None:
+            return "skip", f"no window open ({rule.window.text})", ()
+        return "pass", lifts_text(rule) + window_words(current, ctx), ()
     return "pass", lifts_text(rule), ()
 
 
 def lifter_window_text(lifter: ExemptRule, ctx: Context, t: int) -> str:
-    return ""
+    if lifter.window is None or not ctx.explain:
+        return ""
+    current = open_window(lifter, ctx, t)
+    return window_words(current, ctx) if current is not None else ""
 
 
 def lifted_by(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> ExemptRule | None:
-    """The conditional exemption (11.6) that lifts ``rule`` at ``t``, if any."""
+    """The conditional exemption (11.6) or open exemption window (11.5) lifting ``rule`` at ``t``."""
     for lifter in plan.lifters.get(rule.index, ()):
-        if out_of_scope(lifter, ctx, t) is None:
+        if out_of_scope(lifter, ctx, t) is None and (lifter.window is None or open_window(lifter, ctx, t) is not None):
             return lifter
+    return None
+
+
+def windowed(rule: AnyRule) -> bool:
+    return isinstance(rule, ExemptRule) and rule.window is not None
+
+
+# ---- exemption windows (11.5) ----------------------------------------------------------------
+
+Window = tuple[int, int, str, int | None]  # start, end, what opened it, id of the closing contact
+
+
+def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
+    """Every window of ``rule`` in this customer's ledger, in order of opening (memoised)."""
+    found = ctx._windows.get(rule.index)  # noqa: SLF001 - the context's own memo
+    if found is not None:
+        return found
+    spec = rule.window
+    assert spec is not None
+    history = ctx.history
+    openers: list[tuple[int, str]]
+    if spec.event is not None:
+        openers = [(us, spec.event) for us in history.event_times(spec.event)]
+    else:
+        assert spec.opener is not None
+        times, contacts = history.matching(spec.opener, ctx.owner, sent_only=True,
+                                           outcome=spec.outcomes or None)
+        openers = [(times[k], f"{contacts[k].purpose} {contacts[k].channel}") for k in range(len(times))]
+    closers: list[tuple[int, int | None]] = [(us, None) for us in spec.closer_dates]
+    for name in spec.closer_events:
+        closers += [(us, None) for us in history.event_times(name)]
+    if spec.closer_outcomes:
+        times, contacts = history.matching(rule.match, ctx.owner, sent_only=True, outcome=spec.closer_outcomes)
+        closers += [(times[k], id(contacts[k])) for k in range(len(times))]
+    closers.sort(key=lambda pair: pair[0])
+    closer_times = [us for us, _ in closers]
+    windows: list[Window] = []
+    for start, what in openers:
+        ends: list[tuple[int, int | None]] = []
+        if spec.seconds is not None:
+            ends.append((start + spec.seconds * clock.SECOND, None))
+        if spec.days is not None:
+            ends.append((clock.start_of_date(clock.local_date(start, ctx.tz) + dt.timedelta(days=spec.days), ctx.tz), None))
+        k = bisect_right(closer_times, start)
+        if k < len(closers):
+            ends.append(closers[k])
+        if not ends:
+            continue
+        end, closer = min(ends, key=lambda pair: pair[0])
+        windows.append((start, end, what, closer))
+    ctx._windows[rule.index] = windows  # noqa: SLF001
+    return windows
+
+
+def open_window(rule: ExemptRule, ctx: Context, t: int) -> Window | None:
+    """The window of ``rule`` open at ``t`` that stays open longest, if any."""
+    inside = [w for w in exemption_windows(rule, ctx) if w[0] <= t < w[1]]
+    return max(inside, key=lambda w: w[1]) if inside else None
+
+
+def window_words(window: Window, ctx: Context) -> str:
+    """`` (consent 04-03 10:05, open until 04-10 00:00)``."""
+    start, end, what, _ = window
+    return f" ({what} {short_local(start, ctx)}, open until {short_local(end, ctx)})"
+
+
+def short_local(us: int, ctx: Context) -> str:
+    return ctx.local(us).strftime("%m-%d %H:%M")
+
+
+def window_cover(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, list[Window]]]:
+    """The window exemptions that may excuse contacts from counting under ``rule``."""
+    policy = ctx.policy
+    found = []
+    for index in policy.exempted_by.get(rule.index, ()):
+        lifter = policy.rules[index]
+        if not isinstance(lifter, ExemptRule) or lifter.window is None:
+            continue
+        if lifter.scope is not None and out_of_scope(lifter, ctx, clock.micros(ctx.request.at)) is not None:
+            continue  # a `when` that does not hold excuses nothing (doubt restricts)
+        windows = exemption_windows(lifter, ctx)
+        if windows:
+            found.append((lifter, windows))
+    return found
+
+
+def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window]]], ctx: Context) -> str | None:
+    """The name of the window exemption under which ``contact`` was placed, if any: inside
+    an open window, or the contact that closed it."""
+    for lifter, windows in cover:
+        if not lifter.match.matches(contact.purpose, contact.channel, contact.team, ctx.owner):
+            continue
+        for start, end, _, closer in windows:
+            if start <= us < end or (us == end and closer == id(contact)):
+                return lifter.name
     return None
 
 
@@ -466,6 +571,8 @@ def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int 
     if plan is not None:
         for lifter in plan.lifters.get(rule.index, ()):
             changes += scope_changes(lifter.scope, ctx, t)
+            if lifter.window is not None:
+                changes += [us for w in exemption_windows(lifter, ctx) for us in w[:2] if us > t]
     if changes:
         return min(changes if found is None else [*changes, found])
     return found
@@ -541,6 +648,11 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
         times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
                                                drop=rule.not_counted)
         i, j = bisect_left(times, lo), bisect_left(times, hi)
+        cover = window_cover(rule, ctx) if rule.index in ctx.policy.exempted_by else []
+        if cover:
+            kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
+                          if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
+            return [us for us, _ in kept_pairs], [c for _, c in kept_pairs], 0, len(kept_pairs)
         if not skip:
             return times, contacts, i, j
     group = rule.group
@@ -653,6 +765,8 @@ def count_text(rule: CapRule, count: int, ctx: Context, lo: int = 0, hi: int = 0
         text += f" of {rule.group} {getattr(ctx.request, rule.group) or '(none)'}"
     if rule.not_counted and hi > lo:
         text += left_out_text(rule, ctx, lo, hi)
+    if hi > lo and rule.index in ctx.policy.exempted_by and rule.kind == "cap":
+        text += excused_text(rule, ctx, lo, hi)
     if rule.kind == "capacity":
         text += " across all customers" if ctx.loads is not None else " (this customer's ledger only)"
     return text
@@ -669,6 +783,22 @@ def left_out_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
         return ""
     named = ", ".join(sorted({c.outcome or "" for c in contacts[i:j]}))
     return f" ({j - i} with outcome {named} not counted)"
+
+
+def excused_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (8 placed under exempt "calls with consent" not counted)`` (11.5)."""
+    cover = window_cover(rule, ctx)
+    if not cover:
+        return ""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted, drop=rule.not_counted)
+    counts: dict[str, int] = {}
+    for k in range(bisect_left(times, lo), bisect_left(times, hi)):
+        name = excused(contacts[k], times[k], cover, ctx)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return "".join(f' ({n} placed under exempt "{name}" not counted)' for name, n in counts.items())
 
 
 def latest_text(contacts: Sequence[Contact], ctx: Context) -> str:

@@ -74,8 +74,8 @@ def tail_text(tail: ast.RuleTail) -> str:
         text += f" when {condition_text(tail.when)}"
     if tail.start is not None:
         text += f" from {tail.start.value}"
-    if tail.until is not None:
-        text += f" until {tail.until.value}"
+    if tail.until_items:
+        text += " until " + ", ".join(item.value for item in tail.until_items)
     return text
 
 
@@ -147,7 +147,17 @@ class SelectorWriter:
         if isinstance(rule, ast.Exclusive):
             return f"{self.selector(rule.selector)} per {duration_words(rule.distance)}"
         targets = ", ".join(t.text if t.is_kind else quote(t.text) for t in rule.targets)
-        return f"{self.selector(rule.selector)} from {targets}"
+        text = f"{self.selector(rule.selector)} from {targets}"
+        window = rule.window
+        if window is not None:
+            if window.duration is not None:
+                text += f" within {duration_words(window.duration)}"
+            elif window.days is not None:
+                text += f" within {days_words(window.days)}"
+            text += f" after {self.selector(window.opener)}"
+            if window.outcomes:
+                text += " with outcome " + ", ".join(n.value for n in window.outcomes)
+        return text
 
     def require_body(self, rule: ast.Require) -> str:
         text = f"{self.selector(rule.selector)} after {self.selector(rule.prerequisite)}"

@@ -203,8 +203,9 @@ class _ToAst(Transformer[Token, Any]):
 
     def rule_tail(self, meta: Any, items: list[Any]) -> ast.RuleTail:
         fields: dict[str, Any] = dict(items)
+        until: tuple[ast.Name, ...] = fields.get("until", ())
         return ast.RuleTail(False, fields.get("zone"), fields.get("when"), fields.get("from"),
-                            fields.get("until"), self._s(meta))
+                            until[0] if until else None, self._s(meta), more_until=until[1:])
 
     exclude_tail = rule_tail
 
@@ -220,8 +221,23 @@ class _ToAst(Transformer[Token, Any]):
     def from_clause(self, meta: Any, items: list[Token]) -> tuple[str, ast.Name]:
         return ("from", self._name(items[0]))
 
-    def until_clause(self, meta: Any, items: list[Token]) -> tuple[str, ast.Name]:
-        return ("until", self._name(items[0]))
+    def until_clause(self, meta: Any, items: list[ast.Name]) -> tuple[str, tuple[ast.Name, ...]]:
+        return ("until", tuple(items))
+
+    def until_item(self, meta: Any, items: list[Token]) -> ast.Name:
+        return self._name(items[0])
+
+    def window_duration(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+        outcomes = tuple(items[2]) if len(items) > 2 else ()
+        return ast.ExemptWindow(items[0], None, items[1], outcomes, self._s(meta))
+
+    def window_days(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+        outcomes = tuple(items[3]) if len(items) > 3 else ()
+        return ast.ExemptWindow(None, int(items[0]), items[2], outcomes, self._s(meta))
+
+    def window_open(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+        outcomes = tuple(items[1]) if len(items) > 1 else ()
+        return ast.ExemptWindow(None, None, items[0], outcomes, self._s(meta))
 
     def outcome_names(self, meta: Any, items: list[Token]) -> tuple[ast.Name, ...]:
         return tuple(self._name(t) for t in items)
@@ -303,8 +319,11 @@ class _ToAst(Transformer[Token, Any]):
 
     def exempt(self, meta: Any, items: list[Any]) -> ast.Exempt:
         items, tail = _split_tail(items)
+        window = next((i for i in items if isinstance(i, ast.ExemptWindow)), None)
+        items = [i for i in items if not isinstance(i, ast.ExemptWindow)]
         name, name_span = self._rule_head(meta, items)
-        return ast.Exempt("exempt", name, items[1], tuple(items[2:]), self._s(meta), name_span, tail=tail)
+        return ast.Exempt("exempt", name, items[1], tuple(items[2:]), self._s(meta), name_span, tail=tail,
+                          window=window)
 
     def exempt_target(self, meta: Any, items: list[Token]) -> ast.ExemptTarget:
         token = items[0]

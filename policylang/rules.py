@@ -217,9 +217,29 @@ class ExclusiveRule(Rule):
 
 
 @attrs.frozen(slots=True)
+class WindowSpec11:
+    """An exemption window (11.5): opened by ``event`` or a sent contact matching
+    ``opener`` (with one of ``outcomes``, when named); open for ``seconds``, or until the
+    start of the local date ``days`` after, or until the first closer: an event of
+    ``closer_events``, a sent contact matching the exemption's selector with an outcome of
+    ``closer_outcomes``, or the start of a date of ``closer_dates`` (epoch µs)."""
+
+    seconds: int | None
+    days: int | None
+    event: str | None
+    opener: Match | None
+    outcomes: frozenset[str]
+    closer_events: frozenset[str]
+    closer_outcomes: frozenset[str]
+    closer_dates: tuple[int, ...]
+    text: str
+
+
+@attrs.frozen(slots=True)
 class ExemptRule(Rule):
     kinds: frozenset[str] = frozenset()
     rule_names: frozenset[str] = frozenset()
+    window: WindowSpec11 | None = None
 
     def lifts(self, rule: Rule) -> bool:
         return rule.kind in self.kinds or rule.name in self.rule_names

@@ -255,3 +255,48 @@ def test_the_formatter_round_trips_every_new_clause() -> None:
     assert 'cap "two unanswered in five minutes" warn:' in formatted
     assert "not counting outcome busy, not_in_service" in formatted
     assert "from 2026-06-01 until 2026-09-01" in formatted
+
+
+# ---- 11.5 exemption windows ------------------------------------------------------------------
+
+
+def test_calls_with_consent_are_not_counted() -> None:
+    # consent Thu 06-04 11:20: within 7 consecutive days -> open until the start of 06-11
+    ledger: list[dict[str, Any]] = [{"at": at("2026-06-04 11:20"), "event": "consent"}]
+    ledger += [contact("debt phone collections", f"2026-06-{d:02d} {h}:00", outcome="no_answer", campaign="card-a")
+               for d, h in ((8, 10), (8, 12), (8, 14), (9, 10), (9, 12), (9, 14), (10, 10), (10, 12))]
+    decision = ask({}, "debt phone collections", "2026-06-11 10:00", ledger, campaign="card-a")
+    assert decision.allowed
+    assert reason(decision, "seven calls in seven days") == (
+        'cap "seven calls in seven days": 0 of at most 7 debt phone contacts of campaign card-a '
+        '(8 placed under exempt "calls with consent" not counted) on 2026-06-05 to 2026-06-11 -> pass')
+    # without the consent the same eight calls fill the run
+    assert not ask({}, "debt phone collections", "2026-06-11 10:00", ledger[1:], campaign="card-a").allowed
+
+
+def test_a_conversation_closes_the_window() -> None:
+    ledger: list[dict[str, Any]] = [contact("debt phone collections", "2026-04-03 10:00", outcome="conversation"),
+                                    {"at": at("2026-04-03 10:05"), "event": "consent"}]
+    monday = ask({}, "debt phone collections", "2026-04-06 10:00", ledger)
+    assert monday.allowed
+    assert reason(monday, "after a conversation") == (
+        'quiet "after a conversation": lifted by exempt "calls with consent" '
+        "(consent 04-03 10:05, open until 04-10 00:00) -> exempt")
+    ledger.append(contact("debt phone collections", "2026-04-06 10:00", outcome="conversation"))
+    wednesday = ask({}, "debt phone collections", "2026-04-08 10:00", ledger)
+    # the conversation Mon 04-06 starts 7 consecutive days: 04-06..04-12, allowed 04-13 00:00
+    assert wednesday.denied_by == ("after a conversation",) and local(wednesday) == "2026-04-13 00:00"
+
+
+def test_a_window_end_is_a_next_allowed_boundary() -> None:
+    # a conversation Thu 06-04 09:00 quiets 06-04..06-10; consent at 11:20 lifts the quiet until the
+    # window's end at 06-11 00:00; revoked Fri 06-05 12:00 closes it early
+    ledger: list[dict[str, Any]] = [contact("debt phone collections", "2026-06-04 09:00", outcome="conversation"),
+                                    {"at": at("2026-06-04 11:20"), "event": "consent"},
+                                    {"at": at("2026-06-05 12:00"), "event": "revoked"}]
+    assert ask({}, "debt phone collections", "2026-06-05 11:59", ledger).allowed
+    after = ask({}, "debt phone collections", "2026-06-05 12:00", ledger)
+    assert after.denied_by == ("after a conversation",) and local(after) == "2026-06-11 00:00"
+    # before consent the quiet denies, and the window opening at 11:20 is the next allowed instant
+    before = ask({}, "debt phone collections", "2026-06-04 10:00", ledger)
+    assert local(before) == "2026-06-04 11:20"
