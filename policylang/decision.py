@@ -42,6 +42,7 @@ class Decision:
     trace: tuple[TraceEntry, ...] = ()
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # 11.14: `warn` rules that would deny, in policy order
+    sources: tuple[tuple[str, str], ...] = ()  # 11.18: (source, version), e.g. the holidays package
 
     def explain(self) -> str:
         """The decision and its trace as text a policy author can read."""
@@ -79,6 +80,7 @@ class Decision:
             "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None,
             "warnings": list(self.warnings),
             "trace": [t.to_dict() for t in self.trace],
+            "sources": dict(self.sources),
         }
         if self.notes:
             out["notes"] = list(self.notes)
