@@ -927,6 +927,8 @@ def count_text(rule: CapRule, count: int, ctx: Context, lo: int = 0, hi: int = 0
         text += left_out_text(rule, ctx, lo, hi)
     if hi > lo and rule.index in ctx.policy.exempted_by and rule.kind == "cap":
         text += excused_text(rule, ctx, lo, hi)
+    if hi > lo and ctx.history.voided:
+        text += void_text(rule, ctx, lo, hi)
     if rule.kind == "capacity":
         text += " across all customers" if ctx.loads is not None else " (this customer's ledger only)"
     return text
@@ -943,6 +945,20 @@ def left_out_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
         return ""
     named = ", ".join(sorted({c.outcome or "" for c in contacts[i:j]}))
     return f" ({j - i} with outcome {named} not counted)"
+
+
+def void_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (2 void: c-1, c-2, misdirected)``: void contacts the window would otherwise hold (11.4)."""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    found = [c for c in ctx.history.voided
+             if lo <= clock.micros(c.at) < hi and rule.match.matches(c.purpose, c.channel, c.team, ctx.owner)
+             and (group is None or getattr(c, group) == wanted)]
+    if not found:
+        return ""
+    ids = ", ".join(c.id or "(no id)" for c in sorted(found, key=lambda c: c.at))
+    reasons = ", ".join(dict.fromkeys(c.void_reason for c in found if c.void_reason))
+    return f" ({len(found)} void: {ids}{', ' + reasons if reasons else ''})"
 
 
 def excused_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:

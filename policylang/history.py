@@ -21,12 +21,12 @@ from operator import attrgetter, floordiv, mul, sub
 from typing import Any, overload
 
 from policylang.clock import EPOCH, ONE_US
-from policylang.records import COUNTED_STATUSES, Contact, Entry, Event
+from policylang.records import COUNTED_STATUSES, Contact, Entry, Event, VoidLine, resolve_voids
 from policylang.rules import Match
 
 UTC = dt.timezone.utc
 Matched = tuple[list[int], Sequence[Contact]]
-FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer")
+FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason")
 
 
 class LazyContacts(Sequence[Contact]):
@@ -59,12 +59,15 @@ class LazyContacts(Sequence[Contact]):
 class History:
     """A customer's contacts and events, sorted, with per-selector indexes."""
 
-    __slots__ = ("size", "counted", "counted_us", "events", "has_planned", "planned",
+    __slots__ = ("size", "counted", "counted_us", "events", "has_planned", "planned", "voided",
                  "_cache", "_shapes", "_fields", "_columns", "_made", "_keys", "_micros")
 
-    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+    def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
         kinds = set(map(type, entries))
+        if VoidLine in kinds:  # 11.4: void lines mark the entries they name
+            entries = resolve_voids(entries)
+            kinds = set(map(type, entries))
         if not kinds <= {Contact, Event}:
             for entry in entries:
                 if not isinstance(entry, (Contact, Event)):
@@ -87,6 +90,8 @@ class History:
         self.counted: Sequence[Contact] = list(map(contacts.__getitem__, order))
         self.counted_us = list(map(micros.__getitem__, order))
         self.planned = [contacts[k] for k in order if statuses[k] == "planned"]
+        # 11.4: void contacts count for nothing; the trace still names them
+        self.voided: list[Contact] = [c for c in contacts if c.status == "void"] if "void" in statuses else []
         self._columns: dict[str, list[Any]] | None = None
         self._keys: list[int] = []
         self._made: dict[int, Contact] = {}
@@ -117,6 +122,7 @@ class History:
         history.counted_us = [micros[k] for k in order]
         history.counted = LazyContacts(history._contact, order)
         history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
+        history.voided = [history._contact(k) for k in range(size) if statuses[k] == "void"] if statuses else []
         history._finish(size, events)
         return history
 
@@ -256,5 +262,5 @@ def default_of(field: str) -> Any:
 
 _SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[name].__set__ for name in FIELDS}
 _DEFAULTS: dict[str, Any] = {"status": "sent", "at": dt.datetime.min}
-_DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer")})
+_DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer", "void_reason")})
 _DEFAULTS.update({name: "" for name in ("channel", "purpose", "team")})

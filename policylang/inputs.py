@@ -25,6 +25,8 @@ from policylang.records import (
     Entry,
     Event,
     Request,
+    VoidLine,
+    resolve_voids,
 )
 from policylang.rules import AttrSpec, Policy
 from policylang.source import Span
@@ -115,8 +117,9 @@ def _no_unknown(obj: Mapping[str, Any], allowed: tuple[str, ...], at: Span, what
 
 
 REQUEST_FIELDS = ("team", "channel", "purpose", "at", "campaign", "priority", "customer", "id")
-CONTACT_FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer")
+CONTACT_FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason")
 EVENT_FIELDS = ("at", "event", "customer", "id")
+VOID_FIELDS = ("at", "void", "reason", "event", "customer", "id")
 
 
 def request_from_json(policy: Policy, obj: object, at: Span) -> Request:
@@ -140,12 +143,21 @@ def request_from_json(policy: Policy, obj: object, at: Span) -> Request:
 
 
 def entry_from_json(policy: Policy, obj: object, at: Span) -> Entry:
-    """A ledger line: a contact (``channel``...) or a declared event (``event``)."""
+    """A ledger line: a contact (``channel``...), a declared event (``event``) or, typed
+    as an entry for the history to apply, a void line (``void``, 11.4)."""
     data = _object(obj, at, "ledger line")
     if "at" not in data:
         raise InputError("the ledger line has no `at` field", at)
     instant = parse_instant(data["at"], at)
     customer = _optional_text(data, "customer", at)
+    if "void" in data:
+        _no_unknown(data, VOID_FIELDS, at, "void line")
+        named = data["void"]
+        ids = [named] if isinstance(named, str) else named
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise InputError("field `void` must be an id or a list of ids", at, expected='"c-1" or ["c-1", "c-2"]')
+        event = _name(policy, data["event"], "event", at, "event") if "event" in data else None
+        return VoidLine(instant, tuple(ids), _optional_text(data, "reason", at), event, customer)  # type: ignore[return-value]
     if "event" in data:
         _no_unknown(data, EVENT_FIELDS, at, "ledger event")
         return Event(instant, _name(policy, data["event"], "event", at, "event"), customer)
@@ -174,6 +186,7 @@ def entry_from_json(policy: Policy, obj: object, at: Span) -> Entry:
         campaign=_optional_text(data, "campaign", at),
         id=_optional_text(data, "id", at),
         customer=customer,
+        void_reason=_optional_text(data, "void_reason", at),
     )
 
 
@@ -324,4 +337,5 @@ def read_jsonl(text: str, file: str) -> Iterator[tuple[int, object]]:
 
 def ledger_from_jsonl(policy: Policy, text: str, file: str) -> list[Entry]:
     """Every entry of a JSONL ledger, or the first bad line's InputError."""
-    return [entry_from_json(policy, obj, where(file, number)) for number, obj in read_jsonl(text, file)]
+    entries = [entry_from_json(policy, obj, where(file, number)) for number, obj in read_jsonl(text, file)]
+    return resolve_voids(entries, file)

@@ -15,7 +15,7 @@ import attrs
 
 UTC = dt.timezone.utc
 
-CONTACT_STATUSES = ("sent", "planned", "displaced", "released")
+CONTACT_STATUSES = ("sent", "planned", "displaced", "released", "void")
 COUNTED_STATUSES = frozenset({"sent", "planned"})
 
 
@@ -62,6 +62,7 @@ class Contact:
     campaign: str | None = None
     id: str | None = None
     customer: str | None = None
+    void_reason: str | None = None  # 11.4: why a void contact is void
 
     @property
     def counted(self) -> bool:
@@ -84,7 +85,7 @@ class Contact:
             "team": self.team,
             "status": self.status,
         }
-        for key in ("outcome", "campaign", "id", "customer"):
+        for key in ("outcome", "campaign", "id", "customer", "void_reason"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -106,7 +107,61 @@ class Event:
         return out
 
 
+@attrs.frozen(slots=True)
+class VoidLine:
+    """A ledger line that voids entries by id (11.4): ``{"at", "void": [...], "reason"?,
+    "event"?}``. With ``event`` the line is also that declared event. It applies at every
+    instant, before its ``at`` too: a voided contact is treated as never placed."""
+
+    at: dt.datetime = attrs.field(converter=to_utc)
+    ids: tuple[str, ...] = ()
+    reason: str | None = None
+    event: str | None = None
+    customer: str | None = None
+
+
 Entry = Contact | Event
+
+
+def resolve_voids(entries: list[Any], file: str = "<ledger>") -> list[Entry]:
+    """The entries with every :class:`VoidLine` applied (11.4): each named contact becomes
+    ``void`` (with the line's reason), a line with ``event`` becomes that event, and the
+    void lines themselves go. Ids are unique per customer; naming an unknown id, or a
+    voiding line, is bad input (an :class:`InputError`)."""
+    from policylang.errors import InputError
+    from policylang.source import Span
+
+    voids = [e for e in entries if isinstance(e, VoidLine)]
+    if not voids:
+        return entries
+    where = Span.point(file, 0, 0)
+    by_id: dict[tuple[str | None, str], int] = {}
+    for index, entry in enumerate(entries):
+        if isinstance(entry, Contact) and entry.id is not None:
+            key = (entry.customer, entry.id)
+            if key in by_id:
+                raise InputError(f"the id `{entry.id}` is used by two ledger entries", where,
+                                 hint="ids are unique per customer")
+            by_id[key] = index
+    reasons: dict[int, str | None] = {}
+    for line in voids:
+        for ident in line.ids:
+            found = by_id.get((line.customer, ident))
+            if found is None:
+                raise InputError(f"the void line names `{ident}`, which is no contact's id in this ledger", where,
+                                 hint="a void line names the `id` of a contact line")
+            reasons[found] = line.reason
+    out: list[Entry] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, VoidLine):
+            if entry.event is not None:
+                out.append(Event(entry.at, entry.event, entry.customer))
+        elif index in reasons:
+            assert isinstance(entry, Contact)
+            out.append(attrs.evolve(entry, status="void", void_reason=reasons[index] or entry.void_reason))
+        else:
+            out.append(entry)
+    return out
 
 
 @attrs.frozen(slots=True)

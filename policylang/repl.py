@@ -578,7 +578,7 @@ def _quote(text: str) -> str:
 
 def statement_text(statement: Statement) -> str:
     """A statement written back as scenario text."""
-    from policylang.scenario import CustomerDecl, Had, HadEvent, spec_text
+    from policylang.scenario import CustomerDecl, Had, HadEvent, Voided, spec_text
 
     if isinstance(statement, Now):
         return f"now {statement.at.text()}"
@@ -592,9 +592,15 @@ def statement_text(statement: Statement) -> str:
             text += f" with outcome {contact.outcome.value}"
         if contact.campaign is not None:
             text += f' campaign "{_quote(contact.campaign)}"'
+        if contact.id is not None:
+            text += f' id "{_quote(contact.id)}"'
         return text
     if isinstance(statement, HadEvent):
         return f"{statement.customer.value} had event {statement.event.value} at {statement.at.text()}"
+    if isinstance(statement, Voided):
+        ids = ", ".join(f'"{_quote(i)}"' for i in statement.ids)
+        because = f' because "{_quote(statement.reason)}"' if statement.reason is not None else ""
+        return f"{statement.customer.value} voided {ids} at {statement.at.text()}{because}"
     raise TypeError(statement)
 
 
