@@ -100,6 +100,17 @@ def _optional_text(obj: Mapping[str, Any], key: str, at: Span) -> str | None:
     return value
 
 
+def _campaign(obj: Mapping[str, Any], at: Span) -> str | tuple[str, ...] | None:
+    """``campaign``: a text or a list of texts (11.3); a list of one is that text."""
+    value = obj.get("campaign")
+    if not isinstance(value, list):
+        return _optional_text(obj, "campaign", at)
+    if not value or not all(isinstance(v, str) for v in value):
+        raise InputError("field `campaign` must be a text or a list of texts", at)
+    names = tuple(dict.fromkeys(value))
+    return names[0] if len(names) == 1 else names
+
+
 def _object(obj: object, at: Span, what: str) -> Mapping[str, Any]:
     if not isinstance(obj, dict):
         raise InputError(f"a {what} must be a JSON object, not {type_name(obj)}", at)
@@ -118,7 +129,7 @@ def _no_unknown(obj: Mapping[str, Any], allowed: tuple[str, ...], at: Span, what
 
 REQUEST_FIELDS = ("team", "channel", "purpose", "at", "campaign", "priority", "customer", "id")
 CONTACT_FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason")
-EVENT_FIELDS = ("at", "event", "customer", "id")
+EVENT_FIELDS = ("at", "event", "customer", "id", "campaign")
 VOID_FIELDS = ("at", "void", "reason", "event", "customer", "id")
 
 
@@ -137,7 +148,7 @@ def request_from_json(policy: Policy, obj: object, at: Span) -> Request:
         channel=_name(policy, data["channel"], "channel", at, "channel"),
         purpose=_name(policy, data["purpose"], "purpose", at, "purpose"),
         at=parse_instant(data["at"], at),
-        campaign=_optional_text(data, "campaign", at),
+        campaign=_campaign(data, at),
         priority=priority,
     )
 
@@ -160,7 +171,7 @@ def entry_from_json(policy: Policy, obj: object, at: Span) -> Entry:
         return VoidLine(instant, tuple(ids), _optional_text(data, "reason", at), event, customer)  # type: ignore[return-value]
     if "event" in data:
         _no_unknown(data, EVENT_FIELDS, at, "ledger event")
-        return Event(instant, _name(policy, data["event"], "event", at, "event"), customer)
+        return Event(instant, _name(policy, data["event"], "event", at, "event"), customer, _campaign(data, at))
     _no_unknown(data, CONTACT_FIELDS, at, "ledger contact")
     for key in ("channel", "purpose", "team"):
         if key not in data:
@@ -183,7 +194,7 @@ def entry_from_json(policy: Policy, obj: object, at: Span) -> Entry:
         team=_name(policy, data["team"], "team", at, "team"),
         status=status,
         outcome=outcome,
-        campaign=_optional_text(data, "campaign", at),
+        campaign=_campaign(data, at),
         id=_optional_text(data, "id", at),
         customer=customer,
         void_reason=_optional_text(data, "void_reason", at),

@@ -41,8 +41,13 @@ class Request:
     channel: str
     purpose: str
     at: dt.datetime = attrs.field(converter=to_utc)
-    campaign: str | None = None
+    campaign: str | tuple[str, ...] | None = None  # 11.3: one campaign or several
     priority: int = 0
+
+    @property
+    def campaigns(self) -> tuple[str | None, ...]:
+        """The request's campaigns: checked in each one's group (11.3)."""
+        return self.campaign if isinstance(self.campaign, tuple) else (self.campaign,)
 
     def moved_to(self, at: dt.datetime) -> Request:
         """The same request at another instant."""
@@ -59,7 +64,7 @@ class Contact:
     team: str = ""
     status: str = "sent"
     outcome: str | None = None
-    campaign: str | None = None
+    campaign: str | tuple[str, ...] | None = None  # 11.3: a contact about several campaigns counts in each
     id: str | None = None
     customer: str | None = None
     void_reason: str | None = None  # 11.4: why a void contact is void
@@ -88,7 +93,7 @@ class Contact:
         for key in ("outcome", "campaign", "id", "customer", "void_reason"):
             value = getattr(self, key)
             if value is not None:
-                out[key] = value
+                out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
 
@@ -99,11 +104,14 @@ class Event:
     at: dt.datetime = attrs.field(converter=to_utc)
     name: str = ""
     customer: str | None = None
+    campaign: str | tuple[str, ...] | None = None  # 11.3: None applies to every campaign
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"at": self.at.isoformat(), "event": self.name}
         if self.customer is not None:
             out["customer"] = self.customer
+        if self.campaign is not None:
+            out["campaign"] = list(self.campaign) if isinstance(self.campaign, tuple) else self.campaign
         return out
 
 
@@ -174,3 +182,8 @@ class Customer:
 
     id: str
     values: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def in_campaign(value: str | tuple[str, ...] | None, campaign: object) -> bool:
+    """Is an entry whose campaign is ``value`` in the group of ``campaign`` (11.3)?"""
+    return value == campaign or (isinstance(value, tuple) and campaign in value)

@@ -591,12 +591,17 @@ def statement_text(statement: Statement) -> str:
         if contact.outcome is not None:
             text += f" with outcome {contact.outcome.value}"
         if contact.campaign is not None:
-            text += f' campaign "{_quote(contact.campaign)}"'
+            names = contact.campaign if isinstance(contact.campaign, tuple) else (contact.campaign,)
+            text += " campaign " + ", ".join(f'"{_quote(n)}"' for n in names)
         if contact.id is not None:
             text += f' id "{_quote(contact.id)}"'
         return text
     if isinstance(statement, HadEvent):
-        return f"{statement.customer.value} had event {statement.event.value} at {statement.at.text()}"
+        text = f"{statement.customer.value} had event {statement.event.value} at {statement.at.text()}"
+        if statement.campaign is not None:
+            names = statement.campaign if isinstance(statement.campaign, tuple) else (statement.campaign,)
+            text += " campaign " + ", ".join(f'"{_quote(n)}"' for n in names)
+        return text
     if isinstance(statement, Voided):
         ids = ", ".join(f'"{_quote(i)}"' for i in statement.ids)
         because = f' because "{_quote(statement.reason)}"' if statement.reason is not None else ""

@@ -128,7 +128,7 @@ class ContactSpec:
     team: Name
     at: Instant | None = None
     outcome: Name | None = None
-    campaign: str | None = None
+    campaign: str | tuple[str, ...] | None = None  # 11.18: `campaign "a", "b"`
     span: Span = _span()
     id: str | None = attrs.field(default=None, kw_only=True)  # 11.18 `id "c-1"`
 
@@ -140,7 +140,7 @@ class RequestSpec:
     names: tuple[Name, ...]
     team: Name
     at: Instant | None = None
-    campaign: str | None = None
+    campaign: str | tuple[str, ...] | None = None
     priority: int = 0
     span: Span = _span()
 
@@ -197,6 +197,7 @@ class HadEvent:
     event: Name
     at: Instant
     span: Span = _span()
+    campaign: str | tuple[str, ...] | None = attrs.field(default=None, kw_only=True)  # 11.18
 
 
 @attrs.frozen(slots=True)
@@ -313,7 +314,8 @@ class _ToScenario(Transformer[Token, Any]):
         return Had(self._name(items[0]), items[1], True, self._s(meta))
 
     def had_event(self, meta: Any, items: list[Any]) -> HadEvent:
-        return HadEvent(self._name(items[0]), self._name(items[1]), items[2], self._s(meta))
+        campaign = items[3][1] if len(items) > 3 else None
+        return HadEvent(self._name(items[0]), self._name(items[1]), items[2], self._s(meta), campaign=campaign)
 
     def contact(self, meta: Any, items: list[Any]) -> ContactSpec:
         outcome = campaign = ident = None
@@ -343,8 +345,12 @@ class _ToScenario(Transformer[Token, Any]):
     def outcome(self, meta: Any, items: list[Token]) -> tuple[str, Name]:
         return ("outcome", self._name(items[0]))
 
-    def campaign(self, meta: Any, items: list[Token]) -> tuple[str, str]:
-        return ("campaign", unquote(items[0]))
+    def campaign(self, meta: Any, items: list[Token]) -> tuple[str, str | tuple[str, ...]]:
+        names = tuple(dict.fromkeys(unquote(t) for t in items))
+        return ("campaign", names[0] if len(names) == 1 else names)
+
+    def event_campaign(self, meta: Any, items: list[Token]) -> tuple[str, str | tuple[str, ...]]:
+        return self.campaign(meta, items)
 
     def request_at(self, meta: Any, items: list[Instant]) -> tuple[str, Instant]:
         return ("at", items[0])
@@ -791,7 +797,7 @@ class ScenarioRun:
         policy = self.need_policy(statement.span)
         state = self.customer(statement.customer)
         event = declared(policy, statement.event, "event")
-        entry = Event(statement.at.resolve(self.zone_of(state)), event, state.name)
+        entry = Event(statement.at.resolve(self.zone_of(state)), event, state.name, statement.campaign)
         state.ledger.append(entry)
         return f"{state.name}: event {event} at {entry.at:%Y-%m-%d %H:%M}Z"
 
@@ -1120,13 +1126,19 @@ def contact_fits(spec: ContactSpec, contact: Contact, zone: dt.tzinfo) -> bool:
     return spec.at is None or spec.at.resolve(zone) == contact.at
 
 
+def campaign_words(campaign: str | tuple[str, ...]) -> str:
+    """``"a", "b"``: one campaign or several, quoted as a scenario writes them."""
+    names = campaign if isinstance(campaign, tuple) else (campaign,)
+    return ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in names)
+
+
 def request_text(spec: RequestSpec) -> str:
     """The request as written, normalised."""
     text = " ".join(n.value for n in spec.names) + f" by {spec.team.value}"
     if spec.at is not None:
         text += f" at {spec.at.text()}"
     if spec.campaign is not None:
-        text += f' campaign "{spec.campaign}"'
+        text += " campaign " + campaign_words(spec.campaign)
     if spec.priority:
         text += f" priority {spec.priority}"
     return text

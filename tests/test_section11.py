@@ -492,3 +492,29 @@ def test_a_void_naming_an_unknown_id_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [*seven_calls(), {"at": at("2026-06-07 09:00"), "void": "c-9"}]))
     bad = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     assert bad.returncode == 2 and "c-9" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---- 11.3 several campaigns ----------------------------------------------------------------------
+
+
+def test_one_contact_for_several_campaigns() -> None:
+    # a conversation Mon 2026-11-09 10:00 about medical and card-a: `within 1 day` -> until 11-10 10:00
+    ledger = [contact("debt phone collections", "2026-11-09 10:00", outcome="conversation",
+                      campaign=["medical", "card-a"])]
+    card_a = ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-a")
+    assert card_a.denied_by == ("after a conversation per debt",) and local(card_a) == "2026-11-10 10:00"
+    assert ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
+    both = ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign=["card-b", "card-a"])
+    assert both.denied_by == ("after a conversation per debt",) and local(both) == "2026-11-10 10:00"
+    # a cap counts the contact once in each of its campaigns' groups
+    calls = [contact("debt phone collections", f"2026-06-0{d} 09:00", campaign=["x", "y"]) for d in range(1, 8)]
+    assert not ask({}, "debt phone collections", "2026-06-07 12:00", calls, campaign="y").allowed
+    assert ask({}, "debt phone collections", "2026-06-07 12:00", calls, campaign="z").allowed
+
+
+def test_events_with_and_without_campaigns() -> None:
+    ledger = [{"at": at("2026-11-09 10:00"), "event": "dispute", "campaign": "card-a"}]
+    assert not ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-a").allowed
+    assert ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
+    ledger.append({"at": at("2026-11-10 08:00"), "event": "dispute"})  # every campaign
+    assert not ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
