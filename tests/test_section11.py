@@ -518,3 +518,27 @@ def test_events_with_and_without_campaigns() -> None:
     assert ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
     ledger.append({"at": at("2026-11-10 08:00"), "event": "dispute"})  # every campaign
     assert not ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
+
+
+# ---- 11.2 months in windows and quiet periods -------------------------------------------------------
+
+
+def test_a_rolling_window_of_months() -> None:
+    sent = [{"purpose": "solicitation", "channel": "email", "team": "sales",
+             "at": dt.datetime(2026, 1, 31, 10, tzinfo=PARIS).isoformat()},
+            {"purpose": "solicitation", "channel": "email", "team": "sales",
+             "at": dt.datetime(2026, 2, 15, 10, tzinfo=PARIS).isoformat()}]
+    denied = paris({}, "solicitation email sales", "2026-03-03 10:00", sent)
+    assert denied.denied_by == ("offers per quarter",)
+    # Jan 31 + 3 months = Apr 30 (lowered to the month's last day), 10:00 CEST: the Jan 31 offer leaves
+    assert in_zone(denied, PARIS) == "2026-04-30 10:00"
+
+
+def test_quiet_for_months_after_a_refusal() -> None:
+    # Jan 31 10:00 CET + 2 months = Mar 31 10:00 CEST (the clock time is kept across the DST change)
+    refused = [{"purpose": "solicitation", "channel": "phone", "team": "sales", "outcome": "refused",
+                "at": dt.datetime(2026, 1, 31, 10, tzinfo=PARIS).isoformat()}]
+    assert in_zone(paris({}, "solicitation phone sales", "2026-03-03 10:00", refused), PARIS) == "2026-03-31 10:00"
+    # a refusal on Dec 31 2027: + 2 months = Feb 29 2028 (leap year)
+    leap = [{**refused[0], "at": dt.datetime(2027, 12, 31, 10, tzinfo=PARIS).isoformat()}]
+    assert in_zone(paris({}, "solicitation phone sales", "2028-01-10 10:00", leap), PARIS) == "2028-02-29 10:00"
