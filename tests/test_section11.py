@@ -542,3 +542,47 @@ def test_quiet_for_months_after_a_refusal() -> None:
     # a refusal on Dec 31 2027: + 2 months = Feb 29 2028 (leap year)
     leap = [{**refused[0], "at": dt.datetime(2027, 12, 31, 10, tzinfo=PARIS).isoformat()}]
     assert in_zone(paris({}, "solicitation phone sales", "2028-01-10 10:00", leap), PARIS) == "2028-02-29 10:00"
+
+
+# ---- the REPL and the highlighter ------------------------------------------------------------------
+
+
+def test_the_repl_runs_and_completes_the_new_scenario_forms(tmp_path: Path) -> None:
+    from policylang.repl import Session
+
+    session = Session(POLICY_FILE, base=tmp_path, now=dt.datetime(2026, 6, 7, 12, 0))
+    for line in ['customer mis', *(f'mis had debt phone by collections at 2026-06-0{d} 09:00 campaign "x" id "c-{d}"'
+                                   for d in range(1, 8))]:
+        show_line(session, line)
+    before = show_line(session, 'ask mis: debt phone by collections campaign "x"')
+    show_line(session, 'mis voided "c-1", "c-2" at 2026-06-07 11:00 because "misdirected"')
+    after = show_line(session, 'ask mis: debt phone by collections campaign "x"')
+    assert "DENIED" in str(before).upper() and "void: c-1, c-2, misdirected" in str(after)
+    words = [w for w, _ in session.completions("mis v")]
+    assert "voided" in words
+    assert "warns" in [w for w, _ in session.completions('expect mis: debt phone by collections is allowed and w')]
+
+
+def test_the_highlighter_knows_the_new_words() -> None:
+    from pygments.token import Error
+
+    from policylang.highlight import PolicyLexer
+
+    text = POLICY_FILE.read_text() + (HERE / "calendar.pol").read_text()
+    tokens = list(PolicyLexer().get_tokens(text))
+    assert not [t for t in tokens if t[0] is Error]
+    keywords = {v for t, v in tokens if "Keyword" in str(t)}
+    assert {"warn", "until", "counting", "only", "holidays", "hold"} <= keywords
+
+
+def show_line(session: Any, line: str) -> str:
+    """What the REPL prints for one typed line, as plain text."""
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    rendered = session.handle(line)
+    if rendered is not None:
+        Console(file=out, width=200, color_system=None).print(rendered)
+    return out.getvalue()
