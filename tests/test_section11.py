@@ -586,3 +586,57 @@ def show_line(session: Any, line: str) -> str:
     if rendered is not None:
         Console(file=out, width=200, color_system=None).print(rendered)
     return out.getvalue()
+
+
+# ---- 11.4 void in the shared ledger ----------------------------------------------------------------
+
+
+def test_the_shared_ledger_voids_a_stored_contact() -> None:
+    from policylang.ledger import LedgerError, open_ledger
+    from policylang.records import Contact
+
+    with open_ledger("memory:") as ledger:
+        calls = [Contact(dt.datetime(2026, 6, d, 13, tzinfo=dt.timezone.utc), "phone", "debt", "collections",
+                         campaign="x", id=f"c-{d}", customer="joe") for d in range(1, 8)]
+        ledger.append(calls)
+        request = {"purpose": "debt", "channel": "phone", "team": "collections", "at": at("2026-06-07 12:00"),
+                   "campaign": "x"}
+        assert not POLICY.decide({}, request, ledger.history("joe")).allowed
+        voided = ledger.void("c-1", "misdirected")
+        assert (voided.status, voided.void_reason) == ("void", "misdirected")
+        assert POLICY.decide({}, request, ledger.history("joe")).allowed  # 6 of at most 7
+        exported = [e.to_dict() for e in ledger.export("joe")]
+        assert {"status": "void", "void_reason": "misdirected"}.items() <= exported[0].items()
+        with pytest.raises(LedgerError, match="c-9"):
+            ledger.void("c-9")
+
+
+def test_void_from_the_command_line_and_through_import_and_export(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    lines = [{"customer": "joe", "at": at(f"2026-06-0{d} 09:00"), "channel": "phone", "purpose": "debt",
+              "team": "collections", "id": f"c-{d}"} for d in (1, 3)]
+    lines.append({"customer": "joe", "at": at("2026-06-04 09:00"), "void": ["c-3"], "reason": "misdirected"})
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "policylang.cli", *args], capture_output=True, text=True,
+                              cwd=ROOT, check=False)
+
+    assert run("ledger", "import", "--ledger", url, "--policy", str(POLICY_FILE), str(tmp_path / "in.jsonl")).returncode == 0
+    done = run("void", "c-1", "--reason", "wrong number", "--ledger", url)
+    assert done.returncode == 0 and json.loads(done.stdout)["status"] == "void"
+    exported = [json.loads(line) for line in run("ledger", "export", "--ledger", url).stdout.splitlines()]
+    assert [(e["id"], e["status"], e.get("void_reason")) for e in exported] == [
+        ("c-1", "void", "wrong number"), ("c-3", "void", "misdirected")]
+    unknown = run("void", "c-9", "--ledger", url)
+    assert unknown.returncode == 2 and "c-9" in unknown.stderr and "Traceback" not in unknown.stderr
+    # an export imports again into a fresh ledger and stays void
+    (tmp_path / "out.jsonl").write_text("".join(json.dumps(e) + "\n" for e in exported))
+    again = f"sqlite:///{tmp_path / 'again.sqlite'}"
+    assert run("ledger", "import", "--ledger", again, "--policy", str(POLICY_FILE), str(tmp_path / "out.jsonl")).returncode == 0
+    assert [json.loads(line)["status"] for line in run("ledger", "export", "--ledger", again).stdout.splitlines()] == [
+        "void", "void"]
+    # a void line naming an id that is nowhere writes nothing
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"customer": "joe", "at": at("2026-06-05 09:00"), "void": "c-7"}) + "\n")
+    bad = run("ledger", "import", "--ledger", again, "--policy", str(POLICY_FILE), str(tmp_path / "bad.jsonl"))
+    assert bad.returncode == 2 and "c-7" in bad.stderr
