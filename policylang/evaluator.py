@@ -1101,16 +1101,23 @@ def quiet_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) ->
         # a rule's own zone or one of several (11.7, 11.8): say which zone denied
         zone, _, label = ctx.zone_name.partition(" ")
         words = quiet_text(period) if deny else "not " + quiet_text(period)
-        reason = f"{moment:%H:%M} in {zone} {label} is {words}"
-        if deny and not period.quiet_inside and minute_of_day(moment) == period.end:
-            reason += f" ({moment:%H:%M} is quiet: the end time is not allowed)"
+        reason = f"{moment:%H:%M} in {zone} {label} is {words}" + end_time_words(period, moment, deny)
     else:
         reason = (
             f"local time {moment:%a %Y-%m-%d %H:%M} ({ctx.zone_name}) is "
             + ("inside" if deny else "outside")
             + f" the quiet period ({quiet_text(period)})"
         )
+        if isinstance(period, ClockRange):
+            reason += end_time_words(period, moment, deny)
     return Finding(deny, (), reason)
+
+
+def end_time_words(period: ClockRange, moment: dt.datetime, deny: bool) -> str:
+    """`` (21:00 is quiet: the end time is not allowed)`` at the end of `outside A-B` (11.15)."""
+    if deny and not period.quiet_inside and minute_of_day(moment) == period.end:
+        return f" ({moment:%H:%M} is quiet: the end time is not allowed)"
+    return ""
 
 
 def customer_calendar(ctx: Context) -> str | None:

@@ -640,3 +640,23 @@ def test_void_from_the_command_line_and_through_import_and_export(tmp_path: Path
     (tmp_path / "bad.jsonl").write_text(json.dumps({"customer": "joe", "at": at("2026-06-05 09:00"), "void": "c-7"}) + "\n")
     bad = run("ledger", "import", "--ledger", again, "--policy", str(POLICY_FILE), str(tmp_path / "bad.jsonl"))
     assert bad.returncode == 2 and "c-7" in bad.stderr
+
+
+# ---- boundaries (11.15) and the autumn DST change ---------------------------------------------------
+
+
+def test_the_end_time_is_quiet_and_the_trace_says_so() -> None:
+    tex = {"state": "tx", "timezone": "America/Chicago"}
+    late = paris(tex, "solicitation phone sales", "2026-11-23 21:00", zone=CHICAGO)
+    assert not late.allowed
+    assert "(21:00 is quiet: the end time is not allowed)" in next(e.reason for e in late.trace if e.verdict == "deny")
+    assert paris(tex, "solicitation phone sales", "2026-11-23 20:59", zone=CHICAGO).allowed
+
+
+def test_sunday_from_noon_on_the_day_clocks_go_back() -> None:
+    # Sun 2026-11-01 in Chicago has 25 hours; 11:00 CST is 17:00 UTC, noon CST is 18:00 UTC
+    tex = {"state": "tx", "timezone": "America/Chicago"}
+    early = paris(tex, "solicitation phone sales", "2026-11-01 11:00", zone=CHICAGO)
+    assert early.next_allowed_at == dt.datetime(2026, 11, 1, 18, tzinfo=dt.timezone.utc)
+    # an effective date on that day starts at its midnight (CDT, 05:00 UTC)
+    assert clock.start_of_date(dt.date(2026, 11, 1), CHICAGO) == clock.micros(dt.datetime(2026, 11, 1, 5, tzinfo=dt.timezone.utc))
