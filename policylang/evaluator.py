@@ -568,7 +568,7 @@ def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     if ctx.campaigns and by_campaign(rule):
         first: Finding | None = None
         try:
-            for campaign in request.campaign:
+            for campaign in request.campaigns:
                 ctx.request = attrs.evolve(request, campaign=campaign)
                 found = check_zones(rule, ctx, t, skip)
                 if found.deny:
