@@ -82,10 +82,17 @@ def plan(
     gains = problem.pattern_gain().tolist()
     greedy_value = base.objective(gains) if base.lower_limits_met() else None
     method = solver if solver != "auto" else ("exact" if problem.patterns <= EXACT_PATTERNS else "lagrangian")
+    solution = lagrangian(problem, iterations=iterations, members=base.members, start=base)
     if method == "exact":
-        solution = exact(problem, time_limit=time_limit, members=base.members)
-    else:
-        solution = lagrangian(problem, iterations=iterations, members=base.members, start=base)
+        found = exact(problem, time_limit=time_limit, members=base.members,
+                      start=solution.state if solution.feasible else None)
+        if found.feasible and (not solution.feasible or found.objective >= solution.objective - 1e-9):
+            bound = min(found.bound, solution.bound) if math.isfinite(solution.bound) else found.bound
+            solution = attrs.evolve(found, bound=max(bound, found.objective),
+                                    seconds=found.seconds + solution.seconds)
+        else:  # HiGHS found nothing better within its time: keep the heuristic's plan
+            bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
+            solution = attrs.evolve(solution, bound=bound, method=f"lagrangian ({found.method} found nothing better)")
     rows = explain(policy, problem, solution, customers, ledgers)
     summary = summarise(problem, solution, rows, greedy_value)
     return PlanResult(rows, summary, problem, solution)
@@ -157,7 +164,14 @@ def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Cust
     trial = sorted([*chosen, j])
     rulings = arbitrate(policy, customers[customer], [cands.requests[k] for k in trial], ledgers.get(customer, ()),
                         explain=False, loads=oracle.NO_LOADS)
-    denied = next(r for r in rulings if not r.decision.allowed)
+    denied = next((r for r in rulings if not r.decision.allowed), None)
+    if denied is None:
+        # the policy allows it, but a stronger team's candidate could always take its place
+        stronger = [k for k in range(len(cands)) if cands.customers[k] == customer and k not in chosen
+                    and problem.rank[k] < problem.rank[j]]
+        names = ", ".join(cands.ids[k] for k in stronger) or "a stronger team's candidate"
+        return Row(cands.ids[j], customer, False, "precedence", None,
+                   f"granting it would leave out {names} of a stronger team, which could take its place", None)
     rule = denied.decision.denied_by[0]
     victim = trial[denied.position]
     if victim != j:

@@ -167,16 +167,26 @@ def build(
     cand_ptr = np.zeros(len(candidates) + 1, dtype=np.int64)
     cand_ptr[1:] = np.cumsum(np.bincount(row_cand, minlength=len(candidates)))
 
-    # Patterns: drop those holding a blocked candidate; masks are over each customer's list.
+    # Patterns: drop those holding a blocked candidate, and those precedence always refuses;
+    # masks are over each customer's list.
+    uses: dict[int, list[tuple[int, float]]] = {}
+    for r, (cands_r, coef_r) in enumerate(zip(rows, coefs, strict=True)):
+        for j, a in zip(cands_r.tolist(), coef_r.tolist(), strict=True):
+            uses.setdefault(j, []).append((r, a))
+    campaign_list = campaign.tolist()
+    lower = {campaign_of[n] for n, lim in cycle.campaigns.items() if lim.min_volume or (lim.min_cell or 0) > 1}
     cust_pat = [0]
     pat_sizes: list[int] = []
     flat: list[int] = []
     for c, customer_masks in enumerate(masks):
         local = members[c]
+        family = []
         for mask in customer_masks:
             chosen = [local[i] for i in range(len(local)) if mask >> i & 1]
-            if any(j in blocked for j in chosen):
-                continue
+            if not any(j in blocked for j in chosen):
+                family.append(chosen)
+        kept = [chosen for chosen in family if not always_refused(chosen, family, rank, uses, campaign_list, lower)]
+        for chosen in kept:
             pat_sizes.append(len(chosen))
             flat.extend(chosen)
         cust_pat.append(len(pat_sizes))
@@ -193,6 +203,38 @@ def build(
         resources, row_ptr, row_cand, row_coef, row_of, cand_ptr, row_of[order], row_coef[order], blocked,
         min_volume, min_cell,
     )  # fmt: skip
+
+
+def always_refused(chosen: list[int], family: list[list[int]], rank: IntArray,
+                   uses: dict[int, list[tuple[int, float]]], campaign: list[int], lower: set[int]) -> bool:
+    """Does precedence refuse this pattern in every plan?
+
+    It does when a granted ``l`` could be swapped for a dropped stronger ``h`` giving
+    another feasible pattern that puts no more on any shared row and leaves every
+    campaign with a lower limit as it was: no plan can then block the swap.
+    """
+    if not chosen:
+        return False
+    inside = set(chosen)
+    patterns = {tuple(p) for p in family}
+    mine = {j for p in family for j in p}
+    for h in mine - inside:
+        for l in chosen:
+            if rank[h] >= rank[l]:
+                continue
+            swapped = tuple(sorted((inside - {l}) | {h}))
+            if swapped not in patterns:
+                continue
+            if campaign[h] != campaign[l] and (campaign[h] in lower or campaign[l] in lower):
+                continue
+            delta: dict[int, float] = {}
+            for r, a in uses.get(h, ()):
+                delta[r] = delta.get(r, 0.0) + a
+            for r, a in uses.get(l, ()):
+                delta[r] = delta.get(r, 0.0) - a
+            if all(d <= 1e-12 for d in delta.values()):
+                return True
+    return False
 
 
 def owner_of(policy: Policy, values: Mapping[str, Any]) -> str | None:

@@ -19,8 +19,11 @@ swapped for ``h``.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -29,6 +32,7 @@ import numpy.typing as npt
 from policylang.plan.problem import FloatArray, IntArray, Problem, pattern_sums
 
 EPS = 1e-9
+REPAIR_AT = frozenset({0, 20, 60, 150})  # repairs cost a pass in Python over every customer
 
 
 @attrs.define(slots=True)
@@ -276,6 +280,14 @@ def repair(problem: Problem, priced: FloatArray, gains: list[float], base: State
     improve(problem, state, gains, order)
     finish_lower(problem, state, gains)
     enforce_precedence(problem, state)
+    # Swaps free or take resources; upgrading again and re-enforcing can only be kept when better.
+    for _ in range(3):
+        trial = state.copy()
+        improve(problem, trial, gains, order)
+        enforce_precedence(problem, trial)
+        if not trial.lower_limits_met() or trial.objective(gains) <= state.objective(gains) + EPS:
+            break
+        state = trial
     return state
 
 
@@ -335,13 +347,13 @@ def lagrangian(problem: Problem, *, iterations: int = 300, tolerance: float = 1e
             starts = problem.pat_ptr[chosen]
             taken[problem.pat_members[np.repeat(starts, counts) + _ranges(counts)]] = True
         sub = problem.usage(taken) - rhs
-        if it % 10 == 0 or it == iterations - 1:
+        if it in REPAIR_AT or it == iterations - 1 or theta < 1e-3:
             candidate = repair(problem, priced, gains, best_state)
             if candidate.lower_limits_met():
                 value = candidate.objective(gains)
                 if value > best_value + EPS:
                     best_value, best_state = value, candidate
-        if nrows == 0 or (bound - best_value) <= tolerance * max(1.0, abs(bound)):
+        if nrows == 0 or (bound - best_value) <= tolerance * max(1.0, abs(bound)) or theta < 1e-3:
             break
         norm = float(sub @ sub)
         if norm == 0:
@@ -365,8 +377,33 @@ def _ranges(counts: IntArray) -> IntArray:
 # ---- exact MIP ---------------------------------------------------------------------------------------
 
 
-def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]] | None = None) -> Solution:
-    """The MIP over patterns with HiGHS; the plan HiGHS returns, and its dual bound."""
+def new_highs(time_limit: float | None = None) -> Any:
+    """A silent HiGHS instance (the constructor prints a banner on standard output)."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    return h
+
+
+def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]] | None = None,
+          start: State | None = None) -> Solution:
+    """The MIP over patterns with HiGHS; the plan HiGHS returns, and its dual bound.
+
+    ``start`` (a valid plan, e.g. the heuristic's) is handed to HiGHS as its first incumbent.
+    """
     import highspy
 
     began = time.perf_counter()
@@ -484,12 +521,8 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
             index_list.append(r)
             value_list.append(a)
         col_start.append(len(index_list))
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit))
+    h = new_highs(time_limit)
     h.setOptionValue("mip_rel_gap", 1e-9)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("random_seed", 0)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = ncol, nrow
     lp.sense_ = highspy.ObjSense.kMaximize
@@ -504,6 +537,13 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
     lp.a_matrix_.value_ = np.array(value_list, dtype=np.double)
     lp.integrality_ = [highspy.HighsVarType.kInteger] * ncol
     h.passModel(lp)
+    if start is not None:
+        guess = highspy.HighsSolution()
+        col_value = np.zeros(ncol)
+        col_value[start.choice] = 1.0
+        guess.col_value = col_value
+        guess.value_valid = True
+        h.setSolution(guess)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
@@ -540,8 +580,7 @@ def lp_prices(problem: Problem, state: State) -> FloatArray:
                 use[r] = use.get(r, 0.0) + a
         columns.append([(int(problem.pat_cust[p]), 1.0)] + [(ncust + r, a) for r, a in sorted(use.items())])
     start = np.cumsum([0] + [len(col) for col in columns])
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = npat, ncust + nres
     lp.sense_ = highspy.ObjSense.kMaximize
