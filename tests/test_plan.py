@@ -188,7 +188,7 @@ def brute_force(candidates: Candidates, customers, ledgers, cycle: Cycle) -> flo
     return best
 
 
-@settings(max_examples=40)
+@settings(max_examples=int(__import__("os").environ.get("PLAN_EXAMPLES", "120")))
 @given(instances())
 def test_exact_equals_brute_force_and_every_plan_replays(instance) -> None:  # type: ignore[no-untyped-def]
     candidates, customers, ledgers, cycle = instance

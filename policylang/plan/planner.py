@@ -92,7 +92,7 @@ def plan(
                                     seconds=found.seconds + solution.seconds)
         else:  # HiGHS found nothing better within its time: keep the heuristic's plan
             bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
-            solution = attrs.evolve(solution, bound=bound, method=f"lagrangian ({found.method} found nothing better)")
+            solution = attrs.evolve(solution, bound=max(bound, solution.objective), method=f"lagrangian ({found.method} found nothing better)")
     rows = explain(policy, problem, solution, customers, ledgers)
     summary = summarise(problem, solution, rows, greedy_value)
     return PlanResult(rows, summary, problem, solution)

@@ -472,18 +472,21 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
         for p in range(starts[c], starts[c + 1]):
             moves = swaps(problem, state, c, p, index)
             for h, l, q in moves:
-                # y_p <= sum of b: each b says which shared row the swap would break
-                link = new_row(-highspy.kHighsInf, 0.0)
-                entries[p][link] = 1.0
                 delta = dict(pattern_rows[q])
                 for r, a in pattern_rows[p].items():
                     delta[r] = delta.get(r, 0.0) - a
+                # the swap breaks row r iff load > rhs - d; with y_p = 1 the load holds p's own use,
+                # so a row whose threshold is below that use always breaks it: nothing to add
+                if any(d > EPS and pattern_rows[p].get(r, 0.0) > problem.resources[r].rhs - d + EPS
+                       for r, d in delta.items()):
+                    continue
+                # y_p <= sum of b: each b says which shared row (or lower limit) the swap would break
+                link = new_row(-highspy.kHighsInf, 0.0)
+                entries[p][link] = 1.0
                 for r, d in delta.items():
                     if d <= EPS:
                         continue
-                    threshold = problem.resources[r].rhs - d  # the swap breaks r iff load > threshold
-                    if threshold < 0:
-                        continue  # cannot happen with y_p = 1 (its own load counts); kept for clarity
+                    threshold = problem.resources[r].rhs - d
                     step = 1.0 if problem.resources[r].kind != "budget" else 1e-6 * max(1.0, d)
                     b = new_col(0.0)
                     entries[b][link] = -1.0
