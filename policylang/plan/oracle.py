@@ -63,7 +63,7 @@ def customer_patterns(
         if group is not None and group in taken:
             return
         request = requests[i]
-        decision = decide(policy, values, request, History(entries), explain=False, loads=NO_LOADS)
+        decision = decide(policy, values, request, History(entries), explain=False, loads=NO_LOADS, search=False)
         if not decision.allowed:
             return
         after = [displaced(e) if e in decision.displaces else e for e in entries] if decision.displaces else list(entries)

@@ -48,6 +48,10 @@ class State:
     members: list[list[int]]  # pattern -> candidates (lists: the hot loops are Python)
     rows: list[list[tuple[int, float]]]  # candidate -> (row, coefficient)
     campaign: list[int]
+    lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] = attrs.field(factory=dict)
+    # customer -> (pattern by members, the customer's candidates, any two of different rank);
+    # shared by copies: patterns never change
+    ranks: list[int] = attrs.field(factory=list)
 
     @classmethod
     def empty(cls, problem: Problem, members: list[list[int]] | None = None,
@@ -63,11 +67,22 @@ class State:
         campaigns = len(problem.campaign_names)
         return cls(problem, problem.cust_pat[:-1].tolist(), [0.0] * len(problem.resources),
                    [r.rhs for r in problem.resources], [0] * campaigns, [0] * campaigns, members, rows,
-                   problem.campaign.tolist())
+                   problem.campaign.tolist(), {}, problem.rank.tolist())
 
     def copy(self) -> State:
         return State(self.problem, list(self.choice), list(self.load), self.rhs, list(self.volume),
-                     list(self.cells), self.members, self.rows, self.campaign)
+                     list(self.cells), self.members, self.rows, self.campaign, self.lookup, self.ranks)
+
+    def customer(self, c: int) -> tuple[dict[tuple[int, ...], int], list[int], bool]:
+        found = self.lookup.get(c)
+        if found is None:
+            problem = self.problem
+            lo, hi = int(problem.cust_pat[c]), int(problem.cust_pat[c + 1])
+            index = {tuple(self.members[p]): p for p in range(lo, hi)}
+            mine = sorted({j for p in range(lo, hi) for j in self.members[p]})
+            ranked = len({int(problem.rank[j]) for j in mine}) > 1
+            found = self.lookup[c] = (index, mine, ranked)
+        return found
 
     def _delta(self, old: int, new: int) -> dict[int, float]:
         delta: dict[int, float] = {}
@@ -149,8 +164,7 @@ class Solution:
 
 
 def pattern_index(problem: Problem, state: State, c: int) -> dict[tuple[int, ...], int]:
-    lo, hi = int(problem.cust_pat[c]), int(problem.cust_pat[c + 1])
-    return {tuple(state.members[p]): p for p in range(lo, hi)}
+    return state.customer(c)[0]
 
 
 def swaps(problem: Problem, state: State, c: int, p: int,
@@ -159,18 +173,17 @@ def swaps(problem: Problem, state: State, c: int, p: int,
     chosen = state.members[p]
     if not chosen:
         return []
-    lo = int(problem.cust_pat[c])
-    mine = sorted({j for q in range(lo, int(problem.cust_pat[c + 1])) for j in state.members[q]})
-    rank = problem.rank
-    weakest = max(int(rank[j]) for j in chosen)
+    index, mine, ranked = state.customer(c)
+    if not ranked:
+        return []
+    rank = state.ranks
+    weakest = max(rank[j] for j in chosen)
     found = []
     for h in mine:
-        if h in chosen or int(rank[h]) >= weakest:
+        if rank[h] >= weakest or h in chosen:
             continue
         for l in chosen:
-            if int(rank[h]) < int(rank[l]):
-                if index is None:
-                    index = pattern_index(problem, state, c)
+            if rank[h] < rank[l]:
                 q = index.get(tuple(sorted([*(j for j in chosen if j != l), h])))
                 if q is not None:
                     found.append((h, l, q))
@@ -192,7 +205,7 @@ def enforce_precedence(problem: Problem, state: State) -> int:
                          if state.fits(c, q, lower=True)]
                 if not moves:
                     break
-                h, l, q = min(moves, key=lambda m: (int(problem.rank[m[0]]), m[0], -int(problem.rank[m[1]]), m[1]))
+                h, l, q = min(moves, key=lambda m: (state.ranks[m[0]], m[0], -state.ranks[m[1]], m[1]))
                 state.switch(c, q)
                 done += 1
                 changed = True
