@@ -76,7 +76,8 @@ def load(files: dict[str, str], folder: Path) -> Path:
 def run_once(folder: Path, workers: int | None) -> dict[str, float]:
     import policylang
     from policylang.commands.plan import read_inputs
-    from policylang.plan import oracle, problem as problem_mod
+    from policylang.plan import oracle
+    from policylang.plan import problem as problem_mod
     from policylang.plan.planner import explain, summarise
     from policylang.plan.solve import greedy, lagrangian
 

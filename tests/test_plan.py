@@ -167,13 +167,13 @@ def brute_force(candidates: Candidates, customers, ledgers, cycle: Cycle) -> flo
         return ok
 
     def precedence_ok(chosen: frozenset[int]) -> bool:
-        for l in chosen:
+        for low in chosen:
             for h in range(n):
-                if h in chosen or candidates.customers[h] != candidates.customers[l]:
+                if h in chosen or candidates.customers[h] != candidates.customers[low]:
                     continue
-                o = owner(customers, candidates.customers[l])
-                if POLICY.rank(candidates.requests[h].team, o) < POLICY.rank(candidates.requests[l].team, o) \
-                        and valid((chosen - {l}) | {h}):
+                o = owner(customers, candidates.customers[low])
+                if POLICY.rank(candidates.requests[h].team, o) < POLICY.rank(candidates.requests[low].team, o) \
+                        and valid((chosen - {low}) | {h}):
                     return False
         return True
 

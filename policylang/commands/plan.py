@@ -10,6 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
@@ -20,6 +21,9 @@ from policylang.inputs import customer_from_json, entry_from_json, read_jsonl, w
 from policylang.records import Customer, Entry
 from policylang.render import print_errors
 from policylang.rules import Policy
+
+if TYPE_CHECKING:
+    from policylang.plan.inputs import Candidates, Cycle
 
 EPILOG = """\
 exit status: 0 a plan was written; 1 no plan meets the cycle's lower limits (min_volume), or
@@ -68,7 +72,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def read_inputs(policy: Policy, candidates_path: str, customers_path: str, ledger_path: str,
-                cycle_path: str | None):  # type: ignore[no-untyped-def]
+                cycle_path: str | None) -> tuple[Candidates, dict[str, Customer], dict[str, list[Entry]], Cycle]:
     """The four inputs, validated; InputError names file, line and field."""
     from policylang.plan.inputs import Cycle, read_candidates, read_cycle
 
@@ -175,7 +179,8 @@ def write_plan(path: str, rows: Sequence[Mapping[str, object]]) -> None:
         raise InputError(f"{path}: unknown plan format", where(path), expected=".csv, .jsonl or .parquet")
 
 
-def reserve(url: str, policy: Policy, customers: Mapping[str, Customer], candidates, granted: Sequence[bool]) -> int:  # type: ignore[no-untyped-def]
+def reserve(url: str, policy: Policy, customers: Mapping[str, Customer], candidates: Candidates,
+            granted: Sequence[bool]) -> int:
     from policylang.ledger import open_ledger
 
     per: dict[str, list[int]] = defaultdict(list)

@@ -162,7 +162,7 @@ def read_candidates(policy: Policy, path: str, data: bytes | None = None) -> Can
 def _csv_rows(text: str, file: str) -> Iterator[tuple[int, object]]:
     reader = csv.DictReader(io.StringIO(text))
     for row in reader:
-        extra = row.pop(None, None)  # type: ignore[call-overload]
+        extra = row.pop(None, None)
         if extra:
             raise InputError("the row has more fields than the header", where(file, reader.line_num))
         yield reader.line_num, {k: (v if v != "" else None) for k, v in row.items()}
@@ -176,6 +176,7 @@ def _parquet_rows(path: str) -> Iterator[tuple[int, object]]:
                          hint="pip install 'policylang[sql]', or give CSV or JSON Lines") from None
     try:
         relation = duckdb.sql("SELECT * FROM read_parquet($path)", params={"path": path})
+        assert relation is not None
         names = relation.columns
         records = relation.fetchall()
     except duckdb.Error as exc:

@@ -13,7 +13,8 @@ import numpy as np
 from policylang.arbitration import arbitrate
 from policylang.errors import InputError
 from policylang.inputs import where
-from policylang.plan import oracle, problem as problem_mod
+from policylang.plan import oracle
+from policylang.plan import problem as problem_mod
 from policylang.plan.inputs import Candidates, Cycle
 from policylang.plan.problem import Problem
 from policylang.plan.solve import Solution, State, exact, greedy, lagrangian, pattern_index

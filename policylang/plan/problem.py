@@ -95,12 +95,13 @@ class Problem:
     def usage(self, granted: npt.NDArray[np.bool_]) -> FloatArray:
         """Each row's load from the granted candidates."""
         weights = self.row_coef * granted[self.row_cand]
-        return np.bincount(self.row_of, weights=weights, minlength=len(self.resources))
+        return np.asarray(np.bincount(self.row_of, weights=weights, minlength=len(self.resources)), dtype=np.float64)
 
 
 def pattern_sums(problem: Problem, per_candidate: FloatArray) -> FloatArray:
     """The sum of ``per_candidate`` over each pattern's members (0 for the empty pattern)."""
-    return np.bincount(problem.pat_of, weights=per_candidate[problem.pat_members], minlength=problem.patterns)
+    sums = np.bincount(problem.pat_of, weights=per_candidate[problem.pat_members], minlength=problem.patterns)
+    return np.asarray(sums, dtype=np.float64)
 
 
 def customer_jobs(candidates: Candidates) -> tuple[list[str], IntArray, list[list[int]]]:
@@ -219,18 +220,18 @@ def always_refused(chosen: list[int], family: list[list[int]], rank: IntArray,
     patterns = {tuple(p) for p in family}
     mine = {j for p in family for j in p}
     for h in mine - inside:
-        for l in chosen:
-            if rank[h] >= rank[l]:
+        for low in chosen:
+            if rank[h] >= rank[low]:
                 continue
-            swapped = tuple(sorted((inside - {l}) | {h}))
+            swapped = tuple(sorted((inside - {low}) | {h}))
             if swapped not in patterns:
                 continue
-            if campaign[h] != campaign[l] and (campaign[h] in lower or campaign[l] in lower):
+            if campaign[h] != campaign[low] and (campaign[h] in lower or campaign[low] in lower):
                 continue
             delta: dict[int, float] = {}
             for r, a in uses.get(h, ()):
                 delta[r] = delta.get(r, 0.0) + a
-            for r, a in uses.get(l, ()):
+            for r, a in uses.get(low, ()):
                 delta[r] = delta.get(r, 0.0) - a
             if all(d <= 1e-12 for d in delta.values()):
                 return True
@@ -285,11 +286,11 @@ def capacity_rows(
         keys = [getattr(candidates.requests[j], rule.group) if rule.group else None for j in subject]
         load = [(clock.micros(e.at), getattr(e, rule.group) if rule.group else None)
                 for e, owner in ledger_contacts if rule.match.matches(e.purpose, e.channel, e.team, owner)]
-        for key in sorted(set(keys), key=lambda k: (k is not None, k or "")):
-            mine = subject[[k == key for k in keys]]
+        for wanted in sorted(set(keys), key=lambda k: (k is not None, k or "")):
+            mine = subject[[k == wanted for k in keys]]
             order = np.argsort(micros[mine], kind="stable")
             mine, times = mine[order], micros[mine][order]
-            ledger_times = np.sort(np.array([us for us, k in load if k == key], dtype=np.int64))
+            ledger_times = np.sort(np.array([us for us, k in load if k == wanted], dtype=np.int64))
             spans: dict[tuple[int, int], tuple[int, int, int]] = {}  # candidate range -> (ledger load, lo, hi)
             for lo, hi in windows(rule, times, ledger_times, tz):
                 a, b = int(np.searchsorted(times, lo)), int(np.searchsorted(times, hi))
@@ -307,8 +308,8 @@ def capacity_rows(
                 if b - a <= rhs:
                     continue  # every candidate in the window fits: never binding
                 label = f"{clock.format_local(lo, tz)} to {clock.format_local(hi, tz)}"
-                if key is not None:
-                    label += f" ({rule.group} {key})"
+                if wanted is not None:
+                    label += f" ({rule.group} {wanted})"
                 resources.append(Resource("capacity", rule.name, label, rule.limit, rhs))
                 rows.append(mine[a:b].copy())
                 coefs.append(np.ones(b - a))

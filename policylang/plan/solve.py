@@ -182,11 +182,11 @@ def swaps(problem: Problem, state: State, c: int, p: int,
     for h in mine:
         if rank[h] >= weakest or h in chosen:
             continue
-        for l in chosen:
-            if rank[h] < rank[l]:
-                q = index.get(tuple(sorted([*(j for j in chosen if j != l), h])))
+        for low in chosen:
+            if rank[h] < rank[low]:
+                q = index.get(tuple(sorted([*(j for j in chosen if j != low), h])))
                 if q is not None:
-                    found.append((h, l, q))
+                    found.append((h, low, q))
     return found
 
 
@@ -201,11 +201,11 @@ def enforce_precedence(problem: Problem, state: State) -> int:
         changed = False
         for c in range(problem.customers):
             while True:
-                moves = [(h, l, q) for h, l, q in swaps(problem, state, c, state.choice[c])
+                moves = [(h, low, q) for h, low, q in swaps(problem, state, c, state.choice[c])
                          if state.fits(c, q, lower=True)]
                 if not moves:
                     break
-                h, l, q = min(moves, key=lambda m: (state.ranks[m[0]], m[0], -state.ranks[m[1]], m[1]))
+                _, _, q = min(moves, key=lambda m: (state.ranks[m[0]], m[0], -state.ranks[m[1]], m[1]))
                 state.switch(c, q)
                 done += 1
                 changed = True
@@ -399,7 +399,7 @@ def new_highs(time_limit: float | None = None) -> Any:
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
+            h = highspy.Highs()  # type: ignore[no-untyped-call]
     finally:
         os.dup2(saved, 1)
         os.close(saved)
@@ -484,7 +484,7 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
         index = pattern_index(problem, state, c)
         for p in range(starts[c], starts[c + 1]):
             moves = swaps(problem, state, c, p, index)
-            for h, l, q in moves:
+            for _high, _low, q in moves:
                 delta = dict(pattern_rows[q])
                 for r, a in pattern_rows[p].items():
                     delta[r] = delta.get(r, 0.0) - a
@@ -505,8 +505,8 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
                     entries[b][link] = -1.0
                     row = new_row(0.0, highspy.kHighsInf)  # load - (threshold + step) * b >= 0
                     entries[b][row] = -(threshold + step)
-                    for col, use in row_cols[r]:
-                        entries[col][row] = use
+                    for col, amount in row_cols[r]:
+                        entries[col][row] = amount
                 old_k = {state.campaign[j] for j in state.members[p]}
                 new_k = {state.campaign[j] for j in state.members[q]}
                 for k, m in problem.min_cell.items():

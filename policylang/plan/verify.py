@@ -62,12 +62,12 @@ def problems(
     for c, mine in by_customer.items():
         owner = _owner(policy, customers[c])
         rank = {j: policy.rank(candidates.requests[j].team, owner) for j in mine}
-        for l in (j for j in mine if j in chosen):
-            for h in (j for j in mine if j not in chosen and rank[j] < rank[l]):
-                swapped = (chosen - {l}) | {h}
+        for low in (j for j in mine if j in chosen):
+            for h in (j for j in mine if j not in chosen and rank[j] < rank[low]):
+                swapped = (chosen - {low}) | {h}
                 if not _invalid(policy, candidates, customers, ledgers, cycle, swapped, only=(c, h)):
                     found.append(f"precedence: {candidates.ids[h]} ({candidates.requests[h].team}) could take "
-                                 f"the place of {candidates.ids[l]} ({candidates.requests[l].team})")
+                                 f"the place of {candidates.ids[low]} ({candidates.requests[low].team})")
     return found
 
 
