@@ -87,7 +87,7 @@ def run_once(folder: Path, workers: int | None) -> dict[str, float]:
         str(folder / "cycle.toml"))
     began = time.perf_counter()
     ids, cust, members = problem_mod.customer_jobs(candidates)
-    jobs = [(customers[c].values, list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
+    jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [candidates.group[j] for j in members[k]]) for k, c in enumerate(ids)]
     masks = oracle.all_patterns(policy, jobs, workers)
     eligible = time.perf_counter() - began

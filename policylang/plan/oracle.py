@@ -24,7 +24,7 @@ from typing import Any
 from policylang.arbitration import arbitration_order, displaced
 from policylang.evaluator import decide
 from policylang.history import History
-from policylang.records import Contact, Entry, Request
+from policylang.records import Contact, Customer, Entry, Request
 from policylang.rules import CapRule, Policy
 
 
@@ -40,15 +40,17 @@ NO_LOADS = NoLoads()
 
 def customer_patterns(
     policy: Policy,
-    values: Mapping[str, Any],
+    customer: Customer | Mapping[str, Any],
     ledger: Sequence[Entry],
     requests: Sequence[Request],
     groups: Sequence[str | None],
 ) -> list[int]:
     """Every feasible subset of ``requests`` as a bit mask (bit i: ``requests[i]``), sorted.
 
-    The empty subset (mask 0) is always among them.
+    The empty subset (mask 0) is always among them. Pass a :class:`Customer` (validated
+    once) rather than a plain mapping (checked at every decision).
     """
+    values = customer.values if isinstance(customer, Customer) else customer
     owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
     order = arbitration_order(policy, owner, requests)
     found: list[int] = []
@@ -63,7 +65,7 @@ def customer_patterns(
         if group is not None and group in taken:
             return
         request = requests[i]
-        decision = decide(policy, values, request, History(entries), explain=False, loads=NO_LOADS, search=False)
+        decision = decide(policy, customer, request, History(entries), explain=False, loads=NO_LOADS, search=False)
         if not decision.allowed:
             return
         after = [displaced(e) if e in decision.displaces else e for e in entries] if decision.displaces else list(entries)
@@ -77,7 +79,7 @@ def customer_patterns(
 
 # ---- many customers, many processes ------------------------------------------------------
 
-Job = tuple[Mapping[str, Any], Sequence[Entry], Sequence[Request], Sequence[str | None]]
+Job = tuple[Customer | Mapping[str, Any], Sequence[Entry], Sequence[Request], Sequence[str | None]]
 _STATE: dict[str, Any] = {}
 
 

@@ -75,7 +75,7 @@ def plan(
             raise InputError(f"candidate `{candidates.ids[j]}`: customer `{c}` has no record in the customers file",
                              where(file))
     groups = candidates.group
-    jobs = [(customers[c].values, list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
+    jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [groups[j] for j in members[k]]) for k, c in enumerate(customer_ids)]
     masks = oracle.all_patterns(policy, jobs, workers)
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, customer_ids, cust, members, masks)

@@ -196,19 +196,26 @@ def enforce_precedence(problem: Problem, state: State) -> int:
     Each swap strictly improves one customer's ranks, so this ends.
     """
     done = 0
+    # Only customers with two ranks can swap; after the first pass, only those a swap was
+    # refused for (a later swap elsewhere may have freed what they need).
+    todo = [c for c in range(problem.customers) if state.customer(c)[2]]
     changed = True
-    while changed:
+    while changed and todo:
         changed = False
-        for c in range(problem.customers):
+        waiting = []
+        for c in todo:
             while True:
-                moves = [(h, low, q) for h, low, q in swaps(problem, state, c, state.choice[c])
-                         if state.fits(c, q, lower=True)]
+                possible = swaps(problem, state, c, state.choice[c])
+                moves = [(h, low, q) for h, low, q in possible if state.fits(c, q, lower=True)]
                 if not moves:
+                    if possible:
+                        waiting.append(c)
                     break
                 _, _, q = min(moves, key=lambda m: (state.ranks[m[0]], m[0], -state.ranks[m[1]], m[1]))
                 state.switch(c, q)
                 done += 1
                 changed = True
+        todo = waiting
     return done
 
 
@@ -553,13 +560,9 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
     lp.a_matrix_.value_ = np.array(value_list, dtype=np.double)
     lp.integrality_ = [highspy.HighsVarType.kInteger] * ncol
     h.passModel(lp)
-    if start is not None:
-        guess = highspy.HighsSolution()
-        col_value = np.zeros(ncol)
-        col_value[start.choice] = 1.0
-        guess.col_value = col_value
-        guess.value_valid = True
-        h.setSolution(guess)
+    # No starting incumbent: with highspy 1.16, after setSolution a run can report the
+    # optimum's value while returning the start's columns; the caller keeps the better plan.
+    del start
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
