@@ -77,6 +77,26 @@ def customer_patterns(
     return sorted(found)
 
 
+def first_denial(policy: Policy, customer: Customer, ledger: Sequence[Entry],
+                 requests: Sequence[Request]) -> tuple[int, tuple[str, ...]] | None:
+    """Arbitrate ``requests`` as :func:`~policylang.arbitration.arbitrate` does (capacity fed no
+    load, no search for the next allowed time): the first denied request's index and the
+    rules that deny it, or None when all are allowed."""
+    values = customer.values
+    owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
+    entries: list[Entry] = list(ledger)
+    for i in arbitration_order(policy, owner, requests):
+        request = requests[i]
+        decision = decide(policy, customer, request, History(entries), explain=False, loads=NO_LOADS, search=False)
+        if not decision.allowed:
+            return i, decision.denied_by
+        if decision.displaces:
+            entries = [displaced(e) if e in decision.displaces else e for e in entries]
+        entries.append(Contact(request.at, request.channel, request.purpose, request.team, "planned",
+                               campaign=request.campaign, id=f"request-{i}"))
+    return None
+
+
 # ---- many customers, many processes ------------------------------------------------------
 
 Job = tuple[Customer | Mapping[str, Any], Sequence[Entry], Sequence[Request], Sequence[str | None]]

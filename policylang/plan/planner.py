@@ -10,7 +10,6 @@ from typing import Any
 import attrs
 import numpy as np
 
-from policylang.arbitration import arbitrate
 from policylang.errors import InputError
 from policylang.inputs import where
 from policylang.plan import oracle
@@ -163,9 +162,8 @@ def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Cust
     cands = problem.candidates
     customer = cands.customers[j]
     trial = sorted([*chosen, j])
-    rulings = arbitrate(policy, customers[customer], [cands.requests[k] for k in trial], ledgers.get(customer, ()),
-                        explain=False, loads=oracle.NO_LOADS)
-    denied = next((r for r in rulings if not r.decision.allowed), None)
+    denied = oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
+                                 [cands.requests[k] for k in trial])
     if denied is None:
         # the policy allows it, but a stronger team's candidate could always take its place
         stronger = [k for k in range(len(cands)) if cands.customers[k] == customer and k not in chosen
@@ -173,17 +171,17 @@ def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Cust
         names = ", ".join(cands.ids[k] for k in stronger) or "a stronger team's candidate"
         return Row(cands.ids[j], customer, False, "precedence", None,
                    f"granting it would leave out {names} of a stronger team, which could take its place", None)
-    rule = denied.decision.denied_by[0]
-    victim = trial[denied.position]
+    rule = denied[1][0]
+    victim = trial[denied[0]]
     if victim != j:
         return Row(cands.ids[j], customer, False, "rule", rule,
                    f'granting it would make rule "{rule}" deny the granted {cands.ids[victim]}', None)
     stronger = [k for k in chosen if problem.rank[k] < problem.rank[j]]
     if stronger:
         rest = sorted([k for k in chosen if k not in stronger] + [j])
-        again = arbitrate(policy, customers[customer], [cands.requests[k] for k in rest], ledgers.get(customer, ()),
-                          explain=False, loads=oracle.NO_LOADS)
-        if all(r.decision.allowed for r in again):
+        again = oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
+                                    [cands.requests[k] for k in rest])
+        if again is None:
             return Row(cands.ids[j], customer, False, "precedence", rule,
                        f'denied by rule "{rule}" because of the granted contacts of stronger teams '
                        f"({', '.join(cands.ids[k] for k in stronger)})", None)
