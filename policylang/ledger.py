@@ -661,7 +661,7 @@ class Ledger:
                     displaced = self._displace(txn, rows + new, decision, now_us)
                     row = Row(
                         new_id(), customer.id, "contact", to_micros(request.at), channel=request.channel,
-                        purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
+                        purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
                         expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
                     )  # fmt: skip
                     for old in displaced:

@@ -53,7 +53,15 @@ class Candidates:
 
     @property
     def campaigns(self) -> list[str]:
-        return [r.campaign or "" for r in self.requests]
+        return [campaign_name(r) for r in self.requests]
+
+
+def campaign_name(request: Request) -> str:
+    """A candidate's campaign (one text: the candidates file gives one per row)."""
+    campaign = request.campaign
+    if isinstance(campaign, tuple):
+        return ",".join(campaign)
+    return campaign or ""
 
 
 @attrs.frozen(slots=True)

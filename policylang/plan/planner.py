@@ -197,8 +197,8 @@ def summarise(problem: Problem, solution: Solution, rows: list[Row], greedy_valu
     if objective is not None and bound is not None:
         gap = max(0.0, (bound - objective) / abs(bound)) if bound else 0.0
     groups: dict[str, dict[str, dict[str, float]]] = {"by_campaign": {}, "by_team": {}, "by_channel": {}}
-    keyed = {
-        "by_campaign": [r.campaign or "" for r in cands.requests],
+    keyed: dict[str, list[str]] = {
+        "by_campaign": cands.campaigns,
         "by_team": [r.team for r in cands.requests],
         "by_channel": [r.channel for r in cands.requests],
     }

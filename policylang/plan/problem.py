@@ -134,9 +134,10 @@ def build(
     """Assemble the arrays from each customer's feasible masks (see :mod:`.oracle`)."""
     owners = [owner_of(policy, customers[c].values) for c in customer_ids]
     rank = np.array([policy.rank(r.team, owners[cust[j]]) for j, r in enumerate(candidates.requests)], dtype=np.int64)
-    campaign_names = sorted({r.campaign or "" for r in candidates.requests} | set(cycle.campaigns))
+    names = candidates.campaigns
+    campaign_names = sorted(set(names) | set(cycle.campaigns))
     campaign_of = {name: k for k, name in enumerate(campaign_names)}
-    campaign = np.array([campaign_of[r.campaign or ""] for r in candidates.requests], dtype=np.int64)
+    campaign = np.array([campaign_of[name] for name in names], dtype=np.int64)
     gain = candidates.value - candidates.cost
 
     resources: list[Resource] = []
