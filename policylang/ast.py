@@ -218,6 +218,53 @@ class Precedence:
     span: Span = _span()
 
 
+# ---- reuse (section 11.17) --------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Citation:
+    """One ``cite "text"`` of a rule: the source of law or policy it encodes."""
+
+    text: str
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Rename:
+    """``debt as collections`` (a vocabulary name) or ``customer.a as customer.b``."""
+
+    old: str
+    new: str
+    attribute: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Include:
+    """``include "us/reg_f" [version "2026.1"] [with a as b, ...]`` or ``include "x.pol"``."""
+
+    target: str
+    version: str | None = None
+    renames: tuple[Rename, ...] = ()
+    span: Span = _span()
+    target_span: Span = _span()
+    version_span: Span = _span()
+
+    @property
+    def is_file(self) -> bool:
+        """A relative ``.pol`` file, not a shipped pack."""
+        return self.target.endswith(".pol")
+
+
+@attrs.frozen(slots=True)
+class PackHeader:
+    """``pack "us/reg_f" version "2026.1"``: the first line of a pack file."""
+
+    name: str
+    version: str
+    span: Span = _span()
+
+
 # ---- rules ----------------------------------------------------------------------------
 
 
@@ -233,6 +280,7 @@ class Cap:
     for_each: str | None = None
     span: Span = _span()
     name_span: Span = _span()
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -284,6 +332,7 @@ class Quiet:
     period: QuietPeriod
     span: Span = _span()
     name_span: Span = _span()
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -294,6 +343,7 @@ class Exclude:
     condition: Condition
     span: Span = _span()
     name_span: Span = _span()
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -307,6 +357,7 @@ class Require:
     within: Duration | None
     span: Span = _span()
     name_span: Span = _span()
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -317,6 +368,7 @@ class Exclusive:
     distance: Duration
     span: Span = _span()
     name_span: Span = _span()
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -336,10 +388,11 @@ class Exempt:
     targets: tuple[ExemptTarget, ...]
     span: Span = _span()
     name_span: Span = _span()
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 Rule = Cap | Quiet | Exclude | Require | Exclusive | Exempt
-Statement = PolicyName | PolicyTimezone | Vocabulary | CustomerBlock | OwnerDecl | Precedence | Rule
+Statement = PolicyName | PolicyTimezone | Vocabulary | CustomerBlock | OwnerDecl | Precedence | Rule | Include | PackHeader
 RULE_TYPES = (Cap, Quiet, Exclude, Require, Exclusive, Exempt)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -20,14 +20,24 @@ class TraceEntry:
     kind: str
     verdict: str  # deny | pass | skip | exempt
     reason: str = ""
+    cite: tuple[str, ...] = ()  # 11.17: the rule's citations
+    pack: str | None = None  # the pack the rule came from, and its version
+    pack_version: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "kind": self.kind, "verdict": self.verdict, "reason": self.reason}
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"rule": self.rule, "kind": self.kind, "verdict": self.verdict,
+                                  "reason": self.reason, "cite": list(self.cite)}
+        if self.pack is not None:
+            out["pack"] = self.pack
+        return out
 
     def line(self) -> str:
-        """``cap "offers per month": 3 of at most 3 ... -> deny``."""
+        """``cap "offers per month": 3 of at most 3 ... -> deny``; a pack rule names its pack
+        after its name, and citations follow in brackets (11.17)."""
         reason = f": {self.reason}" if self.reason else ""
-        return f'{self.kind} "{self.rule}"{reason} -> {self.verdict}'
+        pack = f" ({self.pack} {self.pack_version})" if self.pack is not None else ""
+        cite = f" [{'; '.join(self.cite)}]" if self.cite else ""
+        return f'{self.kind} "{self.rule}"{pack}{reason} -> {self.verdict}{cite}'
 
 
 @attrs.frozen(slots=True)
@@ -41,6 +51,7 @@ class Decision:
     next_allowed_at: dt.datetime | None = None
     trace: tuple[TraceEntry, ...] = ()
     notes: tuple[str, ...] = ()
+    sources: Mapping[str, str] = attrs.field(factory=dict)  # 11.18: pack (and calendar) versions used
 
     def explain(self) -> str:
         """The decision and its trace as text a policy author can read."""
@@ -57,6 +68,8 @@ class Decision:
             lines.append(f"next allowed at: {when}")
         lines.extend("  " + entry.line() for entry in self.trace)
         lines.extend(f"note: {note}" for note in self.notes)
+        if self.sources:
+            lines.append("sources: " + ", ".join(f"{k} {v}" for k, v in self.sources.items()))
         return "\n".join(lines)
 
     def to_dict(self, scope: str | None = None, teams: Sequence[str] = ()) -> dict[str, object]:
@@ -75,6 +88,7 @@ class Decision:
             "displaces": [c.to_dict() for c in self.displaces],
             "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None,
             "trace": [t.to_dict() for t in self.trace],
+            "sources": dict(self.sources),
         }
         if self.notes:
             out["notes"] = list(self.notes)

@@ -159,7 +159,10 @@ def decide(
             fixed or TraceEntry(rule.name, rule.kind, *results[position][:2])
             for position, ((rule, _, _), fixed) in enumerate(zip(plan.entries, plan.fixed_trace, strict=True))
         )
+    if explain and has_citations(policy):
+        trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
     return Decision(
+        sources=policy.sources,
         request=request,
         allowed=not denying,
         denied_by=tuple(rule.name for rule in denying),
@@ -168,6 +171,25 @@ def decide(
         trace=trace,
         notes=tuple(notes),
     )
+
+
+def has_citations(policy: Policy) -> bool:
+    """Does any rule cite its source or come from a pack? (Memoised on the policy.)"""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    found = cache.get("cited")
+    if found is None:
+        found = cache["cited"] = bool(policy.rule_packs) or any(rule.source.cite for rule in policy.rules)
+    return bool(found)
+
+
+def cited(policy: Policy, trace: tuple[TraceEntry, ...], rules: Sequence[AnyRule]) -> tuple[TraceEntry, ...]:
+    """The trace with each rule's citations and pack (11.17)."""
+    out = []
+    for entry, rule in zip(trace, rules, strict=True):
+        pack = policy.rule_packs.get(rule.name)
+        out.append(attrs.evolve(entry, cite=rule.cite, pack=pack[0] if pack else None,
+                                pack_version=pack[1] if pack else None))
+    return tuple(out)
 
 
 def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -147,6 +147,11 @@ class Rule:
     span: Span
     source: ast.Rule = attrs.field(eq=False, repr=False)
 
+    @property
+    def cite(self) -> tuple[str, ...]:
+        """The rule's ``cite "..."`` texts (11.17), in the order written."""
+        return tuple(c.text for c in self.source.cite)
+
 
 @attrs.frozen(slots=True)
 class CapRule(Rule):
@@ -216,6 +221,9 @@ class Policy:
     exempted_by: dict[int, tuple[int, ...]]
     file: str = "<policy>"
     syntax: ast.PolicyFile | None = attrs.field(default=None, repr=False)
+    # 11.17: the packs read (name -> version) and the pack each included rule came from
+    sources: dict[str, str] = attrs.field(factory=dict)
+    rule_packs: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=False)
     _index: dict[tuple[str, str, str, bool], tuple[int, ...]] = attrs.field(factory=dict, repr=False)
 
     # ---- vocabulary -------------------------------------------------------------
