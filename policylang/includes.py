@@ -219,7 +219,7 @@ class Expander:
         if pack is not None:
             self.packs[pack.name] = pack.version
             self.read[("pack", pack.name)] = (ast.Include(pack.name, pack.version), pack.version, Renaming())
-        statements, _ = self.walk(tree.statements, self.root.name, self.base, (), (key,), pack, top=True)
+        statements, self.required = self.walk(tree.statements, self.root.name, self.base, (), (key,), pack, top=True)
         return Expansion(statements, self.origins, self.required, self.packs, self.problems,
                          self.unparsed_words, self.unparsed_rules)
 
