@@ -140,6 +140,22 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+def plus_months(us: int, months: int, tz: dt.tzinfo) -> int:
+    """``us`` + N months in ``tz`` (11.2): the same local clock time and day of month, the
+    day lowered to the target month's last; a skipped clock time moves forward by the gap
+    and a repeated one is the first (zoneinfo's ``fold=0`` reading does both)."""
+    moment = local(us, tz)
+    first = add_months(moment.date().replace(day=1), months)
+    last = (add_months(first, 1) - dt.timedelta(days=1)).day
+    target = dt.datetime.combine(first.replace(day=min(moment.day, last)), moment.time().replace(tzinfo=None))
+    return micros(target.replace(tzinfo=tz))
+
+
+def plus(us: int, seconds: int, months: int, tz: dt.tzinfo) -> int:
+    """``us`` plus a duration of ``seconds`` or of ``months`` (months added in ``tz``)."""
+    return plus_months(us, months, tz) if months else us + seconds * SECOND
+
+
 def next_exit(
     start: int,
     tz: dt.tzinfo,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import operator
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -15,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from policylang import ast
+from policylang import ast, clock
 from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean, raise_all
 from policylang.includes import Expansion, PackRef, expand
 from policylang.parser import KEYWORDS, parse_partial
@@ -38,6 +39,9 @@ from policylang.rules import (
     QuietRule,
     RequireRule,
     Rolling,
+    Scope,
+    TimeSpec,
+    WindowSpec11,
 )
 from policylang.source import Source, Span
 
@@ -131,6 +135,7 @@ class Compiler:
         self.owner_attribute: str | None = None
         self.title = ""
         self.timezone: str | None = None
+        self.time_tests: list[TimeSpec] = []  # the time tests of the condition being compiled
 
     # ---- plumbing -------------------------------------------------------------------
     def error(self, message: str, span: Span, *, expected: str | None = None, hint: str | None = None) -> None:
@@ -519,12 +524,144 @@ class Compiler:
             compiled = self.exclusive(node, index, match)
         elif isinstance(node, ast.Exempt):
             compiled = self.exempt(node, index, match)
+        compiled = self.rule_tail(node, compiled)
         return compiled if len(self.problems) == count else None
 
-    def duration(self, node: ast.Duration) -> int:
+    def rule_tail(self, node: ast.Rule, compiled: AnyRule | None) -> AnyRule | None:
+        """The clauses of 11.0 after the body: ``warn``, ``when``, ``from``, ``until``."""
+        tail = node.tail
+        if tail.empty:
+            return compiled
+        if tail.warn and isinstance(node, ast.Exempt):
+            self.error(
+                "an `exempt` rule cannot warn",
+                node.name_span,
+                hint="`warn` marks a rule that would deny; an exemption only lifts rules",
+            )
+        if tail.zone is not None:
+            self.error("`in zone` is not supported yet", node.span, hint="remove the `in zone` clause")
+        zone_name = self.timezone or "UTC"
+        condition: ConditionFn | None = None
+        used: list[str] = []
+        self.time_tests = []
+        if tail.when is not None:
+            condition = self.condition(tail.when, used)
+        tests = tuple(self.time_tests)
+        start = self.effective_date(tail.start, zone_name)
+        windowed = isinstance(node, ast.Exempt) and node.window is not None
+        until = None if windowed else self.effective_until(tail, node)
+        if start is not None and until is not None and until <= start:
+            assert tail.until is not None and tail.start is not None
+            self.error(
+                f"`until {tail.until.value}` is not after `from {tail.start.value}`: the rule would never be in force",
+                tail.until.span,
+                hint="the `until` date is the first day the rule no longer applies",
+            )
+        if compiled is None:
+            return None
+        scope = Scope(
+            condition, tail.when, condition_text(tail.when) if tail.when is not None else "",
+            tuple(dict.fromkeys(used)), tests, start, until, zone_name,
+        )
+        if scope == Scope(zone_name=zone_name):
+            return attrs.evolve(compiled, warn=tail.warn)
+        return attrs.evolve(compiled, warn=tail.warn, scope=scope)
+
+    def effective_until(self, tail: ast.RuleTail, node: ast.Rule) -> int | None:
+        """A rule's `until DATE`; names there close exemption windows only (11.5)."""
+        for item in tail.until_items:
+            if not item.value[:1].isdigit():
+                self.error(
+                    f"`until {item.value}` names a closer, but this rule has no exemption window",
+                    item.span,
+                    expected="a date like 2026-09-01",
+                    hint="events and outcomes end the window of `exempt ... within D after OPENER`",
+                )
+                return None
+        if len(tail.until_items) > 1:
+            self.error("a rule ends at one date", tail.more_until[0].span, hint="keep the earliest `until` date")
+        return self.effective_date(tail.until, self.timezone or "UTC")
+
+    def exempt_window(self, node: ast.Exempt) -> WindowSpec11 | None:
+        """The window of ``exempt ... within D after OPENER until CLOSER, ...`` (11.5)."""
+        window = node.window
+        assert window is not None
+        seconds = self.duration(window.duration) if window.duration is not None else None
+        if window.days is not None and not 1 <= window.days <= 3660:
+            self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
+        if window.duration is None and window.days is None and not node.tail.until_items:
+            self.error(
+                "this exemption window never closes",
+                window.span,
+                hint="add `within 7 days` before `after`, or `until` an event or outcome at the end",
+            )
+        names = window.opener.names
+        event_names = [n for n in names if self.kind_of.get(n.value) == "event"]
+        outcomes = frozenset(o for o in (self.outcome(n) for n in window.outcomes) if o)
+        event: str | None = None
+        opener: Match | None = None
+        if event_names:
+            if len(names) > 1 or window.opener.by or window.opener.excepts:
+                self.error(f"`{event_names[0].value}` is an event; a window opened by an event names that event alone",
+                           window.opener.span)
+            if window.outcomes:
+                self.error("an event has no outcome; outcomes belong to contacts", window.span)
+            event = event_names[0].value
+        else:
+            opener = self.selector(window.opener)
+        events: set[str] = set()
+        closer_outcomes: set[str] = set()
+        dates: list[int] = []
+        for item in node.tail.until_items:
+            if item.value[:1].isdigit():
+                found = self.effective_date(item, self.timezone or "UTC")
+                if found is not None:
+                    dates.append(found)
+            elif self.kind_of.get(item.value) == "event":
+                events.add(item.value)
+            elif self.kind_of.get(item.value) == "outcome":
+                closer_outcomes.add(item.value)
+            else:
+                pool = [n for n, k in self.kind_of.items() if k in ("event", "outcome")]
+                self.error(
+                    f"`{item.value}` is not a declared event or outcome",
+                    item.span,
+                    expected="an event, an outcome or a date that ends the window",
+                    hint=did_you_mean(item.value, pool) or "declare it in the `events` or `outcomes` list",
+                )
+        length = (f"{window.duration.amount} {plural(window.duration)}" if window.duration is not None
+                  else f"{window.days} consecutive days" if window.days is not None else "")
+        opened_by = event or (opener.text if opener is not None else "")
+        text = (f"within {length} after {opened_by}" if length else f"after {opened_by}")
+        if outcomes:
+            text += " with outcome " + ", ".join(sorted(outcomes))
+        if node.tail.until_items:
+            text += " until " + ", ".join(i.value for i in node.tail.until_items)
+        return WindowSpec11(seconds, window.days, event, opener, outcomes, frozenset(events),
+                            frozenset(closer_outcomes), tuple(sorted(dates)), text)
+
+    def effective_date(self, name: ast.Name | None, zone_name: str) -> int | None:
+        """The first instant of a `from`/`until` date in the policy's zone (11.11)."""
+        if name is None:
+            return None
+        try:
+            day = dt.date.fromisoformat(name.value)
+        except ValueError:
+            self.error(f"`{name.value}` is not a real date", name.span, expected="a date like 2026-08-11")
+            return None
+        return clock.start_of_date(day, clock.zone(zone_name))
+
+    def duration(self, node: ast.Duration, *, months_allowed: bool = False) -> int:
+        """The duration in seconds (0 for months and years, which only some places take)."""
         if node.amount <= 0:
             self.error("a duration must be at least 1", node.span)
-        elif node.seconds > MAX_WINDOW_SECONDS:
+        elif node.months and not months_allowed:
+            self.error(
+                f"`{node.unit}s` are not supported here yet",
+                node.span,
+                hint="months and years can be used in the time tests of conditions; write days or weeks here",
+            )
+        elif node.seconds > MAX_WINDOW_SECONDS or node.months > 120:
             self.error("this duration is longer than ten years", node.span, hint="check the number and the unit")
         return node.seconds
 
@@ -545,9 +682,20 @@ class Compiler:
             spec = Consecutive(window.days, f"{window.days} consecutive days")
         else:
             spec = Calendar(window.unit, f"calendar {window.unit}")
+        not_counted = self.counting(node.counting)
         if match is None:
             return None
-        return CapRule(index, node.kind, node.name, match, node.span, node, node.limit, spec, node.for_each)
+        return CapRule(index, node.kind, node.name, match, node.span, node, node.limit, spec, node.for_each,
+                       not_counted)
+
+    def counting(self, node: ast.Counting | None) -> frozenset[str]:
+        """The outcomes a cap leaves out (11.3): ``counting only`` keeps the named ones."""
+        if node is None:
+            return frozenset()
+        named = {o for o in (self.outcome(n) for n in node.outcomes) if o is not None}
+        if node.only:
+            return frozenset(self.vocabulary["outcomes"]) - named
+        return frozenset(named)
 
     def quiet(self, node: ast.Quiet, index: int, match: Match | None) -> QuietRule | None:
         period = node.period
@@ -635,6 +783,7 @@ class Compiler:
         names = period.trigger.names
         event_names = [n for n in names if self.kind_of.get(n.value) == "event"]
         outcome = self.outcome(period.outcome)
+        more = [self.outcome(n) for n in period.more_outcomes]
         if event_names:
             if len(names) > 1 or period.trigger.by or period.trigger.excepts:
                 self.error(
@@ -655,11 +804,12 @@ class Compiler:
         if trigger is None:
             return None
         text = f"within {duration_text(period)} after {trigger.text}"
+        every = frozenset(o for o in (outcome, *more) if o) if more else frozenset()
         if outcome:
-            text += f" with outcome {outcome}"
+            text += " with outcome " + ", ".join(o for o in (outcome, *more) if o)
         if period.for_each:
             text += f" for each {period.for_each}"
-        return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each)
+        return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each, every)
 
     def outcome(self, name: ast.Name | None) -> str | None:
         if name is None:
@@ -670,17 +820,19 @@ class Compiler:
 
     def exclude(self, node: ast.Exclude, index: int, match: Match | None) -> ExcludeRule | None:
         used: list[str] = []
+        self.time_tests = []
         condition = self.condition(node.condition, used)
         if match is None or condition is None:
             return None
         return ExcludeRule(
             index, "exclude", node.name, match, node.span, node, condition,
-            tuple(dict.fromkeys(used)), condition_text(node.condition),
+            tuple(dict.fromkeys(used)), condition_text(node.condition), tuple(self.time_tests), node.condition,
         )
 
     def require(self, node: ast.Require, index: int, match: Match | None) -> RequireRule | None:
         prerequisite = self.selector(node.prerequisite)
         outcome = self.outcome(node.outcome)
+        more = [self.outcome(n) for n in node.more_outcomes]
         at_least = self.duration(node.at_least) if node.at_least else 0
         within = self.duration(node.within) if node.within else None
         if within is not None and at_least > within:
@@ -691,7 +843,9 @@ class Compiler:
             )
         if match is None or prerequisite is None:
             return None
-        return RequireRule(index, "require", node.name, match, node.span, node, prerequisite, outcome, at_least, within)
+        every = frozenset(o for o in (outcome, *more) if o) if more else frozenset()
+        return RequireRule(index, "require", node.name, match, node.span, node, prerequisite, outcome, at_least,
+                           within, every)
 
     def exclusive(self, node: ast.Exclusive, index: int, match: Match | None) -> ExclusiveRule | None:
         distance = self.duration(node.distance)
@@ -718,9 +872,11 @@ class Compiler:
                 self.error("an exempt rule cannot be exempted", target.span)
             else:
                 names.add(target.text)
+        window = self.exempt_window(node) if node.window is not None else None
         if match is None:
             return None
-        return ExemptRule(index, "exempt", node.name, match, node.span, node, frozenset(kinds), frozenset(names))
+        return ExemptRule(index, "exempt", node.name, match, node.span, node, frozenset(kinds), frozenset(names),
+                          window)
 
     # ---- conditions ----------------------------------------------------------------
     def condition(self, node: ast.Condition, used: list[str]) -> ConditionFn | None:
@@ -730,17 +886,19 @@ class Compiler:
                 return None
             fns = [p for p in parts if p is not None]
             if isinstance(node, ast.AllOf):
-                return lambda c, r: all(f(c, r) for f in fns)
-            return lambda c, r: any(f(c, r) for f in fns)
+                return lambda c, r, t=None, z=None: all(f(c, r, t, z) for f in fns)
+            return lambda c, r, t=None, z=None: any(f(c, r, t, z) for f in fns)
         if isinstance(node, ast.Not):
             inner = self.condition(node.operand, used)
             if inner is None:
                 return None
-            return lambda c, r: not inner(c, r)
+            return lambda c, r, t=None, z=None: not inner(c, r, t, z)
         spec = self.attr(node.attr)
         if spec is None:
             return None
         used.append(spec.name)
+        if isinstance(node, ast.TimeTest):
+            return self.time_test(node, spec)
         if isinstance(node, ast.FlagTest):
             return self.flag_test(node, spec)
         if isinstance(node, ast.Member):
@@ -749,6 +907,27 @@ class Compiler:
         if isinstance(node, ast.InList):
             return self.in_list(node, spec)
         return self.compare(node, spec)
+
+    def time_test(self, node: ast.TimeTest, spec: AttrSpec) -> ConditionFn | None:
+        """``customer.A within D`` / ``within N consecutive days`` / ``at least D ago`` (11.2)."""
+        words = {"within": "within", "within_days": "within", "ago": "at least ... ago"}[node.op]
+        if spec.kind not in ("instant", "date"):
+            self.error(
+                f"`customer.{spec.name}` is {describe_type(spec)}; `{words}` tests an instant or a date",
+                node.attr.span,
+                hint=f"declare it as `{spec.name}  instant` (or `date`) in the customer block",
+            )
+            return None
+        seconds = months = days = 0
+        if node.duration is not None:
+            seconds, months = self.duration(node.duration, months_allowed=True), node.duration.months
+        elif node.days is not None and not 1 <= node.days <= 3660:
+            self.error("a run of consecutive days must be between 1 and 3660 days", node.span)
+        else:
+            days = node.days or 0
+        test = TimeSpec(spec.name, node.op, seconds, months, days, condition_text(node))
+        self.time_tests.append(test)
+        return functools.partial(time_test_holds, test)
 
     def flag_test(self, node: ast.FlagTest, spec: AttrSpec) -> ConditionFn | None:
         if spec.kind != "flag":
@@ -759,7 +938,7 @@ class Compiler:
             )
             return None
         name = spec.name
-        return lambda c, r: c.get(name) is True
+        return lambda c, r, t=None, z=None: c.get(name) is True
 
     def member_test(self, node: ast.Member, spec: AttrSpec) -> ConditionFn | None:
         if spec.kind != "set" or spec.element != node.field:
@@ -769,7 +948,7 @@ class Compiler:
             )
             return None
         name, field, negated = spec.name, node.field, node.negated
-        return lambda c, r: (getattr(r, field) in c.get(name, ())) != negated
+        return lambda c, r, t=None, z=None: (getattr(r, field) in c.get(name, ())) != negated
 
     def typed_value(self, value: ast.Value, spec: AttrSpec) -> Any:
         """The literal as the attribute's type, or the marker ``_BAD`` after an error."""
@@ -812,7 +991,7 @@ class Compiler:
         if any(v is _BAD for v in values):
             return None
         name, choices, negated = spec.name, frozenset(values), node.negated
-        return lambda c, r: present(c, name) and ((c[name] in choices) != negated)
+        return lambda c, r, t=None, z=None: present(c, name) and ((c[name] in choices) != negated)
 
     def compare(self, node: ast.Compare, spec: AttrSpec) -> ConditionFn | None:
         op = node.op
@@ -833,7 +1012,7 @@ class Compiler:
             return None
         test = COMPARE[op]
         name = spec.name
-        return lambda c, r: present(c, name) and test(c[name], value)
+        return lambda c, r, t=None, z=None: present(c, name) and test(c[name], value)
 
 
 _BAD = object()
@@ -847,6 +1026,43 @@ COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+
+
+def time_value(value: Any, tz: dt.tzinfo) -> int | None:
+    """An instant or date attribute as epoch µs (a date is the start of that local date)."""
+    if isinstance(value, dt.datetime):
+        return clock.micros(value)
+    if isinstance(value, dt.date):
+        return clock.start_of_date(value, tz)
+    return None
+
+
+def time_test_end(test: TimeSpec, start: int, tz: dt.tzinfo) -> int:
+    """The instant at which ``within`` stops holding, or ``at least ... ago`` starts."""
+    if test.op == "within_days":
+        return clock.start_of_date(clock.local_date(start, tz) + dt.timedelta(days=test.days), tz)
+    return clock.plus(start, test.seconds, test.months, tz)
+
+
+def time_test_holds(test: TimeSpec, c: Mapping[str, Any], r: Any, t: int | None = None,
+                    z: dt.tzinfo | None = None) -> bool:
+    """Does the time test hold at ``t`` (the request's instant when None)? An absent value,
+    or one after ``t``, makes every test false."""
+    tz = z or clock.UTC
+    now = t if t is not None else clock.micros(r.at)
+    start = time_value(c.get(test.attribute), tz)
+    if start is None or start > now:
+        return False
+    end = time_test_end(test, start, tz)
+    return now < end if test.op != "ago" else end <= now
+
+
+def time_test_changes(test: TimeSpec, c: Mapping[str, Any], tz: dt.tzinfo) -> tuple[int, ...]:
+    """The instants at which a time test can change its truth value for this customer."""
+    start = time_value(c.get(test.attribute), tz)
+    if start is None:
+        return ()
+    return (start, time_test_end(test, start, tz))
 
 
 def present(customer: Mapping[str, Any], name: str) -> bool:
@@ -921,6 +1137,13 @@ def condition_text(node: ast.Condition) -> str:
         return f"customer.{node.attr.attribute}"
     if isinstance(node, ast.Member):
         return f"{node.field} {'not in' if node.negated else 'in'} customer.{node.attr.attribute}"
+    if isinstance(node, ast.TimeTest):
+        head = f"customer.{node.attr.attribute}"
+        if node.op == "within_days":
+            return f"{head} within {node.days} consecutive {'day' if node.days == 1 else 'days'}"
+        assert node.duration is not None
+        length = f"{node.duration.amount} {plural(node.duration)}"
+        return f"{head} within {length}" if node.op == "within" else f"{head} at least {length} ago"
     if isinstance(node, ast.InList):
         values = ", ".join(value_text(v) for v in node.values)
         return f"customer.{node.attr.attribute} {'not in' if node.negated else 'in'} ({values})"

@@ -46,6 +46,8 @@ from policylang.rules import (
     QuietRule,
     RequireRule,
     Rolling,
+    Scope,
+    TimeSpec,
 )
 
 HORIZON = 400 * DAY
@@ -69,6 +71,7 @@ class Finding:
     deny: bool
     held: Sequence[Contact] = ()
     reason: str = ""
+    skipped: bool = False  # out of the rule's scope (11.1, 11.11): the verdict is skip
 
 
 PASS = Finding(False)
@@ -89,6 +92,7 @@ class Context:
     explain: bool
     loads: Loads | None
     skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
+    _windows: dict[int, list[Window]] = attrs.field(factory=dict)  # exemption windows by rule index
     _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
@@ -140,7 +144,9 @@ def decide(
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
     for position, rule in plan.checked:
-        judgement = results[position] = judge(rule, ctx, t)
+        if rule.warn:
+            continue  # 11.14: judged last, against what this decision does not displace
+        judgement = results[position] = judge(rule, ctx, t, plan)
         if judgement[0] == "deny":
             denying.append(rule)
     notes: list[str] = []
@@ -153,10 +159,22 @@ def decide(
         next_at = t
         held = {id(c) for _, _, shown in results.values() for c in shown}
         displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
+    warnings: list[str] = []
+    if plan.warners:
+        gone = frozenset(id(c) for c in displaced)
+        for position, rule in plan.checked:
+            if rule.warn:
+                judgement = results[position] = judge_warning(rule, ctx, t, plan, gone)
+                if judgement[0] == "warn":
+                    warnings.append(rule.name)
+    for position, (rule, status, _) in enumerate(plan.entries):
+        if status == "lifter" and (rule.scope is not None or windowed(rule)):
+            results[position] = judge_lifter(rule, ctx, t)
     trace: tuple[TraceEntry, ...] = ()
     if explain:
         trace = tuple(
-            fixed or TraceEntry(rule.name, rule.kind, *results[position][:2])
+            TraceEntry(rule.name, rule.kind, *results[position][:2]) if position in results
+            else fixed or TraceEntry(rule.name, rule.kind, "pass", "")
             for position, ((rule, _, _), fixed) in enumerate(zip(plan.entries, plan.fixed_trace, strict=True))
         )
     if explain and has_citations(policy):
@@ -170,6 +188,7 @@ def decide(
         next_allowed_at=clock.instant(next_at) if next_at is not None else None,
         trace=trace,
         notes=tuple(notes),
+        warnings=tuple(warnings),
     )
 
 
@@ -243,6 +262,8 @@ class Plan:
     checked: tuple[tuple[int, AnyRule], ...]
     timed: tuple[AnyRule, ...]
     fixed_trace: tuple[TraceEntry | None, ...]
+    lifters: Mapping[int, tuple[ExemptRule, ...]] = attrs.field(factory=dict)  # conditional (11.6)
+    warners: bool = False  # some rule to check is a `warn` rule
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -259,10 +280,11 @@ def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
 def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     subject = set(policy.subject_rules(request.purpose, request.channel, request.team, is_owner))
     entries = []
+    lifters: dict[int, tuple[ExemptRule, ...]] = {}
     for rule in policy.rules:
-        lifter = next(
-            (policy.rules[i].name for i in policy.exempted_by.get(rule.index, ()) if i in subject), ""
-        )
+        applying = [policy.rules[i] for i in policy.exempted_by.get(rule.index, ()) if i in subject]
+        # An exemption with a `when` or effective dates lifts only while in scope (11.6).
+        lifter = next((r.name for r in applying if r.scope is None and not windowed(r)), "")
         if rule.index not in subject:
             entries.append((rule, "skip", ""))
         elif isinstance(rule, ExemptRule):
@@ -270,12 +292,22 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
         elif lifter:
             entries.append((rule, "exempt", lifter))
         else:
+            conditional = tuple(r for r in applying if isinstance(r, ExemptRule))
+            if conditional:
+                lifters[rule.index] = conditional
             entries.append((rule, "check", ""))
     checked = tuple((i, rule) for i, (rule, status, _) in enumerate(entries) if status == "check")
-    timed = tuple(rule for _, rule in checked if not isinstance(rule, ExcludeRule))
+    timed = tuple(rule for _, rule in checked if not rule.warn and changes_with_time(rule, lifters))
     shape = f"{request.purpose} {request.channel} by {request.team}"
     fixed = tuple(fixed_trace_entry(rule, status, lifter, shape) for rule, status, lifter in entries)
-    return Plan(tuple(entries), checked, timed, fixed)
+    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked))
+
+
+def changes_with_time(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
+    """Can the rule's verdict change with the instant? Every kind but a plain ``exclude``."""
+    if not isinstance(rule, ExcludeRule):
+        return True
+    return bool(rule.time_tests or rule.scope is not None or rule.index in lifters)
 
 
 def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> TraceEntry | None:
@@ -290,15 +322,156 @@ def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> Tr
     return None
 
 
-def judge(rule: AnyRule, ctx: Context, t: int) -> Judgement:
+def judge(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> Judgement:
     """(verdict, reason, displaced contacts) for one rule to check."""
+    lifter = lifted_by(rule, ctx, t, plan)
+    if lifter is not None:
+        return "exempt", f'lifted by exempt "{lifter.name}"' + lifter_window_text(lifter, ctx, t), ()
     finding, displaced = check_with_precedence(rule, ctx, t)
+    if finding.skipped:
+        return "skip", finding.reason, ()
     if finding.deny:
         return "deny", finding.reason, ()
     reason = finding.reason
     if displaced and ctx.explain:
         reason += "; displaces " + ", ".join(describe(c, ctx) for c in displaced)
     return "pass", reason, displaced
+
+
+def judge_warning(rule: AnyRule, ctx: Context, t: int, plan: Plan, gone: frozenset[int]) -> Judgement:
+    """A `warn` rule (11.14): never displaces, counts every planned contact not displaced."""
+    lifter = lifted_by(rule, ctx, t, plan)
+    if lifter is not None:
+        return "exempt", f'lifted by exempt "{lifter.name}"', ()
+    finding = check(rule, ctx, t, gone)
+    if finding.skipped:
+        return "skip", finding.reason, ()
+    return ("warn" if finding.deny else "pass"), finding.reason, ()
+
+
+def judge_lifter(rule: AnyRule, ctx: Context, t: int) -> Judgement:
+    """The trace entry of an exempt rule with a scope or a window: skipped while it lifts
+    nothing (out of scope, or no window open)."""
+    assert isinstance(rule, ExemptRule)
+    out = out_of_scope(rule, ctx, t)
+    if out is not None:
+        return "skip", out.reason, ()
+    if rule.window is not None:
+        current = open_window(rule, ctx, t)
+        if current is None:
+            return "skip", f"no window open ({rule.window.text})", ()
+        return "pass", lifts_text(rule) + window_words(current, ctx), ()
+    return "pass", lifts_text(rule), ()
+
+
+def lifter_window_text(lifter: ExemptRule, ctx: Context, t: int) -> str:
+    if lifter.window is None or not ctx.explain:
+        return ""
+    current = open_window(lifter, ctx, t)
+    return window_words(current, ctx) if current is not None else ""
+
+
+def lifted_by(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> ExemptRule | None:
+    """The conditional exemption (11.6) or open exemption window (11.5) lifting ``rule`` at ``t``."""
+    for lifter in plan.lifters.get(rule.index, ()):
+        if out_of_scope(lifter, ctx, t) is None and (lifter.window is None or open_window(lifter, ctx, t) is not None):
+            return lifter
+    return None
+
+
+def windowed(rule: AnyRule) -> bool:
+    return isinstance(rule, ExemptRule) and rule.window is not None
+
+
+# ---- exemption windows (11.5) ----------------------------------------------------------------
+
+Window = tuple[int, int, str, int | None]  # start, end, what opened it, id of the closing contact
+
+
+def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
+    """Every window of ``rule`` in this customer's ledger, in order of opening (memoised)."""
+    found = ctx._windows.get(rule.index)  # noqa: SLF001 - the context's own memo
+    if found is not None:
+        return found
+    spec = rule.window
+    assert spec is not None
+    history = ctx.history
+    openers: list[tuple[int, str]]
+    if spec.event is not None:
+        openers = [(us, spec.event) for us in history.event_times(spec.event)]
+    else:
+        assert spec.opener is not None
+        times, contacts = history.matching(spec.opener, ctx.owner, sent_only=True,
+                                           outcome=spec.outcomes or None)
+        openers = [(times[k], f"{contacts[k].purpose} {contacts[k].channel}") for k in range(len(times))]
+    closers: list[tuple[int, int | None]] = [(us, None) for us in spec.closer_dates]
+    for name in spec.closer_events:
+        closers += [(us, None) for us in history.event_times(name)]
+    if spec.closer_outcomes:
+        times, contacts = history.matching(rule.match, ctx.owner, sent_only=True, outcome=spec.closer_outcomes)
+        closers += [(times[k], id(contacts[k])) for k in range(len(times))]
+    closers.sort(key=lambda pair: pair[0])
+    closer_times = [us for us, _ in closers]
+    windows: list[Window] = []
+    for start, what in openers:
+        ends: list[tuple[int, int | None]] = []
+        if spec.seconds is not None:
+            ends.append((start + spec.seconds * clock.SECOND, None))
+        if spec.days is not None:
+            ends.append((clock.start_of_date(clock.local_date(start, ctx.tz) + dt.timedelta(days=spec.days), ctx.tz), None))
+        k = bisect_right(closer_times, start)
+        if k < len(closers):
+            ends.append(closers[k])
+        if not ends:
+            continue
+        end, closer = min(ends, key=lambda pair: pair[0])
+        windows.append((start, end, what, closer))
+    ctx._windows[rule.index] = windows  # noqa: SLF001
+    return windows
+
+
+def open_window(rule: ExemptRule, ctx: Context, t: int) -> Window | None:
+    """The window of ``rule`` open at ``t`` that stays open longest, if any."""
+    inside = [w for w in exemption_windows(rule, ctx) if w[0] <= t < w[1]]
+    return max(inside, key=lambda w: w[1]) if inside else None
+
+
+def window_words(window: Window, ctx: Context) -> str:
+    """`` (consent 04-03 10:05, open until 04-10 00:00)``."""
+    start, end, what, _ = window
+    return f" ({what} {short_local(start, ctx)}, open until {short_local(end, ctx)})"
+
+
+def short_local(us: int, ctx: Context) -> str:
+    return ctx.local(us).strftime("%m-%d %H:%M")
+
+
+def window_cover(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, list[Window]]]:
+    """The window exemptions that may excuse contacts from counting under ``rule``."""
+    policy = ctx.policy
+    found = []
+    for index in policy.exempted_by.get(rule.index, ()):
+        lifter = policy.rules[index]
+        if not isinstance(lifter, ExemptRule) or lifter.window is None:
+            continue
+        if lifter.scope is not None and out_of_scope(lifter, ctx, clock.micros(ctx.request.at)) is not None:
+            continue  # a `when` that does not hold excuses nothing (doubt restricts)
+        windows = exemption_windows(lifter, ctx)
+        if windows:
+            found.append((lifter, windows))
+    return found
+
+
+def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window]]], ctx: Context) -> str | None:
+    """The name of the window exemption under which ``contact`` was placed, if any: inside
+    an open window, or the contact that closed it."""
+    for lifter, windows in cover:
+        if not lifter.match.matches(contact.purpose, contact.channel, contact.team, ctx.owner):
+            continue
+        for start, end, _, closer in windows:
+            if start <= us < end or (us == end and closer == id(contact)):
+                return lifter.name
+    return None
 
 
 def check_with_precedence(rule: AnyRule, ctx: Context, t: int) -> tuple[Finding, Sequence[Contact]]:
@@ -332,15 +505,102 @@ def fewest_to_displace(rule: AnyRule, ctx: Context, t: int, candidates: list[Con
 
 
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    if rule.scope is not None:
+        out = out_of_scope(rule, ctx, t)
+        if out is not None:
+            return out
     return CHECKS[type(rule)](rule, ctx, t, skip)
 
 
-def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
+def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:
+    """A ``skip`` finding when the rule is not in force at ``t`` (11.11) or its ``when``
+    condition does not hold (11.1); None when the rule applies."""
+    scope = rule.scope
+    if scope is None:
+        return None
+    if scope.start is not None and t < scope.start:
+        reason = f"in force from {format_local(scope.start, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
+        return Finding(False, (), reason, skipped=True)
+    if scope.until is not None and t >= scope.until:
+        reason = f"in force until {format_local(scope.until, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
+        return Finding(False, (), reason, skipped=True)
+    if scope.condition is not None and not scope.condition(ctx.values, ctx.request, t, ctx.tz):
+        reason = ""
+        if ctx.explain:
+            reason = when_false_text(scope.condition_node, scope.condition_text, scope.attributes, ctx, t)
+        return Finding(False, (), reason, skipped=True)
+    return None
+
+
+def when_false_text(node: Any, text: str, attributes: Sequence[str], ctx: Context, t: int) -> str:
+    """``applies when customer.state is fl; it is tx`` (the trace sentences of 11.1, 11.6)."""
+    from policylang import ast
+
+    if isinstance(node, ast.FlagTest):
+        return f"{text} is false" if ctx.values.get(node.attr.attribute) is not None else f"{text} is missing"
+    if isinstance(node, (ast.Compare, ast.InList)):
+        value = ctx.values.get(node.attr.attribute)
+        return f"applies when {text}; it is {plain_value(value) if value is not None else 'missing'}"
+    return f"applies when {text}; it is false ({condition_facts(attributes, ctx, t)})"
+
+
+def plain_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return clock.format_local(clock.micros(value), dt.timezone.utc) + " UTC"
+    if isinstance(value, (set, frozenset)):
+        return "(" + ", ".join(sorted(map(str, value))) + ")"
+    return str(value)
+
+
+def condition_facts(attributes: Sequence[str], ctx: Context, t: int) -> str:
+    return ", ".join(
+        f"{name[8:]} is {getattr(ctx.request, name[8:])}" if name.startswith("request.")
+        else attribute_fact(name, ctx.values, ctx.tz)
+        for name in attributes
+    )
+
+
+def scope_changes(scope: Scope | None, ctx: Context, t: int) -> list[int]:
+    """Instants after ``t`` at which a rule's scope can change: its effective dates and the
+    change instants of its condition's time tests."""
+    if scope is None:
+        return []
+    found = [us for us in (scope.start, scope.until) if us is not None and us > t]
+    found += time_changes(scope.time_tests, ctx, t)
+    return found
+
+
+def time_changes(tests: Sequence[TimeSpec], ctx: Context, t: int) -> list[int]:
+    from policylang.compiler import time_test_changes
+
+    return [us for test in tests for us in time_test_changes(test, ctx.values, ctx.tz) if us > t]
+
+
+def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int | None:
     """The earliest instant after ``t`` at which a denying rule could pass; None if never.
 
     Never later than the rule's true next pass, so jumping to the largest bound of all
-    denying rules skips no allowed instant.
+    denying rules skips no allowed instant. A rule's scope (its effective dates and the
+    time tests of its ``when``) and the scopes of the exemptions that may lift it add
+    their change instants: the verdict may change there too.
     """
+    found = body_bound(rule, ctx, t)
+    changes = scope_changes(rule.scope, ctx, t)
+    if plan is not None:
+        for lifter in plan.lifters.get(rule.index, ()):
+            changes += scope_changes(lifter.scope, ctx, t)
+            if lifter.window is not None:
+                changes += [us for w in exemption_windows(lifter, ctx) for us in w[:2] if us > t]
+    if changes:
+        return min(changes if found is None else [*changes, found])
+    return found
+
+
+def body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
     skip = ctx.skip if rule.kind != "capacity" else frozenset()
     if isinstance(rule, CapRule):
         return bound_cap(rule, ctx, t, skip)
@@ -350,6 +610,9 @@ def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
         return bound_require(rule, ctx, t)
     if isinstance(rule, ExclusiveRule):
         return bound_exclusive(rule, ctx, t, skip)
+    if isinstance(rule, ExcludeRule) and rule.time_tests:
+        # 11.11: an exclusion whose condition stops holding at a known instant allows then
+        return min(time_changes(rule.time_tests, ctx, t), default=NEVER)
     return NEVER
 
 
@@ -362,13 +625,16 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     limit = t + HORIZON
     current = t
     for _ in range(MAX_STEPS):
-        bounds = [bound(r, ctx, current) for r in denying]
+        bounds = [bound(r, ctx, current, plan) for r in denying]
         if any(b is None for b in bounds):
             return None
         current = max(b for b in bounds if b is not None)
         if current > limit:
             break
-        denying = [r for r in plan.timed if check_with_precedence(r, ctx, current)[0].deny]
+        denying = [
+            r for r in plan.timed
+            if lifted_by(r, ctx, current, plan) is None and check_with_precedence(r, ctx, current)[0].deny
+        ]
         if not denying:
             return current
     notes.append(
@@ -390,7 +656,10 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
     """
     if rule.kind == "capacity" and ctx.loads is not None:
         found = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
-        pairs = sorted(((clock.micros(c.at), c) for c in found if c.counted), key=lambda p: p[0])
+        drop = rule.not_counted
+        pairs = sorted(((clock.micros(c.at), c) for c in found
+                        if c.counted and not (drop and c.status == "sent" and c.outcome in drop)),
+                       key=lambda p: p[0])
         pairs = [p for p in pairs if lo <= p[0] < hi]
         contacts: Sequence[Contact]
         times, contacts = [us for us, _ in pairs], [c for _, c in pairs]
@@ -398,8 +667,14 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
     else:
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
-        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted)
+        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
+                                               drop=rule.not_counted)
         i, j = bisect_left(times, lo), bisect_left(times, hi)
+        cover = window_cover(rule, ctx) if rule.index in ctx.policy.exempted_by else []
+        if cover:
+            kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
+                          if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
+            return [us for us, _ in kept_pairs], [c for _, c in kept_pairs], 0, len(kept_pairs)
         if not skip:
             return times, contacts, i, j
     group = rule.group
@@ -445,7 +720,7 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     reason = ""
     if ctx.explain:
         inside = contacts[bisect_left(times, best_start, i, j) : bisect_left(times, best_start + width, i, j)]
-        reason = count_text(rule, best, ctx) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
+        reason = count_text(rule, best, ctx, best_start, best_start + width) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
         if inside:
             reason += f" ({latest_text(inside, ctx)})"
     return Finding(best >= limit, held, reason)
@@ -458,7 +733,7 @@ def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: fr
     times, contacts, i, j = select(rule, ctx, lo, hi, skip)
     reason = ""
     if ctx.explain:
-        reason = count_text(rule, j - i, ctx) + f" in the calendar {window.unit} from {first.isoformat()}"
+        reason = count_text(rule, j - i, ctx, lo, hi) + f" in the calendar {window.unit} from {first.isoformat()}"
         if j > i:
             reason += f" ({latest_text(contacts[i:j], ctx)})"
     return Finding(j - i >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
@@ -480,7 +755,8 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     reason = ""
     if ctx.explain:
         last = best_first + dt.timedelta(days=days - 1)
-        reason = count_text(rule, best, ctx) + f" on {best_first.isoformat()} to {last.isoformat()}"
+        run = clock.start_of_date(best_first, tz), clock.start_of_date(last + dt.timedelta(days=1), tz)
+        reason = count_text(rule, best, ctx, *run) + f" on {best_first.isoformat()} to {last.isoformat()}"
         if j > i:
             reason += f" ({latest_text(contacts[i:j], ctx)})"
     return Finding(best >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
@@ -505,13 +781,46 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     return clock.start_of_date(today + dt.timedelta(days=1), tz)
 
 
-def count_text(rule: CapRule, count: int, ctx: Context) -> str:
+def count_text(rule: CapRule, count: int, ctx: Context, lo: int = 0, hi: int = 0) -> str:
     text = f"{count} of at most {rule.limit} {rule.match.text} contacts"
     if rule.group:
         text += f" of {rule.group} {getattr(ctx.request, rule.group) or '(none)'}"
+    if rule.not_counted and hi > lo:
+        text += left_out_text(rule, ctx, lo, hi)
+    if hi > lo and rule.index in ctx.policy.exempted_by and rule.kind == "cap":
+        text += excused_text(rule, ctx, lo, hi)
     if rule.kind == "capacity":
         text += " across all customers" if ctx.loads is not None else " (this customer's ledger only)"
     return text
+
+
+def left_out_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (2 with outcome busy not counted)``: the sent contacts 11.3 leaves out of ``[lo, hi)``."""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    times, contacts = ctx.history.matching(rule.match, ctx.owner, sent_only=True, outcome=rule.not_counted,
+                                           group=group, value=wanted)
+    i, j = bisect_left(times, lo), bisect_left(times, hi)
+    if j == i:
+        return ""
+    named = ", ".join(sorted({c.outcome or "" for c in contacts[i:j]}))
+    return f" ({j - i} with outcome {named} not counted)"
+
+
+def excused_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (8 placed under exempt "calls with consent" not counted)`` (11.5)."""
+    cover = window_cover(rule, ctx)
+    if not cover:
+        return ""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted, drop=rule.not_counted)
+    counts: dict[str, int] = {}
+    for k in range(bisect_left(times, lo), bisect_left(times, hi)):
+        name = excused(contacts[k], times[k], cover, ctx)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return "".join(f' ({n} placed under exempt "{name}" not counted)' for name, n in counts.items())
 
 
 def latest_text(contacts: Sequence[Contact], ctx: Context) -> str:
@@ -576,7 +885,7 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
         group = period.group
         wanted = getattr(ctx.request, group) if group is not None else None
         times, contacts = ctx.history.matching(
-            period.trigger, ctx.owner, outcome=period.outcome, group=group, value=wanted
+            period.trigger, ctx.owner, outcome=period.outcomes or period.outcome, group=group, value=wanted
         )
         i, j = bisect_left(times, lo), bisect_right(times, t)
         found = [(times[k], contacts[k]) for k in range(i, j) if id(contacts[k]) not in skip]
@@ -649,21 +958,50 @@ def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
 
 
 def check_exclude(rule: ExcludeRule, ctx: Context, t: int = 0, skip: frozenset[int] = frozenset()) -> Finding:
-    deny = rule.condition(ctx.values, ctx.request)
+    deny = rule.condition(ctx.values, ctx.request, t, ctx.tz)
     if not ctx.explain:
         return DENY if deny else PASS
-    reason = ""
-    if ctx.explain:
-        facts = ", ".join(
-            f"{name[8:]} is {getattr(ctx.request, name[8:])}" if name.startswith("request.")
-            else attribute_fact(name, ctx.values)
-            for name in rule.attributes
-        )
-        reason = f"{rule.condition_text} is {'true' if deny else 'false'} ({facts})"
-    return Finding(deny, (), reason)
+    return Finding(deny, (), exclude_reason(rule, ctx, t, deny))
 
 
-def attribute_fact(name: str, values: Mapping[str, Any]) -> str:
+def exclude_reason(rule: ExcludeRule, ctx: Context, t: int, holds: bool) -> str:
+    """``COND is true (facts)``; a time test that made the condition true is told in its
+    own words (11.2): ``customer.A 2026-04-02 15:10 is within 10 days (until ...)``."""
+    from policylang import ast
+
+    node = rule.condition_node
+    if rule.time_tests and holds:
+        parts = node.operands if isinstance(node, ast.AnyOf) else (node,)
+        for part in parts:
+            if isinstance(part, ast.TimeTest):
+                test = next(x for x in rule.time_tests if x.attribute == part.attr.attribute and x.op == part.op)
+                if time_holds(test, ctx, t):
+                    return time_sentence(test, ctx)
+    return f"{rule.condition_text} is {'true' if holds else 'false'} ({condition_facts(rule.attributes, ctx, t)})"
+
+
+def time_holds(test: TimeSpec, ctx: Context, t: int) -> bool:
+    from policylang.compiler import time_test_holds
+
+    return time_test_holds(test, ctx.values, ctx.request, t, ctx.tz)
+
+
+def time_sentence(test: TimeSpec, ctx: Context) -> str:
+    """``customer.A 2026-04-02 15:10 is within 10 days (until 2026-04-12 15:10)``."""
+    from policylang.compiler import time_test_changes
+
+    changes = time_test_changes(test, ctx.values, ctx.tz)
+    if not changes:
+        return f"customer.{test.attribute} is missing"
+    start, end = changes
+    words = test.text.removeprefix(f"customer.{test.attribute} ")
+    when = format_local(start, ctx.tz)
+    if test.op == "ago":
+        return f"customer.{test.attribute} {when} is {words} (since {format_local(end, ctx.tz)})"
+    return f"customer.{test.attribute} {when} is {words} (until {format_local(end, ctx.tz)})"
+
+
+def attribute_fact(name: str, values: Mapping[str, Any], tz: dt.tzinfo = dt.timezone.utc) -> str:
     value = values.get(name)
     if value is None:
         return f"customer.{name} is missing"
@@ -673,11 +1011,13 @@ def attribute_fact(name: str, values: Mapping[str, Any]) -> str:
         return f"customer.{name} = ({', '.join(sorted(map(str, value)))})"
     if isinstance(value, float) and value.is_integer():
         return f"customer.{name} = {int(value)}"
+    if isinstance(value, dt.datetime):
+        return f"customer.{name} = {format_local(clock.micros(value), tz)}"
     return f"customer.{name} = {value}"
 
 
 def require_times(rule: RequireRule, ctx: Context) -> tuple[list[int], Sequence[Contact]]:
-    return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcome)
+    return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcomes or rule.outcome)
 
 
 def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] = frozenset()) -> Finding:
@@ -689,7 +1029,8 @@ def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] 
     reason = ""
     if ctx.explain:
         span = "between " + (format_local(lo, ctx.tz) if lo is not None else "any time") + f" and {format_local(hi, ctx.tz)}"
-        wanted = rule.prerequisite.text + (f" with outcome {rule.outcome}" if rule.outcome else "")
+        named = ", ".join(sorted(rule.outcomes)) if rule.outcomes else rule.outcome
+        wanted = rule.prerequisite.text + (f" with outcome {named}" if named else "")
         reason = f"{describe(contacts[j - 1], ctx)} is {span}" if found else f"no sent {wanted} {span}"
     return Finding(not found, (), reason)
 

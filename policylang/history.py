@@ -164,13 +164,15 @@ class History:
         return found
 
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
-                 outcome: str | None = None, group: str | None = None, value: object = None) -> Matched:
+                 outcome: str | frozenset[str] | None = None, group: str | None = None, value: object = None,
+                 drop: frozenset[str] = frozenset()) -> Matched:
         """Counted contacts matching ``match``, in time order.
 
-        Optionally only sent ones, only those with ``outcome``, or only those whose
-        ``group`` attribute (team, channel, purpose, campaign) equals ``value``.
+        Optionally only sent ones, only those with ``outcome`` (or one of a set), only
+        those whose ``group`` attribute (team, channel, purpose, campaign) equals
+        ``value``; ``drop`` leaves out sent contacts with one of those outcomes (11.3).
         """
-        key = (id(match), owner, sent_only, outcome, group, value)
+        key = (id(match), owner, sent_only, outcome, group, value, drop)
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
@@ -196,9 +198,15 @@ class History:
         if sent_only:
             statuses = self.field("status")
             chosen = [i for i in chosen if statuses[i] == "sent"]
-        if outcome is not None:
+        if isinstance(outcome, frozenset):
+            outcomes = self.field("outcome")
+            chosen = [i for i in chosen if outcomes[i] in outcome]
+        elif outcome is not None:
             outcomes = self.field("outcome")
             chosen = [i for i in chosen if outcomes[i] == outcome]
+        if drop:
+            outcomes, statuses = self.field("outcome"), self.field("status")
+            chosen = [i for i in chosen if not (outcomes[i] in drop and statuses[i] == "sent")]
         if group is not None:
             values = self.field(group)
             chosen = [i for i in chosen if values[i] == value]

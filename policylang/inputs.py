@@ -221,6 +221,14 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
             except ValueError:
                 pass
         raise InputError(f"field `{field}` must be a date like \"2026-11-24\"", at)
+    if kind == "instant":  # 11.2: RFC 3339 with an offset
+        if isinstance(raw, dt.datetime):
+            if raw.tzinfo is None:
+                raise InputError(f"field `{field}`: an instant needs a UTC offset", at)
+            return raw.astimezone(dt.timezone.utc)
+        if not isinstance(raw, str):
+            raise InputError(f"field `{field}` must be an instant like \"2026-04-02T15:10:00-04:00\", not {type_name(raw)}", at)
+        return parse_instant(raw, at, field)
     if kind == "set" and isinstance(raw, (set, frozenset, tuple)):
         raw = sorted(raw, key=str)  # already a collection (library callers)
     if not isinstance(raw, (str, list)):

@@ -442,7 +442,7 @@ class Session:
             return set()
         if first in ("ask", "expect"):
             if "is" in words or "and" in words:
-                return {"allowed", "denied", "next", "never", "displaces", "nothing", "and", "at", "by"}
+                return {"allowed", "denied", "next", "never", "displaces", "nothing", "warns", "and", "at", "by"}
             in_request = selectable | {"by", "at", "campaign", "priority"}
             return in_request | ({"is"} if first == "expect" else set())
         if first in customers and len(words) == 1:

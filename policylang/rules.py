@@ -128,12 +128,42 @@ class AfterTrigger:
     outcome: str | None
     text: str
     group: str | None = None  # ``for each``: only triggers of the request's own group
+    outcomes: frozenset[str] = frozenset()  # ``with outcome a, b``: every name (11.3)
 
 
 QuietSpec = ClockRange | DaySet | AfterTrigger
 
-# A compiled condition: (customer values, request) -> truth value.
-ConditionFn = Callable[[Mapping[str, Any], "Request"], bool]
+# A compiled condition: (customer values, request[, instant in epoch µs, zone]) -> truth
+# value. Without an instant the request's own is used; without a zone, UTC.
+ConditionFn = Callable[..., bool]
+
+
+@attrs.frozen(slots=True)
+class TimeSpec:
+    """A time test of a condition (11.2), kept beside the compiled condition so the
+    ``next_allowed_at`` search knows the instants at which the condition can change."""
+
+    attribute: str
+    op: str  # within | within_days | ago
+    seconds: int = 0
+    months: int = 0
+    days: int = 0
+    text: str = ""
+
+
+@attrs.frozen(slots=True)
+class Scope:
+    """When a rule is in force for a request (11.1, 11.11): its ``when`` condition and its
+    effective period ``[start, until)`` in epoch microseconds (None: open)."""
+
+    condition: ConditionFn | None = attrs.field(default=None, eq=False)
+    condition_node: Any = attrs.field(default=None, eq=False, repr=False)  # ast.Condition
+    condition_text: str = ""
+    attributes: tuple[str, ...] = ()
+    time_tests: tuple[TimeSpec, ...] = ()
+    start: int | None = None
+    until: int | None = None
+    zone_name: str = "UTC"  # where the effective dates are read
 
 
 @attrs.frozen(slots=True)
@@ -146,6 +176,8 @@ class Rule:
     match: Match
     span: Span
     source: ast.Rule = attrs.field(eq=False, repr=False)
+    warn: bool = attrs.field(default=False, kw_only=True)  # 11.14: a `warn` rule never denies
+    scope: Scope | None = attrs.field(default=None, kw_only=True)  # 11.1 and 11.11
 
     @property
     def cite(self) -> tuple[str, ...]:
@@ -158,6 +190,7 @@ class CapRule(Rule):
     limit: int = 0
     window: WindowSpec = Rolling(0, "")
     group: str | None = None
+    not_counted: frozenset[str] = frozenset()  # 11.3: outcomes of sent contacts left out
 
 
 @attrs.frozen(slots=True)
@@ -170,6 +203,8 @@ class ExcludeRule(Rule):
     condition: ConditionFn = attrs.field(default=lambda c, r: False, eq=False)
     attributes: tuple[str, ...] = ()  # customer attributes, and ``request.FIELD`` the condition reads
     condition_text: str = ""
+    time_tests: tuple[TimeSpec, ...] = ()
+    condition_node: Any = attrs.field(default=None, eq=False, repr=False)  # ast.Condition
 
 
 @attrs.frozen(slots=True)
@@ -178,6 +213,7 @@ class RequireRule(Rule):
     outcome: str | None = None
     at_least: int = 0
     within: int | None = None
+    outcomes: frozenset[str] = frozenset()  # ``with outcome a, b``: every name (11.3)
 
 
 @attrs.frozen(slots=True)
@@ -186,9 +222,29 @@ class ExclusiveRule(Rule):
 
 
 @attrs.frozen(slots=True)
+class WindowSpec11:
+    """An exemption window (11.5): opened by ``event`` or a sent contact matching
+    ``opener`` (with one of ``outcomes``, when named); open for ``seconds``, or until the
+    start of the local date ``days`` after, or until the first closer: an event of
+    ``closer_events``, a sent contact matching the exemption's selector with an outcome of
+    ``closer_outcomes``, or the start of a date of ``closer_dates`` (epoch µs)."""
+
+    seconds: int | None
+    days: int | None
+    event: str | None
+    opener: Match | None
+    outcomes: frozenset[str]
+    closer_events: frozenset[str]
+    closer_outcomes: frozenset[str]
+    closer_dates: tuple[int, ...]
+    text: str
+
+
+@attrs.frozen(slots=True)
 class ExemptRule(Rule):
     kinds: frozenset[str] = frozenset()
     rule_names: frozenset[str] = frozenset()
+    window: WindowSpec11 | None = None
 
     def lifts(self, rule: Rule) -> bool:
         return rule.kind in self.kinds or rule.name in self.rule_names
@@ -202,7 +258,7 @@ class AttrSpec:
     """A customer attribute's compiled type."""
 
     name: str
-    kind: str  # flag number text zone date team channel purpose enum set
+    kind: str  # flag number text zone date instant team channel purpose enum set
     choices: frozenset[str] = frozenset()
     element: str | None = None
 

@@ -43,7 +43,7 @@ UTC = dt.timezone.utc
 STATEMENT_KEYWORDS = ("use", "now", "customer", "expect", "ask")
 KEYWORDS = STATEMENT_KEYWORDS + (
     "had", "plans", "event", "at", "by", "with", "outcome", "campaign", "priority", "is",
-    "allowed", "denied", "next", "never", "displaces", "nothing", "and", "true", "false",
+    "allowed", "denied", "next", "never", "displaces", "nothing", "warns", "and", "true", "false",
 )
 
 SCENARIO_WORDS = {
@@ -149,7 +149,8 @@ class Check:
     """One assertion of an ``expect``.
 
     kind: ``allowed``, ``denied`` (``rules`` None: any rules, else exactly these),
-    ``next`` (``at`` None: never), ``displaces`` (``contacts`` empty: nothing).
+    ``next`` (``at`` None: never), ``displaces`` (``contacts`` empty: nothing), ``warns``
+    (``rules``: exactly these `warn` rules warn; empty: none does, 11.18).
     """
 
     kind: str
@@ -361,6 +362,17 @@ class _ToScenario(Transformer[Token, Any]):
 
     def displaces_nothing(self, meta: Any, items: list[Any]) -> Check:
         return Check("displaces", span=self._s(meta))
+
+    def warns(self, meta: Any, items: list[Token]) -> Check:
+        return Check(
+            "warns",
+            rules=tuple(unquote(t) for t in items),
+            rule_spans=tuple(token_span(self.file, t) for t in items),
+            span=self._s(meta),
+        )
+
+    def warns_nothing(self, meta: Any, items: list[Any]) -> Check:
+        return Check("warns", rules=(), span=self._s(meta))
 
     def displaces(self, meta: Any, items: list[ContactSpec]) -> Check:
         return Check("displaces", contacts=tuple(items), span=self._s(meta))
@@ -799,6 +811,12 @@ class ScenarioRun:
             if check.rules is not None and set(check.rules) != set(decision.denied_by):
                 return f"expected denied by {quoted(check.rules)}, but it is {actual}"
             return None
+        if check.kind == "warns":
+            warned = set(check.rules or ())
+            if warned == set(decision.warnings):
+                return None
+            got_text = quoted(decision.warnings) if decision.warnings else "nothing"
+            return f"expected warnings {quoted(sorted(warned)) if warned else 'nothing'}, but it warns {got_text}"
         if check.kind == "next":
             got = request.at if decision.allowed else decision.next_allowed_at
             if check.at is None:

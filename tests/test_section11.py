@@ -1,0 +1,302 @@
+"""Section 11 of the contract (LANGUAGE-2.md): each form's examples, by hand.
+
+Every example is checked through the library, `decide --json` and the scenarios of
+tests/section11/section11.polt; the arithmetic is written out beside each case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import policylang
+from policylang import clock
+from policylang.errors import PolicylangError
+from policylang.formatter import format_policy
+from policylang.parser import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent / "section11"
+POLICY_FILE = HERE / "section11.pol"
+POLICY = policylang.compile(POLICY_FILE.read_text(), str(POLICY_FILE))
+NY = clock.zone("America/New_York")
+
+
+def at(text: str) -> str:
+    """New York wall time ``2026-04-05 10:00`` as RFC 3339 with its offset."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=NY).isoformat()
+
+
+def ask(customer: dict[str, Any], shape: str, when: str, ledger: list[dict[str, Any]] | None = None,
+        **extra: Any) -> policylang.Decision:
+    purpose, channel, team = shape.split()
+    request = {"purpose": purpose, "channel": channel, "team": team, "at": at(when), **extra}
+    return POLICY.decide(customer, request, ledger or [])
+
+
+def contact(shape: str, when: str, **extra: Any) -> dict[str, Any]:
+    purpose, channel, team = shape.split()
+    return {"purpose": purpose, "channel": channel, "team": team, "at": at(when), **extra}
+
+
+def local(decision: policylang.Decision) -> str | None:
+    nxt = decision.next_allowed_at
+    return None if nxt is None else nxt.astimezone(NY).strftime("%Y-%m-%d %H:%M")
+
+
+def reason(decision: policylang.Decision, rule: str) -> str:
+    return next(e.line() for e in decision.trace if e.rule == rule)
+
+
+# ---- 11.1 when --------------------------------------------------------------------------
+
+
+def test_when_skips_a_customer_the_condition_leaves_out() -> None:
+    three = [contact("solicitation phone sales", f"2026-06-01 0{h}:00") for h in (7, 8, 9)]
+    texan = ask({"state": "tx"}, "solicitation phone sales", "2026-06-01 10:00", three)
+    assert texan.allowed
+    assert reason(texan, "three a day, Florida") == (
+        'cap "three a day, Florida": applies when customer.state is fl; it is tx -> skip')
+    floridian = ask({"state": "fl"}, "solicitation phone sales", "2026-06-01 10:00", three)
+    # rolling 24 hours: the 07:00 call leaves the window at 07:00 the next day
+    assert floridian.denied_by == ("three a day, Florida",) and local(floridian) == "2026-06-02 07:00"
+    missing = ask({}, "solicitation phone sales", "2026-06-01 10:00", three)
+    assert missing.allowed and "it is missing" in reason(missing, "three a day, Florida")
+
+
+# ---- 11.2 time tests and months ----------------------------------------------------------
+
+
+def test_oral_request_lasts_ten_days() -> None:
+    # asked Thu 2026-04-02 15:10 EDT; + 10 days of 24 hours = Sun 04-12 15:10 (no DST change between)
+    customer = {"asked_no_work_calls_at": "2026-04-02T15:10:00-04:00"}
+    denied = ask(customer, "debt sms collections", "2026-04-05 10:00")
+    assert denied.denied_by == ("no calls at work",) and local(denied) == "2026-04-12 15:10"
+    assert reason(denied, "no calls at work") == (
+        'exclude "no calls at work": customer.asked_no_work_calls_at 2026-04-02 15:10 is within 10 days '
+        "(until 2026-04-12 15:10) -> deny")
+    assert ask(customer, "debt sms collections", "2026-04-12 15:10").allowed  # [A, A + D): the end is out
+    assert ask(customer, "debt sms collections", "2026-04-02 15:09").allowed  # a value after t: false
+
+
+def test_days_stay_24_hours_across_a_dst_change() -> None:
+    # asked Sat 2026-03-07 12:00 EST; + 10 x 24 h = 03-17 12:00 EST = 13:00 EDT (clocks went forward 03-08)
+    customer = {"asked_no_work_calls_at": "2026-03-07T12:00:00-05:00"}
+    assert local(ask(customer, "debt sms collections", "2026-03-10 10:00")) == "2026-03-17 13:00"
+    # autumn: asked 2026-10-30 12:00 EDT; + 240 h = 11-09 12:00 EDT = 11:00 EST (clocks went back 11-01)
+    customer = {"asked_no_work_calls_at": "2026-10-30T12:00:00-04:00"}
+    assert local(ask(customer, "debt sms collections", "2026-11-02 10:00")) == "2026-11-09 11:00"
+
+
+def test_eighteen_months_of_business_relationship() -> None:
+    # call 2026-08-31: 2025-03-01 + 18 months = 2026-09-01 > call, holds; 2025-02-28 + 18 = 2026-08-28 <= call
+    kept = ask({"national_dnc": True, "last_purchase_on": "2025-03-01"}, "solicitation phone sales", "2026-08-31 10:00")
+    lapsed = ask({"national_dnc": True, "last_purchase_on": "2025-02-28"}, "solicitation phone sales", "2026-08-31 10:00")
+    assert kept.allowed
+    assert lapsed.denied_by == ("national do-not-call",) and lapsed.next_allowed_at is None
+
+
+def test_purchase_exactly_on_the_boundary() -> None:
+    # a date is the start of that local date: 2025-03-01 00:00 + 18 months = 2026-09-01 00:00 EDT
+    customer = {"national_dnc": True, "last_purchase_on": "2025-03-01"}
+    assert ask(customer, "solicitation phone sales", "2026-08-31 23:59").allowed
+    assert not ask(customer, "solicitation phone sales", "2026-09-01 00:00").allowed
+
+
+@pytest.mark.parametrize(("start", "months", "end"), [
+    ("2026-01-31T10:00:00-05:00", 1, "2026-02-28T10:00:00-05:00"),   # Jan 31 + 1 month: lowered to Feb 28
+    ("2028-01-31T10:00:00-05:00", 1, "2028-02-29T10:00:00-05:00"),   # leap year: Feb 29
+    ("2028-02-29T10:00:00-05:00", 12, "2029-02-28T10:00:00-05:00"),  # Feb 29 + 1 year
+    ("2026-02-08T02:30:00-05:00", 1, "2026-03-08T03:30:00-04:00"),   # 02:30 is skipped: forward by the gap
+    ("2026-10-01T01:30:00-04:00", 1, "2026-11-01T01:30:00-04:00"),   # 01:30 repeats: the first (EDT)
+    ("2026-03-31T12:00:00-04:00", 1, "2026-04-30T12:00:00-04:00"),
+])
+def test_months_keep_the_clock_time_and_clamp_the_day(start: str, months: int, end: str) -> None:
+    got = clock.plus_months(clock.micros(dt.datetime.fromisoformat(start)), months, NY)
+    assert clock.instant(got) == dt.datetime.fromisoformat(end)
+
+
+# ---- 11.3 counting by outcome ----------------------------------------------------------------
+
+
+def test_unconnected_calls_are_not_counted() -> None:
+    ledger = [contact("debt phone collections", "2026-06-05 09:00", outcome="busy", campaign="card-a"),
+              contact("debt phone collections", "2026-06-05 10:00", outcome="not_in_service", campaign="card-a")]
+    ledger += [contact("debt phone collections", f"2026-06-{d:02d} 09:00", outcome="no_answer", campaign="card-a")
+               for d in range(6, 11)]
+    # five counted on 06-06..06-10 plus a planned one (no outcome: counts either way) = 6 of at most 7
+    ledger.append(contact("debt phone collections", "2026-06-10 15:00", status="planned", campaign="card-a"))
+    decision = ask({}, "debt phone collections", "2026-06-11 10:00", ledger, campaign="card-a")
+    assert decision.allowed
+    assert "6 of at most 7" in reason(decision, "seven calls in seven days")
+    assert "(2 with outcome busy, not_in_service not counted)" in reason(decision, "seven calls in seven days")
+    ledger.append(contact("debt phone collections", "2026-06-11 08:00", campaign="card-a"))
+    denied = ask({}, "debt phone collections", "2026-06-11 10:00", ledger, campaign="card-a")
+    # 7 counted on 06-06..06-11; the run 06-07..06-13 holds 06-07..06-11 = 6: allowed 06-13 00:00
+    assert denied.denied_by == ("seven calls in seven days",) and local(denied) == "2026-06-13 00:00"
+
+
+# ---- 11.6 conditional exemptions ------------------------------------------------------------
+
+
+def test_consent_lifts_days_and_hours_only_while_it_holds() -> None:
+    saturday = "2026-06-06 11:00"
+    lifted = ask({"prospecting_consent": True}, "prospecting phone sales", saturday)
+    assert lifted.allowed
+    assert reason(lifted, "days and hours") == 'quiet "days and hours": lifted by exempt "express consent" -> exempt'
+    assert reason(lifted, "express consent").endswith("-> pass")
+    without = ask({"prospecting_consent": False}, "prospecting phone sales", saturday)
+    assert without.denied_by == ("days and hours",) and local(without) == "2026-06-08 00:00"
+    assert reason(without, "express consent") == (
+        'exempt "express consent": customer.prospecting_consent is false -> skip')
+
+
+# ---- 11.11 effective dates ----------------------------------------------------------------
+
+
+def test_a_rule_in_force_from_a_date() -> None:
+    before = ask({}, "prospecting phone sales", "2026-08-10 15:00")
+    assert before.allowed
+    assert reason(before, "no consent, no call") == (
+        'exclude "no consent, no call": in force from 2026-08-11 00:00 America/New_York -> skip')
+    after = ask({}, "prospecting phone sales", "2026-08-11 10:00")
+    assert after.denied_by == ("no consent, no call",) and after.next_allowed_at is None
+
+
+def test_a_rule_that_ends_frees_the_request_at_its_end() -> None:
+    ledger = [contact("marketing email marketing_team", "2026-08-30 10:00")]
+    denied = ask({}, "marketing email marketing_team", "2026-08-31 10:00", ledger)
+    # the rolling week would free it 09-06 10:00, but the rule ends at 09-01 00:00
+    assert denied.denied_by == ("summer promotion limit",) and local(denied) == "2026-09-01 00:00"
+    spring = [contact("marketing email marketing_team", "2026-05-30 10:00")]
+    # contacts before `from` still count: the rule is in force from 06-01 00:00, the week ends 06-06 10:00
+    early = ask({}, "marketing email marketing_team", "2026-05-31 10:00", spring)
+    assert early.allowed
+    assert local(ask({}, "marketing email marketing_team", "2026-06-01 10:00", spring)) == "2026-06-06 10:00"
+
+
+# ---- 11.14 warnings --------------------------------------------------------------------------
+
+
+def test_a_warn_rule_allows_and_warns() -> None:
+    ledger = [contact("debt phone collections", "2026-06-01 10:00", outcome="no_answer")]
+    decision = ask({}, "debt phone collections", "2026-06-01 10:03", ledger)
+    assert decision.allowed and decision.warnings == ("two unanswered in five minutes",)
+    assert decision.to_dict()["warnings"] == ["two unanswered in five minutes"]
+    assert local(decision) == "2026-06-01 10:03"
+    assert reason(decision, "two unanswered in five minutes").endswith("-> warn")
+    # a conversation is not counted by `counting only outcome no_answer, voicemail`
+    talked = [contact("debt phone collections", "2026-06-01 10:00", outcome="conversation")]
+    assert ask({}, "debt phone collections", "2026-06-01 10:03", talked).warnings == ()
+    assert ask({}, "debt phone collections", "2026-06-01 10:05", ledger).to_dict()["warnings"] == []
+
+
+def test_warnings_are_listed_even_when_another_rule_denies() -> None:
+    ledger = [contact("debt phone collections", f"2026-06-0{d} 09:00", campaign="x") for d in range(1, 8)]
+    ledger.append(contact("debt phone collections", "2026-06-07 10:00", outcome="voicemail", campaign="x"))
+    decision = ask({}, "debt phone collections", "2026-06-07 10:03", ledger, campaign="x")
+    assert decision.denied_by == ("seven calls in seven days",)
+    assert decision.warnings == ("two unanswered in five minutes",)
+
+
+# ---- the command line and the formatter ------------------------------------------------------
+
+
+def test_decide_json_gives_the_same_answers(tmp_path: Path) -> None:
+    cases = [
+        ({"id": "ma", "asked_no_work_calls_at": "2026-04-02T15:10:00-04:00"},
+         [], {"purpose": "debt", "channel": "sms", "team": "collections", "at": at("2026-04-05 10:00")},
+         False, "2026-04-12T19:10:00+00:00", []),
+        ({"id": "una"}, [contact("debt phone collections", "2026-06-01 10:00", outcome="no_answer")],
+         {"purpose": "debt", "channel": "phone", "team": "collections", "at": at("2026-06-01 10:03")},
+         True, "2026-06-01T14:03:00+00:00", ["two unanswered in five minutes"]),
+        ({"id": "fr"}, [], {"purpose": "prospecting", "channel": "phone", "team": "sales", "at": at("2026-08-11 10:00")},
+         False, None, []),
+    ]
+    for customer, ledger, request, allowed, nxt, warnings in cases:
+        (tmp_path / "c.json").write_text(json.dumps(customer))
+        (tmp_path / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in ledger))
+        (tmp_path / "r.json").write_text(json.dumps(request))
+        result = subprocess.run(
+            [sys.executable, "-m", "policylang.cli", "decide", str(POLICY_FILE), "--customer", str(tmp_path / "c.json"),
+             "--ledger", str(tmp_path / "l.jsonl"), "--request", str(tmp_path / "r.json"), "--json"],
+            capture_output=True, text=True, cwd=ROOT, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        out = json.loads(result.stdout)
+        assert (out["allowed"], out["next_allowed_at"], out["warnings"]) == (allowed, nxt, warnings)
+
+
+def test_bad_instant_in_a_customer_record_is_bad_input() -> None:
+    with pytest.raises(PolicylangError, match="offset"):
+        ask({"asked_no_work_calls_at": "2026-04-02T15:10:00"}, "debt sms collections", "2026-04-05 10:00")
+
+
+def test_the_scenarios_pass() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "policylang.cli", "test", "--coverage", "--fail-under", "100", str(HERE)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
+
+
+def test_the_formatter_round_trips_every_new_clause() -> None:
+    text = POLICY_FILE.read_text()
+    formatted = format_policy(text)
+    assert parse(formatted) == parse(text)
+    assert format_policy(formatted) == formatted
+    assert 'cap "two unanswered in five minutes" warn:' in formatted
+    assert "not counting outcome busy, not_in_service" in formatted
+    assert "from 2026-06-01 until 2026-09-01" in formatted
+
+
+# ---- 11.5 exemption windows ------------------------------------------------------------------
+
+
+def test_calls_with_consent_are_not_counted() -> None:
+    # consent Thu 06-04 11:20: within 7 consecutive days -> open until the start of 06-11
+    ledger: list[dict[str, Any]] = [{"at": at("2026-06-04 11:20"), "event": "consent"}]
+    ledger += [contact("debt phone collections", f"2026-06-{d:02d} {h}:00", outcome="no_answer", campaign="card-a")
+               for d, h in ((8, 10), (8, 12), (8, 14), (9, 10), (9, 12), (9, 14), (10, 10), (10, 12))]
+    decision = ask({}, "debt phone collections", "2026-06-11 10:00", ledger, campaign="card-a")
+    assert decision.allowed
+    assert reason(decision, "seven calls in seven days") == (
+        'cap "seven calls in seven days": 0 of at most 7 debt phone contacts of campaign card-a '
+        '(8 placed under exempt "calls with consent" not counted) on 2026-06-05 to 2026-06-11 -> pass')
+    # without the consent the same eight calls fill the run
+    assert not ask({}, "debt phone collections", "2026-06-11 10:00", ledger[1:], campaign="card-a").allowed
+
+
+def test_a_conversation_closes_the_window() -> None:
+    ledger: list[dict[str, Any]] = [contact("debt phone collections", "2026-04-03 10:00", outcome="conversation"),
+                                    {"at": at("2026-04-03 10:05"), "event": "consent"}]
+    monday = ask({}, "debt phone collections", "2026-04-06 10:00", ledger)
+    assert monday.allowed
+    assert reason(monday, "after a conversation") == (
+        'quiet "after a conversation": lifted by exempt "calls with consent" '
+        "(consent 04-03 10:05, open until 04-10 00:00) -> exempt")
+    ledger.append(contact("debt phone collections", "2026-04-06 10:00", outcome="conversation"))
+    wednesday = ask({}, "debt phone collections", "2026-04-08 10:00", ledger)
+    # the conversation Mon 04-06 starts 7 consecutive days: 04-06..04-12, allowed 04-13 00:00
+    assert wednesday.denied_by == ("after a conversation",) and local(wednesday) == "2026-04-13 00:00"
+
+
+def test_a_window_end_is_a_next_allowed_boundary() -> None:
+    # a conversation Thu 06-04 09:00 quiets 06-04..06-10; consent at 11:20 lifts the quiet until the
+    # window's end at 06-11 00:00; revoked Fri 06-05 12:00 closes it early
+    ledger: list[dict[str, Any]] = [contact("debt phone collections", "2026-06-04 09:00", outcome="conversation"),
+                                    {"at": at("2026-06-04 11:20"), "event": "consent"},
+                                    {"at": at("2026-06-05 12:00"), "event": "revoked"}]
+    assert ask({}, "debt phone collections", "2026-06-05 11:59", ledger).allowed
+    after = ask({}, "debt phone collections", "2026-06-05 12:00", ledger)
+    assert after.denied_by == ("after a conversation",) and local(after) == "2026-06-11 00:00"
+    # before consent the quiet denies, and the window opening at 11:20 is the next allowed instant
+    before = ask({}, "debt phone collections", "2026-06-04 10:00", ledger)
+    assert local(before) == "2026-06-04 11:20"
