@@ -99,6 +99,7 @@ COMMAND_MODULES: dict[str, str] = {
     "completion": "policylang.commands.completion",
     "serve": "policylang.commands.serve",
     "audit": "policylang.commands.serve",
+    "packs": "policylang.commands.packs",
 }
 
 

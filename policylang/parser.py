@@ -478,8 +478,9 @@ def describe_expected(expected: set[str], parser_terminals: dict[str, Any]) -> s
         if word not in words:
             words.append(word)
     words.sort(key=lambda w: (not w.startswith("`"), w))
-    if len(words) > 8:
-        words = words[:8] + ["..."]
+    if len(words) > 8:  # keep "the end of the line": it says the statement could stop here
+        ends = [w for w in words if w.startswith("the end")]
+        words = [w for w in words if w not in ends][: 8 - len(ends)] + ["..."] + ends
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " or " + words[-1]

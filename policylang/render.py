@@ -30,6 +30,8 @@ def error_text(problem: PolicylangError) -> Text:
         text.append(f"  expected {problem.expected}\n", style="cyan")
     if problem.hint:
         text.append(f"  hint: {problem.hint}\n", style="green")
+    for span in reversed(problem.included_from):  # 11.17: the include lines, innermost first
+        text.append(f"  included from {span}\n", style="dim")
     return text
 
 
