@@ -251,8 +251,8 @@ class Compiler:
                            else "`id` is the customer's identifier and cannot be declared", attribute.name.span)
                 continue
             spec = self.attribute_type(name, attribute.type)
-            if name == "timezone" and spec.kind != "zone":
-                self.error("the `timezone` attribute must have type `zone`", attribute.type.span)
+            if name == "timezone" and spec.kind not in ("zone", "zones"):
+                self.error("the `timezone` attribute must have type `zone` or `zones`", attribute.type.span)
             self.attributes[name] = spec
             self.attribute_at[name] = attribute.span
 
@@ -327,6 +327,8 @@ class Compiler:
                     self.error(f"`{choice.value}` is listed twice", choice.span)
                 seen.add(choice.value)
             return AttrSpec(name, "enum", frozenset(choices))
+        if node.kind == "set" and node.element == "zone":
+            return AttrSpec(name, "zones")  # 11.7: `set of zone` is `zones`
         if node.kind == "set":
             return AttrSpec(name, "set", element=node.element)
         return AttrSpec(name, node.kind)
@@ -538,9 +540,8 @@ class Compiler:
                 node.name_span,
                 hint="`warn` marks a rule that would deny; an exemption only lifts rules",
             )
-        if tail.zone is not None:
-            self.error("`in zone` is not supported yet", node.span, hint="remove the `in zone` clause")
-        zone_name = self.timezone or "UTC"
+        fixed_zone, zone_attr = self.rule_zone(tail, node)
+        zone_name = fixed_zone or self.timezone or "UTC"
         condition: ConditionFn | None = None
         used: list[str] = []
         self.time_tests = []
@@ -563,9 +564,35 @@ class Compiler:
             condition, tail.when, condition_text(tail.when) if tail.when is not None else "",
             tuple(dict.fromkeys(used)), tests, start, until, zone_name,
         )
+        scope = attrs.evolve(scope, fixed_zone=fixed_zone, zone_attr=zone_attr)
         if scope == Scope(zone_name=zone_name):
             return attrs.evolve(compiled, warn=tail.warn)
         return attrs.evolve(compiled, warn=tail.warn, scope=scope)
+
+    def rule_zone(self, tail: ast.RuleTail, node: ast.Rule) -> tuple[str | None, str | None]:
+        """``in zone "NAME"`` or ``in zone customer.ATTR`` (11.8): (zone name, attribute)."""
+        if tail.zone is None:
+            return None, None
+        if isinstance(node, ast.Exclude):
+            self.error("an `exclude` reads no local time; it takes no `in zone`", node.span)
+        if isinstance(tail.zone, str):
+            if not valid_zone(tail.zone):
+                self.error(
+                    f'"{tail.zone}" is not a known time zone',
+                    tail.span if tail.span.line else node.span,
+                    expected='an IANA time zone name like "America/New_York"',
+                    hint=zone_hint(tail.zone),
+                )
+                return None, None
+            return tail.zone, None
+        spec = self.attr(tail.zone)
+        if spec is None:
+            return None, None
+        if spec.kind not in ("zone", "zones"):
+            self.error(f"`customer.{spec.name}` is {describe_type(spec)}; `in zone` needs a zone or zones",
+                       tail.zone.span)
+            return None, None
+        return None, spec.name
 
     def effective_until(self, tail: ast.RuleTail, node: ast.Rule) -> int | None:
         """A rule's `until DATE`; names there close exemption windows only (11.5)."""

@@ -92,7 +92,8 @@ class Context:
     explain: bool
     loads: Loads | None
     skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
-    _windows: dict[int, list[Window]] = attrs.field(factory=dict)  # exemption windows by rule index
+    _windows: dict[tuple[int, dt.tzinfo], list[Window]] = attrs.field(factory=dict)  # by rule and zone
+    zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
     _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
@@ -134,10 +135,13 @@ def decide(
         request = ingest.request_of(policy, request)
         ledger = ingest.history_of(policy, ledger)
     history = ledger
-    zone_name = customer_zone(policy, values)
+    names = customer_zones(policy, values)
+    zone_name = names[0]
     owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
     ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request,
                   history, explain, loads)
+    if len(names) > 1:
+        ctx.zones = tuple((clock.zone(n), f"{n} (one of {len(names)} zones)") for n in names)
     ctx.skip = displaceable(ctx)
     plan = rule_plan(policy, request, owner)
     t = clock.micros(request.at)
@@ -223,13 +227,21 @@ def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, 
 
 
 def customer_zone(policy: Policy, values: Mapping[str, Any]) -> str | None:
-    """The customer's ``timezone`` attribute, else the policy's zone, else None (UTC)."""
+    """The customer's ``timezone`` attribute (its first, display zone when it lists
+    several), else the policy's zone, else None (UTC)."""
+    return customer_zones(policy, values)[0]
+
+
+def customer_zones(policy: Policy, values: Mapping[str, Any]) -> tuple[str | None, ...]:
+    """Every zone the customer may be in (11.7); the policy's zone (or None, UTC) without one."""
     spec = policy.attributes.get("timezone")
-    if spec is not None and spec.kind == "zone":
+    if spec is not None and spec.kind in ("zone", "zones"):
         zone = values.get("timezone")
         if isinstance(zone, str) and zone:
-            return zone
-    return policy.timezone
+            return (zone,)
+        if isinstance(zone, (tuple, list)) and zone:
+            return tuple(zone)
+    return (policy.timezone,)
 
 
 def displaceable(ctx: Context) -> frozenset[int]:
@@ -374,9 +386,25 @@ def lifter_window_text(lifter: ExemptRule, ctx: Context, t: int) -> str:
 def lifted_by(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> ExemptRule | None:
     """The conditional exemption (11.6) or open exemption window (11.5) lifting ``rule`` at ``t``."""
     for lifter in plan.lifters.get(rule.index, ()):
-        if out_of_scope(lifter, ctx, t) is None and (lifter.window is None or open_window(lifter, ctx, t) is not None):
+        if lifts_everywhere(lifter, ctx, t):
             return lifter
     return None
+
+
+def lifts_everywhere(lifter: ExemptRule, ctx: Context, t: int) -> bool:
+    """An exemption lifts only if it lifts in every zone (11.7)."""
+    zones = rule_zones(lifter, ctx) or ((ctx.tz, ctx.zone_name),)
+    saved = ctx.tz, ctx.zone_name
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            if out_of_scope(lifter, ctx, t) is not None:
+                return False
+            if lifter.window is not None and open_window(lifter, ctx, t) is None:
+                return False
+    finally:
+        ctx.tz, ctx.zone_name = saved
+    return True
 
 
 def windowed(rule: AnyRule) -> bool:
@@ -390,7 +418,7 @@ Window = tuple[int, int, str, int | None]  # start, end, what opened it, id of t
 
 def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
     """Every window of ``rule`` in this customer's ledger, in order of opening (memoised)."""
-    found = ctx._windows.get(rule.index)  # noqa: SLF001 - the context's own memo
+    found = ctx._windows.get((rule.index, ctx.tz))  # noqa: SLF001 - the context's own memo
     if found is not None:
         return found
     spec = rule.window
@@ -426,7 +454,7 @@ def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
             continue
         end, closer = min(ends, key=lambda pair: pair[0])
         windows.append((start, end, what, closer))
-    ctx._windows[rule.index] = windows  # noqa: SLF001
+    ctx._windows[(rule.index, ctx.tz)] = windows  # noqa: SLF001
     return windows
 
 
@@ -447,7 +475,38 @@ def short_local(us: int, ctx: Context) -> str:
 
 
 def window_cover(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, list[Window]]]:
-    """The window exemptions that may excuse contacts from counting under ``rule``."""
+    """The window exemptions that may excuse contacts from counting under ``rule``. With
+    several zones a contact escapes only if inside a window in every zone (11.7): the
+    windows are then the intersections of each zone's windows."""
+    if ctx.zones:
+        saved = ctx.tz, ctx.zone_name
+        per_zone: list[list[tuple[ExemptRule, list[Window]]]] = []
+        try:
+            for tz, label in ctx.zones:
+                ctx.tz, ctx.zone_name = tz, label
+                per_zone.append(window_cover_here(rule, ctx))
+        finally:
+            ctx.tz, ctx.zone_name = saved
+        return intersect_covers(per_zone)
+    return window_cover_here(rule, ctx)
+
+
+def intersect_covers(per_zone: list[list[tuple[ExemptRule, list[Window]]]]) -> list[tuple[ExemptRule, list[Window]]]:
+    result = per_zone[0]
+    for other in per_zone[1:]:
+        merged = []
+        others = {lifter.index: windows for lifter, windows in other}
+        for lifter, windows in result:
+            theirs = others.get(lifter.index, [])
+            both = [(max(a[0], b[0]), min(a[1], b[1]), a[2], a[3] if a[1] <= b[1] else b[3])
+                    for a in windows for b in theirs if max(a[0], b[0]) < min(a[1], b[1])]
+            if both:
+                merged.append((lifter, both))
+        result = merged
+    return result
+
+
+def window_cover_here(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, list[Window]]]:
     policy = ctx.policy
     found = []
     for index in policy.exempted_by.get(rule.index, ()):
@@ -505,11 +564,62 @@ def fewest_to_displace(rule: AnyRule, ctx: Context, t: int, candidates: list[Con
 
 
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    """The rule's finding at ``t``. A rule that reads local time is checked in each of its
+    zones (11.7, 11.8) and denies if it denies in any."""
+    zones = rule_zones(rule, ctx)
+    if not zones:
+        return check_here(rule, ctx, t, skip)
+    saved = ctx.tz, ctx.zone_name
+    first: Finding | None = None
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            found = check_here(rule, ctx, t, skip)
+            if found.deny:
+                return found
+            first = first or found
+    finally:
+        ctx.tz, ctx.zone_name = saved
+    assert first is not None
+    return first
+
+
+def check_here(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     if rule.scope is not None:
         out = out_of_scope(rule, ctx, t)
         if out is not None:
             return out
     return CHECKS[type(rule)](rule, ctx, t, skip)
+
+
+def rule_zones(rule: AnyRule, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]:
+    """The zones a rule reads local time in, when not just the customer's one zone: the
+    rule's own (``in zone``), else each of the customer's several zones; () otherwise."""
+    scope = rule.scope
+    if scope is not None and scope.fixed_zone is not None:
+        return ((clock.zone(scope.fixed_zone), f"{scope.fixed_zone} (the rule's zone)"),)
+    if scope is not None and scope.zone_attr is not None:
+        value = ctx.values.get(scope.zone_attr)
+        names = (value,) if isinstance(value, str) else tuple(value or ())
+        if names:
+            return tuple((clock.zone(n), f"{n} (customer.{scope.zone_attr})") for n in names)
+    if not ctx.zones or not reads_local_time(rule):
+        return ()
+    return ctx.zones
+
+
+def reads_local_time(rule: AnyRule) -> bool:
+    """Can the rule's verdict depend on the zone? (Rolling caps, exclusive and require
+    rules measure absolute time; capacity reads the policy's zone.)"""
+    if rule.scope is not None and (rule.scope.time_tests or rule.scope.condition is not None):
+        return True
+    if isinstance(rule, CapRule):
+        return rule.kind == "cap" and not isinstance(rule.window, Rolling)
+    if isinstance(rule, QuietRule):
+        return not isinstance(rule.period, AfterTrigger) or rule.period.days is not None
+    if isinstance(rule, ExcludeRule):
+        return bool(rule.time_tests)
+    return isinstance(rule, ExemptRule) and rule.window is not None
 
 
 def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:
@@ -588,7 +698,7 @@ def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int 
     time tests of its ``when``) and the scopes of the exemptions that may lift it add
     their change instants: the verdict may change there too.
     """
-    found = body_bound(rule, ctx, t)
+    found = zoned_body_bound(rule, ctx, t)
     changes = scope_changes(rule.scope, ctx, t)
     if plan is not None:
         for lifter in plan.lifters.get(rule.index, ()):
@@ -598,6 +708,27 @@ def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int 
     if changes:
         return min(changes if found is None else [*changes, found])
     return found
+
+
+def zoned_body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
+    """The body bound in each zone where the rule denies at ``t``; the latest of them (the
+    rule passes only once it passes in every zone)."""
+    zones = rule_zones(rule, ctx)
+    if not zones:
+        return body_bound(rule, ctx, t)
+    saved = ctx.tz, ctx.zone_name
+    found: list[int] = []
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            if check_here(rule, ctx, t, ctx.skip if rule.kind != "capacity" else frozenset()).deny:
+                here = body_bound(rule, ctx, t)
+                if here is None:
+                    return None
+                found.append(here)
+    finally:
+        ctx.tz, ctx.zone_name = saved
+    return max(found, default=t + 1)
 
 
 def body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
@@ -843,7 +974,14 @@ def check_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
     if not ctx.explain:
         return DENY if deny else PASS
     reason = ""
-    if ctx.explain:
+    if ctx.explain and isinstance(period, ClockRange) and "(" in ctx.zone_name:
+        # a rule's own zone or one of several (11.7, 11.8): say which zone denied
+        name, _, label = ctx.zone_name.partition(" ")
+        words = quiet_text(period) if deny else "not " + quiet_text(period)
+        reason = f"{moment:%H:%M} in {name} {label} is {words}"
+        if deny and not period.quiet_inside and minute_of_day(moment) == period.end:
+            reason += f" ({moment:%H:%M} is quiet: the end time is not allowed)"
+    elif ctx.explain:
         reason = (
             f"local time {moment:%a %Y-%m-%d %H:%M} ({ctx.zone_name}) is "
             + ("inside" if deny else "outside")

@@ -229,10 +229,23 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
         if not isinstance(raw, str):
             raise InputError(f"field `{field}` must be an instant like \"2026-04-02T15:10:00-04:00\", not {type_name(raw)}", at)
         return parse_instant(raw, at, field)
+    if kind == "zones" and isinstance(raw, tuple):
+        raw = list(raw)
     if kind == "set" and isinstance(raw, (set, frozenset, tuple)):
         raw = sorted(raw, key=str)  # already a collection (library callers)
     if not isinstance(raw, (str, list)):
         raise InputError(f"field `{field}` must be {'a list' if kind == 'set' else 'a text'}, not {type_name(raw)}", at)
+    if kind == "zones":  # 11.7: a list of IANA names, one string allowed, empty is absent
+        names = [raw] if isinstance(raw, str) else raw
+        for name in names:
+            if not isinstance(name, str) or not valid_zone(name):
+                raise InputError(
+                    f"field `{field}`: `{name}` is not a known time zone",
+                    at,
+                    expected='IANA time zone names like ["America/New_York", "America/Chicago"]',
+                    hint=zone_hint(str(name)),
+                )
+        return tuple(dict.fromkeys(names)) or None
     if kind == "zone":
         if not isinstance(raw, str) or not valid_zone(raw):
             raise InputError(

@@ -164,6 +164,8 @@ class Scope:
     start: int | None = None
     until: int | None = None
     zone_name: str = "UTC"  # where the effective dates are read
+    fixed_zone: str | None = None  # 11.8 `in zone "NAME"`: the rule reads local time there
+    zone_attr: str | None = None  # 11.8 `in zone customer.ATTR`
 
 
 @attrs.frozen(slots=True)
@@ -258,7 +260,7 @@ class AttrSpec:
     """A customer attribute's compiled type."""
 
     name: str
-    kind: str  # flag number text zone date instant team channel purpose enum set
+    kind: str  # flag number text zone zones date instant region team channel purpose enum set
     choices: frozenset[str] = frozenset()
     element: str | None = None
 

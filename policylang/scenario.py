@@ -715,6 +715,8 @@ class ScenarioRun:
         """The customer's local zone: its timezone attribute, the policy's, or UTC."""
         policy = self.policy
         name = state.values.get("timezone")
+        if isinstance(name, tuple) and name:  # 11.7: several zones, the first is for display
+            name = name[0]
         if isinstance(name, str) and valid_zone(name):
             return zoneinfo.ZoneInfo(name)
         if policy is not None and policy.timezone:
@@ -895,6 +897,8 @@ def typed_attribute(policy: Policy, attribute: AttrValue) -> Any:
             raise ScenarioError(f"`{key}` needs a value", attribute.name.span, expected=expected_value(spec))
         return True
     try:
+        if isinstance(value, tuple) and spec.kind == "zones":
+            return attribute_value(policy, spec, [raw(item) for item in value], attribute.span)
         if isinstance(value, tuple):
             if spec.kind != "set":
                 raise ScenarioError(

@@ -300,3 +300,62 @@ def test_a_window_end_is_a_next_allowed_boundary() -> None:
     # before consent the quiet denies, and the window opening at 11:20 is the next allowed instant
     before = ask({}, "debt phone collections", "2026-06-04 10:00", ledger)
     assert local(before) == "2026-06-04 11:20"
+
+
+# ---- 11.7 several zones, 11.8 a rule's own zone ----------------------------------------------
+
+ZONES = policylang.compile((HERE / "zones.pol").read_text(), "zones.pol")
+LA = clock.zone("America/Los_Angeles")
+
+
+def zoned(customer: dict[str, Any], shape: str, when: str, zone: Any = NY,
+          ledger: list[dict[str, Any]] | None = None) -> policylang.Decision:
+    purpose, channel, team = shape.split()
+    moment = dt.datetime.fromisoformat(when).replace(tzinfo=zone).isoformat()
+    return ZONES.decide(customer, {"purpose": purpose, "channel": channel, "team": team, "at": moment}, ledger or [])
+
+
+def test_quiet_hours_are_the_union_over_zones() -> None:
+    two = {"timezone": ["America/New_York", "America/Los_Angeles"]}
+    # 10:30 ET is 07:30 PT: before 08:00 there; 11:00 ET = 08:00 PT is the first allowed instant
+    early = zoned(two, "debt phone collections", "2026-11-24 10:30")
+    assert local(early) == "2026-11-24 11:00"
+    assert next(e.line() for e in early.trace if e.verdict == "deny") == (
+        'quiet "inconvenient times": 07:30 in America/Los_Angeles (one of 2 zones) is outside 08:00-21:00 -> deny')
+    # 20:30 ET is 17:30 PT: allowed in both
+    assert zoned(two, "debt phone collections", "2026-11-24 20:30").allowed
+    # 21:00 ET is quiet in New York: the end time is not allowed (11.15)
+    late = zoned(two, "debt phone collections", "2026-11-24 21:00")
+    assert "21:00 is quiet: the end time is not allowed" in next(e.reason for e in late.trace if e.verdict == "deny")
+    # one zone given as a string is that zone alone
+    assert zoned({"timezone": "America/New_York"}, "debt phone collections", "2026-11-24 10:30").allowed
+
+
+def test_a_calendar_cap_denies_if_its_day_is_full_in_any_zone() -> None:
+    two = {"timezone": ["America/New_York", "America/Los_Angeles"]}
+    # Mon 11-23 22:00 PT = Tue 01:00 ET: Tuesday in New York holds it, Monday in Los Angeles
+    ledger = [{"purpose": "marketing", "channel": "email", "team": "marketing_team",
+               "at": dt.datetime(2026, 11, 23, 22, tzinfo=LA).isoformat()}]
+    denied = zoned(two, "marketing email marketing_team", "2026-11-24 10:00", ledger=ledger)
+    # Wed 00:00 ET = Tue 21:00 PT: Wednesday in New York is empty, Tuesday in Los Angeles holds none
+    assert denied.denied_by == ("one a day",) and local(denied) == "2026-11-25 00:00"
+
+
+def test_a_rule_in_a_fixed_zone() -> None:
+    la = {"timezone": "America/Los_Angeles"}
+    denied = zoned(la, "debt sms collections", "2026-11-24 18:30", LA)
+    assert next(e.line() for e in denied.trace if e.verdict == "deny") == (
+        'quiet "Eastern hours": 21:30 in America/New_York (the rule\'s zone) is outside 08:00-21:00 -> deny')
+    # 08:00 ET = 05:00 PT ends the Eastern quiet, but the debtor's own hours wait for 08:00 PT
+    assert denied.next_allowed_at == dt.datetime(2026, 11, 25, 8, tzinfo=LA)
+    # an absent `in zone customer.home` falls back to the customer's zone
+    assert local(zoned({"timezone": "America/New_York"}, "marketing phone marketing_team", "2026-11-24 08:30")) == (
+        "2026-11-24 09:00")
+    paris = zoned({"timezone": "America/New_York", "home": "Europe/Paris"}, "marketing phone marketing_team",
+                  "2026-11-24 14:30")
+    assert local(paris) == "2026-11-25 03:00"  # 09:00 in Paris
+
+
+def test_bad_zones_in_a_customer_record_are_bad_input() -> None:
+    with pytest.raises(PolicylangError, match="America/New_Yrok"):
+        zoned({"timezone": ["America/New_Yrok"]}, "debt phone collections", "2026-11-24 10:30")
