@@ -97,7 +97,7 @@ def shipped_packs(root: Path | None = None) -> dict[str, list[str]]:
         return found
     for path in sorted(root.rglob("*.pol")):
         name = path.parent.relative_to(root).as_posix()
-        if PACK_NAME.match(name) and VERSION.match(path.stem):
+        if PACK_NAME.match(name) and VERSION.match(path.stem) and "tests" not in path.parent.parts:
             found.setdefault(name, []).append(path.stem)
     return {name: sorted(versions, key=version_key) for name, versions in sorted(found.items())}
 
