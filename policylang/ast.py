@@ -354,8 +354,13 @@ class Between:
 
 @attrs.frozen(slots=True)
 class OnDays:
-    days: tuple[Name, ...]  # weekday names, ``weekend`` or ISO dates (as Name text)
+    """``on DAY, ...`` and, with ``clock``, ``on DAY, ... outside A-B | between A and B``
+    (11.9). A day is a weekday, ``weekend``, an ISO date, ``holidays`` (the customer's
+    calendar) or ``holidays "CODE"`` (a fixed one), kept as the Name's text."""
+
+    days: tuple[Name, ...]  # weekday names, ``weekend``, ISO dates or holidays (as Name text)
     span: Span = _span()
+    clock: Outside | Between | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -371,6 +376,8 @@ class WithinAfter:
     for_each: str | None = None
     span: Span = _span()
     more_outcomes: tuple[Name, ...] = attrs.field(default=(), kw_only=True)  # `with outcome a, b`: b...
+    count: int | None = attrs.field(default=None, kw_only=True)  # 11.12 `after N TRIGGER in WINDOW`
+    count_window: Window | None = attrs.field(default=None, kw_only=True)
 
     @property
     def consecutive(self) -> bool:
@@ -388,6 +395,7 @@ class Quiet:
     period: QuietPeriod
     span: Span = _span()
     name_span: Span = _span()
+    more_periods: tuple[QuietPeriod, ...] = attrs.field(default=(), kw_only=True)  # `or PART` (11.9)
     tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
     cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
@@ -466,8 +474,35 @@ class Exempt:
     cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
+@attrs.frozen(slots=True)
+class Holidays:
+    """``holidays "CODE"`` (the policy's calendar) or ``holidays from customer.ATTR`` (11.10)."""
+
+    code: str | None = None
+    attr: AttrRef | None = None
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class WeekStarts:
+    """``week starts sunday`` (11.13)."""
+
+    day: Name
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Hold:
+    """``hold SELECTOR up to DURATION`` (11.16)."""
+
+    selector: Selector
+    duration: Duration
+    span: Span = _span()
+
+
 Rule = Cap | Quiet | Exclude | Require | Exclusive | Exempt
-Statement = PolicyName | PolicyTimezone | Vocabulary | CustomerBlock | OwnerDecl | Precedence | Rule | Include | PackHeader
+Statement = (PolicyName | PolicyTimezone | Vocabulary | CustomerBlock | OwnerDecl | Precedence | Rule
+             | Holidays | WeekStarts | Hold | Include | PackHeader)
 RULE_TYPES = (Cap, Quiet, Exclude, Require, Exclusive, Exempt)
 
 

@@ -118,12 +118,13 @@ def start_of_date(day: dt.date, tz: dt.tzinfo) -> int:
     return earliest_at_wall(target, guess, tz)
 
 
-def period_bounds(day: dt.date, unit: str) -> tuple[dt.date, dt.date]:
-    """First date of the calendar period containing ``day`` and of the next one."""
+def period_bounds(day: dt.date, unit: str, week_start: int = 0) -> tuple[dt.date, dt.date]:
+    """First date of the calendar period containing ``day`` and of the next one; weeks
+    start on ``week_start`` (0 = Monday, 11.13)."""
     if unit == "day":
         return day, day + dt.timedelta(days=1)
     if unit == "week":
-        start = day - dt.timedelta(days=day.weekday())
+        start = day - dt.timedelta(days=(day.weekday() - week_start) % 7)
         return start, start + dt.timedelta(days=7)
     if unit == "month":
         start = day.replace(day=1)

@@ -30,6 +30,7 @@ from policylang.rules import (
     ClockRange,
     ConditionFn,
     Consecutive,
+    DayClock,
     DaySet,
     ExcludeRule,
     ExclusiveRule,
@@ -37,6 +38,7 @@ from policylang.rules import (
     Match,
     Policy,
     QuietRule,
+    QuietSpec,
     RequireRule,
     Rolling,
     Scope,
@@ -89,6 +91,14 @@ def compile_policy(text: str, source: str = "<policy>") -> Policy:
     raise AssertionError("unreachable: there were syntax errors")
 
 
+def holiday_code_problem(code: str) -> tuple[str, str | None] | None:
+    """Why ``code`` is not a holiday calendar of the ``holidays`` package (message, hint),
+    or None when it is one: ``"FR"``, or a country and one of its subdivisions ``"FR-57"``."""
+    from policylang import calendars
+
+    return calendars.code_problem(code)
+
+
 def valid_zone(name: str) -> bool:
     """Is ``name`` an IANA time zone this machine knows?"""
     if not name or name.startswith("/") or ".." in name:
@@ -136,6 +146,10 @@ class Compiler:
         self.title = ""
         self.timezone: str | None = None
         self.time_tests: list[TimeSpec] = []  # the time tests of the condition being compiled
+        self.week_start = 0
+        self.holiday_code: str | None = None
+        self.holiday_attribute: str | None = None
+        self.uses_customer_holidays: Span | None = None  # where `on holidays` is first used
 
     # ---- plumbing -------------------------------------------------------------------
     def error(self, message: str, span: Span, *, expected: str | None = None, hint: str | None = None) -> None:
@@ -164,11 +178,22 @@ class Compiler:
         rule_nodes = [s for s in statements if isinstance(s, ast.RULE_TYPES)]
         self.check_rule_names(rule_nodes)
         precedence = self.precedence(statements)
+        for statement in statements:
+            if isinstance(statement, ast.Holidays):
+                self.declare_holidays(statement)
+        holds = tuple(h for h in (self.hold(s) for s in statements if isinstance(s, ast.Hold)) if h is not None)
         rules: list[AnyRule] = []
         for node in rule_nodes:
             compiled = self.rule(node, len(rules))
             if compiled is not None:
                 rules.append(compiled)
+        declared = any(isinstance(s, ast.Holidays) and s.code is not None for s in statements)
+        if self.uses_customer_holidays is not None and not declared and "holidays" not in self.unparsed_words:
+            self.error(
+                "`on holidays` needs the policy's calendar",
+                self.uses_customer_holidays,
+                hint='add a line like `holidays "FR"` (used for customers without a region of their own)',
+            )
         # report in file order, the policy's own file first
         self.problems.sort(key=lambda p: (self.included(p.span), p.span.file, p.span.line, p.span.column))
         raise_all(self.problems)
@@ -190,7 +215,39 @@ class Compiler:
                 for r in rules
                 if (pack := self.pack_of_file.get(r.span.file)) is not None
             },
+            holiday_code=self.holiday_code,
+            holiday_attribute=self.holiday_attribute,
+            week_start=self.week_start,
+            holds=holds,
         )
+
+    def declare_holidays(self, statement: ast.Holidays) -> None:
+        """``holidays "CODE"`` and ``holidays from customer.ATTR`` (11.10)."""
+        if statement.attr is not None:
+            if self.holiday_attribute is not None:
+                self.error("the customers' holiday calendar is given twice", statement.span)
+            spec = self.attr(statement.attr)
+            if spec is not None and spec.kind not in ("region", "text"):
+                self.error(f"`customer.{spec.name}` is {describe_type(spec)}; a holiday calendar comes from a region",
+                           statement.attr.span, hint=f"declare it as `{spec.name}  region` in the customer block")
+            elif spec is not None:
+                self.holiday_attribute = spec.name
+            return
+        if self.holiday_code is not None:
+            self.error("the policy's holiday calendar is given twice", statement.span,
+                       hint="keep one `holidays \"CODE\"` line")
+        code = statement.code or ""
+        problem = holiday_code_problem(code)
+        if problem is not None:
+            self.error(problem[0], statement.span, expected="a code like \"FR\", \"FR-57\" or \"US-TX\"", hint=problem[1])
+            return
+        self.holiday_code = code
+
+    def hold(self, statement: ast.Hold) -> tuple[Match, int] | None:
+        """``hold SELECTOR up to D`` (11.16)."""
+        match = self.selector(statement.selector)
+        seconds = self.duration(statement.duration)
+        return (match, seconds) if match is not None else None
 
     # ---- declarations ---------------------------------------------------------------
     def declare(self, statement: ast.Statement) -> None:
@@ -205,6 +262,12 @@ class Compiler:
                 self.declare_name(name, VOCAB_KIND[statement.kind])
         elif isinstance(statement, ast.CustomerBlock):
             self.declare_customer(statement)
+        elif isinstance(statement, ast.WeekStarts):
+            if statement.day.value not in WEEKDAYS:
+                self.error(f"`{statement.day.value}` is not a day of the week", statement.day.span,
+                           expected="monday to sunday", hint=did_you_mean(statement.day.value, WEEKDAYS))
+            else:
+                self.week_start = WEEKDAYS.index(statement.day.value)
 
     def declare_timezone(self, statement: ast.PolicyTimezone) -> None:
         if self.timezone is not None:
@@ -699,21 +762,21 @@ class Compiler:
                 node.span,
                 hint="use an `exclude` rule to forbid a contact; a cap allows at least 1",
             )
-        window = node.window
-        spec: Rolling | Consecutive | Calendar
-        if isinstance(window, ast.RollingWindow):
-            spec = Rolling(self.duration(window.length), f"{window.length.amount} {plural(window.length)}")
-        elif isinstance(window, ast.ConsecutiveDays):
-            if window.days < 1 or window.days > 3660:
-                self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
-            spec = Consecutive(window.days, f"{window.days} consecutive days")
-        else:
-            spec = Calendar(window.unit, f"calendar {window.unit}")
+        spec = self.window_spec(node.window)
         not_counted = self.counting(node.counting)
         if match is None:
             return None
         return CapRule(index, node.kind, node.name, match, node.span, node, node.limit, spec, node.for_each,
                        not_counted)
+
+    def window_spec(self, window: ast.Window) -> Rolling | Consecutive | Calendar:
+        if isinstance(window, ast.RollingWindow):
+            return Rolling(self.duration(window.length), f"{window.length.amount} {plural(window.length)}")
+        if isinstance(window, ast.ConsecutiveDays):
+            if window.days < 1 or window.days > 3660:
+                self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
+            return Consecutive(window.days, f"{window.days} consecutive days")
+        return Calendar(window.unit, f"calendar {window.unit}")
 
     def counting(self, node: ast.Counting | None) -> frozenset[str]:
         """The outcomes a cap leaves out (11.3): ``counting only`` keeps the named ones."""
@@ -725,17 +788,23 @@ class Compiler:
         return frozenset(named)
 
     def quiet(self, node: ast.Quiet, index: int, match: Match | None) -> QuietRule | None:
-        period = node.period
-        spec: ClockRange | DaySet | AfterTrigger | None
-        if isinstance(period, (ast.Outside, ast.Between)):
-            spec = self.clock_range(period)
-        elif isinstance(period, ast.OnDays):
-            spec = self.day_set(period)
-        else:
-            spec = self.after_trigger(period)
-        if match is None or spec is None:
+        specs = [self.quiet_part(p) for p in (node.period, *node.more_periods)]
+        if match is None or any(s is None for s in specs):
             return None
-        return QuietRule(index, "quiet", node.name, match, node.span, node, spec)
+        parts = tuple(s for s in specs if s is not None)
+        return QuietRule(index, "quiet", node.name, match, node.span, node, parts[0],
+                         parts if len(parts) > 1 else ())
+
+    def quiet_part(self, period: ast.QuietPeriod) -> QuietSpec | None:
+        if isinstance(period, (ast.Outside, ast.Between)):
+            return self.clock_range(period)
+        if isinstance(period, ast.OnDays):
+            days = self.day_set(period)
+            if period.clock is None or days is None:
+                return days
+            clock_range = self.clock_range(period.clock)
+            return DayClock(days, clock_range) if clock_range is not None else None
+        return self.after_trigger(period)
 
     def clock(self, text: str, span: Span, *, end: bool) -> int | None:
         hours, minutes = (int(p) for p in text.split(":"))
@@ -783,8 +852,22 @@ class Compiler:
     def day_set(self, period: ast.OnDays) -> DaySet | None:
         weekdays: set[int] = set()
         dates: set[dt.date] = set()
+        holidays: list[str | None] = []
         for day in period.days:
             text = day.value
+            if text == "holidays":
+                holidays.append(None)
+                if self.uses_customer_holidays is None:
+                    self.uses_customer_holidays = day.span
+                continue
+            if text.startswith("holidays "):
+                code = text[len("holidays ") :].strip('"')
+                problem = holiday_code_problem(code)
+                if problem is not None:
+                    self.error(problem[0], day.span, expected="a code like \"FR\", \"FR-57\" or \"US-TX\"",
+                               hint=problem[1])
+                holidays.append(code)
+                continue
             if text[:1].isdigit():
                 try:
                     dates.add(dt.date.fromisoformat(text))
@@ -801,7 +884,7 @@ class Compiler:
                     expected="monday to sunday, weekend, or a date like 2026-12-25",
                     hint=did_you_mean(text, (*WEEKDAYS, "weekend")),
                 )
-        return DaySet(frozenset(weekdays), frozenset(dates))
+        return DaySet(frozenset(weekdays), frozenset(dates), tuple(dict.fromkeys(holidays)))
 
     def after_trigger(self, period: ast.WithinAfter) -> AfterTrigger | None:
         seconds = self.duration(period.duration) if period.duration is not None else None
@@ -825,18 +908,34 @@ class Compiler:
                     f"an event has no {period.for_each}; `for each` belongs to quiet periods after contacts",
                     period.span,
                 )
-            text = f"within {duration_text(period)} after {event_names[0].value}"
-            return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text)
+            count, count_window, counted = self.pause_count(period)
+            text = f"within {duration_text(period)} after {counted}{event_names[0].value}"
+            if count_window is not None:
+                text += f" in {count_window.text}"
+            return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text,
+                                count=count, count_window=count_window)
         trigger = self.selector(period.trigger)
         if trigger is None:
             return None
-        text = f"within {duration_text(period)} after {trigger.text}"
+        count, count_window, counted = self.pause_count(period)
+        text = f"within {duration_text(period)} after {counted}{trigger.text}"
         every = frozenset(o for o in (outcome, *more) if o) if more else frozenset()
         if outcome:
             text += " with outcome " + ", ".join(o for o in (outcome, *more) if o)
+        if count_window is not None:
+            text += f" in {count_window.text}"
         if period.for_each:
             text += f" for each {period.for_each}"
-        return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each, every)
+        return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each, every,
+                            count=count, count_window=count_window)
+
+    def pause_count(self, period: ast.WithinAfter) -> tuple[int, Rolling | Consecutive | Calendar | None, str]:
+        """``after N TRIGGER in WINDOW`` (11.12): the count, its window and the words ``N ``."""
+        if period.count is None or period.count_window is None:
+            return 1, None, ""
+        if period.count < 1:
+            self.error("a pause needs at least 1 trigger", period.span)
+        return period.count, self.window_spec(period.count_window), f"{period.count} "
 
     def outcome(self, name: ast.Name | None) -> str | None:
         if name is None:

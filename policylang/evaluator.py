@@ -38,12 +38,14 @@ from policylang.rules import (
     CapRule,
     ClockRange,
     Consecutive,
+    DayClock,
     DaySet,
     ExcludeRule,
     ExclusiveRule,
     ExemptRule,
     Policy,
     QuietRule,
+    QuietSpec,
     RequireRule,
     Rolling,
     Scope,
@@ -184,7 +186,6 @@ def decide(
     if explain and has_citations(policy):
         trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
     return Decision(
-        sources=policy.sources,
         request=request,
         allowed=not denying,
         denied_by=tuple(rule.name for rule in denying),
@@ -193,6 +194,7 @@ def decide(
         trace=trace,
         notes=tuple(notes),
         warnings=tuple(warnings),
+        sources=policy_sources(policy),
     )
 
 
@@ -213,6 +215,16 @@ def cited(policy: Policy, trace: tuple[TraceEntry, ...], rules: Sequence[AnyRule
         out.append(attrs.evolve(entry, cite=rule.cite, pack=pack[0] if pack else None,
                                 pack_version=pack[1] if pack else None))
     return tuple(out)
+
+
+def policy_sources(policy: Policy) -> Mapping[str, str]:
+    """The versions of what the decision used beyond the policy text (11.18): the packs its
+    rules came from (11.17) and the holidays package."""
+    if not policy.uses_holidays:
+        return policy.sources
+    from policylang import calendars
+
+    return {**policy.sources, "holidays": calendars.version()}
 
 
 def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -753,7 +765,8 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     ``denying`` are the rules that deny at ``t``. Exclusions do not change with time, so
     one of them denying means no wait helps; the others are re-checked at each jump.
     """
-    limit = t + HORIZON
+    hold = hold_limit(ctx)
+    limit = t + (hold if hold is not None else HORIZON)
     current = t
     for _ in range(MAX_STEPS):
         bounds = [bound(r, ctx, current, plan) for r in denying]
@@ -768,10 +781,21 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         ]
         if not denying:
             return current
+    if hold is not None and current > limit:
+        notes.append(f"not allowed within the hold of {format_span(hold)}")
+        return None
     notes.append(
         f"no allowed time found within {HORIZON // DAY} days of the request; next_allowed_at is left empty"
     )
     return None
+
+
+def hold_limit(ctx: Context) -> int | None:
+    """The shortest ``hold SELECTOR up to D`` matching the request (11.16), in µs."""
+    request = ctx.request
+    found = [seconds * clock.SECOND for match, seconds in ctx.policy.holds
+             if match.matches(request.purpose, request.channel, request.team, ctx.owner)]
+    return min(found, default=None)
 
 
 # ---- counting contacts ---------------------------------------------------------------------
@@ -859,12 +883,17 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
 
 def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     tz = period_zone(rule, ctx)
-    first, following = clock.period_bounds(ctx.local_date(t, tz), window.unit)
+    first, following = clock.period_bounds(ctx.local_date(t, tz), window.unit, ctx.policy.week_start)
     lo, hi = clock.start_of_date(first, tz), clock.start_of_date(following, tz)
     times, contacts, i, j = select(rule, ctx, lo, hi, skip)
     reason = ""
     if ctx.explain:
-        reason = count_text(rule, j - i, ctx, lo, hi) + f" in the calendar {window.unit} from {first.isoformat()}"
+        if window.unit == "week" and ctx.policy.week_start:
+            last = following - dt.timedelta(days=1)
+            reason = count_text(rule, j - i, ctx, lo, hi) + (
+                f" in the week {first.isoformat()} ({first:%A}) to {last.isoformat()}")
+        else:
+            reason = count_text(rule, j - i, ctx, lo, hi) + f" in the calendar {window.unit} from {first.isoformat()}"
         if j > i:
             reason += f" ({latest_text(contacts[i:j], ctx)})"
     return Finding(j - i >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
@@ -908,7 +937,7 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     tz = period_zone(rule, ctx)
     today = ctx.local_date(t, tz)
     if isinstance(window, Calendar):
-        return clock.start_of_date(clock.period_bounds(today, window.unit)[1], tz)
+        return clock.start_of_date(clock.period_bounds(today, window.unit, ctx.policy.week_start)[1], tz)
     return clock.start_of_date(today + dt.timedelta(days=1), tz)
 
 
@@ -963,25 +992,44 @@ def latest_text(contacts: Sequence[Contact], ctx: Context) -> str:
 
 
 def check_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
-    period = rule.period
+    """Quiet when any part is quiet (11.9); the trace names the part."""
+    if not rule.parts:
+        return quiet_part(rule.period, ctx, t, skip)
+    found = [quiet_part(part, ctx, t, skip) for part in rule.parts]
+    denying = [f for f in found if f.deny]
+    if denying:
+        return Finding(True, [c for f in denying for c in f.held], denying[0].reason)
+    return Finding(False, (), "; ".join(f.reason for f in found) if ctx.explain else "")
+
+
+def quiet_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     if isinstance(period, AfterTrigger):
         return quiet_after(period, ctx, t, skip)
     moment = ctx.local(t)
+    holiday: tuple[str, str] | None = None
     if isinstance(period, ClockRange):
         deny = period.quiet(minute_of_day(moment))
+    elif isinstance(period, DayClock):
+        deny = day_clock_quiet(period, ctx, moment)
     else:
         deny = period.quiet(moment.date())
+        if not deny and period.holidays:
+            holiday = holiday_on(period, ctx, moment.date())
+            deny = holiday is not None
     if not ctx.explain:
         return DENY if deny else PASS
     reason = ""
-    if ctx.explain and isinstance(period, ClockRange) and "(" in ctx.zone_name:
+    if holiday is not None:
+        code, name = holiday
+        reason = f"{moment.date().isoformat()} is a holiday in {code} ({name})"
+    elif isinstance(period, ClockRange) and "(" in ctx.zone_name:
         # a rule's own zone or one of several (11.7, 11.8): say which zone denied
-        name, _, label = ctx.zone_name.partition(" ")
+        zone, _, label = ctx.zone_name.partition(" ")
         words = quiet_text(period) if deny else "not " + quiet_text(period)
-        reason = f"{moment:%H:%M} in {name} {label} is {words}"
+        reason = f"{moment:%H:%M} in {zone} {label} is {words}"
         if deny and not period.quiet_inside and minute_of_day(moment) == period.end:
             reason += f" ({moment:%H:%M} is quiet: the end time is not allowed)"
-    elif ctx.explain:
+    else:
         reason = (
             f"local time {moment:%a %Y-%m-%d %H:%M} ({ctx.zone_name}) is "
             + ("inside" if deny else "outside")
@@ -990,18 +1038,64 @@ def check_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
     return Finding(deny, (), reason)
 
 
+def customer_calendar(ctx: Context) -> str | None:
+    """The customer's holiday calendar: its region when it has one, else the policy's."""
+    policy = ctx.policy
+    if policy.holiday_attribute is not None:
+        region = ctx.values.get(policy.holiday_attribute)
+        if isinstance(region, str) and region:
+            return region
+    return policy.holiday_code
+
+
+def holiday_on(days: DaySet, ctx: Context, day: dt.date) -> tuple[str, str] | None:
+    """(calendar code, holiday name) when ``day`` is a holiday of one of the set's calendars."""
+    from policylang import calendars
+
+    for code in days.holidays:
+        code = code if code is not None else customer_calendar(ctx)
+        if code is None:
+            continue
+        name = calendars.holiday(code, day)
+        if name is not None:
+            return code, name
+    return None
+
+
+def day_quiet(days: DaySet, ctx: Context, day: dt.date) -> bool:
+    return days.quiet(day) or (bool(days.holidays) and holiday_on(days, ctx, day) is not None)
+
+
+def day_clock_quiet(period: DayClock, ctx: Context, wall: dt.datetime) -> bool:
+    """``on DAYS outside A-B``: quiet on those dates before A and from B. ``on DAYS between
+    A and B`` with A after B runs from A on the named date to B the next date."""
+    rng = period.clock
+    minute = minute_of_day(wall)
+    if not rng.quiet_inside or rng.start < rng.end:
+        return day_quiet(period.days, ctx, wall.date()) and rng.quiet(minute)
+    # a wrapping `between`: the evening belongs to its own date, the morning to the day before
+    if minute >= rng.start:
+        return day_quiet(period.days, ctx, wall.date())
+    if minute < rng.end:
+        return day_quiet(period.days, ctx, wall.date() - dt.timedelta(days=1))
+    return False
+
+
 def minute_of_day(moment: dt.datetime) -> float:
     return moment.hour * 60 + moment.minute + (moment.second + moment.microsecond / 1e6) / 60
 
 
 @functools.lru_cache(maxsize=1024)
-def quiet_text(period: ClockRange | DaySet) -> str:
+def quiet_text(period: ClockRange | DaySet | DayClock) -> str:
+    if isinstance(period, DayClock):
+        return quiet_text(period.days) + " " + quiet_text(period.clock)
     if isinstance(period, ClockRange):
         start = f"{period.start // 60:02d}:{period.start % 60:02d}"
         end = f"{period.end // 60:02d}:{period.end % 60:02d}"
         return f"between {start} and {end}" if period.quiet_inside else f"outside {start}-{end}"
     names = [clock_day_name(d) for d in sorted(period.weekdays)]
     names += [d.isoformat() for d in sorted(period.dates)]
+    names += ["holidays" if code is None else f'holidays "{code}"' for code in period.holidays]
     return "on " + ", ".join(names)
 
 
@@ -1027,6 +1121,10 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
         )
         i, j = bisect_left(times, lo), bisect_right(times, t)
         found = [(times[k], contacts[k]) for k in range(i, j) if id(contacts[k]) not in skip]
+    if period.count_window is not None:  # 11.12: only entries whose window holds the count trigger
+        every = times if period.event is not None else [us for us, c in zip(times, contacts, strict=True)
+                                                         if id(c) not in skip]
+        found = [(us, c) for us, c in found if count_ending_at(period, every, us, ctx) >= period.count]
     covering = []
     for start, contact in found:
         end = quiet_end(period, start, ctx)
@@ -1035,11 +1133,50 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
     return covering
 
 
+def count_ending_at(period: AfterTrigger, times: list[int], x: int, ctx: Context) -> int:
+    """Matching entries in the window ending at ``x``, ``x`` included (11.12): rolling
+    (x - W, x]; consecutive, the N local dates ending on date(x); calendar, x's period."""
+    window = period.count_window
+    hi = bisect_right(times, x)
+    if isinstance(window, Rolling):
+        return hi - bisect_right(times, x - window.seconds * clock.SECOND)
+    day = ctx.local_date(x)
+    if isinstance(window, Consecutive):
+        first = day - dt.timedelta(days=window.days - 1)
+    else:
+        assert isinstance(window, Calendar)
+        first = clock.period_bounds(day, window.unit, ctx.policy.week_start)[0]
+    return hi - bisect_left(times, clock.start_of_date(first, ctx.tz))
+
+
+def pause_words(period: AfterTrigger, start: int, ctx: Context, times: list[int]) -> str:
+    """``3 marketing with outcome refused in 30 days (06-02, 06-15, 06-28)``."""
+    n = period.count
+    window = period.count_window
+    assert window is not None
+    k = bisect_right(times, start)
+    dates = ", ".join(ctx.local(us).strftime("%m-%d") for us in times[max(0, k - n):k])
+    what = period.event or (period.trigger.text if period.trigger is not None else "")
+    if period.outcome:
+        what += " with outcome " + ", ".join(sorted(period.outcomes)) if period.outcomes else f" with outcome {period.outcome}"
+    return f"{n} {what} in {window.text.removeprefix('calendar ')} ({dates})"
+
+
 def quiet_end(period: AfterTrigger, start: int, ctx: Context) -> int:
     if period.seconds is not None:
         return start + period.seconds * clock.SECOND
     first = clock.local_date(start, ctx.tz)
     return clock.start_of_date(first + dt.timedelta(days=period.days or 0), ctx.tz)
+
+
+def trigger_times(period: AfterTrigger, ctx: Context) -> list[int]:
+    if period.event is not None:
+        return ctx.history.event_times(period.event)
+    assert period.trigger is not None
+    group = period.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    return ctx.history.matching(period.trigger, ctx.owner, outcome=period.outcomes or period.outcome,
+                                group=group, value=wanted)[0]
 
 
 def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -1050,6 +1187,8 @@ def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]
         if covering:
             start, end, contact = max(covering, key=lambda item: item[1])
             what = describe(contact, ctx) if contact else f"{period.event} at {format_local(start, ctx.tz)}"
+            if period.count_window is not None:
+                what = pause_words(period, start, ctx, trigger_times(period, ctx))
             reason = f"quiet {period.text}: {what}; quiet until {format_local(end, ctx.tz)}"
         else:
             reason = f"not {period.text}"
@@ -1057,7 +1196,20 @@ def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]
 
 
 def bound_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
-    period = rule.period
+    """The latest exit of the parts quiet at ``t``: the rule passes only when none is."""
+    if not rule.parts:
+        return bound_part(rule.period, ctx, t, skip)
+    exits = []
+    for part in rule.parts:
+        if quiet_part(part, ctx, t, skip).deny:
+            found = bound_part(part, ctx, t, skip)
+            if found is None:
+                return None
+            exits.append(found)
+    return max(exits, default=t + 1)
+
+
+def bound_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     if isinstance(period, AfterTrigger):
         covering = triggers(period, ctx, t, skip)
         return max((end for _, end, _ in covering), default=t + 1)
@@ -1068,10 +1220,17 @@ def bound_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
             t, ctx.tz, lambda wall: clock_range.quiet(minute_of_day(wall)),
             lambda wall: next_clock_boundary(clock_range, wall), limit,
         )
+    elif isinstance(period, DayClock):
+        day_clock = period
+        found = clock.next_exit(
+            t, ctx.tz, lambda wall: day_clock_quiet(day_clock, ctx, wall),
+            lambda wall: min(next_clock_boundary(day_clock.clock, wall),
+                             dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())), limit,
+        )
     else:
         day_set = period
         found = clock.next_exit(
-            t, ctx.tz, lambda wall: day_set.quiet(wall.date()),
+            t, ctx.tz, lambda wall: day_quiet(day_set, ctx, wall.date()),
             lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()), limit,
         )
     # Still quiet at the horizon: past it, so the search gives up with a note.

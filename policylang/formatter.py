@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from policylang import ast
-from policylang.compiler import condition_text
+from policylang.compiler import condition_text, selector_text
 from policylang.parser import parse, without_bom
 
 INDENT = "  "
@@ -114,14 +114,18 @@ class SelectorWriter:
         if isinstance(period, ast.Between):
             return f"between {period.start} and {period.end}"
         if isinstance(period, ast.OnDays):
-            return "on " + ", ".join(d.value for d in period.days)
+            text = "on " + ", ".join(d.value for d in period.days)
+            return text + (" " + self.period(period.clock) if period.clock is not None else "")
         if period.duration is not None:
             length = duration_words(period.duration)
         else:
             length = days_words(period.days or 0)
-        text = f"within {length} after {self.selector(period.trigger)}"
+        count = f"{period.count} " if period.count is not None else ""
+        text = f"within {length} after {count}{self.selector(period.trigger)}"
         if period.outcome is not None:
             text += " with outcome " + ", ".join(n.value for n in (period.outcome, *period.more_outcomes))
+        if period.count_window is not None:
+            text += f" in {window_text(period.count_window)}"
         if period.for_each is not None:
             text += f" for each {period.for_each}"
         return text
@@ -139,7 +143,8 @@ class SelectorWriter:
                 text += f" {'counting only' if rule.counting.only else 'not counting'} outcome {names}"
             return text
         if isinstance(rule, ast.Quiet):
-            return f"no {self.selector(rule.selector)} {self.period(rule.period)}"
+            parts = " or ".join(self.period(p) for p in (rule.period, *rule.more_periods))
+            return f"no {self.selector(rule.selector)} {parts}"
         if isinstance(rule, ast.Exclude):
             return f"{self.selector(rule.selector)} when {condition_text(rule.condition)}"
         if isinstance(rule, ast.Require):
@@ -211,6 +216,14 @@ def simple_statement_text(statement: ast.Statement) -> str:
         return include_text(statement)
     if isinstance(statement, ast.PackHeader):
         return f"pack {quote(statement.name)} version {quote(statement.version)}"
+    if isinstance(statement, ast.Holidays):
+        if statement.attr is not None:
+            return f"holidays from customer.{statement.attr.attribute}"
+        return f"holidays {quote(statement.code or '')}"
+    if isinstance(statement, ast.WeekStarts):
+        return f"week starts {statement.day.value}"
+    if isinstance(statement, ast.Hold):
+        return f"hold {selector_text(statement.selector)} up to {duration_words(statement.duration)}"
     raise TypeError(f"not a simple statement: {statement!r}")  # pragma: no cover
 
 

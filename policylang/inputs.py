@@ -235,6 +235,14 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
         raw = sorted(raw, key=str)  # already a collection (library callers)
     if not isinstance(raw, (str, list)):
         raise InputError(f"field `{field}` must be {'a list' if kind == 'set' else 'a text'}, not {type_name(raw)}", at)
+    if kind == "region":  # 11.10: a holiday calendar code
+        from policylang.calendars import code_problem
+
+        problem = code_problem(raw) if isinstance(raw, str) else (f"`{raw}` is not a text", None)
+        if problem is not None:
+            raise InputError(f"field `{field}`: {problem[0]}", at, expected='a code like "FR-57" or "US-TX"',
+                             hint=problem[1])
+        return raw
     if kind == "zones":  # 11.7: a list of IANA names, one string allowed, empty is absent
         names = [raw] if isinstance(raw, str) else raw
         for name in names:

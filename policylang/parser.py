@@ -257,7 +257,24 @@ class _ToAst(Transformer[Token, Any]):
     def quiet(self, meta: Any, items: list[Any]) -> ast.Quiet:
         items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
-        return ast.Quiet("quiet", name, items[1], items[2], self._s(meta), name_span, tail=tail)
+        return ast.Quiet("quiet", name, items[1], items[2], self._s(meta), name_span, tail=tail,
+                         more_periods=tuple(items[3:]))
+
+    def holidays_code(self, meta: Any, items: list[Token]) -> ast.Holidays:
+        return ast.Holidays(unquote(items[0]), None, self._s(meta))
+
+    def holidays_from(self, meta: Any, items: list[Any]) -> ast.Holidays:
+        return ast.Holidays(None, items[0], self._s(meta))
+
+    def week_starts(self, meta: Any, items: list[Token]) -> ast.WeekStarts:
+        return ast.WeekStarts(self._name(items[0]), self._s(meta))
+
+    def hold(self, meta: Any, items: list[Any]) -> ast.Hold:
+        return ast.Hold(items[0], items[1], self._s(meta))
+
+    def holiday_day(self, meta: Any, items: list[Token]) -> ast.Name:
+        text = "holidays" + (f' "{unquote(items[0])}"' if items else "")
+        return ast.Name(text, self._s(meta))
 
     def outside(self, meta: Any, items: list[Token]) -> ast.Outside:
         return ast.Outside(str(items[0]), str(items[1]), self._s(meta))
@@ -265,8 +282,10 @@ class _ToAst(Transformer[Token, Any]):
     def between(self, meta: Any, items: list[Token]) -> ast.Between:
         return ast.Between(str(items[0]), str(items[1]), self._s(meta))
 
-    def on_days(self, meta: Any, items: list[ast.Name]) -> ast.OnDays:
-        return ast.OnDays(tuple(items), self._s(meta))
+    def on_days(self, meta: Any, items: list[Any]) -> ast.OnDays:
+        clock = next((i for i in items if isinstance(i, (ast.Outside, ast.Between))), None)
+        days = tuple(i for i in items if isinstance(i, ast.Name))
+        return ast.OnDays(days, self._s(meta), clock=clock)
 
     def day(self, meta: Any, items: list[Token]) -> ast.Name:
         return self._name(items[0])
@@ -280,6 +299,18 @@ class _ToAst(Transformer[Token, Any]):
         outcomes, for_each = _trigger_options(items[3:])
         return ast.WithinAfter(None, int(items[0]), items[2], outcomes[0] if outcomes else None, for_each,
                                self._s(meta), more_outcomes=outcomes[1:])
+
+    def pause_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
+        window = next(i for i in items if isinstance(i, (ast.RollingWindow, ast.ConsecutiveDays, ast.CalendarWindow)))
+        outcomes, for_each = _trigger_options(items[3:])
+        return ast.WithinAfter(items[0], None, items[2], outcomes[0] if outcomes else None, for_each, self._s(meta),
+                               more_outcomes=outcomes[1:], count=int(items[1]), count_window=window)
+
+    def pause_days_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
+        window = next(i for i in items if isinstance(i, (ast.RollingWindow, ast.ConsecutiveDays, ast.CalendarWindow)))
+        outcomes, for_each = _trigger_options(items[4:])
+        return ast.WithinAfter(None, int(items[0]), items[3], outcomes[0] if outcomes else None, for_each,
+                               self._s(meta), more_outcomes=outcomes[1:], count=int(items[2]), count_window=window)
 
     def outcome(self, meta: Any, items: list[Token]) -> _Outcomes:
         return _Outcomes(self._name(t) for t in items)

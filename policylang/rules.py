@@ -108,13 +108,25 @@ class ClockRange:
 
 @attrs.frozen(slots=True)
 class DaySet:
-    """Quiet on whole local days: weekdays (0 = Monday) and ISO dates."""
+    """Quiet on whole local days: weekdays (0 = Monday), ISO dates and holiday calendars
+    (11.10: a code, or None for the customer's own calendar; the evaluator looks them up)."""
 
     weekdays: frozenset[int]
     dates: frozenset[dt.date]
+    holidays: tuple[str | None, ...] = ()
 
     def quiet(self, day: dt.date) -> bool:
+        """Quiet by weekday or date (holidays are the evaluator's to add)."""
         return day.weekday() in self.weekdays or day in self.dates
+
+
+@attrs.frozen(slots=True)
+class DayClock:
+    """``on DAYS outside A-B`` / ``on DAYS between A and B`` (11.9): the clock range on
+    those local dates only; a ``between`` that wraps midnight belongs to the day it starts."""
+
+    days: DaySet
+    clock: ClockRange
 
 
 @attrs.frozen(slots=True)
@@ -129,9 +141,11 @@ class AfterTrigger:
     text: str
     group: str | None = None  # ``for each``: only triggers of the request's own group
     outcomes: frozenset[str] = frozenset()  # ``with outcome a, b``: every name (11.3)
+    count: int = 1  # 11.12: an entry triggers when its window holds this many, itself included
+    count_window: Rolling | Consecutive | Calendar | None = None
 
 
-QuietSpec = ClockRange | DaySet | AfterTrigger
+QuietSpec = ClockRange | DaySet | DayClock | AfterTrigger
 
 # A compiled condition: (customer values, request[, instant in epoch µs, zone]) -> truth
 # value. Without an instant the request's own is used; without a zone, UTC.
@@ -198,6 +212,7 @@ class CapRule(Rule):
 @attrs.frozen(slots=True)
 class QuietRule(Rule):
     period: QuietSpec = DaySet(frozenset(), frozenset())
+    parts: tuple[QuietSpec, ...] = ()  # 11.9: every part when there are several (`or`)
 
 
 @attrs.frozen(slots=True)
@@ -283,7 +298,14 @@ class Policy:
     sources: dict[str, str] = attrs.field(factory=dict)
     rule_packs: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=False)
     _index: dict[tuple[str, str, str, bool], tuple[int, ...]] = attrs.field(factory=dict, repr=False)
+    holiday_code: str | None = None  # 11.10 `holidays "CODE"`
+    holiday_attribute: str | None = None  # 11.10 `holidays from customer.ATTR`
+    week_start: int = 0  # 11.13 `week starts DAY` (0 = Monday)
+    holds: tuple[tuple[Match, int], ...] = ()  # 11.16 `hold SELECTOR up to D` (seconds)
 
+    @property
+    def uses_holidays(self) -> bool:
+        return self.holiday_code is not None or self.holiday_attribute is not None
     # ---- vocabulary -------------------------------------------------------------
     @property
     def channels(self) -> tuple[str, ...]:

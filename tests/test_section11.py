@@ -359,3 +359,88 @@ def test_a_rule_in_a_fixed_zone() -> None:
 def test_bad_zones_in_a_customer_record_are_bad_input() -> None:
     with pytest.raises(PolicylangError, match="America/New_Yrok"):
         zoned({"timezone": ["America/New_Yrok"]}, "debt phone collections", "2026-11-24 10:30")
+
+
+# ---- 11.9 days and hours, 11.10 holidays, 11.12 pauses, 11.13 week starts, 11.16 hold -----------
+
+CALENDAR = policylang.compile((HERE / "calendar.pol").read_text(), "calendar.pol")
+PARIS = clock.zone("Europe/Paris")
+CHICAGO = clock.zone("America/Chicago")
+
+
+def paris(customer: dict[str, Any], shape: str, when: str, ledger: list[dict[str, Any]] | None = None,
+          zone: Any = PARIS) -> policylang.Decision:
+    purpose, channel, team = shape.split()
+    moment = dt.datetime.fromisoformat(when).replace(tzinfo=zone).isoformat()
+    return CALENDAR.decide(customer, {"purpose": purpose, "channel": channel, "team": team, "at": moment}, ledger or [])
+
+
+def in_zone(decision: policylang.Decision, zone: Any) -> str | None:
+    nxt = decision.next_allowed_at
+    return None if nxt is None else nxt.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def test_a_public_holiday_from_the_package() -> None:
+    import holidays
+
+    pentecost = paris({}, "prospecting phone sales", "2026-05-25 11:00")
+    assert in_zone(pentecost, PARIS) == "2026-05-26 10:00"
+    assert next(e.line() for e in pentecost.trace if e.verdict == "deny") == (
+        'quiet "days and hours": 2026-05-25 is a holiday in FR (Pentecost Monday) -> deny')
+    assert pentecost.to_dict()["sources"] == {"holidays": holidays.__version__}
+    # FR 2026-2027: the package gives the 22 dates France's code lists (11 a year)
+    from policylang.calendars import year_holidays
+    assert len(year_holidays("FR", 2026)) + len(year_holidays("FR", 2027)) == 22
+    # FR-57 adds Good Friday and 26 December
+    assert set(year_holidays("FR-57", 2026)) - set(year_holidays("FR", 2026)) == {
+        dt.date(2026, 4, 3), dt.date(2026, 12, 26)}
+    assert not paris({"region": "FR-57"}, "prospecting phone sales", "2026-04-03 11:00").allowed
+    assert paris({}, "prospecting phone sales", "2026-04-03 11:00").allowed
+
+
+def test_a_bad_region_in_a_customer_record_is_bad_input() -> None:
+    with pytest.raises(PolicylangError, match="FR-75"):
+        paris({"region": "FR-75"}, "prospecting phone sales", "2026-04-03 11:00")
+
+
+def test_several_quiet_parts() -> None:
+    # France: weekend, holidays, outside 10:00-20:00 or 13:00-14:00; Tue 13:30 -> 14:00
+    assert in_zone(paris({}, "prospecting phone sales", "2026-05-26 13:30"), PARIS) == "2026-05-26 14:00"
+    # Sat 2026-11-21 09:00: the weekend, then Mon 10:00
+    assert in_zone(paris({}, "prospecting phone sales", "2026-11-21 09:00"), PARIS) == "2026-11-23 10:00"
+    tex = {"state": "tx", "timezone": "America/Chicago"}
+    assert in_zone(paris(tex, "solicitation phone sales", "2026-11-22 11:00", zone=CHICAGO), CHICAGO) == "2026-11-22 12:00"
+    assert in_zone(paris(tex, "solicitation phone sales", "2026-11-23 08:30", zone=CHICAGO), CHICAGO) == "2026-11-23 09:00"
+    # the Sunday part across the spring DST change (Chicago, 2026-03-08): 11:00 CDT -> 12:00 CDT
+    assert in_zone(paris(tex, "solicitation phone sales", "2026-03-08 11:00", zone=CHICAGO), CHICAGO) == "2026-03-08 12:00"
+
+
+def test_sunday_weeks() -> None:
+    ledger = [{"purpose": "marketing", "channel": "email", "team": "sales",
+               "at": dt.datetime(2026, 11, 22, 10, tzinfo=CHICAGO).isoformat()}]
+    denied = paris({"timezone": "America/Chicago"}, "marketing email sales", "2026-11-28 10:00", ledger, CHICAGO)
+    assert in_zone(denied, CHICAGO) == "2026-11-29 00:00"
+    assert "in the week 2026-11-22 (Sunday) to 2026-11-28" in next(e.reason for e in denied.trace if e.verdict == "deny")
+
+
+def test_three_refusals_pause_marketing() -> None:
+    ledger = [{"purpose": "marketing", "channel": "phone", "team": "sales", "outcome": "refused",
+               "at": dt.datetime(2026, 6, d, 10, tzinfo=PARIS).isoformat()} for d in (2, 15, 28)]
+    # the third refusal (06-28) has 3 in (05-29, 06-28]: quiet 06-28 10:00 + 60 days = 08-27 10:00
+    denied = paris({}, "marketing email sales", "2026-07-01 10:00", ledger)
+    assert in_zone(denied, PARIS) == "2026-08-27 10:00"
+    assert next(e.line() for e in denied.trace if e.verdict == "deny").endswith(
+        "3 marketing with outcome refused in 30 days (06-02, 06-15, 06-28); quiet until 2026-08-27 10:00 -> deny")
+    # exactly at N only: two refusals trigger nothing; refusals 31 days apart do not add up
+    assert paris({}, "marketing email sales", "2026-07-01 10:00", ledger[:2]).allowed
+    spread = ledger[:2] + [{**ledger[0], "at": dt.datetime(2026, 7, 3, 10, tzinfo=PARIS).isoformat()}]
+    assert paris({}, "marketing email sales", "2026-07-04 10:00", spread).allowed  # 06-02 left (06-03, 07-03]
+
+
+def test_a_hold_limits_the_search() -> None:
+    late = paris({}, "transactional phone service", "2026-11-23 09:00")
+    assert late.next_allowed_at is None and late.notes == ("not allowed within the hold of 15 minutes",)
+    # 07:50 + 15 minutes = 08:05 >= 08:00: found
+    assert in_zone(paris({}, "transactional phone service", "2026-11-23 07:50"), PARIS) == "2026-11-23 08:00"
+    # the hold's end instant is included: 07:45 + 15 minutes = 08:00
+    assert in_zone(paris({}, "transactional phone service", "2026-11-23 07:45"), PARIS) == "2026-11-23 08:00"
