@@ -437,6 +437,7 @@ class Expander:
                     rename.span, chain,
                     hint="two names of the included file would become one",
                 )
+                self.unparsed_words.add(rename.old)  # explained here: not again as undeclared
                 continue
             table[rename.old] = rename.new
             targets[(rename.attribute, rename.new)] = shown

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from policylang.cli import EXIT_OK, stdout
+from policylang.cli import EXIT_BAD_INPUT, EXIT_OK, stderr, stdout
 from policylang.errors import PolicylangError, did_you_mean
 
 EPILOG = """\
@@ -50,8 +50,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.error("say `packs list` or `packs show NAME`")
-    return 2  # pragma: no cover - error() exits
+    parser.print_usage(sys.stderr)
+    stderr().print("policylang packs: say `packs list` or `packs show NAME`")
+    return EXIT_BAD_INPUT
 
 
 def pack_summary(name: str, versions: list[str]) -> dict[str, Any]:
