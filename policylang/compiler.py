@@ -153,7 +153,8 @@ class Compiler:
 
     # ---- plumbing -------------------------------------------------------------------
     def error(self, message: str, span: Span, *, expected: str | None = None, hint: str | None = None) -> None:
-        source, chain = self.source, ()
+        source = self.source
+        chain: tuple[Span, ...] = ()
         if self.expansion is not None and span.file in self.expansion.origins:
             origin = self.expansion.origins[span.file]
             source, chain = origin.source, origin.chain

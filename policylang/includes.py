@@ -452,7 +452,7 @@ class Expander:
         attributes = {a.name.value for s in found if isinstance(s, ast.CustomerBlock) for a in s.attributes}
         for rename in line.renames:
             pool = attributes if rename.attribute else names
-            if rename.old not in pool and not (rename.old in self.unparsed_words):
+            if rename.old not in pool and rename.old not in self.unparsed_words:
                 shown = f"customer.{rename.old}" if rename.attribute else rename.old
                 what = "customer attribute" if rename.attribute else "name"
                 self.error(
