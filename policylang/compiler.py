@@ -132,6 +132,7 @@ class Compiler:
         self.expansion = expansion
         self.pack_of_file: dict[str, PackRef] = expansion.pack_of_file if expansion else {}
         self.attribute_at: dict[str, Span] = {}  # where each customer attribute was first declared
+        self.conflicting: set[str] = set()  # attributes an included file declares with another type
         # Words of declarations (and names of rules) that did not parse: a name missing
         # because of them is not reported again, the syntax error already is.
         self.unparsed_words = unparsed_words
@@ -332,6 +333,7 @@ class Compiler:
         first = self.attribute_at[name]
         spec = self.attribute_type(name, attribute.type)
         where = self.place(first, attribute.span)
+        self.conflicting.add(name)  # until the types are found to agree
         if (have.kind, have.element) != (spec.kind, spec.element):
             self.error(
                 f"customer attribute `{name}` is {describe_type(spec)} here, but {describe_type(have)} on {where}",
@@ -351,6 +353,8 @@ class Compiler:
                 attribute.type.span,
                 hint=f"declare `{name}` in the policy's customer block with every value both files use",
             )
+        else:
+            self.conflicting.discard(name)
 
     def check_pack_vocabulary(self) -> None:
         """A pack declares no names: the policy must declare each of them in the same list."""
@@ -476,6 +480,8 @@ class Compiler:
         )
 
     def attr(self, ref: ast.AttrRef) -> AttrSpec | None:
+        if ref.attribute in self.conflicting and self.included(ref.span):
+            return None  # the type conflict is reported once, where the included file declares it
         spec = self.attributes.get(ref.attribute)
         # a `customer` block that did not parse leaves every attribute undeclared
         if spec is None and not {ref.attribute, "customer"} & self.unparsed_words:
@@ -576,6 +582,10 @@ class Compiler:
     # ---- rules ---------------------------------------------------------------------
     def rule(self, node: ast.Rule, index: int) -> AnyRule | None:
         count = len(self.problems)
+        for citation in node.cite:  # 11.17
+            if not citation.text.strip():
+                self.error("a citation cannot be empty", citation.span,
+                           hint='cite the text the rule encodes, like `cite "12 CFR 1006.14(b)(2)(i)(A)"`')
         match = self.selector(node.selector)
         compiled: AnyRule | None = None
         if isinstance(node, ast.Cap):
@@ -712,7 +722,7 @@ class Compiler:
                 events.add(item.value)
             elif self.kind_of.get(item.value) == "outcome":
                 closer_outcomes.add(item.value)
-            else:
+            elif item.value not in self.unparsed_words:  # a name a syntax (or pack) error explains
                 pool = [n for n, k in self.kind_of.items() if k in ("event", "outcome")]
                 self.error(
                     f"`{item.value}` is not a declared event or outcome",

@@ -440,3 +440,44 @@ def test_including_a_pack_decides_as_pasting_its_renamed_text(
     two = PASTED.decide({"id": "c"}, request, ledger)
     assert (one.allowed, one.denied_by, one.next_allowed_at) == (two.allowed, two.denied_by, two.next_allowed_at)
     assert [(t.rule, t.verdict, t.reason, t.cite) for t in one.trace] == [(t.rule, t.verdict, t.reason, t.cite) for t in two.trace]
+
+
+# ---- the broken-policy corpus of includes ------------------------------------------------------
+
+BROKEN = Path(__file__).parent / "broken_includes"
+CASES = sorted(BROKEN.glob("*.pol"))
+EXPECT = re.compile(r"^# expect (?:(\S+?):)?(\d+):(\d+): (.*)$")
+
+
+def where(case: Path, file: str | None) -> str:
+    """The file an expectation names: the case itself, one next to it, or a shipped pack."""
+    if file is None:
+        return str(case.resolve())
+    if file.startswith("packs/"):
+        return str((PACKS / file.removeprefix("packs/")).resolve())
+    return str((case.parent / file).resolve())
+
+
+def test_the_include_corpus_covers_each_kind_of_mistake() -> None:
+    assert len(CASES) >= 12
+
+
+@pytest.mark.parametrize("case", CASES, ids=[p.stem for p in CASES])
+def test_broken_include_reports_what_its_header_says(case: Path) -> None:
+    expected = []
+    for line in case.read_text(encoding="utf-8").splitlines():
+        match = EXPECT.match(line)
+        if match:
+            expected.append((where(case, match[1]), int(match[2]), int(match[3]), match[4].split(" && ")))
+    assert expected, "every case needs an expect header"
+    errors = problems(case)
+    got = sorted((str(Path(e.span.file).resolve()), e.span.line, e.span.column) for e in errors)
+    assert got == sorted((f, line, column) for f, line, column, _ in expected), [format_error(e) for e in errors]
+    for error in errors:
+        spot = (str(Path(error.span.file).resolve()), error.span.line, error.span.column)
+        fragments = next(fr for f, line, column, fr in expected if (f, line, column) == spot)
+        words = " | ".join(filter(None, [error.message, error.expected, error.hint]))
+        assert all(fragment in words for fragment in fragments), (fragments, words)
+        if Path(error.span.file).resolve() != case.resolve():  # in an included file: the chain leads there
+            assert error.included_from and Path(error.included_from[0].file).resolve() == case.resolve()
+            assert format_error(error).splitlines()[-1].startswith(f"  included from {case}:")
