@@ -167,6 +167,13 @@ class Compiler:
         """Does ``span`` lie in an included file (not the policy's own)?"""
         return span.file != self.source.name
 
+    def written(self, span: Span) -> str:
+        """The text at ``span`` as its file has it (a one-line span)."""
+        source = self.source
+        if self.expansion is not None and span.file in self.expansion.origins:
+            source = self.expansion.origins[span.file].source
+        return source.line(span.line)[span.column - 1 : span.end_column - 1] if span.line == span.end_line else ""
+
     def place(self, span: Span, here: Span) -> str:
         """``line 12`` in the same file as ``here``, else ``FILE:12:3``."""
         return f"line {span.line}" if span.file == here.file else str(span)
@@ -370,18 +377,21 @@ class Compiler:
                 if have == kind or name.value in self.unparsed_words:
                     continue
                 missing.add(name.value)
+                own = self.written(name.span) or name.value  # the pack's word, before renaming
+                shown = f"`{own}`" + (f" (renamed `{name.value}`)" if own != name.value else "")
+                include = f'`include "{pack.name if pack else "..."}" with {own} as NAME`'
                 if have is None:
                     self.error(
-                        f"{what} uses the {kind} `{name.value}`, which the policy does not declare",
+                        f"{what} uses the {kind} {shown}, which the policy does not declare",
                         name.span,
                         hint=f"declare `{name.value}` in the policy's `{line.kind}` list, or map it to one of "
-                        f'yours: `include "{pack.name if pack else "..."}" with {name.value} as NAME`',
+                        f"yours: {include}",
                     )
                 else:
                     self.error(
-                        f"{what} uses `{name.value}` as a {kind}, but the policy declares it as a {have}",
+                        f"{what} uses {shown} as a {kind}, but the policy declares `{name.value}` as a {have}",
                         name.span,
-                        hint=f'rename it: `include "{pack.name if pack else "..."}" with {name.value} as NAME`',
+                        hint=f"map it to one of the policy's {line.kind}: {include}",
                     )
         # the pack's rules that use a missing name are explained by the error above
         self.unparsed_words = self.unparsed_words | frozenset(missing)

@@ -184,7 +184,7 @@ def test_a_pack_adds_no_vocabulary(packs: Path, tmp_path: Path) -> None:
     assert error.span.file == str(packs / "xx/demo/2026.10.pol") and error.span.line == 5
     assert "include \"xx/demo\" with conversation as NAME" in (error.hint or "")
     [error] = problems(write(tmp_path, "kind.pol", POLICY_HEAD + 'include "xx/demo" with debt as agents, conversation as talked\n'))
-    assert error.message == "the pack xx/demo uses `agents` as a purpose, but the policy declares it as a team"
+    assert error.message == "the pack xx/demo uses `debt` (renamed `agents`) as a purpose, but the policy declares `agents` as a team"
 
 
 def test_renaming_reaches_selectors_outcomes_and_conditions(packs: Path, tmp_path: Path) -> None:
