@@ -30,7 +30,9 @@ _TRACE = {
     "type": "object",
     "required": ["rule", "kind", "verdict", "reason"],
     "properties": {"rule": _TEXT, "kind": _TEXT, "verdict": {"enum": ["deny", "pass", "skip", "exempt"]},
-                   "reason": _TEXT},
+                   "reason": _TEXT,
+                   "cite": {"type": "array", "items": _TEXT, "description": "the rule's citations (11.17)"},
+                   "pack": {"type": "string", "description": "the pack the rule came from (11.17)"}},
 }
 _DECISION = {
     "type": "object",
@@ -43,6 +45,8 @@ _DECISION = {
         "next_allowed_at": {"type": ["string", "null"], "format": "date-time"},
         "trace": {"type": "array", "items": _TRACE},
         "notes": {"type": "array", "items": _TEXT},
+        "sources": {"type": "object", "additionalProperties": _TEXT,
+                    "description": "versions of what decided beyond the policy text: packs, the holidays package"},
         "scope": {"type": "string", "description": "the team whose view this is (absent: the full audit view)"},
         "policy": _TEXT,
         "policy_version": {"type": "string", "description": "16 hex digits of the SHA-256 of the policy text"},
