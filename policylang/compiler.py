@@ -924,16 +924,18 @@ class Compiler:
                 return None
             if period.outcome is not None:
                 self.error("an event has no outcome; outcomes belong to contacts", period.outcome.span)
-            if period.for_each is not None:
+            if period.for_each is not None and period.for_each != "campaign":
                 self.error(
-                    f"an event has no {period.for_each}; `for each` belongs to quiet periods after contacts",
+                    f"an event has no {period.for_each}; after an event only `for each campaign` applies",
                     period.span,
                 )
             count, count_window, counted = self.pause_count(period)
             text = f"within {duration_text(period)} after {counted}{event_names[0].value}"
             if count_window is not None:
                 text += f" in {count_window.text}"
-            return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text,
+            if period.for_each:
+                text += f" for each {period.for_each}"
+            return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text, period.for_each,
                                 count=count, count_window=count_window)
         trigger = self.selector(period.trigger)
         if trigger is None:

@@ -30,7 +30,7 @@ from policylang import clock
 from policylang.clock import DAY, format_local, format_span
 from policylang.decision import Decision, TraceEntry
 from policylang.history import History
-from policylang.records import Contact, Customer, Entry, Request
+from policylang.records import Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
     AfterTrigger,
     AnyRule,
@@ -576,8 +576,35 @@ def fewest_to_displace(rule: AnyRule, ctx: Context, t: int, candidates: list[Con
 
 
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
-    """The rule's finding at ``t``. A rule that reads local time is checked in each of its
-    zones (11.7, 11.8) and denies if it denies in any."""
+    """The rule's finding at ``t``. A request for several campaigns is checked in each
+    campaign's group by ``for each campaign`` rules and denied when any denies (11.3)."""
+    request = ctx.request
+    if isinstance(request.campaign, tuple) and by_campaign(rule):
+        first: Finding | None = None
+        try:
+            for campaign in request.campaign:
+                ctx.request = attrs.evolve(request, campaign=campaign)
+                found = check_zones(rule, ctx, t, skip)
+                if found.deny:
+                    return found
+                first = first or found
+        finally:
+            ctx.request = request
+        assert first is not None
+        return first
+    return check_zones(rule, ctx, t, skip)
+
+
+def by_campaign(rule: AnyRule) -> bool:
+    if isinstance(rule, CapRule):
+        return rule.group == "campaign"
+    return isinstance(rule, QuietRule) and any(
+        isinstance(p, AfterTrigger) and p.group == "campaign" for p in (rule.parts or (rule.period,)))
+
+
+def check_zones(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    """A rule that reads local time is checked in each of its zones (11.7, 11.8) and
+    denies if it denies in any."""
     zones = rule_zones(rule, ctx)
     if not zones:
         return check_here(rule, ctx, t, skip)
@@ -710,7 +737,7 @@ def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int 
     time tests of its ``when``) and the scopes of the exemptions that may lift it add
     their change instants: the verdict may change there too.
     """
-    found = zoned_body_bound(rule, ctx, t)
+    found = campaign_body_bound(rule, ctx, t)
     changes = scope_changes(rule.scope, ctx, t)
     if plan is not None:
         for lifter in plan.lifters.get(rule.index, ()):
@@ -720,6 +747,25 @@ def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int 
     if changes:
         return min(changes if found is None else [*changes, found])
     return found
+
+
+def campaign_body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
+    """With several campaigns, the latest bound of the campaigns whose group denies (11.3)."""
+    request = ctx.request
+    if not (isinstance(request.campaign, tuple) and by_campaign(rule)):
+        return zoned_body_bound(rule, ctx, t)
+    found: list[int] = []
+    try:
+        for campaign in request.campaign:
+            ctx.request = attrs.evolve(request, campaign=campaign)
+            if check_zones(rule, ctx, t, ctx.skip if rule.kind != "capacity" else frozenset()).deny:
+                here = zoned_body_bound(rule, ctx, t)
+                if here is None:
+                    return None
+                found.append(here)
+    finally:
+        ctx.request = request
+    return max(found, default=t + 1)
 
 
 def zoned_body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
@@ -836,9 +882,16 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
     wanted = getattr(ctx.request, group) if group is not None else None
     kept = [
         k for k in range(i, j)
-        if id(contacts[k]) not in skip and (group is None or getattr(contacts[k], group) == wanted)
+        if id(contacts[k]) not in skip and (group is None or in_group(contacts[k], group, wanted))
     ]
     return [times[k] for k in kept], [contacts[k] for k in kept], 0, len(kept)
+
+
+def in_group(contact: Contact, group: str, wanted: object) -> bool:
+    """Is the contact in the request's ``for each`` group? A contact with several campaigns
+    is in each of theirs (11.3)."""
+    value = getattr(contact, group)
+    return in_campaign(value, wanted) if group == "campaign" else bool(value == wanted)
 
 
 def period_zone(rule: CapRule, ctx: Context) -> dt.tzinfo:
@@ -949,6 +1002,8 @@ def count_text(rule: CapRule, count: int, ctx: Context, lo: int = 0, hi: int = 0
         text += left_out_text(rule, ctx, lo, hi)
     if hi > lo and rule.index in ctx.policy.exempted_by and rule.kind == "cap":
         text += excused_text(rule, ctx, lo, hi)
+    if hi > lo and ctx.history.voided:
+        text += void_text(rule, ctx, lo, hi)
     if rule.kind == "capacity":
         text += " across all customers" if ctx.loads is not None else " (this customer's ledger only)"
     return text
@@ -965,6 +1020,20 @@ def left_out_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
         return ""
     named = ", ".join(sorted({c.outcome or "" for c in contacts[i:j]}))
     return f" ({j - i} with outcome {named} not counted)"
+
+
+def void_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (2 void: c-1, c-2, misdirected)``: void contacts the window would otherwise hold (11.4)."""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    found = [c for c in ctx.history.voided
+             if lo <= clock.micros(c.at) < hi and rule.match.matches(c.purpose, c.channel, c.team, ctx.owner)
+             and (group is None or in_group(c, group, wanted))]
+    if not found:
+        return ""
+    ids = ", ".join(c.id or "(no id)" for c in sorted(found, key=lambda c: c.at))
+    reasons = ", ".join(dict.fromkeys(c.void_reason for c in found if c.void_reason))
+    return f" ({len(found)} void: {ids}{', ' + reasons if reasons else ''})"
 
 
 def excused_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
@@ -1110,7 +1179,7 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
     lo = t - span + 1
     found: list[tuple[int, Contact | None]]
     if period.event is not None:
-        times = ctx.history.event_times(period.event)
+        times = ctx.history.event_times(period.event, ctx.request.campaign if period.group == "campaign" else None)
         found = [(us, None) for us in times[bisect_left(times, lo) : bisect_right(times, t)]]
     else:
         assert period.trigger is not None
@@ -1171,7 +1240,7 @@ def quiet_end(period: AfterTrigger, start: int, ctx: Context) -> int:
 
 def trigger_times(period: AfterTrigger, ctx: Context) -> list[int]:
     if period.event is not None:
-        return ctx.history.event_times(period.event)
+        return ctx.history.event_times(period.event, ctx.request.campaign if period.group == "campaign" else None)
     assert period.trigger is not None
     group = period.group
     wanted = getattr(ctx.request, group) if group is not None else None

@@ -169,8 +169,16 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def check_text(value: str | None, what: str) -> None:
+def one_campaign(value: str | tuple[str, ...] | None) -> str | None:
+    """The one campaign a row stores (check_text refused a list before)."""
+    assert not isinstance(value, tuple)
+    return value
+
+
+def check_text(value: str | tuple[str, ...] | None, what: str) -> None:
     """Refuse a NUL character: PostgreSQL cannot store one, so no store accepts it."""
+    if isinstance(value, tuple):  # section 11.3 campaign lists: not stored by the shared ledger yet
+        raise LedgerError(f"{what} {list(value)!r} is a list; the shared ledger stores one campaign per contact")
     if value is not None and "\x00" in value:
         raise LedgerError(f"{what} {value!r} contains a NUL character, which a ledger cannot store")
 
@@ -191,7 +199,7 @@ def row_from_entry(entry: Entry, now_us: int) -> Row:
     return Row(
         entry.id or new_id(), entry.customer, "contact", to_micros(entry.at),
         channel=entry.channel, purpose=entry.purpose, team=entry.team, status=entry.status,
-        outcome=entry.outcome, campaign=entry.campaign, created_us=now_us, updated_us=now_us,
+        outcome=entry.outcome, campaign=one_campaign(entry.campaign), created_us=now_us, updated_us=now_us,
     )  # fmt: skip
 
 
@@ -562,7 +570,7 @@ class Ledger:
             displaced = self._displace(txn, rows, decision, now_us)
             row = Row(
                 new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
-                purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
+                purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
                 expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
             )  # fmt: skip
             for old in displaced:

@@ -444,3 +444,77 @@ def test_a_hold_limits_the_search() -> None:
     assert in_zone(paris({}, "transactional phone service", "2026-11-23 07:50"), PARIS) == "2026-11-23 08:00"
     # the hold's end instant is included: 07:45 + 15 minutes = 08:00
     assert in_zone(paris({}, "transactional phone service", "2026-11-23 07:45"), PARIS) == "2026-11-23 08:00"
+
+
+# ---- 11.4 void contacts -------------------------------------------------------------------------
+
+
+def seven_calls() -> list[dict[str, Any]]:
+    return [contact("debt phone collections", f"2026-06-0{d} 09:00", campaign="x", id=f"c-{d}") for d in range(1, 8)]
+
+
+def test_void_contacts_never_count() -> None:
+    ledger = seven_calls()
+    assert not ask({}, "debt phone collections", "2026-06-07 12:00", ledger, campaign="x").allowed
+    # a misdirected pair, voided by a line written after them: 7 - 2 = 5 of at most 7
+    voided = [*ledger, {"at": at("2026-06-04 09:00"), "void": ["c-1", "c-2"], "reason": "misdirected"}]
+    decision = ask({}, "debt phone collections", "2026-06-07 12:00", voided, campaign="x")
+    assert decision.allowed
+    assert "5 of at most 7" in reason(decision, "seven calls in seven days")
+    assert "(2 void: c-1, c-2, misdirected)" in reason(decision, "seven calls in seven days")
+    # line order does not matter, and the void applies before its own `at` too
+    first = [{"at": at("2026-06-30 09:00"), "void": "c-1"}, {"at": at("2026-06-30 09:00"), "void": "c-2"}, *ledger]
+    assert ask({}, "debt phone collections", "2026-06-07 12:00", first, campaign="x").allowed
+    # `"status": "void"` (as export writes it) is the same
+    exported = [dict(e, status="void", void_reason="misdirected") if e["id"] in ("c-1", "c-2") else e for e in ledger]
+    assert ask({}, "debt phone collections", "2026-06-07 12:00", exported, campaign="x").allowed
+
+
+def test_a_void_conversation_starts_no_quiet_period() -> None:
+    ledger = [contact("debt phone collections", "2026-06-04 08:00", outcome="conversation", id="c-3")]
+    assert not ask({}, "debt phone collections", "2026-06-05 10:00", ledger).allowed
+    ledger.append({"at": at("2026-06-05 09:00"), "void": "c-3", "reason": "wrong number", "event": "revoked"})
+    assert ask({}, "debt phone collections", "2026-06-05 10:00", ledger).allowed
+
+
+def test_a_void_naming_an_unknown_id_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(PolicylangError, match="c-9"):
+        ask({}, "debt phone collections", "2026-06-07 12:00", [*seven_calls(), {"at": at("2026-06-07 09:00"), "void": "c-9"}])
+    (tmp_path / "c.json").write_text('{"id": "x"}')
+    (tmp_path / "r.json").write_text(json.dumps({"purpose": "debt", "channel": "phone", "team": "collections",
+                                                 "at": at("2026-06-07 12:00"), "campaign": "x"}))
+    lines = [*seven_calls(), {"at": at("2026-06-07 09:00"), "void": ["c-1", "c-2"], "reason": "misdirected"}]
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    command = [sys.executable, "-m", "policylang.cli", "decide", str(POLICY_FILE), "--customer", str(tmp_path / "c.json"),
+               "--ledger", str(tmp_path / "l.jsonl"), "--request", str(tmp_path / "r.json"), "--json"]
+    ok = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["allowed"] is True, ok.stderr
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [*seven_calls(), {"at": at("2026-06-07 09:00"), "void": "c-9"}]))
+    bad = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert bad.returncode == 2 and "c-9" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---- 11.3 several campaigns ----------------------------------------------------------------------
+
+
+def test_one_contact_for_several_campaigns() -> None:
+    # a conversation Mon 2026-11-09 10:00 about medical and card-a: `within 1 day` -> until 11-10 10:00
+    ledger = [contact("debt phone collections", "2026-11-09 10:00", outcome="conversation",
+                      campaign=["medical", "card-a"])]
+    card_a = ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-a")
+    assert card_a.denied_by == ("after a conversation per debt",) and local(card_a) == "2026-11-10 10:00"
+    assert ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
+    both = ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign=["card-b", "card-a"])
+    assert both.denied_by == ("after a conversation per debt",) and local(both) == "2026-11-10 10:00"
+    # a cap counts the contact once in each of its campaigns' groups
+    calls = [contact("debt phone collections", f"2026-06-0{d} 09:00", campaign=["x", "y"]) for d in range(1, 8)]
+    assert not ask({}, "debt phone collections", "2026-06-07 12:00", calls, campaign="y").allowed
+    assert ask({}, "debt phone collections", "2026-06-07 12:00", calls, campaign="z").allowed
+
+
+def test_events_with_and_without_campaigns() -> None:
+    ledger = [{"at": at("2026-11-09 10:00"), "event": "dispute", "campaign": "card-a"}]
+    assert not ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-a").allowed
+    assert ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
+    ledger.append({"at": at("2026-11-10 08:00"), "event": "dispute"})  # every campaign
+    assert not ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
