@@ -770,7 +770,8 @@ class Compiler:
             self.error(
                 f"`{node.unit}s` are not supported here yet",
                 node.span,
-                hint="months and years can be used in the time tests of conditions; write days or weeks here",
+                hint="months and years can be used in time tests, rolling cap windows and `within ... after`; "
+                "write days or weeks here",
             )
         elif node.seconds > MAX_WINDOW_SECONDS or node.months > 120:
             self.error("this duration is longer than ten years", node.span, hint="check the number and the unit")
@@ -792,7 +793,8 @@ class Compiler:
 
     def window_spec(self, window: ast.Window) -> Rolling | Consecutive | Calendar:
         if isinstance(window, ast.RollingWindow):
-            return Rolling(self.duration(window.length), f"{window.length.amount} {plural(window.length)}")
+            length = window.length
+            return Rolling(self.duration(length, months_allowed=True), f"{length.amount} {plural(length)}", length.months)
         if isinstance(window, ast.ConsecutiveDays):
             if window.days < 1 or window.days > 3660:
                 self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
@@ -908,7 +910,8 @@ class Compiler:
         return DaySet(frozenset(weekdays), frozenset(dates), tuple(dict.fromkeys(holidays)))
 
     def after_trigger(self, period: ast.WithinAfter) -> AfterTrigger | None:
-        seconds = self.duration(period.duration) if period.duration is not None else None
+        seconds = self.duration(period.duration, months_allowed=True) if period.duration is not None else None
+        months = period.duration.months if period.duration is not None else 0
         if period.days is not None and not 1 <= period.days <= 3660:
             self.error("a run of consecutive days must be between 1 and 3660 days", period.span)
         names = period.trigger.names
@@ -936,7 +939,7 @@ class Compiler:
             if period.for_each:
                 text += f" for each {period.for_each}"
             return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text, period.for_each,
-                                count=count, count_window=count_window)
+                                months=months, count=count, count_window=count_window)
         trigger = self.selector(period.trigger)
         if trigger is None:
             return None
@@ -950,7 +953,7 @@ class Compiler:
         if period.for_each:
             text += f" for each {period.for_each}"
         return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each, every,
-                            count=count, count_window=count_window)
+                            months=months, count=count, count_window=count_window)
 
     def pause_count(self, period: ast.WithinAfter) -> tuple[int, Rolling | Consecutive | Calendar | None, str]:
         """``after N TRIGGER in WINDOW`` (11.12): the count, its window and the words ``N ``."""

@@ -908,7 +908,30 @@ def check_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> Find
     return consecutive_cap(rule, window, ctx, t, skip)
 
 
+def month_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    """A rolling window of months (11.2): a window from s ends at s + W, months added in the
+    customer's zone; the busiest window containing t starts at t or at a contact c with
+    c <= t < c + W."""
+    tz = period_zone(rule, ctx)
+    months = window.months
+    times, contacts, i, j = select(rule, ctx, t - (months * 31 + 1) * DAY, clock.plus_months(t, months, tz), skip)
+    k = bisect_right(times, t, i, j)
+    starts = [us for us in times[i:k] if clock.plus_months(us, months, tz) > t] + [t]
+    best, best_start = 0, t
+    for start in starts:
+        end = clock.plus_months(start, months, tz)
+        count = bisect_left(times, end, i, j) - bisect_left(times, start, i, j)
+        if count > best:
+            best, best_start = count, start
+    reason = ""
+    if ctx.explain:
+        reason = count_text(rule, best, ctx) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
+    return Finding(best >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
+
+
 def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    if window.months:
+        return month_cap(rule, window, ctx, t, skip)
     width = window.seconds * clock.SECOND
     times, contacts, i, j = select(rule, ctx, t - width + 1, t + width, skip)
     k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
@@ -977,6 +1000,11 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
 
 def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     window = rule.window
+    if isinstance(window, Rolling) and window.months:
+        tz = period_zone(rule, ctx)
+        times, _, i, j = select(rule, ctx, t - (window.months * 31 + 1) * DAY, t + 1, skip)
+        leaving = [end for end in (clock.plus_months(us, window.months, tz) for us in times[i:j]) if end > t]
+        return min(leaving, default=t + 1)  # the busiest window can first shrink when a contact leaves
     if isinstance(window, Rolling):
         width = window.seconds * clock.SECOND
         times, _, i, j = select(rule, ctx, t - width + 1, t + width, skip)
@@ -1095,16 +1123,23 @@ def quiet_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) ->
         # a rule's own zone or one of several (11.7, 11.8): say which zone denied
         zone, _, label = ctx.zone_name.partition(" ")
         words = quiet_text(period) if deny else "not " + quiet_text(period)
-        reason = f"{moment:%H:%M} in {zone} {label} is {words}"
-        if deny and not period.quiet_inside and minute_of_day(moment) == period.end:
-            reason += f" ({moment:%H:%M} is quiet: the end time is not allowed)"
+        reason = f"{moment:%H:%M} in {zone} {label} is {words}" + end_time_words(period, moment, deny)
     else:
         reason = (
             f"local time {moment:%a %Y-%m-%d %H:%M} ({ctx.zone_name}) is "
             + ("inside" if deny else "outside")
             + f" the quiet period ({quiet_text(period)})"
         )
+        if isinstance(period, ClockRange):
+            reason += end_time_words(period, moment, deny)
     return Finding(deny, (), reason)
+
+
+def end_time_words(period: ClockRange, moment: dt.datetime, deny: bool) -> str:
+    """`` (21:00 is quiet: the end time is not allowed)`` at the end of `outside A-B` (11.15)."""
+    if deny and not period.quiet_inside and minute_of_day(moment) == period.end:
+        return f" ({moment:%H:%M} is quiet: the end time is not allowed)"
+    return ""
 
 
 def customer_calendar(ctx: Context) -> str | None:
@@ -1175,7 +1210,10 @@ def clock_day_name(index: int) -> str:
 def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> list[tuple[int, int, Contact | None]]:
     """(start, end, contact) of each trigger whose quiet stretch [start, end) contains t."""
     # A run of N local dates lasts at most N days plus a daylight-saving hour: N + 2 is safe.
-    span = period.seconds * clock.SECOND if period.seconds is not None else ((period.days or 0) + 2) * DAY
+    if period.months:  # a month is at most 31 days (and a daylight-saving hour)
+        span = (period.months * 31 + 1) * DAY
+    else:
+        span = period.seconds * clock.SECOND if period.seconds is not None else ((period.days or 0) + 2) * DAY
     lo = t - span + 1
     found: list[tuple[int, Contact | None]]
     if period.event is not None:
@@ -1232,6 +1270,8 @@ def pause_words(period: AfterTrigger, start: int, ctx: Context, times: list[int]
 
 
 def quiet_end(period: AfterTrigger, start: int, ctx: Context) -> int:
+    if period.months:
+        return clock.plus_months(start, period.months, ctx.tz)
     if period.seconds is not None:
         return start + period.seconds * clock.SECOND
     first = clock.local_date(start, ctx.tz)

@@ -48,7 +48,7 @@ UNITS = (
 SCENARIO_STATEMENTS = ("use", "now", "customer", "expect", "ask")
 SCENARIO_WORDS = (
     "had", "plans", "event", "at", "by", "with", "outcome", "campaign", "priority", "is",
-    "next", "displaces", "nothing", "and", "warns",
+    "next", "displaces", "nothing", "and", "warns", "voided", "because", "id",
 )
 # pygments ships bygroups untyped
 bygroups = cast(Callable[..., Any], _bygroups)

@@ -152,17 +152,24 @@ class Row:
         """The record a decision reads (statuses as of ``now_us``)."""
         if self.kind == "event":
             return Event(at=from_micros(self.at_us), name=self.event or "", customer=self.customer)
+        void = self.ended is not None and self.ended.startswith(VOID_MARK)
         return Contact(
             at=from_micros(self.at_us),
             channel=self.channel or "",
             purpose=self.purpose or "",
             team=self.team or "",
-            status=self.effective_status(now_us) or "sent",
+            status="void" if void else self.effective_status(now_us) or "sent",
             outcome=self.outcome,
             campaign=self.campaign,
             id=self.id,
             customer=self.customer,
+            void_reason=(self.ended or "")[len(VOID_MARK):] or None if void else None,
         )
+
+
+# Section 11.4: a void contact is stored as released with `ended` = VOID_MARK + its reason, so
+# the stores' schema (four statuses) is unchanged; Row.entry shows it as "status": "void".
+VOID_MARK = "void:"
 
 
 def new_id() -> str:
@@ -194,6 +201,13 @@ def row_from_entry(entry: Entry, now_us: int) -> Row:
     if isinstance(entry, Event):
         return Row(new_id(), entry.customer, "event", to_micros(entry.at), event=entry.name,
                    created_us=now_us, updated_us=now_us)  # fmt: skip
+    if entry.status == "void":  # 11.4, as export writes it
+        return Row(
+            entry.id or new_id(), entry.customer, "contact", to_micros(entry.at),
+            channel=entry.channel, purpose=entry.purpose, team=entry.team, status="released",
+            outcome=entry.outcome, campaign=one_campaign(entry.campaign), ended=VOID_MARK + (entry.void_reason or ""),
+            created_us=now_us, updated_us=now_us,
+        )  # fmt: skip
     if entry.status not in ("sent", "planned", "displaced", "released"):
         raise LedgerError(f"cannot store {_describe(entry)}: unknown status {entry.status!r}")
     return Row(
@@ -668,6 +682,26 @@ class Ledger:
             elif state == "sent":
                 raise ReservationError(f"reservation {reservation_id} cannot be released: it was already sent")
         return _state(row, now_us)
+
+    def void(self, entry_id: str, reason: str | None = None) -> Contact:
+        """Make a stored contact void (section 11.4): it counts for nothing, for any rule, at
+        any instant (a misdirected call is treated as never placed to this consumer).
+        Voiding a void contact again only updates the reason. An unknown id is a
+        :class:`LedgerError`."""
+        check_text(reason, "void reason")
+        now_us = self._now_us()
+        with self._transaction(write=True) as txn:
+            row = txn.row(entry_id, for_update=False)
+            if row is not None:
+                txn.lock_customer(row.customer)
+                row = txn.row(entry_id, for_update=True)
+            if row is None or row.kind != "contact":
+                raise LedgerError(f"no contact {entry_id!r} in this ledger")
+            row.status = "released"
+            row.ended = VOID_MARK + (reason or "")
+            row.updated_us = now_us
+            txn.update(row)
+        return _as_contact(row, now_us)
 
     def expire(self) -> int:
         """Mark every reservation past its deadline released (expired); returns how many.

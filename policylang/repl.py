@@ -446,10 +446,12 @@ class Session:
             in_request = selectable | {"by", "at", "campaign", "priority"}
             return in_request | ({"is"} if first == "expect" else set())
         if first in customers and len(words) == 1:
-            return {"had", "plans"}
+            return {"had", "plans", "voided"}
+        if len(words) >= 2 and words[1] == "voided":
+            return {"at", "because"}
         if len(words) >= 2 and words[1] in ("had", "plans"):
             extra = {"event"} if words[1] == "had" and len(words) == 2 else set()
-            return selectable | extra | {"by", "at", "with", "outcome", "campaign"}
+            return selectable | extra | {"by", "at", "with", "outcome", "campaign", "id"}
         return self.words(first=False)
 
     def words(self, *, first: bool) -> set[str]:

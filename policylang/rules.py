@@ -61,10 +61,11 @@ class Match:
 
 @attrs.frozen(slots=True)
 class Rolling:
-    """A rolling window of ``seconds``."""
+    """A rolling window of ``seconds``, or of ``months`` (added to each window's start, 11.2)."""
 
     seconds: int
     text: str
+    months: int = 0
 
 
 @attrs.frozen(slots=True)
@@ -141,6 +142,7 @@ class AfterTrigger:
     text: str
     group: str | None = None  # ``for each``: only triggers of the request's own group
     outcomes: frozenset[str] = frozenset()  # ``with outcome a, b``: every name (11.3)
+    months: int = 0  # 11.2: `within N months after`: the quiet stretch ends N months after
     count: int = 1  # 11.12: an entry triggers when its window holds this many, itself included
     count_window: Rolling | Consecutive | Calendar | None = None
 

@@ -44,6 +44,7 @@ STATEMENT_KEYWORDS = ("use", "now", "customer", "expect", "ask")
 KEYWORDS = STATEMENT_KEYWORDS + (
     "had", "plans", "event", "at", "by", "with", "outcome", "campaign", "priority", "is",
     "allowed", "denied", "next", "never", "displaces", "nothing", "warns", "and", "true", "false",
+    "voided", "because", "id",
 )
 
 SCENARIO_WORDS = {

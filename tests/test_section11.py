@@ -518,3 +518,145 @@ def test_events_with_and_without_campaigns() -> None:
     assert ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
     ledger.append({"at": at("2026-11-10 08:00"), "event": "dispute"})  # every campaign
     assert not ask({}, "debt sms collections", "2026-11-10 09:00", ledger, campaign="card-b").allowed
+
+
+# ---- 11.2 months in windows and quiet periods -------------------------------------------------------
+
+
+def test_a_rolling_window_of_months() -> None:
+    sent = [{"purpose": "solicitation", "channel": "email", "team": "sales",
+             "at": dt.datetime(2026, 1, 31, 10, tzinfo=PARIS).isoformat()},
+            {"purpose": "solicitation", "channel": "email", "team": "sales",
+             "at": dt.datetime(2026, 2, 15, 10, tzinfo=PARIS).isoformat()}]
+    denied = paris({}, "solicitation email sales", "2026-03-03 10:00", sent)
+    assert denied.denied_by == ("offers per quarter",)
+    # Jan 31 + 3 months = Apr 30 (lowered to the month's last day), 10:00 CEST: the Jan 31 offer leaves
+    assert in_zone(denied, PARIS) == "2026-04-30 10:00"
+
+
+def test_quiet_for_months_after_a_refusal() -> None:
+    # Jan 31 10:00 CET + 2 months = Mar 31 10:00 CEST (the clock time is kept across the DST change)
+    refused = [{"purpose": "solicitation", "channel": "phone", "team": "sales", "outcome": "refused",
+                "at": dt.datetime(2026, 1, 31, 10, tzinfo=PARIS).isoformat()}]
+    assert in_zone(paris({}, "solicitation phone sales", "2026-03-03 10:00", refused), PARIS) == "2026-03-31 10:00"
+    # a refusal on Dec 31 2027: + 2 months = Feb 29 2028 (leap year)
+    leap = [{**refused[0], "at": dt.datetime(2027, 12, 31, 10, tzinfo=PARIS).isoformat()}]
+    assert in_zone(paris({}, "solicitation phone sales", "2028-01-10 10:00", leap), PARIS) == "2028-02-29 10:00"
+
+
+# ---- the REPL and the highlighter ------------------------------------------------------------------
+
+
+def test_the_repl_runs_and_completes_the_new_scenario_forms(tmp_path: Path) -> None:
+    from policylang.repl import Session
+
+    session = Session(POLICY_FILE, base=tmp_path, now=dt.datetime(2026, 6, 7, 12, 0))
+    for line in ['customer mis', *(f'mis had debt phone by collections at 2026-06-0{d} 09:00 campaign "x" id "c-{d}"'
+                                   for d in range(1, 8))]:
+        show_line(session, line)
+    before = show_line(session, 'ask mis: debt phone by collections campaign "x"')
+    show_line(session, 'mis voided "c-1", "c-2" at 2026-06-07 11:00 because "misdirected"')
+    after = show_line(session, 'ask mis: debt phone by collections campaign "x"')
+    assert "DENIED" in str(before).upper() and "void: c-1, c-2, misdirected" in str(after)
+    words = [w for w, _ in session.completions("mis v")]
+    assert "voided" in words
+    assert "warns" in [w for w, _ in session.completions('expect mis: debt phone by collections is allowed and w')]
+
+
+def test_the_highlighter_knows_the_new_words() -> None:
+    from pygments.token import Error
+
+    from policylang.highlight import PolicyLexer
+
+    text = POLICY_FILE.read_text() + (HERE / "calendar.pol").read_text()
+    tokens = list(PolicyLexer().get_tokens(text))
+    assert not [t for t in tokens if t[0] is Error]
+    keywords = {v for t, v in tokens if "Keyword" in str(t)}
+    assert {"warn", "until", "counting", "only", "holidays", "hold"} <= keywords
+
+
+def show_line(session: Any, line: str) -> str:
+    """What the REPL prints for one typed line, as plain text."""
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    rendered = session.handle(line)
+    if rendered is not None:
+        Console(file=out, width=200, color_system=None).print(rendered)
+    return out.getvalue()
+
+
+# ---- 11.4 void in the shared ledger ----------------------------------------------------------------
+
+
+def test_the_shared_ledger_voids_a_stored_contact() -> None:
+    from policylang.ledger import LedgerError, open_ledger
+    from policylang.records import Contact
+
+    with open_ledger("memory:") as ledger:
+        calls = [Contact(dt.datetime(2026, 6, d, 13, tzinfo=dt.timezone.utc), "phone", "debt", "collections",
+                         campaign="x", id=f"c-{d}", customer="joe") for d in range(1, 8)]
+        ledger.append(calls)
+        request = {"purpose": "debt", "channel": "phone", "team": "collections", "at": at("2026-06-07 12:00"),
+                   "campaign": "x"}
+        assert not POLICY.decide({}, request, ledger.history("joe")).allowed
+        voided = ledger.void("c-1", "misdirected")
+        assert (voided.status, voided.void_reason) == ("void", "misdirected")
+        assert POLICY.decide({}, request, ledger.history("joe")).allowed  # 6 of at most 7
+        exported = [e.to_dict() for e in ledger.export("joe")]
+        assert {"status": "void", "void_reason": "misdirected"}.items() <= exported[0].items()
+        with pytest.raises(LedgerError, match="c-9"):
+            ledger.void("c-9")
+
+
+def test_void_from_the_command_line_and_through_import_and_export(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    lines = [{"customer": "joe", "at": at(f"2026-06-0{d} 09:00"), "channel": "phone", "purpose": "debt",
+              "team": "collections", "id": f"c-{d}"} for d in (1, 3)]
+    lines.append({"customer": "joe", "at": at("2026-06-04 09:00"), "void": ["c-3"], "reason": "misdirected"})
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "policylang.cli", *args], capture_output=True, text=True,
+                              cwd=ROOT, check=False)
+
+    assert run("ledger", "import", "--ledger", url, "--policy", str(POLICY_FILE), str(tmp_path / "in.jsonl")).returncode == 0
+    done = run("void", "c-1", "--reason", "wrong number", "--ledger", url)
+    assert done.returncode == 0 and json.loads(done.stdout)["status"] == "void"
+    exported = [json.loads(line) for line in run("ledger", "export", "--ledger", url).stdout.splitlines()]
+    assert [(e["id"], e["status"], e.get("void_reason")) for e in exported] == [
+        ("c-1", "void", "wrong number"), ("c-3", "void", "misdirected")]
+    unknown = run("void", "c-9", "--ledger", url)
+    assert unknown.returncode == 2 and "c-9" in unknown.stderr and "Traceback" not in unknown.stderr
+    # an export imports again into a fresh ledger and stays void
+    (tmp_path / "out.jsonl").write_text("".join(json.dumps(e) + "\n" for e in exported))
+    again = f"sqlite:///{tmp_path / 'again.sqlite'}"
+    assert run("ledger", "import", "--ledger", again, "--policy", str(POLICY_FILE), str(tmp_path / "out.jsonl")).returncode == 0
+    assert [json.loads(line)["status"] for line in run("ledger", "export", "--ledger", again).stdout.splitlines()] == [
+        "void", "void"]
+    # a void line naming an id that is nowhere writes nothing
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"customer": "joe", "at": at("2026-06-05 09:00"), "void": "c-7"}) + "\n")
+    bad = run("ledger", "import", "--ledger", again, "--policy", str(POLICY_FILE), str(tmp_path / "bad.jsonl"))
+    assert bad.returncode == 2 and "c-7" in bad.stderr
+
+
+# ---- boundaries (11.15) and the autumn DST change ---------------------------------------------------
+
+
+def test_the_end_time_is_quiet_and_the_trace_says_so() -> None:
+    tex = {"state": "tx", "timezone": "America/Chicago"}
+    late = paris(tex, "solicitation phone sales", "2026-11-23 21:00", zone=CHICAGO)
+    assert not late.allowed
+    assert "(21:00 is quiet: the end time is not allowed)" in next(e.reason for e in late.trace if e.verdict == "deny")
+    assert paris(tex, "solicitation phone sales", "2026-11-23 20:59", zone=CHICAGO).allowed
+
+
+def test_sunday_from_noon_on_the_day_clocks_go_back() -> None:
+    # Sun 2026-11-01 in Chicago has 25 hours; 11:00 CST is 17:00 UTC, noon CST is 18:00 UTC
+    tex = {"state": "tx", "timezone": "America/Chicago"}
+    early = paris(tex, "solicitation phone sales", "2026-11-01 11:00", zone=CHICAGO)
+    assert early.next_allowed_at == dt.datetime(2026, 11, 1, 18, tzinfo=dt.timezone.utc)
+    # an effective date on that day starts at its midnight (CDT, 05:00 UTC)
+    assert clock.start_of_date(dt.date(2026, 11, 1), CHICAGO) == clock.micros(dt.datetime(2026, 11, 1, 5, tzinfo=dt.timezone.utc))

@@ -29,7 +29,7 @@ _CUSTOMER = {"type": "object", "description": "the customer record: `id` and the
 _TRACE = {
     "type": "object",
     "required": ["rule", "kind", "verdict", "reason"],
-    "properties": {"rule": _TEXT, "kind": _TEXT, "verdict": {"enum": ["deny", "pass", "skip", "exempt"]},
+    "properties": {"rule": _TEXT, "kind": _TEXT, "verdict": {"enum": ["deny", "pass", "skip", "exempt", "warn"]},
                    "reason": _TEXT,
                    "cite": {"type": "array", "items": _TEXT, "description": "the rule's citations (11.17)"},
                    "pack": {"type": "string", "description": "the pack the rule came from (11.17)"}},
@@ -44,9 +44,11 @@ _DECISION = {
         "displaces_others": {"type": "integer", "description": "without the audit role: other teams' contacts displaced"},
         "next_allowed_at": {"type": ["string", "null"], "format": "date-time"},
         "trace": {"type": "array", "items": _TRACE},
-        "notes": {"type": "array", "items": _TEXT},
+        "warnings": {"type": "array", "items": _TEXT, "description": "`warn` rules that would deny (section 11.14)"},
         "sources": {"type": "object", "additionalProperties": _TEXT,
-                    "description": "versions of what decided beyond the policy text: packs, the holidays package"},
+                    "description": "versions of what the decision used beyond the policy text: the packs (11.17), "
+                                   "the holidays package (11.18)"},
+        "notes": {"type": "array", "items": _TEXT},
         "scope": {"type": "string", "description": "the team whose view this is (absent: the full audit view)"},
         "policy": _TEXT,
         "policy_version": {"type": "string", "description": "16 hex digits of the SHA-256 of the policy text"},
