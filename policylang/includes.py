@@ -22,7 +22,7 @@ Rules of reading, so that a policy means one thing however its files are arrange
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -180,11 +180,6 @@ class Renaming:
 
 
 # ---- reading includes --------------------------------------------------------------------
-
-
-def display_chain(chain: Iterable[Span]) -> list[str]:
-    """``included from shop.pol:3:1`` lines, the innermost include first."""
-    return [f"included from {span}" for span in reversed(tuple(chain))]
 
 
 class Expander:
