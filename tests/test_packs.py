@@ -481,3 +481,63 @@ def test_broken_include_reports_what_its_header_says(case: Path) -> None:
         if Path(error.span.file).resolve() != case.resolve():  # in an included file: the chain leads there
             assert error.included_from and Path(error.included_from[0].file).resolve() == case.resolve()
             assert format_error(error).splitlines()[-1].startswith(f"  included from {case}:")
+
+
+# ---- every official Reg F example through `decide --json` ----------------------------------------
+
+
+def call_line(at: str, debt: str, outcome: str = "no_answer") -> dict[str, str]:
+    return {"at": at, "channel": "phone", "purpose": "debt", "team": "collections", "outcome": outcome,
+            "campaign": debt}
+
+
+def seven_days_of_21_calls() -> list[dict[str, str]]:
+    return [call_line(f"2026-11-{day:02d}T{hour:02d}:00:00-06:00", debt)
+            for day in range(9, 16) for hour, debt in ((9, "medical"), (12, "card-a"), (15, "card-b"))]
+
+
+REG_F_EXAMPLES = [
+    # (comment, customer zones, ledger, request instant, debt, denied_by, next_allowed_at)
+    ("14(b)(4)-2.i: the eighth call in seven days", "America/Chicago", seven_days_of_21_calls(),
+     "2026-11-15T18:00:00-06:00", "card-b", ["Reg F: seven calls in seven days"], "2026-11-16T14:00:00+00:00"),
+    ("14(b)(4)-2.i: another debt has its own count", "America/Chicago", seven_days_of_21_calls(),
+     "2026-11-15T18:00:00-06:00", "auto-loan", [], "2026-11-16T00:00:00+00:00"),
+    ("14(b)(4)-2.v: a conversation holds back its own debt", "America/Chicago",
+     [call_line("2026-11-09T10:00:00-06:00", "medical"), call_line("2026-11-12T12:00:00-06:00", "medical", "conversation")],
+     "2026-11-13T10:00:00-06:00", "medical", ["Reg F: after a conversation"], "2026-11-19T14:00:00+00:00"),
+    ("14(b)(4)-2.v: and not another debt", "America/Chicago",
+     [call_line("2026-11-12T12:00:00-06:00", "medical", "conversation")],
+     "2026-11-13T10:00:00-06:00", "card", [], "2026-11-13T16:00:00+00:00"),
+    ("14(b)(3)(i)-3.ii: Wednesday after a Monday conversation", "America/Chicago",
+     [call_line("2026-04-06T15:00:00-05:00", "card", "conversation")],
+     "2026-04-08T11:00:00-05:00", "card", ["Reg F: after a conversation"], "2026-04-13T13:00:00+00:00"),
+    ("14(b)(3)(ii)-1: busy signals do not count", "America/Chicago",
+     [call_line(f"2026-11-{d:02d}T10:00:00-06:00", "card", o) for d, o in
+      ((16, "no_answer"), (17, "busy"), (18, "busy"), (19, "no_answer"), (20, "no_answer"), (21, "voicemail"),
+       (22, "no_answer"))],
+     "2026-11-22T16:00:00-06:00", "card", [], "2026-11-22T22:00:00+00:00"),
+    ("6(b)(1)(i)-2: convenient in both zones", ["America/New_York", "America/Los_Angeles"], [],
+     "2026-11-24T10:30:00-05:00", "card", ["Reg F: inconvenient times"], "2026-11-24T16:00:00+00:00"),
+]
+
+
+@pytest.mark.parametrize(("comment", "zones", "ledger", "at", "debt", "denied_by", "next_at"), REG_F_EXAMPLES,
+                         ids=[e[0].split(":")[0] + ":" + str(i) for i, e in enumerate(REG_F_EXAMPLES)])
+def test_official_reg_f_examples_through_decide_json(
+    comment: str, zones: object, ledger: list[dict[str, str]], at: str, debt: str, denied_by: list[str], next_at: str,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    customer = write(tmp_path, "customer.json", json.dumps({"id": "c", "timezone": zones}))
+    lines = write(tmp_path, "ledger.jsonl", "".join(json.dumps(line) + "\n" for line in ledger))
+    request = write(tmp_path, "request.json", json.dumps(
+        {"team": "collections", "channel": "phone", "purpose": "debt", "at": at, "campaign": debt}))
+    policy = PACKS / "us" / "reg_f" / "tests" / "collector.pol"
+    assert main(["decide", str(policy), "--customer", str(customer), "--ledger", str(lines),
+                 "--request", str(request), "--json"]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["denied_by"] == denied_by, comment
+    assert decision["allowed"] == (not denied_by)
+    assert dt.datetime.fromisoformat(decision["next_allowed_at"]) == dt.datetime.fromisoformat(next_at), comment
+    assert decision["sources"] == {"us/reg_f": "2026.1"}
+    for entry in decision["trace"]:
+        assert entry["pack"] == "us/reg_f" and entry["cite"][0].startswith("12 CFR 1006.")
