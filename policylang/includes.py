@@ -249,10 +249,13 @@ class Expander:
                 out.extend(found)
                 required.extend(needs)
             elif isinstance(statement, ast.PackHeader):
-                if position != 0 or (pack is None and not top):
-                    where = "the first line of a pack file" if position else "a pack file's first line, not a file's"
-                    self.error("a `pack` line names the pack a file is", statement.span, chain,
-                               hint=f"it is {where}; remove it here")
+                if position != 0:
+                    self.error("the `pack` line must be the first statement of a pack file", statement.span, chain,
+                               hint="move it to the top, above the vocabulary")
+                elif pack is None and not top:
+                    self.error("a `pack` line starts a shipped pack, but this file is included as a file",
+                               statement.span, chain,
+                               hint="remove the `pack` line, or ship the file as a pack and include it by name")
             elif not top and not isinstance(statement, INCLUDABLE):
                 self.error(
                     f"`{self.first_word(statement)}` belongs to the including policy",
