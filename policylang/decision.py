@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -52,7 +52,8 @@ class Decision:
     trace: tuple[TraceEntry, ...] = ()
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # 11.14: `warn` rules that would deny, in policy order
-    sources: Mapping[str, str] = attrs.field(factory=dict)  # 11.18: pack (and calendar) versions used
+    # 11.17/11.18: (source, version) pairs: the packs the rules came from, the holidays package
+    sources: tuple[tuple[str, str], ...] = ()
 
     def explain(self) -> str:
         """The decision and its trace as text a policy author can read."""
@@ -72,7 +73,7 @@ class Decision:
         lines.extend("  " + entry.line() for entry in self.trace)
         lines.extend(f"note: {note}" for note in self.notes)
         if self.sources:
-            lines.append("sources: " + ", ".join(f"{k} {v}" for k, v in self.sources.items()))
+            lines.append("sources: " + ", ".join(f"{k} {v}" for k, v in self.sources))
         return "\n".join(lines)
 
     def to_dict(self, scope: str | None = None, teams: Sequence[str] = ()) -> dict[str, object]:

@@ -217,14 +217,19 @@ def cited(policy: Policy, trace: tuple[TraceEntry, ...], rules: Sequence[AnyRule
     return tuple(out)
 
 
-def policy_sources(policy: Policy) -> Mapping[str, str]:
+def policy_sources(policy: Policy) -> tuple[tuple[str, str], ...]:
     """The versions of what the decision used beyond the policy text (11.18): the packs its
-    rules came from (11.17) and the holidays package."""
-    if not policy.uses_holidays:
-        return policy.sources
-    from policylang import calendars
+    rules came from (11.17) and the holidays package. (Memoised on the policy.)"""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    found: tuple[tuple[str, str], ...] | None = cache.get("sources")
+    if found is None:
+        found = tuple(policy.sources.items())
+        if policy.uses_holidays:
+            from policylang import calendars
 
-    return {**policy.sources, "holidays": calendars.version()}
+            found += (("holidays", calendars.version()),)
+        cache["sources"] = found
+    return found
 
 
 def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, Any]:
