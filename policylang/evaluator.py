@@ -94,8 +94,9 @@ class Context:
     explain: bool
     loads: Loads | None
     skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
-    _windows: dict[tuple[int, dt.tzinfo], list[Window]] = attrs.field(factory=dict)  # by rule and zone
+    _windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
     zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
+    campaigns: bool = False  # 11.3: the request names several campaigns
     _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
@@ -144,6 +145,7 @@ def decide(
                   history, explain, loads)
     if len(names) > 1:
         ctx.zones = tuple((clock.zone(n), f"{n} (one of {len(names)} zones)") for n in names)
+    ctx.campaigns = isinstance(request.campaign, tuple)
     ctx.skip = displaceable(ctx)
     plan = rule_plan(policy, request, owner)
     t = clock.micros(request.at)
@@ -173,9 +175,8 @@ def decide(
                 judgement = results[position] = judge_warning(rule, ctx, t, plan, gone)
                 if judgement[0] == "warn":
                     warnings.append(rule.name)
-    for position, (rule, status, _) in enumerate(plan.entries):
-        if status == "lifter" and (rule.scope is not None or windowed(rule)):
-            results[position] = judge_lifter(rule, ctx, t)
+    for position in plan.scoped_lifters:
+        results[position] = judge_lifter(plan.entries[position][0], ctx, t)
     trace: tuple[TraceEntry, ...] = ()
     if explain:
         trace = tuple(
@@ -224,12 +225,23 @@ def policy_sources(policy: Policy) -> tuple[tuple[str, str], ...]:
     found: tuple[tuple[str, str], ...] | None = cache.get("sources")
     if found is None:
         found = tuple(policy.sources.items())
-        if policy.uses_holidays:
+        if policy.uses_holidays or reads_calendars(policy):
             from policylang import calendars
 
             found += (("holidays", calendars.version()),)
         cache["sources"] = found
     return found
+
+
+def reads_calendars(policy: Policy) -> bool:
+    """Does a rule name a fixed calendar (`on holidays "FR"`) though the policy has no `holidays` line?"""
+    for rule in policy.rules:
+        if isinstance(rule, QuietRule):
+            for part in (rule.period, *rule.parts):
+                days = part.days if isinstance(part, DayClock) else part
+                if isinstance(days, DaySet) and days.holidays:
+                    return True
+    return False
 
 
 def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -293,6 +305,7 @@ class Plan:
     fixed_trace: tuple[TraceEntry | None, ...]
     lifters: Mapping[int, tuple[ExemptRule, ...]] = attrs.field(factory=dict)  # conditional (11.6)
     warners: bool = False  # some rule to check is a `warn` rule
+    scoped_lifters: tuple[int, ...] = ()  # positions of exempt rules with a scope or a window
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -329,7 +342,9 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     timed = tuple(rule for _, rule in checked if not rule.warn and changes_with_time(rule, lifters))
     shape = f"{request.purpose} {request.channel} by {request.team}"
     fixed = tuple(fixed_trace_entry(rule, status, lifter, shape) for rule, status, lifter in entries)
-    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked))
+    scoped = tuple(i for i, (rule, status, _) in enumerate(entries)
+                   if status == "lifter" and (rule.scope is not None or windowed(rule)))
+    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked), scoped)
 
 
 def changes_with_time(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
@@ -353,7 +368,7 @@ def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> Tr
 
 def judge(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> Judgement:
     """(verdict, reason, displaced contacts) for one rule to check."""
-    lifter = lifted_by(rule, ctx, t, plan)
+    lifter = lifted_by(rule, ctx, t, plan) if plan.lifters else None
     if lifter is not None:
         return "exempt", f'lifted by exempt "{lifter.name}"' + lifter_window_text(lifter, ctx, t), ()
     finding, displaced = check_with_precedence(rule, ctx, t)
@@ -435,7 +450,9 @@ Window = tuple[int, int, str, int | None]  # start, end, what opened it, id of t
 
 def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
     """Every window of ``rule`` in this customer's ledger, in order of opening (memoised)."""
-    found = ctx._windows.get((rule.index, ctx.tz))  # noqa: SLF001 - the context's own memo
+    if ctx._windows is None:  # noqa: SLF001 - the context's own memo, made on first use
+        ctx._windows = {}  # noqa: SLF001
+    found = ctx._windows.get((rule.index, ctx.tz))  # noqa: SLF001
     if found is not None:
         return found
     spec = rule.window
@@ -583,11 +600,13 @@ def fewest_to_displace(rule: AnyRule, ctx: Context, t: int, candidates: list[Con
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     """The rule's finding at ``t``. A request for several campaigns is checked in each
     campaign's group by ``for each campaign`` rules and denied when any denies (11.3)."""
+    if rule.scope is None and not ctx.zones and not ctx.campaigns:  # the common case, no section 11 form
+        return CHECKS[type(rule)](rule, ctx, t, skip)
     request = ctx.request
-    if isinstance(request.campaign, tuple) and by_campaign(rule):
+    if ctx.campaigns and by_campaign(rule):
         first: Finding | None = None
         try:
-            for campaign in request.campaign:
+            for campaign in request.campaigns:
                 ctx.request = attrs.evolve(request, campaign=campaign)
                 found = check_zones(rule, ctx, t, skip)
                 if found.deny:
@@ -742,6 +761,8 @@ def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int 
     time tests of its ``when``) and the scopes of the exemptions that may lift it add
     their change instants: the verdict may change there too.
     """
+    if rule.scope is None and not ctx.zones and not ctx.campaigns and (plan is None or not plan.lifters):
+        return body_bound(rule, ctx, t)  # the common case, no section 11 form
     found = campaign_body_bound(rule, ctx, t)
     changes = scope_changes(rule.scope, ctx, t)
     if plan is not None:
@@ -826,10 +847,13 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         current = max(b for b in bounds if b is not None)
         if current > limit:
             break
-        denying = [
-            r for r in plan.timed
-            if lifted_by(r, ctx, current, plan) is None and check_with_precedence(r, ctx, current)[0].deny
-        ]
+        if plan.lifters:
+            denying = [
+                r for r in plan.timed
+                if lifted_by(r, ctx, current, plan) is None and check_with_precedence(r, ctx, current)[0].deny
+            ]
+        else:
+            denying = [r for r in plan.timed if check_with_precedence(r, ctx, current)[0].deny]
         if not denying:
             return current
     if hold is not None and current > limit:
@@ -876,7 +900,7 @@ def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) 
         times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
                                                drop=rule.not_counted)
         i, j = bisect_left(times, lo), bisect_left(times, hi)
-        cover = window_cover(rule, ctx) if rule.index in ctx.policy.exempted_by else []
+        cover = window_cover(rule, ctx) if ctx.policy.has_windows and rule.index in ctx.policy.exempted_by else []
         if cover:
             kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
                           if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
@@ -1033,7 +1057,7 @@ def count_text(rule: CapRule, count: int, ctx: Context, lo: int = 0, hi: int = 0
         text += f" of {rule.group} {getattr(ctx.request, rule.group) or '(none)'}"
     if rule.not_counted and hi > lo:
         text += left_out_text(rule, ctx, lo, hi)
-    if hi > lo and rule.index in ctx.policy.exempted_by and rule.kind == "cap":
+    if hi > lo and ctx.policy.has_windows and rule.index in ctx.policy.exempted_by and rule.kind == "cap":
         text += excused_text(rule, ctx, lo, hi)
     if hi > lo and ctx.history.voided:
         text += void_text(rule, ctx, lo, hi)

@@ -306,6 +306,15 @@ class Policy:
     holds: tuple[tuple[Match, int], ...] = ()  # 11.16 `hold SELECTOR up to D` (seconds)
 
     @property
+    def has_windows(self) -> bool:
+        """Does some exempt rule have an exemption window (11.5)? (Memoised.)"""
+        cache: dict[Any, Any] = self._index
+        found = cache.get(("has_windows",))
+        if found is None:
+            found = cache[("has_windows",)] = any(isinstance(r, ExemptRule) and r.window is not None for r in self.rules)
+        return bool(found)
+
+    @property
     def uses_holidays(self) -> bool:
         return self.holiday_code is not None or self.holiday_attribute is not None
     # ---- vocabulary -------------------------------------------------------------

@@ -288,6 +288,16 @@ def test_trace_lines_and_json_carry_the_pack_and_the_citations(packs: Path, tmp_
     assert "sources: xx/demo 2026.10" in decision.explain()
 
 
+def test_a_pack_reading_a_fixed_calendar_names_the_holidays_version() -> None:
+    import holidays
+
+    policy = load(PACKS / "fr" / "demarchage" / "tests" / "prospector.pol")
+    decision = policy.decide({"id": "c"}, {"team": "ventes", "channel": "phone", "purpose": "prospection",
+                                           "at": "2026-05-25T09:00:00Z"})  # Pentecost Monday, 11:00 in Paris
+    assert decision.denied_by == ("France: days and hours",)
+    assert decision.to_dict()["sources"] == {"fr/demarchage": "2026.1", "holidays": holidays.__version__}
+
+
 def test_every_decision_has_sources() -> None:
     policy = policylang.compile('channels  phone\nteams  a\npurposes  p\nquiet "q": no phone outside 08:00-21:00 cite "x"\n')
     decision = policy.decide({"id": "c"}, {"team": "a", "channel": "phone", "purpose": "p", "at": "2026-06-01T03:00:00Z"})
