@@ -348,5 +348,6 @@ def read_jsonl(text: str, file: str) -> Iterator[tuple[int, object]]:
 
 def ledger_from_jsonl(policy: Policy, text: str, file: str) -> list[Entry]:
     """Every entry of a JSONL ledger, or the first bad line's InputError."""
-    entries = [entry_from_json(policy, obj, where(file, number)) for number, obj in read_jsonl(text, file)]
-    return resolve_voids(entries, file)
+    numbered = list(read_jsonl(text, file))
+    entries = [entry_from_json(policy, obj, where(file, number)) for number, obj in numbered]
+    return resolve_voids(entries, file, [number for number, _ in numbered])

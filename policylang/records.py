@@ -131,7 +131,7 @@ class VoidLine:
 Entry = Contact | Event
 
 
-def resolve_voids(entries: list[Any], file: str = "<ledger>") -> list[Entry]:
+def resolve_voids(entries: list[Any], file: str = "<ledger>", lines: list[int] | None = None) -> list[Entry]:
     """The entries with every :class:`VoidLine` applied (11.4): each named contact becomes
     ``void`` (with the line's reason), a line with ``event`` becomes that event, and the
     void lines themselves go. Ids are unique per customer; naming an unknown id, or a
@@ -142,22 +142,27 @@ def resolve_voids(entries: list[Any], file: str = "<ledger>") -> list[Entry]:
     voids = [e for e in entries if isinstance(e, VoidLine)]
     if not voids:
         return entries
-    where = Span.point(file, 0, 0)
+
+    def at(index: int) -> Span:  # the entry's line when the caller knows it
+        return Span.point(file, lines[index] if lines is not None else 0, 1 if lines is not None else 0)
+
     by_id: dict[tuple[str | None, str], int] = {}
     for index, entry in enumerate(entries):
         if isinstance(entry, Contact) and entry.id is not None:
             key = (entry.customer, entry.id)
             if key in by_id:
-                raise InputError(f"the id `{entry.id}` is used by two ledger entries", where,
+                raise InputError(f"the id `{entry.id}` is used by two ledger entries", at(index),
                                  hint="ids are unique per customer")
             by_id[key] = index
     reasons: dict[int, str | None] = {}
-    for line in voids:
+    for position, line in enumerate(entries):
+        if not isinstance(line, VoidLine):
+            continue
         for ident in line.ids:
             found = by_id.get((line.customer, ident))
             if found is None:
-                raise InputError(f"the void line names `{ident}`, which is no contact's id in this ledger", where,
-                                 hint="a void line names the `id` of a contact line")
+                raise InputError(f"the void line names `{ident}`, which is no contact's id in this ledger",
+                                 at(position), hint="a void line names the `id` of a contact line")
             reasons[found] = line.reason
     out: list[Entry] = []
     for index, entry in enumerate(entries):

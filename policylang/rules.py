@@ -304,15 +304,11 @@ class Policy:
     holiday_attribute: str | None = None  # 11.10 `holidays from customer.ATTR`
     week_start: int = 0  # 11.13 `week starts DAY` (0 = Monday)
     holds: tuple[tuple[Match, int], ...] = ()  # 11.16 `hold SELECTOR up to D` (seconds)
+    has_windows: bool = attrs.field(default=False, init=False)  # set from the rules
 
-    @property
-    def has_windows(self) -> bool:
-        """Does some exempt rule have an exemption window (11.5)? (Memoised.)"""
-        cache: dict[Any, Any] = self._index
-        found = cache.get(("has_windows",))
-        if found is None:
-            found = cache[("has_windows",)] = any(isinstance(r, ExemptRule) and r.window is not None for r in self.rules)
-        return bool(found)
+    def __attrs_post_init__(self) -> None:
+        # 11.5: whether counting must look for exemption windows (asked for every count)
+        self.has_windows = any(isinstance(r, ExemptRule) and r.window is not None for r in self.rules)
 
     @property
     def uses_holidays(self) -> bool:
