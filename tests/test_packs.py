@@ -14,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -264,8 +265,11 @@ def test_a_syntax_error_in_an_included_file_points_into_it(tmp_path: Path) -> No
 def test_check_json_names_the_include_chain(packs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shop = write(tmp_path, "shop.pol", POLICY_HEAD + 'include "xx/demo" with debt as collect\n')
     assert main(["check", "--format", "json", str(shop)]) == 1
-    [diagnostic] = json.loads(capsys.readouterr().out)["diagnostics"]
+    document = json.loads(capsys.readouterr().out)
+    [diagnostic] = document["diagnostics"]
     assert diagnostic["included_from"] == [{"file": str(shop), "line": 9, "column": 1}]
+    schema = json.loads((ROOT / "docs" / "schemas" / "check.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(document)
 
 
 # ---- cite in traces, pack, sources ------------------------------------------------------------
