@@ -555,3 +555,18 @@ def test_official_reg_f_examples_through_decide_json(
     assert decision["sources"] == {"us/reg_f": "2026.1"}
     for entry in decision["trace"]:
         assert entry["pack"] == "us/reg_f" and entry["cite"][0].startswith("12 CFR 1006.")
+
+
+def test_the_rendered_trace_names_the_pack_and_the_citations(packs: Path, tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from policylang.render import decision_panel, trace_table
+
+    policy = load(write(tmp_path, "shop.pol", POLICY_HEAD + INCLUDE_DEMO))
+    decision = policy.decide({"id": "c"}, {"team": "agents", "channel": "phone", "purpose": "collect",
+                                           "at": "2026-06-01T15:00:00Z"})
+    console = Console(width=200, record=True)
+    console.print(decision_panel(decision), trace_table(decision))
+    text = console.export_text()
+    assert "demo: after talking (xx/demo 2026.10)" in text and "[rule 8; note 2]" in text
+    assert "sources: xx/demo 2026.10" in text
