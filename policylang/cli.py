@@ -101,6 +101,9 @@ COMMAND_MODULES: dict[str, str] = {
     "serve": "policylang.commands.serve",
     "audit": "policylang.commands.serve",
     "packs": "policylang.commands.packs",
+    "lint": "policylang.commands.lint",
+    "diff": "policylang.commands.diff",
+    "lsp": "policylang.commands.lsp",
 }
 
 
