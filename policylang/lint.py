@@ -231,7 +231,7 @@ class Traffic:
             for index in subject:
                 if index in exempt_kind:
                     status[index] = "lifter"
-                elif any(i in subject for i in policy.exempted_by.get(index, ())):
+                elif any(i in subject and lifts_always(policy.rules[i]) for i in policy.exempted_by.get(index, ())):
                     status[index] = "exempt"
                 else:
                     status[index] = "check"
@@ -434,6 +434,12 @@ def shadowed_caps(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
                 hint=f'remove "{a.name}", or make it stricter than "{b.name}"',
             )
             break  # one finding per cap
+
+
+def lifts_always(rule: AnyRule) -> bool:
+    """Does this exemption lift whatever it selects, at every instant? Not one with a `when`,
+    effective dates (11.6) or a window (11.5): the evaluator checks the rule then (its plan)."""
+    return getattr(rule, "scope", None) is None and getattr(rule, "window", None) is None
 
 
 def never_applies(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
