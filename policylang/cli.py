@@ -99,6 +99,8 @@ COMMAND_MODULES: dict[str, str] = {
     "completion": "policylang.commands.completion",
     "serve": "policylang.commands.serve",
     "audit": "policylang.commands.serve",
+    "batch": "policylang.commands.batch",
+    "replay": "policylang.commands.replay",
 }
 
 
