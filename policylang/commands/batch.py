@@ -83,7 +83,9 @@ def run_engine(args: argparse.Namespace, policy: Any, work: Any, total: int, exp
     if args.engine == "spark":
         from policylang.spark import run_spark
 
-        return run_spark(policy, work, explain=explain, master=args.spark_master)
+        from policylang.cli import read_text
+
+        return run_spark(read_text(args.policy), args.policy, work, explain=explain, master=args.spark_master)
     from policylang.batch import run_local
 
     if args.no_progress or not sys.stderr.isatty():
@@ -136,7 +138,7 @@ def summary(table: Any, title: str) -> Table:
     rules = sorted({rule for _, rule in per_rule})
     names = sorted(requests)
     out = Table(title=title)
-    out.add_column("")
+    out.add_column("", no_wrap=True)
     for team in names:
         out.add_column(team, justify="right")
     out.add_column("all", justify="right", style="bold")
