@@ -13,9 +13,9 @@ from typing import Any
 
 import attrs
 
+from policylang.clock import instant
 from policylang.decision import Decision
 from policylang.evaluator import Loads, decide
-from policylang.clock import instant
 from policylang.history import History
 from policylang.records import Contact, Customer, Entry, Event, Request
 from policylang.rules import Policy
@@ -59,11 +59,12 @@ class Cycle:
     itself, so both share this one account of what a grant does to the ledger.
     """
 
-    __slots__ = ("policy", "values", "requests", "order", "grant_ids", "_entries", "_history")
+    __slots__ = ("policy", "customer", "values", "requests", "order", "grant_ids", "_entries", "_history")
 
     def __init__(self, policy: Policy, customer: Customer | Mapping[str, Any], requests: Sequence[Request],
                  ledger: Iterable[Entry] | History = (), grant_ids: Sequence[str | None] | None = None) -> None:
         self.policy = policy
+        self.customer = customer  # a validated Customer is not checked again at each decision
         self.values = customer.values if isinstance(customer, Customer) else customer
         owner = self.values.get(policy.owner_attribute) if policy.owner_attribute else None
         self.requests = requests
@@ -80,7 +81,7 @@ class Cycle:
             assert self._entries is not None
             self._history = History(self._entries)
         request = self.requests[index]
-        decision = decide(self.policy, self.values, request, self._history, explain=explain, loads=loads)
+        decision = decide(self.policy, self.customer, request, self._history, explain=explain, loads=loads)
         if decision.allowed:
             entries = self._entries if self._entries is not None else entries_of(self._history)
             if decision.displaces:

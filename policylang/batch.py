@@ -29,20 +29,20 @@ import datetime as dt
 import heapq
 import os
 import re
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 import orjson
 
-from policylang import clock
+from policylang import clock, ingest
 from policylang.arbitration import Cycle, grant
 from policylang.decision import Decision
 from policylang.errors import InputError
-from policylang.history import History
+from policylang.history import History, default_of
 from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
-from policylang.records import COUNTED_STATUSES, Contact, Event, Request
+from policylang.records import COUNTED_STATUSES, Contact, Customer, Event, Request
 from policylang.rules import CapRule, Policy
 from policylang.tables import Row, read_rows
 
@@ -140,21 +140,72 @@ def _customer_of(row: Row, file: str, number: int, problems: Problems) -> str | 
     return customer
 
 
-def read_ledger(policy: Policy, path: str, problems: Problems) -> Iterator[tuple[int, str, Contact | Event]]:
-    """(row, customer, entry) for every valid ledger row."""
+LEDGER_COLUMNS = ("row", "customer", "at_us", "channel", "purpose", "team", "status", "outcome", "campaign", "id",
+                  "event")
+
+
+def read_ledger(policy: Policy, path: str, problems: Problems) -> dict[str, list[Any]]:
+    """Every valid ledger row as columns (:data:`LEDGER_COLUMNS`).
+
+    Chunks of rows go through the columnar fast path of :mod:`policylang.ingest` (names
+    checked per distinct value, instants a column at a time); a chunk it will not vouch for
+    is validated row by row, so every bad row is reported with its field.
+    """
+    out: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
+    chunk: list[tuple[int, Row]] = []
+
+    def flush() -> None:
+        contacts = [(n, r) for n, r in chunk if "event" not in r]
+        slow = [(n, r) for n, r in chunk if "event" in r]
+        objects = [r for _, r in contacts]
+        if objects:
+            try:
+                customers = [r["customer"] for r in objects]
+                if not all(type(c) is str and c for c in set(customers)):
+                    raise KeyError("customer")
+                columns, micros, _, _ = ingest.fast_columns(policy, objects)
+            except (KeyError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal to validate
+                slow = chunk
+            else:
+                out["row"].extend(n for n, _ in contacts)
+                out["customer"].extend(customers)
+                out["at_us"].extend(micros)
+                for name in ("channel", "purpose", "team"):
+                    out[name].extend(columns[name])
+                for name in ("status", "outcome", "campaign", "id"):
+                    out[name].extend(columns[name] if name in columns else [default_of(name)] * len(micros))
+                out["event"].extend([None] * len(micros))
+        for number, row in slow:
+            customer = _customer_of(row, path, number, problems)
+            if customer is None:
+                continue
+            try:
+                entry = entry_from_json(policy, row, where(path, number))
+            except InputError as exc:
+                problems.add(path, number, exc, row)
+                continue
+            out["row"].append(number)
+            out["customer"].append(customer)
+            out["at_us"].append(clock.micros(entry.at))
+            if isinstance(entry, Event):
+                for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id"):
+                    out[name].append(None)
+                out["event"].append(entry.name)
+            else:
+                for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id"):
+                    out[name].append(getattr(entry, name))
+                out["event"].append(None)
+        chunk.clear()
+
     for number, row in read_rows(path):
         if isinstance(row, InputError):
             problems.add(path, number, row)
             continue
-        customer = _customer_of(row, path, number, problems)
-        if customer is None:
-            continue
-        try:
-            entry = entry_from_json(policy, row, where(path, number))
-        except InputError as exc:
-            problems.add(path, number, exc, row)
-            continue
-        yield number, customer, entry
+        chunk.append((number, row))
+        if len(chunk) >= 50_000:
+            flush()
+    flush()
+    return out
 
 
 def read_requests(policy: Policy, path: str, problems: Problems) -> Iterator[tuple[int, str, str, Request]]:
@@ -185,39 +236,6 @@ def capacity_rules(policy: Policy) -> list[CapRule]:
     return [rule for rule in policy.rules if isinstance(rule, CapRule) and rule.kind == "capacity"]
 
 
-class _Columns:
-    """Work rows accumulated column by column."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, list[Any]] = {name: [] for name in ("key", "kind", "row", "at_us", "priority", *TEXT_FIELDS)}
-
-    def add(self, key: str, kind: int, row: int, customer: str, **fields: Any) -> None:
-        data = self.data
-        data["key"].append(key)
-        data["kind"].append(kind)
-        data["row"].append(row)
-        data["customer"].append(customer)
-        for name in ("at_us", "priority", *TEXT_FIELDS[1:]):
-            data[name].append(fields.get(name))
-
-    def entry(self, key: str, kind: int, row: int, customer: str, entry: Contact | Event) -> None:
-        if isinstance(entry, Event):
-            self.add(key, kind, row, customer, at_us=clock.micros(entry.at), event=entry.name)
-        else:
-            self.add(key, kind, row, customer, at_us=clock.micros(entry.at), channel=entry.channel,
-                     purpose=entry.purpose, team=entry.team, status=entry.status, outcome=entry.outcome,
-                     campaign=entry.campaign, id=entry.id)
-
-    def table(self) -> Any:
-        import pyarrow as pa
-
-        types = {"key": pa.string(), "kind": pa.int8(), "row": pa.int64(), "at_us": pa.int64(), "priority": pa.int64()}
-        arrays = [pa.array(self.data[name], types.get(name, pa.string())) for name in self.data]
-        table = pa.table(arrays, names=list(self.data))
-        return table.sort_by([("key", "ascending"), ("customer", "ascending"), ("kind", "ascending"),
-                              ("row", "ascending")])
-
-
 def prepare(policy: Policy, customers_path: str, ledger_path: str | None, requests_path: str,
             problems: Problems) -> Prepared:
     """Read and validate the three inputs into work rows; bad rows go to ``problems``.
@@ -225,18 +243,19 @@ def prepare(policy: Policy, customers_path: str, ledger_path: str | None, reques
     A request whose customer has no (valid) record, or whose customer's ledger has a bad
     row, is refused too: deciding it would silently use a wrong record or ledger.
     """
+    import pyarrow as pa
+
     customers = read_customers(policy, customers_path, problems)
     bad_customers = {bad.data.get("id") for bad in problems.rows if bad.data and isinstance(bad.data.get("id"), str)}
-    ledger: dict[str, list[tuple[int, Contact | Event]]] = {}
+    ledger: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
     if ledger_path is not None:
         before = len(problems.rows)
-        for number, customer, entry in read_ledger(policy, ledger_path, problems):
-            ledger.setdefault(customer, []).append((number, entry))
+        ledger = read_ledger(policy, ledger_path, problems)
         for bad in problems.rows[before:]:
             if bad.data and isinstance(bad.data.get("customer"), str):
                 bad_customers.add(bad.data["customer"])
-    requests: dict[str, list[tuple[int, str, Request]]] = {}
-    count = 0
+    asks: dict[str, list[Any]] = {name: [] for name in ("row", "customer", "id", "team", "channel", "purpose",
+                                                         "at_us", "campaign", "priority")}
     for number, customer, ident, request in read_requests(policy, requests_path, problems):
         if customer not in customers:
             why = ("its customer record is bad" if customer in bad_customers
@@ -246,8 +265,11 @@ def prepare(policy: Policy, customers_path: str, ledger_path: str | None, reques
         if customer in bad_customers:
             problems.add(requests_path, number, f"the ledger of customer `{customer}` has a bad row", None, "customer")
             continue
-        requests.setdefault(customer, []).append((number, ident, request))
-        count += 1
+        for name, value in (("row", number), ("customer", customer), ("id", ident), ("team", request.team),
+                            ("channel", request.channel), ("purpose", request.purpose),
+                            ("at_us", clock.micros(request.at)), ("campaign", request.campaign),
+                            ("priority", request.priority)):
+            asks[name].append(value)
     rules = capacity_rules(policy)
     shapes: dict[tuple[str, str, str, str | None], bool] = {}
 
@@ -258,37 +280,53 @@ def prepare(policy: Policy, customers_path: str, ledger_path: str | None, reques
             found = shapes[key] = any(rule.match.matches(purpose, channel, team, owner) for rule in rules)
         return found
 
+    owners = {ident: found[2] for ident, found in customers.items()}
+    asking = set(asks["customer"])
     coupled: set[str] = set()
     if rules:
-        for customer, items in requests.items():
-            owner = customers[customer][2]
-            if any(governed(r.purpose, r.channel, r.team, owner) for _, _, r in items) or any(
-                isinstance(e, Contact) and e.status == "planned" and governed(e.purpose, e.channel, e.team, owner)
-                for _, e in ledger.get(customer, ())
-            ):
-                coupled.add(customer)
-    out = _Columns()
-    for customer, items in requests.items():
-        key = CAPACITY_KEY if customer in coupled else customer
-        row, record, _ = customers[customer]
-        out.add(key, CUSTOMER, row, customer, record=record)
-        for number, entry in ledger.get(customer, ()):
-            out.entry(key, LEDGER, number, customer, entry)
-        for number, ident, request in items:
-            out.add(key, REQUEST, number, customer, at_us=clock.micros(request.at), team=request.team,
-                    channel=request.channel, purpose=request.purpose, campaign=request.campaign,
-                    priority=request.priority, id=ident)
+        coupled = {c for c, p, ch, t in zip(asks["customer"], asks["purpose"], asks["channel"], asks["team"], strict=True)
+                   if governed(p, ch, t, owners[c])}
+        coupled |= {c for c, st, p, ch, t in zip(ledger["customer"], ledger["status"], ledger["purpose"],
+                                                  ledger["channel"], ledger["team"], strict=True)
+                    if st == "planned" and c in asking and governed(p, ch, t, owners.get(c))}
+
+    def key(customer: str) -> str:
+        return CAPACITY_KEY if customer in coupled else customer
+
+    parts = []
+    people = sorted(asking)
+    parts.append({"key": [key(c) for c in people], "kind": [CUSTOMER] * len(people),
+                  "row": [customers[c][0] for c in people], "customer": people,
+                  "record": [customers[c][1] for c in people]})
+    mine = [k for k, c in enumerate(ledger["customer"]) if c in asking]
+    part = {name: [ledger[name][k] for k in mine] for name in LEDGER_COLUMNS}
+    part["key"] = [key(c) for c in part["customer"]]
+    part["kind"] = [LEDGER] * len(mine)
+    parts.append(part)
+    parts.append({**asks, "key": [key(c) for c in asks["customer"]], "kind": [REQUEST] * len(asks["row"])})
     if coupled:  # what the others' ledgers hold against capacity rules, for the coupled group
-        for customer, entries in ledger.items():
-            if customer in coupled:
-                continue
-            owner = customers[customer][2] if customer in customers else None
-            for number, entry in entries:
-                if (isinstance(entry, Contact) and entry.status in COUNTED_STATUSES
-                        and governed(entry.purpose, entry.channel, entry.team, owner)):
-                    out.entry(CAPACITY_KEY, LOAD, number, customer, entry)
-                    out.data["record"][-1] = owner  # a load row carries its customer's owner
-    return Prepared(out.table(), count, len(coupled))
+        loads = [k for k, (c, st, p, ch, t) in enumerate(zip(ledger["customer"], ledger["status"], ledger["purpose"],
+                                                              ledger["channel"], ledger["team"], strict=True))
+                 if c not in coupled and st in COUNTED_STATUSES and governed(p, ch, t, owners.get(c))]
+        part = {name: [ledger[name][k] for k in loads] for name in LEDGER_COLUMNS}
+        part["record"] = [owners.get(c) for c in part["customer"]]  # a load row carries its customer's owner
+        part["key"] = [CAPACITY_KEY] * len(loads)
+        part["kind"] = [LOAD] * len(loads)
+        parts.append(part)
+    schema = work_schema()
+    tables = [pa.table({name: pa.array(p.get(name, [None] * len(p["row"])), schema.field(name).type)
+                        for name in schema.names}, schema=schema) for p in parts]
+    table = pa.concat_tables(tables).sort_by([("key", "ascending"), ("customer", "ascending"),
+                                              ("kind", "ascending"), ("row", "ascending")])
+    return Prepared(table, len(asks["row"]), len(coupled))
+
+
+def work_schema() -> Any:
+    import pyarrow as pa
+
+    types = {"key": pa.string(), "kind": pa.int8(), "row": pa.int64(), "at_us": pa.int64(), "priority": pa.int64()}
+    return pa.schema([(name, types.get(name, pa.string())) for name in ("key", "kind", "row", "at_us", "priority",
+                                                                         *TEXT_FIELDS)])
 
 
 # ---- deciding one group --------------------------------------------------------------------
@@ -357,7 +395,7 @@ class Pending:
     """One customer's cycle in a group: its record, requests and where its answers go."""
 
     customer: str
-    values: Any
+    values: Customer
     cycle: Cycle
     rows: list[int]
     ids: list[str]
@@ -367,7 +405,7 @@ class Pending:
 def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: list[int]) -> Pending:
     kinds = columns["kind"]
     record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-    values = customer_from_json(policy, orjson.loads(record), where("<customers>")).values
+    customer_record = customer_from_json(policy, orjson.loads(record), where("<customers>"))
     history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
     mine = [k for k in positions if kinds[k] == REQUEST]
     requests = [
@@ -376,8 +414,8 @@ def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, posit
         for k in mine
     ]
     ids = [columns["id"][k] for k in mine]
-    cycle = Cycle(policy, values, requests, history, grant_ids=ids)
-    return Pending(customer, values, cycle, [columns["row"][k] for k in mine], ids)
+    cycle = Cycle(policy, customer_record, requests, history, grant_ids=ids)
+    return Pending(customer, customer_record, cycle, [columns["row"][k] for k in mine], ids)
 
 
 Answer = dict[str, Any]
@@ -431,7 +469,7 @@ def _decide_coupled(policy: Policy, columns: dict[str, list[Any]], explain: bool
                                   columns["campaign"][k], columns["id"][k], customer), columns["record"][k])
             continue
         pending = _pending(policy, columns, customer, [k for k in positions if kinds[k] != LOAD])
-        owner = _owner(policy, pending.values)
+        owner = _owner(policy, pending.values.values)
         history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
         for contact in history.counted:
             loads.add(contact, owner)
@@ -445,7 +483,7 @@ def _decide_coupled(policy: Policy, columns: dict[str, list[Any]], explain: bool
         if pending.step < len(pending.cycle.order):
             index = pending.cycle.order[pending.step]
             request = pending.cycle.requests[index]
-            owner = _owner(policy, pending.values)
+            owner = _owner(policy, pending.values.values)
             heapq.heappush(heap, (clock.micros(request.at), policy.rank(request.team, owner), -request.priority,
                                   pending.customer, pending.rows[index], number))
 
@@ -461,7 +499,7 @@ def _decide_coupled(policy: Policy, columns: dict[str, list[Any]], explain: bool
         if decision.allowed:
             for contact in decision.displaces:
                 loads.remove(contact)
-            loads.add(grant(decision.request, pending.ids[index]), _owner(policy, pending.values))
+            loads.add(grant(decision.request, pending.ids[index]), _owner(policy, pending.values.values))
         answers.append(answer(pending, index, decision, explain))
         push(number)
     return answers

@@ -81,9 +81,8 @@ def problems_out(problems: Any, rejects: str | None) -> bool:
 def run_engine(args: argparse.Namespace, policy: Any, work: Any, total: int, explain: bool) -> Any:
     """Run the chosen engine over the work rows, with a progress bar on a terminal."""
     if args.engine == "spark":
-        from policylang.spark import run_spark
-
         from policylang.cli import read_text
+        from policylang.spark import run_spark
 
         return run_spark(read_text(args.policy), args.policy, work, explain=explain, master=args.spark_master)
     from policylang.batch import run_local
