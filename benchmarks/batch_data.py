@@ -88,7 +88,7 @@ def write(rows: list[dict[str, Any]], path: str) -> None:
         return
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pylist(rows), path)
+    pq.write_table(pa.Table.from_pydict({n: [r.get(n) for r in rows] for n in names}), path)
 
 
 def write_all(folder: str, customers: int, fmt: str = "jsonl", **options: Any) -> dict[str, str]:

@@ -63,7 +63,7 @@ class BadRow:
     data: Row | None = None
 
     def line(self) -> str:
-        field = f" field `{self.field}`:" if self.field else ""
+        field = f" field `{self.field}`:" if self.field and f"`{self.field}`" not in self.message else ""
         return f"{self.file}: row {self.row}:{field} {self.message}"
 
 
@@ -110,9 +110,9 @@ def _owner(policy: Policy, values: Any) -> str | None:
 
 def read_customers(policy: Policy, path: str, problems: Problems) -> dict[str, tuple[int, str, str | None]]:
     """Customer id -> (row, the record as JSON text, owner), every row validated."""
-    sets = [name for name, spec in policy.attributes.items() if spec.kind == "set"]
+    kinds = {name: spec.kind for name, spec in policy.attributes.items()}
     found: dict[str, tuple[int, str, str | None]] = {}
-    for number, row in read_rows(path, sets=sets):
+    for number, row in read_rows(path, kinds=kinds):
         if isinstance(row, InputError):
             problems.add(path, number, row)
             continue

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,13 @@ def row_span(file: str, row: int, width: int = 1) -> Span:
     return Span(file, row, 1, row, 1 + width)
 
 
-def read_rows(path: str, *, sets: Sequence[str] = ()) -> Iterator[tuple[int, Row | InputError]]:
+def read_rows(path: str, *, kinds: Mapping[str, str] | None = None) -> Iterator[tuple[int, Row | InputError]]:
     """(row number, row) for every row of ``path``; a row that cannot even be parsed comes
     as its :class:`InputError` (reading goes on, so every bad row can be reported).
 
-    ``sets`` are fields whose CSV cells hold JSON lists (``["sms","phone"]``) or
-    ``;``-separated names; CSV cells are otherwise texts, and an empty cell is absent.
+    ``kinds`` gives the customer attributes' kinds, so that CSV cells (texts) can be typed:
+    a ``set`` cell holds a JSON list (``["sms","phone"]``) or ``;``-separated names, a
+    ``flag`` cell ``true`` or ``false``, a ``number`` cell a number; an empty cell is absent.
     """
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file", Span.point(path, 1, 1))
@@ -59,7 +60,7 @@ def read_rows(path: str, *, sets: Sequence[str] = ()) -> Iterator[tuple[int, Row
     if kind == "jsonl":
         return _jsonl_rows(path)
     if kind == "csv":
-        return _csv_rows(path, frozenset(sets))
+        return _csv_rows(path, dict(kinds or {}))
     return _parquet_rows(path)
 
 
@@ -79,7 +80,7 @@ def _jsonl_rows(path: str) -> Iterator[tuple[int, Row | InputError]]:
             yield number, obj
 
 
-def _csv_rows(path: str, sets: frozenset[str]) -> Iterator[tuple[int, Row | InputError]]:
+def _csv_rows(path: str, kinds: dict[str, str]) -> Iterator[tuple[int, Row | InputError]]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -107,9 +108,14 @@ def _csv_rows(path: str, sets: frozenset[str]) -> Iterator[tuple[int, Row | Inpu
             for key, value in row.items():
                 if value is None or value == "":
                     continue
-                if key in sets:
+                kind = kinds.get(key)
+                if kind == "set":
                     value = _csv_set(value)
-                elif key == "priority":
+                elif kind == "flag":
+                    value = {"true": True, "false": False}.get(value.strip().lower(), value)
+                elif kind == "number":
+                    value = _csv_number(value)
+                elif key == "priority" and not kinds:
                     value = _csv_int(value)
                 out[key] = value
             yield number, out
@@ -122,6 +128,13 @@ def _csv_set(cell: str) -> object:
         except orjson.JSONDecodeError:
             return cell
     return [part.strip() for part in cell.split(";") if part.strip()]
+
+
+def _csv_number(cell: str) -> object:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell  # the validator names the field and the wrong type
 
 
 def _csv_int(cell: str) -> object:
