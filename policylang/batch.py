@@ -542,12 +542,12 @@ _WORK: Any = None  # the work table, inherited by forked workers
 _POLICY: Policy | None = None
 
 
-def chunks(work: Any, target: int = 20_000) -> list[tuple[int, int]]:
-    """Row ranges of the work table that end at group boundaries, about ``target`` rows each;
-    the coupled group is never split."""
+def chunks(work: Any, target: int = 20_000, column: str = "key") -> list[tuple[int, int]]:
+    """Row ranges of a table sorted by ``column`` that end where its value changes, about
+    ``target`` rows each (so the coupled group is never split)."""
     import pyarrow.compute as pc
 
-    keys = work.column("key")
+    keys = work.column(column)
     size = work.num_rows
     if size == 0:
         return []
