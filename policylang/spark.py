@@ -26,6 +26,7 @@ from policylang.rules import Policy
 
 _COMPILED: dict[str, Policy] = {}
 BUCKETS_PER_CORE = 4
+ROW_GROUP = 100_000
 
 
 def _policy(text: str, name: str) -> Policy:
@@ -90,7 +91,8 @@ def run_spark(text: str, name: str, work: Any, *, explain: bool = False, master:
         return pd.DataFrame(answers, columns=schema.names)
 
     with tempfile.TemporaryDirectory(prefix="policylang-spark-") as folder:
-        pq.write_table(work, os.path.join(folder, "work.parquet"))
+        # row groups small enough that executors share the reading
+        pq.write_table(work, os.path.join(folder, "work.parquet"), row_group_size=ROW_GROUP)
         frame = spark.read.parquet(os.path.join(folder, "work.parquet"))
         out = frame.groupBy("bucket").applyInPandas(decide, ddl)
         out.write.parquet(os.path.join(folder, "answers"))
