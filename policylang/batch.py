@@ -293,7 +293,7 @@ def prepare(policy: Policy, customers_path: str, ledger_path: str | None, reques
     def key(customer: str) -> str:
         return CAPACITY_KEY if customer in coupled else customer
 
-    parts = []
+    parts: list[dict[str, list[Any]]] = []
     people = sorted(asking)
     parts.append({"key": [key(c) for c in people], "kind": [CUSTOMER] * len(people),
                   "row": [customers[c][0] for c in people], "customer": people,
@@ -340,7 +340,6 @@ class BatchLoads:
     def __init__(self, rules: Sequence[CapRule]) -> None:
         self.rules = list(rules)
         self.by_rule: dict[str, tuple[list[int], list[Contact]]] = {rule.name: ([], []) for rule in rules}
-        self.cutoff: tuple[int, int] | None = None  # replay: only what precedes this (instant, row)
 
     def add(self, contact: Contact, owner: str | None) -> None:
         us = clock.micros(contact.at)
@@ -362,8 +361,13 @@ class BatchLoads:
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         """Counted contacts matching ``rule`` in ``[start, end)`` (the evaluator's ``Loads``)."""
+        times, contacts, i, j = self.window(rule, clock.micros(start), clock.micros(end))
+        return contacts[i:j]
+
+    def window(self, rule: CapRule, lo: int, hi: int) -> tuple[list[int], list[Contact], int, int]:
+        """The sorted counts of ``rule`` and the index range of ``[lo, hi)`` (see ``evaluator.Loads``)."""
         times, contacts = self.by_rule.get(rule.name, ([], []))
-        return contacts[bisect_left(times, clock.micros(start)):bisect_left(times, clock.micros(end))]
+        return times, contacts, bisect_left(times, lo), bisect_left(times, hi)
 
 
 def _group_rows(columns: dict[str, list[Any]]) -> Iterator[tuple[str, list[int]]]:

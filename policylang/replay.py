@@ -40,7 +40,7 @@ class PrefixLoads:
 
     def __init__(self, policy: Policy, ledger: dict[str, list[Any]], owners: dict[str, str | None]) -> None:
         self.cutoff: tuple[int, int] = (0, 0)
-        self.by_rule: dict[str, tuple[list[tuple[int, int]], list[Contact]]] = {}
+        self.by_rule: dict[str, tuple[list[tuple[int, int]], list[int], list[Contact]]] = {}
         for rule in capacity_rules(policy):
             found = []
             for k, customer in enumerate(ledger["customer"]):
@@ -51,13 +51,19 @@ class PrefixLoads:
                         ledger["team"][k], ledger["status"][k], ledger["outcome"][k], ledger["campaign"][k],
                         ledger["id"][k], customer)))
             found.sort(key=lambda pair: pair[0])
-            self.by_rule[rule.name] = ([p for p, _ in found], [c for _, c in found])
+            self.by_rule[rule.name] = ([p for p, _ in found], [p[0] for p, _ in found], [c for _, c in found])
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
-        places, contacts = self.by_rule.get(rule.name, ([], []))
-        lo = bisect_left(places, (clock.micros(start), -1))
-        hi = min(bisect_left(places, (clock.micros(end), -1)), bisect_left(places, self.cutoff))
-        return contacts[lo:hi]
+        _, contacts, i, j = self.window(rule, clock.micros(start), clock.micros(end))
+        return contacts[i:j]
+
+    def window(self, rule: CapRule, lo: int, hi: int) -> tuple[list[int], list[Contact], int, int]:
+        """The sorted counts of ``rule``, and the index range of those in ``[lo, hi)`` that
+        precede the cutoff (see ``evaluator.Loads``)."""
+        places, times, contacts = self.by_rule.get(rule.name, ([], [], []))
+        i = bisect_left(times, lo)
+        j = min(bisect_left(times, hi), bisect_left(places, self.cutoff))
+        return times, contacts, i, max(i, j)
 
 
 @attrs.define
@@ -208,7 +214,7 @@ def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: st
 
 def changed(row: dict[str, Any]) -> bool:
     """Do the two policies' verdicts differ (``next_allowed_at`` alone does not count)?"""
-    return row["allowed"] != row["old_allowed"] or row["denied_by"] != row["old_denied_by"]
+    return bool(row["allowed"] != row["old_allowed"] or row["denied_by"] != row["old_denied_by"])
 
 
 # ---- reports -------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def run_spark(text: str, name: str, work: Any, *, explain: bool = False, master:
 
 def _plain(values: list[Any]) -> list[Any]:
     """pandas' missing values (NaN in number columns) as None, numbers as ints."""
-    out = []
+    out: list[Any] = []
     for v in values:
         if v is None or (isinstance(v, float) and v != v):
             out.append(None)
