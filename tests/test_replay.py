@@ -98,3 +98,20 @@ def test_bad_ledger_row_writes_nothing(files: dict[str, Path], tmp_path: Path, c
     assert replay(files, "new", out) == 2
     assert "ledger.jsonl: row 4: field `team`" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_capacity_counts_every_customer_before_the_contact(tmp_path: Path) -> None:
+    """Three customers' emails in one week against a capacity of two: the third in time
+    (ties in file order) is the one flagged, whichever customer sent it."""
+    (tmp_path / "cap.pol").write_text(OLD.replace('cap "weekly":  at most 3 marketing email per calendar week',
+                                                  'capacity "desk":  at most 2 email by sales per calendar week'))
+    sent = [("b", "2026-11-24T10:00:00Z"), ("a", "2026-11-24T09:00:00Z"), ("c", "2026-11-24T10:00:00Z"),
+            ("a", "2026-11-30T09:00:00Z")]
+    (tmp_path / "ledger.jsonl").write_text("".join(
+        json.dumps({"customer": c, "at": at, "channel": "email", "purpose": "marketing", "team": "sales"}) + "\n"
+        for c, at in sent))
+    out = tmp_path / "out.jsonl"
+    assert main(["replay", str(tmp_path / "cap.pol"), "--ledger", str(tmp_path / "ledger.jsonl"), "-o", str(out),
+                 "--no-progress", "--workers", "2"]) == 0
+    assert [(r["row"], r["allowed"], r["denied_by"]) for r in rows(out)] == [
+        (1, True, []), (2, True, []), (3, False, ["desk"]), (4, True, [])]
