@@ -34,24 +34,43 @@ from policylang.records import COUNTED_STATUSES, Contact, Customer, Request
 from policylang.rules import CapRule, Policy
 
 
+def _sorted(found: list[tuple[tuple[int, int], Contact]]) -> tuple[list[tuple[int, int]], list[int], list[Contact]]:
+    found.sort(key=lambda pair: pair[0])
+    return [p for p, _ in found], [p[0] for p, _ in found], [c for _, c in found]
+
+
 class PrefixLoads:
     """Every customer's counted contacts matching each capacity rule, each with its place
     in the ledger; counts only those before :attr:`cutoff` (the replayed contact's place)."""
 
-    def __init__(self, policy: Policy, ledger: dict[str, list[Any]], owners: dict[str, str | None]) -> None:
+    def __init__(self, policy: Policy, ledger: Any, owners: dict[str, str | None]) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         self.cutoff: tuple[int, int] = (0, 0)
         self.by_rule: dict[str, tuple[list[tuple[int, int]], list[int], list[Contact]]] = {}
-        for rule in capacity_rules(policy):
-            found = []
-            for k, customer in enumerate(ledger["customer"]):
-                if ledger["event"][k] is None and ledger["status"][k] in COUNTED_STATUSES and rule.match.matches(
-                        ledger["purpose"][k], ledger["channel"][k], ledger["team"][k], owners.get(customer)):
-                    found.append(((ledger["at_us"][k], ledger["row"][k]), Contact(
-                        clock.instant(ledger["at_us"][k]), ledger["channel"][k], ledger["purpose"][k],
-                        ledger["team"][k], ledger["status"][k], ledger["outcome"][k], ledger["campaign"][k],
-                        ledger["id"][k], customer)))
-            found.sort(key=lambda pair: pair[0])
-            self.by_rule[rule.name] = ([p for p, _ in found], [p[0] for p, _ in found], [c for _, c in found])
+        counted = ledger.filter(pc.and_(pc.is_null(ledger.column("event")),
+                                        pc.is_in(ledger.column("status"), value_set=pa.array(sorted(COUNTED_STATUSES)))))
+        rules = capacity_rules(policy)
+        shapes: dict[tuple[str, str, str, str | None], list[bool]] = {}
+        found: dict[str, list[tuple[tuple[int, int], Contact]]] = {rule.name: [] for rule in rules}
+        for batch in counted.to_batches(100_000):
+            led = batch.to_pydict()
+            for k, customer in enumerate(led["customer"]):
+                owner = owners.get(customer)
+                shape = (led["purpose"][k], led["channel"][k], led["team"][k], owner)
+                verdicts = shapes.get(shape)
+                if verdicts is None:
+                    verdicts = shapes[shape] = [rule.match.matches(*shape) for rule in rules]
+                if not any(verdicts):
+                    continue
+                contact = Contact(clock.instant(led["at_us"][k]), led["channel"][k], led["purpose"][k], led["team"][k],
+                                  led["status"][k], led["outcome"][k], led["campaign"][k], led["id"][k], customer)
+                for rule, verdict in zip(rules, verdicts, strict=True):
+                    if verdict:
+                        found[rule.name].append(((led["at_us"][k], led["row"][k]), contact))
+        for rule in rules:
+            self.by_rule[rule.name] = _sorted(found[rule.name])
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         _, contacts, i, j = self.window(rule, clock.micros(start), clock.micros(end))
@@ -168,7 +187,6 @@ def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: st
     global _JOB
     import multiprocessing
 
-    import pyarrow as pa
 
     customers = read_customers(new, customers_path, problems) if customers_path else {}
     ledger = read_ledger(new, ledger_path, problems)
@@ -180,7 +198,7 @@ def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: st
     loads_new = PrefixLoads(new, ledger, owners) if capacity_rules(new) else None
     loads_old = PrefixLoads(old, ledger, owners) if old is not None and capacity_rules(old) else None
     # Arrow holds the sorted ledger compactly; each worker makes Python objects of its slice only.
-    table = pa.table({name: ledger[name] for name in LEDGER_COLUMNS}).sort_by(
+    table = ledger.sort_by(
         [("customer", "ascending"), ("at_us", "ascending"), ("row", "ascending")])
     del ledger
     job = ReplayJob(
