@@ -83,10 +83,15 @@ class Cycle:
         request = self.requests[index]
         decision = decide(self.policy, self.customer, request, self._history, explain=explain, loads=loads)
         if decision.allowed:
+            ident = self.grant_ids[index] if self.grant_ids is not None else f"request-{index}"
+            # an index built from columns grows by a row; one built from records is rebuilt
+            grown = self._history.plus(grant(request, ident), decision.displaces) if self._entries is None else None
+            if grown is not None:
+                self._history = grown
+                return decision
             entries = self._entries if self._entries is not None else entries_of(self._history)
             if decision.displaces:
                 entries = [displaced(e) if e in decision.displaces else e for e in entries]
-            ident = self.grant_ids[index] if self.grant_ids is not None else f"request-{index}"
             entries.append(grant(request, ident))
             self._entries, self._history = entries, None
         return decision
