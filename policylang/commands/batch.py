@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from policylang.cli import EXIT_BAD_INPUT, EXIT_OK, stderr
+from policylang.cli import EXIT_BAD_INPUT, EXIT_OK, stderr, stdout
 from policylang.commands.decide import load_policy
 
 EPILOG = """\
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     table = run_engine(args, policy, prepared.work, prepared.requests, args.explain)
     write_table(table, args.output)
-    stderr().print(summary(table, f"{table.num_rows:,} decisions written to {args.output}"))
+    stdout().print(summary(table, f"{table.num_rows:,} decisions written to {args.output}"))
     return EXIT_OK
 
 

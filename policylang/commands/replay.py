@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
-from policylang.cli import EXIT_BAD_INPUT, EXIT_OK, FileProblem, stderr
+from policylang.cli import EXIT_BAD_INPUT, EXIT_OK, FileProblem, stderr, stdout
 from policylang.commands.decide import load_policy
 
 EPILOG = """\
@@ -110,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
             abort()
             raise
         commit()
-    console = stderr()
-    console.print(report(rows, old is not None, len(shown), args.output))
+    stdout().print(report(rows, old is not None, len(shown), args.output))
     return EXIT_OK
 
 
