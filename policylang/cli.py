@@ -101,6 +101,9 @@ COMMAND_MODULES: dict[str, str] = {
     "audit": "policylang.commands.serve",
     "batch": "policylang.commands.batch",
     "replay": "policylang.commands.replay",
+    "lint": "policylang.commands.lint",
+    "diff": "policylang.commands.diff",
+    "lsp": "policylang.commands.lsp",
 }
 
 
