@@ -102,6 +102,7 @@ COMMAND_MODULES: dict[str, str] = {
     "audit": "policylang.commands.serve",
     "batch": "policylang.commands.batch",
     "replay": "policylang.commands.replay",
+    "packs": "policylang.commands.packs",
     "lint": "policylang.commands.lint",
     "diff": "policylang.commands.diff",
     "lsp": "policylang.commands.lsp",
