@@ -106,6 +106,7 @@ COMMAND_MODULES: dict[str, str] = {
     "lint": "policylang.commands.lint",
     "diff": "policylang.commands.diff",
     "lsp": "policylang.commands.lsp",
+    "plan": "policylang.commands.plan",
 }
 
 

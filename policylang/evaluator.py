@@ -128,8 +128,12 @@ def decide(
     *,
     explain: bool = True,
     loads: Loads | None = None,
+    search: bool = True,
 ) -> Decision:
     """Decide ``request`` for ``customer`` against its ``ledger``; see :class:`Decision`.
+
+    ``search=False`` leaves ``next_allowed_at`` empty on a denial (the planner only needs
+    the verdict, and the search is a third of a denial's cost).
 
     ``customer`` is a validated :class:`Customer` or a mapping of typed attribute values;
     ``request`` and each ledger entry are records or mappings of their section 10 JSON
@@ -165,7 +169,9 @@ def decide(
             denying.append(rule)
     notes: list[str] = []
     displaced: tuple[Contact, ...] = ()
-    if denying:
+    if denying and not search:
+        next_at = None
+    elif denying:
         ctx.explain = False  # the search needs verdicts, not words
         next_at = next_allowed(ctx, plan, t, denying, notes)
         ctx.explain = explain
