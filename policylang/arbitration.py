@@ -13,9 +13,11 @@ from typing import Any
 
 import attrs
 
+from policylang.clock import instant
 from policylang.decision import Decision
 from policylang.evaluator import Loads, decide
-from policylang.records import Contact, Customer, Entry, Request
+from policylang.history import History
+from policylang.records import Contact, Customer, Entry, Event, Request
 from policylang.rules import Policy
 
 
@@ -39,27 +41,73 @@ def arbitrate(
     policy: Policy,
     customer: Customer | Mapping[str, Any],
     requests: Sequence[Request],
-    ledger: Iterable[Entry] = (),
+    ledger: Iterable[Entry] | History = (),
     *,
     explain: bool = False,
     loads: Loads | None = None,
 ) -> list[Ruling]:
     """Decide a cycle's requests for one customer; rulings come in arbitration order."""
-    values = customer.values if isinstance(customer, Customer) else customer
-    owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
-    entries: list[Entry] = list(ledger)
-    rulings = []
-    for index in arbitration_order(policy, owner, requests):
-        request = requests[index]
-        # a Customer is validated already; a plain mapping is checked by decide each time
-        decision = decide(policy, customer if isinstance(customer, Customer) else values, request, entries,
-                          explain=explain, loads=loads)
+    cycle = Cycle(policy, customer, requests, ledger)
+    return [Ruling(index, cycle.decide(index, explain=explain, loads=loads)) for index in cycle.order]
+
+
+class Cycle:
+    """One customer's cycle, decided a request at a time in :attr:`order`.
+
+    :func:`arbitrate` decides the whole cycle at once; a batch that interleaves several
+    customers' cycles (``capacity`` rules count every customer's grants) steps each cycle
+    itself, so both share this one account of what a grant does to the ledger.
+    """
+
+    __slots__ = ("policy", "customer", "values", "requests", "order", "grant_ids", "_entries", "_history")
+
+    def __init__(self, policy: Policy, customer: Customer | Mapping[str, Any], requests: Sequence[Request],
+                 ledger: Iterable[Entry] | History = (), grant_ids: Sequence[str | None] | None = None) -> None:
+        self.policy = policy
+        self.customer = customer  # a validated Customer is not checked again at each decision
+        self.values = customer.values if isinstance(customer, Customer) else customer
+        owner = self.values.get(policy.owner_attribute) if policy.owner_attribute else None
+        self.requests = requests
+        self.order = arbitration_order(policy, owner, requests)
+        # The id a grant's planned contact carries (what a later decision displaces).
+        self.grant_ids = grant_ids
+        # A prebuilt index is used as it is until the first grant changes the ledger.
+        self._history: History | None = ledger if isinstance(ledger, History) else None
+        self._entries: list[Entry] | None = None if isinstance(ledger, History) else list(ledger)
+
+    def decide(self, index: int, *, explain: bool = False, loads: Loads | None = None) -> Decision:
+        """Decide request ``index``; a grant becomes a planned contact the next ones see."""
+        if self._history is None:
+            assert self._entries is not None
+            self._history = History(self._entries)
+        request = self.requests[index]
+        decision = decide(self.policy, self.customer, request, self._history, explain=explain, loads=loads)
         if decision.allowed:
-            entries = [displaced(e) if e in decision.displaces else e for e in entries]
-            entries.append(Contact(request.at, request.channel, request.purpose, request.team,
-                                   "planned", campaign=request.campaign, id=f"request-{index}"))
-        rulings.append(Ruling(index, decision))
-    return rulings
+            ident = self.grant_ids[index] if self.grant_ids is not None else f"request-{index}"
+            # an index built from columns grows by a row; one built from records is rebuilt
+            grown = self._history.plus(grant(request, ident), decision.displaces) if self._entries is None else None
+            if grown is not None:
+                self._history = grown
+                return decision
+            entries = self._entries if self._entries is not None else entries_of(self._history)
+            if decision.displaces:
+                entries = [displaced(e) if e in decision.displaces else e for e in entries]
+            entries.append(grant(request, ident))
+            self._entries, self._history = entries, None
+        return decision
+
+
+def grant(request: Request, ident: str | None) -> Contact:
+    """The planned contact a granted request becomes."""
+    return Contact(request.at, request.channel, request.purpose, request.team, "planned",
+                   campaign=request.campaign, id=ident)
+
+
+def entries_of(history: History) -> list[Entry]:
+    """The entries a decision can see in ``history``: its counted contacts and its events
+    (displaced and released contacts count for nothing, so they are not needed again)."""
+    events: list[Entry] = [Event(instant(us), name) for name, times in history.events.items() for us in times]
+    return [*history.counted, *events]
 
 
 def displaced(entry: Entry) -> Entry:

@@ -100,6 +100,8 @@ COMMAND_MODULES: dict[str, str] = {
     "completion": "policylang.commands.completion",
     "serve": "policylang.commands.serve",
     "audit": "policylang.commands.serve",
+    "batch": "policylang.commands.batch",
+    "replay": "policylang.commands.replay",
     "packs": "policylang.commands.packs",
     "lint": "policylang.commands.lint",
     "diff": "policylang.commands.diff",

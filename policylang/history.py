@@ -133,6 +133,26 @@ class History:
         history._finish(size, events)
         return history
 
+    def plus(self, contact: Contact, displaced: Sequence[Contact] = ()) -> History | None:
+        """This ledger with ``contact`` added and the ``displaced`` contacts (made by this
+        history) marked displaced, as a new history built from columns; ``None`` for a
+        history built from records (rebuild it from the records then)."""
+        if self._columns is None:
+            return None
+        size = len(self._micros)
+        columns = {name: list(self._columns[name]) if name in self._columns else [_DEFAULTS[name]] * size
+                   for name in FIELDS if name != "at" or "at" in self._columns}
+        if displaced:
+            gone = {id(c) for c in displaced}
+            statuses = columns["status"]
+            for key, made in self._made.items():
+                if id(made) in gone:
+                    statuses[key] = "displaced"
+        for name, values in columns.items():
+            values.append(getattr(contact, name))
+        micros = [*self._micros, (contact.at - EPOCH) // ONE_US]
+        return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()})
+
     def _finish(self, size: int, events: dict[str, list[int]]) -> None:
         self.size = size
         self.events = {name: sorted(times) for name, times in events.items()}

@@ -1,0 +1,235 @@
+"""Batch decisions and replay, files in to file out, on this machine.
+
+Run: python benchmarks/batch.py [--sizes 100000,1000000] [--repeat 3] [--spark] [--replay]
+     [--format parquet|jsonl] [--folder /tmp/policylang-batch-bench]
+
+Data: benchmarks/batch_data.py (examples/northwind.pol; customers with zones and owners,
+10 ledger events and 2 requests each, from six teams), generated once per size and kept
+in --folder. Each run is the real command in a fresh process (`policylang batch ... -o
+out.parquet`, cold start included) on every core; the table gives the median wall time,
+decisions per second, and the peak memory of the whole process tree (the command and its
+workers: the sum of their proportional set sizes, sampled every 50 ms from /proc). Then the ratios the targets are about: 1M
+against 100k customers, Spark local mode against the local engine (--spark; outputs
+compared row for row), a replay of the largest size's ledger (--replay: 10 events per
+customer, so 10,000,000 events at 1M customers), and how fast each reader takes in
+the 100k ledger (why pyarrow and orjson: see docs/batch.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+
+import batch_data  # noqa: E402
+
+POLICY = str(ROOT / "examples" / "northwind.pol")
+
+
+def tree_rss(pid: int) -> int:
+    """Memory of ``pid`` and all its descendants (the sum of their proportional set sizes)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    family, frontier = {pid}, [pid]
+    while frontier:
+        current = frontier.pop()
+        for child, parent in parents.items():
+            if parent == current and child not in family:
+                family.add(child)
+                frontier.append(child)
+    total = 0
+    for member in family:  # proportional set size: pages a forked worker shares are counted once
+        try:
+            with open(f"/proc/{member}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def timed(command: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak tree memory of a command (which must succeed)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(process.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, err = process.communicate()
+    done.set()
+    sampler.join()
+    elapsed = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{err.decode()[-2000:]}")
+    return elapsed, peak
+
+
+def data(folder: Path, size: int, fmt: str) -> dict[str, str]:
+    target = folder / f"{size}-{fmt}"
+    paths = {role: str(target / f"{role}.{fmt}") for role in ("customers", "ledger", "requests")}
+    if not all(os.path.exists(p) for p in paths.values()):
+        print(f"generating {size:,} customers ({fmt}) ...", file=sys.stderr)
+        batch_data.write_all(str(target), size, fmt)
+    return paths
+
+
+def batch(paths: dict[str, str], out: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "policylang.launch", "batch", POLICY, "--customers", paths["customers"],
+            "--ledger", paths["ledger"], "--requests", paths["requests"], "-o", out, "--no-progress", *extra]
+
+
+def readers(paths: dict[str, str]) -> list[tuple[str, float]]:
+    """Seconds to take in the ledger file by each reader (parse only, no validation)."""
+    import orjson
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    out = []
+    ledger = paths["ledger"]
+    parquet = ledger.replace(".jsonl", ".parquet")
+    if ledger.endswith(".jsonl"):
+        start = time.perf_counter()
+        with open(ledger, "rb") as handle:
+            rows = [orjson.loads(line) for line in handle]
+        out.append((f"orjson, line by line ({len(rows):,} rows, Python dicts)", time.perf_counter() - start))
+        del rows
+        start = time.perf_counter()
+        table = pajson.read_json(ledger)
+        out.append(("pyarrow.json.read_json (Arrow table)", time.perf_counter() - start))
+        pq.write_table(table, parquet)
+    start = time.perf_counter()
+    pq.read_table(parquet)
+    out.append(("pyarrow.parquet.read_table (Arrow table)", time.perf_counter() - start))
+    start = time.perf_counter()
+    pq.read_table(parquet).to_pylist()
+    out.append(("pyarrow.parquet, to Python dicts", time.perf_counter() - start))
+    try:
+        import duckdb
+    except ImportError:
+        out.append(("duckdb (not installed)", float("nan")))
+    else:
+        start = time.perf_counter()
+        duckdb.sql(f"select * from read_json_auto('{ledger}')").arrow()
+        out.append(("duckdb read_json_auto to Arrow", time.perf_counter() - start))
+    return out
+
+
+def library_loop(paths: dict[str, str], customers: int = 20_000) -> tuple[int, float]:
+    """Decisions per CPU second of the library loop the issue compares with: records
+    validated beforehand, ``arbitrate`` per customer, one core (the evaluator's floor)."""
+    import json
+
+    from policylang.arbitration import arbitrate
+    from policylang.compiler import compile_policy
+    from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
+
+    policy = compile_policy(Path(POLICY).read_text(), POLICY)
+    people = {}
+    with open(paths["customers"]) as handle:
+        for line in handle:
+            row = json.loads(line)
+            people[row["id"]] = customer_from_json(policy, row, where("c"))
+            if len(people) >= customers:
+                break
+    ledgers: dict[str, list[object]] = {c: [] for c in people}
+    with open(paths["ledger"]) as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row["customer"] in people:
+                ledgers[row["customer"]].append(entry_from_json(policy, row, where("l")))
+    asks: dict[str, list[object]] = {c: [] for c in people}
+    with open(paths["requests"]) as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row["customer"] in people:
+                asks[row["customer"]].append(request_from_json(policy, row, where("r")))
+    start = time.process_time()
+    count = 0
+    for ident, customer in people.items():
+        count += len(arbitrate(policy, customer, asks[ident], ledgers[ident]))  # type: ignore[arg-type]
+    return count, time.process_time() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--format", choices=("parquet", "jsonl"), default="jsonl")
+    parser.add_argument("--spark", action="store_true")
+    parser.add_argument("--replay", action="store_true")
+    parser.add_argument("--folder", default="/tmp/policylang-batch-bench")
+    args = parser.parse_args()
+    folder = Path(args.folder)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows: list[tuple[str, str, str, str]] = []
+    medians: dict[str, float] = {}
+    for size in sizes:
+        paths = data(folder, size, args.format)
+        repeat = args.repeat if size <= 100_000 else 1
+        runs = [timed(batch(paths, str(folder / f"out-{size}.parquet"))) for _ in range(repeat)]
+        wall = statistics.median(t for t, _ in runs)
+        medians[f"local {size}"] = wall
+        rows.append((f"batch, local engine, {size:,} customers ({2 * size:,} requests; median of {repeat})",
+                     f"{wall:,.1f} s", f"{2 * size / wall:,.0f}/s", f"{max(m for _, m in runs) / 2**30:.2f} GB"))
+        if args.spark:
+            wall_s, peak_s = timed(batch(paths, str(folder / f"out-{size}-spark.parquet"), "--engine", "spark",
+                                         "--spark-master", "local[2]"))
+            import pyarrow.parquet as pq
+
+            same = pq.read_table(folder / f"out-{size}.parquet").equals(pq.read_table(folder / f"out-{size}-spark.parquet"))
+            rows.append((f"batch, Spark local[2], {size:,} customers (identical output: {same})", f"{wall_s:,.1f} s",
+                         f"{2 * size / wall_s:,.0f}/s", f"{peak_s / 2**30:.2f} GB (driver side)"))
+            rows.append((f"  Spark / local at {size:,}", f"{wall_s / wall:.2f}x", "", ""))
+    if len(sizes) > 1:
+        a, b = sizes[0], sizes[-1]
+        rows.append((f"time at {b:,} / time at {a:,} customers", f"{medians[f'local {b}'] / medians[f'local {a}']:.2f}x",
+                     f"(size ratio {b / a:.0f}x)", ""))
+    if args.replay:
+        size = sizes[-1]
+        paths = data(folder, size, args.format)
+        wall, peak = timed([sys.executable, "-m", "policylang.launch", "replay", POLICY, "--ledger", paths["ledger"],
+                            "--customers", paths["customers"], "-o", str(folder / f"replay-{size}.parquet"),
+                            "--no-progress"])
+        rows.append((f"replay, {10 * size:,}-event ledger", f"{wall:,.1f} s", f"{10 * size / wall:,.0f} events/s",
+                     f"{peak / 2**30:.2f} GB"))
+    count, seconds = library_loop(data(folder, sizes[0], args.format))
+    rows.append((f"library loop: arbitrate per customer, records prebuilt, one core ({count:,} decisions)",
+                 f"{seconds:,.1f} s", f"{count / seconds:,.0f}/s", "(CPU time)"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'run':<{width}} | {'wall':>9} | {'rate':>16} | peak memory")
+    print("-" * (width + 50))
+    for name, wall_text, rate, memory in rows:
+        print(f"{name:<{width}} | {wall_text:>9} | {rate:>16} | {memory}")
+    print()
+    print("reading the ledger of", f"{sizes[0]:,}", "customers:")
+    for name, seconds in readers(data(folder, sizes[0], "jsonl")):
+        print(f"  {name:<60} {seconds:8.2f} s")
+
+
+if __name__ == "__main__":
+    main()

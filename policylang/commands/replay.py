@@ -1,0 +1,135 @@
+"""``policylang replay POLICY --ledger F [--against OLD.pol] -o F``: decide past contacts again."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections import Counter
+from typing import Any
+
+from rich.table import Table
+
+from policylang.cli import EXIT_BAD_INPUT, EXIT_OK, FileProblem, stderr, stdout
+from policylang.commands.decide import load_policy
+
+EPILOG = """\
+exit status: 0 the replay ran and its output was written (whatever it found); 2 bad input
+(a file that cannot be read, a bad ledger or customer row: each is reported with its file,
+row and field, up to 100, and nothing is written), a policy that does not compile, or a
+usage error.
+Files are JSON Lines (.jsonl), CSV (.csv) or Parquet (.parquet), by extension.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="decide the contacts a ledger records as sent under a policy (and compare with another)",
+        description="Decide every contact a ledger records as sent as if requested at its time, with the "
+        "ledger before it; with --against, list the contacts the two policies decide differently.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("policy", metavar="POLICY", help="the policy to replay (the new one with --against)")
+    p.add_argument("--ledger", required=True, metavar="FILE", help="ledger rows of every customer (each with `customer`)")
+    p.add_argument("--customers", metavar="FILE",
+                   help="customer records (zones, owners, attributes); without it customers have none")
+    p.add_argument("--against", metavar="OLD.pol", help="the policy in force: report the contacts decided differently")
+    p.add_argument("--from", dest="start", type=_date, metavar="DATE", help="first day replayed (UTC, YYYY-MM-DD)")
+    p.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last day replayed (UTC, YYYY-MM-DD, included)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the replayed contacts (.jsonl, .csv, .parquet); with --against only those that differ")
+    p.add_argument("--chart", metavar="FILE.html",
+                   help="a self-contained HTML chart of denials per rule per week (old against new with --against)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: every core)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (also off when stderr is not a terminal)")
+    p.set_defaults(run=run)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a date like 2026-11-24") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay, write, summarise; see EPILOG for the exit status."""
+    import pyarrow as pa
+
+    from policylang.batch import Problems
+    from policylang.replay import changed, chart_html, replay
+    from policylang.tables import atomic_path, file_format, write_table
+
+    new = load_policy(args.policy)
+    old = load_policy(args.against) if args.against else None
+    file_format(args.output)
+    if args.chart is not None and not args.chart.endswith((".html", ".htm")):
+        raise FileProblem(f"{args.chart}: the chart is written as HTML: give a .html file")
+    if args.start and args.end and args.start > args.end:
+        raise FileProblem(f"--from {args.start} is after --to {args.end}")
+    problems = Problems()
+    progress = None
+    bar: Any = None
+    if not args.no_progress and sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+        bar = Progress("replaying", BarColumn(), TaskProgressColumn(), TimeRemainingColumn(), console=stderr(),
+                       transient=True)
+        bar.start()
+        task = bar.add_task("replaying", total=None)
+
+        def progress(count: int) -> None:
+            bar.advance(task, count)
+    try:
+        rows = replay(new, old, args.ledger, args.customers, args.start, args.end, problems,
+                      workers=args.workers, progress=progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if problems:
+        stderr().print(problems.report(), markup=False, highlight=False)
+        stderr().print(f"policylang: {len(problems.rows)} bad rows; nothing was written", markup=False)
+        return EXIT_BAD_INPUT
+    shown = [r for r in rows if changed(r)] if old is not None else rows
+    names = ["row", "customer", "at", "week", "team", "channel", "purpose", "allowed", "denied_by", "next_allowed_at"]
+    if old is not None:
+        names += ["old_allowed", "old_denied_by"]
+    types = {"row": pa.int64(), "allowed": pa.bool_(), "old_allowed": pa.bool_(),
+             "denied_by": pa.list_(pa.string()), "old_denied_by": pa.list_(pa.string())}
+    table = pa.table({n: pa.array([r[n] for r in shown], types.get(n, pa.string())) for n in names})
+    write_table(table, args.output)
+    if args.chart:
+        temp, commit, abort = atomic_path(args.chart)
+        try:
+            with open(temp, "w", encoding="utf-8") as out:
+                out.write(chart_html(rows, f"Replay of {args.ledger} under {args.policy}"
+                                     + (f" against {args.against}" if old else ""), old is not None))
+        except BaseException:
+            abort()
+            raise
+        commit()
+    stdout().print(report(rows, old is not None, len(shown), args.output))
+    return EXIT_OK
+
+
+def report(rows: list[dict[str, Any]], against: bool, written: int, output: str) -> Table:
+    """Denials per rule by team, channel and week; with an old policy, both columns."""
+    from policylang.replay import denials
+
+    title = (f"{len(rows):,} sent contacts replayed; {sum(not r['allowed'] for r in rows):,} would be denied; "
+             + (f"{written:,} decided differently" if against else f"{written:,}") + f" written to {output}")
+    out = Table(title=title)
+    out.add_column("rule", no_wrap=True)
+    out.add_column("by", no_wrap=True)
+    out.add_column("value")
+    out.add_column("denied" + (" (new)" if against else ""), justify="right")
+    if against:
+        out.add_column("denied (old)", justify="right")
+    for by in ("team", "channel", "week"):
+        new = denials(rows, by)
+        old: Counter[tuple[str, str]] = denials(rows, by, "old_denied_by") if against else Counter()
+        for rule, value in sorted(set(new) | set(old)):
+            out.add_row(rule, by, value, f"{new[(rule, value)]:,}", *([f"{old[(rule, value)]:,}"] if against else []))
+    return out

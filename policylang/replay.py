@@ -1,0 +1,285 @@
+"""Replay: the contacts a ledger records as sent, decided again under a policy.
+
+Each sent contact becomes the request it was (team, channel, purpose, campaign, at its
+instant) and is decided against the customer's ledger *before it*: the entries earlier in
+time, and those at the same instant earlier in the file, with the statuses the ledger
+gives them (a planned or displaced contact is what the ledger says it was). Nothing a
+replay decides changes the ledger, so customers are independent and run in parallel;
+``capacity`` rules count every customer's contacts before the replayed one
+(:class:`PrefixLoads`, built once and shared by the forked workers).
+
+With an old policy (``--against``) each contact is decided under both, and the contacts
+whose ``allowed`` or ``denied_by`` differ are the impact of the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import orjson
+
+from policylang import clock
+from policylang.batch import LEDGER_COLUMNS, Problems, capacity_rules, chunks, read_customers, read_ledger
+from policylang.evaluator import decide
+from policylang.history import History
+from policylang.inputs import customer_from_json, where
+from policylang.records import COUNTED_STATUSES, Contact, Customer, Request
+from policylang.rules import CapRule, Policy
+
+
+def _sorted(found: list[tuple[tuple[int, int], Contact]]) -> tuple[list[tuple[int, int]], list[int], list[Contact]]:
+    found.sort(key=lambda pair: pair[0])
+    return [p for p, _ in found], [p[0] for p, _ in found], [c for _, c in found]
+
+
+class PrefixLoads:
+    """Every customer's counted contacts matching each capacity rule, each with its place
+    in the ledger; counts only those before :attr:`cutoff` (the replayed contact's place)."""
+
+    def __init__(self, policy: Policy, ledger: Any, owners: dict[str, str | None]) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self.cutoff: tuple[int, int] = (0, 0)
+        self.by_rule: dict[str, tuple[list[tuple[int, int]], list[int], list[Contact]]] = {}
+        counted = ledger.filter(pc.and_(pc.is_null(ledger.column("event")),
+                                        pc.is_in(ledger.column("status"), value_set=pa.array(sorted(COUNTED_STATUSES)))))
+        rules = capacity_rules(policy)
+        shapes: dict[tuple[str, str, str, str | None], list[bool]] = {}
+        found: dict[str, list[tuple[tuple[int, int], Contact]]] = {rule.name: [] for rule in rules}
+        for batch in counted.to_batches(100_000):
+            led = batch.to_pydict()
+            for k, customer in enumerate(led["customer"]):
+                owner = owners.get(customer)
+                shape = (led["purpose"][k], led["channel"][k], led["team"][k], owner)
+                verdicts = shapes.get(shape)
+                if verdicts is None:
+                    verdicts = shapes[shape] = [rule.match.matches(*shape) for rule in rules]
+                if not any(verdicts):
+                    continue
+                contact = Contact(clock.instant(led["at_us"][k]), led["channel"][k], led["purpose"][k], led["team"][k],
+                                  led["status"][k], led["outcome"][k], led["campaign"][k], led["id"][k], customer)
+                for rule, verdict in zip(rules, verdicts, strict=True):
+                    if verdict:
+                        found[rule.name].append(((led["at_us"][k], led["row"][k]), contact))
+        for rule in rules:
+            self.by_rule[rule.name] = _sorted(found[rule.name])
+
+    def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
+        _, contacts, i, j = self.window(rule, clock.micros(start), clock.micros(end))
+        return contacts[i:j]
+
+    def window(self, rule: CapRule, lo: int, hi: int) -> tuple[list[int], list[Contact], int, int]:
+        """The sorted counts of ``rule``, and the index range of those in ``[lo, hi)`` that
+        precede the cutoff (see ``evaluator.Loads``)."""
+        places, times, contacts = self.by_rule.get(rule.name, ([], [], []))
+        i = bisect_left(times, lo)
+        j = min(bisect_left(times, hi), bisect_left(places, self.cutoff))
+        return times, contacts, i, max(i, j)
+
+
+@attrs.define
+class ReplayJob:
+    """What the workers share (inherited by fork): policies, sorted ledger columns, loads."""
+
+    new: Policy
+    old: Policy | None
+    ledger: Any  # a pyarrow table sorted by customer, instant, row
+    records: dict[str, str]
+    start_us: int | None
+    end_us: int | None
+    loads_new: PrefixLoads | None
+    loads_old: PrefixLoads | None
+
+
+_JOB: ReplayJob | None = None
+
+
+def _customer(policy: Policy, record: str | None, ident: str) -> Customer:
+    if record is None:
+        return Customer(ident, {})
+    return customer_from_json(policy, orjson.loads(record), where("<customers>"))
+
+
+def _verdict(policy: Policy, customer: Customer, request: Request, history: History, loads: PrefixLoads | None,
+             cutoff: tuple[int, int]) -> Any:
+    if loads is not None:
+        loads.cutoff = cutoff
+    return decide(policy, customer, request, history, explain=False, loads=loads)
+
+
+def replay_span(span: tuple[int, int]) -> list[dict[str, Any]]:
+    """Decide the sent contacts of the ledger rows ``span`` (whole customers, time order)."""
+    job = _JOB
+    assert job is not None
+    part = job.ledger.slice(span[0], span[1] - span[0])
+    led = {name: part.column(name).to_pylist() for name in LEDGER_COLUMNS}
+    out: list[dict[str, Any]] = []
+    start, end = 0, part.num_rows
+    k = start
+    while k < end:
+        customer = led["customer"][k]
+        stop = k
+        while stop < end and led["customer"][stop] == customer:
+            stop += 1
+        record = job.records.get(customer)
+        new_customer = _customer(job.new, record, customer)
+        old_customer = _customer(job.old, record, customer) if job.old is not None else None
+        zone = clock.zone(_zone(job.new, new_customer))
+        for i in range(k, stop):
+            us = led["at_us"][i]
+            if led["event"][i] is not None or led["status"][i] != "sent":
+                continue
+            if (job.start_us is not None and us < job.start_us) or (job.end_us is not None and us >= job.end_us):
+                continue
+            history = _prefix(led, k, i, customer)
+            request = Request(led["team"][i], led["channel"][i], led["purpose"][i], clock.instant(us), led["campaign"][i])
+            cutoff = (us, led["row"][i])
+            now = _verdict(job.new, new_customer, request, history, job.loads_new, cutoff)
+            row: dict[str, Any] = {
+                "row": led["row"][i], "customer": customer, "at": clock.instant(us).isoformat(),
+                "team": request.team, "channel": request.channel, "purpose": request.purpose,
+                "week": "{}-W{:02d}".format(*clock.local(us, zone).isocalendar()[:2]),
+                "allowed": now.allowed, "denied_by": list(now.denied_by),
+                "next_allowed_at": now.next_allowed_at.isoformat() if now.next_allowed_at else None,
+            }
+            if job.old is not None and old_customer is not None:
+                then = _verdict(job.old, old_customer, request, history, job.loads_old, cutoff)
+                row["old_allowed"] = then.allowed
+                row["old_denied_by"] = list(then.denied_by)
+            out.append(row)
+        k = stop
+    return out
+
+
+def _zone(policy: Policy, customer: Customer) -> str:
+    from policylang.evaluator import customer_zone
+
+    return customer_zone(policy, customer.values) or "UTC"
+
+
+def _prefix(led: dict[str, list[Any]], first: int, upto: int, customer: str) -> History:
+    """The customer's ledger before row ``upto`` (rows ``first`` to ``upto`` are that customer's,
+    in time order, ties in file order)."""
+    contacts = [k for k in range(first, upto) if led["event"][k] is None]
+    events: dict[str, list[int]] = {}
+    for k in range(first, upto):
+        if led["event"][k] is not None:
+            events.setdefault(led["event"][k], []).append(led["at_us"][k])
+    fields = {name: [led[name][k] for k in contacts]
+              for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id")}
+    fields["customer"] = [customer] * len(contacts)
+    return History.from_columns(fields, [led["at_us"][k] for k in contacts], events)
+
+
+def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: str | None,
+           start: dt.date | None, end: dt.date | None, problems: Problems, *, workers: int | None = None,
+           progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Every sent contact in ``[start, end]`` (UTC dates, inclusive) decided again; rows in
+    ledger row order. Bad rows go to ``problems`` (nothing is decided when there are any)."""
+    global _JOB
+    import multiprocessing
+
+
+    customers = read_customers(new, customers_path, problems) if customers_path else {}
+    ledger = read_ledger(new, ledger_path, problems)
+    if problems:
+        return []
+    owners = {ident: found[2] for ident, found in customers.items()}
+    records = {ident: found[1] for ident, found in customers.items()}
+    day = 86_400_000_000
+    loads_new = PrefixLoads(new, ledger, owners) if capacity_rules(new) else None
+    loads_old = PrefixLoads(old, ledger, owners) if old is not None and capacity_rules(old) else None
+    # Arrow holds the sorted ledger compactly; each worker makes Python objects of its slice only.
+    table = ledger.sort_by(
+        [("customer", "ascending"), ("at_us", "ascending"), ("row", "ascending")])
+    del ledger
+    job = ReplayJob(
+        new, old, table, records,
+        clock.micros(dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc)) if start else None,
+        clock.micros(dt.datetime(end.year, end.month, end.day, tzinfo=dt.timezone.utc)) + day if end else None,
+        loads_new, loads_old,
+    )
+    spans = chunks(table, 50_000, "customer")
+    _JOB = job
+    rows: list[dict[str, Any]] = []
+    try:
+        workers = workers or os.cpu_count() or 1
+        if workers == 1 or len(spans) <= 1:
+            for span in spans:
+                part = replay_span(span)
+                rows.extend(part)
+                if progress:
+                    progress(span[1] - span[0])
+        else:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for span, part in zip(spans, pool.imap(replay_span, spans), strict=True):
+                    rows.extend(part)
+                    if progress:
+                        progress(span[1] - span[0])
+    finally:
+        _JOB = None
+    rows.sort(key=lambda r: r["row"])
+    return rows
+
+
+def changed(row: dict[str, Any]) -> bool:
+    """Do the two policies' verdicts differ (``next_allowed_at`` alone does not count)?"""
+    return bool(row["allowed"] != row["old_allowed"] or row["denied_by"] != row["old_denied_by"])
+
+
+# ---- reports -------------------------------------------------------------------------------
+
+
+def denials(rows: list[dict[str, Any]], by: str, field: str = "denied_by") -> Counter[tuple[str, str]]:
+    """(rule, value of ``by``) -> number of contacts that rule denies."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        for rule in row[field]:
+            counts[(rule, row[by])] += 1
+    return counts
+
+
+def chart_html(rows: list[dict[str, Any]], title: str, against: bool) -> str:
+    """A self-contained HTML page: for each rule, its denials per week as bars (old policy
+    beside new when ``against``), drawn as inline SVG (no script, no network)."""
+    weeks = sorted({r["week"] for r in rows})
+    new = denials(rows, "week")
+    old = denials(rows, "week", "old_denied_by") if against else Counter()
+    rules = sorted({rule for rule, _ in new} | {rule for rule, _ in old})
+    peak = max([*new.values(), *old.values(), 1])
+    parts = [f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>",
+             "<style>body{font-family:sans-serif;margin:2em}h2{font-size:1.1em;margin:1.5em 0 .3em}"
+             ".new{fill:#c0392b}.old{fill:#95a5a6}text{font-size:11px}</style>",
+             f"<h1>{html.escape(title)}</h1>",
+             "<p>Contacts the ledger records as sent that the policy would have denied, per rule and week "
+             "(in each customer's time zone)."
+             + (" <svg width=12 height=12><rect class=old width=12 height=12 /></svg> old policy "
+                "<svg width=12 height=12><rect class=new width=12 height=12 /></svg> new policy" if against else "")
+             + "</p>"]
+    bar = 14 if against else 24
+    step = bar * (2 if against else 1) + 10
+    for rule in rules:
+        width = 60 + step * len(weeks)
+        parts.append(f"<h2>{html.escape(rule)}: {sum(new[(rule, w)] for w in weeks):,} denied"
+                     + (f" (old policy: {sum(old[(rule, w)] for w in weeks):,})" if against else "") + "</h2>")
+        parts.append(f'<svg width="{width}" height="170" role="img">')
+        for n, week in enumerate(weeks):
+            x = 50 + n * step
+            series = [("old", old[(rule, week)]), ("new", new[(rule, week)])] if against else [("new", new[(rule, week)])]
+            for m, (kind, count) in enumerate(series):
+                height = round(120 * count / peak)
+                parts.append(f'<rect class="{kind}" x="{x + m * bar}" y="{130 - height}" width="{bar - 2}" '
+                             f'height="{height}"><title>{html.escape(week)} {kind}: {count}</title></rect>')
+            parts.append(f'<text x="{x}" y="145" transform="rotate(30 {x} 145)">{html.escape(week)}</text>')
+        parts.append(f'<text x="0" y="12">{peak}</text><text x="0" y="130">0</text></svg>')
+    if not rules:
+        parts.append("<p>No contact would have been denied.</p>")
+    return "\n".join(parts) + "\n"

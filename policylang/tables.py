@@ -1,0 +1,228 @@
+"""Rows in and out of files: JSON Lines, CSV and Parquet, chosen by the file's extension.
+
+Every format is read as a stream of plain rows (dicts with the field names of the JSON
+contract, section 10), each with its row number (a JSONL line, a CSV line after the
+header, a Parquet row counted from 1), so one validating path serves them all and every
+error names the file, the row and the field. Parquet and CSV go through pyarrow (read in
+record batches, so a large file is never all Python objects at once); JSON Lines is split
+into lines and parsed by orjson, the fast path's parser. Instants may be RFC 3339 texts or,
+in Parquet, timestamp columns with a zone (a timestamp without a zone names no instant and
+is refused like a text without an offset).
+
+Outputs are written to a temporary file beside the destination and renamed over it only
+when complete, so a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from policylang.errors import InputError
+from policylang.source import Span
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+BATCH_ROWS = 65_536
+Row = dict[str, Any]
+
+
+def file_format(path: str) -> str:
+    """``jsonl``, ``csv`` or ``parquet`` from the extension; InputError for any other."""
+    kind = FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise InputError(f"{path}: unknown file type `{Path(path).suffix or '(none)'}`",
+                         Span.point(path, 1, 1), hint="use .jsonl, .csv or .parquet")
+    return kind
+
+
+def row_span(file: str, row: int, width: int = 1) -> Span:
+    """The location of a row: a line for JSONL and CSV, a row number for Parquet."""
+    return Span(file, row, 1, row, 1 + width)
+
+
+def read_rows(path: str, *, kinds: Mapping[str, str] | None = None) -> Iterator[tuple[int, Row | InputError]]:
+    """(row number, row) for every row of ``path``; a row that cannot even be parsed comes
+    as its :class:`InputError` (reading goes on, so every bad row can be reported).
+
+    ``kinds`` gives the customer attributes' kinds, so that CSV cells (texts) can be typed:
+    a ``set`` cell holds a JSON list (``["sms","phone"]``) or ``;``-separated names, a
+    ``flag`` cell ``true`` or ``false``, a ``number`` cell a number; an empty cell is absent.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file", Span.point(path, 1, 1))
+    kind = file_format(path)
+    if kind == "jsonl":
+        return _jsonl_rows(path)
+    if kind == "csv":
+        return _csv_rows(path, dict(kinds or {}))
+    return _parquet_rows(path)
+
+
+def _jsonl_rows(path: str) -> Iterator[tuple[int, Row | InputError]]:
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield number, InputError(f"invalid JSON on this line: {exc}", row_span(path, number))
+                continue
+            if type(obj) is not dict:
+                yield number, InputError("each line must be a JSON object", row_span(path, number))
+                continue
+            yield number, obj
+
+
+def _csv_rows(path: str, kinds: dict[str, str]) -> Iterator[tuple[int, Row | InputError]]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 20)).schema.names
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 22),
+            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                                 strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})", Span.point(path, 1, 1)) from None
+    number = 1  # the header is line 1
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise InputError(f"{path}: CSV after line {number}: {exc}", Span.point(path, number + 1, 1)) from None
+        for row in batch.to_pylist():
+            number += 1
+            out: Row = {}
+            for key, value in row.items():
+                if value is None or value == "":
+                    continue
+                kind = kinds.get(key)
+                if kind == "set":
+                    value = _csv_set(value)
+                elif kind == "flag":
+                    value = {"true": True, "false": False}.get(value.strip().lower(), value)
+                elif kind == "number":
+                    value = _csv_number(value)
+                elif key == "priority" and not kinds:
+                    value = _csv_int(value)
+                out[key] = value
+            yield number, out
+
+
+def _csv_set(cell: str) -> object:
+    if cell.startswith("["):
+        try:
+            return orjson.loads(cell)
+        except orjson.JSONDecodeError:
+            return cell
+    return [part.strip() for part in cell.split(";") if part.strip()]
+
+
+def _csv_number(cell: str) -> object:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell  # the validator names the field and the wrong type
+
+
+def _csv_int(cell: str) -> object:
+    try:
+        return int(cell)
+    except ValueError:
+        return cell  # the validator names the field and the wrong type
+
+
+def _parquet_rows(path: str) -> Iterator[tuple[int, Row | InputError]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc})", Span.point(path, 1, 1)) from None
+    number = 0
+    naive = {f.name for f in handle.schema_arrow if pa.types.is_timestamp(f.type) and f.type.tz is None}
+    for batch in handle.iter_batches(batch_size=BATCH_ROWS):
+        for row in batch.to_pylist():
+            number += 1
+            out: Row = {}
+            for key, value in row.items():
+                if value is None:
+                    continue
+                if isinstance(value, dt.datetime):
+                    if key in naive:
+                        out[key] = value.isoformat()  # no offset: the validator refuses it, naming the field
+                        continue
+                    value = value.isoformat()
+                elif isinstance(value, dt.date):
+                    value = value.isoformat()
+                out[key] = value
+            yield number, out
+
+
+# ---- writing -------------------------------------------------------------------------------
+
+
+def atomic_path(path: str) -> tuple[str, Callable[[], None], Callable[[], None]]:
+    """A temporary path beside ``path``, a function that renames it over ``path`` and one
+    that removes it (for a run that fails)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: the folder {folder} does not exist", Span.point(path, 1, 1))
+    fd, temp = tempfile.mkstemp(prefix=".policylang-", suffix=Path(path).suffix, dir=folder)
+    os.close(fd)
+
+    def commit() -> None:
+        os.replace(temp, path)
+
+    def abort() -> None:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+    return temp, commit, abort
+
+
+def write_table(table: Any, path: str) -> None:
+    """Write a pyarrow table to ``path`` in the format its extension names, atomically.
+
+    List columns become JSON texts in CSV (which has no lists)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    kind = file_format(path)
+    temp, commit, abort = atomic_path(path)
+    try:
+        if kind == "parquet":
+            pq.write_table(table, temp)
+        elif kind == "csv":
+            columns = []
+            for name in table.column_names:
+                column = table.column(name)
+                if pa.types.is_list(column.type):
+                    column = pa.array([orjson.dumps(v).decode() for v in column.to_pylist()], pa.string())
+                columns.append(column)
+            pacsv.write_csv(pa.table(columns, names=table.column_names), temp)
+        else:
+            with open(temp, "wb") as out:
+                names = table.column_names
+                for batch in table.to_batches(BATCH_ROWS):
+                    columns = [batch.column(name).to_pylist() for name in names]
+                    out.write(b"".join(orjson.dumps(dict(zip(names, values, strict=True))) + b"\n"
+                                       for values in zip(*columns, strict=True)))
+    except BaseException:
+        abort()
+        raise
+    commit()

@@ -1,0 +1,233 @@
+"""`policylang batch`: every row equal to deciding each request by hand.
+
+The reference here shares no code with policylang/batch.py: it validates each row with
+policylang.inputs, arbitrates each customer's cycle with ``arbitration.arbitrate`` (or,
+with a capacity rule, decides every request of the batch one by one with
+``Policy.decide`` and a list-scanning count of every customer's contacts), and compares
+allowed, denied_by, displaces and next_allowed_at row by row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policylang import clock
+from policylang.arbitration import arbitrate, arbitration_order
+from policylang.cli import main
+from policylang.compiler import compile_policy
+from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
+from policylang.records import Contact, Request
+
+ROOT = Path(__file__).resolve().parent.parent
+NORTHWIND = (ROOT / "examples" / "northwind.pol").read_text()
+# northwind with a call centre small enough that the batch's own grants fill it
+TIGHT = NORTHWIND.replace("at most 200 phone by service per calendar week", "at most 3 phone by service per calendar week")
+NO_CAPACITY = "\n".join(line for line in NORTHWIND.splitlines() if not line.startswith("capacity"))
+
+_spec = importlib.util.spec_from_file_location("batch_data", ROOT / "benchmarks" / "batch_data.py")
+assert _spec and _spec.loader
+batch_data = importlib.util.module_from_spec(_spec)
+sys.modules["batch_data"] = batch_data
+_spec.loader.exec_module(batch_data)
+
+
+def run_batch(policy_path: Path, paths: dict[str, str], out: Path, *extra: str) -> int:
+    return main(["batch", str(policy_path), "--customers", paths["customers"], "--ledger", paths["ledger"],
+                 "--requests", paths["requests"], "-o", str(out), "--no-progress", *extra])
+
+
+def read_out(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+class ListLoads:
+    """Every customer's counted contacts, scanned in full for each count."""
+
+    def __init__(self, ledgers: dict[str, list[Any]], owners: dict[str, str | None]) -> None:
+        self.ledgers, self.owners = ledgers, owners
+
+    def contacts(self, rule: Any, start: dt.datetime, end: dt.datetime) -> list[Contact]:
+        return [e for customer, entries in self.ledgers.items() for e in entries
+                if isinstance(e, Contact) and e.counted and start <= e.at < end
+                and rule.match.matches(e.purpose, e.channel, e.team, self.owners.get(customer))]
+
+
+def reference(policy_text: str, paths: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Request id -> expected answer, from the single-request path."""
+    policy = compile_policy(policy_text, "ref.pol")
+
+    def rows(path: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+    customers = {r["id"]: customer_from_json(policy, r, where("c")) for r in rows(paths["customers"])}
+    ledgers: dict[str, list[Any]] = {c: [] for c in customers}
+    for r in rows(paths["ledger"]):
+        ledgers.setdefault(r["customer"], []).append(entry_from_json(policy, r, where("l")))
+    asks: dict[str, list[tuple[int, str, Request]]] = {}
+    for number, r in enumerate(rows(paths["requests"]), start=1):
+        asks.setdefault(r["customer"], []).append((number, r["id"], request_from_json(policy, r, where("r"))))
+    out: dict[str, dict[str, Any]] = {}
+
+    def record(ident: str, customer: str, decision: Any, ids: dict[int, str]) -> None:
+        out[ident] = {"id": ident, "customer": customer, "allowed": decision.allowed,
+                      "denied_by": list(decision.denied_by),
+                      "displaces": sorted(c.id or c.describe() for c in decision.displaces),
+                      "next_allowed_at": decision.next_allowed_at.isoformat() if decision.next_allowed_at else None}
+
+    has_capacity = any(rule.kind == "capacity" for rule in policy.rules)
+    if not has_capacity:
+        for customer, items in asks.items():
+            requests = [r for _, _, r in items]
+            for ruling in arbitrate(policy, customers[customer], requests, ledgers[customer]):
+                decision = ruling.decision
+                # arbitrate names its grants request-N; the batch names them by request id
+                ids = {n: items[n][1] for n in range(len(items))}
+                record(items[ruling.position][1], customer, decision, ids)
+                out[items[ruling.position][1]]["displaces"] = sorted(
+                    ids[int(c.id.split("-")[1])] if c.id and c.id.startswith("request-") else c.id or c.describe()
+                    for c in decision.displaces)
+        return out
+    # one by one over the whole batch: each customer in arbitration order, merged by time
+    owners = {c: customers[c].values.get("owner") for c in customers}
+    loads = ListLoads(ledgers, owners)
+    queue = []
+    for customer, items in asks.items():
+        order = arbitration_order(policy, owners[customer], [r for _, _, r in items])
+        queue.append([customer, [items[k] for k in order]])
+    while True:
+        heads = [(clock.micros(items[0][2].at), policy.rank(items[0][2].team, owners[c]), -items[0][2].priority, c,
+                  items[0][0], n) for n, (c, items) in enumerate(queue) if items]
+        if not heads:
+            break
+        n = min(heads)[-1]
+        customer, items = queue[n]
+        number, ident, request = items.pop(0)
+        decision = policy.decide(customers[customer], request, list(ledgers[customer]), explain=False, loads=loads)
+        if decision.allowed:
+            ledgers[customer] = [
+                Contact(e.at, e.channel, e.purpose, e.team, "displaced", e.outcome, e.campaign, e.id, e.customer)
+                if e in decision.displaces else e for e in ledgers[customer]]
+            ledgers[customer].append(Contact(request.at, request.channel, request.purpose, request.team, "planned",
+                                             campaign=request.campaign, id=ident))
+        record(ident, customer, decision, {})
+    return out
+
+
+def compare(got: list[dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
+    assert len(got) == len(expected)
+    assert [r["row"] for r in got] == sorted(r["row"] for r in got)
+    for row in got:
+        want = expected[row["id"]]
+        mine = {k: row[k] for k in ("id", "customer", "allowed", "denied_by", "next_allowed_at")}
+        mine["displaces"] = sorted(row["displaces"])
+        assert mine == want, row["id"]
+
+
+def write_policy(folder: Path, text: str) -> Path:
+    path = folder / "policy.pol"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text", [NO_CAPACITY, TIGHT], ids=["no-capacity", "tight-capacity"])
+def test_bulk_equals_single_requests(tmp_path: Path, text: str) -> None:
+    """Generated data (a DST week in Europe: 2026-10-25), two workers, against the reference."""
+    size = 1500 if text is TIGHT else 5000
+    paths = batch_data.write_all(str(tmp_path), size, "jsonl", start=dt.date(2026, 10, 23), seed=7)
+    out = tmp_path / "out.jsonl"
+    assert run_batch(write_policy(tmp_path, text), paths, out, "--workers", "2") == 0
+    got = read_out(out)
+    compare(got, reference(text, paths))
+    if text is TIGHT:  # the batch's own grants filled the call centre
+        assert any("call centre" in r["denied_by"] for r in got)
+
+
+@settings(max_examples=25)
+@given(st.integers(1, 12), st.integers(0, 6), st.integers(1, 5), st.integers(0, 10_000),
+       st.sampled_from([NO_CAPACITY, TIGHT]))
+def test_small_shapes(tmp_path_factory: pytest.TempPathFactory, customers: int, events: int, requests: int,
+                      seed: int, text: str) -> None:
+    folder = tmp_path_factory.mktemp("shape")
+    paths = batch_data.write_all(str(folder), customers, "jsonl", events=events, requests=requests, seed=seed,
+                                 start=dt.date(2026, 11, 23))
+    out = folder / "out.jsonl"
+    assert run_batch(write_policy(folder, text), paths, out, "--workers", "1") == 0
+    compare(read_out(out), reference(text, paths))
+
+
+def test_formats_agree(tmp_path: Path) -> None:
+    """CSV and Parquet (instants as timestamp columns with a zone) give the JSONL answers."""
+    policy = write_policy(tmp_path, NORTHWIND)
+    answers = {}
+    for fmt in ("jsonl", "csv", "parquet"):
+        paths = batch_data.write_all(str(tmp_path / fmt), 300, fmt, seed=3)
+        if fmt == "parquet":
+            for role in ("ledger", "requests"):
+                table = pq.read_table(paths[role])
+                at = pa.array([dt.datetime.fromisoformat(v.replace("Z", "+00:00")) for v in table.column("at").to_pylist()],
+                              pa.timestamp("us", tz="UTC"))
+                pq.write_table(table.set_column(table.column_names.index("at"), "at", at), paths[role])
+        out = tmp_path / f"out-{fmt}.parquet"
+        assert run_batch(policy, paths, out) == 0
+        answers[fmt] = pq.read_table(out).drop_columns(["row"])  # a CSV row is its line: the header is line 1
+    assert answers["jsonl"].num_rows == 600
+    assert answers["jsonl"].equals(answers["csv"])
+    assert answers["jsonl"].equals(answers["parquet"])
+
+
+def test_bad_rows_reported_nothing_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = batch_data.write_all(str(tmp_path), 5, "jsonl", seed=1)
+    lines = Path(paths["requests"]).read_text().splitlines()
+    lines[2] = lines[2].replace('"channel":"', '"channel":"pigeon').replace('"channel": "', '"channel": "pigeon')
+    lines.append("{not json")
+    lines.append(json.dumps({"id": "x", "customer": "nobody", "team": "cards", "channel": "email",
+                             "purpose": "marketing", "at": "2026-11-24T10:00:00"}))
+    Path(paths["requests"]).write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert run_batch(write_policy(tmp_path, NORTHWIND), paths, out) == 2
+    err = capsys.readouterr().err
+    assert "requests.jsonl: row 3: field `channel`" in err
+    assert "row 11: invalid JSON" in err
+    assert "row 12: field `at`" in err and "no offset" in err
+    assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".policylang-")]
+    rejects = tmp_path / "rejects.jsonl"
+    assert run_batch(write_policy(tmp_path, NORTHWIND), paths, out, "--rejects", str(rejects)) == 0
+    bad = read_out(rejects)
+    assert [(r["row"], r["field"]) for r in bad] == [(3, "channel"), (11, None), (12, "at")]
+    assert len(read_out(out)) == 9
+
+
+def test_many_bad_rows_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = batch_data.write_all(str(tmp_path), 150, "jsonl", seed=1)
+    text = Path(paths["ledger"]).read_text().replace('"team":"', '"team":"x')
+    Path(paths["ledger"]).write_text(text)
+    assert run_batch(write_policy(tmp_path, NORTHWIND), paths, tmp_path / "o.jsonl") == 2
+    err = capsys.readouterr().err
+    assert err.count("field `team`") == 100
+    assert "more bad rows" in err
+
+
+def test_readme_example(tmp_path: Path) -> None:
+    """The shipped sample: the decisions file and the summary."""
+    out = tmp_path / "decisions.csv"
+    status = main(["batch", str(ROOT / "examples/northwind.pol"), "--customers", str(ROOT / "examples/batch/customers.jsonl"),
+                   "--ledger", str(ROOT / "examples/batch/ledger.jsonl"), "--requests",
+                   str(ROOT / "examples/batch/requests.jsonl"), "-o", str(out), "--explain"])
+    assert status == 0
+    text = out.read_text().splitlines()
+    assert text[0].split(",")[:5] == ['"row"', '"id"', '"customer"', '"team"', '"allowed"']
+    assert len(text) == 10
