@@ -276,15 +276,17 @@ class Policy:
         *,
         explain: bool = True,
         loads: Any = None,
+        stats: Any = None,
     ) -> Decision:
         """Decide ``request`` for ``customer`` against its ``ledger`` (see section 7).
 
         The request and the ledger entries may be records or plain mappings of their
         section 10 JSON fields; mappings are validated (an :class:`InputError` otherwise).
+        ``stats`` (a :class:`policylang.evaluator.Stats`) counts the evaluator's work.
         """
         from policylang.evaluator import decide
 
-        return decide(self, customer, request, ledger, explain=explain, loads=loads)
+        return decide(self, customer, request, ledger, explain=explain, loads=loads, stats=stats)
 
     def decide_json(self, document: bytes | str, *, file: str = "<document>", explain: bool = True,
                     loads: Any = None) -> Decision:
