@@ -138,6 +138,7 @@ def decide(
     explain: bool = True,
     loads: Loads | None = None,
     stats: Stats | None = None,
+    search: bool = True,
 ) -> Decision:
     """Decide ``request`` for ``customer`` against its ``ledger``; see :class:`Decision`.
 
@@ -146,7 +147,8 @@ def decide(
     fields, validated as JSON input is (the same :class:`InputError`).
     ``loads`` feeds ``capacity`` rules with every customer's contacts; without it a
     capacity rule counts this customer's ledger only. ``stats`` counts the work done
-    (:class:`Stats`); a decision's work is bounded by the ledger's size and the number of
+    (:class:`Stats`); ``search=False`` leaves ``next_allowed_at`` of a denial empty (a
+    store deciding under its write lock searches after releasing it). A decision's work is bounded by the ledger's size and the number of
     rule boundaries within the 400-day horizon, never by the length of a window.
     """
     values = customer.values if isinstance(customer, Customer) else checked_values(policy, customer)
@@ -173,7 +175,9 @@ def decide(
             denying.append(rule)
     notes: list[str] = []
     displaced: tuple[Contact, ...] = ()
-    if denying:
+    if denying and not search:
+        next_at = None
+    elif denying:
         ctx.explain = False  # the search needs verdicts, not words
         next_at = next_allowed(ctx, plan, t, denying, notes)
         ctx.explain = explain

@@ -322,6 +322,8 @@ class LedgerProtocol(Loads, Protocol):
 class Txn(Protocol):
     """One open transaction of a store: the primitives :class:`Ledger` builds on."""
 
+    def now_us(self) -> int: ...
+
     def lock_customer(self, customer: str) -> None: ...
 
     def lock_capacity(self, rule_name: str) -> None: ...
@@ -375,6 +377,18 @@ class _TxnLoads:
         return list(found)
 
 
+class _ReadLoads:
+    """Capacity loads read outside any write transaction (for a denial's search)."""
+
+    def __init__(self, ledger: Ledger, now_us: int) -> None:
+        self.ledger = ledger
+        self.now_us = now_us
+
+    def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
+        with self.ledger._transaction(write=False) as txn:  # noqa: SLF001 - the ledger's own reader
+            return _counted_contacts(txn, rule, start, end, self.now_us)
+
+
 def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datetime, now_us: int) -> list[Contact]:
     out = []
     for row, owner in txn.load_rows(rule, to_micros(start), to_micros(end), now_us):
@@ -386,8 +400,11 @@ def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datet
 class Ledger:
     """The shared implementation of every store; subclasses supply transactions.
 
-    ``hold`` is how long a reservation stays planned without being confirmed or released;
-    ``clock`` gives the current instant (tests pass a fake one).
+    ``hold`` is how long a reservation stays planned without being confirmed or released.
+    Every "now" (a reservation's deadline, whether a plan has expired) is the store's
+    clock, read inside the transaction: the database's for SQLite and PostgreSQL, so two
+    clients whose clocks disagree still agree on what has expired. ``clock`` replaces it
+    (tests and the demo pass a fake one); it is never the caller's clock by default.
     """
 
     url: str = ""
@@ -396,7 +413,7 @@ class Ledger:
         self,
         *,
         hold: dt.timedelta = DEFAULT_HOLD,
-        clock: Callable[[], dt.datetime] = utc_now,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         if hold <= dt.timedelta(0):
             raise LedgerError("a reservation hold must be positive")
@@ -424,8 +441,11 @@ class Ledger:
         self.close()
 
     # -- time --
-    def _now_us(self) -> int:
-        return to_micros(self.clock())
+    def _now_us(self, txn: Txn) -> int:
+        """The store's now, read inside ``txn`` (or the clock the ledger was given)."""
+        if self.clock is not None:
+            return to_micros(self.clock())
+        return txn.now_us()
 
     # -- writing history --
     def append(self, entries: Iterable[Entry]) -> int:
@@ -436,10 +456,14 @@ class Ledger:
         import is not (run it while no reservations are being made, or accept that a
         reservation racing it may decide without the entries still being imported).
         """
-        now_us = self._now_us()
-        rows = [row_from_entry(entry, now_us) for entry in entries]
+        entries = list(entries)
+        # validated before the transaction; stamped with the store's time inside it
+        rows = [row_from_entry(entry, 0) for entry in entries]
         customers = sorted({row.customer for row in rows})
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
+            for row in rows:
+                row.created_us = row.updated_us = now_us
             if len(customers) <= LOCKED_APPEND:
                 # a live report of a few contacts waits for reservations of those customers,
                 # so a decision never misses a contact that committed before it
@@ -461,8 +485,8 @@ class Ledger:
     # -- reading --
     def events(self, customer: str) -> list[Entry]:
         """Every entry of one customer in time order, with statuses as of now."""
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             rows = txn.rows(customer)
         return [row.entry(now_us) for row in rows]
 
@@ -471,8 +495,8 @@ class Ledger:
         (statuses as of now): what :meth:`events` gives, ready for ``policy.decide``."""
         from policylang.ingest import history_from_rows
 
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             rows = txn.rows(customer)
         return history_from_rows(rows, now_us)
 
@@ -484,14 +508,14 @@ class Ledger:
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         """The loads protocol: every customer's counted contacts matching ``rule`` in [start, end)."""
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             return _counted_contacts(txn, rule, start, end, now_us)
 
     def export(self, customer: str | None = None) -> Iterator[Entry]:
         """Every stored entry (of one customer, or all) in storage order, statuses as of now."""
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             rows = list(txn.all_rows(customer))
         for row in rows:
             yield row.entry(now_us)
@@ -503,9 +527,9 @@ class Ledger:
 
     def summary(self) -> dict[str, int]:
         """How many customers, events, and contacts in each state (planned, sent, ..., expired)."""
-        now_us = self._now_us()
         out = dict.fromkeys(("customers", "events", *RESERVATION_STATES), 0)
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             out["customers"] = sum(1 for _ in txn.customers())
             for kind, status, ended, expires_us, count in txn.counts():
                 if kind == "event":
@@ -517,8 +541,8 @@ class Ledger:
 
     def reservation(self, reservation_id: str) -> ReservationState:
         """Where a reservation stands; LedgerError when no contact has that id."""
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             row = txn.row(reservation_id, for_update=False)
         if row is None or row.kind != "contact":
             raise LedgerError(f"no reservation {reservation_id!r} in this ledger")
@@ -542,34 +566,41 @@ class Ledger:
         """
         from policylang.ingest import history_from_rows
 
-        now_us = self._now_us()
         customer_id = customer if isinstance(customer, str) else customer.id
         if not customer_id:
             raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
         check_text(customer_id, "customer id")
         check_text(request.campaign, "campaign")
         record_text = None if isinstance(customer, str) else customer_json(customer)
+        denied: Decision | None = None
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
             txn.lock_customer(customer_id)
             record, store_record = self._customer_for(txn, policy, customer, record_text)
             rows = txn.rows(customer_id)
             ledger = history_from_rows(rows, now_us)  # no record per row: the store wrote them
-            decision = policy.decide(record.values, request, ledger, explain=explain, loads=_TxnLoads(txn, now_us))
+            # Under the write lock: the verdict at the request's instant only. The search for
+            # the next allowed instant (a denial's) runs after the lock is released.
+            decision = policy.decide(record.values, request, ledger, explain=explain,
+                                     loads=_TxnLoads(txn, now_us), search=False)  # fmt: skip
             if not decision.allowed:
-                return Reservation(decision=decision)
-            if store_record and record_text is not None:
-                txn.put_customer(customer_id, record_text, customer_owner(policy, record))
-            displaced = self._displace(txn, rows, decision, now_us)
-            row = Row(
-                new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
-                purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
-                expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
-            )  # fmt: skip
-            for old in displaced:
-                old.displaced_by = row.id
-                txn.update(old)
-            txn.insert([row])
-            self._before_commit(txn)
+                denied = decision
+            else:
+                if store_record and record_text is not None:
+                    txn.put_customer(customer_id, record_text, customer_owner(policy, record))
+                displaced = self._displace(txn, rows, decision, now_us)
+                row = Row(
+                    new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
+                    purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
+                    expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
+                )  # fmt: skip
+                for old in displaced:
+                    old.displaced_by = row.id
+                    txn.update(old)
+                txn.insert([row])
+                self._before_commit(txn)
+        if denied is not None:
+            return Reservation(decision=self._searched(policy, record, customer_id, request, explain, denied))
         contact = row.entry(now_us)
         assert isinstance(contact, Contact) and row.expires_us is not None
         return Reservation(
@@ -579,6 +610,23 @@ class Ledger:
             displaced=tuple(_as_contact(old, now_us) for old in displaced),
             expires_at=from_micros(row.expires_us),
         )
+
+    def _searched(self, policy: Policy, record: Customer, customer_id: str, request: Request, explain: bool,
+                  denied: Decision) -> Decision:  # fmt: skip
+        """A denial with its next allowed instant, searched on a fresh read (no write lock held).
+
+        Writers may have moved on since the denial; if the fresh read allows the request
+        (a plan was released meanwhile), the denial stands without a next allowed instant:
+        the caller asks again.
+        """
+        from policylang.ingest import history_from_rows
+
+        with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
+            rows = txn.rows(customer_id)
+        decision = policy.decide(record.values, request, history_from_rows(rows, now_us), explain=explain,
+                                 loads=_ReadLoads(self, now_us))  # fmt: skip
+        return denied if decision.allowed else decision
 
     @staticmethod
     def _customer_for(txn: Txn, policy: Policy, customer: Customer | str, record_text: str | None) -> tuple[Customer, bool]:
@@ -629,8 +677,8 @@ class Ledger:
         return self._close(reservation_id, "released", None)
 
     def _close(self, reservation_id: str, to: str, outcome: str | None) -> ReservationState:
-        now_us = self._now_us()
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
             row = txn.row(reservation_id, for_update=False)
             if row is not None:
                 # the customer's lock first (as reserve takes it), so a reservation that is
@@ -667,8 +715,8 @@ class Ledger:
         Not needed for correctness - expired reservations stop counting anyway - but keeps
         the stored statuses tidy.
         """
-        now_us = self._now_us()
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
             return txn.expire(now_us)
 
 
@@ -700,6 +748,9 @@ class _MemoryTxn:
         self.inserts: list[Row] = []
         self.updates: dict[str, Row] = {}
         self.customer_puts: dict[str, tuple[str, str | None]] = {}
+
+    def now_us(self) -> int:
+        return to_micros(utc_now())  # a memory store lives in its process: its clock is the store's
 
     def lock_customer(self, customer: str) -> None:
         pass  # the store's one lock is held for the whole transaction
@@ -880,6 +931,9 @@ class _SQLTxn:
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         return self.cur.execute(self._sql(text), params)
 
+    def now_us(self) -> int:
+        return int(self.execute(self.ledger.now_sql).fetchone()[0])
+
     def lock_customer(self, customer: str) -> None:
         self.ledger._lock_customer(self, customer)
 
@@ -964,6 +1018,8 @@ class SQLLedger(Ledger):
 
     placeholder = "?"
     bigint_pk = "INTEGER PRIMARY KEY"
+    # the database's clock, in microseconds since the epoch (SQLite's has milliseconds)
+    now_sql = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000"
     for_update = ""
     found_version = 0  # the schema version the ledger had when opened (0: created now)
 
@@ -1139,6 +1195,7 @@ class PostgresLedger(SQLLedger):
 
     placeholder = "%s"
     bigint_pk = "BIGSERIAL PRIMARY KEY"
+    now_sql = "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint"
     for_update = " FOR UPDATE"
 
     def __init__(self, url: str, *, target_version: int | None = None, **options: Any) -> None:
