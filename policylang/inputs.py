@@ -56,11 +56,18 @@ def parse_instant(text: object, at: Span, field: str = "at") -> dt.datetime:
             at,
             hint="add Z for UTC or an offset like +01:00",
         )
+    offset = match.group(8)
+    if offset not in ("Z", "z") and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
+        raise InputError(f"field `{field}`: `{offset}` in `{text}` is not a UTC offset", at,
+                         expected="an offset from -23:59 to +23:59, minutes below 60")  # fmt: skip
     try:
         value = dt.datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
     except ValueError:
         raise InputError(f"field `{field}`: `{text}` is not a real date and time", at) from None
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+    # both the local date and the instant (in UTC) must lie within the years handled
+    if not FIRST_YEAR <= value.year <= LAST_YEAR or not (
+        FIRST_YEAR <= (value - value.utcoffset()).replace(tzinfo=None).year <= LAST_YEAR  # type: ignore[operator]
+    ):
         raise InputError(
             f"field `{field}`: `{text}` is outside the years policylang handles",
             at,

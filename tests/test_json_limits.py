@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policylang
-from policylang.errors import InputError
+from policylang.errors import InputError, PolicylangError
 from policylang.inputs import MAX_JSON_DEPTH, jsonl_lines, load_json
 
 POLICY = policylang.compile(
@@ -93,3 +93,28 @@ def test_arbitrary_json_gives_a_decision_or_an_input_error(customer: Any, reques
         POLICY.decide_json(text, file="doc.json")
     except InputError as exc:
         assert exc.span is not None
+
+
+@pytest.mark.parametrize("at, words", [
+    ("1900-01-01T00:00:00+00:01", "outside the years"),
+    ("2999-12-31T23:59:00-01:00", "outside the years"),
+    ("2026-11-24T10:00:00+00:60", "not a UTC offset"),
+    ("2026-11-24T10:00:00+24:00", "not a UTC offset"),
+    ("2026-11-24T10:00:00.1234567891Z", "not an RFC 3339 instant"),
+])
+def test_instants_out_of_range_or_malformed(at: str, words: str) -> None:
+    # item 5 and 12: refused as input (exit 2), not a ValueError deep in the evaluator
+    with pytest.raises(InputError, match=words):
+        POLICY.decide({"age": 40}, {"team": "sales", "channel": "email", "purpose": "marketing", "at": at})
+
+
+@pytest.mark.parametrize("zone", ["right/Europe/London", "posix/Europe/London", "localtime"])
+def test_zone_files_that_are_not_iana_names_are_refused(zone: str) -> None:
+    policy = policylang.compile(
+        'policy "p"\nchannels email\nteams sales\npurposes marketing\ncustomer\n  timezone zone\n'
+    )
+    with pytest.raises(InputError):
+        policy.decide({"timezone": zone}, {"team": "sales", "channel": "email", "purpose": "marketing",
+                                           "at": "2026-11-24T10:00:00Z"})
+    with pytest.raises(PolicylangError):
+        policylang.compile(f'policy "p"\ntimezone "{zone}"\nchannels email\nteams sales\npurposes marketing\n')
