@@ -1085,9 +1085,18 @@ class SQLiteLedger(SQLLedger):
             # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts;
             # a process crash loses nothing that was committed.
             self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._open_schema(target_version)
+            # A damaged file must not take writes: quick_check is cheap (no index cross-checks)
+            # and catches most damage; `policylang ledger check` runs the full integrity_check.
+            self._damaged = ""
+            self._version = 0
+            problems = self.check(full=False)
+            if problems:
+                self._damaged = "; ".join(problems[:3])
+            else:
+                self._open_schema(target_version)
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.url}: cannot open the ledger ({exc})") from None
+            raise LedgerError(f"{self.url}: cannot open the ledger ({exc})",
+                              hint="is it a policylang SQLite ledger? `policylang ledger check` says more") from None
         # Writers queue on an OS lock beside the file before BEGIN IMMEDIATE. SQLite's own
         # busy handler sleeps and retries, so under contention one busy process can starve
         # another until busy_timeout; a waiter on the OS lock is woken the moment it is free.
@@ -1111,24 +1120,68 @@ class SQLiteLedger(SQLLedger):
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Txn]:
         with self._lock, self._writer_turn(write):
+            if write:
+                self._refuse_if_damaged()
             cur = self._conn.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise self._fault(exc) from None
                 raise LedgerError(f"{self.url}: the ledger is busy ({exc})",
                                   hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
             try:
                 yield _SQLTxn(self, cur)
                 cur.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
-                cur.execute("ROLLBACK")
+                self._rollback(cur)
                 raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
+            except sqlite3.DatabaseError as exc:
+                self._rollback(cur)
+                raise self._fault(exc) from None
             except BaseException:
-                if self._conn.in_transaction:
-                    cur.execute("ROLLBACK")
+                self._rollback(cur)
                 raise
             finally:
                 cur.close()
+
+    def _rollback(self, cur: sqlite3.Cursor) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):  # the fault being reported matters more
+                cur.execute("ROLLBACK")
+
+    def _fault(self, exc: sqlite3.DatabaseError) -> LedgerError:
+        """A store fault as a LedgerError saying what happened and what to do."""
+        text = str(exc)
+        lowered = text.lower()
+        if "readonly" in lowered or "read-only" in lowered:
+            return LedgerError(f"{self.url}: the ledger file is read-only; nothing was written ({text})",
+                               hint=f"give this user write access to {self.path} and its folder "
+                                    "(SQLite writes -wal and -shm files beside it)")  # fmt: skip
+        if "full" in lowered:
+            return LedgerError(f"{self.url}: the disk is full; nothing was written ({text})",
+                               hint="free space on that disk, then try again")  # fmt: skip
+        if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+            self._damaged = text
+            return LedgerError(f"{self.url}: the ledger file is damaged; nothing was written ({text})",
+                               hint="restore it from a backup; `policylang ledger check` lists the damage")  # fmt: skip
+        return LedgerError(f"{self.url}: the ledger store failed; nothing was written ({text})",
+                           hint="try again; if it fails again, run `policylang ledger check`")  # fmt: skip
+
+    def _refuse_if_damaged(self) -> None:
+        if self._damaged:
+            raise LedgerError(f"{self.url}: the ledger file is damaged ({self._damaged}); it takes no writes",
+                              hint="restore it from a backup; `policylang ledger check` lists the damage")  # fmt: skip
+
+    def check(self, *, full: bool = True) -> list[str]:
+        """SQLite's integrity check (``quick_check`` when not ``full``): the problems, or []."""
+        with self._lock:
+            try:
+                rows = self._conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
+        found = [str(row[0]) for row in rows]
+        return [] if found == ["ok"] else found
 
     @contextlib.contextmanager
     def _writer_turn(self, write: bool) -> Iterator[None]:
@@ -1198,7 +1251,8 @@ class PostgresLedger(SQLLedger):
     now_sql = "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint"
     for_update = " FOR UPDATE"
 
-    def __init__(self, url: str, *, target_version: int | None = None, **options: Any) -> None:
+    def __init__(self, url: str, *, target_version: int | None = None, create: bool = True,
+                 **options: Any) -> None:  # fmt: skip
         super().__init__(**options)
         try:
             import psycopg
@@ -1207,20 +1261,67 @@ class PostgresLedger(SQLLedger):
                 "a PostgreSQL ledger needs psycopg 3", hint="pip install 'policylang[postgres]'"
             ) from None
         self._psycopg = psycopg
-        conninfo, self.schema = _split_schema(url)
+        self._conninfo, self.schema = _split_schema(url)
         self.url = url
         self._lock = threading.RLock()
+        self._conn = self._connect()
         try:
-            self._conn = psycopg.connect(conninfo, autocommit=True)
+            if not create and not self._has_ledger():
+                self._conn.close()
+                where_ = f"schema {self.schema}" if self.schema else "the default schema"
+                raise LedgerError(f"{_safe_url(url)}: no ledger in {where_} of this database",
+                                  hint=f"create it with `policylang ledger init --ledger {_safe_url(url)}`, "
+                                       "or check the URL")  # fmt: skip
+            if self.schema:
+                self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                txn = _SQLTxn(self, cur)
+                cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_LOCK_SCHEMA,))
+                self._migrate(txn, target_version or SCHEMA_VERSION)
         except psycopg.Error as exc:
-            raise LedgerError(f"{_safe_url(url)}: cannot connect ({str(exc).strip()})") from None
-        if self.schema:
-            self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            self._conn.execute(f'SET search_path TO "{self.schema}"')
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            txn = _SQLTxn(self, cur)
-            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_LOCK_SCHEMA,))
-            self._migrate(txn, target_version or SCHEMA_VERSION)
+            self._conn.close()
+            raise LedgerError(f"{_safe_url(url)}: cannot open the ledger ({str(exc).strip()})",
+                              hint="check the schema name and this user's rights on it") from None  # fmt: skip
+
+    # Reconnecting after the server went away: tries with doubling pauses, at most this long.
+    RECONNECT_SECONDS = 10.0
+
+    def _connect(self) -> Any:
+        psycopg = self._psycopg
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True)
+            if self.schema:
+                conn.execute(f'SET search_path TO "{self.schema}"')
+        except psycopg.Error as exc:
+            raise LedgerError(f"{_safe_url(self.url)}: cannot connect ({str(exc).strip()})") from None
+        return conn
+
+    def _has_ledger(self) -> bool:
+        row = self._conn.execute("SELECT to_regclass('schema_version')").fetchone()
+        return row is not None and row[0] is not None
+
+    def _reconnect(self) -> None:
+        """A new connection after the old one broke (a server restart): up to
+        RECONNECT_SECONDS of tries, pausing 0.05 s, 0.1 s, 0.2 s, ... (at most 2 s) between them."""
+        import time
+
+        deadline = time.monotonic() + self.RECONNECT_SECONDS
+        pause, tries, last = 0.05, 0, ""
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        while True:
+            tries += 1
+            try:
+                self._conn = self._connect()
+                return
+            except LedgerError as exc:
+                last = exc.message
+            if time.monotonic() + pause > deadline:
+                raise LedgerError(f"{_safe_url(self.url)}: the connection to the server was lost and {tries} "
+                                  f"reconnection tries over {self.RECONNECT_SECONDS:g} s failed ({last})",
+                                  hint="nothing was written; is the server up? the next call tries again")  # fmt: skip
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     def _lock_customer(self, txn: _SQLTxn, customer: str) -> None:
         txn.cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CUSTOMER, customer))
@@ -1232,6 +1333,8 @@ class PostgresLedger(SQLLedger):
     def _transaction(self, *, write: bool) -> Iterator[Txn]:
         psycopg = self._psycopg
         with self._lock:
+            if self._conn.closed or self._conn.broken:
+                self._reconnect()
             try:
                 # Reads are single statements (a summary's two counts may see different
                 # moments): in autocommit they cost one round trip instead of three.
@@ -1240,8 +1343,15 @@ class PostgresLedger(SQLLedger):
                     yield _SQLTxn(self, cur)
             except psycopg.errors.UniqueViolation as exc:
                 raise LedgerError(f"{_safe_url(self.url)}: {_integrity_message(str(exc))}") from None
-            except (psycopg.OperationalError, psycopg.DataError) as exc:
-                raise LedgerError(f"{_safe_url(self.url)}: {str(exc).strip()}") from None
+            except psycopg.Error as exc:
+                if self._conn.closed or self._conn.broken:
+                    raise LedgerError(f"{_safe_url(self.url)}: the connection to the server was lost "
+                                      f"({str(exc).strip()}); nothing was written",
+                                      hint="try again: the next call reconnects (with pauses, up to "
+                                           f"{self.RECONNECT_SECONDS:g} s)") from None  # fmt: skip
+                raise LedgerError(f"{_safe_url(self.url)}: the ledger store failed; nothing was written "
+                                  f"({str(exc).strip()})",
+                                  hint="check the server's log and this user's rights") from None  # fmt: skip
 
     def close(self) -> None:
         with self._lock:
@@ -1282,12 +1392,15 @@ def _safe_url(url: str) -> str:
 # ---- opening ----------------------------------------------------------------------------------
 
 
-def open_ledger(url: str = DEFAULT_URL, **options: Any) -> Ledger:
-    """Open (creating or migrating as needed) the ledger at ``url``.
+def open_ledger(url: str = DEFAULT_URL, *, create: bool = False, **options: Any) -> Ledger:
+    """Open the ledger at ``url`` (migrating an older schema as needed).
 
     ``memory:``, ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or
-    ``postgresql://user@host/db[?schema=NAME]``. Options: ``hold`` (a timedelta), ``clock``,
-    and ``busy_timeout`` (seconds) for SQLite.
+    ``postgresql://user@host/db[?schema=NAME]``. Only ``create=True`` (what ``policylang
+    ledger init`` passes) makes a new ledger: otherwise a URL that names no ledger - a typo,
+    or a relative path run from another folder - is a :class:`LedgerError` naming the path
+    it looked for, never a new empty ledger that grants against nothing. Options: ``hold``
+    (a timedelta), ``clock``, and ``busy_timeout`` (seconds) for SQLite.
     """
     if url == "memory:":
         return MemoryLedger(**options)
@@ -1295,10 +1408,16 @@ def open_ledger(url: str = DEFAULT_URL, **options: Any) -> Ledger:
         path = unquote(url[len("sqlite://"):])
         if not path.startswith("/") or len(path) < 2:
             raise LedgerError(f"{url}: a SQLite ledger URL is sqlite:///PATH", hint="e.g. sqlite:///ledger.sqlite")
+        if not create and not Path(path[1:]).exists():
+            raise LedgerError(
+                f"{url}: no ledger at {Path(path[1:]).absolute()}",
+                hint=f"create it with `policylang ledger init --ledger {url}`, or check the path "
+                     "(a relative path is read from the current folder)",
+            )  # fmt: skip
         return SQLiteLedger(path[1:], **options)
     if url.startswith(("postgresql://", "postgres://")):
         options.pop("busy_timeout", None)
-        return PostgresLedger(url, **options)
+        return PostgresLedger(url, create=create, **options)
     raise LedgerError(
         f"{url!r} is not a ledger URL",
         expected="memory:, sqlite:///PATH or postgresql://...",

@@ -347,14 +347,14 @@ def test_the_password_never_appears_in_messages() -> None:
 def test_postgres_store_is_available_or_skipped_for_a_stated_reason() -> None:
     # under CI=true this fails instead of skipping, so CI always tests PostgreSQL
     url = pg_url_or_skip()
-    ledger = open_ledger(with_schema(url, "t_probe"))
+    ledger = open_ledger(with_schema(url, "t_probe"), create=True)
     assert ledger.schema_version == SCHEMA_VERSION
     ledger.close()
 
 
 def test_a_sqlite_writer_waits_its_turn_then_gives_up_clearly(tmp_path: object) -> None:
     url = fresh_url("sqlite", tmp_path)  # type: ignore[arg-type]
-    holder = open_ledger(url)
+    holder = open_ledger(url, create=True)
     waiter = open_ledger(url, busy_timeout=0.3)
     with holder._transaction(write=True):  # another program mid-transaction
         with pytest.raises(LedgerError, match="busy: no write turn within 0.3 s"):

@@ -120,7 +120,7 @@ def hammer_capacity(barrier: Any, source: Ledger | str, customers: list[str]) ->
 def _target(kind: str, tmp_path: os.PathLike[str]) -> tuple[Ledger, Ledger | str]:
     """(a ledger for the test's own checks, what workers get: the ledger or its URL)."""
     url = fresh_url(kind, tmp_path)
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=True)
     return ledger, (ledger if kind == "memory" else url)
 
 
@@ -203,7 +203,7 @@ def test_a_writer_killed_mid_transaction_leaves_the_ledger_as_it_was(kind: str, 
     url = fresh_url(kind, tmp_path)
     if kind == "postgres":  # never wait forever on a lock a dead backend might hold
         url += "&options=-c%20lock_timeout%3D20000"
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=True)
     policy = make_policy(CAP_POLICY, "cap.pol")
     plan = ledger.reserve(policy, Customer("ada", {}), Request("t8", "email", "marketing", T0))
     before = ledger.events("ada")
@@ -229,7 +229,7 @@ def test_a_writer_killed_mid_transaction_leaves_the_ledger_as_it_was(kind: str, 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_killing_writers_at_random_moments_never_breaks_the_cap(kind: str, tmp_path: os.PathLike[str]) -> None:
     url = fresh_url(kind, tmp_path)
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=True)
     procs = [FORK.Process(target=_endless_reserver, args=(url, f"t{i % 8 + 1}")) for i in range(4)]
     for p in procs:
         p.start()

@@ -169,7 +169,7 @@ def test_sqlite_agrees_with_the_memory_model() -> None:
 
     class SQLiteMachine(LedgerMachine):
         make_real = staticmethod(  # type: ignore[assignment]
-            lambda clock: open_ledger(f"sqlite:///{folder}/{uuid.uuid4().hex}.sqlite", clock=clock)
+            lambda clock: open_ledger(f"sqlite:///{folder}/{uuid.uuid4().hex}.sqlite", clock=clock, create=True)
         )
 
     try:
@@ -184,7 +184,7 @@ def test_postgres_agrees_with_the_memory_model() -> None:
 
     class PostgresMachine(LedgerMachine):
         make_real = staticmethod(  # type: ignore[assignment]
-            lambda clock: open_ledger(with_schema(url, f"s_{uuid.uuid4().hex[:12]}"), clock=clock)
+            lambda clock: open_ledger(with_schema(url, f"s_{uuid.uuid4().hex[:12]}"), clock=clock, create=True)
         )
 
     PostgresMachine.TestCase.settings = settings(SETTINGS, max_examples=15)
@@ -197,7 +197,7 @@ def test_sqlite_agrees_with_the_memory_model_long() -> None:
 
     class SQLiteMachine(LedgerMachine):
         make_real = staticmethod(  # type: ignore[assignment]
-            lambda clock: open_ledger(f"sqlite:///{folder}/{uuid.uuid4().hex}.sqlite", clock=clock)
+            lambda clock: open_ledger(f"sqlite:///{folder}/{uuid.uuid4().hex}.sqlite", clock=clock, create=True)
         )
 
     try:

@@ -32,7 +32,15 @@ from policylang.inputs import (
     request_from_json,
     where,
 )
-from policylang.ledger import DEFAULT_URL, Ledger, ReservationError, SQLLedger, open_ledger
+from policylang.ledger import (
+    DEFAULT_URL,
+    Ledger,
+    LedgerError,
+    ReservationError,
+    SQLiteLedger,
+    SQLLedger,
+    open_ledger,
+)
 from policylang.records import Customer, Entry, Event
 from policylang.render import print_errors
 from policylang.rules import Policy
@@ -76,6 +84,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = actions.add_parser("init", help="create the ledger (or migrate an older one)", epilog=EXIT_STATUS)
     _ledger_option(p)
     p.set_defaults(run=run_init)
+
+    p = actions.add_parser("check", help="check the ledger file for damage (SQLite's full integrity check)",
+                           epilog="exit status: 0 no damage found; 1 damage found (each problem is printed); "
+                                  "2 a ledger that cannot be opened or a usage error.")  # fmt: skip
+    _ledger_option(p)
+    p.set_defaults(run=run_check)
 
     p = actions.add_parser("import", help="add contacts and events (or customer records) from JSONL or CSV",
                            epilog=EXIT_STATUS)
@@ -156,7 +170,11 @@ def _load_policy(path: str) -> Policy:
 
 
 def run_init(args: argparse.Namespace) -> int:
-    with _open(args) as ledger:
+    with _open(args, create=True) as ledger:
+        damage = ledger.check(full=False) if isinstance(ledger, SQLiteLedger) else []
+        if damage:
+            raise LedgerError(f"{ledger.url}: the ledger file is damaged ({'; '.join(damage[:3])})",
+                              hint="restore it from a backup; `policylang ledger check` lists the damage")  # fmt: skip
         found = ledger.found_version if isinstance(ledger, SQLLedger) else 0
         if found == 0:
             what = "created"
@@ -165,6 +183,19 @@ def run_init(args: argparse.Namespace) -> int:
         else:
             what = f"migrated from version {found}"
         stdout().print(f"{ledger.url}: schema version {ledger.schema_version} ({what})", markup=False)
+    return EXIT_OK
+
+
+def run_check(args: argparse.Namespace) -> int:
+    with _open(args) as ledger:
+        damage = ledger.check(full=True) if isinstance(ledger, SQLiteLedger) else []
+        if damage:
+            for problem in damage:
+                sys.stderr.write(f"{ledger.url}: {problem}\n")
+            sys.stderr.write(f"{ledger.url}: damaged ({len(damage)} problem{'s' if len(damage) != 1 else ''}); "
+                             "it takes no writes: restore it from a backup\n")
+            return EXIT_FAILED
+        stdout().print(f"{ledger.url}: no damage found", markup=False)
     return EXIT_OK
 
 
