@@ -138,7 +138,7 @@ def documents(policy: policylang.Policy, size: int, count: int) -> tuple[list[Co
 def store_with(policy: policylang.Policy, ledger: list[Contact | Event], folder: str, size: int) -> Any:
     from policylang.ledger import open_ledger
 
-    store = open_ledger(f"sqlite:///{folder}/bench-{size}.sqlite")
+    store = open_ledger(f"sqlite:///{folder}/bench-{size}.sqlite", create=True)
     store.append([attrs_evolve_customer(entry) for entry in ledger])
     return store
 
