@@ -143,6 +143,7 @@ def request_from_json(policy: Policy, obj: object, at: Span) -> Request:
         at=parse_instant(data["at"], at),
         campaign=_optional_text(data, "campaign", at),
         priority=priority,
+        id=_optional_text(data, "id", at),
     )
 
 

@@ -184,15 +184,37 @@ def row_from_entry(entry: Entry, now_us: int) -> Row:
         check_text(entry.id, "contact id")
         check_text(entry.campaign, "campaign")
     if isinstance(entry, Event):
-        return Row(new_id(), entry.customer, "event", to_micros(entry.at), event=entry.name,
+        return Row("new-", entry.customer, "event", to_micros(entry.at), event=entry.name,
                    created_us=now_us, updated_us=now_us)  # fmt: skip
     if entry.status not in ("sent", "planned", "displaced", "released"):
         raise LedgerError(f"cannot store {_describe(entry)}: unknown status {entry.status!r}")
     return Row(
-        entry.id or new_id(), entry.customer, "contact", to_micros(entry.at),
+        entry.id or "new-", entry.customer, "contact", to_micros(entry.at),
         channel=entry.channel, purpose=entry.purpose, team=entry.team, status=entry.status,
         outcome=entry.outcome, campaign=entry.campaign, created_us=now_us, updated_us=now_us,
     )  # fmt: skip
+
+
+def _content(row: Row) -> tuple[Any, ...]:
+    """What an imported line says (not what the ledger did with it since)."""
+    return (row.customer, row.kind, row.at_us, row.channel, row.purpose, row.team, row.outcome, row.campaign,
+            row.event)  # fmt: skip
+
+
+def stable_ids(rows: list[Row]) -> list[Row]:
+    """Give each row without an id of its own an identity made from its content (the n-th
+    identical line of a batch gets its own), so importing the same lines again adds nothing."""
+    import hashlib
+
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.id.startswith("new-"):
+            text = json.dumps([*_content(row), row.status], separators=(",", ":"))
+            digest = "line-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+            count = seen.get(digest, 0)
+            seen[digest] = count + 1
+            row.id = digest if count == 0 else f"{digest}-{count}"
+    return rows
 
 
 def _describe(entry: Entry) -> str:
@@ -336,6 +358,8 @@ class Txn(Protocol):
 
     def row(self, row_id: str, *, for_update: bool) -> Row | None: ...
 
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]: ...
+
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]: ...
 
     def insert(self, rows: Sequence[Row]) -> None: ...
@@ -458,19 +482,29 @@ class Ledger:
         """
         entries = list(entries)
         # validated before the transaction; stamped with the store's time inside it
-        rows = [row_from_entry(entry, 0) for entry in entries]
+        rows = stable_ids([row_from_entry(entry, 0) for entry in entries])
         customers = sorted({row.customer for row in rows})
         with self._transaction(write=True) as txn:
             now_us = self._now_us(txn)
-            for row in rows:
-                row.created_us = row.updated_us = now_us
             if len(customers) <= LOCKED_APPEND:
                 # a live report of a few contacts waits for reservations of those customers,
                 # so a decision never misses a contact that committed before it
                 for customer in customers:  # sorted: two appends cannot deadlock
                     txn.lock_customer(customer)
-            txn.insert(rows)
-        return len(rows)
+            else:
+                txn.lock_capacity(" import")  # bulk imports take turns, so a re-import sees the first
+            stored = txn.rows_by_id([row.id for row in rows])
+            fresh = []
+            for row in rows:
+                old = stored.get(row.id)
+                if old is None:
+                    row.created_us = row.updated_us = now_us
+                    fresh.append(row)
+                elif _content(old) != _content(row):
+                    raise LedgerError(f"an entry with id {row.id!r} is already in the ledger with other content; "
+                                      "nothing was written", hint="give the new entry another id")  # fmt: skip
+            txn.insert(fresh)
+        return len(fresh)
 
     def put_customers(self, policy: Policy, customers: Iterable[Customer]) -> int:
         """Store (or replace) customer records, all in one transaction."""
@@ -571,11 +605,18 @@ class Ledger:
             raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
         check_text(customer_id, "customer id")
         check_text(request.campaign, "campaign")
+        check_text(request.id, "request id")
         record_text = None if isinstance(customer, str) else customer_json(customer)
         denied: Decision | None = None
         with self._transaction(write=True) as txn:
             now_us = self._now_us(txn)
             txn.lock_customer(customer_id)
+            if request.id:
+                # The request id is the reservation's id: a retry finds the first booking
+                # (under the customer's lock, so two retries cannot both book).
+                booked = txn.row(request.id, for_update=True)
+                if booked is not None:
+                    return self._retried(booked, customer_id, request, now_us)
             record, store_record = self._customer_for(txn, policy, customer, record_text)
             rows = txn.rows(customer_id)
             ledger = history_from_rows(rows, now_us)  # no record per row: the store wrote them
@@ -590,7 +631,7 @@ class Ledger:
                     txn.put_customer(customer_id, record_text, customer_owner(policy, record))
                 displaced = self._displace(txn, rows, decision, now_us)
                 row = Row(
-                    new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
+                    request.id or new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
                     purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
                     expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
                 )  # fmt: skip
@@ -610,6 +651,25 @@ class Ledger:
             displaced=tuple(_as_contact(old, now_us) for old in displaced),
             expires_at=from_micros(row.expires_us),
         )
+
+    @staticmethod
+    def _retried(booked: Row, customer_id: str, request: Request, now_us: int) -> Reservation:
+        """The answer to a retried request id: the reservation booked the first time."""
+        from policylang.decision import Decision
+
+        same = (booked.kind == "contact" and booked.customer == customer_id and booked.at_us == to_micros(request.at)
+                and (booked.team, booked.channel, booked.purpose) == (request.team, request.channel, request.purpose))
+        if not same:
+            raise LedgerError(
+                f"request id {request.id!r} was already used for another contact; nothing was booked",
+                hint="a request id is an idempotency key: give each new request its own id",
+            )
+        contact = booked.entry(now_us)
+        assert isinstance(contact, Contact)
+        decision = Decision(request=request, allowed=True, denied_by=(), displaces=(), next_allowed_at=request.at,
+                            trace=(), notes=(f"request {request.id} was reserved before: this is that reservation",))
+        return Reservation(decision=decision, id=booked.id, contact=contact, displaced=(),
+                           expires_at=from_micros(booked.expires_us) if booked.expires_us is not None else None)
 
     def _searched(self, policy: Policy, record: Customer, customer_id: str, request: Request, explain: bool,
                   denied: Decision) -> Decision:  # fmt: skip
@@ -772,6 +832,9 @@ class _MemoryTxn:
     def row(self, row_id: str, *, for_update: bool) -> Row | None:
         found = self.store._rows.get(row_id)
         return None if found is None else attrs.evolve(found)
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]:
+        return {i: self.store._rows[i] for i in ids if i in self.store._rows}
 
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]:
         out = []
@@ -960,6 +1023,17 @@ class _SQLTxn:
         text = _SELECT + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
         found = self.execute(text, (row_id,)).fetchone()
         return None if found is None else Row.from_values(found)
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]:
+        out: dict[str, Row] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            text = _SELECT + " WHERE id IN (" + ", ".join("?" * len(chunk)) + ")"
+            for values in self.execute(text, chunk).fetchall():
+                row = Row.from_values(values)
+                out[row.id] = row
+        return out
 
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]:
         narrow, params = _match_filter(rule, "e.")

@@ -43,6 +43,8 @@ class Request:
     at: dt.datetime = attrs.field(converter=to_utc)
     campaign: str | None = None
     priority: int = 0
+    # the caller's idempotency key: a store books a request id at most once (issue 9)
+    id: str | None = None
 
     def moved_to(self, at: dt.datetime) -> Request:
         """The same request at another instant."""

@@ -236,9 +236,11 @@ def test_append_is_all_or_nothing(ledger: Ledger) -> None:
     good = Contact(at=T0, channel="email", purpose="marketing", team="gold", id="same", customer="ada")
     ledger.append([good])
     later = Contact(at=T0, channel="sms", purpose="marketing", team="gold", customer="ada")
-    with pytest.raises(LedgerError):
-        ledger.append([later, good])  # the duplicate id fails the whole batch
+    other = Contact(at=T0, channel="phone", purpose="marketing", team="gold", id="same", customer="ada")
+    with pytest.raises(LedgerError, match="other content"):
+        ledger.append([later, other])  # an id already stored for another contact fails the whole batch
     assert [e.id for e in ledger.events("ada") if isinstance(e, Contact)] == ["same"]
+    assert ledger.append([later, good]) == 1  # the same line again is a no-op (issue 9); `later` is new
 
 
 def test_export_returns_what_was_appended(ledger: Ledger) -> None:

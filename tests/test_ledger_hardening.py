@@ -233,3 +233,55 @@ def test_postgres_reconnects_after_its_connection_is_killed() -> None:
         # the next call reconnects by itself; what was committed is there
         assert ledger.summary()["planned"] == 1
         assert not reserve_one(ledger, hours=1).allowed
+
+
+# ---- retries and re-imports book nothing twice (item 8) --------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
+def test_a_retried_reserve_returns_the_first_reservation(kind: str, tmp_path: Any) -> None:
+    url = shared_url(kind, tmp_path)
+    with open_ledger(url, create=True) as ledger:
+        request = Request("sales", "email", "marketing", now() + dt.timedelta(hours=1), id="dialler-42")
+        first = ledger.reserve(POLICY, ADA, request)
+        again = ledger.reserve(POLICY, ADA, request)
+        assert first.allowed and again.allowed
+        assert again.id == first.id == "dialler-42"
+        planned = [e for e in ledger.events("ada") if isinstance(e, Contact)]
+        assert len(planned) == 1
+        # the same id for another contact is refused, and books nothing
+        with pytest.raises(LedgerError, match="already used for another contact"):
+            ledger.reserve(POLICY, BO, request)
+        assert not [e for e in ledger.events("bo") if isinstance(e, Contact)]
+
+
+LINES = [Contact(dt.datetime(2026, 11, 1, tzinfo=UTC) + dt.timedelta(minutes=k), "email", "marketing", "sales",
+                 customer=f"c{k % 300}") for k in range(1500)]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
+def test_importing_the_same_lines_again_adds_nothing(kind: str, tmp_path: Any) -> None:
+    url = shared_url(kind, tmp_path)
+    twin = Contact(LINES[0].at, "email", "marketing", "sales", customer="c0")  # an identical line: kept twice
+    with open_ledger(url, create=True) as ledger:
+        assert ledger.append([*LINES, twin]) == len(LINES) + 1
+        assert ledger.append([*LINES, twin]) == 0
+        assert ledger.summary()["sent"] == len(LINES) + 1
+
+
+def _import(url: str) -> int:
+    with open_ledger(url) as ledger:
+        return ledger.append(LINES)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_concurrent_imports_of_one_file_store_it_once(kind: str, tmp_path: Any) -> None:
+    import multiprocessing
+
+    url = shared_url(kind, tmp_path)
+    open_ledger(url, create=True).close()
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        added = pool.map(_import, [url] * 4)
+    assert sorted(added) == [0, 0, 0, len(LINES)]
+    with open_ledger(url) as ledger:
+        assert ledger.summary()["sent"] == len(LINES)
