@@ -100,7 +100,7 @@ def utc_now() -> dt.datetime:
 # Column order of the entries table as every store reads and writes it.
 COLUMNS = (
     "id", "customer", "kind", "at_us", "channel", "purpose", "team", "status", "outcome",
-    "campaign", "event", "expires_us", "ended", "displaced_by", "created_us", "updated_us",
+    "campaign", "event", "expires_us", "ended", "displaced_by", "created_us", "updated_us", "outcomes",
 )  # fmt: skip
 
 
@@ -124,6 +124,8 @@ class Row:
     displaced_by: str | None = None  # the reservation that displaced this one
     created_us: int = 0
     updated_us: int = 0
+    # a reservation's policy outcomes (JSON list), so confirm checks an outcome against them
+    outcomes: str | None = None
 
     def values(self) -> tuple[Any, ...]:
         return attrs.astuple(self, recurse=False)
@@ -334,7 +336,7 @@ class LedgerProtocol(Loads, Protocol):
     def reserve(self, policy: Policy, customer: Customer | str, request: Request, *,
                 explain: bool = True) -> Reservation: ...  # fmt: skip
 
-    def confirm(self, reservation_id: str, outcome: str | None = None) -> ReservationState: ...
+    def confirm(self, reservation_id: str, outcome: str | None = None, *, force: bool = False) -> ReservationState: ...
 
     def release(self, reservation_id: str) -> ReservationState: ...
 
@@ -634,6 +636,7 @@ class Ledger:
                     request.id or new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
                     purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
                     expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
+                    outcomes=json.dumps(list(policy.outcomes)),
                 )  # fmt: skip
                 for old in displaced:
                     old.displaced_by = row.id
@@ -720,13 +723,16 @@ class Ledger:
         return out
 
     # -- closing reservations --
-    def confirm(self, reservation_id: str, outcome: str | None = None) -> ReservationState:
+    def confirm(self, reservation_id: str, outcome: str | None = None, *, force: bool = False) -> ReservationState:
         """Mark a planned reservation sent (optionally with its outcome).
 
         Confirming an already confirmed reservation is harmless (retries are safe); a
-        displaced, released or expired one is refused with :class:`ReservationError`.
+        displaced, released or expired one is refused with :class:`ReservationError`. The
+        outcome must be one of the policy the reservation was made under (a
+        :class:`LedgerError` otherwise); an outcome already recorded is changed only with
+        ``force=True`` (a :class:`ReservationError` otherwise).
         """
-        return self._close(reservation_id, "sent", outcome)
+        return self._close(reservation_id, "sent", outcome, force)
 
     def release(self, reservation_id: str) -> ReservationState:
         """Give a planned reservation back: it stops counting at once.
@@ -736,7 +742,7 @@ class Ledger:
         """
         return self._close(reservation_id, "released", None)
 
-    def _close(self, reservation_id: str, to: str, outcome: str | None) -> ReservationState:
+    def _close(self, reservation_id: str, to: str, outcome: str | None, force: bool = False) -> ReservationState:
         with self._transaction(write=True) as txn:
             now_us = self._now_us(txn)
             row = txn.row(reservation_id, for_update=False)
@@ -747,6 +753,11 @@ class Ledger:
                 row = txn.row(reservation_id, for_update=True)
             if row is None or row.kind != "contact":
                 raise LedgerError(f"no reservation {reservation_id!r} in this ledger")
+            if outcome is not None and row.outcomes is not None and outcome not in json.loads(row.outcomes):
+                allowed = json.loads(row.outcomes)
+                raise LedgerError(f"`{outcome}` is not an outcome of the policy reservation {reservation_id} was made "
+                                  "under; nothing was changed",
+                                  expected=", ".join(allowed) or "no outcomes (the policy declares none)")  # fmt: skip
             state = row.state(now_us)
             if state == "planned":
                 row.status = to
@@ -756,6 +767,12 @@ class Ledger:
                 row.updated_us = now_us
                 txn.update(row)
             elif to == "sent" and state == "sent":
+                if outcome is not None and row.outcome is not None and row.outcome != outcome and not force:
+                    raise ReservationError(
+                        f"reservation {reservation_id} was confirmed with outcome {row.outcome}; "
+                        f"it is not changed to {outcome}",
+                        hint="pass force (confirm --force) to correct a recorded outcome",
+                    )
                 if outcome is not None and row.outcome != outcome:
                     row.outcome = outcome
                     row.updated_us = now_us
@@ -915,7 +932,7 @@ class MemoryLedger(Ledger):
 
 # ---- SQL stores -------------------------------------------------------------------------------
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each migration brings a ledger from version N-1 to N. Statements use "?" placeholders
 # and portable types; BIGINT_PK is replaced per dialect.
@@ -952,11 +969,22 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # capacity rules are mostly a team's load ("phone by service"): find its contacts directly
         "CREATE INDEX entries_team_channel_at ON entries (team, channel, at_us) WHERE kind = 'contact'",
     ),
+    # version 3: the outcomes of the policy a reservation was made under (confirm checks them)
+    3: ("ALTER TABLE entries ADD COLUMN outcomes TEXT",),
 }
 
-_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM entries"
-_INSERT = "INSERT INTO entries (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ")"
-_PREFIXED = ", ".join("e." + c for c in COLUMNS)
+def _statements(columns: Sequence[str]) -> tuple[str, str, str]:
+    return (
+        "SELECT " + ", ".join(columns) + " FROM entries",
+        "INSERT INTO entries (" + ", ".join(columns) + ") VALUES (" + ", ".join("?" * len(columns)) + ")",
+        ", ".join("e." + c for c in columns),
+    )
+
+
+_SELECT, _INSERT, _PREFIXED = _statements(COLUMNS)
+# A ledger object kept at an older schema (tests build old ledgers) reads and writes the
+# columns that schema has; every opened ledger is migrated to the newest.
+_OLD_STATEMENTS = _statements(COLUMNS[:-1])
 _UPDATE = (
     "UPDATE entries SET status = ?, outcome = ?, ended = ?, displaced_by = ?, updated_us = ? WHERE id = ?"
 )
@@ -985,6 +1013,9 @@ class _SQLTxn:
     """A transaction over a DB-API connection; ``mark`` converts "?" placeholders."""
 
     def __init__(self, ledger: SQLLedger, cursor: Any) -> None:
+        old = getattr(ledger, "_version", SCHEMA_VERSION) < 3
+        self._select, self._insert, self._prefixed = _OLD_STATEMENTS if old else (_SELECT, _INSERT, _PREFIXED)
+        self._columns = COLUMNS[:-1] if old else COLUMNS
         self.ledger = ledger
         self.cur = cursor
 
@@ -1016,11 +1047,11 @@ class _SQLTxn:
         )
 
     def rows(self, customer: str) -> list[Row]:
-        found = self.execute(_SELECT + " WHERE customer = ? ORDER BY at_us, seq", (customer,)).fetchall()
+        found = self.execute(self._select + " WHERE customer = ? ORDER BY at_us, seq", (customer,)).fetchall()
         return [Row.from_values(values) for values in found]
 
     def row(self, row_id: str, *, for_update: bool) -> Row | None:
-        text = _SELECT + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
+        text = self._select + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
         found = self.execute(text, (row_id,)).fetchone()
         return None if found is None else Row.from_values(found)
 
@@ -1029,7 +1060,7 @@ class _SQLTxn:
         unique = sorted(set(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            text = _SELECT + " WHERE id IN (" + ", ".join("?" * len(chunk)) + ")"
+            text = self._select + " WHERE id IN (" + ", ".join("?" * len(chunk)) + ")"
             for values in self.execute(text, chunk).fetchall():
                 row = Row.from_values(values)
                 out[row.id] = row
@@ -1040,7 +1071,7 @@ class _SQLTxn:
         # only a `by owner` selector needs each contact's customer's owner
         owner = ("c.owner", "LEFT JOIN customers c ON c.id = e.customer") if rule.match.uses_owner else ("NULL", "")
         text = (
-            f"SELECT {_PREFIXED}, {owner[0]} FROM entries e {owner[1]} "
+            f"SELECT {self._prefixed}, {owner[0]} FROM entries e {owner[1]} "
             f"WHERE e.kind = 'contact' AND e.at_us >= ? AND e.at_us < ? AND {_counted_sql('e.')}{narrow}"
         )
         found = self.execute(text, [start_us, end_us, now_us, *params]).fetchall()
@@ -1049,20 +1080,20 @@ class _SQLTxn:
     def insert(self, rows: Sequence[Row]) -> None:
         if len(rows) >= 100 and self.ledger.placeholder == "%s":
             # PostgreSQL bulk import: COPY is an order of magnitude faster than INSERTs
-            with self.cur.copy(f"COPY entries ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            with self.cur.copy(f"COPY entries ({', '.join(self._columns)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row.values())
+                    copy.write_row(row.values()[: len(self._columns)])
         elif rows:
-            self.cur.executemany(self._sql(_INSERT), [row.values() for row in rows])
+            self.cur.executemany(self._sql(self._insert), [row.values()[: len(self._columns)] for row in rows])
 
     def update(self, row: Row) -> None:
         self.execute(_UPDATE, (row.status, row.outcome, row.ended, row.displaced_by, row.updated_us, row.id))
 
     def all_rows(self, customer: str | None) -> Iterator[Row]:
         if customer is None:
-            cursor = self.execute(_SELECT + " ORDER BY seq")
+            cursor = self.execute(self._select + " ORDER BY seq")
         else:
-            cursor = self.execute(_SELECT + " WHERE customer = ? ORDER BY seq", (customer,))
+            cursor = self.execute(self._select + " WHERE customer = ? ORDER BY seq", (customer,))
         for values in cursor:
             yield Row.from_values(values)
 

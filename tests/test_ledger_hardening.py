@@ -285,3 +285,45 @@ def test_concurrent_imports_of_one_file_store_it_once(kind: str, tmp_path: Any) 
     assert sorted(added) == [0, 0, 0, len(LINES)]
     with open_ledger(url) as ledger:
         assert ledger.summary()["sent"] == len(LINES)
+
+
+OUTCOME_POLICY = policylang.compile(
+    'policy "p"\nchannels email\nteams sales\npurposes marketing\noutcomes delivered, bounced\n'
+    'cap "one a day": at most 1 email per 1 day\n',
+    "outcomes.pol",
+)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
+def test_confirm_checks_the_outcome_and_keeps_a_recorded_one(kind: str, tmp_path: Any) -> None:
+    from policylang.ledger import ReservationError
+
+    url = shared_url(kind, tmp_path)
+    with open_ledger(url, create=True) as ledger:
+        held = ledger.reserve(OUTCOME_POLICY, ADA, Request("sales", "email", "marketing", now()))
+        assert held.id is not None
+        with pytest.raises(LedgerError, match="not an outcome of the policy") as caught:
+            ledger.confirm(held.id, outcome="whatever")
+        assert caught.value.expected == "delivered, bounced"
+        assert ledger.reservation(held.id).state == "planned"  # nothing changed
+        assert ledger.confirm(held.id, outcome="delivered").state == "sent"
+        assert ledger.confirm(held.id, outcome="delivered").state == "sent"  # a retry is harmless
+        with pytest.raises(ReservationError, match="was confirmed with outcome delivered"):
+            ledger.confirm(held.id, outcome="bounced")
+        assert ledger.confirm(held.id, outcome="bounced", force=True).contact.outcome == "bounced"
+
+
+def test_confirm_cli_refuses_an_unknown_outcome_and_a_change_without_force(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from policylang.cli import main
+
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    with open_ledger(url, create=True) as ledger:
+        held = ledger.reserve(OUTCOME_POLICY, ADA, Request("sales", "email", "marketing", now()))
+    assert held.id is not None
+    assert main(["confirm", "--ledger", url, held.id, "--outcome", "whatever"]) == 2
+    assert main(["confirm", "--ledger", url, held.id, "--outcome", "delivered"]) == 0
+    assert main(["confirm", "--ledger", url, held.id, "--outcome", "bounced"]) == 1
+    assert main(["confirm", "--ledger", url, held.id, "--outcome", "bounced", "--force"]) == 0
+    capsys.readouterr()

@@ -133,6 +133,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("reservation", metavar="RESERVATION", help="the reservation id that reserve printed")
     p.add_argument("--outcome", metavar="NAME", help="the contact's outcome (one of the policy's outcomes)")
     p.add_argument("--policy", metavar="POLICY", help="check the outcome against this policy's outcomes")
+    p.add_argument("--force", action="store_true", help="change an outcome that was already recorded")
     p.set_defaults(run=run_confirm)
 
     p = sub.add_parser("release", help="give a reservation back without sending (JSON out)", epilog=EXIT_STATUS_CLOSE)
@@ -415,7 +416,7 @@ def run_confirm(args: argparse.Namespace) -> int:
         if args.outcome not in policy.outcomes:
             raise InputError(f"`{args.outcome}` is not an outcome of {args.policy}",
                              expected=", ".join(policy.outcomes) or "no outcomes are declared")  # fmt: skip
-    return _close(args, lambda ledger: ledger.confirm(args.reservation, outcome=args.outcome))
+    return _close(args, lambda ledger: ledger.confirm(args.reservation, outcome=args.outcome, force=args.force))
 
 
 def run_release(args: argparse.Namespace) -> int:
