@@ -39,6 +39,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import threading
 import uuid
@@ -171,10 +172,26 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+# Ids and campaign names: what every store keeps and every export format writes back the same.
+MAX_ID_CHARS = 256
+# Control characters (NUL: PostgreSQL cannot store it; CR/LF: CSV lines) and lone surrogates
+# (not UTF-8: SQLite and PostgreSQL cannot store them).
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def check_text(value: str | None, what: str) -> None:
-    """Refuse a NUL character: PostgreSQL cannot store one, so no store accepts it."""
-    if value is not None and "\x00" in value:
-        raise LedgerError(f"{what} {value!r} contains a NUL character, which a ledger cannot store")
+    """Refuse an id (or campaign) no store could keep or no export could write back: over
+    MAX_ID_CHARS characters, a control character, a lone surrogate. Every store applies it."""
+    if value is None:
+        return
+    if len(value) > MAX_ID_CHARS:
+        raise LedgerError(f"{what} {value[:40]!r}... has {len(value):,} characters, over the limit of {MAX_ID_CHARS}")
+    bad = _UNSTORABLE.search(value)
+    if bad:
+        char = bad.group()
+        kind = ("a NUL character" if char == "\x00" else "a lone surrogate" if "\ud800" <= char <= "\udfff"
+                else f"a control character (U+{ord(char):04X})")  # fmt: skip
+        raise LedgerError(f"{what} {value!r} contains {kind}, which a ledger cannot store or export")
 
 
 def row_from_entry(entry: Entry, now_us: int) -> Row:

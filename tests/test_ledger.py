@@ -396,9 +396,16 @@ customer_values = st.fixed_dictionaries({}, optional={
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=customer_values, ident=st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=12))
+@given(values=customer_values, ident=st.text(min_size=1, max_size=12))
 def test_stored_customer_records_come_back_equal(ledger: Ledger, values: dict[str, object], ident: str) -> None:
+    # any text: an id no store can keep (a control character, a lone surrogate) is refused
+    # by every store alike (issue 9); any other comes back equal
     record = Customer(ident, values)
+    storable = not any(c < " " or "\x7f" <= c <= "\x9f" or "\ud800" <= c <= "\udfff" for c in ident)
+    if not storable:
+        with pytest.raises(LedgerError, match="cannot store"):
+            ledger.put_customers(RICH_POLICY, [record])
+        return
     ledger.put_customers(RICH_POLICY, [record])
     assert ledger.customer(RICH_POLICY, ident) == record
 

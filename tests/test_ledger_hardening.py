@@ -7,11 +7,14 @@ Each test here failed on the main branch before issue 9.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import policylang
 from policylang import evaluator
@@ -134,7 +137,7 @@ def test_a_full_disk_is_a_ledger_error(tmp_path: Any) -> None:
         pages = ledger._conn.execute("PRAGMA page_count").fetchone()[0]  # type: ignore[attr-defined]
         ledger._conn.execute(f"PRAGMA max_page_count = {pages}")  # type: ignore[attr-defined]  # SQLITE_FULL
         with pytest.raises(LedgerError, match="disk is full; nothing was written"):
-            ledger.append([Contact(now(), "email", "marketing", "sales", customer=f"c{k}", campaign="x" * 900)
+            ledger.append([Contact(now(), "email", "marketing", "sales", customer=f"c{k}", campaign="x" * 250)
                            for k in range(2000)])
         assert ledger.summary()["sent"] == 0
 
@@ -327,3 +330,66 @@ def test_confirm_cli_refuses_an_unknown_outcome_and_a_change_without_force(
     assert main(["confirm", "--ledger", url, held.id, "--outcome", "bounced"]) == 1
     assert main(["confirm", "--ledger", url, held.id, "--outcome", "bounced", "--force"]) == 0
     capsys.readouterr()
+
+
+# ---- ids: the same limits in every store, and export/import gives them back (item 9) ----------
+
+IDS = st.text(min_size=1, max_size=12) | st.text(min_size=250, max_size=300) | st.sampled_from(
+    ["a\rb", "a\nb", "\ud800", "x\x00", "é,\"q\"", " lead", "tab\there", "\u2028sep"])
+
+
+def storable(text: str) -> bool:
+    # written independently of the ledger's own check: the limits of docs/ledger.md
+    return len(text) <= 256 and not any(
+        ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in text
+    )
+
+
+@pytest.fixture(scope="module")
+def id_stores(tmp_path_factory: Any) -> Iterator[list[Ledger]]:
+    folder = tmp_path_factory.mktemp("ids")
+    kinds = ["memory", "sqlite"] + (["postgres"] if os.environ.get("CI") == "true" or _has_pg() else [])
+    opened = [open_ledger(shared_url(kind, folder), create=True) for kind in kinds]
+    yield opened
+    for ledger in opened:
+        ledger.close()
+
+
+def _has_pg() -> bool:
+    from tests.pg_server import Unavailable
+    from tests.pg_server import shared_url as pg_shared
+
+    try:
+        pg_shared()
+        return True
+    except Unavailable:
+        return False
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(customer=IDS, campaign=IDS, ident=IDS)
+def test_ids_are_refused_alike_or_round_trip_through_csv_and_jsonl(id_stores: list[Ledger], customer: str,
+                                                                   campaign: str, ident: str) -> None:  # fmt: skip
+    from policylang.commands.ledger import entries_csv, read_csv
+    from policylang.inputs import entry_from_json, jsonl_lines, where
+
+    contact = Contact(now(), "email", "marketing", "sales", customer=customer, campaign=campaign,
+                      id=ident + os.urandom(3).hex() if len(ident) < 250 else ident[:-6] + os.urandom(3).hex())  # fmt: skip
+    ok = storable(customer) and storable(campaign) and storable(contact.id or "")
+    for ledger in id_stores:
+        if not ok:
+            with pytest.raises(LedgerError, match="cannot store|over the limit"):
+                ledger.append([contact])
+            continue
+        assert ledger.append([contact]) == 1
+        stored = [e for e in ledger.export(customer) if isinstance(e, Contact) and e.id == contact.id]
+        assert len(stored) == 1
+        row = stored[0].to_dict()
+        text = entries_csv([row])
+        (number, back), = list(read_csv(text, "x.csv", POLICY, customers=False))
+        assert not isinstance(back, Exception), back
+        again = entry_from_json(POLICY, back, where("x.csv", number))
+        assert (again.customer, again.campaign, again.id) == (customer, campaign, contact.id)  # type: ignore[union-attr]
+        (_, line), = list(jsonl_lines(json.dumps(row) + "\n", "x.jsonl"))
+        again = entry_from_json(POLICY, line, where("x.jsonl", 1))
+        assert (again.customer, again.campaign, again.id) == (customer, campaign, contact.id)  # type: ignore[union-attr]
