@@ -468,7 +468,8 @@ class Ledger:
         raise NotImplementedError
 
     def _before_commit(self, txn: Txn) -> None:
-        """Called inside a reservation's transaction just before it commits (a test hook)."""
+        """Called inside a reserve, confirm or release transaction just before it commits
+        (a test hook: concurrency tests pause a writer here to force an interleaving)."""
 
     @property
     def schema_version(self) -> int:
@@ -801,6 +802,7 @@ class Ledger:
                 )
             elif state == "sent":
                 raise ReservationError(f"reservation {reservation_id} cannot be released: it was already sent")
+            self._before_commit(txn)
         return _state(row, now_us)
 
     def expire(self) -> int:
