@@ -22,6 +22,8 @@ import datetime as dt
 import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import compress, count, repeat
+from operator import ge, lt, sub
 from typing import Any, Protocol
 
 import attrs
@@ -450,9 +452,8 @@ def dense_runs(values: Sequence[int], limit: int, width: int, ctx: Context, key:
     found = ctx._memo.get(key)  # noqa: SLF001
     if found is None:
         ctx.stats.scanned += len(values)
-        found = ctx._memo[key] = [  # noqa: SLF001
-            m for m in range(len(values) - limit + 1) if values[m + limit - 1] - values[m] < width
-        ]
+        spans = map(sub, values[limit - 1 :], values[: len(values) - limit + 1])
+        found = ctx._memo[key] = list(compress(count(), map(lt, spans, repeat(width))))  # noqa: SLF001
     return found
 
 
@@ -484,6 +485,15 @@ def next_clear(values: Sequence[int], point: int, limit: int, width: int, ctx: C
     m = bisect_right(values, point - width)  # the first run that ends after the point
     current = point
     size = len(values)
+    if isinstance(values, list) and m + limit - 1 < size and values[m + limit - 1] - width < point:
+        # Runs m + 1, m + 2, ... keep the stretch going while each starts before the last
+        # one ends: values[k + limit - 1] - values[k - 1] < 2 * width. Found in C, not a loop.
+        first = m + 1
+        ends, starts = values[first + limit - 1 :], values[first - 1 : size - limit]
+        gaps = map(sub, ends, starts)
+        last = next(compress(count(first), map(ge, gaps, repeat(2 * width))), first + len(ends))
+        ctx.stats.scanned += last - m
+        return int(values[last - 1]) + width
     while m + limit - 1 < size and values[m + limit - 1] - width < current and current <= stop:
         current = max(current, values[m] + width)
         m += 1
