@@ -99,6 +99,9 @@ COMMAND_MODULES: dict[str, str] = {
     "completion": "policylang.commands.completion",
     "serve": "policylang.commands.serve",
     "audit": "policylang.commands.serve",
+    "lint": "policylang.commands.lint",
+    "diff": "policylang.commands.diff",
+    "lsp": "policylang.commands.lsp",
 }
 
 
