@@ -15,9 +15,12 @@ Run: python benchmarks/decide.py [--quick] [--million]
    it is missing) running benchmarks/northwind6.rego on the same JSON text.
 3. Cold start: `python3 -c pass`, `policylang --version`, `policylang check` and
    `policylang decide --json` on the README example (median wall milliseconds of 7).
-4. With --million: `policylang decide --json` with a 1,000,000-line ledger, wall time and
+4. Section 11: benchmarks/section11.pol (Northwind's rules with every new form: customers in
+   two zones, a holiday calendar, `when` on many rules, windows, pauses, warnings) against
+   examples/northwind.pol, prebuilt index at 100 events; p50 and the ratio (target <= 2x).
+5. With --million: `policylang decide --json` with a 1,000,000-line ledger, wall time and
    peak memory of the process.
-5. Worst cases of issue 9 (`--worst` runs only these): the `next_allowed_at` search over a
+6. Worst cases of issue 9 (`--worst` runs only these): the `next_allowed_at` search over a
    dense run (one email every 30 s under "1 per minute"; a capacity rule fed 43,200 calls of
    1,000 customers), a `per 3660 consecutive days` cap, and a 3660-day rolling window with
    contacts planned ahead, each at 10,000 ledger events: median milliseconds per decision
@@ -87,11 +90,13 @@ def make_requests(policy: policylang.Policy, count: int, rng: random.Random) -> 
     ]
 
 
-def measure(policy: policylang.Policy, size: int, explain: bool, count: int) -> list[float]:
+def measure(policy: policylang.Policy, size: int, explain: bool, count: int,
+            customer: Customer | None = None) -> list[float]:
     rng = random.Random(size)
     history = History(make_ledger(policy, size, rng))
     # Validated once, as an embedding service would (a plain dict is checked on every call).
-    customer = Customer("c1", {"timezone": "America/Chicago", "status": "active", "owner": "cards", "age": 40.0})
+    customer = customer or Customer("c1", {"timezone": "America/Chicago", "status": "active", "owner": "cards",
+                                           "age": 40.0})
     requests = make_requests(policy, count, rng)
     for request in requests[:200]:  # warm the per-selector indexes and plan cache
         policy.decide(customer, request, history, explain=explain)
@@ -319,14 +324,39 @@ def worst_cases(runs: int = 7) -> None:
         print(f"{name:<42} {statistics.median(times):>10.2f} {stats.steps:>8,} {answer:>26}")
 
 
+SECTION11_CUSTOMER = Customer("c1", {
+    "timezone": ("America/New_York", "America/Chicago"), "region": "US-NY", "state": "ny", "status": "active",
+    "owner": "cards", "age": 40.0, "last_purchase": dt.datetime(2026, 11, 20, 12, tzinfo=UTC),
+})
+
+
+def section11(count: int) -> tuple[float, float]:
+    """p50 of Northwind and of the section 11 policy at 100 events (explain off, then on)."""
+    northwind = policylang.load(ROOT / "examples" / "northwind.pol")
+    extended = policylang.load(ROOT / "benchmarks" / "section11.pol")
+    print("Section 11 forms: benchmarks/section11.pol vs examples/northwind.pol, prebuilt index, 100 events")
+    print(f"{'explain':>7} {'northwind p50':>14} {'section11 p50':>14} {'ratio':>7}")
+    ratios = []
+    for explain in (False, True):
+        base = statistics.median(measure(northwind, 100, explain, count))
+        ours = statistics.median(measure(extended, 100, explain, count, SECTION11_CUSTOMER))
+        ratios.append(ours / base)
+        print(f"{'on' if explain else 'off':>7} {base:>11.1f} us {ours:>11.1f} us {ours / base:>6.2f}x")
+    return ratios[0], ratios[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer decisions per row")
     parser.add_argument("--million", action="store_true", help="also time decide --json with 1,000,000 lines")
     parser.add_argument("--worst", action="store_true", help="only the worst cases of issue 9")
+    parser.add_argument("--section11", action="store_true", help="only the section 11 comparison")
     args = parser.parse_args()
     if args.worst:
         worst_cases()
+        return
+    if args.section11:
+        section11(2000 if args.quick else 20000)
         return
     count = 2000 if args.quick else 20000
     policy = policylang.load(ROOT / "examples" / "northwind.pol")
@@ -356,6 +386,9 @@ def main() -> None:
     print(f"  prebuilt index no slower than 12.7 us at 100 / 21 us at 10,000: {real[('prebuilt', 100)]:.1f} / "
           f"{real[('prebuilt', 10000)]:.1f} us")
     print(f"  store read + decide <= 100 us at 100: {real[('store+decide', 100)]:.1f} us")
+    print()
+    off, on = section11(count)
+    print(f"  section 11 policy p50 within 2x of northwind at 100 (issue 15): {off:.2f}x (explain on {on:.2f}x)")
     cold_starts()
     print()
     worst_cases()

@@ -39,7 +39,13 @@ class Duration:
 
     @property
     def seconds(self) -> int:
-        return self.amount * {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}[self.unit]
+        """The length in seconds; 0 for months and years, which have no fixed length."""
+        return self.amount * {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}.get(self.unit, 0)
+
+    @property
+    def months(self) -> int:
+        """The length in months (``N years`` is 12N months); 0 for fixed-length units."""
+        return self.amount * {"month": 1, "year": 12}.get(self.unit, 0)
 
 
 @attrs.frozen(slots=True)
@@ -155,7 +161,19 @@ class AnyOf:
     span: Span = _span()
 
 
-Condition = FlagTest | Compare | InList | Member | Not | AllOf | AnyOf
+@attrs.frozen(slots=True)
+class TimeTest:
+    """``customer.ATTR within D``, ``within N consecutive days`` or ``at least D ago`` (11.2):
+    ``op`` is ``within``, ``within_days`` or ``ago``; ``days`` is set for ``within_days``."""
+
+    attr: AttrRef
+    op: str
+    duration: Duration | None = None
+    days: int | None = None
+    span: Span = _span()
+
+
+Condition = FlagTest | Compare | InList | Member | Not | AllOf | AnyOf | TimeTest
 
 
 # ---- declarations ---------------------------------------------------------------------
@@ -222,6 +240,41 @@ class Precedence:
 
 
 @attrs.frozen(slots=True)
+class RuleTail:
+    """The clauses of section 11.0 after a rule's body: ``in zone``, ``when``, ``from``,
+    ``until``; and whether the name carried ``warn``. ``zone`` is an IANA name (str) or a
+    customer attribute; dates are checked by the compiler."""
+
+    warn: bool = False
+    zone: str | AttrRef | None = None
+    when: Condition | None = None
+    start: Name | None = None  # the `from` date, as written
+    until: Name | None = None  # the first `until` item (a date, or an exemption window's closer)
+    span: Span = _span()
+    more_until: tuple[Name, ...] = attrs.field(default=(), kw_only=True)  # `until a, b`: b...
+
+    @property
+    def until_items(self) -> tuple[Name, ...]:
+        return ((self.until,) if self.until is not None else ()) + self.more_until
+
+    @property
+    def empty(self) -> bool:
+        return self == RuleTail()
+
+
+NO_TAIL = RuleTail()
+
+
+@attrs.frozen(slots=True)
+class Counting:
+    """``counting only outcome A, B`` (``only`` True) or ``not counting outcome A, B``."""
+
+    only: bool
+    outcomes: tuple[Name, ...]
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
 class Cap:
     """``cap`` and ``capacity``: at most N matching contacts per window."""
 
@@ -233,6 +286,8 @@ class Cap:
     for_each: str | None = None
     span: Span = _span()
     name_span: Span = _span()
+    tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
+    counting: Counting | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -251,8 +306,13 @@ class Between:
 
 @attrs.frozen(slots=True)
 class OnDays:
-    days: tuple[Name, ...]  # weekday names, ``weekend`` or ISO dates (as Name text)
+    """``on DAY, ...`` and, with ``clock``, ``on DAY, ... outside A-B | between A and B``
+    (11.9). A day is a weekday, ``weekend``, an ISO date, ``holidays`` (the customer's
+    calendar) or ``holidays "CODE"`` (a fixed one), kept as the Name's text."""
+
+    days: tuple[Name, ...]  # weekday names, ``weekend``, ISO dates or holidays (as Name text)
     span: Span = _span()
+    clock: Outside | Between | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -267,6 +327,9 @@ class WithinAfter:
     outcome: Name | None = None
     for_each: str | None = None
     span: Span = _span()
+    more_outcomes: tuple[Name, ...] = attrs.field(default=(), kw_only=True)  # `with outcome a, b`: b...
+    count: int | None = attrs.field(default=None, kw_only=True)  # 11.12 `after N TRIGGER in WINDOW`
+    count_window: Window | None = attrs.field(default=None, kw_only=True)
 
     @property
     def consecutive(self) -> bool:
@@ -284,6 +347,8 @@ class Quiet:
     period: QuietPeriod
     span: Span = _span()
     name_span: Span = _span()
+    more_periods: tuple[QuietPeriod, ...] = attrs.field(default=(), kw_only=True)  # `or PART` (11.9)
+    tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -294,6 +359,7 @@ class Exclude:
     condition: Condition
     span: Span = _span()
     name_span: Span = _span()
+    tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -307,6 +373,8 @@ class Require:
     within: Duration | None
     span: Span = _span()
     name_span: Span = _span()
+    more_outcomes: tuple[Name, ...] = attrs.field(default=(), kw_only=True)  # `with outcome a, b`: b...
+    tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -317,6 +385,7 @@ class Exclusive:
     distance: Duration
     span: Span = _span()
     name_span: Span = _span()
+    tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -329,6 +398,18 @@ class ExemptTarget:
 
 
 @attrs.frozen(slots=True)
+class ExemptWindow:
+    """``within D after OPENER`` / ``within N consecutive days after OPENER`` / ``after
+    OPENER`` of an exemption window (11.5); the closers are the rule's ``until`` items."""
+
+    duration: Duration | None
+    days: int | None
+    opener: Selector
+    outcomes: tuple[Name, ...] = ()
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
 class Exempt:
     kind: str
     name: str
@@ -336,10 +417,39 @@ class Exempt:
     targets: tuple[ExemptTarget, ...]
     span: Span = _span()
     name_span: Span = _span()
+    window: ExemptWindow | None = attrs.field(default=None, kw_only=True)
+    tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
+
+
+@attrs.frozen(slots=True)
+class Holidays:
+    """``holidays "CODE"`` (the policy's calendar) or ``holidays from customer.ATTR`` (11.10)."""
+
+    code: str | None = None
+    attr: AttrRef | None = None
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class WeekStarts:
+    """``week starts sunday`` (11.13)."""
+
+    day: Name
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Hold:
+    """``hold SELECTOR up to DURATION`` (11.16)."""
+
+    selector: Selector
+    duration: Duration
+    span: Span = _span()
 
 
 Rule = Cap | Quiet | Exclude | Require | Exclusive | Exempt
-Statement = PolicyName | PolicyTimezone | Vocabulary | CustomerBlock | OwnerDecl | Precedence | Rule
+Statement = (PolicyName | PolicyTimezone | Vocabulary | CustomerBlock | OwnerDecl | Precedence | Rule
+             | Holidays | WeekStarts | Hold)
 RULE_TYPES = (Cap, Quiet, Exclude, Require, Exclusive, Exempt)
 
 

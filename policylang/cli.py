@@ -95,6 +95,7 @@ COMMAND_MODULES: dict[str, str] = {
     "reserve": "policylang.commands.ledger",
     "confirm": "policylang.commands.ledger",
     "release": "policylang.commands.ledger",
+    "void": "policylang.commands.ledger",
     "demo": "policylang.commands.demo",
     "completion": "policylang.commands.completion",
     "serve": "policylang.commands.serve",

@@ -118,12 +118,13 @@ def start_of_date(day: dt.date, tz: dt.tzinfo) -> int:
     return earliest_at_wall(target, guess, tz)
 
 
-def period_bounds(day: dt.date, unit: str) -> tuple[dt.date, dt.date]:
-    """First date of the calendar period containing ``day`` and of the next one."""
+def period_bounds(day: dt.date, unit: str, week_start: int = 0) -> tuple[dt.date, dt.date]:
+    """First date of the calendar period containing ``day`` and of the next one; weeks
+    start on ``week_start`` (0 = Monday, 11.13)."""
     if unit == "day":
         return day, day + dt.timedelta(days=1)
     if unit == "week":
-        start = day - dt.timedelta(days=day.weekday())
+        start = day - dt.timedelta(days=(day.weekday() - week_start) % 7)
         return start, start + dt.timedelta(days=7)
     if unit == "month":
         start = day.replace(day=1)
@@ -138,6 +139,22 @@ def period_bounds(day: dt.date, unit: str) -> tuple[dt.date, dt.date]:
 def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def plus_months(us: int, months: int, tz: dt.tzinfo) -> int:
+    """``us`` + N months in ``tz`` (11.2): the same local clock time and day of month, the
+    day lowered to the target month's last; a skipped clock time moves forward by the gap
+    and a repeated one is the first (zoneinfo's ``fold=0`` reading does both)."""
+    moment = local(us, tz)
+    first = add_months(moment.date().replace(day=1), months)
+    last = (add_months(first, 1) - dt.timedelta(days=1)).day
+    target = dt.datetime.combine(first.replace(day=min(moment.day, last)), moment.time().replace(tzinfo=None))
+    return micros(target.replace(tzinfo=tz))
+
+
+def plus(us: int, seconds: int, months: int, tz: dt.tzinfo) -> int:
+    """``us`` plus a duration of ``seconds`` or of ``months`` (months added in ``tz``)."""
+    return plus_months(us, months, tz) if months else us + seconds * SECOND
 
 
 def next_exit(

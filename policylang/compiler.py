@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import operator
 import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from policylang import ast
+import attrs
+
+from policylang import ast, clock
 from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean, raise_all
 from policylang.parser import KEYWORDS, parse_partial
 from policylang.rules import (
@@ -26,6 +29,7 @@ from policylang.rules import (
     ClockRange,
     ConditionFn,
     Consecutive,
+    DayClock,
     DaySet,
     ExcludeRule,
     ExclusiveRule,
@@ -33,8 +37,12 @@ from policylang.rules import (
     Match,
     Policy,
     QuietRule,
+    QuietSpec,
     RequireRule,
     Rolling,
+    Scope,
+    TimeSpec,
+    WindowSpec11,
 )
 from policylang.source import Source, Span
 
@@ -72,6 +80,14 @@ def compile_policy(text: str, source: str = "<policy>") -> Policy:
         raise_all([*partial.problems, *exc.errors])
     raise_all(partial.problems)
     raise AssertionError("unreachable: there were syntax errors")
+
+
+def holiday_code_problem(code: str) -> tuple[str, str | None] | None:
+    """Why ``code`` is not a holiday calendar of the ``holidays`` package (message, hint),
+    or None when it is one: ``"FR"``, or a country and one of its subdivisions ``"FR-57"``."""
+    from policylang import calendars
+
+    return calendars.code_problem(code)
 
 
 def valid_zone(name: str) -> bool:
@@ -120,6 +136,11 @@ class Compiler:
         self.owner_attribute: str | None = None
         self.title = ""
         self.timezone: str | None = None
+        self.time_tests: list[TimeSpec] = []  # the time tests of the condition being compiled
+        self.week_start = 0
+        self.holiday_code: str | None = None
+        self.holiday_attribute: str | None = None
+        self.uses_customer_holidays: Span | None = None  # where `on holidays` is first used
 
     # ---- plumbing -------------------------------------------------------------------
     def error(self, message: str, span: Span, *, expected: str | None = None, hint: str | None = None) -> None:
@@ -134,11 +155,22 @@ class Compiler:
         rule_nodes = [s for s in statements if isinstance(s, ast.RULE_TYPES)]
         self.check_rule_names(rule_nodes)
         precedence = self.precedence(statements)
+        for statement in statements:
+            if isinstance(statement, ast.Holidays):
+                self.declare_holidays(statement)
+        holds = tuple(h for h in (self.hold(s) for s in statements if isinstance(s, ast.Hold)) if h is not None)
         rules: list[AnyRule] = []
         for node in rule_nodes:
             compiled = self.rule(node, len(rules))
             if compiled is not None:
                 rules.append(compiled)
+        declared = any(isinstance(s, ast.Holidays) and s.code is not None for s in statements)
+        if self.uses_customer_holidays is not None and not declared and "holidays" not in self.unparsed_words:
+            self.error(
+                "`on holidays` needs the policy's calendar",
+                self.uses_customer_holidays,
+                hint='add a line like `holidays "FR"` (used for customers without a region of their own)',
+            )
         self.problems.sort(key=lambda p: (p.span.line, p.span.column))  # report in file order
         raise_all(self.problems)
         return Policy(
@@ -152,7 +184,39 @@ class Compiler:
             exempted_by=exemption_edges(rules),
             file=self.source.name,
             syntax=self.tree,
+            holiday_code=self.holiday_code,
+            holiday_attribute=self.holiday_attribute,
+            week_start=self.week_start,
+            holds=holds,
         )
+
+    def declare_holidays(self, statement: ast.Holidays) -> None:
+        """``holidays "CODE"`` and ``holidays from customer.ATTR`` (11.10)."""
+        if statement.attr is not None:
+            if self.holiday_attribute is not None:
+                self.error("the customers' holiday calendar is given twice", statement.span)
+            spec = self.attr(statement.attr)
+            if spec is not None and spec.kind not in ("region", "text"):
+                self.error(f"`customer.{spec.name}` is {describe_type(spec)}; a holiday calendar comes from a region",
+                           statement.attr.span, hint=f"declare it as `{spec.name}  region` in the customer block")
+            elif spec is not None:
+                self.holiday_attribute = spec.name
+            return
+        if self.holiday_code is not None:
+            self.error("the policy's holiday calendar is given twice", statement.span,
+                       hint="keep one `holidays \"CODE\"` line")
+        code = statement.code or ""
+        problem = holiday_code_problem(code)
+        if problem is not None:
+            self.error(problem[0], statement.span, expected="a code like \"FR\", \"FR-57\" or \"US-TX\"", hint=problem[1])
+            return
+        self.holiday_code = code
+
+    def hold(self, statement: ast.Hold) -> tuple[Match, int] | None:
+        """``hold SELECTOR up to D`` (11.16)."""
+        match = self.selector(statement.selector)
+        seconds = self.duration(statement.duration)
+        return (match, seconds) if match is not None else None
 
     # ---- declarations ---------------------------------------------------------------
     def declare(self, statement: ast.Statement) -> None:
@@ -167,6 +231,12 @@ class Compiler:
                 self.declare_name(name, VOCAB_KIND[statement.kind])
         elif isinstance(statement, ast.CustomerBlock):
             self.declare_customer(statement)
+        elif isinstance(statement, ast.WeekStarts):
+            if statement.day.value not in WEEKDAYS:
+                self.error(f"`{statement.day.value}` is not a day of the week", statement.day.span,
+                           expected="monday to sunday", hint=did_you_mean(statement.day.value, WEEKDAYS))
+            else:
+                self.week_start = WEEKDAYS.index(statement.day.value)
 
     def declare_timezone(self, statement: ast.PolicyTimezone) -> None:
         if self.timezone is not None:
@@ -207,8 +277,8 @@ class Compiler:
                            else "`id` is the customer's identifier and cannot be declared", attribute.name.span)
                 continue
             spec = self.attribute_type(name, attribute.type)
-            if name == "timezone" and spec.kind != "zone":
-                self.error("the `timezone` attribute must have type `zone`", attribute.type.span)
+            if name == "timezone" and spec.kind not in ("zone", "zones"):
+                self.error("the `timezone` attribute must have type `zone` or `zones`", attribute.type.span)
             self.attributes[name] = spec
 
     def attribute_type(self, name: str, node: ast.AttrType) -> AttrSpec:
@@ -220,6 +290,8 @@ class Compiler:
                     self.error(f"`{choice.value}` is listed twice", choice.span)
                 seen.add(choice.value)
             return AttrSpec(name, "enum", frozenset(choices))
+        if node.kind == "set" and node.element == "zone":
+            return AttrSpec(name, "zones")  # 11.7: `set of zone` is `zones`
         if node.kind == "set":
             return AttrSpec(name, "set", element=node.element)
         return AttrSpec(name, node.kind)
@@ -417,12 +489,170 @@ class Compiler:
             compiled = self.exclusive(node, index, match)
         elif isinstance(node, ast.Exempt):
             compiled = self.exempt(node, index, match)
+        compiled = self.rule_tail(node, compiled)
         return compiled if len(self.problems) == count else None
 
-    def duration(self, node: ast.Duration) -> int:
+    def rule_tail(self, node: ast.Rule, compiled: AnyRule | None) -> AnyRule | None:
+        """The clauses of 11.0 after the body: ``warn``, ``when``, ``from``, ``until``."""
+        tail = node.tail
+        if tail.empty:
+            return compiled
+        if tail.warn and isinstance(node, ast.Exempt):
+            self.error(
+                "an `exempt` rule cannot warn",
+                node.name_span,
+                hint="`warn` marks a rule that would deny; an exemption only lifts rules",
+            )
+        fixed_zone, zone_attr = self.rule_zone(tail, node)
+        zone_name = fixed_zone or self.timezone or "UTC"
+        condition: ConditionFn | None = None
+        used: list[str] = []
+        self.time_tests = []
+        if tail.when is not None:
+            condition = self.condition(tail.when, used)
+        tests = tuple(self.time_tests)
+        start = self.effective_date(tail.start, zone_name)
+        windowed = isinstance(node, ast.Exempt) and node.window is not None
+        until = None if windowed else self.effective_until(tail, node)
+        if start is not None and until is not None and until <= start:
+            assert tail.until is not None and tail.start is not None
+            self.error(
+                f"`until {tail.until.value}` is not after `from {tail.start.value}`: the rule would never be in force",
+                tail.until.span,
+                hint="the `until` date is the first day the rule no longer applies",
+            )
+        if compiled is None:
+            return None
+        scope = Scope(
+            condition, tail.when, condition_text(tail.when) if tail.when is not None else "",
+            tuple(dict.fromkeys(used)), tests, start, until, zone_name,
+        )
+        scope = attrs.evolve(scope, fixed_zone=fixed_zone, zone_attr=zone_attr)
+        if scope == Scope(zone_name=zone_name):
+            return attrs.evolve(compiled, warn=tail.warn)
+        return attrs.evolve(compiled, warn=tail.warn, scope=scope)
+
+    def rule_zone(self, tail: ast.RuleTail, node: ast.Rule) -> tuple[str | None, str | None]:
+        """``in zone "NAME"`` or ``in zone customer.ATTR`` (11.8): (zone name, attribute)."""
+        if tail.zone is None:
+            return None, None
+        if isinstance(node, ast.Exclude):
+            self.error("an `exclude` reads no local time; it takes no `in zone`", node.span)
+        if isinstance(tail.zone, str):
+            if not valid_zone(tail.zone):
+                self.error(
+                    f'"{tail.zone}" is not a known time zone',
+                    tail.span if tail.span.line else node.span,
+                    expected='an IANA time zone name like "America/New_York"',
+                    hint=zone_hint(tail.zone),
+                )
+                return None, None
+            return tail.zone, None
+        spec = self.attr(tail.zone)
+        if spec is None:
+            return None, None
+        if spec.kind not in ("zone", "zones"):
+            self.error(f"`customer.{spec.name}` is {describe_type(spec)}; `in zone` needs a zone or zones",
+                       tail.zone.span)
+            return None, None
+        return None, spec.name
+
+    def effective_until(self, tail: ast.RuleTail, node: ast.Rule) -> int | None:
+        """A rule's `until DATE`; names there close exemption windows only (11.5)."""
+        for item in tail.until_items:
+            if not item.value[:1].isdigit():
+                self.error(
+                    f"`until {item.value}` names a closer, but this rule has no exemption window",
+                    item.span,
+                    expected="a date like 2026-09-01",
+                    hint="events and outcomes end the window of `exempt ... within D after OPENER`",
+                )
+                return None
+        if len(tail.until_items) > 1:
+            self.error("a rule ends at one date", tail.more_until[0].span, hint="keep the earliest `until` date")
+        return self.effective_date(tail.until, self.timezone or "UTC")
+
+    def exempt_window(self, node: ast.Exempt) -> WindowSpec11 | None:
+        """The window of ``exempt ... within D after OPENER until CLOSER, ...`` (11.5)."""
+        window = node.window
+        assert window is not None
+        seconds = self.duration(window.duration) if window.duration is not None else None
+        if window.days is not None and not 1 <= window.days <= 3660:
+            self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
+        if window.duration is None and window.days is None and not node.tail.until_items:
+            self.error(
+                "this exemption window never closes",
+                window.span,
+                hint="add `within 7 days` before `after`, or `until` an event or outcome at the end",
+            )
+        names = window.opener.names
+        event_names = [n for n in names if self.kind_of.get(n.value) == "event"]
+        outcomes = frozenset(o for o in (self.outcome(n) for n in window.outcomes) if o)
+        event: str | None = None
+        opener: Match | None = None
+        if event_names:
+            if len(names) > 1 or window.opener.by or window.opener.excepts:
+                self.error(f"`{event_names[0].value}` is an event; a window opened by an event names that event alone",
+                           window.opener.span)
+            if window.outcomes:
+                self.error("an event has no outcome; outcomes belong to contacts", window.span)
+            event = event_names[0].value
+        else:
+            opener = self.selector(window.opener)
+        events: set[str] = set()
+        closer_outcomes: set[str] = set()
+        dates: list[int] = []
+        for item in node.tail.until_items:
+            if item.value[:1].isdigit():
+                found = self.effective_date(item, self.timezone or "UTC")
+                if found is not None:
+                    dates.append(found)
+            elif self.kind_of.get(item.value) == "event":
+                events.add(item.value)
+            elif self.kind_of.get(item.value) == "outcome":
+                closer_outcomes.add(item.value)
+            else:
+                pool = [n for n, k in self.kind_of.items() if k in ("event", "outcome")]
+                self.error(
+                    f"`{item.value}` is not a declared event or outcome",
+                    item.span,
+                    expected="an event, an outcome or a date that ends the window",
+                    hint=did_you_mean(item.value, pool) or "declare it in the `events` or `outcomes` list",
+                )
+        length = (f"{window.duration.amount} {plural(window.duration)}" if window.duration is not None
+                  else f"{window.days} consecutive days" if window.days is not None else "")
+        opened_by = event or (opener.text if opener is not None else "")
+        text = (f"within {length} after {opened_by}" if length else f"after {opened_by}")
+        if outcomes:
+            text += " with outcome " + ", ".join(sorted(outcomes))
+        if node.tail.until_items:
+            text += " until " + ", ".join(i.value for i in node.tail.until_items)
+        return WindowSpec11(seconds, window.days, event, opener, outcomes, frozenset(events),
+                            frozenset(closer_outcomes), tuple(sorted(dates)), text)
+
+    def effective_date(self, name: ast.Name | None, zone_name: str) -> int | None:
+        """The first instant of a `from`/`until` date in the policy's zone (11.11)."""
+        if name is None:
+            return None
+        try:
+            day = dt.date.fromisoformat(name.value)
+        except ValueError:
+            self.error(f"`{name.value}` is not a real date", name.span, expected="a date like 2026-08-11")
+            return None
+        return clock.start_of_date(day, clock.zone(zone_name))
+
+    def duration(self, node: ast.Duration, *, months_allowed: bool = False) -> int:
+        """The duration in seconds (0 for months and years, which only some places take)."""
         if node.amount <= 0:
             self.error("a duration must be at least 1", node.span)
-        elif node.seconds > MAX_WINDOW_SECONDS:
+        elif node.months and not months_allowed:
+            self.error(
+                f"`{node.unit}s` are not supported here yet",
+                node.span,
+                hint="months and years can be used in time tests, rolling cap windows and `within ... after`; "
+                "write days or weeks here",
+            )
+        elif node.seconds > MAX_WINDOW_SECONDS or node.months > 120:
             self.error("this duration is longer than ten years", node.span, hint="check the number and the unit")
         return node.seconds
 
@@ -433,32 +663,50 @@ class Compiler:
                 node.span,
                 hint="use an `exclude` rule to forbid a contact; a cap allows at least 1",
             )
-        window = node.window
-        spec: Rolling | Consecutive | Calendar
-        if isinstance(window, ast.RollingWindow):
-            spec = Rolling(self.duration(window.length), f"{window.length.amount} {plural(window.length)}")
-        elif isinstance(window, ast.ConsecutiveDays):
-            if window.days < 1 or window.days > 3660:
-                self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
-            spec = Consecutive(window.days, f"{window.days} consecutive days")
-        else:
-            spec = Calendar(window.unit, f"calendar {window.unit}")
+        spec = self.window_spec(node.window)
+        not_counted = self.counting(node.counting)
         if match is None:
             return None
-        return CapRule(index, node.kind, node.name, match, node.span, node, node.limit, spec, node.for_each)
+        return CapRule(index, node.kind, node.name, match, node.span, node, node.limit, spec, node.for_each,
+                       not_counted)
+
+    def window_spec(self, window: ast.Window) -> Rolling | Consecutive | Calendar:
+        if isinstance(window, ast.RollingWindow):
+            length = window.length
+            return Rolling(self.duration(length, months_allowed=True), f"{length.amount} {plural(length)}", length.months)
+        if isinstance(window, ast.ConsecutiveDays):
+            if window.days < 1 or window.days > 3660:
+                self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
+            return Consecutive(window.days, f"{window.days} consecutive days")
+        return Calendar(window.unit, f"calendar {window.unit}")
+
+    def counting(self, node: ast.Counting | None) -> frozenset[str]:
+        """The outcomes a cap leaves out (11.3): ``counting only`` keeps the named ones."""
+        if node is None:
+            return frozenset()
+        named = {o for o in (self.outcome(n) for n in node.outcomes) if o is not None}
+        if node.only:
+            return frozenset(self.vocabulary["outcomes"]) - named
+        return frozenset(named)
 
     def quiet(self, node: ast.Quiet, index: int, match: Match | None) -> QuietRule | None:
-        period = node.period
-        spec: ClockRange | DaySet | AfterTrigger | None
-        if isinstance(period, (ast.Outside, ast.Between)):
-            spec = self.clock_range(period)
-        elif isinstance(period, ast.OnDays):
-            spec = self.day_set(period)
-        else:
-            spec = self.after_trigger(period)
-        if match is None or spec is None:
+        specs = [self.quiet_part(p) for p in (node.period, *node.more_periods)]
+        if match is None or any(s is None for s in specs):
             return None
-        return QuietRule(index, "quiet", node.name, match, node.span, node, spec)
+        parts = tuple(s for s in specs if s is not None)
+        return QuietRule(index, "quiet", node.name, match, node.span, node, parts[0],
+                         parts if len(parts) > 1 else ())
+
+    def quiet_part(self, period: ast.QuietPeriod) -> QuietSpec | None:
+        if isinstance(period, (ast.Outside, ast.Between)):
+            return self.clock_range(period)
+        if isinstance(period, ast.OnDays):
+            days = self.day_set(period)
+            if period.clock is None or days is None:
+                return days
+            clock_range = self.clock_range(period.clock)
+            return DayClock(days, clock_range) if clock_range is not None else None
+        return self.after_trigger(period)
 
     def clock(self, text: str, span: Span, *, end: bool) -> int | None:
         hours, minutes = (int(p) for p in text.split(":"))
@@ -506,8 +754,22 @@ class Compiler:
     def day_set(self, period: ast.OnDays) -> DaySet | None:
         weekdays: set[int] = set()
         dates: set[dt.date] = set()
+        holidays: list[str | None] = []
         for day in period.days:
             text = day.value
+            if text == "holidays":
+                holidays.append(None)
+                if self.uses_customer_holidays is None:
+                    self.uses_customer_holidays = day.span
+                continue
+            if text.startswith("holidays "):
+                code = text[len("holidays ") :].strip('"')
+                problem = holiday_code_problem(code)
+                if problem is not None:
+                    self.error(problem[0], day.span, expected="a code like \"FR\", \"FR-57\" or \"US-TX\"",
+                               hint=problem[1])
+                holidays.append(code)
+                continue
             if text[:1].isdigit():
                 try:
                     dates.add(dt.date.fromisoformat(text))
@@ -524,15 +786,17 @@ class Compiler:
                     expected="monday to sunday, weekend, or a date like 2026-12-25",
                     hint=did_you_mean(text, (*WEEKDAYS, "weekend")),
                 )
-        return DaySet(frozenset(weekdays), frozenset(dates))
+        return DaySet(frozenset(weekdays), frozenset(dates), tuple(dict.fromkeys(holidays)))
 
     def after_trigger(self, period: ast.WithinAfter) -> AfterTrigger | None:
-        seconds = self.duration(period.duration) if period.duration is not None else None
+        seconds = self.duration(period.duration, months_allowed=True) if period.duration is not None else None
+        months = period.duration.months if period.duration is not None else 0
         if period.days is not None and not 1 <= period.days <= 3660:
             self.error("a run of consecutive days must be between 1 and 3660 days", period.span)
         names = period.trigger.names
         event_names = [n for n in names if self.kind_of.get(n.value) == "event"]
         outcome = self.outcome(period.outcome)
+        more = [self.outcome(n) for n in period.more_outcomes]
         if event_names:
             if len(names) > 1 or period.trigger.by or period.trigger.excepts:
                 self.error(
@@ -542,22 +806,41 @@ class Compiler:
                 return None
             if period.outcome is not None:
                 self.error("an event has no outcome; outcomes belong to contacts", period.outcome.span)
-            if period.for_each is not None:
+            if period.for_each is not None and period.for_each != "campaign":
                 self.error(
-                    f"an event has no {period.for_each}; `for each` belongs to quiet periods after contacts",
+                    f"an event has no {period.for_each}; after an event only `for each campaign` applies",
                     period.span,
                 )
-            text = f"within {duration_text(period)} after {event_names[0].value}"
-            return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text)
+            count, count_window, counted = self.pause_count(period)
+            text = f"within {duration_text(period)} after {counted}{event_names[0].value}"
+            if count_window is not None:
+                text += f" in {count_window.text}"
+            if period.for_each:
+                text += f" for each {period.for_each}"
+            return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text, period.for_each,
+                                months=months, count=count, count_window=count_window)
         trigger = self.selector(period.trigger)
         if trigger is None:
             return None
-        text = f"within {duration_text(period)} after {trigger.text}"
+        count, count_window, counted = self.pause_count(period)
+        text = f"within {duration_text(period)} after {counted}{trigger.text}"
+        every = frozenset(o for o in (outcome, *more) if o) if more else frozenset()
         if outcome:
-            text += f" with outcome {outcome}"
+            text += " with outcome " + ", ".join(o for o in (outcome, *more) if o)
+        if count_window is not None:
+            text += f" in {count_window.text}"
         if period.for_each:
             text += f" for each {period.for_each}"
-        return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each)
+        return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each, every,
+                            months=months, count=count, count_window=count_window)
+
+    def pause_count(self, period: ast.WithinAfter) -> tuple[int, Rolling | Consecutive | Calendar | None, str]:
+        """``after N TRIGGER in WINDOW`` (11.12): the count, its window and the words ``N ``."""
+        if period.count is None or period.count_window is None:
+            return 1, None, ""
+        if period.count < 1:
+            self.error("a pause needs at least 1 trigger", period.span)
+        return period.count, self.window_spec(period.count_window), f"{period.count} "
 
     def outcome(self, name: ast.Name | None) -> str | None:
         if name is None:
@@ -568,17 +851,19 @@ class Compiler:
 
     def exclude(self, node: ast.Exclude, index: int, match: Match | None) -> ExcludeRule | None:
         used: list[str] = []
+        self.time_tests = []
         condition = self.condition(node.condition, used)
         if match is None or condition is None:
             return None
         return ExcludeRule(
             index, "exclude", node.name, match, node.span, node, condition,
-            tuple(dict.fromkeys(used)), condition_text(node.condition),
+            tuple(dict.fromkeys(used)), condition_text(node.condition), tuple(self.time_tests), node.condition,
         )
 
     def require(self, node: ast.Require, index: int, match: Match | None) -> RequireRule | None:
         prerequisite = self.selector(node.prerequisite)
         outcome = self.outcome(node.outcome)
+        more = [self.outcome(n) for n in node.more_outcomes]
         at_least = self.duration(node.at_least) if node.at_least else 0
         within = self.duration(node.within) if node.within else None
         if within is not None and at_least > within:
@@ -589,7 +874,9 @@ class Compiler:
             )
         if match is None or prerequisite is None:
             return None
-        return RequireRule(index, "require", node.name, match, node.span, node, prerequisite, outcome, at_least, within)
+        every = frozenset(o for o in (outcome, *more) if o) if more else frozenset()
+        return RequireRule(index, "require", node.name, match, node.span, node, prerequisite, outcome, at_least,
+                           within, every)
 
     def exclusive(self, node: ast.Exclusive, index: int, match: Match | None) -> ExclusiveRule | None:
         distance = self.duration(node.distance)
@@ -616,9 +903,11 @@ class Compiler:
                 self.error("an exempt rule cannot be exempted", target.span)
             else:
                 names.add(target.text)
+        window = self.exempt_window(node) if node.window is not None else None
         if match is None:
             return None
-        return ExemptRule(index, "exempt", node.name, match, node.span, node, frozenset(kinds), frozenset(names))
+        return ExemptRule(index, "exempt", node.name, match, node.span, node, frozenset(kinds), frozenset(names),
+                          window)
 
     # ---- conditions ----------------------------------------------------------------
     def condition(self, node: ast.Condition, used: list[str]) -> ConditionFn | None:
@@ -628,17 +917,19 @@ class Compiler:
                 return None
             fns = [p for p in parts if p is not None]
             if isinstance(node, ast.AllOf):
-                return lambda c, r: all(f(c, r) for f in fns)
-            return lambda c, r: any(f(c, r) for f in fns)
+                return lambda c, r, t=None, z=None: all(f(c, r, t, z) for f in fns)
+            return lambda c, r, t=None, z=None: any(f(c, r, t, z) for f in fns)
         if isinstance(node, ast.Not):
             inner = self.condition(node.operand, used)
             if inner is None:
                 return None
-            return lambda c, r: not inner(c, r)
+            return lambda c, r, t=None, z=None: not inner(c, r, t, z)
         spec = self.attr(node.attr)
         if spec is None:
             return None
         used.append(spec.name)
+        if isinstance(node, ast.TimeTest):
+            return self.time_test(node, spec)
         if isinstance(node, ast.FlagTest):
             return self.flag_test(node, spec)
         if isinstance(node, ast.Member):
@@ -647,6 +938,27 @@ class Compiler:
         if isinstance(node, ast.InList):
             return self.in_list(node, spec)
         return self.compare(node, spec)
+
+    def time_test(self, node: ast.TimeTest, spec: AttrSpec) -> ConditionFn | None:
+        """``customer.A within D`` / ``within N consecutive days`` / ``at least D ago`` (11.2)."""
+        words = {"within": "within", "within_days": "within", "ago": "at least ... ago"}[node.op]
+        if spec.kind not in ("instant", "date"):
+            self.error(
+                f"`customer.{spec.name}` is {describe_type(spec)}; `{words}` tests an instant or a date",
+                node.attr.span,
+                hint=f"declare it as `{spec.name}  instant` (or `date`) in the customer block",
+            )
+            return None
+        seconds = months = days = 0
+        if node.duration is not None:
+            seconds, months = self.duration(node.duration, months_allowed=True), node.duration.months
+        elif node.days is not None and not 1 <= node.days <= 3660:
+            self.error("a run of consecutive days must be between 1 and 3660 days", node.span)
+        else:
+            days = node.days or 0
+        test = TimeSpec(spec.name, node.op, seconds, months, days, condition_text(node))
+        self.time_tests.append(test)
+        return functools.partial(time_test_holds, test)
 
     def flag_test(self, node: ast.FlagTest, spec: AttrSpec) -> ConditionFn | None:
         if spec.kind != "flag":
@@ -657,7 +969,7 @@ class Compiler:
             )
             return None
         name = spec.name
-        return lambda c, r: c.get(name) is True
+        return lambda c, r, t=None, z=None: c.get(name) is True
 
     def member_test(self, node: ast.Member, spec: AttrSpec) -> ConditionFn | None:
         if spec.kind != "set" or spec.element != node.field:
@@ -667,7 +979,7 @@ class Compiler:
             )
             return None
         name, field, negated = spec.name, node.field, node.negated
-        return lambda c, r: (getattr(r, field) in c.get(name, ())) != negated
+        return lambda c, r, t=None, z=None: (getattr(r, field) in c.get(name, ())) != negated
 
     def typed_value(self, value: ast.Value, spec: AttrSpec) -> Any:
         """The literal as the attribute's type, or the marker ``_BAD`` after an error."""
@@ -710,7 +1022,7 @@ class Compiler:
         if any(v is _BAD for v in values):
             return None
         name, choices, negated = spec.name, frozenset(values), node.negated
-        return lambda c, r: present(c, name) and ((c[name] in choices) != negated)
+        return lambda c, r, t=None, z=None: present(c, name) and ((c[name] in choices) != negated)
 
     def compare(self, node: ast.Compare, spec: AttrSpec) -> ConditionFn | None:
         op = node.op
@@ -731,7 +1043,7 @@ class Compiler:
             return None
         test = COMPARE[op]
         name = spec.name
-        return lambda c, r: present(c, name) and test(c[name], value)
+        return lambda c, r, t=None, z=None: present(c, name) and test(c[name], value)
 
 
 _BAD = object()
@@ -745,6 +1057,43 @@ COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+
+
+def time_value(value: Any, tz: dt.tzinfo) -> int | None:
+    """An instant or date attribute as epoch µs (a date is the start of that local date)."""
+    if isinstance(value, dt.datetime):
+        return clock.micros(value)
+    if isinstance(value, dt.date):
+        return clock.start_of_date(value, tz)
+    return None
+
+
+def time_test_end(test: TimeSpec, start: int, tz: dt.tzinfo) -> int:
+    """The instant at which ``within`` stops holding, or ``at least ... ago`` starts."""
+    if test.op == "within_days":
+        return clock.start_of_date(clock.local_date(start, tz) + dt.timedelta(days=test.days), tz)
+    return clock.plus(start, test.seconds, test.months, tz)
+
+
+def time_test_holds(test: TimeSpec, c: Mapping[str, Any], r: Any, t: int | None = None,
+                    z: dt.tzinfo | None = None) -> bool:
+    """Does the time test hold at ``t`` (the request's instant when None)? An absent value,
+    or one after ``t``, makes every test false."""
+    tz = z or clock.UTC
+    now = t if t is not None else clock.micros(r.at)
+    start = time_value(c.get(test.attribute), tz)
+    if start is None or start > now:
+        return False
+    end = time_test_end(test, start, tz)
+    return now < end if test.op != "ago" else end <= now
+
+
+def time_test_changes(test: TimeSpec, c: Mapping[str, Any], tz: dt.tzinfo) -> tuple[int, ...]:
+    """The instants at which a time test can change its truth value for this customer."""
+    start = time_value(c.get(test.attribute), tz)
+    if start is None:
+        return ()
+    return (start, time_test_end(test, start, tz))
 
 
 def present(customer: Mapping[str, Any], name: str) -> bool:
@@ -819,6 +1168,13 @@ def condition_text(node: ast.Condition) -> str:
         return f"customer.{node.attr.attribute}"
     if isinstance(node, ast.Member):
         return f"{node.field} {'not in' if node.negated else 'in'} customer.{node.attr.attribute}"
+    if isinstance(node, ast.TimeTest):
+        head = f"customer.{node.attr.attribute}"
+        if node.op == "within_days":
+            return f"{head} within {node.days} consecutive {'day' if node.days == 1 else 'days'}"
+        assert node.duration is not None
+        length = f"{node.duration.amount} {plural(node.duration)}"
+        return f"{head} within {length}" if node.op == "within" else f"{head} at least {length} ago"
     if isinstance(node, ast.InList):
         values = ", ".join(value_text(v) for v in node.values)
         return f"customer.{node.attr.attribute} {'not in' if node.negated else 'in'} ({values})"

@@ -9,7 +9,7 @@ import attrs
 
 from policylang.records import Contact, Request
 
-VERDICTS = ("deny", "pass", "skip", "exempt")
+VERDICTS = ("deny", "pass", "skip", "exempt", "warn")
 
 
 @attrs.frozen(slots=True)
@@ -18,7 +18,7 @@ class TraceEntry:
 
     rule: str
     kind: str
-    verdict: str  # deny | pass | skip | exempt
+    verdict: str  # deny | pass | skip | exempt | warn
     reason: str = ""
 
     def to_dict(self) -> dict[str, str]:
@@ -41,6 +41,8 @@ class Decision:
     next_allowed_at: dt.datetime | None = None
     trace: tuple[TraceEntry, ...] = ()
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # 11.14: `warn` rules that would deny, in policy order
+    sources: tuple[tuple[str, str], ...] = ()  # 11.18: (source, version), e.g. the holidays package
 
     def explain(self) -> str:
         """The decision and its trace as text a policy author can read."""
@@ -50,6 +52,8 @@ class Decision:
             + ("ALLOWED" if self.allowed else "DENIED by " + ", ".join(f'"{n}"' for n in self.denied_by))
         )
         lines = [head]
+        if self.warnings:
+            lines.append("warnings: " + ", ".join(f'"{n}"' for n in self.warnings))
         if self.displaces:
             lines.append("displaces: " + "; ".join(c.describe() for c in self.displaces))
         if not self.allowed:
@@ -74,7 +78,9 @@ class Decision:
             "denied_by": list(self.denied_by),
             "displaces": [c.to_dict() for c in self.displaces],
             "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None,
+            "warnings": list(self.warnings),
             "trace": [t.to_dict() for t in self.trace],
+            "sources": dict(self.sources),
         }
         if self.notes:
             out["notes"] = list(self.notes)

@@ -32,7 +32,7 @@ from policylang import clock
 from policylang.clock import DAY, format_local, format_span
 from policylang.decision import Decision, TraceEntry
 from policylang.history import History
-from policylang.records import Contact, Customer, Entry, Request
+from policylang.records import Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
     AfterTrigger,
     AnyRule,
@@ -40,14 +40,18 @@ from policylang.rules import (
     CapRule,
     ClockRange,
     Consecutive,
+    DayClock,
     DaySet,
     ExcludeRule,
     ExclusiveRule,
     ExemptRule,
     Policy,
     QuietRule,
+    QuietSpec,
     RequireRule,
     Rolling,
+    Scope,
+    TimeSpec,
 )
 
 HORIZON = 400 * DAY
@@ -90,6 +94,7 @@ class Finding:
     deny: bool
     held: Sequence[Contact] = ()
     reason: str = ""
+    skipped: bool = False  # out of the rule's scope (11.1, 11.11): the verdict is skip
 
 
 PASS = Finding(False)
@@ -112,6 +117,9 @@ class Context:
     skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
     stats: Stats = attrs.field(factory=Stats)
     prefetch: int = 0  # while searching: how far past a range capacity loads are read at once
+    _windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
+    zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
+    campaigns: bool = False  # 11.3: the request names several campaigns
     _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
     # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
     _memo: dict[Any, Any] = attrs.field(factory=dict)
@@ -160,19 +168,25 @@ def decide(
         request = ingest.request_of(policy, request)
         ledger = ingest.history_of(policy, ledger)
     history = ledger
-    zone_name = customer_zone(policy, values)
+    names = customer_zones(policy, values)
+    zone_name = names[0]
     owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
     ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request,
                   history, explain, loads)
     if stats is not None:
         ctx.stats = stats
+    if len(names) > 1:
+        ctx.zones = tuple((clock.zone(n), f"{n} (one of {len(names)} zones)") for n in names)
+    ctx.campaigns = isinstance(request.campaign, tuple)
     ctx.skip = displaceable(ctx)
     plan = rule_plan(policy, request, owner)
     t = clock.micros(request.at)
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
     for position, rule in plan.checked:
-        judgement = results[position] = judge(rule, ctx, t)
+        if rule.warn:
+            continue  # 11.14: judged last, against what this decision does not displace
+        judgement = results[position] = judge(rule, ctx, t, plan)
         if judgement[0] == "deny":
             denying.append(rule)
     notes: list[str] = []
@@ -187,10 +201,21 @@ def decide(
         next_at = t
         held = {id(c) for _, _, shown in results.values() for c in shown}
         displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
+    warnings: list[str] = []
+    if plan.warners:
+        gone = frozenset(id(c) for c in displaced)
+        for position, rule in plan.checked:
+            if rule.warn:
+                judgement = results[position] = judge_warning(rule, ctx, t, plan, gone)
+                if judgement[0] == "warn":
+                    warnings.append(rule.name)
+    for position in plan.scoped_lifters:
+        results[position] = judge_lifter(plan.entries[position][0], ctx, t)
     trace: tuple[TraceEntry, ...] = ()
     if explain:
         trace = tuple(
-            fixed or TraceEntry(rule.name, rule.kind, *results[position][:2])
+            TraceEntry(rule.name, rule.kind, *results[position][:2]) if position in results
+            else fixed or TraceEntry(rule.name, rule.kind, "pass", "")
             for position, ((rule, _, _), fixed) in enumerate(zip(plan.entries, plan.fixed_trace, strict=True))
         )
     return Decision(
@@ -201,7 +226,18 @@ def decide(
         next_allowed_at=clock.instant(next_at) if next_at is not None else None,
         trace=trace,
         notes=tuple(notes),
+        warnings=tuple(warnings),
+        sources=policy_sources(policy),
     )
+
+
+def policy_sources(policy: Policy) -> tuple[tuple[str, str], ...]:
+    """The versions of what the decision used beyond the policy text (11.18)."""
+    if policy.holiday_code is None and policy.holiday_attribute is None:
+        return ()
+    from policylang import calendars
+
+    return (("holidays", calendars.version()),)
 
 
 def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -216,13 +252,21 @@ def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, 
 
 
 def customer_zone(policy: Policy, values: Mapping[str, Any]) -> str | None:
-    """The customer's ``timezone`` attribute, else the policy's zone, else None (UTC)."""
+    """The customer's ``timezone`` attribute (its first, display zone when it lists
+    several), else the policy's zone, else None (UTC)."""
+    return customer_zones(policy, values)[0]
+
+
+def customer_zones(policy: Policy, values: Mapping[str, Any]) -> tuple[str | None, ...]:
+    """Every zone the customer may be in (11.7); the policy's zone (or None, UTC) without one."""
     spec = policy.attributes.get("timezone")
-    if spec is not None and spec.kind == "zone":
+    if spec is not None and spec.kind in ("zone", "zones"):
         zone = values.get("timezone")
         if isinstance(zone, str) and zone:
-            return zone
-    return policy.timezone
+            return (zone,)
+        if isinstance(zone, (tuple, list)) and zone:
+            return tuple(zone)
+    return (policy.timezone,)
 
 
 def displaceable(ctx: Context) -> frozenset[int]:
@@ -255,6 +299,9 @@ class Plan:
     checked: tuple[tuple[int, AnyRule], ...]
     timed: tuple[AnyRule, ...]
     fixed_trace: tuple[TraceEntry | None, ...]
+    lifters: Mapping[int, tuple[ExemptRule, ...]] = attrs.field(factory=dict)  # conditional (11.6)
+    warners: bool = False  # some rule to check is a `warn` rule
+    scoped_lifters: tuple[int, ...] = ()  # positions of exempt rules with a scope or a window
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -271,10 +318,11 @@ def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
 def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     subject = set(policy.subject_rules(request.purpose, request.channel, request.team, is_owner))
     entries = []
+    lifters: dict[int, tuple[ExemptRule, ...]] = {}
     for rule in policy.rules:
-        lifter = next(
-            (policy.rules[i].name for i in policy.exempted_by.get(rule.index, ()) if i in subject), ""
-        )
+        applying = [policy.rules[i] for i in policy.exempted_by.get(rule.index, ()) if i in subject]
+        # An exemption with a `when` or effective dates lifts only while in scope (11.6).
+        lifter = next((r.name for r in applying if r.scope is None and not windowed(r)), "")
         if rule.index not in subject:
             entries.append((rule, "skip", ""))
         elif isinstance(rule, ExemptRule):
@@ -282,12 +330,24 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
         elif lifter:
             entries.append((rule, "exempt", lifter))
         else:
+            conditional = tuple(r for r in applying if isinstance(r, ExemptRule))
+            if conditional:
+                lifters[rule.index] = conditional
             entries.append((rule, "check", ""))
     checked = tuple((i, rule) for i, (rule, status, _) in enumerate(entries) if status == "check")
-    timed = tuple(rule for _, rule in checked if not isinstance(rule, ExcludeRule))
+    timed = tuple(rule for _, rule in checked if not rule.warn and changes_with_time(rule, lifters))
     shape = f"{request.purpose} {request.channel} by {request.team}"
     fixed = tuple(fixed_trace_entry(rule, status, lifter, shape) for rule, status, lifter in entries)
-    return Plan(tuple(entries), checked, timed, fixed)
+    scoped = tuple(i for i, (rule, status, _) in enumerate(entries)
+                   if status == "lifter" and (rule.scope is not None or windowed(rule)))
+    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked), scoped)
+
+
+def changes_with_time(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
+    """Can the rule's verdict change with the instant? Every kind but a plain ``exclude``."""
+    if not isinstance(rule, ExcludeRule):
+        return True
+    return bool(rule.time_tests or rule.scope is not None or rule.index in lifters)
 
 
 def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> TraceEntry | None:
@@ -302,15 +362,205 @@ def fixed_trace_entry(rule: AnyRule, status: str, lifter: str, shape: str) -> Tr
     return None
 
 
-def judge(rule: AnyRule, ctx: Context, t: int) -> Judgement:
+def judge(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> Judgement:
     """(verdict, reason, displaced contacts) for one rule to check."""
+    lifter = lifted_by(rule, ctx, t, plan) if plan.lifters else None
+    if lifter is not None:
+        return "exempt", f'lifted by exempt "{lifter.name}"' + lifter_window_text(lifter, ctx, t), ()
     finding, displaced = check_with_precedence(rule, ctx, t)
+    if finding.skipped:
+        return "skip", finding.reason, ()
     if finding.deny:
         return "deny", finding.reason, ()
     reason = finding.reason
     if displaced and ctx.explain:
         reason += "; displaces " + ", ".join(describe(c, ctx) for c in displaced)
     return "pass", reason, displaced
+
+
+def judge_warning(rule: AnyRule, ctx: Context, t: int, plan: Plan, gone: frozenset[int]) -> Judgement:
+    """A `warn` rule (11.14): never displaces, counts every planned contact not displaced."""
+    lifter = lifted_by(rule, ctx, t, plan)
+    if lifter is not None:
+        return "exempt", f'lifted by exempt "{lifter.name}"', ()
+    finding = check(rule, ctx, t, gone)
+    if finding.skipped:
+        return "skip", finding.reason, ()
+    return ("warn" if finding.deny else "pass"), finding.reason, ()
+
+
+def judge_lifter(rule: AnyRule, ctx: Context, t: int) -> Judgement:
+    """The trace entry of an exempt rule with a scope or a window: skipped while it lifts
+    nothing (out of scope, or no window open)."""
+    assert isinstance(rule, ExemptRule)
+    out = out_of_scope(rule, ctx, t)
+    if out is not None:
+        return "skip", out.reason, ()
+    if rule.window is not None:
+        current = open_window(rule, ctx, t)
+        if current is None:
+            return "skip", f"no window open ({rule.window.text})", ()
+        return "pass", lifts_text(rule) + window_words(current, ctx), ()
+    return "pass", lifts_text(rule), ()
+
+
+def lifter_window_text(lifter: ExemptRule, ctx: Context, t: int) -> str:
+    if lifter.window is None or not ctx.explain:
+        return ""
+    current = open_window(lifter, ctx, t)
+    return window_words(current, ctx) if current is not None else ""
+
+
+def lifted_by(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> ExemptRule | None:
+    """The conditional exemption (11.6) or open exemption window (11.5) lifting ``rule`` at ``t``."""
+    for lifter in plan.lifters.get(rule.index, ()):
+        if lifts_everywhere(lifter, ctx, t):
+            return lifter
+    return None
+
+
+def lifts_everywhere(lifter: ExemptRule, ctx: Context, t: int) -> bool:
+    """An exemption lifts only if it lifts in every zone (11.7)."""
+    zones = rule_zones(lifter, ctx) or ((ctx.tz, ctx.zone_name),)
+    saved = ctx.tz, ctx.zone_name
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            if out_of_scope(lifter, ctx, t) is not None:
+                return False
+            if lifter.window is not None and open_window(lifter, ctx, t) is None:
+                return False
+    finally:
+        ctx.tz, ctx.zone_name = saved
+    return True
+
+
+def windowed(rule: AnyRule) -> bool:
+    return isinstance(rule, ExemptRule) and rule.window is not None
+
+
+# ---- exemption windows (11.5) ----------------------------------------------------------------
+
+Window = tuple[int, int, str, int | None]  # start, end, what opened it, id of the closing contact
+
+
+def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
+    """Every window of ``rule`` in this customer's ledger, in order of opening (memoised)."""
+    if ctx._windows is None:  # noqa: SLF001 - the context's own memo, made on first use
+        ctx._windows = {}  # noqa: SLF001
+    found = ctx._windows.get((rule.index, ctx.tz))  # noqa: SLF001
+    if found is not None:
+        return found
+    spec = rule.window
+    assert spec is not None
+    history = ctx.history
+    openers: list[tuple[int, str]]
+    if spec.event is not None:
+        openers = [(us, spec.event) for us in history.event_times(spec.event)]
+    else:
+        assert spec.opener is not None
+        times, contacts = history.matching(spec.opener, ctx.owner, sent_only=True,
+                                           outcome=spec.outcomes or None)
+        openers = [(times[k], f"{contacts[k].purpose} {contacts[k].channel}") for k in range(len(times))]
+    closers: list[tuple[int, int | None]] = [(us, None) for us in spec.closer_dates]
+    for name in spec.closer_events:
+        closers += [(us, None) for us in history.event_times(name)]
+    if spec.closer_outcomes:
+        times, contacts = history.matching(rule.match, ctx.owner, sent_only=True, outcome=spec.closer_outcomes)
+        closers += [(times[k], id(contacts[k])) for k in range(len(times))]
+    closers.sort(key=lambda pair: pair[0])
+    closer_times = [us for us, _ in closers]
+    windows: list[Window] = []
+    for start, what in openers:
+        ends: list[tuple[int, int | None]] = []
+        if spec.seconds is not None:
+            ends.append((start + spec.seconds * clock.SECOND, None))
+        if spec.days is not None:
+            ends.append((clock.start_of_date(clock.local_date(start, ctx.tz) + dt.timedelta(days=spec.days), ctx.tz), None))
+        k = bisect_right(closer_times, start)
+        if k < len(closers):
+            ends.append(closers[k])
+        if not ends:
+            continue
+        end, closer = min(ends, key=lambda pair: pair[0])
+        windows.append((start, end, what, closer))
+    ctx._windows[(rule.index, ctx.tz)] = windows  # noqa: SLF001
+    return windows
+
+
+def open_window(rule: ExemptRule, ctx: Context, t: int) -> Window | None:
+    """The window of ``rule`` open at ``t`` that stays open longest, if any."""
+    inside = [w for w in exemption_windows(rule, ctx) if w[0] <= t < w[1]]
+    return max(inside, key=lambda w: w[1]) if inside else None
+
+
+def window_words(window: Window, ctx: Context) -> str:
+    """`` (consent 04-03 10:05, open until 04-10 00:00)``."""
+    start, end, what, _ = window
+    return f" ({what} {short_local(start, ctx)}, open until {short_local(end, ctx)})"
+
+
+def short_local(us: int, ctx: Context) -> str:
+    return ctx.local(us).strftime("%m-%d %H:%M")
+
+
+def window_cover(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, list[Window]]]:
+    """The window exemptions that may excuse contacts from counting under ``rule``. With
+    several zones a contact escapes only if inside a window in every zone (11.7): the
+    windows are then the intersections of each zone's windows."""
+    if ctx.zones:
+        saved = ctx.tz, ctx.zone_name
+        per_zone: list[list[tuple[ExemptRule, list[Window]]]] = []
+        try:
+            for tz, label in ctx.zones:
+                ctx.tz, ctx.zone_name = tz, label
+                per_zone.append(window_cover_here(rule, ctx))
+        finally:
+            ctx.tz, ctx.zone_name = saved
+        return intersect_covers(per_zone)
+    return window_cover_here(rule, ctx)
+
+
+def intersect_covers(per_zone: list[list[tuple[ExemptRule, list[Window]]]]) -> list[tuple[ExemptRule, list[Window]]]:
+    result = per_zone[0]
+    for other in per_zone[1:]:
+        merged = []
+        others = {lifter.index: windows for lifter, windows in other}
+        for lifter, windows in result:
+            theirs = others.get(lifter.index, [])
+            both = [(max(a[0], b[0]), min(a[1], b[1]), a[2], a[3] if a[1] <= b[1] else b[3])
+                    for a in windows for b in theirs if max(a[0], b[0]) < min(a[1], b[1])]
+            if both:
+                merged.append((lifter, both))
+        result = merged
+    return result
+
+
+def window_cover_here(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, list[Window]]]:
+    policy = ctx.policy
+    found = []
+    for index in policy.exempted_by.get(rule.index, ()):
+        lifter = policy.rules[index]
+        if not isinstance(lifter, ExemptRule) or lifter.window is None:
+            continue
+        if lifter.scope is not None and out_of_scope(lifter, ctx, clock.micros(ctx.request.at)) is not None:
+            continue  # a `when` that does not hold excuses nothing (doubt restricts)
+        windows = exemption_windows(lifter, ctx)
+        if windows:
+            found.append((lifter, windows))
+    return found
+
+
+def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window]]], ctx: Context) -> str | None:
+    """The name of the window exemption under which ``contact`` was placed, if any: inside
+    an open window, or the contact that closed it."""
+    for lifter, windows in cover:
+        if not lifter.match.matches(contact.purpose, contact.channel, contact.team, ctx.owner):
+            continue
+        for start, end, _, closer in windows:
+            if start <= us < end or (us == end and closer == id(contact)):
+                return lifter.name
+    return None
 
 
 def check_with_precedence(rule: AnyRule, ctx: Context, t: int) -> tuple[Finding, Sequence[Contact]]:
@@ -344,17 +594,226 @@ def fewest_to_displace(rule: AnyRule, ctx: Context, t: int, candidates: list[Con
 
 
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    """The rule's finding at ``t``. A request for several campaigns is checked in each
+    campaign's group by ``for each campaign`` rules and denied when any denies (11.3)."""
     ctx.stats.checks += 1
+    if rule.scope is None and not ctx.zones and not ctx.campaigns:  # the common case, no section 11 form
+        return CHECKS[type(rule)](rule, ctx, t, skip)
+    request = ctx.request
+    if ctx.campaigns and by_campaign(rule):
+        first: Finding | None = None
+        try:
+            for campaign in request.campaigns:
+                ctx.request = attrs.evolve(request, campaign=campaign)
+                found = check_zones(rule, ctx, t, skip)
+                if found.deny:
+                    return found
+                first = first or found
+        finally:
+            ctx.request = request
+        assert first is not None
+        return first
+    return check_zones(rule, ctx, t, skip)
+
+
+def by_campaign(rule: AnyRule) -> bool:
+    if isinstance(rule, CapRule):
+        return rule.group == "campaign"
+    return isinstance(rule, QuietRule) and any(
+        isinstance(p, AfterTrigger) and p.group == "campaign" for p in (rule.parts or (rule.period,)))
+
+
+def check_zones(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    """A rule that reads local time is checked in each of its zones (11.7, 11.8) and
+    denies if it denies in any."""
+    zones = rule_zones(rule, ctx)
+    if not zones:
+        return check_here(rule, ctx, t, skip)
+    saved = ctx.tz, ctx.zone_name
+    first: Finding | None = None
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            found = check_here(rule, ctx, t, skip)
+            if found.deny:
+                return found
+            first = first or found
+    finally:
+        ctx.tz, ctx.zone_name = saved
+    assert first is not None
+    return first
+
+
+def check_here(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    if rule.scope is not None:
+        out = out_of_scope(rule, ctx, t)
+        if out is not None:
+            return out
     return CHECKS[type(rule)](rule, ctx, t, skip)
 
 
-def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
+def rule_zones(rule: AnyRule, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]:
+    """The zones a rule reads local time in, when not just the customer's one zone: the
+    rule's own (``in zone``), else each of the customer's several zones; () otherwise."""
+    scope = rule.scope
+    if scope is not None and scope.fixed_zone is not None:
+        return ((clock.zone(scope.fixed_zone), f"{scope.fixed_zone} (the rule's zone)"),)
+    if scope is not None and scope.zone_attr is not None:
+        value = ctx.values.get(scope.zone_attr)
+        names = (value,) if isinstance(value, str) else tuple(value or ())
+        if names:
+            return tuple((clock.zone(n), f"{n} (customer.{scope.zone_attr})") for n in names)
+    if not ctx.zones or not reads_local_time(rule):
+        return ()
+    return ctx.zones
+
+
+def reads_local_time(rule: AnyRule) -> bool:
+    """Can the rule's verdict depend on the zone? (Rolling caps, exclusive and require
+    rules measure absolute time; capacity reads the policy's zone.)"""
+    if rule.scope is not None and (rule.scope.time_tests or rule.scope.condition is not None):
+        return True
+    if isinstance(rule, CapRule):
+        return rule.kind == "cap" and not isinstance(rule.window, Rolling)
+    if isinstance(rule, QuietRule):
+        return not isinstance(rule.period, AfterTrigger) or rule.period.days is not None
+    if isinstance(rule, ExcludeRule):
+        return bool(rule.time_tests)
+    return isinstance(rule, ExemptRule) and rule.window is not None
+
+
+def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:
+    """A ``skip`` finding when the rule is not in force at ``t`` (11.11) or its ``when``
+    condition does not hold (11.1); None when the rule applies."""
+    scope = rule.scope
+    if scope is None:
+        return None
+    if scope.start is not None and t < scope.start:
+        reason = f"in force from {format_local(scope.start, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
+        return Finding(False, (), reason, skipped=True)
+    if scope.until is not None and t >= scope.until:
+        reason = f"in force until {format_local(scope.until, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
+        return Finding(False, (), reason, skipped=True)
+    if scope.condition is not None and not scope.condition(ctx.values, ctx.request, t, ctx.tz):
+        reason = ""
+        if ctx.explain:
+            reason = when_false_text(scope.condition_node, scope.condition_text, scope.attributes, ctx, t)
+        return Finding(False, (), reason, skipped=True)
+    return None
+
+
+def when_false_text(node: Any, text: str, attributes: Sequence[str], ctx: Context, t: int) -> str:
+    """``applies when customer.state is fl; it is tx`` (the trace sentences of 11.1, 11.6)."""
+    from policylang import ast
+
+    if isinstance(node, ast.FlagTest):
+        return f"{text} is false" if ctx.values.get(node.attr.attribute) is not None else f"{text} is missing"
+    if isinstance(node, (ast.Compare, ast.InList)):
+        value = ctx.values.get(node.attr.attribute)
+        return f"applies when {text}; it is {plain_value(value) if value is not None else 'missing'}"
+    return f"applies when {text}; it is false ({condition_facts(attributes, ctx, t)})"
+
+
+def plain_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return clock.format_local(clock.micros(value), dt.timezone.utc) + " UTC"
+    if isinstance(value, (set, frozenset)):
+        return "(" + ", ".join(sorted(map(str, value))) + ")"
+    return str(value)
+
+
+def condition_facts(attributes: Sequence[str], ctx: Context, t: int) -> str:
+    return ", ".join(
+        f"{name[8:]} is {getattr(ctx.request, name[8:])}" if name.startswith("request.")
+        else attribute_fact(name, ctx.values, ctx.tz)
+        for name in attributes
+    )
+
+
+def scope_changes(scope: Scope | None, ctx: Context, t: int) -> list[int]:
+    """Instants after ``t`` at which a rule's scope can change: its effective dates and the
+    change instants of its condition's time tests."""
+    if scope is None:
+        return []
+    found = [us for us in (scope.start, scope.until) if us is not None and us > t]
+    found += time_changes(scope.time_tests, ctx, t)
+    return found
+
+
+def time_changes(tests: Sequence[TimeSpec], ctx: Context, t: int) -> list[int]:
+    from policylang.compiler import time_test_changes
+
+    return [us for test in tests for us in time_test_changes(test, ctx.values, ctx.tz) if us > t]
+
+
+def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int | None:
     """The earliest instant after ``t`` at which a denying rule could pass; None if never.
 
     Never later than the rule's true next pass, so jumping to the largest bound of all
-    denying rules skips no allowed instant.
+    denying rules skips no allowed instant. A rule's scope (its effective dates and the
+    time tests of its ``when``) and the scopes of the exemptions that may lift it add
+    their change instants: the verdict may change there too.
     """
     ctx.stats.bounds += 1
+    if rule.scope is None and not ctx.zones and not ctx.campaigns and (plan is None or not plan.lifters):
+        return body_bound(rule, ctx, t)  # the common case, no section 11 form
+    found = campaign_body_bound(rule, ctx, t)
+    changes = scope_changes(rule.scope, ctx, t)
+    if plan is not None:
+        for lifter in plan.lifters.get(rule.index, ()):
+            changes += scope_changes(lifter.scope, ctx, t)
+            if lifter.window is not None:
+                changes += [us for w in exemption_windows(lifter, ctx) for us in w[:2] if us > t]
+    if changes:
+        return min(changes if found is None else [*changes, found])
+    return found
+
+
+def campaign_body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
+    """With several campaigns, the latest bound of the campaigns whose group denies (11.3)."""
+    request = ctx.request
+    if not (isinstance(request.campaign, tuple) and by_campaign(rule)):
+        return zoned_body_bound(rule, ctx, t)
+    found: list[int] = []
+    try:
+        for campaign in request.campaign:
+            ctx.request = attrs.evolve(request, campaign=campaign)
+            if check_zones(rule, ctx, t, ctx.skip if rule.kind != "capacity" else frozenset()).deny:
+                here = zoned_body_bound(rule, ctx, t)
+                if here is None:
+                    return None
+                found.append(here)
+    finally:
+        ctx.request = request
+    return max(found, default=t + 1)
+
+
+def zoned_body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
+    """The body bound in each zone where the rule denies at ``t``; the latest of them (the
+    rule passes only once it passes in every zone)."""
+    zones = rule_zones(rule, ctx)
+    if not zones:
+        return body_bound(rule, ctx, t)
+    saved = ctx.tz, ctx.zone_name
+    found: list[int] = []
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            if check_here(rule, ctx, t, ctx.skip if rule.kind != "capacity" else frozenset()).deny:
+                here = body_bound(rule, ctx, t)
+                if here is None:
+                    return None
+                found.append(here)
+    finally:
+        ctx.tz, ctx.zone_name = saved
+    return max(found, default=t + 1)
+
+
+def body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
     skip = ctx.skip if rule.kind != "capacity" else frozenset()
     if isinstance(rule, CapRule):
         return bound_cap(rule, ctx, t, skip)
@@ -364,6 +823,9 @@ def bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
         return bound_require(rule, ctx, t)
     if isinstance(rule, ExclusiveRule):
         return bound_exclusive(rule, ctx, t, skip)
+    if isinstance(rule, ExcludeRule) and rule.time_tests:
+        # 11.11: an exclusion whose condition stops holding at a known instant allows then
+        return min(time_changes(rule.time_tests, ctx, t), default=NEVER)
     return NEVER
 
 
@@ -373,7 +835,8 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     ``denying`` are the rules that deny at ``t``. Exclusions do not change with time, so
     one of them denying means no wait helps; the others are re-checked at each jump.
     """
-    limit = t + HORIZON
+    hold = hold_limit(ctx)
+    limit = t + (hold if hold is not None else HORIZON)
     current = t
     # Each bound is the rule's own next pass, so each jump reaches an instant where some
     # rule's verdict changes: the jumps are bounded by the rules' boundaries within the
@@ -381,19 +844,36 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     ctx.prefetch = HORIZON + 2 * DAY
     while True:
         ctx.stats.jumps += 1
-        bounds = [bound(r, ctx, current) for r in denying]
+        bounds = [bound(r, ctx, current, plan) for r in denying]
         if any(b is None for b in bounds):
             return None
         current = max(b for b in bounds if b is not None)
         if current > limit:
             break
-        denying = [r for r in plan.timed if check_with_precedence(r, ctx, current)[0].deny]
+        if plan.lifters:
+            denying = [
+                r for r in plan.timed
+                if lifted_by(r, ctx, current, plan) is None and check_with_precedence(r, ctx, current)[0].deny
+            ]
+        else:
+            denying = [r for r in plan.timed if check_with_precedence(r, ctx, current)[0].deny]
         if not denying:
             return current
+    if hold is not None and current > limit:
+        notes.append(f"not allowed within the hold of {format_span(hold)}")
+        return None
     notes.append(
         f"no allowed time found within {HORIZON // DAY} days of the request; next_allowed_at is left empty"
     )
     return None
+
+
+def hold_limit(ctx: Context) -> int | None:
+    """The shortest ``hold SELECTOR up to D`` matching the request (11.16), in µs."""
+    request = ctx.request
+    found = [seconds * clock.SECOND for match, seconds in ctx.policy.holds
+             if match.matches(request.purpose, request.channel, request.team, ctx.owner)]
+    return min(found, default=None)
 
 
 # ---- counting contacts ---------------------------------------------------------------------
@@ -410,24 +890,34 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
     is binary searches over it and never a scan.
     """
     if rule.kind == "capacity" and ctx.loads is not None:
-        key = ("loads", rule.index)
+        group = rule.group
+        wanted = getattr(ctx.request, group) if group is not None else None
+        key = ("loads", rule.index, wanted)
         found = ctx._memo.get(key)  # noqa: SLF001 - the context's own memo
         if found is None or not (found[0] <= lo and hi <= found[1]):
             if found is not None:
                 lo = min(lo, found[0])
             hi = max(hi, lo + ctx.prefetch, found[1] if found is not None else hi)
             loaded = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
-            pairs = sorted(((clock.micros(c.at), c) for c in loaded if c.counted), key=lambda p: p[0])
-            group = rule.group
-            wanted = getattr(ctx.request, group) if group is not None else None
-            kept = [p for p in pairs if lo <= p[0] < hi and (group is None or getattr(p[1], group) == wanted)]
+            drop = rule.not_counted
+            pairs = sorted(((clock.micros(c.at), c) for c in loaded
+                            if c.counted and not (drop and c.status == "sent" and c.outcome in drop)),
+                           key=lambda p: p[0])
+            kept = [p for p in pairs if lo <= p[0] < hi and (group is None or in_group(p[1], group, wanted))]
             ctx.stats.scanned += len(pairs)
             found = ctx._memo[key] = (lo, hi, [us for us, _ in kept], [c for _, c in kept])  # noqa: SLF001
         times, contacts = found[2], found[3]
     else:
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
-        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted)
+        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
+                                               drop=rule.not_counted)
+        cover = window_cover(rule, ctx) if ctx.policy.has_windows and rule.index in ctx.policy.exempted_by else []
+        if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
+            i, j = bisect_left(times, lo), bisect_left(times, hi)
+            kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
+                          if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
+            return [us for us, _ in kept_pairs], [c for _, c in kept_pairs]
     if not skip:
         return times, contacts
     key2 = ("skip", rule.index, skip, id(times))
@@ -501,6 +991,13 @@ def next_clear(values: Sequence[int], point: int, limit: int, width: int, ctx: C
     return current if current > point else point + 1
 
 
+def in_group(contact: Contact, group: str, wanted: object) -> bool:
+    """Is the contact in the request's ``for each`` group? A contact with several campaigns
+    is in each of theirs (11.3)."""
+    value = getattr(contact, group)
+    return in_campaign(value, wanted) if group == "campaign" else bool(value == wanted)
+
+
 def period_zone(rule: CapRule, ctx: Context) -> dt.tzinfo:
     """Customer time, except capacity (all customers): the policy's zone."""
     return clock.zone(ctx.policy.timezone) if rule.kind == "capacity" else ctx.tz
@@ -515,7 +1012,30 @@ def check_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> Find
     return consecutive_cap(rule, window, ctx, t, skip)
 
 
+def month_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    """A rolling window of months (11.2): a window from s ends at s + W, months added in the
+    customer's zone; the busiest window containing t starts at t or at a contact c with
+    c <= t < c + W."""
+    tz = period_zone(rule, ctx)
+    months = window.months
+    times, contacts, i, j = select(rule, ctx, t - (months * 31 + 1) * DAY, clock.plus_months(t, months, tz), skip)
+    k = bisect_right(times, t, i, j)
+    starts = [us for us in times[i:k] if clock.plus_months(us, months, tz) > t] + [t]
+    best, best_start = 0, t
+    for start in starts:
+        end = clock.plus_months(start, months, tz)
+        count = bisect_left(times, end, i, j) - bisect_left(times, start, i, j)
+        if count > best:
+            best, best_start = count, start
+    reason = ""
+    if ctx.explain:
+        reason = count_text(rule, best, ctx) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
+    return Finding(best >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
+
+
 def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    if window.months:
+        return month_cap(rule, window, ctx, t, skip)
     width = window.seconds * clock.SECOND
     times, contacts, i, j = select(rule, ctx, t - width + 1, t + width, skip)
     k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
@@ -532,7 +1052,7 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
         if count > best:
             best, best_start = count, start
     inside = contacts[bisect_left(times, best_start, i, j) : bisect_left(times, best_start + width, i, j)]
-    reason = count_text(rule, best, ctx) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
+    reason = count_text(rule, best, ctx, best_start, best_start + width) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
     if inside:
         reason += f" ({latest_text(inside, ctx)})"
     return Finding(deny, held, reason)
@@ -540,12 +1060,17 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
 
 def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     tz = period_zone(rule, ctx)
-    first, following = clock.period_bounds(ctx.local_date(t, tz), window.unit)
+    first, following = clock.period_bounds(ctx.local_date(t, tz), window.unit, ctx.policy.week_start)
     lo, hi = clock.start_of_date(first, tz), clock.start_of_date(following, tz)
     times, contacts, i, j = select(rule, ctx, lo, hi, skip)
     reason = ""
     if ctx.explain:
-        reason = count_text(rule, j - i, ctx) + f" in the calendar {window.unit} from {first.isoformat()}"
+        if window.unit == "week" and ctx.policy.week_start:
+            last = following - dt.timedelta(days=1)
+            reason = count_text(rule, j - i, ctx, lo, hi) + (
+                f" in the week {first.isoformat()} ({first:%A}) to {last.isoformat()}")
+        else:
+            reason = count_text(rule, j - i, ctx, lo, hi) + f" in the calendar {window.unit} from {first.isoformat()}"
         if j > i:
             reason += f" ({latest_text(contacts[i:j], ctx)})"
     return Finding(j - i >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
@@ -607,7 +1132,7 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     times, contacts, i, j = select(rule, ctx, lo, clock.start_of_date(today + dt.timedelta(days=days), tz), skip)
     k = bisect_left(times, clock.start_of_date(today + dt.timedelta(days=1), tz), i, j)
     numbers = day_numbers(rule, ctx, times, tz)
-    deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times)))
+    deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
     held = contacts[i:j] if ctx.skip else ()
     if not ctx.explain:
         return Finding(deny, held) if held else (DENY if deny else PASS)
@@ -620,7 +1145,8 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
             best, best_first = count, first
     first_date = dt.date.fromordinal(best_first)
     last = first_date + dt.timedelta(days=days - 1)
-    reason = count_text(rule, best, ctx) + f" on {first_date.isoformat()} to {last.isoformat()}"
+    run = clock.start_of_date(first_date, tz), clock.start_of_date(last + dt.timedelta(days=1), tz)
+    reason = count_text(rule, best, ctx, *run) + f" on {first_date.isoformat()} to {last.isoformat()}"
     if j > i:
         reason += f" ({latest_text(contacts[i:j], ctx)})"
     return Finding(deny, held, reason)
@@ -629,6 +1155,11 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
 def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     window = rule.window
     stop = t + HORIZON
+    if isinstance(window, Rolling) and window.months:
+        tz = period_zone(rule, ctx)
+        times, _, i, j = select(rule, ctx, t - (window.months * 31 + 1) * DAY, t + 1, skip)
+        leaving = [end for end in (clock.plus_months(us, window.months, tz) for us in times[i:j]) if end > t]
+        return min(leaving, default=t + 1)  # the busiest window can first shrink when a contact leaves
     if isinstance(window, Rolling):
         width = window.seconds * clock.SECOND
         times, _ = sequence(rule, ctx, skip, t - width + 1, stop + 2 * width)
@@ -636,7 +1167,7 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     tz = period_zone(rule, ctx)
     today = ctx.local_date(t, tz)
     if isinstance(window, Calendar):
-        return clock.start_of_date(clock.period_bounds(today, window.unit)[1], tz)
+        return clock.start_of_date(clock.period_bounds(today, window.unit, ctx.policy.week_start)[1], tz)
     days = window.days
     times, _ = sequence(rule, ctx, skip, clock.start_of_date(today - dt.timedelta(days=days), tz),
                         stop + (days + 2) * DAY)
@@ -645,13 +1176,62 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     return clock.start_of_date(dt.date.fromordinal(clear), tz)
 
 
-def count_text(rule: CapRule, count: int, ctx: Context) -> str:
+def count_text(rule: CapRule, count: int, ctx: Context, lo: int = 0, hi: int = 0) -> str:
     text = f"{count} of at most {rule.limit} {rule.match.text} contacts"
     if rule.group:
         text += f" of {rule.group} {getattr(ctx.request, rule.group) or '(none)'}"
+    if rule.not_counted and hi > lo:
+        text += left_out_text(rule, ctx, lo, hi)
+    if hi > lo and ctx.policy.has_windows and rule.index in ctx.policy.exempted_by and rule.kind == "cap":
+        text += excused_text(rule, ctx, lo, hi)
+    if hi > lo and ctx.history.voided:
+        text += void_text(rule, ctx, lo, hi)
     if rule.kind == "capacity":
         text += " across all customers" if ctx.loads is not None else " (this customer's ledger only)"
     return text
+
+
+def left_out_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (2 with outcome busy not counted)``: the sent contacts 11.3 leaves out of ``[lo, hi)``."""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    times, contacts = ctx.history.matching(rule.match, ctx.owner, sent_only=True, outcome=rule.not_counted,
+                                           group=group, value=wanted)
+    i, j = bisect_left(times, lo), bisect_left(times, hi)
+    if j == i:
+        return ""
+    named = ", ".join(sorted({c.outcome or "" for c in contacts[i:j]}))
+    return f" ({j - i} with outcome {named} not counted)"
+
+
+def void_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (2 void: c-1, c-2, misdirected)``: void contacts the window would otherwise hold (11.4)."""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    found = [c for c in ctx.history.voided
+             if lo <= clock.micros(c.at) < hi and rule.match.matches(c.purpose, c.channel, c.team, ctx.owner)
+             and (group is None or in_group(c, group, wanted))]
+    if not found:
+        return ""
+    ids = ", ".join(c.id or "(no id)" for c in sorted(found, key=lambda c: c.at))
+    reasons = ", ".join(dict.fromkeys(c.void_reason for c in found if c.void_reason))
+    return f" ({len(found)} void: {ids}{', ' + reasons if reasons else ''})"
+
+
+def excused_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
+    """`` (8 placed under exempt "calls with consent" not counted)`` (11.5)."""
+    cover = window_cover(rule, ctx)
+    if not cover:
+        return ""
+    group = rule.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted, drop=rule.not_counted)
+    counts: dict[str, int] = {}
+    for k in range(bisect_left(times, lo), bisect_left(times, hi)):
+        name = excused(contacts[k], times[k], cover, ctx)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return "".join(f' ({n} placed under exempt "{name}" not counted)' for name, n in counts.items())
 
 
 def latest_text(contacts: Sequence[Contact], ctx: Context) -> str:
@@ -663,24 +1243,100 @@ def latest_text(contacts: Sequence[Contact], ctx: Context) -> str:
 
 
 def check_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
-    period = rule.period
+    """Quiet when any part is quiet (11.9); the trace names the part."""
+    if not rule.parts:
+        return quiet_part(rule.period, ctx, t, skip)
+    found = [quiet_part(part, ctx, t, skip) for part in rule.parts]
+    denying = [f for f in found if f.deny]
+    if denying:
+        return Finding(True, [c for f in denying for c in f.held], denying[0].reason)
+    return Finding(False, (), "; ".join(f.reason for f in found) if ctx.explain else "")
+
+
+def quiet_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     if isinstance(period, AfterTrigger):
         return quiet_after(period, ctx, t, skip)
     moment = ctx.local(t)
+    holiday: tuple[str, str] | None = None
     if isinstance(period, ClockRange):
         deny = period.quiet(minute_of_day(moment))
+    elif isinstance(period, DayClock):
+        deny = day_clock_quiet(period, ctx, moment)
     else:
         deny = period.quiet(moment.date())
+        if not deny and period.holidays:
+            holiday = holiday_on(period, ctx, moment.date())
+            deny = holiday is not None
     if not ctx.explain:
         return DENY if deny else PASS
     reason = ""
-    if ctx.explain:
+    if holiday is not None:
+        code, name = holiday
+        reason = f"{moment.date().isoformat()} is a holiday in {code} ({name})"
+    elif isinstance(period, ClockRange) and "(" in ctx.zone_name:
+        # a rule's own zone or one of several (11.7, 11.8): say which zone denied
+        zone, _, label = ctx.zone_name.partition(" ")
+        words = quiet_text(period) if deny else "not " + quiet_text(period)
+        reason = f"{moment:%H:%M} in {zone} {label} is {words}" + end_time_words(period, moment, deny)
+    else:
         reason = (
             f"local time {moment:%a %Y-%m-%d %H:%M} ({ctx.zone_name}) is "
             + ("inside" if deny else "outside")
             + f" the quiet period ({quiet_text(period)})"
         )
+        if isinstance(period, ClockRange):
+            reason += end_time_words(period, moment, deny)
     return Finding(deny, (), reason)
+
+
+def end_time_words(period: ClockRange, moment: dt.datetime, deny: bool) -> str:
+    """`` (21:00 is quiet: the end time is not allowed)`` at the end of `outside A-B` (11.15)."""
+    if deny and not period.quiet_inside and minute_of_day(moment) == period.end:
+        return f" ({moment:%H:%M} is quiet: the end time is not allowed)"
+    return ""
+
+
+def customer_calendar(ctx: Context) -> str | None:
+    """The customer's holiday calendar: its region when it has one, else the policy's."""
+    policy = ctx.policy
+    if policy.holiday_attribute is not None:
+        region = ctx.values.get(policy.holiday_attribute)
+        if isinstance(region, str) and region:
+            return region
+    return policy.holiday_code
+
+
+def holiday_on(days: DaySet, ctx: Context, day: dt.date) -> tuple[str, str] | None:
+    """(calendar code, holiday name) when ``day`` is a holiday of one of the set's calendars."""
+    from policylang import calendars
+
+    for code in days.holidays:
+        code = code if code is not None else customer_calendar(ctx)
+        if code is None:
+            continue
+        name = calendars.holiday(code, day)
+        if name is not None:
+            return code, name
+    return None
+
+
+def day_quiet(days: DaySet, ctx: Context, day: dt.date) -> bool:
+    return days.quiet(day) or (bool(days.holidays) and holiday_on(days, ctx, day) is not None)
+
+
+def day_clock_quiet(period: DayClock, ctx: Context, wall: dt.datetime) -> bool:
+    """``on DAYS outside A-B``: quiet on those dates before A and from B. ``on DAYS between
+    A and B`` with A after B runs from A on the named date to B the next date."""
+    rng = period.clock
+    minute = minute_of_day(wall)
+    if not rng.quiet_inside or rng.start < rng.end:
+        return day_quiet(period.days, ctx, wall.date()) and rng.quiet(minute)
+    # a wrapping `between`: the evening belongs to its own date, the morning to the day before
+    if minute >= rng.start:
+        return day_quiet(period.days, ctx, wall.date())
+    if minute < rng.end:
+        return day_quiet(period.days, ctx, wall.date() - dt.timedelta(days=1))
+    return False
 
 
 def minute_of_day(moment: dt.datetime) -> float:
@@ -688,13 +1344,16 @@ def minute_of_day(moment: dt.datetime) -> float:
 
 
 @functools.lru_cache(maxsize=1024)
-def quiet_text(period: ClockRange | DaySet) -> str:
+def quiet_text(period: ClockRange | DaySet | DayClock) -> str:
+    if isinstance(period, DayClock):
+        return quiet_text(period.days) + " " + quiet_text(period.clock)
     if isinstance(period, ClockRange):
         start = f"{period.start // 60:02d}:{period.start % 60:02d}"
         end = f"{period.end // 60:02d}:{period.end % 60:02d}"
         return f"between {start} and {end}" if period.quiet_inside else f"outside {start}-{end}"
     names = [clock_day_name(d) for d in sorted(period.weekdays)]
     names += [d.isoformat() for d in sorted(period.dates)]
+    names += ["holidays" if code is None else f'holidays "{code}"' for code in period.holidays]
     return "on " + ", ".join(names)
 
 
@@ -705,21 +1364,28 @@ def clock_day_name(index: int) -> str:
 def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> list[tuple[int, int, Contact | None]]:
     """(start, end, contact) of each trigger whose quiet stretch [start, end) contains t."""
     # A run of N local dates lasts at most N days plus a daylight-saving hour: N + 2 is safe.
-    span = period.seconds * clock.SECOND if period.seconds is not None else ((period.days or 0) + 2) * DAY
+    if period.months:  # a month is at most 31 days (and a daylight-saving hour)
+        span = (period.months * 31 + 1) * DAY
+    else:
+        span = period.seconds * clock.SECOND if period.seconds is not None else ((period.days or 0) + 2) * DAY
     lo = t - span + 1
     found: list[tuple[int, Contact | None]]
     if period.event is not None:
-        times = ctx.history.event_times(period.event)
+        times = ctx.history.event_times(period.event, ctx.request.campaign if period.group == "campaign" else None)
         found = [(us, None) for us in times[bisect_left(times, lo) : bisect_right(times, t)]]
     else:
         assert period.trigger is not None
         group = period.group
         wanted = getattr(ctx.request, group) if group is not None else None
         times, contacts = ctx.history.matching(
-            period.trigger, ctx.owner, outcome=period.outcome, group=group, value=wanted
+            period.trigger, ctx.owner, outcome=period.outcomes or period.outcome, group=group, value=wanted
         )
         i, j = bisect_left(times, lo), bisect_right(times, t)
         found = [(times[k], contacts[k]) for k in range(i, j) if id(contacts[k]) not in skip]
+    if period.count_window is not None:  # 11.12: only entries whose window holds the count trigger
+        every = times if period.event is not None else [us for us, c in zip(times, contacts, strict=True)
+                                                         if id(c) not in skip]
+        found = [(us, c) for us, c in found if count_ending_at(period, every, us, ctx) >= period.count]
     covering = []
     for start, contact in found:
         end = quiet_end(period, start, ctx)
@@ -728,11 +1394,52 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
     return covering
 
 
+def count_ending_at(period: AfterTrigger, times: list[int], x: int, ctx: Context) -> int:
+    """Matching entries in the window ending at ``x``, ``x`` included (11.12): rolling
+    (x - W, x]; consecutive, the N local dates ending on date(x); calendar, x's period."""
+    window = period.count_window
+    hi = bisect_right(times, x)
+    if isinstance(window, Rolling):
+        return hi - bisect_right(times, x - window.seconds * clock.SECOND)
+    day = ctx.local_date(x)
+    if isinstance(window, Consecutive):
+        first = day - dt.timedelta(days=window.days - 1)
+    else:
+        assert isinstance(window, Calendar)
+        first = clock.period_bounds(day, window.unit, ctx.policy.week_start)[0]
+    return hi - bisect_left(times, clock.start_of_date(first, ctx.tz))
+
+
+def pause_words(period: AfterTrigger, start: int, ctx: Context, times: list[int]) -> str:
+    """``3 marketing with outcome refused in 30 days (06-02, 06-15, 06-28)``."""
+    n = period.count
+    window = period.count_window
+    assert window is not None
+    k = bisect_right(times, start)
+    dates = ", ".join(ctx.local(us).strftime("%m-%d") for us in times[max(0, k - n):k])
+    what = period.event or (period.trigger.text if period.trigger is not None else "")
+    if period.outcome:
+        what += " with outcome " + ", ".join(sorted(period.outcomes)) if period.outcomes else f" with outcome {period.outcome}"
+    return f"{n} {what} in {window.text.removeprefix('calendar ')} ({dates})"
+
+
 def quiet_end(period: AfterTrigger, start: int, ctx: Context) -> int:
+    if period.months:
+        return clock.plus_months(start, period.months, ctx.tz)
     if period.seconds is not None:
         return start + period.seconds * clock.SECOND
     first = clock.local_date(start, ctx.tz)
     return clock.start_of_date(first + dt.timedelta(days=period.days or 0), ctx.tz)
+
+
+def trigger_times(period: AfterTrigger, ctx: Context) -> list[int]:
+    if period.event is not None:
+        return ctx.history.event_times(period.event, ctx.request.campaign if period.group == "campaign" else None)
+    assert period.trigger is not None
+    group = period.group
+    wanted = getattr(ctx.request, group) if group is not None else None
+    return ctx.history.matching(period.trigger, ctx.owner, outcome=period.outcomes or period.outcome,
+                                group=group, value=wanted)[0]
 
 
 def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -743,6 +1450,8 @@ def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]
         if covering:
             start, end, contact = max(covering, key=lambda item: item[1])
             what = describe(contact, ctx) if contact else f"{period.event} at {format_local(start, ctx.tz)}"
+            if period.count_window is not None:
+                what = pause_words(period, start, ctx, trigger_times(period, ctx))
             reason = f"quiet {period.text}: {what}; quiet until {format_local(end, ctx.tz)}"
         else:
             reason = f"not {period.text}"
@@ -750,7 +1459,20 @@ def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]
 
 
 def bound_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
-    period = rule.period
+    """The latest exit of the parts quiet at ``t``: the rule passes only when none is."""
+    if not rule.parts:
+        return bound_part(rule.period, ctx, t, skip)
+    exits = []
+    for part in rule.parts:
+        if quiet_part(part, ctx, t, skip).deny:
+            found = bound_part(part, ctx, t, skip)
+            if found is None:
+                return None
+            exits.append(found)
+    return max(exits, default=t + 1)
+
+
+def bound_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     if isinstance(period, AfterTrigger):
         covering = triggers(period, ctx, t, skip)
         return max((end for _, end, _ in covering), default=t + 1)
@@ -761,10 +1483,17 @@ def bound_quiet(rule: QuietRule, ctx: Context, t: int, skip: frozenset[int]) -> 
             t, ctx.tz, lambda wall: clock_range.quiet(minute_of_day(wall)),
             lambda wall: next_clock_boundary(clock_range, wall), limit,
         )
+    elif isinstance(period, DayClock):
+        day_clock = period
+        found = clock.next_exit(
+            t, ctx.tz, lambda wall: day_clock_quiet(day_clock, ctx, wall),
+            lambda wall: min(next_clock_boundary(day_clock.clock, wall),
+                             dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())), limit,
+        )
     else:
         day_set = period
         found = clock.next_exit(
-            t, ctx.tz, lambda wall: day_set.quiet(wall.date()),
+            t, ctx.tz, lambda wall: day_quiet(day_set, ctx, wall.date()),
             lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()), limit,
         )
     # Still quiet at the horizon: past it, so the search gives up with a note.
@@ -789,21 +1518,50 @@ def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
 
 
 def check_exclude(rule: ExcludeRule, ctx: Context, t: int = 0, skip: frozenset[int] = frozenset()) -> Finding:
-    deny = rule.condition(ctx.values, ctx.request)
+    deny = rule.condition(ctx.values, ctx.request, t, ctx.tz)
     if not ctx.explain:
         return DENY if deny else PASS
-    reason = ""
-    if ctx.explain:
-        facts = ", ".join(
-            f"{name[8:]} is {getattr(ctx.request, name[8:])}" if name.startswith("request.")
-            else attribute_fact(name, ctx.values)
-            for name in rule.attributes
-        )
-        reason = f"{rule.condition_text} is {'true' if deny else 'false'} ({facts})"
-    return Finding(deny, (), reason)
+    return Finding(deny, (), exclude_reason(rule, ctx, t, deny))
 
 
-def attribute_fact(name: str, values: Mapping[str, Any]) -> str:
+def exclude_reason(rule: ExcludeRule, ctx: Context, t: int, holds: bool) -> str:
+    """``COND is true (facts)``; a time test that made the condition true is told in its
+    own words (11.2): ``customer.A 2026-04-02 15:10 is within 10 days (until ...)``."""
+    from policylang import ast
+
+    node = rule.condition_node
+    if rule.time_tests and holds:
+        parts = node.operands if isinstance(node, ast.AnyOf) else (node,)
+        for part in parts:
+            if isinstance(part, ast.TimeTest):
+                test = next(x for x in rule.time_tests if x.attribute == part.attr.attribute and x.op == part.op)
+                if time_holds(test, ctx, t):
+                    return time_sentence(test, ctx)
+    return f"{rule.condition_text} is {'true' if holds else 'false'} ({condition_facts(rule.attributes, ctx, t)})"
+
+
+def time_holds(test: TimeSpec, ctx: Context, t: int) -> bool:
+    from policylang.compiler import time_test_holds
+
+    return time_test_holds(test, ctx.values, ctx.request, t, ctx.tz)
+
+
+def time_sentence(test: TimeSpec, ctx: Context) -> str:
+    """``customer.A 2026-04-02 15:10 is within 10 days (until 2026-04-12 15:10)``."""
+    from policylang.compiler import time_test_changes
+
+    changes = time_test_changes(test, ctx.values, ctx.tz)
+    if not changes:
+        return f"customer.{test.attribute} is missing"
+    start, end = changes
+    words = test.text.removeprefix(f"customer.{test.attribute} ")
+    when = format_local(start, ctx.tz)
+    if test.op == "ago":
+        return f"customer.{test.attribute} {when} is {words} (since {format_local(end, ctx.tz)})"
+    return f"customer.{test.attribute} {when} is {words} (until {format_local(end, ctx.tz)})"
+
+
+def attribute_fact(name: str, values: Mapping[str, Any], tz: dt.tzinfo = dt.timezone.utc) -> str:
     value = values.get(name)
     if value is None:
         return f"customer.{name} is missing"
@@ -813,11 +1571,13 @@ def attribute_fact(name: str, values: Mapping[str, Any]) -> str:
         return f"customer.{name} = ({', '.join(sorted(map(str, value)))})"
     if isinstance(value, float) and value.is_integer():
         return f"customer.{name} = {int(value)}"
+    if isinstance(value, dt.datetime):
+        return f"customer.{name} = {format_local(clock.micros(value), tz)}"
     return f"customer.{name} = {value}"
 
 
 def require_times(rule: RequireRule, ctx: Context) -> tuple[list[int], Sequence[Contact]]:
-    return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcome)
+    return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcomes or rule.outcome)
 
 
 def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] = frozenset()) -> Finding:
@@ -829,7 +1589,8 @@ def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] 
     reason = ""
     if ctx.explain:
         span = "between " + (format_local(lo, ctx.tz) if lo is not None else "any time") + f" and {format_local(hi, ctx.tz)}"
-        wanted = rule.prerequisite.text + (f" with outcome {rule.outcome}" if rule.outcome else "")
+        named = ", ".join(sorted(rule.outcomes)) if rule.outcomes else rule.outcome
+        wanted = rule.prerequisite.text + (f" with outcome {named}" if named else "")
         reason = f"{describe(contacts[j - 1], ctx)} is {span}" if found else f"no sent {wanted} {span}"
     return Finding(not found, (), reason)
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from policylang import ast
-from policylang.compiler import condition_text
+from policylang.compiler import condition_text, selector_text
 from policylang.parser import parse, without_bom
 
 INDENT = "  "
@@ -63,6 +63,22 @@ def window_text(window: ast.Window) -> str:
     return f"calendar {window.unit}"
 
 
+def tail_text(tail: ast.RuleTail) -> str:
+    """`` in zone "..." when ... from DATE until DATE`` (11.0), empty for no clauses."""
+    text = ""
+    if isinstance(tail.zone, str):
+        text += f" in zone {quote(tail.zone)}"
+    elif tail.zone is not None:
+        text += f" in zone customer.{tail.zone.attribute}"
+    if tail.when is not None:
+        text += f" when {condition_text(tail.when)}"
+    if tail.start is not None:
+        text += f" from {tail.start.value}"
+    if tail.until_items:
+        text += " until " + ", ".join(item.value for item in tail.until_items)
+    return text
+
+
 class SelectorWriter:
     """Writes selectors: names of one declared kind joined by commas, kinds by spaces."""
 
@@ -98,25 +114,37 @@ class SelectorWriter:
         if isinstance(period, ast.Between):
             return f"between {period.start} and {period.end}"
         if isinstance(period, ast.OnDays):
-            return "on " + ", ".join(d.value for d in period.days)
+            text = "on " + ", ".join(d.value for d in period.days)
+            return text + (" " + self.period(period.clock) if period.clock is not None else "")
         if period.duration is not None:
             length = duration_words(period.duration)
         else:
             length = days_words(period.days or 0)
-        text = f"within {length} after {self.selector(period.trigger)}"
+        count = f"{period.count} " if period.count is not None else ""
+        text = f"within {length} after {count}{self.selector(period.trigger)}"
         if period.outcome is not None:
-            text += f" with outcome {period.outcome.value}"
+            text += " with outcome " + ", ".join(n.value for n in (period.outcome, *period.more_outcomes))
+        if period.count_window is not None:
+            text += f" in {window_text(period.count_window)}"
         if period.for_each is not None:
             text += f" for each {period.for_each}"
         return text
 
     def rule_body(self, rule: ast.Rule) -> str:
-        """Everything after ``kind "name":``."""
+        """Everything after ``kind "name":``, with the clauses of 11.0 after the body."""
+        return self.body(rule) + tail_text(rule.tail)
+
+    def body(self, rule: ast.Rule) -> str:
         if isinstance(rule, ast.Cap):
             text = f"at most {rule.limit} {self.selector(rule.selector)} per {window_text(rule.window)}"
-            return text + (f" for each {rule.for_each}" if rule.for_each else "")
+            text += f" for each {rule.for_each}" if rule.for_each else ""
+            if rule.counting is not None:
+                names = ", ".join(n.value for n in rule.counting.outcomes)
+                text += f" {'counting only' if rule.counting.only else 'not counting'} outcome {names}"
+            return text
         if isinstance(rule, ast.Quiet):
-            return f"no {self.selector(rule.selector)} {self.period(rule.period)}"
+            parts = " or ".join(self.period(p) for p in (rule.period, *rule.more_periods))
+            return f"no {self.selector(rule.selector)} {parts}"
         if isinstance(rule, ast.Exclude):
             return f"{self.selector(rule.selector)} when {condition_text(rule.condition)}"
         if isinstance(rule, ast.Require):
@@ -124,12 +152,22 @@ class SelectorWriter:
         if isinstance(rule, ast.Exclusive):
             return f"{self.selector(rule.selector)} per {duration_words(rule.distance)}"
         targets = ", ".join(t.text if t.is_kind else quote(t.text) for t in rule.targets)
-        return f"{self.selector(rule.selector)} from {targets}"
+        text = f"{self.selector(rule.selector)} from {targets}"
+        window = rule.window
+        if window is not None:
+            if window.duration is not None:
+                text += f" within {duration_words(window.duration)}"
+            elif window.days is not None:
+                text += f" within {days_words(window.days)}"
+            text += f" after {self.selector(window.opener)}"
+            if window.outcomes:
+                text += " with outcome " + ", ".join(n.value for n in window.outcomes)
+        return text
 
     def require_body(self, rule: ast.Require) -> str:
         text = f"{self.selector(rule.selector)} after {self.selector(rule.prerequisite)}"
         if rule.outcome is not None:
-            text += f" with outcome {rule.outcome.value}"
+            text += " with outcome " + ", ".join(n.value for n in (rule.outcome, *rule.more_outcomes))
         if rule.at_least is not None:
             text += f" at least {duration_words(rule.at_least)} before"
             if rule.within is not None:
@@ -157,6 +195,14 @@ def simple_statement_text(statement: ast.Statement) -> str:
         return f"owner is customer.{statement.attr.attribute}"
     if isinstance(statement, ast.Precedence):
         return "precedence " + " > ".join(t.value for t in statement.teams)
+    if isinstance(statement, ast.Holidays):
+        if statement.attr is not None:
+            return f"holidays from customer.{statement.attr.attribute}"
+        return f"holidays {quote(statement.code or '')}"
+    if isinstance(statement, ast.WeekStarts):
+        return f"week starts {statement.day.value}"
+    if isinstance(statement, ast.Hold):
+        return f"hold {selector_text(statement.selector)} up to {duration_words(statement.duration)}"
     raise TypeError(f"not a simple statement: {statement!r}")  # pragma: no cover
 
 
@@ -265,7 +311,8 @@ class Layout:
             names = ", ".join(n.value for n in statement.names)
             self.add(Line(names, head=statement.kind, align="vocab"), first, last)
         elif isinstance(statement, ast.RULE_TYPES):
-            head = f"{statement.kind} {quote(statement.name)}:"
+            warn = " warn" if statement.tail.warn else ""
+            head = f"{statement.kind} {quote(statement.name)}{warn}:"
             self.add(Line(self.writer.rule_body(statement), head=head, align="rule"), first, last)
         else:
             self.add(Line(simple_statement_text(statement)), first, last)

@@ -33,6 +33,11 @@ class LineJoiner:
 
     always_accept = ("_NL",)
 
+    def __init__(self, continue_indented: bool = False) -> None:
+        # 11.0: in a policy, an indented line outside a `customer` block continues the
+        # statement above (scenarios ignore indentation instead).
+        self.continue_indented = continue_indented
+
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         # No look-ahead here: the contextual lexer lexes each token in the parser state
         # reached by the tokens already yielded, so every token must go out at once.
@@ -42,6 +47,8 @@ class LineJoiner:
         for token in stream:
             if token.type == "_NL":
                 if depth > 0 or previous is None or previous.type in ("COMMA", "_NL"):
+                    continue
+                if self.continue_indented and levels == [0] and previous.type != "CUSTOMER" and _indent(token) > 0:
                     continue
                 previous = token
                 yield from self._newline(token, levels)
@@ -58,8 +65,7 @@ class LineJoiner:
             yield self._make(previous, "_DEDENT", "")
 
     def _newline(self, token: Token, levels: list[int]) -> Iterator[Token]:
-        last_line = str(token).rsplit("\n", 1)[-1].expandtabs(8)
-        indent = len(last_line) - len(last_line.lstrip(" "))
+        indent = _indent(token)
         yield token
         if indent > levels[-1]:
             levels.append(indent)
@@ -78,6 +84,12 @@ class LineJoiner:
         return Token.new_borrow_pos(kind, value, like)
 
 
+def _indent(newline: Token) -> int:
+    """The indentation of the line a newline token leads to."""
+    last_line = str(newline).rsplit("\n", 1)[-1].expandtabs(8)
+    return len(last_line) - len(last_line.lstrip(" "))
+
+
 @functools.cache
 def load_grammar(name: str, start: str = "start") -> Lark:
     """Build (or load from the cache) the LALR parser for ``grammar/NAME``."""
@@ -89,7 +101,7 @@ def load_grammar(name: str, start: str = "start") -> Lark:
         path.read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",
-        postlex=LineJoiner(),
+        postlex=LineJoiner(continue_indented=name == "policy.lark"),
         propagate_positions=True,
         maybe_placeholders=False,
         start=start,

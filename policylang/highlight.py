@@ -33,17 +33,20 @@ POLICY_WORDS = (
     "at", "most", "per", "for", "each", "consecutive", "calendar", "no", "outside", "between",
     "and", "on", "within", "after", "with", "outcome", "when", "least", "before", "from", "by",
     "except", "any", "is", "not", "in", "or", "one", "of", "set",
+    # section 11
+    "warn", "zone", "until", "counting", "only", "ago", "starts", "holidays", "hold", "up", "to",
 )
-TYPES = ("flag", "number", "text", "zone", "date", "team", "channel", "purpose")
+TYPES = ("flag", "number", "text", "zone", "date", "team", "channel", "purpose", "instant", "zones", "region")
 UNITS = (
-    "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "quarter", "year",
+    "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months", "quarter",
+    "year", "years",
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "weekend",
 )
 
 SCENARIO_STATEMENTS = ("use", "now", "customer", "expect", "ask")
 SCENARIO_WORDS = (
     "had", "plans", "event", "at", "by", "with", "outcome", "campaign", "priority", "is",
-    "next", "displaces", "nothing", "and",
+    "next", "displaces", "nothing", "and", "warns", "voided", "because", "id",
 )
 # pygments ships bygroups untyped
 bygroups = cast(Callable[..., Any], _bygroups)

@@ -21,12 +21,12 @@ from operator import attrgetter, floordiv, mul, sub
 from typing import Any, overload
 
 from policylang.clock import EPOCH, ONE_US
-from policylang.records import COUNTED_STATUSES, Contact, Entry, Event
+from policylang.records import COUNTED_STATUSES, Contact, Entry, Event, VoidLine, in_campaign, resolve_voids
 from policylang.rules import Match
 
 UTC = dt.timezone.utc
 Matched = tuple[list[int], Sequence[Contact]]
-FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer")
+FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason")
 
 
 class LazyContacts(Sequence[Contact]):
@@ -59,23 +59,29 @@ class LazyContacts(Sequence[Contact]):
 class History:
     """A customer's contacts and events, sorted, with per-selector indexes."""
 
-    __slots__ = ("size", "counted", "counted_us", "events", "has_planned", "planned",
+    __slots__ = ("size", "counted", "counted_us", "events", "has_planned", "planned", "voided", "event_campaigns",
                  "_cache", "_shapes", "_fields", "_columns", "_made", "_keys", "_micros")
 
-    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+    def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
         kinds = set(map(type, entries))
+        if VoidLine in kinds:  # 11.4: void lines mark the entries they name
+            entries = resolve_voids(entries)
+            kinds = set(map(type, entries))
         if not kinds <= {Contact, Event}:
             for entry in entries:
                 if not isinstance(entry, (Contact, Event)):
                     raise TypeError(f"a ledger holds Contact and Event entries, not {type(entry).__name__}")
         events: dict[str, list[int]] = {}
+        campaigns: dict[str, list[tuple[int, Any]]] = {}
         contacts: list[Contact] = entries  # type: ignore[assignment]
         if Event in kinds:
             flags = [type(entry) is Contact or isinstance(entry, Contact) for entry in entries]
             for entry in compress(entries, [not flag for flag in flags]):
                 assert isinstance(entry, Event)
-                events.setdefault(entry.name, []).append((entry.at - EPOCH) // ONE_US)
+                us = (entry.at - EPOCH) // ONE_US
+                events.setdefault(entry.name, []).append(us)
+                campaigns.setdefault(entry.name, []).append((us, entry.campaign))
             contacts = list(compress(entries, flags))  # type: ignore[arg-type]
         # Column at a time, so the per-entry work is done in C.
         micros = epoch_micros(list(map(_AT, contacts)))
@@ -87,11 +93,16 @@ class History:
         self.counted: Sequence[Contact] = list(map(contacts.__getitem__, order))
         self.counted_us = list(map(micros.__getitem__, order))
         self.planned = [contacts[k] for k in order if statuses[k] == "planned"]
+        # 11.4: void contacts count for nothing; the trace still names them
+        self.voided: list[Contact] = [c for c in contacts if c.status == "void"] if "void" in statuses else []
         self._columns: dict[str, list[Any]] | None = None
         self._keys: list[int] = []
         self._made: dict[int, Contact] = {}
         self._micros: list[int] = []
         self._finish(len(contacts), events)
+        # 11.3: events with campaigns, kept only when some event names one
+        self.event_campaigns = {name: sorted(pairs, key=lambda p: p[0]) for name, pairs in campaigns.items()
+                                if any(c is not None for _, c in pairs)}
 
     @classmethod
     def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]]) -> History:
@@ -117,6 +128,8 @@ class History:
         history.counted_us = [micros[k] for k in order]
         history.counted = LazyContacts(history._contact, order)
         history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
+        history.voided = [history._contact(k) for k in range(size) if statuses[k] == "void"] if statuses else []
+        history.event_campaigns = {}
         history._finish(size, events)
         return history
 
@@ -164,13 +177,15 @@ class History:
         return found
 
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
-                 outcome: str | None = None, group: str | None = None, value: object = None) -> Matched:
+                 outcome: str | frozenset[str] | None = None, group: str | None = None, value: object = None,
+                 drop: frozenset[str] = frozenset()) -> Matched:
         """Counted contacts matching ``match``, in time order.
 
-        Optionally only sent ones, only those with ``outcome``, or only those whose
-        ``group`` attribute (team, channel, purpose, campaign) equals ``value``.
+        Optionally only sent ones, only those with ``outcome`` (or one of a set), only
+        those whose ``group`` attribute (team, channel, purpose, campaign) equals
+        ``value``; ``drop`` leaves out sent contacts with one of those outcomes (11.3).
         """
-        key = (id(match), owner, sent_only, outcome, group, value)
+        key = (id(match), owner, sent_only, outcome, group, value, drop)
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
@@ -196,18 +211,32 @@ class History:
         if sent_only:
             statuses = self.field("status")
             chosen = [i for i in chosen if statuses[i] == "sent"]
-        if outcome is not None:
+        if isinstance(outcome, frozenset):
+            outcomes = self.field("outcome")
+            chosen = [i for i in chosen if outcomes[i] in outcome]
+        elif outcome is not None:
             outcomes = self.field("outcome")
             chosen = [i for i in chosen if outcomes[i] == outcome]
-        if group is not None:
+        if drop:
+            outcomes, statuses = self.field("outcome"), self.field("status")
+            chosen = [i for i in chosen if not (outcomes[i] in drop and statuses[i] == "sent")]
+        if group == "campaign":
+            values = self.field(group)
+            chosen = [i for i in chosen if in_campaign(values[i], value)]
+        elif group is not None:
             values = self.field(group)
             chosen = [i for i in chosen if values[i] == value]
         result = (list(map(self.counted_us.__getitem__, chosen)), LazyContacts(self.counted.__getitem__, chosen))
         self._cache[key] = (match, result)
         return result
 
-    def event_times(self, name: str) -> list[int]:
-        return self.events.get(name, [])
+    def event_times(self, name: str, campaign: object = None) -> list[int]:
+        """The instants of an event; with ``campaign``, those of that campaign or of none
+        (an event without a campaign applies to every campaign, 11.3)."""
+        pairs = self.event_campaigns.get(name) if campaign is not None else None
+        if pairs is None:
+            return self.events.get(name, [])
+        return [us for us, value in pairs if value is None or in_campaign(value, campaign)]
 
 
 def epoch_micros(instants: list[dt.datetime]) -> list[int]:
@@ -248,5 +277,5 @@ def default_of(field: str) -> Any:
 
 _SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[name].__set__ for name in FIELDS}
 _DEFAULTS: dict[str, Any] = {"status": "sent", "at": dt.datetime.min}
-_DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer")})
+_DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer", "void_reason")})
 _DEFAULTS.update({name: "" for name in ("channel", "purpose", "team")})

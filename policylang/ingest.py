@@ -53,6 +53,7 @@ from policylang.records import (
     Entry,
     Event,
     Request,
+    VoidLine,
 )
 from policylang.rules import Policy
 from policylang.source import Source, Span
@@ -550,7 +551,7 @@ def history_of(policy: Policy, ledger: History | Iterable[Entry | Mapping[str, A
         return ledger
     entries = ledger if isinstance(ledger, list) else list(ledger)
     kinds = set(map(type, entries))
-    if kinds <= {Contact, Event}:
+    if kinds <= {Contact, Event, VoidLine}:
         return History(entries)  # type: ignore[arg-type]
     if kinds == {dict}:
         try:
@@ -559,8 +560,8 @@ def history_of(policy: Policy, ledger: History | Iterable[Entry | Mapping[str, A
             pass
     checked: list[Entry] = []
     for number, entry in enumerate(entries, start=1):
-        if isinstance(entry, (Contact, Event)):
-            checked.append(entry)
+        if isinstance(entry, (Contact, Event, VoidLine)):
+            checked.append(entry)  # type: ignore[arg-type]
         else:  # a mapping, or whatever a JSON ledger could hold: refused as a JSON line would be
             plain = _plain(entry) if isinstance(entry, Mapping) else entry
             checked.append(entry_from_json(policy, plain, where("<ledger>", number)))

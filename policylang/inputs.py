@@ -25,6 +25,8 @@ from policylang.records import (
     Entry,
     Event,
     Request,
+    VoidLine,
+    resolve_voids,
 )
 from policylang.rules import AttrSpec, Policy
 from policylang.source import Span
@@ -105,6 +107,17 @@ def _optional_text(obj: Mapping[str, Any], key: str, at: Span) -> str | None:
     return value
 
 
+def _campaign(obj: Mapping[str, Any], at: Span) -> str | tuple[str, ...] | None:
+    """``campaign``: a text or a list of texts (11.3); a list of one is that text."""
+    value = obj.get("campaign")
+    if not isinstance(value, list):
+        return _optional_text(obj, "campaign", at)
+    if not value or not all(isinstance(v, str) for v in value):
+        raise InputError("field `campaign` must be a text or a list of texts", at)
+    names = tuple(dict.fromkeys(value))
+    return names[0] if len(names) == 1 else names
+
+
 def _object(obj: object, at: Span, what: str) -> Mapping[str, Any]:
     if not isinstance(obj, dict):
         raise InputError(f"a {what} must be a JSON object, not {type_name(obj)}", at)
@@ -122,8 +135,9 @@ def _no_unknown(obj: Mapping[str, Any], allowed: tuple[str, ...], at: Span, what
 
 
 REQUEST_FIELDS = ("team", "channel", "purpose", "at", "campaign", "priority", "customer", "id")
-CONTACT_FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer")
-EVENT_FIELDS = ("at", "event", "customer", "id")
+CONTACT_FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason")
+EVENT_FIELDS = ("at", "event", "customer", "id", "campaign")
+VOID_FIELDS = ("at", "void", "reason", "event", "customer", "id")
 
 
 def request_from_json(policy: Policy, obj: object, at: Span) -> Request:
@@ -141,22 +155,31 @@ def request_from_json(policy: Policy, obj: object, at: Span) -> Request:
         channel=_name(policy, data["channel"], "channel", at, "channel"),
         purpose=_name(policy, data["purpose"], "purpose", at, "purpose"),
         at=parse_instant(data["at"], at),
-        campaign=_optional_text(data, "campaign", at),
+        campaign=_campaign(data, at),
         priority=priority,
         id=_optional_text(data, "id", at),
     )
 
 
 def entry_from_json(policy: Policy, obj: object, at: Span) -> Entry:
-    """A ledger line: a contact (``channel``...) or a declared event (``event``)."""
+    """A ledger line: a contact (``channel``...), a declared event (``event``) or, typed
+    as an entry for the history to apply, a void line (``void``, 11.4)."""
     data = _object(obj, at, "ledger line")
     if "at" not in data:
         raise InputError("the ledger line has no `at` field", at)
     instant = parse_instant(data["at"], at)
     customer = _optional_text(data, "customer", at)
+    if "void" in data:
+        _no_unknown(data, VOID_FIELDS, at, "void line")
+        named = data["void"]
+        ids = [named] if isinstance(named, str) else named
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise InputError("field `void` must be an id or a list of ids", at, expected='"c-1" or ["c-1", "c-2"]')
+        event = _name(policy, data["event"], "event", at, "event") if "event" in data else None
+        return VoidLine(instant, tuple(ids), _optional_text(data, "reason", at), event, customer)  # type: ignore[return-value]
     if "event" in data:
         _no_unknown(data, EVENT_FIELDS, at, "ledger event")
-        return Event(instant, _name(policy, data["event"], "event", at, "event"), customer)
+        return Event(instant, _name(policy, data["event"], "event", at, "event"), customer, _campaign(data, at))
     _no_unknown(data, CONTACT_FIELDS, at, "ledger contact")
     for key in ("channel", "purpose", "team"):
         if key not in data:
@@ -179,9 +202,10 @@ def entry_from_json(policy: Policy, obj: object, at: Span) -> Entry:
         team=_name(policy, data["team"], "team", at, "team"),
         status=status,
         outcome=outcome,
-        campaign=_optional_text(data, "campaign", at),
+        campaign=_campaign(data, at),
         id=_optional_text(data, "id", at),
         customer=customer,
+        void_reason=_optional_text(data, "void_reason", at),
     )
 
 
@@ -231,10 +255,39 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
             except ValueError:
                 pass
         raise InputError(f"field `{field}` must be a date like \"2026-11-24\"", at)
+    if kind == "instant":  # 11.2: RFC 3339 with an offset
+        if isinstance(raw, dt.datetime):
+            if raw.tzinfo is None:
+                raise InputError(f"field `{field}`: an instant needs a UTC offset", at)
+            return raw.astimezone(dt.timezone.utc)
+        if not isinstance(raw, str):
+            raise InputError(f"field `{field}` must be an instant like \"2026-04-02T15:10:00-04:00\", not {type_name(raw)}", at)
+        return parse_instant(raw, at, field)
+    if kind == "zones" and isinstance(raw, tuple):
+        raw = list(raw)
     if kind == "set" and isinstance(raw, (set, frozenset, tuple)):
         raw = sorted(raw, key=str)  # already a collection (library callers)
     if not isinstance(raw, (str, list)):
         raise InputError(f"field `{field}` must be {'a list' if kind == 'set' else 'a text'}, not {type_name(raw)}", at)
+    if kind == "region":  # 11.10: a holiday calendar code
+        from policylang.calendars import code_problem
+
+        problem = code_problem(raw) if isinstance(raw, str) else (f"`{raw}` is not a text", None)
+        if problem is not None:
+            raise InputError(f"field `{field}`: {problem[0]}", at, expected='a code like "FR-57" or "US-TX"',
+                             hint=problem[1])
+        return raw
+    if kind == "zones":  # 11.7: a list of IANA names, one string allowed, empty is absent
+        names = [raw] if isinstance(raw, str) else raw
+        for name in names:
+            if not isinstance(name, str) or not valid_zone(name):
+                raise InputError(
+                    f"field `{field}`: `{name}` is not a known time zone",
+                    at,
+                    expected='IANA time zone names like ["America/New_York", "America/Chicago"]',
+                    hint=zone_hint(str(name)),
+                )
+        return tuple(dict.fromkeys(names)) or None
     if kind == "zone":
         if not isinstance(raw, str) or not valid_zone(raw):
             raise InputError(
@@ -391,4 +444,6 @@ def read_jsonl(text: str, file: str) -> Iterator[tuple[int, object]]:
 
 def ledger_from_jsonl(policy: Policy, text: str, file: str) -> list[Entry]:
     """Every entry of a JSONL ledger, or the first bad line's InputError."""
-    return [entry_from_json(policy, obj, where(file, number)) for number, obj in read_jsonl(text, file)]
+    numbered = list(read_jsonl(text, file))
+    entries = [entry_from_json(policy, obj, where(file, number)) for number, obj in numbered]
+    return resolve_voids(entries, file, [number for number, _ in numbered])

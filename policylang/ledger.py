@@ -155,17 +155,24 @@ class Row:
         """The record a decision reads (statuses as of ``now_us``)."""
         if self.kind == "event":
             return Event(at=from_micros(self.at_us), name=self.event or "", customer=self.customer)
+        void = self.ended is not None and self.ended.startswith(VOID_MARK)
         return Contact(
             at=from_micros(self.at_us),
             channel=self.channel or "",
             purpose=self.purpose or "",
             team=self.team or "",
-            status=self.effective_status(now_us) or "sent",
+            status="void" if void else self.effective_status(now_us) or "sent",
             outcome=self.outcome,
             campaign=self.campaign,
             id=self.id,
             customer=self.customer,
+            void_reason=(self.ended or "")[len(VOID_MARK):] or None if void else None,
         )
+
+
+# Section 11.4: a void contact is stored as released with `ended` = VOID_MARK + its reason, so
+# the stores' schema (four statuses) is unchanged; Row.entry shows it as "status": "void".
+VOID_MARK = "void:"
 
 
 def new_id() -> str:
@@ -179,9 +186,17 @@ MAX_ID_CHARS = 256
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def check_text(value: str | None, what: str) -> None:
+def one_campaign(value: str | tuple[str, ...] | None) -> str | None:
+    """The one campaign a row stores (check_text refused a list before)."""
+    assert not isinstance(value, tuple)
+    return value
+
+
+def check_text(value: str | tuple[str, ...] | None, what: str) -> None:
     """Refuse an id (or campaign) no store could keep or no export could write back: over
     MAX_ID_CHARS characters, a control character, a lone surrogate. Every store applies it."""
+    if isinstance(value, tuple):  # section 11.3 campaign lists: not stored by the shared ledger yet
+        raise LedgerError(f"{what} {list(value)!r} is a list; the shared ledger stores one campaign per contact")
     if value is None:
         return
     if len(value) > MAX_ID_CHARS:
@@ -205,12 +220,19 @@ def row_from_entry(entry: Entry, now_us: int) -> Row:
     if isinstance(entry, Event):
         return Row("new-", entry.customer, "event", to_micros(entry.at), event=entry.name,
                    created_us=now_us, updated_us=now_us)  # fmt: skip
+    if entry.status == "void":  # 11.4, as export writes it
+        return Row(
+            entry.id or new_id(), entry.customer, "contact", to_micros(entry.at),
+            channel=entry.channel, purpose=entry.purpose, team=entry.team, status="released",
+            outcome=entry.outcome, campaign=one_campaign(entry.campaign), ended=VOID_MARK + (entry.void_reason or ""),
+            created_us=now_us, updated_us=now_us,
+        )  # fmt: skip
     if entry.status not in ("sent", "planned", "displaced", "released"):
         raise LedgerError(f"cannot store {_describe(entry)}: unknown status {entry.status!r}")
     return Row(
         entry.id or "new-", entry.customer, "contact", to_micros(entry.at),
         channel=entry.channel, purpose=entry.purpose, team=entry.team, status=entry.status,
-        outcome=entry.outcome, campaign=entry.campaign, created_us=now_us, updated_us=now_us,
+        outcome=entry.outcome, campaign=one_campaign(entry.campaign), created_us=now_us, updated_us=now_us,
     )  # fmt: skip
 
 
@@ -652,7 +674,7 @@ class Ledger:
                 displaced = self._displace(txn, rows, decision, now_us)
                 row = Row(
                     request.id or new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
-                    purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
+                    purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
                     expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
                     outcomes=json.dumps(list(policy.outcomes)),
                 )  # fmt: skip
@@ -804,6 +826,26 @@ class Ledger:
                 raise ReservationError(f"reservation {reservation_id} cannot be released: it was already sent")
             self._before_commit(txn)
         return _state(row, now_us)
+
+    def void(self, entry_id: str, reason: str | None = None) -> Contact:
+        """Make a stored contact void (section 11.4): it counts for nothing, for any rule, at
+        any instant (a misdirected call is treated as never placed to this consumer).
+        Voiding a void contact again only updates the reason. An unknown id is a
+        :class:`LedgerError`."""
+        check_text(reason, "void reason")
+        with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
+            row = txn.row(entry_id, for_update=False)
+            if row is not None:
+                txn.lock_customer(row.customer)
+                row = txn.row(entry_id, for_update=True)
+            if row is None or row.kind != "contact":
+                raise LedgerError(f"no contact {entry_id!r} in this ledger")
+            row.status = "released"
+            row.ended = VOID_MARK + (reason or "")
+            row.updated_us = now_us
+            txn.update(row)
+        return _as_contact(row, now_us)
 
     def expire(self) -> int:
         """Mark every reservation past its deadline released (expired); returns how many.

@@ -224,6 +224,10 @@ class Traffic:
         self.shapes = all_shapes(policy)
         self.status: dict[Shape, dict[int, str]] = {}
         exempt_kind = {r.index for r in policy.rules if isinstance(r, ExemptRule)}
+        # an exemption with a scope (when, from, until) or a window (section 11.5, 11.6) lifts
+        # only sometimes: the rules it names are still checked, as the evaluator's plan says
+        always = {r.index for r in policy.rules
+                  if isinstance(r, ExemptRule) and r.scope is None and r.window is None}
         for shape in self.shapes:
             purpose, channel, team, is_owner = shape
             subject = set(policy.subject_rules(purpose, channel, team, is_owner))
@@ -231,7 +235,7 @@ class Traffic:
             for index in subject:
                 if index in exempt_kind:
                     status[index] = "lifter"
-                elif any(i in subject for i in policy.exempted_by.get(index, ())):
+                elif any(i in subject and i in always for i in policy.exempted_by.get(index, ())):
                     status[index] = "exempt"
                 else:
                     status[index] = "check"

@@ -53,6 +53,7 @@ STATEMENT_KEYWORDS = ["policy", "timezone", "channels", "teams", "purposes", "ou
 
 KEYWORDS = frozenset(
     STATEMENT_KEYWORDS
+    + ["warn", "zone", "cite", "until", "counting", "only", "ago", "starts", "holidays", "include", "version", "pack", "hold", "up", "to", "as", "months", "years", "zones", "instant", "region"]
     + ["at", "most", "per", "for", "each", "consecutive", "calendar", "no", "outside", "between", "and", "on", "within", "after", "with", "outcome", "when", "least", "before", "from", "by", "except", "any", "is", "not", "in", "or", "one", "of", "set", "true", "false", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "quarter", "year"]
 )
 
@@ -186,11 +187,66 @@ class _ToAst(Transformer[Token, Any]):
         return unquote(items[0]), token_span(self.file, items[0])
 
     def _cap(self, kind: str, meta: Any, items: list[Any]) -> ast.Cap:
+        items, tail = _split_tail(items)
+        counting = next((i for i in items if isinstance(i, ast.Counting)), None)
+        items = [i for i in items if not isinstance(i, ast.Counting)]
         name, name_span = self._rule_head(meta, items)
         for_each = items[4] if len(items) > 4 else None
         return ast.Cap(
-            kind, name, int(items[1]), items[2], items[3], for_each, self._s(meta), name_span
+            kind, name, int(items[1]), items[2], items[3], for_each, self._s(meta), name_span,
+            tail=tail, counting=counting,
         )
+
+    # -- section 11.0: the clauses after a rule's body --
+    def warn_mark(self, meta: Any, items: list[Any]) -> object:
+        return _WARN
+
+    def rule_tail(self, meta: Any, items: list[Any]) -> ast.RuleTail:
+        fields: dict[str, Any] = dict(items)
+        until: tuple[ast.Name, ...] = fields.get("until", ())
+        return ast.RuleTail(False, fields.get("zone"), fields.get("when"), fields.get("from"),
+                            until[0] if until else None, self._s(meta), more_until=until[1:])
+
+    exclude_tail = rule_tail
+
+    def zone_name(self, meta: Any, items: list[Token]) -> tuple[str, str]:
+        return ("zone", unquote(items[0]))
+
+    def zone_attr(self, meta: Any, items: list[Any]) -> tuple[str, ast.AttrRef]:
+        return ("zone", items[0])
+
+    def when_clause(self, meta: Any, items: list[Any]) -> tuple[str, ast.Condition]:
+        return ("when", items[0])
+
+    def from_clause(self, meta: Any, items: list[Token]) -> tuple[str, ast.Name]:
+        return ("from", self._name(items[0]))
+
+    def until_clause(self, meta: Any, items: list[ast.Name]) -> tuple[str, tuple[ast.Name, ...]]:
+        return ("until", tuple(items))
+
+    def until_item(self, meta: Any, items: list[Token]) -> ast.Name:
+        return self._name(items[0])
+
+    def window_duration(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+        outcomes = tuple(items[2]) if len(items) > 2 else ()
+        return ast.ExemptWindow(items[0], None, items[1], outcomes, self._s(meta))
+
+    def window_days(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+        outcomes = tuple(items[3]) if len(items) > 3 else ()
+        return ast.ExemptWindow(None, int(items[0]), items[2], outcomes, self._s(meta))
+
+    def window_open(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+        outcomes = tuple(items[1]) if len(items) > 1 else ()
+        return ast.ExemptWindow(None, None, items[0], outcomes, self._s(meta))
+
+    def outcome_names(self, meta: Any, items: list[Token]) -> tuple[ast.Name, ...]:
+        return tuple(self._name(t) for t in items)
+
+    def counting_only(self, meta: Any, items: list[Any]) -> ast.Counting:
+        return ast.Counting(True, items[0], self._s(meta))
+
+    def not_counting(self, meta: Any, items: list[Any]) -> ast.Counting:
+        return ast.Counting(False, items[0], self._s(meta))
 
     def cap(self, meta: Any, items: list[Any]) -> ast.Cap:
         return self._cap("cap", meta, items)
@@ -199,8 +255,26 @@ class _ToAst(Transformer[Token, Any]):
         return self._cap("capacity", meta, items)
 
     def quiet(self, meta: Any, items: list[Any]) -> ast.Quiet:
+        items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
-        return ast.Quiet("quiet", name, items[1], items[2], self._s(meta), name_span)
+        return ast.Quiet("quiet", name, items[1], items[2], self._s(meta), name_span, tail=tail,
+                         more_periods=tuple(items[3:]))
+
+    def holidays_code(self, meta: Any, items: list[Token]) -> ast.Holidays:
+        return ast.Holidays(unquote(items[0]), None, self._s(meta))
+
+    def holidays_from(self, meta: Any, items: list[Any]) -> ast.Holidays:
+        return ast.Holidays(None, items[0], self._s(meta))
+
+    def week_starts(self, meta: Any, items: list[Token]) -> ast.WeekStarts:
+        return ast.WeekStarts(self._name(items[0]), self._s(meta))
+
+    def hold(self, meta: Any, items: list[Any]) -> ast.Hold:
+        return ast.Hold(items[0], items[1], self._s(meta))
+
+    def holiday_day(self, meta: Any, items: list[Token]) -> ast.Name:
+        text = "holidays" + (f' "{unquote(items[0])}"' if items else "")
+        return ast.Name(text, self._s(meta))
 
     def outside(self, meta: Any, items: list[Token]) -> ast.Outside:
         return ast.Outside(str(items[0]), str(items[1]), self._s(meta))
@@ -208,39 +282,59 @@ class _ToAst(Transformer[Token, Any]):
     def between(self, meta: Any, items: list[Token]) -> ast.Between:
         return ast.Between(str(items[0]), str(items[1]), self._s(meta))
 
-    def on_days(self, meta: Any, items: list[ast.Name]) -> ast.OnDays:
-        return ast.OnDays(tuple(items), self._s(meta))
+    def on_days(self, meta: Any, items: list[Any]) -> ast.OnDays:
+        clock = next((i for i in items if isinstance(i, (ast.Outside, ast.Between))), None)
+        days = tuple(i for i in items if isinstance(i, ast.Name))
+        return ast.OnDays(days, self._s(meta), clock=clock)
 
     def day(self, meta: Any, items: list[Token]) -> ast.Name:
         return self._name(items[0])
 
     def within_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
-        outcome, for_each = _trigger_options(items[2:])
-        return ast.WithinAfter(items[0], None, items[1], outcome, for_each, self._s(meta))
+        outcomes, for_each = _trigger_options(items[2:])
+        return ast.WithinAfter(items[0], None, items[1], outcomes[0] if outcomes else None, for_each,
+                               self._s(meta), more_outcomes=outcomes[1:])
 
     def within_days_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
-        outcome, for_each = _trigger_options(items[3:])
-        return ast.WithinAfter(None, int(items[0]), items[2], outcome, for_each, self._s(meta))
+        outcomes, for_each = _trigger_options(items[3:])
+        return ast.WithinAfter(None, int(items[0]), items[2], outcomes[0] if outcomes else None, for_each,
+                               self._s(meta), more_outcomes=outcomes[1:])
 
-    def outcome(self, meta: Any, items: list[Token]) -> ast.Name:
-        return self._name(items[0])
+    def pause_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
+        window = next(i for i in items if isinstance(i, (ast.RollingWindow, ast.ConsecutiveDays, ast.CalendarWindow)))
+        outcomes, for_each = _trigger_options(items[3:])
+        return ast.WithinAfter(items[0], None, items[2], outcomes[0] if outcomes else None, for_each, self._s(meta),
+                               more_outcomes=outcomes[1:], count=int(items[1]), count_window=window)
+
+    def pause_days_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
+        window = next(i for i in items if isinstance(i, (ast.RollingWindow, ast.ConsecutiveDays, ast.CalendarWindow)))
+        outcomes, for_each = _trigger_options(items[4:])
+        return ast.WithinAfter(None, int(items[0]), items[3], outcomes[0] if outcomes else None, for_each,
+                               self._s(meta), more_outcomes=outcomes[1:], count=int(items[2]), count_window=window)
+
+    def outcome(self, meta: Any, items: list[Token]) -> _Outcomes:
+        return _Outcomes(self._name(t) for t in items)
 
     def exclude(self, meta: Any, items: list[Any]) -> ast.Exclude:
+        items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
-        return ast.Exclude("exclude", name, items[1], items[2], self._s(meta), name_span)
+        return ast.Exclude("exclude", name, items[1], items[2], self._s(meta), name_span, tail=tail)
 
     def require(self, meta: Any, items: list[Any]) -> ast.Require:
+        items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
         outcome = at_least = within = None
+        more: tuple[ast.Name, ...] = ()
         for item in items[3:]:
-            if isinstance(item, ast.Name):
-                outcome = item
+            if isinstance(item, _Outcomes):
+                outcome, more = item[0], tuple(item[1:])
             elif isinstance(item, tuple) and item[0] == "at_least":
                 at_least = item[1]
             elif isinstance(item, tuple):
                 within = item[1]
         return ast.Require(
-            "require", name, items[1], items[2], outcome, at_least, within, self._s(meta), name_span
+            "require", name, items[1], items[2], outcome, at_least, within, self._s(meta), name_span,
+            more_outcomes=more, tail=tail,
         )
 
     def at_least(self, meta: Any, items: list[Any]) -> tuple[str, ast.Duration]:
@@ -250,12 +344,17 @@ class _ToAst(Transformer[Token, Any]):
         return ("within", items[0])
 
     def exclusive(self, meta: Any, items: list[Any]) -> ast.Exclusive:
+        items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
-        return ast.Exclusive("exclusive", name, items[1], items[2], self._s(meta), name_span)
+        return ast.Exclusive("exclusive", name, items[1], items[2], self._s(meta), name_span, tail=tail)
 
     def exempt(self, meta: Any, items: list[Any]) -> ast.Exempt:
+        items, tail = _split_tail(items)
+        window = next((i for i in items if isinstance(i, ast.ExemptWindow)), None)
+        items = [i for i in items if not isinstance(i, ast.ExemptWindow)]
         name, name_span = self._rule_head(meta, items)
-        return ast.Exempt("exempt", name, items[1], tuple(items[2:]), self._s(meta), name_span)
+        return ast.Exempt("exempt", name, items[1], tuple(items[2:]), self._s(meta), name_span, tail=tail,
+                          window=window)
 
     def exempt_target(self, meta: Any, items: list[Token]) -> ast.ExemptTarget:
         token = items[0]
@@ -297,6 +396,15 @@ class _ToAst(Transformer[Token, Any]):
     def compare_test(self, meta: Any, items: list[Any]) -> ast.Compare:
         return ast.Compare(items[0], str(items[1]), items[2], self._s(meta))
 
+    def within_test(self, meta: Any, items: list[Any]) -> ast.TimeTest:
+        return ast.TimeTest(items[0], "within", items[1], None, self._s(meta))
+
+    def within_days_test(self, meta: Any, items: list[Any]) -> ast.TimeTest:
+        return ast.TimeTest(items[0], "within_days", None, int(items[1]), self._s(meta))
+
+    def ago_test(self, meta: Any, items: list[Any]) -> ast.TimeTest:
+        return ast.TimeTest(items[0], "ago", items[1], None, self._s(meta))
+
     def member_test(self, meta: Any, items: list[Any]) -> ast.Member:
         return ast.Member(str(items[0]), items[1], False, self._s(meta))
 
@@ -304,11 +412,28 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Member(str(items[0]), items[1], True, self._s(meta))
 
 
-def _trigger_options(items: list[Any]) -> tuple[ast.Name | None, str | None]:
-    """The optional ``with outcome O`` and ``for each G`` after a quiet trigger."""
-    outcome = next((i for i in items if isinstance(i, ast.Name)), None)
+class _Outcomes(tuple):  # type: ignore[type-arg]
+    """The names of a ``with outcome a, b`` clause."""
+
+
+_WARN = object()  # the `warn` mark after a rule's name
+
+
+def _split_tail(items: list[Any]) -> tuple[list[Any], ast.RuleTail]:
+    """A rule's items without its `warn` mark and clause tail, and the tail (with ``warn``)."""
+    warn = any(i is _WARN for i in items)
+    tail = next((i for i in items if isinstance(i, ast.RuleTail)), ast.NO_TAIL)
+    kept = [i for i in items if i is not _WARN and not isinstance(i, ast.RuleTail)]
+    if warn:
+        tail = attrs.evolve(tail, warn=True)
+    return kept, tail
+
+
+def _trigger_options(items: list[Any]) -> tuple[tuple[ast.Name, ...], str | None]:
+    """The optional ``with outcome O, ...`` and ``for each G`` after a quiet trigger."""
+    outcomes = next((tuple(i) for i in items if isinstance(i, _Outcomes)), ())
     for_each = next((i for i in items if isinstance(i, str)), None)
-    return outcome, for_each
+    return outcomes, for_each
 
 
 def literal_value(token: Token, file: str) -> ast.Value:

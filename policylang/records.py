@@ -15,7 +15,7 @@ import attrs
 
 UTC = dt.timezone.utc
 
-CONTACT_STATUSES = ("sent", "planned", "displaced", "released")
+CONTACT_STATUSES = ("sent", "planned", "displaced", "released", "void")
 COUNTED_STATUSES = frozenset({"sent", "planned"})
 
 
@@ -41,10 +41,15 @@ class Request:
     channel: str
     purpose: str
     at: dt.datetime = attrs.field(converter=to_utc)
-    campaign: str | None = None
+    campaign: str | tuple[str, ...] | None = None  # 11.3: one campaign or several
     priority: int = 0
     # the caller's idempotency key: a store books a request id at most once (issue 9)
     id: str | None = None
+
+    @property
+    def campaigns(self) -> tuple[str | None, ...]:
+        """The request's campaigns: checked in each one's group (11.3)."""
+        return self.campaign if isinstance(self.campaign, tuple) else (self.campaign,)
 
     def moved_to(self, at: dt.datetime) -> Request:
         """The same request at another instant."""
@@ -61,9 +66,10 @@ class Contact:
     team: str = ""
     status: str = "sent"
     outcome: str | None = None
-    campaign: str | None = None
+    campaign: str | tuple[str, ...] | None = None  # 11.3: a contact about several campaigns counts in each
     id: str | None = None
     customer: str | None = None
+    void_reason: str | None = None  # 11.4: why a void contact is void
 
     @property
     def counted(self) -> bool:
@@ -86,10 +92,10 @@ class Contact:
             "team": self.team,
             "status": self.status,
         }
-        for key in ("outcome", "campaign", "id", "customer"):
+        for key in ("outcome", "campaign", "id", "customer", "void_reason"):
             value = getattr(self, key)
             if value is not None:
-                out[key] = value
+                out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
 
@@ -100,15 +106,77 @@ class Event:
     at: dt.datetime = attrs.field(converter=to_utc)
     name: str = ""
     customer: str | None = None
+    campaign: str | tuple[str, ...] | None = None  # 11.3: None applies to every campaign
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"at": self.at.isoformat(), "event": self.name}
         if self.customer is not None:
             out["customer"] = self.customer
+        if self.campaign is not None:
+            out["campaign"] = list(self.campaign) if isinstance(self.campaign, tuple) else self.campaign
         return out
 
 
+@attrs.frozen(slots=True)
+class VoidLine:
+    """A ledger line that voids entries by id (11.4): ``{"at", "void": [...], "reason"?,
+    "event"?}``. With ``event`` the line is also that declared event. It applies at every
+    instant, before its ``at`` too: a voided contact is treated as never placed."""
+
+    at: dt.datetime = attrs.field(converter=to_utc)
+    ids: tuple[str, ...] = ()
+    reason: str | None = None
+    event: str | None = None
+    customer: str | None = None
+
+
 Entry = Contact | Event
+
+
+def resolve_voids(entries: list[Any], file: str = "<ledger>", lines: list[int] | None = None) -> list[Entry]:
+    """The entries with every :class:`VoidLine` applied (11.4): each named contact becomes
+    ``void`` (with the line's reason), a line with ``event`` becomes that event, and the
+    void lines themselves go. Ids are unique per customer; naming an unknown id, or a
+    voiding line, is bad input (an :class:`InputError`)."""
+    from policylang.errors import InputError
+    from policylang.source import Span
+
+    voids = [e for e in entries if isinstance(e, VoidLine)]
+    if not voids:
+        return entries
+
+    def at(index: int) -> Span:  # the entry's line when the caller knows it
+        return Span.point(file, lines[index] if lines is not None else 0, 1 if lines is not None else 0)
+
+    by_id: dict[tuple[str | None, str], int] = {}
+    for index, entry in enumerate(entries):
+        if isinstance(entry, Contact) and entry.id is not None:
+            key = (entry.customer, entry.id)
+            if key in by_id:
+                raise InputError(f"the id `{entry.id}` is used by two ledger entries", at(index),
+                                 hint="ids are unique per customer")
+            by_id[key] = index
+    reasons: dict[int, str | None] = {}
+    for position, line in enumerate(entries):
+        if not isinstance(line, VoidLine):
+            continue
+        for ident in line.ids:
+            found = by_id.get((line.customer, ident))
+            if found is None:
+                raise InputError(f"the void line names `{ident}`, which is no contact's id in this ledger",
+                                 at(position), hint="a void line names the `id` of a contact line")
+            reasons[found] = line.reason
+    out: list[Entry] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, VoidLine):
+            if entry.event is not None:
+                out.append(Event(entry.at, entry.event, entry.customer))
+        elif index in reasons:
+            assert isinstance(entry, Contact)
+            out.append(attrs.evolve(entry, status="void", void_reason=reasons[index] or entry.void_reason))
+        else:
+            out.append(entry)
+    return out
 
 
 @attrs.frozen(slots=True)
@@ -121,3 +189,8 @@ class Customer:
 
     id: str
     values: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def in_campaign(value: str | tuple[str, ...] | None, campaign: object) -> bool:
+    """Is an entry whose campaign is ``value`` in the group of ``campaign`` (11.3)?"""
+    return value == campaign or (isinstance(value, tuple) and campaign in value)

@@ -442,14 +442,16 @@ class Session:
             return set()
         if first in ("ask", "expect"):
             if "is" in words or "and" in words:
-                return {"allowed", "denied", "next", "never", "displaces", "nothing", "and", "at", "by"}
+                return {"allowed", "denied", "next", "never", "displaces", "nothing", "warns", "and", "at", "by"}
             in_request = selectable | {"by", "at", "campaign", "priority"}
             return in_request | ({"is"} if first == "expect" else set())
         if first in customers and len(words) == 1:
-            return {"had", "plans"}
+            return {"had", "plans", "voided"}
+        if len(words) >= 2 and words[1] == "voided":
+            return {"at", "because"}
         if len(words) >= 2 and words[1] in ("had", "plans"):
             extra = {"event"} if words[1] == "had" and len(words) == 2 else set()
-            return selectable | extra | {"by", "at", "with", "outcome", "campaign"}
+            return selectable | extra | {"by", "at", "with", "outcome", "campaign", "id"}
         return self.words(first=False)
 
     def words(self, *, first: bool) -> set[str]:
@@ -578,7 +580,7 @@ def _quote(text: str) -> str:
 
 def statement_text(statement: Statement) -> str:
     """A statement written back as scenario text."""
-    from policylang.scenario import CustomerDecl, Had, HadEvent, spec_text
+    from policylang.scenario import CustomerDecl, Had, HadEvent, Voided, spec_text
 
     if isinstance(statement, Now):
         return f"now {statement.at.text()}"
@@ -591,10 +593,21 @@ def statement_text(statement: Statement) -> str:
         if contact.outcome is not None:
             text += f" with outcome {contact.outcome.value}"
         if contact.campaign is not None:
-            text += f' campaign "{_quote(contact.campaign)}"'
+            names = contact.campaign if isinstance(contact.campaign, tuple) else (contact.campaign,)
+            text += " campaign " + ", ".join(f'"{_quote(n)}"' for n in names)
+        if contact.id is not None:
+            text += f' id "{_quote(contact.id)}"'
         return text
     if isinstance(statement, HadEvent):
-        return f"{statement.customer.value} had event {statement.event.value} at {statement.at.text()}"
+        text = f"{statement.customer.value} had event {statement.event.value} at {statement.at.text()}"
+        if statement.campaign is not None:
+            names = statement.campaign if isinstance(statement.campaign, tuple) else (statement.campaign,)
+            text += " campaign " + ", ".join(f'"{_quote(n)}"' for n in names)
+        return text
+    if isinstance(statement, Voided):
+        ids = ", ".join(f'"{_quote(i)}"' for i in statement.ids)
+        because = f' because "{_quote(statement.reason)}"' if statement.reason is not None else ""
+        return f"{statement.customer.value} voided {ids} at {statement.at.text()}{because}"
     raise TypeError(statement)
 
 

@@ -61,10 +61,11 @@ class Match:
 
 @attrs.frozen(slots=True)
 class Rolling:
-    """A rolling window of ``seconds``."""
+    """A rolling window of ``seconds``, or of ``months`` (added to each window's start, 11.2)."""
 
     seconds: int
     text: str
+    months: int = 0
 
 
 @attrs.frozen(slots=True)
@@ -108,13 +109,25 @@ class ClockRange:
 
 @attrs.frozen(slots=True)
 class DaySet:
-    """Quiet on whole local days: weekdays (0 = Monday) and ISO dates."""
+    """Quiet on whole local days: weekdays (0 = Monday), ISO dates and holiday calendars
+    (11.10: a code, or None for the customer's own calendar; the evaluator looks them up)."""
 
     weekdays: frozenset[int]
     dates: frozenset[dt.date]
+    holidays: tuple[str | None, ...] = ()
 
     def quiet(self, day: dt.date) -> bool:
+        """Quiet by weekday or date (holidays are the evaluator's to add)."""
         return day.weekday() in self.weekdays or day in self.dates
+
+
+@attrs.frozen(slots=True)
+class DayClock:
+    """``on DAYS outside A-B`` / ``on DAYS between A and B`` (11.9): the clock range on
+    those local dates only; a ``between`` that wraps midnight belongs to the day it starts."""
+
+    days: DaySet
+    clock: ClockRange
 
 
 @attrs.frozen(slots=True)
@@ -128,12 +141,47 @@ class AfterTrigger:
     outcome: str | None
     text: str
     group: str | None = None  # ``for each``: only triggers of the request's own group
+    outcomes: frozenset[str] = frozenset()  # ``with outcome a, b``: every name (11.3)
+    months: int = 0  # 11.2: `within N months after`: the quiet stretch ends N months after
+    count: int = 1  # 11.12: an entry triggers when its window holds this many, itself included
+    count_window: Rolling | Consecutive | Calendar | None = None
 
 
-QuietSpec = ClockRange | DaySet | AfterTrigger
+QuietSpec = ClockRange | DaySet | DayClock | AfterTrigger
 
-# A compiled condition: (customer values, request) -> truth value.
-ConditionFn = Callable[[Mapping[str, Any], "Request"], bool]
+# A compiled condition: (customer values, request[, instant in epoch µs, zone]) -> truth
+# value. Without an instant the request's own is used; without a zone, UTC.
+ConditionFn = Callable[..., bool]
+
+
+@attrs.frozen(slots=True)
+class TimeSpec:
+    """A time test of a condition (11.2), kept beside the compiled condition so the
+    ``next_allowed_at`` search knows the instants at which the condition can change."""
+
+    attribute: str
+    op: str  # within | within_days | ago
+    seconds: int = 0
+    months: int = 0
+    days: int = 0
+    text: str = ""
+
+
+@attrs.frozen(slots=True)
+class Scope:
+    """When a rule is in force for a request (11.1, 11.11): its ``when`` condition and its
+    effective period ``[start, until)`` in epoch microseconds (None: open)."""
+
+    condition: ConditionFn | None = attrs.field(default=None, eq=False)
+    condition_node: Any = attrs.field(default=None, eq=False, repr=False)  # ast.Condition
+    condition_text: str = ""
+    attributes: tuple[str, ...] = ()
+    time_tests: tuple[TimeSpec, ...] = ()
+    start: int | None = None
+    until: int | None = None
+    zone_name: str = "UTC"  # where the effective dates are read
+    fixed_zone: str | None = None  # 11.8 `in zone "NAME"`: the rule reads local time there
+    zone_attr: str | None = None  # 11.8 `in zone customer.ATTR`
 
 
 @attrs.frozen(slots=True)
@@ -146,6 +194,8 @@ class Rule:
     match: Match
     span: Span
     source: ast.Rule = attrs.field(eq=False, repr=False)
+    warn: bool = attrs.field(default=False, kw_only=True)  # 11.14: a `warn` rule never denies
+    scope: Scope | None = attrs.field(default=None, kw_only=True)  # 11.1 and 11.11
 
 
 @attrs.frozen(slots=True)
@@ -153,11 +203,13 @@ class CapRule(Rule):
     limit: int = 0
     window: WindowSpec = Rolling(0, "")
     group: str | None = None
+    not_counted: frozenset[str] = frozenset()  # 11.3: outcomes of sent contacts left out
 
 
 @attrs.frozen(slots=True)
 class QuietRule(Rule):
     period: QuietSpec = DaySet(frozenset(), frozenset())
+    parts: tuple[QuietSpec, ...] = ()  # 11.9: every part when there are several (`or`)
 
 
 @attrs.frozen(slots=True)
@@ -165,6 +217,8 @@ class ExcludeRule(Rule):
     condition: ConditionFn = attrs.field(default=lambda c, r: False, eq=False)
     attributes: tuple[str, ...] = ()  # customer attributes, and ``request.FIELD`` the condition reads
     condition_text: str = ""
+    time_tests: tuple[TimeSpec, ...] = ()
+    condition_node: Any = attrs.field(default=None, eq=False, repr=False)  # ast.Condition
 
 
 @attrs.frozen(slots=True)
@@ -173,6 +227,7 @@ class RequireRule(Rule):
     outcome: str | None = None
     at_least: int = 0
     within: int | None = None
+    outcomes: frozenset[str] = frozenset()  # ``with outcome a, b``: every name (11.3)
 
 
 @attrs.frozen(slots=True)
@@ -181,9 +236,29 @@ class ExclusiveRule(Rule):
 
 
 @attrs.frozen(slots=True)
+class WindowSpec11:
+    """An exemption window (11.5): opened by ``event`` or a sent contact matching
+    ``opener`` (with one of ``outcomes``, when named); open for ``seconds``, or until the
+    start of the local date ``days`` after, or until the first closer: an event of
+    ``closer_events``, a sent contact matching the exemption's selector with an outcome of
+    ``closer_outcomes``, or the start of a date of ``closer_dates`` (epoch µs)."""
+
+    seconds: int | None
+    days: int | None
+    event: str | None
+    opener: Match | None
+    outcomes: frozenset[str]
+    closer_events: frozenset[str]
+    closer_outcomes: frozenset[str]
+    closer_dates: tuple[int, ...]
+    text: str
+
+
+@attrs.frozen(slots=True)
 class ExemptRule(Rule):
     kinds: frozenset[str] = frozenset()
     rule_names: frozenset[str] = frozenset()
+    window: WindowSpec11 | None = None
 
     def lifts(self, rule: Rule) -> bool:
         return rule.kind in self.kinds or rule.name in self.rule_names
@@ -197,7 +272,7 @@ class AttrSpec:
     """A customer attribute's compiled type."""
 
     name: str
-    kind: str  # flag number text zone date team channel purpose enum set
+    kind: str  # flag number text zone zones date instant region team channel purpose enum set
     choices: frozenset[str] = frozenset()
     element: str | None = None
 
@@ -217,7 +292,19 @@ class Policy:
     file: str = "<policy>"
     syntax: ast.PolicyFile | None = attrs.field(default=None, repr=False)
     _index: dict[tuple[str, str, str, bool], tuple[int, ...]] = attrs.field(factory=dict, repr=False)
+    holiday_code: str | None = None  # 11.10 `holidays "CODE"`
+    holiday_attribute: str | None = None  # 11.10 `holidays from customer.ATTR`
+    week_start: int = 0  # 11.13 `week starts DAY` (0 = Monday)
+    holds: tuple[tuple[Match, int], ...] = ()  # 11.16 `hold SELECTOR up to D` (seconds)
+    has_windows: bool = attrs.field(default=False, init=False)  # set from the rules
 
+    def __attrs_post_init__(self) -> None:
+        # 11.5: whether counting must look for exemption windows (asked for every count)
+        self.has_windows = any(isinstance(r, ExemptRule) and r.window is not None for r in self.rules)
+
+    @property
+    def uses_holidays(self) -> bool:
+        return self.holiday_code is not None or self.holiday_attribute is not None
     # ---- vocabulary -------------------------------------------------------------
     @property
     def channels(self) -> tuple[str, ...]:

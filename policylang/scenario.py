@@ -34,7 +34,7 @@ from policylang.errors import (
 )
 from policylang.grammar import load_grammar
 from policylang.parser import describe_expected, syntax_error, token_span, unquote, without_bom
-from policylang.records import FIRST_YEAR, LAST_YEAR, Contact, Customer, Entry, Event, Request
+from policylang.records import FIRST_YEAR, LAST_YEAR, Contact, Customer, Entry, Event, Request, VoidLine
 from policylang.rules import ExemptRule, Policy
 from policylang.source import NOWHERE, Source, Span
 
@@ -43,7 +43,8 @@ UTC = dt.timezone.utc
 STATEMENT_KEYWORDS = ("use", "now", "customer", "expect", "ask")
 KEYWORDS = STATEMENT_KEYWORDS + (
     "had", "plans", "event", "at", "by", "with", "outcome", "campaign", "priority", "is",
-    "allowed", "denied", "next", "never", "displaces", "nothing", "and", "true", "false",
+    "allowed", "denied", "next", "never", "displaces", "nothing", "warns", "and", "true", "false",
+    "voided", "because", "id",
 )
 
 SCENARIO_WORDS = {
@@ -128,8 +129,9 @@ class ContactSpec:
     team: Name
     at: Instant | None = None
     outcome: Name | None = None
-    campaign: str | None = None
+    campaign: str | tuple[str, ...] | None = None  # 11.18: `campaign "a", "b"`
     span: Span = _span()
+    id: str | None = attrs.field(default=None, kw_only=True)  # 11.18 `id "c-1"`
 
 
 @attrs.frozen(slots=True)
@@ -139,7 +141,7 @@ class RequestSpec:
     names: tuple[Name, ...]
     team: Name
     at: Instant | None = None
-    campaign: str | None = None
+    campaign: str | tuple[str, ...] | None = None
     priority: int = 0
     span: Span = _span()
 
@@ -149,7 +151,8 @@ class Check:
     """One assertion of an ``expect``.
 
     kind: ``allowed``, ``denied`` (``rules`` None: any rules, else exactly these),
-    ``next`` (``at`` None: never), ``displaces`` (``contacts`` empty: nothing).
+    ``next`` (``at`` None: never), ``displaces`` (``contacts`` empty: nothing), ``warns``
+    (``rules``: exactly these `warn` rules warn; empty: none does, 11.18).
     """
 
     kind: str
@@ -195,6 +198,7 @@ class HadEvent:
     event: Name
     at: Instant
     span: Span = _span()
+    campaign: str | tuple[str, ...] | None = attrs.field(default=None, kw_only=True)  # 11.18
 
 
 @attrs.frozen(slots=True)
@@ -212,7 +216,18 @@ class Ask:
     span: Span = _span()
 
 
-Statement = Use | Now | CustomerDecl | Had | HadEvent | Expect | Ask
+@attrs.frozen(slots=True)
+class Voided:
+    """``NAME voided "c-1", "c-2" at T [because "why"]`` (11.18): a void line (11.4)."""
+
+    customer: Name
+    ids: tuple[str, ...]
+    at: Instant
+    reason: str | None = None
+    span: Span = _span()
+
+
+Statement = Use | Now | CustomerDecl | Had | HadEvent | Voided | Expect | Ask
 
 
 @attrs.frozen(slots=True)
@@ -300,16 +315,30 @@ class _ToScenario(Transformer[Token, Any]):
         return Had(self._name(items[0]), items[1], True, self._s(meta))
 
     def had_event(self, meta: Any, items: list[Any]) -> HadEvent:
-        return HadEvent(self._name(items[0]), self._name(items[1]), items[2], self._s(meta))
+        campaign = items[3][1] if len(items) > 3 else None
+        return HadEvent(self._name(items[0]), self._name(items[1]), items[2], self._s(meta), campaign=campaign)
 
     def contact(self, meta: Any, items: list[Any]) -> ContactSpec:
-        outcome = campaign = None
+        outcome = campaign = ident = None
         for extra in items[3:]:
             if extra[0] == "outcome":
                 outcome = extra[1]
+            elif extra[0] == "id":
+                ident = extra[1]
             else:
                 campaign = extra[1]
-        return ContactSpec(items[0], self._name(items[1]), items[2], outcome, campaign, self._s(meta))
+        return ContactSpec(items[0], self._name(items[1]), items[2], outcome, campaign, self._s(meta), id=ident)
+
+    def contact_id(self, meta: Any, items: list[Token]) -> tuple[str, str]:
+        return ("id", unquote(items[0]))
+
+    def voided(self, meta: Any, items: list[Any]) -> Voided:
+        strings = [unquote(t) for t in items[1:] if isinstance(t, Token) and t.type == "STRING"]
+        at = next(i for i in items if isinstance(i, Instant))
+        after = items.index(at)
+        reason = unquote(items[after + 1]) if len(items) > after + 1 else None
+        ids = tuple(strings[: len(strings) - (1 if reason is not None else 0)])
+        return Voided(self._name(items[0]), ids, at, reason, self._s(meta))
 
     def shape(self, meta: Any, items: list[Token]) -> tuple[Name, ...]:
         return tuple(self._name(t) for t in items)
@@ -317,8 +346,12 @@ class _ToScenario(Transformer[Token, Any]):
     def outcome(self, meta: Any, items: list[Token]) -> tuple[str, Name]:
         return ("outcome", self._name(items[0]))
 
-    def campaign(self, meta: Any, items: list[Token]) -> tuple[str, str]:
-        return ("campaign", unquote(items[0]))
+    def campaign(self, meta: Any, items: list[Token]) -> tuple[str, str | tuple[str, ...]]:
+        names = tuple(dict.fromkeys(unquote(t) for t in items))
+        return ("campaign", names[0] if len(names) == 1 else names)
+
+    def event_campaign(self, meta: Any, items: list[Token]) -> tuple[str, str | tuple[str, ...]]:
+        return self.campaign(meta, items)
 
     def request_at(self, meta: Any, items: list[Instant]) -> tuple[str, Instant]:
         return ("at", items[0])
@@ -361,6 +394,17 @@ class _ToScenario(Transformer[Token, Any]):
 
     def displaces_nothing(self, meta: Any, items: list[Any]) -> Check:
         return Check("displaces", span=self._s(meta))
+
+    def warns(self, meta: Any, items: list[Token]) -> Check:
+        return Check(
+            "warns",
+            rules=tuple(unquote(t) for t in items),
+            rule_spans=tuple(token_span(self.file, t) for t in items),
+            span=self._s(meta),
+        )
+
+    def warns_nothing(self, meta: Any, items: list[Any]) -> Check:
+        return Check("warns", rules=(), span=self._s(meta))
 
     def displaces(self, meta: Any, items: list[ContactSpec]) -> Check:
         return Check("displaces", contacts=tuple(items), span=self._s(meta))
@@ -626,6 +670,8 @@ class ScenarioRun:
             return self.had(statement)
         if isinstance(statement, HadEvent):
             return self.had_event(statement)
+        if isinstance(statement, Voided):
+            return self.voided(statement)
         if isinstance(statement, (Expect, Ask)):
             answer = self.answer(statement)
             self.answers.append(answer)
@@ -703,6 +749,8 @@ class ScenarioRun:
         """The customer's local zone: its timezone attribute, the policy's, or UTC."""
         policy = self.policy
         name = state.values.get("timezone")
+        if isinstance(name, tuple) and name:  # 11.7: several zones, the first is for display
+            name = name[0]
         if isinstance(name, str) and valid_zone(name):
             return zoneinfo.ZoneInfo(name)
         if policy is not None and policy.timezone:
@@ -725,16 +773,32 @@ class ScenarioRun:
             status="planned" if statement.planned else "sent",
             outcome=outcome,
             campaign=spec.campaign,
+            id=spec.id,
             customer=state.name,
         )
+        if spec.id is not None and any(isinstance(e, Contact) and e.id == spec.id for e in state.ledger):
+            raise ScenarioError(f'{state.name} already has a contact with id "{spec.id}"', spec.span,
+                                hint="ids are unique per customer")
         state.ledger.append(contact)
         return f"{state.name}: {contact.describe()}"
+
+    def voided(self, statement: Voided) -> str:
+        self.need_policy(statement.span)
+        state = self.customer(statement.customer)
+        known = [e.id for e in state.ledger if isinstance(e, Contact) and e.id is not None]
+        for ident in statement.ids:
+            if ident not in known:
+                raise ScenarioError(f'{state.name} has no contact with id "{ident}"', statement.span,
+                                    hint=did_you_mean(ident, known) or 'give the contact an id: `... id "c-1"`')
+        line = VoidLine(statement.at.resolve(self.zone_of(state)), statement.ids, statement.reason, None, state.name)
+        state.ledger.append(line)  # type: ignore[arg-type]
+        return f"{state.name}: void " + ", ".join(statement.ids)
 
     def had_event(self, statement: HadEvent) -> str:
         policy = self.need_policy(statement.span)
         state = self.customer(statement.customer)
         event = declared(policy, statement.event, "event")
-        entry = Event(statement.at.resolve(self.zone_of(state)), event, state.name)
+        entry = Event(statement.at.resolve(self.zone_of(state)), event, state.name, statement.campaign)
         state.ledger.append(entry)
         return f"{state.name}: event {event} at {entry.at:%Y-%m-%d %H:%M}Z"
 
@@ -799,6 +863,12 @@ class ScenarioRun:
             if check.rules is not None and set(check.rules) != set(decision.denied_by):
                 return f"expected denied by {quoted(check.rules)}, but it is {actual}"
             return None
+        if check.kind == "warns":
+            warned = set(check.rules or ())
+            if warned == set(decision.warnings):
+                return None
+            got_text = quoted(decision.warnings) if decision.warnings else "nothing"
+            return f"expected warnings {quoted(sorted(warned)) if warned else 'nothing'}, but it warns {got_text}"
         if check.kind == "next":
             got = request.at if decision.allowed else decision.next_allowed_at
             if check.at is None:
@@ -877,6 +947,8 @@ def typed_attribute(policy: Policy, attribute: AttrValue) -> Any:
             raise ScenarioError(f"`{key}` needs a value", attribute.name.span, expected=expected_value(spec))
         return True
     try:
+        if isinstance(value, tuple) and spec.kind == "zones":
+            return attribute_value(policy, spec, [raw(item) for item in value], attribute.span)
         if isinstance(value, tuple):
             if spec.kind != "set":
                 raise ScenarioError(
@@ -1055,13 +1127,19 @@ def contact_fits(spec: ContactSpec, contact: Contact, zone: dt.tzinfo) -> bool:
     return spec.at is None or spec.at.resolve(zone) == contact.at
 
 
+def campaign_words(campaign: str | tuple[str, ...]) -> str:
+    """``"a", "b"``: one campaign or several, quoted as a scenario writes them."""
+    names = campaign if isinstance(campaign, tuple) else (campaign,)
+    return ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in names)
+
+
 def request_text(spec: RequestSpec) -> str:
     """The request as written, normalised."""
     text = " ".join(n.value for n in spec.names) + f" by {spec.team.value}"
     if spec.at is not None:
         text += f" at {spec.at.text()}"
     if spec.campaign is not None:
-        text += f' campaign "{spec.campaign}"'
+        text += " campaign " + campaign_words(spec.campaign)
     if spec.priority:
         text += f" priority {spec.priority}"
     return text

@@ -378,10 +378,11 @@ def test_quiet_after_for_each_campaign_counts_only_the_same_campaign() -> None:
     assert ask(p, "2026-11-11T12:00:00+00:00", purpose="debt", ledger=ledger).allowed  # no campaign
 
 
-def test_for_each_after_an_event_is_a_compile_error() -> None:
+def test_for_each_after_an_event_is_a_compile_error_except_campaign() -> None:
     with pytest.raises(policylang.PolicylangError) as caught:
         policy('quiet "q": no marketing within 3 days after complaint for each team')
-    assert "`for each` belongs to quiet periods after contacts" in str(caught.value)
+    assert "after an event only `for each campaign` applies" in str(caught.value)
+    policy('quiet "q": no marketing within 3 days after complaint for each campaign')  # 11.3: events carry campaigns
 
 
 def test_a_plain_customer_mapping_is_checked_against_the_declarations() -> None:

@@ -221,12 +221,16 @@ def test_spans_point_at_the_source_and_do_not_count_for_equality() -> None:
     assert two.comments == (ast.Comment("# moved", 2, 1), ast.Comment("# x", 8, cap_two.span.end_column + 2))
 
 
-def test_a_newline_after_an_operator_ends_the_statement() -> None:
+def test_a_newline_after_an_operator_ends_the_statement_unless_the_next_line_is_indented() -> None:
     from policylang.errors import PolicySyntaxError
 
     with pytest.raises(PolicySyntaxError) as caught:
-        parse(HEAD + 'exclude "x": any when customer.a\n  or customer.b\n')
+        parse(HEAD + 'exclude "x": any when customer.a\nor customer.b\n')
     assert caught.value.span.line == 7
+    # 11.0: outside a customer block an indented line continues the statement above
+    exclude = parse(HEAD + 'exclude "x": any when customer.a\n  or customer.b\n').rules[0]
+    assert isinstance(exclude, ast.Exclude)
+    assert exclude.condition == ast.AnyOf((ast.FlagTest(ast.AttrRef("a")), ast.FlagTest(ast.AttrRef("b"))))
 
 
 def test_newlines_after_commas_and_inside_parentheses_continue_the_statement() -> None:

@@ -1,7 +1,8 @@
 """The shared ledger from the command line.
 
 ``policylang ledger init|import|export|show`` manage a ledger; ``policylang reserve``,
-``confirm`` and ``release`` let scripts take part in it. Every command takes
+``confirm`` and ``release`` let scripts take part in it; ``policylang void`` makes a stored
+contact void (section 11.4). Every command takes
 ``--ledger URL`` (``sqlite:///PATH``, ``postgresql://...`` or ``memory:``); the default is
 ``$POLICYLANG_LEDGER`` or ``sqlite:///policylang-ledger.sqlite``.
 
@@ -20,7 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, read_text, stdout
 from policylang.errors import InputError, PolicylangError, raise_all
@@ -41,7 +42,7 @@ from policylang.ledger import (
     SQLLedger,
     open_ledger,
 )
-from policylang.records import Customer, Entry, Event
+from policylang.records import Contact, Customer, Entry, Event, VoidLine
 from policylang.render import print_errors
 from policylang.rules import Policy
 from policylang.source import Source, Span
@@ -63,6 +64,12 @@ EXIT_STATUS_CLOSE = (
     "exit status: 0 done; 1 a state conflict (the reservation is already confirmed, released, "
     "displaced or expired); 2 bad input (an unknown reservation id, an unknown outcome, a ledger "
     "URL that cannot be opened) or a usage error."
+)
+
+
+EXIT_STATUS_VOID = (
+    "exit status: 0 the contact is void; 2 bad input (an unknown id, a ledger URL that cannot be "
+    "opened) or a usage error."
 )
 
 
@@ -135,6 +142,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--policy", metavar="POLICY", help="check the outcome against this policy's outcomes")
     p.add_argument("--force", action="store_true", help="change an outcome that was already recorded")
     p.set_defaults(run=run_confirm)
+
+    p = sub.add_parser("void", help="make a stored contact void: it counts for nothing (JSON out)",
+                       description="Make a stored contact void (section 11.4): it counts for no rule at any "
+                       "instant, as a misdirected call that never reached this consumer.",
+                       epilog=EXIT_STATUS_VOID)
+    _ledger_option(p)
+    p.add_argument("entry", metavar="ID", help="the contact's id (the `id` of its ledger line or reservation)")
+    p.add_argument("--reason", metavar="TEXT", help="why the contact is void (kept as `void_reason`)")
+    p.set_defaults(run=run_void)
 
     p = sub.add_parser("release", help="give a reservation back without sending (JSON out)", epilog=EXIT_STATUS_CLOSE)
     _ledger_option(p)
@@ -255,7 +271,23 @@ def run_import(args: argparse.Namespace) -> int:
             count = ledger.put_customers(policy, customers)
             stdout().print(f"imported {count} customer records into {ledger.url}", markup=False)
         else:
-            count = ledger.append(entries)
+            # entry_from_json returns void lines typed as entries (the history applies them)
+            voids = [e for e in cast("list[object]", entries) if isinstance(e, VoidLine)]
+            batch = {e.id for e in entries if isinstance(e, Contact) and e.id is not None}
+            for line in voids:  # every id must exist before anything is written
+                for ident in line.ids:
+                    if ident not in batch:
+                        try:
+                            ledger.reservation(ident)
+                        except LedgerError:
+                            raise InputError(f"a void line names `{ident}`, which is no contact's id in the "
+                                             "file or the ledger", hint="nothing was imported") from None
+            count = ledger.append([e for e in entries if not isinstance(e, VoidLine)])
+            for line in voids:  # 11.4: after the contacts they may name
+                for ident in line.ids:
+                    ledger.void(ident, line.reason)
+                if line.event is not None:
+                    count += ledger.append([Event(line.at, line.event, line.customer)])
             stdout().print(f"imported {count} entries into {ledger.url}", markup=False)
     return EXIT_OK
 
@@ -407,6 +439,13 @@ def run_reserve(args: argparse.Namespace) -> int:
     with _open(args, **options) as ledger:
         reservation = ledger.reserve(policy, customer, request)
     _print_json(reservation.to_dict())
+    return EXIT_OK
+
+
+def run_void(args: argparse.Namespace) -> int:
+    with _open(args) as ledger:
+        contact = ledger.void(args.entry, args.reason)
+    _print_json(contact.to_dict())
     return EXIT_OK
 
 

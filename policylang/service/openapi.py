@@ -29,7 +29,7 @@ _CUSTOMER = {"type": "object", "description": "the customer record: `id` and the
 _TRACE = {
     "type": "object",
     "required": ["rule", "kind", "verdict", "reason"],
-    "properties": {"rule": _TEXT, "kind": _TEXT, "verdict": {"enum": ["deny", "pass", "skip", "exempt"]},
+    "properties": {"rule": _TEXT, "kind": _TEXT, "verdict": {"enum": ["deny", "pass", "skip", "exempt", "warn"]},
                    "reason": _TEXT},
 }
 _DECISION = {
@@ -42,6 +42,9 @@ _DECISION = {
         "displaces_others": {"type": "integer", "description": "without the audit role: other teams' contacts displaced"},
         "next_allowed_at": {"type": ["string", "null"], "format": "date-time"},
         "trace": {"type": "array", "items": _TRACE},
+        "warnings": {"type": "array", "items": _TEXT, "description": "`warn` rules that would deny (section 11.14)"},
+        "sources": {"type": "object", "additionalProperties": _TEXT,
+                    "description": "versions of what the decision used, e.g. the holidays package (11.18)"},
         "notes": {"type": "array", "items": _TEXT},
         "scope": {"type": "string", "description": "the team whose view this is (absent: the full audit view)"},
         "policy": _TEXT,
