@@ -917,7 +917,10 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
             i, j = bisect_left(times, lo), bisect_left(times, hi)
             kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
                           if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
-            return [us for us, _ in kept_pairs], [c for _, c in kept_pairs]
+            covered = ([us for us, _ in kept_pairs], [c for _, c in kept_pairs])
+            # held for the decision's life: memo keys use id(times), which must not be reused
+            ctx._memo.setdefault("held", []).append(covered)  # noqa: SLF001
+            return covered
     if not skip:
         return times, contacts
     key2 = ("skip", rule.index, skip, id(times))
