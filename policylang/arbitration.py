@@ -51,7 +51,9 @@ def arbitrate(
     rulings = []
     for index in arbitration_order(policy, owner, requests):
         request = requests[index]
-        decision = decide(policy, values, request, entries, explain=explain, loads=loads)
+        # a Customer is validated already; a plain mapping is checked by decide each time
+        decision = decide(policy, customer if isinstance(customer, Customer) else values, request, entries,
+                          explain=explain, loads=loads)
         if decision.allowed:
             entries = [displaced(e) if e in decision.displaces else e for e in entries]
             entries.append(Contact(request.at, request.channel, request.purpose, request.team,

@@ -236,6 +236,53 @@ class Precedence:
     span: Span = _span()
 
 
+# ---- reuse (section 11.17) --------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Citation:
+    """One ``cite "text"`` of a rule: the source of law or policy it encodes."""
+
+    text: str
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Rename:
+    """``debt as collections`` (a vocabulary name) or ``customer.a as customer.b``."""
+
+    old: str
+    new: str
+    attribute: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen(slots=True)
+class Include:
+    """``include "us/reg_f" [version "2026.1"] [with a as b, ...]`` or ``include "x.pol"``."""
+
+    target: str
+    version: str | None = None
+    renames: tuple[Rename, ...] = ()
+    span: Span = _span()
+    target_span: Span = _span()
+    version_span: Span = _span()
+
+    @property
+    def is_file(self) -> bool:
+        """A relative ``.pol`` file, not a shipped pack."""
+        return self.target.endswith(".pol")
+
+
+@attrs.frozen(slots=True)
+class PackHeader:
+    """``pack "us/reg_f" version "2026.1"``: the first line of a pack file."""
+
+    name: str
+    version: str
+    span: Span = _span()
+
+
 # ---- rules ----------------------------------------------------------------------------
 
 
@@ -288,6 +335,7 @@ class Cap:
     name_span: Span = _span()
     tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
     counting: Counting | None = attrs.field(default=None, kw_only=True)
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -349,6 +397,7 @@ class Quiet:
     name_span: Span = _span()
     more_periods: tuple[QuietPeriod, ...] = attrs.field(default=(), kw_only=True)  # `or PART` (11.9)
     tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -360,6 +409,7 @@ class Exclude:
     span: Span = _span()
     name_span: Span = _span()
     tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -375,6 +425,7 @@ class Require:
     name_span: Span = _span()
     more_outcomes: tuple[Name, ...] = attrs.field(default=(), kw_only=True)  # `with outcome a, b`: b...
     tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -386,6 +437,7 @@ class Exclusive:
     span: Span = _span()
     name_span: Span = _span()
     tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -419,6 +471,7 @@ class Exempt:
     name_span: Span = _span()
     window: ExemptWindow | None = attrs.field(default=None, kw_only=True)
     tail: RuleTail = attrs.field(default=NO_TAIL, kw_only=True)
+    cite: tuple[Citation, ...] = attrs.field(default=(), kw_only=True)  # 11.17
 
 
 @attrs.frozen(slots=True)
@@ -449,7 +502,7 @@ class Hold:
 
 Rule = Cap | Quiet | Exclude | Require | Exclusive | Exempt
 Statement = (PolicyName | PolicyTimezone | Vocabulary | CustomerBlock | OwnerDecl | Precedence | Rule
-             | Holidays | WeekStarts | Hold)
+             | Holidays | WeekStarts | Hold | Include | PackHeader)
 RULE_TYPES = (Cap, Quiet, Exclude, Require, Exclusive, Exempt)
 
 

@@ -100,9 +100,11 @@ COMMAND_MODULES: dict[str, str] = {
     "completion": "policylang.commands.completion",
     "serve": "policylang.commands.serve",
     "audit": "policylang.commands.serve",
+    "packs": "policylang.commands.packs",
     "lint": "policylang.commands.lint",
     "diff": "policylang.commands.diff",
     "lsp": "policylang.commands.lsp",
+    "plan": "policylang.commands.plan",
 }
 
 

@@ -18,6 +18,7 @@ import attrs
 
 from policylang import ast, clock
 from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean, raise_all
+from policylang.includes import Expansion, PackRef, expand
 from policylang.parser import KEYWORDS, parse_partial
 from policylang.rules import (
     WEEKDAYS,
@@ -66,19 +67,27 @@ def compile_policy(text: str, source: str = "<policy>") -> Policy:
     not parse).
     """
     partial = parse_partial(text, source)
+    root = Source(source, text.removeprefix("\ufeff"))
+    tree = partial.tree
+    expansion: Expansion | None = None
+    if any(isinstance(s, (ast.Include, ast.PackHeader)) for s in tree.statements):
+        expansion = expand(tree, root, parse_partial)  # 11.17: included files take their lines' places
+        tree = attrs.evolve(tree, statements=tuple(expansion.statements))
+    earlier = [*partial.problems, *(expansion.problems if expansion else ())]
     compiler = Compiler(
-        partial.tree,
-        Source(source, text.removeprefix("\ufeff")),
-        unparsed_words=partial.unparsed_words,
-        unparsed_rules=partial.unparsed_rules,
+        tree,
+        root,
+        unparsed_words=partial.unparsed_words | frozenset(expansion.unparsed_words if expansion else ()),
+        unparsed_rules=partial.unparsed_rules | frozenset(expansion.unparsed_rules if expansion else ()),
+        expansion=expansion,
     )
-    if not partial.problems:
+    if not earlier:
         return compiler.compile()
     try:
         compiler.compile()
     except PolicylangError as exc:
-        raise_all([*partial.problems, *exc.errors])
-    raise_all(partial.problems)
+        raise_all([*earlier, *exc.errors])
+    raise_all(earlier)
     raise AssertionError("unreachable: there were syntax errors")
 
 
@@ -120,9 +129,14 @@ class Compiler:
         *,
         unparsed_words: frozenset[str] = frozenset(),
         unparsed_rules: frozenset[str] = frozenset(),
+        expansion: Expansion | None = None,
     ) -> None:
         self.tree = tree
         self.source = source
+        self.expansion = expansion
+        self.pack_of_file: dict[str, PackRef] = expansion.pack_of_file if expansion else {}
+        self.attribute_at: dict[str, Span] = {}  # where each customer attribute was first declared
+        self.conflicting: set[str] = set()  # attributes an included file declares with another type
         # Words of declarations (and names of rules) that did not parse: a name missing
         # because of them is not reported again, the syntax error already is.
         self.unparsed_words = unparsed_words
@@ -144,14 +158,36 @@ class Compiler:
 
     # ---- plumbing -------------------------------------------------------------------
     def error(self, message: str, span: Span, *, expected: str | None = None, hint: str | None = None) -> None:
-        self.problems.append(
-            PolicyCompileError(message, span, expected=expected, hint=hint, source=self.source)
-        )
+        source = self.source
+        chain: tuple[Span, ...] = ()
+        if self.expansion is not None and span.file in self.expansion.origins:
+            origin = self.expansion.origins[span.file]
+            source, chain = origin.source, origin.chain
+        problem = PolicyCompileError(message, span, expected=expected, hint=hint, source=source)
+        problem.included_from = chain
+        self.problems.append(problem)
+
+    def included(self, span: Span) -> bool:
+        """Does ``span`` lie in an included file (not the policy's own)?"""
+        return span.file != self.source.name
+
+    def written(self, span: Span) -> str:
+        """The text at ``span`` as its file has it (a one-line span)."""
+        source = self.source
+        if self.expansion is not None and span.file in self.expansion.origins:
+            source = self.expansion.origins[span.file].source
+        return source.line(span.line)[span.column - 1 : span.end_column - 1] if span.line == span.end_line else ""
+
+    def place(self, span: Span, here: Span) -> str:
+        """``line 12`` in the same file as ``here``, else ``FILE:12:3``."""
+        return f"line {span.line}" if span.file == here.file else str(span)
 
     def compile(self) -> Policy:
         statements = self.tree.statements
-        for statement in statements:
+        # the policy's own declarations first: they win when an included file's must merge with them
+        for statement in sorted(statements, key=lambda s: self.included(s.span)):
             self.declare(statement)
+        self.check_pack_vocabulary()
         rule_nodes = [s for s in statements if isinstance(s, ast.RULE_TYPES)]
         self.check_rule_names(rule_nodes)
         precedence = self.precedence(statements)
@@ -171,8 +207,10 @@ class Compiler:
                 self.uses_customer_holidays,
                 hint='add a line like `holidays "FR"` (used for customers without a region of their own)',
             )
-        self.problems.sort(key=lambda p: (p.span.line, p.span.column))  # report in file order
+        # report in file order, the policy's own file first
+        self.problems.sort(key=lambda p: (self.included(p.span), p.span.file, p.span.line, p.span.column))
         raise_all(self.problems)
+        packs = self.expansion.packs if self.expansion else {}
         return Policy(
             title=self.title,
             timezone=self.timezone,
@@ -184,6 +222,12 @@ class Compiler:
             exempted_by=exemption_edges(rules),
             file=self.source.name,
             syntax=self.tree,
+            sources=dict(packs),
+            rule_packs={
+                r.name: (pack.name, pack.version)
+                for r in rules
+                if (pack := self.pack_of_file.get(r.span.file)) is not None
+            },
             holiday_code=self.holiday_code,
             holiday_attribute=self.holiday_attribute,
             week_start=self.week_start,
@@ -257,8 +301,10 @@ class Compiler:
             return
         if name.value in self.kind_of:
             first = self.declared_at[name.value]
+            if self.kind_of[name.value] == kind and first.file != name.span.file:
+                return  # an included file may declare the policy's names again, in the same list
             self.error(
-                f"`{name.value}` is already declared as a {self.kind_of[name.value]} on line {first.line}",
+                f"`{name.value}` is already declared as a {self.kind_of[name.value]} on {self.place(first, name.span)}",
                 name.span,
                 hint="a name may be declared once, in one list",
             )
@@ -268,10 +314,14 @@ class Compiler:
         self.vocabulary[kind + "s" if kind != "event" else "events"].append(name.value)
 
     def declare_customer(self, block: ast.CustomerBlock) -> None:
-        if self.attributes:
+        included = self.included(block.span)
+        if self.attributes and not included and not any(map(self.included, self.attribute_at.values())):
             self.error("the customer attributes are declared twice", block.span, hint="keep one `customer` block")
         for attribute in block.attributes:
             name = attribute.name.value
+            if included and name in self.attributes:
+                self.merge_attribute(attribute)
+                continue
             if name in self.attributes or name == "id":
                 self.error(f"customer attribute `{name}` is declared twice" if name != "id"
                            else "`id` is the customer's identifier and cannot be declared", attribute.name.span)
@@ -280,6 +330,75 @@ class Compiler:
             if name == "timezone" and spec.kind not in ("zone", "zones"):
                 self.error("the `timezone` attribute must have type `zone` or `zones`", attribute.type.span)
             self.attributes[name] = spec
+            self.attribute_at[name] = attribute.span
+
+    def merge_attribute(self, attribute: ast.Attribute) -> None:
+        """An included file's attribute that is already declared: the types must agree (11.17).
+
+        An enumeration declared by the policy must list every value the included file's
+        lists (a value the policy's customers can never have would make the file's rules
+        apply to nothing); two included files must list the same values.
+        """
+        name = attribute.name.value
+        have = self.attributes[name]
+        first = self.attribute_at[name]
+        spec = self.attribute_type(name, attribute.type)
+        where = self.place(first, attribute.span)
+        self.conflicting.add(name)  # until the types are found to agree
+        if (have.kind, have.element) != (spec.kind, spec.element):
+            self.error(
+                f"customer attribute `{name}` is {describe_type(spec)} here, but {describe_type(have)} on {where}",
+                attribute.type.span,
+                hint="customer attributes of included files merge by name and must agree in type",
+            )
+        elif have.kind == "enum" and not self.included(first) and not spec.choices <= have.choices:
+            missing = ", ".join(sorted(spec.choices - have.choices))
+            self.error(
+                f"customer attribute `{name}` may be {missing} here, which the policy's list on {where} lacks",
+                attribute.type.span,
+                hint=f"add {missing} to `{name}` in the policy's customer block",
+            )
+        elif have.kind == "enum" and self.included(first) and spec.choices != have.choices:
+            self.error(
+                f"customer attribute `{name}` is {describe_type(spec)} here, but {describe_type(have)} on {where}",
+                attribute.type.span,
+                hint=f"declare `{name}` in the policy's customer block with every value both files use",
+            )
+        else:
+            self.conflicting.discard(name)
+
+    def check_pack_vocabulary(self) -> None:
+        """A pack declares no names: the policy must declare each of them in the same list."""
+        if self.expansion is None:
+            return
+        missing: set[str] = set()
+        for line in self.expansion.required:
+            kind = VOCAB_KIND[line.kind]
+            pack = self.pack_of_file.get(line.span.file)
+            what = f"the pack {pack.name}" if pack else "this pack"
+            for name in line.names:
+                have = self.kind_of.get(name.value)
+                if have == kind or name.value in self.unparsed_words:
+                    continue
+                missing.add(name.value)
+                own = self.written(name.span) or name.value  # the pack's word, before renaming
+                shown = f"`{own}`" + (f" (renamed `{name.value}`)" if own != name.value else "")
+                include = f'`include "{pack.name if pack else "..."}" with {own} as NAME`'
+                if have is None:
+                    self.error(
+                        f"{what} uses the {kind} {shown}, which the policy does not declare",
+                        name.span,
+                        hint=f"declare `{name.value}` in the policy's `{line.kind}` list, or map it to one of "
+                        f"yours: {include}",
+                    )
+                else:
+                    self.error(
+                        f"{what} uses {shown} as a {kind}, but the policy declares `{name.value}` as a {have}",
+                        name.span,
+                        hint=f"map it to one of the policy's {line.kind}: {include}",
+                    )
+        # the pack's rules that use a missing name are explained by the error above
+        self.unparsed_words = self.unparsed_words | frozenset(missing)
 
     def attribute_type(self, name: str, node: ast.AttrType) -> AttrSpec:
         if node.kind == "enum":
@@ -303,7 +422,7 @@ class Compiler:
                 self.error("a rule name cannot be empty", rule.name_span)
             elif rule.name in seen:
                 self.error(
-                    f'the rule name "{rule.name}" is already used on line {seen[rule.name].line}',
+                    f'the rule name "{rule.name}" is already used on {self.place(seen[rule.name], rule.name_span)}',
                     rule.name_span,
                     hint="rule names are unique within a policy",
                 )
@@ -375,6 +494,8 @@ class Compiler:
         )
 
     def attr(self, ref: ast.AttrRef) -> AttrSpec | None:
+        if ref.attribute in self.conflicting and self.included(ref.span):
+            return None  # the type conflict is reported once, where the included file declares it
         spec = self.attributes.get(ref.attribute)
         # a `customer` block that did not parse leaves every attribute undeclared
         if spec is None and not {ref.attribute, "customer"} & self.unparsed_words:
@@ -475,6 +596,10 @@ class Compiler:
     # ---- rules ---------------------------------------------------------------------
     def rule(self, node: ast.Rule, index: int) -> AnyRule | None:
         count = len(self.problems)
+        for citation in node.cite:  # 11.17
+            if not citation.text.strip():
+                self.error("a citation cannot be empty", citation.span,
+                           hint='cite the text the rule encodes, like `cite "12 CFR 1006.14(b)(2)(i)(A)"`')
         match = self.selector(node.selector)
         compiled: AnyRule | None = None
         if isinstance(node, ast.Cap):
@@ -611,7 +736,7 @@ class Compiler:
                 events.add(item.value)
             elif self.kind_of.get(item.value) == "outcome":
                 closer_outcomes.add(item.value)
-            else:
+            elif item.value not in self.unparsed_words:  # a name a syntax (or pack) error explains
                 pool = [n for n, k in self.kind_of.items() if k in ("event", "outcome")]
                 self.error(
                     f"`{item.value}` is not a declared event or outcome",

@@ -20,14 +20,24 @@ class TraceEntry:
     kind: str
     verdict: str  # deny | pass | skip | exempt | warn
     reason: str = ""
+    cite: tuple[str, ...] = ()  # 11.17: the rule's citations
+    pack: str | None = None  # the pack the rule came from, and its version
+    pack_version: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "kind": self.kind, "verdict": self.verdict, "reason": self.reason}
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"rule": self.rule, "kind": self.kind, "verdict": self.verdict,
+                                  "reason": self.reason, "cite": list(self.cite)}
+        if self.pack is not None:
+            out["pack"] = self.pack
+        return out
 
     def line(self) -> str:
-        """``cap "offers per month": 3 of at most 3 ... -> deny``."""
+        """``cap "offers per month": 3 of at most 3 ... -> deny``; a pack rule names its pack
+        after its name, and citations follow in brackets (11.17)."""
         reason = f": {self.reason}" if self.reason else ""
-        return f'{self.kind} "{self.rule}"{reason} -> {self.verdict}'
+        pack = f" ({self.pack} {self.pack_version})" if self.pack is not None else ""
+        cite = f" [{'; '.join(self.cite)}]" if self.cite else ""
+        return f'{self.kind} "{self.rule}"{pack}{reason} -> {self.verdict}{cite}'
 
 
 @attrs.frozen(slots=True)
@@ -42,7 +52,8 @@ class Decision:
     trace: tuple[TraceEntry, ...] = ()
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # 11.14: `warn` rules that would deny, in policy order
-    sources: tuple[tuple[str, str], ...] = ()  # 11.18: (source, version), e.g. the holidays package
+    # 11.17/11.18: (source, version) pairs: the packs the rules came from, the holidays package
+    sources: tuple[tuple[str, str], ...] = ()
 
     def explain(self) -> str:
         """The decision and its trace as text a policy author can read."""
@@ -61,6 +72,8 @@ class Decision:
             lines.append(f"next allowed at: {when}")
         lines.extend("  " + entry.line() for entry in self.trace)
         lines.extend(f"note: {note}" for note in self.notes)
+        if self.sources:
+            lines.append("sources: " + ", ".join(f"{k} {v}" for k, v in self.sources))
         return "\n".join(lines)
 
     def to_dict(self, scope: str | None = None, teams: Sequence[str] = ()) -> dict[str, object]:

@@ -38,7 +38,7 @@ def error_code(error: PolicylangError) -> str:
 def diagnostic(error: PolicylangError, file: str | None = None) -> dict[str, Any]:
     """One problem as a JSON object (line and column 0 when it concerns a whole file)."""
     span = error.span
-    return {
+    out = {
         "file": span.file if span.line or file is None else file,
         "line": span.line,
         "column": span.column,
@@ -50,6 +50,11 @@ def diagnostic(error: PolicylangError, file: str | None = None) -> dict[str, Any
         "expected": error.expected,
         "hint": error.hint,
     }
+    if error.included_from:  # 11.17: an error in an included file, and the include lines to it
+        out["included_from"] = [
+            {"file": s.file, "line": s.line, "column": s.column} for s in reversed(error.included_from)
+        ]
+    return out
 
 
 def diagnostics(error: PolicylangError, file: str | None = None) -> list[dict[str, Any]]:

@@ -65,7 +65,7 @@ def scoped_entry(entry: TraceEntry, team: str, teams: Iterable[str]) -> TraceEnt
     )
     if any(re.search(rf"\b{re.escape(other)}\b", reason) for other in others):
         reason = WITHHELD  # fail closed: wording this module does not know
-    return TraceEntry(entry.rule, entry.kind, entry.verdict, reason)
+    return attrs.evolve(entry, reason=reason)
 
 
 def scoped_contacts(contacts: Sequence[Contact], team: str) -> tuple[list[dict[str, object]], int]:

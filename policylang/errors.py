@@ -31,6 +31,8 @@ class PolicylangError(Exception):
         self.expected = expected
         self.hint = hint
         self.source = source
+        # 11.17: the include lines that brought the file in, the policy's own line first
+        self.included_from: tuple[Span, ...] = ()
 
     @property
     def errors(self) -> Sequence[PolicylangError]:
@@ -107,6 +109,7 @@ def format_error(error: PolicylangError) -> str:
         lines.append(f"  expected {error.expected}")
     if error.hint:
         lines.append(f"  hint: {error.hint}")
+    lines.extend(f"  included from {span}" for span in reversed(error.included_from))
     return "\n".join(lines)
 
 

@@ -152,13 +152,15 @@ def decide(
 ) -> Decision:
     """Decide ``request`` for ``customer`` against its ``ledger``; see :class:`Decision`.
 
+    ``search=False`` leaves ``next_allowed_at`` empty on a denial (the planner only needs
+    the verdict, and a store deciding under its write lock searches after releasing it).
+
     ``customer`` is a validated :class:`Customer` or a mapping of typed attribute values;
     ``request`` and each ledger entry are records or mappings of their section 10 JSON
     fields, validated as JSON input is (the same :class:`InputError`).
     ``loads`` feeds ``capacity`` rules with every customer's contacts; without it a
     capacity rule counts this customer's ledger only. ``stats`` counts the work done
-    (:class:`Stats`); ``search=False`` leaves ``next_allowed_at`` of a denial empty (a
-    store deciding under its write lock searches after releasing it). A decision's work is bounded by the ledger's size and the number of
+    (:class:`Stats`). A decision's work is bounded by the ledger's size and the number of
     rule boundaries within the 400-day horizon, never by the length of a window.
     """
     values = customer.values if isinstance(customer, Customer) else checked_values(policy, customer)
@@ -218,6 +220,8 @@ def decide(
             else fixed or TraceEntry(rule.name, rule.kind, "pass", "")
             for position, ((rule, _, _), fixed) in enumerate(zip(plan.entries, plan.fixed_trace, strict=True))
         )
+    if explain and has_citations(policy):
+        trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
     return Decision(
         request=request,
         allowed=not denying,
@@ -231,13 +235,49 @@ def decide(
     )
 
 
-def policy_sources(policy: Policy) -> tuple[tuple[str, str], ...]:
-    """The versions of what the decision used beyond the policy text (11.18)."""
-    if policy.holiday_code is None and policy.holiday_attribute is None:
-        return ()
-    from policylang import calendars
+def has_citations(policy: Policy) -> bool:
+    """Does any rule cite its source or come from a pack? (Memoised on the policy.)"""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    found = cache.get("cited")
+    if found is None:
+        found = cache["cited"] = bool(policy.rule_packs) or any(rule.source.cite for rule in policy.rules)
+    return bool(found)
 
-    return (("holidays", calendars.version()),)
+
+def cited(policy: Policy, trace: tuple[TraceEntry, ...], rules: Sequence[AnyRule]) -> tuple[TraceEntry, ...]:
+    """The trace with each rule's citations and pack (11.17)."""
+    out = []
+    for entry, rule in zip(trace, rules, strict=True):
+        pack = policy.rule_packs.get(rule.name)
+        out.append(attrs.evolve(entry, cite=rule.cite, pack=pack[0] if pack else None,
+                                pack_version=pack[1] if pack else None))
+    return tuple(out)
+
+
+def policy_sources(policy: Policy) -> tuple[tuple[str, str], ...]:
+    """The versions of what the decision used beyond the policy text (11.18): the packs its
+    rules came from (11.17) and the holidays package. (Memoised on the policy.)"""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    found: tuple[tuple[str, str], ...] | None = cache.get("sources")
+    if found is None:
+        found = tuple(policy.sources.items())
+        if policy.uses_holidays or reads_calendars(policy):
+            from policylang import calendars
+
+            found += (("holidays", calendars.version()),)
+        cache["sources"] = found
+    return found
+
+
+def reads_calendars(policy: Policy) -> bool:
+    """Does a rule name a fixed calendar (`on holidays "FR"`) though the policy has no `holidays` line?"""
+    for rule in policy.rules:
+        if isinstance(rule, QuietRule):
+            for part in (rule.period, *rule.parts):
+                days = part.days if isinstance(part, DayClock) else part
+                if isinstance(days, DaySet) and days.holidays:
+                    return True
+    return False
 
 
 def checked_values(policy: Policy, customer: Mapping[str, Any]) -> Mapping[str, Any]:

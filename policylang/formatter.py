@@ -132,7 +132,7 @@ class SelectorWriter:
 
     def rule_body(self, rule: ast.Rule) -> str:
         """Everything after ``kind "name":``, with the clauses of 11.0 after the body."""
-        return self.body(rule) + tail_text(rule.tail)
+        return self.body(rule) + tail_text(rule.tail) + cite_text(rule.cite)
 
     def body(self, rule: ast.Rule) -> str:
         if isinstance(rule, ast.Cap):
@@ -185,6 +185,23 @@ def attr_type_text(node: ast.AttrType) -> str:
     return node.kind
 
 
+def cite_text(cite: Sequence[ast.Citation]) -> str:
+    """`` cite "a", "b"`` (11.17), or nothing."""
+    return " cite " + ", ".join(quote(c.text) for c in cite) if cite else ""
+
+
+def include_text(line: ast.Include) -> str:
+    """An ``include`` line as written, renaming included."""
+    text = f"include {quote(line.target)}"
+    if line.version is not None:
+        text += f" version {quote(line.version)}"
+    if line.renames:
+        text += " with " + ", ".join(
+            f"customer.{r.old} as customer.{r.new}" if r.attribute else f"{r.old} as {r.new}" for r in line.renames
+        )
+    return text
+
+
 def simple_statement_text(statement: ast.Statement) -> str:
     """Declarations other than vocabulary, customer blocks and rules."""
     if isinstance(statement, ast.PolicyName):
@@ -195,6 +212,10 @@ def simple_statement_text(statement: ast.Statement) -> str:
         return f"owner is customer.{statement.attr.attribute}"
     if isinstance(statement, ast.Precedence):
         return "precedence " + " > ".join(t.value for t in statement.teams)
+    if isinstance(statement, ast.Include):
+        return include_text(statement)
+    if isinstance(statement, ast.PackHeader):
+        return f"pack {quote(statement.name)} version {quote(statement.version)}"
     if isinstance(statement, ast.Holidays):
         if statement.attr is not None:
             return f"holidays from customer.{statement.attr.attribute}"

@@ -27,6 +27,7 @@ from pygments.token import (
 POLICY_STATEMENTS = (
     "policy", "timezone", "channels", "teams", "purposes", "outcomes", "events", "customer",
     "owner", "precedence",
+    "include", "pack",  # 11.17
 )
 RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive", "exempt")
 POLICY_WORDS = (
@@ -35,6 +36,7 @@ POLICY_WORDS = (
     "except", "any", "is", "not", "in", "or", "one", "of", "set",
     # section 11
     "warn", "zone", "until", "counting", "only", "ago", "starts", "holidays", "hold", "up", "to",
+    "cite", "version", "as",  # 11.17
 )
 TYPES = ("flag", "number", "text", "zone", "date", "team", "channel", "purpose", "instant", "zones", "region")
 UNITS = (

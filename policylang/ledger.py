@@ -462,6 +462,28 @@ def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datet
     return out
 
 
+class _Denied(Exception):
+    """A plan's request was denied: the transaction rolls back."""
+
+    def __init__(self, reservation: Reservation) -> None:
+        super().__init__("denied")
+        self.reservation = reservation
+
+
+class _PlusLoads:
+    """The transaction's loads plus the rows this transaction is about to insert."""
+
+    def __init__(self, base: _TxnLoads, new: list[Row], owner: str | None, now_us: int) -> None:
+        self.base, self.new, self.owner, self.now_us = base, new, owner, now_us
+
+    def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
+        lo, hi = to_micros(start), to_micros(end)
+        extra = [_as_contact(r, self.now_us) for r in self.new
+                 if lo <= r.at_us < hi and r.counted(self.now_us)
+                 and rule.match.matches(r.purpose or "", r.channel or "", r.team or "", self.owner)]
+        return self.base.contacts(rule, start, end) + extra
+
+
 class Ledger:
     """The shared implementation of every store; subclasses supply transactions.
 
@@ -694,6 +716,64 @@ class Ledger:
             displaced=tuple(_as_contact(old, now_us) for old in displaced),
             expires_at=from_micros(row.expires_us),
         )
+
+    def reserve_all(self, policy: Policy, customer: Customer, requests: Sequence[Request]) -> list[Reservation]:
+        """Reserve several requests for one customer in one transaction (a plan's contacts).
+
+        The requests are decided in arbitration order, each seeing the ones before it as
+        planned. Either every one is allowed and recorded as planned (the reservations come
+        back in the order of ``requests``), or nothing is written and the list holds the
+        first denied request's reservation alone.
+        """
+        from policylang.arbitration import arbitration_order
+        from policylang.ingest import history_from_rows
+
+        now_us = self._now_us()
+        if not customer.id:
+            raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
+        check_text(customer.id, "customer id")
+        for request in requests:
+            check_text(request.campaign, "campaign")
+        record_text = customer_json(customer)
+        owner = customer_owner(policy, customer)
+        made: dict[int, Reservation] = {}
+        try:
+            with self._transaction(write=True) as txn:
+                txn.lock_customer(customer.id)
+                record, store_record = self._customer_for(txn, policy, customer, record_text)
+                rows = txn.rows(customer.id)
+                new: list[Row] = []
+                loads = _PlusLoads(_TxnLoads(txn, now_us), new, owner, now_us)
+                for i in arbitration_order(policy, owner, requests):
+                    request = requests[i]
+                    mine = sorted(rows + new, key=lambda r: r.at_us)
+                    decision = policy.decide(record.values, request, history_from_rows(mine, now_us),
+                                             explain=False, loads=loads)
+                    if not decision.allowed:
+                        raise _Denied(Reservation(decision=decision))
+                    displaced = self._displace(txn, rows + new, decision, now_us)
+                    row = Row(
+                        new_id(), customer.id, "contact", to_micros(request.at), channel=request.channel,
+                        purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
+                        expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
+                    )  # fmt: skip
+                    for old in displaced:
+                        old.displaced_by = row.id
+                        if old not in new:
+                            txn.update(old)
+                    new.append(row)
+                    contact = row.entry(now_us)
+                    assert isinstance(contact, Contact) and row.expires_us is not None
+                    made[i] = Reservation(decision=decision, id=row.id, contact=contact,
+                                          displaced=tuple(_as_contact(old, now_us) for old in displaced),
+                                          expires_at=from_micros(row.expires_us))
+                if store_record:
+                    txn.put_customer(customer.id, record_text, owner)
+                txn.insert(new)
+                self._before_commit(txn)
+        except _Denied as denied:
+            return [denied.reservation]
+        return [made[i] for i in range(len(requests))]
 
     @staticmethod
     def _retried(booked: Row, customer_id: str, request: Request, now_us: int) -> Reservation:

@@ -362,6 +362,42 @@ class _ToAst(Transformer[Token, Any]):
             return ast.ExemptTarget(unquote(token), False, self._s(meta))
         return ast.ExemptTarget(str(token), True, self._s(meta))
 
+    # -- reuse (section 11.17) --
+    def cited_rule(self, meta: Any, items: list[Any]) -> ast.Rule:
+        rule, cite = items
+        return attrs.evolve(rule, cite=cite, span=self._s(meta))  # type: ignore[no-any-return]
+
+    def cite(self, meta: Any, items: list[Token]) -> tuple[ast.Citation, ...]:
+        return tuple(ast.Citation(unquote(t), token_span(self.file, t)) for t in items)
+
+    def include(self, meta: Any, items: list[Any]) -> ast.Include:
+        target = items[0]
+        version: Token | None = next((i for i in items[1:] if isinstance(i, Token)), None)
+        renames = next((i for i in items[1:] if isinstance(i, tuple)), ())
+        return ast.Include(
+            unquote(target),
+            unquote(version) if version is not None else None,
+            renames,
+            self._s(meta),
+            token_span(self.file, target),
+            token_span(self.file, version) if version is not None else self._s(meta),
+        )
+
+    def include_version(self, meta: Any, items: list[Token]) -> Token:
+        return items[0]
+
+    def include_renames(self, meta: Any, items: list[ast.Rename]) -> tuple[ast.Rename, ...]:
+        return tuple(items)
+
+    def rename_name(self, meta: Any, items: list[Token]) -> ast.Rename:
+        return ast.Rename(str(items[0]), str(items[1]), False, self._s(meta))
+
+    def rename_attr(self, meta: Any, items: list[ast.AttrRef]) -> ast.Rename:
+        return ast.Rename(items[0].attribute, items[1].attribute, True, self._s(meta))
+
+    def pack_header(self, meta: Any, items: list[Token]) -> ast.PackHeader:
+        return ast.PackHeader(unquote(items[0]), unquote(items[1]), self._s(meta))
+
     # -- conditions --
     def attr_ref(self, meta: Any, items: list[Token]) -> ast.AttrRef:
         return ast.AttrRef(str(items[0]), self._s(meta))
@@ -473,8 +509,9 @@ def describe_expected(expected: set[str], parser_terminals: dict[str, Any]) -> s
         if word not in words:
             words.append(word)
     words.sort(key=lambda w: (not w.startswith("`"), w))
-    if len(words) > 8:
-        words = words[:8] + ["..."]
+    if len(words) > 8:  # keep "the end of the line": it says the statement could stop here
+        ends = [w for w in words if w.startswith("the end")]
+        words = [w for w in words if w not in ends][: 8 - len(ends)] + ["..."] + ends
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " or " + words[-1]

@@ -30,6 +30,8 @@ def error_text(problem: PolicylangError) -> Text:
         text.append(f"  expected {problem.expected}\n", style="cyan")
     if problem.hint:
         text.append(f"  hint: {problem.hint}\n", style="green")
+    for span in reversed(problem.included_from):  # 11.17: the include lines, innermost first
+        text.append(f"  included from {span}\n", style="dim")
     return text
 
 
@@ -62,6 +64,8 @@ def decision_panel(decision: Decision) -> Panel:
         body.append(f"\ndisplaces: {contact.describe()}", style="yellow")
     for note in decision.notes:
         body.append(f"\nnote: {note}", style="dim")
+    if decision.sources:
+        body.append("\nsources: " + ", ".join(f"{k} {v}" for k, v in decision.sources), style="dim")
     return Panel(body, title="decision", border_style="green" if decision.allowed else "red", expand=False)
 
 
@@ -75,5 +79,9 @@ def trace_table(decision: Decision, *, show_skipped: bool = True) -> Table:
     for entry in decision.trace:
         if entry.verdict == "skip" and not show_skipped:
             continue
-        table.add_row(entry.rule, entry.kind, Text(entry.verdict, style=VERDICT_STYLE.get(entry.verdict, "")), entry.reason)
+        rule = entry.rule + (f" ({entry.pack} {entry.pack_version})" if entry.pack is not None else "")
+        why = Text(entry.reason)
+        if entry.cite:  # 11.17
+            why.append(f" [{'; '.join(entry.cite)}]", style="dim")
+        table.add_row(rule, entry.kind, Text(entry.verdict, style=VERDICT_STYLE.get(entry.verdict, "")), why)
     return table

@@ -534,10 +534,13 @@ def trace_table(answer: Answer, *, full: bool) -> Table:
         if entry.verdict == "skip" and not full:
             skipped += 1
             continue
-        table.add_row(
-            entry.kind, Text(f'"{entry.rule}"'), Text(entry.verdict, style=VERDICT_STYLE.get(entry.verdict, "")),
-            Text(entry.reason),
-        )
+        rule = Text(f'"{entry.rule}"')
+        if entry.pack is not None:  # 11.17: a pack rule names its pack, and citations follow the reason
+            rule.append(f" ({entry.pack} {entry.pack_version})", style="dim")
+        why = Text(entry.reason)
+        if entry.cite:
+            why.append(f" [{'; '.join(entry.cite)}]", style="dim")
+        table.add_row(entry.kind, rule, Text(entry.verdict, style=VERDICT_STYLE.get(entry.verdict, "")), why)
     if skipped:
         table.caption = f"{skipped} rules skipped (not subject); `why` shows all"
     return table

@@ -21,7 +21,7 @@ import attrs
 STATEMENT_START = re.compile(
     r"""^(?:
         (?:cap|capacity|quiet|exclude|require|exclusive|exempt)\s+["“'] |
-        (?:policy|timezone|precedence)\s |
+        (?:policy|timezone|precedence|include|pack)\s |
         (?:channels|teams|purposes|outcomes|events)\s |
         owner\s+is\b |
         customer\s*(?:\#.*)?$

@@ -197,6 +197,11 @@ class Rule:
     warn: bool = attrs.field(default=False, kw_only=True)  # 11.14: a `warn` rule never denies
     scope: Scope | None = attrs.field(default=None, kw_only=True)  # 11.1 and 11.11
 
+    @property
+    def cite(self) -> tuple[str, ...]:
+        """The rule's ``cite "..."`` texts (11.17), in the order written."""
+        return tuple(c.text for c in self.source.cite)
+
 
 @attrs.frozen(slots=True)
 class CapRule(Rule):
@@ -291,6 +296,9 @@ class Policy:
     exempted_by: dict[int, tuple[int, ...]]
     file: str = "<policy>"
     syntax: ast.PolicyFile | None = attrs.field(default=None, repr=False)
+    # 11.17: the packs read (name -> version) and the pack each included rule came from
+    sources: dict[str, str] = attrs.field(factory=dict)
+    rule_packs: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=False)
     _index: dict[tuple[str, str, str, bool], tuple[int, ...]] = attrs.field(factory=dict, repr=False)
     holiday_code: str | None = None  # 11.10 `holidays "CODE"`
     holiday_attribute: str | None = None  # 11.10 `holidays from customer.ATTR`

@@ -30,7 +30,9 @@ _TRACE = {
     "type": "object",
     "required": ["rule", "kind", "verdict", "reason"],
     "properties": {"rule": _TEXT, "kind": _TEXT, "verdict": {"enum": ["deny", "pass", "skip", "exempt", "warn"]},
-                   "reason": _TEXT},
+                   "reason": _TEXT,
+                   "cite": {"type": "array", "items": _TEXT, "description": "the rule's citations (11.17)"},
+                   "pack": {"type": "string", "description": "the pack the rule came from (11.17)"}},
 }
 _DECISION = {
     "type": "object",
@@ -44,7 +46,8 @@ _DECISION = {
         "trace": {"type": "array", "items": _TRACE},
         "warnings": {"type": "array", "items": _TEXT, "description": "`warn` rules that would deny (section 11.14)"},
         "sources": {"type": "object", "additionalProperties": _TEXT,
-                    "description": "versions of what the decision used, e.g. the holidays package (11.18)"},
+                    "description": "versions of what the decision used beyond the policy text: the packs (11.17), "
+                                   "the holidays package (11.18)"},
         "notes": {"type": "array", "items": _TEXT},
         "scope": {"type": "string", "description": "the team whose view this is (absent: the full audit view)"},
         "policy": _TEXT,

@@ -1,0 +1,136 @@
+"""Planner benchmark: generated instances (5 candidates per customer, 3 campaigns, the call
+centre's capacity and a budget that bind) at 1k, 10k and 100k customers.
+
+    python benchmarks/plan.py                 # the table (medians of --repeat runs)
+    python benchmarks/plan.py --sizes 1000    # one size
+    python benchmarks/plan.py --example DIR   # write the examples/cycle files (400 customers)
+
+Columns: customers, candidates, patterns, eligibility seconds (the evaluator pass, every
+core), solve seconds, total seconds, peak memory (MB, this process and its workers),
+objective, bound, gap, greedy objective and the value over greedy in percent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+POLICY = HERE.parent / "examples" / "cycle" / "bank.pol"
+MONDAY = dt.datetime(2027, 1, 11, tzinfo=dt.timezone.utc)
+SLOTS = [MONDAY + dt.timedelta(days=d, hours=h) for d in range(5) for h in (10, 15)]
+CAMPAIGNS = (("boat_loan", "boat_loans", 120.0), ("card_upgrade", "cards", 60.0), ("savings", "service", 40.0))
+
+
+def instance(customers: int, seed: int = 7) -> dict[str, str]:
+    """The text of customers.jsonl, ledger.jsonl, candidates.csv and cycle.toml."""
+    rng = random.Random(seed)
+    people, ledger, rows = [], [], ["id,customer,team,channel,purpose,campaign,at,value,cost,priority,group"]
+    for i in range(customers):
+        cid = f"c{i:07d}"
+        record: dict[str, object] = {"id": cid, "timezone": "Europe/London",
+                                     "owner": rng.choice(["boat_loans", "cards", "service"])}
+        if rng.random() < 0.1:
+            record["opted_out"] = ["phone"]
+        people.append(json.dumps(record))
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            when = MONDAY - dt.timedelta(days=rng.randint(20, 300), hours=rng.randint(0, 8))
+            ledger.append(json.dumps({"customer": cid, "at": when.isoformat(), "channel": "email",
+                                      "purpose": "marketing", "team": rng.choice(["boat_loans", "cards"])}))
+        n = 0
+        for campaign, team, base in CAMPAIGNS:
+            propensity = rng.uniform(0.02, 0.3)
+            channels = ("phone", "email") if campaign != "savings" else ("letter",)
+            slot = rng.choice(SLOTS)
+            for channel in channels:
+                n += 1
+                value = round(base * propensity * (1.8 if channel == "phone" else 1.0), 2)
+                cost = {"phone": 6.0, "email": 0.1, "letter": 1.2}[channel]
+                group = f"{cid}-{campaign}" if len(channels) > 1 else ""
+                rows.append(f"{cid}-{n},{cid},{team},{channel},marketing,{campaign},{slot.isoformat()},"
+                            f"{value},{cost},0,{group}")
+    budget = round(customers * 3.0, 2)
+    calls = max(2, customers // 2)
+    cycle = (f"[budget]\ntotal = {budget}\n\n[campaign.boat_loan]\nmin_cell = {max(2, customers // 100)}\n\n"
+             f"[campaign.card_upgrade]\nmax_volume = {customers // 2}\n\n[campaign.savings]\nbudget = {customers * 0.5}\n")
+    policy = POLICY.read_text().replace("at most 200 phone", f"at most {calls} phone") if customers != 400 else \
+        POLICY.read_text()
+    return {"customers.jsonl": "\n".join(people) + "\n", "ledger.jsonl": "\n".join(ledger) + "\n",
+            "candidates.csv": "\n".join(rows) + "\n", "cycle.toml": cycle, "bank.pol": policy}
+
+
+def load(files: dict[str, str], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def run_once(folder: Path, workers: int | None) -> dict[str, float]:
+    import policylang
+    from policylang.commands.plan import read_inputs
+    from policylang.plan import oracle
+    from policylang.plan import problem as problem_mod
+    from policylang.plan.planner import explain, summarise
+    from policylang.plan.solve import greedy, lagrangian
+
+    policy = policylang.load(folder / "bank.pol")
+    candidates, customers, ledgers, cycle = read_inputs(
+        policy, str(folder / "candidates.csv"), str(folder / "customers.jsonl"), str(folder / "ledger.jsonl"),
+        str(folder / "cycle.toml"))
+    began = time.perf_counter()
+    ids, cust, members = problem_mod.customer_jobs(candidates)
+    jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
+             [candidates.group[j] for j in members[k]]) for k, c in enumerate(ids)]
+    masks = oracle.all_patterns(policy, jobs, workers)
+    eligible = time.perf_counter() - began
+    problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, ids, cust, members, masks)
+    base = greedy(problem)
+    gains = problem.pattern_gain().tolist()
+    solution = lagrangian(problem, members=base.members, start=base)
+    rows = explain(policy, problem, solution, customers, ledgers)
+    summary = summarise(problem, solution, rows, base.objective(gains))
+    total = time.perf_counter() - began
+    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    greedy_value = summary["greedy_objective"] or 0.0
+    return {"candidates": len(candidates), "patterns": problem.patterns, "eligibility": eligible,
+            "solve": total - eligible, "total": total, "memory": peak, "objective": summary["objective"],
+            "bound": summary["bound"], "gap": summary["gap"], "greedy": greedy_value,
+            "over_greedy": 100 * (summary["objective"] - greedy_value) / greedy_value if greedy_value else 0.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--example", type=Path, help="write the example's files into this folder and stop")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/policylang-plan-bench"))
+    args = parser.parse_args(argv)
+    if args.example:
+        files = instance(400, seed=2027)
+        del files["bank.pol"]
+        load(files, args.example)
+        return 0
+    print(f"{'customers':>10} {'candidates':>10} {'patterns':>9} {'elig s':>7} {'solve s':>7} {'total s':>7} "
+          f"{'peak MB':>8} {'objective':>12} {'bound':>12} {'gap %':>6} {'greedy':>12} {'+greedy %':>9}")
+    for size in args.sizes:
+        folder = load(instance(size), args.work / str(size))
+        runs = [run_once(folder, args.workers) for _ in range(args.repeat)]
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"{size:>10} {med['candidates']:>10.0f} {med['patterns']:>9.0f} {med['eligibility']:>7.1f} "
+              f"{med['solve']:>7.1f} {med['total']:>7.1f} {med['memory']:>8.0f} {med['objective']:>12.2f} "
+              f"{med['bound']:>12.2f} {100 * med['gap']:>6.3f} {med['greedy']:>12.2f} {med['over_greedy']:>9.2f}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

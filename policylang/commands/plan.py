@@ -1,0 +1,243 @@
+"""``policylang plan POLICY --customers F --ledger F --candidates F [--cycle C] -o PLAN``:
+choose which candidate contacts to grant under the policy and the cycle's limits."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, FileProblem, read_text, stdout
+from policylang.commands.decide import load_policy
+from policylang.errors import InputError, PolicylangError
+from policylang.inputs import customer_from_json, entry_from_json, read_jsonl, where
+from policylang.records import Customer, Entry
+from policylang.render import print_errors
+from policylang.rules import Policy
+
+if TYPE_CHECKING:
+    from policylang.plan.inputs import Candidates, Cycle
+
+EPILOG = """\
+exit status: 0 a plan was written; 1 no plan meets the cycle's lower limits (min_volume), or
+--check found a granted contact the policy or a limit refuses, or --reserve was refused for
+a customer; 2 bad input (a file that cannot be read or written, invalid JSON, CSV or TOML,
+an unknown name, a customer without a record, a ledger line without `customer`, a policy
+that does not compile, an unknown engine) or a usage error.
+
+The plan file's format follows its extension: .csv, .jsonl or .parquet (Parquet needs
+duckdb: pip install 'policylang[sql]'). The summary goes beside it as PLAN.summary.json.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="plan a cycle: which customer gets which offer under the policy and its limits",
+        description="Plan a cycle: grant the candidate contacts that maximise value less cost under the "
+                    "policy, capacity rules, budgets, volumes and cells (docs/planning.md).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("policy", metavar="POLICY", help="the policy file")
+    p.add_argument("--customers", required=True, metavar="JSONL", help="customer records, one JSON object a line")
+    p.add_argument("--ledger", required=True, metavar="JSONL",
+                   help="every customer's ledger, one JSON object a line, each with `customer`")
+    p.add_argument("--candidates", required=True, metavar="FILE",
+                   help="the candidate contacts: .csv, .jsonl or .parquet")
+    p.add_argument("--cycle", metavar="TOML", help="the cycle file: budget and per-campaign limits")
+    p.add_argument("-o", "--output", required=True, metavar="PLAN", help="the plan file to write (.csv, .jsonl, .parquet)")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="where the per-customer step runs: local processes (default); spark is not built yet")
+    p.add_argument("--solver", choices=("auto", "exact", "lagrangian"), default="auto",
+                   help="exact MIP (HiGHS), Lagrangian heuristic with a bound, or auto by size (default)")
+    p.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                   help="the exact solver's time limit (default 60); past it the best plan and its bound")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes for the eligibility pass (default: every core)")
+    p.add_argument("--reserve", metavar="LEDGER_URL",
+                   help="record the granted contacts as planned in this shared ledger, one transaction per customer")
+    p.add_argument("--check", action="store_true",
+                   help="replay the plan through the evaluator and every limit before writing (slow on large plans)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text: the summary as a table (default); json: the summary document on stdout")
+    p.set_defaults(run=run)
+
+
+def read_inputs(policy: Policy, candidates_path: str, customers_path: str, ledger_path: str,
+                cycle_path: str | None) -> tuple[Candidates, dict[str, Customer], dict[str, list[Entry]], Cycle]:
+    """The four inputs, validated; InputError names file, line and field."""
+    from policylang.plan.inputs import Cycle, read_candidates, read_cycle
+
+    customers: dict[str, Customer] = {}
+    for number, obj in read_jsonl(read_text(customers_path), customers_path):
+        record = customer_from_json(policy, obj, where(customers_path, number))
+        if not record.id:
+            raise InputError("the customer record has no `id`", where(customers_path, number))
+        customers[record.id] = record
+    ledgers: dict[str, list[Entry]] = defaultdict(list)
+    for number, obj in read_jsonl(read_text(ledger_path), ledger_path):
+        entry = entry_from_json(policy, obj, where(ledger_path, number))
+        if entry.customer is None:
+            raise InputError("the ledger line has no `customer` field", where(ledger_path, number),
+                             hint="a cycle's ledger holds every customer's contacts; each line names its customer")
+        ledgers[entry.customer].append(entry)
+    cycle = read_cycle(read_text(cycle_path), cycle_path) if cycle_path else Cycle()
+    if not Path(candidates_path).is_file():
+        raise FileProblem(f"{candidates_path}: no such file")
+    candidates = read_candidates(policy, candidates_path)
+    return candidates, customers, dict(ledgers), cycle
+
+
+def run(args: argparse.Namespace) -> int:
+    from policylang.plan.planner import plan
+    from policylang.plan.verify import problems
+
+    try:
+        if args.engine == "spark":
+            raise InputError("--engine spark is not available yet; use --engine local",
+                             hint="the Spark engine of the batch issue is not part of this build")
+        policy = load_policy(args.policy)
+        candidates, customers, ledgers, cycle = read_inputs(policy, args.candidates, args.customers, args.ledger,
+                                                            args.cycle)
+        result = plan(policy, candidates, customers, ledgers, cycle, solver=args.solver, workers=args.workers,
+                      time_limit=args.time_limit, file=args.candidates)
+        status = EXIT_OK if result.solution.feasible else EXIT_FAILED
+        if args.check and result.solution.feasible:
+            found = problems(policy, candidates, customers, ledgers, cycle, result.granted)
+            if found:
+                for line in found:
+                    stdout().print(f"check: {line}")
+                status = EXIT_FAILED
+        write_plan(args.output, [r.to_dict() for r in result.rows])
+        summary_path = args.output + ".summary.json"
+        write_text(summary_path, json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
+        if args.reserve and result.solution.feasible and status == EXIT_OK:
+            status = max(status, reserve(args.reserve, policy, customers, candidates, result.granted))
+    except FileProblem as exc:
+        print_errors(exc)
+        return EXIT_BAD_INPUT
+    except PolicylangError as exc:
+        print_errors(exc)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps(result.summary, indent=2))
+    else:
+        show(result.summary, args.output)
+    return status
+
+
+def write_text(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise FileProblem(f"{path}: cannot be written ({exc.strerror})") from None
+
+
+COLUMNS = ("id", "customer", "granted", "reason_kind", "rule", "reason", "shadow_price")
+
+
+def write_plan(path: str, rows: Sequence[Mapping[str, object]]) -> None:
+    """The plan file by extension; a folder that does not exist is an error, not created."""
+    lower = path.lower()
+    if not Path(path).parent.is_dir():
+        raise FileProblem(f"{path}: the folder {Path(path).parent} does not exist")
+    if lower.endswith(".csv"):
+        import io
+
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row[k] is None else str(row[k]).lower() if isinstance(row[k], bool) else row[k])
+                             for k in COLUMNS})
+        write_text(path, out.getvalue())
+    elif lower.endswith((".jsonl", ".ndjson", ".json")):
+        write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
+    elif lower.endswith(".parquet"):
+        try:
+            import duckdb
+        except ImportError:
+            raise InputError(f"{path}: writing Parquet needs duckdb", where(path),
+                             hint="pip install 'policylang[sql]', or write .csv or .jsonl") from None
+        con = duckdb.connect()
+        con.execute("CREATE TABLE plan (id VARCHAR, customer VARCHAR, granted BOOLEAN, reason_kind VARCHAR, "
+                    "rule VARCHAR, reason VARCHAR, shadow_price DOUBLE)")
+        con.executemany("INSERT INTO plan VALUES (?, ?, ?, ?, ?, ?, ?)", [[row[k] for k in COLUMNS] for row in rows])
+        try:
+            con.execute("COPY plan TO $path (FORMAT parquet)", {"path": path})
+        except duckdb.Error as exc:
+            raise FileProblem(f"{path}: cannot be written ({exc})") from None
+    else:
+        raise InputError(f"{path}: unknown plan format", where(path), expected=".csv, .jsonl or .parquet")
+
+
+def reserve(url: str, policy: Policy, customers: Mapping[str, Customer], candidates: Candidates,
+            granted: Sequence[bool]) -> int:
+    from policylang.ledger import open_ledger
+
+    per: dict[str, list[int]] = defaultdict(list)
+    for j, g in enumerate(granted):
+        if g:
+            per[candidates.customers[j]].append(j)
+    refused = 0
+    with open_ledger(url) as ledger:
+        for customer, mine in per.items():
+            made = ledger.reserve_all(policy, customers[customer], [candidates.requests[j] for j in mine])
+            if len(made) != len(mine):
+                refused += 1
+                decision = made[0].decision
+                stdout().print(f"reserve: customer {customer} refused ({', '.join(decision.denied_by)}); "
+                               "nothing written for this customer")
+    if refused:
+        return EXIT_FAILED
+    stdout().print(f"reserved {sum(map(len, per.values()))} contacts for {len(per)} customers in {url}")
+    return EXIT_OK
+
+
+def show(summary: Mapping[str, object], output: str) -> None:
+    console = stdout()
+
+    def number(value: object) -> str:
+        if value is None:
+            return "-"
+        assert isinstance(value, (int, float))
+        return f"{value:,.2f}" if not math.isnan(value) else "-"
+
+    table = Table(title=f"plan: {summary['granted']} of {summary['candidates']} candidates granted "
+                        f"({summary['method']}, {summary['seconds']} s)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("objective (value - cost)", number(summary["objective"]))
+    table.add_row("bound", number(summary["bound"]))
+    gap = summary["gap"]
+    table.add_row("gap", "-" if gap is None else f"{100 * float(gap):.3f} %")  # type: ignore[arg-type]
+    table.add_row("greedy objective", number(summary["greedy_objective"]))
+    console.print(table)
+    campaigns = Table(title="by campaign")
+    for column in ("campaign", "candidates", "granted", "value", "cost"):
+        campaigns.add_column(column, justify="left" if column == "campaign" else "right")
+    by_campaign = summary["by_campaign"]
+    assert isinstance(by_campaign, dict)
+    for name, entry in by_campaign.items():
+        campaigns.add_row(name, str(entry["candidates"]), str(entry["granted"]), number(entry["value"]),
+                          number(entry["cost"]))
+    console.print(campaigns)
+    resources = summary["resources"]
+    assert isinstance(resources, list)
+    if resources:
+        res = Table(title="shared resources")
+        for column in ("kind", "name", "window", "used", "limit", "shadow price"):
+            res.add_column(column, justify="right" if column in ("used", "limit", "shadow price") else "left")
+        for entry in resources:
+            res.add_row(entry["kind"], entry["name"], entry["window"] or "", number(entry["used"]),
+                        number(entry["limit"]), number(entry["shadow_price"]))
+        console.print(res)
+    console.print(f"plan written to {output}; summary to {output}.summary.json")

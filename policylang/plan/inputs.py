@@ -1,0 +1,272 @@
+"""Candidates (CSV, JSON Lines or Parquet) and the cycle file (TOML), validated.
+
+A bad row is an :class:`InputError` naming the file, the row (the line for JSONL and
+CSV, the row number for Parquet) and the field; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from policylang.errors import InputError
+from policylang.inputs import _name, parse_instant, read_jsonl, type_name, where
+from policylang.records import Request
+from policylang.rules import Policy
+from policylang.source import Span
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+FIELDS = ("id", "customer", "team", "channel", "purpose", "campaign", "at", "value", "cost", "priority", "group")
+REQUIRED = FIELDS[:8]
+CAMPAIGN_KEYS = ("budget", "min_volume", "max_volume", "min_cell")
+
+
+@attrs.frozen(slots=True, eq=False)
+class Candidates:
+    """Every candidate contact, one index each, in file order.
+
+    ``requests[j]`` is the request the evaluator decides; ``value`` and ``cost`` are
+    float arrays; ``group`` is None for a candidate without alternatives.
+    """
+
+    ids: list[str]
+    customers: list[str]
+    requests: list[Request]
+    value: npt.NDArray[np.float64]
+    cost: npt.NDArray[np.float64]
+    group: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def campaigns(self) -> list[str]:
+        return [campaign_name(r) for r in self.requests]
+
+
+def campaign_name(request: Request) -> str:
+    """A candidate's campaign (one text: the candidates file gives one per row)."""
+    campaign = request.campaign
+    if isinstance(campaign, tuple):
+        return ",".join(campaign)
+    return campaign or ""
+
+
+@attrs.frozen(slots=True)
+class Limits:
+    """One campaign's limits from the cycle file; None where not given."""
+
+    budget: float | None = None
+    min_volume: int | None = None
+    max_volume: int | None = None
+    min_cell: int | None = None
+
+
+@attrs.frozen(slots=True)
+class Cycle:
+    """The cycle file: a total budget and per-campaign limits."""
+
+    budget: float | None = None
+    campaigns: Mapping[str, Limits] = attrs.field(factory=dict)
+
+
+def read_cycle(text: str, file: str) -> Cycle:
+    """Parse a cycle file; an InputError names the table and key of a bad value."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", 0) or 0
+        column = getattr(exc, "colno", 0) or 0
+        message = str(exc).split(" (at line")[0]
+        raise InputError(f"invalid TOML: {message}", Span.point(file, line or 1, column or 1)) from None
+    at = where(file)
+    unknown = sorted(set(data) - {"budget", "campaign"})
+    if unknown:
+        raise InputError(f"unknown table `{unknown[0]}` in the cycle file", at, expected="budget, campaign")
+    budget = None
+    if "budget" in data:
+        table = data["budget"]
+        if not isinstance(table, dict) or set(table) - {"total"}:
+            raise InputError("`[budget]` takes one key, `total`", at)
+        if "total" in table:
+            budget = _number(table["total"], "budget.total", at)
+    campaigns: dict[str, Limits] = {}
+    raw = data.get("campaign", {})
+    if not isinstance(raw, dict):
+        raise InputError("`campaign` must be tables `[campaign.NAME]`", at)
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise InputError(f"`campaign.{name}` must be a table", at)
+        bad = sorted(set(table) - set(CAMPAIGN_KEYS))
+        if bad:
+            raise InputError(f"unknown key `{bad[0]}` in `[campaign.{name}]`", at, expected=", ".join(CAMPAIGN_KEYS))
+        counts = {k: _count(table[k], f"campaign.{name}.{k}", at) for k in CAMPAIGN_KEYS[1:] if k in table}
+        limits = Limits(
+            budget=_number(table["budget"], f"campaign.{name}.budget", at) if "budget" in table else None,
+            **counts,
+        )
+        if limits.min_volume is not None and limits.max_volume is not None and limits.min_volume > limits.max_volume:
+            raise InputError(f"`campaign.{name}`: min_volume {limits.min_volume} exceeds max_volume {limits.max_volume}", at)
+        campaigns[name] = limits
+    return Cycle(budget, campaigns)
+
+
+def _number(value: object, key: str, at: Span) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise InputError(f"`{key}` must be a number at least 0, not {value!r}", at)
+    return float(value)
+
+
+def _count(value: object, key: str, at: Span) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"`{key}` must be a whole number at least 0, not {value!r}", at)
+    return value
+
+
+# ---- candidates ----------------------------------------------------------------------------
+
+
+def read_candidates(policy: Policy, path: str, data: bytes | None = None) -> Candidates:
+    """Read a candidates file by its extension: ``.csv``, ``.jsonl``/``.json`` or ``.parquet``."""
+    lower = path.lower()
+    rows: Iterator[tuple[int, object]]
+    if lower.endswith(".parquet"):
+        rows = _parquet_rows(path)
+    else:
+        if data is None:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except FileNotFoundError:
+                raise InputError(f"{path}: no such file", where(path)) from None
+            except OSError as exc:
+                raise InputError(f"{path}: cannot be read ({exc.strerror})", where(path)) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: is not UTF-8 text", where(path)) from None
+        if lower.endswith(".csv"):
+            rows = _csv_rows(text, path)
+        elif lower.endswith((".jsonl", ".json", ".ndjson")):
+            rows = read_jsonl(text, path)
+        else:
+            raise InputError(f"{path}: unknown candidates format", where(path),
+                             expected=".csv, .jsonl or .parquet")
+    return _validated(policy, rows, path)
+
+
+def _csv_rows(text: str, file: str) -> Iterator[tuple[int, object]]:
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        extra = row.pop(None, None)
+        if extra:
+            raise InputError("the row has more fields than the header", where(file, reader.line_num))
+        yield reader.line_num, {k: (v if v != "" else None) for k, v in row.items()}
+
+
+def _parquet_rows(path: str) -> Iterator[tuple[int, object]]:
+    try:
+        import duckdb
+    except ImportError:
+        raise InputError(f"{path}: reading Parquet needs duckdb", where(path),
+                         hint="pip install 'policylang[sql]', or give CSV or JSON Lines") from None
+    try:
+        relation = duckdb.sql("SELECT * FROM read_parquet($path)", params={"path": path})
+        assert relation is not None
+        names = relation.columns
+        records = relation.fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot be read as Parquet ({exc})", where(path)) from None
+    for number, values in enumerate(records, start=1):
+        row = dict(zip(names, values, strict=True))
+        if "at" in row and hasattr(row["at"], "isoformat"):
+            row["at"] = row["at"].isoformat()
+        yield number, row
+
+
+def _validated(policy: Policy, rows: Iterator[tuple[int, object]], file: str) -> Candidates:
+    ids: list[str] = []
+    customers: list[str] = []
+    requests: list[Request] = []
+    values: list[float] = []
+    costs: list[float] = []
+    groups: list[str | None] = []
+    seen: set[str] = set()
+    group_owner: dict[str, str] = {}
+    is_text = file.lower().endswith(".csv")
+    for line, obj in rows:
+        at = where(file, line)
+        if not isinstance(obj, dict):
+            raise InputError(f"a candidate must be an object, not {type_name(obj)}", at)
+        unknown = sorted(set(obj) - set(FIELDS))
+        if unknown:
+            raise InputError(f"unknown field `{unknown[0]}` in a candidate", at, expected=", ".join(FIELDS))
+        for key in REQUIRED:
+            if obj.get(key) is None:
+                raise InputError(f"the candidate has no `{key}` field", at)
+        ident = _text(obj["id"], "id", at)
+        if ident in seen:
+            raise InputError(f"field `id`: `{ident}` is used by an earlier candidate", at)
+        seen.add(ident)
+        customer = _text(obj["customer"], "customer", at)
+        request = Request(
+            team=_name(policy, obj["team"], "team", at, "team"),
+            channel=_name(policy, obj["channel"], "channel", at, "channel"),
+            purpose=_name(policy, obj["purpose"], "purpose", at, "purpose"),
+            at=parse_instant(obj["at"], at),
+            campaign=_text(obj["campaign"], "campaign", at),
+            priority=int(_num(obj.get("priority", 0) or 0, "priority", at, is_text, whole=True)),
+        )
+        value = _num(obj["value"], "value", at, is_text)
+        cost = _num(obj.get("cost", 0) or 0, "cost", at, is_text)
+        if cost < 0:
+            raise InputError(f"field `cost` must be at least 0, not {cost}", at)
+        group = obj.get("group")
+        if group is not None:
+            group = _text(group, "group", at)
+            first = group_owner.setdefault(group, customer)
+            if first != customer:
+                raise InputError(f"field `group`: `{group}` already holds candidates of customer `{first}`", at,
+                                 hint="a group holds one customer's alternatives")
+        ids.append(ident)
+        customers.append(customer)
+        requests.append(request)
+        values.append(value)
+        costs.append(cost)
+        groups.append(group)
+    return Candidates(ids, customers, requests, np.array(values, dtype=np.float64),
+                      np.array(costs, dtype=np.float64), groups)
+
+
+def _text(value: object, field: str, at: Span) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError(f"field `{field}` must be a text, not {type_name(value)}", at)
+    text = str(value)
+    if not text:
+        raise InputError(f"field `{field}` is empty", at)
+    return text
+
+
+def _num(value: Any, field: str, at: Span, from_text: bool, whole: bool = False) -> float:
+    if from_text and isinstance(value, str):
+        try:
+            value = int(value) if whole else float(value)
+        except ValueError:
+            raise InputError(f"field `{field}` must be a {'whole ' if whole else ''}number, not `{value}`", at) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"field `{field}` must be a {'whole ' if whole else ''}number, not {type_name(value)}", at)
+    if whole and float(value) != int(value):
+        raise InputError(f"field `{field}` must be a whole number, not {value}", at)
+    return float(value)

@@ -1,0 +1,239 @@
+"""One call from inputs to a plan: oracle, problem, solver, reasons and the summary."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from policylang.errors import InputError
+from policylang.inputs import where
+from policylang.plan import oracle
+from policylang.plan import problem as problem_mod
+from policylang.plan.inputs import Candidates, Cycle
+from policylang.plan.problem import Problem
+from policylang.plan.solve import Solution, State, exact, greedy, lagrangian, pattern_index
+from policylang.records import Customer, Entry
+from policylang.rules import Policy
+
+EXACT_PATTERNS = 20_000  # auto: the exact MIP up to this many patterns, the heuristic above
+
+
+@attrs.frozen(slots=True)
+class Row:
+    """One candidate's line of the plan file."""
+
+    id: str
+    customer: str
+    granted: bool
+    reason_kind: str
+    rule: str | None
+    reason: str
+    shadow_price: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen(slots=True, eq=False)
+class PlanResult:
+    """The plan: a row per candidate (file order) and the summary document."""
+
+    rows: list[Row]
+    summary: dict[str, Any]
+    problem: Problem
+    solution: Solution
+
+    @property
+    def granted(self) -> list[bool]:
+        return [r.granted for r in self.rows]
+
+
+def plan(
+    policy: Policy,
+    candidates: Candidates,
+    customers: Mapping[str, Customer],
+    ledgers: Mapping[str, Sequence[Entry]],
+    cycle: Cycle,
+    *,
+    solver: str = "auto",
+    workers: int | None = None,
+    time_limit: float = 60.0,
+    iterations: int = 300,
+    file: str = "<candidates>",
+) -> PlanResult:
+    """Plan the cycle. ``solver``: ``exact`` (HiGHS), ``lagrangian`` or ``auto`` (by size)."""
+    customer_ids, cust, members = problem_mod.customer_jobs(candidates)
+    for c in customer_ids:
+        if c not in customers:
+            j = candidates.customers.index(c)
+            raise InputError(f"candidate `{candidates.ids[j]}`: customer `{c}` has no record in the customers file",
+                             where(file))
+    groups = candidates.group
+    jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
+             [groups[j] for j in members[k]]) for k, c in enumerate(customer_ids)]
+    masks = oracle.all_patterns(policy, jobs, workers)
+    problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, customer_ids, cust, members, masks)
+    base = greedy(problem)
+    gains = problem.pattern_gain().tolist()
+    greedy_value = base.objective(gains) if base.lower_limits_met() else None
+    method = solver if solver != "auto" else ("exact" if problem.patterns <= EXACT_PATTERNS else "lagrangian")
+    solution = lagrangian(problem, iterations=iterations, members=base.members, start=base)
+    if method == "exact":
+        found = exact(problem, time_limit=time_limit, members=base.members,
+                      start=solution.state if solution.feasible else None)
+        if found.feasible and (not solution.feasible or found.objective >= solution.objective - 1e-9):
+            bound = min(found.bound, solution.bound) if math.isfinite(solution.bound) else found.bound
+            solution = attrs.evolve(found, bound=max(bound, found.objective),
+                                    seconds=found.seconds + solution.seconds)
+        else:  # HiGHS found nothing better within its time: keep the heuristic's plan
+            bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
+            solution = attrs.evolve(solution, bound=max(bound, solution.objective), method=f"lagrangian ({found.method} found nothing better)")
+    rows = explain(policy, problem, solution, customers, ledgers)
+    summary = summarise(problem, solution, rows, greedy_value)
+    return PlanResult(rows, summary, problem, solution)
+
+
+def explain(policy: Policy, problem: Problem, solution: Solution, customers: Mapping[str, Customer],
+            ledgers: Mapping[str, Sequence[Entry]]) -> list[Row]:
+    """Why each candidate is granted or not: the first of group, rule (or precedence),
+    capacity, budget, volume, cell, value that holds when it is added back."""
+    state = solution.state
+    cands = problem.candidates
+    granted = state.granted()
+    rows: list[Row] = []
+    indexes: dict[int, dict[tuple[int, ...], int]] = {}
+    for j in range(len(cands)):
+        c = int(problem.cust[j])
+        ident, customer = cands.ids[j], cands.customers[j]
+        if granted[j]:
+            rows.append(Row(ident, customer, True, "granted", None, "granted", None))
+            continue
+        if not solution.feasible:
+            rows.append(Row(ident, customer, False, "volume", None, "no plan meets the cycle's lower limits", None))
+            continue
+        p = state.choice[c]
+        chosen = state.members[p]
+        group = cands.group[j]
+        rival = next((k for k in chosen if group is not None and cands.group[k] == group), None)
+        if rival is not None:
+            rows.append(Row(ident, customer, False, "group", group,
+                            f"its alternative {cands.ids[rival]} of group {group} is granted", None))
+            continue
+        if j in problem.blocked:
+            name = problem.blocked[j]
+            rows.append(Row(ident, customer, False, "capacity", name,
+                            f'capacity "{name}" is already full from the ledger in its window', None))
+            continue
+        index = indexes.get(c)
+        if index is None:
+            index = indexes[c] = pattern_index(problem, state, c)
+        q = index.get(tuple(sorted([*chosen, j])))
+        if q is None:
+            rows.append(policy_reason(policy, problem, customers, ledgers, chosen, j))
+            continue
+        if not state.fits(c, q):
+            delta = state._delta(p, q)  # noqa: SLF001 - same module family
+            r = min(r for r, d in delta.items() if d > 0 and state.load[r] + d > state.rhs[r] + 1e-9)
+            res = problem.resources[r]
+            price = float(solution.prices[r]) if len(solution.prices) else 0.0
+            what = {"capacity": f'capacity "{res.name}" is full ({res.label})',
+                    "budget": f"{res.label} would be exceeded",
+                    "volume": f"{res.label} is reached"}[res.kind]
+            rows.append(Row(ident, customer, False, res.kind, res.name, what, price))
+            continue
+        if not state.lower_ok(p, q):
+            name = problem.campaign_names[int(problem.campaign[j])]
+            rows.append(Row(ident, customer, False, "cell", name,
+                            f"campaign {name} is granted to nobody: one customer is under its min_cell", None))
+            continue
+        rows.append(Row(ident, customer, False, "value", None,
+                        f"allowed and within every limit; left out for value (value less cost "
+                        f"{float(problem.gain[j]):g})", None))
+    return rows
+
+
+def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Customer],
+                  ledgers: Mapping[str, Sequence[Entry]], chosen: list[int], j: int) -> Row:
+    cands = problem.candidates
+    customer = cands.customers[j]
+    trial = sorted([*chosen, j])
+    denied = oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
+                                 [cands.requests[k] for k in trial])
+    if denied is None:
+        # the policy allows it, but a stronger team's candidate could always take its place
+        stronger = [k for k in range(len(cands)) if cands.customers[k] == customer and k not in chosen
+                    and problem.rank[k] < problem.rank[j]]
+        names = ", ".join(cands.ids[k] for k in stronger) or "a stronger team's candidate"
+        return Row(cands.ids[j], customer, False, "precedence", None,
+                   f"granting it would leave out {names} of a stronger team, which could take its place", None)
+    rule = denied[1][0]
+    victim = trial[denied[0]]
+    if victim != j:
+        return Row(cands.ids[j], customer, False, "rule", rule,
+                   f'granting it would make rule "{rule}" deny the granted {cands.ids[victim]}', None)
+    stronger = [k for k in chosen if problem.rank[k] < problem.rank[j]]
+    if stronger:
+        rest = sorted([k for k in chosen if k not in stronger] + [j])
+        again = oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
+                                    [cands.requests[k] for k in rest])
+        if again is None:
+            return Row(cands.ids[j], customer, False, "precedence", rule,
+                       f'denied by rule "{rule}" because of the granted contacts of stronger teams '
+                       f"({', '.join(cands.ids[k] for k in stronger)})", None)
+    return Row(cands.ids[j], customer, False, "rule", rule, f'denied by rule "{rule}" when added to the plan', None)
+
+
+def summarise(problem: Problem, solution: Solution, rows: list[Row], greedy_value: float | None) -> dict[str, Any]:
+    cands = problem.candidates
+    granted = np.array([r.granted for r in rows], dtype=bool)
+    objective = float(problem.gain[granted].sum()) if solution.feasible else None
+    bound = float(solution.bound) if math.isfinite(solution.bound) else None
+    gap = None
+    if objective is not None and bound is not None:
+        gap = max(0.0, (bound - objective) / abs(bound)) if bound else 0.0
+    groups: dict[str, dict[str, dict[str, float]]] = {"by_campaign": {}, "by_team": {}, "by_channel": {}}
+    keyed: dict[str, list[str]] = {
+        "by_campaign": cands.campaigns,
+        "by_team": [r.team for r in cands.requests],
+        "by_channel": [r.channel for r in cands.requests],
+    }
+    for key, labels in keyed.items():
+        table: dict[str, dict[str, float]] = defaultdict(lambda: {"candidates": 0, "granted": 0, "value": 0.0, "cost": 0.0})
+        for j, label in enumerate(labels):
+            entry = table[label]
+            entry["candidates"] += 1
+            if granted[j]:
+                entry["granted"] += 1
+                entry["value"] += float(cands.value[j])
+                entry["cost"] += float(cands.cost[j])
+        groups[key] = {k: dict(v) for k, v in sorted(table.items())}
+    used = problem.usage(granted)
+    resources = [
+        {"kind": res.kind, "name": res.name, "window": res.label if res.kind == "capacity" else None,
+         "used": float(used[r]) + (res.limit - res.rhs), "limit": res.limit,
+         "shadow_price": float(solution.prices[r]) if len(solution.prices) else 0.0}
+        for r, res in enumerate(problem.resources)
+    ]
+    return {
+        "objective": objective,
+        "bound": bound,
+        "gap": gap,
+        "greedy_objective": greedy_value,
+        "granted": int(granted.sum()),
+        "candidates": len(cands),
+        "customers": problem.customers,
+        "method": solution.method,
+        "seconds": round(solution.seconds, 3),
+        "by_campaign": groups["by_campaign"],
+        "by_team": groups["by_team"],
+        "by_channel": groups["by_channel"],
+        "resources": resources,
+    }
+
+
+__all__ = ["PlanResult", "Row", "State", "plan"]
