@@ -728,7 +728,6 @@ class Ledger:
         from policylang.arbitration import arbitration_order
         from policylang.ingest import history_from_rows
 
-        now_us = self._now_us()
         if not customer.id:
             raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
         check_text(customer.id, "customer id")
@@ -739,6 +738,7 @@ class Ledger:
         made: dict[int, Reservation] = {}
         try:
             with self._transaction(write=True) as txn:
+                now_us = self._now_us(txn)
                 txn.lock_customer(customer.id)
                 record, store_record = self._customer_for(txn, policy, customer, record_text)
                 rows = txn.rows(customer.id)
@@ -756,6 +756,7 @@ class Ledger:
                         new_id(), customer.id, "contact", to_micros(request.at), channel=request.channel,
                         purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
                         expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
+                        outcomes=json.dumps(list(policy.outcomes)),
                     )  # fmt: skip
                     for old in displaced:
                         old.displaced_by = row.id
