@@ -4,7 +4,12 @@
    interpreter start, imports, grammar load from its cache, parse, compile, output).
 2. Parse + compile of a generated policy with 2,000 rules, in this process.
 
-Run: ``python benchmarks/compile.py [--runs N]``. Timings are medians.
+3. With ``--huge``: the worst cases of issue 9, each in a fresh process (wall time and peak
+   memory): 100,000 and 1,000,000 generated rules (target: linear, at most 12x from 100k to
+   1M), a syntax error on the last line of the 100,000-rule file, and a 10 MB quoted name
+   (refused by the line-length limit before the parser sees it).
+
+Run: ``python benchmarks/compile.py [--runs N] [--huge]``. Timings are medians.
 """
 
 from __future__ import annotations
@@ -90,11 +95,51 @@ def big_compile(runs: int) -> tuple[float, float]:
     return statistics.median(parse_times), statistics.median(total_times)
 
 
+HUGE_CHILD = """
+import resource, sys, time
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
+from compile import big_policy
+from policylang.compiler import compile_policy
+from policylang.errors import PolicylangError
+case = {case!r}
+if case.startswith("rules-"):
+    text = big_policy(int(case[6:]))
+elif case == "error-last-line":
+    text = big_policy(100_000) + "cap oops\\n"
+else:
+    text = 'policy "p"\\nchannels email\\nteams t\\npurposes m\\ncap "' + "x" * 10_000_000 + '": at most 1 email per 1 day\\n'
+start = time.perf_counter()
+try:
+    result = f"{{len(compile_policy(text, 'huge.pol').rules):,}} rules"
+except PolicylangError as exc:
+    result = "refused: " + str(exc.errors[0].message)[:60]
+took = time.perf_counter() - start
+print(f"{{took:.2f}} {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}} {{result}}")
+"""
+
+
+def huge() -> None:
+    """Issue 9's size cases, each in its own process: seconds, peak MiB, what came out."""
+    print(f"{'case':<34} {'seconds':>8} {'peak MiB':>9}  result")
+    for case in ("rules-100000", "rules-1000000", "error-last-line", "name-10MB"):
+        code = HUGE_CHILD.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), case=case)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"{case:<34} failed: {done.stderr.strip().splitlines()[-1:]}")
+            continue
+        seconds, peak, result = done.stdout.strip().split(" ", 2)
+        print(f"{case:<34} {float(seconds):>8.2f} {int(peak):>9,}  {result}")
+
+
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--runs", type=int, default=10, help="cold check runs (default 10)")
     options.add_argument("--big-runs", type=int, default=3, help="2,000-rule compile runs (default 3)")
+    options.add_argument("--huge", action="store_true", help="only the 100k/1M-rule, error and 10 MB name cases")
     args = options.parse_args()
+    if args.huge:
+        huge()
+        return
     check = cold_check(args.runs)
     parse_only, whole = big_compile(args.big_runs)
     rows = [

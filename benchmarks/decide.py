@@ -20,6 +20,12 @@ Run: python benchmarks/decide.py [--quick] [--million]
    examples/northwind.pol, prebuilt index at 100 events; p50 and the ratio (target <= 2x).
 5. With --million: `policylang decide --json` with a 1,000,000-line ledger, wall time and
    peak memory of the process.
+6. Worst cases of issue 9 (`--worst` runs only these): the `next_allowed_at` search over a
+   dense run (one email every 30 s under "1 per minute"; a capacity rule fed 43,200 calls of
+   1,000 customers), a `per 3660 consecutive days` cap, and a 3660-day rolling window with
+   contacts planned ahead, each at 10,000 ledger events: median milliseconds per decision
+   (prebuilt index, explain off) and the evaluator's step count (policylang.evaluator.Stats);
+   target at most 1 ms each.
 """
 
 from __future__ import annotations
@@ -143,7 +149,7 @@ def documents(policy: policylang.Policy, size: int, count: int) -> tuple[list[Co
 def store_with(policy: policylang.Policy, ledger: list[Contact | Event], folder: str, size: int) -> Any:
     from policylang.ledger import open_ledger
 
-    store = open_ledger(f"sqlite:///{folder}/bench-{size}.sqlite")
+    store = open_ledger(f"sqlite:///{folder}/bench-{size}.sqlite", create=True)
     store.append([attrs_evolve_customer(entry) for entry in ledger])
     return store
 
@@ -275,6 +281,49 @@ def million() -> None:
               f"{took:.2f} s wall, {peak:.0f} MB peak (targets 4 s, 500 MB)")
 
 
+WORST_HEAD = 'policy "worst"\ntimezone "Europe/London"\nchannels email, phone\nteams sales\npurposes marketing\n'
+
+
+def worst_cases(runs: int = 7) -> None:
+    """Issue 9's pathological decisions at 10,000 events: median ms and evaluator steps."""
+    from policylang.evaluator import Stats
+
+    start = dt.datetime(2026, 11, 1, tzinfo=UTC)
+    events = 10_000
+    dense = [Contact(start + dt.timedelta(seconds=30 * k), "email", "marketing", "sales") for k in range(events)]
+    sparse = [Contact(start - dt.timedelta(days=3000) + dt.timedelta(hours=7 * k), "email", "marketing", "sales")
+              for k in range(events)]
+    ahead = [Contact(start + dt.timedelta(hours=k), "email", "marketing", "sales", "planned") for k in range(events)]
+    calls = [Contact(start + dt.timedelta(seconds=30 * k), "phone", "marketing", "sales", customer=f"c{k % 1000}")
+             for k in range(events)]
+
+    class Loads:
+        def contacts(self, rule: Any, lo: dt.datetime, hi: dt.datetime) -> list[Contact]:
+            return [c for c in calls if lo <= c.at < hi]
+
+    cases = [
+        ("rolling 1 per minute, dense run", 'cap "c": at most 1 email per 1 minute', dense, None, "email"),
+        ("capacity 1 per minute, 1,000 customers", 'capacity "c": at most 1 phone per 1 minute', [], Loads(),
+         "phone"),
+        ("3660 consecutive days", 'cap "c": at most 2 email per 3660 consecutive days', sparse, None, "email"),
+        ("3660-day rolling window, planned ahead", 'cap "c": at most 3 email per 3660 days', ahead, None, "email"),
+    ]
+    print(f"Worst cases of issue 9 at {events:,} events (prebuilt index, explain off)")
+    print(f"{'case':<42} {'median ms':>10} {'steps':>8} {'next_allowed_at':>26}")
+    for name, rule, ledger, loads, channel in cases:
+        policy = policylang.compile(WORST_HEAD + rule + "\n")
+        history = History(ledger)
+        request = Request("sales", channel, "marketing", start)
+        times = []
+        for _ in range(runs):
+            stats = Stats()
+            began = time.process_time()
+            decision = policy.decide({}, request, history, explain=False, loads=loads, stats=stats)
+            times.append((time.process_time() - began) * 1000)
+        answer = decision.next_allowed_at.isoformat() if decision.next_allowed_at else "none"
+        print(f"{name:<42} {statistics.median(times):>10.2f} {stats.steps:>8,} {answer:>26}")
+
+
 SECTION11_CUSTOMER = Customer("c1", {
     "timezone": ("America/New_York", "America/Chicago"), "region": "US-NY", "state": "ny", "status": "active",
     "owner": "cards", "age": 40.0, "last_purchase": dt.datetime(2026, 11, 20, 12, tzinfo=UTC),
@@ -300,8 +349,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer decisions per row")
     parser.add_argument("--million", action="store_true", help="also time decide --json with 1,000,000 lines")
+    parser.add_argument("--worst", action="store_true", help="only the worst cases of issue 9")
     parser.add_argument("--section11", action="store_true", help="only the section 11 comparison")
     args = parser.parse_args()
+    if args.worst:
+        worst_cases()
+        return
     if args.section11:
         section11(2000 if args.quick else 20000)
         return
@@ -337,6 +390,8 @@ def main() -> None:
     off, on = section11(count)
     print(f"  section 11 policy p50 within 2x of northwind at 100 (issue 15): {off:.2f}x (explain on {on:.2f}x)")
     cold_starts()
+    print()
+    worst_cases()
     if args.million:
         million()
 

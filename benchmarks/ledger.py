@@ -93,7 +93,7 @@ def build(url: str, events: int, customers: int) -> float:
     # keep service calls near the call centre's 200 a week: ~28 weeks of data, 1 in 30
     # contacts would be a service call at random
     service_calls = min(1.0, 150 * 28 * 30 / events)
-    with open_ledger(url) as ledger:
+    with open_ledger(url, create=True) as ledger:
         chunk = 5_000
         for lo in range(0, customers, chunk):
             ids = range(lo, min(lo + chunk, customers))

@@ -103,6 +103,10 @@ def valid_zone(name: str) -> bool:
     """Is ``name`` an IANA time zone this machine knows?"""
     if not name or name.startswith("/") or ".." in name:
         return False
+    # Files in the zone folder that are not IANA names: `right/` zones count leap seconds
+    # (their local times are off by ~27 s), `posix/` duplicates, `localtime` is this machine's.
+    if name.startswith(("right/", "posix/", "posixrules")) or name in ("localtime", "Factory"):
+        return False
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):

@@ -22,6 +22,8 @@ import datetime as dt
 import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import compress, count, repeat
+from operator import ge, lt, sub
 from typing import Any, Protocol
 
 import attrs
@@ -53,8 +55,27 @@ from policylang.rules import (
 )
 
 HORIZON = 400 * DAY
-MAX_STEPS = 20_000
 NEVER = None
+
+
+@attrs.define(slots=True)
+class Stats:
+    """Work done by the evaluator, counted so tests can hold a decision to a step budget.
+
+    ``checks`` rule checks, ``bounds`` next-pass bounds, ``jumps`` iterations of the
+    ``next_allowed_at`` search and ``scanned`` contacts (or dates) visited one by one by a
+    scan. Pass one to :func:`decide` (``stats=``); the counts add up over decisions.
+    """
+
+    checks: int = 0
+    bounds: int = 0
+    jumps: int = 0
+    scanned: int = 0
+
+    @property
+    def steps(self) -> int:
+        """All the work in one number: what a step budget bounds."""
+        return self.checks + self.bounds + self.jumps + self.scanned
 
 
 class Loads(Protocol):
@@ -100,10 +121,14 @@ class Context:
     explain: bool
     loads: Loads | None
     skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
+    stats: Stats = attrs.field(factory=Stats)
+    prefetch: int = 0  # while searching: how far past a range capacity loads are read at once
     _windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
     zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
     campaigns: bool = False  # 11.3: the request names several campaigns
     _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
+    # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
+    _memo: dict[Any, Any] = attrs.field(factory=dict)
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
         """Local time of an instant, memoised: several rules ask about the same instant."""
@@ -128,18 +153,21 @@ def decide(
     *,
     explain: bool = True,
     loads: Loads | None = None,
+    stats: Stats | None = None,
     search: bool = True,
 ) -> Decision:
     """Decide ``request`` for ``customer`` against its ``ledger``; see :class:`Decision`.
 
     ``search=False`` leaves ``next_allowed_at`` empty on a denial (the planner only needs
-    the verdict, and the search is a third of a denial's cost).
+    the verdict, and a store deciding under its write lock searches after releasing it).
 
     ``customer`` is a validated :class:`Customer` or a mapping of typed attribute values;
     ``request`` and each ledger entry are records or mappings of their section 10 JSON
     fields, validated as JSON input is (the same :class:`InputError`).
     ``loads`` feeds ``capacity`` rules with every customer's contacts; without it a
-    capacity rule counts this customer's ledger only.
+    capacity rule counts this customer's ledger only. ``stats`` counts the work done
+    (:class:`Stats`). A decision's work is bounded by the ledger's size and the number of
+    rule boundaries within the 400-day horizon, never by the length of a window.
     """
     values = customer.values if isinstance(customer, Customer) else checked_values(policy, customer)
     if not isinstance(request, Request) or not isinstance(ledger, History):
@@ -153,6 +181,8 @@ def decide(
     owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
     ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request,
                   history, explain, loads)
+    if stats is not None:
+        ctx.stats = stats
     if len(names) > 1:
         ctx.zones = tuple((clock.zone(n), f"{n} (one of {len(names)} zones)") for n in names)
     ctx.campaigns = isinstance(request.campaign, tuple)
@@ -621,6 +651,7 @@ def fewest_to_displace(rule: AnyRule, ctx: Context, t: int, candidates: list[Con
 def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     """The rule's finding at ``t``. A request for several campaigns is checked in each
     campaign's group by ``for each campaign`` rules and denied when any denies (11.3)."""
+    ctx.stats.checks += 1
     if rule.scope is None and not ctx.zones and not ctx.campaigns:  # the common case, no section 11 form
         return CHECKS[type(rule)](rule, ctx, t, skip)
     request = ctx.request
@@ -782,6 +813,7 @@ def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int 
     time tests of its ``when``) and the scopes of the exemptions that may lift it add
     their change instants: the verdict may change there too.
     """
+    ctx.stats.bounds += 1
     if rule.scope is None and not ctx.zones and not ctx.campaigns and (plan is None or not plan.lifters):
         return body_bound(rule, ctx, t)  # the common case, no section 11 form
     found = campaign_body_bound(rule, ctx, t)
@@ -861,7 +893,12 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     hold = hold_limit(ctx)
     limit = t + (hold if hold is not None else HORIZON)
     current = t
-    for _ in range(MAX_STEPS):
+    # Each bound is the rule's own next pass, so each jump reaches an instant where some
+    # rule's verdict changes: the jumps are bounded by the rules' boundaries within the
+    # horizon (contacts, period starts, quiet edges), never by the distance covered.
+    ctx.prefetch = HORIZON + 2 * DAY
+    while True:
+        ctx.stats.jumps += 1
         bounds = [bound(r, ctx, current, plan) for r in denying]
         if any(b is None for b in bounds):
             return None
@@ -897,50 +934,130 @@ def hold_limit(ctx: Context) -> int | None:
 # ---- counting contacts ---------------------------------------------------------------------
 
 Selection = tuple[list[int], Sequence[Contact], int, int]  # times, contacts, range [i, j)
+Sequence_ = tuple[list[int], Sequence[Contact]]
 
 
-def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> Selection:
-    """Matching counted contacts in ``[lo, hi)`` of the request's group, minus ``skip``.
+def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int) -> Sequence_:
+    """Every counted contact the rule counts for this request, in time order, minus ``skip``.
 
-    The common case (no group, nothing skipped, the customer's own ledger) returns the
-    cached index itself with an index range, so counting is two binary searches.
+    Holds at least the contacts in ``[lo, hi)``. Built at most once per decision and rule
+    (capacity loads are read again only for a range outside what was read), so each check
+    is binary searches over it and never a scan.
     """
-    contacts: Sequence[Contact]
-    window = getattr(ctx.loads, "window", None) if rule.kind == "capacity" else None
+    window = getattr(ctx.loads, "window", None) if rule.kind == "capacity" and ctx.loads is not None else None
     if window is not None:
-        # a batch's counts, kept sorted: two binary searches instead of a sort per request
-        times, contacts, i, j = window(rule, lo, hi)
-        if not skip and rule.group is None:
-            return times, contacts, i, j
+        # a batch's counts, kept sorted in memory (batch.Counts): the whole sequence as it
+        # stands, no copy and no sort per request
+        times, contacts, _, _ = window(rule, lo, hi)
+        group = rule.group
+        if group is not None:
+            wanted = getattr(ctx.request, group)
+            kept_at = [k for k in range(len(times)) if in_group(contacts[k], group, wanted)]
+            ctx.stats.scanned += len(times)
+            times, contacts = [times[k] for k in kept_at], [contacts[k] for k in kept_at]
     elif rule.kind == "capacity" and ctx.loads is not None:
-        found = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
-        drop = rule.not_counted
-        pairs = sorted(((clock.micros(c.at), c) for c in found
-                        if c.counted and not (drop and c.status == "sent" and c.outcome in drop)),
-                       key=lambda p: p[0])
-        pairs = [p for p in pairs if lo <= p[0] < hi]
-        times, contacts = [us for us, _ in pairs], [c for _, c in pairs]
-        i, j = 0, len(times)
+        group = rule.group
+        wanted = getattr(ctx.request, group) if group is not None else None
+        key = ("loads", rule.index, wanted)
+        found = ctx._memo.get(key)  # noqa: SLF001 - the context's own memo
+        if found is None or not (found[0] <= lo and hi <= found[1]):
+            if found is not None:
+                lo = min(lo, found[0])
+            hi = max(hi, lo + ctx.prefetch, found[1] if found is not None else hi)
+            loaded = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
+            drop = rule.not_counted
+            pairs = sorted(((clock.micros(c.at), c) for c in loaded
+                            if c.counted and not (drop and c.status == "sent" and c.outcome in drop)),
+                           key=lambda p: p[0])
+            kept = [p for p in pairs if lo <= p[0] < hi and (group is None or in_group(p[1], group, wanted))]
+            ctx.stats.scanned += len(pairs)
+            found = ctx._memo[key] = (lo, hi, [us for us, _ in kept], [c for _, c in kept])  # noqa: SLF001
+        times, contacts = found[2], found[3]
     else:
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
         times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
                                                drop=rule.not_counted)
-        i, j = bisect_left(times, lo), bisect_left(times, hi)
         cover = window_cover(rule, ctx) if ctx.policy.has_windows and rule.index in ctx.policy.exempted_by else []
-        if cover:
+        if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
+            i, j = bisect_left(times, lo), bisect_left(times, hi)
             kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
                           if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
-            return [us for us, _ in kept_pairs], [c for _, c in kept_pairs], 0, len(kept_pairs)
-        if not skip:
-            return times, contacts, i, j
-    group = rule.group
-    wanted = getattr(ctx.request, group) if group is not None else None
-    kept = [
-        k for k in range(i, j)
-        if id(contacts[k]) not in skip and (group is None or in_group(contacts[k], group, wanted))
-    ]
-    return [times[k] for k in kept], [contacts[k] for k in kept], 0, len(kept)
+            covered = ([us for us, _ in kept_pairs], [c for _, c in kept_pairs])
+            # held for the decision's life: memo keys use id(times), which must not be reused
+            ctx._memo.setdefault("held", []).append(covered)  # noqa: SLF001
+            return covered
+    if not skip:
+        return times, contacts
+    key2 = ("skip", rule.index, skip, id(times))
+    hit = ctx._memo.get(key2)  # noqa: SLF001
+    if hit is None:
+        kept_at = [k for k in range(len(times)) if id(contacts[k]) not in skip]
+        ctx.stats.scanned += len(times)
+        hit = ctx._memo[key2] = ([times[k] for k in kept_at], [contacts[k] for k in kept_at])  # noqa: SLF001
+    return hit
+
+
+def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> Selection:
+    """Matching counted contacts in ``[lo, hi)`` of the request's group, minus ``skip``:
+    the rule's whole sequence with an index range, so counting is two binary searches."""
+    times, contacts = sequence(rule, ctx, skip, lo, hi)
+    return times, contacts, bisect_left(times, lo), bisect_left(times, hi)
+
+
+def dense_runs(values: Sequence[int], limit: int, width: int, ctx: Context, key: Any) -> list[int]:
+    """Positions m at which ``limit`` contacts in a row fit in one window:
+    ``values[m + limit - 1] - values[m] < width`` (built once per decision and rule)."""
+    found = ctx._memo.get(key)  # noqa: SLF001
+    if found is None:
+        ctx.stats.scanned += len(values)
+        spans = map(sub, values[limit - 1 :], values[: len(values) - limit + 1])
+        found = ctx._memo[key] = list(compress(count(), map(lt, spans, repeat(width))))  # noqa: SLF001
+    return found
+
+
+def window_denies(values: Sequence[int], i: int, j: int, k: int, limit: int, width: int,
+                  ctx: Context, key: Any) -> bool:
+    """Does some window of ``width`` containing the point hold ``limit`` counted values?
+
+    ``[i, j)`` are the values less than ``width`` away from the point on either side and
+    ``[i, k)`` those at or before it. A window [s, s + width) holding the point and the run
+    ``values[m : m + limit]`` exists exactly when the run itself spans less than ``width``
+    and lies within ``[i, j)``.
+    """
+    if k - i >= limit:
+        return True
+    if j - i < limit:
+        return False
+    runs = dense_runs(values, limit, width, ctx, key)
+    at = bisect_left(runs, i)
+    return at < len(runs) and runs[at] <= j - limit
+
+
+def next_clear(values: Sequence[int], point: int, limit: int, width: int, ctx: Context, stop: int) -> int:
+    """The first value after ``point`` covered by no window holding ``limit`` values.
+
+    The run starting at m denies the open interval ``(values[m + limit - 1] - width,
+    values[m] + width)``; both ends grow with m, so the covered stretch from ``point`` is
+    found by walking the runs in order, merging while they overlap (stopping past ``stop``).
+    """
+    m = bisect_right(values, point - width)  # the first run that ends after the point
+    current = point
+    size = len(values)
+    if isinstance(values, list) and m + limit - 1 < size and values[m + limit - 1] - width < point:
+        # Runs m + 1, m + 2, ... keep the stretch going while each starts before the last
+        # one ends: values[k + limit - 1] - values[k - 1] < 2 * width. Found in C, not a loop.
+        first = m + 1
+        ends, starts = values[first + limit - 1 :], values[first - 1 : size - limit]
+        gaps = map(sub, ends, starts)
+        last = next(compress(count(first), map(ge, gaps, repeat(2 * width))), first + len(ends))
+        ctx.stats.scanned += last - m
+        return int(values[last - 1]) + width
+    while m + limit - 1 < size and values[m + limit - 1] - width < current and current <= stop:
+        current = max(current, values[m] + width)
+        m += 1
+        ctx.stats.scanned += 1
+    return current if current > point else point + 1
 
 
 def in_group(contact: Contact, group: str, wanted: object) -> bool:
@@ -993,24 +1110,21 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
     limit = rule.limit
     held = contacts[i:j] if ctx.skip else ()
+    deny = window_denies(times, i, j, k, limit, width, ctx, ("runs", rule.index, skip, id(times)))
     if not ctx.explain:
-        if k - i >= limit:
-            return Finding(True, held) if held else DENY
-        if j - i < limit:
-            return Finding(False, held) if held else PASS
+        return Finding(deny, held) if held else (DENY if deny else PASS)
     # The busiest window [s, s + W) containing t starts at t or at a contact in (t - W, t].
     best, best_start = 0, t
+    ctx.stats.scanned += k - i
     for start in (*times[i:k], t):
         count = bisect_left(times, start + width, i, j) - bisect_left(times, start, i, j)
         if count > best:
             best, best_start = count, start
-    reason = ""
-    if ctx.explain:
-        inside = contacts[bisect_left(times, best_start, i, j) : bisect_left(times, best_start + width, i, j)]
-        reason = count_text(rule, best, ctx, best_start, best_start + width) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
-        if inside:
-            reason += f" ({latest_text(inside, ctx)})"
-    return Finding(best >= limit, held, reason)
+    inside = contacts[bisect_left(times, best_start, i, j) : bisect_left(times, best_start + width, i, j)]
+    reason = count_text(rule, best, ctx, best_start, best_start + width) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
+    if inside:
+        reason += f" ({latest_text(inside, ctx)})"
+    return Finding(deny, held, reason)
 
 
 def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -1031,31 +1145,85 @@ def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: fr
     return Finding(j - i >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
 
 
+class DayNumbers(Sequence[int]):
+    """The local date (as an ordinal) of each instant of a sorted list, made on demand.
+
+    A contact's date is the d with ``start_of_date(d) <= at < start_of_date(d + 1)``, so the
+    numbers never decrease along the list, even where a zone turns its clocks back over
+    midnight.
+    """
+
+    __slots__ = ("_times", "_tz", "_days", "_ctx")
+
+    def __init__(self, times: list[int], tz: dt.tzinfo, ctx: Context) -> None:
+        self._times, self._tz, self._ctx = times, tz, ctx
+        self._days: list[int | None] = [None] * len(times)
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        found = self._days[index]
+        if found is None:
+            self._ctx.stats.scanned += 1
+            found = self._days[index] = day_number(self._times[index], self._tz)
+        return found
+
+
+def day_number(us: int, tz: dt.tzinfo) -> int:
+    """The ordinal of the local date an instant falls in, by the dates' first instants."""
+    day = clock.local_date(us, tz)
+    while us < clock.start_of_date(day, tz):
+        day -= dt.timedelta(days=1)
+    while us >= clock.start_of_date(day + dt.timedelta(days=1), tz):
+        day += dt.timedelta(days=1)
+    return day.toordinal()
+
+
+def day_numbers(rule: CapRule, ctx: Context, times: list[int], tz: dt.tzinfo) -> DayNumbers:
+    key = ("days", id(times), tz)
+    found = ctx._memo.get(key)  # noqa: SLF001
+    if found is None:
+        found = ctx._memo[key] = DayNumbers(times, tz, ctx)  # noqa: SLF001
+    return found
+
+
 def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    # A run of N local dates is a window of width N on the axis of date numbers: the same
+    # question as a rolling window, asked of the contacts' dates. Its cost is two binary
+    # searches (a scan of the contacts within reach at worst), whatever N is.
     tz, days = period_zone(rule, ctx), window.days
-    first = ctx.local_date(t, tz) - dt.timedelta(days=days - 1)
-    # Instants at which each local date of the 2N-1 dates around the request begins.
-    starts = [clock.start_of_date(first + dt.timedelta(days=d), tz) for d in range(2 * days)]
-    times, contacts, i, j = select(rule, ctx, starts[0], starts[-1], skip)
-    per_day = [bisect_left(times, starts[d + 1], i, j) - bisect_left(times, starts[d], i, j)
-               for d in range(2 * days - 1)]
-    best, best_first = 0, first
-    for offset in range(days):  # runs [first + offset, first + offset + days - 1]
-        count = sum(per_day[offset : offset + days])
+    today = ctx.local_date(t, tz)
+    d = today.toordinal()
+    lo = clock.start_of_date(today - dt.timedelta(days=days - 1), tz)
+    times, contacts, i, j = select(rule, ctx, lo, clock.start_of_date(today + dt.timedelta(days=days), tz), skip)
+    k = bisect_left(times, clock.start_of_date(today + dt.timedelta(days=1), tz), i, j)
+    numbers = day_numbers(rule, ctx, times, tz)
+    deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
+    held = contacts[i:j] if ctx.skip else ()
+    if not ctx.explain:
+        return Finding(deny, held) if held else (DENY if deny else PASS)
+    # The busiest run holding today starts on its first possible date or on a contact's date.
+    dates = numbers[i:j]
+    best, best_first = 0, d - days + 1
+    for first in sorted({d - days + 1, *(x for x in dates if x <= d)}):
+        count = bisect_right(dates, first + days - 1) - bisect_left(dates, first)
         if count > best:
-            best, best_first = count, first + dt.timedelta(days=offset)
-    reason = ""
-    if ctx.explain:
-        last = best_first + dt.timedelta(days=days - 1)
-        run = clock.start_of_date(best_first, tz), clock.start_of_date(last + dt.timedelta(days=1), tz)
-        reason = count_text(rule, best, ctx, *run) + f" on {best_first.isoformat()} to {last.isoformat()}"
-        if j > i:
-            reason += f" ({latest_text(contacts[i:j], ctx)})"
-    return Finding(best >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
+            best, best_first = count, first
+    first_date = dt.date.fromordinal(best_first)
+    last = first_date + dt.timedelta(days=days - 1)
+    run = clock.start_of_date(first_date, tz), clock.start_of_date(last + dt.timedelta(days=1), tz)
+    reason = count_text(rule, best, ctx, *run) + f" on {first_date.isoformat()} to {last.isoformat()}"
+    if j > i:
+        reason += f" ({latest_text(contacts[i:j], ctx)})"
+    return Finding(deny, held, reason)
 
 
 def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     window = rule.window
+    stop = t + HORIZON
     if isinstance(window, Rolling) and window.months:
         tz = period_zone(rule, ctx)
         times, _, i, j = select(rule, ctx, t - (window.months * 31 + 1) * DAY, t + 1, skip)
@@ -1063,19 +1231,18 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
         return min(leaving, default=t + 1)  # the busiest window can first shrink when a contact leaves
     if isinstance(window, Rolling):
         width = window.seconds * clock.SECOND
-        times, _, i, j = select(rule, ctx, t - width + 1, t + width, skip)
-        k = bisect_right(times, t, i, j)
-        if k - i >= rule.limit:
-            # Until the limit-th latest past contact leaves, the window ending at u holds
-            # the limit: no u before that can pass.
-            return times[k - rule.limit] + width
-        # Otherwise the busiest-window count can first drop when the oldest contact leaves.
-        return times[i] + width if j > i else t + 1
+        times, _ = sequence(rule, ctx, skip, t - width + 1, stop + 2 * width)
+        return next_clear(times, t, rule.limit, width, ctx, stop)
     tz = period_zone(rule, ctx)
     today = ctx.local_date(t, tz)
     if isinstance(window, Calendar):
         return clock.start_of_date(clock.period_bounds(today, window.unit, ctx.policy.week_start)[1], tz)
-    return clock.start_of_date(today + dt.timedelta(days=1), tz)
+    days = window.days
+    times, _ = sequence(rule, ctx, skip, clock.start_of_date(today - dt.timedelta(days=days), tz),
+                        stop + (days + 2) * DAY)
+    numbers = day_numbers(rule, ctx, times, tz)
+    clear = next_clear(numbers, today.toordinal(), rule.limit, days, ctx, clock.local_date(stop, tz).toordinal())
+    return clock.start_of_date(dt.date.fromordinal(clear), tz)
 
 
 def count_text(rule: CapRule, count: int, ctx: Context, lo: int = 0, hi: int = 0) -> str:

@@ -58,11 +58,18 @@ def parse_instant(text: object, at: Span, field: str = "at") -> dt.datetime:
             at,
             hint="add Z for UTC or an offset like +01:00",
         )
+    offset = match.group(8)
+    if offset not in ("Z", "z") and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
+        raise InputError(f"field `{field}`: `{offset}` in `{text}` is not a UTC offset", at,
+                         expected="an offset from -23:59 to +23:59, minutes below 60")  # fmt: skip
     try:
         value = dt.datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
     except ValueError:
         raise InputError(f"field `{field}`: `{text}` is not a real date and time", at) from None
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+    # both the local date and the instant (in UTC) must lie within the years handled
+    if not FIRST_YEAR <= value.year <= LAST_YEAR or not (
+        FIRST_YEAR <= (value - value.utcoffset()).replace(tzinfo=None).year <= LAST_YEAR  # type: ignore[operator]
+    ):
         raise InputError(
             f"field `{field}`: `{text}` is outside the years policylang handles",
             at,
@@ -150,6 +157,7 @@ def request_from_json(policy: Policy, obj: object, at: Span) -> Request:
         at=parse_instant(data["at"], at),
         campaign=_campaign(data, at),
         priority=priority,
+        id=_optional_text(data, "id", at),
     )
 
 
@@ -234,6 +242,8 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
         return raw
     if kind == "number":
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+            if isinstance(raw, float) and not math.isfinite(raw):
+                raise InputError(f"field `{field}` must be a finite number, not {raw}", at)
             raise InputError(f"field `{field}` must be a number, not {type_name(raw)}", at)
         return float(raw)
     if kind == "date":
@@ -316,10 +326,96 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
     return frozenset(items)
 
 
+# Limits of JSON input (issue 9): past them no real customer, request or ledger goes, and
+# the standard library would fail with a RecursionError or a ValueError of its own.
+MAX_JSON_DEPTH = 64  # arrays and objects inside each other
+MAX_NUMBER_DIGITS = 100  # characters of one JSON integer
+
+
+class _Refused(Exception):
+    """A JSON text the strict parser refuses: a message and where (an offset) it is."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message, self.offset = message, offset
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"key `{key}` is given twice in one object (the JSON contract forbids duplicates)", -1)
+            seen.add(key)
+    return found
+
+
+def _integer(text: str) -> object:
+    # int() of a long text is quadratic and refused past 4,300 digits; no count needs 100
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise _Refused(f"a number of {len(text)} characters is over the limit of {MAX_NUMBER_DIGITS}", -1)
+    return int(text)
+
+
+def _constant(name: str) -> object:
+    raise _Refused(f"`{name}` is not a JSON number (JSON has no NaN or infinity)", -1)
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_json_object, parse_int=_integer,
+                            parse_constant=_constant)  # fmt: skip
+
+
+def _too_deep(text: str) -> int:
+    """The offset of the first bracket nested deeper than the limit, or -1."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return -1
+    blanked = _STRING.sub(lambda m: " " * len(m.group()), text)
+    depth = 0
+    for m in _BRACKET.finditer(blanked):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return m.start()
+    return -1
+
+
+def _locate(text: str, exc: _Refused) -> int:
+    """Where in the text a refused value is (the parser's hooks do not know)."""
+    message = exc.message
+    if message.startswith("key `"):
+        key = message[5:message.index("`", 5)]
+        places = [m.start() for m in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)]
+        return places[1] if len(places) > 1 else (places[0] if places else 0)
+    if message.startswith("a number of"):
+        m = re.search(r"-?[0-9]{" + str(MAX_NUMBER_DIGITS) + ",}", text)
+        return m.start() if m else 0
+    m = re.search(r"NaN|-?Infinity", _STRING.sub(lambda m: " " * len(m.group()), text))
+    return m.start() if m else 0
+
+
+def strict_json(text: str) -> object:
+    """Parse JSON, refusing duplicate keys, NaN and infinities, numbers over
+    MAX_NUMBER_DIGITS characters and nesting over MAX_JSON_DEPTH; a refusal raises
+    ``json.JSONDecodeError`` with the line and column of the offending part."""
+    deep = _too_deep(text)
+    if deep >= 0:
+        raise json.JSONDecodeError(f"arrays and objects nested deeper than {MAX_JSON_DEPTH}", text, deep)
+    try:
+        return _DECODER.decode(text)
+    except _Refused as exc:
+        raise json.JSONDecodeError(exc.message, text, _locate(text, exc)) from None
+    except RecursionError:  # pragma: no cover - the depth limit comes first
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
 def load_json(text: str, file: str) -> object:
     """Parse one JSON document; InputError with the line and column of a syntax error."""
     try:
-        return json.loads(text)
+        return strict_json(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", Span.point(file, exc.lineno, exc.colno)) from None
 
@@ -333,7 +429,7 @@ def jsonl_lines(text: str, file: str) -> Iterator[tuple[int, object]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, strict_json(line)
         except json.JSONDecodeError as exc:
             yield number, InputError(f"invalid JSON on this line: {exc.msg}", Span.point(file, number, exc.colno))
 

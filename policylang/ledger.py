@@ -39,6 +39,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import threading
 import uuid
@@ -100,7 +101,7 @@ def utc_now() -> dt.datetime:
 # Column order of the entries table as every store reads and writes it.
 COLUMNS = (
     "id", "customer", "kind", "at_us", "channel", "purpose", "team", "status", "outcome",
-    "campaign", "event", "expires_us", "ended", "displaced_by", "created_us", "updated_us",
+    "campaign", "event", "expires_us", "ended", "displaced_by", "created_us", "updated_us", "outcomes",
 )  # fmt: skip
 
 
@@ -124,6 +125,8 @@ class Row:
     displaced_by: str | None = None  # the reservation that displaced this one
     created_us: int = 0
     updated_us: int = 0
+    # a reservation's policy outcomes (JSON list), so confirm checks an outcome against them
+    outcomes: str | None = None
 
     def values(self) -> tuple[Any, ...]:
         return attrs.astuple(self, recurse=False)
@@ -176,6 +179,13 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+# Ids and campaign names: what every store keeps and every export format writes back the same.
+MAX_ID_CHARS = 256
+# Control characters (NUL: PostgreSQL cannot store it; CR/LF: CSV lines) and lone surrogates
+# (not UTF-8: SQLite and PostgreSQL cannot store them).
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def one_campaign(value: str | tuple[str, ...] | None) -> str | None:
     """The one campaign a row stores (check_text refused a list before)."""
     assert not isinstance(value, tuple)
@@ -183,11 +193,20 @@ def one_campaign(value: str | tuple[str, ...] | None) -> str | None:
 
 
 def check_text(value: str | tuple[str, ...] | None, what: str) -> None:
-    """Refuse a NUL character: PostgreSQL cannot store one, so no store accepts it."""
+    """Refuse an id (or campaign) no store could keep or no export could write back: over
+    MAX_ID_CHARS characters, a control character, a lone surrogate. Every store applies it."""
     if isinstance(value, tuple):  # section 11.3 campaign lists: not stored by the shared ledger yet
         raise LedgerError(f"{what} {list(value)!r} is a list; the shared ledger stores one campaign per contact")
-    if value is not None and "\x00" in value:
-        raise LedgerError(f"{what} {value!r} contains a NUL character, which a ledger cannot store")
+    if value is None:
+        return
+    if len(value) > MAX_ID_CHARS:
+        raise LedgerError(f"{what} {value[:40]!r}... has {len(value):,} characters, over the limit of {MAX_ID_CHARS}")
+    bad = _UNSTORABLE.search(value)
+    if bad:
+        char = bad.group()
+        kind = ("a NUL character" if char == "\x00" else "a lone surrogate" if "\ud800" <= char <= "\udfff"
+                else f"a control character (U+{ord(char):04X})")  # fmt: skip
+        raise LedgerError(f"{what} {value!r} contains {kind}, which a ledger cannot store or export")
 
 
 def row_from_entry(entry: Entry, now_us: int) -> Row:
@@ -199,7 +218,7 @@ def row_from_entry(entry: Entry, now_us: int) -> Row:
         check_text(entry.id, "contact id")
         check_text(entry.campaign, "campaign")
     if isinstance(entry, Event):
-        return Row(new_id(), entry.customer, "event", to_micros(entry.at), event=entry.name,
+        return Row("new-", entry.customer, "event", to_micros(entry.at), event=entry.name,
                    created_us=now_us, updated_us=now_us)  # fmt: skip
     if entry.status == "void":  # 11.4, as export writes it
         return Row(
@@ -211,10 +230,32 @@ def row_from_entry(entry: Entry, now_us: int) -> Row:
     if entry.status not in ("sent", "planned", "displaced", "released"):
         raise LedgerError(f"cannot store {_describe(entry)}: unknown status {entry.status!r}")
     return Row(
-        entry.id or new_id(), entry.customer, "contact", to_micros(entry.at),
+        entry.id or "new-", entry.customer, "contact", to_micros(entry.at),
         channel=entry.channel, purpose=entry.purpose, team=entry.team, status=entry.status,
         outcome=entry.outcome, campaign=one_campaign(entry.campaign), created_us=now_us, updated_us=now_us,
     )  # fmt: skip
+
+
+def _content(row: Row) -> tuple[Any, ...]:
+    """What an imported line says (not what the ledger did with it since)."""
+    return (row.customer, row.kind, row.at_us, row.channel, row.purpose, row.team, row.outcome, row.campaign,
+            row.event)  # fmt: skip
+
+
+def stable_ids(rows: list[Row]) -> list[Row]:
+    """Give each row without an id of its own an identity made from its content (the n-th
+    identical line of a batch gets its own), so importing the same lines again adds nothing."""
+    import hashlib
+
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.id.startswith("new-"):
+            text = json.dumps([*_content(row), row.status], separators=(",", ":"))
+            digest = "line-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+            count = seen.get(digest, 0)
+            seen[digest] = count + 1
+            row.id = digest if count == 0 else f"{digest}-{count}"
+    return rows
 
 
 def _describe(entry: Entry) -> str:
@@ -334,7 +375,7 @@ class LedgerProtocol(Loads, Protocol):
     def reserve(self, policy: Policy, customer: Customer | str, request: Request, *,
                 explain: bool = True) -> Reservation: ...  # fmt: skip
 
-    def confirm(self, reservation_id: str, outcome: str | None = None) -> ReservationState: ...
+    def confirm(self, reservation_id: str, outcome: str | None = None, *, force: bool = False) -> ReservationState: ...
 
     def release(self, reservation_id: str) -> ReservationState: ...
 
@@ -343,6 +384,8 @@ class LedgerProtocol(Loads, Protocol):
 
 class Txn(Protocol):
     """One open transaction of a store: the primitives :class:`Ledger` builds on."""
+
+    def now_us(self) -> int: ...
 
     def lock_customer(self, customer: str) -> None: ...
 
@@ -355,6 +398,8 @@ class Txn(Protocol):
     def rows(self, customer: str) -> list[Row]: ...
 
     def row(self, row_id: str, *, for_update: bool) -> Row | None: ...
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]: ...
 
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]: ...
 
@@ -397,6 +442,18 @@ class _TxnLoads:
         return list(found)
 
 
+class _ReadLoads:
+    """Capacity loads read outside any write transaction (for a denial's search)."""
+
+    def __init__(self, ledger: Ledger, now_us: int) -> None:
+        self.ledger = ledger
+        self.now_us = now_us
+
+    def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
+        with self.ledger._transaction(write=False) as txn:  # noqa: SLF001 - the ledger's own reader
+            return _counted_contacts(txn, rule, start, end, self.now_us)
+
+
 def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datetime, now_us: int) -> list[Contact]:
     out = []
     for row, owner in txn.load_rows(rule, to_micros(start), to_micros(end), now_us):
@@ -430,8 +487,11 @@ class _PlusLoads:
 class Ledger:
     """The shared implementation of every store; subclasses supply transactions.
 
-    ``hold`` is how long a reservation stays planned without being confirmed or released;
-    ``clock`` gives the current instant (tests pass a fake one).
+    ``hold`` is how long a reservation stays planned without being confirmed or released.
+    Every "now" (a reservation's deadline, whether a plan has expired) is the store's
+    clock, read inside the transaction: the database's for SQLite and PostgreSQL, so two
+    clients whose clocks disagree still agree on what has expired. ``clock`` replaces it
+    (tests and the demo pass a fake one); it is never the caller's clock by default.
     """
 
     url: str = ""
@@ -440,7 +500,7 @@ class Ledger:
         self,
         *,
         hold: dt.timedelta = DEFAULT_HOLD,
-        clock: Callable[[], dt.datetime] = utc_now,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         if hold <= dt.timedelta(0):
             raise LedgerError("a reservation hold must be positive")
@@ -452,7 +512,8 @@ class Ledger:
         raise NotImplementedError
 
     def _before_commit(self, txn: Txn) -> None:
-        """Called inside a reservation's transaction just before it commits (a test hook)."""
+        """Called inside a reserve, confirm or release transaction just before it commits
+        (a test hook: concurrency tests pause a writer here to force an interleaving)."""
 
     @property
     def schema_version(self) -> int:
@@ -468,8 +529,11 @@ class Ledger:
         self.close()
 
     # -- time --
-    def _now_us(self) -> int:
-        return to_micros(self.clock())
+    def _now_us(self, txn: Txn) -> int:
+        """The store's now, read inside ``txn`` (or the clock the ledger was given)."""
+        if self.clock is not None:
+            return to_micros(self.clock())
+        return txn.now_us()
 
     # -- writing history --
     def append(self, entries: Iterable[Entry]) -> int:
@@ -480,17 +544,31 @@ class Ledger:
         import is not (run it while no reservations are being made, or accept that a
         reservation racing it may decide without the entries still being imported).
         """
-        now_us = self._now_us()
-        rows = [row_from_entry(entry, now_us) for entry in entries]
+        entries = list(entries)
+        # validated before the transaction; stamped with the store's time inside it
+        rows = stable_ids([row_from_entry(entry, 0) for entry in entries])
         customers = sorted({row.customer for row in rows})
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
             if len(customers) <= LOCKED_APPEND:
                 # a live report of a few contacts waits for reservations of those customers,
                 # so a decision never misses a contact that committed before it
                 for customer in customers:  # sorted: two appends cannot deadlock
                     txn.lock_customer(customer)
-            txn.insert(rows)
-        return len(rows)
+            else:
+                txn.lock_capacity(" import")  # bulk imports take turns, so a re-import sees the first
+            stored = txn.rows_by_id([row.id for row in rows])
+            fresh = []
+            for row in rows:
+                old = stored.get(row.id)
+                if old is None:
+                    row.created_us = row.updated_us = now_us
+                    fresh.append(row)
+                elif _content(old) != _content(row):
+                    raise LedgerError(f"an entry with id {row.id!r} is already in the ledger with other content; "
+                                      "nothing was written", hint="give the new entry another id")  # fmt: skip
+            txn.insert(fresh)
+        return len(fresh)
 
     def put_customers(self, policy: Policy, customers: Iterable[Customer]) -> int:
         """Store (or replace) customer records, all in one transaction."""
@@ -505,8 +583,8 @@ class Ledger:
     # -- reading --
     def events(self, customer: str) -> list[Entry]:
         """Every entry of one customer in time order, with statuses as of now."""
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             rows = txn.rows(customer)
         return [row.entry(now_us) for row in rows]
 
@@ -515,8 +593,8 @@ class Ledger:
         (statuses as of now): what :meth:`events` gives, ready for ``policy.decide``."""
         from policylang.ingest import history_from_rows
 
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             rows = txn.rows(customer)
         return history_from_rows(rows, now_us)
 
@@ -528,14 +606,14 @@ class Ledger:
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         """The loads protocol: every customer's counted contacts matching ``rule`` in [start, end)."""
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             return _counted_contacts(txn, rule, start, end, now_us)
 
     def export(self, customer: str | None = None) -> Iterator[Entry]:
         """Every stored entry (of one customer, or all) in storage order, statuses as of now."""
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             rows = list(txn.all_rows(customer))
         for row in rows:
             yield row.entry(now_us)
@@ -547,9 +625,9 @@ class Ledger:
 
     def summary(self) -> dict[str, int]:
         """How many customers, events, and contacts in each state (planned, sent, ..., expired)."""
-        now_us = self._now_us()
         out = dict.fromkeys(("customers", "events", *RESERVATION_STATES), 0)
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             out["customers"] = sum(1 for _ in txn.customers())
             for kind, status, ended, expires_us, count in txn.counts():
                 if kind == "event":
@@ -561,8 +639,8 @@ class Ledger:
 
     def reservation(self, reservation_id: str) -> ReservationState:
         """Where a reservation stands; LedgerError when no contact has that id."""
-        now_us = self._now_us()
         with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
             row = txn.row(reservation_id, for_update=False)
         if row is None or row.kind != "contact":
             raise LedgerError(f"no reservation {reservation_id!r} in this ledger")
@@ -586,34 +664,49 @@ class Ledger:
         """
         from policylang.ingest import history_from_rows
 
-        now_us = self._now_us()
         customer_id = customer if isinstance(customer, str) else customer.id
         if not customer_id:
             raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
         check_text(customer_id, "customer id")
         check_text(request.campaign, "campaign")
+        check_text(request.id, "request id")
         record_text = None if isinstance(customer, str) else customer_json(customer)
+        denied: Decision | None = None
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
             txn.lock_customer(customer_id)
+            if request.id:
+                # The request id is the reservation's id: a retry finds the first booking
+                # (under the customer's lock, so two retries cannot both book).
+                booked = txn.row(request.id, for_update=True)
+                if booked is not None:
+                    return self._retried(booked, customer_id, request, now_us)
             record, store_record = self._customer_for(txn, policy, customer, record_text)
             rows = txn.rows(customer_id)
             ledger = history_from_rows(rows, now_us)  # no record per row: the store wrote them
-            decision = policy.decide(record.values, request, ledger, explain=explain, loads=_TxnLoads(txn, now_us))
+            # Under the write lock: the verdict at the request's instant only. The search for
+            # the next allowed instant (a denial's) runs after the lock is released.
+            decision = policy.decide(record.values, request, ledger, explain=explain,
+                                     loads=_TxnLoads(txn, now_us), search=False)  # fmt: skip
             if not decision.allowed:
-                return Reservation(decision=decision)
-            if store_record and record_text is not None:
-                txn.put_customer(customer_id, record_text, customer_owner(policy, record))
-            displaced = self._displace(txn, rows, decision, now_us)
-            row = Row(
-                new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
-                purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
-                expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
-            )  # fmt: skip
-            for old in displaced:
-                old.displaced_by = row.id
-                txn.update(old)
-            txn.insert([row])
-            self._before_commit(txn)
+                denied = decision
+            else:
+                if store_record and record_text is not None:
+                    txn.put_customer(customer_id, record_text, customer_owner(policy, record))
+                displaced = self._displace(txn, rows, decision, now_us)
+                row = Row(
+                    request.id or new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
+                    purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
+                    expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
+                    outcomes=json.dumps(list(policy.outcomes)),
+                )  # fmt: skip
+                for old in displaced:
+                    old.displaced_by = row.id
+                    txn.update(old)
+                txn.insert([row])
+                self._before_commit(txn)
+        if denied is not None:
+            return Reservation(decision=self._searched(policy, record, customer_id, request, explain, denied))
         contact = row.entry(now_us)
         assert isinstance(contact, Contact) and row.expires_us is not None
         return Reservation(
@@ -635,7 +728,6 @@ class Ledger:
         from policylang.arbitration import arbitration_order
         from policylang.ingest import history_from_rows
 
-        now_us = self._now_us()
         if not customer.id:
             raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
         check_text(customer.id, "customer id")
@@ -646,6 +738,7 @@ class Ledger:
         made: dict[int, Reservation] = {}
         try:
             with self._transaction(write=True) as txn:
+                now_us = self._now_us(txn)
                 txn.lock_customer(customer.id)
                 record, store_record = self._customer_for(txn, policy, customer, record_text)
                 rows = txn.rows(customer.id)
@@ -663,6 +756,7 @@ class Ledger:
                         new_id(), customer.id, "contact", to_micros(request.at), channel=request.channel,
                         purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
                         expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
+                        outcomes=json.dumps(list(policy.outcomes)),
                     )  # fmt: skip
                     for old in displaced:
                         old.displaced_by = row.id
@@ -681,6 +775,42 @@ class Ledger:
         except _Denied as denied:
             return [denied.reservation]
         return [made[i] for i in range(len(requests))]
+
+    @staticmethod
+    def _retried(booked: Row, customer_id: str, request: Request, now_us: int) -> Reservation:
+        """The answer to a retried request id: the reservation booked the first time."""
+        from policylang.decision import Decision
+
+        same = (booked.kind == "contact" and booked.customer == customer_id and booked.at_us == to_micros(request.at)
+                and (booked.team, booked.channel, booked.purpose) == (request.team, request.channel, request.purpose))
+        if not same:
+            raise LedgerError(
+                f"request id {request.id!r} was already used for another contact; nothing was booked",
+                hint="a request id is an idempotency key: give each new request its own id",
+            )
+        contact = booked.entry(now_us)
+        assert isinstance(contact, Contact)
+        decision = Decision(request=request, allowed=True, denied_by=(), displaces=(), next_allowed_at=request.at,
+                            trace=(), notes=(f"request {request.id} was reserved before: this is that reservation",))
+        return Reservation(decision=decision, id=booked.id, contact=contact, displaced=(),
+                           expires_at=from_micros(booked.expires_us) if booked.expires_us is not None else None)
+
+    def _searched(self, policy: Policy, record: Customer, customer_id: str, request: Request, explain: bool,
+                  denied: Decision) -> Decision:  # fmt: skip
+        """A denial with its next allowed instant, searched on a fresh read (no write lock held).
+
+        Writers may have moved on since the denial; if the fresh read allows the request
+        (a plan was released meanwhile), the denial stands without a next allowed instant:
+        the caller asks again.
+        """
+        from policylang.ingest import history_from_rows
+
+        with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
+            rows = txn.rows(customer_id)
+        decision = policy.decide(record.values, request, history_from_rows(rows, now_us), explain=explain,
+                                 loads=_ReadLoads(self, now_us))  # fmt: skip
+        return denied if decision.allowed else decision
 
     @staticmethod
     def _customer_for(txn: Txn, policy: Policy, customer: Customer | str, record_text: str | None) -> tuple[Customer, bool]:
@@ -714,13 +844,16 @@ class Ledger:
         return out
 
     # -- closing reservations --
-    def confirm(self, reservation_id: str, outcome: str | None = None) -> ReservationState:
+    def confirm(self, reservation_id: str, outcome: str | None = None, *, force: bool = False) -> ReservationState:
         """Mark a planned reservation sent (optionally with its outcome).
 
         Confirming an already confirmed reservation is harmless (retries are safe); a
-        displaced, released or expired one is refused with :class:`ReservationError`.
+        displaced, released or expired one is refused with :class:`ReservationError`. The
+        outcome must be one of the policy the reservation was made under (a
+        :class:`LedgerError` otherwise); an outcome already recorded is changed only with
+        ``force=True`` (a :class:`ReservationError` otherwise).
         """
-        return self._close(reservation_id, "sent", outcome)
+        return self._close(reservation_id, "sent", outcome, force)
 
     def release(self, reservation_id: str) -> ReservationState:
         """Give a planned reservation back: it stops counting at once.
@@ -730,9 +863,9 @@ class Ledger:
         """
         return self._close(reservation_id, "released", None)
 
-    def _close(self, reservation_id: str, to: str, outcome: str | None) -> ReservationState:
-        now_us = self._now_us()
+    def _close(self, reservation_id: str, to: str, outcome: str | None, force: bool = False) -> ReservationState:
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
             row = txn.row(reservation_id, for_update=False)
             if row is not None:
                 # the customer's lock first (as reserve takes it), so a reservation that is
@@ -741,6 +874,11 @@ class Ledger:
                 row = txn.row(reservation_id, for_update=True)
             if row is None or row.kind != "contact":
                 raise LedgerError(f"no reservation {reservation_id!r} in this ledger")
+            if outcome is not None and row.outcomes is not None and outcome not in json.loads(row.outcomes):
+                allowed = json.loads(row.outcomes)
+                raise LedgerError(f"`{outcome}` is not an outcome of the policy reservation {reservation_id} was made "
+                                  "under; nothing was changed",
+                                  expected=", ".join(allowed) or "no outcomes (the policy declares none)")  # fmt: skip
             state = row.state(now_us)
             if state == "planned":
                 row.status = to
@@ -750,6 +888,12 @@ class Ledger:
                 row.updated_us = now_us
                 txn.update(row)
             elif to == "sent" and state == "sent":
+                if outcome is not None and row.outcome is not None and row.outcome != outcome and not force:
+                    raise ReservationError(
+                        f"reservation {reservation_id} was confirmed with outcome {row.outcome}; "
+                        f"it is not changed to {outcome}",
+                        hint="pass force (confirm --force) to correct a recorded outcome",
+                    )
                 if outcome is not None and row.outcome != outcome:
                     row.outcome = outcome
                     row.updated_us = now_us
@@ -761,6 +905,7 @@ class Ledger:
                 )
             elif state == "sent":
                 raise ReservationError(f"reservation {reservation_id} cannot be released: it was already sent")
+            self._before_commit(txn)
         return _state(row, now_us)
 
     def void(self, entry_id: str, reason: str | None = None) -> Contact:
@@ -769,8 +914,8 @@ class Ledger:
         Voiding a void contact again only updates the reason. An unknown id is a
         :class:`LedgerError`."""
         check_text(reason, "void reason")
-        now_us = self._now_us()
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
             row = txn.row(entry_id, for_update=False)
             if row is not None:
                 txn.lock_customer(row.customer)
@@ -789,8 +934,8 @@ class Ledger:
         Not needed for correctness - expired reservations stop counting anyway - but keeps
         the stored statuses tidy.
         """
-        now_us = self._now_us()
         with self._transaction(write=True) as txn:
+            now_us = self._now_us(txn)
             return txn.expire(now_us)
 
 
@@ -823,6 +968,9 @@ class _MemoryTxn:
         self.updates: dict[str, Row] = {}
         self.customer_puts: dict[str, tuple[str, str | None]] = {}
 
+    def now_us(self) -> int:
+        return to_micros(utc_now())  # a memory store lives in its process: its clock is the store's
+
     def lock_customer(self, customer: str) -> None:
         pass  # the store's one lock is held for the whole transaction
 
@@ -843,6 +991,9 @@ class _MemoryTxn:
     def row(self, row_id: str, *, for_update: bool) -> Row | None:
         found = self.store._rows.get(row_id)
         return None if found is None else attrs.evolve(found)
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]:
+        return {i: self.store._rows[i] for i in ids if i in self.store._rows}
 
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]:
         out = []
@@ -923,7 +1074,7 @@ class MemoryLedger(Ledger):
 
 # ---- SQL stores -------------------------------------------------------------------------------
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each migration brings a ledger from version N-1 to N. Statements use "?" placeholders
 # and portable types; BIGINT_PK is replaced per dialect.
@@ -960,11 +1111,22 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # capacity rules are mostly a team's load ("phone by service"): find its contacts directly
         "CREATE INDEX entries_team_channel_at ON entries (team, channel, at_us) WHERE kind = 'contact'",
     ),
+    # version 3: the outcomes of the policy a reservation was made under (confirm checks them)
+    3: ("ALTER TABLE entries ADD COLUMN outcomes TEXT",),
 }
 
-_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM entries"
-_INSERT = "INSERT INTO entries (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ")"
-_PREFIXED = ", ".join("e." + c for c in COLUMNS)
+def _statements(columns: Sequence[str]) -> tuple[str, str, str]:
+    return (
+        "SELECT " + ", ".join(columns) + " FROM entries",
+        "INSERT INTO entries (" + ", ".join(columns) + ") VALUES (" + ", ".join("?" * len(columns)) + ")",
+        ", ".join("e." + c for c in columns),
+    )
+
+
+_SELECT, _INSERT, _PREFIXED = _statements(COLUMNS)
+# A ledger object kept at an older schema (tests build old ledgers) reads and writes the
+# columns that schema has; every opened ledger is migrated to the newest.
+_OLD_STATEMENTS = _statements(COLUMNS[:-1])
 _UPDATE = (
     "UPDATE entries SET status = ?, outcome = ?, ended = ?, displaced_by = ?, updated_us = ? WHERE id = ?"
 )
@@ -993,6 +1155,9 @@ class _SQLTxn:
     """A transaction over a DB-API connection; ``mark`` converts "?" placeholders."""
 
     def __init__(self, ledger: SQLLedger, cursor: Any) -> None:
+        old = getattr(ledger, "_version", SCHEMA_VERSION) < 3
+        self._select, self._insert, self._prefixed = _OLD_STATEMENTS if old else (_SELECT, _INSERT, _PREFIXED)
+        self._columns = COLUMNS[:-1] if old else COLUMNS
         self.ledger = ledger
         self.cur = cursor
 
@@ -1001,6 +1166,9 @@ class _SQLTxn:
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         return self.cur.execute(self._sql(text), params)
+
+    def now_us(self) -> int:
+        return int(self.execute(self.ledger.now_sql).fetchone()[0])
 
     def lock_customer(self, customer: str) -> None:
         self.ledger._lock_customer(self, customer)
@@ -1021,20 +1189,31 @@ class _SQLTxn:
         )
 
     def rows(self, customer: str) -> list[Row]:
-        found = self.execute(_SELECT + " WHERE customer = ? ORDER BY at_us, seq", (customer,)).fetchall()
+        found = self.execute(self._select + " WHERE customer = ? ORDER BY at_us, seq", (customer,)).fetchall()
         return [Row.from_values(values) for values in found]
 
     def row(self, row_id: str, *, for_update: bool) -> Row | None:
-        text = _SELECT + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
+        text = self._select + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
         found = self.execute(text, (row_id,)).fetchone()
         return None if found is None else Row.from_values(found)
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]:
+        out: dict[str, Row] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            text = self._select + " WHERE id IN (" + ", ".join("?" * len(chunk)) + ")"
+            for values in self.execute(text, chunk).fetchall():
+                row = Row.from_values(values)
+                out[row.id] = row
+        return out
 
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]:
         narrow, params = _match_filter(rule, "e.")
         # only a `by owner` selector needs each contact's customer's owner
         owner = ("c.owner", "LEFT JOIN customers c ON c.id = e.customer") if rule.match.uses_owner else ("NULL", "")
         text = (
-            f"SELECT {_PREFIXED}, {owner[0]} FROM entries e {owner[1]} "
+            f"SELECT {self._prefixed}, {owner[0]} FROM entries e {owner[1]} "
             f"WHERE e.kind = 'contact' AND e.at_us >= ? AND e.at_us < ? AND {_counted_sql('e.')}{narrow}"
         )
         found = self.execute(text, [start_us, end_us, now_us, *params]).fetchall()
@@ -1043,20 +1222,20 @@ class _SQLTxn:
     def insert(self, rows: Sequence[Row]) -> None:
         if len(rows) >= 100 and self.ledger.placeholder == "%s":
             # PostgreSQL bulk import: COPY is an order of magnitude faster than INSERTs
-            with self.cur.copy(f"COPY entries ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            with self.cur.copy(f"COPY entries ({', '.join(self._columns)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row.values())
+                    copy.write_row(row.values()[: len(self._columns)])
         elif rows:
-            self.cur.executemany(self._sql(_INSERT), [row.values() for row in rows])
+            self.cur.executemany(self._sql(self._insert), [row.values()[: len(self._columns)] for row in rows])
 
     def update(self, row: Row) -> None:
         self.execute(_UPDATE, (row.status, row.outcome, row.ended, row.displaced_by, row.updated_us, row.id))
 
     def all_rows(self, customer: str | None) -> Iterator[Row]:
         if customer is None:
-            cursor = self.execute(_SELECT + " ORDER BY seq")
+            cursor = self.execute(self._select + " ORDER BY seq")
         else:
-            cursor = self.execute(_SELECT + " WHERE customer = ? ORDER BY seq", (customer,))
+            cursor = self.execute(self._select + " WHERE customer = ? ORDER BY seq", (customer,))
         for values in cursor:
             yield Row.from_values(values)
 
@@ -1086,6 +1265,8 @@ class SQLLedger(Ledger):
 
     placeholder = "?"
     bigint_pk = "INTEGER PRIMARY KEY"
+    # the database's clock, in microseconds since the epoch (SQLite's has milliseconds)
+    now_sql = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000"
     for_update = ""
     found_version = 0  # the schema version the ledger had when opened (0: created now)
 
@@ -1151,9 +1332,18 @@ class SQLiteLedger(SQLLedger):
             # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts;
             # a process crash loses nothing that was committed.
             self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._open_schema(target_version)
+            # A damaged file must not take writes: quick_check is cheap (no index cross-checks)
+            # and catches most damage; `policylang ledger check` runs the full integrity_check.
+            self._damaged = ""
+            self._version = 0
+            problems = self.check(full=False)
+            if problems:
+                self._damaged = "; ".join(problems[:3])
+            else:
+                self._open_schema(target_version)
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.url}: cannot open the ledger ({exc})") from None
+            raise LedgerError(f"{self.url}: cannot open the ledger ({exc})",
+                              hint="is it a policylang SQLite ledger? `policylang ledger check` says more") from None
         # Writers queue on an OS lock beside the file before BEGIN IMMEDIATE. SQLite's own
         # busy handler sleeps and retries, so under contention one busy process can starve
         # another until busy_timeout; a waiter on the OS lock is woken the moment it is free.
@@ -1177,24 +1367,68 @@ class SQLiteLedger(SQLLedger):
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Txn]:
         with self._lock, self._writer_turn(write):
+            if write:
+                self._refuse_if_damaged()
             cur = self._conn.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise self._fault(exc) from None
                 raise LedgerError(f"{self.url}: the ledger is busy ({exc})",
                                   hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
             try:
                 yield _SQLTxn(self, cur)
                 cur.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
-                cur.execute("ROLLBACK")
+                self._rollback(cur)
                 raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
+            except sqlite3.DatabaseError as exc:
+                self._rollback(cur)
+                raise self._fault(exc) from None
             except BaseException:
-                if self._conn.in_transaction:
-                    cur.execute("ROLLBACK")
+                self._rollback(cur)
                 raise
             finally:
                 cur.close()
+
+    def _rollback(self, cur: sqlite3.Cursor) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):  # the fault being reported matters more
+                cur.execute("ROLLBACK")
+
+    def _fault(self, exc: sqlite3.DatabaseError) -> LedgerError:
+        """A store fault as a LedgerError saying what happened and what to do."""
+        text = str(exc)
+        lowered = text.lower()
+        if "readonly" in lowered or "read-only" in lowered:
+            return LedgerError(f"{self.url}: the ledger file is read-only; nothing was written ({text})",
+                               hint=f"give this user write access to {self.path} and its folder "
+                                    "(SQLite writes -wal and -shm files beside it)")  # fmt: skip
+        if "full" in lowered:
+            return LedgerError(f"{self.url}: the disk is full; nothing was written ({text})",
+                               hint="free space on that disk, then try again")  # fmt: skip
+        if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+            self._damaged = text
+            return LedgerError(f"{self.url}: the ledger file is damaged; nothing was written ({text})",
+                               hint="restore it from a backup; `policylang ledger check` lists the damage")  # fmt: skip
+        return LedgerError(f"{self.url}: the ledger store failed; nothing was written ({text})",
+                           hint="try again; if it fails again, run `policylang ledger check`")  # fmt: skip
+
+    def _refuse_if_damaged(self) -> None:
+        if self._damaged:
+            raise LedgerError(f"{self.url}: the ledger file is damaged ({self._damaged}); it takes no writes",
+                              hint="restore it from a backup; `policylang ledger check` lists the damage")  # fmt: skip
+
+    def check(self, *, full: bool = True) -> list[str]:
+        """SQLite's integrity check (``quick_check`` when not ``full``): the problems, or []."""
+        with self._lock:
+            try:
+                rows = self._conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
+        found = [str(row[0]) for row in rows]
+        return [] if found == ["ok"] else found
 
     @contextlib.contextmanager
     def _writer_turn(self, write: bool) -> Iterator[None]:
@@ -1261,9 +1495,11 @@ class PostgresLedger(SQLLedger):
 
     placeholder = "%s"
     bigint_pk = "BIGSERIAL PRIMARY KEY"
+    now_sql = "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint"
     for_update = " FOR UPDATE"
 
-    def __init__(self, url: str, *, target_version: int | None = None, **options: Any) -> None:
+    def __init__(self, url: str, *, target_version: int | None = None, create: bool = True,
+                 **options: Any) -> None:  # fmt: skip
         super().__init__(**options)
         try:
             import psycopg
@@ -1272,20 +1508,67 @@ class PostgresLedger(SQLLedger):
                 "a PostgreSQL ledger needs psycopg 3", hint="pip install 'policylang[postgres]'"
             ) from None
         self._psycopg = psycopg
-        conninfo, self.schema = _split_schema(url)
+        self._conninfo, self.schema = _split_schema(url)
         self.url = url
         self._lock = threading.RLock()
+        self._conn = self._connect()
         try:
-            self._conn = psycopg.connect(conninfo, autocommit=True)
+            if not create and not self._has_ledger():
+                self._conn.close()
+                where_ = f"schema {self.schema}" if self.schema else "the default schema"
+                raise LedgerError(f"{_safe_url(url)}: no ledger in {where_} of this database",
+                                  hint=f"create it with `policylang ledger init --ledger {_safe_url(url)}`, "
+                                       "or check the URL")  # fmt: skip
+            if self.schema:
+                self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                txn = _SQLTxn(self, cur)
+                cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_LOCK_SCHEMA,))
+                self._migrate(txn, target_version or SCHEMA_VERSION)
         except psycopg.Error as exc:
-            raise LedgerError(f"{_safe_url(url)}: cannot connect ({str(exc).strip()})") from None
-        if self.schema:
-            self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            self._conn.execute(f'SET search_path TO "{self.schema}"')
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            txn = _SQLTxn(self, cur)
-            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_LOCK_SCHEMA,))
-            self._migrate(txn, target_version or SCHEMA_VERSION)
+            self._conn.close()
+            raise LedgerError(f"{_safe_url(url)}: cannot open the ledger ({str(exc).strip()})",
+                              hint="check the schema name and this user's rights on it") from None  # fmt: skip
+
+    # Reconnecting after the server went away: tries with doubling pauses, at most this long.
+    RECONNECT_SECONDS = 10.0
+
+    def _connect(self) -> Any:
+        psycopg = self._psycopg
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True)
+            if self.schema:
+                conn.execute(f'SET search_path TO "{self.schema}"')
+        except psycopg.Error as exc:
+            raise LedgerError(f"{_safe_url(self.url)}: cannot connect ({str(exc).strip()})") from None
+        return conn
+
+    def _has_ledger(self) -> bool:
+        row = self._conn.execute("SELECT to_regclass('schema_version')").fetchone()
+        return row is not None and row[0] is not None
+
+    def _reconnect(self) -> None:
+        """A new connection after the old one broke (a server restart): up to
+        RECONNECT_SECONDS of tries, pausing 0.05 s, 0.1 s, 0.2 s, ... (at most 2 s) between them."""
+        import time
+
+        deadline = time.monotonic() + self.RECONNECT_SECONDS
+        pause, tries, last = 0.05, 0, ""
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        while True:
+            tries += 1
+            try:
+                self._conn = self._connect()
+                return
+            except LedgerError as exc:
+                last = exc.message
+            if time.monotonic() + pause > deadline:
+                raise LedgerError(f"{_safe_url(self.url)}: the connection to the server was lost and {tries} "
+                                  f"reconnection tries over {self.RECONNECT_SECONDS:g} s failed ({last})",
+                                  hint="nothing was written; is the server up? the next call tries again")  # fmt: skip
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     def _lock_customer(self, txn: _SQLTxn, customer: str) -> None:
         txn.cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CUSTOMER, customer))
@@ -1297,6 +1580,8 @@ class PostgresLedger(SQLLedger):
     def _transaction(self, *, write: bool) -> Iterator[Txn]:
         psycopg = self._psycopg
         with self._lock:
+            if self._conn.closed or self._conn.broken:
+                self._reconnect()
             try:
                 # Reads are single statements (a summary's two counts may see different
                 # moments): in autocommit they cost one round trip instead of three.
@@ -1305,8 +1590,15 @@ class PostgresLedger(SQLLedger):
                     yield _SQLTxn(self, cur)
             except psycopg.errors.UniqueViolation as exc:
                 raise LedgerError(f"{_safe_url(self.url)}: {_integrity_message(str(exc))}") from None
-            except (psycopg.OperationalError, psycopg.DataError) as exc:
-                raise LedgerError(f"{_safe_url(self.url)}: {str(exc).strip()}") from None
+            except psycopg.Error as exc:
+                if self._conn.closed or self._conn.broken:
+                    raise LedgerError(f"{_safe_url(self.url)}: the connection to the server was lost "
+                                      f"({str(exc).strip()}); nothing was written",
+                                      hint="try again: the next call reconnects (with pauses, up to "
+                                           f"{self.RECONNECT_SECONDS:g} s)") from None  # fmt: skip
+                raise LedgerError(f"{_safe_url(self.url)}: the ledger store failed; nothing was written "
+                                  f"({str(exc).strip()})",
+                                  hint="check the server's log and this user's rights") from None  # fmt: skip
 
     def close(self) -> None:
         with self._lock:
@@ -1347,12 +1639,15 @@ def _safe_url(url: str) -> str:
 # ---- opening ----------------------------------------------------------------------------------
 
 
-def open_ledger(url: str = DEFAULT_URL, **options: Any) -> Ledger:
-    """Open (creating or migrating as needed) the ledger at ``url``.
+def open_ledger(url: str = DEFAULT_URL, *, create: bool = False, **options: Any) -> Ledger:
+    """Open the ledger at ``url`` (migrating an older schema as needed).
 
     ``memory:``, ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or
-    ``postgresql://user@host/db[?schema=NAME]``. Options: ``hold`` (a timedelta), ``clock``,
-    and ``busy_timeout`` (seconds) for SQLite.
+    ``postgresql://user@host/db[?schema=NAME]``. Only ``create=True`` (what ``policylang
+    ledger init`` passes) makes a new ledger: otherwise a URL that names no ledger - a typo,
+    or a relative path run from another folder - is a :class:`LedgerError` naming the path
+    it looked for, never a new empty ledger that grants against nothing. Options: ``hold``
+    (a timedelta), ``clock``, and ``busy_timeout`` (seconds) for SQLite.
     """
     if url == "memory:":
         return MemoryLedger(**options)
@@ -1360,10 +1655,16 @@ def open_ledger(url: str = DEFAULT_URL, **options: Any) -> Ledger:
         path = unquote(url[len("sqlite://"):])
         if not path.startswith("/") or len(path) < 2:
             raise LedgerError(f"{url}: a SQLite ledger URL is sqlite:///PATH", hint="e.g. sqlite:///ledger.sqlite")
+        if not create and not Path(path[1:]).exists():
+            raise LedgerError(
+                f"{url}: no ledger at {Path(path[1:]).absolute()}",
+                hint=f"create it with `policylang ledger init --ledger {url}`, or check the path "
+                     "(a relative path is read from the current folder)",
+            )  # fmt: skip
         return SQLiteLedger(path[1:], **options)
     if url.startswith(("postgresql://", "postgres://")):
         options.pop("busy_timeout", None)
-        return PostgresLedger(url, **options)
+        return PostgresLedger(url, create=create, **options)
     raise LedgerError(
         f"{url!r} is not a ledger URL",
         expected="memory:, sqlite:///PATH or postgresql://...",

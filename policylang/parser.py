@@ -884,6 +884,65 @@ def parse(text: str, file: str = "<policy>") -> ast.PolicyFile:
     return partial.tree
 
 
+# Limits of a policy file (issue 9): far past any real policy, and before the parser, the
+# AST conversion or ``int`` would fail on their own (RecursionError, 4,300-digit integers)
+# or take minutes and gigabytes.
+MAX_POLICY_CHARS = 200_000_000
+MAX_LINE_CHARS = 10_000
+MAX_NUMBER_DIGITS = 18
+MAX_CONDITION_TERMS = 100  # `and`, `or`, `not` and `(` in one statement
+_LONG_NUMBER = re.compile(r"\d{" + str(MAX_NUMBER_DIGITS + 1) + ",}")
+_TERM = re.compile(r"\b(?:and|or|not)\b|\(")
+_ZEROS = str.maketrans("123456789", "000000000")
+
+
+def _terms(line: str) -> int:
+    """About how many `and`, `or`, `not` and `(` a line has (never fewer; str.count is fast)."""
+    return line.count("(") + line.count("and") + line.count("or") + line.count("not")
+
+
+def _exact_terms(lines: list[str], first: int, last: int) -> int:
+    return sum(len(_TERM.findall(code_of(line))) for line in lines[first - 1 : last])
+
+
+def limit_error(text: str, source: Source) -> PolicySyntaxError | None:
+    """The first limit the text goes past, as a syntax error with its place; None if none."""
+    file = source.name
+    if len(text) > MAX_POLICY_CHARS:
+        return PolicySyntaxError(f"the policy has {len(text):,} characters, over the limit of {MAX_POLICY_CHARS:,}",
+                                 Span.point(file, 1, 1), hint="split it into several policies", source=source)
+    lines = text.split("\n")
+    if max(map(len, lines)) > MAX_LINE_CHARS:
+        number = next(n for n, line in enumerate(lines, start=1) if len(line) > MAX_LINE_CHARS)
+        return PolicySyntaxError(f"line {number} has {len(lines[number - 1]):,} characters, over the limit of "
+                                 f"{MAX_LINE_CHARS:,}", Span.point(file, number, MAX_LINE_CHARS + 1),
+                                 hint="no name, list or condition needs a line that long", source=source)
+    if "0" * (MAX_NUMBER_DIGITS + 1) in text.translate(_ZEROS):  # a quick look first: re is slow here
+        for number, line in enumerate(lines, start=1):
+            if "0" * (MAX_NUMBER_DIGITS + 1) not in line.translate(_ZEROS):
+                continue
+            found = _LONG_NUMBER.search(code_of(line))
+            if found:
+                return PolicySyntaxError(f"a number of {len(found.group()):,} digits is over the limit of "
+                                         f"{MAX_NUMBER_DIGITS}", Span.point(file, number, found.start() + 1,
+                                                                            min(len(found.group()), 80)),
+                                         source=source)
+    if _terms(text) > MAX_CONDITION_TERMS:
+        terms, first = 0, 1
+        for number, line in enumerate(lines, start=1):
+            if line[:1] not in ("", " ", "\t"):
+                terms, first = 0, number  # a statement starts at the margin
+            terms += _terms(line)
+            if terms > MAX_CONDITION_TERMS:  # count exactly (whole words, no comments) before refusing
+                terms = _exact_terms(lines, first, number)
+            if terms > MAX_CONDITION_TERMS:
+                return PolicySyntaxError(
+                    f"the condition of the statement on line {first} has more than {MAX_CONDITION_TERMS} "
+                    "`and`, `or`, `not` and parentheses", Span.point(file, number, 1),
+                    hint="split it into several rules", source=source)
+    return None
+
+
 def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
     """Parse what parses: every statement that is well formed, and every syntax error.
 
@@ -894,6 +953,9 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
     text = without_bom(text)
     parser = load_grammar("policy.lark")
     source = Source(file, text)
+    over = limit_error(text, source)
+    if over is not None:
+        return PartialParse(ast.PolicyFile((), (), file), (over,))
     try:
         statements = _parse_text(parser, text, source)
         return PartialParse(ast.PolicyFile(statements, tuple(collect_comments(text)), file), ())

@@ -43,6 +43,8 @@ class Request:
     at: dt.datetime = attrs.field(converter=to_utc)
     campaign: str | tuple[str, ...] | None = None  # 11.3: one campaign or several
     priority: int = 0
+    # the caller's idempotency key: a store books a request id at most once (issue 9)
+    id: str | None = None
 
     @property
     def campaigns(self) -> tuple[str | None, ...]:

@@ -371,15 +371,19 @@ class Policy:
         *,
         explain: bool = True,
         loads: Any = None,
+        stats: Any = None,
+        search: bool = True,
     ) -> Decision:
         """Decide ``request`` for ``customer`` against its ``ledger`` (see section 7).
 
         The request and the ledger entries may be records or plain mappings of their
         section 10 JSON fields; mappings are validated (an :class:`InputError` otherwise).
+        ``stats`` (a :class:`policylang.evaluator.Stats`) counts the evaluator's work;
+        ``search=False`` leaves a denial's ``next_allowed_at`` empty.
         """
         from policylang.evaluator import decide
 
-        return decide(self, customer, request, ledger, explain=explain, loads=loads)
+        return decide(self, customer, request, ledger, explain=explain, loads=loads, stats=stats, search=search)
 
     def decide_json(self, document: bytes | str, *, file: str = "<document>", explain: bool = True,
                     loads: Any = None) -> Decision:

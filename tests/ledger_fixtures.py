@@ -106,6 +106,7 @@ def make_ledger(store_kind: str, tmp_path: os.PathLike[str], clock: FakeClock) -
 
     def make(url: str | None = None, **options: object) -> Ledger:
         options.setdefault("clock", clock)
+        options.setdefault("create", True)  # a fresh store: the tests create it
         ledger = open_ledger(url or fresh_url(store_kind, tmp_path), **options)  # type: ignore[arg-type]
         opened.append(ledger)
         return ledger

@@ -24,6 +24,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     (tmp_path / "p.pol").write_text(POLICY_TEXT)
     url = f"sqlite:///{tmp_path}/default.sqlite"
     monkeypatch.setenv("POLICYLANG_LEDGER", url)
+    assert main(["ledger", "init", "--ledger", url]) == 0  # only `ledger init` creates a ledger
     (tmp_path / "ada.json").write_text(json.dumps({"id": "ada", "owner": "gold"}))
     for team in ("gold", "bronze"):
         (tmp_path / f"{team}.json").write_text(json.dumps(
@@ -72,6 +73,7 @@ def test_import_reports_every_bad_line_and_writes_nothing_unless_all_are_good(
     path = folder / "in.jsonl"
     path.write_text("\n".join(lines) + "\n")
     url = f"sqlite:///{folder}/l.sqlite"
+    open_ledger(url, create=True).close()
     code, out, err = run(capsys, "ledger", "import", "--policy", setup["policy"], "--ledger", url, str(path))
     bad = [i + 1 for i, k in enumerate(kinds) if k not in ("good", "blank")]
     with open_ledger(url) as ledger:
@@ -96,6 +98,7 @@ def test_csv_round_trip_through_export_and_import(setup: dict[str, str], capsys:
     assert run(capsys, "ledger", "import", "--policy", setup["policy"], f"{d}/in.jsonl")[0] == 0
     assert run(capsys, "ledger", "export", "--format", "csv", "-o", f"{d}/out.csv")[0] == 0
     second = f"sqlite:///{d}/second.sqlite"
+    open_ledger(second, create=True).close()
     code, _, err = run(capsys, "ledger", "import", "--policy", setup["policy"], "--ledger", second, f"{d}/out.csv")
     assert code == 0, err
     _, first_jsonl, _ = run(capsys, "ledger", "export")
@@ -142,6 +145,7 @@ def test_customers_import_from_csv_types_cells_by_declaration(setup: dict[str, s
 def test_reserve_confirm_release_for_scripts(kind: str, setup: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     d, policy = setup["dir"], setup["policy"]
     url = fresh_url(kind, d)
+    open_ledger(url, create=True).close()
     reserve = ("reserve", "--ledger", url, "--policy", policy)
     code, out, err = run(capsys, *reserve, "--customer", f"{d}/ada.json", "--request", f"{d}/bronze.json")
     assert code == 0, err
@@ -200,11 +204,11 @@ def test_confirm_checks_the_outcome_against_the_policy(setup: dict[str, str], ca
 
 
 def test_init_creates_then_reports_up_to_date_then_migrates_old(setup: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    url = setup["url"]
-    assert f"schema version {SCHEMA_VERSION} (created)" in run(capsys, "ledger", "init")[1]
+    url = f"sqlite:///{setup['dir']}/new.sqlite"
+    assert f"schema version {SCHEMA_VERSION} (created)" in run(capsys, "ledger", "init", "--ledger", url)[1]
     assert "(already up to date)" in run(capsys, "ledger", "init", "--ledger", url)[1]
     old = f"sqlite:///{setup['dir']}/old.sqlite"
-    open_ledger(old, target_version=1).close()
+    open_ledger(old, target_version=1, create=True).close()
     assert "(migrated from version 1)" in run(capsys, "ledger", "init", "--ledger", old)[1]
     with sqlite3.connect(f"{setup['dir']}/old.sqlite") as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]

@@ -2,7 +2,10 @@
 
 SQLite and PostgreSQL are hammered by separate processes (each opens its own ledger from the
 URL, as separate programs would); the memory store by threads of one process. Removing the
-per-customer or per-capacity-rule lock from a store makes these tests fail.
+per-customer or per-capacity-rule lock from a store makes these tests fail. Where a test needs
+a race to happen, it forces it: a writer is paused inside its transaction (the
+``_before_commit`` hook) while the other one runs, so the race happens on every run whatever
+the scheduler does.
 """
 
 # ruff: noqa: F811 - pytest fixtures imported from tests.ledger_fixtures are parameters here
@@ -120,7 +123,7 @@ def hammer_capacity(barrier: Any, source: Ledger | str, customers: list[str]) ->
 def _target(kind: str, tmp_path: os.PathLike[str]) -> tuple[Ledger, Ledger | str]:
     """(a ledger for the test's own checks, what workers get: the ledger or its URL)."""
     url = fresh_url(kind, tmp_path)
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=True)
     return ledger, (ledger if kind == "memory" else url)
 
 
@@ -203,7 +206,7 @@ def test_a_writer_killed_mid_transaction_leaves_the_ledger_as_it_was(kind: str, 
     url = fresh_url(kind, tmp_path)
     if kind == "postgres":  # never wait forever on a lock a dead backend might hold
         url += "&options=-c%20lock_timeout%3D20000"
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=True)
     policy = make_policy(CAP_POLICY, "cap.pol")
     plan = ledger.reserve(policy, Customer("ada", {}), Request("t8", "email", "marketing", T0))
     before = ledger.events("ada")
@@ -229,7 +232,7 @@ def test_a_writer_killed_mid_transaction_leaves_the_ledger_as_it_was(kind: str, 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_killing_writers_at_random_moments_never_breaks_the_cap(kind: str, tmp_path: os.PathLike[str]) -> None:
     url = fresh_url(kind, tmp_path)
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=True)
     procs = [FORK.Process(target=_endless_reserver, args=(url, f"t{i % 8 + 1}")) for i in range(4)]
     for p in procs:
         p.start()
@@ -266,71 +269,99 @@ def _endless_reserver(url: str, team: str) -> None:
             ledger.release(res.id or "")
 
 
-ROUNDS = 5
+def _paused(ledger: Ledger, inside: threading.Event, go: threading.Event) -> None:
+    """Make ``ledger``'s next write stop just before its commit until ``go`` is set."""
+
+    def hook(txn: object) -> None:
+        ledger._before_commit = lambda txn: None  # type: ignore[method-assign]  # once
+        inside.set()
+        assert go.wait(60), "the test never let the paused writer go on"
+
+    ledger._before_commit = hook  # type: ignore[method-assign]
 
 
-def _confirmer(barrier: Any, source: Ledger | str, customers: int, finished: Any, done: Any) -> list[str]:
-    """Reserve for a low team and confirm; the ids whose confirm said "sent"."""
-    from policylang.ledger import ReservationError
-
-    policy = make_policy(CAP_POLICY, "cap.pol")
-    ledger, mine = _ledger_for(source)
-    confirmed = []
-    barrier.wait()
-    for _ in range(ROUNDS):
-        planned = []
-        for i in range(customers):  # plan for everyone, then confirm: displacers get a window
-            res = ledger.reserve(policy, Customer(f"c{i}", {}), Request("t8", "email", "marketing", T0), explain=False)
-            planned += [res.id or ""] if res.allowed else []
-        for rid in planned:
-            try:
-                if ledger.confirm(rid).state == "sent":
-                    confirmed.append(rid)
-            except ReservationError:
-                pass  # displaced before we confirmed: fine, it was not sent
-    with finished.get_lock():
-        finished.value += 1
-        if finished.value == 2:
-            done.set()
-    if mine:
-        ledger.close()
-    return confirmed
-
-
-def _displacer(barrier: Any, source: Ledger | str, customers: int, finished: Any, done: Any) -> list[str]:
-    """Reserve for the top team until the confirmers are done ("one a week" leaves room for
-    one email, so each grant displaces a plan or takes a free slot, which it gives back);
-    the ids it reported displaced."""
-    policy = make_policy(CAP_POLICY, "cap.pol")
-    ledger, mine = _ledger_for(source)
-    displaced = []
-    barrier.wait()
-    for _ in range(1000):
-        if done.is_set():
-            break
-        for i in range(customers):
-            res = ledger.reserve(policy, Customer(f"c{i}", {}), Request("t1", "email", "marketing", T0), explain=False)
-            displaced += [c.id or "" for c in res.displaced]
-            if res.allowed:
-                ledger.release(res.id or "")  # make room for more plans to fight over
-    if mine:
-        ledger.close()
-    return displaced
+def _second(kind: str, first: Ledger, url: str) -> Ledger:
+    """Another writer: the same memory ledger (another thread), or another connection."""
+    return first if kind == "memory" else open_ledger(url)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_confirmed_contact_is_never_displaced(kind: str, tmp_path: os.PathLike[str]) -> None:
-    """Confirm and displacement race on the same planned contacts: a contact whose confirm
-    reported "sent" must stay sent, and a displaced one must never have been confirmed."""
-    ledger, source = _target(kind, tmp_path)
-    n = 40
-    finished, done = FORK.Value("i", 0), FORK.Event()
-    results = run_all(kind, lambda b, src, k: (_confirmer if k == "c" else _displacer)(b, src, n, finished, done),
-                      [(source, "c"), (source, "d"), (source, "c"), (source, "d")])  # fmt: skip
-    confirmed = set(results[0]) | set(results[2])
-    displaced = set(results[1]) | set(results[3])
-    assert confirmed and displaced, "the race never happened"
-    assert not confirmed & displaced
-    for cid in confirmed:
-        assert ledger.reservation(cid).state == "sent"
+def test_a_confirm_waits_for_a_displacement_in_flight_and_is_refused(kind: str, tmp_path: os.PathLike[str]) -> None:
+    """Forced interleaving: the displacing reservation is paused inside its transaction (after
+    it marked the plan displaced, before its commit); the confirm of that plan runs meanwhile.
+    It must wait for the commit and then be refused; without the customer's lock it would
+    confirm a contact that the displacement then overwrites."""
+    from policylang.ledger import ReservationError
+
+    url = fresh_url(kind, tmp_path)
+    ledger = open_ledger(url, create=True)
+    policy = make_policy(CAP_POLICY, "cap.pol")
+    plan = ledger.reserve(policy, Customer("ada", {}), Request("t8", "email", "marketing", T0))
+    assert plan.allowed and plan.id
+    displacer, confirmer = _second(kind, ledger, url), _second(kind, ledger, url)
+    inside, go = threading.Event(), threading.Event()
+    _paused(displacer, inside, go)
+    outcome: dict[str, Any] = {}
+
+    def displace() -> None:
+        outcome["reservation"] = displacer.reserve(policy, Customer("ada", {}), Request("t1", "email", "marketing", T0))
+
+    def confirm() -> None:
+        try:
+            outcome["confirm"] = confirmer.confirm(plan.id or "").state
+        except ReservationError as exc:
+            outcome["confirm"] = exc.message
+
+    first = threading.Thread(target=displace)
+    first.start()
+    assert inside.wait(60), "the displacing reservation never reached its commit"
+    second = threading.Thread(target=confirm)
+    second.start()
+    second.join(1.0)  # with the lock it cannot finish while the displacer is paused
+    finished_early = not second.is_alive()
+    go.set()
+    first.join(60)
+    second.join(60)
+    assert not finished_early, f"confirm did not wait for the displacement in flight: {outcome}"
+    assert [c.id for c in outcome["reservation"].displaced] == [plan.id]
+    assert "cannot be confirmed: it was displaced" in outcome["confirm"]
+    assert ledger.reservation(plan.id).state == "displaced"
+    for other in {id(displacer): displacer, id(confirmer): confirmer}.values():
+        if other is not ledger:
+            other.close()
+    ledger.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_displacement_waits_for_a_confirm_in_flight_and_spares_it(kind: str, tmp_path: os.PathLike[str]) -> None:
+    """Forced interleaving, the other order: the confirm is paused before its commit and the
+    displacing reservation runs meanwhile; it must wait, then see the contact sent and not
+    displace it (here: be denied by "one a week")."""
+    url = fresh_url(kind, tmp_path)
+    ledger = open_ledger(url, create=True)
+    policy = make_policy(CAP_POLICY, "cap.pol")
+    plan = ledger.reserve(policy, Customer("ada", {}), Request("t8", "email", "marketing", T0))
+    assert plan.allowed and plan.id
+    confirmer, displacer = _second(kind, ledger, url), _second(kind, ledger, url)
+    inside, go = threading.Event(), threading.Event()
+    _paused(confirmer, inside, go)
+    outcome: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: outcome.setdefault("confirm", confirmer.confirm(plan.id or "").state))
+    first.start()
+    assert inside.wait(60), "the confirm never reached its commit"
+    second = threading.Thread(target=lambda: outcome.setdefault(
+        "reservation", displacer.reserve(policy, Customer("ada", {}), Request("t1", "email", "marketing", T0))))
+    second.start()
+    second.join(1.0)
+    finished_early = not second.is_alive()
+    go.set()
+    first.join(60)
+    second.join(60)
+    assert not finished_early, f"the reservation did not wait for the confirm in flight: {outcome}"
+    assert outcome["confirm"] == "sent"
+    assert not outcome["reservation"].allowed and not outcome["reservation"].displaced
+    assert ledger.reservation(plan.id).state == "sent"
+    for other in {id(displacer): displacer, id(confirmer): confirmer}.values():
+        if other is not ledger:
+            other.close()
     ledger.close()

@@ -350,7 +350,7 @@ def test_sqlite_agrees_with_the_model() -> None:
 
     class SQLiteMachine(LedgerMachine):
         make_real = staticmethod(  # type: ignore[assignment]
-            lambda clock: open_ledger(f"sqlite:///{folder}/{uuid.uuid4().hex}.sqlite", clock=clock)
+            lambda clock: open_ledger(f"sqlite:///{folder}/{uuid.uuid4().hex}.sqlite", clock=clock, create=True)
         )
 
     try:
@@ -365,7 +365,7 @@ def test_postgres_agrees_with_the_model() -> None:
 
     class PostgresMachine(LedgerMachine):
         make_real = staticmethod(  # type: ignore[assignment]
-            lambda clock: open_ledger(with_schema(url, f"s_{uuid.uuid4().hex[:12]}"), clock=clock)
+            lambda clock: open_ledger(with_schema(url, f"s_{uuid.uuid4().hex[:12]}"), clock=clock, create=True)
         )
 
     # CI runs the full 100 examples (a real server there); a shared laptop run stays short
@@ -380,7 +380,7 @@ def test_sqlite_agrees_with_the_model_long() -> None:
 
     class SQLiteMachine(LedgerMachine):
         make_real = staticmethod(  # type: ignore[assignment]
-            lambda clock: open_ledger(f"sqlite:///{folder}/{uuid.uuid4().hex}.sqlite", clock=clock)
+            lambda clock: open_ledger(f"sqlite:///{folder}/{uuid.uuid4().hex}.sqlite", clock=clock, create=True)
         )
 
     try:

@@ -288,6 +288,7 @@ def example_args(out: Path, *extra: str) -> list[str]:
 def test_example_plan_replays_clean_and_reserves(tmp_path: Path) -> None:
     out = tmp_path / "plan.jsonl"
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    open_ledger(url, create=True).close()  # only `ledger init` creates a ledger (issue 9)
     done = run_cli(*example_args(out, "--solver", "lagrangian", "--check", "--reserve", url))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "check:" not in done.stdout

@@ -622,6 +622,7 @@ def test_void_from_the_command_line_and_through_import_and_export(tmp_path: Path
         return subprocess.run([sys.executable, "-m", "policylang.cli", *args], capture_output=True, text=True,
                               cwd=ROOT, check=False)
 
+    assert run("ledger", "init", "--ledger", url).returncode == 0  # only init creates a ledger (issue 9)
     assert run("ledger", "import", "--ledger", url, "--policy", str(POLICY_FILE), str(tmp_path / "in.jsonl")).returncode == 0
     done = run("void", "c-1", "--reason", "wrong number", "--ledger", url)
     assert done.returncode == 0 and json.loads(done.stdout)["status"] == "void"
@@ -633,6 +634,7 @@ def test_void_from_the_command_line_and_through_import_and_export(tmp_path: Path
     # an export imports again into a fresh ledger and stays void
     (tmp_path / "out.jsonl").write_text("".join(json.dumps(e) + "\n" for e in exported))
     again = f"sqlite:///{tmp_path / 'again.sqlite'}"
+    assert run("ledger", "init", "--ledger", again).returncode == 0
     assert run("ledger", "import", "--ledger", again, "--policy", str(POLICY_FILE), str(tmp_path / "out.jsonl")).returncode == 0
     assert [json.loads(line)["status"] for line in run("ledger", "export", "--ledger", again).stdout.splitlines()] == [
         "void", "void"]

@@ -47,7 +47,7 @@ def stored(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     policy = load(EXAMPLES / "northwind.pol")
     customer = customer_from_json(policy, json.loads((ADA / "customer.json").read_text()), where("customer"))
     entries = ledger_from_jsonl(policy, (ADA / "ledger.jsonl").read_text(), "ledger")
-    with open_ledger(url) as ledger:
+    with open_ledger(url, create=True) as ledger:
         ledger.put_customers(policy, [customer])
         import attrs
 

@@ -60,7 +60,7 @@ def folder_with_policy() -> Path:
 
 def seed(url: str) -> None:
     policy = policylang.compile(POLICY, "faults.pol")
-    with open_ledger(url) as ledger:
+    with open_ledger(url, create=True) as ledger:
         ledger.put_customers(policy, [Customer(c, {"owner": "gold"}) for c in CUSTOMERS])
 
 

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     out = stdout()
     with tempfile.TemporaryDirectory(prefix="policylang-demo-") as folder:
         url = args.ledger or f"sqlite:///{folder}/demo.sqlite"
-        with open_ledger(url, clock=lambda: NOW) as ledger:
+        with open_ledger(url, clock=lambda: NOW, create=True) as ledger:
             ledger.put_customers(policy, customers)
             ledger.append(history)
             out.print(f"policy {policy_file} ({len(policy.rules)} rules); ledger {url}\n")

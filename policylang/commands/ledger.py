@@ -33,7 +33,15 @@ from policylang.inputs import (
     request_from_json,
     where,
 )
-from policylang.ledger import DEFAULT_URL, Ledger, LedgerError, ReservationError, SQLLedger, open_ledger
+from policylang.ledger import (
+    DEFAULT_URL,
+    Ledger,
+    LedgerError,
+    ReservationError,
+    SQLiteLedger,
+    SQLLedger,
+    open_ledger,
+)
 from policylang.records import Contact, Customer, Entry, Event, VoidLine
 from policylang.render import print_errors
 from policylang.rules import Policy
@@ -84,6 +92,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _ledger_option(p)
     p.set_defaults(run=run_init)
 
+    p = actions.add_parser("check", help="check the ledger file for damage (SQLite's full integrity check)",
+                           epilog="exit status: 0 no damage found; 1 damage found (each problem is printed); "
+                                  "2 a ledger that cannot be opened or a usage error.")  # fmt: skip
+    _ledger_option(p)
+    p.set_defaults(run=run_check)
+
     p = actions.add_parser("import", help="add contacts and events (or customer records) from JSONL or CSV",
                            epilog=EXIT_STATUS)
     _ledger_option(p)
@@ -126,6 +140,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("reservation", metavar="RESERVATION", help="the reservation id that reserve printed")
     p.add_argument("--outcome", metavar="NAME", help="the contact's outcome (one of the policy's outcomes)")
     p.add_argument("--policy", metavar="POLICY", help="check the outcome against this policy's outcomes")
+    p.add_argument("--force", action="store_true", help="change an outcome that was already recorded")
     p.set_defaults(run=run_confirm)
 
     p = sub.add_parser("void", help="make a stored contact void: it counts for nothing (JSON out)",
@@ -172,7 +187,11 @@ def _load_policy(path: str) -> Policy:
 
 
 def run_init(args: argparse.Namespace) -> int:
-    with _open(args) as ledger:
+    with _open(args, create=True) as ledger:
+        damage = ledger.check(full=False) if isinstance(ledger, SQLiteLedger) else []
+        if damage:
+            raise LedgerError(f"{ledger.url}: the ledger file is damaged ({'; '.join(damage[:3])})",
+                              hint="restore it from a backup; `policylang ledger check` lists the damage")  # fmt: skip
         found = ledger.found_version if isinstance(ledger, SQLLedger) else 0
         if found == 0:
             what = "created"
@@ -181,6 +200,19 @@ def run_init(args: argparse.Namespace) -> int:
         else:
             what = f"migrated from version {found}"
         stdout().print(f"{ledger.url}: schema version {ledger.schema_version} ({what})", markup=False)
+    return EXIT_OK
+
+
+def run_check(args: argparse.Namespace) -> int:
+    with _open(args) as ledger:
+        damage = ledger.check(full=True) if isinstance(ledger, SQLiteLedger) else []
+        if damage:
+            for problem in damage:
+                sys.stderr.write(f"{ledger.url}: {problem}\n")
+            sys.stderr.write(f"{ledger.url}: damaged ({len(damage)} problem{'s' if len(damage) != 1 else ''}); "
+                             "it takes no writes: restore it from a backup\n")
+            return EXIT_FAILED
+        stdout().print(f"{ledger.url}: no damage found", markup=False)
     return EXIT_OK
 
 
@@ -423,7 +455,7 @@ def run_confirm(args: argparse.Namespace) -> int:
         if args.outcome not in policy.outcomes:
             raise InputError(f"`{args.outcome}` is not an outcome of {args.policy}",
                              expected=", ".join(policy.outcomes) or "no outcomes are declared")  # fmt: skip
-    return _close(args, lambda ledger: ledger.confirm(args.reservation, outcome=args.outcome))
+    return _close(args, lambda ledger: ledger.confirm(args.reservation, outcome=args.outcome, force=args.force))
 
 
 def run_release(args: argparse.Namespace) -> int:

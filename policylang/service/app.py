@@ -34,6 +34,7 @@ from policylang import disclosure
 from policylang.arbitration import arbitrate
 from policylang.decision import Decision
 from policylang.errors import InputError, PolicylangError
+from policylang.inputs import strict_json
 from policylang.ledger import Ledger, LedgerError, Reservation, ReservationError, ReservationState
 from policylang.records import Customer, Entry, Request
 from policylang.service import audit as audit_log
@@ -142,10 +143,11 @@ class Service:
                 raise ServiceError("too_large", f"the request body is over {limit} bytes")
             chunks.append(chunk)
         try:
-            obj = json.loads(b"".join(chunks))
+            obj = strict_json(b"".join(chunks).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             where_ = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            raise ServiceError("malformed_json", f"the body is not valid JSON{where_}") from None
+            why = f": {exc.msg}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise ServiceError("malformed_json", f"the body is not valid JSON{where_}{why}") from None
         if not isinstance(obj, dict):
             raise ServiceError("invalid", "the body must be a JSON object")
         return obj
