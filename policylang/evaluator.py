@@ -1052,9 +1052,14 @@ def next_clear(values: Sequence[int], point: int, limit: int, width: int, ctx: C
         gaps = map(sub, ends, starts)
         last = next(compress(count(first), map(ge, gaps, repeat(2 * width))), first + len(ends))
         ctx.stats.scanned += last - m
-        return int(values[last - 1]) + width
+        # The merge holds only if every run m .. last - 1 is dense (spans less than a window);
+        # a run that is not denies nothing, so then the walk below decides.
+        spans = map(sub, values[m + limit - 1 : last + limit - 1], values[m:last])
+        if next(compress(count(m), map(ge, spans, repeat(width))), last) == last:
+            return int(values[last - 1]) + width
     while m + limit - 1 < size and values[m + limit - 1] - width < current and current <= stop:
-        current = max(current, values[m] + width)
+        if values[m + limit - 1] - values[m] < width:  # only a dense run denies anything
+            current = max(current, values[m] + width)
         m += 1
         ctx.stats.scanned += 1
     return current if current > point else point + 1

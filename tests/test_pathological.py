@@ -34,7 +34,8 @@ def request(at: dt.datetime = T0, team: str = "sales") -> Request:
 def test_a_long_dense_run_is_searched_in_one_pass() -> None:
     # One email every 30 s for 15 days (43,200 contacts) under one a minute: the request is
     # allowed a minute after the last email, wherever it stands in the run.
-    policy = policylang.compile(HEAD + 'cap "c": at most 1 email per 1 minute\n')
+    text = HEAD + 'cap "c": at most 1 email per 1 minute\n'
+    policy = policylang.compile(text)
     ledger = [email(T0 + dt.timedelta(seconds=30 * k)) for k in range(15 * 2880)]
     last = ledger[-1].at
     stats = Stats()
@@ -44,15 +45,16 @@ def test_a_long_dense_run_is_searched_in_one_pass() -> None:
     assert stats.steps <= 3 * len(ledger)
     # the answer is allowed and the instant before it is not (the reference, on the tail)
     tail = ledger[-4:]
-    assert decide_at(policy, {}, request(last + dt.timedelta(minutes=1)), tail)[0]
-    assert not decide_at(policy, {}, request(last + dt.timedelta(seconds=59)), tail)[0]
+    assert decide_at(text, {}, request(last + dt.timedelta(minutes=1)), tail)[0]
+    assert not decide_at(text, {}, request(last + dt.timedelta(seconds=59)), tail)[0]
 
 
 @pytest.mark.parametrize("limit", [1, 3])
 def test_long_rolling_windows_with_planned_contacts_ahead(limit: int) -> None:
     # Contacts planned ahead of the request make the busiest-window question ambiguous at
     # every check; the answer still comes in a number of steps linear in the ledger.
-    policy = policylang.compile(HEAD + f'cap "c": at most {limit} email per 3660 days\n')
+    text = HEAD + f'cap "c": at most {limit} email per 3660 days\n'
+    policy = policylang.compile(text)
     ledger = [email(T0 + dt.timedelta(hours=k), status="planned") for k in range(0, 2000, 7)]
     stats = Stats()
     decision = policy.decide({}, request(), ledger, explain=False, stats=stats)
@@ -63,13 +65,14 @@ def test_long_rolling_windows_with_planned_contacts_ahead(limit: int) -> None:
 @pytest.mark.parametrize("days", [366, 3660])
 def test_consecutive_day_windows_cost_nothing_per_day(days: int) -> None:
     # The cost of a check does not grow with N: a 3,660-day run costs what a 2-day run does.
-    policy = policylang.compile(HEAD + f'cap "c": at most 2 email per {days} consecutive days\n')
+    text = HEAD + f'cap "c": at most 2 email per {days} consecutive days\n'
+    policy = policylang.compile(text)
     ledger = [email(T0 - dt.timedelta(days=days // 2)), email(T0 - dt.timedelta(days=3))]
     stats = Stats()
     decision = policy.decide({}, request(), ledger, stats=stats)
     assert not decision.allowed
     # allowed again on the first local date past the run starting at the first contact
-    expected = reference_decide(policy, {}, request(), ledger, horizon_days=400)
+    expected = reference_decide(text, {}, request(), ledger, horizon_days=400)
     assert decision.next_allowed_at == expected.next_allowed_at
     assert stats.steps <= 200
 
@@ -77,7 +80,8 @@ def test_consecutive_day_windows_cost_nothing_per_day(days: int) -> None:
 def test_consecutive_days_search_jumps_over_a_long_run_of_dates() -> None:
     # One email a day for 300 days under "2 per 3 consecutive days": every date up to the day
     # after the last contact's next date is covered; the answer is found in one merge.
-    policy = policylang.compile(HEAD + 'cap "c": at most 1 email per 3 consecutive days\n')
+    text = HEAD + 'cap "c": at most 1 email per 3 consecutive days\n'
+    policy = policylang.compile(text)
     ledger = [email(T0 + dt.timedelta(days=k, hours=12)) for k in range(300)]
     stats = Stats()
     decision = policy.decide({}, request(), ledger, explain=False, stats=stats)
@@ -86,20 +90,19 @@ def test_consecutive_days_search_jumps_over_a_long_run_of_dates() -> None:
     assert decision.next_allowed_at == dt.datetime(2027, 8, 29, 23, 0, tzinfo=UTC)  # BST midnight
     assert stats.steps <= 4 * len(ledger) + 100
     tail = ledger[-3:]
-    assert decide_at(policy, {}, request(decision.next_allowed_at), tail)[0]
-    assert not decide_at(policy, {}, request(decision.next_allowed_at - dt.timedelta(seconds=1)), tail)[0]
+    assert decide_at(text, {}, request(decision.next_allowed_at), tail)[0]
+    assert not decide_at(text, {}, request(decision.next_allowed_at - dt.timedelta(seconds=1)), tail)[0]
 
 
 def test_two_caps_that_take_turns_denying() -> None:
     # Two rules whose denials interleave: the search alternates between them, one jump per
     # boundary, and agrees with the reference.
-    policy = policylang.compile(
-        HEAD + 'cap "a": at most 1 email per 1 hour\ncap "b": at most 2 email per 1 day\n'
-    )
+    text = HEAD + 'cap "a": at most 1 email per 1 hour\ncap "b": at most 2 email per 1 day\n'
+    policy = policylang.compile(text)
     ledger = [email(T0 + dt.timedelta(minutes=50 * k)) for k in range(60)]
     stats = Stats()
     decision = policy.decide({}, request(), ledger, stats=stats)
-    expected = reference_decide(policy, {}, request(), ledger, horizon_days=400)
+    expected = reference_decide(text, {}, request(), ledger, horizon_days=400)
     assert decision.next_allowed_at == expected.next_allowed_at
     assert stats.steps <= 40 * len(ledger)
 
@@ -126,3 +129,21 @@ def test_capacity_across_many_customers_is_searched_in_one_pass() -> None:
     assert decision.next_allowed_at == calls[-1].at + dt.timedelta(minutes=1)
     assert Loads.reads <= 3
     assert stats.steps <= 4 * len(calls)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_two_contacts_exactly_one_window_apart_are_not_a_run(quiet: bool) -> None:
+    # Found by the differential test after the merge jump landed: contacts at 00:00 and 01:00
+    # and one exactly a day after the second. That last pair spans a whole window, so it fills
+    # none: the first pair denies until 00:00 the next day, not until 01:00 (the merge used
+    # to extend the stretch over every later pair, dense or not). With many such pairs the
+    # fast merge path is taken; with a quiet rule ahead the walk is.
+    text = HEAD + 'cap "c": at most 2 email per 1 day\n'
+    if quiet:
+        text += 'quiet "q": no email on wednesday\n'
+    start = dt.datetime(2025, 12, 31, tzinfo=UTC)  # a Wednesday
+    ledger = [email(start), email(start + dt.timedelta(hours=1)), email(start + dt.timedelta(hours=25))]
+    decision = policylang.compile(text).decide({}, request(start), ledger, explain=False)
+    assert decision.next_allowed_at == start + dt.timedelta(days=1)
+    assert decide_at(text, {}, request(start + dt.timedelta(days=1)), ledger)[0]
+    assert not decide_at(text, {}, request(start + dt.timedelta(days=1, seconds=-1)), ledger)[0]
