@@ -161,6 +161,8 @@ class Model:
             row.status = "sent"
             row.outcome = outcome if outcome is not None else row.outcome
         elif state == "sent":
+            if outcome is not None and row.outcome is not None and outcome != row.outcome:
+                raise Refused(state)  # a recorded outcome changes only with force (issue 9, item 8)
             row.outcome = outcome if outcome is not None else row.outcome
         else:
             raise Refused(state)
@@ -182,7 +184,10 @@ class Model:
         return len(gone)
 
     def complaint(self, customer: str, at: dt.datetime) -> None:
-        self.rows.append(Row("", customer, at, event="complaint"))
+        # an entry without an id is keyed by its content: the same event again is a retry
+        # and adds nothing (issue 9, item 8)
+        if not any(r.customer == customer and r.at == at and r.event == "complaint" for r in self.rows):
+            self.rows.append(Row("", customer, at, event="complaint"))
 
     def events(self, customer: str) -> list[tuple[object, ...]]:
         out: list[tuple[object, ...]] = []
