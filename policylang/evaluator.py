@@ -946,9 +946,12 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
     """
     window = getattr(ctx.loads, "window", None) if rule.kind == "capacity" and ctx.loads is not None else None
     if window is not None:
-        # a batch's counts, kept sorted in memory (batch.Counts): the whole sequence as it
-        # stands, no copy and no sort per request
-        times, contacts, _, _ = window(rule, lo, hi)
+        # a batch's or a replay's counts, kept sorted in memory: only [i, j) counts (a replay
+        # cuts off the contacts from the replayed one's place on); no sort per request, and
+        # no copy when the range is the whole sequence
+        times, contacts, i, j = window(rule, lo, hi)
+        if i or j != len(times):
+            times, contacts = times[i:j], contacts[i:j]
         group = rule.group
         if group is not None:
             wanted = getattr(ctx.request, group)
