@@ -77,6 +77,8 @@ RULES: dict[str, LintRule] = {
                  "a customer attribute or an event that no rule uses"),
         LintRule("PL011", "unnamed-vocabulary",
                  "a channel, purpose, team or outcome no rule names (requests and ledgers use them too)"),
+        LintRule("PL012", "uncited-rule",
+                 "a policy that includes a regulatory pack has a rule of its own without a `cite`"),
     )
 }
 DEFAULT_OFF = frozenset({"PL011"})
@@ -653,6 +655,21 @@ def unused_declarations(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
                                   attribute.name.span, hint="remove it from the `customer` block, or use it")
 
 
+def uncited_rules(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
+    """PL012: once a policy includes a pack, its own rules say which text they follow too, so
+    an auditor reading a trace can tell law from house rule (11.17's `cite`)."""
+    packs = sorted({pack for pack, _ in policy.rule_packs.values()})
+    if not packs:
+        return
+    for rule in policy.rules:
+        if rule.name not in policy.rule_packs and not rule.cite:
+            yield Finding("PL012", f'{rule.kind} "{rule.name}" cites nothing, though the policy includes '
+                                   f"{quoted(packs)}",
+                          name_span(rule),
+                          hint='end the rule with `cite "..."` (the law, or the firm\'s own policy document), '
+                               "or silence it with `# policylang: ignore[PL012]`")
+
+
 CHECKS = (
     reversed_hours,
     no_allowed_hour,
@@ -664,6 +681,7 @@ CHECKS = (
     single_team_exclusive,
     precedence_no_effect,
     unused_declarations,
+    uncited_rules,
 )
 
 

@@ -115,7 +115,7 @@ def test_each_code_fires_on_its_policy_and_not_on_the_fixed_one(code: str) -> No
 
 
 def test_every_code_has_a_case() -> None:
-    assert set(CASES) | {"PL010", "PL011"} == set(RULES)
+    assert set(CASES) | {"PL010", "PL011", "PL012"} == set(RULES)
 
 
 def test_unused_declarations() -> None:
@@ -195,7 +195,8 @@ def test_the_examples_lint_without_reversed_hours_or_dead_rules() -> None:
     for path in sorted(root.glob("*.pol")):
         result = lint_text(path.read_text(), str(path))
         assert result.errors == ()
-        assert {f.code for f in result.findings} <= {"PL010"}, (path, result.findings)
+        # PL012: the collections example's own house rules cite nothing beside the Reg F pack
+        assert {f.code for f in result.findings} <= {"PL010", "PL012"}, (path, result.findings)
 
 
 def test_the_linters_traffic_is_the_evaluators_rule_plan() -> None:
@@ -218,3 +219,23 @@ def test_the_linters_traffic_is_the_evaluators_rule_plan() -> None:
             plan = rule_plan(policy, Request(team, channel, purpose, at), team if is_owner else None)
             expected = {rule.index for rule, status, _ in plan.entries if status == "check"}
             assert {i for i, s in traffic.status[shape].items() if s == "check"} == expected, (path, shape)
+
+
+def test_rules_of_a_policy_that_includes_a_pack_cite_their_text() -> None:
+    """PL012: with a pack included, each of the policy's own rules should cite its text; the
+    pack's rules (which cite theirs) and a policy without a pack are never flagged."""
+    path = Path(__file__).resolve().parent.parent / "examples" / "northwind_collections.pol"
+    text = path.read_text()
+    flagged = [(f.span.line, f.message) for f in lint_text(text, str(path)).findings if f.code == "PL012"]
+    assert [message for _, message in flagged] == [
+        'exclude "deceased" cites nothing, though the policy includes "us/reg_f"',
+        'quiet "after a bereavement" cites nothing, though the policy includes "us/reg_f"',
+        'exempt "legal notices by post" cites nothing, though the policy includes "us/reg_f"',
+    ]
+    cited = text
+    for name in ("deceased", "after a bereavement", "legal notices by post"):
+        line = next(line for line in cited.splitlines() if f'"{name}":' in line)
+        cited = cited.replace(line, line + f' cite "Northwind collections manual, {name}"')
+    assert [f for f in lint_text(cited, str(path)).findings if f.code == "PL012"] == []
+    # the same rules without the include: nothing to cite against
+    assert [f for f in found('exclude "young2": any when customer.age < 16\n') if f[0] == "PL012"] == []
