@@ -866,13 +866,8 @@ class Ledger:
     def _close(self, reservation_id: str, to: str, outcome: str | None, force: bool = False) -> ReservationState:
         with self._transaction(write=True) as txn:
             now_us = self._now_us(txn)
-            row = txn.row(reservation_id, for_update=False)
-            if row is not None:
-                # the customer's lock first (as reserve takes it), so a reservation that is
-                # displacing this contact and this confirm cannot interleave
-                txn.lock_customer(row.customer)
-                row = txn.row(reservation_id, for_update=True)
-            if row is None or row.kind != "contact":
+            row = _locked_contact(txn, reservation_id)
+            if row is None:
                 raise LedgerError(f"no reservation {reservation_id!r} in this ledger")
             if outcome is not None and row.outcomes is not None and outcome not in json.loads(row.outcomes):
                 allowed = json.loads(row.outcomes)
@@ -916,11 +911,8 @@ class Ledger:
         check_text(reason, "void reason")
         with self._transaction(write=True) as txn:
             now_us = self._now_us(txn)
-            row = txn.row(entry_id, for_update=False)
-            if row is not None:
-                txn.lock_customer(row.customer)
-                row = txn.row(entry_id, for_update=True)
-            if row is None or row.kind != "contact":
+            row = _locked_contact(txn, entry_id)
+            if row is None:
                 raise LedgerError(f"no contact {entry_id!r} in this ledger")
             row.status = "released"
             row.ended = VOID_MARK + (reason or "")
@@ -937,6 +929,19 @@ class Ledger:
         with self._transaction(write=True) as txn:
             now_us = self._now_us(txn)
             return txn.expire(now_us)
+
+
+def _locked_contact(txn: Txn, row_id: str) -> Row | None:
+    """The stored contact ``row_id``, read for update under its customer's lock, or None.
+
+    The customer's lock comes first (as reserve takes it), so a reservation displacing this
+    contact and a confirm, release or void of it cannot interleave."""
+    row = txn.row(row_id, for_update=False)
+    if row is None:
+        return None
+    txn.lock_customer(row.customer)
+    row = txn.row(row_id, for_update=True)
+    return row if row is not None and row.kind == "contact" else None
 
 
 def _state(row: Row, now_us: int) -> ReservationState:
