@@ -7,10 +7,21 @@ compare equal when they say the same thing (the formatter's round-trip test reli
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import attrs
 
 from policylang.source import NOWHERE, Span
+
+# The closed sets of words the grammar allows, as types (the parser reads each once).
+DurationUnit = Literal["minute", "hour", "day", "week", "month", "year"]
+CalendarUnit = Literal["day", "week", "month", "quarter", "year"]
+CompareOp = Literal["is", "is not", "==", "!=", "<", "<=", ">", ">="]
+TimeOp = Literal["within", "within_days", "ago"]
+RequestField = Literal["channel", "team", "purpose"]
+ValueKind = Literal["name", "number", "date", "text", "bool"]
+VocabularyKind = Literal["channels", "teams", "purposes", "outcomes", "events"]
+RuleKind = Literal["cap", "capacity", "quiet", "exclude", "require", "exclusive", "exempt"]
 
 
 def span_field() -> Span:
@@ -34,7 +45,7 @@ class Duration:
     """``N minutes|hours|days|weeks``; ``unit`` is the singular form as written."""
 
     amount: int
-    unit: str
+    unit: DurationUnit
     span: Span = _span()
 
     @property
@@ -68,7 +79,7 @@ class ConsecutiveDays:
 class CalendarWindow:
     """``per calendar day|week|month|quarter|year`` in local time."""
 
-    unit: str
+    unit: CalendarUnit
     span: Span = _span()
 
 
@@ -100,7 +111,7 @@ class AttrRef:
 class Value:
     """A literal in a condition; ``kind`` is name, number, date, text or bool."""
 
-    kind: str
+    kind: ValueKind
     value: str | float | dt.date | bool
     span: Span = _span()
 
@@ -118,7 +129,7 @@ class Compare:
     """``customer.ATTR OP value`` with OP one of is, is not, ==, !=, <, <=, >, >=."""
 
     attr: AttrRef
-    op: str
+    op: CompareOp
     value: Value
     span: Span = _span()
 
@@ -137,7 +148,7 @@ class InList:
 class Member:
     """``channel in customer.opted_out`` (or team/purpose, or ``not in``)."""
 
-    field: str
+    field: RequestField
     attr: AttrRef
     negated: bool = False
     span: Span = _span()
@@ -167,7 +178,7 @@ class TimeTest:
     ``op`` is ``within``, ``within_days`` or ``ago``; ``days`` is set for ``within_days``."""
 
     attr: AttrRef
-    op: str
+    op: TimeOp
     duration: Duration | None = None
     days: int | None = None
     span: Span = _span()
@@ -195,7 +206,7 @@ class PolicyTimezone:
 class Vocabulary:
     """``channels a, b`` (kind is channels, teams, purposes, outcomes or events)."""
 
-    kind: str
+    kind: VocabularyKind
     names: tuple[Name, ...]
     span: Span = _span()
 
@@ -325,7 +336,7 @@ class Counting:
 class Cap:
     """``cap`` and ``capacity``: at most N matching contacts per window."""
 
-    kind: str  # "cap" or "capacity"
+    kind: Literal["cap", "capacity"]  # "cap" or "capacity"
     name: str
     limit: int
     selector: Selector
@@ -339,16 +350,39 @@ class Cap:
 
 
 @attrs.frozen(slots=True)
+class ClockTime:
+    """A clock time ``HH:MM`` as read once by the parser (``24:00`` is kept; the compiler
+    says where it may stand); ``written`` is the text as written, for printing."""
+
+    hour: int
+    minute: int
+    written: str = attrs.field(default="", eq=False)
+    span: Span = _span()
+
+    @property
+    def minutes(self) -> int:
+        """Minutes since midnight."""
+        return self.hour * 60 + self.minute
+
+    def __str__(self) -> str:
+        return self.written or f"{self.hour:02d}:{self.minute:02d}"
+
+
+@attrs.frozen(slots=True)
 class Outside:
-    start: str
-    end: str
+    """``outside A-B``: quiet before A and from B."""
+
+    start: ClockTime
+    end: ClockTime
     span: Span = _span()
 
 
 @attrs.frozen(slots=True)
 class Between:
-    start: str
-    end: str
+    """``between A and B``: quiet from A until B."""
+
+    start: ClockTime
+    end: ClockTime
     span: Span = _span()
 
 
@@ -389,7 +423,7 @@ QuietPeriod = Outside | Between | OnDays | WithinAfter
 
 @attrs.frozen(slots=True)
 class Quiet:
-    kind: str
+    kind: Literal["quiet"]
     name: str
     selector: Selector
     period: QuietPeriod
@@ -402,7 +436,7 @@ class Quiet:
 
 @attrs.frozen(slots=True)
 class Exclude:
-    kind: str
+    kind: Literal["exclude"]
     name: str
     selector: Selector
     condition: Condition
@@ -414,7 +448,7 @@ class Exclude:
 
 @attrs.frozen(slots=True)
 class Require:
-    kind: str
+    kind: Literal["require"]
     name: str
     selector: Selector
     prerequisite: Selector
@@ -430,7 +464,7 @@ class Require:
 
 @attrs.frozen(slots=True)
 class Exclusive:
-    kind: str
+    kind: Literal["exclusive"]
     name: str
     selector: Selector
     distance: Duration
@@ -463,7 +497,7 @@ class ExemptWindow:
 
 @attrs.frozen(slots=True)
 class Exempt:
-    kind: str
+    kind: Literal["exempt"]
     name: str
     selector: Selector
     targets: tuple[ExemptTarget, ...]

@@ -7,16 +7,24 @@ with its span, then raises them together (:class:`~policylang.errors.ErrorGroup`
 from __future__ import annotations
 
 import datetime as dt
-import decimal
-import functools
-import operator
 import zoneinfo
-from collections.abc import Callable, Mapping
-from typing import Any
 
 import attrs
 
-from policylang import ast, clock
+from policylang import ast, clock, unparse
+from policylang.conditions import (
+    Comparison,
+    Condition,
+    Conjunction,
+    Constant,
+    Disjunction,
+    FlagIs,
+    Membership,
+    Negation,
+    OneOf,
+    TimeSpec,
+    assert_never,
+)
 from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean, raise_all
 from policylang.includes import Expansion, PackRef, expand
 from policylang.parser import KEYWORDS, parse_partial
@@ -28,7 +36,6 @@ from policylang.rules import (
     Calendar,
     CapRule,
     ClockRange,
-    ConditionFn,
     Consecutive,
     DayClock,
     DaySet,
@@ -42,7 +49,6 @@ from policylang.rules import (
     RequireRule,
     Rolling,
     Scope,
-    TimeSpec,
     WindowSpec11,
 )
 from policylang.source import Source, Span
@@ -568,7 +574,7 @@ class Compiler:
             except_channels=frozenset(excepts["channel"]),
             except_teams=frozenset(excepts["team"]),
             except_owner=except_owner,
-            text=selector_text(node),
+            text=unparse.text(node),
         )
         if not self.unparsed_words and not self.can_match(match):
             self.error(
@@ -632,7 +638,7 @@ class Compiler:
             )
         fixed_zone, zone_attr = self.rule_zone(tail, node)
         zone_name = fixed_zone or self.timezone or "UTC"
-        condition: ConditionFn | None = None
+        condition: Condition | None = None
         used: list[str] = []
         self.time_tests = []
         if tail.when is not None:
@@ -651,7 +657,7 @@ class Compiler:
         if compiled is None:
             return None
         scope = Scope(
-            condition, tail.when, condition_text(tail.when) if tail.when is not None else "",
+            condition, unparse.text(tail.when) if tail.when is not None else "",
             tuple(dict.fromkeys(used)), tests, start, until, zone_name,
         )
         scope = attrs.evolve(scope, fixed_zone=fixed_zone, zone_attr=zone_attr)
@@ -746,7 +752,7 @@ class Compiler:
                     expected="an event, an outcome or a date that ends the window",
                     hint=did_you_mean(item.value, pool) or "declare it in the `events` or `outcomes` list",
                 )
-        length = (f"{window.duration.amount} {plural(window.duration)}" if window.duration is not None
+        length = (unparse.text(window.duration) if window.duration is not None
                   else f"{window.days} consecutive days" if window.days is not None else "")
         opened_by = event or (opener.text if opener is not None else "")
         text = (f"within {length} after {opened_by}" if length else f"after {opened_by}")
@@ -800,7 +806,7 @@ class Compiler:
     def window_spec(self, window: ast.Window) -> Rolling | Consecutive | Calendar:
         if isinstance(window, ast.RollingWindow):
             length = window.length
-            return Rolling(self.duration(length, months_allowed=True), f"{length.amount} {plural(length)}", length.months)
+            return Rolling(self.duration(length, months_allowed=True), unparse.text(length), length.months)
         if isinstance(window, ast.ConsecutiveDays):
             if window.days < 1 or window.days > 3660:
                 self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
@@ -835,38 +841,28 @@ class Compiler:
             return DayClock(days, clock_range) if clock_range is not None else None
         return self.after_trigger(period)
 
-    def clock(self, text: str, span: Span, *, end: bool) -> int | None:
-        hours, minutes = (int(p) for p in text.split(":"))
+    def clock(self, time: ast.ClockTime, *, end: bool) -> int | None:
+        """Minutes since midnight of a clock time the parser read; ``24:00`` only at an end."""
+        hours, minutes = time.hour, time.minute
         if end and hours == 24 and minutes == 0:
             return 1440
         if hours == 24 and minutes == 0:
-            self.error("`24:00` can only end a period", span, expected="a start time from 00:00 to 23:59",
+            self.error("`24:00` can only end a period", time.span, expected="a start time from 00:00 to 23:59",
                        hint="a period that starts at midnight starts at `00:00`")
             return None
         if hours > 23 or minutes > 59:
             self.error(
-                f"`{text}` is not a clock time",
-                span,
+                f"`{time}` is not a clock time",
+                time.span,
                 expected="a time from 00:00 to 23:59, or 24:00 at the end of a period",
                 hint="times are 24-hour `HH:MM`",
             )
             return None
         return hours * 60 + minutes
 
-    def clock_span(self, period: ast.Outside | ast.Between, text: str, after: int = 0) -> Span:
-        """Where ``text`` (a clock time of ``period``) is on its line, so the caret is under it."""
-        span = period.span
-        line = self.source.line(span.line)
-        found = line.find(text, span.column - 1 + after)
-        if found < 0 or span.line != span.end_line:
-            return span
-        return Span.point(span.file, span.line, found + 1, len(text))
-
     def clock_range(self, period: ast.Outside | ast.Between) -> ClockRange | None:
-        start_span = self.clock_span(period, period.start)
-        start = self.clock(period.start, start_span, end=False)
-        end_from = start_span.end_column - period.span.column if start_span != period.span else 0
-        end = self.clock(period.end, self.clock_span(period, period.end, end_from), end=True)
+        start = self.clock(period.start, end=False)
+        end = self.clock(period.end, end=True)
         if start is None or end is None:
             return None
         if start == end or (start == 0 and end == 1440):
@@ -939,7 +935,7 @@ class Compiler:
                     period.span,
                 )
             count, count_window, counted = self.pause_count(period)
-            text = f"within {duration_text(period)} after {counted}{event_names[0].value}"
+            text = f"within {within_length(period)} after {counted}{event_names[0].value}"
             if count_window is not None:
                 text += f" in {count_window.text}"
             if period.for_each:
@@ -950,7 +946,7 @@ class Compiler:
         if trigger is None:
             return None
         count, count_window, counted = self.pause_count(period)
-        text = f"within {duration_text(period)} after {counted}{trigger.text}"
+        text = f"within {within_length(period)} after {counted}{trigger.text}"
         every = frozenset(o for o in (outcome, *more) if o) if more else frozenset()
         if outcome:
             text += " with outcome " + ", ".join(o for o in (outcome, *more) if o)
@@ -984,7 +980,7 @@ class Compiler:
             return None
         return ExcludeRule(
             index, "exclude", node.name, match, node.span, node, condition,
-            tuple(dict.fromkeys(used)), condition_text(node.condition), tuple(self.time_tests), node.condition,
+            tuple(dict.fromkeys(used)), unparse.text(node.condition), tuple(self.time_tests),
         )
 
     def require(self, node: ast.Require, index: int, match: Match | None) -> RequireRule | None:
@@ -1037,36 +1033,45 @@ class Compiler:
                           window)
 
     # ---- conditions ----------------------------------------------------------------
-    def condition(self, node: ast.Condition, used: list[str]) -> ConditionFn | None:
-        if isinstance(node, (ast.AllOf, ast.AnyOf)):
-            parts = [self.condition(op, used) for op in node.operands]
-            if any(p is None for p in parts):
-                return None
-            fns = [p for p in parts if p is not None]
-            if isinstance(node, ast.AllOf):
-                return lambda c, r, t=None, z=None: all(f(c, r, t, z) for f in fns)
-            return lambda c, r, t=None, z=None: any(f(c, r, t, z) for f in fns)
-        if isinstance(node, ast.Not):
-            inner = self.condition(node.operand, used)
-            if inner is None:
-                return None
-            return lambda c, r, t=None, z=None: not inner(c, r, t, z)
-        spec = self.attr(node.attr)
-        if spec is None:
-            return None
-        used.append(spec.name)
-        if isinstance(node, ast.TimeTest):
-            return self.time_test(node, spec)
-        if isinstance(node, ast.FlagTest):
-            return self.flag_test(node, spec)
-        if isinstance(node, ast.Member):
-            used.append("request." + node.field)  # the trace shows the request's value too
-            return self.member_test(node, spec)
-        if isinstance(node, ast.InList):
-            return self.in_list(node, spec)
-        return self.compare(node, spec)
+    def condition(self, node: ast.Condition, used: list[str]) -> Condition | None:
+        """The condition as a typed tree (:mod:`policylang.conditions`), or None after an error."""
+        match node:
+            case ast.AllOf(operands) | ast.AnyOf(operands):
+                parts = [self.condition(op, used) for op in operands]
+                kept = tuple(p for p in parts if p is not None)
+                if len(kept) != len(parts):
+                    return None
+                return Conjunction(kept) if isinstance(node, ast.AllOf) else Disjunction(kept)
+            case ast.Not(operand):
+                inner = self.condition(operand, used)
+                return None if inner is None else Negation(inner)
+            case ast.FlagTest() | ast.Compare() | ast.InList() | ast.Member() | ast.TimeTest():
+                spec = self.attr(node.attr)
+                if spec is None:
+                    return None
+                used.append(spec.name)
+                return self.test(node, spec, used)
+            case _:
+                assert_never(node)
 
-    def time_test(self, node: ast.TimeTest, spec: AttrSpec) -> ConditionFn | None:
+    def test(self, node: ast.FlagTest | ast.Compare | ast.InList | ast.Member | ast.TimeTest,
+             spec: AttrSpec, used: list[str]) -> Condition | None:
+        match node:
+            case ast.TimeTest():
+                return self.time_test(node, spec)
+            case ast.FlagTest():
+                return self.flag_test(node, spec)
+            case ast.Member():
+                used.append("request." + node.field)  # the trace shows the request's value too
+                return self.member_test(node, spec)
+            case ast.InList():
+                return self.in_list(node, spec)
+            case ast.Compare():
+                return self.compare(node, spec)
+            case _:
+                assert_never(node)
+
+    def time_test(self, node: ast.TimeTest, spec: AttrSpec) -> TimeSpec | None:
         """``customer.A within D`` / ``within N consecutive days`` / ``at least D ago`` (11.2)."""
         words = {"within": "within", "within_days": "within", "ago": "at least ... ago"}[node.op]
         if spec.kind not in ("instant", "date"):
@@ -1076,18 +1081,20 @@ class Compiler:
                 hint=f"declare it as `{spec.name}  instant` (or `date`) in the customer block",
             )
             return None
-        seconds = months = days = 0
+        seconds = months = days = amount = 0
+        unit: ast.DurationUnit = "day"
         if node.duration is not None:
             seconds, months = self.duration(node.duration, months_allowed=True), node.duration.months
+            amount, unit = node.duration.amount, node.duration.unit
         elif node.days is not None and not 1 <= node.days <= 3660:
             self.error("a run of consecutive days must be between 1 and 3660 days", node.span)
         else:
             days = node.days or 0
-        test = TimeSpec(spec.name, node.op, seconds, months, days, condition_text(node))
+        test = TimeSpec(spec.name, node.op, seconds, months, days, amount, unit)
         self.time_tests.append(test)
-        return functools.partial(time_test_holds, test)
+        return test
 
-    def flag_test(self, node: ast.FlagTest, spec: AttrSpec) -> ConditionFn | None:
+    def flag_test(self, node: ast.FlagTest, spec: AttrSpec) -> FlagIs | None:
         if spec.kind != "flag":
             self.error(
                 f"`customer.{spec.name}` is {describe_type(spec)}, not a flag",
@@ -1095,30 +1102,29 @@ class Compiler:
                 hint=f"compare it, for example `customer.{spec.name} is ...`",
             )
             return None
-        name = spec.name
-        return lambda c, r, t=None, z=None: c.get(name) is True
+        return FlagIs(spec.name)
 
-    def member_test(self, node: ast.Member, spec: AttrSpec) -> ConditionFn | None:
+    def member_test(self, node: ast.Member, spec: AttrSpec) -> Membership | None:
         if spec.kind != "set" or spec.element != node.field:
             self.error(
                 f"`customer.{spec.name}` is {describe_type(spec)}, not a set of {node.field}",
                 node.attr.span,
             )
             return None
-        name, field, negated = spec.name, node.field, node.negated
-        return lambda c, r, t=None, z=None: (getattr(r, field) in c.get(name, ())) != negated
+        return Membership(node.field, spec.name, node.negated)
 
-    def typed_value(self, value: ast.Value, spec: AttrSpec) -> Any:
-        """The literal as the attribute's type, or the marker ``_BAD`` after an error."""
+    def typed_value(self, value: ast.Value, spec: AttrSpec) -> Constant | None:
+        """The literal as the attribute's type, or None after an error."""
         kind = spec.kind
+        quoted = value.kind == "text"
         if kind in ("number",) and value.kind == "number":
-            return value.value
+            return Constant(value.value)
         if kind == "date" and value.kind == "date":
-            return value.value
+            return Constant(value.value)
         if kind == "flag" and value.kind == "bool":
-            return value.value
+            return Constant(value.value)
         if kind in ("text", "zone") and value.kind in ("text", "name"):
-            return value.value
+            return Constant(value.value, quoted)
         if kind == "enum" and value.kind == "name":
             if value.value not in spec.choices:
                 self.error(
@@ -1127,31 +1133,31 @@ class Compiler:
                     expected=", ".join(sorted(spec.choices)),
                     hint=did_you_mean(str(value.value), spec.choices),
                 )
-                return _BAD
-            return value.value
+                return None
+            return Constant(value.value)
         if kind in SELECTABLE and value.kind == "name":
             if self.kind_of.get(str(value.value)) != kind:
                 self.unknown(ast.Name(str(value.value), value.span), kind)
-                return _BAD
-            return value.value
+                return None
+            return Constant(value.value)
         self.error(
             f"`customer.{spec.name}` is {describe_type(spec)}; it cannot be compared with "
             f"{describe_value(value)}",
             value.span,
         )
-        return _BAD
+        return None
 
-    def in_list(self, node: ast.InList, spec: AttrSpec) -> ConditionFn | None:
+    def in_list(self, node: ast.InList, spec: AttrSpec) -> OneOf | None:
         if spec.kind in ("set", "flag"):
             self.error(f"`customer.{spec.name}` is {describe_type(spec)}; `in (...)` needs a single value", node.attr.span)
             return None
         values = [self.typed_value(v, spec) for v in node.values]
-        if any(v is _BAD for v in values):
+        kept = tuple(v for v in values if v is not None)
+        if len(kept) != len(values):
             return None
-        name, choices, negated = spec.name, frozenset(values), node.negated
-        return lambda c, r, t=None, z=None: present(c, name) and ((c[name] in choices) != negated)
+        return OneOf(spec.name, kept, node.negated)
 
-    def compare(self, node: ast.Compare, spec: AttrSpec) -> ConditionFn | None:
+    def compare(self, node: ast.Compare, spec: AttrSpec) -> Comparison | None:
         op = node.op
         if op in ("<", "<=", ">", ">=") and spec.kind not in ("number", "date"):
             self.error(
@@ -1163,69 +1169,10 @@ class Compiler:
         if spec.kind == "set":
             self.error(f"`customer.{spec.name}` is a set; test membership with `channel in customer.{spec.name}`", node.span)
             return None
-        if op in ("is", "is not") and spec.kind in ("number", "date"):
-            op = "==" if op == "is" else "!="
         value = self.typed_value(node.value, spec)
-        if value is _BAD:
+        if value is None:
             return None
-        test = COMPARE[op]
-        name = spec.name
-        return lambda c, r, t=None, z=None: present(c, name) and test(c[name], value)
-
-
-_BAD = object()
-COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "is": operator.eq,
-    "==": operator.eq,
-    "is not": operator.ne,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def time_value(value: Any, tz: dt.tzinfo) -> int | None:
-    """An instant or date attribute as epoch µs (a date is the start of that local date)."""
-    if isinstance(value, dt.datetime):
-        return clock.micros(value)
-    if isinstance(value, dt.date):
-        return clock.start_of_date(value, tz)
-    return None
-
-
-def time_test_end(test: TimeSpec, start: int, tz: dt.tzinfo) -> int:
-    """The instant at which ``within`` stops holding, or ``at least ... ago`` starts."""
-    if test.op == "within_days":
-        return clock.start_of_date(clock.local_date(start, tz) + dt.timedelta(days=test.days), tz)
-    return clock.plus(start, test.seconds, test.months, tz)
-
-
-def time_test_holds(test: TimeSpec, c: Mapping[str, Any], r: Any, t: int | None = None,
-                    z: dt.tzinfo | None = None) -> bool:
-    """Does the time test hold at ``t`` (the request's instant when None)? An absent value,
-    or one after ``t``, makes every test false."""
-    tz = z or clock.UTC
-    now = t if t is not None else clock.micros(r.at)
-    start = time_value(c.get(test.attribute), tz)
-    if start is None or start > now:
-        return False
-    end = time_test_end(test, start, tz)
-    return now < end if test.op != "ago" else end <= now
-
-
-def time_test_changes(test: TimeSpec, c: Mapping[str, Any], tz: dt.tzinfo) -> tuple[int, ...]:
-    """The instants at which a time test can change its truth value for this customer."""
-    start = time_value(c.get(test.attribute), tz)
-    if start is None:
-        return ()
-    return (start, time_test_end(test, start, tz))
-
-
-def present(customer: Mapping[str, Any], name: str) -> bool:
-    """A comparison with an absent value is false (section 3)."""
-    return customer.get(name) is not None
+        return Comparison(spec.name, op, value)
 
 
 def exemption_edges(rules: list[AnyRule]) -> dict[int, tuple[int, ...]]:
@@ -1263,64 +1210,8 @@ def declare_hint(wanted: str | None) -> str:
     return "declare it in the `channels`, `teams`, `purposes`, `outcomes` or `events` list"
 
 
-def plural(duration: ast.Duration) -> str:
-    return duration.unit + ("s" if duration.amount != 1 else "")
-
-
-def duration_text(period: ast.WithinAfter) -> str:
+def within_length(period: ast.WithinAfter) -> str:
+    """``7 days`` or ``3 consecutive days``: the length of a quiet period after a trigger."""
     if period.duration is not None:
-        return f"{period.duration.amount} {plural(period.duration)}"
-    return f"{period.days} consecutive days"
-
-
-def selector_text(node: ast.Selector) -> str:
-    """The selector as an author wrote it, normalised: ``marketing phone by cards``."""
-    parts = [" ".join(n.value for n in node.names)] if node.names else []
-    if node.by:
-        parts.append("by " + ", ".join(n.value for n in node.by))
-    if node.excepts:
-        parts.append("except " + ", ".join(n.value for n in node.excepts))
-    return " ".join(parts)
-
-
-def condition_text(node: ast.Condition) -> str:
-    """A condition written back as text (for traces)."""
-    if isinstance(node, ast.AllOf):
-        return " and ".join(_wrap(op) for op in node.operands)
-    if isinstance(node, ast.AnyOf):
-        return " or ".join(_wrap(op) for op in node.operands)
-    if isinstance(node, ast.Not):
-        return "not " + _wrap(node.operand)
-    if isinstance(node, ast.FlagTest):
-        return f"customer.{node.attr.attribute}"
-    if isinstance(node, ast.Member):
-        return f"{node.field} {'not in' if node.negated else 'in'} customer.{node.attr.attribute}"
-    if isinstance(node, ast.TimeTest):
-        head = f"customer.{node.attr.attribute}"
-        if node.op == "within_days":
-            return f"{head} within {node.days} consecutive {'day' if node.days == 1 else 'days'}"
-        assert node.duration is not None
-        length = f"{node.duration.amount} {plural(node.duration)}"
-        return f"{head} within {length}" if node.op == "within" else f"{head} at least {length} ago"
-    if isinstance(node, ast.InList):
-        values = ", ".join(value_text(v) for v in node.values)
-        return f"customer.{node.attr.attribute} {'not in' if node.negated else 'in'} ({values})"
-    return f"customer.{node.attr.attribute} {node.op} {value_text(node.value)}"
-
-
-def _wrap(node: ast.Condition) -> str:
-    text = condition_text(node)
-    return f"({text})" if isinstance(node, (ast.AllOf, ast.AnyOf)) else text
-
-
-def value_text(value: ast.Value) -> str:
-    """A literal as policy text."""
-    if value.kind == "text":
-        return '"' + str(value.value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if value.kind == "bool":
-        return "true" if value.value else "false"
-    if value.kind == "number":
-        number = float(value.value)  # type: ignore[arg-type]
-        # never an exponent: the grammar's NUMBER has none (1.5e-07 -> 0.00000015)
-        return str(int(number)) if number.is_integer() else format(decimal.Decimal(repr(number)), "f")
-    return str(value.value)
+        return unparse.text(period.duration)
+    return unparse.days_words(period.days or 0)

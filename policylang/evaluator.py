@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, count, repeat
@@ -30,6 +31,18 @@ import attrs
 
 from policylang import clock
 from policylang.clock import DAY, format_local, format_span
+from policylang.conditions import (
+    Comparison,
+    Condition,
+    Conjunction,
+    Disjunction,
+    FlagIs,
+    Membership,
+    Negation,
+    OneOf,
+    TimeSpec,
+    assert_never,
+)
 from policylang.decision import Decision, TraceEntry
 from policylang.history import History
 from policylang.records import Contact, Customer, Entry, Request, in_campaign
@@ -51,8 +64,8 @@ from policylang.rules import (
     RequireRule,
     Rolling,
     Scope,
-    TimeSpec,
 )
+from policylang.unparse import text as condition_text
 
 HORIZON = 400 * DAY
 NEVER = None
@@ -749,22 +762,20 @@ def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:
     if scope.until is not None and t >= scope.until:
         reason = f"in force until {format_local(scope.until, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
         return Finding(False, (), reason, skipped=True)
-    if scope.condition is not None and not scope.condition(ctx.values, ctx.request, t, ctx.tz):
+    if scope.condition is not None and not holds(scope.condition, ctx.values, ctx.request, t, ctx.tz):
         reason = ""
         if ctx.explain:
-            reason = when_false_text(scope.condition_node, scope.condition_text, scope.attributes, ctx, t)
+            reason = when_false_text(scope.condition, scope.condition_text, scope.attributes, ctx, t)
         return Finding(False, (), reason, skipped=True)
     return None
 
 
-def when_false_text(node: Any, text: str, attributes: Sequence[str], ctx: Context, t: int) -> str:
+def when_false_text(node: Condition, text: str, attributes: Sequence[str], ctx: Context, t: int) -> str:
     """``applies when customer.state is fl; it is tx`` (the trace sentences of 11.1, 11.6)."""
-    from policylang import ast
-
-    if isinstance(node, ast.FlagTest):
-        return f"{text} is false" if ctx.values.get(node.attr.attribute) is not None else f"{text} is missing"
-    if isinstance(node, (ast.Compare, ast.InList)):
-        value = ctx.values.get(node.attr.attribute)
+    if isinstance(node, FlagIs):
+        return f"{text} is false" if ctx.values.get(node.attribute) is not None else f"{text} is missing"
+    if isinstance(node, (Comparison, OneOf)):
+        value = ctx.values.get(node.attribute)
         return f"applies when {text}; it is {plain_value(value) if value is not None else 'missing'}"
     return f"applies when {text}; it is false ({condition_facts(attributes, ctx, t)})"
 
@@ -800,8 +811,6 @@ def scope_changes(scope: Scope | None, ctx: Context, t: int) -> list[int]:
 
 
 def time_changes(tests: Sequence[TimeSpec], ctx: Context, t: int) -> list[int]:
-    from policylang.compiler import time_test_changes
-
     return [us for test in tests for us in time_test_changes(test, ctx.values, ctx.tz) if us > t]
 
 
@@ -1599,47 +1608,118 @@ def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
     return next(c for c in candidates if c > wall)
 
 
+# ---- conditions: the interpreter of the condition tree ---------------------------------------
+
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "is": operator.eq,
+    "==": operator.eq,
+    "is not": operator.ne,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def holds(condition: Condition, c: Mapping[str, Any], r: Any, t: int | None = None,
+          z: dt.tzinfo | None = None) -> bool:
+    """Does ``condition`` hold for customer values ``c`` and request ``r`` at ``t`` (epoch µs;
+    the request's instant when None) in zone ``z`` (UTC when None)? A comparison with an
+    absent value is false, an absent flag is false and an absent set is empty (section 3)."""
+    match condition:
+        case FlagIs(attribute):
+            return c.get(attribute) is True
+        case Comparison(attribute, op, constant):
+            value = c.get(attribute)
+            return value is not None and COMPARE[op](value, constant.value)
+        case Membership(field, attribute, negated):
+            return (getattr(r, field) in c.get(attribute, ())) != negated
+        case OneOf(attribute):
+            value = c.get(attribute)
+            return value is not None and ((value in condition.choices) != condition.negated)
+        case TimeSpec():
+            return time_test_holds(condition, c, r, t, z)
+        case Conjunction(operands):
+            return all(holds(op, c, r, t, z) for op in operands)
+        case Disjunction(operands):
+            return any(holds(op, c, r, t, z) for op in operands)
+        case Negation(operand):
+            return not holds(operand, c, r, t, z)
+        case _:
+            assert_never(condition)
+
+
+def time_value(value: Any, tz: dt.tzinfo) -> int | None:
+    """An instant or date attribute as epoch µs (a date is the start of that local date)."""
+    if isinstance(value, dt.datetime):
+        return clock.micros(value)
+    if isinstance(value, dt.date):
+        return clock.start_of_date(value, tz)
+    return None
+
+
+def time_test_end(test: TimeSpec, start: int, tz: dt.tzinfo) -> int:
+    """The instant at which ``within`` stops holding, or ``at least ... ago`` starts."""
+    if test.op == "within_days":
+        return clock.start_of_date(clock.local_date(start, tz) + dt.timedelta(days=test.days), tz)
+    return clock.plus(start, test.seconds, test.months, tz)
+
+
+def time_test_holds(test: TimeSpec, c: Mapping[str, Any], r: Any, t: int | None = None,
+                    z: dt.tzinfo | None = None) -> bool:
+    """Does the time test hold at ``t`` (the request's instant when None)? An absent value,
+    or one after ``t``, makes every test false."""
+    tz = z or clock.UTC
+    now = t if t is not None else clock.micros(r.at)
+    start = time_value(c.get(test.attribute), tz)
+    if start is None or start > now:
+        return False
+    end = time_test_end(test, start, tz)
+    return now < end if test.op != "ago" else end <= now
+
+
+def time_test_changes(test: TimeSpec, c: Mapping[str, Any], tz: dt.tzinfo) -> tuple[int, ...]:
+    """The instants at which a time test can change its truth value for this customer."""
+    start = time_value(c.get(test.attribute), tz)
+    if start is None:
+        return ()
+    return (start, time_test_end(test, start, tz))
+
+
 # ---- exclusions, prerequisites, exclusivity --------------------------------------------------
 
 
 def check_exclude(rule: ExcludeRule, ctx: Context, t: int = 0, skip: frozenset[int] = frozenset()) -> Finding:
-    deny = rule.condition(ctx.values, ctx.request, t, ctx.tz)
+    deny = holds(rule.condition, ctx.values, ctx.request, t, ctx.tz)
     if not ctx.explain:
         return DENY if deny else PASS
     return Finding(deny, (), exclude_reason(rule, ctx, t, deny))
 
 
-def exclude_reason(rule: ExcludeRule, ctx: Context, t: int, holds: bool) -> str:
+def exclude_reason(rule: ExcludeRule, ctx: Context, t: int, true: bool) -> str:
     """``COND is true (facts)``; a time test that made the condition true is told in its
     own words (11.2): ``customer.A 2026-04-02 15:10 is within 10 days (until ...)``."""
-    from policylang import ast
-
-    node = rule.condition_node
-    if rule.time_tests and holds:
-        parts = node.operands if isinstance(node, ast.AnyOf) else (node,)
+    node = rule.condition
+    if rule.time_tests and true:
+        parts = node.operands if isinstance(node, Disjunction) else (node,)
         for part in parts:
-            if isinstance(part, ast.TimeTest):
-                test = next(x for x in rule.time_tests if x.attribute == part.attr.attribute and x.op == part.op)
-                if time_holds(test, ctx, t):
-                    return time_sentence(test, ctx)
-    return f"{rule.condition_text} is {'true' if holds else 'false'} ({condition_facts(rule.attributes, ctx, t)})"
+            if isinstance(part, TimeSpec) and time_holds(part, ctx, t):
+                return time_sentence(part, ctx)
+    return f"{rule.condition_text} is {'true' if true else 'false'} ({condition_facts(rule.attributes, ctx, t)})"
 
 
 def time_holds(test: TimeSpec, ctx: Context, t: int) -> bool:
-    from policylang.compiler import time_test_holds
-
     return time_test_holds(test, ctx.values, ctx.request, t, ctx.tz)
 
 
 def time_sentence(test: TimeSpec, ctx: Context) -> str:
     """``customer.A 2026-04-02 15:10 is within 10 days (until 2026-04-12 15:10)``."""
-    from policylang.compiler import time_test_changes
-
     changes = time_test_changes(test, ctx.values, ctx.tz)
     if not changes:
         return f"customer.{test.attribute} is missing"
     start, end = changes
-    words = test.text.removeprefix(f"customer.{test.attribute} ")
+    words = condition_text(test).removeprefix(f"customer.{test.attribute} ")
     when = format_local(start, ctx.tz)
     if test.op == "ago":
         return f"customer.{test.attribute} {when} is {words} (since {format_local(end, ctx.tz)})"

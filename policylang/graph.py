@@ -19,8 +19,8 @@ from __future__ import annotations
 import attrs
 
 from policylang import ast
-from policylang.formatter import SelectorWriter
 from policylang.rules import AfterTrigger, Match, Policy, QuietRule, RequireRule
+from policylang.unparse import Unparser
 
 FORMATS = ("mermaid", "dot")
 
@@ -72,13 +72,13 @@ class _Builder:
         self.graph = RuleGraph()
         self.traffic: dict[str, str] = {}  # selector text -> node id
         self.events: dict[str, str] = {}
-        self.writer = SelectorWriter(policy.syntax) if policy.syntax is not None else None
+        self.writer = Unparser.for_policy(policy.syntax) if policy.syntax is not None else None
 
     def traffic_node(self, match: Match, written: ast.Selector | None) -> str:
         """The node of a selector, labelled as the author would write it."""
         text = match.text
         if self.writer is not None and written is not None:
-            text = self.writer.selector(written)
+            text = self.writer.text(written)
         text = text or "any"
         if text not in self.traffic:
             self.traffic[text] = f"s{len(self.traffic)}"

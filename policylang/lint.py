@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from policylang import ast
+from policylang import ast, unparse
 from policylang.errors import PolicylangError
 from policylang.rules import (
     WEEKDAYS,
@@ -485,8 +485,6 @@ def _interval_empty(compares: list[ast.Compare]) -> bool:
 
 def contradiction(node: ast.Condition) -> str | None:
     """Why a condition is false for every customer, when it plainly is."""
-    from policylang.compiler import condition_text
-
     if isinstance(node, ast.AnyOf):
         reasons = [contradiction(op) for op in node.operands]
         return reasons[0] if all(reasons) else None
@@ -508,7 +506,7 @@ def contradiction(node: ast.Condition) -> str | None:
         if len(equal) > 1 or equal & unequal:
             return f"`customer.{attribute}` cannot be {' and '.join(sorted(equal | (equal & unequal)))} at once"
         if _interval_empty([c for c in compares if c.op not in ("is not", "!=")]):
-            text = " and ".join(condition_text(c) for c in compares)
+            text = " and ".join(unparse.text(c) for c in compares)
             return f"no number satisfies {text}"
     return None
 

@@ -163,12 +163,12 @@ def scenario_diagnostics(uri: str, text: str, loader: Any = None) -> list[lsp.Di
 def describe_rule(analysis: Analysis, name: str) -> str:
     """A rule in plain words: what it says, which traffic it governs, its hours in the
     customer's time."""
-    from policylang.formatter import SelectorWriter
+    from policylang.unparse import Unparser
 
     node = analysis.index.rules.get(name)
     if node is None:
         return f'rule "{name}" (not declared in this file)'
-    lines = [f'**{node.kind} "{name}"**: {SelectorWriter(analysis.tree).rule_body(node)}']
+    lines = [f'**{node.kind} "{name}"**: {Unparser.for_policy(analysis.tree).rule_body(node)}']
     policy = analysis.policy
     if policy is not None:
         from policylang.lint import Traffic
@@ -203,7 +203,7 @@ def hover_text(analysis: Analysis, occurrence: Occurrence) -> str:
     declaration = analysis.index.declaration(occurrence)
     where = f" (declared on line {declaration.span.line})" if declaration else " (not declared)"
     if occurrence.kind == "attribute":
-        from policylang.formatter import attr_type_text
+        from policylang.unparse import text as attr_type_text
 
         kind = analysis.index.attribute_types.get(occurrence.name)
         type_text = attr_type_text(kind) if kind is not None else "undeclared"
@@ -216,7 +216,7 @@ def hover_text(analysis: Analysis, occurrence: Occurrence) -> str:
 
 def completions(analysis: Analysis, line_text: str) -> list[lsp.CompletionItem]:
     """What fits at the end of ``line_text`` (the line up to the cursor)."""
-    from policylang.formatter import attr_type_text
+    from policylang.unparse import text as attr_type_text
 
     index = analysis.index
 
@@ -269,7 +269,7 @@ def _in_customer_block(text: str, line_text: str) -> bool:
 def rename_edits(analysis: Analysis, occurrence: Occurrence, new_name: str) -> dict[str, list[lsp.TextEdit]]:
     """Every occurrence renamed; a rule's new name quoted, and ``denied by`` lists of the
     ``.polt`` files beside the policy updated too."""
-    from policylang.formatter import quote
+    from policylang.unparse import quote
 
     text = quote(new_name) if occurrence.kind == "rule" else new_name
     edits = {analysis.uri: [lsp.TextEdit(to_range(o.span), text) for o in analysis.index.references(occurrence)]}

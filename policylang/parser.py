@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Literal, cast
 
 import attrs
 from lark import Token, Transformer, v_args
@@ -104,7 +104,7 @@ class _ToAst(Transformer[Token, Any]):
         return ast.PolicyTimezone(unquote(items[0]), self._s(meta))
 
     def vocabulary(self, meta: Any, items: list[Any]) -> ast.Vocabulary:
-        return ast.Vocabulary(str(items[0]), items[1], self._s(meta))
+        return ast.Vocabulary(cast(ast.VocabularyKind, str(items[0])), items[1], self._s(meta))
 
     def name_list(self, meta: Any, items: list[Token]) -> tuple[ast.Name, ...]:
         return tuple(self._name(t) for t in items)
@@ -167,17 +167,17 @@ class _ToAst(Transformer[Token, Any]):
 
     # -- windows and durations --
     def duration(self, meta: Any, items: list[Token]) -> ast.Duration:
-        return ast.Duration(int(items[0]), str(items[1]).rstrip("s"), self._s(meta))
+        return ast.Duration(int(items[0]), duration_unit(items[1]), self._s(meta))
 
     def rolling_window(self, meta: Any, items: list[Token]) -> ast.RollingWindow:
-        length = ast.Duration(int(items[0]), str(items[1]).rstrip("s"), self._s(meta))
+        length = ast.Duration(int(items[0]), duration_unit(items[1]), self._s(meta))
         return ast.RollingWindow(length, self._s(meta))
 
     def consecutive_window(self, meta: Any, items: list[Token]) -> ast.ConsecutiveDays:
         return ast.ConsecutiveDays(int(items[0]), self._s(meta))
 
     def calendar_window(self, meta: Any, items: list[Token]) -> ast.CalendarWindow:
-        return ast.CalendarWindow(str(items[0]), self._s(meta))
+        return ast.CalendarWindow(cast(ast.CalendarUnit, str(items[0])), self._s(meta))
 
     def for_each(self, meta: Any, items: list[Token]) -> str:
         return str(items[0])
@@ -186,7 +186,7 @@ class _ToAst(Transformer[Token, Any]):
     def _rule_head(self, meta: Any, items: list[Any]) -> tuple[str, Span]:
         return unquote(items[0]), token_span(self.file, items[0])
 
-    def _cap(self, kind: str, meta: Any, items: list[Any]) -> ast.Cap:
+    def _cap(self, kind: Literal["cap", "capacity"], meta: Any, items: list[Any]) -> ast.Cap:
         items, tail = _split_tail(items)
         counting = next((i for i in items if isinstance(i, ast.Counting)), None)
         items = [i for i in items if not isinstance(i, ast.Counting)]
@@ -277,10 +277,15 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Name(text, self._s(meta))
 
     def outside(self, meta: Any, items: list[Token]) -> ast.Outside:
-        return ast.Outside(str(items[0]), str(items[1]), self._s(meta))
+        return ast.Outside(self._clock(items[0]), self._clock(items[1]), self._s(meta))
 
     def between(self, meta: Any, items: list[Token]) -> ast.Between:
-        return ast.Between(str(items[0]), str(items[1]), self._s(meta))
+        return ast.Between(self._clock(items[0]), self._clock(items[1]), self._s(meta))
+
+    def _clock(self, token: Token) -> ast.ClockTime:
+        """A CLOCK token read once: hours and minutes (their range is the compiler's to check)."""
+        hours, minutes = str(token).split(":")
+        return ast.ClockTime(int(hours), int(minutes), str(token), token_span(self.file, token))
 
     def on_days(self, meta: Any, items: list[Any]) -> ast.OnDays:
         clock = next((i for i in items if isinstance(i, (ast.Outside, ast.Between))), None)
@@ -430,7 +435,7 @@ class _ToAst(Transformer[Token, Any]):
         return ast.InList(items[0], tuple(items[1:]), True, self._s(meta))
 
     def compare_test(self, meta: Any, items: list[Any]) -> ast.Compare:
-        return ast.Compare(items[0], str(items[1]), items[2], self._s(meta))
+        return ast.Compare(items[0], cast(ast.CompareOp, str(items[1])), items[2], self._s(meta))
 
     def within_test(self, meta: Any, items: list[Any]) -> ast.TimeTest:
         return ast.TimeTest(items[0], "within", items[1], None, self._s(meta))
@@ -442,10 +447,10 @@ class _ToAst(Transformer[Token, Any]):
         return ast.TimeTest(items[0], "ago", items[1], None, self._s(meta))
 
     def member_test(self, meta: Any, items: list[Any]) -> ast.Member:
-        return ast.Member(str(items[0]), items[1], False, self._s(meta))
+        return ast.Member(cast(ast.RequestField, str(items[0])), items[1], False, self._s(meta))
 
     def not_member_test(self, meta: Any, items: list[Any]) -> ast.Member:
-        return ast.Member(str(items[0]), items[1], True, self._s(meta))
+        return ast.Member(cast(ast.RequestField, str(items[0])), items[1], True, self._s(meta))
 
 
 class _Outcomes(tuple):  # type: ignore[type-arg]
@@ -470,6 +475,11 @@ def _trigger_options(items: list[Any]) -> tuple[tuple[ast.Name, ...], str | None
     outcomes = next((tuple(i) for i in items if isinstance(i, _Outcomes)), ())
     for_each = next((i for i in items if isinstance(i, str)), None)
     return outcomes, for_each
+
+
+def duration_unit(token: Token) -> ast.DurationUnit:
+    """``days`` -> ``day``: a TIME_UNIT token as its singular unit."""
+    return cast(ast.DurationUnit, str(token).rstrip("s"))
 
 
 def literal_value(token: Token, file: str) -> ast.Value:

@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 
 from policylang import ast
-from policylang.formatter import SelectorWriter, quote
 from policylang.lint import Shape, Traffic
 from policylang.rules import AnyRule, ClockRange, Policy, QuietRule
+from policylang.unparse import Unparser, quote
 
 
 @attrs.frozen(slots=True)
@@ -36,7 +36,7 @@ class Change:
 def body(policy: Policy, rule: AnyRule) -> str:
     """The rule as written after ``kind "name":`` (the formatter's unparser)."""
     tree = policy.syntax or ast.PolicyFile(())
-    return SelectorWriter(tree).rule_body(rule.source)
+    return Unparser.for_policy(tree).rule_body(rule.source)
 
 
 def head(rule: AnyRule) -> str:
@@ -86,8 +86,8 @@ def describe_change(old_policy: Policy, new_policy: Policy, old: AnyRule, new: A
         return [f'{quote(new.name)} is now a {new.kind} rule: {body(new_policy, new)} '
                 f"(was {old.kind}: {body(old_policy, old)})"]
     if old.match.text != new.match.text:
-        was = SelectorWriter(old_policy.syntax or ast.PolicyFile(())).selector(old.source.selector)
-        now = SelectorWriter(new_policy.syntax or ast.PolicyFile(())).selector(new.source.selector)
+        was = Unparser.for_policy(old_policy.syntax or ast.PolicyFile(())).text(old.source.selector)
+        now = Unparser.for_policy(new_policy.syntax or ast.PolicyFile(())).text(new.source.selector)
         out.append(f"{name} now governs {now or 'every contact'} instead of {was or 'every contact'}")
     o, n = old.source, new.source
     if isinstance(o, ast.Cap) and isinstance(n, ast.Cap):

@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from policylang import clock
+from policylang import clock, unparse
 from policylang.errors import ErrorGroup, PolicylangError, ScenarioError, did_you_mean
 from policylang.evaluator import quiet_stretches, window_spans
 from policylang.records import Contact
@@ -313,10 +313,10 @@ class Session:
         replay = ScenarioRun(self.base, policy=self.run.policy, policy_path=self.run.policy_path)
         lines = ["# saved from a policylang repl session"]
         if self.run.policy_path is not None and not any(isinstance(s, Use) for s in self.history):
-            lines.append(f'use "{_quote(relative(self.run.policy_path, target.parent))}"')
+            lines.append(f"use {unparse.quote(str(relative(self.run.policy_path, target.parent)))}")
         for statement in self.history:
             if isinstance(statement, Use):
-                lines.append(f'use "{_quote(relative(Path(statement.path), target.parent))}"')
+                lines.append(f"use {unparse.quote(str(relative(Path(statement.path), target.parent)))}")
             try:
                 result = replay.execute(statement)
             except PolicylangError:
@@ -579,62 +579,9 @@ def relative(path: Path, folder: Path) -> str:
         return str(path.resolve())
 
 
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def statement_text(statement: Statement) -> str:
-    """A statement written back as scenario text."""
-    from policylang.scenario import CustomerDecl, Had, HadEvent, Voided, spec_text
-
-    if isinstance(statement, Now):
-        return f"now {statement.at.text()}"
-    if isinstance(statement, CustomerDecl):
-        attrs_text = ", ".join(attribute_text(a) for a in statement.attributes)
-        return f"customer {statement.name.value}" + (f": {attrs_text}" if attrs_text else "")
-    if isinstance(statement, Had):
-        contact = statement.contact
-        text = f"{statement.customer.value} {'plans' if statement.planned else 'had'} {spec_text(contact)}"
-        if contact.outcome is not None:
-            text += f" with outcome {contact.outcome.value}"
-        if contact.campaign is not None:
-            names = contact.campaign if isinstance(contact.campaign, tuple) else (contact.campaign,)
-            text += " campaign " + ", ".join(f'"{_quote(n)}"' for n in names)
-        if contact.id is not None:
-            text += f' id "{_quote(contact.id)}"'
-        return text
-    if isinstance(statement, HadEvent):
-        text = f"{statement.customer.value} had event {statement.event.value} at {statement.at.text()}"
-        if statement.campaign is not None:
-            names = statement.campaign if isinstance(statement.campaign, tuple) else (statement.campaign,)
-            text += " campaign " + ", ".join(f'"{_quote(n)}"' for n in names)
-        return text
-    if isinstance(statement, Voided):
-        ids = ", ".join(f'"{_quote(i)}"' for i in statement.ids)
-        because = f' because "{_quote(statement.reason)}"' if statement.reason is not None else ""
-        return f"{statement.customer.value} voided {ids} at {statement.at.text()}{because}"
-    raise TypeError(statement)
-
-
-def attribute_text(attribute: Any) -> str:
-    value = attribute.value
-    if value is None:
-        return str(attribute.name.value)
-    if isinstance(value, tuple):
-        return f"{attribute.name.value} (" + ", ".join(literal_text(v) for v in value) + ")"
-    return f"{attribute.name.value} {literal_text(value)}"
-
-
-def literal_text(literal: Any) -> str:
-    if literal.kind == "text":
-        return f'"{_quote(literal.value)}"'
-    if literal.kind == "bool":
-        return "true" if literal.value else "false"
-    if literal.kind == "date":
-        return str(literal.value.isoformat())
-    if literal.kind == "number":
-        return str(int(literal.value)) if float(literal.value).is_integer() else repr(literal.value)
-    return str(literal.value)
+    """A statement written back as scenario text (by the one unparser)."""
+    return unparse.text(statement)
 
 
 # ---- the timeline ------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from policylang import ast
+from policylang.conditions import NEVER_HOLDS, Condition, TimeSpec
 from policylang.source import Span
 
 if TYPE_CHECKING:
@@ -149,31 +150,12 @@ class AfterTrigger:
 
 QuietSpec = ClockRange | DaySet | DayClock | AfterTrigger
 
-# A compiled condition: (customer values, request[, instant in epoch µs, zone]) -> truth
-# value. Without an instant the request's own is used; without a zone, UTC.
-ConditionFn = Callable[..., bool]
-
-
-@attrs.frozen(slots=True)
-class TimeSpec:
-    """A time test of a condition (11.2), kept beside the compiled condition so the
-    ``next_allowed_at`` search knows the instants at which the condition can change."""
-
-    attribute: str
-    op: str  # within | within_days | ago
-    seconds: int = 0
-    months: int = 0
-    days: int = 0
-    text: str = ""
-
-
 @attrs.frozen(slots=True)
 class Scope:
     """When a rule is in force for a request (11.1, 11.11): its ``when`` condition and its
     effective period ``[start, until)`` in epoch microseconds (None: open)."""
 
-    condition: ConditionFn | None = attrs.field(default=None, eq=False)
-    condition_node: Any = attrs.field(default=None, eq=False, repr=False)  # ast.Condition
+    condition: Condition | None = None  # interpreted by the evaluator (evaluator.holds)
     condition_text: str = ""
     attributes: tuple[str, ...] = ()
     time_tests: tuple[TimeSpec, ...] = ()
@@ -219,11 +201,10 @@ class QuietRule(Rule):
 
 @attrs.frozen(slots=True)
 class ExcludeRule(Rule):
-    condition: ConditionFn = attrs.field(default=lambda c, r: False, eq=False)
+    condition: Condition = NEVER_HOLDS  # interpreted by the evaluator (evaluator.holds)
     attributes: tuple[str, ...] = ()  # customer attributes, and ``request.FIELD`` the condition reads
     condition_text: str = ""
     time_tests: tuple[TimeSpec, ...] = ()
-    condition_node: Any = attrs.field(default=None, eq=False, repr=False)  # ast.Condition
 
 
 @attrs.frozen(slots=True)

@@ -21,6 +21,7 @@ import attrs
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from policylang import unparse
 from policylang.ast import Name, Value, span_field
 from policylang.compiler import compile_policy, valid_zone, zone_hint
 from policylang.decision import Decision
@@ -1113,8 +1114,8 @@ def displaced_text(contacts: Sequence[Contact], zone: dt.tzinfo) -> str:
 
 
 def spec_text(spec: ContactSpec) -> str:
-    text = " ".join(n.value for n in spec.names) + f" by {spec.team.value}"
-    return text + (f" at {spec.at.text()}" if spec.at else "")
+    """The contact as written, normalised (by the one unparser)."""
+    return unparse.text(spec)
 
 
 def contact_fits(spec: ContactSpec, contact: Contact, zone: dt.tzinfo) -> bool:
@@ -1124,22 +1125,10 @@ def contact_fits(spec: ContactSpec, contact: Contact, zone: dt.tzinfo) -> bool:
     return spec.at is None or spec.at.resolve(zone) == contact.at
 
 
-def campaign_words(campaign: str | tuple[str, ...]) -> str:
-    """``"a", "b"``: one campaign or several, quoted as a scenario writes them."""
-    names = campaign if isinstance(campaign, tuple) else (campaign,)
-    return ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in names)
-
 
 def request_text(spec: RequestSpec) -> str:
-    """The request as written, normalised."""
-    text = " ".join(n.value for n in spec.names) + f" by {spec.team.value}"
-    if spec.at is not None:
-        text += f" at {spec.at.text()}"
-    if spec.campaign is not None:
-        text += " campaign " + campaign_words(spec.campaign)
-    if spec.priority:
-        text += f" priority {spec.priority}"
-    return text
+    """The request as written, normalised (by the one unparser)."""
+    return unparse.text(spec)
 
 
 def expectation_for(answer: Answer) -> str:

@@ -127,9 +127,8 @@ def seconds_of(duration: ast.Duration) -> int:
     return duration.amount * UNIT_SECONDS[duration.unit]
 
 
-def clock_minutes_of(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
+def clock_minutes_of(time: ast.ClockTime) -> int:
+    return time.hour * 60 + time.minute
 
 
 # ---- selectors, precedence, exemptions --------------------------------------------------------

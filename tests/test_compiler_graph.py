@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policylang.compiler import compile_policy
+from policylang.evaluator import holds
 from policylang.records import Request
 from policylang.rules import (
     AfterTrigger,
@@ -233,18 +234,18 @@ def test_quiet_after_event_and_after_contact(northwind: Policy) -> None:
 def test_exclude_conditions_follow_section_5(northwind: Policy) -> None:
     dnc = northwind.rule("do not call")
     assert isinstance(dnc, ExcludeRule) and dnc.attributes == ("do_not_call",)
-    assert dnc.condition({"do_not_call": True}, request()) is True
-    assert dnc.condition({"do_not_call": False}, request()) is False
-    assert dnc.condition({}, request()) is False  # a missing flag is false
+    assert holds(dnc.condition, {"do_not_call": True}, request()) is True
+    assert holds(dnc.condition, {"do_not_call": False}, request()) is False
+    assert holds(dnc.condition, {}, request()) is False  # a missing flag is false
     opted = northwind.rule("opted out")
     assert isinstance(opted, ExcludeRule)
-    assert opted.condition({"opted_out": frozenset({"sms"})}, request(channel="sms"))
-    assert not opted.condition({"opted_out": frozenset({"sms"})}, request(channel="email"))
-    assert not opted.condition({}, request(channel="sms"))  # a missing set is empty
+    assert holds(opted.condition, {"opted_out": frozenset({"sms"})}, request(channel="sms"))
+    assert not holds(opted.condition, {"opted_out": frozenset({"sms"})}, request(channel="email"))
+    assert not holds(opted.condition, {}, request(channel="sms"))  # a missing set is empty
     minors = northwind.rule("minors")
     assert isinstance(minors, ExcludeRule)
-    assert [minors.condition({"age": a}, request()) for a in (17, 17.9, 18, 40)] == [True, True, False, False]
-    assert minors.condition({}, request()) is False  # comparison with an absent value is false
+    assert [holds(minors.condition, {"age": a}, request()) for a in (17, 17.9, 18, 40)] == [True, True, False, False]
+    assert holds(minors.condition, {}, request()) is False  # comparison with an absent value is false
     deceased = northwind.rule("deceased")
     assert isinstance(deceased, ExcludeRule)
     assert deceased.match.purposes is None and deceased.match.except_purposes == {"transactional"}
@@ -276,7 +277,7 @@ def test_exclude_conditions_follow_section_5(northwind: Policy) -> None:
 def test_condition_values(condition: str, customer: dict[str, object], channel: str, expected: bool) -> None:
     rule = only_rule(f'exclude "x": any when {condition}')
     assert isinstance(rule, ExcludeRule)
-    assert rule.condition(customer, Request("cards", channel, "marketing", AT)) is expected
+    assert holds(rule.condition, customer, Request("cards", channel, "marketing", AT)) is expected
 
 
 def test_require_and_exclusive(northwind: Policy) -> None:

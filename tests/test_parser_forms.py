@@ -129,8 +129,8 @@ def test_for_each(group: str) -> None:
 @pytest.mark.parametrize(
     ("text", "period"),
     [
-        ("outside 08:00-21:00", ast.Outside("08:00", "21:00")),
-        ("between 21:00 and 08:00", ast.Between("21:00", "08:00")),
+        ("outside 08:00-21:00", ast.Outside(ast.ClockTime(8, 0), ast.ClockTime(21, 0))),
+        ("between 21:00 and 08:00", ast.Between(ast.ClockTime(21, 0), ast.ClockTime(8, 0))),
         ("on sunday", ast.OnDays((ast.Name("sunday"),))),
         ("on weekend, 2026-12-25", ast.OnDays((ast.Name("weekend"), ast.Name("2026-12-25")))),
         ("within 30 days after complaint", ast.WithinAfter(ast.Duration(30, "day"), None, ast.Selector((ast.Name("complaint"),)))),
