@@ -14,6 +14,8 @@ import functools
 import zoneinfo
 from collections.abc import Callable
 
+from policylang.errors import did_you_mean
+
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = dt.timedelta(microseconds=1)
@@ -210,3 +212,26 @@ def format_span(us: int) -> str:
     if minutes or not parts:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts)
+
+
+# ---- zone names -------------------------------------------------------------------------
+
+
+def valid_zone(name: str) -> bool:
+    """Is ``name`` an IANA time zone this machine knows?"""
+    if not name or name.startswith("/") or ".." in name:
+        return False
+    # Files in the zone folder that are not IANA names: `right/` zones count leap seconds
+    # (their local times are off by ~27 s), `posix/` duplicates, `localtime` is this machine's.
+    if name.startswith(("right/", "posix/", "posixrules")) or name in ("localtime", "Factory"):
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):
+        return False
+    return True
+
+
+def zone_hint(name: str) -> str | None:
+    """A did-you-mean for a misspelled zone name."""
+    return did_you_mean(name, zoneinfo.available_timezones())

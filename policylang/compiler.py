@@ -7,11 +7,11 @@ with its span, then raises them together (:class:`~policylang.errors.ErrorGroup`
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 import attrs
 
 from policylang import ast, clock, unparse
+from policylang.clock import valid_zone, zone_hint
 from policylang.conditions import (
     Comparison,
     Condition,
@@ -103,26 +103,6 @@ def holiday_code_problem(code: str) -> tuple[str, str | None] | None:
     from policylang import calendars
 
     return calendars.code_problem(code)
-
-
-def valid_zone(name: str) -> bool:
-    """Is ``name`` an IANA time zone this machine knows?"""
-    if not name or name.startswith("/") or ".." in name:
-        return False
-    # Files in the zone folder that are not IANA names: `right/` zones count leap seconds
-    # (their local times are off by ~27 s), `posix/` duplicates, `localtime` is this machine's.
-    if name.startswith(("right/", "posix/", "posixrules")) or name in ("localtime", "Factory"):
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError):
-        return False
-    return True
-
-
-def zone_hint(name: str) -> str | None:
-    """A did-you-mean for a misspelled zone name."""
-    return did_you_mean(name, zoneinfo.available_timezones())
 
 
 class Compiler:
@@ -608,20 +588,21 @@ class Compiler:
                            hint='cite the text the rule encodes, like `cite "12 CFR 1006.14(b)(2)(i)(A)"`')
         match = self.selector(node.selector)
         compiled: AnyRule | None = None
-        if isinstance(node, ast.Cap):
-            compiled = self.cap(node, index, match)
-        elif isinstance(node, ast.Quiet):
-            compiled = self.quiet(node, index, match)
-        elif isinstance(node, ast.Exclude):
-            compiled = self.exclude(node, index, match)
-        elif isinstance(node, ast.Require):
-            compiled = self.require(node, index, match)
-        elif isinstance(node, ast.Exclusive):
-            compiled = self.exclusive(node, index, match)
-        elif isinstance(node, ast.Exempt):
-            compiled = self.exempt(node, index, match)
-        else:  # a rule form the compiler does not know must fail loudly, never vanish
-            raise TypeError(f"the compiler has no case for {type(node).__name__}")
+        match node:
+            case ast.Cap():
+                compiled = self.cap(node, index, match)
+            case ast.Quiet():
+                compiled = self.quiet(node, index, match)
+            case ast.Exclude():
+                compiled = self.exclude(node, index, match)
+            case ast.Require():
+                compiled = self.require(node, index, match)
+            case ast.Exclusive():
+                compiled = self.exclusive(node, index, match)
+            case ast.Exempt():
+                compiled = self.exempt(node, index, match)
+            case _:  # a rule form the compiler does not know must fail loudly, never vanish
+                assert_never(node)
         compiled = self.rule_tail(node, compiled)
         return compiled if len(self.problems) == count else None
 
@@ -804,14 +785,17 @@ class Compiler:
                        not_counted)
 
     def window_spec(self, window: ast.Window) -> Rolling | Consecutive | Calendar:
-        if isinstance(window, ast.RollingWindow):
-            length = window.length
-            return Rolling(self.duration(length, months_allowed=True), unparse.text(length), length.months)
-        if isinstance(window, ast.ConsecutiveDays):
-            if window.days < 1 or window.days > 3660:
-                self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
-            return Consecutive(window.days, f"{window.days} consecutive days")
-        return Calendar(window.unit, f"calendar {window.unit}")
+        match window:
+            case ast.RollingWindow(length):
+                return Rolling(self.duration(length, months_allowed=True), unparse.text(length), length.months)
+            case ast.ConsecutiveDays(days):
+                if days < 1 or days > 3660:
+                    self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
+                return Consecutive(days, f"{days} consecutive days")
+            case ast.CalendarWindow(unit):
+                return Calendar(unit, unparse.text(window))
+            case _:
+                assert_never(window)
 
     def counting(self, node: ast.Counting | None) -> frozenset[str]:
         """The outcomes a cap leaves out (11.3): ``counting only`` keeps the named ones."""
@@ -831,15 +815,19 @@ class Compiler:
                          parts if len(parts) > 1 else ())
 
     def quiet_part(self, period: ast.QuietPeriod) -> QuietSpec | None:
-        if isinstance(period, (ast.Outside, ast.Between)):
-            return self.clock_range(period)
-        if isinstance(period, ast.OnDays):
-            days = self.day_set(period)
-            if period.clock is None or days is None:
-                return days
-            clock_range = self.clock_range(period.clock)
-            return DayClock(days, clock_range) if clock_range is not None else None
-        return self.after_trigger(period)
+        match period:
+            case ast.Outside() | ast.Between():
+                return self.clock_range(period)
+            case ast.OnDays():
+                days = self.day_set(period)
+                if period.clock is None or days is None:
+                    return days
+                clock_range = self.clock_range(period.clock)
+                return DayClock(days, clock_range) if clock_range is not None else None
+            case ast.WithinAfter():
+                return self.after_trigger(period)
+            case _:
+                assert_never(period)
 
     def clock(self, time: ast.ClockTime, *, end: bool) -> int | None:
         """Minutes since midnight of a clock time the parser read; ``24:00`` only at an end."""

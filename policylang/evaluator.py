@@ -666,7 +666,7 @@ def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     campaign's group by ``for each campaign`` rules and denied when any denies (11.3)."""
     ctx.stats.checks += 1
     if rule.scope is None and not ctx.zones and not ctx.campaigns:  # the common case, no section 11 form
-        return CHECKS[type(rule)](rule, ctx, t, skip)
+        return check_body(rule, ctx, t, skip)
     request = ctx.request
     if ctx.campaigns and by_campaign(rule):
         first: Finding | None = None
@@ -717,7 +717,7 @@ def check_here(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Fin
         out = out_of_scope(rule, ctx, t)
         if out is not None:
             return out
-    return CHECKS[type(rule)](rule, ctx, t, skip)
+    return check_body(rule, ctx, t, skip)
 
 
 def rule_zones(rule: AnyRule, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]:
@@ -879,18 +879,22 @@ def zoned_body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
 
 def body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
     skip = ctx.skip if rule.kind != "capacity" else frozenset()
-    if isinstance(rule, CapRule):
-        return bound_cap(rule, ctx, t, skip)
-    if isinstance(rule, QuietRule):
-        return bound_quiet(rule, ctx, t, skip)
-    if isinstance(rule, RequireRule):
-        return bound_require(rule, ctx, t)
-    if isinstance(rule, ExclusiveRule):
-        return bound_exclusive(rule, ctx, t, skip)
-    if isinstance(rule, ExcludeRule) and rule.time_tests:
-        # 11.11: an exclusion whose condition stops holding at a known instant allows then
-        return min(time_changes(rule.time_tests, ctx, t), default=NEVER)
-    return NEVER
+    match rule:
+        case CapRule():
+            return bound_cap(rule, ctx, t, skip)
+        case QuietRule():
+            return bound_quiet(rule, ctx, t, skip)
+        case RequireRule():
+            return bound_require(rule, ctx, t)
+        case ExclusiveRule():
+            return bound_exclusive(rule, ctx, t, skip)
+        case ExcludeRule():
+            # 11.11: an exclusion whose condition stops holding at a known instant allows then
+            return min(time_changes(rule.time_tests, ctx, t), default=NEVER) if rule.time_tests else NEVER
+        case ExemptRule():
+            return NEVER  # an exemption never denies
+        case _:
+            assert_never(rule)
 
 
 def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes: list[str]) -> int | None:
@@ -1344,15 +1348,18 @@ def quiet_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) ->
         return quiet_after(period, ctx, t, skip)
     moment = ctx.local(t)
     holiday: tuple[str, str] | None = None
-    if isinstance(period, ClockRange):
-        deny = period.quiet(minute_of_day(moment))
-    elif isinstance(period, DayClock):
-        deny = day_clock_quiet(period, ctx, moment)
-    else:
-        deny = period.quiet(moment.date())
-        if not deny and period.holidays:
-            holiday = holiday_on(period, ctx, moment.date())
-            deny = holiday is not None
+    match period:
+        case ClockRange():
+            deny = period.quiet(minute_of_day(moment))
+        case DayClock():
+            deny = day_clock_quiet(period, ctx, moment)
+        case DaySet():
+            deny = period.quiet(moment.date())
+            if not deny and period.holidays:
+                holiday = holiday_on(period, ctx, moment.date())
+                deny = holiday is not None
+        case _:
+            assert_never(period)
     if not ctx.explain:
         return DENY if deny else PASS
     reason = ""
@@ -1580,21 +1587,41 @@ WallStep = Callable[[dt.datetime], dt.datetime]
 
 def wall_tests(period: ClockRange | DaySet | DayClock, ctx: Context) -> tuple[WallTest, WallStep]:
     """Is a local wall time quiet, and the next wall time at which that can change."""
-    if isinstance(period, ClockRange):
-        clock_range = period
-        return (lambda wall: clock_range.quiet(minute_of_day(wall)),
-                lambda wall: next_clock_boundary(clock_range, wall))
-    if isinstance(period, DayClock):
-        day_clock = period
-        return (lambda wall: day_clock_quiet(day_clock, ctx, wall),
-                lambda wall: min(next_clock_boundary(day_clock.clock, wall),
-                                 dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())))
-    day_set = period
-    return (lambda wall: day_quiet(day_set, ctx, wall.date()),
-            lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()))
+    match period:
+        case ClockRange():
+            clock_range = period
+            return (lambda wall: clock_range.quiet(minute_of_day(wall)),
+                    lambda wall: next_clock_boundary(clock_range, wall))
+        case DayClock():
+            day_clock = period
+            return (lambda wall: day_clock_quiet(day_clock, ctx, wall),
+                    lambda wall: min(next_clock_boundary(day_clock.clock, wall),
+                                     dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())))
+        case DaySet():
+            day_set = period
+            return (lambda wall: day_quiet(day_set, ctx, wall.date()),
+                    lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()))
+        case _:
+            assert_never(period)
 
 
-CHECKS: dict[type, Callable[[Any, Context, int, frozenset[int]], Finding]] = {}  # filled below
+def check_body(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    """The finding of the rule's own body at ``t`` (its scope already in force)."""
+    match rule:
+        case CapRule():
+            return check_cap(rule, ctx, t, skip)
+        case QuietRule():
+            return check_quiet(rule, ctx, t, skip)
+        case ExcludeRule():
+            return check_exclude(rule, ctx, t, skip)
+        case RequireRule():
+            return check_require(rule, ctx, t, skip)
+        case ExclusiveRule():
+            return check_exclusive(rule, ctx, t, skip)
+        case ExemptRule():
+            return PASS  # an exemption only lifts other rules
+        case _:
+            assert_never(rule)
 
 
 def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
@@ -1819,16 +1846,6 @@ def describe(contact: Contact, ctx: Context) -> str:
 def lifts_text(rule: ExemptRule) -> str:
     lifted = sorted(rule.kinds) + [f'"{n}"' for n in sorted(rule.rule_names)]
     return "lifts " + ", ".join(lifted) + " for this request"
-
-
-CHECKS.update({
-    CapRule: check_cap,
-    QuietRule: check_quiet,
-    ExcludeRule: check_exclude,
-    RequireRule: check_require,
-    ExclusiveRule: check_exclusive,
-    ExemptRule: lambda rule, ctx, t, skip: PASS,
-})
 
 
 # ---- stretches and windows, for front ends that draw them -------------------------------------

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policylang.compiler import valid_zone, zone_hint
+from policylang.clock import valid_zone, zone_hint
 from policylang.errors import InputError, did_you_mean
 from policylang.records import (
     CONTACT_STATUSES,

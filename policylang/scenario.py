@@ -23,7 +23,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from policylang import unparse
 from policylang.ast import Name, Value, span_field
-from policylang.compiler import compile_policy, valid_zone, zone_hint
+from policylang.clock import valid_zone, zone_hint
+from policylang.compiler import compile_policy
 from policylang.decision import Decision
 from policylang.errors import (
     ErrorGroup,
