@@ -41,37 +41,37 @@ def where(file: str, line: int = 0) -> Span:
     return Span(file, line, 1 if line else 0, line, 2 if line else 0)
 
 
-def parse_instant(text: object, at: Span, field: str = "at") -> dt.datetime:
+def parse_instant(text: object, at: Span, field: str = "at", *, noun: str = "field") -> dt.datetime:
     """An RFC 3339 instant with an offset, as UTC. Refuses instants without an offset."""
     if not isinstance(text, str):
-        raise InputError(f"field `{field}` must be an RFC 3339 instant text, not {type_name(text)}", at)
+        raise InputError(f"{noun} `{field}` must be an RFC 3339 instant text, not {type_name(text)}", at)
     match = RFC3339.match(text.strip())
     if not match:
         raise InputError(
-            f"field `{field}`: `{text}` is not an RFC 3339 instant",
+            f"{noun} `{field}`: `{text}` is not an RFC 3339 instant",
             at,
             expected="an instant like 2026-11-24T10:00:00Z or 2026-11-24T10:00:00+01:00",
         )
     if match.group(8) is None:
         raise InputError(
-            f"field `{field}`: `{text}` has no offset, so it names no single instant",
+            f"{noun} `{field}`: `{text}` has no offset, so it names no single instant",
             at,
             hint="add Z for UTC or an offset like +01:00",
         )
     offset = match.group(8)
     if offset not in ("Z", "z") and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
-        raise InputError(f"field `{field}`: `{offset}` in `{text}` is not a UTC offset", at,
+        raise InputError(f"{noun} `{field}`: `{offset}` in `{text}` is not a UTC offset", at,
                          expected="an offset from -23:59 to +23:59, minutes below 60")  # fmt: skip
     try:
         value = dt.datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
     except ValueError:
-        raise InputError(f"field `{field}`: `{text}` is not a real date and time", at) from None
+        raise InputError(f"{noun} `{field}`: `{text}` is not a real date and time", at) from None
     # both the local date and the instant (in UTC) must lie within the years handled
     if not FIRST_YEAR <= value.year <= LAST_YEAR or not (
         FIRST_YEAR <= (value - value.utcoffset()).replace(tzinfo=None).year <= LAST_YEAR  # type: ignore[operator]
     ):
         raise InputError(
-            f"field `{field}`: `{text}` is outside the years policylang handles",
+            f"{noun} `{field}`: `{text}` is outside the years policylang handles",
             at,
             expected=f"an instant from {FIRST_YEAR} to {LAST_YEAR}",
         )
@@ -85,13 +85,13 @@ def type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _name(policy: Policy, value: object, kind: str, at: Span, field: str) -> str:
+def _name(policy: Policy, value: object, kind: str, at: Span, field: str, noun: str = "field") -> str:
     pool = policy.vocabulary.get(kind + "s", ())
     if not isinstance(value, str):
-        raise InputError(f"field `{field}` must be a {kind} name, not {type_name(value)}", at)
+        raise InputError(f"{noun} `{field}` must be a {kind} name, not {type_name(value)}", at)
     if value not in pool:
         raise InputError(
-            f"field `{field}`: `{value}` is not a declared {kind}",
+            f"{noun} `{field}`: `{value}` is not a declared {kind}",
             at,
             hint=did_you_mean(value, pool) or f"declared {kind}s: {', '.join(pool) or 'none'}",
         )
@@ -232,19 +232,20 @@ def customer_from_json(policy: Policy, obj: object, at: Span) -> Customer:
     return Customer(str(ident), values)
 
 
-def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> Any:
-    """One attribute value, typed; InputError when it does not fit the declaration."""
+def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span, *, noun: str = "field") -> Any:
+    """One attribute value, typed; InputError when it does not fit the declaration. ``noun``
+    names the value in messages: a JSON ``field``, or a scenario's customer ``attribute``."""
     field = spec.name
     kind = spec.kind
     if kind == "flag":
         if not isinstance(raw, bool):
-            raise InputError(f"field `{field}` is a flag: give true or false, not {type_name(raw)}", at)
+            raise InputError(f"{noun} `{field}` is a flag: give true or false, not {type_name(raw)}", at)
         return raw
     if kind == "number":
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
             if isinstance(raw, float) and not math.isfinite(raw):
-                raise InputError(f"field `{field}` must be a finite number, not {raw}", at)
-            raise InputError(f"field `{field}` must be a number, not {type_name(raw)}", at)
+                raise InputError(f"{noun} `{field}` must be a finite number, not {raw}", at)
+            raise InputError(f"{noun} `{field}` must be a number, not {type_name(raw)}", at)
         return float(raw)
     if kind == "date":
         if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
@@ -254,27 +255,27 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
                 return dt.date.fromisoformat(raw)
             except ValueError:
                 pass
-        raise InputError(f"field `{field}` must be a date like \"2026-11-24\"", at)
+        raise InputError(f"{noun} `{field}` must be a date like \"2026-11-24\"", at)
     if kind == "instant":  # 11.2: RFC 3339 with an offset
         if isinstance(raw, dt.datetime):
             if raw.tzinfo is None:
-                raise InputError(f"field `{field}`: an instant needs a UTC offset", at)
+                raise InputError(f"{noun} `{field}`: an instant needs a UTC offset", at)
             return raw.astimezone(dt.timezone.utc)
         if not isinstance(raw, str):
-            raise InputError(f"field `{field}` must be an instant like \"2026-04-02T15:10:00-04:00\", not {type_name(raw)}", at)
-        return parse_instant(raw, at, field)
+            raise InputError(f"{noun} `{field}` must be an instant like \"2026-04-02T15:10:00-04:00\", not {type_name(raw)}", at)
+        return parse_instant(raw, at, field, noun=noun)
     if kind == "zones" and isinstance(raw, tuple):
         raw = list(raw)
     if kind == "set" and isinstance(raw, (set, frozenset, tuple)):
         raw = sorted(raw, key=str)  # already a collection (library callers)
     if not isinstance(raw, (str, list)):
-        raise InputError(f"field `{field}` must be {'a list' if kind == 'set' else 'a text'}, not {type_name(raw)}", at)
+        raise InputError(f"{noun} `{field}` must be {'a list' if kind == 'set' else 'a text'}, not {type_name(raw)}", at)
     if kind == "region":  # 11.10: a holiday calendar code
         from policylang.calendars import code_problem
 
         problem = code_problem(raw) if isinstance(raw, str) else (f"`{raw}` is not a text", None)
         if problem is not None:
-            raise InputError(f"field `{field}`: {problem[0]}", at, expected='a code like "FR-57" or "US-TX"',
+            raise InputError(f"{noun} `{field}`: {problem[0]}", at, expected='a code like "FR-57" or "US-TX"',
                              hint=problem[1])
         return raw
     if kind == "zones":  # 11.7: a list of IANA names, one string allowed, empty is absent
@@ -282,7 +283,7 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
         for name in names:
             if not isinstance(name, str) or not valid_zone(name):
                 raise InputError(
-                    f"field `{field}`: `{name}` is not a known time zone",
+                    f"{noun} `{field}`: `{name}` is not a known time zone",
                     at,
                     expected='IANA time zone names like ["America/New_York", "America/Chicago"]',
                     hint=zone_hint(str(name)),
@@ -291,7 +292,7 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
     if kind == "zone":
         if not isinstance(raw, str) or not valid_zone(raw):
             raise InputError(
-                f"field `{field}`: `{raw}` is not a known time zone",
+                f"{noun} `{field}`: `{raw}` is not a known time zone",
                 at,
                 expected='an IANA time zone name like "Europe/London"',
                 hint=zone_hint(str(raw)),
@@ -299,30 +300,30 @@ def attribute_value(policy: Policy, spec: AttrSpec, raw: object, at: Span) -> An
         return raw
     if kind == "text":
         if not isinstance(raw, str):
-            raise InputError(f"field `{field}` must be a text, not {type_name(raw)}", at)
+            raise InputError(f"{noun} `{field}` must be a text, not {type_name(raw)}", at)
         return raw
     if kind == "enum":
         if not isinstance(raw, str) or raw not in spec.choices:
             raise InputError(
-                f"field `{field}`: `{raw}` is not one of {', '.join(sorted(spec.choices))}",
+                f"{noun} `{field}`: `{raw}` is not one of {', '.join(sorted(spec.choices))}",
                 at,
                 hint=did_you_mean(str(raw), spec.choices),
             )
         return raw
     if kind in ("team", "channel", "purpose"):
-        return _name(policy, raw, kind, at, field)
+        return _name(policy, raw, kind, at, field, noun)
     # a set
     if not isinstance(raw, list):
-        raise InputError(f"field `{field}` is a set: give a list, not {type_name(raw)}", at)
+        raise InputError(f"{noun} `{field}` is a set: give a list, not {type_name(raw)}", at)
     element = spec.element or "text"
     items: set[str] = set()
     for item in raw:
         if element == "text":
             if not isinstance(item, str):
-                raise InputError(f"field `{field}` holds texts, not {type_name(item)}", at)
+                raise InputError(f"{noun} `{field}` holds texts, not {type_name(item)}", at)
             items.add(item)
         else:
-            items.add(_name(policy, item, element, at, field))
+            items.add(_name(policy, item, element, at, field, noun))
     return frozenset(items)
 
 

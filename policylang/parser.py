@@ -830,13 +830,20 @@ def _token_error_span(file: str, token: Token, source: Source) -> Span:
     return token_span(file, token)
 
 
+def keywords_of(expected: set[str], terminals: dict[str, Any]) -> list[str]:
+    """The keywords (fixed-text terminals) among the expected terminals, for did-you-mean
+    hints; shared by the policy and the scenario parsers."""
+    found = []
+    for name in expected:
+        pattern = getattr(terminals.get(name), "pattern", None)
+        if pattern is not None and type(pattern).__name__ == "PatternStr":
+            found.append(pattern.value)
+    return found
+
+
 def _token_hint(token: Token, expected: set[str], terminals: dict[str, Any]) -> str | None:
     if token.type == "NAME":
-        keywords = []
-        for name in expected:
-            pattern = getattr(terminals.get(name), "pattern", None)
-            if pattern is not None and type(pattern).__name__ == "PatternStr":
-                keywords.append(pattern.value)
+        keywords = keywords_of(expected, terminals)
         if "VOCAB_KIND" in expected:
             keywords += ["channels", "teams", "purposes", "outcomes", "events"]
         if str(token) in STATEMENT_KEYWORDS and "_NL" in expected:
