@@ -733,12 +733,7 @@ class Compiler:
                     expected="an event, an outcome or a date that ends the window",
                     hint=did_you_mean(item.value, pool) or "declare it in the `events` or `outcomes` list",
                 )
-        length = (unparse.text(window.duration) if window.duration is not None
-                  else f"{window.days} consecutive days" if window.days is not None else "")
-        opened_by = event or (opener.text if opener is not None else "")
-        text = (f"within {length} after {opened_by}" if length else f"after {opened_by}")
-        if outcomes:
-            text += " with outcome " + ", ".join(sorted(outcomes))
+        text = unparse.text(window)
         if node.tail.until_items:
             text += " until " + ", ".join(i.value for i in node.tail.until_items)
         return WindowSpec11(seconds, window.days, event, opener, outcomes, frozenset(events),
@@ -791,7 +786,7 @@ class Compiler:
             case ast.ConsecutiveDays(days):
                 if days < 1 or days > 3660:
                     self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
-                return Consecutive(days, f"{days} consecutive days")
+                return Consecutive(days, unparse.text(window))
             case ast.CalendarWindow(unit):
                 return Calendar(unit, unparse.text(window))
             case _:
@@ -922,36 +917,26 @@ class Compiler:
                     f"an event has no {period.for_each}; after an event only `for each campaign` applies",
                     period.span,
                 )
-            count, count_window, counted = self.pause_count(period)
-            text = f"within {within_length(period)} after {counted}{event_names[0].value}"
-            if count_window is not None:
-                text += f" in {count_window.text}"
-            if period.for_each:
-                text += f" for each {period.for_each}"
+            count, count_window = self.pause_count(period)
+            text = unparse.text(period)
             return AfterTrigger(seconds, period.days, event_names[0].value, None, None, text, period.for_each,
                                 months=months, count=count, count_window=count_window)
         trigger = self.selector(period.trigger)
         if trigger is None:
             return None
-        count, count_window, counted = self.pause_count(period)
-        text = f"within {within_length(period)} after {counted}{trigger.text}"
+        count, count_window = self.pause_count(period)
+        text = unparse.text(period)
         every = frozenset(o for o in (outcome, *more) if o) if more else frozenset()
-        if outcome:
-            text += " with outcome " + ", ".join(o for o in (outcome, *more) if o)
-        if count_window is not None:
-            text += f" in {count_window.text}"
-        if period.for_each:
-            text += f" for each {period.for_each}"
         return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each, every,
                             months=months, count=count, count_window=count_window)
 
-    def pause_count(self, period: ast.WithinAfter) -> tuple[int, Rolling | Consecutive | Calendar | None, str]:
-        """``after N TRIGGER in WINDOW`` (11.12): the count, its window and the words ``N ``."""
+    def pause_count(self, period: ast.WithinAfter) -> tuple[int, Rolling | Consecutive | Calendar | None]:
+        """``after N TRIGGER in WINDOW`` (11.12): the count and its window."""
         if period.count is None or period.count_window is None:
-            return 1, None, ""
+            return 1, None
         if period.count < 1:
             self.error("a pause needs at least 1 trigger", period.span)
-        return period.count, self.window_spec(period.count_window), f"{period.count} "
+        return period.count, self.window_spec(period.count_window)
 
     def outcome(self, name: ast.Name | None) -> str | None:
         if name is None:
@@ -1197,9 +1182,3 @@ def declare_hint(wanted: str | None) -> str:
         return f"declare it in the `{lists[wanted]}` list"
     return "declare it in the `channels`, `teams`, `purposes`, `outcomes` or `events` list"
 
-
-def within_length(period: ast.WithinAfter) -> str:
-    """``7 days`` or ``3 consecutive days``: the length of a quiet period after a trigger."""
-    if period.duration is not None:
-        return unparse.text(period.duration)
-    return unparse.days_words(period.days or 0)
