@@ -81,7 +81,7 @@ class Consecutive:
 class Calendar:
     """The local calendar day, week (from Monday), month, quarter or year."""
 
-    unit: str
+    unit: ast.CalendarUnit
     text: str
 
 
@@ -171,7 +171,7 @@ class Rule:
     """Common part of every compiled rule."""
 
     index: int
-    kind: str
+    kind: ast.RuleKind
     name: str
     match: Match
     span: Span
