@@ -65,7 +65,7 @@ from policylang.rules import (
     Rolling,
     Scope,
 )
-from policylang.unparse import text as condition_text
+from policylang.unparse import text as condition_text  # conditions and quiet periods
 
 HORIZON = 400 * DAY
 NEVER = None
@@ -1438,20 +1438,8 @@ def minute_of_day(moment: dt.datetime) -> float:
 
 @functools.lru_cache(maxsize=1024)
 def quiet_text(period: ClockRange | DaySet | DayClock) -> str:
-    if isinstance(period, DayClock):
-        return quiet_text(period.days) + " " + quiet_text(period.clock)
-    if isinstance(period, ClockRange):
-        start = f"{period.start // 60:02d}:{period.start % 60:02d}"
-        end = f"{period.end // 60:02d}:{period.end % 60:02d}"
-        return f"between {start} and {end}" if period.quiet_inside else f"outside {start}-{end}"
-    names = [clock_day_name(d) for d in sorted(period.weekdays)]
-    names += [d.isoformat() for d in sorted(period.dates)]
-    names += ["holidays" if code is None else f'holidays "{code}"' for code in period.holidays]
-    return "on " + ", ".join(names)
-
-
-def clock_day_name(index: int) -> str:
-    return ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[index]
+    """A compiled quiet period in the trace's words (the one unparser; cached per period)."""
+    return condition_text(period)
 
 
 def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> list[tuple[int, int, Contact | None]]:

@@ -19,11 +19,16 @@ from __future__ import annotations
 import decimal
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from policylang import ast
 from policylang import conditions as cond
 from policylang.conditions import assert_never
+
+if TYPE_CHECKING:
+    from policylang.rules import ClockRange, DayClock, DaySet
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class UnparseError(TypeError):
@@ -255,6 +260,21 @@ class Unparser:
         if node.for_each is not None:
             text += f" for each {node.for_each}"
         return text
+
+    # ---- quiet periods of the rule graph (compiled: clock times normalised to HH:MM) ------------
+    def clock_range_text(self, node: ClockRange) -> str:
+        start = f"{node.start // 60:02d}:{node.start % 60:02d}"
+        end = f"{node.end // 60:02d}:{node.end % 60:02d}"
+        return f"between {start} and {end}" if node.quiet_inside else f"outside {start}-{end}"
+
+    def day_set_text(self, node: DaySet) -> str:
+        names = [WEEKDAYS[d] for d in sorted(node.weekdays)]
+        names += [d.isoformat() for d in sorted(node.dates)]
+        names += ["holidays" if code is None else f"holidays {quote(code)}" for code in node.holidays]
+        return "on " + ", ".join(names)
+
+    def day_clock_text(self, node: DayClock) -> str:
+        return f"{self.text(node.days)} {self.text(node.clock)}"
 
     # ---- rules -----------------------------------------------------------------------------
     def rule_tail_text(self, node: ast.RuleTail) -> str:
