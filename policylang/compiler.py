@@ -250,23 +250,29 @@ class Compiler:
 
     # ---- declarations ---------------------------------------------------------------
     def declare(self, statement: ast.Statement) -> None:
-        if isinstance(statement, ast.PolicyName):
-            if self.title:
-                self.error("the policy is named twice", statement.span, hint="keep one `policy` line")
-            self.title = statement.title
-        elif isinstance(statement, ast.PolicyTimezone):
-            self.declare_timezone(statement)
-        elif isinstance(statement, ast.Vocabulary):
-            for name in statement.names:
-                self.declare_name(name, VOCAB_KIND[statement.kind])
-        elif isinstance(statement, ast.CustomerBlock):
-            self.declare_customer(statement)
-        elif isinstance(statement, ast.WeekStarts):
-            if statement.day.value not in WEEKDAYS:
-                self.error(f"`{statement.day.value}` is not a day of the week", statement.day.span,
-                           expected="monday to sunday", hint=did_you_mean(statement.day.value, WEEKDAYS))
-            else:
-                self.week_start = WEEKDAYS.index(statement.day.value)
+        match statement:
+            case ast.PolicyName():
+                if self.title:
+                    self.error("the policy is named twice", statement.span, hint="keep one `policy` line")
+                self.title = statement.title
+            case ast.PolicyTimezone():
+                self.declare_timezone(statement)
+            case ast.Vocabulary():
+                for name in statement.names:
+                    self.declare_name(name, VOCAB_KIND[statement.kind])
+            case ast.CustomerBlock():
+                self.declare_customer(statement)
+            case ast.WeekStarts():
+                if statement.day.value not in WEEKDAYS:
+                    self.error(f"`{statement.day.value}` is not a day of the week", statement.day.span,
+                               expected="monday to sunday", hint=did_you_mean(statement.day.value, WEEKDAYS))
+                else:
+                    self.week_start = WEEKDAYS.index(statement.day.value)
+            case (ast.OwnerDecl() | ast.Precedence() | ast.Holidays() | ast.Hold() | ast.Include() | ast.PackHeader()
+                  | ast.Cap() | ast.Quiet() | ast.Exclude() | ast.Require() | ast.Exclusive() | ast.Exempt()):
+                pass  # compiled once every declaration is known (or, for include and pack, expanded before)
+            case _:
+                assert_never(statement)
 
     def declare_timezone(self, statement: ast.PolicyTimezone) -> None:
         if self.timezone is not None:
