@@ -98,8 +98,8 @@ class Unparser:
             self._dispatch[kind] = method
         return method(self, node)
 
-    def join(self, nodes: Sequence[object], separator: str = ", ") -> str:
-        return separator.join(self.text(n) for n in nodes)
+    def join(self, items: Sequence[object], separator: str = ", ") -> str:
+        return separator.join(self.text(n) for n in items)
 
     # ---- small nodes ------------------------------------------------------------------
     def name_text(self, node: ast.Name) -> str:
