@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -102,6 +102,9 @@ class RequestSpec:
     span: Span = _span()
 
 
+CheckKind = Literal["allowed", "denied", "next", "displaces", "warns"]
+
+
 @attrs.frozen(slots=True)
 class Check:
     """One assertion of an ``expect``.
@@ -111,7 +114,7 @@ class Check:
     (``rules``: exactly these `warn` rules warn; empty: none does, 11.18).
     """
 
-    kind: str
+    kind: CheckKind
     rules: tuple[str, ...] | None = None
     at: Instant | None = None
     contacts: tuple[ContactSpec, ...] = ()
