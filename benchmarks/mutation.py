@@ -58,7 +58,7 @@ MUTANTS = (
     Mutant("`in (...)` ignores `not`", "policylang/evaluator.py",
            "((value in condition.choices) != condition.negated)", "((value in condition.choices) == condition.negated)"),
     Mutant("a missing flag counts as set", "policylang/evaluator.py",
-           "return c.get(attribute) is True", "return c.get(attribute) is not False"),
+           "return c.get(condition.attribute) is True", "return c.get(condition.attribute) is not False"),
     Mutant("`at least D ... within D` rejected", "policylang/compiler.py",
            "if within is not None and at_least > within:", "if within is not None and at_least >= within:"),
     Mutant("`between` compiled as `outside`", "policylang/compiler.py",
