@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from policylang import clock
+from policylang import clock, unparse
 from policylang.clock import DAY, format_local, format_span
 from policylang.conditions import (
     Comparison,
@@ -65,7 +65,6 @@ from policylang.rules import (
     Rolling,
     Scope,
 )
-from policylang.unparse import text as condition_text  # conditions and quiet periods
 
 HORIZON = 400 * DAY
 NEVER = None
@@ -1439,7 +1438,7 @@ def minute_of_day(moment: dt.datetime) -> float:
 @functools.lru_cache(maxsize=1024)
 def quiet_text(period: ClockRange | DaySet | DayClock) -> str:
     """A compiled quiet period in the trace's words (the one unparser; cached per period)."""
-    return condition_text(period)
+    return unparse.text(period)
 
 
 def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> list[tuple[int, int, Contact | None]]:
@@ -1735,7 +1734,7 @@ def time_sentence(test: TimeSpec, ctx: Context) -> str:
     if not changes:
         return f"customer.{test.attribute} is missing"
     start, end = changes
-    words = condition_text(test).removeprefix(f"customer.{test.attribute} ")
+    words = unparse.text(test).removeprefix(f"customer.{test.attribute} ")
     when = format_local(start, ctx.tz)
     if test.op == "ago":
         return f"customer.{test.attribute} {when} is {words} (since {format_local(end, ctx.tz)})"

@@ -149,9 +149,7 @@ class Unparser:
             return "true" if node.value else "false"
         if node.kind == "number":
             return number_text(node.value)  # type: ignore[arg-type]
-        if node.kind == "date":
-            return str(node.value.isoformat()) if hasattr(node.value, "isoformat") else str(node.value)
-        return str(node.value)
+        return str(node.value)  # a name, or a date (str of a date is its ISO form)
 
     def citation_text(self, node: ast.Citation) -> str:
         return quote(node.text)
@@ -208,7 +206,7 @@ class Unparser:
             return "true" if value else "false"
         if isinstance(value, (int, float)):
             return number_text(value)
-        return value.isoformat() if not isinstance(value, str) else value
+        return str(value)  # a name, or a date (str of a date is its ISO form)
 
     def conjunction_text(self, node: cond.Conjunction) -> str:
         return " and ".join(self.wrap(op) for op in node.operands)
