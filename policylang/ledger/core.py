@@ -204,25 +204,32 @@ def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datet
 
 
 class _Denied(Exception):
-    """A plan's request was denied: the transaction rolls back."""
+    """A plan's request was denied: the transaction rolls back. It carries what the search
+    for the next allowed instant needs once the write lock is released: the request, the
+    plan's contacts decided before it and the stored plans they displaced."""
 
-    def __init__(self, reservation: Reservation) -> None:
+    def __init__(self, decision: Decision, request: Request, planned: list[Row], gone: set[str]) -> None:
         super().__init__("denied")
-        self.reservation = reservation
+        self.decision, self.request = decision, request
+        self.planned = [attrs.evolve(row) for row in planned]
+        self.gone = set(gone)
 
 
 class _PlusLoads:
-    """The transaction's loads plus the rows this transaction is about to insert."""
+    """Some loads plus the rows a plan is about to insert, less the plans it displaced."""
 
-    def __init__(self, base: _TxnLoads, new: list[Row], owner: str | None, now_us: int) -> None:
-        self.base, self.new, self.owner, self.now_us = base, new, owner, now_us
+    def __init__(self, base: Loads, new: list[Row], owner: str | None, now_us: int, gone: set[str]) -> None:
+        self.base, self.new, self.owner, self.now_us, self.gone = base, new, owner, now_us, gone
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         lo, hi = to_micros(start), to_micros(end)
         extra = [_as_contact(r, self.now_us) for r in self.new
                  if lo <= r.at_us < hi and r.counted(self.now_us)
                  and rule.match.matches(r.purpose or "", r.channel or "", r.team or "", self.owner)]
-        return self.base.contacts(rule, start, end) + extra
+        # a plan displaced earlier in this plan stops counting (the memory store applies its
+        # updates only at commit, and the transaction's loads may have read it before)
+        kept = [c for c in self.base.contacts(rule, start, end) if c.id not in self.gone]
+        return kept + extra
 
 
 class Ledger:
@@ -464,7 +471,9 @@ class Ledger:
         The requests are decided in arbitration order, each seeing the ones before it as
         planned. Either every one is allowed and recorded as planned (the reservations come
         back in the order of ``requests``), or nothing is written and the list holds the
-        first denied request's reservation alone.
+        first denied request's reservation alone. As in :meth:`reserve`, only the verdicts
+        are reached under the write lock; a denial's next allowed instant is searched after
+        the transaction ends, on a fresh read plus the plan's contacts decided before it.
         """
         from policylang.arbitration import arbitration_order
         from policylang.ingest import history_from_rows
@@ -484,14 +493,16 @@ class Ledger:
                 record, store_record = self._customer_for(txn, policy, customer, record_text)
                 rows = txn.rows(customer.id)
                 new: list[Row] = []
-                loads = _PlusLoads(_TxnLoads(txn, now_us), new, owner, now_us)
+                gone: set[str] = set()
+                loads = _PlusLoads(_TxnLoads(txn, now_us), new, owner, now_us, gone)
                 for i in arbitration_order(policy, owner, requests):
                     request = requests[i]
                     mine = sorted(rows + new, key=lambda r: r.at_us)
+                    # under the write lock: the verdict only (see reserve)
                     decision = policy.decide(record.values, request, history_from_rows(mine, now_us),
-                                             explain=False, loads=loads)
+                                             explain=False, loads=loads, search=False)  # fmt: skip
                     if not decision.allowed:
-                        raise _Denied(Reservation(decision=decision))
+                        raise _Denied(decision, request, new, gone)
                     displaced = self._displace(txn, rows + new, decision, now_us)
                     row = Row(
                         new_id(), customer.id, "contact", to_micros(request.at), channel=request.channel,
@@ -501,6 +512,7 @@ class Ledger:
                     )  # fmt: skip
                     for old in displaced:
                         old.displaced_by = row.id
+                        gone.add(old.id)
                         if old not in new:
                             txn.update(old)
                     new.append(row)
@@ -514,8 +526,30 @@ class Ledger:
                 txn.insert(new)
                 self._before_commit(txn)
         except _Denied as denied:
-            return [denied.reservation]
+            return [Reservation(decision=self._searched_plan(policy, customer, owner, denied))]
         return [made[i] for i in range(len(requests))]
+
+    def _searched_plan(self, policy: Policy, customer: Customer, owner: str | None, denied: _Denied) -> Decision:
+        """A plan's denial with its next allowed instant, searched with no write lock held: the
+        customer's rows as they are now, with the plans the plan displaced before the denied
+        request marked displaced and the plan's contacts before it added as planned.
+
+        As in :meth:`_searched`, if this fresh read allows the request (another writer
+        released a plan meanwhile), the denial stands without a next allowed instant.
+        """
+        from policylang.ingest import history_from_rows
+
+        with self._transaction(write=False) as txn:
+            now_us = self._now_us(txn)
+            rows = txn.rows(customer.id)
+        for row in rows:
+            if row.id in denied.gone and row.effective_status(now_us) == "planned":
+                row.status = "displaced"
+        mine = sorted(rows + denied.planned, key=lambda r: r.at_us)
+        loads = _PlusLoads(_ReadLoads(self, now_us), denied.planned, owner, now_us, denied.gone)
+        decision = policy.decide(customer.values, denied.request, history_from_rows(mine, now_us), explain=False,
+                                 loads=loads)  # fmt: skip
+        return denied.decision if decision.allowed else decision
 
     @staticmethod
     def _retried(booked: Row, customer_id: str, request: Request, now_us: int) -> Reservation:
