@@ -502,12 +502,16 @@ def history_from_rows(rows: list[Any], now_us: int) -> History:
     """
     kinds = list(map(_KIND, rows))
     events: dict[str, list[int]] = {}
+    campaigns: dict[str, list[tuple[int, Any]]] = {}
     contacts = rows
     if "event" in kinds:
         flags = [kind == "event" for kind in kinds]
         for row in compress(rows, flags):
             events.setdefault(row.event or "", []).append(row.at_us)
+            campaigns.setdefault(row.event or "", []).append((row.at_us, row.campaign))
         contacts = list(compress(rows, [not flag for flag in flags]))
+        # 11.3: kept only for the events of which some name a campaign (as History does)
+        campaigns = {name: pairs for name, pairs in campaigns.items() if any(c is not None for _, c in pairs)}
     statuses = list(map(_STORED_STATUS, contacts))
     if "planned" in statuses:  # a reservation past its deadline no longer counts
         statuses = [
@@ -524,7 +528,7 @@ def history_from_rows(rows: list[Any], now_us: int) -> History:
         "id": list(map(_ID, contacts)),
         "customer": list(map(_CUSTOMER, contacts)),
     }
-    return History.from_columns(columns, list(map(_AT_US, contacts)), events)
+    return History.from_columns(columns, list(map(_AT_US, contacts)), events, campaigns)
 
 
 _KIND, _STORED_STATUS, _AT_US = attrgetter("kind"), attrgetter("status"), attrgetter("at_us")

@@ -70,6 +70,9 @@ class Contact:
     id: str | None = None
     customer: str | None = None
     void_reason: str | None = None  # 11.4: why a void contact is void
+    # 11.14: a reservation's warnings (the warn rules its decision named); a shared ledger
+    # keeps them with the planned contact, export writes them, import reads them back
+    warnings: tuple[str, ...] = ()
 
     @property
     def counted(self) -> bool:
@@ -96,6 +99,8 @@ class Contact:
             value = getattr(self, key)
             if value is not None:
                 out[key] = list(value) if isinstance(value, tuple) else value
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 

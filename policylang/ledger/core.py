@@ -27,7 +27,6 @@ from policylang.ledger.rows import (
     customer_owner,
     from_micros,
     new_id,
-    one_campaign,
     row_from_entry,
     stable_ids,
     to_micros,
@@ -444,9 +443,9 @@ class Ledger:
                 displaced = self._displace(txn, rows, decision, now_us)
                 row = Row(
                     request.id or new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
-                    purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
+                    purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
                     expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
-                    outcomes=json.dumps(list(policy.outcomes)),
+                    outcomes=json.dumps(list(policy.outcomes)), warnings=decision.warnings,
                 )  # fmt: skip
                 for old in displaced:
                     old.displaced_by = row.id
@@ -506,9 +505,9 @@ class Ledger:
                     displaced = self._displace(txn, rows + new, decision, now_us)
                     row = Row(
                         new_id(), customer.id, "contact", to_micros(request.at), channel=request.channel,
-                        purpose=request.purpose, team=request.team, status="planned", campaign=one_campaign(request.campaign),
+                        purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
                         expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
-                        outcomes=json.dumps(list(policy.outcomes)),
+                        outcomes=json.dumps(list(policy.outcomes)), warnings=decision.warnings,
                     )  # fmt: skip
                     for old in displaced:
                         old.displaced_by = row.id

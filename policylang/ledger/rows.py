@@ -59,11 +59,15 @@ def utc_now() -> dt.datetime:
 
 # ---- rows ------------------------------------------------------------------------------------
 
-# Column order of the entries table as every store reads and writes it.
+# Column order of the entries table as every store reads and writes it (the last two came
+# with schema version 4; a ledger object kept at an older version uses a prefix).
 COLUMNS = (
     "id", "customer", "kind", "at_us", "channel", "purpose", "team", "status", "outcome",
     "campaign", "event", "expires_us", "ended", "displaced_by", "created_us", "updated_us", "outcomes",
+    "campaigns", "warnings",
 )  # fmt: skip
+# Row's own fields map one to one onto this many leading columns.
+ROW_COLUMNS = 17
 
 
 @attrs.define(slots=True)
@@ -79,7 +83,8 @@ class Row:
     team: str | None = None
     status: str | None = None  # sent | planned | displaced | released (contacts only)
     outcome: str | None = None
-    campaign: str | None = None
+    # 11.3: one campaign, or several (a tuple: stored as a JSON list in column `campaigns`)
+    campaign: str | tuple[str, ...] | None = None
     event: str | None = None
     expires_us: int | None = None  # a reservation's deadline; None for an imported plan
     ended: str | None = None  # released | expired: why a planned contact stopped counting
@@ -88,13 +93,30 @@ class Row:
     updated_us: int = 0
     # a reservation's policy outcomes (JSON list), so confirm checks an outcome against them
     outcomes: str | None = None
+    # 11.14: a reservation's warnings (the warn rules its decision named)
+    warnings: tuple[str, ...] = ()
 
-    def values(self) -> tuple[Any, ...]:
-        return attrs.astuple(self, recurse=False)
+    def values(self, count: int = len(COLUMNS)) -> tuple[Any, ...]:
+        """The row as the first ``count`` columns of COLUMNS, as SQL stores them."""
+        several = isinstance(self.campaign, tuple)
+        if count <= ROW_COLUMNS and (several or self.warnings):
+            raise LedgerError(f"this ledger's schema (before version 4) cannot store the campaign list or "
+                              f"warnings of {self.kind} {self.id}", hint="upgrade it with `policylang ledger init`")  # fmt: skip
+        fields = attrs.astuple(self, recurse=False)
+        listed = json.dumps(list(self.campaign)) if isinstance(self.campaign, tuple) else None
+        stored = (*fields[:9], None if several else self.campaign, *fields[10:ROW_COLUMNS], listed,
+                  json.dumps(list(self.warnings)) if self.warnings else None)  # fmt: skip
+        return stored[:count]
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> Row:
-        return cls(*values)
+        """A row from the columns a SQL store read (a prefix of COLUMNS)."""
+        row = cls(*values[:ROW_COLUMNS])
+        if len(values) > ROW_COLUMNS and values[ROW_COLUMNS]:
+            row.campaign = tuple(json.loads(values[ROW_COLUMNS]))
+        if len(values) > ROW_COLUMNS + 1 and values[ROW_COLUMNS + 1]:
+            row.warnings = tuple(json.loads(values[ROW_COLUMNS + 1]))
+        return row
 
     def effective_status(self, now_us: int) -> str | None:
         """The status a decision sees: a planned contact past its deadline is released."""
@@ -115,7 +137,8 @@ class Row:
     def entry(self, now_us: int) -> Entry:
         """The record a decision reads (statuses as of ``now_us``)."""
         if self.kind == "event":
-            return Event(at=from_micros(self.at_us), name=self.event or "", customer=self.customer)
+            return Event(at=from_micros(self.at_us), name=self.event or "", customer=self.customer,
+                         campaign=self.campaign)
         void = self.ended is not None and self.ended.startswith(VOID_MARK)
         return Contact(
             at=from_micros(self.at_us),
@@ -128,6 +151,7 @@ class Row:
             id=self.id,
             customer=self.customer,
             void_reason=(self.ended or "")[len(VOID_MARK):] or None if void else None,
+            warnings=self.warnings,
         )
 
 
@@ -147,17 +171,14 @@ MAX_ID_CHARS = 256
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def one_campaign(value: str | tuple[str, ...] | None) -> str | None:
-    """The one campaign a row stores (check_text refused a list before)."""
-    assert not isinstance(value, tuple)
-    return value
-
-
 def check_text(value: str | tuple[str, ...] | None, what: str) -> None:
-    """Refuse an id (or campaign) no store could keep or no export could write back: over
-    MAX_ID_CHARS characters, a control character, a lone surrogate. Every store applies it."""
-    if isinstance(value, tuple):  # section 11.3 campaign lists: not stored by the shared ledger yet
-        raise LedgerError(f"{what} {list(value)!r} is a list; the shared ledger stores one campaign per contact")
+    """Refuse an id (or campaign, or each of a list of campaigns, 11.3) no store could keep
+    or no export could write back: over MAX_ID_CHARS characters, a control character, a lone
+    surrogate. Every store applies it."""
+    if isinstance(value, tuple):
+        for one in value:
+            check_text(one, what)
+        return
     if value is None:
         return
     if len(value) > MAX_ID_CHARS:
@@ -175,25 +196,28 @@ def row_from_entry(entry: Entry, now_us: int) -> Row:
     if not entry.customer:
         raise LedgerError(f"cannot store {_describe(entry)}: it names no customer")
     check_text(entry.customer, "customer id")
+    check_text(entry.campaign, "campaign")
     if isinstance(entry, Contact):
         check_text(entry.id, "contact id")
-        check_text(entry.campaign, "campaign")
+        for name in entry.warnings:
+            check_text(name, "warning")
     if isinstance(entry, Event):
-        return Row("new-", entry.customer, "event", to_micros(entry.at), event=entry.name,
+        return Row("new-", entry.customer, "event", to_micros(entry.at), event=entry.name, campaign=entry.campaign,
                    created_us=now_us, updated_us=now_us)  # fmt: skip
     if entry.status == "void":  # 11.4, as export writes it
         return Row(
             entry.id or new_id(), entry.customer, "contact", to_micros(entry.at),
             channel=entry.channel, purpose=entry.purpose, team=entry.team, status="released",
-            outcome=entry.outcome, campaign=one_campaign(entry.campaign), ended=VOID_MARK + (entry.void_reason or ""),
-            created_us=now_us, updated_us=now_us,
+            outcome=entry.outcome, campaign=entry.campaign, ended=VOID_MARK + (entry.void_reason or ""),
+            created_us=now_us, updated_us=now_us, warnings=entry.warnings,
         )  # fmt: skip
     if entry.status not in ("sent", "planned", "displaced", "released"):
         raise LedgerError(f"cannot store {_describe(entry)}: unknown status {entry.status!r}")
     return Row(
         entry.id or "new-", entry.customer, "contact", to_micros(entry.at),
         channel=entry.channel, purpose=entry.purpose, team=entry.team, status=entry.status,
-        outcome=entry.outcome, campaign=one_campaign(entry.campaign), created_us=now_us, updated_us=now_us,
+        outcome=entry.outcome, campaign=entry.campaign, created_us=now_us, updated_us=now_us,
+        warnings=entry.warnings,
     )  # fmt: skip
 
 

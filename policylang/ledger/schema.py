@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policylang.ledger.rows import COLUMNS
+from policylang.ledger.rows import COLUMNS, ROW_COLUMNS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each migration brings a ledger from version N-1 to N. Statements use "?" placeholders
 # and portable types; BIGINT_PK is replaced per dialect.
@@ -46,7 +46,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # version 3: the outcomes of the policy a reservation was made under (confirm checks them)
     3: ("ALTER TABLE entries ADD COLUMN outcomes TEXT",),
+    # version 4: section 11.3 campaign lists (a JSON list; `campaign` is NULL then) on contacts
+    # and events, and 11.14 a reservation's warnings (a JSON list of rule names)
+    4: ("ALTER TABLE entries ADD COLUMN campaigns TEXT", "ALTER TABLE entries ADD COLUMN warnings TEXT"),
 }
+
 
 def _statements(columns: Sequence[str]) -> tuple[str, str, str]:
     return (
@@ -56,10 +60,14 @@ def _statements(columns: Sequence[str]) -> tuple[str, str, str]:
     )
 
 
-_SELECT, _INSERT, _PREFIXED = _statements(COLUMNS)
+def columns_at(version: int) -> tuple[str, ...]:
+    """The entries columns a ledger at schema ``version`` has (a prefix of COLUMNS)."""
+    return COLUMNS if version >= 4 else COLUMNS[:ROW_COLUMNS] if version == 3 else COLUMNS[: ROW_COLUMNS - 1]
+
+
 # A ledger object kept at an older schema (tests build old ledgers) reads and writes the
 # columns that schema has; every opened ledger is migrated to the newest.
-_OLD_STATEMENTS = _statements(COLUMNS[:-1])
+STATEMENTS = {version: _statements(columns_at(version)) for version in range(1, SCHEMA_VERSION + 1)}
 _UPDATE = (
     "UPDATE entries SET status = ?, outcome = ?, ended = ?, displaced_by = ?, updated_us = ? WHERE id = ?"
 )

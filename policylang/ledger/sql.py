@@ -7,16 +7,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from policylang.ledger.core import Ledger
-from policylang.ledger.rows import COLUMNS, LedgerError, Row, to_micros, utc_now
-from policylang.ledger.schema import (
-    _INSERT,
-    _OLD_STATEMENTS,
-    _PREFIXED,
-    _SELECT,
-    _UPDATE,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-)  # fmt: skip
+from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
+from policylang.ledger.schema import _UPDATE, MIGRATIONS, SCHEMA_VERSION, STATEMENTS, columns_at
 
 if TYPE_CHECKING:
     from policylang.rules import CapRule
@@ -45,9 +37,9 @@ class _SQLTxn:
     """A transaction over a DB-API connection; ``mark`` converts "?" placeholders."""
 
     def __init__(self, ledger: SQLLedger, cursor: Any) -> None:
-        old = getattr(ledger, "_version", SCHEMA_VERSION) < 3
-        self._select, self._insert, self._prefixed = _OLD_STATEMENTS if old else (_SELECT, _INSERT, _PREFIXED)
-        self._columns = COLUMNS[:-1] if old else COLUMNS
+        version = getattr(ledger, "_version", SCHEMA_VERSION) or SCHEMA_VERSION
+        self._select, self._insert, self._prefixed = STATEMENTS[version]
+        self._columns = columns_at(version)
         self.ledger = ledger
         self.cur = cursor
 
@@ -114,9 +106,9 @@ class _SQLTxn:
             # PostgreSQL bulk import: COPY is an order of magnitude faster than INSERTs
             with self.cur.copy(f"COPY entries ({', '.join(self._columns)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row.values()[: len(self._columns)])
+                    copy.write_row(row.values(len(self._columns)))
         elif rows:
-            self.cur.executemany(self._sql(self._insert), [row.values()[: len(self._columns)] for row in rows])
+            self.cur.executemany(self._sql(self._insert), [row.values(len(self._columns)) for row in rows])
 
     def update(self, row: Row) -> None:
         self.execute(_UPDATE, (row.status, row.outcome, row.ended, row.displaced_by, row.updated_us, row.id))
