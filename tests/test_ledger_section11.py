@@ -158,3 +158,54 @@ def test_ledger_init_migrates_and_show_prints_lists_and_warnings(tmp_path: Path,
     assert "campaign card-a, card-b" in out and "warnings two unanswered" in out
     assert cli.main(["ledger", "show", "--ledger", url, "--reservation", warned.id or ""]) == 0
     assert json.loads(capsys.readouterr().out)["contact"]["warnings"] == ["two unanswered"]
+
+
+# ---- 11.4: a bad void line is named by its place, whatever the way in ----------------------------
+
+VOID_POLICY = policylang.compile(
+    'policy "v"\nchannels phone\nteams collections\npurposes debt\n'
+    'cap "seven": at most 7 debt phone per 7 days\n',
+    "void.pol",
+)
+
+
+def test_a_bad_void_line_in_a_library_list_names_its_position_and_field() -> None:
+    from policylang.errors import InputError
+    from policylang.records import VoidLine
+
+    calls = [Contact(T0, "phone", "debt", "collections", id="c-1"), Contact(T0, "phone", "debt", "collections", id="c-2")]
+    request = Request("collections", "phone", "debt", T0 + dt.timedelta(days=1))
+    with pytest.raises(InputError) as unknown:
+        VOID_POLICY.decide({}, request, [*calls, VoidLine(T0, ("c-9",), None, None, None)])
+    assert (unknown.value.span.file, unknown.value.span.line) == ("<ledger>", 3)
+    assert unknown.value.message.startswith("field `void`:") and "c-9" in unknown.value.message
+    mappings = [c.to_dict() for c in calls] + [{"at": T0.isoformat(), "void": ["c-1", "c-8"]}]
+    with pytest.raises(InputError) as mapped:
+        VOID_POLICY.decide({}, request, mappings[2:] + mappings[:2])  # the void line first: position 1
+    assert mapped.value.span.line == 1 and "c-8" in mapped.value.message
+    with pytest.raises(InputError) as twice:
+        VOID_POLICY.decide({}, request, [calls[0], calls[0], VoidLine(T0, ("c-1",), None, None, None)])
+    assert twice.value.span.line == 2 and twice.value.message.startswith("field `id`:")
+
+
+def test_a_void_line_given_to_append_is_refused_with_its_index(ledger: Ledger) -> None:
+    from policylang.records import VoidLine
+
+    with pytest.raises(LedgerError, match=r"entry 1 \(field `void`\)"):
+        ledger.append([Contact(T0, "phone", "debt", "collections", id="c-1", customer="joe"),
+                       VoidLine(T0, ("c-1",), "misdirected", None, "joe")])  # type: ignore[list-item]
+    assert ledger.export() is not None and list(ledger.export()) == []
+
+
+def test_ledger_import_names_the_line_of_a_bad_void(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from policylang import cli
+
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    (tmp_path / "v.pol").write_text('policy "v"\nchannels phone\nteams collections\npurposes debt\n')
+    lines = [{"customer": "joe", "at": T0.isoformat(), "channel": "phone", "purpose": "debt", "team": "collections",
+              "id": "c-1"}, {"customer": "joe", "at": T0.isoformat(), "void": ["c-1", "c-7"]}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    assert cli.main(["ledger", "init", "--ledger", url]) == 0
+    code = cli.main(["ledger", "import", "--ledger", url, "--policy", str(tmp_path / "v.pol"), str(tmp_path / "in.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{tmp_path / 'in.jsonl'}:2" in err and "c-7" in err and "field `void`" in err

@@ -256,6 +256,7 @@ def run_import(args: argparse.Namespace) -> int:
     entries: list[Entry] = []
     customers: list[Customer] = []
     problems: list[PolicylangError] = []
+    void_at: dict[int, tuple[Span, Source]] = {}  # each void line's place, for its errors
     for path in args.files:
         text = read_text(path)
         fmt = args.format or ("csv" if path.lower().endswith(".csv") else "jsonl")
@@ -268,6 +269,8 @@ def run_import(args: argparse.Namespace) -> int:
                     customers.append(customer_record(policy, obj, where(path, number)))
                 else:
                     entries.append(ledger_entry(policy, obj, where(path, number)))
+                    if isinstance(entries[-1], VoidLine):
+                        void_at[id(entries[-1])] = (where(path, number), source)
             except InputError as exc:
                 exc.source = source
                 problems.append(exc)
@@ -287,8 +290,10 @@ def run_import(args: argparse.Namespace) -> int:
                         try:
                             ledger.reservation(ident)
                         except LedgerError:
-                            raise InputError(f"a void line names `{ident}`, which is no contact's id in the "
-                                             "file or the ledger", hint="nothing was imported") from None
+                            span, source = void_at[id(line)]
+                            raise InputError(f"field `void`: the void line names `{ident}`, which is no contact's "
+                                             "id in the file or the ledger", span, hint="nothing was imported",
+                                             source=source) from None
             count = ledger.append([e for e in entries if not isinstance(e, VoidLine)])
             for line in voids:  # 11.4: after the contacts they may name
                 for ident in line.ids:

@@ -32,7 +32,7 @@ from policylang.ledger.rows import (
     to_micros,
 )  # fmt: skip
 from policylang.ledger.schema import SCHEMA_VERSION
-from policylang.records import Contact, Customer, Entry, Request
+from policylang.records import Contact, Customer, Entry, Request, VoidLine
 
 if TYPE_CHECKING:
     from policylang.decision import Decision
@@ -292,6 +292,11 @@ class Ledger:
         reservation racing it may decide without the entries still being imported).
         """
         entries = list(entries)
+        for index, entry in enumerate(entries):
+            if isinstance(entry, VoidLine):  # 11.4: a void names stored contacts; void() does it
+                raise LedgerError(f"entry {index} (field `void`) is a void line, which append does not store; "
+                                  "nothing was written",
+                                  hint="void stored contacts with ledger.void(id, reason) after appending them")  # fmt: skip
         # validated before the transaction; stamped with the store's time inside it
         rows = stable_ids([row_from_entry(entry, 0) for entry in entries])
         customers = sorted({row.customer for row in rows})
