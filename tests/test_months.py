@@ -168,3 +168,74 @@ def test_a_call_inside_a_window_of_a_month_is_not_counted_after_it() -> None:
     ledger = [sent("marketing phone sales", "2026-02-25 10:00"), {"event": "consent", "at": ny("2026-01-28 10:00").isoformat()}]
     # window [Jan 28 10:00, Feb 28 10:00): the Feb 25 call is inside, not counted; Feb 28 10:00 allowed
     assert ask(CONSENT, "marketing phone sales", "2026-02-28 10:00", ledger).allowed
+
+
+# ---- a property against month arithmetic written here (no code shared with the clock) ----------
+
+
+def months_later(instant: dt.datetime, months: int, zone: ZoneInfo) -> dt.datetime:
+    """instant + N months by hand: local date's month moved, day lowered to the month's last,
+    the same wall clock (a skipped one moved forward by the gap: fold 0 and back through UTC)."""
+    import calendar
+
+    local = instant.astimezone(zone)
+    index = local.year * 12 + (local.month - 1) + months
+    year, month = divmod(index, 12)
+    day = min(local.day, calendar.monthrange(year, month + 1)[1])
+    wall = dt.datetime(year, month + 1, day, local.hour, local.minute, tzinfo=zone)
+    return wall.astimezone(dt.timezone.utc).astimezone(zone)  # a skipped wall time becomes the later reading
+
+
+MONTH_ENDS = [ny(f"2026-{m:02d}-{d:02d} 10:00") for m, d in ((1, 28), (1, 29), (1, 30), (1, 31), (2, 28), (3, 1),
+                                                             (3, 31), (4, 30), (10, 31), (11, 30), (12, 31))]
+
+
+@pytest.mark.parametrize("months", [1, 2, 13])
+def test_exclusive_months_match_month_arithmetic_done_by_hand(months: int) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    pol = policy(f'exclusive "x": marketing per {months} month{"s" if months > 1 else ""}\n')
+    instants = st.builds(lambda base, minutes: base + dt.timedelta(minutes=minutes),
+                         st.sampled_from(MONTH_ENDS), st.sampled_from([-1, 0, 1, 60 * 24, -60 * 24]))
+
+    @settings(max_examples=60, deadline=None)
+    @given(c=instants, t=instants)
+    def check(c: dt.datetime, t: dt.datetime) -> None:
+        ledger = [{"purpose": "marketing", "channel": "email", "team": "sales", "at": c.isoformat()}]
+        decision = pol.decide({}, {"purpose": "marketing", "channel": "phone", "team": "service",
+                                   "at": t.isoformat()}, ledger)  # fmt: skip
+        earlier, later = (c, t) if c <= t else (t, c)
+        rival = later < months_later(earlier, months, NY)
+        assert decision.allowed is not rival, (c, t)
+        if rival:  # allowed again at c + N months, unless that is past the 400-day horizon
+            ready = months_later(c, months, NY)
+            assert decision.next_allowed_at == (ready if ready <= t + dt.timedelta(days=400) else None)
+
+    check()
+
+
+@pytest.mark.parametrize("months", [1, 2])
+def test_require_months_match_month_arithmetic_done_by_hand(months: int) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    unit = f"{months} month{'s' if months > 1 else ''}"
+    pol = policy(f'require "r": marketing phone after servicing email at least {unit} before, within {months + 1} months\n')
+    instants = st.builds(lambda base, minutes: base + dt.timedelta(minutes=minutes),
+                         st.sampled_from(MONTH_ENDS), st.sampled_from([-1, 0, 1, 60 * 24, -60 * 24]))
+
+    @settings(max_examples=60, deadline=None)
+    @given(p=instants, t=instants)
+    def check(p: dt.datetime, t: dt.datetime) -> None:
+        ledger = [{"purpose": "servicing", "channel": "email", "team": "service", "at": p.isoformat()}]
+        decision = pol.decide({}, {"purpose": "marketing", "channel": "phone", "team": "sales",
+                                   "at": t.isoformat()}, ledger)  # fmt: skip
+        met = months_later(p, months, NY) <= t <= months_later(p, months + 1, NY)
+        assert decision.allowed is met, (p, t)
+        if not met and t < months_later(p, months, NY):  # too early: wait for p + N months
+            assert decision.next_allowed_at == months_later(p, months, NY)
+        elif not met:  # too late: no wait helps
+            assert decision.next_allowed_at is None
+
+    check()
