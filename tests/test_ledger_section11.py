@@ -209,3 +209,20 @@ def test_ledger_import_names_the_line_of_a_bad_void(tmp_path: Path, capsys: pyte
     code = cli.main(["ledger", "import", "--ledger", url, "--policy", str(tmp_path / "v.pol"), str(tmp_path / "in.jsonl")])
     err = capsys.readouterr().err
     assert code == 2 and f"{tmp_path / 'in.jsonl'}:2" in err and "c-7" in err and "field `void`" in err
+
+
+def test_a_decision_from_the_stored_rows_names_void_contacts_as_one_from_entries_does(ledger: Ledger) -> None:
+    # the ledger's own index (history) and its entries (events) must give the same decision and
+    # trace: a void contact counts for nothing and the trace names it with its reason
+    calls = [Contact(T0 + dt.timedelta(days=d), "phone", "debt", "collections", id=f"c-{d}", customer="joe",
+                     campaign="a") for d in range(3)]  # fmt: skip
+    ledger.append(calls)
+    ledger.void("c-1", "misdirected")
+    request = Request("collections", "phone", "debt", T0 + dt.timedelta(days=6), campaign="a")
+    pol = policylang.compile(
+        'policy "v"\nchannels phone\nteams collections\npurposes debt\n'
+        'cap "two": at most 2 debt phone per 7 days\n', "void.pol")  # fmt: skip
+    from_rows = pol.decide({}, request, ledger.history("joe"))
+    from_entries = pol.decide({}, request, ledger.events("joe"))
+    assert from_rows.to_dict() == from_entries.to_dict()
+    assert not from_rows.allowed and "(1 void: c-1, misdirected)" in from_rows.trace[0].reason
