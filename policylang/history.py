@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, groupby, repeat
+from itertools import compress, repeat
 from operator import attrgetter, floordiv, mul, sub
 from typing import Any, overload
 
@@ -213,9 +213,11 @@ class History:
         # few shapes, and a fresh index (one decision per call) is the common case.
         shapes = self._shapes
         if shapes is None:
-            shape_of = list(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True))
-            by_shape = sorted(range(len(shape_of)), key=shape_of.__getitem__)  # stable: time order within a shape
-            shapes = self._shapes = {shape: list(group) for shape, group in groupby(by_shape, shape_of.__getitem__)}
+            # Grouped in one pass in time order, so each shape's positions are in time order.
+            shapes = self._shapes = {}
+            add = shapes.setdefault
+            for position, shape in enumerate(zip(self.field("purpose"), self.field("channel"), self.field("team"))):
+                add(shape, []).append(position)
         verdicts = _verdicts(match, owner)
         chosen: list[int] = []
         groups = 0
