@@ -216,7 +216,7 @@ class History:
             # Grouped in one pass in time order, so each shape's positions are in time order.
             shapes = self._shapes = {}
             add = shapes.setdefault
-            for position, shape in enumerate(zip(self.field("purpose"), self.field("channel"), self.field("team"))):
+            for position, shape in enumerate(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True)):
                 add(shape, []).append(position)
         verdicts = _verdicts(match, owner)
         chosen: list[int] = []
