@@ -261,6 +261,57 @@ def _strings(value: object) -> int:
     return 0
 
 
+def _tokens_and_depth(value: object, depth: int = 0) -> tuple[int, int]:
+    """The string tokens of a parsed JSON value (keys and string values) and its nesting."""
+    kind = type(value)
+    if kind is str:
+        return 1, depth
+    if kind is dict:
+        assert isinstance(value, dict)
+        count, deepest = len(value), depth + 1
+        for item in value.values():
+            more, down = _tokens_and_depth(item, depth + 1)
+            count += more
+            deepest = max(deepest, down)
+        return count, deepest
+    if kind is list:
+        assert isinstance(value, list)
+        count, deepest = 0, depth + 1
+        for item in value:
+            more, down = _tokens_and_depth(item, depth + 1)
+            count += more
+            deepest = max(deepest, down)
+        return count, deepest
+    if kind is float and not -BIG <= value <= BIG:  # type: ignore[operator]
+        raise _Slow  # orjson reads an integer past 64 bits as a float; the strict parser keeps it whole
+    return 0, depth
+
+
+BIG = float(2**63)
+
+
+def fast_strict_json(data: bytes) -> object | None:
+    """What :func:`policylang.inputs.strict_json` gives for ``data`` (UTF-8 JSON), parsed by
+    orjson; ``None`` whenever it cannot prove the strict parser would accept the text
+    (a backslash escape, a syntax error, NaN, a number orjson does not hold, nesting past
+    the limit, a key given twice), and the caller then parses with ``strict_json``."""
+    from policylang.inputs import MAX_JSON_DEPTH
+
+    if b"\\" in data:
+        return None
+    try:
+        obj: object = _parse(data)
+    except _PARSE_ERRORS:
+        return None
+    try:
+        tokens, depth = _tokens_and_depth(obj)
+    except _Slow:
+        return None
+    if depth > MAX_JSON_DEPTH or data.count(b'"') != 2 * tokens:
+        return None
+    return obj
+
+
 def _fast_decide(policy: Policy, document: bytes | str, file: str, explain: bool, loads: Any) -> Decision:
     is_bytes = isinstance(document, bytes)
     if (b"\\" in document) if is_bytes else ("\\" in document):
