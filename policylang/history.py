@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, repeat
-from operator import attrgetter, floordiv, mul, sub
+from operator import attrgetter, eq, floordiv, mul, sub
 from typing import Any, overload
 
 from policylang.clock import EPOCH, ONE_US
@@ -125,7 +125,7 @@ class History:
         history._keys = order
         history._made = {}
         history._micros = micros
-        history.counted_us = [micros[k] for k in order]
+        history.counted_us = list(map(micros.__getitem__, order))
         history.counted = LazyContacts(history._contact, order)
         history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
         history.voided = [history._contact(k) for k in range(size) if statuses[k] == "void"] if statuses else []
@@ -192,7 +192,8 @@ class History:
                 found = list(map(attrgetter(name), self.counted))
             else:
                 column = columns.get(name)
-                found = [column[k] for k in self._keys] if column is not None else [_DEFAULTS[name]] * len(self._keys)
+                found = (list(map(column.__getitem__, self._keys)) if column is not None
+                         else [_DEFAULTS[name]] * len(self._keys))
             self._fields[name] = found
         return found
 
@@ -232,10 +233,10 @@ class History:
             chosen.sort()  # back to time order
         if sent_only:
             statuses = self.field("status")
-            chosen = [i for i in chosen if statuses[i] == "sent"]
+            chosen = list(compress(chosen, map(eq, map(statuses.__getitem__, chosen), repeat("sent"))))
         if isinstance(outcome, frozenset):
             outcomes = self.field("outcome")
-            chosen = [i for i in chosen if outcomes[i] in outcome]
+            chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
         elif outcome is not None:
             outcomes = self.field("outcome")
             chosen = [i for i in chosen if outcomes[i] == outcome]
