@@ -408,3 +408,23 @@ def test_rows_give_the_same_decision_as_their_records(case: Any, data: st.DataOb
     records = [row.entry(now_us) for row in rows if row.kind == "event" or row.counted(now_us)]
     assert outcome(lambda: policy.decide(customer, request, ingest.history_from_rows(rows, now_us))) == outcome(
         lambda: policy.decide(customer, request, records))
+
+
+def test_a_displaceable_plan_makes_no_object_for_every_contact() -> None:
+    # Issue 11: leaving the displaced plans out of a rule's sequence looks only at the
+    # positions at their instants, so a history from columns makes no Contact for the rest.
+    sent = [{"at": f"2025-{m:02d}-{d:02d}T10:00:00Z", "channel": "letter", "purpose": "marketing", "team": "growth"}
+            for m in range(1, 13) for d in range(1, 28)]
+    sent += [{"at": f"2026-10-{d}T10:00:00Z", "channel": "letter", "purpose": "marketing", "team": "growth"}
+             for d in (28, 30)]  # with the plan, "offers per month" is full: the plan is displaced
+    planned = {"at": "2026-11-25T10:00:00Z", "channel": "email", "purpose": "marketing", "team": "growth",
+               "status": "planned"}
+    document = {"customer": {"id": "c1", "timezone": "Europe/London", "status": "active"},
+                "request": {"team": "collections", "channel": "email", "purpose": "marketing",
+                            "at": "2026-11-24T10:00:00Z"},
+                "ledger": [*sent, planned]}
+    history = ingest.fast_history(NORTHWIND, document["ledger"])[0]
+    decision = NORTHWIND.decide(document["customer"], document["request"], history)
+    assert [c.team for c in decision.displaces] == ["growth"]
+    assert decision == ingest.slow_decide_json(NORTHWIND, json.dumps(document))
+    assert len(history._made) < 10  # noqa: SLF001 - the objects made, not 327
