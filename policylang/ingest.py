@@ -305,7 +305,7 @@ def fast_strict_json(data: bytes) -> object | None:
         return None
     try:
         tokens, depth = _tokens_and_depth(obj)
-    except _Slow:
+    except (_Slow, RecursionError):
         return None
     if depth > MAX_JSON_DEPTH or data.count(b'"') != 2 * tokens:
         return None
@@ -492,7 +492,7 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
             raise _Slow from None
     try:
         data = found.document.decode(document)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # RecursionError: nested too deep
         raise _Slow from None
     lines = data.ledger
     if lines is msgspec.UNSET:
@@ -688,7 +688,7 @@ def _fast_jsonl(policy: Policy, text: str) -> History:
         if typed is not None:
             try:
                 lines = typed.lines.decode("[" + chunk.replace("\n", ",") + "]")
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                 raise _Slow from None
             if len(lines) != chunk.count("\n") + 1:
                 raise _Slow

@@ -55,3 +55,9 @@ def test_the_fast_parse_gives_up_where_the_strict_parser_has_the_last_word(text:
 def test_nesting_at_the_limit_is_parsed() -> None:
     text = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
     assert fast_strict_json(text.encode()) == strict_json(text)
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 2000, 100_000])
+def test_deep_nesting_is_left_to_the_strict_parser(depth: int) -> None:
+    text = '{"a": ' + "[" * depth + "]" * depth + "}"
+    assert fast_strict_json(text.encode()) is None
