@@ -119,3 +119,76 @@ def _ddl(kind: Any) -> str:
     if pa.types.is_list(kind):
         return f"array<{_ddl(kind.value_type)}>"
     return {pa.int64(): "long", pa.string(): "string", pa.bool_(): "boolean"}[kind]
+
+
+# ---- replay --------------------------------------------------------------------------------
+
+REPLAY_TYPES = {"row": "long", "allowed": "boolean", "old_allowed": "boolean", "denied_by": "array<string>",
+                "old_denied_by": "array<string>"}
+
+
+def replay_names(against: bool) -> list[str]:
+    """The columns of a replayed contact (with the old policy's verdict when ``against``)."""
+    names = ["row", "customer", "at", "week", "team", "channel", "purpose", "allowed", "denied_by", "next_allowed_at"]
+    return names + (["old_allowed", "old_denied_by"] if against else [])
+
+
+def run_replay(job: Any, new_text: str, new_name: str, old_text: str | None = None, old_name: str | None = None,
+               *, master: str | None = None, spark: Any = None) -> list[dict[str, Any]]:
+    """The replay's contacts decided on Spark: the same answers as the local engine's
+    :func:`policylang.replay.run_local`, in ledger row order.
+
+    ``job`` is what :func:`policylang.replay.prepare_replay` built on the driver. The ledger
+    rows go to Spark as Parquet with a bucket (a hash of the customer, so a bucket holds
+    whole customers), cogrouped with the customers' records; each bucket runs
+    :func:`policylang.replay.replay_columns`, the local engine's own function. A replay
+    changes nothing, so ``capacity`` rules count the same ledger prefix everywhere: the
+    driver's capacity counts (:class:`policylang.replay.PrefixLoads`, only the contacts a
+    capacity rule counts) are broadcast to the executors once.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from policylang.batch import LEDGER_COLUMNS
+
+    spark = spark or session(master)
+    cores = spark.sparkContext.defaultParallelism
+    buckets = max(1, cores * BUCKETS_PER_CORE)
+    ledger = job.ledger
+    against = old_text is not None
+    ledger = ledger.append_column("bucket", pa.array([zlib.crc32(c.encode()) % buckets
+                                                      for c in ledger.column("customer").to_pylist()], pa.int32()))
+    ids = sorted(job.records)
+    records = pa.table({"id": pa.array(ids, pa.string()), "record": pa.array([job.records[i] for i in ids], pa.string()),
+                        "bucket": pa.array([zlib.crc32(i.encode()) % buckets for i in ids], pa.int32())})
+    shared = spark.sparkContext.broadcast((job.loads_new, job.loads_old, job.start_us, job.end_us))
+    names = replay_names(against)
+    ddl = ", ".join(f"{n} {REPLAY_TYPES.get(n, 'string')}" for n in names)
+
+    def decide(left: Any, right: Any) -> Any:
+        import pandas as pd
+
+        from policylang.replay import ReplayJob, replay_columns
+
+        if left.empty:
+            return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+        left = left.sort_values(["customer", "at_us", "row"], kind="stable")
+        led = {c: _plain(left[c].tolist()) for c in LEDGER_COLUMNS}
+        loads_new, loads_old, start_us, end_us = shared.value
+        new = _policy(new_text, new_name)
+        old = _policy(old_text, old_name or "old.pol") if old_text is not None else None
+        here = ReplayJob(new, old, None, dict(zip(right["id"].tolist(), right["record"].tolist(), strict=True)),
+                         start_us, end_us, loads_new, loads_old)
+        return pd.DataFrame(replay_columns(here, led), columns=names)
+
+    with tempfile.TemporaryDirectory(prefix="policylang-spark-") as folder:
+        pq.write_table(ledger, os.path.join(folder, "ledger.parquet"), row_group_size=ROW_GROUP)
+        pq.write_table(records, os.path.join(folder, "customers.parquet"), row_group_size=ROW_GROUP)
+        left = spark.read.parquet(os.path.join(folder, "ledger.parquet")).groupBy("bucket")
+        right = spark.read.parquet(os.path.join(folder, "customers.parquet")).groupBy("bucket")
+        left.cogroup(right).applyInPandas(decide, ddl).write.parquet(os.path.join(folder, "answers"))
+        table = pq.read_table(os.path.join(folder, "answers"))
+    shared.unpersist()
+    rows: list[dict[str, Any]] = table.select(names).to_pylist()
+    rows.sort(key=lambda r: r["row"])
+    return rows
