@@ -348,11 +348,6 @@ def test_bad_input_is_exit_2_with_the_place(tmp_path: Path, change: tuple[str, s
     assert "Traceback" not in done.stderr
 
 
-def test_spark_engine_is_a_clear_error(tmp_path: Path) -> None:
-    done = run_cli(*example_args(tmp_path / "p.csv", "--engine", "spark"))
-    assert done.returncode == 2 and "spark" in done.stderr and "Traceback" not in done.stderr
-
-
 POLICY_TEXT = '''policy "planner test"
 timezone "UTC"
 

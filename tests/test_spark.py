@@ -143,3 +143,26 @@ def test_replay_spark_command(spark: Any, replay_data: tuple[Path, dict[str, str
         outputs[engine] = pq.read_table(out)
     assert outputs["spark"].equals(outputs["local"])
     assert outputs["spark"].num_rows > 0
+
+
+# ---- the planner's per-customer step (issue 13) -------------------------------------------------
+
+
+def test_plan_spark_equals_local(spark: Any, tmp_path: Path) -> None:
+    """examples/cycle (400 customers, 2,000 candidates): the plan and its summary are the
+    same whether each customer's feasible subsets come from local processes or Spark."""
+    import json
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "cycle"
+    found = {}
+    for engine in ("local", "spark"):
+        out = tmp_path / f"plan-{engine}.jsonl"
+        assert main(["plan", str(example / "bank.pol"), "--customers", str(example / "customers.jsonl"),
+                     "--ledger", str(example / "ledger.jsonl"), "--candidates", str(example / "candidates.csv"),
+                     "--cycle", str(example / "cycle.toml"), "-o", str(out), "--solver", "lagrangian",
+                     "--engine", engine, "--format", "json"]) == 0
+        summary = json.loads((tmp_path / f"plan-{engine}.jsonl.summary.json").read_text())
+        del summary["seconds"]
+        found[engine] = (out.read_text(), summary)
+    assert found["spark"] == found["local"]
+    assert found["spark"][1]["granted"] > 0
