@@ -199,6 +199,7 @@ def test_exact_equals_brute_force_and_every_plan_replays(instance) -> None:  # t
         assert not exact.solution.feasible
         return
     assert exact.solution.feasible
+    assert exact.solution.method == "exact"  # HiGHS's own plan, not the heuristic's kept instead
     assert exact.summary["objective"] == pytest.approx(optimum, abs=1e-6)
     assert exact.summary["bound"] >= optimum - 1e-6
     for result in (exact, heuristic):
