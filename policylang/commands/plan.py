@@ -33,8 +33,8 @@ a customer; 2 bad input (a file that cannot be read or written, invalid JSON, CS
 an unknown name, a customer without a record, a ledger line without `customer`, a policy
 that does not compile) or a usage error.
 
-The plan file's format follows its extension: .csv, .jsonl or .parquet (Parquet needs
-duckdb: pip install 'policylang[sql]'). The summary goes beside it as PLAN.summary.json.
+The plan file's format follows its extension: .csv, .jsonl or .parquet. The summary goes
+beside it as PLAN.summary.json.
 """
 
 
@@ -172,18 +172,14 @@ def write_plan(path: str, rows: Sequence[Mapping[str, object]]) -> None:
     elif lower.endswith((".jsonl", ".ndjson", ".json")):
         write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
     elif lower.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        types = {"granted": pa.bool_(), "shadow_price": pa.float64()}
+        table = pa.table({k: pa.array([row[k] for row in rows], types.get(k, pa.string())) for k in COLUMNS})
         try:
-            import duckdb
-        except ImportError:
-            raise InputError(f"{path}: writing Parquet needs duckdb", where(path),
-                             hint="pip install 'policylang[sql]', or write .csv or .jsonl") from None
-        con = duckdb.connect()
-        con.execute("CREATE TABLE plan (id VARCHAR, customer VARCHAR, granted BOOLEAN, reason_kind VARCHAR, "
-                    "rule VARCHAR, reason VARCHAR, shadow_price DOUBLE)")
-        con.executemany("INSERT INTO plan VALUES (?, ?, ?, ?, ?, ?, ?)", [[row[k] for k in COLUMNS] for row in rows])
-        try:
-            con.execute("COPY plan TO $path (FORMAT parquet)", {"path": path})
-        except duckdb.Error as exc:
+            pq.write_table(table, path)
+        except OSError as exc:
             raise FileProblem(f"{path}: cannot be written ({exc})") from None
     else:
         raise InputError(f"{path}: unknown plan format", where(path), expected=".csv, .jsonl or .parquet")
