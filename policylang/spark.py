@@ -85,6 +85,8 @@ def run_spark(text: str, name: str, work: Any, *, explain: bool = False, master:
 
     from policylang.batch import answer_schema, finish
 
+    if work.num_rows == 0:  # Spark would write no part file to read back
+        return finish([], explain)
     spark = spark or session(master)
     cores = spark.sparkContext.defaultParallelism
     buckets = max(1, cores * BUCKETS_PER_CORE)
@@ -164,6 +166,8 @@ def run_replay(job: Any, new_text: str, new_name: str, old_text: str | None = No
 
     from policylang.batch import LEDGER_COLUMNS
 
+    if job.ledger.num_rows == 0:
+        return []
     spark = spark or session(master)
     cores = spark.sparkContext.defaultParallelism
     buckets = max(1, cores * BUCKETS_PER_CORE)
@@ -226,6 +230,8 @@ def run_patterns(text: str, name: str, jobs: Sequence[Any], *, master: str | Non
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if not jobs:
+        return []
     spark = spark or session(master)
     buckets = max(1, spark.sparkContext.defaultParallelism * BUCKETS_PER_CORE)
     table = pa.table({
