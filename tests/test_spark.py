@@ -4,7 +4,9 @@ One session for the whole module (starting Spark costs seconds). The answers mus
 the local engine's row for row, and both the single-request path's (tests/test_batch.py's
 reference), on a DST week with a capacity rule that couples customers, with the work
 rows shuffled and split into many small input partitions so that a customer's rows
-arrive through different partitions.
+arrive through different partitions. Replay on Spark equals replay on the local engine
+(a capacity rule coupling customers, --against, --from/--to), and the planner's
+per-customer step on Spark gives the local engine's plan.
 """
 
 from __future__ import annotations
