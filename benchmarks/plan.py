@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{'exact bound':>11} {'exact s':>7} {'heur/exact':>10}  status")
         for size in args.sizes:
             r = run_exact(load(instance(size), args.work / str(size)), args.workers, args.time_limit)
-            ratio = 100 * float(r["heuristic"]) / float(r["exact"])  # type: ignore[arg-type]
+            exact_value = float(r["exact"])  # type: ignore[arg-type]
+            # HiGHS past its time limit may hold only the empty plan (value 0): no ratio then
+            ratio = 100 * float(r["heuristic"]) / exact_value if exact_value > 0 else float("nan")  # type: ignore[arg-type]
             print(f"{r['customers']:>9} {r['patterns']:>8} {r['greedy']:>11.2f} {r['heuristic']:>11.2f} "
                   f"{r['heuristic_s']:>6.1f} {r['exact']:>11.2f} {r['exact_bound']:>11.2f} {r['exact_s']:>7.1f} "
                   f"{ratio:>9.3f}%  {r['status']} {r.get('replay', '')}", flush=True)
