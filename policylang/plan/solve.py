@@ -553,7 +553,9 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
                 for r, d in sorted(delta.items()):
                     if d <= EPS:
                         continue
-                    step = 1.0 if problem.resources[r].kind != "budget" else 1e-6 * max(1.0, d)
+                    # a budget is broken past 1e-6 (as verify reads it); the margin stays well
+                    # above HiGHS's feasibility tolerance (1e-6), or L_r = rhs - d would pass
+                    step = 1.0 if problem.resources[r].kind != "budget" else 1e-6 + 1e-4 * max(1.0, d)
                     threshold = problem.resources[r].rhs - d + step
                     if threshold > problem.resources[r].rhs + EPS:
                         continue  # L_r never gets there
