@@ -7,6 +7,7 @@ line, the column and what the author could have written there.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from typing import Any
@@ -14,11 +15,13 @@ from typing import Any
 import attrs
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import LexerState, LexerThread, LineCounter
+from lark.utils import TextSlice
 
 from policylang import ast
 from policylang.errors import PolicySyntaxError, did_you_mean, raise_all, suggest
 from policylang.grammar import load_grammar
-from policylang.resync import chunk_text, code_of, statement_chunks
+from policylang.resync import code_of, statement_chunks
 from policylang.source import Source, Span
 
 # How the parser's expectations read to a person.
@@ -946,9 +949,12 @@ def limit_error(text: str, source: Source) -> PolicySyntaxError | None:
 def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
     """Parse what parses: every statement that is well formed, and every syntax error.
 
-    A file that parses whole is parsed once. Otherwise each statement (as
-    :func:`policylang.resync.statement_chunks` finds them) is parsed on its own, so one
-    mistake is reported once and does not hide the mistakes after it.
+    The file is parsed one statement at a time (as :func:`policylang.resync.statement_chunks`
+    finds them), each straight from its place in the text (a Lark ``TextSlice`` with its
+    line counter set to the statement's first line, so lines, columns and offsets are the
+    file's). Memory then grows with the AST, not with Lark's tree of the whole file; a
+    mistake in one statement is reported once and does not hide the mistakes after it; and
+    a mistake on the last line costs one pass, not two.
     """
     text = without_bom(text)
     parser = load_grammar("policy.lark")
@@ -956,47 +962,58 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
     over = limit_error(text, source)
     if over is not None:
         return PartialParse(ast.PolicyFile((), (), file), (over,))
-    try:
-        statements = _parse_text(parser, text, source)
-        return PartialParse(ast.PolicyFile(statements, tuple(collect_comments(text)), file), ())
-    except PolicySyntaxError as whole_file_error:
-        first_error = whole_file_error
     parsed: list[ast.Statement] = []
     problems: list[PolicySyntaxError] = []
     words: set[str] = set()
     rules: set[str] = set()
     lines = text.split("\n")
+    transformer = _ToAst(file)
+    line, offset = 1, 0  # the start of line `line` in the text, walked forward chunk by chunk
     for chunk in statement_chunks(text):
+        while line < chunk.first:
+            offset += len(lines[line - 1]) + 1
+            line += 1
+        end = offset
+        for number in range(chunk.first, chunk.last + 1):
+            end += len(lines[number - 1]) + 1
         try:
-            parsed.extend(_parse_text(parser, chunk_text(lines, chunk), source))
+            parsed.extend(_parse_slice(parser, transformer, text, offset, min(end, len(text)), line, source))
         except PolicySyntaxError as exc:
             problems.append(exc)
             rule = RULE_LINE.match(code_of(lines[chunk.first - 1]))
             if rule:
                 rules.add(rule[1])
             else:
-                for line in lines[chunk.first - 1 : chunk.last]:
-                    found = WORD.findall(code_of(line))
+                for text_line in lines[chunk.first - 1 : chunk.last]:
+                    found = WORD.findall(code_of(text_line))
                     words.update(found)
                     words.update(ascii_name(w) for w in found)  # as the error told the author to write it
-    if not problems:  # the statements parse one by one but not together: say why not
-        return PartialParse(ast.PolicyFile((), (), file), (first_error,))
     tree = ast.PolicyFile(tuple(parsed), tuple(collect_comments(text)), file)
     return PartialParse(tree, tuple(problems), frozenset(words), frozenset(rules))
 
 
 def _parse_text(parser: Any, text: str, source: Source) -> tuple[ast.Statement, ...]:
-    """One Lark parse of ``text`` (the whole file or one statement padded to its place)."""
-    file = source.name
+    """One Lark parse of the whole ``text`` (tests compare it with the statement-wise parse)."""
+    return _parse_slice(parser, _ToAst(source.name), text, 0, len(text), 1, source)
+
+
+def _parse_slice(parser: Any, transformer: _ToAst, text: str, start: int, end: int, line: int,
+                 source: Source) -> tuple[ast.Statement, ...]:
+    """One Lark parse of ``text[start:end]``, a statement starting at line ``line``, column 1."""
+    counter = LineCounter("\n")  # type: ignore[no-untyped-call]
+    counter.char_pos = counter.line_start_pos = start
+    counter.line = line
+    frontend = parser.parser
+    thread = LexerThread(frontend.lexer, LexerState(TextSlice(text, start, end), counter))
     try:
-        tree = parser.parse(text)
+        tree = frontend.parser.parse(thread, "start")
     except UnexpectedInput as exc:
         raise syntax_error(exc, source, _terminals(parser)) from None
     except PolicySyntaxError as exc:
         exc.source = source
         raise
     try:
-        statements = _ToAst(file).transform(tree)
+        statements = transformer.transform(tree)
     except Exception as exc:  # VisitError wraps our own errors
         inner = getattr(exc, "orig_exc", exc)
         if isinstance(inner, PolicySyntaxError):
@@ -1011,6 +1028,8 @@ def collect_comments(text: str) -> list[ast.Comment]:
     found: list[ast.Comment] = []
     # split at "\n" only, as the lexer counts lines (str.splitlines also splits at \f, \x1c, ...)
     for number, line in enumerate(text.split("\n"), start=1):
+        if "#" not in line:
+            continue
         in_string = False
         escaped = False
         for index, char in enumerate(line):
@@ -1026,5 +1045,6 @@ def collect_comments(text: str) -> list[ast.Comment]:
     return found
 
 
+@functools.cache
 def _terminals(parser: Any) -> dict[str, Any]:
     return {t.name: t for t in parser.terminals}
