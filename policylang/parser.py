@@ -13,10 +13,11 @@ import unicodedata
 from typing import Any
 
 import attrs
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import LexerState, LexerThread, LineCounter
 from lark.utils import TextSlice
+from lark.visitors import _VArgsWrapper
 
 from policylang import ast
 from policylang.errors import PolicySyntaxError, did_you_mean, raise_all, suggest
@@ -92,6 +93,16 @@ class _ToAst(Transformer[Token, Any]):
 
     def _s(self, meta: Any) -> Span:
         return _span(self.file, meta)
+
+    def _fast_transform(self, tree: Tree[Token]) -> Any:
+        """What ``transform`` returns, without Lark's per-call wrappers (a third of the time
+        of a large policy went to building ``v_args`` wrappers); errors are not wrapped in
+        ``VisitError``."""
+        children = [self._fast_transform(c) if isinstance(c, Tree) else c for c in tree.children]
+        handler = _HANDLERS.get(tree.data)
+        if handler is None:
+            return Tree(tree.data, children, tree.meta)
+        return handler(self, tree.meta, children)
 
     def _name(self, token: Token) -> ast.Name:
         return ast.Name(str(token), token_span(self.file, token))
@@ -449,6 +460,12 @@ class _ToAst(Transformer[Token, Any]):
 
     def not_member_test(self, meta: Any, items: list[Any]) -> ast.Member:
         return ast.Member(str(items[0]), items[1], True, self._s(meta))
+
+
+# The handlers of _ToAst as plain functions (self, meta, children), by rule name.
+_HANDLERS: dict[str, Any] = {
+    name: method.base_func for name, method in vars(_ToAst).items() if isinstance(method, _VArgsWrapper)
+}
 
 
 class _Outcomes(tuple):  # type: ignore[type-arg]
@@ -1013,7 +1030,7 @@ def _parse_slice(parser: Any, transformer: _ToAst, text: str, start: int, end: i
         exc.source = source
         raise
     try:
-        statements = transformer.transform(tree)
+        statements = transformer._fast_transform(tree)
     except Exception as exc:  # VisitError wraps our own errors
         inner = getattr(exc, "orig_exc", exc)
         if isinstance(inner, PolicySyntaxError):
