@@ -156,6 +156,7 @@ class Compiler:
         self.holiday_attribute: str | None = None
         self.uses_customer_holidays: Span | None = None  # where `on holidays` is first used
         self._rules_by_name: dict[str, ast.Rule] | None = None  # built once: exempt rules look names up
+        self._matches: dict[Match, Match] = {}  # a large policy repeats its selectors: keep one of each
 
     def rules_by_name(self) -> dict[str, ast.Rule]:
         """Every rule node by name (the last of a repeated name), built on first use."""
@@ -577,6 +578,7 @@ class Compiler:
             except_owner=except_owner,
             text=selector_text(node),
         )
+        match = self._matches.setdefault(match, match)  # equal selectors share one (frozen) Match
         if not self.unparsed_words and not self.can_match(match):
             self.error(
                 "this selector can match no contact",

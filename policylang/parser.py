@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import sys
 import unicodedata
 from typing import Any
 
@@ -105,7 +106,8 @@ class _ToAst(Transformer[Token, Any]):
         return handler(self, tree.meta, children)
 
     def _name(self, token: Token) -> ast.Name:
-        return ast.Name(str(token), token_span(self.file, token))
+        # interned: a large policy names the same few channels, teams and purposes over and over
+        return ast.Name(sys.intern(str(token)), token_span(self.file, token))
 
     # -- declarations --
     def start(self, meta: Any, items: list[Any]) -> list[Any]:
