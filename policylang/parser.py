@@ -988,15 +988,29 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
     lines = text.split("\n")
     transformer = _ToAst(file)
     line, offset = 1, 0  # the start of line `line` in the text, walked forward chunk by chunk
-    for chunk in statement_chunks(text):
-        while line < chunk.first:
-            offset += len(lines[line - 1]) + 1
+
+    def skip_to(number: int) -> None:
+        """Walk to line ``number``; a skipped line the lexer would not skip is parsed alone
+        (so a stray character between statements is the error one parse of the file gives)."""
+        nonlocal line, offset
+        while line < number:
+            text_line = lines[line - 1]
+            if text_line and not _lexer_blank(text_line, line == len(lines)):
+                try:
+                    _parse_slice(parser, transformer, text, offset, offset + len(text_line), line, source)
+                except PolicySyntaxError as exc:
+                    problems.append(exc)
+            offset += len(text_line) + 1
             line += 1
+
+    for chunk in statement_chunks(text):
+        skip_to(chunk.first)
         end = offset
         for number in range(chunk.first, chunk.last + 1):
             end += len(lines[number - 1]) + 1
+        start, line, offset = offset, chunk.last + 1, end
         try:
-            parsed.extend(_parse_slice(parser, transformer, text, offset, min(end, len(text)), line, source))
+            parsed.extend(_parse_slice(parser, transformer, text, start, min(end, len(text)), chunk.first, source))
         except PolicySyntaxError as exc:
             problems.append(exc)
             rule = RULE_LINE.match(code_of(lines[chunk.first - 1]))
@@ -1007,8 +1021,20 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
                     found = WORD.findall(code_of(text_line))
                     words.update(found)
                     words.update(ascii_name(w) for w in found)  # as the error told the author to write it
+    skip_to(len(lines) + 1)
     tree = ast.PolicyFile(tuple(parsed), tuple(collect_comments(text)), file)
     return PartialParse(tree, tuple(problems), frozenset(words), frozenset(rules))
+
+
+_LEXER_BLANKS = " \t\f"  # what the grammar ignores between tokens (besides comments and newlines)
+
+
+def _lexer_blank(line: str, last: bool) -> bool:
+    """Would the lexer pass over this line (blank or a comment to the splitter) unasked?"""
+    if "#" in line:  # the splitter saw no quote before it: what precedes it must be blank
+        return not line.split("#", 1)[0].strip(_LEXER_BLANKS)
+    body = line[:-1] if line.endswith("\r") and not last else line  # `\r\n` ends a line
+    return not body.strip(_LEXER_BLANKS)
 
 
 def _parse_text(parser: Any, text: str, source: Source) -> tuple[ast.Statement, ...]:
