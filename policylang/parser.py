@@ -913,6 +913,7 @@ MAX_POLICY_CHARS = 200_000_000
 MAX_LINE_CHARS = 10_000
 MAX_NUMBER_DIGITS = 18
 MAX_CONDITION_TERMS = 100  # `and`, `or`, `not` and `(` in one statement
+MAX_STATEMENTS = 2_000_000  # about 5 GB of AST and rules: 1,000,000 rules still compile
 _LONG_NUMBER = re.compile(r"\d{" + str(MAX_NUMBER_DIGITS + 1) + ",}")
 _TERM = re.compile(r"\b(?:and|or|not)\b|\(")
 _ZEROS = str.maketrans("123456789", "000000000")
@@ -1003,7 +1004,13 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
             offset += len(text_line) + 1
             line += 1
 
-    for chunk in statement_chunks(text):
+    chunks = statement_chunks(text)
+    if len(chunks) > MAX_STATEMENTS:
+        return PartialParse(ast.PolicyFile((), (), file), (PolicySyntaxError(
+            f"the policy has {len(chunks):,} statements, over the limit of {MAX_STATEMENTS:,}",
+            Span.point(file, chunks[MAX_STATEMENTS].first, 1), hint="split it into several policies",
+            source=source),))
+    for chunk in chunks:
         skip_to(chunk.first)
         end = offset
         for number in range(chunk.first, chunk.last + 1):

@@ -134,3 +134,17 @@ def test_a_near_miss_is_found_among_many_names() -> None:
     names = [f"offers-{k}" for k in range(5000)]
     assert suggest("ofers-4321", names) == "offers-4321"
     assert suggest("offers-4321x", names) == "offers-4321"
+
+
+def test_a_policy_over_the_statement_limit_is_refused_at_the_first_statement_past_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from policylang import parser
+
+    monkeypatch.setattr(parser, "MAX_STATEMENTS", 5)
+    text = 'policy "p"\nchannels email\nteams t\n\npurposes m\ncap "a": at most 1 email per 1 day\n# note\n' \
+        'cap "b": at most 1 email per 2 days\n'
+    with pytest.raises(PolicylangError) as caught:
+        policylang.compile(text, "p.pol")
+    (error,) = caught.value.errors
+    assert "6 statements, over the limit of 5" in error.message
+    assert (error.span.line, error.span.column) == (8, 1)
