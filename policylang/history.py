@@ -26,7 +26,8 @@ from policylang.rules import Match
 
 UTC = dt.timezone.utc
 Matched = tuple[list[int], Sequence[Contact]]
-FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason")
+FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason",
+          "warnings")
 
 
 class LazyContacts(Sequence[Contact]):
@@ -105,14 +106,16 @@ class History:
                                 if any(c is not None for _, c in pairs)}
 
     @classmethod
-    def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]]) -> History:
+    def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]],
+                     event_campaigns: dict[str, list[tuple[int, Any]]] | None = None) -> History:  # fmt: skip
         """A history from validated contact columns.
 
         ``columns`` maps each :class:`Contact` field to a list (one value per contact, in
         ledger order; ``at`` holds aware datetimes, made UTC when a contact is made, and
         ``micros`` the same instants as epoch microseconds; without ``at`` the instants
         are made from ``micros``); another field left out has its default for every contact. ``events`` maps an
-        event name to its instants, in any order.
+        event name to its instants, in any order; ``event_campaigns`` an event name to its
+        (instant, campaign) pairs when some event of that name names a campaign (11.3).
         """
         history = cls.__new__(cls)
         size = len(micros)
@@ -129,7 +132,8 @@ class History:
         history.counted = LazyContacts(history._contact, order)
         history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
         history.voided = [history._contact(k) for k in range(size) if statuses[k] == "void"] if statuses else []
-        history.event_campaigns = {}
+        history.event_campaigns = {name: sorted(pairs, key=lambda p: p[0])
+                                   for name, pairs in (event_campaigns or {}).items()}
         history._finish(size, events)
         return history
 
@@ -151,7 +155,8 @@ class History:
         for name, values in columns.items():
             values.append(getattr(contact, name))
         micros = [*self._micros, (contact.at - EPOCH) // ONE_US]
-        return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()})
+        return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
+                                    self.event_campaigns)
 
     def _finish(self, size: int, events: dict[str, list[int]]) -> None:
         self.size = size
@@ -299,3 +304,4 @@ _SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[na
 _DEFAULTS: dict[str, Any] = {"status": "sent", "at": dt.datetime.min}
 _DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer", "void_reason")})
 _DEFAULTS.update({name: "" for name in ("channel", "purpose", "team")})
+_DEFAULTS["warnings"] = ()

@@ -502,13 +502,23 @@ def history_from_rows(rows: list[Any], now_us: int) -> History:
     """
     kinds = list(map(_KIND, rows))
     events: dict[str, list[int]] = {}
+    campaigns: dict[str, list[tuple[int, Any]]] = {}
     contacts = rows
     if "event" in kinds:
         flags = [kind == "event" for kind in kinds]
         for row in compress(rows, flags):
             events.setdefault(row.event or "", []).append(row.at_us)
+            campaigns.setdefault(row.event or "", []).append((row.at_us, row.campaign))
         contacts = list(compress(rows, [not flag for flag in flags]))
+        # 11.3: kept only for the events of which some name a campaign (as History does)
+        campaigns = {name: pairs for name, pairs in campaigns.items() if any(c is not None for _, c in pairs)}
     statuses = list(map(_STORED_STATUS, contacts))
+    reasons: list[str | None] = []
+    if "released" in statuses:  # 11.4: a void contact is stored released with ended "void:..."
+        statuses = ["void" if status == "released" and (row.ended or "").startswith("void:") else status
+                    for status, row in zip(statuses, contacts, strict=True)]
+        reasons = [row.ended[len("void:"):] or None if status == "void" else None
+                   for status, row in zip(statuses, contacts, strict=True)]
     if "planned" in statuses:  # a reservation past its deadline no longer counts
         statuses = [
             "released" if status == "planned" and row.expires_us is not None and row.expires_us <= now_us else status
@@ -523,13 +533,17 @@ def history_from_rows(rows: list[Any], now_us: int) -> History:
         "campaign": list(map(_CAMPAIGN, contacts)),
         "id": list(map(_ID, contacts)),
         "customer": list(map(_CUSTOMER, contacts)),
+        "warnings": [value or () for value in map(_WARNINGS, contacts)],
     }
-    return History.from_columns(columns, list(map(_AT_US, contacts)), events)
+    if "void" in statuses:
+        columns["void_reason"] = reasons
+    return History.from_columns(columns, list(map(_AT_US, contacts)), events, campaigns)
 
 
 _KIND, _STORED_STATUS, _AT_US = attrgetter("kind"), attrgetter("status"), attrgetter("at_us")
 _CHANNEL, _PURPOSE, _TEAM = attrgetter("channel"), attrgetter("purpose"), attrgetter("team")
 _OUTCOME, _CAMPAIGN, _ID, _CUSTOMER = attrgetter("outcome"), attrgetter("campaign"), attrgetter("id"), attrgetter("customer")
+_WARNINGS = attrgetter("warnings")
 
 
 # ---- the library's plain-mapping path ------------------------------------------------------
