@@ -31,7 +31,7 @@ import attrs
 from policylang import clock
 from policylang.clock import DAY, format_local, format_span
 from policylang.decision import Decision, TraceEntry
-from policylang.history import History
+from policylang.history import History, LazyContacts
 from policylang.records import COUNTED_STATUSES, Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
     AfterTrigger,
@@ -1029,10 +1029,33 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
     key2 = ("skip", rule.index, skip, id(times))
     hit = ctx._memo.get(key2)  # noqa: SLF001
     if hit is None:
-        kept_at = [k for k in range(len(times)) if id(contacts[k]) not in skip]
         ctx.stats.scanned += len(times)
-        hit = ctx._memo[key2] = ([times[k] for k in kept_at], [contacts[k] for k in kept_at])  # noqa: SLF001
+        hit = ctx._memo[key2] = without(times, contacts, skip, ctx)  # noqa: SLF001
     return hit
+
+
+def without(times: list[int], contacts: Sequence[Contact], skip: frozenset[int], ctx: Context) -> Sequence_:
+    """``times`` and ``contacts`` minus the contacts whose ids are in ``skip``.
+
+    The skipped contacts are planned ones of the history (issue 11): only the positions at
+    their instants are looked at, so a history built from columns makes no contact object
+    for the rest. Ids that are not the history's planned contacts: every position is looked at.
+    """
+    named = [c for c in ctx.history.planned if id(c) in skip]
+    if len(named) != len(skip):
+        kept_at = [k for k in range(len(times)) if id(contacts[k]) not in skip]
+        return [times[k] for k in kept_at], [contacts[k] for k in kept_at]
+    dropped = set()
+    for us in {clock.micros(c.at) for c in named}:
+        for k in range(bisect_left(times, us), bisect_right(times, us)):
+            if id(contacts[k]) in skip:
+                dropped.add(k)
+    if not dropped:
+        return times, contacts
+    kept_at = [k for k in range(len(times)) if k not in dropped]
+    kept_contacts: Sequence[Contact] = (LazyContacts(contacts.__getitem__, kept_at) if isinstance(contacts, LazyContacts)
+                                        else [contacts[k] for k in kept_at])
+    return [times[k] for k in kept_at], kept_contacts
 
 
 def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> Selection:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, groupby, repeat
-from operator import attrgetter, floordiv, mul, sub
+from itertools import compress, repeat
+from operator import attrgetter, eq, floordiv, mul, sub
 from typing import Any, overload
 
 from policylang.clock import EPOCH, ONE_US
@@ -128,7 +128,7 @@ class History:
         history._keys = order
         history._made = {}
         history._micros = micros
-        history.counted_us = [micros[k] for k in order]
+        history.counted_us = list(map(micros.__getitem__, order))
         history.counted = LazyContacts(history._contact, order)
         history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
         history.voided = [history._contact(k) for k in range(size) if statuses[k] == "void"] if statuses else []
@@ -197,7 +197,8 @@ class History:
                 found = list(map(attrgetter(name), self.counted))
             else:
                 column = columns.get(name)
-                found = [column[k] for k in self._keys] if column is not None else [_DEFAULTS[name]] * len(self._keys)
+                found = (list(map(column.__getitem__, self._keys)) if column is not None
+                         else [_DEFAULTS[name]] * len(self._keys))
             self._fields[name] = found
         return found
 
@@ -218,9 +219,11 @@ class History:
         # few shapes, and a fresh index (one decision per call) is the common case.
         shapes = self._shapes
         if shapes is None:
-            shape_of = list(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True))
-            by_shape = sorted(range(len(shape_of)), key=shape_of.__getitem__)  # stable: time order within a shape
-            shapes = self._shapes = {shape: list(group) for shape, group in groupby(by_shape, shape_of.__getitem__)}
+            # Grouped in one pass in time order, so each shape's positions are in time order.
+            shapes = self._shapes = {}
+            add = shapes.setdefault
+            for position, shape in enumerate(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True)):
+                add(shape, []).append(position)
         verdicts = _verdicts(match, owner)
         chosen: list[int] = []
         groups = 0
@@ -235,10 +238,10 @@ class History:
             chosen.sort()  # back to time order
         if sent_only:
             statuses = self.field("status")
-            chosen = [i for i in chosen if statuses[i] == "sent"]
+            chosen = list(compress(chosen, map(eq, map(statuses.__getitem__, chosen), repeat("sent"))))
         if isinstance(outcome, frozenset):
             outcomes = self.field("outcome")
-            chosen = [i for i in chosen if outcomes[i] in outcome]
+            chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
         elif outcome is not None:
             outcomes = self.field("outcome")
             chosen = [i for i in chosen if outcomes[i] == outcome]
