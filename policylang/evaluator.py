@@ -23,7 +23,7 @@ import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, count, repeat
-from operator import ge, lt, sub
+from operator import ge, le, lt, sub
 from typing import Any, Protocol
 
 import attrs
@@ -32,7 +32,7 @@ from policylang import clock
 from policylang.clock import DAY, format_local, format_span
 from policylang.decision import Decision, TraceEntry
 from policylang.history import History, LazyContacts
-from policylang.records import Contact, Customer, Entry, Request, in_campaign
+from policylang.records import COUNTED_STATUSES, Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
     AfterTrigger,
     AnyRule,
@@ -992,12 +992,23 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
             hi = max(hi, lo + ctx.prefetch, found[1] if found is not None else hi)
             loaded = ctx.loads.contacts(rule, clock.instant(lo), clock.instant(hi))
             drop = rule.not_counted
-            pairs = sorted(((clock.micros(c.at), c) for c in loaded
-                            if c.counted and not (drop and c.status == "sent" and c.outcome in drop)),
-                           key=lambda p: p[0])
-            kept = [p for p in pairs if lo <= p[0] < hi and (group is None or in_group(p[1], group, wanted))]
-            ctx.stats.scanned += len(pairs)
-            found = ctx._memo[key] = (lo, hi, [us for us, _ in kept], [c for _, c in kept])  # noqa: SLF001
+            # the same as sorting (micros, contact) pairs by time, stably, with less Python
+            # per contact: the status test inlined, one subtraction each, a sort only when
+            # the store did not already give them in time order, the range by bisection
+            listed = [c for c in loaded if c.status in COUNTED_STATUSES
+                      and not (drop and c.status == "sent" and c.outcome in drop)]
+            epoch, unit = clock.EPOCH, clock.ONE_US
+            us = [(c.at - epoch) // unit for c in listed]
+            ctx.stats.scanned += len(us)
+            if not all(map(le, us, us[1:])):
+                order = sorted(range(len(us)), key=us.__getitem__)
+                us, listed = [us[k] for k in order], [listed[k] for k in order]
+            i, j = bisect_left(us, lo), bisect_left(us, hi)
+            us, listed = us[i:j], listed[i:j]
+            if group is not None:
+                at = [k for k in range(len(listed)) if in_group(listed[k], group, wanted)]
+                us, listed = [us[k] for k in at], [listed[k] for k in at]
+            found = ctx._memo[key] = (lo, hi, us, listed)  # noqa: SLF001
         times, contacts = found[2], found[3]
     else:
         group = rule.group
@@ -1078,9 +1089,40 @@ def window_denies(values: Sequence[int], i: int, j: int, k: int, limit: int, wid
         return True
     if j - i < limit:
         return False
+    if key not in ctx._memo:  # noqa: SLF001 - a dense run near i answers without indexing them all
+        probe = min(j - limit + 1, i + 64)
+        spans = map(sub, values[i + limit - 1 : probe + limit - 1], values[i:probe])
+        if next(compress(count(), map(lt, spans, repeat(width))), None) is not None:
+            ctx.stats.scanned += probe - i
+            return True
     runs = dense_runs(values, limit, width, ctx, key)
     at = bisect_left(runs, i)
     return at < len(runs) and runs[at] <= j - limit
+
+
+def first_wide(values: list[int], a: int, end: int, p: int, q: int, threshold: int, ctx: Context) -> int:
+    """The first k in ``[a, end)`` with ``values[k + p] - values[k + q] >= threshold`` (``end``
+    if none), for sorted ``values`` and ``p >= q``.
+
+    Over a block ``[k, b)`` every difference is at most ``values[b - 1 + p] - values[k + q]``,
+    so a block below the threshold is skipped in one comparison; a block that is not is
+    scanned in C (blocks double either way). Never more than one pass, and a handful of
+    comparisons when the values are close together (a dense ledger under a long window).
+    """
+    k, step = a, 64
+    while k < end:
+        b = min(end, k + step)
+        if values[b - 1 + p] - values[k + q] < threshold:
+            ctx.stats.scanned += 1
+            k, step = b, step * 2
+            continue
+        wide = map(ge, map(sub, values[k + p : b + p], values[k + q : b + q]), repeat(threshold))
+        found = next(compress(count(k), wide), b)
+        ctx.stats.scanned += found - k + 1
+        if found < b:
+            return found
+        k, step = b, step * 2  # blocks keep doubling: O(log n) of them, copies at most 2n
+    return end
 
 
 def next_clear(values: Sequence[int], point: int, limit: int, width: int, ctx: Context, stop: int) -> int:
@@ -1097,14 +1139,10 @@ def next_clear(values: Sequence[int], point: int, limit: int, width: int, ctx: C
         # Runs m + 1, m + 2, ... keep the stretch going while each starts before the last
         # one ends: values[k + limit - 1] - values[k - 1] < 2 * width. Found in C, not a loop.
         first = m + 1
-        ends, starts = values[first + limit - 1 :], values[first - 1 : size - limit]
-        gaps = map(sub, ends, starts)
-        last = next(compress(count(first), map(ge, gaps, repeat(2 * width))), first + len(ends))
-        ctx.stats.scanned += last - m
+        last = first_wide(values, first, size - limit + 1, limit - 1, -1, 2 * width, ctx)
         # The merge holds only if every run m .. last - 1 is dense (spans less than a window);
         # a run that is not denies nothing, so then the walk below decides.
-        spans = map(sub, values[m + limit - 1 : last + limit - 1], values[m:last])
-        if next(compress(count(m), map(ge, spans, repeat(width))), last) == last:
+        if limit == 1 or first_wide(values, m, last, limit - 1, 0, width, ctx) == last:  # a run of 1 spans 0
             return int(values[last - 1]) + width
     while m + limit - 1 < size and values[m + limit - 1] - width < current and current <= stop:
         if values[m + limit - 1] - values[m] < width:  # only a dense run denies anything
