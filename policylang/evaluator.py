@@ -1234,9 +1234,12 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     stop = t + HORIZON
     if isinstance(window, Rolling) and window.months:
         tz = period_zone(rule, ctx)
-        times, _, i, j = select(rule, ctx, t - (window.months * 31 + 1) * DAY, t + 1, skip)
+        # contacts after t count too (a planned one in [t, t + W) fills the window from t):
+        # the busiest window can first shrink when a contact c leaves, at c + W
+        times, _, i, j = select(rule, ctx, t - (window.months * 31 + 1) * DAY,
+                                clock.plus_months(t, window.months, tz), skip)
         leaving = [end for end in (clock.plus_months(us, window.months, tz) for us in times[i:j]) if end > t]
-        return min(leaving, default=t + 1)  # the busiest window can first shrink when a contact leaves
+        return min(leaving, default=t + 1)
     if isinstance(window, Rolling):
         width = window.seconds * clock.SECOND
         times, _ = sequence(rule, ctx, skip, t - width + 1, stop + 2 * width)

@@ -1241,13 +1241,21 @@ def reference_decide(source: Any, customer: Mapping[str, Any], request: Any, led
                        found.warnings)
 
 
-def static(pol: RefPolicy, rule: Any) -> bool:
-    """A rule whose verdict cannot change by waiting (no scope, no time test) and no
-    exemption that could start lifting it later."""
-    if not rule.tail.empty or (isinstance(rule, ast.Exclude) and time_tests_in(rule.condition)):
+def static(pol: RefPolicy, customer: Mapping[str, Any], rule: Any) -> bool:
+    """A rule whose verdict cannot change by waiting once it denies (no `until`, no time test
+    on a value the customer has; a `from` is then already past) and no exemption that could
+    start lifting it later."""
+    def timeless(node: Any) -> bool:
+        conditions = [c for c in (node.tail.when, getattr(node, "condition", None)) if c is not None]
+        return not any(customer.get(t.attr.attribute) is not None for c in conditions for t in time_tests_in(c))
+
+    if any(is_date(n) for n in rule.tail.until_items) or not timeless(rule):
         return False
-    return not any(isinstance(ex, ast.Exempt) and targets(ex, rule) and (ex.window is not None or not ex.tail.empty)
-                   for ex in pol.rules)
+    return not any(
+        isinstance(ex, ast.Exempt) and targets(ex, rule)
+        and (ex.window is not None or ex.tail.start is not None or ex.tail.until_items or not timeless(ex))
+        for ex in pol.rules
+    )
 
 
 def next_allowed(pol: RefPolicy, customer: Mapping[str, Any], request: Req, ledger: list[Entry],
@@ -1258,7 +1266,7 @@ def next_allowed(pol: RefPolicy, customer: Mapping[str, Any], request: Req, ledg
     for rule in pol.rules:
         if isinstance(rule, ast.Exempt) or rule.tail.warn or not subject(ctx, rule) or is_lifted(ctx, rule):
             continue
-        if not static(pol, rule):
+        if not static(pol, customer, rule):
             continue
         if isinstance(rule, ast.Exclude) and denies(ctx, rule, ledger):
             return None

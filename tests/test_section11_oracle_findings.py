@@ -1,0 +1,77 @@
+"""Engine bugs the section 11 differential test (tests/test_differential_section11.py) found,
+each written out by hand with its arithmetic. Each test fails with its fix reverted."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import policylang
+from policylang import clock
+
+UTC = dt.timezone.utc
+HEAD = """policy "p"
+{zone}channels email
+teams sales
+purposes marketing
+"""
+
+
+def test_a_month_cap_denied_by_a_later_planned_contact_finds_its_next_allowed_time() -> None:
+    # `at most 1 per 1 month`: a planned contact one minute after the request fills the window
+    # from the request. The search used to step one microsecond at a time (it only looked at
+    # contacts before the request), so the decision never returned. The window from u holds
+    # the plan until u passes plan + 1 month: Mar 1 10:01 + 1 month = Apr 1 10:01 (UTC).
+    policy = policylang.compile(HEAD.format(zone="") + 'cap "monthly": at most 1 marketing per 1 month\n')
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-03-01T10:00:00+00:00"}
+    ledger = [{"at": "2026-03-01T10:01:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales",
+               "status": "planned"}]
+    decision = policy.decide({}, request, ledger)
+    assert decision.denied_by == ("monthly",)
+    assert decision.next_allowed_at == dt.datetime(2026, 4, 1, 10, 1, tzinfo=UTC)
+
+
+def test_until_is_read_in_the_rules_own_zone() -> None:
+    # 11.11: in force on [start of from-date, start of until-date) in the rule's `in zone`.
+    # until 2026-06-10 in Kolkata (+05:30) is 2026-06-09 18:30Z; the `until` used to be read
+    # in the policy's zone (UTC here: 06-10 00:00Z), so a request at 20:00Z was still capped.
+    text = HEAD.format(zone="") + (
+        'cap "c": at most 1 marketing per 1 day in zone "Asia/Kolkata" from 2026-06-01 until 2026-06-10\n')
+    policy = policylang.compile(text)
+    ledger = [{"at": "2026-06-09T12:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    before = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-06-09T18:29:00+00:00"}
+    after = {**before, "at": "2026-06-09T18:30:00+00:00"}
+    denied = policy.decide({}, before, ledger)
+    assert denied.denied_by == ("c",)
+    assert denied.next_allowed_at == dt.datetime(2026, 6, 9, 18, 30, tzinfo=UTC)  # the rule's end, not 06-10 00:00Z
+    assert policy.decide({}, after, ledger).allowed
+
+
+def test_an_exemption_windows_closing_date_is_read_in_the_rules_own_zone() -> None:
+    # 11.5: a closing date starts "as in 11.11": in the rule's `in zone "NAME"`. Consent on
+    # 06-08 opens a window closed by 2026-06-10, which in Kolkata starts 06-09 18:30Z.
+    text = """policy "p"
+channels email
+teams sales
+purposes marketing
+events consent
+cap "c": at most 1 marketing per 7 days
+exempt "w": marketing from "c" after consent in zone "Asia/Kolkata" until 2026-06-10
+"""
+    policy = policylang.compile(text)
+    ledger = [{"at": "2026-06-08T09:00:00+00:00", "event": "consent"},
+              {"at": "2026-06-08T08:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales",
+               "status": "sent"}]
+    request = {"team": "sales", "channel": "email", "purpose": "marketing"}
+    # a contact before the consent counts; 18:29Z: the window is open, the cap is lifted;
+    # 20:00Z: it closed at 18:30Z
+    assert "c" not in policy.decide({}, {**request, "at": "2026-06-09T18:29:00+00:00"}, ledger).denied_by
+    assert policy.decide({}, {**request, "at": "2026-06-09T20:00:00+00:00"}, ledger).denied_by == ("c",)
+
+
+def test_months_from_the_second_of_a_repeated_hour_land_on_the_first() -> None:
+    # 11.2: "a repeated [clock time] is the first". 2020-11-01 01:30 EST (06:30Z, the second
+    # 01:30 of New York's fall-back night) + 72 months = 2026-11-01 01:30, whose first reading
+    # is EDT: 05:30Z. The clock used to keep the source's fold and answer 06:30Z.
+    tz = clock.zone("America/New_York")
+    start = clock.micros(dt.datetime(2020, 11, 1, 6, 30, tzinfo=UTC))
+    assert clock.instant(clock.plus_months(start, 72, tz)) == dt.datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
