@@ -728,13 +728,21 @@ def reads_local_time(rule: AnyRule) -> bool:
     rules measure absolute time; capacity reads the policy's zone.)"""
     if rule.scope is not None and (rule.scope.time_tests or rule.scope.condition is not None):
         return True
-    if isinstance(rule, CapRule):
-        return rule.kind == "cap" and not isinstance(rule.window, Rolling)
-    if isinstance(rule, QuietRule):
-        return not isinstance(rule.period, AfterTrigger) or rule.period.days is not None
+    if isinstance(rule, CapRule):  # months are added in local time (11.2)
+        return rule.kind == "cap" and (not isinstance(rule.window, Rolling) or bool(rule.window.months))
+    if isinstance(rule, QuietRule):  # every part joined by `or` (11.9)
+        return any(part_reads_local_time(part) for part in (rule.parts or (rule.period,)))
     if isinstance(rule, ExcludeRule):
         return bool(rule.time_tests)
     return isinstance(rule, ExemptRule) and rule.window is not None
+
+
+def part_reads_local_time(part: QuietSpec) -> bool:
+    """A quiet part reads local time unless it is a fixed-length (or rolling-counted) pause."""
+    if not isinstance(part, AfterTrigger):
+        return True
+    counted_by_date = part.count_window is not None and not isinstance(part.count_window, Rolling)
+    return part.days is not None or bool(part.months) or counted_by_date
 
 
 def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:

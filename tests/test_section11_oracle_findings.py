@@ -75,3 +75,47 @@ def test_months_from_the_second_of_a_repeated_hour_land_on_the_first() -> None:
     tz = clock.zone("America/New_York")
     start = clock.micros(dt.datetime(2020, 11, 1, 6, 30, tzinfo=UTC))
     assert clock.instant(clock.plus_months(start, 72, tz)) == dt.datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+
+
+ZONED = """policy "p"
+channels email
+teams sales
+purposes marketing
+events complaint
+customer
+  timezone zones
+"""
+KOLKATA_FIRST = {"timezone": ["Asia/Kolkata", "America/New_York"]}
+# Fri 2026-01-30 20:00 in New York is Sat 01-31 06:30 in Kolkata (01:00Z). + 1 month: in New York
+# Feb 28 20:00 = Mar 1 01:00Z; in Kolkata Jan 31 -> Feb 28 06:30 = Feb 28 01:00Z. 11.7: a rule
+# denies if it denies in any zone, so the month lasts until Mar 1 01:00Z. The rules below were
+# judged in the first (display) zone only.
+AT_NOON = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-02-28T12:00:00+00:00"}
+
+
+def test_a_rolling_month_cap_is_judged_in_every_zone() -> None:
+    policy = policylang.compile(ZONED + 'cap "m": at most 1 marketing per 1 month\n')
+    ledger = [{"at": "2026-01-30T20:00:00-05:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    decision = policy.decide(KOLKATA_FIRST, AT_NOON, ledger)
+    assert decision.denied_by == ("m",)
+    assert decision.next_allowed_at == dt.datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+
+
+def test_a_quiet_month_after_an_event_is_judged_in_every_zone() -> None:
+    policy = policylang.compile(ZONED + 'quiet "q": no marketing within 1 month after complaint\n')
+    ledger = [{"at": "2026-01-30T20:00:00-05:00", "event": "complaint"}]
+    decision = policy.decide(KOLKATA_FIRST, AT_NOON, ledger)
+    assert decision.denied_by == ("q",)
+    assert decision.next_allowed_at == dt.datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+
+
+def test_every_quiet_part_is_judged_in_every_zone() -> None:
+    # 16:00Z is 11:00 in New York and 21:30 in Kolkata: outside 08:00-21:00 in Kolkata. The
+    # first part (a fixed-length pause) reads no local time; the second one does. Next: 08:00
+    # in Kolkata is 02:30Z, 21:30 in New York (outside); both inside from 13:00Z (08:00 EST,
+    # 18:30 IST).
+    policy = policylang.compile(ZONED + 'quiet "q": no marketing within 2 hours after complaint or outside 08:00-21:00\n')
+    customer = {"timezone": ["America/New_York", "Asia/Kolkata"]}
+    decision = policy.decide(customer, {**AT_NOON, "at": "2026-02-28T16:00:00+00:00"}, [])
+    assert decision.denied_by == ("q",)
+    assert decision.next_allowed_at == dt.datetime(2026, 3, 1, 13, 0, tzinfo=UTC)
