@@ -71,16 +71,38 @@ Focus = tuple[str, str, str]  # the request's purpose, channel, team
 
 def local_instant(day: str, clock: str, zone: str, fold: int = 0) -> dt.datetime:
     naive = dt.datetime.fromisoformat(f"{day}T{clock}")
-    return naive.replace(tzinfo=ZoneInfo(zone), fold=fold).astimezone(UTC)
+    return naive.replace(tzinfo=UTC if zone == "UTC" else ZoneInfo(zone), fold=fold).astimezone(UTC)
 
 
 @st.composite
 def request_instants(draw: Any, zones: tuple[str, ...]) -> dt.datetime:
-    """A local midnight or clock edge in one of the zones (so the other zone is mid-evening or
-    morning), either fold of a repeated hour, give or take a minute."""
-    zone = draw(st.sampled_from(zones))
-    at = local_instant(draw(st.sampled_from(DAYS)), draw(st.sampled_from(CLOCKS)), zone, draw(st.sampled_from((0, 0, 1))))
+    """A local midnight or clock edge in one of the zones (or in a policy or rule zone, where
+    effective dates start), so another zone is mid-evening or morning; either fold of a
+    repeated hour; or a daylight-saving change of one of the zones; give or take a minute."""
+    zone = draw(st.sampled_from(zones + ("America/New_York", "Asia/Kolkata", "Europe/Paris", "UTC")))
+    if zone != "UTC" and draw(st.integers(0, 3)) == 0:
+        year = draw(st.sampled_from((2026, 2027)))
+        at = draw(st.sampled_from(transitions(zone, year)))
+    else:
+        clock = draw(st.sampled_from(CLOCKS + ("00:00",) * 5))
+        at = local_instant(draw(st.sampled_from(DAYS)), clock, zone, draw(st.sampled_from((0, 0, 1))))
     return at + dt.timedelta(minutes=draw(st.sampled_from((0, 0, 0, -1, 1, 30, -90))))
+
+
+def transitions(zone: str, year: int) -> list[dt.datetime]:
+    """The instants the zone's offset changes in a year (hour steps, then minute steps)."""
+    tz = ZoneInfo(zone)
+    found = []
+    here = dt.datetime(year, 1, 1, tzinfo=UTC)
+    while here.year == year:
+        step = here + dt.timedelta(hours=1)
+        if here.astimezone(tz).utcoffset() != step.astimezone(tz).utcoffset():
+            minute = here
+            while minute.astimezone(tz).utcoffset() == here.astimezone(tz).utcoffset():
+                minute += dt.timedelta(minutes=1)
+            found.append(minute)
+        here = step
+    return found or [dt.datetime(year, 3, 1, tzinfo=UTC)]
 
 
 def months_back(at: dt.datetime, zone: str, months: int, day: int | None = None) -> dt.datetime:
@@ -140,13 +162,15 @@ def tails(draw: Any, t: dt.datetime, zones: tuple[str, ...], *, when: bool = Tru
         text += " in zone " + draw(st.sampled_from(('"America/New_York"', '"Asia/Kolkata"', "customer.work_zone")))
     if when and draw(st.integers(0, 2)) == 0:
         text += " when " + draw(st.sampled_from(CONDITIONS))
-    day = t.astimezone(ZoneInfo(draw(st.sampled_from(zones)))).date()
+    fixed = text.split('"')[1] if text.startswith(' in zone "') else None
+    where = draw(st.sampled_from(zones + ("America/New_York", "Europe/Paris", "UTC") + ((fixed,) * 3 if fixed else ())))
+    day = t.astimezone(UTC if where == "UTC" else ZoneInfo(where)).date()
     start = until = None
     if draw(st.integers(0, 3)) == 0:
-        start = day + dt.timedelta(days=draw(st.sampled_from((-1, 0, 0, 1))))
+        start = day + dt.timedelta(days=draw(st.sampled_from((0, 0, 1, 1, -1))))
         text += f" from {start.isoformat()}"
     if draw(st.integers(0, 3)) == 0:
-        until = day + dt.timedelta(days=draw(st.sampled_from((0, 1, 1, 2))))
+        until = day + dt.timedelta(days=draw(st.sampled_from((0, 1, 1, 1, 2))))
         if start is not None and until <= start:
             until = start + dt.timedelta(days=1)
         text += f" until {until.isoformat()}"
@@ -309,8 +333,8 @@ def customers(draw: Any, t: dt.datetime, zones: tuple[str, ...]) -> dict[str, An
 
 @st.composite
 def contacts(draw: Any, focus: Focus, t: dt.datetime, zones: tuple[str, ...], k: int) -> dict[str, Any]:
-    purpose = draw(st.sampled_from((focus[0], focus[0], *PURPOSES)))
-    channel = draw(st.sampled_from((focus[1], focus[1], "email", *CHANNELS)))
+    purpose = draw(st.sampled_from((focus[0], focus[0], focus[0], *PURPOSES)))
+    channel = draw(st.sampled_from((focus[1], focus[1], focus[1], focus[1], *CHANNELS)))
     out: dict[str, Any] = {"at": draw(near(t, zones)).isoformat(), "channel": channel, "purpose": purpose,
                            "team": draw(st.sampled_from((focus[2], *TEAMS))), "id": f"c-{k}"}
     status = draw(st.sampled_from(("sent", "sent", "sent", "planned")))
@@ -335,25 +359,45 @@ def events(draw: Any, t: dt.datetime, zones: tuple[str, ...]) -> dict[str, Any]:
 
 
 @st.composite
-def bursts(draw: Any, focus: Focus, t: dt.datetime, k: int) -> list[dict[str, Any]]:
+def bursts(draw: Any, focus: Focus, t: dt.datetime, k: int, count: int | None = None,
+           complaints: bool | None = None) -> list[dict[str, Any]]:
     """N - 1, N or N + 1 refusals (or complaints) a day apart ending at or just before t: a
     pause triggered exactly at N, or one entry short."""
-    n = draw(st.sampled_from((1, 2, 3, 4)))
+    n = draw(st.sampled_from((1, 2, 3, 4))) if count is None else count + draw(st.sampled_from((-1, 0, 0, 1)))
     gap = dt.timedelta(hours=draw(st.sampled_from((1, 24, 36))))
     last = t - dt.timedelta(minutes=draw(st.sampled_from((0, 1, 60))))
-    if draw(st.booleans()):
+    if draw(st.booleans()) if complaints is None else complaints:
         return [{"at": (last - i * gap).isoformat(), "event": "complaint"} for i in range(n)]
     return [{"at": (last - i * gap).isoformat(), "channel": focus[1], "purpose": focus[0], "team": focus[2],
              "outcome": "refused", "id": f"c-{k + i}"} for i in range(n)]
 
 
+WINDOW_OPENS = (0, 1, 60, 89, 90, 91, 24 * 60, 2 * 24 * 60, 2 * 24 * 60 + 1, 3 * 24 * 60, 4 * 24 * 60)
+
+
 @st.composite
-def ledgers(draw: Any, focus: Focus, t: dt.datetime, zones: tuple[str, ...]) -> list[dict[str, Any]]:
+def ledgers(draw: Any, focus: Focus, t: dt.datetime, zones: tuple[str, ...], text: str = "") -> list[dict[str, Any]]:
     size = draw(st.integers(0, 6))
     ledger: list[dict[str, Any]] = [draw(contacts(focus, t, zones, k)) for k in range(size)]
     ledger += draw(st.lists(events(t, zones), max_size=2))
-    if draw(st.integers(0, 2)) == 0:
-        ledger += draw(bursts(focus, t, size))
+    if " in 7 days" in text or " in 30 days" in text or " in 2 consecutive" in text or " in calendar" in text:
+        if draw(st.integers(0, 2)) > 0:  # a pause: N - 1, N or N + 1 triggers ending at the request
+            count = 2 if "after 2 " in text else 3
+            ledger += draw(bursts(focus, t, size + 10, count, f"after {count} complaint" in text))
+    elif draw(st.integers(0, 3)) == 0:
+        ledger += draw(bursts(focus, t, size + 10))
+    if " after consent" in text and draw(st.integers(0, 3)) > 0:
+        # a window opened exactly its length (90 minutes, 2 days, 3 consecutive days) before the
+        # request, or a minute either side; sometimes closed by a conversation at the request
+        lengths = [m for word, m in (("within 90 minutes after consent", 90), ("within 2 days after consent", 2880),
+                                     ("within 3 consecutive days after consent", 3 * 1440)) if word in text]
+        aimed = [m + d for m in lengths for d in (-1, 0, 0, 1)]
+        opened = t - dt.timedelta(minutes=draw(st.sampled_from(tuple(aimed) + WINDOW_OPENS)))
+        ledger.append({"at": opened.isoformat(), "event": "consent"})
+        if draw(st.integers(0, 3)) == 0:
+            closed = t - dt.timedelta(minutes=draw(st.sampled_from((0, 0, 1, 30))))
+            ledger.append({"at": closed.isoformat(), "channel": focus[1], "purpose": focus[0], "team": focus[2],
+                           "outcome": "conversation", "id": "c-99"})
     ids = [e["id"] for e in ledger if "id" in e]
     if ids and draw(st.integers(0, 2)) == 0:
         voided = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=2, unique=True))
@@ -371,7 +415,8 @@ def ledgers(draw: Any, focus: Focus, t: dt.datetime, zones: tuple[str, ...]) -> 
 @st.composite
 def scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """(policy text, compiled policy, customer, request, ledger), all plain JSON-like data."""
-    zones = draw(st.one_of(st.sampled_from(ZONE_SETS), st.sampled_from(ZONES).map(lambda z: (z,))))
+    zones = draw(st.one_of(st.sampled_from(ZONE_SETS).flatmap(st.permutations).map(tuple),
+                           st.sampled_from(ZONES).map(lambda z: (z,))))
     focus = (draw(st.sampled_from(PURPOSES)), draw(st.sampled_from(CHANNELS)), draw(st.sampled_from(TEAMS)))
     t = draw(request_instants(zones))
     text = draw(policy_texts(focus, t, zones))
@@ -385,7 +430,7 @@ def scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], dict[str, Any], l
     campaign = draw(st.sampled_from((None, "a", "b", ["a", "b"])))
     if campaign is not None:
         request["campaign"] = campaign
-    return text, policy, customer, request, draw(ledgers(focus, t, zones))
+    return text, policy, customer, request, draw(ledgers(focus, t, zones, text))
 
 
 def labels(text: str, customer: dict[str, Any], ledger: list[dict[str, Any]]) -> list[str]:
@@ -395,7 +440,7 @@ def labels(text: str, customer: dict[str, Any], ledger: list[dict[str, Any]]) ->
                         (" in zone ", "form: in zone"), (" warn:", "form: warn"), (" months", "form: months"),
                         (" month", "form: month"), (" counting ", "form: outcome counting"),
                         (" after consent", "form: exemption window"), (" or ", "form: quiet parts with or"),
-                        ("holidays", "form: holidays"), (" in 7 days", "form: pause"), (" in 30 days", "form: pause"),
+                        ("on holidays", "form: on holidays"), (" in 7 days", "form: pause"), (" in 30 days", "form: pause"),
                         (" in 2 consecutive days", "form: pause"), (" in calendar week", "form: pause"),
                         ("week starts", "form: week starts"), ("\nhold ", "form: hold"),
                         ("for each campaign", "form: for each campaign")):
