@@ -598,12 +598,33 @@ def window_cover_here(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, lis
         lifter = policy.rules[index]
         if not isinstance(lifter, ExemptRule) or lifter.window is None:
             continue
+        own = rule_zones(lifter, ctx) if lifter.scope is not None and (
+            lifter.scope.fixed_zone is not None or lifter.scope.zone_attr is not None) else ()
+        if own:  # `in zone` (11.8): the window's dates are the rule's own zone's, in each of them
+            found += own_zone_cover(lifter, ctx, own)
+            continue
         if lifter.scope is not None and out_of_scope(lifter, ctx, clock.micros(ctx.request.at)) is not None:
             continue  # a `when` that does not hold excuses nothing (doubt restricts)
         windows = exemption_windows(lifter, ctx)
         if windows:
             found.append((lifter, windows))
     return found
+
+
+def own_zone_cover(lifter: ExemptRule, ctx: Context,
+                   zones: tuple[tuple[dt.tzinfo, str], ...]) -> list[tuple[ExemptRule, list[Window]]]:
+    """The windows of an exemption with its own zones: inside only if inside in every one."""
+    saved = ctx.tz, ctx.zone_name
+    per_zone: list[list[tuple[ExemptRule, list[Window]]]] = []
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            if out_of_scope(lifter, ctx, clock.micros(ctx.request.at)) is not None:
+                return []
+            per_zone.append([(lifter, exemption_windows(lifter, ctx))])
+    finally:
+        ctx.tz, ctx.zone_name = saved
+    return [(rule, windows) for rule, windows in intersect_covers(per_zone) if windows]
 
 
 def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window]]], ctx: Context) -> str | None:

@@ -119,3 +119,30 @@ def test_every_quiet_part_is_judged_in_every_zone() -> None:
     decision = policy.decide(customer, {**AT_NOON, "at": "2026-02-28T16:00:00+00:00"}, [])
     assert decision.denied_by == ("q",)
     assert decision.next_allowed_at == dt.datetime(2026, 3, 1, 13, 0, tzinfo=UTC)
+
+
+def test_an_exemption_window_in_its_own_zone_excuses_only_contacts_inside_it_there() -> None:
+    # 11.8: `in zone` makes the rule read local time there. Consent 2026-06-08 10:00Z is 15:30
+    # in Kolkata: `within 1 consecutive days` ends at 06-09 00:00 IST = 06-08 18:30Z. A contact
+    # at 20:00Z is outside it and counts (it used to be excused by the window as read in the
+    # customer's New York zone, open until 06-09 04:00Z). It holds the cap until 06-15 20:00Z.
+    text = """policy "p"
+channels email
+teams sales
+purposes marketing
+events consent
+customer
+  timezone zone
+cap "c": at most 1 marketing per 7 days
+exempt "w": marketing from "c" within 1 consecutive days after consent in zone "Asia/Kolkata"
+"""
+    policy = policylang.compile(text)
+    ledger = [{"at": "2026-06-08T10:00:00+00:00", "event": "consent"},
+              {"at": "2026-06-08T20:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-06-10T12:00:00+00:00"}
+    decision = policy.decide({"timezone": "America/New_York"}, request, ledger)
+    assert decision.denied_by == ("c",)
+    assert decision.next_allowed_at == dt.datetime(2026, 6, 15, 20, 0, tzinfo=UTC)
+    # inside the window (18:00Z) the same contact is excused
+    inside = [ledger[0], {**ledger[1], "at": "2026-06-08T18:00:00+00:00"}]
+    assert policy.decide({"timezone": "America/New_York"}, request, inside).allowed
