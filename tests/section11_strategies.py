@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import policylang
 from policylang.errors import PolicylangError
 from policylang.rules import Policy
+from tests import reference
 
 UTC = dt.timezone.utc
 CHANNELS = ("email", "sms", "phone")
@@ -394,6 +395,10 @@ def ledgers(draw: Any, focus: Focus, t: dt.datetime, zones: tuple[str, ...], tex
         aimed = [m + d for m in lengths for d in (-1, 0, 0, 1)]
         opened = t - dt.timedelta(minutes=draw(st.sampled_from(tuple(aimed) + WINDOW_OPENS)))
         ledger.append({"at": opened.isoformat(), "event": "consent"})
+        if lengths and draw(st.integers(0, 2)) == 0:  # a contact exactly at the window's end: outside it
+            end = opened + dt.timedelta(minutes=draw(st.sampled_from(lengths)))
+            ledger.append({"at": end.isoformat(), "channel": focus[1], "purpose": focus[0], "team": focus[2],
+                           "id": "c-98"})
         if draw(st.integers(0, 3)) == 0:
             closed = t - dt.timedelta(minutes=draw(st.sampled_from((0, 0, 1, 30))))
             ledger.append({"at": closed.isoformat(), "channel": focus[1], "purpose": focus[0], "team": focus[2],
@@ -425,6 +430,14 @@ def scenarios(draw: Any) -> tuple[str, Policy, dict[str, Any], dict[str, Any], l
     except PolicylangError:
         assume(False)
         raise
+    # the request exactly at an effective date (`from` or `until`) a third of the time
+    pol = reference.load(text)
+    here = reference.make_context(pol, {}, reference.Req("", "", "", t), [])
+    periods = [reference.effective_period(here, rule) for rule in pol.rules]
+    # starts twice: a rule that just came into force must deny for a wrong `from` to show
+    edges = sorted(e for start, end in periods for e in (start, start, end) if e is not None)
+    if edges and draw(st.integers(0, 1)) == 0:
+        t = draw(st.sampled_from(edges)) + dt.timedelta(minutes=draw(st.sampled_from((0, 0, 0, -1))))
     customer = draw(customers(t, zones))
     request: dict[str, Any] = {"team": focus[2], "channel": focus[1], "purpose": focus[0], "at": t.isoformat()}
     campaign = draw(st.sampled_from((None, "a", "b", ["a", "b"])))

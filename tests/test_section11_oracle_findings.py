@@ -146,3 +146,28 @@ exempt "w": marketing from "c" within 1 consecutive days after consent in zone "
     # inside the window (18:00Z) the same contact is excused
     inside = [ledger[0], {**ledger[1], "at": "2026-06-08T18:00:00+00:00"}]
     assert policy.decide({"timezone": "America/New_York"}, request, inside).allowed
+
+
+def test_a_warn_rule_does_not_count_the_plans_the_decision_displaces() -> None:
+    # 11.14: a warn rule "counts every planned contact this decision does not displace". The
+    # cap displaces the lower team's plan (sales ranks below collect), so the warn rule, with
+    # the same limit, sees no other contact that day and stays silent; counting the displaced
+    # plan would warn.
+    text = """policy "p"
+channels email
+teams sales, collect
+purposes marketing
+precedence collect > sales
+cap "one a day":  at most 1 marketing per 1 day
+cap "one a day, warned" warn:  at most 1 marketing per 1 day
+"""
+    policy = policylang.compile(text)
+    ledger = [{"at": "2026-05-04T10:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales",
+               "status": "planned"}]
+    request = {"team": "collect", "channel": "email", "purpose": "marketing", "at": "2026-05-04T12:00:00+00:00"}
+    decision = policy.decide({}, request, ledger)
+    assert decision.allowed and len(decision.displaces) == 1
+    assert decision.warnings == ()
+    # the same plan by an equal team is not displaced: denied, and the warn rule warns too
+    decision = policy.decide({}, {**request, "team": "sales"}, ledger)
+    assert decision.denied_by == ("one a day",) and decision.warnings == ("one a day, warned",)
