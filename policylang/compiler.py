@@ -45,7 +45,7 @@ from policylang.rules import (
     TimeSpec,
     WindowSpec11,
 )
-from policylang.source import Source, Span
+from policylang.source import Source, Span, text_digest
 
 VOCAB_KIND = {
     "channels": "channel",
@@ -223,6 +223,11 @@ class Compiler:
             file=self.source.name,
             syntax=self.tree,
             sources=dict(packs),
+            included_files={
+                name: text_digest(origin.source.text)
+                for name, origin in (self.expansion.origins.items() if self.expansion else ())
+                if name != self.source.name
+            },
             rule_packs={
                 r.name: (pack.name, pack.version)
                 for r in rules

@@ -55,6 +55,36 @@ class Analysis:
     errors: list[PolicylangError]
     policy: Any = None  # the compiled Policy when the text compiles
     findings: list[Any] = attrs.Factory(list)
+    # 11.17: the names of the policy with its included files and packs, when it has any, so
+    # hover and go to definition reach a rule or a name declared in an included file
+    expanded: SymbolIndex | None = None
+
+    def find(self, line: int, column: int) -> Occurrence | None:
+        """The name at 1-based ``line`` and ``column`` of this document."""
+        found = self.index.at(line, column)
+        if found is None and self.expanded is not None:
+            found = self.expanded.at(line, column, path_of(self.uri))
+        return found
+
+    def declaration(self, occurrence: Occurrence) -> Occurrence | None:
+        """Where ``occurrence``'s name is declared: this file first, then the included ones."""
+        found = self.index.declaration(occurrence)
+        if found is None and self.expanded is not None:
+            found = self.expanded.declaration(occurrence)
+        return found
+
+    def rule_node(self, name: str) -> tuple[ast.Rule | None, ast.PolicyFile]:
+        """The syntax of rule ``name`` and the tree it was declared in (this file's, or the
+        policy with its includes)."""
+        node = self.index.rules.get(name)
+        if node is None and self.expanded is not None:
+            return self.expanded.rules.get(name), self.expanded.tree
+        return node, self.tree
+
+    def location(self, span: Span) -> lsp.Location:
+        """``span`` as an LSP location: in this document, or in the included file it lies in."""
+        uri = self.uri if span.file == path_of(self.uri) else Path(span.file).resolve().as_uri()
+        return lsp.Location(uri, to_range(span))
 
 
 def path_of(uri: str) -> str:
@@ -78,6 +108,9 @@ def analyse_policy(uri: str, text: str) -> Analysis:
     analysis.errors = list(result.errors)
     analysis.policy = result.policy
     analysis.findings = list(result.findings)
+    syntax = getattr(result.policy, "syntax", None)
+    if syntax is not None and any(s.span.file != file for s in syntax.statements):
+        analysis.expanded = SymbolIndex(syntax)
     return analysis
 
 
@@ -165,10 +198,12 @@ def describe_rule(analysis: Analysis, name: str) -> str:
     customer's time."""
     from policylang.formatter import SelectorWriter
 
-    node = analysis.index.rules.get(name)
+    node, tree = analysis.rule_node(name)
     if node is None:
         return f'rule "{name}" (not declared in this file)'
-    lines = [f'**{node.kind} "{name}"**: {SelectorWriter(analysis.tree).rule_body(node)}']
+    lines = [f'**{node.kind} "{name}"**: {SelectorWriter(tree).rule_body(node)}']
+    if node.span.file != path_of(analysis.uri):
+        lines.append(f"declared in {node.span.file}, line {node.span.line} (included)")
     policy = analysis.policy
     if policy is not None:
         from policylang.lint import Traffic
@@ -200,8 +235,13 @@ def describe_rule(analysis: Analysis, name: str) -> str:
 def hover_text(analysis: Analysis, occurrence: Occurrence) -> str:
     if occurrence.kind == "rule":
         return describe_rule(analysis, occurrence.name)
-    declaration = analysis.index.declaration(occurrence)
-    where = f" (declared on line {declaration.span.line})" if declaration else " (not declared)"
+    declaration = analysis.declaration(occurrence)
+    if declaration is None:
+        where = " (not declared)"
+    elif declaration.span.file != path_of(analysis.uri):
+        where = f" (declared in {declaration.span.file}, line {declaration.span.line})"
+    else:
+        where = f" (declared on line {declaration.span.line})"
     if occurrence.kind == "attribute":
         from policylang.formatter import attr_type_text
 
@@ -387,7 +427,7 @@ def build_server() -> LanguageServer:
         analysis = current(ls, uri)
         if analysis is None:
             return None
-        found = analysis.index.at(position.line + 1, position.character + 1)
+        found = analysis.find(position.line + 1, position.character + 1)
         return (analysis, found) if found else None
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
@@ -454,8 +494,8 @@ def build_server() -> LanguageServer:
         if found is None:
             return None
         analysis, occurrence = found
-        declaration = analysis.index.declaration(occurrence)
-        return lsp.Location(analysis.uri, to_range(declaration.span)) if declaration else None
+        declaration = analysis.declaration(occurrence)
+        return analysis.location(declaration.span) if declaration else None
 
     @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
     def references(ls: LanguageServer, params: lsp.ReferenceParams) -> list[lsp.Location]:

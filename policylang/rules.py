@@ -299,6 +299,9 @@ class Policy:
     # 11.17: the packs read (name -> version) and the pack each included rule came from
     sources: dict[str, str] = attrs.field(factory=dict)
     rule_packs: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=False)
+    # 11.17: every file an include line read (path -> SHA-256 of its text), so a service can
+    # version the whole text that decides and notice when an included file changes
+    included_files: dict[str, str] = attrs.field(factory=dict, repr=False)
     _index: dict[tuple[str, str, str, bool], tuple[int, ...]] = attrs.field(factory=dict, repr=False)
     holiday_code: str | None = None  # 11.10 `holidays "CODE"`
     holiday_attribute: str | None = None  # 11.10 `holidays from customer.ATTR`

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import attrs
 
 
@@ -25,6 +27,11 @@ class Span:
 
 
 NOWHERE = Span("<unknown>", 0, 0, 0, 0)
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 of a file's text (UTF-8) in hex: how a policy version names what it read."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @attrs.frozen(slots=True)

@@ -89,11 +89,13 @@ class SymbolIndex:
         self.occurrences.append(occurrence)
         self.declarations.setdefault((occurrence.name, occurrence.kind), occurrence)
 
-    def at(self, line: int, column: int) -> Occurrence | None:
-        """The occurrence covering 1-based ``line`` and ``column`` (or just after its end)."""
+    def at(self, line: int, column: int, file: str | None = None) -> Occurrence | None:
+        """The occurrence covering 1-based ``line`` and ``column`` (or just after its end);
+        with ``file``, only occurrences in that file (an index of a policy with its includes
+        holds every file's)."""
         for occurrence in self.occurrences:
             s = occurrence.span
-            if s.line == line and s.column <= column <= s.end_column:
+            if s.line == line and s.column <= column <= s.end_column and (file is None or s.file == file):
                 return occurrence
         return None
 

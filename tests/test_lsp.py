@@ -301,3 +301,33 @@ def test_the_broken_corpus_gives_every_error_of_each_file_in_one_pass() -> None:
         expected = [(d["line"], d["column"], d["code"]) for d in json.loads(out.getvalue())["diagnostics"]]
         assert errors == expected, path
         assert len(errors) >= 1
+
+
+@pytest.mark.asyncio
+async def test_hover_and_definition_follow_includes(client: LanguageClient, tmp_path: Path) -> None:
+    """11.17: a rule and a channel declared in an included file are found from the policy that
+    includes it: go to definition opens the included file at the declaration, hover says so."""
+    (tmp_path / "parts").mkdir()
+    part = 'channels  fax\nquiet "night": no phone outside 08:00-21:00\n'
+    (tmp_path / "parts" / "hours.pol").write_text(part)
+    text = ('policy "shop"\ntimezone "UTC"\nchannels  phone, email\nteams     sales\npurposes  sell, help\n'
+            'include "parts/hours.pol"\ncap "daily": at most 2 sell fax per 1 day\n'
+            'exempt "help calls": help from "night"\n')
+    uri = await open_doc(client, tmp_path / "shop.pol", text)
+    assert [d.message for d in client.diagnostics[uri] if d.severity == lsp.DiagnosticSeverity.Error] == []
+    row, col = line_of(text, 'from "night"')
+    position = lsp.Position(row, col + len('from "n'))
+    found = await client.text_document_definition_async(lsp.DefinitionParams(lsp.TextDocumentIdentifier(uri), position))
+    assert isinstance(found, lsp.Location)
+    assert found.uri == (tmp_path / "parts" / "hours.pol").resolve().as_uri()
+    assert found.range.start.line == 1  # `quiet "night"` is the included file's second line
+    hover = await client.text_document_hover_async(lsp.HoverParams(lsp.TextDocumentIdentifier(uri), position))
+    assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+    assert 'quiet "night"' in hover.contents.value and "hours.pol, line 2 (included)" in hover.contents.value
+    row, col = line_of(text, "sell fax")
+    position = lsp.Position(row, col + len("sell f"))
+    found = await client.text_document_definition_async(lsp.DefinitionParams(lsp.TextDocumentIdentifier(uri), position))
+    assert isinstance(found, lsp.Location) and found.uri.endswith("/parts/hours.pol") and found.range.start.line == 0
+    hover = await client.text_document_hover_async(lsp.HoverParams(lsp.TextDocumentIdentifier(uri), position))
+    assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+    assert hover.contents.value == f"channel `fax` (declared in {tmp_path / 'parts' / 'hours.pol'}, line 1)"

@@ -71,3 +71,34 @@ def test_a_folder_that_cannot_be_served_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "bad.pol").write_text("policy \"x\"\ncap \"y\": at most\n")
     with pytest.raises(PolicyFolderError):
         PolicySet(tmp_path)
+
+
+def test_an_included_file_is_part_of_the_version_and_is_watched(tmp_path: Path) -> None:
+    """11.17: the version names the whole text that decides, included files too, and a change
+    to an included file (in a sub-folder the folder's glob does not see) is reloaded."""
+    served = tmp_path / "served"
+    (served / "parts").mkdir(parents=True)
+    (served / "parts" / "hours.pol").write_text('quiet "hours": no phone outside 08:00-21:00\n')
+    own = (
+        'policy "shop"\ntimezone "UTC"\nchannels phone, email\nteams sales\npurposes sell\n'
+        'include "parts/hours.pol"\ncap "daily": at most 2 sell per 1 day\n'
+    )
+    (served / "shop.pol").write_text(own)
+    policies = PolicySet(served)
+    first = policies.current["shop"]
+    assert set(first.policy.included_files) == {str(served / "parts" / "hours.pol")}
+    assert first.version != version_of(own)  # the included text counts
+    assert policies.refresh() == [] and policies.current["shop"] is first  # nothing changed
+
+    touch(served / "parts" / "hours.pol", 'quiet "hours": no phone outside 09:00-20:00\n')
+    assert policies.refresh() == []
+    second = policies.current["shop"]
+    assert second is not first and second.version != first.version
+    call = {"team": "sales", "channel": "phone", "purpose": "sell", "at": "2026-06-02T08:30:00Z"}
+    assert first.policy.decide({"id": "c"}, call).allowed
+    assert not second.policy.decide({"id": "c"}, call).allowed  # the new hours decide
+
+    touch(served / "parts" / "hours.pol", 'quiet "hours": no phone outside\n')  # broken include
+    problems = policies.refresh()
+    assert problems and "hours.pol" in problems[0]
+    assert policies.current["shop"] is second and "shop" in policies.refused

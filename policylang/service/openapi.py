@@ -51,7 +51,7 @@ _DECISION = {
         "notes": {"type": "array", "items": _TEXT},
         "scope": {"type": "string", "description": "the team whose view this is (absent: the full audit view)"},
         "policy": _TEXT,
-        "policy_version": {"type": "string", "description": "16 hex digits of the SHA-256 of the policy text"},
+        "policy_version": {"type": "string", "description": "16 hex digits of the SHA-256 of the policy text and of every file it includes (11.17)"},
     },
 }
 _STATE = {

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -25,13 +25,35 @@ from policylang.compiler import compile_policy
 from policylang.errors import PolicylangError, format_error
 from policylang.rules import Policy
 from policylang.scenario import load_policy_file, run_file
+from policylang.source import text_digest
 
 log = logging.getLogger("policylang.service")
 
 
-def version_of(text: str) -> str:
-    """A policy version: the first 16 hex digits of the SHA-256 of its text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+def version_of(text: str, included: Mapping[str, str] | None = None) -> str:
+    """A policy version: the first 16 hex digits of a SHA-256 over the whole text that decides.
+
+    That is the policy's own text and, when it includes files (11.17), each included file's
+    path and digest (``included``: path -> :func:`~policylang.source.text_digest`), so a
+    change to an included file is a new version. A policy without includes keeps the plain
+    hash of its text.
+    """
+    digest = hashlib.sha256(text.encode("utf-8"))
+    for path, file_digest in sorted((included or {}).items()):
+        digest.update(f"\0{path}\0{file_digest}".encode())
+    return digest.hexdigest()[:16]
+
+
+def read_included(paths: Iterable[str]) -> dict[str, str] | None:
+    """The digests of the included files as they are on disk now; None when one cannot be read
+    (a reload must then compile, and the compiler names the file and the include line)."""
+    out = {}
+    for path in paths:
+        try:
+            out[path] = text_digest(Path(path).read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError):
+            return None
+    return out
 
 
 @attrs.frozen(slots=True)
@@ -84,8 +106,11 @@ class PolicySet:
             raise PolicyFolderError(f"{folder}: holds no .pol files")
 
     def _stamp(self) -> dict[Path, tuple[int, int]]:
+        # the folder's policies and scenarios, and every file a served policy includes (11.17),
+        # wherever it lies: a change to any of them is a reason to look again
+        included = {Path(p) for loaded in self.current.values() for p in loaded.policy.included_files}
         out = {}
-        for path in sorted([*self.folder.glob("*.pol"), *self.folder.glob("*.polt")]):
+        for path in sorted({*self.folder.glob("*.pol"), *self.folder.glob("*.polt"), *included}):
             try:
                 st = path.stat()
             except OSError:
@@ -103,7 +128,7 @@ class PolicySet:
             current = dict(self.current)
             refused = dict(self.refused)
             problems: list[str] = []
-            names = {p.stem: p for p in stamp if p.suffix == ".pol"}
+            names = {p.stem: p for p in stamp if p.suffix == ".pol" and p.parent == self.folder}
             for name in list(current):
                 if name not in names:  # a deleted file stops being served
                     del current[name]
@@ -114,10 +139,12 @@ class PolicySet:
                 except (OSError, UnicodeDecodeError) as exc:
                     problems.append(f"{path}: cannot be read ({exc})")
                     continue
-                version = version_of(text)
                 old = current.get(name)
-                if old is not None and old.version == version:
-                    continue
+                if old is not None:
+                    now_included = read_included(old.policy.included_files)
+                    if now_included is not None and old.version == version_of(text, now_included):
+                        continue  # neither the policy nor a file it includes changed
+                version = version_of(text)  # what a refusal is remembered as, before compiling
                 try:
                     candidate = self._admit(path, text)
                 except PolicylangError as exc:
@@ -127,6 +154,7 @@ class PolicySet:
                     log.warning("policy %s version %s refused: %s", name, version, errors[0] if errors else exc)
                     self._on_reload(name, "refused")
                     continue
+                version = version_of(text, candidate.included_files)
                 current[name] = Loaded(name, path, candidate, version, now())
                 refused.pop(name, None)
                 log.info("policy %s version %s in service", name, version)
