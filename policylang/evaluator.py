@@ -126,6 +126,7 @@ class Context:
     _windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
     zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
     campaigns: bool = False  # 11.3: the request names several campaigns
+    judged: int | None = None  # the instant being checked (the search moves it past the request's)
     _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
     # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
     _memo: dict[Any, Any] = attrs.field(factory=dict)
@@ -603,12 +604,16 @@ def window_cover_here(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, lis
         if own:  # `in zone` (11.8): the window's dates are the rule's own zone's, in each of them
             found += own_zone_cover(lifter, ctx, own)
             continue
-        if lifter.scope is not None and out_of_scope(lifter, ctx, clock.micros(ctx.request.at)) is not None:
+        if lifter.scope is not None and out_of_scope(lifter, ctx, judged_instant(ctx)) is not None:
             continue  # a `when` that does not hold excuses nothing (doubt restricts)
         windows = exemption_windows(lifter, ctx)
         if windows:
             found.append((lifter, windows))
     return found
+
+
+def judged_instant(ctx: Context) -> int:
+    return ctx.judged if ctx.judged is not None else clock.micros(ctx.request.at)
 
 
 def own_zone_cover(lifter: ExemptRule, ctx: Context,
@@ -619,7 +624,7 @@ def own_zone_cover(lifter: ExemptRule, ctx: Context,
     try:
         for tz, label in zones:
             ctx.tz, ctx.zone_name = tz, label
-            if out_of_scope(lifter, ctx, clock.micros(ctx.request.at)) is not None:
+            if out_of_scope(lifter, ctx, judged_instant(ctx)) is not None:
                 return []
             per_zone.append([(lifter, exemption_windows(lifter, ctx))])
     finally:
@@ -673,6 +678,7 @@ def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     """The rule's finding at ``t``. A request for several campaigns is checked in each
     campaign's group by ``for each campaign`` rules and denied when any denies (11.3)."""
     ctx.stats.checks += 1
+    ctx.judged = t  # an exemption window's scope is judged then (11.5), not at the request
     if rule.scope is None and not ctx.zones and not ctx.campaigns:  # the common case, no section 11 form
         return CHECKS[type(rule)](rule, ctx, t, skip)
     request = ctx.request

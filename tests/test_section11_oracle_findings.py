@@ -171,3 +171,27 @@ cap "one a day, warned" warn:  at most 1 marketing per 1 day
     # the same plan by an equal team is not displaced: denied, and the warn rule warns too
     decision = policy.decide({}, {**request, "team": "sales"}, ledger)
     assert decision.denied_by == ("one a day",) and decision.warnings == ("one a day, warned",)
+
+
+def test_an_exemption_window_that_comes_into_force_later_excuses_then() -> None:
+    # Consent 06-08 09:00Z opens a 3-day window (until 06-11 09:00Z); a contact at 10:00Z is
+    # inside it. The exemption is in force from 2026-06-12 (UTC): before, the contact counts
+    # (denied on 06-09); from 06-12 00:00Z it is excused, so that is next_allowed_at. The
+    # search used to judge the exemption's scope at the request's instant and answered
+    # 06-15 10:00Z, when the contact leaves the 7 days.
+    text = """policy "p"
+channels email
+teams sales
+purposes marketing
+events consent
+cap "c": at most 1 marketing per 7 days
+exempt "w": marketing from "c" within 3 days after consent from 2026-06-12
+"""
+    policy = policylang.compile(text)
+    ledger = [{"at": "2026-06-08T09:00:00+00:00", "event": "consent"},
+              {"at": "2026-06-08T10:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-06-09T12:00:00+00:00"}
+    decision = policy.decide({}, request, ledger)
+    assert decision.denied_by == ("c",)
+    assert decision.next_allowed_at == dt.datetime(2026, 6, 12, 0, 0, tzinfo=UTC)
+    assert policy.decide({}, {**request, "at": "2026-06-12T00:00:00+00:00"}, ledger).allowed
