@@ -160,6 +160,8 @@ MUTANTS = (
            'return rule.kind == "cap" and not isinstance(rule.window, Rolling)', SECTION11),
     Mutant("an `in zone` window excuses by the customer's dates", "policylang/evaluator.py",
            "        if own:  # `in zone` (11.8)", "        if False:  # `in zone` (11.8)", SECTION11),
+    Mutant("an exemption window's scope judged at the request's instant", "policylang/evaluator.py",
+           "    ctx.judged = t  # an exemption", "    ctx.judged = None  # an exemption", SECTION11),
     # ---- inputs ----
     Mutant("an offset is dropped, not applied", "policylang/inputs.py",
            "return value.astimezone(dt.timezone.utc)", "return value.replace(tzinfo=dt.timezone.utc)", INPUTS),
