@@ -830,8 +830,29 @@ def scope_changes(scope: Scope | None, ctx: Context, t: int) -> list[int]:
     if scope is None:
         return []
     found = [us for us in (scope.start, scope.until) if us is not None and us > t]
-    found += time_changes(scope.time_tests, ctx, t)
+    if not scope.time_tests:
+        return found
+    # time tests read local time in the rule's zones (`in zone`, or each customer zone)
+    zones = rule_zones_of_scope(scope, ctx) or ctx.zones or ((ctx.tz, ctx.zone_name),)
+    saved = ctx.tz, ctx.zone_name
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            found += time_changes(scope.time_tests, ctx, t)
+    finally:
+        ctx.tz, ctx.zone_name = saved
     return found
+
+
+def rule_zones_of_scope(scope: Scope, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]:
+    """The zones of a scope's own `in zone` (a name, or a customer attribute with a value)."""
+    if scope.fixed_zone is not None:
+        return ((clock.zone(scope.fixed_zone), scope.fixed_zone),)
+    if scope.zone_attr is not None:
+        value = ctx.values.get(scope.zone_attr)
+        names = (value,) if isinstance(value, str) else tuple(value or ())
+        return tuple((clock.zone(n), n) for n in names)
+    return ()
 
 
 def time_changes(tests: Sequence[TimeSpec], ctx: Context, t: int) -> list[int]:

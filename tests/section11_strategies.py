@@ -16,6 +16,7 @@ after the entries they void. :func:`labels` names what a scenario reached, for `
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -90,6 +91,7 @@ def request_instants(draw: Any, zones: tuple[str, ...]) -> dt.datetime:
     return at + dt.timedelta(minutes=draw(st.sampled_from((0, 0, 0, -1, 1, 30, -90))))
 
 
+@functools.cache
 def transitions(zone: str, year: int) -> list[dt.datetime]:
     """The instants the zone's offset changes in a year (hour steps, then minute steps)."""
     tz = ZoneInfo(zone)

@@ -108,7 +108,7 @@ def boundaries(text: str, customer: dict[str, Any], request: dict[str, Any], led
     return sorted(set(found))
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(scenarios())
 def test_section11_forms_agree_with_the_reference(scenario: Any) -> None:
     check_same(*scenario)

@@ -195,3 +195,25 @@ exempt "w": marketing from "c" within 3 days after consent from 2026-06-12
     assert decision.denied_by == ("c",)
     assert decision.next_allowed_at == dt.datetime(2026, 6, 12, 0, 0, tzinfo=UTC)
     assert policy.decide({}, {**request, "at": "2026-06-12T00:00:00+00:00"}, ledger).allowed
+
+
+def test_a_when_time_test_in_the_rules_zone_ends_the_wait_there() -> None:
+    # Found by the differential test. asked_at 2026-10-02 00:00Z is Oct 1 20:00 in New York;
+    # `within 1 month` in the rule's zone holds until Nov 1 20:00 EST = Nov 2 01:00Z (after
+    # the fall-back night). The cap (a contact at 00:00Z, 90 minutes) would pass at 01:30Z, but
+    # the rule stops applying at 01:00Z: that is next_allowed_at. The search used to compute
+    # the test's change instant in the customer's zone (UTC here) and answered 01:30Z.
+    text = """policy "p"
+channels email
+teams sales
+purposes marketing
+customer
+  asked_at instant
+cap "r0": at most 1 marketing email per 90 minutes in zone "America/New_York" when customer.asked_at within 1 month
+"""
+    policy = policylang.compile(text)
+    ledger = [{"at": "2026-11-02T00:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-11-02T00:00:00+00:00"}
+    decision = policy.decide({"asked_at": "2026-10-02T05:30:00+05:30"}, request, ledger)
+    assert decision.denied_by == ("r0",)
+    assert decision.next_allowed_at == dt.datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
