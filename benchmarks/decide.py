@@ -1,6 +1,6 @@
 """Decision speed on the real paths, one core.
 
-Run: python benchmarks/decide.py [--quick] [--million]
+Run: python benchmarks/decide.py [--quick] [--million] [--fast-paths] [--cold]
 
 1. The prebuilt index: examples/northwind.pol, ledgers of 10 to 10,000 events indexed once
    (a History) and asked many requests; p50/p99 and decisions per second, explain off and on.
@@ -223,6 +223,27 @@ def regorus(quick: bool) -> dict[tuple[str, int], float]:
     return results
 
 
+def fast_paths(quick: bool) -> None:
+    """Issue 11: the two fast paths of decide_json side by side (orjson dicts, the earlier
+    one, kept for installs without msgspec; msgspec structs typed by the policy's names)."""
+    policy = policylang.load(ROOT / "examples" / "northwind.pol")
+    budget, count = (0.15, 300) if quick else (0.6, 2000)
+    print("decide_json's fast paths, examples/northwind.pol, explain off: median CPU us per decision")
+    print(f"{'events':>7} {'json.loads':>11} {'orjson':>9} {'orjson dicts':>13} {'msgspec structs':>16} "
+          f"{'dicts/json':>11} {'structs/json':>13}")
+    for size in SIZES:
+        _, _, texts = documents(policy, size, 50)
+        n = len(texts)
+        floor = cpu_median(lambda i: json.loads(texts[i % n]), budget, count)
+        parsed = cpu_median(lambda i: orjson.loads(texts[i % n]), budget, count) if orjson else float("nan")
+        dicts = cpu_median(lambda i: ingest._fast_decide(policy, texts[i % n], "d", False, None),  # noqa: SLF001
+                           budget, count)
+        structs = cpu_median(lambda i: ingest._typed_decide(policy, texts[i % n], "d", False, None),  # noqa: SLF001
+                             budget, count)
+        print(f"{size:>7} {floor:>11,.1f} {parsed:>9,.1f} {dicts:>13,.1f} {structs:>16,.1f} {dicts / floor:>10.2f}x "
+              f"{structs / floor:>12.2f}x")
+
+
 def policylang_command() -> list[str]:
     script = Path(sys.executable).with_name("policylang")
     return [str(script)] if script.exists() else [sys.executable, "-m", "policylang.launch"]
@@ -272,13 +293,16 @@ def million() -> None:
         command = [*policylang_command(), "decide", str(ROOT / "examples" / "northwind.pol"),
                    "--customer", str(ada / "customer.json"), "--ledger", str(path),
                    "--request", str(ada / "request.json"), "--json"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start_time = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
         took = time.perf_counter() - start_time
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        peak = after.ru_maxrss / 1024
         print()
         print(f"decide --json, 1,000,000-line ledger ({os.path.getsize(path) / 1e6:.0f} MB): "
-              f"{took:.2f} s wall, {peak:.0f} MB peak (targets 4 s, 500 MB)")
+              f"{took:.2f} s wall, {cpu:.2f} s CPU, {peak:.0f} MB peak (targets 4 s, 500 MB)")
 
 
 WORST_HEAD = 'policy "worst"\ntimezone "Europe/London"\nchannels email, phone\nteams sales\npurposes marketing\n'
@@ -351,7 +375,17 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="also time decide --json with 1,000,000 lines")
     parser.add_argument("--worst", action="store_true", help="only the worst cases of issue 9")
     parser.add_argument("--section11", action="store_true", help="only the section 11 comparison")
+    parser.add_argument("--fast-paths", action="store_true", help="only decide_json's two fast paths (issue 11)")
+    parser.add_argument("--cold", action="store_true", help="only the cold starts (and --million)")
     args = parser.parse_args()
+    if args.fast_paths:
+        fast_paths(args.quick)
+        return
+    if args.cold:
+        cold_starts()
+        if args.million:
+            million()
+        return
     if args.worst:
         worst_cases()
         return

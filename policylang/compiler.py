@@ -261,11 +261,11 @@ class Compiler:
             return
         self.holiday_code = code
 
-    def hold(self, statement: ast.Hold) -> tuple[Match, int] | None:
-        """``hold SELECTOR up to D`` (11.16)."""
+    def hold(self, statement: ast.Hold) -> tuple[Match, int, int] | None:
+        """``hold SELECTOR up to D`` (11.16): (selector, seconds, months)."""
         match = self.selector(statement.selector)
-        seconds = self.duration(statement.duration)
-        return (match, seconds) if match is not None else None
+        seconds = self.duration(statement.duration, months_allowed=True)
+        return (match, seconds, statement.duration.months) if match is not None else None
 
     # ---- declarations ---------------------------------------------------------------
     def declare(self, statement: ast.Statement) -> None:
@@ -709,7 +709,10 @@ class Compiler:
         """The window of ``exempt ... within D after OPENER until CLOSER, ...`` (11.5)."""
         window = node.window
         assert window is not None
-        seconds = self.duration(window.duration) if window.duration is not None else None
+        seconds = self.duration(window.duration, months_allowed=True) if window.duration is not None else None
+        months = window.duration.months if window.duration is not None else 0
+        if months:
+            seconds = None  # 11.2: the window ends at the opener + N months in the customer's zone
         if window.days is not None and not 1 <= window.days <= 3660:
             self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
         if window.duration is None and window.days is None and not node.tail.until_items:
@@ -763,7 +766,7 @@ class Compiler:
         if node.tail.until_items:
             text += " until " + ", ".join(i.value for i in node.tail.until_items)
         return WindowSpec11(seconds, window.days, event, opener, outcomes, frozenset(events),
-                            frozenset(closer_outcomes), tuple(sorted(dates)), text)
+                            frozenset(closer_outcomes), tuple(sorted(dates)), text, months)
 
     def effective_date(self, name: ast.Name | None, zone_name: str) -> int | None:
         """The first instant of a `from`/`until` date in the policy's zone (11.11)."""
@@ -999,9 +1002,12 @@ class Compiler:
         prerequisite = self.selector(node.prerequisite)
         outcome = self.outcome(node.outcome)
         more = [self.outcome(n) for n in node.more_outcomes]
-        at_least = self.duration(node.at_least) if node.at_least else 0
-        within = self.duration(node.within) if node.within else None
-        if within is not None and at_least > within:
+        at_least = self.duration(node.at_least, months_allowed=True) if node.at_least else 0
+        within = self.duration(node.within, months_allowed=True) if node.within else None
+        at_least_months = node.at_least.months if node.at_least else 0
+        within_months = node.within.months if node.within else 0
+        # (months vary in length: refused only when no prerequisite instant could fit both)
+        if within is not None and _shortest(at_least, at_least_months) > _longest(within, within_months):
             self.error(
                 "no contact can be both at least that long before and within that time",
                 node.span,
@@ -1011,13 +1017,13 @@ class Compiler:
             return None
         every = frozenset(o for o in (outcome, *more) if o) if more else frozenset()
         return RequireRule(index, "require", node.name, match, node.span, node, prerequisite, outcome, at_least,
-                           within, every)
+                           within, every, at_least_months, within_months)
 
     def exclusive(self, node: ast.Exclusive, index: int, match: Match | None) -> ExclusiveRule | None:
-        distance = self.duration(node.distance)
+        distance = self.duration(node.distance, months_allowed=True)
         if match is None:
             return None
-        return ExclusiveRule(index, "exclusive", node.name, match, node.span, node, distance)
+        return ExclusiveRule(index, "exclusive", node.name, match, node.span, node, distance, node.distance.months)
 
     def exempt(self, node: ast.Exempt, index: int, match: Match | None) -> ExemptRule | None:
         kinds: set[str] = set()
@@ -1269,6 +1275,17 @@ def declare_hint(wanted: str | None) -> str:
     if wanted in lists:
         return f"declare it in the `{lists[wanted]}` list"
     return "declare it in the `channels`, `teams`, `purposes`, `outcomes` or `events` list"
+
+
+def _shortest(seconds: int, months: int) -> int:
+    """A lower bound in seconds of a duration of ``seconds`` or ``months`` (28-day months, an
+    hour less for a DST change)."""
+    return months * 28 * 86400 - 3600 if months else seconds
+
+
+def _longest(seconds: int, months: int) -> int:
+    """An upper bound in seconds of a duration of ``seconds`` or ``months``."""
+    return months * 31 * 86400 + 3600 if months else seconds
 
 
 def plural(duration: ast.Duration) -> str:

@@ -31,7 +31,7 @@ import attrs
 from policylang import clock
 from policylang.clock import DAY, format_local, format_span
 from policylang.decision import Decision, TraceEntry
-from policylang.history import History
+from policylang.history import History, LazyContacts
 from policylang.records import Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
     AfterTrigger,
@@ -531,6 +531,8 @@ def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
         ends: list[tuple[int, int | None]] = []
         if spec.seconds is not None:
             ends.append((start + spec.seconds * clock.SECOND, None))
+        if spec.months:  # 11.2: the opener + N months, in the zone being judged
+            ends.append((clock.plus_months(start, spec.months, ctx.tz), None))
         if spec.days is not None:
             ends.append((clock.start_of_date(clock.local_date(start, ctx.tz) + dt.timedelta(days=spec.days), ctx.tz), None))
         k = bisect_right(closer_times, start)
@@ -761,6 +763,10 @@ def reads_local_time(rule: AnyRule) -> bool:
         return any(part_reads_local_time(part) for part in (rule.parts or (rule.period,)))
     if isinstance(rule, ExcludeRule):
         return bool(rule.time_tests)
+    if isinstance(rule, RequireRule):  # 11.2: months are added in local time
+        return bool(rule.at_least_months or rule.within_months)
+    if isinstance(rule, ExclusiveRule):
+        return bool(rule.months)
     return isinstance(rule, ExemptRule) and rule.window is not None
 
 
@@ -946,8 +952,8 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     ``denying`` are the rules that deny at ``t``. Exclusions do not change with time, so
     one of them denying means no wait helps; the others are re-checked at each jump.
     """
-    hold = hold_limit(ctx)
-    limit = t + (hold if hold is not None else HORIZON)
+    hold = hold_limit(ctx, t)
+    limit = hold[0] if hold is not None else t + HORIZON
     current = t
     # Each bound is the rule's own next pass, so each jump reaches an instant where some
     # rule's verdict changes: the jumps are bounded by the rules' boundaries within the
@@ -971,7 +977,7 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         if not denying:
             return current
     if hold is not None and current > limit:
-        notes.append(f"not allowed within the hold of {format_span(hold)}")
+        notes.append(f"not allowed within the hold of {hold[1]}")
         return None
     notes.append(
         f"no allowed time found within {HORIZON // DAY} days of the request; next_allowed_at is left empty"
@@ -979,12 +985,29 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     return None
 
 
-def hold_limit(ctx: Context) -> int | None:
-    """The shortest ``hold SELECTOR up to D`` matching the request (11.16), in µs."""
+def hold_limit(ctx: Context, t: int) -> tuple[int, str] | None:
+    """The end of the shortest ``hold SELECTOR up to D`` matching the request (11.16), as an
+    instant (``t`` + D), with D in words. ``N months`` are added to ``t`` in the customer's
+    zone; with several zones the earliest end is the hold's (the shortest wait)."""
     request = ctx.request
-    found = [seconds * clock.SECOND for match, seconds in ctx.policy.holds
-             if match.matches(request.purpose, request.channel, request.team, ctx.owner)]
-    return min(found, default=None)
+    found: list[tuple[int, str]] = []
+    for match, seconds, months in ctx.policy.holds:
+        if not match.matches(request.purpose, request.channel, request.team, ctx.owner):
+            continue
+        if months:
+            zones = [tz for tz, _ in ctx.zones] or [ctx.tz]
+            found.append((min(clock.plus_months(t, months, tz) for tz in zones), month_words(months)))
+        else:
+            found.append((t + seconds * clock.SECOND, format_span(seconds * clock.SECOND)))
+    return min(found, key=lambda pair: pair[0], default=None)
+
+
+def month_words(months: int) -> str:
+    """``1 month``, ``18 months``, ``2 years`` (a whole number of years reads as years)."""
+    if months % 12 == 0:
+        years = months // 12
+        return f"{years} year{'s' if years != 1 else ''}"
+    return f"{months} month{'s' if months != 1 else ''}"
 
 
 # ---- counting contacts ---------------------------------------------------------------------
@@ -1051,10 +1074,33 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
     key2 = ("skip", rule.index, skip, id(times))
     hit = ctx._memo.get(key2)  # noqa: SLF001
     if hit is None:
-        kept_at = [k for k in range(len(times)) if id(contacts[k]) not in skip]
         ctx.stats.scanned += len(times)
-        hit = ctx._memo[key2] = ([times[k] for k in kept_at], [contacts[k] for k in kept_at])  # noqa: SLF001
+        hit = ctx._memo[key2] = without(times, contacts, skip, ctx)  # noqa: SLF001
     return hit
+
+
+def without(times: list[int], contacts: Sequence[Contact], skip: frozenset[int], ctx: Context) -> Sequence_:
+    """``times`` and ``contacts`` minus the contacts whose ids are in ``skip``.
+
+    The skipped contacts are planned ones of the history (issue 11): only the positions at
+    their instants are looked at, so a history built from columns makes no contact object
+    for the rest. Ids that are not the history's planned contacts: every position is looked at.
+    """
+    named = [c for c in ctx.history.planned if id(c) in skip]
+    if len(named) != len(skip):
+        kept_at = [k for k in range(len(times)) if id(contacts[k]) not in skip]
+        return [times[k] for k in kept_at], [contacts[k] for k in kept_at]
+    dropped = set()
+    for us in {clock.micros(c.at) for c in named}:
+        for k in range(bisect_left(times, us), bisect_right(times, us)):
+            if id(contacts[k]) in skip:
+                dropped.add(k)
+    if not dropped:
+        return times, contacts
+    kept_at = [k for k in range(len(times)) if k not in dropped]
+    kept_contacts: Sequence[Contact] = (LazyContacts(contacts.__getitem__, kept_at) if isinstance(contacts, LazyContacts)
+                                        else [contacts[k] for k in kept_at])
+    return [times[k] for k in kept_at], kept_contacts
 
 
 def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> Selection:
@@ -1724,7 +1770,37 @@ def require_times(rule: RequireRule, ctx: Context) -> tuple[list[int], Sequence[
     return ctx.history.matching(rule.prerequisite, ctx.owner, sent_only=True, outcome=rule.outcomes or rule.outcome)
 
 
+def require_reach(rule: RequireRule, ctx: Context, times: list[int], t: int) -> int:
+    """How many prerequisites (in time order) are at least ``at_least`` before ``t``: those with
+    p + at_least <= t (months added to p, 11.2; p + N months never decreases as p grows)."""
+    if rule.at_least_months:
+        months = rule.at_least_months
+        return bisect_right(times, t, key=lambda p: clock.plus_months(p, months, ctx.tz))
+    return bisect_right(times, t - rule.at_least * clock.SECOND)
+
+
+def check_require_months(rule: RequireRule, ctx: Context, t: int) -> Finding:
+    """``require`` with a length in months (11.2): a prerequisite p with p + at_least <= t and,
+    with `within`, t <= p + within (both ends kept, as section 5 says); months are added to p."""
+    times, contacts = require_times(rule, ctx)
+    j = require_reach(rule, ctx, times, t)
+    found = j > 0 and (rule.within is None or clock.plus(times[j - 1], rule.within, rule.within_months, ctx.tz) >= t)
+    reason = ""
+    if ctx.explain:
+        at_least = month_words(rule.at_least_months) if rule.at_least_months else format_span(rule.at_least * clock.SECOND)
+        span = f"at least {at_least} before {format_local(t, ctx.tz)}"
+        if rule.within is not None:
+            within = month_words(rule.within_months) if rule.within_months else format_span(rule.within * clock.SECOND)
+            span += f" and within {within}"
+        named = ", ".join(sorted(rule.outcomes)) if rule.outcomes else rule.outcome
+        wanted = rule.prerequisite.text + (f" with outcome {named}" if named else "")
+        reason = f"{describe(contacts[j - 1], ctx)} is {span}" if found else f"no sent {wanted} {span}"
+    return Finding(not found, (), reason)
+
+
 def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] = frozenset()) -> Finding:
+    if rule.at_least_months or rule.within_months:
+        return check_require_months(rule, ctx, t)
     times, contacts = require_times(rule, ctx)
     hi = t - rule.at_least * clock.SECOND
     lo = t - rule.within * clock.SECOND if rule.within is not None else None
@@ -1742,20 +1818,28 @@ def check_require(rule: RequireRule, ctx: Context, t: int, skip: frozenset[int] 
 def bound_require(rule: RequireRule, ctx: Context, t: int) -> int | None:
     times, _ = require_times(rule, ctx)
     # A prerequisite p counts from p + at_least; one sent later than t - at_least will.
-    i = bisect_right(times, t - rule.at_least * clock.SECOND)
+    i = require_reach(rule, ctx, times, t)
     if i >= len(times):
         return NEVER
-    return times[i] + rule.at_least * clock.SECOND
+    return clock.plus(times[i], rule.at_least, rule.at_least_months, ctx.tz)
 
 
 def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
            first_only: bool = False) -> list[tuple[int, Contact]]:
     """Matching contacts of other teams less than the distance away (or just the first)."""
-    distance = rule.distance * clock.SECOND
     times, contacts = ctx.history.matching(rule.match, ctx.owner)
+    if rule.months:
+        # 11.2: months are added to the earlier instant: a contact c before t is a rival while
+        # t < c + N months (c + N months never decreases as c grows), one after t while c < t + N months
+        months = rule.months
+        lo = bisect_right(times, t, key=lambda c: clock.plus_months(c, months, ctx.tz))
+        hi = bisect_left(times, clock.plus_months(t, months, ctx.tz))
+    else:
+        distance = rule.distance * clock.SECOND
+        lo, hi = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
     team = ctx.request.team
     found = []
-    for k in range(bisect_left(times, t - distance + 1), bisect_left(times, t + distance)):
+    for k in range(lo, hi):
         contact = contacts[k]
         if contact.team != team and id(contact) not in skip:
             found.append((times[k], contact))
@@ -1771,15 +1855,19 @@ def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[i
         if found:
             us, contact = min(found, key=lambda p: abs(p[0] - t))
             side = "before" if us <= t else "after"
-            reason = f"{describe(contact, ctx)} is {format_span(abs(t - us))} {side}, closer than {format_span(rule.distance * clock.SECOND)}"
+            reason = f"{describe(contact, ctx)} is {format_span(abs(t - us))} {side}, closer than {exclusive_words(rule)}"
         else:
-            reason = f"no {rule.match.text} contact by another team within {format_span(rule.distance * clock.SECOND)}"
+            reason = f"no {rule.match.text} contact by another team within {exclusive_words(rule)}"
     return Finding(bool(found), [c for _, c in found], reason)
 
 
 def bound_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     found = rivals(rule, ctx, t, skip)
-    return max((us + rule.distance * clock.SECOND for us, _ in found), default=t + 1)
+    return max((clock.plus(us, rule.distance, rule.months, ctx.tz) for us, _ in found), default=t + 1)
+
+
+def exclusive_words(rule: ExclusiveRule) -> str:
+    return month_words(rule.months) if rule.months else format_span(rule.distance * clock.SECOND)
 
 
 # ---- words ---------------------------------------------------------------------------------

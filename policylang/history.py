@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, groupby, repeat
-from operator import attrgetter, floordiv, mul, sub
+from itertools import compress, repeat
+from operator import attrgetter, eq, floordiv, mul, sub
 from typing import Any, overload
 
 from policylang.clock import EPOCH, ONE_US
@@ -26,7 +26,8 @@ from policylang.rules import Match
 
 UTC = dt.timezone.utc
 Matched = tuple[list[int], Sequence[Contact]]
-FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason")
+FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason",
+          "warnings")
 
 
 class LazyContacts(Sequence[Contact]):
@@ -105,14 +106,16 @@ class History:
                                 if any(c is not None for _, c in pairs)}
 
     @classmethod
-    def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]]) -> History:
+    def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]],
+                     event_campaigns: dict[str, list[tuple[int, Any]]] | None = None) -> History:  # fmt: skip
         """A history from validated contact columns.
 
         ``columns`` maps each :class:`Contact` field to a list (one value per contact, in
         ledger order; ``at`` holds aware datetimes, made UTC when a contact is made, and
         ``micros`` the same instants as epoch microseconds; without ``at`` the instants
         are made from ``micros``); another field left out has its default for every contact. ``events`` maps an
-        event name to its instants, in any order.
+        event name to its instants, in any order; ``event_campaigns`` an event name to its
+        (instant, campaign) pairs when some event of that name names a campaign (11.3).
         """
         history = cls.__new__(cls)
         size = len(micros)
@@ -125,11 +128,12 @@ class History:
         history._keys = order
         history._made = {}
         history._micros = micros
-        history.counted_us = [micros[k] for k in order]
+        history.counted_us = list(map(micros.__getitem__, order))
         history.counted = LazyContacts(history._contact, order)
         history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
         history.voided = [history._contact(k) for k in range(size) if statuses[k] == "void"] if statuses else []
-        history.event_campaigns = {}
+        history.event_campaigns = {name: sorted(pairs, key=lambda p: p[0])
+                                   for name, pairs in (event_campaigns or {}).items()}
         history._finish(size, events)
         return history
 
@@ -151,7 +155,8 @@ class History:
         for name, values in columns.items():
             values.append(getattr(contact, name))
         micros = [*self._micros, (contact.at - EPOCH) // ONE_US]
-        return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()})
+        return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
+                                    self.event_campaigns)
 
     def _finish(self, size: int, events: dict[str, list[int]]) -> None:
         self.size = size
@@ -192,7 +197,8 @@ class History:
                 found = list(map(attrgetter(name), self.counted))
             else:
                 column = columns.get(name)
-                found = [column[k] for k in self._keys] if column is not None else [_DEFAULTS[name]] * len(self._keys)
+                found = (list(map(column.__getitem__, self._keys)) if column is not None
+                         else [_DEFAULTS[name]] * len(self._keys))
             self._fields[name] = found
         return found
 
@@ -213,9 +219,11 @@ class History:
         # few shapes, and a fresh index (one decision per call) is the common case.
         shapes = self._shapes
         if shapes is None:
-            shape_of = list(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True))
-            by_shape = sorted(range(len(shape_of)), key=shape_of.__getitem__)  # stable: time order within a shape
-            shapes = self._shapes = {shape: list(group) for shape, group in groupby(by_shape, shape_of.__getitem__)}
+            # Grouped in one pass in time order, so each shape's positions are in time order.
+            shapes = self._shapes = {}
+            add = shapes.setdefault
+            for position, shape in enumerate(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True)):
+                add(shape, []).append(position)
         verdicts = _verdicts(match, owner)
         chosen: list[int] = []
         groups = 0
@@ -230,10 +238,10 @@ class History:
             chosen.sort()  # back to time order
         if sent_only:
             statuses = self.field("status")
-            chosen = [i for i in chosen if statuses[i] == "sent"]
+            chosen = list(compress(chosen, map(eq, map(statuses.__getitem__, chosen), repeat("sent"))))
         if isinstance(outcome, frozenset):
             outcomes = self.field("outcome")
-            chosen = [i for i in chosen if outcomes[i] in outcome]
+            chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
         elif outcome is not None:
             outcomes = self.field("outcome")
             chosen = [i for i in chosen if outcomes[i] == outcome]
@@ -299,3 +307,4 @@ _SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[na
 _DEFAULTS: dict[str, Any] = {"status": "sent", "at": dt.datetime.min}
 _DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer", "void_reason")})
 _DEFAULTS.update({name: "" for name in ("channel", "purpose", "team")})
+_DEFAULTS["warnings"] = ()

@@ -135,7 +135,8 @@ def _no_unknown(obj: Mapping[str, Any], allowed: tuple[str, ...], at: Span, what
 
 
 REQUEST_FIELDS = ("team", "channel", "purpose", "at", "campaign", "priority", "customer", "id")
-CONTACT_FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason")
+CONTACT_FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason",
+                  "warnings")
 EVENT_FIELDS = ("at", "event", "customer", "id", "campaign")
 VOID_FIELDS = ("at", "void", "reason", "event", "customer", "id")
 
@@ -206,7 +207,17 @@ def entry_from_json(policy: Policy, obj: object, at: Span) -> Entry:
         id=_optional_text(data, "id", at),
         customer=customer,
         void_reason=_optional_text(data, "void_reason", at),
+        warnings=_warnings(data, at),
     )
+
+
+def _warnings(obj: Mapping[str, Any], at: Span) -> tuple[str, ...]:
+    """``warnings`` on a ledger contact (11.14, as a shared ledger exports a reservation's):
+    a list of rule names, kept as written (the policy that warned may not be this one)."""
+    value = obj.get("warnings", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InputError("field `warnings` must be a list of rule names", at, expected='["two unanswered"]')
+    return tuple(value)
 
 
 def customer_from_json(policy: Policy, obj: object, at: Span) -> Customer:

@@ -70,6 +70,9 @@ class Contact:
     id: str | None = None
     customer: str | None = None
     void_reason: str | None = None  # 11.4: why a void contact is void
+    # 11.14: a reservation's warnings (the warn rules its decision named); a shared ledger
+    # keeps them with the planned contact, export writes them, import reads them back
+    warnings: tuple[str, ...] = ()
 
     @property
     def counted(self) -> bool:
@@ -96,6 +99,8 @@ class Contact:
             value = getattr(self, key)
             if value is not None:
                 out[key] = list(value) if isinstance(value, tuple) else value
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 
@@ -137,7 +142,9 @@ def resolve_voids(entries: list[Any], file: str = "<ledger>", lines: list[int] |
     """The entries with every :class:`VoidLine` applied (11.4): each named contact becomes
     ``void`` (with the line's reason), a line with ``event`` becomes that event, and the
     void lines themselves go. Ids are unique per customer; naming an unknown id, or a
-    voiding line, is bad input (an :class:`InputError`)."""
+    voiding line, is bad input (an :class:`InputError`). The error names the entry's line
+    in ``file`` when ``lines`` gives them, else its position in the list (1-based, as the
+    library names a bad ledger entry: ``<ledger>:3``), and the field (`void` or `id`)."""
     from policylang.errors import InputError
     from policylang.source import Span
 
@@ -145,15 +152,15 @@ def resolve_voids(entries: list[Any], file: str = "<ledger>", lines: list[int] |
     if not voids:
         return entries
 
-    def at(index: int) -> Span:  # the entry's line when the caller knows it
-        return Span.point(file, lines[index] if lines is not None else 0, 1 if lines is not None else 0)
+    def at(index: int) -> Span:  # the entry's line when the caller knows it, else its position
+        return Span.point(file, lines[index] if lines is not None else index + 1, 1)
 
     by_id: dict[tuple[str | None, str], int] = {}
     for index, entry in enumerate(entries):
         if isinstance(entry, Contact) and entry.id is not None:
             key = (entry.customer, entry.id)
             if key in by_id:
-                raise InputError(f"the id `{entry.id}` is used by two ledger entries", at(index),
+                raise InputError(f"field `id`: the id `{entry.id}` is used by two ledger entries", at(index),
                                  hint="ids are unique per customer")
             by_id[key] = index
     reasons: dict[int, str | None] = {}
@@ -163,7 +170,8 @@ def resolve_voids(entries: list[Any], file: str = "<ledger>", lines: list[int] |
         for ident in line.ids:
             found = by_id.get((line.customer, ident))
             if found is None:
-                raise InputError(f"the void line names `{ident}`, which is no contact's id in this ledger",
+                raise InputError(f"field `void`: the void line names `{ident}`, which is no contact's id in "
+                                 "this ledger",
                                  at(position), hint="a void line names the `id` of a contact line")
             reasons[found] = line.reason
     out: list[Entry] = []

@@ -233,11 +233,16 @@ class RequireRule(Rule):
     at_least: int = 0
     within: int | None = None
     outcomes: frozenset[str] = frozenset()  # ``with outcome a, b``: every name (11.3)
+    # 11.2: `at least N months` / `within N months` (then at_least / within are 0): months are
+    # added to the prerequisite's instant in the customer's zone
+    at_least_months: int = 0
+    within_months: int = 0
 
 
 @attrs.frozen(slots=True)
 class ExclusiveRule(Rule):
     distance: int = 0
+    months: int = 0  # 11.2: a distance of N months, added to the earlier of the two instants
 
 
 @attrs.frozen(slots=True)
@@ -257,6 +262,7 @@ class WindowSpec11:
     closer_outcomes: frozenset[str]
     closer_dates: tuple[int, ...]
     text: str
+    months: int = 0  # 11.2: `within N months after`: the window ends at the opener + N months
 
 
 @attrs.frozen(slots=True)
@@ -306,7 +312,7 @@ class Policy:
     holiday_code: str | None = None  # 11.10 `holidays "CODE"`
     holiday_attribute: str | None = None  # 11.10 `holidays from customer.ATTR`
     week_start: int = 0  # 11.13 `week starts DAY` (0 = Monday)
-    holds: tuple[tuple[Match, int], ...] = ()  # 11.16 `hold SELECTOR up to D` (seconds)
+    holds: tuple[tuple[Match, int, int], ...] = ()  # 11.16 `hold SELECTOR up to D` (seconds, or months)
     has_windows: bool = attrs.field(default=False, init=False)  # set from the rules
 
     def __attrs_post_init__(self) -> None:

@@ -100,6 +100,17 @@ BAD_ENTRIES: tuple[Any, ...] = (
     {"at": "3000-01-01T00:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales"},
     {"at": "2026-11-24T10:00:00+00:60", "channel": "sms", "purpose": "debt", "team": "sales"},
     {"channel": "sms", "purpose": "debt", "team": "sales"},  # no instant
+    # issue 11, the typed (msgspec) path: fields it must tell apart from their defaults
+    {"at": "2026-11-24T10:00:00Z", "event": "complaint", "status": "sent"},
+    {"at": "2026-11-24T10:00:00Z", "event": "complaint", "outcome": None},
+    {"at": "2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales", "status": None},
+    {"at": "2026-11-24T10:00:00Z", "channel": None, "purpose": "debt", "team": "sales"},
+    {"at": "2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales", "id": 3},
+    {"at": "2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales", "void_reason": "x"},
+    {"at": "2026-11-24T10:00:00Z", "void": "a1"},
+    {"at": "2026-11-24T10:00:00.1234567Z", "channel": "sms", "purpose": "debt", "team": "sales"},
+    {"at": "2026-11-24T24:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales"},
+    {"at": " 2026-11-24T10:00:00Z", "channel": "sms", "purpose": "debt", "team": "sales"},
     ["2026-11-24T10:00:00Z", "sms"],
     "2026-11-24T10:00:00Z",
     None,
@@ -174,12 +185,18 @@ GOOD = {
 
 
 def fast(text: str | bytes) -> bool:
-    """Does the fast path decide this document itself?"""
-    try:
-        ingest._fast_decide(NORTHWIND, text, "doc.json", True, None)  # noqa: SLF001 - the path under test
-    except ingest._Slow:  # noqa: SLF001
-        return False
-    return True
+    """Do both fast paths (msgspec's typed structs, and orjson's dicts when msgspec is
+    missing) decide this document themselves? Both must agree on whether they can."""
+    taken = []
+    for path in (ingest._typed_decide, ingest._fast_decide):  # noqa: SLF001 - the paths under test
+        try:
+            path(NORTHWIND, text, "doc.json", True, None)
+        except ingest._Slow:  # noqa: SLF001
+            taken.append(False)
+        else:
+            taken.append(True)
+    assert taken[0] == taken[1], text
+    return taken[0]
 
 
 def test_a_well_formed_document_takes_the_fast_path() -> None:
@@ -201,6 +218,10 @@ def test_a_well_formed_document_takes_the_fast_path() -> None:
     json.dumps(GOOD).replace('"status": "planned"', '"status": "planned", "outcome": null, "outcome": null'),
     json.dumps(GOOD).replace('"status": "planned"', '"status": "planned", "campaign": "x", "campaign": null'),
     json.dumps(GOOD).replace('"ledger"', '"legder"'),
+    # an event line with a contact field written as its default (issue 11's typed path)
+    json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "status": "sent"'),
+    json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "outcome": null'),
+    json.dumps(GOOD).replace('"event": "complaint"', '"at": "2026-10-01T09:00:00Z", "event": "complaint"'),
     json.dumps(GOOD)[:-1],
 ])
 def test_the_fast_path_gives_up_on_what_it_cannot_prove(text: str) -> None:
@@ -327,23 +348,27 @@ def jsonl_ledgers(draw: Any) -> tuple[Policy, str, Request, dict[str, Any]]:
 
 
 @SETTINGS
-@given(jsonl_ledgers(), st.sampled_from((ingest.CHUNK, 60)))
+@given(jsonl_ledgers(), st.sampled_from((ingest.CHUNK, 60)), st.sampled_from((ingest.TYPED_FROM, 0)))
 def test_a_jsonl_ledger_gives_the_validating_paths_answer(case: tuple[Policy, str, Request, dict[str, Any]],
-                                                          chunk: int) -> None:
+                                                          chunk: int, typed_from: int) -> None:
     from policylang.inputs import ledger_from_jsonl
 
     policy, text, request, customer = case
-    ingest_chunk = ingest.CHUNK
+    saved = ingest.CHUNK, ingest.TYPED_FROM
     ingest.CHUNK = chunk  # small chunks: many joined parts
+    ingest.TYPED_FROM = typed_from  # 0: msgspec's typed decoder, else orjson's dicts
     try:
         fast = outcome(lambda: policy.decide(customer, request, ingest.history_from_jsonl(policy, text, "l.jsonl")))
     finally:
-        ingest.CHUNK = ingest_chunk
+        ingest.CHUNK, ingest.TYPED_FROM = saved
     slow = outcome(lambda: policy.decide(customer, request, ledger_from_jsonl(policy, text, "l.jsonl")))
     assert fast == slow
 
 
-def test_the_jsonl_fast_path_is_taken_and_refuses_two_objects_on_a_line() -> None:
+@pytest.mark.parametrize("typed_from", [0, ingest.TYPED_FROM])
+def test_the_jsonl_fast_path_is_taken_and_refuses_two_objects_on_a_line(typed_from: int,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "TYPED_FROM", typed_from)
     lines = [json.dumps(obj) for obj in GOOD["ledger"]]
     assert len(ingest._fast_jsonl(NORTHWIND, "\n".join(lines) + "\n")) == 3  # noqa: SLF001
     for odd in ODD_LINES:
@@ -383,3 +408,23 @@ def test_rows_give_the_same_decision_as_their_records(case: Any, data: st.DataOb
     records = [row.entry(now_us) for row in rows if row.kind == "event" or row.counted(now_us)]
     assert outcome(lambda: policy.decide(customer, request, ingest.history_from_rows(rows, now_us))) == outcome(
         lambda: policy.decide(customer, request, records))
+
+
+def test_a_displaceable_plan_makes_no_object_for_every_contact() -> None:
+    # Issue 11: leaving the displaced plans out of a rule's sequence looks only at the
+    # positions at their instants, so a history from columns makes no Contact for the rest.
+    sent = [{"at": f"2025-{m:02d}-{d:02d}T10:00:00Z", "channel": "letter", "purpose": "marketing", "team": "growth"}
+            for m in range(1, 13) for d in range(1, 28)]
+    sent += [{"at": f"2026-10-{d}T10:00:00Z", "channel": "letter", "purpose": "marketing", "team": "growth"}
+             for d in (28, 30)]  # with the plan, "offers per month" is full: the plan is displaced
+    planned = {"at": "2026-11-25T10:00:00Z", "channel": "email", "purpose": "marketing", "team": "growth",
+               "status": "planned"}
+    document = {"customer": {"id": "c1", "timezone": "Europe/London", "status": "active"},
+                "request": {"team": "collections", "channel": "email", "purpose": "marketing",
+                            "at": "2026-11-24T10:00:00Z"},
+                "ledger": [*sent, planned]}
+    history = ingest.fast_history(NORTHWIND, document["ledger"])[0]
+    decision = NORTHWIND.decide(document["customer"], document["request"], history)
+    assert [c.team for c in decision.displaces] == ["growth"]
+    assert decision == ingest.slow_decide_json(NORTHWIND, json.dumps(document))
+    assert len(history._made) < 10  # noqa: SLF001 - the objects made, not 327

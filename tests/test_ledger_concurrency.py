@@ -365,3 +365,74 @@ def test_a_displacement_waits_for_a_confirm_in_flight_and_spares_it(kind: str, t
         if other is not ledger:
             other.close()
     ledger.close()
+
+
+# ---- issue 9 item 2 for plans: reserve_all searches after releasing the write lock ----------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reserve_all_searches_without_holding_the_write_lock(kind: str, tmp_path: os.PathLike[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Forced interleaving: inside the search for a denied plan's next allowed instant, another
+    writer reserves a phone call for another customer (it needs the write lock, and on
+    PostgreSQL the "fifty" capacity rule's lock, which the plan took for its own call). The
+    search waits for that writer: were the plan's transaction still open, the writer could not
+    finish and the wait would run out (the 60 s bound only limits a failing run)."""
+    from policylang import evaluator
+
+    url = fresh_url(kind, tmp_path)
+    ledger = open_ledger(url, create=True)
+    other = _second(kind, ledger, url)
+    policy = make_policy(CAP_POLICY, "cap.pol")
+    search = evaluator.next_allowed
+    seen: dict[str, Any] = {}
+
+    def searching(*args: Any) -> Any:
+        done = threading.Event()
+
+        def write() -> None:
+            seen["other"] = other.reserve(policy, Customer("bo", {}), Request("t2", "phone", "servicing", T0))
+            done.set()
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        seen["finished"] = done.wait(60)
+        thread.join(120)
+        return search(*args)
+
+    monkeypatch.setattr(evaluator, "next_allowed", searching)
+    made = ledger.reserve_all(policy, Customer("ada", {}), [
+        Request("t1", "phone", "servicing", T0),
+        Request("t1", "email", "marketing", T0),
+        Request("t1", "email", "marketing", T0 + dt.timedelta(hours=1)),  # "one a week" denies it
+    ])
+    monkeypatch.undo()
+    assert seen["finished"], "the other writer could not commit while the plan searched"
+    assert seen["other"].allowed
+    assert len(made) == 1 and made[0].decision.denied_by == ("one a week",)
+    # the search saw the plan's own email (rolled back since): a week after it
+    assert made[0].decision.next_allowed_at == T0 + dt.timedelta(days=7)
+    assert [e.customer for e in ledger.export()] == ["bo"]  # nothing of the plan was written
+    if other is not ledger:
+        other.close()
+    ledger.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_reserve_all_search_counts_what_the_plan_displaced_as_gone(kind: str, tmp_path: os.PathLike[str]) -> None:
+    """The search after a plan's denial sees the stored plan that the plan's first request
+    displaced as displaced (t8's email, overridden by t1's), and the plan's own email as
+    planned: the next allowed instant is a week after the plan's email, not after t8's."""
+    url = fresh_url(kind, tmp_path)
+    ledger = open_ledger(url, create=True)
+    policy = make_policy(CAP_POLICY, "cap.pol")
+    early = ledger.reserve(policy, Customer("ada", {}), Request("t8", "email", "marketing", T0))
+    assert early.allowed
+    made = ledger.reserve_all(policy, Customer("ada", {}), [
+        Request("t1", "email", "marketing", T0 + dt.timedelta(days=1)),
+        Request("t1", "email", "marketing", T0 + dt.timedelta(days=2)),
+    ])
+    assert len(made) == 1 and made[0].decision.denied_by == ("one a week",)
+    assert made[0].decision.next_allowed_at == T0 + dt.timedelta(days=8)
+    assert ledger.reservation(early.id or "").state == "planned"  # rolled back: not displaced
+    ledger.close()

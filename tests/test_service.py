@@ -192,6 +192,10 @@ def test_every_error_status_has_its_json_body(server: Served) -> None:
     assert error["field"] == "request.at" and "offset" in error["message"]
     bad_line = {**doc, "ledger": [*doc["ledger"], {"at": "2026-11-01T00:00:00Z", "event": "party"}]}
     assert error_of(post(server, "/v1/decide", bad_line), 422, "invalid")["field"].startswith("ledger[3]")
+    # 11.4: a void line naming no contact is named by its index and field, as other bad lines are
+    bad_void = {**doc, "ledger": [*doc["ledger"], {"at": "2026-11-01T00:00:00Z", "void": "c-9"}]}
+    error = error_of(post(server, "/v1/decide", bad_void), 422, "invalid")
+    assert error["field"] == "ledger[3].void" and "c-9" in error["message"]
     assert error_of(post(server, "/v1/decide", {**doc, "extra": 1}), 422, "invalid")["field"] == "extra"
     several = {k: v for k, v in doc.items() if k != "policy"}
     assert error_of(post(server, "/v1/decide", several), 422, "invalid")["field"] == "policy"

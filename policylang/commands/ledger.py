@@ -48,7 +48,11 @@ from policylang.rules import Policy
 from policylang.source import Source, Span
 
 # CSV columns of an exported ledger; an import accepts any subset in any order.
-ENTRY_COLUMNS = ("customer", "at", "event", "channel", "purpose", "team", "status", "outcome", "campaign", "id")
+ENTRY_COLUMNS = ("customer", "at", "event", "channel", "purpose", "team", "status", "outcome", "campaign", "id",
+                 "void_reason", "warnings")
+# CSV cells that may hold a list (11.3 campaign lists, 11.14 warnings) hold it as a JSON list;
+# a single campaign starting with "[" is written as a list of one, which reads back as that text.
+LIST_COLUMNS = ("campaign", "warnings")
 
 
 EXIT_STATUS = (
@@ -237,7 +241,10 @@ def run_show(args: argparse.Namespace) -> int:
 def describe(entry: Entry) -> str:
     if isinstance(entry, Event):
         return f"{entry.at:%Y-%m-%d %H:%M}Z  event {entry.name}"
-    extra = "".join(f"  {k} {v}" for k, v in (("outcome", entry.outcome), ("campaign", entry.campaign)) if v)
+    campaign = ", ".join(entry.campaign) if isinstance(entry.campaign, tuple) else entry.campaign
+    warned = ", ".join(entry.warnings)
+    extra = "".join(f"  {k} {v}" for k, v in (("outcome", entry.outcome), ("campaign", campaign),
+                                               ("warnings", warned)) if v)  # fmt: skip
     return f"{entry.at:%Y-%m-%d %H:%M}Z  {entry.status:<9} {entry.purpose} {entry.channel} by {entry.team}{extra}  [{entry.id}]"
 
 
@@ -249,6 +256,7 @@ def run_import(args: argparse.Namespace) -> int:
     entries: list[Entry] = []
     customers: list[Customer] = []
     problems: list[PolicylangError] = []
+    void_at: dict[int, tuple[Span, Source]] = {}  # each void line's place, for its errors
     for path in args.files:
         text = read_text(path)
         fmt = args.format or ("csv" if path.lower().endswith(".csv") else "jsonl")
@@ -261,6 +269,8 @@ def run_import(args: argparse.Namespace) -> int:
                     customers.append(customer_record(policy, obj, where(path, number)))
                 else:
                     entries.append(ledger_entry(policy, obj, where(path, number)))
+                    if isinstance(entries[-1], VoidLine):
+                        void_at[id(entries[-1])] = (where(path, number), source)
             except InputError as exc:
                 exc.source = source
                 problems.append(exc)
@@ -280,8 +290,10 @@ def run_import(args: argparse.Namespace) -> int:
                         try:
                             ledger.reservation(ident)
                         except LedgerError:
-                            raise InputError(f"a void line names `{ident}`, which is no contact's id in the "
-                                             "file or the ledger", hint="nothing was imported") from None
+                            span, source = void_at[id(line)]
+                            raise InputError(f"field `void`: the void line names `{ident}`, which is no contact's "
+                                             "id in the file or the ledger", span, hint="nothing was imported",
+                                             source=source) from None
             count = ledger.append([e for e in entries if not isinstance(e, VoidLine)])
             for line in voids:  # 11.4: after the contacts they may name
                 for ident in line.ids:
@@ -323,10 +335,27 @@ def read_csv(text: str, path: str, policy: Policy, customers: bool) -> Iterator[
             if extra:
                 yield number, InputError(f"this row has {len(extra)} more cells than the header", where(path, number))
                 continue
-            obj = {key: value for key, value in row.items() if value not in (None, "")}
-            yield number, (typed_customer_cells(policy, obj) if customers else obj)
+            obj: dict[str, object] = {key: value for key, value in row.items() if value not in (None, "")}
+            if not customers:
+                for key in LIST_COLUMNS:
+                    obj[key] = _list_cell(obj[key]) if key in obj else obj.get(key)
+                    if obj[key] is None:
+                        del obj[key]
+            yield number, (typed_customer_cells(policy, obj) if customers else obj)  # type: ignore[arg-type]
     except csv.Error as exc:
         yield reader.line_num, InputError(f"bad CSV: {exc}", where(path, reader.line_num))
+
+
+def _list_cell(value: object) -> object:
+    """A CSV cell of LIST_COLUMNS: a JSON list of texts when it is one, else the text itself."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            found = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(found, list) and all(isinstance(v, str) for v in found):
+            return found
+    return value
 
 
 def typed_customer_cells(policy: Policy, obj: Mapping[str, str]) -> dict[str, object]:
@@ -376,7 +405,13 @@ def entries_csv(rows: list[dict[str, object]]) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=ENTRY_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    for row in rows:
+        cells = dict(row)
+        for key in LIST_COLUMNS:
+            value = cells.get(key)
+            if isinstance(value, list) or (isinstance(value, str) and value.startswith("[")):
+                cells[key] = json.dumps(value if isinstance(value, list) else [value], ensure_ascii=False)
+        writer.writerow(cells)
     return buffer.getvalue()
 
 

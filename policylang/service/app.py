@@ -34,6 +34,7 @@ from policylang import disclosure
 from policylang.arbitration import arbitrate
 from policylang.decision import Decision
 from policylang.errors import InputError, PolicylangError
+from policylang.ingest import fast_strict_json
 from policylang.inputs import strict_json
 from policylang.ledger import Ledger, LedgerError, Reservation, ReservationError, ReservationState
 from policylang.records import Customer, Entry, Request
@@ -142,8 +143,12 @@ class Service:
             if size > limit:
                 raise ServiceError("too_large", f"the request body is over {limit} bytes")
             chunks.append(chunk)
+        data = b"".join(chunks)
+        # issue 11: orjson where it can prove the strict parser would accept the text
+        obj = fast_strict_json(data)
         try:
-            obj = strict_json(b"".join(chunks).decode("utf-8"))
+            if obj is None:
+                obj = strict_json(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             where_ = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             why = f": {exc.msg}" if isinstance(exc, json.JSONDecodeError) else ""

@@ -14,7 +14,7 @@ from policylang.decision import Decision
 from policylang.errors import InputError
 from policylang.ingest import well_formed_history
 from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
-from policylang.records import Customer, Entry, Request
+from policylang.records import Customer, Entry, Request, resolve_voids
 from policylang.rules import Policy
 from policylang.service.errors import ServiceError, invalid
 
@@ -50,6 +50,10 @@ def parse_ledger(policy: Policy, obj: object, limit: int) -> list[Entry]:
             out.append(entry_from_json(policy, line, where("ledger")))
         except InputError as exc:
             raise invalid(exc, f"ledger[{index}]") from None
+    try:  # 11.4: void lines are checked against the whole ledger (the error's line is its position)
+        resolve_voids(out, "ledger")
+    except InputError as exc:
+        raise invalid(exc, f"ledger[{exc.span.line - 1}]") from None
     return out
 
 

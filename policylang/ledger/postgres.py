@@ -1,0 +1,154 @@
+"""The PostgreSQL store (psycopg 3): many processes on many machines."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from policylang.ledger.core import Txn
+from policylang.ledger.rows import LedgerError
+from policylang.ledger.schema import SCHEMA_VERSION
+from policylang.ledger.sql import SQLLedger, _integrity_message, _safe_url, _SQLTxn
+
+# Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
+_LOCK_SCHEMA, _LOCK_CUSTOMER, _LOCK_CAPACITY = 7301, 7302, 7303
+
+
+class PostgresLedger(SQLLedger):
+    """A ledger in PostgreSQL for many processes on many machines (needs psycopg 3).
+
+    Each reservation takes ``pg_advisory_xact_lock`` on its customer before reading, and on
+    each ``capacity`` rule before counting it; both are held to the commit. Locks are taken
+    customer first, then capacity rules in policy order, so they cannot deadlock.
+    A ``schema=NAME`` query parameter in the URL keeps the tables in that schema.
+    """
+
+    placeholder = "%s"
+    bigint_pk = "BIGSERIAL PRIMARY KEY"
+    now_sql = "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint"
+    for_update = " FOR UPDATE"
+
+    def __init__(self, url: str, *, target_version: int | None = None, create: bool = True,
+                 **options: Any) -> None:  # fmt: skip
+        super().__init__(**options)
+        try:
+            import psycopg
+        except ImportError:
+            raise LedgerError(
+                "a PostgreSQL ledger needs psycopg 3", hint="pip install 'policylang[postgres]'"
+            ) from None
+        self._psycopg = psycopg
+        self._conninfo, self.schema = _split_schema(url)
+        self.url = url
+        self._lock = threading.RLock()
+        self._conn = self._connect()
+        try:
+            if not create and not self._has_ledger():
+                self._conn.close()
+                where_ = f"schema {self.schema}" if self.schema else "the default schema"
+                raise LedgerError(f"{_safe_url(url)}: no ledger in {where_} of this database",
+                                  hint=f"create it with `policylang ledger init --ledger {_safe_url(url)}`, "
+                                       "or check the URL")  # fmt: skip
+            if self.schema:
+                self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                txn = _SQLTxn(self, cur)
+                cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_LOCK_SCHEMA,))
+                self._migrate(txn, target_version or SCHEMA_VERSION)
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise LedgerError(f"{_safe_url(url)}: cannot open the ledger ({str(exc).strip()})",
+                              hint="check the schema name and this user's rights on it") from None  # fmt: skip
+
+    # Reconnecting after the server went away: tries with doubling pauses, at most this long.
+    RECONNECT_SECONDS = 10.0
+
+    def _connect(self) -> Any:
+        psycopg = self._psycopg
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True)
+            if self.schema:
+                conn.execute(f'SET search_path TO "{self.schema}"')
+        except psycopg.Error as exc:
+            raise LedgerError(f"{_safe_url(self.url)}: cannot connect ({str(exc).strip()})") from None
+        return conn
+
+    def _has_ledger(self) -> bool:
+        row = self._conn.execute("SELECT to_regclass('schema_version')").fetchone()
+        return row is not None and row[0] is not None
+
+    def _reconnect(self) -> None:
+        """A new connection after the old one broke (a server restart): up to
+        RECONNECT_SECONDS of tries, pausing 0.05 s, 0.1 s, 0.2 s, ... (at most 2 s) between them."""
+        import time
+
+        deadline = time.monotonic() + self.RECONNECT_SECONDS
+        pause, tries, last = 0.05, 0, ""
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        while True:
+            tries += 1
+            try:
+                self._conn = self._connect()
+                return
+            except LedgerError as exc:
+                last = exc.message
+            if time.monotonic() + pause > deadline:
+                raise LedgerError(f"{_safe_url(self.url)}: the connection to the server was lost and {tries} "
+                                  f"reconnection tries over {self.RECONNECT_SECONDS:g} s failed ({last})",
+                                  hint="nothing was written; is the server up? the next call tries again")  # fmt: skip
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    def _lock_customer(self, txn: _SQLTxn, customer: str) -> None:
+        txn.cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CUSTOMER, customer))
+
+    def _lock_capacity(self, txn: _SQLTxn, rule_name: str) -> None:
+        txn.cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CAPACITY, rule_name))
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Txn]:
+        psycopg = self._psycopg
+        with self._lock:
+            if self._conn.closed or self._conn.broken:
+                self._reconnect()
+            try:
+                # Reads are single statements (a summary's two counts may see different
+                # moments): in autocommit they cost one round trip instead of three.
+                block = self._conn.transaction() if write else contextlib.nullcontext()
+                with block, self._conn.cursor() as cur:
+                    yield _SQLTxn(self, cur)
+            except psycopg.errors.UniqueViolation as exc:
+                raise LedgerError(f"{_safe_url(self.url)}: {_integrity_message(str(exc))}") from None
+            except psycopg.Error as exc:
+                if self._conn.closed or self._conn.broken:
+                    raise LedgerError(f"{_safe_url(self.url)}: the connection to the server was lost "
+                                      f"({str(exc).strip()}); nothing was written",
+                                      hint="try again: the next call reconnects (with pauses, up to "
+                                           f"{self.RECONNECT_SECONDS:g} s)") from None  # fmt: skip
+                raise LedgerError(f"{_safe_url(self.url)}: the ledger store failed; nothing was written "
+                                  f"({str(exc).strip()})",
+                                  hint="check the server's log and this user's rights") from None  # fmt: skip
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _split_schema(url: str) -> tuple[str, str | None]:
+    """The libpq URL without our ``schema`` parameter, and that schema's name."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = None
+    kept = []
+    for key, value in query:
+        if key == "schema":
+            schema = value
+        else:
+            kept.append((key, value))
+    if schema is not None and not schema.replace("_", "a").isalnum():
+        raise LedgerError(f"schema name {schema!r} must be letters, digits and underscores")
+    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote))), schema

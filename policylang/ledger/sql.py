@@ -1,0 +1,201 @@
+"""What the SQL stores share: a transaction over a DB-API cursor and the migration runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from policylang.ledger.core import Ledger
+from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
+from policylang.ledger.schema import _UPDATE, MIGRATIONS, SCHEMA_VERSION, STATEMENTS, columns_at
+
+if TYPE_CHECKING:
+    from policylang.rules import CapRule
+
+
+def _counted_sql(prefix: str) -> str:
+    """Rows that count now (one "?" for the current instant): sent, or planned and not expired."""
+    p = prefix
+    return f"({p}status = 'sent' OR ({p}status = 'planned' AND ({p}expires_us IS NULL OR {p}expires_us > ?)))"
+
+
+def _match_filter(rule: CapRule, prefix: str) -> tuple[str, list[Any]]:
+    """SQL that narrows the rows a capacity rule can count (Python re-checks every row)."""
+    match = rule.match
+    clauses: list[str] = []
+    params: list[Any] = []
+    teams = None if match.by_owner else match.teams
+    for column, names in (("purpose", match.purposes), ("channel", match.channels), ("team", teams)):
+        if names is not None:
+            clauses.append(f"{prefix}{column} IN ({', '.join('?' * len(names))})")
+            params.extend(sorted(names))
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+class _SQLTxn:
+    """A transaction over a DB-API connection; ``mark`` converts "?" placeholders."""
+
+    def __init__(self, ledger: SQLLedger, cursor: Any) -> None:
+        version = getattr(ledger, "_version", SCHEMA_VERSION) or SCHEMA_VERSION
+        self._select, self._insert, self._prefixed = STATEMENTS[version]
+        self._columns = columns_at(version)
+        self.ledger = ledger
+        self.cur = cursor
+
+    def _sql(self, text: str) -> str:
+        return self.ledger._sql(text)
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        return self.cur.execute(self._sql(text), params)
+
+    def now_us(self) -> int:
+        return int(self.execute(self.ledger.now_sql).fetchone()[0])
+
+    def lock_customer(self, customer: str) -> None:
+        self.ledger._lock_customer(self, customer)
+
+    def lock_capacity(self, rule_name: str) -> None:
+        self.ledger._lock_capacity(self, rule_name)
+
+    def customer(self, customer: str) -> tuple[str, str | None] | None:
+        found = self.execute("SELECT record, owner FROM customers WHERE id = ?", (customer,)).fetchone()
+        return None if found is None else (found[0], found[1])
+
+    def put_customer(self, customer: str, record: str, owner: str | None) -> None:
+        self.execute(
+            "INSERT INTO customers (id, record, owner, updated_us) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET record = excluded.record, owner = excluded.owner, "
+            "updated_us = excluded.updated_us",
+            (customer, record, owner, to_micros(utc_now())),
+        )
+
+    def rows(self, customer: str) -> list[Row]:
+        found = self.execute(self._select + " WHERE customer = ? ORDER BY at_us, seq", (customer,)).fetchall()
+        return [Row.from_values(values) for values in found]
+
+    def row(self, row_id: str, *, for_update: bool) -> Row | None:
+        text = self._select + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
+        found = self.execute(text, (row_id,)).fetchone()
+        return None if found is None else Row.from_values(found)
+
+    def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]:
+        out: dict[str, Row] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            text = self._select + " WHERE id IN (" + ", ".join("?" * len(chunk)) + ")"
+            for values in self.execute(text, chunk).fetchall():
+                row = Row.from_values(values)
+                out[row.id] = row
+        return out
+
+    def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]:
+        narrow, params = _match_filter(rule, "e.")
+        # only a `by owner` selector needs each contact's customer's owner
+        owner = ("c.owner", "LEFT JOIN customers c ON c.id = e.customer") if rule.match.uses_owner else ("NULL", "")
+        text = (
+            f"SELECT {self._prefixed}, {owner[0]} FROM entries e {owner[1]} "
+            f"WHERE e.kind = 'contact' AND e.at_us >= ? AND e.at_us < ? AND {_counted_sql('e.')}{narrow}"
+        )
+        found = self.execute(text, [start_us, end_us, now_us, *params]).fetchall()
+        return [(Row.from_values(values[:-1]), values[-1]) for values in found]
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        if len(rows) >= 100 and self.ledger.placeholder == "%s":
+            # PostgreSQL bulk import: COPY is an order of magnitude faster than INSERTs
+            with self.cur.copy(f"COPY entries ({', '.join(self._columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row.values(len(self._columns)))
+        elif rows:
+            self.cur.executemany(self._sql(self._insert), [row.values(len(self._columns)) for row in rows])
+
+    def update(self, row: Row) -> None:
+        self.execute(_UPDATE, (row.status, row.outcome, row.ended, row.displaced_by, row.updated_us, row.id))
+
+    def all_rows(self, customer: str | None) -> Iterator[Row]:
+        if customer is None:
+            cursor = self.execute(self._select + " ORDER BY seq")
+        else:
+            cursor = self.execute(self._select + " WHERE customer = ? ORDER BY seq", (customer,))
+        for values in cursor:
+            yield Row.from_values(values)
+
+    def customers(self) -> Iterator[tuple[str, str]]:
+        yield from self.execute("SELECT id, record FROM customers ORDER BY id").fetchall()
+
+    def expire(self, now_us: int) -> int:
+        cursor = self.execute(
+            "UPDATE entries SET status = 'released', ended = 'expired', updated_us = ? "
+            "WHERE status = 'planned' AND expires_us IS NOT NULL AND expires_us <= ?",
+            (now_us, now_us),
+        )
+        return int(cursor.rowcount)
+
+
+    def counts(self) -> list[tuple[str, str | None, str | None, int, int]]:
+        # a planned row's deadline matters (live or expired); other rows group by status only
+        found = self.execute(
+            "SELECT kind, status, ended, CASE WHEN status = 'planned' THEN COALESCE(expires_us, 0) ELSE 0 END AS e, "
+            "COUNT(*) FROM entries GROUP BY kind, status, ended, e"
+        ).fetchall()
+        return [(kind, status, ended, int(e), int(n)) for kind, status, ended, e, n in found]
+
+
+class SQLLedger(Ledger):
+    """What the SQL stores share: the schema, its migrations and the queries."""
+
+    placeholder = "?"
+    bigint_pk = "INTEGER PRIMARY KEY"
+    # the database's clock, in microseconds since the epoch (SQLite's has milliseconds)
+    now_sql = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000"
+    for_update = ""
+    found_version = 0  # the schema version the ledger had when opened (0: created now)
+
+    def _sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    def _lock_customer(self, txn: _SQLTxn, customer: str) -> None:
+        pass
+
+    def _lock_capacity(self, txn: _SQLTxn, rule_name: str) -> None:
+        pass
+
+    def _migrate(self, txn: _SQLTxn, target: int = SCHEMA_VERSION) -> int:
+        """Bring the schema to ``target`` (the newest unless a test builds an old ledger);
+        refuse a ledger newer than this code. Returns the version found."""
+        txn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        found = int(txn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{_safe_url(self.url)}: ledger schema version {found} is newer than this policylang "
+                f"understands (version {SCHEMA_VERSION})",
+                hint="upgrade policylang; it will not touch a ledger it does not understand",
+            )
+        for version in range(found + 1, target + 1):
+            for statement in MIGRATIONS[version]:
+                txn.execute(statement.replace("{BIGINT_PK}", self.bigint_pk))
+            txn.execute("DELETE FROM schema_version")
+            txn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        self._version = max(found, target)
+        self.found_version = found
+        return found
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
+
+
+def _integrity_message(text: str) -> str:
+    if "id" in text and ("UNIQUE" in text or "unique" in text):
+        return "an entry with the same id is already in the ledger (nothing was written)"
+    return f"{text.strip()} (nothing was written)"
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

@@ -1,0 +1,188 @@
+"""The SQLite store: one file, shared safely by the processes of one machine."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from policylang.ledger.core import Txn
+from policylang.ledger.rows import LedgerError
+from policylang.ledger.schema import SCHEMA_VERSION
+from policylang.ledger.sql import SQLLedger, _integrity_message, _SQLTxn
+
+
+class SQLiteLedger(SQLLedger):
+    """A ledger in one SQLite file, shared safely by the processes of one machine.
+
+    WAL mode lets readers run while one writer writes; every write transaction starts with
+    ``BEGIN IMMEDIATE``, which takes the write lock before the decision reads, so two
+    reservations never decide on the same state. Writers first queue on an OS lock on the
+    file ``PATH-writers`` (fair hand-over between processes). ``busy_timeout`` (seconds) is
+    how long a writer waits for its turn before giving up with a :class:`LedgerError`.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, target_version: int | None = None,
+                 **options: Any) -> None:  # fmt: skip
+        super().__init__(**options)
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                                         check_same_thread=False)  # fmt: skip
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts;
+            # a process crash loses nothing that was committed.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            # A damaged file must not take writes: quick_check is cheap (no index cross-checks)
+            # and catches most damage; `policylang ledger check` runs the full integrity_check.
+            self._damaged = ""
+            self._version = 0
+            problems = self.check(full=False)
+            if problems:
+                self._damaged = "; ".join(problems[:3])
+            else:
+                self._open_schema(target_version)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.url}: cannot open the ledger ({exc})",
+                              hint="is it a policylang SQLite ledger? `policylang ledger check` says more") from None
+        # Writers queue on an OS lock beside the file before BEGIN IMMEDIATE. SQLite's own
+        # busy handler sleeps and retries, so under contention one busy process can starve
+        # another until busy_timeout; a waiter on the OS lock is woken the moment it is free.
+        # The OS drops the lock when its process dies.
+        try:
+            self._queue = os.open(self.path + "-writers", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._conn.close()
+            raise LedgerError(f"{self.url}: cannot create {self.path}-writers ({exc.strerror})") from None
+
+    def _open_schema(self, target_version: int | None) -> None:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            self._migrate(_SQLTxn(self, cur), target_version or SCHEMA_VERSION)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Txn]:
+        with self._lock, self._writer_turn(write):
+            if write:
+                self._refuse_if_damaged()
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise self._fault(exc) from None
+                raise LedgerError(f"{self.url}: the ledger is busy ({exc})",
+                                  hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
+            try:
+                yield _SQLTxn(self, cur)
+                cur.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                self._rollback(cur)
+                raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
+            except sqlite3.DatabaseError as exc:
+                self._rollback(cur)
+                raise self._fault(exc) from None
+            except BaseException:
+                self._rollback(cur)
+                raise
+            finally:
+                cur.close()
+
+    def _rollback(self, cur: sqlite3.Cursor) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):  # the fault being reported matters more
+                cur.execute("ROLLBACK")
+
+    def _fault(self, exc: sqlite3.DatabaseError) -> LedgerError:
+        """A store fault as a LedgerError saying what happened and what to do."""
+        text = str(exc)
+        lowered = text.lower()
+        if "readonly" in lowered or "read-only" in lowered:
+            return LedgerError(f"{self.url}: the ledger file is read-only; nothing was written ({text})",
+                               hint=f"give this user write access to {self.path} and its folder "
+                                    "(SQLite writes -wal and -shm files beside it)")  # fmt: skip
+        if "full" in lowered:
+            return LedgerError(f"{self.url}: the disk is full; nothing was written ({text})",
+                               hint="free space on that disk, then try again")  # fmt: skip
+        if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+            self._damaged = text
+            return LedgerError(f"{self.url}: the ledger file is damaged; nothing was written ({text})",
+                               hint="restore it from a backup; `policylang ledger check` lists the damage")  # fmt: skip
+        return LedgerError(f"{self.url}: the ledger store failed; nothing was written ({text})",
+                           hint="try again; if it fails again, run `policylang ledger check`")  # fmt: skip
+
+    def _refuse_if_damaged(self) -> None:
+        if self._damaged:
+            raise LedgerError(f"{self.url}: the ledger file is damaged ({self._damaged}); it takes no writes",
+                              hint="restore it from a backup; `policylang ledger check` lists the damage")  # fmt: skip
+
+    def check(self, *, full: bool = True) -> list[str]:
+        """SQLite's integrity check (``quick_check`` when not ``full``): the problems, or []."""
+        with self._lock:
+            try:
+                rows = self._conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
+        found = [str(row[0]) for row in rows]
+        return [] if found == ["ok"] else found
+
+    @contextlib.contextmanager
+    def _writer_turn(self, write: bool) -> Iterator[None]:
+        """Hold the writers' lock for a write transaction (waiting at most busy_timeout)."""
+        if not write:
+            yield
+            return
+        self._take_writer_lock()
+        try:
+            yield
+        finally:
+            fcntl.flock(self._queue, fcntl.LOCK_UN)
+
+    def _take_writer_lock(self) -> None:
+        try:
+            fcntl.flock(self._queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        # Busy: a helper thread blocks in the kernel; we wait for it at most busy_timeout.
+        got, given_up, guard = threading.Event(), threading.Event(), threading.Lock()
+        fd = self._queue
+
+        def wait() -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with guard:
+                if given_up.is_set():
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                else:
+                    got.set()
+
+        threading.Thread(target=wait, name="policylang-ledger-writer", daemon=True).start()
+        if got.wait(self.busy_timeout):
+            return
+        with guard:
+            if got.is_set():
+                return
+            given_up.set()
+        raise LedgerError(f"{self.url}: the ledger is busy: no write turn within {self.busy_timeout:g} s",
+                          hint="another process holds a write transaction open; raise busy_timeout")  # fmt: skip
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            if self._queue >= 0:
+                os.close(self._queue)
+                self._queue = -1
