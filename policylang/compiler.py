@@ -671,7 +671,7 @@ class Compiler:
         tests = tuple(self.time_tests)
         start = self.effective_date(tail.start, zone_name)
         windowed = isinstance(node, ast.Exempt) and node.window is not None
-        until = None if windowed else self.effective_until(tail, node)
+        until = None if windowed else self.effective_until(tail, node, zone_name)
         if start is not None and until is not None and until <= start:
             assert tail.until is not None and tail.start is not None
             self.error(
@@ -715,8 +715,9 @@ class Compiler:
             return None, None
         return None, spec.name
 
-    def effective_until(self, tail: ast.RuleTail, node: ast.Rule) -> int | None:
-        """A rule's `until DATE`; names there close exemption windows only (11.5)."""
+    def effective_until(self, tail: ast.RuleTail, node: ast.Rule, zone_name: str) -> int | None:
+        """A rule's `until DATE`, read where its `from` is (the policy's zone or the rule's
+        `in zone "NAME"`, 11.11); names there close exemption windows only (11.5)."""
         for item in tail.until_items:
             if not item.value[:1].isdigit():
                 self.error(
@@ -728,7 +729,7 @@ class Compiler:
                 return None
         if len(tail.until_items) > 1:
             self.error("a rule ends at one date", tail.more_until[0].span, hint="keep the earliest `until` date")
-        return self.effective_date(tail.until, self.timezone or "UTC")
+        return self.effective_date(tail.until, zone_name)
 
     def exempt_window(self, node: ast.Exempt) -> WindowSpec11 | None:
         """The window of ``exempt ... within D after OPENER until CLOSER, ...`` (11.5)."""
@@ -765,7 +766,9 @@ class Compiler:
         dates: list[int] = []
         for item in node.tail.until_items:
             if item.value[:1].isdigit():
-                found = self.effective_date(item, self.timezone or "UTC")
+                # a closing date starts as an effective date does (11.5, 11.11)
+                fixed = node.tail.zone if isinstance(node.tail.zone, str) else None
+                found = self.effective_date(item, fixed or self.timezone or "UTC")
                 if found is not None:
                     dates.append(found)
             elif self.kind_of.get(item.value) == "event":

@@ -126,6 +126,7 @@ class Context:
     _windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
     zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
     campaigns: bool = False  # 11.3: the request names several campaigns
+    judged: int | None = None  # the instant being checked (the search moves it past the request's)
     _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
     # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
     _memo: dict[Any, Any] = attrs.field(factory=dict)
@@ -600,12 +601,37 @@ def window_cover_here(rule: CapRule, ctx: Context) -> list[tuple[ExemptRule, lis
         lifter = policy.rules[index]
         if not isinstance(lifter, ExemptRule) or lifter.window is None:
             continue
-        if lifter.scope is not None and out_of_scope(lifter, ctx, clock.micros(ctx.request.at)) is not None:
+        own = rule_zones(lifter, ctx) if lifter.scope is not None and (
+            lifter.scope.fixed_zone is not None or lifter.scope.zone_attr is not None) else ()
+        if own:  # `in zone` (11.8): the window's dates are the rule's own zone's, in each of them
+            found += own_zone_cover(lifter, ctx, own)
+            continue
+        if lifter.scope is not None and out_of_scope(lifter, ctx, judged_instant(ctx)) is not None:
             continue  # a `when` that does not hold excuses nothing (doubt restricts)
         windows = exemption_windows(lifter, ctx)
         if windows:
             found.append((lifter, windows))
     return found
+
+
+def judged_instant(ctx: Context) -> int:
+    return ctx.judged if ctx.judged is not None else clock.micros(ctx.request.at)
+
+
+def own_zone_cover(lifter: ExemptRule, ctx: Context,
+                   zones: tuple[tuple[dt.tzinfo, str], ...]) -> list[tuple[ExemptRule, list[Window]]]:
+    """The windows of an exemption with its own zones: inside only if inside in every one."""
+    saved = ctx.tz, ctx.zone_name
+    per_zone: list[list[tuple[ExemptRule, list[Window]]]] = []
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            if out_of_scope(lifter, ctx, judged_instant(ctx)) is not None:
+                return []
+            per_zone.append([(lifter, exemption_windows(lifter, ctx))])
+    finally:
+        ctx.tz, ctx.zone_name = saved
+    return [(rule, windows) for rule, windows in intersect_covers(per_zone) if windows]
 
 
 def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window]]], ctx: Context) -> str | None:
@@ -654,6 +680,7 @@ def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     """The rule's finding at ``t``. A request for several campaigns is checked in each
     campaign's group by ``for each campaign`` rules and denied when any denies (11.3)."""
     ctx.stats.checks += 1
+    ctx.judged = t  # an exemption window's scope is judged then (11.5), not at the request
     if rule.scope is None and not ctx.zones and not ctx.campaigns:  # the common case, no section 11 form
         return CHECKS[type(rule)](rule, ctx, t, skip)
     request = ctx.request
@@ -730,10 +757,10 @@ def reads_local_time(rule: AnyRule) -> bool:
     rules measure absolute time; capacity reads the policy's zone.)"""
     if rule.scope is not None and (rule.scope.time_tests or rule.scope.condition is not None):
         return True
-    if isinstance(rule, CapRule):
-        return rule.kind == "cap" and not isinstance(rule.window, Rolling)
-    if isinstance(rule, QuietRule):
-        return not isinstance(rule.period, AfterTrigger) or rule.period.days is not None
+    if isinstance(rule, CapRule):  # months are added in local time (11.2)
+        return rule.kind == "cap" and (not isinstance(rule.window, Rolling) or bool(rule.window.months))
+    if isinstance(rule, QuietRule):  # every part joined by `or` (11.9)
+        return any(part_reads_local_time(part) for part in (rule.parts or (rule.period,)))
     if isinstance(rule, ExcludeRule):
         return bool(rule.time_tests)
     if isinstance(rule, RequireRule):  # 11.2: months are added in local time
@@ -741,6 +768,14 @@ def reads_local_time(rule: AnyRule) -> bool:
     if isinstance(rule, ExclusiveRule):
         return bool(rule.months)
     return isinstance(rule, ExemptRule) and rule.window is not None
+
+
+def part_reads_local_time(part: QuietSpec) -> bool:
+    """A quiet part reads local time unless it is a fixed-length (or rolling-counted) pause."""
+    if not isinstance(part, AfterTrigger):
+        return True
+    counted_by_date = part.count_window is not None and not isinstance(part.count_window, Rolling)
+    return part.days is not None or bool(part.months) or counted_by_date
 
 
 def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:
@@ -801,8 +836,29 @@ def scope_changes(scope: Scope | None, ctx: Context, t: int) -> list[int]:
     if scope is None:
         return []
     found = [us for us in (scope.start, scope.until) if us is not None and us > t]
-    found += time_changes(scope.time_tests, ctx, t)
+    if not scope.time_tests:
+        return found
+    # time tests read local time in the rule's zones (`in zone`, or each customer zone)
+    zones = rule_zones_of_scope(scope, ctx) or ctx.zones or ((ctx.tz, ctx.zone_name),)
+    saved = ctx.tz, ctx.zone_name
+    try:
+        for tz, label in zones:
+            ctx.tz, ctx.zone_name = tz, label
+            found += time_changes(scope.time_tests, ctx, t)
+    finally:
+        ctx.tz, ctx.zone_name = saved
     return found
+
+
+def rule_zones_of_scope(scope: Scope, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]:
+    """The zones of a scope's own `in zone` (a name, or a customer attribute with a value)."""
+    if scope.fixed_zone is not None:
+        return ((clock.zone(scope.fixed_zone), scope.fixed_zone),)
+    if scope.zone_attr is not None:
+        value = ctx.values.get(scope.zone_attr)
+        names = (value,) if isinstance(value, str) else tuple(value or ())
+        return tuple((clock.zone(n), n) for n in names)
+    return ()
 
 
 def time_changes(tests: Sequence[TimeSpec], ctx: Context, t: int) -> list[int]:
@@ -1318,9 +1374,12 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     stop = t + HORIZON
     if isinstance(window, Rolling) and window.months:
         tz = period_zone(rule, ctx)
-        times, _, i, j = select(rule, ctx, t - (window.months * 31 + 1) * DAY, t + 1, skip)
+        # contacts after t count too (a planned one in [t, t + W) fills the window from t):
+        # the busiest window can first shrink when a contact c leaves, at c + W
+        times, _, i, j = select(rule, ctx, t - (window.months * 31 + 1) * DAY,
+                                clock.plus_months(t, window.months, tz), skip)
         leaving = [end for end in (clock.plus_months(us, window.months, tz) for us in times[i:j]) if end > t]
-        return min(leaving, default=t + 1)  # the busiest window can first shrink when a contact leaves
+        return min(leaving, default=t + 1)
     if isinstance(window, Rolling):
         width = window.seconds * clock.SECOND
         times, _ = sequence(rule, ctx, skip, t - width + 1, stop + 2 * width)
