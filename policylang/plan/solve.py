@@ -49,17 +49,20 @@ class State:
     rows: list[list[tuple[int, float]]]  # candidate -> (row, coefficient)
     campaign: list[int]
     lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] = attrs.field(factory=dict)
-    # customer -> (pattern by members, the customer's candidates, any two of different rank);
-    # shared by copies: patterns never change
+    # customer -> (pattern by members, refused ones included, the customer's candidates, any
+    # two of different rank); shared by copies: patterns never change
     ranks: list[int] = attrs.field(factory=list)
 
     @classmethod
     def empty(cls, problem: Problem, members: list[list[int]] | None = None,
               rows: list[list[tuple[int, float]]] | None = None) -> State:
         if members is None:
+            # patterns problem.patterns.. are the refused ones: swap targets, never chosen
             flat = problem.pat_members.tolist()
             ptr = problem.pat_ptr.tolist()
             members = [flat[ptr[p]:ptr[p + 1]] for p in range(problem.patterns)]
+            ref_flat, ref_ptr = problem.ref_members.tolist(), problem.ref_ptr.tolist()
+            members += [ref_flat[ref_ptr[i]:ref_ptr[i + 1]] for i in range(len(ref_ptr) - 1)]
         if rows is None:
             cr, cc, cp = problem.cand_row.tolist(), problem.cand_coef.tolist(), problem.cand_ptr.tolist()
             rows = [list(zip(cr[cp[j]:cp[j + 1]], cc[cp[j]:cp[j + 1]], strict=True))
@@ -78,8 +81,11 @@ class State:
         if found is None:
             problem = self.problem
             lo, hi = int(problem.cust_pat[c]), int(problem.cust_pat[c + 1])
-            index = {tuple(self.members[p]): p for p in range(lo, hi)}
-            mine = sorted({j for p in range(lo, hi) for j in self.members[p]})
+            # refused patterns (numbered after the chosen ones) are swap targets too
+            npat = problem.patterns
+            ids = [*range(lo, hi), *range(npat + int(problem.ref_cust[c]), npat + int(problem.ref_cust[c + 1]))]
+            index = {tuple(self.members[p]): p for p in ids}
+            mine = sorted({j for p in ids for j in self.members[p]})
             ranked = len({int(problem.rank[j]) for j in mine}) > 1
             found = self.lookup[c] = (index, mine, ranked)
         return found
@@ -164,7 +170,9 @@ class Solution:
 
 
 def pattern_index(problem: Problem, state: State, c: int) -> dict[tuple[int, ...], int]:
-    return state.customer(c)[0]
+    """The customer's patterns a plan may choose, by members (refused ones left out)."""
+    npat = problem.patterns
+    return {m: p for m, p in state.customer(c)[0].items() if p < npat}
 
 
 def swaps(problem: Problem, state: State, c: int, p: int,
@@ -193,7 +201,9 @@ def swaps(problem: Problem, state: State, c: int, p: int,
 def enforce_precedence(problem: Problem, state: State) -> int:
     """Swap until no dropped stronger candidate could take a weaker one's place; returns swaps.
 
-    Each swap strictly improves one customer's ranks, so this ends.
+    Each swap strictly improves one customer's ranks, so this ends. A swap may lead to a
+    pattern precedence always refuses (:func:`.problem.always_refused`); from there a swap
+    that uses no more of anything always follows, so no customer ends on one.
     """
     done = 0
     # Only customers with two ranks can swap; after the first pass, only those a swap was
@@ -207,6 +217,8 @@ def enforce_precedence(problem: Problem, state: State) -> int:
             while True:
                 possible = swaps(problem, state, c, state.choice[c])
                 moves = [(h, low, q) for h, low, q in possible if state.fits(c, q, lower=True)]
+                if not moves and state.choice[c] >= problem.patterns:  # refused: must move on
+                    moves = [(h, low, q) for h, low, q in possible if state.fits(c, q)]
                 if not moves:
                     if possible:
                         waiting.append(c)
@@ -472,8 +484,9 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
         for p in range(starts[c], starts[c + 1]):
             entries[p][r] = 1.0
     # L_r = sum of the patterns' use of row r, at most rhs
+    # every pattern's use, the refused ones (numbered from npat, swap targets only) included
     pattern_rows: list[dict[int, float]] = []
-    for p in range(npat):
+    for p in range(len(state.members)):
         use: dict[int, float] = {}
         for j in state.members[p]:
             for r, a in state.rows[j]:
@@ -488,7 +501,7 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
     for p in range(npat):
         for r, a in pattern_rows[p].items():
             entries[p][load_row[r]] = a
-    counts = {k: [sum(state.campaign[j] == k for j in state.members[p]) for p in range(npat)]
+    counts = {k: [sum(state.campaign[j] == k for j in state.members[p]) for p in range(len(state.members))]
               for k in set(problem.min_volume) | set(problem.min_cell)}
     volume_col: dict[int, int] = {}
     total = {k: float(sum(max(counts[k][p] for p in range(starts[c], starts[c + 1]))
@@ -537,10 +550,11 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
         return b
 
     for c in range(problem.customers):
-        index = pattern_index(problem, state, c)
         for p in range(starts[c], starts[c + 1]):
             links: set[tuple[int, ...]] = set()
-            for _high, _low, q in swaps(problem, state, c, p, index):
+            # q may be a refused pattern: the swapped plan need only be valid by the policy
+            # and the limits (docs/planning.md, precedence), not respect precedence itself
+            for _high, _low, q in swaps(problem, state, c, p):
                 delta = dict(pattern_rows[q])
                 for r, a in pattern_rows[p].items():
                     delta[r] = delta.get(r, 0.0) - a
