@@ -1,7 +1,7 @@
 """Batch decisions and replay, files in to file out, on this machine.
 
 Run: python benchmarks/batch.py [--sizes 100000,1000000] [--repeat 3] [--spark] [--replay]
-     [--format parquet|jsonl] [--folder /tmp/policylang-batch-bench]
+     [--format parquet|jsonl] [--folder /tmp/policylang-batch-bench] [--workers N] [--batch-only]
 
 Data: benchmarks/batch_data.py (examples/northwind.pol; customers with zones and owners,
 10 ledger events and 2 requests each, from six teams), generated once per size and kept
@@ -183,7 +183,11 @@ def main() -> None:
     parser.add_argument("--spark", action="store_true")
     parser.add_argument("--replay", action="store_true")
     parser.add_argument("--folder", default="/tmp/policylang-batch-bench")
+    parser.add_argument("--workers", type=int, help="local engine: worker processes (default: every core)")
+    parser.add_argument("--batch-only", action="store_true",
+                        help="skip the library loop and the readers (they hold the ledger as Python objects)")
     args = parser.parse_args()
+    workers = ("--workers", str(args.workers)) if args.workers else ()
     folder = Path(args.folder)
     sizes = [int(s) for s in args.sizes.split(",")]
     rows: list[tuple[str, str, str, str]] = []
@@ -191,10 +195,11 @@ def main() -> None:
     for size in sizes:
         paths = data(folder, size, args.format)
         repeat = args.repeat if size <= 100_000 else 1
-        runs = [timed(batch(paths, str(folder / f"out-{size}.parquet"))) for _ in range(repeat)]
+        runs = [timed(batch(paths, str(folder / f"out-{size}.parquet"), *workers)) for _ in range(repeat)]
         wall = statistics.median(t for t, _ in runs)
         medians[f"local {size}"] = wall
-        rows.append((f"batch, local engine, {size:,} customers ({2 * size:,} requests; median of {repeat})",
+        rows.append((f"batch, local engine, {size:,} customers ({2 * size:,} requests; median of {repeat}"
+                     + (f"; {args.workers} workers)" if args.workers else ")"),
                      f"{wall:,.1f} s", f"{2 * size / wall:,.0f}/s", f"{max(m for _, m in runs) / 2**30:.2f} GB"))
         if args.spark:
             wall_s, peak_s = timed(batch(paths, str(folder / f"out-{size}-spark.parquet"), "--engine", "spark",
@@ -214,17 +219,20 @@ def main() -> None:
         paths = data(folder, size, args.format)
         wall, peak = timed([sys.executable, "-m", "policylang.launch", "replay", POLICY, "--ledger", paths["ledger"],
                             "--customers", paths["customers"], "-o", str(folder / f"replay-{size}.parquet"),
-                            "--no-progress"])
+                            "--no-progress", *workers])
         rows.append((f"replay, {10 * size:,}-event ledger", f"{wall:,.1f} s", f"{10 * size / wall:,.0f} events/s",
                      f"{peak / 2**30:.2f} GB"))
-    count, seconds = library_loop(data(folder, sizes[0], args.format))
-    rows.append((f"library loop: arbitrate per customer, records prebuilt, one core ({count:,} decisions)",
-                 f"{seconds:,.1f} s", f"{count / seconds:,.0f}/s", "(CPU time)"))
+    if not args.batch_only:
+        count, seconds = library_loop(data(folder, sizes[0], args.format))
+        rows.append((f"library loop: arbitrate per customer, records prebuilt, one core ({count:,} decisions)",
+                     f"{seconds:,.1f} s", f"{count / seconds:,.0f}/s", "(CPU time)"))
     width = max(len(r[0]) for r in rows)
     print(f"{'run':<{width}} | {'wall':>9} | {'rate':>16} | peak memory")
     print("-" * (width + 50))
     for name, wall_text, rate, memory in rows:
         print(f"{name:<{width}} | {wall_text:>9} | {rate:>16} | {memory}")
+    if args.batch_only:
+        return
     print()
     print("reading the ledger of", f"{sizes[0]:,}", "customers:")
     for name, seconds in readers(data(folder, sizes[0], "jsonl")):

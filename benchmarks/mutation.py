@@ -38,6 +38,13 @@ SEMANTICS = (
     "tests/test_examples.py",
 )
 INPUTS = ("tests/test_decide_cli.py", "tests/test_evaluator.py", "tests/test_ingest.py")
+# Section 11 forms: the section 11 differential test first, then the hand-computed cases.
+SECTION11 = (
+    "tests/test_differential_section11.py",
+    "tests/test_section11_oracle_findings.py",
+    "tests/test_section11.py",
+    "tests/test_section11_properties.py",
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,37 @@ MUTANTS = (
            'rule.kind not in ("cap", "quiet", "exclusive")', 'rule.kind not in ("cap", "capacity", "quiet", "exclusive")'),
     Mutant("cap displaces the earliest plan first", "policylang/evaluator.py",
            "ordered = sorted(reversed(candidates), key=", "ordered = sorted(candidates, key="),
+    # ---- section 11 ----
+    Mutant("`until` inclusive", "policylang/evaluator.py",
+           "if scope.until is not None and t >= scope.until:", "if scope.until is not None and t > scope.until:",
+           SECTION11),
+    Mutant("`from` exclusive", "policylang/evaluator.py",
+           "if scope.start is not None and t < scope.start:", "if scope.start is not None and t <= scope.start:",
+           SECTION11),
+    Mutant("a pause triggers at N - 1", "policylang/evaluator.py",
+           "count_ending_at(period, every, us, ctx) >= period.count]",
+           "count_ending_at(period, every, us, ctx) >= period.count - 1]", SECTION11),
+    Mutant("months clamp to the day before the month's last", "policylang/clock.py",
+           "first.replace(day=min(moment.day, last))", "first.replace(day=min(moment.day, last - 1))", SECTION11),
+    Mutant("months keep the source's fold", "policylang/clock.py",
+           "moment.time().replace(tzinfo=None, fold=0)", "moment.time().replace(tzinfo=None)", SECTION11),
+    Mutant("an exemption window includes its end", "policylang/evaluator.py",
+           "w[0] <= t < w[1]", "w[0] <= t <= w[1]", SECTION11),
+    Mutant("a contact at a window's end is excused", "policylang/evaluator.py",
+           "if start <= us < end or (us == end and closer == id(contact)):",
+           "if start <= us <= end:", SECTION11),
+    Mutant("a warn rule counts the plans the decision displaces", "policylang/evaluator.py",
+           "finding = check(rule, ctx, t, gone)", "finding = check(rule, ctx, t, frozenset())", SECTION11),
+    Mutant("a time test's `within` includes its end", "policylang/compiler.py",
+           'return now < end if test.op != "ago" else end <= now',
+           'return now <= end if test.op != "ago" else end <= now', SECTION11),
+    Mutant("rolling month caps judged in the display zone only", "policylang/evaluator.py",
+           'return rule.kind == "cap" and (not isinstance(rule.window, Rolling) or bool(rule.window.months))',
+           'return rule.kind == "cap" and not isinstance(rule.window, Rolling)', SECTION11),
+    Mutant("an `in zone` window excuses by the customer's dates", "policylang/evaluator.py",
+           "        if own:  # `in zone` (11.8)", "        if False:  # `in zone` (11.8)", SECTION11),
+    Mutant("an exemption window's scope judged at the request's instant", "policylang/evaluator.py",
+           "    ctx.judged = t  # an exemption", "    ctx.judged = None  # an exemption", SECTION11),
     # ---- inputs ----
     Mutant("an offset is dropped, not applied", "policylang/inputs.py",
            "return value.astimezone(dt.timezone.utc)", "return value.replace(tzinfo=dt.timezone.utc)", INPUTS),

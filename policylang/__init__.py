@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         PolicySyntaxError,
         ScenarioError,
     )
+    from policylang.loads import SnapshotLoads
     from policylang.records import Contact, Event, Request
     from policylang.rules import Policy
 
@@ -48,6 +49,7 @@ _LAZY = {
     "Event": "policylang.records",
     "Request": "policylang.records",
     "Policy": "policylang.rules",
+    "SnapshotLoads": "policylang.loads",
 }
 
 
@@ -96,6 +98,7 @@ __all__ = [
     "PolicylangError",
     "Request",
     "ScenarioError",
+    "SnapshotLoads",
     "TraceEntry",
     "compile",
     "load",

@@ -338,19 +338,31 @@ def prepare(policy: Policy, customers_path: str, ledger_path: str | None, reques
                 columns["customer"], columns["purpose"], columns["channel"], columns["team"], strict=True)]
             batches.append(batch.filter(pa.array(flags, pa.bool_())))
         loads = pa.Table.from_batches(batches, schema=ledger.schema) if batches else ledger.schema.empty_table()
+        del others, batches
         part = {name: loads.column(name) for name in LEDGER_COLUMNS}
         # a load row carries its customer's owner
         part["record"] = [owners.get(c) for c in loads.column("customer").to_pylist()]
         part["key"] = [CAPACITY_KEY] * loads.num_rows
         part["kind"] = [LOAD] * loads.num_rows
         parts.append(part)
+    # Memory: each input copy is dropped as soon as its work rows exist (at a million
+    # customers, the ledger, its filters and the Python request columns held at once
+    # came to several GB).
+    requests = len(asks["row"])
+    del asks, ledger, mine
     schema = work_schema()
-    tables = [pa.table({name: _array(p[name], schema.field(name).type) if name in p
-                        else pa.nulls(len(p["row"]), schema.field(name).type)
-                        for name in schema.names}, schema=schema) for p in parts]
-    table = pa.concat_tables(tables).sort_by([("key", "ascending"), ("customer", "ascending"),
-                                              ("kind", "ascending"), ("row", "ascending")])
-    return Prepared(table, len(asks["row"]), len(coupled))
+    tables = []
+    while parts:
+        p = parts.pop(0)
+        tables.append(pa.table({name: _array(p[name], schema.field(name).type) if name in p
+                                else pa.nulls(len(p["row"]), schema.field(name).type)
+                                for name in schema.names}, schema=schema))
+        del p
+    table = pa.concat_tables(tables)
+    del tables
+    table = table.sort_by([("key", "ascending"), ("customer", "ascending"), ("kind", "ascending"),
+                           ("row", "ascending")])
+    return Prepared(table, requests, len(coupled))
 
 
 def _array(values: Any, kind: Any) -> Any:

@@ -150,7 +150,8 @@ def plus_months(us: int, months: int, tz: dt.tzinfo) -> int:
     moment = local(us, tz)
     first = add_months(moment.date().replace(day=1), months)
     last = (add_months(first, 1) - dt.timedelta(days=1)).day
-    target = dt.datetime.combine(first.replace(day=min(moment.day, last)), moment.time().replace(tzinfo=None))
+    # fold=0: the first of a repeated reading, even when ``us`` was the second one
+    target = dt.datetime.combine(first.replace(day=min(moment.day, last)), moment.time().replace(tzinfo=None, fold=0))
     return micros(target.replace(tzinfo=tz))
 
 

@@ -7,6 +7,7 @@ with its span, then raises them together (:class:`~policylang.errors.ErrorGroup`
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import attrs
 
@@ -72,6 +73,22 @@ def compile_policy(text: str, source: str = "<policy>") -> Policy:
     (leaving out those a syntax error explains, such as the names of a list that did
     not parse).
     """
+    if len(text) < LARGE_POLICY_CHARS or not gc.isenabled():
+        return _compile_policy(text, source)
+    # A large policy is millions of small acyclic objects (AST nodes, spans, rules): the
+    # cyclic collector would rescan them again and again as they pile up (a fifth of the
+    # time) and find nothing. Paused for the compile only; reference counting still frees.
+    gc.disable()
+    try:
+        return _compile_policy(text, source)
+    finally:
+        gc.enable()
+
+
+LARGE_POLICY_CHARS = 1_000_000
+
+
+def _compile_policy(text: str, source: str) -> Policy:
     partial = parse_partial(text, source)
     root = Source(source, text.removeprefix("\ufeff"))
     tree = partial.tree
@@ -141,6 +158,14 @@ class Compiler:
         self.holiday_code: str | None = None
         self.holiday_attribute: str | None = None
         self.uses_customer_holidays: Span | None = None  # where `on holidays` is first used
+        self._rules_by_name: dict[str, ast.Rule] | None = None  # built once: exempt rules look names up
+        self._matches: dict[Match, Match] = {}  # a large policy repeats its selectors: keep one of each
+
+    def rules_by_name(self) -> dict[str, ast.Rule]:
+        """Every rule node by name (the last of a repeated name), built on first use."""
+        if self._rules_by_name is None:
+            self._rules_by_name = {r.name: r for r in self.tree.rules}
+        return self._rules_by_name
 
     # ---- plumbing -------------------------------------------------------------------
     def error(self, message: str, span: Span, *, expected: str | None = None, hint: str | None = None) -> None:
@@ -567,6 +592,7 @@ class Compiler:
             except_owner=except_owner,
             text=unparse.text(node),
         )
+        match = self._matches.setdefault(match, match)  # equal selectors share one (frozen) Match
         if not self.unparsed_words and not self.can_match(match):
             self.error(
                 "this selector can match no contact",
@@ -638,7 +664,7 @@ class Compiler:
         tests = tuple(self.time_tests)
         start = self.effective_date(tail.start, zone_name)
         windowed = isinstance(node, ast.Exempt) and node.window is not None
-        until = None if windowed else self.effective_until(tail, node)
+        until = None if windowed else self.effective_until(tail, node, zone_name)
         if start is not None and until is not None and until <= start:
             assert tail.until is not None and tail.start is not None
             self.error(
@@ -682,8 +708,9 @@ class Compiler:
             return None, None
         return None, spec.name
 
-    def effective_until(self, tail: ast.RuleTail, node: ast.Rule) -> int | None:
-        """A rule's `until DATE`; names there close exemption windows only (11.5)."""
+    def effective_until(self, tail: ast.RuleTail, node: ast.Rule, zone_name: str) -> int | None:
+        """A rule's `until DATE`, read where its `from` is (the policy's zone or the rule's
+        `in zone "NAME"`, 11.11); names there close exemption windows only (11.5)."""
         for item in tail.until_items:
             if not item.value[:1].isdigit():
                 self.error(
@@ -695,7 +722,7 @@ class Compiler:
                 return None
         if len(tail.until_items) > 1:
             self.error("a rule ends at one date", tail.more_until[0].span, hint="keep the earliest `until` date")
-        return self.effective_date(tail.until, self.timezone or "UTC")
+        return self.effective_date(tail.until, zone_name)
 
     def exempt_window(self, node: ast.Exempt) -> WindowSpec11 | None:
         """The window of ``exempt ... within D after OPENER until CLOSER, ...`` (11.5)."""
@@ -732,7 +759,9 @@ class Compiler:
         dates: list[int] = []
         for item in node.tail.until_items:
             if item.value[:1].isdigit():
-                found = self.effective_date(item, self.timezone or "UTC")
+                # a closing date starts as an effective date does (11.5, 11.11)
+                fixed = node.tail.zone if isinstance(node.tail.zone, str) else None
+                found = self.effective_date(item, fixed or self.timezone or "UTC")
                 if found is not None:
                     dates.append(found)
             elif self.kind_of.get(item.value) == "event":
@@ -1000,7 +1029,7 @@ class Compiler:
     def exempt(self, node: ast.Exempt, index: int, match: Match | None) -> ExemptRule | None:
         kinds: set[str] = set()
         names: set[str] = set()
-        rule_names = {r.name: r for r in self.tree.rules}
+        rule_names = self.rules_by_name()
         for target in node.targets:
             if target.is_kind:
                 kinds.add(target.text)
@@ -1166,13 +1195,29 @@ class Compiler:
 
 
 def exemption_edges(rules: list[AnyRule]) -> dict[int, tuple[int, ...]]:
-    """For each rule, the exempt rules that could lift it."""
-    exempts = [r for r in rules if isinstance(r, ExemptRule)]
+    """For each rule, the exempt rules that could lift it (in rule order).
+
+    Indexed by kind and by name rather than testing every exempt against every rule: the
+    rules that only kinds lift share one tuple per kind, so a policy with many exempts and
+    many rules costs memory in proportion to its size, not to their product.
+    """
+    by_kind: dict[str, list[int]] = {}
+    by_name: dict[str, list[int]] = {}
+    for exempt in rules:
+        if isinstance(exempt, ExemptRule):
+            for kind in exempt.kinds:
+                by_kind.setdefault(kind, []).append(exempt.index)
+            for name in exempt.rule_names:
+                by_name.setdefault(name, []).append(exempt.index)
+    shared = {kind: tuple(indexes) for kind, indexes in by_kind.items()}
     edges: dict[int, tuple[int, ...]] = {}
     for rule in rules:
         if isinstance(rule, ExemptRule):
             continue
-        lifting = tuple(e.index for e in exempts if e.lifts(rule))
+        named = by_name.get(rule.name)
+        lifting = shared.get(rule.kind, ())
+        if named:  # an exempt may name a rule and its kind both: once each, in rule order
+            lifting = tuple(sorted(set(lifting).union(named)))
         if lifting:
             edges[rule.index] = lifting
     return edges

@@ -83,9 +83,22 @@ def raise_all(problems: Sequence[PolicylangError]) -> None:
         raise ErrorGroup(problems)
 
 
+SUGGEST_ALL_UP_TO = 2_000
+
+
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
-    """The candidate closest to ``word``, when one is close enough to be a likely typo."""
-    matches = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    """The candidate closest to ``word``, when one is close enough to be a likely typo.
+
+    Past :data:`SUGGEST_ALL_UP_TO` candidates (a generated policy's rule names) only those
+    of about the same length that start with the same letter are compared: a hint per
+    error must not cost a pass of ``difflib`` over every name, or a large policy with many
+    errors takes quadratic time to report them.
+    """
+    pool = set(candidates)
+    if len(pool) > SUGGEST_ALL_UP_TO:
+        first = word[:1].casefold()
+        pool = {c for c in pool if c[:1].casefold() == first and abs(len(c) - len(word)) <= 2}
+    matches = difflib.get_close_matches(word, sorted(pool), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 

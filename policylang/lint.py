@@ -233,11 +233,17 @@ class Traffic:
         for shape in self.shapes:
             purpose, channel, team, is_owner = shape
             subject = set(policy.subject_rules(purpose, channel, team, is_owner))
+            lifting = subject & always
+            # rules lifted by the same exempts share one tuple of them: look each tuple over once
+            lifted: dict[int, bool] = {}
             status: dict[int, str] = {}
             for index in subject:
+                lifters = policy.exempted_by.get(index, ())
+                if lifters and id(lifters) not in lifted:
+                    lifted[id(lifters)] = not lifting.isdisjoint(lifters)
                 if index in exempt_kind:
                     status[index] = "lifter"
-                elif any(i in subject and i in always for i in policy.exempted_by.get(index, ())):
+                elif lifters and lifted[id(lifters)]:
                     status[index] = "exempt"
                 else:
                     status[index] = "check"

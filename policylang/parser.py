@@ -7,18 +7,23 @@ line, the column and what the author could have written there.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+import sys
 import unicodedata
 from typing import Any, Literal, cast
 
 import attrs
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import LexerState, LexerThread, LineCounter
+from lark.utils import TextSlice
+from lark.visitors import _VArgsWrapper
 
 from policylang import ast
 from policylang.errors import PolicySyntaxError, did_you_mean, raise_all, suggest
 from policylang.grammar import load_grammar
-from policylang.resync import chunk_text, code_of, statement_chunks
+from policylang.resync import code_of, statement_chunks
 from policylang.source import Source, Span
 
 # How the parser's expectations read to a person.
@@ -90,8 +95,19 @@ class _ToAst(Transformer[Token, Any]):
     def _s(self, meta: Any) -> Span:
         return _span(self.file, meta)
 
+    def _fast_transform(self, tree: Tree[Token]) -> Any:
+        """What ``transform`` returns, without Lark's per-call wrappers (a third of the time
+        of a large policy went to building ``v_args`` wrappers); errors are not wrapped in
+        ``VisitError``."""
+        children = [self._fast_transform(c) if isinstance(c, Tree) else c for c in tree.children]
+        handler = _HANDLERS.get(tree.data)
+        if handler is None:
+            return Tree(tree.data, children, tree.meta)
+        return handler(self, tree.meta, children)
+
     def _name(self, token: Token) -> ast.Name:
-        return ast.Name(str(token), token_span(self.file, token))
+        # interned: a large policy names the same few channels, teams and purposes over and over
+        return ast.Name(sys.intern(str(token)), token_span(self.file, token))
 
     # -- declarations --
     def start(self, meta: Any, items: list[Any]) -> list[Any]:
@@ -451,6 +467,12 @@ class _ToAst(Transformer[Token, Any]):
 
     def not_member_test(self, meta: Any, items: list[Any]) -> ast.Member:
         return ast.Member(cast(ast.RequestField, str(items[0])), items[1], True, self._s(meta))
+
+
+# The handlers of _ToAst as plain functions (self, meta, children), by rule name.
+_HANDLERS: dict[str, Any] = {
+    name: method.base_func for name, method in vars(_ToAst).items() if isinstance(method, _VArgsWrapper)
+}
 
 
 class _Outcomes(tuple):  # type: ignore[type-arg]
@@ -908,6 +930,7 @@ MAX_POLICY_CHARS = 200_000_000
 MAX_LINE_CHARS = 10_000
 MAX_NUMBER_DIGITS = 18
 MAX_CONDITION_TERMS = 100  # `and`, `or`, `not` and `(` in one statement
+MAX_STATEMENTS = 2_000_000  # about 5 GB of AST and rules: 1,000,000 rules still compile
 _LONG_NUMBER = re.compile(r"\d{" + str(MAX_NUMBER_DIGITS + 1) + ",}")
 _TERM = re.compile(r"\b(?:and|or|not)\b|\(")
 _ZEROS = str.maketrans("123456789", "000000000")
@@ -963,9 +986,12 @@ def limit_error(text: str, source: Source) -> PolicySyntaxError | None:
 def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
     """Parse what parses: every statement that is well formed, and every syntax error.
 
-    A file that parses whole is parsed once. Otherwise each statement (as
-    :func:`policylang.resync.statement_chunks` finds them) is parsed on its own, so one
-    mistake is reported once and does not hide the mistakes after it.
+    The file is parsed one statement at a time (as :func:`policylang.resync.statement_chunks`
+    finds them), each straight from its place in the text (a Lark ``TextSlice`` with its
+    line counter set to the statement's first line, so lines, columns and offsets are the
+    file's). Memory then grows with the AST, not with Lark's tree of the whole file; a
+    mistake in one statement is reported once and does not hide the mistakes after it; and
+    a mistake on the last line costs one pass, not two.
     """
     text = without_bom(text)
     parser = load_grammar("policy.lark")
@@ -973,47 +999,90 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
     over = limit_error(text, source)
     if over is not None:
         return PartialParse(ast.PolicyFile((), (), file), (over,))
-    try:
-        statements = _parse_text(parser, text, source)
-        return PartialParse(ast.PolicyFile(statements, tuple(collect_comments(text)), file), ())
-    except PolicySyntaxError as whole_file_error:
-        first_error = whole_file_error
     parsed: list[ast.Statement] = []
     problems: list[PolicySyntaxError] = []
     words: set[str] = set()
     rules: set[str] = set()
     lines = text.split("\n")
-    for chunk in statement_chunks(text):
+    transformer = _ToAst(file)
+    line, offset = 1, 0  # the start of line `line` in the text, walked forward chunk by chunk
+
+    def skip_to(number: int) -> None:
+        """Walk to line ``number``; a skipped line the lexer would not skip is parsed alone
+        (so a stray character between statements is the error one parse of the file gives)."""
+        nonlocal line, offset
+        while line < number:
+            text_line = lines[line - 1]
+            if text_line and not _lexer_blank(text_line, line == len(lines)):
+                try:
+                    _parse_slice(parser, transformer, text, offset, offset + len(text_line), line, source)
+                except PolicySyntaxError as exc:
+                    problems.append(exc)
+            offset += len(text_line) + 1
+            line += 1
+
+    chunks = statement_chunks(text)
+    if len(chunks) > MAX_STATEMENTS:
+        return PartialParse(ast.PolicyFile((), (), file), (PolicySyntaxError(
+            f"the policy has {len(chunks):,} statements, over the limit of {MAX_STATEMENTS:,}",
+            Span.point(file, chunks[MAX_STATEMENTS].first, 1), hint="split it into several policies",
+            source=source),))
+    for chunk in chunks:
+        skip_to(chunk.first)
+        end = offset
+        for number in range(chunk.first, chunk.last + 1):
+            end += len(lines[number - 1]) + 1
+        start, line, offset = offset, chunk.last + 1, end
         try:
-            parsed.extend(_parse_text(parser, chunk_text(lines, chunk), source))
+            parsed.extend(_parse_slice(parser, transformer, text, start, min(end, len(text)), chunk.first, source))
         except PolicySyntaxError as exc:
             problems.append(exc)
             rule = RULE_LINE.match(code_of(lines[chunk.first - 1]))
             if rule:
                 rules.add(rule[1])
             else:
-                for line in lines[chunk.first - 1 : chunk.last]:
-                    found = WORD.findall(code_of(line))
+                for text_line in lines[chunk.first - 1 : chunk.last]:
+                    found = WORD.findall(code_of(text_line))
                     words.update(found)
                     words.update(ascii_name(w) for w in found)  # as the error told the author to write it
-    if not problems:  # the statements parse one by one but not together: say why not
-        return PartialParse(ast.PolicyFile((), (), file), (first_error,))
+    skip_to(len(lines) + 1)
     tree = ast.PolicyFile(tuple(parsed), tuple(collect_comments(text)), file)
     return PartialParse(tree, tuple(problems), frozenset(words), frozenset(rules))
 
 
+_LEXER_BLANKS = " \t\f"  # what the grammar ignores between tokens (besides comments and newlines)
+
+
+def _lexer_blank(line: str, last: bool) -> bool:
+    """Would the lexer pass over this line (blank or a comment to the splitter) unasked?"""
+    if "#" in line:  # the splitter saw no quote before it: what precedes it must be blank
+        return not line.split("#", 1)[0].strip(_LEXER_BLANKS)
+    body = line[:-1] if line.endswith("\r") and not last else line  # `\r\n` ends a line
+    return not body.strip(_LEXER_BLANKS)
+
+
 def _parse_text(parser: Any, text: str, source: Source) -> tuple[ast.Statement, ...]:
-    """One Lark parse of ``text`` (the whole file or one statement padded to its place)."""
-    file = source.name
+    """One Lark parse of the whole ``text`` (tests compare it with the statement-wise parse)."""
+    return _parse_slice(parser, _ToAst(source.name), text, 0, len(text), 1, source)
+
+
+def _parse_slice(parser: Any, transformer: _ToAst, text: str, start: int, end: int, line: int,
+                 source: Source) -> tuple[ast.Statement, ...]:
+    """One Lark parse of ``text[start:end]``, a statement starting at line ``line``, column 1."""
+    counter = LineCounter("\n")  # type: ignore[no-untyped-call]
+    counter.char_pos = counter.line_start_pos = start
+    counter.line = line
+    frontend = parser.parser
+    thread = LexerThread(frontend.lexer, LexerState(TextSlice(text, start, end), counter))
     try:
-        tree = parser.parse(text)
+        tree = frontend.parser.parse(thread, "start")
     except UnexpectedInput as exc:
         raise syntax_error(exc, source, _terminals(parser)) from None
     except PolicySyntaxError as exc:
         exc.source = source
         raise
     try:
-        statements = _ToAst(file).transform(tree)
+        statements = transformer._fast_transform(tree)
     except Exception as exc:  # VisitError wraps our own errors
         inner = getattr(exc, "orig_exc", exc)
         if isinstance(inner, PolicySyntaxError):
@@ -1028,6 +1097,8 @@ def collect_comments(text: str) -> list[ast.Comment]:
     found: list[ast.Comment] = []
     # split at "\n" only, as the lexer counts lines (str.splitlines also splits at \f, \x1c, ...)
     for number, line in enumerate(text.split("\n"), start=1):
+        if "#" not in line:
+            continue
         in_string = False
         escaped = False
         for index, char in enumerate(line):
@@ -1043,5 +1114,6 @@ def collect_comments(text: str) -> list[ast.Comment]:
     return found
 
 
+@functools.cache
 def _terminals(parser: Any) -> dict[str, Any]:
     return {t.name: t for t in parser.terminals}

@@ -120,9 +120,15 @@ def replay_span(span: tuple[int, int]) -> list[dict[str, Any]]:
     job = _JOB
     assert job is not None
     part = job.ledger.slice(span[0], span[1] - span[0])
-    led = {name: part.column(name).to_pylist() for name in LEDGER_COLUMNS}
+    return replay_columns(job, {name: part.column(name).to_pylist() for name in LEDGER_COLUMNS})
+
+
+def replay_columns(job: ReplayJob, led: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Decide the sent contacts among ledger rows given as columns (whole customers, sorted
+    by customer, instant, row): the function both engines run (worker processes here,
+    Spark executors in :func:`policylang.spark.run_replay`)."""
     out: list[dict[str, Any]] = []
-    start, end = 0, part.num_rows
+    start, end = 0, len(led["row"])
     k = start
     while k < end:
         customer = led["customer"][k]
@@ -179,19 +185,15 @@ def _prefix(led: dict[str, list[Any]], first: int, upto: int, customer: str) -> 
     return History.from_columns(fields, [led["at_us"][k] for k in contacts], events)
 
 
-def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: str | None,
-           start: dt.date | None, end: dt.date | None, problems: Problems, *, workers: int | None = None,
-           progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Every sent contact in ``[start, end]`` (UTC dates, inclusive) decided again; rows in
-    ledger row order. Bad rows go to ``problems`` (nothing is decided when there are any)."""
-    global _JOB
-    import multiprocessing
-
-
+def prepare_replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: str | None,
+                   start: dt.date | None, end: dt.date | None, problems: Problems) -> ReplayJob | None:
+    """Read and validate the files and build what every engine shares: the ledger sorted by
+    customer, instant and row, the customers' records, and the capacity counts (None when
+    there are bad rows, which go to ``problems``)."""
     customers = read_customers(new, customers_path, problems) if customers_path else {}
     ledger = read_ledger(new, ledger_path, problems)
     if problems:
-        return []
+        return None
     owners = {ident: found[2] for ident, found in customers.items()}
     records = {ident: found[1] for ident, found in customers.items()}
     day = 86_400_000_000
@@ -201,13 +203,33 @@ def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: st
     table = ledger.sort_by(
         [("customer", "ascending"), ("at_us", "ascending"), ("row", "ascending")])
     del ledger
-    job = ReplayJob(
+    return ReplayJob(
         new, old, table, records,
         clock.micros(dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc)) if start else None,
         clock.micros(dt.datetime(end.year, end.month, end.day, tzinfo=dt.timezone.utc)) + day if end else None,
         loads_new, loads_old,
     )
-    spans = chunks(table, 50_000, "customer")
+
+
+def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: str | None,
+           start: dt.date | None, end: dt.date | None, problems: Problems, *, workers: int | None = None,
+           progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Every sent contact in ``[start, end]`` (UTC dates, inclusive) decided again on the
+    local engine; rows in ledger row order. Bad rows go to ``problems`` (nothing is decided
+    when there are any)."""
+    job = prepare_replay(new, old, ledger_path, customers_path, start, end, problems)
+    if job is None:
+        return []
+    return run_local(job, workers=workers, progress=progress)
+
+
+def run_local(job: ReplayJob, *, workers: int | None = None,
+              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """The local engine: chunks of whole customers on forked worker processes."""
+    global _JOB
+    import multiprocessing
+
+    spans = chunks(job.ledger, 50_000, "customer")
     _JOB = job
     rows: list[dict[str, Any]] = []
     try:

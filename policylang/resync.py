@@ -40,6 +40,8 @@ class Chunk:
 
 def code_of(line: str) -> str:
     """A line without its comment (a ``#`` outside a quoted string) and trailing blanks."""
+    if "#" not in line:  # most lines: no need to walk them character by character
+        return line.rstrip()
     in_string = escaped = False
     for index, char in enumerate(line):
         if escaped:
@@ -55,6 +57,8 @@ def code_of(line: str) -> str:
 
 def paren_balance(code: str) -> int:
     """Open minus closed parentheses outside quoted strings."""
+    if "(" not in code and ")" not in code:
+        return 0
     depth = 0
     in_string = escaped = False
     for char in code:

@@ -40,9 +40,18 @@ class Source:
 
     name: str
     text: str
+    # where each line starts, found on the first call of line(): one pass, not one per error
+    _starts: list[int] = attrs.field(factory=list, init=False, eq=False, repr=False)
 
     def line(self, number: int) -> str:
-        lines = self.text.split("\n")  # as the lexer counts lines; splitlines also splits at \f
-        if 1 <= number <= len(lines):
-            return lines[number - 1].rstrip("\r")
+        starts = self._starts
+        if not starts:
+            starts.append(0)  # lines end at "\n" only, as the lexer counts them (not \f, \x1c, ...)
+            find, text, at = self.text.find, self.text, self.text.find("\n")
+            while at >= 0:
+                starts.append(at + 1)
+                at = find("\n", at + 1)
+            starts.append(len(text) + 1)
+        if 1 <= number < len(starts):
+            return self.text[starts[number - 1] : starts[number] - 1].rstrip("\r")
         return ""

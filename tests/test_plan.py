@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import policylang
@@ -188,8 +189,42 @@ def brute_force(candidates: Candidates, customers, ledgers, cycle: Cycle) -> flo
     return best
 
 
+def _request(team: str, channel: str, day: int, hour: int, campaign: str) -> Request:
+    return Request(team, channel, "marketing", dt.datetime(2027, 1, day, hour, tzinfo=dt.timezone.utc),
+                   campaign=campaign)
+
+
+# Found by the test below: the exact plan swapped a weaker team's grant in where a stronger
+# candidate could take its place, because the subset that swap leads to is one precedence
+# always refuses (it has a swap of its own that uses nothing more), so it had been left out
+# of the swap targets. Precedence asks only that the swapped plan be valid by the policy and
+# the limits, so those subsets stay swap targets (docs/planning.md).
+PRECEDENCE_VIA_REFUSED_OWNER_C = (
+    Candidates([f"j{i}" for i in range(8)], ["k0"] * 8,
+               [_request("a", "email", 11, 7, "x"), _request("a", "email", 12, 9, "x"),
+                _request("a", "email", 11, 10, "y"), _request("b", "phone", 11, 20, "y"),
+                _request("c", "phone", 11, 20, "y"), _request("c", "phone", 12, 9, "y"),
+                _request("a", "phone", 11, 13, "x"), _request("c", "email", 11, 7, "y")],
+               np.array([0.0, 7.0, 0.0, 6.0, 6.0, 6.0, 7.0, 0.0]), np.array([3.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0]),
+               [None, "g-k0", None, None, None, None, None, "g-k0"]),
+    {"k0": Customer("k0", {"owner": "c"})}, {"k0": []},
+    Cycle(2.0, {"x": Limits(None, None, 2, None), "y": Limits(None, None, 2, None)}),
+)  # the exact plan was j1 + j2 (6.0): j5 or j7 (owner c) could take j1's (a) place
+PRECEDENCE_VIA_REFUSED_OWNER_B = (
+    Candidates([f"j{i}" for i in range(8)], ["k0"] * 8,
+               [_request("a", "email", 11, 7, "x")] * 5
+               + [_request("b", "phone", 11, 13, "x"), _request("a", "phone", 12, 9, "x"),
+                  _request("b", "email", 12, 9, "x")],
+               np.array([0.0, 7.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]), np.array([0.0] * 7 + [1.0]), [None] * 8),
+    {"k0": Customer("k0", {"owner": "b"})}, {"k0": []},
+    Cycle(2.0, {"x": Limits(None, None, None, None), "y": Limits(None, None, None, None)}),
+)  # the exact plan was j0 + j1 + j6 (7.0 against the optimum 6.0): j7 (owner b) could take j6's (a) place
+
+
 @settings(max_examples=int(__import__("os").environ.get("PLAN_EXAMPLES", "120")))
 @given(instances())
+@example(PRECEDENCE_VIA_REFUSED_OWNER_C)
+@example(PRECEDENCE_VIA_REFUSED_OWNER_B)
 def test_exact_equals_brute_force_and_every_plan_replays(instance) -> None:  # type: ignore[no-untyped-def]
     candidates, customers, ledgers, cycle = instance
     optimum = brute_force(candidates, customers, ledgers, cycle)
@@ -199,6 +234,7 @@ def test_exact_equals_brute_force_and_every_plan_replays(instance) -> None:  # t
         assert not exact.solution.feasible
         return
     assert exact.solution.feasible
+    assert exact.solution.method == "exact"  # HiGHS's own plan, not the heuristic's kept instead
     assert exact.summary["objective"] == pytest.approx(optimum, abs=1e-6)
     assert exact.summary["bound"] >= optimum - 1e-6
     for result in (exact, heuristic):
@@ -348,11 +384,6 @@ def test_bad_input_is_exit_2_with_the_place(tmp_path: Path, change: tuple[str, s
     assert "Traceback" not in done.stderr
 
 
-def test_spark_engine_is_a_clear_error(tmp_path: Path) -> None:
-    done = run_cli(*example_args(tmp_path / "p.csv", "--engine", "spark"))
-    assert done.returncode == 2 and "spark" in done.stderr and "Traceback" not in done.stderr
-
-
 POLICY_TEXT = '''policy "planner test"
 timezone "UTC"
 
@@ -375,7 +406,9 @@ def test_instants_are_utc() -> None:
 
 
 def test_parquet_in_and_out(tmp_path: Path) -> None:
-    duckdb = pytest.importorskip("duckdb")
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     policy = tmp_path / "t.pol"
     policy.write_text(POLICY_TEXT)
     (tmp_path / "customers.jsonl").write_text('{"id": "k0"}\n{"id": "k1", "owner": "b"}\n')
@@ -389,15 +422,17 @@ def test_parquet_in_and_out(tmp_path: Path) -> None:
                         "j4,k1,a,phone,marketing,y,2027-01-11T09:00:00Z,2,0,0,g1\n"
                         "j5,k1,b,phone,marketing,y,2027-01-11T10:00:00Z,3,0,0,g1\n")
     parquet = tmp_path / "c.parquet"
-    duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv_path}', header=true, "
-               "types={'at': 'VARCHAR', 'group': 'VARCHAR', 'priority': 'INTEGER', 'value': 'DOUBLE'})) "
-               f"TO '{parquet}' (FORMAT parquet)")
+    types = {"at": pa.string(), "group": pa.string(), "priority": pa.int32(), "value": pa.float64()}
+    pq.write_table(pacsv.read_csv(csv_path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)), parquet)
     outputs = {}
     for source, out in ((csv_path, tmp_path / "a.csv"), (parquet, tmp_path / "b.parquet")):
         done = run_cli("plan", str(policy), "--customers", str(tmp_path / "customers.jsonl"), "--ledger",
                        str(tmp_path / "ledger.jsonl"), "--candidates", str(source), "-o", str(out), "--check")
         assert done.returncode == 0, done.stdout + done.stderr
-        rows = duckdb.sql(f"SELECT id, granted, reason_kind, rule FROM '{out}' ORDER BY id").fetchall()
+        table = pq.read_table(out) if out.suffix == ".parquet" else pacsv.read_csv(
+            out, convert_options=pacsv.ConvertOptions(column_types={"rule": pa.string()}, strings_can_be_null=True))
+        rows = sorted(zip(*(table.column(c).to_pylist() for c in ("id", "granted", "reason_kind", "rule")),
+                          strict=True))
         outputs[source.suffix] = [(i, str(g).lower() in ("true", "1"), k, r or None) for i, g, k, r in rows]
     assert outputs[".csv"] == outputs[".parquet"]
     granted = {i for i, g, _, _ in outputs[".csv"] if g}
@@ -405,3 +440,65 @@ def test_parquet_in_and_out(tmp_path: Path) -> None:
     # outranks b, and swapping j2 for j1 stays valid, so precedence grants j1 instead
     assert "j1" in granted and "j2" not in granted
     assert len(granted & {"j4", "j5"}) == 1  # one of the group
+
+
+# ---- against the exact optimum: tens of customers, every kind of limit -----------------------------
+
+
+def medium_instance(customers: int, seed: int) -> tuple[Candidates, dict[str, Customer], dict[str, list[Contact]], Cycle]:
+    """Customers with owners and a past contact or none, four to six candidates each from
+    three teams (alternatives in groups), three campaigns: a total budget, a campaign
+    budget, a max_volume and a min_cell that bind, and the policy's caps, quiet hours,
+    "one voice" and the desk's capacity of two calls a day."""
+    import random
+
+    rng = random.Random(seed)
+    people: dict[str, Customer] = {}
+    ledgers: dict[str, list[Contact]] = {}
+    ids, custs, requests, values, costs, groups = [], [], [], [], [], []
+    for i in range(customers):
+        cid = f"k{i:03d}"
+        owner = rng.choice([None, "b", "c"])
+        people[cid] = Customer(cid, {"owner": owner} if owner else {})
+        ledgers[cid] = [Contact(DAY0 + dt.timedelta(hours=rng.choice([-30, -20, -2])), rng.choice(["email", "phone"]),
+                                "marketing", rng.choice(["a", "b", "c"]), customer=cid)
+                        for _ in range(rng.choice([0, 0, 1]))]
+        for n in range(rng.randint(4, 6)):
+            channel = rng.choice(["email", "email", "phone"])
+            requests.append(Request(rng.choice(["a", "b", "c"]), channel, "marketing", rng.choice(SLOTS),
+                                    campaign=rng.choice(["x", "y", "z"])))
+            ids.append(f"{cid}-{n}")
+            custs.append(cid)
+            values.append(round(rng.uniform(1, 20) * (1.5 if channel == "phone" else 1.0), 2))
+            costs.append({"email": 0.5, "phone": 3.0}[channel])
+            groups.append(f"{cid}-g" if n < 2 else None)
+    candidates = Candidates(ids, custs, requests, np.array(values), np.array(costs), groups)
+    cycle = Cycle(budget=round(0.15 * sum(costs), 1),
+                  campaigns={"x": Limits(min_cell=4), "y": Limits(max_volume=customers // 3),
+                             "z": Limits(budget=round(0.04 * sum(costs), 1))})
+    return candidates, people, ledgers, cycle
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_plan_against_the_exact_optimum(seed: int) -> None:
+    """40 customers: HiGHS proves the optimum of the exact model; that plan replays clean
+    through the evaluator (policy per customer, the desk's capacity across customers,
+    budgets, volume, cell, groups, precedence stated literally); no valid plan found by
+    the heuristic or greedy beats it; and the planner's default plan is within 0.5 % of it."""
+    candidates, customers, ledgers, cycle = medium_instance(40, seed)
+    optimum = plan(POLICY, candidates, customers, ledgers, cycle, solver="exact", workers=1)
+    assert optimum.solution.method == "exact"  # proved: HiGHS's bound meets its plan
+    assert optimum.summary["bound"] == pytest.approx(optimum.summary["objective"], rel=1e-6)
+    assert problems(POLICY, candidates, customers, ledgers, cycle, optimum.granted) == []
+    # the limits bind: the optimum is not simply every allowed candidate
+    used = {(r["kind"], r["name"]): r["used"] / r["limit"] for r in optimum.summary["resources"]}
+    assert used[("budget", "total")] > 0.9, used
+    heuristic = plan(POLICY, candidates, customers, ledgers, cycle, solver="lagrangian", workers=1)
+    assert problems(POLICY, candidates, customers, ledgers, cycle, heuristic.granted) == []
+    best = optimum.summary["objective"]
+    assert heuristic.summary["objective"] <= best + 1e-6
+    assert optimum.summary["greedy_objective"] <= best + 1e-6
+    default = plan(POLICY, candidates, customers, ledgers, cycle, workers=1)
+    assert default.summary["objective"] >= best * (1 - 0.005)
+    print(f"seed {seed}: optimum {best:.2f}, heuristic {heuristic.summary['objective']:.2f} "
+          f"({100 * heuristic.summary['objective'] / best:.1f} %), greedy {optimum.summary['greedy_objective']:.2f}")

@@ -73,11 +73,12 @@ def test_statement_by_statement_parse_equals_the_whole_file_parse(path: Path) ->
     from policylang.source import Source
 
     text = path.read_text(encoding="utf-8")
-    whole = parse(text, str(path)).statements
-    lines = text.split("\n")
     parser = load_grammar("policy.lark")
+    whole = _parse_text(parser, text, Source(str(path), text))  # one Lark parse of the whole file
+    lines = text.split("\n")
     pieces = [s for c in statement_chunks(text) for s in _parse_text(parser, chunk_text(lines, c), Source(str(path), text))]
     assert tuple(pieces) == whole
+    assert parse(text, str(path)).statements == whole  # parse() goes statement by statement, from the text's places
     assert len(statement_chunks(text)) == len(whole)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
@@ -30,10 +31,10 @@ exit status: 0 a plan was written; 1 no plan meets the cycle's lower limits (min
 --check found a granted contact the policy or a limit refuses, or --reserve was refused for
 a customer; 2 bad input (a file that cannot be read or written, invalid JSON, CSV or TOML,
 an unknown name, a customer without a record, a ledger line without `customer`, a policy
-that does not compile, an unknown engine) or a usage error.
+that does not compile) or a usage error.
 
-The plan file's format follows its extension: .csv, .jsonl or .parquet (Parquet needs
-duckdb: pip install 'policylang[sql]'). The summary goes beside it as PLAN.summary.json.
+The plan file's format follows its extension: .csv, .jsonl or .parquet. The summary goes
+beside it as PLAN.summary.json.
 """
 
 
@@ -55,7 +56,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--cycle", metavar="TOML", help="the cycle file: budget and per-campaign limits")
     p.add_argument("-o", "--output", required=True, metavar="PLAN", help="the plan file to write (.csv, .jsonl, .parquet)")
     p.add_argument("--engine", choices=("local", "spark"), default="local",
-                   help="where the per-customer step runs: local processes (default); spark is not built yet")
+                   help="where the per-customer step runs: local processes (default) or Apache Spark (PySpark)")
+    p.add_argument("--spark-master", metavar="URL",
+                   help="spark engine: the master (default: the session's, or local[*])")
     p.add_argument("--solver", choices=("auto", "exact", "lagrangian"), default="auto",
                    help="exact MIP (HiGHS), Lagrangian heuristic with a bound, or auto by size (default)")
     p.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
@@ -101,14 +104,14 @@ def run(args: argparse.Namespace) -> int:
     from policylang.plan.verify import problems
 
     try:
-        if args.engine == "spark":
-            raise InputError("--engine spark is not available yet; use --engine local",
-                             hint="the Spark engine of the batch issue is not part of this build")
         policy = load_policy(args.policy)
         candidates, customers, ledgers, cycle = read_inputs(policy, args.candidates, args.customers, args.ledger,
                                                             args.cycle)
+        eligibility = None
+        if args.engine == "spark":
+            eligibility = functools.partial(spark_patterns, read_text(args.policy), args.policy, args.spark_master)
         result = plan(policy, candidates, customers, ledgers, cycle, solver=args.solver, workers=args.workers,
-                      time_limit=args.time_limit, file=args.candidates)
+                      time_limit=args.time_limit, file=args.candidates, eligibility=eligibility)
         status = EXIT_OK if result.solution.feasible else EXIT_FAILED
         if args.check and result.solution.feasible:
             found = problems(policy, candidates, customers, ledgers, cycle, result.granted)
@@ -132,6 +135,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         show(result.summary, args.output)
     return status
+
+
+def spark_patterns(text: str, name: str, master: str | None, policy: Policy, jobs: Sequence[Any]) -> list[list[int]]:
+    """The per-customer step on Spark (the executors compile the policy ``text``)."""
+    from policylang.spark import run_patterns
+
+    return run_patterns(text, name, jobs, master=master)
 
 
 def write_text(path: str, text: str) -> None:
@@ -162,18 +172,14 @@ def write_plan(path: str, rows: Sequence[Mapping[str, object]]) -> None:
     elif lower.endswith((".jsonl", ".ndjson", ".json")):
         write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
     elif lower.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        types = {"granted": pa.bool_(), "shadow_price": pa.float64()}
+        table = pa.table({k: pa.array([row[k] for row in rows], types.get(k, pa.string())) for k in COLUMNS})
         try:
-            import duckdb
-        except ImportError:
-            raise InputError(f"{path}: writing Parquet needs duckdb", where(path),
-                             hint="pip install 'policylang[sql]', or write .csv or .jsonl") from None
-        con = duckdb.connect()
-        con.execute("CREATE TABLE plan (id VARCHAR, customer VARCHAR, granted BOOLEAN, reason_kind VARCHAR, "
-                    "rule VARCHAR, reason VARCHAR, shadow_price DOUBLE)")
-        con.executemany("INSERT INTO plan VALUES (?, ?, ?, ?, ?, ?, ?)", [[row[k] for k in COLUMNS] for row in rows])
-        try:
-            con.execute("COPY plan TO $path (FORMAT parquet)", {"path": path})
-        except duckdb.Error as exc:
+            pq.write_table(table, path)
+        except OSError as exc:
             raise FileProblem(f"{path}: cannot be written ({exc})") from None
     else:
         raise InputError(f"{path}: unknown plan format", where(path), expected=".csv, .jsonl or .parquet")

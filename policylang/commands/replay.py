@@ -42,7 +42,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="the replayed contacts (.jsonl, .csv, .parquet); with --against only those that differ")
     p.add_argument("--chart", metavar="FILE.html",
                    help="a self-contained HTML chart of denials per rule per week (old against new with --against)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: every core)")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="local: worker processes on this machine (default); spark: Apache Spark through PySpark")
+    p.add_argument("--workers", type=int, metavar="N", help="local engine: worker processes (default: every core)")
+    p.add_argument("--spark-master", metavar="URL",
+                   help="spark engine: the master (default: the session's, or local[*])")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (also off when stderr is not a terminal)")
     p.set_defaults(run=run)
 
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from policylang.batch import Problems
-    from policylang.replay import changed, chart_html, replay
+    from policylang.replay import changed, chart_html, prepare_replay, run_local
     from policylang.tables import atomic_path, file_format, write_table
 
     new = load_policy(args.policy)
@@ -83,8 +87,17 @@ def run(args: argparse.Namespace) -> int:
         def progress(count: int) -> None:
             bar.advance(task, count)
     try:
-        rows = replay(new, old, args.ledger, args.customers, args.start, args.end, problems,
-                      workers=args.workers, progress=progress)
+        job = prepare_replay(new, old, args.ledger, args.customers, args.start, args.end, problems)
+        rows: list[dict[str, Any]] = []
+        if job is not None and args.engine == "spark":
+            from policylang.cli import read_text
+            from policylang.spark import run_replay
+
+            rows = run_replay(job, read_text(args.policy), args.policy,
+                              read_text(args.against) if args.against else None, args.against,
+                              master=args.spark_master)
+        elif job is not None:
+            rows = run_local(job, workers=args.workers, progress=progress)
     finally:
         if bar is not None:
             bar.stop()

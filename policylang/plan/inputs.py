@@ -177,22 +177,13 @@ def _csv_rows(text: str, file: str) -> Iterator[tuple[int, object]]:
 
 
 def _parquet_rows(path: str) -> Iterator[tuple[int, object]]:
-    try:
-        import duckdb
-    except ImportError:
-        raise InputError(f"{path}: reading Parquet needs duckdb", where(path),
-                         hint="pip install 'policylang[sql]', or give CSV or JSON Lines") from None
-    try:
-        relation = duckdb.sql("SELECT * FROM read_parquet($path)", params={"path": path})
-        assert relation is not None
-        names = relation.columns
-        records = relation.fetchall()
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as Parquet ({exc})", where(path)) from None
-    for number, values in enumerate(records, start=1):
-        row = dict(zip(names, values, strict=True))
-        if "at" in row and hasattr(row["at"], "isoformat"):
-            row["at"] = row["at"].isoformat()
+    """Parquet rows read by pyarrow, as the batch job reads them (timestamps with a zone as
+    RFC 3339 texts; one without a zone has no offset, which the validator refuses)."""
+    from policylang.tables import read_rows
+
+    for number, row in read_rows(path):
+        if isinstance(row, InputError):
+            raise row
         yield number, row
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -65,8 +65,14 @@ def plan(
     time_limit: float = 60.0,
     iterations: int = 300,
     file: str = "<candidates>",
+    eligibility: Callable[[Policy, Sequence[oracle.Job]], list[list[int]]] | None = None,
 ) -> PlanResult:
-    """Plan the cycle. ``solver``: ``exact`` (HiGHS), ``lagrangian`` or ``auto`` (by size)."""
+    """Plan the cycle. ``solver``: ``exact`` (HiGHS), ``lagrangian`` or ``auto`` (by size).
+
+    ``eligibility`` runs the per-customer step (each customer's feasible subsets, see
+    :func:`.oracle.all_patterns`) somewhere else, e.g. on Spark
+    (:func:`policylang.spark.run_patterns`); it must return what ``all_patterns`` would.
+    """
     customer_ids, cust, members = problem_mod.customer_jobs(candidates)
     for c in customer_ids:
         if c not in customers:
@@ -76,7 +82,7 @@ def plan(
     groups = candidates.group
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [groups[j] for j in members[k]]) for k, c in enumerate(customer_ids)]
-    masks = oracle.all_patterns(policy, jobs, workers)
+    masks = eligibility(policy, jobs) if eligibility is not None else oracle.all_patterns(policy, jobs, workers)
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, customer_ids, cust, members, masks)
     base = greedy(problem)
     gains = problem.pattern_gain().tolist()

@@ -76,6 +76,14 @@ class Problem:
     blocked: dict[int, str]  # candidate -> capacity rule whose window the ledger already fills
     min_volume: dict[int, int]  # campaign index -> min
     min_cell: dict[int, int]
+    # Feasible subsets precedence always refuses (see :func:`always_refused`): never chosen,
+    # but still swap targets. Precedence asks whether the plan with ``l`` swapped for ``h`` is
+    # valid by the policy and the limits alone, so a plan whose only swap leads to such a
+    # subset breaks precedence too. Customer c's are ref_cust[c]:ref_cust[c+1]; refused
+    # pattern i's members are ref_members[ref_ptr[i]:ref_ptr[i+1]].
+    ref_cust: IntArray = attrs.field(factory=lambda: np.zeros(1, dtype=np.int64))
+    ref_ptr: IntArray = attrs.field(factory=lambda: np.zeros(1, dtype=np.int64))
+    ref_members: IntArray = attrs.field(factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def customers(self) -> int:
@@ -180,6 +188,9 @@ def build(
     cust_pat = [0]
     pat_sizes: list[int] = []
     flat: list[int] = []
+    ref_cust = [0]
+    ref_sizes: list[int] = []
+    ref_flat: list[int] = []
     for c, customer_masks in enumerate(masks):
         local = members[c]
         family = []
@@ -187,11 +198,17 @@ def build(
             chosen = [local[i] for i in range(len(local)) if mask >> i & 1]
             if not any(j in blocked for j in chosen):
                 family.append(chosen)
-        kept = [chosen for chosen in family if not always_refused(chosen, family, rank, uses, campaign_list, lower)]
-        for chosen in kept:
-            pat_sizes.append(len(chosen))
-            flat.extend(chosen)
+        targets = {tuple(chosen) for chosen in family}
+        mine = {j for chosen in family for j in chosen}
+        for chosen in family:
+            if always_refused(chosen, targets, mine, rank, uses, campaign_list, lower):
+                ref_sizes.append(len(chosen))
+                ref_flat.extend(chosen)
+            else:
+                pat_sizes.append(len(chosen))
+                flat.extend(chosen)
         cust_pat.append(len(pat_sizes))
+        ref_cust.append(len(ref_sizes))
     pat_ptr = np.zeros(len(pat_sizes) + 1, dtype=np.int64)
     pat_ptr[1:] = np.cumsum(pat_sizes)
     cust_pat_array = np.array(cust_pat, dtype=np.int64)
@@ -199,27 +216,28 @@ def build(
     pat_cust = np.repeat(np.arange(len(masks), dtype=np.int64), np.diff(cust_pat_array))
     min_volume = {campaign_of[n]: lim.min_volume for n, lim in cycle.campaigns.items() if lim.min_volume}
     min_cell = {campaign_of[n]: lim.min_cell for n, lim in cycle.campaigns.items() if lim.min_cell and lim.min_cell > 1}
+    ref_ptr = np.zeros(len(ref_sizes) + 1, dtype=np.int64)
+    ref_ptr[1:] = np.cumsum(ref_sizes)
     return Problem(
         candidates, customer_ids, cust, rank, campaign, campaign_names, gain,
         cust_pat_array, pat_ptr, np.array(flat, dtype=np.int64), pat_of, pat_cust,
         resources, row_ptr, row_cand, row_coef, row_of, cand_ptr, row_of[order], row_coef[order], blocked,
-        min_volume, min_cell,
+        min_volume, min_cell, np.array(ref_cust, dtype=np.int64), ref_ptr, np.array(ref_flat, dtype=np.int64),
     )  # fmt: skip
 
 
-def always_refused(chosen: list[int], family: list[list[int]], rank: IntArray,
+def always_refused(chosen: list[int], patterns: set[tuple[int, ...]], mine: set[int], rank: IntArray,
                    uses: dict[int, list[tuple[int, float]]], campaign: list[int], lower: set[int]) -> bool:
     """Does precedence refuse this pattern in every plan?
 
     It does when a granted ``l`` could be swapped for a dropped stronger ``h`` giving
     another feasible pattern that puts no more on any shared row and leaves every
-    campaign with a lower limit as it was: no plan can then block the swap.
+    campaign with a lower limit as it was: no plan can then block the swap. Such a pattern
+    is never chosen but stays a swap target for the others (``Problem.ref_*``).
     """
     if not chosen:
         return False
     inside = set(chosen)
-    patterns = {tuple(p) for p in family}
-    mine = {j for p in family for j in p}
     for h in mine - inside:
         for low in chosen:
             if rank[h] >= rank[low]:

@@ -49,17 +49,20 @@ class State:
     rows: list[list[tuple[int, float]]]  # candidate -> (row, coefficient)
     campaign: list[int]
     lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] = attrs.field(factory=dict)
-    # customer -> (pattern by members, the customer's candidates, any two of different rank);
-    # shared by copies: patterns never change
+    # customer -> (pattern by members, refused ones included, the customer's candidates, any
+    # two of different rank); shared by copies: patterns never change
     ranks: list[int] = attrs.field(factory=list)
 
     @classmethod
     def empty(cls, problem: Problem, members: list[list[int]] | None = None,
               rows: list[list[tuple[int, float]]] | None = None) -> State:
         if members is None:
+            # patterns problem.patterns.. are the refused ones: swap targets, never chosen
             flat = problem.pat_members.tolist()
             ptr = problem.pat_ptr.tolist()
             members = [flat[ptr[p]:ptr[p + 1]] for p in range(problem.patterns)]
+            ref_flat, ref_ptr = problem.ref_members.tolist(), problem.ref_ptr.tolist()
+            members += [ref_flat[ref_ptr[i]:ref_ptr[i + 1]] for i in range(len(ref_ptr) - 1)]
         if rows is None:
             cr, cc, cp = problem.cand_row.tolist(), problem.cand_coef.tolist(), problem.cand_ptr.tolist()
             rows = [list(zip(cr[cp[j]:cp[j + 1]], cc[cp[j]:cp[j + 1]], strict=True))
@@ -78,8 +81,11 @@ class State:
         if found is None:
             problem = self.problem
             lo, hi = int(problem.cust_pat[c]), int(problem.cust_pat[c + 1])
-            index = {tuple(self.members[p]): p for p in range(lo, hi)}
-            mine = sorted({j for p in range(lo, hi) for j in self.members[p]})
+            # refused patterns (numbered after the chosen ones) are swap targets too
+            npat = problem.patterns
+            ids = [*range(lo, hi), *range(npat + int(problem.ref_cust[c]), npat + int(problem.ref_cust[c + 1]))]
+            index = {tuple(self.members[p]): p for p in ids}
+            mine = sorted({j for p in ids for j in self.members[p]})
             ranked = len({int(problem.rank[j]) for j in mine}) > 1
             found = self.lookup[c] = (index, mine, ranked)
         return found
@@ -164,7 +170,9 @@ class Solution:
 
 
 def pattern_index(problem: Problem, state: State, c: int) -> dict[tuple[int, ...], int]:
-    return state.customer(c)[0]
+    """The customer's patterns a plan may choose, by members (refused ones left out)."""
+    npat = problem.patterns
+    return {m: p for m, p in state.customer(c)[0].items() if p < npat}
 
 
 def swaps(problem: Problem, state: State, c: int, p: int,
@@ -193,7 +201,9 @@ def swaps(problem: Problem, state: State, c: int, p: int,
 def enforce_precedence(problem: Problem, state: State) -> int:
     """Swap until no dropped stronger candidate could take a weaker one's place; returns swaps.
 
-    Each swap strictly improves one customer's ranks, so this ends.
+    Each swap strictly improves one customer's ranks, so this ends. A swap may lead to a
+    pattern precedence always refuses (:func:`.problem.always_refused`); from there a swap
+    that uses no more of anything always follows, so no customer ends on one.
     """
     done = 0
     # Only customers with two ranks can swap; after the first pass, only those a swap was
@@ -207,6 +217,8 @@ def enforce_precedence(problem: Problem, state: State) -> int:
             while True:
                 possible = swaps(problem, state, c, state.choice[c])
                 moves = [(h, low, q) for h, low, q in possible if state.fits(c, q, lower=True)]
+                if not moves and state.choice[c] >= problem.patterns:  # refused: must move on
+                    moves = [(h, low, q) for h, low, q in possible if state.fits(c, q)]
                 if not moves:
                     if possible:
                         waiting.append(c)
@@ -422,7 +434,21 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
           start: State | None = None) -> Solution:
     """The MIP over patterns with HiGHS; the plan HiGHS returns, and its dual bound.
 
-    ``start`` (a valid plan, e.g. the heuristic's) is handed to HiGHS as its first incumbent.
+    Columns: a binary ``y_p`` per pattern; a continuous load ``L_r`` per shared row (its
+    upper bound is what the plan may use), a volume ``V_k`` per campaign with a lower
+    limit, a cell count ``C_k`` and a binary ``z_k`` (granted to anybody) per ``min_cell``
+    campaign. Precedence: for each swap the policy allows from pattern ``p`` (granted
+    weaker ``l`` out, dropped stronger ``h`` in, giving pattern ``q``), ``y_p <= sum of b``
+    where each indicator ``b`` says one thing that makes the swapped plan invalid: a shared
+    row too full for the swap's extra use (``L_r >= rhs - d + step``), a cell the swap
+    would break (``C_k`` at ``min_cell`` when the swap removes the campaign, 0 when it adds
+    it), or a volume the swap would take under ``min_volume``. Indicators are shared by
+    every swap that needs the same threshold on the same row, and they read the aggregate
+    columns (two nonzeros each) rather than repeating the row's patterns: the earlier
+    model, which repeated a whole shared row in every indicator, grew with customers times
+    row length and did not finish a few hundred customers.
+
+    ``start`` is not passed to HiGHS (see below); the caller keeps the better plan.
     """
     import highspy
 
@@ -430,8 +456,11 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
     state = State.empty(problem, members)
     gains = problem.pattern_gain().tolist()
     npat = problem.patterns
+    inf = highspy.kHighsInf
     cols_cost: list[float] = list(gains)
-    upper: list[float] = [1.0] * npat
+    col_lo: list[float] = [0.0] * npat
+    col_hi: list[float] = [1.0] * npat
+    integer: list[bool] = [True] * npat
     entries: list[dict[int, float]] = [dict() for _ in range(npat)]  # column -> {row: coef}
     row_lo: list[float] = []
     row_hi: list[float] = []
@@ -441,9 +470,11 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
         row_hi.append(hi)
         return len(row_lo) - 1
 
-    def new_col(cost: float) -> int:
+    def new_col(cost: float, lo: float, hi: float, is_int: bool) -> int:
         cols_cost.append(cost)
-        upper.append(1.0)
+        col_lo.append(lo)
+        col_hi.append(hi)
+        integer.append(is_int)
         entries.append({})
         return len(cols_cost) - 1
 
@@ -452,89 +483,113 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
         r = new_row(1.0, 1.0)
         for p in range(starts[c], starts[c + 1]):
             entries[p][r] = 1.0
-    shared = [new_row(-highspy.kHighsInf, res.rhs) for res in problem.resources]
+    # L_r = sum of the patterns' use of row r, at most rhs
+    # every pattern's use, the refused ones (numbered from npat, swap targets only) included
     pattern_rows: list[dict[int, float]] = []
-    for p in range(npat):
+    for p in range(len(state.members)):
         use: dict[int, float] = {}
         for j in state.members[p]:
             for r, a in state.rows[j]:
                 use[r] = use.get(r, 0.0) + a
         pattern_rows.append(use)
-        for r, a in use.items():
-            entries[p][shared[r]] = a
-    counts = {k: [sum(state.campaign[j] == k for j in state.members[p]) for p in range(npat)]
+    load_col: list[int] = []
+    load_row: list[int] = []
+    for res in problem.resources:
+        load_row.append(new_row(0.0, 0.0))
+        load_col.append(new_col(0.0, 0.0, res.rhs, False))
+        entries[load_col[-1]][load_row[-1]] = -1.0
+    for p in range(npat):
+        for r, a in pattern_rows[p].items():
+            entries[p][load_row[r]] = a
+    counts = {k: [sum(state.campaign[j] == k for j in state.members[p]) for p in range(len(state.members))]
               for k in set(problem.min_volume) | set(problem.min_cell)}
-    volume_rows = {}
+    volume_col: dict[int, int] = {}
+    total = {k: float(sum(max(counts[k][p] for p in range(starts[c], starts[c + 1]))
+                          for c in range(problem.customers))) for k in counts}
     for k, m in problem.min_volume.items():
-        volume_rows[k] = new_row(m, highspy.kHighsInf)
+        row = new_row(0.0, 0.0)
+        volume_col[k] = col = new_col(0.0, float(m), max(float(m), total[k]), False)
+        entries[col][row] = -1.0
         for p in range(npat):
             if counts[k][p]:
-                entries[p][volume_rows[k]] = counts[k][p]
-    cell_rows = {}
+                entries[p][row] = float(counts[k][p])
+    cell_col: dict[int, int] = {}
+    n = float(problem.customers)
     for k, m in problem.min_cell.items():
-        z = new_col(0.0)
-        lo_row, hi_row = new_row(0.0, highspy.kHighsInf), new_row(-highspy.kHighsInf, 0.0)
-        cell_rows[k] = (lo_row, hi_row)
-        entries[z][lo_row] = -float(m)
-        entries[z][hi_row] = -float(problem.customers)
+        row = new_row(0.0, 0.0)
+        cell_col[k] = col = new_col(0.0, 0.0, n, False)
+        entries[col][row] = -1.0
         for p in range(npat):
             if counts[k][p]:
-                entries[p][lo_row] = 1.0
-                entries[p][hi_row] = 1.0
-    big = float(len(problem.candidates) + 1)
-    row_cols: dict[int, list[tuple[int, float]]] = {}
-    for col in range(npat):
-        for r, a in pattern_rows[col].items():
-            row_cols.setdefault(r, []).append((col, a))
-    campaign_cols = {k: [(col, n) for col, n in enumerate(counts[k]) if n] for k in counts}
+                entries[p][row] = 1.0
+        z = new_col(0.0, 0.0, 1.0, True)
+        lo_row, hi_row = new_row(0.0, inf), new_row(-inf, 0.0)  # C >= m z, C <= n z
+        entries[col][lo_row] = entries[col][hi_row] = 1.0
+        entries[z][lo_row] = -float(m)
+        entries[z][hi_row] = -n
+
+    indicators: dict[tuple[str, int, float], int] = {}
+
+    def indicator(kind: str, key: int, threshold: float) -> int:
+        """The binary b with b = 1 only when the aggregate column ``key`` is past ``threshold``."""
+        found = indicators.get((kind, key, threshold))
+        if found is not None:
+            return found
+        b = new_col(0.0, 0.0, 1.0, True)
+        if kind == "row":  # L_r >= threshold * b
+            row = new_row(0.0, inf)
+            entries[load_col[key]][row] = 1.0
+            entries[b][row] = -threshold
+        else:  # C_k (or V_k) <= threshold when b = 1: C + (top - threshold) b <= top
+            col = cell_col[key] if kind == "cell" else volume_col[key]
+            top = col_hi[col]
+            row = new_row(-inf, top)
+            entries[col][row] = 1.0
+            entries[b][row] = top - threshold
+        indicators[(kind, key, threshold)] = b
+        return b
+
     for c in range(problem.customers):
-        index = pattern_index(problem, state, c)
         for p in range(starts[c], starts[c + 1]):
-            moves = swaps(problem, state, c, p, index)
-            for _high, _low, q in moves:
+            links: set[tuple[int, ...]] = set()
+            # q may be a refused pattern: the swapped plan need only be valid by the policy
+            # and the limits (docs/planning.md, precedence), not respect precedence itself
+            for _high, _low, q in swaps(problem, state, c, p):
                 delta = dict(pattern_rows[q])
                 for r, a in pattern_rows[p].items():
                     delta[r] = delta.get(r, 0.0) - a
-                # the swap breaks row r iff load > rhs - d; with y_p = 1 the load holds p's own use,
-                # so a row whose threshold is below that use always breaks it: nothing to add
+                # the swap breaks row r iff L_r > rhs - d; with y_p = 1, L_r holds p's own use, so a
+                # row whose threshold is below that use always breaks it: nothing to add
                 if any(d > EPS and pattern_rows[p].get(r, 0.0) > problem.resources[r].rhs - d + EPS
                        for r, d in delta.items()):
                     continue
-                # y_p <= sum of b: each b says which shared row (or lower limit) the swap would break
-                link = new_row(-highspy.kHighsInf, 0.0)
-                entries[p][link] = 1.0
-                for r, d in delta.items():
+                breakers: list[int] = []
+                for r, d in sorted(delta.items()):
                     if d <= EPS:
                         continue
-                    threshold = problem.resources[r].rhs - d
-                    step = 1.0 if problem.resources[r].kind != "budget" else 1e-6 * max(1.0, d)
-                    b = new_col(0.0)
-                    entries[b][link] = -1.0
-                    row = new_row(0.0, highspy.kHighsInf)  # load - (threshold + step) * b >= 0
-                    entries[b][row] = -(threshold + step)
-                    for col, amount in row_cols[r]:
-                        entries[col][row] = amount
+                    # a budget is broken past 1e-6 (as verify reads it); the margin stays well
+                    # above HiGHS's feasibility tolerance (1e-6), or L_r = rhs - d would pass
+                    step = 1.0 if problem.resources[r].kind != "budget" else 1e-6 + 1e-4 * max(1.0, d)
+                    threshold = problem.resources[r].rhs - d + step
+                    if threshold > problem.resources[r].rhs + EPS:
+                        continue  # L_r never gets there
+                    breakers.append(indicator("row", r, threshold))
                 old_k = {state.campaign[j] for j in state.members[p]}
                 new_k = {state.campaign[j] for j in state.members[q]}
-                for k, m in problem.min_cell.items():
+                for k in sorted(problem.min_cell):
                     if (k in old_k) != (k in new_k):
-                        b = new_col(0.0)
-                        entries[b][link] = -1.0
-                        # removing k breaks the cell iff cell == m; adding it iff cell == 0
-                        limit = m if k in old_k else 0
-                        row = new_row(-highspy.kHighsInf, limit + big)
-                        entries[b][row] = big
-                        for col, _ in campaign_cols[k]:
-                            entries[col][row] = 1.0
-                for k, m in problem.min_volume.items():
+                        # removing k breaks the cell iff C_k == min_cell; adding it iff C_k == 0
+                        breakers.append(indicator("cell", k, float(problem.min_cell[k]) if k in old_k else 0.0))
+                for k, m in sorted(problem.min_volume.items()):
                     d = counts[k][q] - counts[k][p]
-                    if d < 0:
-                        b = new_col(0.0)
-                        entries[b][link] = -1.0
-                        row = new_row(-highspy.kHighsInf, m - d - 1 + big)  # vol + d < m
-                        entries[b][row] = big
-                        for col, n in campaign_cols[k]:
-                            entries[col][row] = n
+                    if d < 0 and m - d - 1 >= m:  # V_k + d < m iff V_k <= m - d - 1
+                        breakers.append(indicator("volume", k, float(m - d - 1)))
+                links.add(tuple(sorted(set(breakers))))
+            for breakers_set in sorted(links):
+                link = new_row(-inf, 0.0)  # y_p <= sum of b
+                entries[p][link] = 1.0
+                for b in breakers_set:
+                    entries[b][link] = -1.0
     ncol, nrow = len(cols_cost), len(row_lo)
     col_start = [0]
     index_list: list[int] = []
@@ -550,15 +605,15 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
     lp.num_col_, lp.num_row_ = ncol, nrow
     lp.sense_ = highspy.ObjSense.kMaximize
     lp.col_cost_ = np.array(cols_cost, dtype=np.double)
-    lp.col_lower_ = np.zeros(ncol)
-    lp.col_upper_ = np.array(upper, dtype=np.double)
+    lp.col_lower_ = np.array(col_lo, dtype=np.double)
+    lp.col_upper_ = np.array(col_hi, dtype=np.double)
     lp.row_lower_ = np.array(row_lo, dtype=np.double)
     lp.row_upper_ = np.array(row_hi, dtype=np.double)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.array(col_start, dtype=np.int32)
     lp.a_matrix_.index_ = np.array(index_list, dtype=np.int32)
     lp.a_matrix_.value_ = np.array(value_list, dtype=np.double)
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * ncol
+    lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
     h.passModel(lp)
     # No starting incumbent: with highspy 1.16, after setSolution a run can report the
     # optimum's value while returning the start's columns; the caller keeps the better plan.
@@ -579,7 +634,9 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
     if not math.isfinite(bound) or bound < objective:
         bound = objective
     prices = lp_prices(problem, state)
-    return Solution(state, objective, bound, prices, "exact", True, time.perf_counter() - began)
+    proved = status == highspy.HighsModelStatus.kOptimal
+    return Solution(state, objective, bound, prices, "exact" if proved else f"exact ({h.modelStatusToString(status)})",
+                    True, time.perf_counter() - began)
 
 
 def lp_prices(problem: Problem, state: State) -> FloatArray:
