@@ -70,7 +70,7 @@ MUTANTS = (
            "if within is not None and _shortest(at_least, at_least_months) > _longest(within, within_months):",
            "if within is not None and _shortest(at_least, at_least_months) >= _longest(within, within_months):"),
     Mutant("`between` compiled as `outside`", "policylang/compiler.py",
-           "quiet_inside=isinstance(period, ast.Between)", "quiet_inside=isinstance(period, ast.Outside)"),
+           "quiet_inside=isinstance(period, nodes.Between)", "quiet_inside=isinstance(period, nodes.Outside)"),
     Mutant("weekend is Friday and Saturday", "policylang/compiler.py",
            "weekdays.update((5, 6))", "weekdays.update((4, 5))"),
     Mutant("weekday names off by one day", "policylang/compiler.py",

@@ -11,7 +11,7 @@ import gc
 
 import attrs
 
-from policylang import ast, clock, unparse
+from policylang import clock, nodes, unparse
 from policylang.clock import valid_zone, zone_hint
 from policylang.conditions import (
     Comparison,
@@ -93,7 +93,7 @@ def _compile_policy(text: str, source: str) -> Policy:
     root = Source(source, text.removeprefix("\ufeff"))
     tree = partial.tree
     expansion: Expansion | None = None
-    if any(isinstance(s, (ast.Include, ast.PackHeader)) for s in tree.statements):
+    if any(isinstance(s, (nodes.Include, nodes.PackHeader)) for s in tree.statements):
         expansion = expand(tree, root, parse_partial)  # 11.17: included files take their lines' places
         tree = attrs.evolve(tree, statements=tuple(expansion.statements))
     earlier = [*partial.problems, *(expansion.problems if expansion else ())]
@@ -127,7 +127,7 @@ class Compiler:
 
     def __init__(
         self,
-        tree: ast.PolicyFile,
+        tree: nodes.PolicyFile,
         source: Source,
         *,
         unparsed_words: frozenset[str] = frozenset(),
@@ -158,10 +158,10 @@ class Compiler:
         self.holiday_code: str | None = None
         self.holiday_attribute: str | None = None
         self.uses_customer_holidays: Span | None = None  # where `on holidays` is first used
-        self._rules_by_name: dict[str, ast.Rule] | None = None  # built once: exempt rules look names up
+        self._rules_by_name: dict[str, nodes.Rule] | None = None  # built once: exempt rules look names up
         self._matches: dict[Match, Match] = {}  # a large policy repeats its selectors: keep one of each
 
-    def rules_by_name(self) -> dict[str, ast.Rule]:
+    def rules_by_name(self) -> dict[str, nodes.Rule]:
         """Every rule node by name (the last of a repeated name), built on first use."""
         if self._rules_by_name is None:
             self._rules_by_name = {r.name: r for r in self.tree.rules}
@@ -199,19 +199,19 @@ class Compiler:
         for statement in sorted(statements, key=lambda s: self.included(s.span)):
             self.declare(statement)
         self.check_pack_vocabulary()
-        rule_nodes = [s for s in statements if isinstance(s, ast.RULE_TYPES)]
+        rule_nodes = [s for s in statements if isinstance(s, nodes.RULE_TYPES)]
         self.check_rule_names(rule_nodes)
         precedence = self.precedence(statements)
         for statement in statements:
-            if isinstance(statement, ast.Holidays):
+            if isinstance(statement, nodes.Holidays):
                 self.declare_holidays(statement)
-        holds = tuple(h for h in (self.hold(s) for s in statements if isinstance(s, ast.Hold)) if h is not None)
+        holds = tuple(h for h in (self.hold(s) for s in statements if isinstance(s, nodes.Hold)) if h is not None)
         rules: list[AnyRule] = []
         for node in rule_nodes:
             compiled = self.rule(node, len(rules))
             if compiled is not None:
                 rules.append(compiled)
-        declared = any(isinstance(s, ast.Holidays) and s.code is not None for s in statements)
+        declared = any(isinstance(s, nodes.Holidays) and s.code is not None for s in statements)
         if self.uses_customer_holidays is not None and not declared and "holidays" not in self.unparsed_words:
             self.error(
                 "`on holidays` needs the policy's calendar",
@@ -250,7 +250,7 @@ class Compiler:
             holds=holds,
         )
 
-    def declare_holidays(self, statement: ast.Holidays) -> None:
+    def declare_holidays(self, statement: nodes.Holidays) -> None:
         """``holidays "CODE"`` and ``holidays from customer.ATTR`` (11.10)."""
         if statement.attr is not None:
             if self.holiday_attribute is not None:
@@ -272,39 +272,39 @@ class Compiler:
             return
         self.holiday_code = code
 
-    def hold(self, statement: ast.Hold) -> tuple[Match, int, int] | None:
+    def hold(self, statement: nodes.Hold) -> tuple[Match, int, int] | None:
         """``hold SELECTOR up to D`` (11.16): (selector, seconds, months)."""
         match = self.selector(statement.selector)
         seconds = self.duration(statement.duration, months_allowed=True)
         return (match, seconds, statement.duration.months) if match is not None else None
 
     # ---- declarations ---------------------------------------------------------------
-    def declare(self, statement: ast.Statement) -> None:
+    def declare(self, statement: nodes.Statement) -> None:
         match statement:
-            case ast.PolicyName():
+            case nodes.PolicyName():
                 if self.title:
                     self.error("the policy is named twice", statement.span, hint="keep one `policy` line")
                 self.title = statement.title
-            case ast.PolicyTimezone():
+            case nodes.PolicyTimezone():
                 self.declare_timezone(statement)
-            case ast.Vocabulary():
+            case nodes.Vocabulary():
                 for name in statement.names:
                     self.declare_name(name, VOCAB_KIND[statement.kind])
-            case ast.CustomerBlock():
+            case nodes.CustomerBlock():
                 self.declare_customer(statement)
-            case ast.WeekStarts():
+            case nodes.WeekStarts():
                 if statement.day.value not in WEEKDAYS:
                     self.error(f"`{statement.day.value}` is not a day of the week", statement.day.span,
                                expected="monday to sunday", hint=did_you_mean(statement.day.value, WEEKDAYS))
                 else:
                     self.week_start = WEEKDAYS.index(statement.day.value)
-            case (ast.OwnerDecl() | ast.Precedence() | ast.Holidays() | ast.Hold() | ast.Include() | ast.PackHeader()
-                  | ast.Cap() | ast.Quiet() | ast.Exclude() | ast.Require() | ast.Exclusive() | ast.Exempt()):
+            case (nodes.OwnerDecl() | nodes.Precedence() | nodes.Holidays() | nodes.Hold() | nodes.Include() | nodes.PackHeader()
+                  | nodes.Cap() | nodes.Quiet() | nodes.Exclude() | nodes.Require() | nodes.Exclusive() | nodes.Exempt()):
                 pass  # compiled once every declaration is known (or, for include and pack, expanded before)
             case _:
                 assert_never(statement)
 
-    def declare_timezone(self, statement: ast.PolicyTimezone) -> None:
+    def declare_timezone(self, statement: nodes.PolicyTimezone) -> None:
         if self.timezone is not None:
             self.error("the policy's time zone is given twice", statement.span)
         if not valid_zone(statement.zone):
@@ -317,7 +317,7 @@ class Compiler:
             return
         self.timezone = statement.zone
 
-    def declare_name(self, name: ast.Name, kind: str) -> None:
+    def declare_name(self, name: nodes.Name, kind: str) -> None:
         if name.value in KEYWORDS:
             self.error(f"`{name.value}` is a reserved word and cannot name a {kind}", name.span)
             return
@@ -335,7 +335,7 @@ class Compiler:
         self.declared_at[name.value] = name.span
         self.vocabulary[kind + "s" if kind != "event" else "events"].append(name.value)
 
-    def declare_customer(self, block: ast.CustomerBlock) -> None:
+    def declare_customer(self, block: nodes.CustomerBlock) -> None:
         included = self.included(block.span)
         if self.attributes and not included and not any(map(self.included, self.attribute_at.values())):
             self.error("the customer attributes are declared twice", block.span, hint="keep one `customer` block")
@@ -354,7 +354,7 @@ class Compiler:
             self.attributes[name] = spec
             self.attribute_at[name] = attribute.span
 
-    def merge_attribute(self, attribute: ast.Attribute) -> None:
+    def merge_attribute(self, attribute: nodes.Attribute) -> None:
         """An included file's attribute that is already declared: the types must agree (11.17).
 
         An enumeration declared by the policy must list every value the included file's
@@ -422,7 +422,7 @@ class Compiler:
         # the pack's rules that use a missing name are explained by the error above
         self.unparsed_words = self.unparsed_words | frozenset(missing)
 
-    def attribute_type(self, name: str, node: ast.AttrType) -> AttrSpec:
+    def attribute_type(self, name: str, node: nodes.AttrType) -> AttrSpec:
         if node.kind == "enum":
             choices = [c.value for c in node.choices]
             seen: set[str] = set()
@@ -437,7 +437,7 @@ class Compiler:
             return AttrSpec(name, "set", element=node.element)
         return AttrSpec(name, node.kind)
 
-    def check_rule_names(self, rules: list[ast.Rule]) -> None:
+    def check_rule_names(self, rules: list[nodes.Rule]) -> None:
         seen: dict[str, Span] = {}
         for rule in rules:
             if not rule.name.strip():
@@ -451,19 +451,19 @@ class Compiler:
             else:
                 seen[rule.name] = rule.name_span
 
-    def precedence(self, statements: tuple[ast.Statement, ...]) -> tuple[str, ...]:
+    def precedence(self, statements: tuple[nodes.Statement, ...]) -> tuple[str, ...]:
         order: tuple[str, ...] = ()
         for statement in statements:
-            if isinstance(statement, ast.OwnerDecl):
+            if isinstance(statement, nodes.OwnerDecl):
                 self.owner_decl(statement)
         for statement in statements:
-            if isinstance(statement, ast.Precedence):
+            if isinstance(statement, nodes.Precedence):
                 if order:
                     self.error("precedence is given twice", statement.span)
                 order = self.precedence_order(statement)
         return order
 
-    def owner_decl(self, statement: ast.OwnerDecl) -> None:
+    def owner_decl(self, statement: nodes.OwnerDecl) -> None:
         self.owner_declared = True
         if self.owner_attribute is not None:
             self.error("the owner is named twice", statement.span)
@@ -479,7 +479,7 @@ class Compiler:
             return
         self.owner_attribute = spec.name
 
-    def precedence_order(self, statement: ast.Precedence) -> tuple[str, ...]:
+    def precedence_order(self, statement: nodes.Precedence) -> tuple[str, ...]:
         order: list[str] = []
         for name in statement.teams:
             if name.value == "owner":
@@ -497,7 +497,7 @@ class Compiler:
         return tuple(order)
 
     # ---- names ---------------------------------------------------------------------
-    def unknown(self, name: ast.Name, wanted: str | None = None) -> None:
+    def unknown(self, name: nodes.Name, wanted: str | None = None) -> None:
         """Report an undeclared (or wrongly kinded) name with the nearest declared one."""
         kind = self.kind_of.get(name.value)
         if kind is None and name.value in self.unparsed_words:
@@ -515,7 +515,7 @@ class Compiler:
             hint=did_you_mean(name.value, pool) or declare_hint(wanted),
         )
 
-    def attr(self, ref: ast.AttrRef) -> AttrSpec | None:
+    def attr(self, ref: nodes.AttrRef) -> AttrSpec | None:
         if ref.attribute in self.conflicting and self.included(ref.span):
             return None  # the type conflict is reported once, where the included file declares it
         spec = self.attributes.get(ref.attribute)
@@ -530,7 +530,7 @@ class Compiler:
         return spec
 
     # ---- selectors -----------------------------------------------------------------
-    def selector(self, node: ast.Selector, *, allow_events: bool = False) -> Match | None:
+    def selector(self, node: nodes.Selector, *, allow_events: bool = False) -> Match | None:
         groups: dict[str, set[str]] = {k: set() for k in SELECTABLE}
         by_owner = False
         ok = True
@@ -617,7 +617,7 @@ class Compiler:
         return not (match.by_owner and match.except_owner and match.teams is None)
 
     # ---- rules ---------------------------------------------------------------------
-    def rule(self, node: ast.Rule, index: int) -> AnyRule | None:
+    def rule(self, node: nodes.Rule, index: int) -> AnyRule | None:
         count = len(self.problems)
         for citation in node.cite:  # 11.17
             if not citation.text.strip():
@@ -626,29 +626,29 @@ class Compiler:
         match = self.selector(node.selector)
         compiled: AnyRule | None = None
         match node:
-            case ast.Cap():
+            case nodes.Cap():
                 compiled = self.cap(node, index, match)
-            case ast.Quiet():
+            case nodes.Quiet():
                 compiled = self.quiet(node, index, match)
-            case ast.Exclude():
+            case nodes.Exclude():
                 compiled = self.exclude(node, index, match)
-            case ast.Require():
+            case nodes.Require():
                 compiled = self.require(node, index, match)
-            case ast.Exclusive():
+            case nodes.Exclusive():
                 compiled = self.exclusive(node, index, match)
-            case ast.Exempt():
+            case nodes.Exempt():
                 compiled = self.exempt(node, index, match)
             case _:  # a rule form the compiler does not know must fail loudly, never vanish
                 assert_never(node)
         compiled = self.rule_tail(node, compiled)
         return compiled if len(self.problems) == count else None
 
-    def rule_tail(self, node: ast.Rule, compiled: AnyRule | None) -> AnyRule | None:
+    def rule_tail(self, node: nodes.Rule, compiled: AnyRule | None) -> AnyRule | None:
         """The clauses of 11.0 after the body: ``warn``, ``when``, ``from``, ``until``."""
         tail = node.tail
         if tail.empty:
             return compiled
-        if tail.warn and isinstance(node, ast.Exempt):
+        if tail.warn and isinstance(node, nodes.Exempt):
             self.error(
                 "an `exempt` rule cannot warn",
                 node.name_span,
@@ -663,7 +663,7 @@ class Compiler:
             condition = self.condition(tail.when, used)
         tests = tuple(self.time_tests)
         start = self.effective_date(tail.start, zone_name)
-        windowed = isinstance(node, ast.Exempt) and node.window is not None
+        windowed = isinstance(node, nodes.Exempt) and node.window is not None
         until = None if windowed else self.effective_until(tail, node, zone_name)
         if start is not None and until is not None and until <= start:
             assert tail.until is not None and tail.start is not None
@@ -683,11 +683,11 @@ class Compiler:
             return attrs.evolve(compiled, warn=tail.warn)
         return attrs.evolve(compiled, warn=tail.warn, scope=scope)
 
-    def rule_zone(self, tail: ast.RuleTail, node: ast.Rule) -> tuple[str | None, str | None]:
+    def rule_zone(self, tail: nodes.RuleTail, node: nodes.Rule) -> tuple[str | None, str | None]:
         """``in zone "NAME"`` or ``in zone customer.ATTR`` (11.8): (zone name, attribute)."""
         if tail.zone is None:
             return None, None
-        if isinstance(node, ast.Exclude):
+        if isinstance(node, nodes.Exclude):
             self.error("an `exclude` reads no local time; it takes no `in zone`", node.span)
         if isinstance(tail.zone, str):
             if not valid_zone(tail.zone):
@@ -708,7 +708,7 @@ class Compiler:
             return None, None
         return None, spec.name
 
-    def effective_until(self, tail: ast.RuleTail, node: ast.Rule, zone_name: str) -> int | None:
+    def effective_until(self, tail: nodes.RuleTail, node: nodes.Rule, zone_name: str) -> int | None:
         """A rule's `until DATE`, read where its `from` is (the policy's zone or the rule's
         `in zone "NAME"`, 11.11); names there close exemption windows only (11.5)."""
         for item in tail.until_items:
@@ -724,7 +724,7 @@ class Compiler:
             self.error("a rule ends at one date", tail.more_until[0].span, hint="keep the earliest `until` date")
         return self.effective_date(tail.until, zone_name)
 
-    def exempt_window(self, node: ast.Exempt) -> WindowSpec11 | None:
+    def exempt_window(self, node: nodes.Exempt) -> WindowSpec11 | None:
         """The window of ``exempt ... within D after OPENER until CLOSER, ...`` (11.5)."""
         window = node.window
         assert window is not None
@@ -782,7 +782,7 @@ class Compiler:
         return WindowSpec11(seconds, window.days, event, opener, outcomes, frozenset(events),
                             frozenset(closer_outcomes), tuple(sorted(dates)), text, months)
 
-    def effective_date(self, name: ast.Name | None, zone_name: str) -> int | None:
+    def effective_date(self, name: nodes.Name | None, zone_name: str) -> int | None:
         """The first instant of a `from`/`until` date in the policy's zone (11.11)."""
         if name is None:
             return None
@@ -793,7 +793,7 @@ class Compiler:
             return None
         return clock.start_of_date(day, clock.zone(zone_name))
 
-    def duration(self, node: ast.Duration, *, months_allowed: bool = False) -> int:
+    def duration(self, node: nodes.Duration, *, months_allowed: bool = False) -> int:
         """The duration in seconds (0 for months and years, which only some places take)."""
         if node.amount <= 0:
             self.error("a duration must be at least 1", node.span)
@@ -808,7 +808,7 @@ class Compiler:
             self.error("this duration is longer than ten years", node.span, hint="check the number and the unit")
         return node.seconds
 
-    def cap(self, node: ast.Cap, index: int, match: Match | None) -> CapRule | None:
+    def cap(self, node: nodes.Cap, index: int, match: Match | None) -> CapRule | None:
         if node.limit < 1:
             self.error(
                 "a cap of 0 forbids every matching contact",
@@ -822,20 +822,20 @@ class Compiler:
         return CapRule(index, node.kind, node.name, match, node.span, node, node.limit, spec, node.for_each,
                        not_counted)
 
-    def window_spec(self, window: ast.Window) -> Rolling | Consecutive | Calendar:
+    def window_spec(self, window: nodes.Window) -> Rolling | Consecutive | Calendar:
         match window:
-            case ast.RollingWindow(length):
+            case nodes.RollingWindow(length):
                 return Rolling(self.duration(length, months_allowed=True), unparse.text(length), length.months)
-            case ast.ConsecutiveDays(days):
+            case nodes.ConsecutiveDays(days):
                 if days < 1 or days > 3660:
                     self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
                 return Consecutive(days, unparse.text(window))
-            case ast.CalendarWindow(unit):
+            case nodes.CalendarWindow(unit):
                 return Calendar(unit, unparse.text(window))
             case _:
                 assert_never(window)
 
-    def counting(self, node: ast.Counting | None) -> frozenset[str]:
+    def counting(self, node: nodes.Counting | None) -> frozenset[str]:
         """The outcomes a cap leaves out (11.3): ``counting only`` keeps the named ones."""
         if node is None:
             return frozenset()
@@ -844,7 +844,7 @@ class Compiler:
             return frozenset(self.vocabulary["outcomes"]) - named
         return frozenset(named)
 
-    def quiet(self, node: ast.Quiet, index: int, match: Match | None) -> QuietRule | None:
+    def quiet(self, node: nodes.Quiet, index: int, match: Match | None) -> QuietRule | None:
         specs = [self.quiet_part(p) for p in (node.period, *node.more_periods)]
         if match is None or any(s is None for s in specs):
             return None
@@ -852,22 +852,22 @@ class Compiler:
         return QuietRule(index, "quiet", node.name, match, node.span, node, parts[0],
                          parts if len(parts) > 1 else ())
 
-    def quiet_part(self, period: ast.QuietPeriod) -> QuietSpec | None:
+    def quiet_part(self, period: nodes.QuietPeriod) -> QuietSpec | None:
         match period:
-            case ast.Outside() | ast.Between():
+            case nodes.Outside() | nodes.Between():
                 return self.clock_range(period)
-            case ast.OnDays():
+            case nodes.OnDays():
                 days = self.day_set(period)
                 if period.clock is None or days is None:
                     return days
                 clock_range = self.clock_range(period.clock)
                 return DayClock(days, clock_range) if clock_range is not None else None
-            case ast.WithinAfter():
+            case nodes.WithinAfter():
                 return self.after_trigger(period)
             case _:
                 assert_never(period)
 
-    def clock(self, time: ast.ClockTime, *, end: bool) -> int | None:
+    def clock(self, time: nodes.ClockTime, *, end: bool) -> int | None:
         """Minutes since midnight of a clock time the parser read; ``24:00`` only at an end."""
         hours, minutes = time.hour, time.minute
         if end and hours == 24 and minutes == 0:
@@ -886,7 +886,7 @@ class Compiler:
             return None
         return hours * 60 + minutes
 
-    def clock_range(self, period: ast.Outside | ast.Between) -> ClockRange | None:
+    def clock_range(self, period: nodes.Outside | nodes.Between) -> ClockRange | None:
         start = self.clock(period.start, end=False)
         end = self.clock(period.end, end=True)
         if start is None or end is None:
@@ -898,9 +898,9 @@ class Compiler:
                 hint="use `on monday, ...` for whole days, or two different clock times",
             )
             return None
-        return ClockRange(start, end, quiet_inside=isinstance(period, ast.Between))
+        return ClockRange(start, end, quiet_inside=isinstance(period, nodes.Between))
 
-    def day_set(self, period: ast.OnDays) -> DaySet | None:
+    def day_set(self, period: nodes.OnDays) -> DaySet | None:
         weekdays: set[int] = set()
         dates: set[dt.date] = set()
         holidays: list[str | None] = []
@@ -937,7 +937,7 @@ class Compiler:
                 )
         return DaySet(frozenset(weekdays), frozenset(dates), tuple(dict.fromkeys(holidays)))
 
-    def after_trigger(self, period: ast.WithinAfter) -> AfterTrigger | None:
+    def after_trigger(self, period: nodes.WithinAfter) -> AfterTrigger | None:
         seconds = self.duration(period.duration, months_allowed=True) if period.duration is not None else None
         months = period.duration.months if period.duration is not None else 0
         if period.days is not None and not 1 <= period.days <= 3660:
@@ -973,7 +973,7 @@ class Compiler:
         return AfterTrigger(seconds, period.days, None, trigger, outcome, text, period.for_each, every,
                             months=months, count=count, count_window=count_window)
 
-    def pause_count(self, period: ast.WithinAfter) -> tuple[int, Rolling | Consecutive | Calendar | None]:
+    def pause_count(self, period: nodes.WithinAfter) -> tuple[int, Rolling | Consecutive | Calendar | None]:
         """``after N TRIGGER in WINDOW`` (11.12): the count and its window."""
         if period.count is None or period.count_window is None:
             return 1, None
@@ -981,14 +981,14 @@ class Compiler:
             self.error("a pause needs at least 1 trigger", period.span)
         return period.count, self.window_spec(period.count_window)
 
-    def outcome(self, name: ast.Name | None) -> str | None:
+    def outcome(self, name: nodes.Name | None) -> str | None:
         if name is None:
             return None
         if self.kind_of.get(name.value) != "outcome":
             self.unknown(name, "outcome")
         return name.value
 
-    def exclude(self, node: ast.Exclude, index: int, match: Match | None) -> ExcludeRule | None:
+    def exclude(self, node: nodes.Exclude, index: int, match: Match | None) -> ExcludeRule | None:
         used: list[str] = []
         self.time_tests = []
         condition = self.condition(node.condition, used)
@@ -999,7 +999,7 @@ class Compiler:
             tuple(dict.fromkeys(used)), unparse.text(node.condition), tuple(self.time_tests),
         )
 
-    def require(self, node: ast.Require, index: int, match: Match | None) -> RequireRule | None:
+    def require(self, node: nodes.Require, index: int, match: Match | None) -> RequireRule | None:
         prerequisite = self.selector(node.prerequisite)
         outcome = self.outcome(node.outcome)
         more = [self.outcome(n) for n in node.more_outcomes]
@@ -1020,13 +1020,13 @@ class Compiler:
         return RequireRule(index, "require", node.name, match, node.span, node, prerequisite, outcome, at_least,
                            within, every, at_least_months, within_months)
 
-    def exclusive(self, node: ast.Exclusive, index: int, match: Match | None) -> ExclusiveRule | None:
+    def exclusive(self, node: nodes.Exclusive, index: int, match: Match | None) -> ExclusiveRule | None:
         distance = self.duration(node.distance, months_allowed=True)
         if match is None:
             return None
         return ExclusiveRule(index, "exclusive", node.name, match, node.span, node, distance, node.distance.months)
 
-    def exempt(self, node: ast.Exempt, index: int, match: Match | None) -> ExemptRule | None:
+    def exempt(self, node: nodes.Exempt, index: int, match: Match | None) -> ExemptRule | None:
         kinds: set[str] = set()
         names: set[str] = set()
         rule_names = self.rules_by_name()
@@ -1041,7 +1041,7 @@ class Compiler:
                     target.span,
                     hint=did_you_mean(target.text, rule_names),
                 )
-            elif isinstance(rule_names[target.text], ast.Exempt):
+            elif isinstance(rule_names[target.text], nodes.Exempt):
                 self.error("an exempt rule cannot be exempted", target.span)
             else:
                 names.add(target.text)
@@ -1052,19 +1052,19 @@ class Compiler:
                           window)
 
     # ---- conditions ----------------------------------------------------------------
-    def condition(self, node: ast.Condition, used: list[str]) -> Condition | None:
+    def condition(self, node: nodes.Condition, used: list[str]) -> Condition | None:
         """The condition as a typed tree (:mod:`policylang.conditions`), or None after an error."""
         match node:
-            case ast.AllOf(operands) | ast.AnyOf(operands):
+            case nodes.AllOf(operands) | nodes.AnyOf(operands):
                 parts = [self.condition(op, used) for op in operands]
                 kept = tuple(p for p in parts if p is not None)
                 if len(kept) != len(parts):
                     return None
-                return Conjunction(kept) if isinstance(node, ast.AllOf) else Disjunction(kept)
-            case ast.Not(operand):
+                return Conjunction(kept) if isinstance(node, nodes.AllOf) else Disjunction(kept)
+            case nodes.Not(operand):
                 inner = self.condition(operand, used)
                 return None if inner is None else Negation(inner)
-            case ast.FlagTest() | ast.Compare() | ast.InList() | ast.Member() | ast.TimeTest():
+            case nodes.FlagTest() | nodes.Compare() | nodes.InList() | nodes.Member() | nodes.TimeTest():
                 spec = self.attr(node.attr)
                 if spec is None:
                     return None
@@ -1073,24 +1073,24 @@ class Compiler:
             case _:
                 assert_never(node)
 
-    def test(self, node: ast.FlagTest | ast.Compare | ast.InList | ast.Member | ast.TimeTest,
+    def test(self, node: nodes.FlagTest | nodes.Compare | nodes.InList | nodes.Member | nodes.TimeTest,
              spec: AttrSpec, used: list[str]) -> Condition | None:
         match node:
-            case ast.TimeTest():
+            case nodes.TimeTest():
                 return self.time_test(node, spec)
-            case ast.FlagTest():
+            case nodes.FlagTest():
                 return self.flag_test(node, spec)
-            case ast.Member():
+            case nodes.Member():
                 used.append("request." + node.field)  # the trace shows the request's value too
                 return self.member_test(node, spec)
-            case ast.InList():
+            case nodes.InList():
                 return self.in_list(node, spec)
-            case ast.Compare():
+            case nodes.Compare():
                 return self.compare(node, spec)
             case _:
                 assert_never(node)
 
-    def time_test(self, node: ast.TimeTest, spec: AttrSpec) -> TimeSpec | None:
+    def time_test(self, node: nodes.TimeTest, spec: AttrSpec) -> TimeSpec | None:
         """``customer.A within D`` / ``within N consecutive days`` / ``at least D ago`` (11.2)."""
         words = {"within": "within", "within_days": "within", "ago": "at least ... ago"}[node.op]
         if spec.kind not in ("instant", "date"):
@@ -1101,7 +1101,7 @@ class Compiler:
             )
             return None
         seconds = months = days = amount = 0
-        unit: ast.DurationUnit = "day"
+        unit: nodes.DurationUnit = "day"
         if node.duration is not None:
             seconds, months = self.duration(node.duration, months_allowed=True), node.duration.months
             amount, unit = node.duration.amount, node.duration.unit
@@ -1113,7 +1113,7 @@ class Compiler:
         self.time_tests.append(test)
         return test
 
-    def flag_test(self, node: ast.FlagTest, spec: AttrSpec) -> FlagIs | None:
+    def flag_test(self, node: nodes.FlagTest, spec: AttrSpec) -> FlagIs | None:
         if spec.kind != "flag":
             self.error(
                 f"`customer.{spec.name}` is {describe_type(spec)}, not a flag",
@@ -1123,7 +1123,7 @@ class Compiler:
             return None
         return FlagIs(spec.name)
 
-    def member_test(self, node: ast.Member, spec: AttrSpec) -> Membership | None:
+    def member_test(self, node: nodes.Member, spec: AttrSpec) -> Membership | None:
         if spec.kind != "set" or spec.element != node.field:
             self.error(
                 f"`customer.{spec.name}` is {describe_type(spec)}, not a set of {node.field}",
@@ -1132,7 +1132,7 @@ class Compiler:
             return None
         return Membership(node.field, spec.name, node.negated)
 
-    def typed_value(self, value: ast.Value, spec: AttrSpec) -> Constant | None:
+    def typed_value(self, value: nodes.Value, spec: AttrSpec) -> Constant | None:
         """The literal as the attribute's type, or None after an error."""
         kind = spec.kind
         quoted = value.kind == "text"
@@ -1156,7 +1156,7 @@ class Compiler:
             return Constant(value.value)
         if kind in SELECTABLE and value.kind == "name":
             if self.kind_of.get(str(value.value)) != kind:
-                self.unknown(ast.Name(str(value.value), value.span), kind)
+                self.unknown(nodes.Name(str(value.value), value.span), kind)
                 return None
             return Constant(value.value)
         self.error(
@@ -1166,7 +1166,7 @@ class Compiler:
         )
         return None
 
-    def in_list(self, node: ast.InList, spec: AttrSpec) -> OneOf | None:
+    def in_list(self, node: nodes.InList, spec: AttrSpec) -> OneOf | None:
         if spec.kind in ("set", "flag"):
             self.error(f"`customer.{spec.name}` is {describe_type(spec)}; `in (...)` needs a single value", node.attr.span)
             return None
@@ -1176,7 +1176,7 @@ class Compiler:
             return None
         return OneOf(spec.name, kept, node.negated)
 
-    def compare(self, node: ast.Compare, spec: AttrSpec) -> Comparison | None:
+    def compare(self, node: nodes.Compare, spec: AttrSpec) -> Comparison | None:
         op = node.op
         if op in ("<", "<=", ">", ">=") and spec.kind not in ("number", "date"):
             self.error(
@@ -1232,7 +1232,7 @@ def describe_type(spec: AttrSpec) -> str:
     return f"{article} {spec.kind}"
 
 
-def describe_value(value: ast.Value) -> str:
+def describe_value(value: nodes.Value) -> str:
     return {"number": "a number", "date": "a date", "text": "a text", "bool": "true/false"}.get(
         value.kind, f"the name `{value.value}`"
     )

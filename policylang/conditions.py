@@ -24,7 +24,7 @@ else:  # pragma: no cover - Python 3.10
     def assert_never(value: NoReturn) -> NoReturn:
         raise AssertionError(f"unhandled case: {value!r}")
 
-from policylang.ast import CompareOp, DurationUnit, RequestField, TimeOp
+from policylang.nodes import CompareOp, DurationUnit, RequestField, TimeOp
 
 Scalar = float | str | dt.date | bool
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from policylang import ast
+from policylang import nodes
 from policylang.parser import parse, without_bom
 from policylang.unparse import Unparser, quote
 
@@ -70,14 +70,14 @@ class Line:
 class Layout:
     """Lays out one parsed file; see the module docstring for the rules."""
 
-    def __init__(self, tree: ast.PolicyFile, source_lines: list[str]) -> None:
+    def __init__(self, tree: nodes.PolicyFile, source_lines: list[str]) -> None:
         self.tree = tree
         self.source_lines = source_lines
         self.unparser = Unparser.for_policy(tree)
         self.lines: list[Line] = []
         self.last_line = 0  # the last source line already laid out
-        self.own_comments: list[ast.Comment] = []
-        self.trailing: dict[int, ast.Comment] = {}
+        self.own_comments: list[nodes.Comment] = []
+        self.trailing: dict[int, nodes.Comment] = {}
         self.split_comments()
 
     # -- comments --
@@ -134,24 +134,24 @@ class Layout:
         self.mark_runs()
         return self.text()
 
-    def statement(self, statement: ast.Statement) -> None:
+    def statement(self, statement: nodes.Statement) -> None:
         first = statement.span.line
         # own-line comments inside a continued statement go above it as well
         last = statement.span.end_line
-        if isinstance(statement, ast.CustomerBlock):
+        if isinstance(statement, nodes.CustomerBlock):
             self.customer_block(statement)
             return
         self.comments_before(last + 1 if last > first else first)
-        if isinstance(statement, ast.Vocabulary):
+        if isinstance(statement, nodes.Vocabulary):
             names = self.unparser.join(statement.names)
             self.add(Line(names, head=statement.kind, align="vocab"), first, last)
-        elif isinstance(statement, ast.RULE_TYPES):
+        elif isinstance(statement, nodes.RULE_TYPES):
             head = self.unparser.head(statement)
             self.add(Line(self.unparser.rule_body(statement), head=head, align="rule"), first, last)
         else:
             self.add(Line(self.unparser.text(statement)), first, last)
 
-    def customer_block(self, block: ast.CustomerBlock) -> None:
+    def customer_block(self, block: nodes.CustomerBlock) -> None:
         first = block.span.line
         self.comments_before(first)
         self.add(Line("customer"), first, first)

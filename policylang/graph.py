@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import attrs
 
-from policylang import ast
+from policylang import nodes
 from policylang.rules import AfterTrigger, Match, Policy, QuietRule, RequireRule
 from policylang.unparse import Unparser
 
@@ -74,7 +74,7 @@ class _Builder:
         self.events: dict[str, str] = {}
         self.writer = Unparser.for_policy(policy.syntax) if policy.syntax is not None else None
 
-    def traffic_node(self, match: Match, written: ast.Selector | None) -> str:
+    def traffic_node(self, match: Match, written: nodes.Selector | None) -> str:
         """The node of a selector, labelled as the author would write it."""
         text = match.text
         if self.writer is not None and written is not None:
@@ -99,14 +99,14 @@ class _Builder:
             detail = self.writer.rule_body(rule.source) if self.writer is not None else ""
             self.graph.nodes.append(Node(rule_id, "rule", rule.name, f"{rule.kind}: {detail}"))
             if isinstance(rule, RequireRule):
-                prerequisite = rule.source.prerequisite if isinstance(rule.source, ast.Require) else None
+                prerequisite = rule.source.prerequisite if isinstance(rule.source, nodes.Require) else None
                 edges.append(Edge(self.traffic_node(rule.prerequisite, prerequisite), rule_id, "after"))
             elif isinstance(rule, QuietRule) and isinstance(rule.period, AfterTrigger):
                 trigger = rule.period
                 source = self.event_node(trigger.event) if trigger.event else None
                 if trigger.trigger is not None:
-                    period = rule.source.period if isinstance(rule.source, ast.Quiet) else None
-                    written = period.trigger if isinstance(period, ast.WithinAfter) else None
+                    period = rule.source.period if isinstance(rule.source, nodes.Quiet) else None
+                    written = period.trigger if isinstance(period, nodes.WithinAfter) else None
                     source = self.traffic_node(trigger.trigger, written)
                 if source is not None:
                     edges.append(Edge(source, rule_id, "after"))

@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from policylang import ast
+from policylang import nodes
 from policylang.errors import PolicyCompileError, PolicylangError, did_you_mean
 from policylang.source import Source, Span
 
@@ -36,7 +36,7 @@ PACKS_DIR = Path(__file__).resolve().parent / "packs"
 PACK_NAME = re.compile(r"^[a-z][a-z0-9_]*(?:/[a-z][a-z0-9_]*)+$")
 VERSION = re.compile(r"^\d+(?:\.\d+)*$")
 # What an included file may hold; the other statements are the including policy's settings.
-INCLUDABLE = (ast.Vocabulary, ast.CustomerBlock, ast.Include, ast.PackHeader, *ast.RULE_TYPES)
+INCLUDABLE = (nodes.Vocabulary, nodes.CustomerBlock, nodes.Include, nodes.PackHeader, *nodes.RULE_TYPES)
 
 
 @attrs.frozen(slots=True)
@@ -67,10 +67,10 @@ class Origin:
 class Expansion:
     """A policy with its includes read: the flat statements and where each file came from."""
 
-    statements: list[ast.Statement]
+    statements: list[nodes.Statement]
     origins: dict[str, Origin]
     # The vocabulary lines of packs, renamed: names the policy must declare in the same list.
-    required: list[ast.Vocabulary]
+    required: list[nodes.Vocabulary]
     packs: dict[str, str]  # pack name -> version read, in the order first included
     problems: list[PolicylangError]
     unparsed_words: set[str]
@@ -128,7 +128,7 @@ class Renaming:
             return list(statements)
         types: dict[str, str] = {}
         for statement in statements:
-            if isinstance(statement, ast.CustomerBlock):
+            if isinstance(statement, nodes.CustomerBlock):
                 for attribute in statement.attributes:
                     types.setdefault(attribute.name.value, attribute.type.kind)
         return [self._node(s, types) for s in statements]
@@ -137,23 +137,23 @@ class Renaming:
         # Names of days, enum choices, rule names (exempt targets, citations) and literals
         # are not vocabulary; a literal is a vocabulary name only when compared with a
         # team, channel or purpose attribute.
-        if isinstance(node, ast.Name):
+        if isinstance(node, nodes.Name):
             new = self.names.get(node.value)
             return attrs.evolve(node, value=new) if new is not None else node
-        if isinstance(node, ast.AttrRef):
+        if isinstance(node, nodes.AttrRef):
             new = self.attributes.get(node.attribute)
             return attrs.evolve(node, attribute=new) if new is not None else node
-        if isinstance(node, ast.Attribute):
+        if isinstance(node, nodes.Attribute):
             new = self.attributes.get(node.name.value)
             name = attrs.evolve(node.name, value=new) if new is not None else node.name
             return attrs.evolve(node, name=name)
-        if isinstance(node, (ast.OnDays, ast.AttrType, ast.ExemptTarget, ast.Citation, ast.Value, str)):
+        if isinstance(node, (nodes.OnDays, nodes.AttrType, nodes.ExemptTarget, nodes.Citation, nodes.Value, str)):
             return node
-        if isinstance(node, (ast.Compare, ast.InList)):
+        if isinstance(node, (nodes.Compare, nodes.InList)):
             renamed = self._fields(node, types)
             if types.get(node.attr.attribute) not in SELECTABLE:
                 return renamed
-            if isinstance(node, ast.Compare):
+            if isinstance(node, nodes.Compare):
                 return attrs.evolve(renamed, value=self._value(node.value))
             return attrs.evolve(renamed, values=tuple(self._value(v) for v in node.values))
         if isinstance(node, tuple):
@@ -173,7 +173,7 @@ class Renaming:
                 changes[field.alias or field.name] = new
         return attrs.evolve(node, **changes) if changes else node
 
-    def _value(self, value: ast.Value) -> ast.Value:
+    def _value(self, value: nodes.Value) -> nodes.Value:
         if value.kind == "name" and str(value.value) in self.names:
             return attrs.evolve(value, value=self.names[str(value.value)])
         return value
@@ -190,13 +190,13 @@ class Expander:
         self.base = base
         self.parse = parse  # parser.parse_partial, passed in so this module does not import it
         self.origins: dict[str, Origin] = {}
-        self.required: list[ast.Vocabulary] = []
+        self.required: list[nodes.Vocabulary] = []
         self.packs: dict[str, str] = {}
         self.problems: list[PolicylangError] = []
         self.unparsed_words: set[str] = set()
         self.unparsed_rules: set[str] = set()
         # what was read: key -> (the include line, its version, its renaming)
-        self.read: dict[tuple[str, str], tuple[ast.Include, str | None, Renaming]] = {}
+        self.read: dict[tuple[str, str], tuple[nodes.Include, str | None, Renaming]] = {}
 
     def error(self, message: str, span: Span, chain: Sequence[Span], *, hint: str | None = None,
               expected: str | None = None) -> None:
@@ -206,14 +206,14 @@ class Expander:
         problem.included_from = tuple(chain)
         self.problems.append(problem)
 
-    def expand(self, tree: ast.PolicyFile) -> Expansion:
-        header = next((s for s in tree.statements if isinstance(s, ast.PackHeader)), None)
+    def expand(self, tree: nodes.PolicyFile) -> Expansion:
+        header = next((s for s in tree.statements if isinstance(s, nodes.PackHeader)), None)
         pack = PackRef(header.name, header.version) if header is not None else None
         self.origins[self.root.name] = Origin(self.root, pack, ())
         key = self.file_key(Path(self.root.name)) if self.is_path(self.root.name) else ("policy", self.root.name)
         if pack is not None:
             self.packs[pack.name] = pack.version
-            self.read[("pack", pack.name)] = (ast.Include(pack.name, pack.version), pack.version, Renaming())
+            self.read[("pack", pack.name)] = (nodes.Include(pack.name, pack.version), pack.version, Renaming())
         statements, self.required = self.walk(tree.statements, self.root.name, self.base, (), (key,), pack, top=True)
         return Expansion(statements, self.origins, self.required, self.packs, self.problems,
                          self.unparsed_words, self.unparsed_rules)
@@ -231,7 +231,7 @@ class Expander:
 
     def walk(
         self,
-        statements: Sequence[ast.Statement],
+        statements: Sequence[nodes.Statement],
         file: str,
         folder: Path,
         chain: tuple[Span, ...],
@@ -239,16 +239,16 @@ class Expander:
         pack: PackRef | None,
         *,
         top: bool = False,
-    ) -> tuple[list[ast.Statement], list[ast.Vocabulary]]:
+    ) -> tuple[list[nodes.Statement], list[nodes.Vocabulary]]:
         """The flat statements of one file, and the pack vocabulary lines among them."""
-        out: list[ast.Statement] = []
-        required: list[ast.Vocabulary] = []
+        out: list[nodes.Statement] = []
+        required: list[nodes.Vocabulary] = []
         for position, statement in enumerate(statements):
-            if isinstance(statement, ast.Include):
+            if isinstance(statement, nodes.Include):
                 found, needs = self.include(statement, folder, chain, stack)
                 out.extend(found)
                 required.extend(needs)
-            elif isinstance(statement, ast.PackHeader):
+            elif isinstance(statement, nodes.PackHeader):
                 if position != 0:
                     self.error("the `pack` line must be the first statement of a pack file", statement.span, chain,
                                hint="move it to the top, above the vocabulary")
@@ -263,7 +263,7 @@ class Expander:
                     chain,
                     hint="an included file holds vocabulary, customer attributes, rules and includes only",
                 )
-            elif isinstance(statement, ast.Vocabulary) and pack is not None and not top:
+            elif isinstance(statement, nodes.Vocabulary) and pack is not None and not top:
                 required.append(statement)  # a pack declares nothing (11.17)
             else:
                 out.append(statement)
@@ -271,19 +271,19 @@ class Expander:
             self.check_pack_exempts(out, file, pack, chain)
         return out, required
 
-    def first_word(self, statement: ast.Statement) -> str:
+    def first_word(self, statement: nodes.Statement) -> str:
         span = statement.span
         origin = self.origins.get(span.file)
         words = origin.source.line(span.line)[span.column - 1 :].split() if origin else []
         return words[0] if words else "this statement"
 
     def check_pack_exempts(
-        self, statements: list[ast.Statement], file: str, pack: PackRef, chain: tuple[Span, ...]
+        self, statements: list[nodes.Statement], file: str, pack: PackRef, chain: tuple[Span, ...]
     ) -> None:
         """A pack's exemptions lift its own rules by name: `from cap` would change the policy's."""
-        own = {s.name for s in statements if isinstance(s, ast.RULE_TYPES)}  # its includes' too
+        own = {s.name for s in statements if isinstance(s, nodes.RULE_TYPES)}  # its includes' too
         for statement in statements:
-            if not isinstance(statement, ast.Exempt) or statement.span.file != file:
+            if not isinstance(statement, nodes.Exempt) or statement.span.file != file:
                 continue
             for target in statement.targets:
                 if target.is_kind:
@@ -301,8 +301,8 @@ class Expander:
 
     # ---- one include line ----------------------------------------------------------------
     def include(
-        self, line: ast.Include, folder: Path, chain: tuple[Span, ...], stack: tuple[tuple[str, str], ...]
-    ) -> tuple[list[ast.Statement], list[ast.Vocabulary]]:
+        self, line: nodes.Include, folder: Path, chain: tuple[Span, ...], stack: tuple[tuple[str, str], ...]
+    ) -> tuple[list[nodes.Statement], list[nodes.Vocabulary]]:
         renaming = self.renaming(line, chain)
         target = self.locate(line, folder, chain)
         if target is None:
@@ -353,7 +353,7 @@ class Expander:
         return value
 
     def locate(
-        self, line: ast.Include, folder: Path, chain: tuple[Span, ...]
+        self, line: nodes.Include, folder: Path, chain: tuple[Span, ...]
     ) -> tuple[tuple[str, str], Path, PackRef | None] | None:
         """The file an include line names: (read-once key, path, the pack and version)."""
         if line.is_file:
@@ -387,7 +387,7 @@ class Expander:
         return ("pack", line.target), pack_path(line.target, version), PackRef(line.target, version)
 
     def check_again(
-        self, line: ast.Include, key: tuple[str, str], pack: PackRef | None, renaming: Renaming,
+        self, line: nodes.Include, key: tuple[str, str], pack: PackRef | None, renaming: Renaming,
         chain: tuple[Span, ...],
     ) -> None:
         """A second include of something already read: it must say the same."""
@@ -406,9 +406,9 @@ class Expander:
                 hint=f"it is read once, so one renaming must serve both include lines (first at {where})",
             )
 
-    def check_header(self, tree: ast.PolicyFile, pack: PackRef, name: str, chain: tuple[Span, ...]) -> None:
+    def check_header(self, tree: nodes.PolicyFile, pack: PackRef, name: str, chain: tuple[Span, ...]) -> None:
         header = tree.statements[0] if tree.statements else None
-        if not isinstance(header, ast.PackHeader):
+        if not isinstance(header, nodes.PackHeader):
             self.error(f"the pack file {name} does not start with its `pack` line", chain[-1], chain[:-1],
                        hint=f'its first statement must be `pack "{pack.name}" version "{pack.version}"`')
         elif (header.name, header.version) != (pack.name, pack.version):
@@ -418,7 +418,7 @@ class Expander:
             )
 
     # ---- renaming ------------------------------------------------------------------------
-    def renaming(self, line: ast.Include, chain: tuple[Span, ...]) -> Renaming:
+    def renaming(self, line: nodes.Include, chain: tuple[Span, ...]) -> Renaming:
         names: dict[str, str] = {}
         attributes: dict[str, str] = {}
         targets: dict[tuple[bool, str], str] = {}
@@ -442,12 +442,12 @@ class Expander:
         return Renaming(names, attributes)
 
     def check_renaming(
-        self, line: ast.Include, renaming: Renaming, found: list[ast.Statement], needs: list[ast.Vocabulary],
+        self, line: nodes.Include, renaming: Renaming, found: list[nodes.Statement], needs: list[nodes.Vocabulary],
         chain: tuple[Span, ...],
     ) -> None:
         """Each renamed name must be one the included file declares."""
-        names = {n.value for v in (*needs, *found) if isinstance(v, ast.Vocabulary) for n in v.names}
-        attributes = {a.name.value for s in found if isinstance(s, ast.CustomerBlock) for a in s.attributes}
+        names = {n.value for v in (*needs, *found) if isinstance(v, nodes.Vocabulary) for n in v.names}
+        attributes = {a.name.value for s in found if isinstance(s, nodes.CustomerBlock) for a in s.attributes}
         for rename in line.renames:
             pool = attributes if rename.attribute else names
             if rename.old not in pool and rename.old not in self.unparsed_words:
@@ -460,7 +460,7 @@ class Expander:
                 )
 
 
-def expand(tree: ast.PolicyFile, source: Source, parse: Any, base: Path | None = None) -> Expansion:
+def expand(tree: nodes.PolicyFile, source: Source, parse: Any, base: Path | None = None) -> Expansion:
     """Read every include of ``tree`` (parsed from ``source``): see :class:`Expander`.
 
     ``base`` is the folder relative ``.pol`` includes start from: the policy file's folder,

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from policylang import ast, unparse
+from policylang import nodes, unparse
 from policylang.errors import PolicylangError
 from policylang.rules import (
     WEEKDAYS,
@@ -181,7 +181,7 @@ def find_config(start: Path) -> Config:
     return Config()
 
 
-def suppressions(tree: ast.PolicyFile) -> tuple[dict[int, set[str]], set[str]]:
+def suppressions(tree: nodes.PolicyFile) -> tuple[dict[int, set[str]], set[str]]:
     """Codes silenced per line (a comment silences its own line and the next) and per file."""
     lines: dict[int, set[str]] = {}
     whole: set[str] = set()
@@ -465,7 +465,7 @@ def never_applies(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
             )
 
 
-def _interval_empty(compares: list[ast.Compare]) -> bool:
+def _interval_empty(compares: list[nodes.Compare]) -> bool:
     low, high = -float("inf"), float("inf")
     low_open = high_open = False
     for c in compares:
@@ -489,22 +489,22 @@ def _interval_empty(compares: list[ast.Compare]) -> bool:
     return low > high or (low == high and (low_open or high_open))
 
 
-def contradiction(node: ast.Condition) -> str | None:
+def contradiction(node: nodes.Condition) -> str | None:
     """Why a condition is false for every customer, when it plainly is."""
-    if isinstance(node, ast.AnyOf):
+    if isinstance(node, nodes.AnyOf):
         reasons = [contradiction(op) for op in node.operands]
         return reasons[0] if all(reasons) else None
-    if not isinstance(node, ast.AllOf):
-        if isinstance(node, ast.InList) and not node.negated and not node.values:
+    if not isinstance(node, nodes.AllOf):
+        if isinstance(node, nodes.InList) and not node.negated and not node.values:
             return "an empty list matches nothing"
         return None
     for op in node.operands:
         inner = contradiction(op)
         if inner:
             return inner
-    by_attr: dict[str, list[ast.Compare]] = {}
+    by_attr: dict[str, list[nodes.Compare]] = {}
     for op in node.operands:
-        if isinstance(op, ast.Compare):
+        if isinstance(op, nodes.Compare):
             by_attr.setdefault(op.attr.attribute, []).append(op)
     for attribute, compares in by_attr.items():
         equal = {str(c.value.value) for c in compares if c.op in ("is", "==")}
@@ -571,7 +571,7 @@ def single_team_exclusive(policy: Policy, traffic: Traffic) -> Iterator[Finding]
 
 def precedence_no_effect(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
     """PL009: a precedence entry matters only where a counting rule weighs two teams' contacts."""
-    node = next((s for s in policy.syntax.statements if isinstance(s, ast.Precedence)), None) if policy.syntax else None
+    node = next((s for s in policy.syntax.statements if isinstance(s, nodes.Precedence)), None) if policy.syntax else None
     if node is None:
         return
     counting = [r for r in policy.rules if isinstance(r, (CapRule, ExclusiveRule))]
@@ -615,19 +615,19 @@ def walk(node: object) -> Iterator[object]:
             yield from walk(getattr(node, field.name))
 
 
-def references(tree: ast.PolicyFile) -> tuple[set[str], set[str]]:
+def references(tree: nodes.PolicyFile) -> tuple[set[str], set[str]]:
     """Names and customer attributes the policy's statements refer to (declarations aside)."""
     names: set[str] = set()
     attributes: set[str] = set()
     for statement in tree.statements:
-        if isinstance(statement, (ast.Vocabulary, ast.CustomerBlock)):
+        if isinstance(statement, (nodes.Vocabulary, nodes.CustomerBlock)):
             continue
         for node in walk(statement):
-            if isinstance(node, ast.Name):
+            if isinstance(node, nodes.Name):
                 names.add(node.value)
-            elif isinstance(node, ast.AttrRef):
+            elif isinstance(node, nodes.AttrRef):
                 attributes.add(node.attribute)
-            elif isinstance(node, ast.Value) and node.kind == "name":
+            elif isinstance(node, nodes.Value) and node.kind == "name":
                 names.add(str(node.value))
             elif isinstance(node, str):
                 names.add(node)  # ``for each team``, element types and other plain words
@@ -644,14 +644,14 @@ def unused_declarations(policy: Policy, traffic: Traffic) -> Iterator[Finding]:
         return
     names, attributes = references(tree)
     for statement in tree.statements:
-        if isinstance(statement, ast.Vocabulary):
+        if isinstance(statement, nodes.Vocabulary):
             kind = statement.kind.removesuffix("s")
             code = "PL010" if kind == "event" else "PL011"
             for name in statement.names:
                 if name.value not in names:
                     yield Finding(code, f"{kind} `{name.value}` is declared but no rule names it",
                                   name.span, hint=f"remove it from the `{statement.kind}` list, or use it")
-        elif isinstance(statement, ast.CustomerBlock):
+        elif isinstance(statement, nodes.CustomerBlock):
             for attribute in statement.attributes:
                 value = attribute.name.value
                 if value not in attributes and value not in IMPLICIT_ATTRIBUTES:

@@ -19,7 +19,7 @@ import attrs
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
-from policylang import ast
+from policylang import nodes
 from policylang.errors import PolicylangError
 from policylang.source import Span
 from policylang.symbols import Occurrence, SymbolIndex
@@ -50,7 +50,7 @@ class Analysis:
 
     uri: str
     text: str
-    tree: ast.PolicyFile
+    tree: nodes.PolicyFile
     index: SymbolIndex
     errors: list[PolicylangError]
     policy: Any = None  # the compiled Policy when the text compiles
@@ -73,7 +73,7 @@ class Analysis:
             found = self.expanded.declaration(occurrence)
         return found
 
-    def rule_node(self, name: str) -> tuple[ast.Rule | None, ast.PolicyFile]:
+    def rule_node(self, name: str) -> tuple[nodes.Rule | None, nodes.PolicyFile]:
         """The syntax of rule ``name`` and the tree it was declared in (this file's, or the
         policy with its includes)."""
         node = self.index.rules.get(name)

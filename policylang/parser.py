@@ -1,4 +1,4 @@
-"""Policy text to AST: runs the Lark parser and turns its tree into :mod:`policylang.ast`.
+"""Policy text to AST: runs the Lark parser and turns its tree into :mod:`policylang.nodes`.
 
 Syntax errors are translated into plain words: never a Lark terminal name, always the
 line, the column and what the author could have written there.
@@ -20,7 +20,7 @@ from lark.lexer import LexerState, LexerThread, LineCounter
 from lark.utils import TextSlice
 from lark.visitors import _VArgsWrapper
 
-from policylang import ast
+from policylang import nodes
 from policylang.errors import PolicySyntaxError, did_you_mean, raise_all, suggest
 from policylang.grammar import load_grammar
 from policylang.resync import code_of, statement_chunks
@@ -105,55 +105,55 @@ class _ToAst(Transformer[Token, Any]):
             return Tree(tree.data, children, tree.meta)
         return handler(self, tree.meta, children)
 
-    def _name(self, token: Token) -> ast.Name:
+    def _name(self, token: Token) -> nodes.Name:
         # interned: a large policy names the same few channels, teams and purposes over and over
-        return ast.Name(sys.intern(str(token)), token_span(self.file, token))
+        return nodes.Name(sys.intern(str(token)), token_span(self.file, token))
 
     # -- declarations --
     def start(self, meta: Any, items: list[Any]) -> list[Any]:
         return items
 
-    def policy_name(self, meta: Any, items: list[Token]) -> ast.PolicyName:
-        return ast.PolicyName(unquote(items[0]), self._s(meta))
+    def policy_name(self, meta: Any, items: list[Token]) -> nodes.PolicyName:
+        return nodes.PolicyName(unquote(items[0]), self._s(meta))
 
-    def policy_timezone(self, meta: Any, items: list[Token]) -> ast.PolicyTimezone:
-        return ast.PolicyTimezone(unquote(items[0]), self._s(meta))
+    def policy_timezone(self, meta: Any, items: list[Token]) -> nodes.PolicyTimezone:
+        return nodes.PolicyTimezone(unquote(items[0]), self._s(meta))
 
-    def vocabulary(self, meta: Any, items: list[Any]) -> ast.Vocabulary:
-        return ast.Vocabulary(cast(ast.VocabularyKind, str(items[0])), items[1], self._s(meta))
+    def vocabulary(self, meta: Any, items: list[Any]) -> nodes.Vocabulary:
+        return nodes.Vocabulary(cast(nodes.VocabularyKind, str(items[0])), items[1], self._s(meta))
 
-    def name_list(self, meta: Any, items: list[Token]) -> tuple[ast.Name, ...]:
+    def name_list(self, meta: Any, items: list[Token]) -> tuple[nodes.Name, ...]:
         return tuple(self._name(t) for t in items)
 
-    def customer_block(self, meta: Any, items: list[ast.Attribute]) -> ast.CustomerBlock:
-        return ast.CustomerBlock(tuple(items), self._s(meta))
+    def customer_block(self, meta: Any, items: list[nodes.Attribute]) -> nodes.CustomerBlock:
+        return nodes.CustomerBlock(tuple(items), self._s(meta))
 
-    def attribute(self, meta: Any, items: list[Any]) -> ast.Attribute:
-        return ast.Attribute(self._name(items[0]), items[1], self._s(meta))
+    def attribute(self, meta: Any, items: list[Any]) -> nodes.Attribute:
+        return nodes.Attribute(self._name(items[0]), items[1], self._s(meta))
 
-    def simple_type(self, meta: Any, items: list[Token]) -> ast.AttrType:
-        return ast.AttrType(str(items[0]), span=self._s(meta))
+    def simple_type(self, meta: Any, items: list[Token]) -> nodes.AttrType:
+        return nodes.AttrType(str(items[0]), span=self._s(meta))
 
-    def enum_type(self, meta: Any, items: list[Token]) -> ast.AttrType:
-        return ast.AttrType("enum", tuple(self._name(t) for t in items), span=self._s(meta))
+    def enum_type(self, meta: Any, items: list[Token]) -> nodes.AttrType:
+        return nodes.AttrType("enum", tuple(self._name(t) for t in items), span=self._s(meta))
 
-    def set_type(self, meta: Any, items: list[Token]) -> ast.AttrType:
-        return ast.AttrType("set", element=str(items[0]), span=self._s(meta))
+    def set_type(self, meta: Any, items: list[Token]) -> nodes.AttrType:
+        return nodes.AttrType("set", element=str(items[0]), span=self._s(meta))
 
-    def owner_decl(self, meta: Any, items: list[ast.AttrRef]) -> ast.OwnerDecl:
-        return ast.OwnerDecl(items[0], self._s(meta))
+    def owner_decl(self, meta: Any, items: list[nodes.AttrRef]) -> nodes.OwnerDecl:
+        return nodes.OwnerDecl(items[0], self._s(meta))
 
-    def precedence(self, meta: Any, items: list[ast.Name]) -> ast.Precedence:
-        return ast.Precedence(tuple(items), self._s(meta))
+    def precedence(self, meta: Any, items: list[nodes.Name]) -> nodes.Precedence:
+        return nodes.Precedence(tuple(items), self._s(meta))
 
-    def team_ref(self, meta: Any, items: list[Token]) -> ast.Name:
+    def team_ref(self, meta: Any, items: list[Token]) -> nodes.Name:
         return self._name(items[0])
 
     # -- selectors --
-    def selector(self, meta: Any, items: list[Any]) -> ast.Selector:
-        names: tuple[ast.Name, ...] = ()
-        by: tuple[ast.Name, ...] = ()
-        excepts: tuple[ast.Name, ...] = ()
+    def selector(self, meta: Any, items: list[Any]) -> nodes.Selector:
+        names: tuple[nodes.Name, ...] = ()
+        by: tuple[nodes.Name, ...] = ()
+        excepts: tuple[nodes.Name, ...] = ()
         for kind, value in items:
             if kind == "names":
                 names = value
@@ -161,10 +161,10 @@ class _ToAst(Transformer[Token, Any]):
                 by = value
             else:
                 excepts = value
-        return ast.Selector(names, by, excepts, self._s(meta))
+        return nodes.Selector(names, by, excepts, self._s(meta))
 
-    def selector_names(self, meta: Any, items: list[Any]) -> tuple[str, tuple[ast.Name, ...]]:
-        names: list[ast.Name] = []
+    def selector_names(self, meta: Any, items: list[Any]) -> tuple[str, tuple[nodes.Name, ...]]:
+        names: list[nodes.Name] = []
         for item in items:
             if isinstance(item, tuple):
                 names.extend(item[1])
@@ -172,28 +172,28 @@ class _ToAst(Transformer[Token, Any]):
                 names.append(item)
         return ("names", tuple(names))
 
-    def selector_name(self, meta: Any, items: list[Token]) -> ast.Name:
+    def selector_name(self, meta: Any, items: list[Token]) -> nodes.Name:
         return self._name(items[0])
 
-    def by_clause(self, meta: Any, items: list[ast.Name]) -> tuple[str, tuple[ast.Name, ...]]:
+    def by_clause(self, meta: Any, items: list[nodes.Name]) -> tuple[str, tuple[nodes.Name, ...]]:
         return ("by", tuple(items))
 
-    def except_clause(self, meta: Any, items: list[Token]) -> tuple[str, tuple[ast.Name, ...]]:
+    def except_clause(self, meta: Any, items: list[Token]) -> tuple[str, tuple[nodes.Name, ...]]:
         return ("except", tuple(self._name(t) for t in items))
 
     # -- windows and durations --
-    def duration(self, meta: Any, items: list[Token]) -> ast.Duration:
-        return ast.Duration(int(items[0]), duration_unit(items[1]), self._s(meta))
+    def duration(self, meta: Any, items: list[Token]) -> nodes.Duration:
+        return nodes.Duration(int(items[0]), duration_unit(items[1]), self._s(meta))
 
-    def rolling_window(self, meta: Any, items: list[Token]) -> ast.RollingWindow:
-        length = ast.Duration(int(items[0]), duration_unit(items[1]), self._s(meta))
-        return ast.RollingWindow(length, self._s(meta))
+    def rolling_window(self, meta: Any, items: list[Token]) -> nodes.RollingWindow:
+        length = nodes.Duration(int(items[0]), duration_unit(items[1]), self._s(meta))
+        return nodes.RollingWindow(length, self._s(meta))
 
-    def consecutive_window(self, meta: Any, items: list[Token]) -> ast.ConsecutiveDays:
-        return ast.ConsecutiveDays(int(items[0]), self._s(meta))
+    def consecutive_window(self, meta: Any, items: list[Token]) -> nodes.ConsecutiveDays:
+        return nodes.ConsecutiveDays(int(items[0]), self._s(meta))
 
-    def calendar_window(self, meta: Any, items: list[Token]) -> ast.CalendarWindow:
-        return ast.CalendarWindow(cast(ast.CalendarUnit, str(items[0])), self._s(meta))
+    def calendar_window(self, meta: Any, items: list[Token]) -> nodes.CalendarWindow:
+        return nodes.CalendarWindow(cast(nodes.CalendarUnit, str(items[0])), self._s(meta))
 
     def for_each(self, meta: Any, items: list[Token]) -> str:
         return str(items[0])
@@ -202,13 +202,13 @@ class _ToAst(Transformer[Token, Any]):
     def _rule_head(self, meta: Any, items: list[Any]) -> tuple[str, Span]:
         return unquote(items[0]), token_span(self.file, items[0])
 
-    def _cap(self, kind: Literal["cap", "capacity"], meta: Any, items: list[Any]) -> ast.Cap:
+    def _cap(self, kind: Literal["cap", "capacity"], meta: Any, items: list[Any]) -> nodes.Cap:
         items, tail = _split_tail(items)
-        counting = next((i for i in items if isinstance(i, ast.Counting)), None)
-        items = [i for i in items if not isinstance(i, ast.Counting)]
+        counting = next((i for i in items if isinstance(i, nodes.Counting)), None)
+        items = [i for i in items if not isinstance(i, nodes.Counting)]
         name, name_span = self._rule_head(meta, items)
         for_each = items[4] if len(items) > 4 else None
-        return ast.Cap(
+        return nodes.Cap(
             kind, name, int(items[1]), items[2], items[3], for_each, self._s(meta), name_span,
             tail=tail, counting=counting,
         )
@@ -217,10 +217,10 @@ class _ToAst(Transformer[Token, Any]):
     def warn_mark(self, meta: Any, items: list[Any]) -> object:
         return _WARN
 
-    def rule_tail(self, meta: Any, items: list[Any]) -> ast.RuleTail:
+    def rule_tail(self, meta: Any, items: list[Any]) -> nodes.RuleTail:
         fields: dict[str, Any] = dict(items)
-        until: tuple[ast.Name, ...] = fields.get("until", ())
-        return ast.RuleTail(False, fields.get("zone"), fields.get("when"), fields.get("from"),
+        until: tuple[nodes.Name, ...] = fields.get("until", ())
+        return nodes.RuleTail(False, fields.get("zone"), fields.get("when"), fields.get("from"),
                             until[0] if until else None, self._s(meta), more_until=until[1:])
 
     exclude_tail = rule_tail
@@ -228,124 +228,124 @@ class _ToAst(Transformer[Token, Any]):
     def zone_name(self, meta: Any, items: list[Token]) -> tuple[str, str]:
         return ("zone", unquote(items[0]))
 
-    def zone_attr(self, meta: Any, items: list[Any]) -> tuple[str, ast.AttrRef]:
+    def zone_attr(self, meta: Any, items: list[Any]) -> tuple[str, nodes.AttrRef]:
         return ("zone", items[0])
 
-    def when_clause(self, meta: Any, items: list[Any]) -> tuple[str, ast.Condition]:
+    def when_clause(self, meta: Any, items: list[Any]) -> tuple[str, nodes.Condition]:
         return ("when", items[0])
 
-    def from_clause(self, meta: Any, items: list[Token]) -> tuple[str, ast.Name]:
+    def from_clause(self, meta: Any, items: list[Token]) -> tuple[str, nodes.Name]:
         return ("from", self._name(items[0]))
 
-    def until_clause(self, meta: Any, items: list[ast.Name]) -> tuple[str, tuple[ast.Name, ...]]:
+    def until_clause(self, meta: Any, items: list[nodes.Name]) -> tuple[str, tuple[nodes.Name, ...]]:
         return ("until", tuple(items))
 
-    def until_item(self, meta: Any, items: list[Token]) -> ast.Name:
+    def until_item(self, meta: Any, items: list[Token]) -> nodes.Name:
         return self._name(items[0])
 
-    def window_duration(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+    def window_duration(self, meta: Any, items: list[Any]) -> nodes.ExemptWindow:
         outcomes = tuple(items[2]) if len(items) > 2 else ()
-        return ast.ExemptWindow(items[0], None, items[1], outcomes, self._s(meta))
+        return nodes.ExemptWindow(items[0], None, items[1], outcomes, self._s(meta))
 
-    def window_days(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+    def window_days(self, meta: Any, items: list[Any]) -> nodes.ExemptWindow:
         outcomes = tuple(items[3]) if len(items) > 3 else ()
-        return ast.ExemptWindow(None, int(items[0]), items[2], outcomes, self._s(meta))
+        return nodes.ExemptWindow(None, int(items[0]), items[2], outcomes, self._s(meta))
 
-    def window_open(self, meta: Any, items: list[Any]) -> ast.ExemptWindow:
+    def window_open(self, meta: Any, items: list[Any]) -> nodes.ExemptWindow:
         outcomes = tuple(items[1]) if len(items) > 1 else ()
-        return ast.ExemptWindow(None, None, items[0], outcomes, self._s(meta))
+        return nodes.ExemptWindow(None, None, items[0], outcomes, self._s(meta))
 
-    def outcome_names(self, meta: Any, items: list[Token]) -> tuple[ast.Name, ...]:
+    def outcome_names(self, meta: Any, items: list[Token]) -> tuple[nodes.Name, ...]:
         return tuple(self._name(t) for t in items)
 
-    def counting_only(self, meta: Any, items: list[Any]) -> ast.Counting:
-        return ast.Counting(True, items[0], self._s(meta))
+    def counting_only(self, meta: Any, items: list[Any]) -> nodes.Counting:
+        return nodes.Counting(True, items[0], self._s(meta))
 
-    def not_counting(self, meta: Any, items: list[Any]) -> ast.Counting:
-        return ast.Counting(False, items[0], self._s(meta))
+    def not_counting(self, meta: Any, items: list[Any]) -> nodes.Counting:
+        return nodes.Counting(False, items[0], self._s(meta))
 
-    def cap(self, meta: Any, items: list[Any]) -> ast.Cap:
+    def cap(self, meta: Any, items: list[Any]) -> nodes.Cap:
         return self._cap("cap", meta, items)
 
-    def capacity(self, meta: Any, items: list[Any]) -> ast.Cap:
+    def capacity(self, meta: Any, items: list[Any]) -> nodes.Cap:
         return self._cap("capacity", meta, items)
 
-    def quiet(self, meta: Any, items: list[Any]) -> ast.Quiet:
+    def quiet(self, meta: Any, items: list[Any]) -> nodes.Quiet:
         items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
-        return ast.Quiet("quiet", name, items[1], items[2], self._s(meta), name_span, tail=tail,
+        return nodes.Quiet("quiet", name, items[1], items[2], self._s(meta), name_span, tail=tail,
                          more_periods=tuple(items[3:]))
 
-    def holidays_code(self, meta: Any, items: list[Token]) -> ast.Holidays:
-        return ast.Holidays(unquote(items[0]), None, self._s(meta))
+    def holidays_code(self, meta: Any, items: list[Token]) -> nodes.Holidays:
+        return nodes.Holidays(unquote(items[0]), None, self._s(meta))
 
-    def holidays_from(self, meta: Any, items: list[Any]) -> ast.Holidays:
-        return ast.Holidays(None, items[0], self._s(meta))
+    def holidays_from(self, meta: Any, items: list[Any]) -> nodes.Holidays:
+        return nodes.Holidays(None, items[0], self._s(meta))
 
-    def week_starts(self, meta: Any, items: list[Token]) -> ast.WeekStarts:
-        return ast.WeekStarts(self._name(items[0]), self._s(meta))
+    def week_starts(self, meta: Any, items: list[Token]) -> nodes.WeekStarts:
+        return nodes.WeekStarts(self._name(items[0]), self._s(meta))
 
-    def hold(self, meta: Any, items: list[Any]) -> ast.Hold:
-        return ast.Hold(items[0], items[1], self._s(meta))
+    def hold(self, meta: Any, items: list[Any]) -> nodes.Hold:
+        return nodes.Hold(items[0], items[1], self._s(meta))
 
-    def holiday_day(self, meta: Any, items: list[Token]) -> ast.Name:
+    def holiday_day(self, meta: Any, items: list[Token]) -> nodes.Name:
         text = "holidays" + (f' "{unquote(items[0])}"' if items else "")
-        return ast.Name(text, self._s(meta))
+        return nodes.Name(text, self._s(meta))
 
-    def outside(self, meta: Any, items: list[Token]) -> ast.Outside:
-        return ast.Outside(self._clock(items[0]), self._clock(items[1]), self._s(meta))
+    def outside(self, meta: Any, items: list[Token]) -> nodes.Outside:
+        return nodes.Outside(self._clock(items[0]), self._clock(items[1]), self._s(meta))
 
-    def between(self, meta: Any, items: list[Token]) -> ast.Between:
-        return ast.Between(self._clock(items[0]), self._clock(items[1]), self._s(meta))
+    def between(self, meta: Any, items: list[Token]) -> nodes.Between:
+        return nodes.Between(self._clock(items[0]), self._clock(items[1]), self._s(meta))
 
-    def _clock(self, token: Token) -> ast.ClockTime:
+    def _clock(self, token: Token) -> nodes.ClockTime:
         """A CLOCK token read once: hours and minutes (their range is the compiler's to check)."""
         hours, minutes = str(token).split(":")
-        return ast.ClockTime(int(hours), int(minutes), str(token), token_span(self.file, token))
+        return nodes.ClockTime(int(hours), int(minutes), str(token), token_span(self.file, token))
 
-    def on_days(self, meta: Any, items: list[Any]) -> ast.OnDays:
-        clock = next((i for i in items if isinstance(i, (ast.Outside, ast.Between))), None)
-        days = tuple(i for i in items if isinstance(i, ast.Name))
-        return ast.OnDays(days, self._s(meta), clock=clock)
+    def on_days(self, meta: Any, items: list[Any]) -> nodes.OnDays:
+        clock = next((i for i in items if isinstance(i, (nodes.Outside, nodes.Between))), None)
+        days = tuple(i for i in items if isinstance(i, nodes.Name))
+        return nodes.OnDays(days, self._s(meta), clock=clock)
 
-    def day(self, meta: Any, items: list[Token]) -> ast.Name:
+    def day(self, meta: Any, items: list[Token]) -> nodes.Name:
         return self._name(items[0])
 
-    def within_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
+    def within_after(self, meta: Any, items: list[Any]) -> nodes.WithinAfter:
         outcomes, for_each = _trigger_options(items[2:])
-        return ast.WithinAfter(items[0], None, items[1], outcomes[0] if outcomes else None, for_each,
+        return nodes.WithinAfter(items[0], None, items[1], outcomes[0] if outcomes else None, for_each,
                                self._s(meta), more_outcomes=outcomes[1:])
 
-    def within_days_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
+    def within_days_after(self, meta: Any, items: list[Any]) -> nodes.WithinAfter:
         outcomes, for_each = _trigger_options(items[3:])
-        return ast.WithinAfter(None, int(items[0]), items[2], outcomes[0] if outcomes else None, for_each,
+        return nodes.WithinAfter(None, int(items[0]), items[2], outcomes[0] if outcomes else None, for_each,
                                self._s(meta), more_outcomes=outcomes[1:])
 
-    def pause_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
-        window = next(i for i in items if isinstance(i, (ast.RollingWindow, ast.ConsecutiveDays, ast.CalendarWindow)))
+    def pause_after(self, meta: Any, items: list[Any]) -> nodes.WithinAfter:
+        window = next(i for i in items if isinstance(i, (nodes.RollingWindow, nodes.ConsecutiveDays, nodes.CalendarWindow)))
         outcomes, for_each = _trigger_options(items[3:])
-        return ast.WithinAfter(items[0], None, items[2], outcomes[0] if outcomes else None, for_each, self._s(meta),
+        return nodes.WithinAfter(items[0], None, items[2], outcomes[0] if outcomes else None, for_each, self._s(meta),
                                more_outcomes=outcomes[1:], count=int(items[1]), count_window=window)
 
-    def pause_days_after(self, meta: Any, items: list[Any]) -> ast.WithinAfter:
-        window = next(i for i in items if isinstance(i, (ast.RollingWindow, ast.ConsecutiveDays, ast.CalendarWindow)))
+    def pause_days_after(self, meta: Any, items: list[Any]) -> nodes.WithinAfter:
+        window = next(i for i in items if isinstance(i, (nodes.RollingWindow, nodes.ConsecutiveDays, nodes.CalendarWindow)))
         outcomes, for_each = _trigger_options(items[4:])
-        return ast.WithinAfter(None, int(items[0]), items[3], outcomes[0] if outcomes else None, for_each,
+        return nodes.WithinAfter(None, int(items[0]), items[3], outcomes[0] if outcomes else None, for_each,
                                self._s(meta), more_outcomes=outcomes[1:], count=int(items[2]), count_window=window)
 
     def outcome(self, meta: Any, items: list[Token]) -> _Outcomes:
         return _Outcomes(self._name(t) for t in items)
 
-    def exclude(self, meta: Any, items: list[Any]) -> ast.Exclude:
+    def exclude(self, meta: Any, items: list[Any]) -> nodes.Exclude:
         items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
-        return ast.Exclude("exclude", name, items[1], items[2], self._s(meta), name_span, tail=tail)
+        return nodes.Exclude("exclude", name, items[1], items[2], self._s(meta), name_span, tail=tail)
 
-    def require(self, meta: Any, items: list[Any]) -> ast.Require:
+    def require(self, meta: Any, items: list[Any]) -> nodes.Require:
         items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
         outcome = at_least = within = None
-        more: tuple[ast.Name, ...] = ()
+        more: tuple[nodes.Name, ...] = ()
         for item in items[3:]:
             if isinstance(item, _Outcomes):
                 outcome, more = item[0], tuple(item[1:])
@@ -353,49 +353,49 @@ class _ToAst(Transformer[Token, Any]):
                 at_least = item[1]
             elif isinstance(item, tuple):
                 within = item[1]
-        return ast.Require(
+        return nodes.Require(
             "require", name, items[1], items[2], outcome, at_least, within, self._s(meta), name_span,
             more_outcomes=more, tail=tail,
         )
 
-    def at_least(self, meta: Any, items: list[Any]) -> tuple[str, ast.Duration]:
+    def at_least(self, meta: Any, items: list[Any]) -> tuple[str, nodes.Duration]:
         return ("at_least", items[0])
 
-    def within(self, meta: Any, items: list[Any]) -> tuple[str, ast.Duration]:
+    def within(self, meta: Any, items: list[Any]) -> tuple[str, nodes.Duration]:
         return ("within", items[0])
 
-    def exclusive(self, meta: Any, items: list[Any]) -> ast.Exclusive:
+    def exclusive(self, meta: Any, items: list[Any]) -> nodes.Exclusive:
         items, tail = _split_tail(items)
         name, name_span = self._rule_head(meta, items)
-        return ast.Exclusive("exclusive", name, items[1], items[2], self._s(meta), name_span, tail=tail)
+        return nodes.Exclusive("exclusive", name, items[1], items[2], self._s(meta), name_span, tail=tail)
 
-    def exempt(self, meta: Any, items: list[Any]) -> ast.Exempt:
+    def exempt(self, meta: Any, items: list[Any]) -> nodes.Exempt:
         items, tail = _split_tail(items)
-        window = next((i for i in items if isinstance(i, ast.ExemptWindow)), None)
-        items = [i for i in items if not isinstance(i, ast.ExemptWindow)]
+        window = next((i for i in items if isinstance(i, nodes.ExemptWindow)), None)
+        items = [i for i in items if not isinstance(i, nodes.ExemptWindow)]
         name, name_span = self._rule_head(meta, items)
-        return ast.Exempt("exempt", name, items[1], tuple(items[2:]), self._s(meta), name_span, tail=tail,
+        return nodes.Exempt("exempt", name, items[1], tuple(items[2:]), self._s(meta), name_span, tail=tail,
                           window=window)
 
-    def exempt_target(self, meta: Any, items: list[Token]) -> ast.ExemptTarget:
+    def exempt_target(self, meta: Any, items: list[Token]) -> nodes.ExemptTarget:
         token = items[0]
         if token.type == "STRING":
-            return ast.ExemptTarget(unquote(token), False, self._s(meta))
-        return ast.ExemptTarget(str(token), True, self._s(meta))
+            return nodes.ExemptTarget(unquote(token), False, self._s(meta))
+        return nodes.ExemptTarget(str(token), True, self._s(meta))
 
     # -- reuse (section 11.17) --
-    def cited_rule(self, meta: Any, items: list[Any]) -> ast.Rule:
+    def cited_rule(self, meta: Any, items: list[Any]) -> nodes.Rule:
         rule, cite = items
         return attrs.evolve(rule, cite=cite, span=self._s(meta))  # type: ignore[no-any-return]
 
-    def cite(self, meta: Any, items: list[Token]) -> tuple[ast.Citation, ...]:
-        return tuple(ast.Citation(unquote(t), token_span(self.file, t)) for t in items)
+    def cite(self, meta: Any, items: list[Token]) -> tuple[nodes.Citation, ...]:
+        return tuple(nodes.Citation(unquote(t), token_span(self.file, t)) for t in items)
 
-    def include(self, meta: Any, items: list[Any]) -> ast.Include:
+    def include(self, meta: Any, items: list[Any]) -> nodes.Include:
         target = items[0]
         version: Token | None = next((i for i in items[1:] if isinstance(i, Token)), None)
         renames = next((i for i in items[1:] if isinstance(i, tuple)), ())
-        return ast.Include(
+        return nodes.Include(
             unquote(target),
             unquote(version) if version is not None else None,
             renames,
@@ -407,66 +407,66 @@ class _ToAst(Transformer[Token, Any]):
     def include_version(self, meta: Any, items: list[Token]) -> Token:
         return items[0]
 
-    def include_renames(self, meta: Any, items: list[ast.Rename]) -> tuple[ast.Rename, ...]:
+    def include_renames(self, meta: Any, items: list[nodes.Rename]) -> tuple[nodes.Rename, ...]:
         return tuple(items)
 
-    def rename_name(self, meta: Any, items: list[Token]) -> ast.Rename:
-        return ast.Rename(str(items[0]), str(items[1]), False, self._s(meta))
+    def rename_name(self, meta: Any, items: list[Token]) -> nodes.Rename:
+        return nodes.Rename(str(items[0]), str(items[1]), False, self._s(meta))
 
-    def rename_attr(self, meta: Any, items: list[ast.AttrRef]) -> ast.Rename:
-        return ast.Rename(items[0].attribute, items[1].attribute, True, self._s(meta))
+    def rename_attr(self, meta: Any, items: list[nodes.AttrRef]) -> nodes.Rename:
+        return nodes.Rename(items[0].attribute, items[1].attribute, True, self._s(meta))
 
-    def pack_header(self, meta: Any, items: list[Token]) -> ast.PackHeader:
-        return ast.PackHeader(unquote(items[0]), unquote(items[1]), self._s(meta))
+    def pack_header(self, meta: Any, items: list[Token]) -> nodes.PackHeader:
+        return nodes.PackHeader(unquote(items[0]), unquote(items[1]), self._s(meta))
 
     # -- conditions --
-    def attr_ref(self, meta: Any, items: list[Token]) -> ast.AttrRef:
-        return ast.AttrRef(str(items[0]), self._s(meta))
+    def attr_ref(self, meta: Any, items: list[Token]) -> nodes.AttrRef:
+        return nodes.AttrRef(str(items[0]), self._s(meta))
 
-    def value(self, meta: Any, items: list[Token]) -> ast.Value:
+    def value(self, meta: Any, items: list[Token]) -> nodes.Value:
         return literal_value(items[0], self.file)
 
-    def any_of(self, meta: Any, items: list[ast.Condition]) -> ast.AnyOf:
-        return ast.AnyOf(tuple(items), self._s(meta))
+    def any_of(self, meta: Any, items: list[nodes.Condition]) -> nodes.AnyOf:
+        return nodes.AnyOf(tuple(items), self._s(meta))
 
-    def all_of(self, meta: Any, items: list[ast.Condition]) -> ast.AllOf:
-        return ast.AllOf(tuple(items), self._s(meta))
+    def all_of(self, meta: Any, items: list[nodes.Condition]) -> nodes.AllOf:
+        return nodes.AllOf(tuple(items), self._s(meta))
 
-    def negation(self, meta: Any, items: list[ast.Condition]) -> ast.Not:
-        return ast.Not(items[0], self._s(meta))
+    def negation(self, meta: Any, items: list[nodes.Condition]) -> nodes.Not:
+        return nodes.Not(items[0], self._s(meta))
 
-    def flag_test(self, meta: Any, items: list[ast.AttrRef]) -> ast.FlagTest:
-        return ast.FlagTest(items[0], self._s(meta))
+    def flag_test(self, meta: Any, items: list[nodes.AttrRef]) -> nodes.FlagTest:
+        return nodes.FlagTest(items[0], self._s(meta))
 
-    def is_test(self, meta: Any, items: list[Any]) -> ast.Compare:
-        return ast.Compare(items[0], "is", items[1], self._s(meta))
+    def is_test(self, meta: Any, items: list[Any]) -> nodes.Compare:
+        return nodes.Compare(items[0], "is", items[1], self._s(meta))
 
-    def is_not_test(self, meta: Any, items: list[Any]) -> ast.Compare:
-        return ast.Compare(items[0], "is not", items[1], self._s(meta))
+    def is_not_test(self, meta: Any, items: list[Any]) -> nodes.Compare:
+        return nodes.Compare(items[0], "is not", items[1], self._s(meta))
 
-    def in_test(self, meta: Any, items: list[Any]) -> ast.InList:
-        return ast.InList(items[0], tuple(items[1:]), False, self._s(meta))
+    def in_test(self, meta: Any, items: list[Any]) -> nodes.InList:
+        return nodes.InList(items[0], tuple(items[1:]), False, self._s(meta))
 
-    def not_in_test(self, meta: Any, items: list[Any]) -> ast.InList:
-        return ast.InList(items[0], tuple(items[1:]), True, self._s(meta))
+    def not_in_test(self, meta: Any, items: list[Any]) -> nodes.InList:
+        return nodes.InList(items[0], tuple(items[1:]), True, self._s(meta))
 
-    def compare_test(self, meta: Any, items: list[Any]) -> ast.Compare:
-        return ast.Compare(items[0], cast(ast.CompareOp, str(items[1])), items[2], self._s(meta))
+    def compare_test(self, meta: Any, items: list[Any]) -> nodes.Compare:
+        return nodes.Compare(items[0], cast(nodes.CompareOp, str(items[1])), items[2], self._s(meta))
 
-    def within_test(self, meta: Any, items: list[Any]) -> ast.TimeTest:
-        return ast.TimeTest(items[0], "within", items[1], None, self._s(meta))
+    def within_test(self, meta: Any, items: list[Any]) -> nodes.TimeTest:
+        return nodes.TimeTest(items[0], "within", items[1], None, self._s(meta))
 
-    def within_days_test(self, meta: Any, items: list[Any]) -> ast.TimeTest:
-        return ast.TimeTest(items[0], "within_days", None, int(items[1]), self._s(meta))
+    def within_days_test(self, meta: Any, items: list[Any]) -> nodes.TimeTest:
+        return nodes.TimeTest(items[0], "within_days", None, int(items[1]), self._s(meta))
 
-    def ago_test(self, meta: Any, items: list[Any]) -> ast.TimeTest:
-        return ast.TimeTest(items[0], "ago", items[1], None, self._s(meta))
+    def ago_test(self, meta: Any, items: list[Any]) -> nodes.TimeTest:
+        return nodes.TimeTest(items[0], "ago", items[1], None, self._s(meta))
 
-    def member_test(self, meta: Any, items: list[Any]) -> ast.Member:
-        return ast.Member(cast(ast.RequestField, str(items[0])), items[1], False, self._s(meta))
+    def member_test(self, meta: Any, items: list[Any]) -> nodes.Member:
+        return nodes.Member(cast(nodes.RequestField, str(items[0])), items[1], False, self._s(meta))
 
-    def not_member_test(self, meta: Any, items: list[Any]) -> ast.Member:
-        return ast.Member(cast(ast.RequestField, str(items[0])), items[1], True, self._s(meta))
+    def not_member_test(self, meta: Any, items: list[Any]) -> nodes.Member:
+        return nodes.Member(cast(nodes.RequestField, str(items[0])), items[1], True, self._s(meta))
 
 
 # The handlers of _ToAst as plain functions (self, meta, children), by rule name.
@@ -482,45 +482,45 @@ class _Outcomes(tuple):  # type: ignore[type-arg]
 _WARN = object()  # the `warn` mark after a rule's name
 
 
-def _split_tail(items: list[Any]) -> tuple[list[Any], ast.RuleTail]:
+def _split_tail(items: list[Any]) -> tuple[list[Any], nodes.RuleTail]:
     """A rule's items without its `warn` mark and clause tail, and the tail (with ``warn``)."""
     warn = any(i is _WARN for i in items)
-    tail = next((i for i in items if isinstance(i, ast.RuleTail)), ast.NO_TAIL)
-    kept = [i for i in items if i is not _WARN and not isinstance(i, ast.RuleTail)]
+    tail = next((i for i in items if isinstance(i, nodes.RuleTail)), nodes.NO_TAIL)
+    kept = [i for i in items if i is not _WARN and not isinstance(i, nodes.RuleTail)]
     if warn:
         tail = attrs.evolve(tail, warn=True)
     return kept, tail
 
 
-def _trigger_options(items: list[Any]) -> tuple[tuple[ast.Name, ...], str | None]:
+def _trigger_options(items: list[Any]) -> tuple[tuple[nodes.Name, ...], str | None]:
     """The optional ``with outcome O, ...`` and ``for each G`` after a quiet trigger."""
     outcomes = next((tuple(i) for i in items if isinstance(i, _Outcomes)), ())
     for_each = next((i for i in items if isinstance(i, str)), None)
     return outcomes, for_each
 
 
-def duration_unit(token: Token) -> ast.DurationUnit:
+def duration_unit(token: Token) -> nodes.DurationUnit:
     """``days`` -> ``day``: a TIME_UNIT token as its singular unit."""
-    return cast(ast.DurationUnit, str(token).rstrip("s"))
+    return cast(nodes.DurationUnit, str(token).rstrip("s"))
 
 
-def literal_value(token: Token, file: str) -> ast.Value:
+def literal_value(token: Token, file: str) -> nodes.Value:
     """A condition literal from its token; dates are checked here, so 2026-02-30 fails early."""
     span = token_span(file, token)
     kind = token.type
     text = str(token)
     if kind == "DATE":
         try:
-            return ast.Value("date", dt.date.fromisoformat(text), span)
+            return nodes.Value("date", dt.date.fromisoformat(text), span)
         except ValueError:
             raise PolicySyntaxError(f"`{text}` is not a real date", span) from None
     if kind == "NUMBER":
-        return ast.Value("number", float(text), span)
+        return nodes.Value("number", float(text), span)
     if kind == "STRING":
-        return ast.Value("text", unquote(token), span)
+        return nodes.Value("text", unquote(token), span)
     if kind in ("TRUE", "FALSE"):
-        return ast.Value("bool", kind == "TRUE", span)
-    return ast.Value("name", text, span)
+        return nodes.Value("bool", kind == "TRUE", span)
+    return nodes.Value("name", text, span)
 
 
 def describe_expected(expected: set[str], parser_terminals: dict[str, Any]) -> str:
@@ -902,7 +902,7 @@ class PartialParse:
     report those names as unknown: the syntax error already explains them, once.
     """
 
-    tree: ast.PolicyFile
+    tree: nodes.PolicyFile
     problems: tuple[PolicySyntaxError, ...]
     unparsed_words: frozenset[str] = frozenset()
     unparsed_rules: frozenset[str] = frozenset()
@@ -912,8 +912,8 @@ RULE_LINE = re.compile(r"^\S+\s*[\"“”'‘’]([^\"“”'‘’]*)")
 WORD = re.compile(r"\w+")
 
 
-def parse(text: str, file: str = "<policy>") -> ast.PolicyFile:
-    """Parse policy text into a :class:`ast.PolicyFile`.
+def parse(text: str, file: str = "<policy>") -> nodes.PolicyFile:
+    """Parse policy text into a :class:`nodes.PolicyFile`.
 
     Raises a :class:`PolicySyntaxError`, or an :class:`~policylang.errors.ErrorGroup` of
     every syntax error in the file when there are several.
@@ -998,8 +998,8 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
     source = Source(file, text)
     over = limit_error(text, source)
     if over is not None:
-        return PartialParse(ast.PolicyFile((), (), file), (over,))
-    parsed: list[ast.Statement] = []
+        return PartialParse(nodes.PolicyFile((), (), file), (over,))
+    parsed: list[nodes.Statement] = []
     problems: list[PolicySyntaxError] = []
     words: set[str] = set()
     rules: set[str] = set()
@@ -1023,7 +1023,7 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
 
     chunks = statement_chunks(text)
     if len(chunks) > MAX_STATEMENTS:
-        return PartialParse(ast.PolicyFile((), (), file), (PolicySyntaxError(
+        return PartialParse(nodes.PolicyFile((), (), file), (PolicySyntaxError(
             f"the policy has {len(chunks):,} statements, over the limit of {MAX_STATEMENTS:,}",
             Span.point(file, chunks[MAX_STATEMENTS].first, 1), hint="split it into several policies",
             source=source),))
@@ -1046,7 +1046,7 @@ def parse_partial(text: str, file: str = "<policy>") -> PartialParse:
                     words.update(found)
                     words.update(ascii_name(w) for w in found)  # as the error told the author to write it
     skip_to(len(lines) + 1)
-    tree = ast.PolicyFile(tuple(parsed), tuple(collect_comments(text)), file)
+    tree = nodes.PolicyFile(tuple(parsed), tuple(collect_comments(text)), file)
     return PartialParse(tree, tuple(problems), frozenset(words), frozenset(rules))
 
 
@@ -1061,13 +1061,13 @@ def _lexer_blank(line: str, last: bool) -> bool:
     return not body.strip(_LEXER_BLANKS)
 
 
-def _parse_text(parser: Any, text: str, source: Source) -> tuple[ast.Statement, ...]:
+def _parse_text(parser: Any, text: str, source: Source) -> tuple[nodes.Statement, ...]:
     """One Lark parse of the whole ``text`` (tests compare it with the statement-wise parse)."""
     return _parse_slice(parser, _ToAst(source.name), text, 0, len(text), 1, source)
 
 
 def _parse_slice(parser: Any, transformer: _ToAst, text: str, start: int, end: int, line: int,
-                 source: Source) -> tuple[ast.Statement, ...]:
+                 source: Source) -> tuple[nodes.Statement, ...]:
     """One Lark parse of ``text[start:end]``, a statement starting at line ``line``, column 1."""
     counter = LineCounter("\n")  # type: ignore[no-untyped-call]
     counter.char_pos = counter.line_start_pos = start
@@ -1092,9 +1092,9 @@ def _parse_slice(parser: Any, transformer: _ToAst, text: str, start: int, end: i
     return tuple(statements)
 
 
-def collect_comments(text: str) -> list[ast.Comment]:
+def collect_comments(text: str) -> list[nodes.Comment]:
     """Every ``#`` comment outside a quoted string, with its position."""
-    found: list[ast.Comment] = []
+    found: list[nodes.Comment] = []
     # split at "\n" only, as the lexer counts lines (str.splitlines also splits at \f, \x1c, ...)
     for number, line in enumerate(text.split("\n"), start=1):
         if "#" not in line:
@@ -1109,7 +1109,7 @@ def collect_comments(text: str) -> list[ast.Comment]:
             elif char == '"':
                 in_string = not in_string
             elif char == "#" and not in_string:
-                found.append(ast.Comment(line[index:].rstrip(), number, index + 1))
+                found.append(nodes.Comment(line[index:].rstrip(), number, index + 1))
                 break
     return found
 

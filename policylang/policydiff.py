@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from policylang import ast
+from policylang import nodes
 from policylang.lint import Shape, Traffic
 from policylang.rules import AnyRule, ClockRange, Policy, QuietRule
 from policylang.unparse import Unparser, quote
@@ -35,7 +35,7 @@ class Change:
 
 def body(policy: Policy, rule: AnyRule) -> str:
     """The rule as written after ``kind "name":`` (the formatter's unparser)."""
-    tree = policy.syntax or ast.PolicyFile(())
+    tree = policy.syntax or nodes.PolicyFile(())
     return Unparser.for_policy(tree).rule_body(rule.source)
 
 
@@ -86,11 +86,11 @@ def describe_change(old_policy: Policy, new_policy: Policy, old: AnyRule, new: A
         return [f'{quote(new.name)} is now a {new.kind} rule: {body(new_policy, new)} '
                 f"(was {old.kind}: {body(old_policy, old)})"]
     if old.match.text != new.match.text:
-        was = Unparser.for_policy(old_policy.syntax or ast.PolicyFile(())).text(old.source.selector)
-        now = Unparser.for_policy(new_policy.syntax or ast.PolicyFile(())).text(new.source.selector)
+        was = Unparser.for_policy(old_policy.syntax or nodes.PolicyFile(())).text(old.source.selector)
+        now = Unparser.for_policy(new_policy.syntax or nodes.PolicyFile(())).text(new.source.selector)
         out.append(f"{name} now governs {now or 'every contact'} instead of {was or 'every contact'}")
     o, n = old.source, new.source
-    if isinstance(o, ast.Cap) and isinstance(n, ast.Cap):
+    if isinstance(o, nodes.Cap) and isinstance(n, nodes.Cap):
         old_window = getattr(old, "window", None)
         new_window = getattr(new, "window", None)
         if o.limit != n.limit or o.window != n.window:
@@ -108,7 +108,7 @@ def describe_change(old_policy: Policy, new_policy: Policy, old: AnyRule, new: A
                 out.append(f"{name} now ends at {clock(after[1])} instead of {clock(before[1])}")
         else:
             out.append(f"{name} now reads {body(new_policy, new)} (was {body(old_policy, old)})")
-    elif not isinstance(o, (ast.Cap, ast.Quiet)) and attrs.evolve(nameless(old), selector=n.selector) != nameless(new):
+    elif not isinstance(o, (nodes.Cap, nodes.Quiet)) and attrs.evolve(nameless(old), selector=n.selector) != nameless(new):
         out.append(f"{name} now reads {body(new_policy, new)} (was {body(old_policy, old)})")
     return out
 

@@ -357,7 +357,7 @@ class Session:
         return table
 
     def cmd_timeline(self, rest: str) -> RenderableType:
-        from policylang.ast import Name
+        from policylang.nodes import Name
 
         name = rest.strip()
         if not name:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from policylang import ast
+from policylang import nodes
 from policylang.conditions import NEVER_HOLDS, Condition, TimeSpec
 from policylang.source import Span
 
@@ -81,7 +81,7 @@ class Consecutive:
 class Calendar:
     """The local calendar day, week (from Monday), month, quarter or year."""
 
-    unit: ast.CalendarUnit
+    unit: nodes.CalendarUnit
     text: str
 
 
@@ -171,11 +171,11 @@ class Rule:
     """Common part of every compiled rule."""
 
     index: int
-    kind: ast.RuleKind
+    kind: nodes.RuleKind
     name: str
     match: Match
     span: Span
-    source: ast.Rule = attrs.field(eq=False, repr=False)
+    source: nodes.Rule = attrs.field(eq=False, repr=False)
     warn: bool = attrs.field(default=False, kw_only=True)  # 11.14: a `warn` rule never denies
     scope: Scope | None = attrs.field(default=None, kw_only=True)  # 11.1 and 11.11
 
@@ -282,7 +282,7 @@ class Policy:
     rules: tuple[AnyRule, ...]
     exempted_by: dict[int, tuple[int, ...]]
     file: str = "<policy>"
-    syntax: ast.PolicyFile | None = attrs.field(default=None, repr=False)
+    syntax: nodes.PolicyFile | None = attrs.field(default=None, repr=False)
     # 11.17: the packs read (name -> version) and the pack each included rule came from
     sources: dict[str, str] = attrs.field(factory=dict)
     rule_packs: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=False)

@@ -3,7 +3,7 @@ definition, find references, rename, hover and the outline of ``policylang lsp``
 
 Built from the parser's AST (of the statements that parsed, so it works while a file has
 syntax errors) by a generic walk over its attrs nodes: forms added to the language later
-are indexed as long as they hold :class:`~policylang.ast.Name`, ``AttrRef`` and
+are indexed as long as they hold :class:`~policylang.nodes.Name`, ``AttrRef`` and
 ``ExemptTarget`` nodes.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from policylang import ast
+from policylang import nodes
 from policylang.source import Span
 
 VOCABULARY_KIND = {"channels": "channel", "teams": "team", "purposes": "purpose",
@@ -42,7 +42,7 @@ def _nodes(node: object) -> Iterator[object]:
                 yield from _nodes(getattr(node, field.name))
 
 
-def attribute_span(ref: ast.AttrRef) -> Span:
+def attribute_span(ref: nodes.AttrRef) -> Span:
     """The span of ``ATTR`` in ``customer.ATTR``."""
     s = ref.span
     return Span(s.file, s.end_line, max(s.end_column - len(ref.attribute), 1), s.end_line, s.end_column)
@@ -51,37 +51,37 @@ def attribute_span(ref: ast.AttrRef) -> Span:
 class SymbolIndex:
     """Every occurrence of every declared name in one policy file."""
 
-    def __init__(self, tree: ast.PolicyFile) -> None:
+    def __init__(self, tree: nodes.PolicyFile) -> None:
         self.tree = tree
         self.occurrences: list[Occurrence] = []
         self.kind_of: dict[str, str] = {}
         self.declarations: dict[tuple[str, str], Occurrence] = {}
-        self.attribute_types: dict[str, ast.AttrType] = {}
-        self.rules: dict[str, ast.Rule] = {}
+        self.attribute_types: dict[str, nodes.AttrType] = {}
+        self.rules: dict[str, nodes.Rule] = {}
         for statement in tree.statements:
-            if isinstance(statement, ast.Vocabulary):
+            if isinstance(statement, nodes.Vocabulary):
                 kind = VOCABULARY_KIND.get(statement.kind, statement.kind)
                 for name in statement.names:
                     self.kind_of.setdefault(name.value, kind)
                     self._declare(Occurrence(name.value, kind, name.span, True))
-            elif isinstance(statement, ast.CustomerBlock):
+            elif isinstance(statement, nodes.CustomerBlock):
                 for attribute in statement.attributes:
                     self.attribute_types.setdefault(attribute.name.value, attribute.type)
                     self._declare(Occurrence(attribute.name.value, "attribute", attribute.name.span, True))
-            elif isinstance(statement, ast.RULE_TYPES):
+            elif isinstance(statement, nodes.RULE_TYPES):
                 self.rules.setdefault(statement.name, statement)
                 self._declare(Occurrence(statement.name, "rule", statement.name_span, True))
         for statement in tree.statements:
-            if isinstance(statement, ast.Vocabulary):
+            if isinstance(statement, nodes.Vocabulary):
                 continue
             for node in _nodes(statement):
-                if isinstance(node, ast.Name) and node.value in self.kind_of:
-                    if isinstance(statement, ast.CustomerBlock):
+                if isinstance(node, nodes.Name) and node.value in self.kind_of:
+                    if isinstance(statement, nodes.CustomerBlock):
                         continue  # enum choices are values, not references to vocabulary
                     self.occurrences.append(Occurrence(node.value, self.kind_of[node.value], node.span, False))
-                elif isinstance(node, ast.AttrRef):
+                elif isinstance(node, nodes.AttrRef):
                     self.occurrences.append(Occurrence(node.attribute, "attribute", attribute_span(node), False))
-                elif isinstance(node, ast.ExemptTarget) and not node.is_kind:
+                elif isinstance(node, nodes.ExemptTarget) and not node.is_kind:
                     self.occurrences.append(Occurrence(node.text, "rule", node.span, False))
         self.occurrences.sort(key=lambda o: (o.span.line, o.span.column))
 

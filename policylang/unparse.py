@@ -3,7 +3,7 @@
 A method per node kind, in the style of sqlglot's ``Generator``: :meth:`Unparser.text` finds
 the method ``<kind>_text`` of a node's class (the class name in snake case: ``cap_text``,
 ``all_of_text``, ``time_spec_text``) and raises :class:`UnparseError` on a node it has no
-method for, never printing nothing. It prints the policy AST (:mod:`policylang.ast`), the
+method for, never printing nothing. It prints the policy AST (:mod:`policylang.nodes`), the
 compiled condition tree (:mod:`policylang.conditions`) and the scenario statements a REPL
 session saves.
 
@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from policylang import ast
 from policylang import conditions as cond
+from policylang import nodes
 from policylang.conditions import assert_never
 
 if TYPE_CHECKING:
@@ -77,11 +77,11 @@ class Unparser:
         self.kind_of = kind_of
 
     @classmethod
-    def for_policy(cls, tree: ast.PolicyFile) -> Unparser:
+    def for_policy(cls, tree: nodes.PolicyFile) -> Unparser:
         """The formatter's unparser for ``tree``: selector names grouped by declared kind."""
         kind_of: dict[str, str] = {}
         for statement in tree.statements:
-            if isinstance(statement, ast.Vocabulary):
+            if isinstance(statement, nodes.Vocabulary):
                 for name in statement.names:
                     kind_of.setdefault(name.value, statement.kind)
         return cls(kind_of)
@@ -102,22 +102,22 @@ class Unparser:
         return separator.join(self.text(n) for n in items)
 
     # ---- small nodes ------------------------------------------------------------------
-    def name_text(self, node: ast.Name) -> str:
+    def name_text(self, node: nodes.Name) -> str:
         return node.value
 
-    def duration_text(self, node: ast.Duration) -> str:
+    def duration_text(self, node: nodes.Duration) -> str:
         return duration_words(node.amount, node.unit)
 
-    def rolling_window_text(self, node: ast.RollingWindow) -> str:
+    def rolling_window_text(self, node: nodes.RollingWindow) -> str:
         return self.text(node.length)
 
-    def consecutive_days_text(self, node: ast.ConsecutiveDays) -> str:
+    def consecutive_days_text(self, node: nodes.ConsecutiveDays) -> str:
         return days_words(node.days)
 
-    def calendar_window_text(self, node: ast.CalendarWindow) -> str:
+    def calendar_window_text(self, node: nodes.CalendarWindow) -> str:
         return f"calendar {node.unit}"
 
-    def names(self, names: Sequence[ast.Name]) -> str:
+    def names(self, names: Sequence[nodes.Name]) -> str:
         """Selector names: kinds by spaces; with ``kind_of``, one kind's names by commas."""
         if self.kind_of is None:
             return " ".join(n.value for n in names)
@@ -131,7 +131,7 @@ class Unparser:
             previous = kind
         return out
 
-    def selector_text(self, node: ast.Selector) -> str:
+    def selector_text(self, node: nodes.Selector) -> str:
         parts = [self.names(node.names)] if node.names else []
         if node.by:
             parts.append("by " + self.join(node.by))
@@ -139,10 +139,10 @@ class Unparser:
             parts.append("except " + self.join(node.excepts))
         return " ".join(parts)
 
-    def attr_ref_text(self, node: ast.AttrRef) -> str:
+    def attr_ref_text(self, node: nodes.AttrRef) -> str:
         return f"customer.{node.attribute}"
 
-    def value_text(self, node: ast.Value) -> str:
+    def value_text(self, node: nodes.Value) -> str:
         if node.kind == "text":
             return quote(str(node.value))
         if node.kind == "bool":
@@ -151,39 +151,39 @@ class Unparser:
             return number_text(node.value)  # type: ignore[arg-type]
         return str(node.value)  # a name, or a date (str of a date is its ISO form)
 
-    def citation_text(self, node: ast.Citation) -> str:
+    def citation_text(self, node: nodes.Citation) -> str:
         return quote(node.text)
 
-    def cite(self, cite: Sequence[ast.Citation]) -> str:
+    def cite(self, cite: Sequence[nodes.Citation]) -> str:
         """`` cite "a", "b"`` (11.17), or nothing."""
         return " cite " + self.join(cite) if cite else ""
 
-    def outcomes(self, names: Sequence[ast.Name]) -> str:
+    def outcomes(self, names: Sequence[nodes.Name]) -> str:
         return " with outcome " + self.join(names) if names else ""
 
     # ---- conditions (the AST's) --------------------------------------------------------
     def wrap(self, node: object) -> str:
         """An operand of ``and``/``or``/``not``: a nested ``and``/``or`` in parentheses."""
         text = self.text(node)
-        wrapped = (ast.AllOf, ast.AnyOf, cond.Conjunction, cond.Disjunction)
+        wrapped = (nodes.AllOf, nodes.AnyOf, cond.Conjunction, cond.Disjunction)
         return f"({text})" if isinstance(node, wrapped) else text
 
-    def all_of_text(self, node: ast.AllOf) -> str:
+    def all_of_text(self, node: nodes.AllOf) -> str:
         return " and ".join(self.wrap(op) for op in node.operands)
 
-    def any_of_text(self, node: ast.AnyOf) -> str:
+    def any_of_text(self, node: nodes.AnyOf) -> str:
         return " or ".join(self.wrap(op) for op in node.operands)
 
-    def not_text(self, node: ast.Not) -> str:
+    def not_text(self, node: nodes.Not) -> str:
         return "not " + self.wrap(node.operand)
 
-    def flag_test_text(self, node: ast.FlagTest) -> str:
+    def flag_test_text(self, node: nodes.FlagTest) -> str:
         return self.text(node.attr)
 
-    def member_text(self, node: ast.Member) -> str:
+    def member_text(self, node: nodes.Member) -> str:
         return f"{node.field} {'not in' if node.negated else 'in'} {self.text(node.attr)}"
 
-    def time_test_text(self, node: ast.TimeTest) -> str:
+    def time_test_text(self, node: nodes.TimeTest) -> str:
         head = self.text(node.attr)
         if node.op == "within_days":
             return f"{head} within {days_words(node.days or 0)}"
@@ -191,10 +191,10 @@ class Unparser:
         length = self.text(node.duration)
         return f"{head} within {length}" if node.op == "within" else f"{head} at least {length} ago"
 
-    def in_list_text(self, node: ast.InList) -> str:
+    def in_list_text(self, node: nodes.InList) -> str:
         return f"{self.text(node.attr)} {'not in' if node.negated else 'in'} ({self.join(node.values)})"
 
-    def compare_text(self, node: ast.Compare) -> str:
+    def compare_text(self, node: nodes.Compare) -> str:
         return f"{self.text(node.attr)} {node.op} {self.text(node.value)}"
 
     # ---- conditions (the compiled tree) -------------------------------------------------
@@ -237,17 +237,17 @@ class Unparser:
         return f"{head} within {length}" if node.op == "within" else f"{head} at least {length} ago"
 
     # ---- quiet periods -------------------------------------------------------------------
-    def outside_text(self, node: ast.Outside) -> str:
+    def outside_text(self, node: nodes.Outside) -> str:
         return f"outside {node.start}-{node.end}"
 
-    def between_text(self, node: ast.Between) -> str:
+    def between_text(self, node: nodes.Between) -> str:
         return f"between {node.start} and {node.end}"
 
-    def on_days_text(self, node: ast.OnDays) -> str:
+    def on_days_text(self, node: nodes.OnDays) -> str:
         text = "on " + self.join(node.days)
         return text + (" " + self.text(node.clock) if node.clock is not None else "")
 
-    def within_after_text(self, node: ast.WithinAfter) -> str:
+    def within_after_text(self, node: nodes.WithinAfter) -> str:
         length = self.text(node.duration) if node.duration is not None else days_words(node.days or 0)
         count = f"{node.count} " if node.count is not None else ""
         text = f"within {length} after {count}{self.text(node.trigger)}"
@@ -275,7 +275,7 @@ class Unparser:
         return f"{self.text(node.days)} {self.text(node.clock)}"
 
     # ---- rules -----------------------------------------------------------------------------
-    def rule_tail_text(self, node: ast.RuleTail) -> str:
+    def rule_tail_text(self, node: nodes.RuleTail) -> str:
         """`` in zone "..." when ... from DATE until DATE`` (11.0), empty for no clauses."""
         text = ""
         if isinstance(node.zone, str):
@@ -290,54 +290,54 @@ class Unparser:
             text += " until " + self.join(node.until_items)
         return text
 
-    def head(self, rule: ast.Rule) -> str:
+    def head(self, rule: nodes.Rule) -> str:
         """``cap "name" warn:``: a rule's kind, name and mark."""
         return f"{rule.kind} {quote(rule.name)}{' warn' if rule.tail.warn else ''}:"
 
-    def rule_body(self, rule: ast.Rule) -> str:
+    def rule_body(self, rule: nodes.Rule) -> str:
         """Everything after the head, with the clauses of 11.0 and the citations after the body."""
         return self.body(rule) + self.text(rule.tail) + self.cite(rule.cite)
 
-    def body(self, rule: ast.Rule) -> str:
+    def body(self, rule: nodes.Rule) -> str:
         """The rule's own words, between the head and the clauses of 11.0."""
         match rule:
-            case ast.Cap():
+            case nodes.Cap():
                 return self.cap_body(rule)
-            case ast.Quiet():
+            case nodes.Quiet():
                 return self.quiet_body(rule)
-            case ast.Exclude():
+            case nodes.Exclude():
                 return self.exclude_body(rule)
-            case ast.Require():
+            case nodes.Require():
                 return self.require_body(rule)
-            case ast.Exclusive():
+            case nodes.Exclusive():
                 return self.exclusive_body(rule)
-            case ast.Exempt():
+            case nodes.Exempt():
                 return self.exempt_body(rule)
             case _:
                 assert_never(rule)
 
-    def rule_text(self, rule: ast.Rule) -> str:
+    def rule_text(self, rule: nodes.Rule) -> str:
         return f"{self.head(rule)} {self.rule_body(rule)}"
 
     cap_text = exclude_text = quiet_text = require_text = exclusive_text = exempt_text = rule_text
 
-    def counting_text(self, node: ast.Counting) -> str:
+    def counting_text(self, node: nodes.Counting) -> str:
         return f"{'counting only' if node.only else 'not counting'} outcome {self.join(node.outcomes)}"
 
-    def cap_body(self, rule: ast.Cap) -> str:
+    def cap_body(self, rule: nodes.Cap) -> str:
         text = f"at most {rule.limit} {self.text(rule.selector)} per {self.text(rule.window)}"
         text += f" for each {rule.for_each}" if rule.for_each else ""
         if rule.counting is not None:
             text += " " + self.text(rule.counting)
         return text
 
-    def quiet_body(self, rule: ast.Quiet) -> str:
+    def quiet_body(self, rule: nodes.Quiet) -> str:
         return f"no {self.text(rule.selector)} " + " or ".join(self.text(p) for p in (rule.period, *rule.more_periods))
 
-    def exclude_body(self, rule: ast.Exclude) -> str:
+    def exclude_body(self, rule: nodes.Exclude) -> str:
         return f"{self.text(rule.selector)} when {self.text(rule.condition)}"
 
-    def require_body(self, rule: ast.Require) -> str:
+    def require_body(self, rule: nodes.Require) -> str:
         text = f"{self.text(rule.selector)} after {self.text(rule.prerequisite)}"
         if rule.outcome is not None:
             text += self.outcomes((rule.outcome, *rule.more_outcomes))
@@ -349,13 +349,13 @@ class Unparser:
             text += f" within {self.text(rule.within)}"
         return text
 
-    def exclusive_body(self, rule: ast.Exclusive) -> str:
+    def exclusive_body(self, rule: nodes.Exclusive) -> str:
         return f"{self.text(rule.selector)} per {self.text(rule.distance)}"
 
-    def exempt_target_text(self, node: ast.ExemptTarget) -> str:
+    def exempt_target_text(self, node: nodes.ExemptTarget) -> str:
         return node.text if node.is_kind else quote(node.text)
 
-    def exempt_window_text(self, node: ast.ExemptWindow) -> str:
+    def exempt_window_text(self, node: nodes.ExemptWindow) -> str:
         text = ""
         if node.duration is not None:
             text += f"within {self.text(node.duration)} "
@@ -363,45 +363,45 @@ class Unparser:
             text += f"within {days_words(node.days)} "
         return text + f"after {self.text(node.opener)}" + self.outcomes(node.outcomes)
 
-    def exempt_body(self, rule: ast.Exempt) -> str:
+    def exempt_body(self, rule: nodes.Exempt) -> str:
         text = f"{self.text(rule.selector)} from {self.join(rule.targets)}"
         return text + (" " + self.text(rule.window) if rule.window is not None else "")
 
     # ---- declarations ---------------------------------------------------------------------
-    def policy_name_text(self, node: ast.PolicyName) -> str:
+    def policy_name_text(self, node: nodes.PolicyName) -> str:
         return f"policy {quote(node.title)}"
 
-    def policy_timezone_text(self, node: ast.PolicyTimezone) -> str:
+    def policy_timezone_text(self, node: nodes.PolicyTimezone) -> str:
         return f"timezone {quote(node.zone)}"
 
-    def vocabulary_text(self, node: ast.Vocabulary) -> str:
+    def vocabulary_text(self, node: nodes.Vocabulary) -> str:
         return f"{node.kind} {self.join(node.names)}"
 
-    def attr_type_text(self, node: ast.AttrType) -> str:
+    def attr_type_text(self, node: nodes.AttrType) -> str:
         if node.kind == "enum":
             return "one of " + self.join(node.choices)
         if node.kind == "set":
             return f"set of {node.element}"
         return node.kind
 
-    def attribute_text(self, node: ast.Attribute) -> str:
+    def attribute_text(self, node: nodes.Attribute) -> str:
         return f"{node.name.value}  {self.text(node.type)}"
 
-    def customer_block_text(self, node: ast.CustomerBlock) -> str:
+    def customer_block_text(self, node: nodes.CustomerBlock) -> str:
         return "\n  ".join(["customer", *(self.text(a) for a in node.attributes)])
 
-    def owner_decl_text(self, node: ast.OwnerDecl) -> str:
+    def owner_decl_text(self, node: nodes.OwnerDecl) -> str:
         return f"owner is {self.text(node.attr)}"
 
-    def precedence_text(self, node: ast.Precedence) -> str:
+    def precedence_text(self, node: nodes.Precedence) -> str:
         return "precedence " + self.join(node.teams, " > ")
 
-    def rename_text(self, node: ast.Rename) -> str:
+    def rename_text(self, node: nodes.Rename) -> str:
         if node.attribute:
             return f"customer.{node.old} as customer.{node.new}"
         return f"{node.old} as {node.new}"
 
-    def include_text(self, node: ast.Include) -> str:
+    def include_text(self, node: nodes.Include) -> str:
         text = f"include {quote(node.target)}"
         if node.version is not None:
             text += f" version {quote(node.version)}"
@@ -409,21 +409,21 @@ class Unparser:
             text += " with " + self.join(node.renames)
         return text
 
-    def pack_header_text(self, node: ast.PackHeader) -> str:
+    def pack_header_text(self, node: nodes.PackHeader) -> str:
         return f"pack {quote(node.name)} version {quote(node.version)}"
 
-    def holidays_text(self, node: ast.Holidays) -> str:
+    def holidays_text(self, node: nodes.Holidays) -> str:
         if node.attr is not None:
             return f"holidays from {self.text(node.attr)}"
         return f"holidays {quote(node.code or '')}"
 
-    def week_starts_text(self, node: ast.WeekStarts) -> str:
+    def week_starts_text(self, node: nodes.WeekStarts) -> str:
         return f"week starts {node.day.value}"
 
-    def hold_text(self, node: ast.Hold) -> str:
+    def hold_text(self, node: nodes.Hold) -> str:
         return f"hold {self.text(node.selector)} up to {self.text(node.duration)}"
 
-    def comment_text(self, node: ast.Comment) -> str:
+    def comment_text(self, node: nodes.Comment) -> str:
         return node.text
 
     # ---- scenario statements (what the REPL's ``save`` writes) --------------------------------

@@ -2,7 +2,7 @@
 and section 11 of the contract (``LANGUAGE-2.md``).
 
 It is an independent oracle: from policylang it imports only the parser and the AST it
-produces (``policylang.parser.parse``, ``policylang.ast``). Selector matching, clock ranges,
+produces (``policylang.parser.parse``, ``policylang.nodes``). Selector matching, clock ranges,
 days and dates, exemptions, precedence ranks, condition interpretation, every rule kind and
 displacement are written here again, plainly (linear scans over the whole ledger, datetimes
 and :mod:`zoneinfo`, no shared helpers), so a wrong compiler or a wrong rule graph shows up as
@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from policylang import ast
+from policylang import nodes
 from policylang.parser import parse
 
 UTC = dt.timezone.utc
@@ -57,7 +57,7 @@ UNIT_MONTHS = {"month": 1, "year": 12}
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 VOCAB_KINDS = {"channels": "channel", "teams": "team", "purposes": "purpose",
                "outcomes": "outcome", "events": "event"}
-RULE_NODES = (ast.Cap, ast.Quiet, ast.Exclude, ast.Require, ast.Exclusive, ast.Exempt)
+RULE_NODES = (nodes.Cap, nodes.Quiet, nodes.Exclude, nodes.Require, nodes.Exclusive, nodes.Exempt)
 
 
 @attrs.frozen
@@ -106,14 +106,14 @@ class Entry:
 class RefPolicy:
     timezone: str | None
     kind_of: dict[str, str]  # declared name -> channel, team, purpose, outcome, event
-    attributes: dict[str, ast.AttrType]
+    attributes: dict[str, nodes.AttrType]
     owner_attribute: str | None
     precedence: tuple[str, ...]
     rules: tuple[Any, ...]  # the AST rule nodes, in policy order
     holiday_code: str | None = None
     holiday_attribute: str | None = None
     week_start: int = 0
-    holds: tuple[ast.Hold, ...] = ()
+    holds: tuple[nodes.Hold, ...] = ()
 
     @property
     def outcomes(self) -> tuple[str, ...]:
@@ -121,12 +121,12 @@ class RefPolicy:
 
 
 def load(source: Any) -> RefPolicy:
-    """A policy from its text or its parsed :class:`ast.PolicyFile`."""
+    """A policy from its text or its parsed :class:`nodes.PolicyFile`."""
     if isinstance(source, RefPolicy):
         return source
     if isinstance(source, str):
         return _load_text(source)
-    assert isinstance(source, ast.PolicyFile), type(source)
+    assert isinstance(source, nodes.PolicyFile), type(source)
     return _load_tree(source)
 
 
@@ -135,10 +135,10 @@ def _load_text(text: str) -> RefPolicy:
     return _load_tree(parse(text, "reference.pol"))
 
 
-def _load_tree(tree: ast.PolicyFile) -> RefPolicy:
+def _load_tree(tree: nodes.PolicyFile) -> RefPolicy:
     timezone = None
     kind_of: dict[str, str] = {}
-    attributes: dict[str, ast.AttrType] = {}
+    attributes: dict[str, nodes.AttrType] = {}
     owner = None
     precedence: tuple[str, ...] = ()
     rules = []
@@ -146,26 +146,26 @@ def _load_tree(tree: ast.PolicyFile) -> RefPolicy:
     week_start = 0
     holds = []
     for statement in tree.statements:
-        if isinstance(statement, ast.PolicyTimezone):
+        if isinstance(statement, nodes.PolicyTimezone):
             timezone = statement.zone
-        elif isinstance(statement, ast.Vocabulary):
+        elif isinstance(statement, nodes.Vocabulary):
             for name in statement.names:
                 kind_of[name.value] = VOCAB_KINDS[statement.kind]
-        elif isinstance(statement, ast.CustomerBlock):
+        elif isinstance(statement, nodes.CustomerBlock):
             for attribute in statement.attributes:
                 attributes[attribute.name.value] = attribute.type
-        elif isinstance(statement, ast.OwnerDecl):
+        elif isinstance(statement, nodes.OwnerDecl):
             owner = statement.attr.attribute
-        elif isinstance(statement, ast.Precedence):
+        elif isinstance(statement, nodes.Precedence):
             precedence = tuple(n.value for n in statement.teams)
-        elif isinstance(statement, ast.Holidays):
+        elif isinstance(statement, nodes.Holidays):
             if statement.code is not None:
                 holiday_code = statement.code
             if statement.attr is not None:
                 holiday_attribute = statement.attr.attribute
-        elif isinstance(statement, ast.WeekStarts):
+        elif isinstance(statement, nodes.WeekStarts):
             week_start = DAY_NAMES.index(statement.day.value)
-        elif isinstance(statement, ast.Hold):
+        elif isinstance(statement, nodes.Hold):
             holds.append(statement)
         elif isinstance(statement, RULE_NODES):
             rules.append(statement)
@@ -173,12 +173,12 @@ def _load_tree(tree: ast.PolicyFile) -> RefPolicy:
                      holiday_attribute, week_start, tuple(holds))
 
 
-def seconds_of(duration: ast.Duration) -> int:
+def seconds_of(duration: nodes.Duration) -> int:
     """A fixed-length duration in seconds (months and years have none: see :func:`plus`)."""
     return duration.amount * UNIT_SECONDS[duration.unit]
 
 
-def months_of(duration: ast.Duration) -> int:
+def months_of(duration: nodes.Duration) -> int:
     return duration.amount * UNIT_MONTHS.get(duration.unit, 0)
 
 
@@ -205,7 +205,7 @@ def plus_months(instant: dt.datetime, months: int, zone: dt.tzinfo) -> dt.dateti
     return moved.replace(tzinfo=zone).astimezone(UTC)
 
 
-def plus(instant: dt.datetime, duration: ast.Duration, zone: dt.tzinfo) -> dt.datetime:
+def plus(instant: dt.datetime, duration: nodes.Duration, zone: dt.tzinfo) -> dt.datetime:
     """``instant`` + ``duration``; months are added in ``zone``."""
     months = months_of(duration)
     if months:
@@ -213,14 +213,14 @@ def plus(instant: dt.datetime, duration: ast.Duration, zone: dt.tzinfo) -> dt.da
     return instant + dt.timedelta(seconds=seconds_of(duration))
 
 
-def clock_minutes_of(time: ast.ClockTime) -> int:
+def clock_minutes_of(time: nodes.ClockTime) -> int:
     return time.hour * 60 + time.minute
 
 
 # ---- selectors, precedence -----------------------------------------------------------------
 
 
-def selector_matches(pol: RefPolicy, sel: ast.Selector, purpose: str, channel: str, team: str,
+def selector_matches(pol: RefPolicy, sel: nodes.Selector, purpose: str, channel: str, team: str,
                      owner: str | None) -> bool:
     """Names of one kind are OR-ed, kinds AND-ed; ``by`` teams; ``except`` removes (section 4)."""
     purposes = [n.value for n in sel.names if pol.kind_of.get(n.value) == "purpose"]
@@ -440,7 +440,7 @@ class Context:
     def t(self) -> dt.datetime:
         return self.request.at
 
-    def matches(self, sel: ast.Selector, contact: Entry) -> bool:
+    def matches(self, sel: nodes.Selector, contact: Entry) -> bool:
         return selector_matches(self.pol, sel, contact.purpose, contact.channel, contact.team, self.owner)
 
     def in_zone(self, zone: dt.tzinfo, group: str | None) -> Context:
@@ -472,7 +472,7 @@ def rule_zones(ctx: Context, rule: Any) -> list[dt.tzinfo]:
     fixed = rule.tail.zone
     if isinstance(fixed, str):
         return [zone_of(fixed)]
-    if isinstance(fixed, ast.AttrRef):
+    if isinstance(fixed, nodes.AttrRef):
         value = ctx.customer.get(fixed.attribute)
         names = [value] if isinstance(value, str) else list(value or ())
         if names:
@@ -492,10 +492,10 @@ def groups_of(ctx: Context, rule: Any) -> list[str | None]:
 
 
 def by_campaign(rule: Any) -> bool:
-    if isinstance(rule, ast.Cap):
+    if isinstance(rule, nodes.Cap):
         return rule.for_each == "campaign"
-    if isinstance(rule, ast.Quiet):
-        return any(isinstance(p, ast.WithinAfter) and p.for_each == "campaign" for p in quiet_parts(rule))
+    if isinstance(rule, nodes.Quiet):
+        return any(isinstance(p, nodes.WithinAfter) and p.for_each == "campaign" for p in quiet_parts(rule))
     return False
 
 
@@ -504,7 +504,7 @@ def effective_zone(ctx: Context, rule: Any) -> dt.tzinfo:
     return zone_of(rule.tail.zone) if isinstance(rule.tail.zone, str) else zone_of(ctx.pol.timezone)
 
 
-def is_date(name: ast.Name) -> bool:
+def is_date(name: nodes.Name) -> bool:
     return name.value[:1].isdigit()
 
 
@@ -513,7 +513,7 @@ def effective_period(ctx: Context, rule: Any) -> tuple[dt.datetime | None, dt.da
     tail = rule.tail
     start = first_instant(dt.date.fromisoformat(tail.start.value), zone) if tail.start is not None else None
     end = None
-    if not (isinstance(rule, ast.Exempt) and rule.window is not None):
+    if not (isinstance(rule, nodes.Exempt) and rule.window is not None):
         dates = [dt.date.fromisoformat(n.value) for n in tail.until_items if is_date(n)]
         end = first_instant(min(dates), zone) if dates else None
     return start, end
@@ -529,7 +529,7 @@ def in_force(ctx: Context, rule: Any) -> bool:
     return rule.tail.when is None or holds(ctx, rule.tail.when)
 
 
-def targets(exempt: ast.Exempt, rule: Any) -> bool:
+def targets(exempt: nodes.Exempt, rule: Any) -> bool:
     return any(t.text == rule.kind if t.is_kind else t.text == rule.name for t in exempt.targets)
 
 
@@ -538,7 +538,7 @@ def is_lifted(ctx: Context, rule: Any) -> bool:
     in force there and, with a window, inside an open window there (11.5, 11.6)."""
     req = ctx.request
     for other in ctx.pol.rules:
-        if not isinstance(other, ast.Exempt) or not targets(other, rule):
+        if not isinstance(other, nodes.Exempt) or not targets(other, rule):
             continue
         if not selector_matches(ctx.pol, other.selector, req.purpose, req.channel, req.team, ctx.owner):
             continue
@@ -558,7 +558,7 @@ class Win:
     closer: Entry | None  # the contact that closed it (inside the window), if one did
 
 
-def windows(ctx: Context, ex: ast.Exempt, ledger: Sequence[Entry]) -> list[Win]:
+def windows(ctx: Context, ex: nodes.Exempt, ledger: Sequence[Entry]) -> list[Win]:
     """Every window of ``ex`` in the ledger, in ``ctx.zone``."""
     spec = ex.window
     assert spec is not None
@@ -598,15 +598,15 @@ def windows(ctx: Context, ex: ast.Exempt, ledger: Sequence[Entry]) -> list[Win]:
     return out
 
 
-def window_open(ctx: Context, ex: ast.Exempt) -> bool:
+def window_open(ctx: Context, ex: nodes.Exempt) -> bool:
     return any(w.start <= ctx.t < w.end for w in windows(ctx, ex, ctx.ledger_for_windows))
 
 
-def excused(ctx: Context, rule: ast.Cap, contact: Entry, ledger: Sequence[Entry]) -> bool:
+def excused(ctx: Context, rule: nodes.Cap, contact: Entry, ledger: Sequence[Entry]) -> bool:
     """Placed inside an open window of an exemption naming the cap, in every zone of that
     exemption, which is in force at the decision (11.5): not counted."""
     for ex in ctx.pol.rules:
-        if not isinstance(ex, ast.Exempt) or ex.window is None or not targets(ex, rule):
+        if not isinstance(ex, nodes.Exempt) or ex.window is None or not targets(ex, rule):
             continue
         if not ctx.matches(ex.selector, contact):
             continue
@@ -627,7 +627,7 @@ def excused(ctx: Context, rule: ast.Cap, contact: Entry, ledger: Sequence[Entry]
 # ---- caps ------------------------------------------------------------------------------------
 
 
-def counts_outcome(pol: RefPolicy, rule: ast.Cap, contact: Entry) -> bool:
+def counts_outcome(pol: RefPolicy, rule: nodes.Cap, contact: Entry) -> bool:
     """``not counting outcome ..`` / ``counting only outcome ..`` leave out sent contacts
     recorded with those outcomes; an unknown outcome counts (11.3)."""
     counting = rule.counting
@@ -637,19 +637,19 @@ def counts_outcome(pol: RefPolicy, rule: ast.Cap, contact: Entry) -> bool:
     return contact.outcome in listed if counting.only else contact.outcome not in listed
 
 
-def cap_pool(ctx: Context, rule: ast.Cap, ledger: Sequence[Entry]) -> list[Entry]:
+def cap_pool(ctx: Context, rule: nodes.Cap, ledger: Sequence[Entry]) -> list[Entry]:
     """Counted contacts the rule is about, in the request's group when ``for each``."""
     return [c for c in counted(ledger)
             if ctx.matches(rule.selector, c) and in_group(ctx, rule.for_each, c)
             and counts_outcome(ctx.pol, rule, c) and not excused(ctx, rule, c, ctx.ledger_for_windows)]
 
 
-def cap_denies(ctx: Context, rule: ast.Cap, ledger: Sequence[Entry]) -> bool:
+def cap_denies(ctx: Context, rule: nodes.Cap, ledger: Sequence[Entry]) -> bool:
     pool = cap_pool(ctx, rule, ledger)
     t = ctx.t
     window = rule.window
     zone = ctx.zone
-    if isinstance(window, ast.RollingWindow):
+    if isinstance(window, nodes.RollingWindow):
         if months_of(window.length):
             # 11.2: a window from s ends at s + W; the busiest one holding t starts at t or
             # at a contact c with c <= t < c + W (no month subtraction)
@@ -662,11 +662,11 @@ def cap_denies(ctx: Context, rule: ast.Cap, ledger: Sequence[Entry]) -> bool:
         starts = {t, t - width + TICK} | {c.at for c in pool if t - width < c.at <= t}
         return any(sum(1 for c in pool if s <= c.at < s + width) >= rule.limit for s in starts)
     today = local_date(t, zone)
-    if isinstance(window, ast.CalendarWindow):
+    if isinstance(window, nodes.CalendarWindow):
         key = period_key(today, window.unit, ctx.pol.week_start)
         return sum(1 for c in pool if period_key(local_date(c.at, zone), window.unit, ctx.pol.week_start) == key) \
             >= rule.limit
-    assert isinstance(window, ast.ConsecutiveDays)
+    assert isinstance(window, nodes.ConsecutiveDays)
     for first in range(window.days):
         start = today - dt.timedelta(days=window.days - 1 - first)
         end = start + dt.timedelta(days=window.days - 1)
@@ -675,11 +675,11 @@ def cap_denies(ctx: Context, rule: ast.Cap, ledger: Sequence[Entry]) -> bool:
     return False
 
 
-def cap_counts_against(ctx: Context, rule: ast.Cap, contact: Entry) -> bool:
+def cap_counts_against(ctx: Context, rule: nodes.Cap, contact: Entry) -> bool:
     """Is ``contact`` (already known to be in the rule's pool) inside some window holding t?"""
     t = ctx.t
     window = rule.window
-    if isinstance(window, ast.RollingWindow):
+    if isinstance(window, nodes.RollingWindow):
         if months_of(window.length):
             return contact.at <= t < plus(contact.at, window.length, ctx.zone) or t <= contact.at < plus(
                 t, window.length, ctx.zone)
@@ -688,27 +688,27 @@ def cap_counts_against(ctx: Context, rule: ast.Cap, contact: Entry) -> bool:
     zone = ctx.zone
     today = local_date(t, zone)
     day = local_date(contact.at, zone)
-    if isinstance(window, ast.CalendarWindow):
+    if isinstance(window, nodes.CalendarWindow):
         return period_key(day, window.unit, ctx.pol.week_start) == period_key(today, window.unit, ctx.pol.week_start)
-    assert isinstance(window, ast.ConsecutiveDays)
+    assert isinstance(window, nodes.ConsecutiveDays)
     return abs((day - today).days) < window.days
 
 
 # ---- quiet -------------------------------------------------------------------------------------
 
 
-def quiet_parts(rule: ast.Quiet) -> tuple[Any, ...]:
+def quiet_parts(rule: nodes.Quiet) -> tuple[Any, ...]:
     return (rule.period, *rule.more_periods)
 
 
-def trigger_event(ctx: Context, period: ast.WithinAfter) -> str | None:
+def trigger_event(ctx: Context, period: nodes.WithinAfter) -> str | None:
     names = period.trigger.names
     if len(names) == 1 and ctx.pol.kind_of.get(names[0].value) == "event":
         return names[0].value
     return None
 
 
-def matching_triggers(ctx: Context, period: ast.WithinAfter, ledger: Sequence[Entry]) -> list[Entry]:
+def matching_triggers(ctx: Context, period: nodes.WithinAfter, ledger: Sequence[Entry]) -> list[Entry]:
     """Entries the period counts: the named event, or sent and planned contacts (planned only
     when no outcome is named; never void) in the request's group."""
     event = trigger_event(ctx, period)
@@ -723,23 +723,23 @@ def matching_triggers(ctx: Context, period: ast.WithinAfter, ledger: Sequence[En
     ]
 
 
-def count_in_window(ctx: Context, period: ast.WithinAfter, pool: list[Entry], x: Entry) -> int:
+def count_in_window(ctx: Context, period: nodes.WithinAfter, pool: list[Entry], x: Entry) -> int:
     """Entries of the pool in the window ending at ``x``, ``x`` included (11.12)."""
     window = period.count_window
-    if isinstance(window, ast.RollingWindow):
+    if isinstance(window, nodes.RollingWindow):
         width = dt.timedelta(seconds=seconds_of(window.length))
         return sum(1 for e in pool if x.at - width < e.at <= x.at)
     day = local_date(x.at, ctx.zone)
-    if isinstance(window, ast.ConsecutiveDays):
+    if isinstance(window, nodes.ConsecutiveDays):
         first = day - dt.timedelta(days=window.days - 1)
         return sum(1 for e in pool if e.at <= x.at and first <= local_date(e.at, ctx.zone))
-    assert isinstance(window, ast.CalendarWindow)
+    assert isinstance(window, nodes.CalendarWindow)
     key = period_key(day, window.unit, ctx.pol.week_start)
     return sum(1 for e in pool if e.at <= x.at
                and period_key(local_date(e.at, ctx.zone), window.unit, ctx.pol.week_start) == key)
 
 
-def triggers(ctx: Context, period: ast.WithinAfter, ledger: Sequence[Entry]) -> list[Entry]:
+def triggers(ctx: Context, period: nodes.WithinAfter, ledger: Sequence[Entry]) -> list[Entry]:
     """Entries that start a quiet stretch: every matching one, or with ``after N X in W``
     only those whose window holds N or more (11.12)."""
     pool = matching_triggers(ctx, period, ledger)
@@ -748,7 +748,7 @@ def triggers(ctx: Context, period: ast.WithinAfter, ledger: Sequence[Entry]) -> 
     return [x for x in pool if count_in_window(ctx, period, pool, x) >= period.count]
 
 
-def quiet_until(ctx: Context, period: ast.WithinAfter, trigger: Entry) -> dt.datetime:
+def quiet_until(ctx: Context, period: nodes.WithinAfter, trigger: Entry) -> dt.datetime:
     if period.duration is not None:
         return plus(trigger.at, period.duration, ctx.zone)
     assert period.days is not None
@@ -756,16 +756,16 @@ def quiet_until(ctx: Context, period: ast.WithinAfter, trigger: Entry) -> dt.dat
     return first_instant(day, ctx.zone)
 
 
-def quiet_holds(ctx: Context, period: ast.WithinAfter, trigger: Entry) -> bool:
+def quiet_holds(ctx: Context, period: nodes.WithinAfter, trigger: Entry) -> bool:
     return trigger.at <= ctx.t < quiet_until(ctx, period, trigger)
 
 
-def clock_quiet(period: ast.Outside | ast.Between, minute: float) -> bool:
+def clock_quiet(period: nodes.Outside | nodes.Between, minute: float) -> bool:
     start = clock_minutes_of(period.start)
     end = clock_minutes_of(period.end)
     # a range with start > end wraps past midnight
     inside = start <= minute < end if start < end else (minute >= start or minute < end)
-    return inside if isinstance(period, ast.Between) else not inside
+    return inside if isinstance(period, nodes.Between) else not inside
 
 
 def customer_calendar(ctx: Context) -> str | None:
@@ -776,7 +776,7 @@ def customer_calendar(ctx: Context) -> str | None:
     return ctx.pol.holiday_code
 
 
-def day_quiet(ctx: Context, period: ast.OnDays, day: dt.date) -> bool:
+def day_quiet(ctx: Context, period: nodes.OnDays, day: dt.date) -> bool:
     for name in period.days:
         text = name.value
         if text == "weekend" and day.weekday() >= 5:
@@ -792,7 +792,7 @@ def day_quiet(ctx: Context, period: ast.OnDays, day: dt.date) -> bool:
     return False
 
 
-def days_and_clock_quiet(ctx: Context, period: ast.OnDays, instant: dt.datetime) -> bool:
+def days_and_clock_quiet(ctx: Context, period: nodes.OnDays, instant: dt.datetime) -> bool:
     """``on DAYS``, alone or with a clock range (11.9): ``outside A-B`` is quiet on those
     dates before A and from B; a wrapping ``between A and B`` runs from A on the named date
     to B on the next."""
@@ -803,7 +803,7 @@ def days_and_clock_quiet(ctx: Context, period: ast.OnDays, instant: dt.datetime)
         return day_quiet(ctx, period, day)
     minute = local_minute(instant, ctx.zone)
     start, end = clock_minutes_of(rng.start), clock_minutes_of(rng.end)
-    if isinstance(rng, ast.Between) and start > end:
+    if isinstance(rng, nodes.Between) and start > end:
         if minute >= start:
             return day_quiet(ctx, period, day)
         if minute < end:
@@ -813,15 +813,15 @@ def days_and_clock_quiet(ctx: Context, period: ast.OnDays, instant: dt.datetime)
 
 
 def part_quiet(ctx: Context, period: Any, ledger: Sequence[Entry]) -> bool:
-    if isinstance(period, (ast.Outside, ast.Between)):
+    if isinstance(period, (nodes.Outside, nodes.Between)):
         return clock_quiet(period, local_minute(ctx.t, ctx.zone))
-    if isinstance(period, ast.OnDays):
+    if isinstance(period, nodes.OnDays):
         return days_and_clock_quiet(ctx, period, ctx.t)
-    assert isinstance(period, ast.WithinAfter)
+    assert isinstance(period, nodes.WithinAfter)
     return any(quiet_holds(ctx, period, e) for e in triggers(ctx, period, ledger))
 
 
-def quiet_denies(ctx: Context, rule: ast.Quiet, ledger: Sequence[Entry]) -> bool:
+def quiet_denies(ctx: Context, rule: nodes.Quiet, ledger: Sequence[Entry]) -> bool:
     return any(part_quiet(ctx, period, ledger) for period in quiet_parts(rule))
 
 
@@ -849,7 +849,7 @@ def time_value(ctx: Context, name: str) -> dt.datetime | None:
     return first_instant(value, ctx.zone)
 
 
-def time_test_holds(ctx: Context, test: ast.TimeTest) -> bool:
+def time_test_holds(ctx: Context, test: nodes.TimeTest) -> bool:
     a = time_value(ctx, test.attr.attribute)
     t = ctx.t
     if a is None or a > t:
@@ -864,33 +864,33 @@ def time_test_holds(ctx: Context, test: ast.TimeTest) -> bool:
     return plus(a, test.duration, ctx.zone) <= t
 
 
-def literal(value: ast.Value) -> Any:
+def literal(value: nodes.Value) -> Any:
     return value.value
 
 
 def holds(ctx: Context, cond: Any) -> bool:
     """Interpret a condition of the AST for this customer and request (section 5, 11.2)."""
-    if isinstance(cond, ast.AllOf):
+    if isinstance(cond, nodes.AllOf):
         return all(holds(ctx, c) for c in cond.operands)
-    if isinstance(cond, ast.AnyOf):
+    if isinstance(cond, nodes.AnyOf):
         return any(holds(ctx, c) for c in cond.operands)
-    if isinstance(cond, ast.Not):
+    if isinstance(cond, nodes.Not):
         return not holds(ctx, cond.operand)
-    if isinstance(cond, ast.TimeTest):
+    if isinstance(cond, nodes.TimeTest):
         return time_test_holds(ctx, cond)
-    if isinstance(cond, ast.FlagTest):
+    if isinstance(cond, nodes.FlagTest):
         return ctx.customer.get(cond.attr.attribute) is True
-    if isinstance(cond, ast.Member):
+    if isinstance(cond, nodes.Member):
         members = ctx.customer.get(cond.attr.attribute) or ()
         inside = getattr(ctx.request, cond.field) in list(members)
         return inside != cond.negated
     value = attribute_value(ctx, cond.attr.attribute)
     if value is None:
         return False  # a comparison with an absent value is false
-    if isinstance(cond, ast.InList):
+    if isinstance(cond, nodes.InList):
         inside = any(value == literal(v) for v in cond.values)
         return inside != cond.negated
-    assert isinstance(cond, ast.Compare), type(cond)
+    assert isinstance(cond, nodes.Compare), type(cond)
     other = literal(cond.value)
     op = cond.op
     if op in ("is", "=="):
@@ -908,12 +908,12 @@ def holds(ctx: Context, cond: Any) -> bool:
     raise AssertionError(op)
 
 
-def time_tests_in(cond: Any) -> list[ast.TimeTest]:
-    if isinstance(cond, ast.TimeTest):
+def time_tests_in(cond: Any) -> list[nodes.TimeTest]:
+    if isinstance(cond, nodes.TimeTest):
         return [cond]
-    if isinstance(cond, (ast.AllOf, ast.AnyOf)):
+    if isinstance(cond, (nodes.AllOf, nodes.AnyOf)):
         return [t for c in cond.operands for t in time_tests_in(c)]
-    if isinstance(cond, ast.Not):
+    if isinstance(cond, nodes.Not):
         return time_tests_in(cond.operand)
     return []
 
@@ -921,7 +921,7 @@ def time_tests_in(cond: Any) -> list[ast.TimeTest]:
 # ---- require, exclusive ---------------------------------------------------------------------
 
 
-def require_denies(ctx: Context, rule: ast.Require, ledger: Sequence[Entry]) -> bool:
+def require_denies(ctx: Context, rule: nodes.Require, ledger: Sequence[Entry]) -> bool:
     at_least = seconds_of(rule.at_least) if rule.at_least is not None else 0
     latest = ctx.t - dt.timedelta(seconds=at_least)
     earliest = None if rule.within is None else ctx.t - dt.timedelta(seconds=seconds_of(rule.within))
@@ -936,7 +936,7 @@ def require_denies(ctx: Context, rule: ast.Require, ledger: Sequence[Entry]) -> 
     return True
 
 
-def exclusive_near(ctx: Context, rule: ast.Exclusive, contact: Entry) -> bool:
+def exclusive_near(ctx: Context, rule: nodes.Exclusive, contact: Entry) -> bool:
     return (
         ctx.matches(rule.selector, contact)
         and contact.team != ctx.request.team
@@ -944,7 +944,7 @@ def exclusive_near(ctx: Context, rule: ast.Exclusive, contact: Entry) -> bool:
     )
 
 
-def exclusive_denies(ctx: Context, rule: ast.Exclusive, ledger: Sequence[Entry]) -> bool:
+def exclusive_denies(ctx: Context, rule: nodes.Exclusive, ledger: Sequence[Entry]) -> bool:
     return any(exclusive_near(ctx, rule, c) for c in counted(ledger))
 
 
@@ -952,15 +952,15 @@ def exclusive_denies(ctx: Context, rule: ast.Exclusive, ledger: Sequence[Entry])
 
 
 def body_denies(ctx: Context, rule: Any, ledger: Sequence[Entry]) -> bool:
-    if isinstance(rule, ast.Cap):
+    if isinstance(rule, nodes.Cap):
         return cap_denies(ctx, rule, ledger)
-    if isinstance(rule, ast.Quiet):
+    if isinstance(rule, nodes.Quiet):
         return quiet_denies(ctx, rule, ledger)
-    if isinstance(rule, ast.Exclude):
+    if isinstance(rule, nodes.Exclude):
         return holds(ctx, rule.condition)
-    if isinstance(rule, ast.Require):
+    if isinstance(rule, nodes.Require):
         return require_denies(ctx, rule, ledger)
-    if isinstance(rule, ast.Exclusive):
+    if isinstance(rule, nodes.Exclusive):
         return exclusive_denies(ctx, rule, ledger)
     raise AssertionError(f"the reference does not know {type(rule).__name__}")
 
@@ -983,15 +983,15 @@ def displaced_by(ctx: Context, rule: Any, ledger: Sequence[Entry], lower: list[E
     for here in judged_in(ctx, rule):
         if not in_force(here, rule):
             continue
-        if isinstance(rule, ast.Cap):
+        if isinstance(rule, nodes.Cap):
             pool = cap_pool(here, rule, lower)
             found.update((id(c), c) for c in pool if cap_counts_against(here, rule, c))
-        elif isinstance(rule, ast.Quiet):
+        elif isinstance(rule, nodes.Quiet):
             for period in quiet_parts(rule):
-                if isinstance(period, ast.WithinAfter):
+                if isinstance(period, nodes.WithinAfter):
                     found.update((id(c), c) for c in triggers(here, period, ledger)
                                  if id(c) in lower_ids and quiet_holds(here, period, c))
-        elif isinstance(rule, ast.Exclusive):
+        elif isinstance(rule, nodes.Exclusive):
             found.update((id(c), c) for c in lower if exclusive_near(here, rule, c))
     return list(found.values())
 
@@ -1045,7 +1045,7 @@ def judge(source: Any, customer: Mapping[str, Any], request: Any, ledger: Sequen
     denied: list[str] = []
     displaced_ids: set[int] = set()
     for rule in pol.rules:
-        if isinstance(rule, ast.Exempt) or rule.tail.warn or not subject(ctx, rule) or is_lifted(ctx, rule):
+        if isinstance(rule, nodes.Exempt) or rule.tail.warn or not subject(ctx, rule) or is_lifted(ctx, rule):
             continue
         if rule.kind not in DISPLACING:
             if denies(ctx, rule, entries):
@@ -1064,7 +1064,7 @@ def judge(source: Any, customer: Mapping[str, Any], request: Any, ledger: Sequen
     kept = [e for e in entries if id(e) not in displaced_ids]
     warnings = tuple(
         rule.name for rule in pol.rules
-        if not isinstance(rule, ast.Exempt) and rule.tail.warn and subject(ctx, rule)
+        if not isinstance(rule, nodes.Exempt) and rule.tail.warn and subject(ctx, rule)
         and not is_lifted(ctx, rule) and denies(ctx, rule, kept)
     )
     if denied:
@@ -1089,12 +1089,12 @@ def make_context(pol: RefPolicy, customer: Mapping[str, Any], request: Req, ledg
 # ---- next allowed -------------------------------------------------------------------------------
 
 
-def all_durations(pol: RefPolicy) -> list[ast.Duration]:
+def all_durations(pol: RefPolicy) -> list[nodes.Duration]:
     """Every duration written in a rule (windows, pauses, distances, ranges, time tests)."""
-    found: list[ast.Duration] = []
+    found: list[nodes.Duration] = []
 
     def walk(node: Any) -> None:
-        if isinstance(node, ast.Duration):
+        if isinstance(node, nodes.Duration):
             found.append(node)
         elif isinstance(node, (list, tuple)):
             for item in node:
@@ -1115,11 +1115,11 @@ def rule_durations(pol: RefPolicy) -> set[dt.timedelta]:
 def clock_minutes(pol: RefPolicy) -> set[int]:
     out: set[int] = set()
     for rule in pol.rules:
-        if not isinstance(rule, ast.Quiet):
+        if not isinstance(rule, nodes.Quiet):
             continue
         for period in quiet_parts(rule):
-            rng = period.clock if isinstance(period, ast.OnDays) else period
-            if isinstance(rng, (ast.Outside, ast.Between)):
+            rng = period.clock if isinstance(period, nodes.OnDays) else period
+            if isinstance(rng, (nodes.Outside, nodes.Between)):
                 out |= {clock_minutes_of(rng.start), clock_minutes_of(rng.end)}
     return out
 
@@ -1130,7 +1130,7 @@ def all_zone_names(pol: RefPolicy, customer: Mapping[str, Any]) -> set[str]:
         zone = rule.tail.zone
         if isinstance(zone, str):
             names.add(zone)
-        elif isinstance(zone, ast.AttrRef):
+        elif isinstance(zone, nodes.AttrRef):
             value = customer.get(zone.attribute)
             names |= {value} if isinstance(value, str) else set(value or ())
     return names
@@ -1251,7 +1251,7 @@ def static(pol: RefPolicy, customer: Mapping[str, Any], rule: Any) -> bool:
     if any(is_date(n) for n in rule.tail.until_items) or not timeless(rule):
         return False
     return not any(
-        isinstance(ex, ast.Exempt) and targets(ex, rule)
+        isinstance(ex, nodes.Exempt) and targets(ex, rule)
         and (ex.window is not None or ex.tail.start is not None or ex.tail.until_items or not timeless(ex))
         for ex in pol.rules
     )
@@ -1263,14 +1263,14 @@ def next_allowed(pol: RefPolicy, customer: Mapping[str, Any], request: Req, ledg
     # Shortcuts, not semantic changes: a static exclusion never ends, a static requirement
     # whose every prerequisite is too old never passes again.
     for rule in pol.rules:
-        if isinstance(rule, ast.Exempt) or rule.tail.warn or not subject(ctx, rule) or is_lifted(ctx, rule):
+        if isinstance(rule, nodes.Exempt) or rule.tail.warn or not subject(ctx, rule) or is_lifted(ctx, rule):
             continue
         if not static(pol, customer, rule):
             continue
-        if isinstance(rule, ast.Exclude) and denies(ctx, rule, ledger):
+        if isinstance(rule, nodes.Exclude) and denies(ctx, rule, ledger):
             return None
         # A prerequisite p helps only while u - within <= p, i.e. never if p < t - within.
-        if isinstance(rule, ast.Require):
+        if isinstance(rule, nodes.Require):
             outcomes = {o.value for o in ((rule.outcome,) if rule.outcome else ()) + rule.more_outcomes}
             within = None if rule.within is None else dt.timedelta(seconds=seconds_of(rule.within))
             if not any(

@@ -9,7 +9,7 @@ import json
 import attrs
 import pytest
 
-from policylang import ast, conditions, unparse
+from policylang import conditions, nodes, unparse
 from policylang.compiler import compile_policy
 from policylang.conditions import (
     Comparison,
@@ -102,7 +102,7 @@ def test_time_tests_are_half_open() -> None:
 def test_the_compiled_tree_prints_as_the_source_condition(condition: str) -> None:
     rule = exclude(condition)
     tree = parse(HEAD + f'exclude "x": any when {condition}\n').rules[0]
-    assert isinstance(tree, ast.Exclude)
+    assert isinstance(tree, nodes.Exclude)
     assert unparse.text(rule.condition) == unparse.text(tree.condition) == rule.condition_text
 
 
@@ -146,8 +146,8 @@ def test_the_interpreter_and_the_compiler_raise_on_an_unknown_node() -> None:
 class MysteryRule:
     """A rule-shaped node of no known kind."""
 
-    cite: tuple[ast.Citation, ...] = ()
-    selector: ast.Selector = ast.Selector()
+    cite: tuple[nodes.Citation, ...] = ()
+    selector: nodes.Selector = nodes.Selector()
 
 
 def test_every_statement_of_the_examples_prints() -> None:

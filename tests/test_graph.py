@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from policylang.ast import Exempt
 from policylang.cli import main
 from policylang.compiler import compile_policy
 from policylang.graph import RuleGraph, build_graph, to_dot, to_mermaid
+from policylang.nodes import Exempt
 from policylang.parser import parse
 from policylang.rules import Policy
 from tests.policy_strategies import valid_policies

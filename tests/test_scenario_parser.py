@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policylang.ast import Value
 from policylang.errors import PolicylangError, PolicySyntaxError, ScenarioError, format_error
+from policylang.nodes import Value
 from policylang.scenario import (
     Ask,
     Check,

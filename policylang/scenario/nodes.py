@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import attrs
 
-from policylang.ast import Name, span_field
+from policylang.nodes import Name, span_field
 from policylang.source import NOWHERE, Source, Span
 
 UTC = dt.timezone.utc

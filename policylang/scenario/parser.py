@@ -8,7 +8,6 @@ from typing import Any
 from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from policylang.ast import Name, Value
 from policylang.clock import valid_zone, zone_hint
 from policylang.errors import (
     PolicylangError,
@@ -18,6 +17,7 @@ from policylang.errors import (
     suggest,
 )
 from policylang.grammar import load_grammar
+from policylang.nodes import Name, Value
 from policylang.parser import describe_expected, keywords_of, syntax_error, token_span, unquote, without_bom
 from policylang.records import FIRST_YEAR, LAST_YEAR
 from policylang.scenario.nodes import (

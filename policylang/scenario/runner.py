@@ -9,7 +9,6 @@ from typing import Any
 
 import attrs
 
-from policylang.ast import Name, Value
 from policylang.compiler import compile_policy
 from policylang.decision import Decision
 from policylang.errors import (
@@ -18,6 +17,7 @@ from policylang.errors import (
     ScenarioError,
     did_you_mean,
 )
+from policylang.nodes import Name, Value
 from policylang.records import Contact, Customer, Entry, Event, Request, VoidLine
 from policylang.rules import ExemptRule, Policy
 from policylang.scenario.nodes import (
