@@ -68,16 +68,16 @@ def boundaries(text: str, customer: dict[str, Any], request: dict[str, Any], led
         start, end = reference.effective_period(ctx, rule)
         if req.at in (start, end):
             found.append("boundary: effective date at the request")
-        if isinstance(rule, reference.ast.Exempt) and rule.window is not None:
+        if isinstance(rule, reference.nodes.Exempt) and rule.window is not None:
             for zone in reference.rule_zones(ctx, rule):
                 wins = reference.windows(ctx.in_zone(zone, None), rule, entries)
                 if any(w.end == req.at for w in wins):
                     found.append("boundary: exemption window ends at the request")
                 if any(w.start <= req.at < w.end for w in wins):
                     found.append("exemption window open at the request")
-        if isinstance(rule, reference.ast.Quiet):
+        if isinstance(rule, reference.nodes.Quiet):
             for period in reference.quiet_parts(rule):
-                if isinstance(period, reference.ast.WithinAfter) and period.count is not None:
+                if isinstance(period, reference.nodes.WithinAfter) and period.count is not None:
                     pool = reference.matching_triggers(ctx, period, entries)
                     counts = {reference.count_in_window(ctx, period, pool, x) for x in pool}
                     if period.count in counts:
