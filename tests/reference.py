@@ -1270,7 +1270,9 @@ def next_allowed(pol: RefPolicy, customer: Mapping[str, Any], request: Req, ledg
         if isinstance(rule, nodes.Exclude) and denies(ctx, rule, ledger):
             return None
         # A prerequisite p helps only while u - within <= p, i.e. never if p < t - within.
-        if isinstance(rule, nodes.Require):
+        if isinstance(rule, nodes.Require) and denies(ctx, rule, ledger):
+            # (only while it denies now: a requirement out of force, e.g. its `when` false for
+            # this customer, is no reason to give up)
             outcomes = {o.value for o in ((rule.outcome,) if rule.outcome else ()) + rule.more_outcomes}
             within = None if rule.within is None else dt.timedelta(seconds=seconds_of(rule.within))
             if not any(
