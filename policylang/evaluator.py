@@ -1228,8 +1228,10 @@ def in_group(contact: Contact, group: str, wanted: object) -> bool:
 
 
 def period_zone(rule: CapRule, ctx: Context) -> dt.tzinfo:
-    """Customer time, except capacity (all customers): the policy's zone."""
-    return clock.zone(ctx.policy.timezone) if rule.kind == "capacity" else ctx.tz
+    """Customer time, except capacity (all customers): the policy's zone, unless the rule
+    names its own (``in zone``, 11.7), which the caller has made ``ctx.tz``."""
+    own_zone = rule.scope is not None and (rule.scope.fixed_zone is not None or rule.scope.zone_attr is not None)
+    return clock.zone(ctx.policy.timezone) if rule.kind == "capacity" and not own_zone else ctx.tz
 
 
 def check_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:

@@ -217,3 +217,17 @@ cap "r0": at most 1 marketing email per 90 minutes in zone "America/New_York" wh
     decision = policy.decide({"asked_at": "2026-10-02T05:30:00+05:30"}, request, ledger)
     assert decision.denied_by == ("r0",)
     assert decision.next_allowed_at == dt.datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+
+def test_a_capacity_month_window_is_read_in_the_rules_own_zone() -> None:
+    # 11.7: `in zone "America/New_York"` makes the rule read local time there, capacity too
+    # (whose windows are otherwise read in the policy's zone, UTC here). A contact at
+    # Feb 28 00:00 EST (05:00Z) leaves the 1-month window at Mar 28 00:00 EDT = 04:00Z (the
+    # clocks went forward on Mar 8); read in UTC it left at 05:00Z, an hour late.
+    policy = policylang.compile(HEAD.format(zone="") + (
+        'capacity "desk": at most 1 marketing email per 1 month in zone "America/New_York"\n'))
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-02-28T05:00:00+00:00"}
+    ledger = [{"at": "2026-02-28T05:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    decision = policy.decide({}, request, ledger)
+    assert decision.denied_by == ("desk",)
+    assert decision.next_allowed_at == dt.datetime(2026, 3, 28, 4, 0, tzinfo=UTC)
