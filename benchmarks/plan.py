@@ -115,7 +115,8 @@ def run_exact(folder: Path, workers: int | None, time_limit: float) -> dict[str,
     from policylang.commands.plan import read_inputs
     from policylang.plan import oracle
     from policylang.plan import problem as problem_mod
-    from policylang.plan.solve import exact, greedy, lagrangian
+    from policylang.plan.mip import exact
+    from policylang.plan.solve import greedy, lagrangian
 
     policy = policylang.load(folder / "bank.pol")
     candidates, customers, ledgers, cycle = read_inputs(

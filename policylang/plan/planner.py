@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -15,8 +16,9 @@ from policylang.inputs import where
 from policylang.plan import oracle
 from policylang.plan import problem as problem_mod
 from policylang.plan.inputs import Candidates, Cycle
+from policylang.plan.mip import Model, exact, polish
 from policylang.plan.problem import Problem
-from policylang.plan.solve import Solution, State, exact, greedy, lagrangian, pattern_index
+from policylang.plan.solve import Solution, State, greedy, lagrangian, pattern_index
 from policylang.records import Customer, Entry
 from policylang.rules import Policy
 
@@ -67,7 +69,10 @@ def plan(
     file: str = "<candidates>",
     eligibility: Callable[[Policy, Sequence[oracle.Job]], list[list[int]]] | None = None,
 ) -> PlanResult:
-    """Plan the cycle. ``solver``: ``exact`` (HiGHS), ``lagrangian`` or ``auto`` (by size).
+    """Plan the cycle. ``solver``: ``exact`` (HiGHS alone; the heuristic's plan when HiGHS
+    finds none in time), ``lagrangian`` (the Lagrangian heuristic, then blocks of customers
+    solved exactly) or ``auto`` (the heuristic, then, up to ``EXACT_PATTERNS``, HiGHS from
+    the heuristic's plan). ``time_limit`` caps the block polishing and HiGHS, each.
 
     ``eligibility`` runs the per-customer step (each customer's feasible subsets, see
     :func:`.oracle.all_patterns`) somewhere else, e.g. on Spark
@@ -84,21 +89,43 @@ def plan(
              [groups[j] for j in members[k]]) for k, c in enumerate(customer_ids)]
     masks = eligibility(policy, jobs) if eligibility is not None else oracle.all_patterns(policy, jobs, workers)
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, customer_ids, cust, members, masks)
+    began = time.perf_counter()
     base = greedy(problem)
     gains = problem.pattern_gain().tolist()
     greedy_value = base.objective(gains) if base.lower_limits_met() else None
     method = solver if solver != "auto" else ("exact" if problem.patterns <= EXACT_PATTERNS else "lagrangian")
-    solution = lagrangian(problem, iterations=iterations, members=base.members, start=base)
-    if method == "exact":
-        found = exact(problem, time_limit=time_limit, members=base.members,
-                      start=solution.state if solution.feasible else None)
+    model = Model(problem, base.members)
+    if solver == "exact":
+        # HiGHS alone, from nothing: what the brute-force test checks the model with
+        alone = exact(problem, time_limit=time_limit, model=model)
+        if alone.feasible:
+            solution = alone
+            rows = explain(policy, problem, solution, customers, ledgers)
+            return PlanResult(rows, summarise(problem, solution, rows, greedy_value), problem, solution)
+    heuristic = lagrangian(problem, iterations=iterations, members=base.members, start=base)
+    solution = heuristic
+    if heuristic.feasible:
+        # blocks of customers solved exactly, the others fixed (mip.polish): the heuristic's
+        # plan made precedence-aware and close to the optimum
+        polished = polish(problem, heuristic.state, time_limit=time_limit, model=model)
+        solution = attrs.evolve(heuristic, state=polished, objective=polished.objective(gains),
+                                method="lagrangian + blocks", seconds=time.perf_counter() - began)
+    if solver == "exact":
+        # HiGHS found no plan within its time: the heuristic's, with HiGHS's bound when it has one
+        bound = min(solution.bound, alone.bound) if math.isfinite(alone.bound) else solution.bound
+        solution = attrs.evolve(solution, bound=max(bound, solution.objective) if solution.feasible else bound,
+                                method=f"{solution.method} ({alone.method} found nothing)")
+    elif method == "exact":
+        # the heuristic's plan is HiGHS's first incumbent: past the time limit HiGHS returns
+        # it or better, with a proved bound
+        found = exact(problem, time_limit=time_limit, model=model, start=solution.state if solution.feasible else None)
         if found.feasible and (not solution.feasible or found.objective >= solution.objective - 1e-9):
-            bound = min(found.bound, solution.bound) if math.isfinite(solution.bound) else found.bound
-            solution = attrs.evolve(found, bound=max(bound, found.objective),
-                                    seconds=found.seconds + solution.seconds)
-        else:  # HiGHS found nothing better within its time: keep the heuristic's plan
+            bound = min(found.bound, heuristic.bound) if math.isfinite(heuristic.bound) else found.bound
+            solution = attrs.evolve(found, bound=max(bound, found.objective), seconds=time.perf_counter() - began)
+        else:  # HiGHS found nothing within its time: keep the heuristic's plan
             bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
-            solution = attrs.evolve(solution, bound=max(bound, solution.objective), method=f"lagrangian ({found.method} found nothing better)")
+            solution = attrs.evolve(solution, bound=max(bound, solution.objective),
+                                    method=f"{solution.method} ({found.method} found nothing better)")
     rows = explain(policy, problem, solution, customers, ledgers)
     summary = summarise(problem, solution, rows, greedy_value)
     return PlanResult(rows, summary, problem, solution)
