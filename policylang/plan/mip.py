@@ -35,6 +35,7 @@ import numpy as np
 from policylang.plan.problem import FloatArray, Problem
 from policylang.plan.solve import EPS, Solution, State, swaps
 
+DOUBLETON_EQUATIONS = 1 << 9  # HiGHS's presolve rule bit (see Model.run)
 Key = tuple[str, int, float]  # an indicator: ("row", r, threshold), ("cell", k, C_k <= t) or ("volume", k, V_k <= t)
 Link = tuple[Key, ...]  # one swap is blocked when one of these indicators is on
 
@@ -284,7 +285,7 @@ class Model:
         return values
 
     def run(self, built: Built, *, time_limit: float | None, start: State | None = None,
-            node_limit: int | None = None) -> tuple[Any, Any, list[float] | None]:
+            node_limit: int | None = None, presolve: bool = True) -> tuple[Any, Any, list[float] | None]:
         """Solve with HiGHS; (the HiGHS instance, its info, the column values or None)."""
         import highspy
 
@@ -301,6 +302,8 @@ class Model:
         h.setOptionValue("mip_rel_gap", 1e-9)
         if node_limit is not None:
             h.setOptionValue("mip_max_nodes", int(node_limit))
+        if not presolve:
+            h.setOptionValue("presolve", "off")
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = ncol, nrow
         lp.sense_ = highspy.ObjSense.kMaximize
@@ -317,6 +320,11 @@ class Model:
                            for i in built.integer]
         h.passModel(lp)
         if start is not None:
+            # HiGHS 1.16's presolve maps a start into the reduced model wrongly when it
+            # substitutes doubleton equations (the start, worth 0, was "feasible in the reduced
+            # space" at 1 and HiGHS returned its columns as optimal at 1; found by the
+            # brute-force test). Rule 9 of presolve_rule_off is that substitution.
+            h.setOptionValue("presolve_rule_off", DOUBLETON_EQUATIONS)
             solution = highspy.HighsSolution()
             solution.col_value = self.start_values(built, start)
             solution.value_valid = True
@@ -354,6 +362,10 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
     if start is not None and not valid(model, start):
         start = None
     h, info, values = model.run(built, time_limit=time_limit, start=start)
+    if values is not None and start is not None and not agrees(model, built, values, info):
+        # the columns are not worth what HiGHS reports: once more without presolve
+        h, info, values = model.run(built, time_limit=max(time_limit - (time.perf_counter() - began), 1.0),
+                                    start=start, presolve=False)
     status = h.getModelStatus()
     prices = np.zeros(len(problem.resources))
     if values is None:
@@ -374,6 +386,12 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
         # with the start's columns; not seen since every column of the start is given.)
         method = f"exact (columns worth {objective:.6g}, HiGHS reports {info.objective_function_value:.6g})"
     return Solution(state, objective, bound, prices, method, True, time.perf_counter() - began)
+
+
+def agrees(model: Model, built: Built, values: list[float], info: Any) -> bool:
+    """Are the columns HiGHS returned worth the objective it reports?"""
+    worth = sum(model.gains[p] for i, p in enumerate(built.patterns) if values[i] > 0.5)
+    return bool(abs(worth - float(info.objective_function_value)) <= 1e-6 * max(1.0, abs(worth)))
 
 
 def valid(model: Model, plan: State) -> bool:
@@ -402,7 +420,7 @@ def valid(model: Model, plan: State) -> bool:
                for c in range(problem.customers) for link in model.links(c, plan.choice[c]))
 
 
-def polish(problem: Problem, plan: State, *, block: int = 60, sweeps: int = 4, time_limit: float = 60.0,
+def polish(problem: Problem, plan: State, *, block: int = 50, sweeps: int = 20, time_limit: float = 60.0,
            node_limit: int = 200, members: list[list[int]] | None = None, model: Model | None = None) -> State:
     """Improve a valid plan by solving blocks of customers exactly, the others fixed.
 
