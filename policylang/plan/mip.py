@@ -420,7 +420,7 @@ def valid(model: Model, plan: State) -> bool:
                for c in range(problem.customers) for link in model.links(c, plan.choice[c]))
 
 
-def polish(problem: Problem, plan: State, *, block: int = 50, sweeps: int = 20, time_limit: float = 60.0,
+def polish(problem: Problem, plan: State, *, block: int = 200, sweeps: int = 20, time_limit: float = 60.0,
            node_limit: int = 200, members: list[list[int]] | None = None, model: Model | None = None) -> State:
     """Improve a valid plan by solving blocks of customers exactly, the others fixed.
 
