@@ -375,10 +375,14 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
     model.apply(built, values, state)
     objective = state.objective(model.gains)
     bound = float(info.mip_dual_bound)
-    if not math.isfinite(bound) or bound < objective:
-        bound = objective
-    prices = lp_prices(problem, state)
     proved = status == highspy.HighsModelStatus.kOptimal
+    if proved:
+        bound = max(bound, objective) if math.isfinite(bound) else objective
+    elif not math.isfinite(bound) or bound < objective - 1e-6 * max(1.0, abs(objective)):
+        # Stopped before HiGHS had a bound of its own (a dual bound below its own plan is
+        # none): no proof, so no bound from HiGHS; the caller keeps the Lagrangian one.
+        bound = math.inf
+    prices = lp_prices(problem, state)
     method = "exact" if proved else f"exact ({h.modelStatusToString(status)})"
     if abs(objective - info.objective_function_value) > 1e-6 * max(1.0, abs(objective)):
         # The plan is what the columns say; a proof about another value is no proof of it.
