@@ -935,7 +935,7 @@ def require_denies(ctx: Context, rule: nodes.Require, ledger: Sequence[Entry]) -
 
 def prerequisite_in_range(rule: nodes.Require, p: dt.datetime, t: dt.datetime, zone: dt.tzinfo) -> bool:
     """p + at_least <= t <= p + within, both ends kept (section 5); months added in ``zone``."""
-    if rule.at_least is not None and plus(p, rule.at_least, zone) > t:
+    if (p if rule.at_least is None else plus(p, rule.at_least, zone)) > t:
         return False
     return rule.within is None or t <= plus(p, rule.within, zone)
 
