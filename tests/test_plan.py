@@ -28,8 +28,8 @@ from policylang.arbitration import arbitrate
 from policylang.evaluator import decide
 from policylang.history import History
 from policylang.ledger import open_ledger
-from policylang.plan.inputs import Candidates, Cycle, Limits
 from policylang.plan import mip
+from policylang.plan.inputs import Candidates, Cycle, Limits
 from policylang.plan.planner import plan
 from policylang.plan.solve import greedy
 from policylang.plan.verify import problems
