@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import attrs
@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as HttpRequest
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Send
 
 from policylang import disclosure
 from policylang.arbitration import arbitrate
@@ -532,7 +533,7 @@ def guarded(service: Service, name: str, handler: Handler) -> Handler:
     return endpoint
 
 
-def build(settings: Settings, *, watch: bool = True) -> Starlette:
+def build(settings: Settings, *, watch: bool = True) -> Front:
     """The application for ``settings``."""
     service = Service(settings, watch=watch)
     routes = [
@@ -561,15 +562,39 @@ def build(settings: Settings, *, watch: bool = True) -> Starlette:
         yield
         service.close()  # after uvicorn has drained the requests in flight
 
+    endpoints = {(method, path): guarded(service, path, fn) for path, method, fn in routes}
     app = Starlette(
-        routes=[Route(path, guarded(service, path, fn), methods=[method]) for path, method, fn in routes],
+        routes=[Route(path, endpoints[method, path], methods=[method]) for path, method, fn in routes],
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,
     )
     app.state.service = service
-    return app
+    return Front(app, endpoints)
 
 
-def from_env() -> Starlette:
+class Front:
+    """The application uvicorn serves: a request for one of the service's own endpoints goes
+    straight to it; anything else (lifespan, an unknown path or method) to Starlette.
+
+    Every endpoint already answers every error itself (:func:`guarded`), so Starlette's
+    exception middleware and its route matching (a regular expression a route, in order)
+    only add cost: about a third of an empty request's time in the application."""
+
+    def __init__(self, app: Starlette, endpoints: Mapping[tuple[str, str], Handler]) -> None:
+        self.app = app
+        self.state = app.state
+        self.endpoints = dict(endpoints)
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            handler = self.endpoints.get((scope["method"], scope["path"]))
+            if handler is not None and not scope.get("root_path"):
+                response = await handler(HttpRequest(scope, receive))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def from_env() -> Front:
     """The factory uvicorn calls in each worker (``policylang serve`` sets the environment)."""
     return build(Settings.from_env(os.environ[ENV]))
