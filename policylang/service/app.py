@@ -578,7 +578,7 @@ class Front:
 
     Every endpoint already answers every error itself (:func:`guarded`), so Starlette's
     exception middleware and its route matching (a regular expression a route, in order)
-    only add cost: about a third of an empty request's time in the application."""
+    only add cost: about half of an empty request's time in the application."""
 
     def __init__(self, app: Starlette, endpoints: Mapping[tuple[str, str], Handler]) -> None:
         self.app = app
