@@ -589,6 +589,10 @@ class BatchLoads:
     def add(self, contact: Contact, owner: str | None) -> None:
         us = clock.micros(contact.at)
         for rule in self.rules:
+            # a sent contact whose outcome the rule leaves out (11.3) is not counted by it:
+            # the evaluator reads this window as it is
+            if rule.not_counted and contact.status == "sent" and contact.outcome in rule.not_counted:
+                continue
             if rule.match.matches(contact.purpose, contact.channel, contact.team, owner):
                 times, contacts = self.by_rule[rule.name]
                 at = bisect_right(times, us)
