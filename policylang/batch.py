@@ -38,7 +38,7 @@ import attrs
 import orjson
 
 from policylang import clock, ingest
-from policylang.arbitration import Cycle, grant
+from policylang.arbitration import Cycle, arbitration_order, grant
 from policylang.decision import Decision
 from policylang.errors import InputError
 from policylang.history import History, default_of
@@ -608,6 +608,18 @@ class BatchLoads:
                     del contacts[k]
                     break
 
+    def replace(self, fresh: Sequence[Contact]) -> None:
+        """Put each of ``fresh`` where an equal contact is counted (the same place, so the
+        order of contacts at one instant stays as it was)."""
+        placed = {id(c) for c in fresh}
+        for contact in fresh:
+            us = clock.micros(contact.at)
+            for times, contacts in self.by_rule.values():
+                for k in range(bisect_left(times, us), bisect_right(times, us)):
+                    if id(contacts[k]) not in placed and contacts[k] == contact:
+                        contacts[k] = contact
+                        break
+
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         """Counted contacts matching ``rule`` in ``[start, end)`` (the evaluator's ``Loads``)."""
         times, contacts, i, j = self.window(rule, clock.micros(start), clock.micros(end))
@@ -709,53 +721,109 @@ def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = 
     return answers
 
 
+Fetch = Callable[[int, int], dict[str, list[Any]]]
+
+
+@attrs.define
+class Waiting:
+    """A coupled customer before and while its cycle runs: what orders its requests in the
+    merge, and where its rows are (its cycle and ledger index are built at its first
+    request and dropped after its last, so the group holds few at once)."""
+
+    customer: str
+    values: Customer
+    owner: str | None
+    requests: list[Request]
+    order: list[int]
+    rows: list[int]
+    ids: list[str]
+    span: tuple[int, int]
+    cycle: Cycle | None = None
+    step: int = 0
+
+
 def _decide_coupled(policy: Policy, columns: dict[str, list[Any]], explain: bool) -> list[Answer]:
-    """The coupled group: the customers' cycles merged by time, capacity counted across them."""
+    """The coupled group, its rows given as columns (see :func:`decide_coupled`)."""
+    size = len(columns["key"])
+
+    def fetch(start: int, end: int) -> dict[str, list[Any]]:
+        return {name: values[start:end] for name, values in columns.items()}
+
+    return list(decide_coupled(policy, fetch, [(0, size)] if size else [], explain))
+
+
+def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]], explain: bool) -> Iterator[Answer]:
+    """The coupled group: the customers' cycles merged by time, capacity counted across them.
+
+    Its rows (sorted by customer, kind, row) are read through ``fetch(start, end)``, a span
+    of whole customers at a time (``spans``), twice: once to fill the counts and order the
+    requests, once per customer when its first request comes up. So only the counts, each
+    customer's requests and the cycles in progress are held, not the group's rows."""
     loads = BatchLoads(capacity_rules(policy))
-    kinds = columns["kind"]
-    cycles: list[Pending] = []
-    for customer, positions in _group_rows(columns):
-        if kinds[positions[0]] == LOAD:  # other customers' contacts, only counted
-            for k in positions:
-                loads.add(Contact(clock.instant(columns["at_us"][k]), columns["channel"][k], columns["purpose"][k],
-                                  columns["team"][k], columns["status"][k], columns["outcome"][k],
-                                  columns["campaign"][k], columns["id"][k], customer), columns["record"][k])
-            continue
-        pending = _pending(policy, columns, customer, [k for k in positions if kinds[k] != LOAD])
-        owner = _owner(policy, pending.values.values)
-        history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
-        for contact in history.counted:
-            loads.add(contact, owner)
-        # the cycle's own index must hand out the very contacts the loads hold
-        pending.cycle = Cycle(policy, pending.values, pending.cycle.requests, history, grant_ids=pending.ids)
-        cycles.append(pending)
+    cycles: list[Waiting | None] = []
+    for first, last in spans:
+        columns = fetch(first, last)
+        kinds = columns["kind"]
+        for customer, positions in _group_rows(columns):
+            if kinds[positions[0]] == LOAD:  # other customers' contacts, only counted
+                for k in positions:
+                    loads.add(Contact(clock.instant(columns["at_us"][k]), columns["channel"][k],
+                                      columns["purpose"][k], columns["team"][k], columns["status"][k],
+                                      columns["outcome"][k], columns["campaign"][k], columns["id"][k], customer),
+                              columns["record"][k])
+                continue
+            record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
+            values = customer_from_json(policy, orjson.loads(record), where("<customers>"))
+            owner = _owner(policy, values.values)
+            for contact in _history(columns, [k for k in positions if kinds[k] == LEDGER], customer).counted:
+                loads.add(contact, owner)
+            mine = [k for k in positions if kinds[k] == REQUEST]
+            requests = [Request(columns["team"][k], columns["channel"][k], columns["purpose"][k],
+                                clock.instant(columns["at_us"][k]), columns["campaign"][k], columns["priority"][k] or 0)
+                        for k in mine]
+            cycles.append(Waiting(customer, values, owner, requests, arbitration_order(policy, owner, requests),
+                                  [columns["row"][k] for k in mine], [columns["id"][k] for k in mine],
+                                  (first + positions[0], first + positions[-1] + 1)))
+        del columns
     heap: list[tuple[Any, ...]] = []
 
     def push(number: int) -> None:
-        pending = cycles[number]
-        if pending.step < len(pending.cycle.order):
-            index = pending.cycle.order[pending.step]
-            request = pending.cycle.requests[index]
-            owner = _owner(policy, pending.values.values)
-            heapq.heappush(heap, (clock.micros(request.at), policy.rank(request.team, owner), -request.priority,
-                                  pending.customer, pending.rows[index], number))
+        waiting = cycles[number]
+        assert waiting is not None
+        if waiting.step < len(waiting.order):
+            index = waiting.order[waiting.step]
+            request = waiting.requests[index]
+            heapq.heappush(heap, (clock.micros(request.at), policy.rank(request.team, waiting.owner), -request.priority,
+                                  waiting.customer, waiting.rows[index], number))
+        else:
+            cycles[number] = None  # done: its cycle and ledger index go
 
     for number in range(len(cycles)):
         push(number)
-    answers = []
     while heap:
         number = heapq.heappop(heap)[-1]
-        pending = cycles[number]
-        index = pending.cycle.order[pending.step]
-        pending.step += 1
-        decision = pending.cycle.decide(index, explain=explain, loads=loads)
+        waiting = cycles[number]
+        assert waiting is not None
+        if waiting.cycle is None:
+            columns = fetch(*waiting.span)
+            history = _history(columns, [k for k, kind in enumerate(columns["kind"]) if kind == LEDGER],
+                               waiting.customer)
+            del columns
+            # the cycle's own index must hand out the very contacts the counts hold (a
+            # decision leaves out the contacts it would displace by identity): swap the
+            # equal ones counted in the first pass for this index's, in place
+            loads.replace(list(history.counted))
+            waiting.cycle = Cycle(policy, waiting.values, waiting.requests, history, grant_ids=waiting.ids)
+        index = waiting.order[waiting.step]
+        waiting.step += 1
+        decision = waiting.cycle.decide(index, explain=explain, loads=loads)
         if decision.allowed:
             for contact in decision.displaces:
                 loads.remove(contact)
-            loads.add(grant(decision.request, pending.ids[index]), _owner(policy, pending.values.values))
-        answers.append(answer(pending, index, decision, explain))
+            loads.add(grant(decision.request, waiting.ids[index]), waiting.owner)
+        yield answer(Pending(waiting.customer, waiting.values, waiting.cycle, waiting.rows, waiting.ids),
+                     index, decision, explain)
         push(number)
-    return answers
 
 
 # ---- the output --------------------------------------------------------------------------
@@ -970,21 +1038,36 @@ def _decide_task(bucket: int | None) -> int:
 
     assert _POLICY is not None and _SCATTERED is not None
     scattered, explain = _SCATTERED, _EXPLAIN
-    answers: list[Answer] = []
+    work: Any
     if bucket is None:
         parts = [scattered.read("coupled", b, work_schema()) for b in range(scattered.buckets)]
         work = sort_work(pa.concat_tables(parts))
         del parts
-        answers = decide_group(_POLICY, {name: work.column(name).to_pylist() for name in work.column_names}, explain)
+
+        def fetch(start: int, end: int) -> dict[str, list[Any]]:
+            return work.slice(start, end - start).to_pydict()  # type: ignore[no-any-return]
+
+        found: Iterable[Answer] = decide_coupled(_POLICY, fetch, chunks(work, column="customer"), explain)
     else:
         work = scattered.read("work", bucket, work_schema())
-        for start, end in chunks(work):
-            part = work.slice(start, end - start)
-            answers.extend(decide_group(_POLICY, {name: part.column(name).to_pylist() for name in part.column_names},
-                                        explain))
-    del work
-    table = answers_table(answers, explain).sort_by("row")
+
+        def decided() -> Iterator[Answer]:
+            for start, end in chunks(work):
+                part = work.slice(start, end - start)
+                yield from decide_group(_POLICY, part.to_pydict(), explain)
+
+        found = decided()
+    # the answers as Arrow a few thousand at a time (dicts cost ten times the memory)
+    tables, answers = [], []
+    for one in found:
+        answers.append(one)
+        if len(answers) >= 10_000:
+            tables.append(answers_table(answers, explain))
+            answers = []
+    tables.append(answers_table(answers, explain))
     del answers
+    table = pa.concat_tables(tables).sort_by("row")
+    del tables
     rows = table.column("row").to_pylist()
     name = "coupled" if bucket is None else str(bucket)
     start = 0
