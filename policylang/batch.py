@@ -1,9 +1,12 @@
 """Batch decisions: every request of a file decided, customer by customer, on all cores.
 
-The job has three steps. *Prepare* (:func:`prepare`) reads the customers, the ledger and
-the requests (any format :mod:`policylang.tables` reads), validates every row with the same
-validators as the single-decision path (:mod:`policylang.inputs`), and lays them out as
-one Arrow table of *work rows* keyed by the group that decides them. *Decide*
+The job has three steps. *Prepare* reads the customers, the ledger and the requests (any
+format :mod:`policylang.tables` reads), validates every row with the same validators as the
+single-decision path (:mod:`policylang.inputs`), and lays them out as Arrow *work rows*
+keyed by the group that decides them: :func:`scatter` spills the validated rows a chunk at
+a time into per-bucket files (a hash of the customer), :func:`bucket_work` makes a bucket's
+work rows (the local engine, :func:`run_files`, goes bucket by bucket, so its memory does
+not grow with the input; :func:`prepare` gathers every bucket into one table for Spark). *Decide*
 (:func:`decide_group`) takes one group's rows and runs each customer's cycle through
 :class:`policylang.arbitration.Cycle`, i.e. the evaluator itself; it is the function both
 engines run (worker processes here, Spark executors in :mod:`policylang.spark`). *Finish*
