@@ -670,10 +670,26 @@ class Pending:
     step: int = 0
 
 
-def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: list[int]) -> Pending:
+Records = dict[bytes, dict[str, Any]]
+
+
+def _customer(policy: Policy, record: str, memo: Records) -> Customer:
+    """A customer from its record (validated when prepared). Customers with the same
+    attributes but their id share one validation (``memo``: for one policy only)."""
+    data = orjson.loads(record)
+    ident = data.pop("id")
+    key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    values = memo.get(key)
+    if values is None:
+        values = memo[key] = customer_from_json(policy, data, where("<customers>")).values
+    return Customer(str(ident), dict(values))
+
+
+def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: list[int],
+             memo: Records | None = None) -> Pending:
     kinds = columns["kind"]
     record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-    customer_record = customer_from_json(policy, orjson.loads(record), where("<customers>"))
+    customer_record = _customer(policy, record, {} if memo is None else memo)
     history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
     mine = [k for k in positions if kinds[k] == REQUEST]
     requests = [
@@ -717,8 +733,9 @@ def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = 
         rest = {name: values[:at] + values[end:] for name, values in columns.items()}
         answers.extend(_decide_coupled(policy, coupled, explain))
         columns = rest
+    memo: Records = {}
     for customer, positions in _group_rows(columns):
-        pending = _pending(policy, columns, customer, positions)
+        pending = _pending(policy, columns, customer, positions, memo)
         for index in pending.cycle.order:
             answers.append(answer(pending, index, pending.cycle.decide(index, explain=explain), explain))
     return answers
@@ -764,6 +781,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
     customer's requests and the cycles in progress are held, not the group's rows."""
     loads = BatchLoads(capacity_rules(policy))
     cycles: list[Waiting | None] = []
+    memo: Records = {}
     for first, last in spans:
         columns = fetch(first, last)
         kinds = columns["kind"]
@@ -776,7 +794,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
                               columns["record"][k])
                 continue
             record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-            values = customer_from_json(policy, orjson.loads(record), where("<customers>"))
+            values = _customer(policy, record, memo)
             owner = _owner(policy, values.values)
             for contact in _history(columns, [k for k in positions if kinds[k] == LEDGER], customer).counted:
                 loads.add(contact, owner)
