@@ -34,7 +34,7 @@ import os
 import re
 import zlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -670,7 +670,7 @@ class Pending:
     step: int = 0
 
 
-Records = dict[bytes, dict[str, Any]]
+Records = dict[bytes, Mapping[str, Any]]
 
 
 def _customer(policy: Policy, record: str, memo: Records) -> Customer:
@@ -679,10 +679,10 @@ def _customer(policy: Policy, record: str, memo: Records) -> Customer:
     data = orjson.loads(record)
     ident = data.pop("id")
     key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    values = memo.get(key)
-    if values is None:
-        values = memo[key] = customer_from_json(policy, data, where("<customers>")).values
-    return Customer(str(ident), dict(values))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = customer_from_json(policy, data, where("<customers>")).values
+    return Customer(str(ident), dict(found))
 
 
 def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: list[int],
