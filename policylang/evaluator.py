@@ -759,6 +759,8 @@ def rule_zones(rule: AnyRule, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]
         names = (value,) if isinstance(value, str) else tuple(value or ())
         if names:
             return tuple((clock.zone(n), f"{n} (customer.{scope.zone_attr})") for n in names)
+        if rule.kind == "capacity":  # 11.8: absent, it falls back to the customer's zones, every one
+            return ctx.zones
     if not ctx.zones or not reads_local_time(rule):
         return ()
     return ctx.zones

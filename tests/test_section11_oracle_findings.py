@@ -280,3 +280,18 @@ def test_a_capacity_rules_when_ends_at_its_instant_in_the_policys_zone() -> None
     decision = policy.decide(customer, request, ledger)
     assert decision.denied_by == ("r0",)
     assert decision.next_allowed_at == dt.datetime(2026, 3, 28, 4, 0, tzinfo=UTC)
+
+
+def test_a_capacity_rules_absent_zone_attribute_falls_back_to_every_customer_zone() -> None:
+    # 11.8: `in zone customer.ATTR` with the attribute absent falls back to the customer's zones
+    # (capacity too), each of them (11.7). A contact Feb 8 12:00Z + 1 month: 07:00 EST -> Mar 8
+    # 07:00 EDT = 11:00Z in New York, 13:00 CET -> Mar 8 13:00 CET = 12:00Z in Paris. The rule
+    # passes once it passes in both: 12:00Z (it was judged in the display zone only: 11:00Z).
+    policy = policylang.compile(CAPACITY_WHEN + "  work_zone zone\n" + (
+        'capacity "r0": at most 1 marketing email per 1 month in zone customer.work_zone\n'))
+    customer = {"timezone": ["America/New_York", "Europe/Paris"]}
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-03-08T10:00:00+00:00"}
+    ledger = [{"at": "2026-02-08T12:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    decision = policy.decide(customer, request, ledger)
+    assert decision.denied_by == ("r0",)
+    assert decision.next_allowed_at == dt.datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
