@@ -59,7 +59,7 @@ class Cycle:
     itself, so both share this one account of what a grant does to the ledger.
     """
 
-    __slots__ = ("policy", "customer", "values", "requests", "order", "grant_ids", "_entries", "_history")
+    __slots__ = ("policy", "customer", "values", "requests", "order", "grant_ids", "_entries", "_history", "_undecided")
 
     def __init__(self, policy: Policy, customer: Customer | Mapping[str, Any], requests: Sequence[Request],
                  ledger: Iterable[Entry] | History = (), grant_ids: Sequence[str | None] | None = None) -> None:
@@ -74,6 +74,7 @@ class Cycle:
         # A prebuilt index is used as it is until the first grant changes the ledger.
         self._history: History | None = ledger if isinstance(ledger, History) else None
         self._entries: list[Entry] | None = None if isinstance(ledger, History) else list(ledger)
+        self._undecided = len(requests)
 
     def decide(self, index: int, *, explain: bool = False, loads: Loads | None = None) -> Decision:
         """Decide request ``index``; a grant becomes a planned contact the next ones see."""
@@ -82,7 +83,10 @@ class Cycle:
             self._history = History(self._entries)
         request = self.requests[index]
         decision = decide(self.policy, self.customer, request, self._history, explain=explain, loads=loads)
-        if decision.allowed:
+        self._undecided -= 1
+        # after the cycle's last request no decision reads the ledger again: the grant is
+        # not added (in a batch of two requests per customer, half the growing was for nothing)
+        if decision.allowed and self._undecided > 0:
             ident = self.grant_ids[index] if self.grant_ids is not None else f"request-{index}"
             # an index built from columns grows by a row; one built from records is rebuilt
             grown = self._history.plus(grant(request, ident), decision.displaces) if self._entries is None else None

@@ -1,9 +1,12 @@
 """Batch decisions: every request of a file decided, customer by customer, on all cores.
 
-The job has three steps. *Prepare* (:func:`prepare`) reads the customers, the ledger and
-the requests (any format :mod:`policylang.tables` reads), validates every row with the same
-validators as the single-decision path (:mod:`policylang.inputs`), and lays them out as
-one Arrow table of *work rows* keyed by the group that decides them. *Decide*
+The job has three steps. *Prepare* reads the customers, the ledger and the requests (any
+format :mod:`policylang.tables` reads), validates every row with the same validators as the
+single-decision path (:mod:`policylang.inputs`), and lays them out as Arrow *work rows*
+keyed by the group that decides them: :func:`scatter` spills the validated rows a chunk at
+a time into per-bucket files (a hash of the customer), :func:`bucket_work` makes a bucket's
+work rows (the local engine, :func:`run_files`, goes bucket by bucket, so its memory does
+not grow with the input; :func:`prepare` gathers every bucket into one table for Spark). *Decide*
 (:func:`decide_group`) takes one group's rows and runs each customer's cycle through
 :class:`policylang.arbitration.Cycle`, i.e. the evaluator itself; it is the function both
 engines run (worker processes here, Spark executors in :mod:`policylang.spark`). *Finish*
@@ -29,15 +32,16 @@ import datetime as dt
 import heapq
 import os
 import re
+import zlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 import orjson
 
 from policylang import clock, ingest
-from policylang.arbitration import Cycle, grant
+from policylang.arbitration import Cycle, arbitration_order, grant
 from policylang.decision import Decision
 from policylang.errors import InputError
 from policylang.history import History, default_of
@@ -110,8 +114,15 @@ def _owner(policy: Policy, values: Any) -> str | None:
 
 def read_customers(policy: Policy, path: str, problems: Problems) -> dict[str, tuple[int, str, str | None]]:
     """Customer id -> (row, the record as JSON text, owner), every row validated."""
+    return {ident: (number, record, owner) for ident, number, record, owner in customer_rows(policy, path, problems)}
+
+
+def customer_rows(policy: Policy, path: str, problems: Problems,
+                  seen: dict[str, int] | None = None) -> Iterator[tuple[str, int, str, str | None]]:
+    """(id, row, the record as JSON text, owner) of every valid customer row, in file
+    order; ``seen`` (id -> row, filled here) finds an id given twice."""
     kinds = {name: spec.kind for name, spec in policy.attributes.items()}
-    found: dict[str, tuple[int, str, str | None]] = {}
+    found: dict[str, int] = {} if seen is None else seen
     for number, row in read_rows(path, kinds=kinds):
         if isinstance(row, InputError):
             problems.add(path, number, row)
@@ -125,11 +136,11 @@ def read_customers(policy: Policy, path: str, problems: Problems) -> dict[str, t
             problems.add(path, number, exc, row)
             continue
         if customer.id in found:
-            problems.add(path, number, f"customer `{customer.id}` is given twice (first on row {found[customer.id][0]})",
+            problems.add(path, number, f"customer `{customer.id}` is given twice (first on row {found[customer.id]})",
                          row, "id")
             continue
-        found[customer.id] = (number, orjson.dumps(row).decode(), _owner(policy, customer.values))
-    return found
+        found[customer.id] = number
+        yield customer.id, number, orjson.dumps(row).decode(), _owner(policy, customer.values)
 
 
 def _customer_of(row: Row, file: str, number: int, problems: Problems) -> str | None:
@@ -146,7 +157,15 @@ LEDGER_COLUMNS = ("row", "customer", "at_us", "channel", "purpose", "team", "sta
 
 def read_ledger(policy: Policy, path: str, problems: Problems) -> Any:
     """Every valid ledger row, as a pyarrow table of :data:`LEDGER_COLUMNS` (Arrow holds
-    a ten-million-row ledger in a fraction of the memory of Python objects).
+    a ten-million-row ledger in a fraction of the memory of Python objects)."""
+    import pyarrow as pa
+
+    return pa.Table.from_batches(list(ledger_batches(policy, path, problems)), schema=ledger_schema())
+
+
+def ledger_batches(policy: Policy, path: str, problems: Problems) -> Iterator[Any]:
+    """Every valid ledger row, as pyarrow record batches of :data:`LEDGER_COLUMNS`, a
+    chunk of the file at a time.
 
     Chunks of rows go through the columnar fast path of :mod:`policylang.ingest` (names
     checked per distinct value, instants a column at a time); a chunk it will not vouch for
@@ -155,16 +174,16 @@ def read_ledger(policy: Policy, path: str, problems: Problems) -> Any:
     import pyarrow as pa
 
     schema = ledger_schema()
-    batches: list[Any] = []
     out: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
     chunk: list[tuple[int, Row]] = []
 
-    def flush() -> None:
+    def flush() -> Any:
         flush_rows()
-        batches.append(pa.record_batch([pa.array(out[name], schema.field(name).type) for name in LEDGER_COLUMNS],
-                                       schema=schema))
+        batch = pa.record_batch([pa.array(out[name], schema.field(name).type) for name in LEDGER_COLUMNS],
+                                schema=schema)
         for values in out.values():
             values.clear()
+        return batch
 
     def flush_rows() -> None:
         contacts = [(n, r) for n, r in chunk if "event" not in r]
@@ -215,9 +234,8 @@ def read_ledger(policy: Policy, path: str, problems: Problems) -> Any:
             continue
         chunk.append((number, row))
         if len(chunk) >= 50_000:
-            flush()
-    flush()
-    return pa.Table.from_batches(batches, schema=schema)
+            yield flush()
+    yield flush()
 
 
 def ledger_schema() -> Any:
@@ -254,28 +272,168 @@ def capacity_rules(policy: Policy) -> list[CapRule]:
     return [rule for rule in policy.rules if isinstance(rule, CapRule) and rule.kind == "capacity"]
 
 
-def prepare(policy: Policy, customers_path: str, ledger_path: str | None, requests_path: str,
-            problems: Problems) -> Prepared:
-    """Read and validate the three inputs into work rows; bad rows go to ``problems``.
+BUCKET_CUSTOMERS = 20_000  # customers per bucket: what one worker holds at a time
+CHUNK_ROWS = 50_000  # input rows validated and spilled at a time
+
+
+def request_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([("row", pa.int64()), ("customer", pa.string()), ("id", pa.string()), ("team", pa.string()),
+                      ("channel", pa.string()), ("purpose", pa.string()), ("at_us", pa.int64()),
+                      ("campaign", pa.string()), ("priority", pa.int64())])
+
+
+def customer_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([("id", pa.string()), ("row", pa.int64()), ("record", pa.string()), ("owner", pa.string())])
+
+
+def bucket_of(customer: str, buckets: int) -> int:
+    """The bucket of a customer: a stable hash, so all of a customer's rows meet in one."""
+    return zlib.crc32(customer.encode()) % buckets
+
+
+@attrs.define
+class Scattered:
+    """The validated inputs spilled to Arrow files in ``folder``, a part per bucket; each
+    bucket holds whole customers (their record, ledger rows and requests)."""
+
+    folder: str
+    buckets: int
+    requests: int  # valid requests
+    last_row: int  # the largest request row number (0 when there is none)
+
+    def path(self, part: str, bucket: int) -> str:
+        return os.path.join(self.folder, f"{part}-{bucket}.arrow")
+
+    def read(self, part: str, bucket: int, schema: Any) -> Any:
+        return read_spill(self.path(part, bucket), schema)
+
+
+def read_spill(path: str, schema: Any) -> Any:
+    """A spilled Arrow stream as a table (an empty one when nothing was written there)."""
+    import pyarrow as pa
+
+    if not os.path.exists(path):
+        return schema.empty_table()
+    with pa.OSFile(path, "rb") as source:
+        return pa.ipc.open_stream(source).read_all()
+
+
+class Spill:
+    """Arrow stream writers, one per bucket, opened on first use."""
+
+    def __init__(self, scattered: Scattered, part: str, schema: Any) -> None:
+        self.scattered, self.part, self.schema = scattered, part, schema
+        self.writers: dict[int, tuple[Any, Any]] = {}
+
+    def write(self, batch: Any, customers: Sequence[str]) -> None:
+        """Append ``batch``'s rows, each to the bucket of its customer."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not batch.num_rows:
+            return
+        count = self.scattered.buckets
+        if count == 1:
+            self._writer(0).write(batch)
+            return
+        memo: dict[str, int] = {}
+        ids = [memo[c] if c in memo else memo.setdefault(c, bucket_of(c, count)) for c in customers]
+        order = pc.sort_indices(pa.array(ids, pa.int32()))
+        batch = batch.take(order)
+        sizes = [0] * count
+        for b in ids:
+            sizes[b] += 1
+        at = 0
+        for b, size in enumerate(sizes):
+            if size:
+                self._writer(b).write(batch.slice(at, size))
+                at += size
+
+    def _writer(self, bucket: int) -> Any:
+        import pyarrow as pa
+
+        if bucket not in self.writers:
+            sink = pa.OSFile(self.scattered.path(self.part, bucket), "wb")
+            self.writers[bucket] = (sink, pa.ipc.new_stream(sink, self.schema))
+        return self.writers[bucket][1]
+
+    def close(self) -> None:
+        for sink, writer in self.writers.values():
+            writer.close()
+            sink.close()
+        self.writers.clear()
+
+
+def scatter(policy: Policy, customers_path: str, ledger_path: str | None, requests_path: str, problems: Problems,
+            folder: str, *, bucket_customers: int | None = None) -> Scattered:
+    """Read and validate the three inputs a chunk at a time into per-bucket Arrow files in
+    ``folder``; bad rows go to ``problems``. What stays in memory is a set of customer ids
+    (and the request ids, to find one given twice), never the rows.
 
     A request whose customer has no (valid) record, or whose customer's ledger has a bad
     row, is refused too: deciding it would silently use a wrong record or ledger.
     """
     import pyarrow as pa
 
-    customers = read_customers(policy, customers_path, problems)
+    # The customers first, into one file: their number sets the number of buckets.
+    seen: dict[str, int] = {}
+    everyone = Scattered(folder, 1, 0, 0)
+    spill = Spill(everyone, "customers-all", customer_schema())
+    rows: list[tuple[str, int, str, str | None]] = []
+
+    def flush_customers() -> None:
+        if rows:
+            spill.write(pa.RecordBatch.from_arrays([pa.array(list(column), kind.type) for column, kind in
+                                                    zip(zip(*rows, strict=True), customer_schema(), strict=True)],
+                                                   schema=customer_schema()), ())
+        rows.clear()
+
+    for found in customer_rows(policy, customers_path, problems, seen):
+        rows.append(found)
+        if len(rows) >= CHUNK_ROWS:
+            flush_customers()
+    flush_customers()
+    spill.close()
+    known = set(seen)
+    del seen
     bad_customers = {bad.data.get("id") for bad in problems.rows if bad.data and isinstance(bad.data.get("id"), str)}
-    ledger = ledger_schema().empty_table()
+    size = max(1, bucket_customers or BUCKET_CUSTOMERS)
+    out = Scattered(folder, max(1, -(-len(known) // size)), 0, 0)
+    spill = Spill(out, "customers", customer_schema())
+    everything = everyone.path("customers-all", 0)
+    if os.path.exists(everything):
+        with pa.OSFile(everything, "rb") as source:
+            for batch in pa.ipc.open_stream(source):
+                spill.write(batch, batch.column("id").to_pylist())
+        os.unlink(everything)
+    spill.close()
     if ledger_path is not None:
         before = len(problems.rows)
-        ledger = read_ledger(policy, ledger_path, problems)
+        spill = Spill(out, "ledger", ledger_schema())
+        for batch in ledger_batches(policy, ledger_path, problems):
+            spill.write(batch, batch.column("customer").to_pylist())
+        spill.close()
         for bad in problems.rows[before:]:
             if bad.data and isinstance(bad.data.get("customer"), str):
                 bad_customers.add(bad.data["customer"])
-    asks: dict[str, list[Any]] = {name: [] for name in ("row", "customer", "id", "team", "channel", "purpose",
-                                                         "at_us", "campaign", "priority")}
+    spill = Spill(out, "requests", request_schema())
+    names = request_schema().names
+    asks: dict[str, list[Any]] = {name: [] for name in names}
+
+    def flush_requests() -> None:
+        if asks["row"]:
+            spill.write(pa.RecordBatch.from_arrays([pa.array(asks[name], kind.type) for name, kind in
+                                                    zip(names, request_schema(), strict=True)],
+                                                   schema=request_schema()), asks["customer"])
+        for values in asks.values():
+            values.clear()
+
     for number, customer, ident, request in read_requests(policy, requests_path, problems):
-        if customer not in customers:
+        if customer not in known:
             why = ("its customer record is bad" if customer in bad_customers
                    else f"no customer `{customer}` in {customers_path}")
             problems.add(requests_path, number, why, None, "customer")
@@ -288,6 +446,32 @@ def prepare(policy: Policy, customers_path: str, ledger_path: str | None, reques
                             ("at_us", clock.micros(request.at)), ("campaign", request.campaign),
                             ("priority", request.priority)):
             asks[name].append(value)
+        out.requests += 1
+        out.last_row = max(out.last_row, number)
+        if len(asks["row"]) >= CHUNK_ROWS:
+            flush_requests()
+    flush_requests()
+    spill.close()
+    return out
+
+
+def bucket_work(policy: Policy, scattered: Scattered, bucket: int) -> tuple[Any, int]:
+    """One bucket's work rows (a pyarrow table sorted by key, customer, kind, row) and how
+    many of its customers are coupled. The rows of the coupled group (key
+    :data:`CAPACITY_KEY`) include the bucket's other customers' ledger contacts that a
+    capacity rule counts (kind ``LOAD``), so the coupled group's rows from every bucket
+    together are exactly what it needs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    people = scattered.read("customers", bucket, customer_schema())
+    ledger = scattered.read("ledger", bucket, ledger_schema())
+    asks = scattered.read("requests", bucket, request_schema())
+    records = {ident: (row, record) for ident, row, record in zip(
+        people.column("id").to_pylist(), people.column("row").to_pylist(), people.column("record").to_pylist(),
+        strict=True)}
+    owners = dict(zip(people.column("id").to_pylist(), people.column("owner").to_pylist(), strict=True))
+    del people
     rules = capacity_rules(policy)
     shapes: dict[tuple[str, str, str, str | None], bool] = {}
 
@@ -298,14 +482,14 @@ def prepare(policy: Policy, customers_path: str, ledger_path: str | None, reques
             found = shapes[key] = any(rule.match.matches(purpose, channel, team, owner) for rule in rules)
         return found
 
-    owners = {ident: found[2] for ident, found in customers.items()}
-    asking = set(asks["customer"])
-    import pyarrow.compute as pc
-
+    ask_customers = asks.column("customer").to_pylist()
+    asking = set(ask_customers)
     mine = ledger.filter(pc.is_in(ledger.column("customer"), value_set=pa.array(sorted(asking), pa.string())))
     coupled: set[str] = set()
     if rules:
-        coupled = {c for c, p, ch, t in zip(asks["customer"], asks["purpose"], asks["channel"], asks["team"], strict=True)
+        coupled = {c for c, p, ch, t in zip(ask_customers, asks.column("purpose").to_pylist(),
+                                            asks.column("channel").to_pylist(), asks.column("team").to_pylist(),
+                                            strict=True)
                    if governed(p, ch, t, owners[c])}
         planned = mine.filter(pc.equal(mine.column("status"), "planned")).to_pydict()
         coupled |= {c for c, p, ch, t in zip(planned["customer"], planned["purpose"], planned["channel"],
@@ -319,50 +503,62 @@ def prepare(policy: Policy, customers_path: str, ledger_path: str | None, reques
         return pc.if_else(pc.is_in(table.column("customer"), value_set=coupled_set), CAPACITY_KEY, table.column("customer"))
 
     parts: list[dict[str, Any]] = []
-    people = sorted(asking)
-    parts.append({"key": [key(c) for c in people], "kind": [CUSTOMER] * len(people),
-                  "row": [customers[c][0] for c in people], "customer": people,
-                  "record": [customers[c][1] for c in people]})
+    asked = sorted(asking)
+    parts.append({"key": [key(c) for c in asked], "kind": [CUSTOMER] * len(asked),
+                  "row": [records[c][0] for c in asked], "customer": asked,
+                  "record": [records[c][1] for c in asked]})
     part: dict[str, Any] = {name: mine.column(name) for name in LEDGER_COLUMNS}
     part["key"] = keyed(mine)
     part["kind"] = pa.repeat(pa.scalar(LEDGER, pa.int8()), mine.num_rows)
     parts.append(part)
-    parts.append({**asks, "key": [key(c) for c in asks["customer"]], "kind": [REQUEST] * len(asks["row"])})
-    if coupled:  # what the others' ledgers hold against capacity rules, for the coupled group
+    parts.append({**{name: asks.column(name) for name in asks.column_names},
+                  "key": [key(c) for c in ask_customers], "kind": [REQUEST] * asks.num_rows})
+    if rules:  # what the others' ledgers hold against capacity rules, for the coupled group
         others = ledger.filter(pc.and_(pc.invert(pc.is_in(ledger.column("customer"), value_set=coupled_set)),
                                        pc.is_in(ledger.column("status"), value_set=pa.array(sorted(COUNTED_STATUSES)))))
-        batches = []
-        for batch in others.to_batches(100_000):
-            columns = batch.to_pydict()
-            flags = [governed(p, ch, t, owners.get(c)) for c, p, ch, t in zip(
-                columns["customer"], columns["purpose"], columns["channel"], columns["team"], strict=True)]
-            batches.append(batch.filter(pa.array(flags, pa.bool_())))
-        loads = pa.Table.from_batches(batches, schema=ledger.schema) if batches else ledger.schema.empty_table()
-        del others, batches
+        columns = others.to_pydict()
+        flags = [governed(p, ch, t, owners.get(c)) for c, p, ch, t in zip(
+            columns["customer"], columns["purpose"], columns["channel"], columns["team"], strict=True)]
+        loads = others.filter(pa.array(flags, pa.bool_()))
+        del others, columns
         part = {name: loads.column(name) for name in LEDGER_COLUMNS}
         # a load row carries its customer's owner
         part["record"] = [owners.get(c) for c in loads.column("customer").to_pylist()]
         part["key"] = [CAPACITY_KEY] * loads.num_rows
         part["kind"] = [LOAD] * loads.num_rows
         parts.append(part)
-    # Memory: each input copy is dropped as soon as its work rows exist (at a million
-    # customers, the ledger, its filters and the Python request columns held at once
-    # came to several GB).
-    requests = len(asks["row"])
     del asks, ledger, mine
     schema = work_schema()
-    tables = []
-    while parts:
-        p = parts.pop(0)
-        tables.append(pa.table({name: _array(p[name], schema.field(name).type) if name in p
-                                else pa.nulls(len(p["row"]), schema.field(name).type)
-                                for name in schema.names}, schema=schema))
-        del p
-    table = pa.concat_tables(tables)
-    del tables
-    table = table.sort_by([("key", "ascending"), ("customer", "ascending"), ("kind", "ascending"),
-                           ("row", "ascending")])
-    return Prepared(table, requests, len(coupled))
+    tables = [pa.table({name: _array(p[name], schema.field(name).type) if name in p
+                        else pa.nulls(len(p["row"]), schema.field(name).type)
+                        for name in schema.names}, schema=schema) for p in parts]
+    del parts
+    return sort_work(pa.concat_tables(tables)), len(coupled)
+
+
+def sort_work(table: Any) -> Any:
+    return table.sort_by([("key", "ascending"), ("customer", "ascending"), ("kind", "ascending"),
+                          ("row", "ascending")])
+
+
+def prepare(policy: Policy, customers_path: str, ledger_path: str | None, requests_path: str,
+            problems: Problems) -> Prepared:
+    """Read and validate the three inputs into one table of work rows (what the Spark
+    engine sends); bad rows go to ``problems``. The local engine does not hold this table:
+    it decides bucket by bucket (:func:`run_files`)."""
+    import tempfile
+
+    import pyarrow as pa
+
+    with tempfile.TemporaryDirectory(prefix="policylang-batch-") as folder:
+        scattered = scatter(policy, customers_path, ledger_path, requests_path, problems, folder)
+        tables, coupled = [], 0
+        for bucket in range(scattered.buckets):
+            table, count = bucket_work(policy, scattered, bucket)
+            tables.append(table)
+            coupled += count
+    work = sort_work(pa.concat_tables(tables)) if tables else work_schema().empty_table()
+    return Prepared(work, scattered.requests, coupled)
 
 
 def _array(values: Any, kind: Any) -> Any:
@@ -396,6 +592,10 @@ class BatchLoads:
     def add(self, contact: Contact, owner: str | None) -> None:
         us = clock.micros(contact.at)
         for rule in self.rules:
+            # a sent contact whose outcome the rule leaves out (11.3) is not counted by it:
+            # the evaluator reads this window as it is
+            if rule.not_counted and contact.status == "sent" and contact.outcome in rule.not_counted:
+                continue
             if rule.match.matches(contact.purpose, contact.channel, contact.team, owner):
                 times, contacts = self.by_rule[rule.name]
                 at = bisect_right(times, us)
@@ -410,6 +610,18 @@ class BatchLoads:
                     del times[k]
                     del contacts[k]
                     break
+
+    def replace(self, fresh: Sequence[Contact]) -> None:
+        """Put each of ``fresh`` where an equal contact is counted (the same place, so the
+        order of contacts at one instant stays as it was)."""
+        placed = {id(c) for c in fresh}
+        for contact in fresh:
+            us = clock.micros(contact.at)
+            for times, contacts in self.by_rule.values():
+                for k in range(bisect_left(times, us), bisect_right(times, us)):
+                    if id(contacts[k]) not in placed and contacts[k] == contact:
+                        contacts[k] = contact
+                        break
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         """Counted contacts matching ``rule`` in ``[start, end)`` (the evaluator's ``Loads``)."""
@@ -458,10 +670,26 @@ class Pending:
     step: int = 0
 
 
-def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: list[int]) -> Pending:
+Records = dict[bytes, Mapping[str, Any]]
+
+
+def _customer(policy: Policy, record: str, memo: Records) -> Customer:
+    """A customer from its record (validated when prepared). Customers with the same
+    attributes but their id share one validation (``memo``: for one policy only)."""
+    data = orjson.loads(record)
+    ident = data.pop("id")
+    key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = customer_from_json(policy, data, where("<customers>")).values
+    return Customer(str(ident), dict(found))
+
+
+def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: list[int],
+             memo: Records | None = None) -> Pending:
     kinds = columns["kind"]
     record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-    customer_record = customer_from_json(policy, orjson.loads(record), where("<customers>"))
+    customer_record = _customer(policy, record, {} if memo is None else memo)
     history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
     mine = [k for k in positions if kinds[k] == REQUEST]
     requests = [
@@ -505,60 +733,118 @@ def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = 
         rest = {name: values[:at] + values[end:] for name, values in columns.items()}
         answers.extend(_decide_coupled(policy, coupled, explain))
         columns = rest
+    memo: Records = {}
     for customer, positions in _group_rows(columns):
-        pending = _pending(policy, columns, customer, positions)
+        pending = _pending(policy, columns, customer, positions, memo)
         for index in pending.cycle.order:
             answers.append(answer(pending, index, pending.cycle.decide(index, explain=explain), explain))
     return answers
 
 
+Fetch = Callable[[int, int], dict[str, list[Any]]]
+
+
+@attrs.define
+class Waiting:
+    """A coupled customer before and while its cycle runs: what orders its requests in the
+    merge, and where its rows are (its cycle and ledger index are built at its first
+    request and dropped after its last, so the group holds few at once)."""
+
+    customer: str
+    values: Customer
+    owner: str | None
+    requests: list[Request]
+    order: list[int]
+    rows: list[int]
+    ids: list[str]
+    span: tuple[int, int]
+    cycle: Cycle | None = None
+    step: int = 0
+
+
 def _decide_coupled(policy: Policy, columns: dict[str, list[Any]], explain: bool) -> list[Answer]:
-    """The coupled group: the customers' cycles merged by time, capacity counted across them."""
+    """The coupled group, its rows given as columns (see :func:`decide_coupled`)."""
+    size = len(columns["key"])
+
+    def fetch(start: int, end: int) -> dict[str, list[Any]]:
+        return {name: values[start:end] for name, values in columns.items()}
+
+    return list(decide_coupled(policy, fetch, [(0, size)] if size else [], explain))
+
+
+def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]], explain: bool) -> Iterator[Answer]:
+    """The coupled group: the customers' cycles merged by time, capacity counted across them.
+
+    Its rows (sorted by customer, kind, row) are read through ``fetch(start, end)``, a span
+    of whole customers at a time (``spans``), twice: once to fill the counts and order the
+    requests, once per customer when its first request comes up. So only the counts, each
+    customer's requests and the cycles in progress are held, not the group's rows."""
     loads = BatchLoads(capacity_rules(policy))
-    kinds = columns["kind"]
-    cycles: list[Pending] = []
-    for customer, positions in _group_rows(columns):
-        if kinds[positions[0]] == LOAD:  # other customers' contacts, only counted
-            for k in positions:
-                loads.add(Contact(clock.instant(columns["at_us"][k]), columns["channel"][k], columns["purpose"][k],
-                                  columns["team"][k], columns["status"][k], columns["outcome"][k],
-                                  columns["campaign"][k], columns["id"][k], customer), columns["record"][k])
-            continue
-        pending = _pending(policy, columns, customer, [k for k in positions if kinds[k] != LOAD])
-        owner = _owner(policy, pending.values.values)
-        history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
-        for contact in history.counted:
-            loads.add(contact, owner)
-        # the cycle's own index must hand out the very contacts the loads hold
-        pending.cycle = Cycle(policy, pending.values, pending.cycle.requests, history, grant_ids=pending.ids)
-        cycles.append(pending)
+    cycles: list[Waiting | None] = []
+    memo: Records = {}
+    for first, last in spans:
+        columns = fetch(first, last)
+        kinds = columns["kind"]
+        for customer, positions in _group_rows(columns):
+            if kinds[positions[0]] == LOAD:  # other customers' contacts, only counted
+                for k in positions:
+                    loads.add(Contact(clock.instant(columns["at_us"][k]), columns["channel"][k],
+                                      columns["purpose"][k], columns["team"][k], columns["status"][k],
+                                      columns["outcome"][k], columns["campaign"][k], columns["id"][k], customer),
+                              columns["record"][k])
+                continue
+            record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
+            values = _customer(policy, record, memo)
+            owner = _owner(policy, values.values)
+            for contact in _history(columns, [k for k in positions if kinds[k] == LEDGER], customer).counted:
+                loads.add(contact, owner)
+            mine = [k for k in positions if kinds[k] == REQUEST]
+            requests = [Request(columns["team"][k], columns["channel"][k], columns["purpose"][k],
+                                clock.instant(columns["at_us"][k]), columns["campaign"][k], columns["priority"][k] or 0)
+                        for k in mine]
+            cycles.append(Waiting(customer, values, owner, requests, arbitration_order(policy, owner, requests),
+                                  [columns["row"][k] for k in mine], [columns["id"][k] for k in mine],
+                                  (first + positions[0], first + positions[-1] + 1)))
+        del columns
     heap: list[tuple[Any, ...]] = []
 
     def push(number: int) -> None:
-        pending = cycles[number]
-        if pending.step < len(pending.cycle.order):
-            index = pending.cycle.order[pending.step]
-            request = pending.cycle.requests[index]
-            owner = _owner(policy, pending.values.values)
-            heapq.heappush(heap, (clock.micros(request.at), policy.rank(request.team, owner), -request.priority,
-                                  pending.customer, pending.rows[index], number))
+        waiting = cycles[number]
+        assert waiting is not None
+        if waiting.step < len(waiting.order):
+            index = waiting.order[waiting.step]
+            request = waiting.requests[index]
+            heapq.heappush(heap, (clock.micros(request.at), policy.rank(request.team, waiting.owner), -request.priority,
+                                  waiting.customer, waiting.rows[index], number))
+        else:
+            cycles[number] = None  # done: its cycle and ledger index go
 
     for number in range(len(cycles)):
         push(number)
-    answers = []
     while heap:
         number = heapq.heappop(heap)[-1]
-        pending = cycles[number]
-        index = pending.cycle.order[pending.step]
-        pending.step += 1
-        decision = pending.cycle.decide(index, explain=explain, loads=loads)
+        waiting = cycles[number]
+        assert waiting is not None
+        if waiting.cycle is None:
+            columns = fetch(*waiting.span)
+            history = _history(columns, [k for k, kind in enumerate(columns["kind"]) if kind == LEDGER],
+                               waiting.customer)
+            del columns
+            # the cycle's own index must hand out the very contacts the counts hold (a
+            # decision leaves out the contacts it would displace by identity): swap the
+            # equal ones counted in the first pass for this index's, in place
+            loads.replace(list(history.counted))
+            waiting.cycle = Cycle(policy, waiting.values, waiting.requests, history, grant_ids=waiting.ids)
+        index = waiting.order[waiting.step]
+        waiting.step += 1
+        decision = waiting.cycle.decide(index, explain=explain, loads=loads)
         if decision.allowed:
             for contact in decision.displaces:
                 loads.remove(contact)
-            loads.add(grant(decision.request, pending.ids[index]), _owner(policy, pending.values.values))
-        answers.append(answer(pending, index, decision, explain))
+            loads.add(grant(decision.request, waiting.ids[index]), waiting.owner)
+        yield answer(Pending(waiting.customer, waiting.values, waiting.cycle, waiting.rows, waiting.ids),
+                     index, decision, explain)
         push(number)
-    return answers
 
 
 # ---- the output --------------------------------------------------------------------------
@@ -666,3 +952,152 @@ def work_columns(rows: Iterable[Row]) -> dict[str, list[Any]]:
     names = ("key", "kind", "row", "at_us", "priority", *TEXT_FIELDS)
     ordered = sorted(rows, key=lambda r: (r["key"], r["customer"], r["kind"], r["row"]))
     return {name: [r[name] for r in ordered] for name in names}
+
+
+# ---- the local engine, bucket by bucket -------------------------------------------------------
+
+ANSWER_ROWS = 250_000  # request rows per range of the output: what the final merge holds at a time
+_SCATTERED: Scattered | None = None  # inherited by forked workers
+_EXPLAIN = False
+
+
+class Tally:
+    """The summary's counts, taken a table of answers at a time."""
+
+    def __init__(self) -> None:
+        from collections import Counter
+
+        self.decisions = 0
+        self.requests: Counter[str] = Counter()
+        self.allowed: Counter[str] = Counter()
+        self.denied: Counter[tuple[str, str]] = Counter()
+
+    def add(self, table: Any) -> None:
+        teams = table.column("team").to_pylist()
+        self.decisions += len(teams)
+        self.requests.update(teams)
+        self.allowed.update(t for t, a in zip(teams, table.column("allowed").to_pylist(), strict=True) if a)
+        for team, rules in zip(teams, table.column("denied_by").to_pylist(), strict=True):
+            for rule in rules or ():
+                self.denied[(team, rule)] += 1
+
+
+def run_files(policy: Policy, scattered: Scattered, output: str, *, explain: bool = False,
+              workers: int | None = None, progress: Callable[[int], None] | None = None) -> Tally:
+    """Decide every request of ``scattered`` on ``workers`` processes (default: every core)
+    and write the answers to ``output`` in request row order; the summary's counts.
+
+    Memory is that of a bucket per worker, the coupled group's, and a range of
+    :data:`ANSWER_ROWS` output rows, whatever the input's size: each bucket is split
+    into its own customers' work and its share of the coupled group; then the coupled
+    group (one task: its order couples its customers) and each bucket's customers are
+    decided, every task spilling its answers by row range; then each range is sorted and
+    written."""
+    global _SCATTERED, _POLICY, _EXPLAIN
+    import multiprocessing
+
+    from policylang.tables import TableWriter
+
+    workers = workers or os.cpu_count() or 1
+    buckets = list(range(scattered.buckets))
+    _SCATTERED, _POLICY, _EXPLAIN = scattered, policy, explain
+    try:
+        if workers == 1 or scattered.buckets == 1:
+            coupled = sum(map(_split_task, buckets))
+            tasks: list[int | None] = ([None] if coupled else []) + list(buckets)
+            for count in map(_decide_task, tasks):
+                if progress:
+                    progress(count)
+        else:
+            # fork: the workers inherit the policy and where the buckets are
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                coupled = sum(pool.imap_unordered(_split_task, buckets))
+                # the coupled group first: it is the one task that cannot be split
+                tasks = ([None] if coupled else []) + list(buckets)
+                for count in pool.imap_unordered(_decide_task, tasks):
+                    if progress:
+                        progress(count)
+    finally:
+        _SCATTERED, _POLICY, _EXPLAIN = None, None, False
+    tally = Tally()
+    names = ["coupled", *(str(b) for b in buckets)]
+    with TableWriter(output, answer_schema(explain)) as out:
+        for span in range(scattered.last_row // ANSWER_ROWS + 1):
+            pieces = []
+            for name in names:
+                path = scattered.path(f"answers-{name}-{span}", 0)
+                if os.path.exists(path):
+                    pieces.append(read_spill(path, answer_schema(explain)))
+                    os.unlink(path)
+            if pieces:
+                table = finish(pieces, explain)
+                del pieces
+                out.write(table)
+                tally.add(table)
+    return tally
+
+
+def _split_task(bucket: int) -> int:
+    """Split a bucket's work rows: the coupled group's share, and its own customers'."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    assert _POLICY is not None and _SCATTERED is not None
+    work, _ = bucket_work(_POLICY, _SCATTERED, bucket)
+    coupled = pc.sum(pc.equal(work.column("key"), CAPACITY_KEY)).as_py() or 0  # CAPACITY_KEY sorts first
+    for part, rows in (("coupled", work.slice(0, coupled)), ("work", work.slice(coupled))):
+        if rows.num_rows:
+            with pa.OSFile(_SCATTERED.path(part, bucket), "wb") as sink, pa.ipc.new_stream(sink, rows.schema) as out:
+                out.write_table(rows)
+    return int(coupled)
+
+
+def _decide_task(bucket: int | None) -> int:
+    """Decide a bucket's own customers (or, for ``None``, the coupled group) and spill the
+    answers by row range; how many there were."""
+    import pyarrow as pa
+
+    assert _POLICY is not None and _SCATTERED is not None
+    scattered, explain = _SCATTERED, _EXPLAIN
+    work: Any
+    if bucket is None:
+        parts = [scattered.read("coupled", b, work_schema()) for b in range(scattered.buckets)]
+        work = sort_work(pa.concat_tables(parts))
+        del parts
+
+        def fetch(start: int, end: int) -> dict[str, list[Any]]:
+            return work.slice(start, end - start).to_pydict()  # type: ignore[no-any-return]
+
+        found: Iterable[Answer] = decide_coupled(_POLICY, fetch, chunks(work, column="customer"), explain)
+    else:
+        work = scattered.read("work", bucket, work_schema())
+
+        def decided() -> Iterator[Answer]:
+            for start, end in chunks(work):
+                part = work.slice(start, end - start)
+                yield from decide_group(_POLICY, part.to_pydict(), explain)
+
+        found = decided()
+    # the answers as Arrow a few thousand at a time (dicts cost ten times the memory)
+    tables, answers = [], []
+    for one in found:
+        answers.append(one)
+        if len(answers) >= 10_000:
+            tables.append(answers_table(answers, explain))
+            answers = []
+    tables.append(answers_table(answers, explain))
+    del answers
+    table = pa.concat_tables(tables).sort_by("row")
+    del tables
+    rows = table.column("row").to_pylist()
+    name = "coupled" if bucket is None else str(bucket)
+    start = 0
+    while start < len(rows):
+        span = rows[start] // ANSWER_ROWS
+        end = bisect_left(rows, (span + 1) * ANSWER_ROWS, start)
+        piece = table.slice(start, end - start)
+        with pa.OSFile(scattered.path(f"answers-{name}-{span}", 0), "wb") as sink, \
+                pa.ipc.new_stream(sink, piece.schema) as out:
+            out.write_table(piece)
+        start = end
+    return len(rows)

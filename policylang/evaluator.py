@@ -96,7 +96,9 @@ class Loads(Protocol):
     A loads object may also offer ``window(rule, lo_us, hi_us)``: the counted contacts
     matching the rule as sorted epoch-microsecond ``times`` and ``contacts`` plus the index
     range ``[i, j)`` of those in ``[lo_us, hi_us)`` (the batch engine keeps them sorted, so
-    a count costs two binary searches however many customers it spans).
+    a count costs two binary searches however many customers it spans). They are taken as
+    they are: a window must already leave out the sent contacts whose outcome the rule does
+    not count (11.3), as ``contacts`` does not need to.
     """
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> Iterable[Contact]:

@@ -67,7 +67,10 @@ class PrefixLoads:
                 contact = Contact(clock.instant(led["at_us"][k]), led["channel"][k], led["purpose"][k], led["team"][k],
                                   led["status"][k], led["outcome"][k], led["campaign"][k], led["id"][k], customer)
                 for rule, verdict in zip(rules, verdicts, strict=True):
-                    if verdict:
+                    # a sent contact whose outcome the rule leaves out (11.3) is not counted
+                    # by it: the evaluator reads this window as it is
+                    if verdict and not (rule.not_counted and contact.status == "sent"
+                                        and contact.outcome in rule.not_counted):
                         found[rule.name].append(((led["at_us"][k], led["row"][k]), contact))
         for rule in rules:
             self.by_rule[rule.name] = _sorted(found[rule.name])

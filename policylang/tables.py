@@ -198,31 +198,79 @@ def write_table(table: Any, path: str) -> None:
     """Write a pyarrow table to ``path`` in the format its extension names, atomically.
 
     List columns become JSON texts in CSV (which has no lists)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+    with TableWriter(path, table.schema) as out:
+        out.write(table)
 
-    kind = file_format(path)
-    temp, commit, abort = atomic_path(path)
-    try:
-        if kind == "parquet":
-            pq.write_table(table, temp)
-        elif kind == "csv":
+
+class TableWriter:
+    """Writes a file a table at a time (so a large output is never held whole), in the
+    format the extension names, atomically: the file appears only when the ``with`` block
+    ends without an error. List columns become JSON texts in CSV (which has no lists)."""
+
+    def __init__(self, path: str, schema: Any) -> None:
+        self.kind = file_format(path)
+        self.path = path
+        self.schema = schema
+        self.temp, self._commit, self._abort = atomic_path(path)
+        self._writer: Any = None
+        self._handle: Any = None
+        self._started = False
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if error is not None:
+            self._close()
+            self._abort()
+            return
+        try:
+            if not self._started:
+                import pyarrow as pa
+
+                self.write(pa.Table.from_batches([], schema=self.schema))
+            self._close()
+        except BaseException:
+            self._abort()
+            raise
+        self._commit()
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def write(self, table: Any) -> None:
+        """Append the rows of ``table`` (a pyarrow table with this writer's schema)."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        first, self._started = not self._started, True
+        if self.kind == "parquet":
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.temp, self.schema)
+            self._writer.write_table(table)
+        elif self.kind == "csv":
             columns = []
             for name in table.column_names:
                 column = table.column(name)
                 if pa.types.is_list(column.type):
                     column = pa.array([orjson.dumps(v).decode() for v in column.to_pylist()], pa.string())
                 columns.append(column)
-            pacsv.write_csv(pa.table(columns, names=table.column_names), temp)
+            text = pa.table(columns, names=table.column_names)
+            if self._writer is None:
+                self._writer = pacsv.CSVWriter(self.temp, text.schema)
+            if first or text.num_rows:
+                self._writer.write_table(text)
         else:
-            with open(temp, "wb") as out:
-                names = table.column_names
-                for batch in table.to_batches(BATCH_ROWS):
-                    columns = [batch.column(name).to_pylist() for name in names]
-                    out.write(b"".join(orjson.dumps(dict(zip(names, values, strict=True))) + b"\n"
-                                       for values in zip(*columns, strict=True)))
-    except BaseException:
-        abort()
-        raise
-    commit()
+            if self._handle is None:
+                self._handle = open(self.temp, "wb")  # noqa: SIM115 - closed by __exit__
+            names = table.column_names
+            for batch in table.to_batches(BATCH_ROWS):
+                columns = [batch.column(name).to_pylist() for name in names]
+                self._handle.write(b"".join(orjson.dumps(dict(zip(names, values, strict=True))) + b"\n"
+                                            for values in zip(*columns, strict=True)))

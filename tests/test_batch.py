@@ -144,8 +144,13 @@ def write_policy(folder: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize("text", [NO_CAPACITY, TIGHT], ids=["no-capacity", "tight-capacity"])
-def test_bulk_equals_single_requests(tmp_path: Path, text: str) -> None:
-    """Generated data (a DST week in Europe: 2026-10-25), two workers, against the reference."""
+def test_bulk_equals_single_requests(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated data (a DST week in Europe: 2026-10-25), two workers, against the reference;
+    small buckets and output ranges, so the coupled group gathers rows from many buckets."""
+    import policylang.batch
+
+    monkeypatch.setattr(policylang.batch, "BUCKET_CUSTOMERS", 300)
+    monkeypatch.setattr(policylang.batch, "ANSWER_ROWS", 700)
     size = 1500 if text is TIGHT else 5000
     paths = batch_data.write_all(str(tmp_path), size, "jsonl", start=dt.date(2026, 10, 23), seed=7)
     out = tmp_path / "out.jsonl"
@@ -231,3 +236,39 @@ def test_readme_example(tmp_path: Path) -> None:
     text = out.read_text().splitlines()
     assert text[0].split(",")[:5] == ['"row"', '"id"', '"customer"', '"team"', '"allowed"']
     assert len(text) == 10
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_many_buckets_equal_one(tmp_path: Path, fmt: str) -> None:
+    """A run split into many small buckets (a few customers each, the answers merged from
+    many row ranges) writes the very file a run in one bucket writes; and the work rows
+    the Spark engine is given do not depend on the buckets either."""
+    import policylang.batch as batch
+
+    policy = compile_policy(TIGHT, "tight.pol")
+    paths = batch_data.write_all(str(tmp_path), 400, "jsonl", start=dt.date(2026, 10, 23), seed=11)
+    outputs = []
+    for name, size, workers, rows in (("one", 10**9, 1, 10**9), ("many", 7, 2, 50), ("many1", 3, 1, 13)):
+        folder = tmp_path / f"spill-{name}"
+        folder.mkdir()
+        problems = batch.Problems()
+        scattered = batch.scatter(policy, paths["customers"], paths["ledger"], paths["requests"], problems,
+                                  str(folder), bucket_customers=size)
+        assert not problems
+        assert (scattered.buckets == 1) == (name == "one")
+        batch.ANSWER_ROWS, saved = rows, batch.ANSWER_ROWS
+        try:
+            out = tmp_path / f"out-{name}.{fmt}"
+            tally = batch.run_files(policy, scattered, str(out), workers=workers)
+        finally:
+            batch.ANSWER_ROWS = saved
+        assert tally.decisions == scattered.requests == 800
+        outputs.append(out.read_bytes() if fmt == "jsonl" else pq.read_table(out))
+        assert not [f for f in os.listdir(folder) if f.startswith("answers-")]  # every range was merged
+    got = read_out(tmp_path / f"out-one.{fmt}")
+    assert [r["row"] for r in got] == sorted(r["row"] for r in got)
+    assert any("call centre" in r["denied_by"] for r in got)  # the coupled group decided something
+    if fmt == "jsonl":
+        assert outputs[0] == outputs[1] == outputs[2]
+    else:
+        assert outputs[0].equals(outputs[1]) and outputs[0].equals(outputs[2])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from typing import Any
 
 from rich.table import Table
@@ -78,35 +77,37 @@ def problems_out(problems: Any, rejects: str | None) -> bool:
     return False
 
 
-def run_engine(args: argparse.Namespace, policy: Any, work: Any, total: int, explain: bool) -> Any:
-    """Run the chosen engine over the work rows, with a progress bar on a terminal."""
-    if args.engine == "spark":
-        from policylang.cli import read_text
-        from policylang.spark import run_spark
-
-        return run_spark(read_text(args.policy), args.policy, work, explain=explain, master=args.spark_master)
-    from policylang.batch import run_local
+def progress_bar(args: argparse.Namespace, total: int) -> Any:
+    """A context giving the function to call with each finished task's request count (a
+    progress bar with the rate and time left on a terminal; nothing otherwise)."""
+    import contextlib
 
     if args.no_progress or not sys.stderr.isatty():
-        return run_local(policy, work, explain=explain, workers=args.workers)
+        return contextlib.nullcontext(None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("deciding"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
-    with Progress(*columns, console=stderr(), transient=True) as bar:
-        task = bar.add_task("deciding", total=total, rate="")
+    @contextlib.contextmanager
+    def bar() -> Any:
+        columns = (TextColumn("deciding"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+        with Progress(*columns, console=stderr(), transient=True) as shown:
+            task = shown.add_task("deciding", total=total, rate="")
 
-        def advance(count: int) -> None:
-            bar.advance(task, count)
-            speed = bar.tasks[0].speed
-            bar.update(task, rate=f"{speed:,.0f} decisions/s" if speed else "")
+            def advance(count: int) -> None:
+                shown.advance(task, count)
+                speed = shown.tasks[0].speed
+                shown.update(task, rate=f"{speed:,.0f} decisions/s" if speed else "")
 
-        return run_local(policy, work, explain=explain, workers=args.workers, progress=advance)
+            yield advance
+
+    return bar()
 
 
 def run(args: argparse.Namespace) -> int:
     """Decide, write, summarise; see EPILOG for the exit status."""
-    from policylang.batch import Problems, prepare
+    import tempfile
+
+    from policylang.batch import Problems, Tally, prepare, run_files, scatter
     from policylang.tables import file_format, write_table
 
     policy = load_policy(args.policy)
@@ -114,26 +115,34 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             file_format(path)  # an unknown extension is a usage error before any work
     problems = Problems()
-    prepared = prepare(policy, args.customers, args.ledger, args.requests, problems)
-    if problems_out(problems, args.rejects):
-        return EXIT_BAD_INPUT
-    table = run_engine(args, policy, prepared.work, prepared.requests, args.explain)
-    write_table(table, args.output)
-    stdout().print(summary(table, f"{table.num_rows:,} decisions written to {args.output}"))
+    if args.engine == "spark":
+        from policylang.cli import read_text
+        from policylang.spark import run_spark
+
+        prepared = prepare(policy, args.customers, args.ledger, args.requests, problems)
+        if problems_out(problems, args.rejects):
+            return EXIT_BAD_INPUT
+        table = run_spark(read_text(args.policy), args.policy, prepared.work, explain=args.explain,
+                          master=args.spark_master)
+        write_table(table, args.output)
+        tally = Tally()
+        tally.add(table)
+    else:
+        # the inputs are spilled by customer bucket beside the temporary files (TMPDIR)
+        with tempfile.TemporaryDirectory(prefix="policylang-batch-") as folder:
+            scattered = scatter(policy, args.customers, args.ledger, args.requests, problems, folder)
+            if problems_out(problems, args.rejects):
+                return EXIT_BAD_INPUT
+            with progress_bar(args, scattered.requests) as advance:
+                tally = run_files(policy, scattered, args.output, explain=args.explain, workers=args.workers,
+                                  progress=advance)
+    stdout().print(summary(tally, f"{tally.decisions:,} decisions written to {args.output}"))
     return EXIT_OK
 
 
-def summary(table: Any, title: str) -> Table:
-    """Requests, allowed and denied per rule, per team (rich)."""
-    teams = table.column("team").to_pylist()
-    allowed = table.column("allowed").to_pylist()
-    denied_by = table.column("denied_by").to_pylist()
-    requests = Counter(teams)
-    granted = Counter(t for t, a in zip(teams, allowed, strict=True) if a)
-    per_rule: Counter[tuple[str, str]] = Counter()
-    for team, rules in zip(teams, denied_by, strict=True):
-        for rule in rules or ():
-            per_rule[(team, rule)] += 1
+def summary(tally: Any, title: str) -> Table:
+    """Requests, allowed and denied per rule, per team (rich), from a :class:`policylang.batch.Tally`."""
+    requests, granted, per_rule = tally.requests, tally.allowed, tally.denied
     rules = sorted({rule for _, rule in per_rule})
     names = sorted(requests)
     out = Table(title=title)
