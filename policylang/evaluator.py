@@ -761,6 +761,8 @@ def rule_zones(rule: AnyRule, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]
         names = (value,) if isinstance(value, str) else tuple(value or ())
         if names:
             return tuple((clock.zone(n), f"{n} (customer.{scope.zone_attr})") for n in names)
+        if rule.kind == "capacity":  # 11.8: absent, it falls back to the customer's zones, every one
+            return ctx.zones
     if not ctx.zones or not reads_local_time(rule):
         return ()
     return ctx.zones
@@ -769,6 +771,8 @@ def rule_zones(rule: AnyRule, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]
 def reads_local_time(rule: AnyRule) -> bool:
     """Can the rule's verdict depend on the zone? (Rolling caps, exclusive and require
     rules measure absolute time; capacity reads the policy's zone.)"""
+    if rule.kind == "capacity":  # the policy's zone, its `when` included (scope_zone)
+        return False
     if rule.scope is not None and (rule.scope.time_tests or rule.scope.condition is not None):
         return True
     if isinstance(rule, CapRule):  # months are added in local time (11.2)
@@ -804,12 +808,27 @@ def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:
     if scope.until is not None and t >= scope.until:
         reason = f"in force until {format_local(scope.until, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
         return Finding(False, (), reason, skipped=True)
-    if scope.condition is not None and not holds(scope.condition, ctx.values, ctx.request, t, ctx.tz):
+    if scope.condition is not None and not holds(scope.condition, ctx.values, ctx.request, t, scope_zone(rule, ctx)):
         reason = ""
         if ctx.explain:
             reason = when_false_text(scope.condition, scope.condition_text, scope.attributes, ctx, t)
         return Finding(False, (), reason, skipped=True)
     return None
+
+
+def own_zone(rule: AnyRule) -> bool:
+    """Does the rule name its own zone (``in zone``, 11.8)?"""
+    return rule.scope is not None and (rule.scope.fixed_zone is not None or rule.scope.zone_attr is not None)
+
+
+def scope_zone(rule: AnyRule, ctx: Context) -> dt.tzinfo:
+    """Where a rule's ``when`` reads local time (a date value's start, months): the zone it is
+    being checked in, except for a ``capacity`` rule without ``in zone``, which reads local
+    time in the policy's zone (section 2; 11.8 "on capacity: not in the policy's"), its time
+    tests included, so a capacity rule is judged once whatever the customer's zones."""
+    if rule.kind == "capacity" and not own_zone(rule):
+        return clock.zone(ctx.policy.timezone)
+    return ctx.tz
 
 
 def when_false_text(node: Condition, text: str, attributes: Sequence[str], ctx: Context, t: int) -> str:
@@ -842,16 +861,20 @@ def condition_facts(attributes: Sequence[str], ctx: Context, t: int) -> str:
     )
 
 
-def scope_changes(scope: Scope | None, ctx: Context, t: int) -> list[int]:
+def scope_changes(scope: Scope | None, ctx: Context, t: int, policy_zone: bool = False) -> list[int]:
     """Instants after ``t`` at which a rule's scope can change: its effective dates and the
-    change instants of its condition's time tests."""
+    change instants of its condition's time tests (read in the policy's zone when
+    ``policy_zone``: a capacity rule's, :func:`scope_zone`)."""
     if scope is None:
         return []
     found = [us for us in (scope.start, scope.until) if us is not None and us > t]
     if not scope.time_tests:
         return found
     # time tests read local time in the rule's zones (`in zone`, or each customer zone)
-    zones = rule_zones_of_scope(scope, ctx) or ctx.zones or ((ctx.tz, ctx.zone_name),)
+    zones = rule_zones_of_scope(scope, ctx)
+    if not zones and policy_zone:
+        zones = ((clock.zone(ctx.policy.timezone), ctx.policy.timezone or "UTC"),)
+    zones = zones or ctx.zones or ((ctx.tz, ctx.zone_name),)
     saved = ctx.tz, ctx.zone_name
     try:
         for tz, label in zones:
@@ -889,7 +912,7 @@ def bound(rule: AnyRule, ctx: Context, t: int, plan: Plan | None = None) -> int 
     if rule.scope is None and not ctx.zones and not ctx.campaigns and (plan is None or not plan.lifters):
         return body_bound(rule, ctx, t)  # the common case, no section 11 form
     found = campaign_body_bound(rule, ctx, t)
-    changes = scope_changes(rule.scope, ctx, t)
+    changes = scope_changes(rule.scope, ctx, t, policy_zone=rule.kind == "capacity")
     if plan is not None:
         for lifter in plan.lifters.get(rule.index, ()):
             changes += scope_changes(lifter.scope, ctx, t)
@@ -1232,8 +1255,7 @@ def in_group(contact: Contact, group: str, wanted: object) -> bool:
 def period_zone(rule: CapRule, ctx: Context) -> dt.tzinfo:
     """Customer time, except capacity (all customers): the policy's zone, unless the rule
     names its own (``in zone``, 11.7), which the caller has made ``ctx.tz``."""
-    own_zone = rule.scope is not None and (rule.scope.fixed_zone is not None or rule.scope.zone_attr is not None)
-    return clock.zone(ctx.policy.timezone) if rule.kind == "capacity" and not own_zone else ctx.tz
+    return clock.zone(ctx.policy.timezone) if rule.kind == "capacity" and not own_zone(rule) else ctx.tz
 
 
 def check_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:

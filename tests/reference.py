@@ -477,6 +477,8 @@ def rule_zones(ctx: Context, rule: Any) -> list[dt.tzinfo]:
         names = [value] if isinstance(value, str) else list(value or ())
         if names:
             return [zone_of(n) for n in names]
+        # 11.8: "an absent attribute falls back to the customer's zones", capacity too
+        return [zone_of(n) for n in ctx.zones]
     if rule.kind == "capacity":
         return [zone_of(ctx.pol.timezone)]
     return [zone_of(n) for n in ctx.zones]

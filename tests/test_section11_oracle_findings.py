@@ -231,3 +231,67 @@ def test_a_capacity_month_window_is_read_in_the_rules_own_zone() -> None:
     decision = policy.decide({}, request, ledger)
     assert decision.denied_by == ("desk",)
     assert decision.next_allowed_at == dt.datetime(2026, 3, 28, 4, 0, tzinfo=UTC)
+
+
+CAPACITY_WHEN = """policy "p"
+timezone "America/New_York"
+channels email
+teams sales
+purposes marketing
+customer
+  timezone zones
+  bought_on date
+"""
+
+
+def test_a_capacity_rules_when_reads_a_date_in_the_policys_zone() -> None:
+    # Found by the differential test (a suite run of 2026-12-07). A capacity rule reads local
+    # time in the policy's zone (section 2; 11.8 "on capacity: not in the policy's"), its `when`
+    # included. bought_on 2026-01-29 starts at 00:00 EST = 05:00Z; + 2 months = Mar 29 00:00
+    # EDT = 04:00Z, so at 01:00Z the purchase is still within 2 months and `not ... within`
+    # is false: the rule is skipped. Read in Paris (the customer's first zone) the date started
+    # at Jan 28 23:00Z and ended at Mar 29 00:00 CET = Mar 28 23:00Z (the clocks go forward at
+    # 01:00Z): the condition held there, and the engine warned.
+    policy = policylang.compile(CAPACITY_WHEN + (
+        'capacity "r0" warn: at most 1 marketing email per 90 minutes when not customer.bought_on within 2 months\n'))
+    customer = {"timezone": ["Europe/Paris", "America/New_York"], "bought_on": "2026-01-29"}
+    at = "2026-03-29T01:00:00+00:00"
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": at}
+    ledger = [{"at": at, "channel": "email", "purpose": "marketing", "team": "sales", "id": "c-10"}]
+    decision = policy.decide(customer, request, ledger)
+    assert decision.allowed
+    assert decision.warnings == ()
+    assert policylang.compile(CAPACITY_WHEN + (
+        'capacity "r0": at most 1 marketing email per 90 minutes when not customer.bought_on within 2 months\n'
+    )).decide(customer, request, ledger).allowed
+
+
+def test_a_capacity_rules_when_ends_at_its_instant_in_the_policys_zone() -> None:
+    # One customer zone, Paris. bought_on 2026-02-28 + 1 month, read in New York (the policy's
+    # zone): Feb 28 00:00 EST = 05:00Z, + 1 month = Mar 28 00:00 EDT = 04:00Z. At Mar 28 00:00Z
+    # the rule applies and the contact of Mar 27 12:00Z fills the day's window: denied, and
+    # the rule stops applying at 04:00Z (before the window frees at 12:00Z). Read in Paris the
+    # test had ended at Mar 27 23:00Z and the request was allowed.
+    policy = policylang.compile(CAPACITY_WHEN + (
+        'capacity "r0": at most 1 marketing email per 1 day when customer.bought_on within 1 month\n'))
+    customer = {"timezone": "Europe/Paris", "bought_on": "2026-02-28"}
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-03-28T00:00:00+00:00"}
+    ledger = [{"at": "2026-03-27T12:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    decision = policy.decide(customer, request, ledger)
+    assert decision.denied_by == ("r0",)
+    assert decision.next_allowed_at == dt.datetime(2026, 3, 28, 4, 0, tzinfo=UTC)
+
+
+def test_a_capacity_rules_absent_zone_attribute_falls_back_to_every_customer_zone() -> None:
+    # 11.8: `in zone customer.ATTR` with the attribute absent falls back to the customer's zones
+    # (capacity too), each of them (11.7). A contact Feb 8 12:00Z + 1 month: 07:00 EST -> Mar 8
+    # 07:00 EDT = 11:00Z in New York, 13:00 CET -> Mar 8 13:00 CET = 12:00Z in Paris. The rule
+    # passes once it passes in both: 12:00Z (it was judged in the display zone only: 11:00Z).
+    policy = policylang.compile(CAPACITY_WHEN + "  work_zone zone\n" + (
+        'capacity "r0": at most 1 marketing email per 1 month in zone customer.work_zone\n'))
+    customer = {"timezone": ["America/New_York", "Europe/Paris"]}
+    request = {"team": "sales", "channel": "email", "purpose": "marketing", "at": "2026-03-08T10:00:00+00:00"}
+    ledger = [{"at": "2026-02-08T12:00:00+00:00", "channel": "email", "purpose": "marketing", "team": "sales"}]
+    decision = policy.decide(customer, request, ledger)
+    assert decision.denied_by == ("r0",)
+    assert decision.next_allowed_at == dt.datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
