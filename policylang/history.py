@@ -58,10 +58,19 @@ class LazyContacts(Sequence[Contact]):
 
 
 class History:
-    """A customer's contacts and events, sorted, with per-selector indexes."""
+    """A customer's contacts and events, with per-selector indexes built on demand.
 
-    __slots__ = ("size", "counted", "counted_us", "events", "has_planned", "planned", "voided", "event_campaigns",
-                 "_cache", "_shapes", "_fields", "_columns", "_made", "_keys", "_micros")
+    Contacts are known by their ledger position (their *key*). Nothing is sorted up front:
+    the first time a selector asks, the contacts of each (purpose, channel, team) *shape*
+    it matches are sorted by instant (ties in ledger order), and only then are those
+    contacts' instants converted to epoch microseconds when they were given as datetimes
+    (records, :meth:`from_moments`). So a decision pays for the
+    contacts its rules can count, not for the whole ledger.
+    """
+
+    __slots__ = ("size", "events", "has_planned", "planned", "voided", "event_campaigns",
+                 "_cache", "_shapes", "_sorted", "_fields", "_columns", "_records", "_made", "_micros",
+                 "_counted_keys", "_keys")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -84,26 +93,10 @@ class History:
                 events.setdefault(entry.name, []).append(us)
                 campaigns.setdefault(entry.name, []).append((us, entry.campaign))
             contacts = list(compress(entries, flags))  # type: ignore[arg-type]
-        # Column at a time, so the per-entry work is done in C.
-        micros = epoch_micros(list(map(_AT, contacts)))
-        # A stable sort of positions by instant: ties keep the ledger's order.
-        order = sorted(range(len(contacts)), key=micros.__getitem__)
-        statuses = list(map(_STATUS, contacts))
-        if not set(statuses) <= {"sent"}:
-            order = [k for k in order if statuses[k] in COUNTED_STATUSES]
-        self.counted: Sequence[Contact] = list(map(contacts.__getitem__, order))
-        self.counted_us = list(map(micros.__getitem__, order))
-        self.planned = [contacts[k] for k in order if statuses[k] == "planned"]
-        # 11.4: void contacts count for nothing; the trace still names them
-        self.voided: list[Contact] = [c for c in contacts if c.status == "void"] if "void" in statuses else []
-        self._columns: dict[str, list[Any]] | None = None
-        self._keys: list[int] = []
-        self._made: dict[int, Contact] = {}
-        self._micros: list[int] = []
-        self._finish(len(contacts), events)
-        # 11.3: events with campaigns, kept only when some event names one
-        self.event_campaigns = {name: sorted(pairs, key=lambda p: p[0]) for name, pairs in campaigns.items()
-                                if any(c is not None for _, c in pairs)}
+        self._records: list[Contact] | None = contacts
+        self._columns: dict[str, list[Any]] = {}
+        self._micros: list[int] | dict[int, int] = {}  # filled a shape at a time
+        self._start(len(contacts), events, campaigns)
 
     @classmethod
     def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]],
@@ -111,41 +104,133 @@ class History:
         """A history from validated contact columns.
 
         ``columns`` maps each :class:`Contact` field to a list (one value per contact, in
-        ledger order; ``at`` holds aware datetimes, made UTC when a contact is made, and
-        ``micros`` the same instants as epoch microseconds; without ``at`` the instants
-        are made from ``micros``); another field left out has its default for every contact. ``events`` maps an
-        event name to its instants, in any order; ``event_campaigns`` an event name to its
-        (instant, campaign) pairs when some event of that name names a campaign (11.3).
+        ledger order; ``at``, when given, holds aware datetimes, made UTC when a contact is
+        made, and ``micros`` the same instants as epoch microseconds; without ``at`` the
+        instants are made from ``micros``); another field left out has its default for
+        every contact. ``events`` maps an event name to its instants, in any order;
+        ``event_campaigns`` an event name to its (instant, campaign) pairs when some event
+        of that name names a campaign (11.3).
         """
         history = cls.__new__(cls)
-        size = len(micros)
-        statuses = columns.get("status")
-        # Sorting positions by instant is stable, so ties keep the ledger's order.
-        order = sorted(range(size), key=micros.__getitem__)
-        if statuses is not None:
-            order = [k for k in order if statuses[k] in COUNTED_STATUSES]
+        history._records = None
         history._columns = columns
-        history._keys = order
-        history._made = {}
         history._micros = micros
-        history.counted_us = list(map(micros.__getitem__, order))
-        history.counted = LazyContacts(history._contact, order)
-        history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
-        history.voided = [history._contact(k) for k in range(size) if statuses[k] == "void"] if statuses else []
-        history.event_campaigns = {name: sorted(pairs, key=lambda p: p[0])
-                                   for name, pairs in (event_campaigns or {}).items()}
-        history._finish(size, events)
+        history._start(len(micros), events, event_campaigns or {})
         return history
+
+    @classmethod
+    def from_moments(cls, columns: dict[str, list[Any]], events: dict[str, list[int]],
+                     event_campaigns: dict[str, list[tuple[int, Any]]] | None = None) -> History:  # fmt: skip
+        """A history from validated contact columns (as :meth:`from_columns`) whose ``at``
+        holds aware datetimes within the years handled; each instant is converted to epoch
+        microseconds only when a selector first needs its contact."""
+        history = cls.__new__(cls)
+        history._records = None
+        history._columns = columns
+        history._micros = {}
+        history._start(len(columns["at"]), events, event_campaigns or {})
+        return history
+
+    def _start(self, size: int, events: dict[str, list[int]],
+               campaigns: dict[str, list[tuple[int, Any]]]) -> None:
+        self.size = size
+        self.events = {name: sorted(times) for name, times in events.items()}
+        # 11.3: events with campaigns, kept only when some event names one
+        self.event_campaigns = {name: sorted(pairs, key=lambda p: p[0]) for name, pairs in campaigns.items()
+                                if any(c is not None for _, c in pairs)}
+        self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
+        self._shapes: dict[tuple[str, str, str], list[int]] | None = None
+        self._sorted: dict[tuple[str, str, str], list[int]] = {}
+        self._fields: dict[str, list[Any]] = {}
+        self._made: dict[int, Contact] = {}
+        self._counted_keys: list[int] | None = None
+        self._keys: list[int] | None = None
+        statuses = self._column("status")
+        if statuses is None or "planned" not in statuses:
+            self.planned: list[Contact] = []
+        else:
+            self.planned = list(map(self._contact, self._in_time_order(
+                [k for k, status in enumerate(statuses) if status == "planned"])))
+        self.has_planned = bool(self.planned)
+        # 11.4: void contacts count for nothing; the trace still names them
+        self.voided: list[Contact] = ([self._contact(k) for k, status in enumerate(statuses) if status == "void"]
+                                      if statuses is not None and "void" in statuses else [])
+
+    def _column(self, name: str) -> list[Any] | None:
+        """One field of every contact, in ledger order; ``None`` when every contact has the
+        field's default."""
+        if self._records is not None:
+            found = self._fields.get(name)
+            if found is None:
+                found = self._fields[name] = list(map(attrgetter(name), self._records))
+            return found
+        return self._columns.get(name)
+
+    def _known(self, keys: list[int]) -> None:
+        """Convert the instants of ``keys`` to epoch microseconds, where not done yet."""
+        micros = self._micros
+        if type(micros) is list:
+            return
+        assert isinstance(micros, dict)
+        wanted = keys if not micros else [k for k in keys if k not in micros]
+        if not wanted:
+            return
+        if self._records is not None:
+            moments = list(map(_AT, map(self._records.__getitem__, wanted)))
+        else:
+            moments = list(map(self._columns["at"].__getitem__, wanted))
+        micros.update(zip(wanted, epoch_micros(moments), strict=True))
+        if len(micros) == self.size:  # all known: a list is cheaper to read
+            self._micros = list(map(micros.__getitem__, range(self.size)))
+
+    def _in_time_order(self, keys: list[int]) -> list[int]:
+        """``keys`` (any order) sorted by instant, ties in ledger order."""
+        self._known(keys)
+        keys = sorted(keys)
+        keys.sort(key=self._micros.__getitem__)
+        return keys
+
+    def _counted(self) -> list[int]:
+        """The keys of the contacts that count (sent or planned), in ledger order."""
+        found = self._counted_keys
+        if found is None:
+            statuses = self._column("status")
+            if statuses is None or set(statuses) <= COUNTED_STATUSES:
+                found = list(range(self.size))
+            else:
+                found = [k for k, status in enumerate(statuses) if status in COUNTED_STATUSES]
+            self._counted_keys = found
+        return found
+
+    def _order(self) -> list[int]:
+        """The keys of the counted contacts in time order (every instant converted)."""
+        if self._keys is None:
+            self._keys = self._in_time_order(self._counted())
+        return self._keys
+
+    @property
+    def counted(self) -> Sequence[Contact]:
+        """The contacts that count (sent or planned), in time order."""
+        if self._records is not None:
+            return list(map(self._records.__getitem__, self._order()))
+        return LazyContacts(self._contact, self._order())
+
+    @property
+    def counted_us(self) -> list[int]:
+        """The instants of :attr:`counted`, as epoch microseconds."""
+        return list(map(self._micros.__getitem__, self._order()))
 
     def plus(self, contact: Contact, displaced: Sequence[Contact] = ()) -> History | None:
         """This ledger with ``contact`` added and the ``displaced`` contacts (made by this
         history) marked displaced, as a new history built from columns; ``None`` for a
         history built from records (rebuild it from the records then)."""
-        if self._columns is None:
+        if self._records is not None:
             return None
-        size = len(self._micros)
-        columns = {name: list(self._columns[name]) if name in self._columns else [_DEFAULTS[name]] * size
-                   for name in FIELDS if name != "at" or "at" in self._columns}
+        size = self.size
+        self._known(list(range(size)))
+        own = self._columns
+        columns = {name: list(own[name]) if name in own else [_DEFAULTS[name]] * size
+                   for name in FIELDS if name != "at" or "at" in own}
         if displaced:
             gone = {id(c) for c in displaced}
             statuses = columns["status"]
@@ -154,31 +239,25 @@ class History:
                     statuses[key] = "displaced"
         for name, values in columns.items():
             values.append(getattr(contact, name))
-        micros = [*self._micros, (contact.at - EPOCH) // ONE_US]
+        micros = [*map(self._micros.__getitem__, range(size)), (contact.at - EPOCH) // ONE_US]
         return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
                                     self.event_campaigns)
 
-    def _finish(self, size: int, events: dict[str, list[int]]) -> None:
-        self.size = size
-        self.events = {name: sorted(times) for name, times in events.items()}
-        self.has_planned = bool(self.planned)
-        self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
-        self._shapes: dict[tuple[str, str, str], list[int]] | None = None
-        self._fields: dict[str, list[Any]] = {}
-
     def _contact(self, key: int) -> Contact:
-        """The contact at ledger position ``key`` of the columns, made once."""
+        """The contact at ledger position ``key``, made once (records: the record itself)."""
+        if self._records is not None:
+            return self._records[key]
         made = self._made.get(key)
         if made is None:
             columns = self._columns
-            assert columns is not None
             contact: Contact = object.__new__(Contact)
             for name in FIELDS:
                 column = columns.get(name)
                 # The columns were validated and ``at`` is UTC already: attrs' converter
                 # would change nothing, so the frozen slots are filled directly.
                 _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
-            if "at" not in columns:  # a store's rows: the instant is kept as an integer
+            if "at" not in columns:  # a store's rows: the instant is known as an integer
+                self._known([key])
                 _SETTERS["at"](contact, EPOCH + dt.timedelta(microseconds=self._micros[key]))
             elif contact.at.tzinfo is not UTC:
                 _SETTERS["at"](contact, contact.at.astimezone(UTC))
@@ -190,16 +269,16 @@ class History:
 
     def field(self, name: str) -> list[Any]:
         """One field of the counted contacts, in their time order."""
-        found = self._fields.get(name)
+        column = self._column(name)
+        keys = self._order()
+        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
+
+    def _shape(self, shape: tuple[str, str, str]) -> list[int]:
+        """The counted contacts of one shape, in time order (instants converted)."""
+        found = self._sorted.get(shape)
         if found is None:
-            columns = self._columns
-            if columns is None:
-                found = list(map(attrgetter(name), self.counted))
-            else:
-                column = columns.get(name)
-                found = (list(map(column.__getitem__, self._keys)) if column is not None
-                         else [_DEFAULTS[name]] * len(self._keys))
-            self._fields[name] = found
+            assert self._shapes is not None
+            found = self._sorted[shape] = self._in_time_order(self._shapes[shape])
         return found
 
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
@@ -219,42 +298,50 @@ class History:
         # few shapes, and a fresh index (one decision per call) is the common case.
         shapes = self._shapes
         if shapes is None:
-            # Grouped in one pass in time order, so each shape's positions are in time order.
             shapes = self._shapes = {}
             add = shapes.setdefault
-            for position, shape in enumerate(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True)):
-                add(shape, []).append(position)
+            counted = self._counted()
+            triples: Iterable[tuple[str, str, str]] = zip(
+                *(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")), strict=True)
+            if len(counted) == self.size:
+                for k, shape in enumerate(triples):
+                    add(shape, []).append(k)
+            else:
+                statuses = self._column("status")
+                assert statuses is not None
+                triples = compress(triples, map(COUNTED_STATUSES.__contains__, statuses))
+                for k, shape in zip(counted, triples, strict=True):
+                    add(shape, []).append(k)
         verdicts = _verdicts(match, owner)
         chosen: list[int] = []
         groups = 0
-        for shape, positions in shapes.items():
+        for shape in shapes:
             verdict = verdicts.get(shape)
             if verdict is None:
                 verdict = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
             if verdict:
-                chosen.extend(positions)
+                chosen.extend(self._shape(shape))
                 groups += 1
-        if groups > 1:
-            chosen.sort()  # back to time order
-        if sent_only:
-            statuses = self.field("status")
-            chosen = list(compress(chosen, map(eq, map(statuses.__getitem__, chosen), repeat("sent"))))
+        if groups > 1:  # back to time order, ties in ledger order
+            chosen.sort()
+            chosen.sort(key=self._micros.__getitem__)
+        if sent_only and (status_column := self._column("status")) is not None:
+            chosen = list(compress(chosen, map(eq, map(status_column.__getitem__, chosen), repeat("sent"))))
+        outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)
         if isinstance(outcome, frozenset):
-            outcomes = self.field("outcome")
             chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
         elif outcome is not None:
-            outcomes = self.field("outcome")
             chosen = [i for i in chosen if outcomes[i] == outcome]
         if drop:
-            outcomes, statuses = self.field("outcome"), self.field("status")
-            chosen = [i for i in chosen if not (outcomes[i] in drop and statuses[i] == "sent")]
-        if group == "campaign":
-            values = self.field(group)
-            chosen = [i for i in chosen if in_campaign(values[i], value)]
-        elif group is not None:
-            values = self.field(group)
-            chosen = [i for i in chosen if values[i] == value]
-        result = (list(map(self.counted_us.__getitem__, chosen)), LazyContacts(self.counted.__getitem__, chosen))
+            statuses_or: list[Any] | _Constant = self._column("status") or _Constant("sent")
+            chosen = [i for i in chosen if not (outcomes[i] in drop and statuses_or[i] == "sent")]
+        if group is not None:
+            values: list[Any] | _Constant = self._column(group) or _Constant(_DEFAULTS[group])
+            if group == "campaign":
+                chosen = [i for i in chosen if in_campaign(values[i], value)]
+            else:
+                chosen = [i for i in chosen if values[i] == value]
+        result = (list(map(self._micros.__getitem__, chosen)), LazyContacts(self._contact, chosen))
         self._cache[key] = (match, result)
         return result
 
@@ -265,6 +352,18 @@ class History:
         if pairs is None:
             return self.events.get(name, [])
         return [us for us, value in pairs if value is None or in_campaign(value, campaign)]
+
+
+class _Constant:
+    """A column holding one value at every key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __getitem__(self, key: int) -> Any:
+        return self.value
 
 
 def epoch_micros(instants: list[dt.datetime]) -> list[int]:

@@ -33,7 +33,6 @@ from typing import Any
 
 import attrs
 
-from policylang.clock import EPOCH, ONE_US
 from policylang.decision import Decision
 from policylang.errors import InputError, did_you_mean
 from policylang.history import History, epoch_micros
@@ -86,23 +85,38 @@ SHAPES = frozenset(
 )
 ENDING = re.compile(r"(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
 _ENDING = itemgetter(slice(19, None))
-EARLIEST_US = (dt.datetime(FIRST_YEAR + 1, 1, 2, tzinfo=dt.timezone.utc) - EPOCH) // ONE_US
-LATEST_US = (dt.datetime(LAST_YEAR - 1, 12, 30, tzinfo=dt.timezone.utc) - EPOCH) // ONE_US
+EARLIEST = dt.datetime(FIRST_YEAR + 1, 1, 2, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(LAST_YEAR - 1, 12, 30, tzinfo=dt.timezone.utc)
 
 
 def fast_instants(instants: list[str]) -> tuple[list[dt.datetime], list[int]]:
     """Aware datetimes and epoch microseconds of RFC 3339 texts; :class:`_Slow` for any
     text outside the fast path's forms (the validating path then accepts or refuses it)."""
+    moments = fast_moments(instants)
+    return moments, epoch_micros(moments)
+
+
+def fast_moments(instants: list[str]) -> list[dt.datetime]:
+    """Aware datetimes of RFC 3339 texts, as :func:`policylang.inputs.parse_instant` reads
+    them (but not yet UTC); :class:`_Slow` for any text outside the fast path's forms,
+    ``ValueError`` for a date like 02-30. Converting them to epoch microseconds, the costly
+    part, is left to whoever needs the instants (:meth:`History.from_moments` does it a
+    shape at a time, for the contacts a rule can count)."""
+    _shaped(instants)
+    moments = list(map(dt.datetime.fromisoformat, instants))  # ValueError for 2026-02-30
+    if min(moments) < EARLIEST or max(moments) > LATEST:
+        raise _Slow
+    return moments
+
+
+def _shaped(instants: list[str]) -> str:
+    """The instants joined by newlines, checked against SHAPES and ENDING (else :class:`_Slow`)."""
     joined = "\n".join(instants)  # TypeError for a value that is not a text
     if not set(joined.translate(_DIGITS).split("\n")) <= SHAPES or len(instants) != joined.count("\n") + 1:
         raise _Slow
     if not all(map(ENDING.fullmatch, set(map(_ENDING, instants)))):
         raise _Slow
-    moments = list(map(dt.datetime.fromisoformat, instants))  # ValueError for 2026-02-30
-    micros = epoch_micros(moments)
-    if min(micros) < EARLIEST_US or max(micros) > LATEST_US:
-        raise _Slow
-    return moments, micros
+    return joined
 
 
 class _Slow(Exception):
@@ -135,7 +149,7 @@ def names(policy: Policy) -> Names:
     return found
 
 
-Columns = tuple[dict[str, list[Any]], list[int], dict[str, list[int]], int]
+Columns = tuple[dict[str, list[Any]], Any, dict[str, list[int]], int]  # micros: list[int] | None
 
 
 def fast_history(policy: Policy, objects: object, count_nulls: bool = False) -> tuple[History, int]:
@@ -143,8 +157,16 @@ def fast_history(policy: Policy, objects: object, count_nulls: bool = False) -> 
     ``null`` values the objects hold (for the duplicate-key count); raises :class:`_Slow`
     to give up. No :class:`Contact` is made here.
     """
-    columns, micros, events, nulls = fast_columns(policy, objects, count_nulls)
-    return History.from_columns(columns, micros, events), nulls
+    columns, micros, events, nulls = fast_columns(policy, objects, count_nulls, lazy=True)
+    return built(columns, micros, events), nulls
+
+
+def built(columns: dict[str, list[Any]], micros: list[int] | None, events: dict[str, list[int]]) -> History:
+    """The history of fast-path columns: without ``micros``, ``columns["at"]`` holds the
+    instants as datetimes, converted when a rule first needs them."""
+    if micros is None:
+        return History.from_moments(columns, events)
+    return History.from_columns(columns, micros, events)
 
 
 def well_formed_history(policy: Policy, objects: object) -> History | None:
@@ -156,13 +178,14 @@ def well_formed_history(policy: Policy, objects: object) -> History | None:
         return None
 
 
-def fast_columns(policy: Policy, objects: object, count_nulls: bool = False) -> Columns:
+def fast_columns(policy: Policy, objects: object, count_nulls: bool = False, lazy: bool = False) -> Columns:
     """Contact columns, their instants, the events and the null count of parsed ledger
     objects (see :func:`fast_history`).
 
     Works a column at a time (``map`` with ``itemgetter``, sets of the distinct values), so
     the per-entry work happens in C. Names are replaced by the policy's own strings, so the
-    parsed objects can be freed once their columns are taken.
+    parsed objects can be freed once their columns are taken. With ``lazy``, the contacts'
+    instants are left unconverted (``None`` for the micros; the datetimes are in ``at``).
     """
     if type(objects) is not list:
         raise _Slow
@@ -173,7 +196,9 @@ def fast_columns(policy: Policy, objects: object, count_nulls: bool = False) -> 
             raise _Slow
         keys: set[str] = set().union(*objects)
         instants: list[str] = list(map(_AT, objects))
-        moments, micros = fast_instants(instants)
+        micros: list[int] | None
+        moments = fast_moments(instants)
+        micros = None if lazy else epoch_micros(moments)  # lazy: converted a shape at a time
         events: dict[str, list[int]] = {}
         nulls = 0
         contacts, contact_moments, contact_micros = objects, moments, micros
@@ -185,13 +210,14 @@ def fast_columns(policy: Policy, objects: object, count_nulls: bool = False) -> 
             names_given = list(map(_EVENT, happened))
             if not set(names_given) <= vocabulary_events(policy):
                 raise _Slow
-            for name, us in zip(names_given, compress(micros, flags), strict=True):
+            event_us = epoch_micros(list(compress(moments, flags))) if micros is None else compress(micros, flags)
+            for name, us in zip(names_given, event_us, strict=True):
                 events.setdefault(name, []).append(us)
             nulls += _check_optional(happened, ("customer", "id"), count_nulls)
             kept = [not flag for flag in flags]
             contacts = list(compress(objects, kept))
             contact_moments = list(compress(moments, kept))
-            contact_micros = list(compress(micros, kept))
+            contact_micros = list(compress(micros, kept)) if micros is not None else None
             keys = set().union(*contacts)
         if not contacts:
             return {"at": []}, [], events, nulls
@@ -435,7 +461,7 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
         strings += 2 * (size - absent) - nulls
     strings += size
     try:
-        micros = fast_instants(list(at))[1]
+        moments = fast_moments(list(at))
     except ValueError:  # a date like 02-30
         raise _Slow from None
     events: dict[str, list[int]] = {}
@@ -445,10 +471,10 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
         for name in ("channel", "purpose", "team", "status", "outcome", "campaign"):
             if set(compress(given[name], happened)) != {unset}:
                 raise _Slow  # an event line with contact fields: the validating path says which
-        for kind, us in zip(compress(event, happened), compress(micros, happened), strict=True):
+        for kind, us in zip(compress(event, happened), epoch_micros(list(compress(moments, happened))), strict=True):
             events.setdefault(kind, []).append(us)
-        micros = list(compress(micros, flags))
-        if not micros:
+        moments = list(compress(moments, flags))
+        if not moments:
             return ({}, [], events, 0), strings
         given = {name: tuple(compress(column, flags)) for name, column in given.items()}
         distinct = {name: set(column) for name, column in given.items()}
@@ -463,7 +489,8 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
             columns[name] = [fill if value is unset else value for value in column]
         else:
             columns[name] = list(column)
-    return (columns, micros, events, 0), strings
+    columns["at"] = moments  # converted a shape at a time, when a rule needs them
+    return (columns, None, events, 0), strings
 
 
 def strict_data(data: bytes) -> object:
@@ -511,8 +538,7 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
         request = request_from_json(policy, raw_request, where(file))
     except InputError:
         raise _Slow from None
-    history = History.from_columns(columns, micros, events)
-    return policy.decide(customer, request, history, explain=explain, loads=loads)
+    return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
 
 
 def decide_json(policy: Policy, document: bytes | str, *, file: str = "<document>",
@@ -705,7 +731,7 @@ def _fast_jsonl(policy: Policy, text: str) -> History:
             raise _Slow from None
         if len(objects) != chunk.count("\n") + 1:
             raise _Slow
-        columns = fast_columns(policy, objects, "null" in chunk)
+        columns = fast_columns(policy, objects, "null" in chunk, lazy=True)
         if chunk.count('"') != 2 * (2 * sum(map(len, objects)) - columns[3]):
             raise _Slow  # a key given twice on some line
         del objects
@@ -717,9 +743,13 @@ def _fast_jsonl(policy: Policy, text: str) -> History:
 def _joined(parts: list[Columns]) -> History:
     """One history from the columns of consecutive chunks."""
     if len(parts) == 1:
-        return History.from_columns(parts[0][0], parts[0][1], parts[0][2])
+        return built(parts[0][0], parts[0][1], parts[0][2])
     from policylang.history import FIELDS, default_of
 
+    # every instant converted: the contacts are made from the integers
+    parts = [({name: column for name, column in columns.items() if name != "at"},
+              epoch_micros(columns["at"]) if micros is None else micros, events, nulls)
+             for columns, micros, events, nulls in parts]
     present = {name for columns, _, _, _ in parts for name in columns}
     columns: dict[str, list[Any]] = {}
     for name in FIELDS:
