@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, repeat
+from itertools import compress, filterfalse, repeat
 from operator import attrgetter, eq, floordiv, mul, sub
 from typing import Any, overload
 
@@ -69,7 +69,7 @@ class History:
     """
 
     __slots__ = ("size", "events", "has_planned", "planned", "voided", "event_campaigns",
-                 "_cache", "_shapes", "_sorted", "_fields", "_columns", "_records", "_made", "_micros",
+                 "_cache", "_shapes", "_converted", "_fields", "_columns", "_records", "_made", "_micros",
                  "_counted_keys", "_keys")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
@@ -140,7 +140,7 @@ class History:
                                 if any(c is not None for _, c in pairs)}
         self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
         self._shapes: dict[tuple[str, str, str], list[int]] | None = None
-        self._sorted: dict[tuple[str, str, str], list[int]] = {}
+        self._converted: set[tuple[str, str, str]] = set()  # the shapes whose instants are known
         self._fields: dict[str, list[Any]] = {}
         self._made: dict[int, Contact] = {}
         self._counted_keys: list[int] | None = None
@@ -172,7 +172,7 @@ class History:
         if type(micros) is list:
             return
         assert isinstance(micros, dict)
-        wanted = keys if not micros else [k for k in keys if k not in micros]
+        wanted = list(filterfalse(micros.__contains__, keys)) if micros else keys
         if not wanted:
             return
         if self._records is not None:
@@ -273,14 +273,6 @@ class History:
         keys = self._order()
         return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
 
-    def _shape(self, shape: tuple[str, str, str]) -> list[int]:
-        """The counted contacts of one shape, in time order (instants converted)."""
-        found = self._sorted.get(shape)
-        if found is None:
-            assert self._shapes is not None
-            found = self._sorted[shape] = self._in_time_order(self._shapes[shape])
-        return found
-
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
                  outcome: str | frozenset[str] | None = None, group: str | None = None, value: object = None,
                  drop: frozenset[str] = frozenset()) -> Matched:
@@ -315,16 +307,23 @@ class History:
         verdicts = _verdicts(match, owner)
         chosen: list[int] = []
         groups = 0
-        for shape in shapes:
+        fresh = False
+        converted = self._converted
+        for shape, keys in shapes.items():
             verdict = verdicts.get(shape)
             if verdict is None:
                 verdict = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
             if verdict:
-                chosen.extend(self._shape(shape))
+                chosen.extend(keys)
                 groups += 1
-        if groups > 1:  # back to time order, ties in ledger order
+                if shape not in converted:
+                    converted.add(shape)
+                    fresh = True
+        if fresh:
+            self._known(chosen)
+        if groups > 1:  # each shape's keys are in ledger order; all of them in time order, ties in ledger order
             chosen.sort()
-            chosen.sort(key=self._micros.__getitem__)
+        chosen.sort(key=self._micros.__getitem__)
         if sent_only and (status_column := self._column("status")) is not None:
             chosen = list(compress(chosen, map(eq, map(status_column.__getitem__, chosen), repeat("sent"))))
         outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)

@@ -27,8 +27,8 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping
-from itertools import compress
-from operator import attrgetter, itemgetter, methodcaller
+from itertools import compress, repeat
+from operator import attrgetter, is_, itemgetter, methodcaller, not_
 from typing import Any
 
 import attrs
@@ -452,22 +452,20 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
     given = {"channel": channel, "purpose": purpose, "team": team, "status": status, "outcome": outcome,
              "campaign": campaign, "id": ident, "customer": customer}
     strings = size  # every line has `at`, a key and a text
-    distinct: dict[str, set[Any]] = {}
+    absent: dict[str, int] = {}
     for name, column in (*given.items(), ("event", event)):
-        seen = distinct[name] = set(column)
-        # Every field given is a key token, and a value token unless null.
-        absent = column.count(unset) if unset in seen else 0
-        nulls = column.count(None) if None in seen else 0
-        strings += 2 * (size - absent) - nulls
+        # Every field given is a key token, and a value token unless null (counts are C loops).
+        absent[name] = column.count(unset)
+        strings += 2 * (size - absent[name]) - column.count(None)
     strings += size
     try:
         moments = fast_moments(list(at))
     except ValueError:  # a date like 02-30
         raise _Slow from None
     events: dict[str, list[int]] = {}
-    if distinct["event"] != {unset}:  # some lines are events
-        flags = [kind is unset for kind in event]
-        happened = [not flag for flag in flags]
+    if absent["event"] != size:  # some lines are events
+        flags = list(map(is_, event, repeat(unset)))
+        happened = list(map(not_, flags))
         for name in ("channel", "purpose", "team", "status", "outcome", "campaign"):
             if set(compress(given[name], happened)) != {unset}:
                 raise _Slow  # an event line with contact fields: the validating path says which
@@ -477,18 +475,18 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
         if not moments:
             return ({}, [], events, 0), strings
         given = {name: tuple(compress(column, flags)) for name, column in given.items()}
-        distinct = {name: set(column) for name, column in given.items()}
+        absent = {name: column.count(unset) for name, column in given.items()}
     columns: dict[str, list[Any]] = {}
+    contacts = len(moments)
     for name, column in given.items():
-        if unset in distinct[name]:
-            if name in ("channel", "purpose", "team"):
-                raise _Slow  # a contact without one of them
-            if len(distinct[name]) == 1:
-                continue  # the default for every contact
-            fill = "sent" if name == "status" else None
-            columns[name] = [fill if value is unset else value for value in column]
-        else:
+        missing = absent[name]
+        if not missing:
             columns[name] = list(column)
+        elif name in ("channel", "purpose", "team"):
+            raise _Slow  # a contact without one of them
+        elif missing != contacts:  # else the default for every contact
+            fill = {unset: "sent" if name == "status" else None}
+            columns[name] = list(map(fill.get, column, column))
     columns["at"] = moments  # converted a shape at a time, when a rule needs them
     return (columns, None, events, 0), strings
 
