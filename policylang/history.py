@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, filterfalse, repeat
+from itertools import chain, compress, filterfalse, repeat
 from operator import attrgetter, eq, floordiv, mul, sub
 from typing import Any, overload
 
@@ -69,7 +69,7 @@ class History:
     """
 
     __slots__ = ("size", "events", "has_planned", "planned", "voided", "event_campaigns",
-                 "_cache", "_shapes", "_converted", "_fields", "_columns", "_records", "_made", "_micros",
+                 "_cache", "_shapes", "_fields", "_columns", "_records", "_made", "_micros",
                  "_counted_keys", "_keys")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
@@ -140,7 +140,6 @@ class History:
                                 if any(c is not None for _, c in pairs)}
         self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
         self._shapes: dict[tuple[str, str, str], list[int]] | None = None
-        self._converted: set[tuple[str, str, str]] = set()  # the shapes whose instants are known
         self._fields: dict[str, list[Any]] = {}
         self._made: dict[int, Contact] = {}
         self._counted_keys: list[int] | None = None
@@ -305,23 +304,17 @@ class History:
                 for k, shape in zip(counted, triples, strict=True):
                     add(shape, []).append(k)
         verdicts = _verdicts(match, owner)
-        chosen: list[int] = []
-        groups = 0
-        fresh = False
-        converted = self._converted
-        for shape, keys in shapes.items():
-            verdict = verdicts.get(shape)
-            if verdict is None:
-                verdict = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
-            if verdict:
-                chosen.extend(keys)
-                groups += 1
-                if shape not in converted:
-                    converted.add(shape)
-                    fresh = True
-        if fresh:
+        # a C loop over the shapes: each verdict is worked out once per selector and shape
+        found = list(map(verdicts.get, shapes))
+        if None in found:
+            for i, shape in enumerate(shapes):
+                if found[i] is None:
+                    found[i] = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
+        picked = list(compress(shapes.values(), found))
+        chosen = list(chain.from_iterable(picked))
+        if type(self._micros) is dict:
             self._known(chosen)
-        if groups > 1:  # each shape's keys are in ledger order; all of them in time order, ties in ledger order
+        if len(picked) > 1:  # each shape's keys are in ledger order; all of them in time order, ties in ledger order
             chosen.sort()
         chosen.sort(key=self._micros.__getitem__)
         if sent_only and (status_column := self._column("status")) is not None:
