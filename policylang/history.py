@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain, compress, filterfalse, repeat
+from itertools import compress, filterfalse, repeat
 from operator import attrgetter, eq, floordiv, mul, sub
 from typing import Any, overload
 
@@ -139,7 +139,7 @@ class History:
         self.event_campaigns = {name: sorted(pairs, key=lambda p: p[0]) for name, pairs in campaigns.items()
                                 if any(c is not None for _, c in pairs)}
         self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
-        self._shapes: dict[tuple[str, str, str], list[int]] | None = None
+        self._shapes: tuple[list[int], list[int], list[tuple[str, str, str]]] | None = None
         self._fields: dict[str, list[Any]] = {}
         self._made: dict[int, Contact] = {}
         self._counted_keys: list[int] | None = None
@@ -272,6 +272,19 @@ class History:
         keys = self._order()
         return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
 
+    def _shape_codes(self) -> tuple[list[int], list[int], list[tuple[str, str, str]]]:
+        """The counted contacts' keys (ledger order), each one's shape code, and the shapes."""
+        keys = self._counted()
+        triples = list(zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
+                           strict=True))
+        if len(keys) != self.size:
+            statuses = self._column("status")
+            assert statuses is not None
+            triples = list(compress(triples, map(COUNTED_STATUSES.__contains__, statuses)))
+        distinct = list(set(triples))
+        code_of = {shape: code for code, shape in enumerate(distinct)}
+        return keys, list(map(code_of.__getitem__, triples)), distinct
+
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
                  outcome: str | frozenset[str] | None = None, group: str | None = None, value: object = None,
                  drop: frozenset[str] = frozenset()) -> Matched:
@@ -285,38 +298,29 @@ class History:
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
-        # Test each distinct (purpose, channel, team) once, not each contact: a ledger has
-        # few shapes, and a fresh index (one decision per call) is the common case.
+        # Test each distinct (purpose, channel, team) once, not each contact, and pick the
+        # contacts by their shape's code: every step a C loop, so a fresh index (one decision
+        # per call, the common case) costs no Python per contact.
         shapes = self._shapes
         if shapes is None:
-            shapes = self._shapes = {}
-            add = shapes.setdefault
-            counted = self._counted()
-            triples: Iterable[tuple[str, str, str]] = zip(
-                *(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")), strict=True)
-            if len(counted) == self.size:
-                for k, shape in enumerate(triples):
-                    add(shape, []).append(k)
-            else:
-                statuses = self._column("status")
-                assert statuses is not None
-                triples = compress(triples, map(COUNTED_STATUSES.__contains__, statuses))
-                for k, shape in zip(counted, triples, strict=True):
-                    add(shape, []).append(k)
+            shapes = self._shapes = self._shape_codes()
+        keys, codes, distinct = shapes
         verdicts = _verdicts(match, owner)
-        # a C loop over the shapes: each verdict is worked out once per selector and shape
-        found = list(map(verdicts.get, shapes))
+        found = list(map(verdicts.get, distinct))
         if None in found:
-            for i, shape in enumerate(shapes):
+            for i, shape in enumerate(distinct):
                 if found[i] is None:
                     found[i] = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
-        picked = list(compress(shapes.values(), found))
-        chosen = list(chain.from_iterable(picked))
+        if all(found):
+            chosen = list(keys)
+        elif not any(found):
+            chosen = []
+        else:
+            wanted = set(compress(range(len(distinct)), found))
+            chosen = list(compress(keys, map(wanted.__contains__, codes)))
         if type(self._micros) is dict:
             self._known(chosen)
-        if len(picked) > 1:  # each shape's keys are in ledger order; all of them in time order, ties in ledger order
-            chosen.sort()
-        chosen.sort(key=self._micros.__getitem__)
+        chosen.sort(key=self._micros.__getitem__)  # stable: ties stay in ledger order
         if sent_only and (status_column := self._column("status")) is not None:
             chosen = list(compress(chosen, map(eq, map(status_column.__getitem__, chosen), repeat("sent"))))
         outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)
