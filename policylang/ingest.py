@@ -525,20 +525,50 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     if lines is msgspec.UNSET:
         lines = []
     (columns, micros, events, _), strings = line_columns(lines)
-    try:
-        raw_customer, raw_request = (strict_data(bytes(part)) for part in (data.customer, data.request))
-    except (ValueError, RecursionError):
-        raise _Slow from None
-    strings += (2 if data.ledger is msgspec.UNSET else 3) + _strings(raw_customer) + _strings(raw_request)
+    # The customer record repeats across a customer's requests: its validated form is kept
+    # per policy, keyed by its exact bytes (only records that validated, so no error is lost).
+    raw = bytes(data.customer)
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    customers: dict[bytes, tuple[Customer, int]] = cache.setdefault("ingest-customers", {})
+    known = customers.get(raw)
+    raw_customer, customer_tokens = _part(raw) if known is None else (None, known[1])
+    raw_request, request_tokens = _part(bytes(data.request))
+    strings += (2 if data.ledger is msgspec.UNSET else 3) + customer_tokens + request_tokens
     quotes = document.count(b'"') if is_bytes else document.count('"')  # type: ignore[arg-type]
     if quotes != 2 * strings:
-        raise _Slow  # a key given twice somewhere: the validating path says where
+        raise _Slow  # a key given twice somewhere (in any part): the validating path says where
     try:
-        customer = customer_from_json(policy, raw_customer, where(file))
+        if known is None:
+            customer = customer_from_json(policy, raw_customer, where(file))
+            if len(customers) >= 1024:
+                customers.clear()
+            customers[raw] = (customer, customer_tokens)
+        else:
+            customer = known[0]
         request = request_from_json(policy, raw_request, where(file))
     except InputError:
         raise _Slow from None
     return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
+
+
+_PART_ERRORS: tuple[type[Exception], ...] = (*_PARSE_ERRORS, RecursionError)
+
+
+def _part(data: bytes) -> tuple[object, int]:
+    """The customer or request of a document already free of backslashes, parsed as
+    ``inputs.strict_json`` would, and its string tokens (for the document's duplicate-key
+    count, which covers each part: a part's tokens never exceed half its quotes); raises
+    :class:`_Slow` where orjson's answer could differ (see :func:`fast_strict_json`)."""
+    from policylang.inputs import MAX_JSON_DEPTH
+
+    try:
+        obj: object = _parse(data)
+        tokens, depth = _tokens_and_depth(obj)
+    except _PART_ERRORS:
+        raise _Slow from None
+    if depth > MAX_JSON_DEPTH:
+        raise _Slow
+    return obj, tokens
 
 
 def decide_json(policy: Policy, document: bytes | str, *, file: str = "<document>",

@@ -212,6 +212,7 @@ def test_a_well_formed_document_takes_the_fast_path() -> None:
     json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "event": "complaint"'),
     json.dumps(GOOD).replace('"status": "planned"', '"status": "planned" , "team": "growth"'),
     json.dumps(GOOD).replace('"team": "cards"', '"team": "cards",\n "team"\t: "cards"'),
+    json.dumps(GOOD).replace('"status": "active"', '"status": "active", "status": "dormant"'),  # in the customer
     # an escape could spell a key twice without repeating its text
     json.dumps(GOOD).replace('"status": "planned"', '"status": "planned", "te\\u0061m": "growth"'),
     json.dumps(GOOD).replace("2026-10-01T09:00:00Z", "2026-10-01T09:00:00+00:60"),
@@ -514,3 +515,21 @@ def test_one_lazy_history_asked_many_requests_agrees_with_records(case: Any, dat
             lambda: policy.decide(customer, asked, records))  # noqa: B023
     assert [(c.at, c.channel, c.status) for c in history.counted] == [
         (c.at, c.channel, c.status) for c in History(records).counted]
+
+
+def test_a_customer_record_seen_before_gives_the_same_answers() -> None:
+    # The typed path keeps validated customer records by their bytes (issue 11): a second
+    # document with the same customer is decided from the kept record, an invalid one is
+    # never kept, and a duplicate key in a kept record's bytes is still caught.
+    policy = policylang.load(__file__.rsplit("/tests/", 1)[0] + "/examples/northwind.pol")
+    text = json.dumps(GOOD)
+    both_paths(policy, text)
+    assert len(policy._index["ingest-customers"]) == 1  # noqa: SLF001
+    other = json.dumps(GOOD | {"request": GOOD["request"] | {"channel": "email"}})
+    both_paths(policy, other)
+    assert len(policy._index["ingest-customers"]) == 1  # noqa: SLF001
+    bad = json.dumps(GOOD).replace('"status": "active"', '"status": "asleep"')
+    both_paths(policy, bad)
+    assert len(policy._index["ingest-customers"]) == 1  # noqa: SLF001
+    twice = json.dumps(GOOD).replace('"id": "ada"', '"id": "ada", "id": "bob"')
+    both_paths(policy, twice)
