@@ -15,6 +15,7 @@ same object for the same contact, since precedence tells contacts apart by ident
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import attrgetter, eq, floordiv, mul, sub
@@ -139,7 +140,7 @@ class History:
         self.event_campaigns = {name: sorted(pairs, key=lambda p: p[0]) for name, pairs in campaigns.items()
                                 if any(c is not None for _, c in pairs)}
         self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
-        self._shapes: tuple[list[int], list[int], list[tuple[str, str, str]]] | None = None
+        self._shapes: tuple[_Table, list[int], list[int], set[int]] | None = None
         self._fields: dict[str, list[Any]] = {}
         self._made: dict[int, Contact] = {}
         self._counted_keys: list[int] | None = None
@@ -272,8 +273,9 @@ class History:
         keys = self._order()
         return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
 
-    def _shape_codes(self) -> tuple[list[int], list[int], list[tuple[str, str, str]]]:
-        """The counted contacts' keys (ledger order), each one's shape code, and the shapes."""
+    def _shape_codes(self) -> tuple[_Table, list[int], list[int], set[int]]:
+        """The code table, the counted contacts' keys (ledger order), each one's shape
+        code in that table, and the distinct codes."""
         keys = self._counted()
         triples = list(zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
                            strict=True))
@@ -281,9 +283,11 @@ class History:
             statuses = self._column("status")
             assert statuses is not None
             triples = list(compress(triples, map(COUNTED_STATUSES.__contains__, statuses)))
-        distinct = list(set(triples))
-        code_of = {shape: code for code, shape in enumerate(distinct)}
-        return keys, list(map(code_of.__getitem__, triples)), distinct
+        table = _TABLE[0]
+        codes: list[Any] = list(map(table.codes.get, triples))
+        if None in codes:  # shapes never seen before (once per process and shape)
+            table, codes = _coded(triples)
+        return table, keys, codes, set(codes)
 
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
                  outcome: str | frozenset[str] | None = None, group: str | None = None, value: object = None,
@@ -298,26 +302,27 @@ class History:
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
-        # Test each distinct (purpose, channel, team) once, not each contact, and pick the
-        # contacts by their shape's code: every step a C loop, so a fresh index (one decision
-        # per call, the common case) costs no Python per contact.
+        # Test each distinct (purpose, channel, team) once per process, not each contact, and
+        # pick the contacts by their shape's code: every step a C loop, so a fresh index (one
+        # decision per call, the common case) costs no Python per contact or per shape.
         shapes = self._shapes
         if shapes is None:
             shapes = self._shapes = self._shape_codes()
-        keys, codes, distinct = shapes
-        verdicts = _verdicts(match, owner)
-        found = list(map(verdicts.get, distinct))
-        if None in found:
-            for i, shape in enumerate(distinct):
-                if found[i] is None:
-                    found[i] = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
-        if all(found):
+        table, keys, codes, distinct = shapes
+        matched, checked = table.verdicts_of(match, owner)
+        fresh = distinct - checked
+        if fresh:
+            for code in fresh:
+                shape = table.shapes[code]
+                if match.matches(shape[0], shape[1], shape[2], owner):
+                    matched.add(code)
+            checked |= fresh
+        if distinct <= matched:
             chosen = list(keys)
-        elif not any(found):
+        elif matched.isdisjoint(distinct):
             chosen = []
         else:
-            wanted = set(compress(range(len(distinct)), found))
-            chosen = list(compress(keys, map(wanted.__contains__, codes)))
+            chosen = list(compress(keys, map(matched.__contains__, codes)))
         if type(self._micros) is dict:
             self._known(chosen)
         chosen.sort(key=self._micros.__getitem__)  # stable: ties stay in ledger order
@@ -377,20 +382,51 @@ _AT = attrgetter("at")
 _MICROSECOND = attrgetter("microsecond")
 _STATUS = attrgetter("status")
 
-# Whether a selector matches a (purpose, channel, team) shape, for one owner: a policy has
-# few selectors and a ledger few shapes, so the answers outlive any one history. Keyed by
-# the selector's identity; holding the selector keeps that identity from being reused.
-_VERDICTS: dict[tuple[int, str | None], tuple[Match, dict[tuple[str, str, str], bool]]] = {}
+# Shapes (purpose, channel, team) as small integer codes, and which codes each selector
+# matches for one owner: a policy has few selectors and a ledger few shapes, so the answers
+# outlive any one history. Verdicts are keyed by the selector's identity; holding the
+# selector keeps that identity from being reused. When the table grows past its bound (names
+# from records no policy declared, policies compiled again and again), new shapes go to a new
+# table; a history keeps reading the table it was coded in.
+SHAPE_CODES = 200_000  # the most shapes one table codes (a soft bound: one ledger's shapes all fit)
 
 
-def _verdicts(match: Match, owner: str | None) -> dict[tuple[str, str, str], bool]:
-    key = (id(match), owner)
-    found = _VERDICTS.get(key)
-    if found is None or found[0] is not match:
-        if len(_VERDICTS) > 4096:  # policies compiled again and again (a REPL, a test run)
-            _VERDICTS.clear()
-        found = _VERDICTS[key] = (match, {})
-    return found[1]
+class _Table:
+    __slots__ = ("codes", "shapes", "verdicts")
+
+    def __init__(self) -> None:
+        self.codes: dict[tuple[str, str, str], int] = {}
+        self.shapes: list[tuple[str, str, str]] = []
+        self.verdicts: dict[tuple[int, str | None], tuple[Match, set[int], set[int]]] = {}
+
+    def verdicts_of(self, match: Match, owner: str | None) -> tuple[set[int], set[int]]:
+        """The codes ``match`` matches for ``owner``, and the codes it was tested on."""
+        key = (id(match), owner)
+        found = self.verdicts.get(key)
+        if found is None or found[0] is not match:
+            if len(self.verdicts) > 4096:  # policies compiled again and again (a REPL, a test run)
+                self.verdicts.clear()
+            found = self.verdicts[key] = (match, set(), set())
+        return found[1], found[2]
+
+
+_TABLE = [_Table()]
+_CODING = threading.Lock()  # two threads must not hand one code to two shapes
+
+
+def _coded(triples: list[tuple[str, str, str]]) -> tuple[_Table, list[int]]:
+    """The current table (a new one if these shapes would take it past its bound) and the
+    code of each shape in it."""
+    with _CODING:
+        table = _TABLE[0]
+        new = set(triples) - table.codes.keys()
+        if len(table.shapes) + len(new) > SHAPE_CODES:
+            table = _TABLE[0] = _Table()
+            new = set(triples)
+        for shape in new:
+            table.codes[shape] = len(table.shapes)
+            table.shapes.append(shape)
+        return table, list(map(table.codes.__getitem__, triples))
 
 
 def default_of(field: str) -> Any:

@@ -533,3 +533,27 @@ def test_a_customer_record_seen_before_gives_the_same_answers() -> None:
     assert len(policy._index["ingest-customers"]) == 1  # noqa: SLF001
     twice = json.dumps(GOOD).replace('"id": "ada"', '"id": "ada", "id": "bob"')
     both_paths(policy, twice)
+
+
+def test_a_history_keeps_its_shape_codes_when_a_new_table_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Shapes get process-wide codes (issue 11); past the bound new shapes go to a new table,
+    # and a history coded in the older one must not read the new codes as its own.
+    from policylang import history as module
+
+    document = phone_debt()
+    records = [entry_from_json(NORTHWIND, obj, where("x")) for obj in document["ledger"]]
+    history = ingest.fast_history(NORTHWIND, document["ledger"])[0]
+    letter = {"team": "growth", "channel": "letter", "purpose": "servicing", "at": "2026-11-24T15:00:00Z"}
+    assert NORTHWIND.decide(document["customer"], letter, history) == NORTHWIND.decide(
+        document["customer"], letter, records)
+    monkeypatch.setattr(module, "SHAPE_CODES", 1)
+    table = module._TABLE[0]  # noqa: SLF001
+    # another ledger's shapes in another order take the codes the first history holds
+    reversed_records = [entry_from_json(NORTHWIND, obj, where("x")) for obj in reversed(document["ledger"])]
+    never_seen = Contact(dt.datetime(2026, 1, 1, tzinfo=UTC), f"pigeon {id(table)}", "servicing", "growth")
+    for asked in (document["request"], letter):
+        assert NORTHWIND.decide(document["customer"], asked, History([never_seen, *reversed_records])) == (
+            NORTHWIND.decide(document["customer"], asked, [*records, never_seen]))
+        assert NORTHWIND.decide(document["customer"], asked, history) == NORTHWIND.decide(
+            document["customer"], asked, records)
+    assert module._TABLE[0] is not table  # noqa: SLF001
