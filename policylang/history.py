@@ -18,7 +18,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
-from operator import attrgetter, eq, floordiv, mul, sub
+from operator import attrgetter, eq, floordiv, mul, not_, sub
 from typing import Any, overload
 
 from policylang.clock import EPOCH, ONE_US
@@ -87,8 +87,8 @@ class History:
         campaigns: dict[str, list[tuple[int, Any]]] = {}
         contacts: list[Contact] = entries  # type: ignore[assignment]
         if Event in kinds:
-            flags = [type(entry) is Contact or isinstance(entry, Contact) for entry in entries]
-            for entry in compress(entries, [not flag for flag in flags]):
+            flags = list(map(isinstance, entries, repeat(Contact)))
+            for entry in compress(entries, map(not_, flags)):
                 assert isinstance(entry, Event)
                 us = (entry.at - EPOCH) // ONE_US
                 events.setdefault(entry.name, []).append(us)
@@ -162,7 +162,7 @@ class History:
         if self._records is not None:
             found = self._fields.get(name)
             if found is None:
-                found = self._fields[name] = list(map(attrgetter(name), self._records))
+                found = self._fields[name] = list(map(_GET[name], self._records))
             return found
         return self._columns.get(name)
 
@@ -434,6 +434,7 @@ def default_of(field: str) -> Any:
     return _DEFAULTS[field]
 
 
+_GET = {name: attrgetter(name) for name in FIELDS}
 _SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[name].__set__ for name in FIELDS}
 _DEFAULTS: dict[str, Any] = {"status": "sent", "at": dt.datetime.min}
 _DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer", "void_reason")})
