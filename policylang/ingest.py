@@ -112,9 +112,12 @@ def fast_moments(instants: list[str]) -> list[dt.datetime]:
 def _shaped(instants: list[str]) -> str:
     """The instants joined by newlines, checked against SHAPES and ENDING (else :class:`_Slow`)."""
     joined = "\n".join(instants)  # TypeError for a value that is not a text
-    if not set(joined.translate(_DIGITS).split("\n")) <= SHAPES or len(instants) != joined.count("\n") + 1:
+    shapes = set(joined.translate(_DIGITS).split("\n"))
+    if not shapes <= SHAPES or len(instants) != joined.count("\n") + 1:
         raise _Slow
-    if not all(map(ENDING.fullmatch, set(map(_ENDING, instants)))):
+    # Z needs no more checking; an offset's hours and minutes do
+    if not all(map(methodcaller("endswith", "Z"), shapes)) and not all(
+            map(ENDING.fullmatch, set(map(_ENDING, instants)))):
         raise _Slow
     return joined
 
@@ -465,6 +468,7 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
     except ValueError:  # a date like 02-30
         raise _Slow from None
     events: dict[str, list[int]] = {}
+    given_all = given
     if absent["event"] != size:  # some lines are events
         flags = list(map(is_, event, repeat(unset)))
         happened = list(map(not_, flags))
@@ -477,7 +481,11 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
         if not moments:
             return ({}, [], events, 0), strings
         given = {name: tuple(compress(column, flags)) for name, column in given.items()}
-        absent = {name: column.count(unset) if unset in set(column) else 0 for name, column in given.items()}
+        # what the contact lines leave out: all but what the event lines leave out
+        for name in ("id", "customer"):
+            absent[name] -= sum(map(is_, compress(given_all[name], happened), repeat(unset)))
+        for name in ("channel", "purpose", "team", "status", "outcome", "campaign"):
+            absent[name] -= size - len(moments)  # every event line leaves them out (checked above)
     columns: dict[str, list[Any]] = {}
     contacts = len(moments)
     for name, column in given.items():
