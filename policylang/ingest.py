@@ -2,10 +2,11 @@
 
 Two paths give one answer. The *fast path* parses with orjson (when installed) and turns
 well-formed ledger objects straight into the evaluator's index (:class:`History`): the
-names are checked against sets built once per policy, all instants are checked by one
-regular-expression match over the joined column and converted by the C
-``datetime.fromisoformat``, and contacts are built without re-running the attrs
-converters. It never reports an error: whenever anything is unusual (a name it does not
+names are checked against sets built once per policy, all instants are checked over the
+joined column and read by the C ``datetime.fromisoformat`` (their conversion to epoch
+microseconds, the costly part, is left to the history, which does it for the shapes a rule
+asks about), and contacts are built without re-running the attrs converters. It never
+reports an error: whenever anything is unusual (a name it does not
 know, an instant in a form it does not handle, a ``null``, a backslash escape, a duplicate
 key, a JSON syntax error) it gives up and the *validating path* (:mod:`policylang.inputs`)
 does the work again, producing the decision or the exact positioned error. So the fast
