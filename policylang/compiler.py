@@ -275,7 +275,7 @@ class Compiler:
     def hold(self, statement: nodes.Hold) -> tuple[Match, int, int] | None:
         """``hold SELECTOR up to D`` (11.16): (selector, seconds, months)."""
         match = self.selector(statement.selector)
-        seconds = self.duration(statement.duration, months_allowed=True)
+        seconds = self.duration(statement.duration)
         return (match, seconds, statement.duration.months) if match is not None else None
 
     # ---- declarations ---------------------------------------------------------------
@@ -728,7 +728,7 @@ class Compiler:
         """The window of ``exempt ... within D after OPENER until CLOSER, ...`` (11.5)."""
         window = node.window
         assert window is not None
-        seconds = self.duration(window.duration, months_allowed=True) if window.duration is not None else None
+        seconds = self.duration(window.duration) if window.duration is not None else None
         months = window.duration.months if window.duration is not None else 0
         if months:
             seconds = None  # 11.2: the window ends at the opener + N months in the customer's zone
@@ -793,17 +793,11 @@ class Compiler:
             return None
         return clock.start_of_date(day, clock.zone(zone_name))
 
-    def duration(self, node: nodes.Duration, *, months_allowed: bool = False) -> int:
-        """The duration in seconds (0 for months and years, which only some places take)."""
+    def duration(self, node: nodes.Duration) -> int:
+        """The duration in seconds (0 for months and years: every length takes them, and the
+        rule reads them as calendar months in its zone, 11.2)."""
         if node.amount <= 0:
             self.error("a duration must be at least 1", node.span)
-        elif node.months and not months_allowed:
-            self.error(
-                f"`{node.unit}s` are not supported here yet",
-                node.span,
-                hint="months and years can be used in time tests, rolling cap windows and `within ... after`; "
-                "write days or weeks here",
-            )
         elif node.seconds > MAX_WINDOW_SECONDS or node.months > 120:
             self.error("this duration is longer than ten years", node.span, hint="check the number and the unit")
         return node.seconds
@@ -825,7 +819,7 @@ class Compiler:
     def window_spec(self, window: nodes.Window) -> Rolling | Consecutive | Calendar:
         match window:
             case nodes.RollingWindow(length):
-                return Rolling(self.duration(length, months_allowed=True), unparse.text(length), length.months)
+                return Rolling(self.duration(length), unparse.text(length), length.months)
             case nodes.ConsecutiveDays(days):
                 if days < 1 or days > 3660:
                     self.error("a run of consecutive days must be between 1 and 3660 days", window.span)
@@ -938,7 +932,7 @@ class Compiler:
         return DaySet(frozenset(weekdays), frozenset(dates), tuple(dict.fromkeys(holidays)))
 
     def after_trigger(self, period: nodes.WithinAfter) -> AfterTrigger | None:
-        seconds = self.duration(period.duration, months_allowed=True) if period.duration is not None else None
+        seconds = self.duration(period.duration) if period.duration is not None else None
         months = period.duration.months if period.duration is not None else 0
         if period.days is not None and not 1 <= period.days <= 3660:
             self.error("a run of consecutive days must be between 1 and 3660 days", period.span)
@@ -1003,8 +997,8 @@ class Compiler:
         prerequisite = self.selector(node.prerequisite)
         outcome = self.outcome(node.outcome)
         more = [self.outcome(n) for n in node.more_outcomes]
-        at_least = self.duration(node.at_least, months_allowed=True) if node.at_least else 0
-        within = self.duration(node.within, months_allowed=True) if node.within else None
+        at_least = self.duration(node.at_least) if node.at_least else 0
+        within = self.duration(node.within) if node.within else None
         at_least_months = node.at_least.months if node.at_least else 0
         within_months = node.within.months if node.within else 0
         # (months vary in length: refused only when no prerequisite instant could fit both)
@@ -1021,7 +1015,7 @@ class Compiler:
                            within, every, at_least_months, within_months)
 
     def exclusive(self, node: nodes.Exclusive, index: int, match: Match | None) -> ExclusiveRule | None:
-        distance = self.duration(node.distance, months_allowed=True)
+        distance = self.duration(node.distance)
         if match is None:
             return None
         return ExclusiveRule(index, "exclusive", node.name, match, node.span, node, distance, node.distance.months)
@@ -1103,7 +1097,7 @@ class Compiler:
         seconds = months = days = amount = 0
         unit: nodes.DurationUnit = "day"
         if node.duration is not None:
-            seconds, months = self.duration(node.duration, months_allowed=True), node.duration.months
+            seconds, months = self.duration(node.duration), node.duration.months
             amount, unit = node.duration.amount, node.duration.unit
         elif node.days is not None and not 1 <= node.days <= 3660:
             self.error("a run of consecutive days must be between 1 and 3660 days", node.span)

@@ -922,26 +922,29 @@ def time_tests_in(cond: Any) -> list[nodes.TimeTest]:
 
 
 def require_denies(ctx: Context, rule: nodes.Require, ledger: Sequence[Entry]) -> bool:
-    at_least = seconds_of(rule.at_least) if rule.at_least is not None else 0
-    latest = ctx.t - dt.timedelta(seconds=at_least)
-    earliest = None if rule.within is None else ctx.t - dt.timedelta(seconds=seconds_of(rule.within))
     outcomes = {o.value for o in ((rule.outcome,) if rule.outcome else ()) + rule.more_outcomes}
     for c in ledger:
         if is_event(c) or c.status != "sent" or not ctx.matches(rule.prerequisite, c):
             continue
         if outcomes and c.outcome not in outcomes:
             continue
-        if c.at <= latest and (earliest is None or c.at >= earliest):
+        if prerequisite_in_range(rule, c.at, ctx.t, ctx.zone):
             return False
     return True
 
 
+def prerequisite_in_range(rule: nodes.Require, p: dt.datetime, t: dt.datetime, zone: dt.tzinfo) -> bool:
+    """p + at_least <= t <= p + within, both ends kept (section 5); months added in ``zone``."""
+    if (p if rule.at_least is None else plus(p, rule.at_least, zone)) > t:
+        return False
+    return rule.within is None or t <= plus(p, rule.within, zone)
+
+
 def exclusive_near(ctx: Context, rule: nodes.Exclusive, contact: Entry) -> bool:
-    return (
-        ctx.matches(rule.selector, contact)
-        and contact.team != ctx.request.team
-        and abs(contact.at - ctx.t) < dt.timedelta(seconds=seconds_of(rule.distance))
-    )
+    """c <= t < c + D, or t < c < t + D (11.7 for months: added in ``ctx.zone``)."""
+    c, t = contact.at, ctx.t
+    near = c <= t < plus(c, rule.distance, ctx.zone) or t < c < plus(t, rule.distance, ctx.zone)
+    return ctx.matches(rule.selector, contact) and contact.team != ctx.request.team and near
 
 
 def exclusive_denies(ctx: Context, rule: nodes.Exclusive, ledger: Sequence[Entry]) -> bool:
@@ -1219,12 +1222,14 @@ def as_request(request: Any) -> Req:
                campaigns_of(getattr(request, "campaign", None)))
 
 
-def hold_limit(pol: RefPolicy, customer: Mapping[str, Any], req: Req) -> dt.timedelta | None:
-    """The shortest ``hold SELECTOR up to D`` matching the request (11.16)."""
+def hold_limit(pol: RefPolicy, customer: Mapping[str, Any], req: Req) -> dt.datetime | None:
+    """Where the shortest ``hold SELECTOR up to D`` matching the request ends (11.16): the
+    request's time + D, months added in each of the customer's zones, the earliest of them."""
     owner = customer.get(pol.owner_attribute) if pol.owner_attribute else None
-    found = [dt.timedelta(seconds=seconds_of(h.duration)) for h in pol.holds
-             if selector_matches(pol, h.selector, req.purpose, req.channel, req.team, owner)]
-    return min(found, default=None)
+    zones = [zone_of(n) for n in customer_zone_names(pol, customer)]
+    return min((plus(req.at, h.duration, zone) for h in pol.holds
+                if selector_matches(pol, h.selector, req.purpose, req.channel, req.team, owner)
+                for zone in zones), default=None)
 
 
 def reference_decide(source: Any, customer: Mapping[str, Any], request: Any, ledger: Sequence[Any],
@@ -1274,16 +1279,14 @@ def next_allowed(pol: RefPolicy, customer: Mapping[str, Any], request: Req, ledg
             # (only while it denies now: a requirement out of force, e.g. its `when` false for
             # this customer, is no reason to give up)
             outcomes = {o.value for o in ((rule.outcome,) if rule.outcome else ()) + rule.more_outcomes}
-            within = None if rule.within is None else dt.timedelta(seconds=seconds_of(rule.within))
             if not any(
                 not is_event(c) and c.status == "sent" and ctx.matches(rule.prerequisite, c)
                 and (not outcomes or c.outcome in outcomes)
-                and (within is None or c.at >= request.at - within)
+                and (rule.within is None or request.at <= plus(c.at, rule.within, ctx.zone))
                 for c in ledger
             ):
                 return None
-    hold = hold_limit(pol, customer, request)
-    limit = request.at + hold if hold is not None else None
+    limit = hold_limit(pol, customer, request)
     for u in candidates(pol, customer, request.at, ledger, days, limit):
         if judge(pol, customer, request.moved_to(u), ledger).allowed:
             return u

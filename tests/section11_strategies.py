@@ -249,13 +249,14 @@ def requires(draw: Any, focus: Focus, t: dt.datetime, zones: tuple[str, ...]) ->
     text = f'require "{{name}}"{warn_mark(draw)}: {draw(selectors(focus))} after {focus[0]} email'
     if draw(st.booleans()):
         text += " with outcome conversation, no_answer"
-    text += " " + draw(st.sampled_from(("at least 1 day before", "within 7 days", "at least 1 hour before, within 2 days")))
+    text += " " + draw(st.sampled_from(("at least 1 day before", "within 7 days", "at least 1 hour before, within 2 days",
+                                      "at least 1 month before", "within 1 month", "at least 1 day before, within 2 months")))
     return text + draw(tails(t, zones))
 
 
 @st.composite
 def exclusives(draw: Any, focus: Focus, t: dt.datetime, zones: tuple[str, ...]) -> str:
-    return f'exclusive "{{name}}"{warn_mark(draw)}: {draw(selectors(focus))} per {draw(st.sampled_from(("1 day", "2 days")))}' \
+    return f'exclusive "{{name}}"{warn_mark(draw)}: {draw(selectors(focus))} per {draw(st.sampled_from(("1 day", "2 days", "1 month")))}' \
         + draw(tails(t, zones))
 
 
@@ -297,7 +298,7 @@ def policy_texts(draw: Any, focus: Focus, t: dt.datetime, zones: tuple[str, ...]
     if draw(st.integers(0, 2)) == 0:
         settings += "week starts sunday\n"
     if draw(st.integers(0, 3)) == 0:
-        settings += f"hold {draw(st.sampled_from(('any', focus[0], 'marketing')))} up to {draw(st.sampled_from(('2 hours', '1 day', '3 days')))}\n"
+        settings += f"hold {draw(st.sampled_from(('any', focus[0], 'marketing')))} up to {draw(st.sampled_from(('2 hours', '1 day', '3 days', '1 month')))}\n"
     zone = draw(st.sampled_from((None, "America/New_York", "Europe/Paris")))
     order = draw(st.permutations((*TEAMS, "owner")))[: draw(st.integers(2, 4))]
     head = HEAD.format(timezone=f'timezone "{zone}"\n' if zone else "", settings=settings,
@@ -458,7 +459,9 @@ def labels(text: str, customer: dict[str, Any], ledger: list[dict[str, Any]]) ->
                         ("on holidays", "form: on holidays"), (" in 7 days", "form: pause"), (" in 30 days", "form: pause"),
                         (" in 2 consecutive days", "form: pause"), (" in calendar week", "form: pause"),
                         ("week starts", "form: week starts"), ("\nhold ", "form: hold"),
-                        ("for each campaign", "form: for each campaign")):
+                        ("for each campaign", "form: for each campaign"), ("1 month before", "form: require months"),
+                        ("within 1 month", "form: require months"), ("within 2 months", "form: require months"),
+                        ("per 1 month", "form: exclusive months"), ("up to 1 month", "form: hold months")):
         if word in text:
             found.append(label)
     zones = customer.get("timezone")
