@@ -55,6 +55,11 @@ PER_CUSTOMER = 10
 
 
 # ---- a minimal HTTP/1.1 keep-alive client -------------------------------------------------------
+#
+# The client shares the two cores with the server, so it must cost little: one asyncio Protocol
+# per connection on uvloop, which sends the next request from data_received (no coroutine, no
+# stream buffer), parses only the status line and Content-Length, and keeps one float a request.
+# Its CPU time and the server's are measured and printed beside each row.
 
 
 def request_bytes(method: str, path: str, body: bytes | None) -> bytes:
@@ -64,67 +69,115 @@ def request_bytes(method: str, path: str, body: bytes | None) -> bytes:
     return (head + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> tuple[int, bytes]:
-    writer.write(raw)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    body = await reader.readexactly(length) if length else b""
-    return status, body
+class Caller(asyncio.Protocol):
+    """One keep-alive connection sending ``requests`` in turn until ``stop_at``."""
+
+    def __init__(self, requests: list[bytes], offset: int, stop_at: float, warm_until: float,
+                 latencies: list[float], statuses: dict[int, int], answers: list[bytes] | None,
+                 done: asyncio.Future[None]) -> None:
+        self.requests, self.i, self.stop_at, self.warm_until = requests, offset, stop_at, warm_until
+        self.latencies, self.statuses, self.answers, self.done = latencies, statuses, answers, done
+        self.buffer = b""
+        self.sent_at = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.send()
+
+    def send(self) -> None:
+        assert self.transport is not None
+        self.sent_at = time.perf_counter()
+        if self.sent_at >= self.stop_at:
+            self.transport.close()
+            if not self.done.done():
+                self.done.set_result(None)
+            return
+        self.transport.write(self.requests[self.i % len(self.requests)])
+        self.i += 1
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data if self.buffer else data
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            self.buffer = buffer
+            return
+        head = buffer[:end]
+        at = head.lower().find(b"content-length:")
+        length = int(head[at + 15 : head.index(b"\r\n", at) if b"\r\n" in head[at:] else len(head)]) if at >= 0 else 0
+        if len(buffer) < end + 4 + length:
+            self.buffer = buffer
+            return
+        self.buffer = buffer[end + 4 + length :]
+        now = time.perf_counter()
+        if self.sent_at >= self.warm_until:
+            self.latencies.append(now - self.sent_at)
+            status = int(head[9:12])
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            if self.answers is not None:
+                self.answers.append(buffer[end + 4 : end + 4 + length])
+        self.send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
 
-async def caller(port: int, requests: list[bytes], offset: int, stop_at: float, warm_until: float,
-                 latencies: list[float], statuses: dict[int, int], answers: list[bytes] | None) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = offset
-    try:
-        while True:
-            now = time.perf_counter()
-            if now >= stop_at:
-                return
-            raw = requests[i % len(requests)]
-            i += 1
-            t0 = time.perf_counter()
-            status, body = await exchange(reader, writer, raw)
-            t1 = time.perf_counter()
-            if t0 >= warm_until:
-                latencies.append(t1 - t0)
-                statuses[status] += 1
-                if answers is not None:
-                    answers.append(body)
-    finally:
-        writer.close()
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of these processes so far (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def drive(port: int, requests: list[bytes], concurrency: int, seconds: float,
-          keep_answers: bool = False) -> tuple[dict[str, float], list[bytes]]:
-    async def main() -> tuple[list[float], dict[int, int], list[bytes], float]:
+          keep_answers: bool = False, server_pids: list[int] | None = None) -> tuple[dict[str, float], list[bytes]]:
+    async def main() -> tuple[list[float], dict[int, int], list[bytes], dict[str, float]]:
+        loop = asyncio.get_running_loop()
         latencies: list[float] = []
         statuses: dict[int, int] = defaultdict(int)
         answers: list[bytes] = []
         start = time.perf_counter()
         warm_until = start + min(1.0, seconds / 4)
         stop_at = warm_until + seconds
-        await asyncio.gather(*[
-            caller(port, requests, k * 997, stop_at, warm_until, latencies, statuses,
-                   answers if keep_answers else None)
-            for k in range(concurrency)
-        ])
-        return latencies, statuses, answers, seconds
+        dones = []
+        for k in range(concurrency):
+            done: asyncio.Future[None] = loop.create_future()
+            dones.append(done)
+            await loop.create_connection(
+                functools.partial(Caller, requests, k * 997, stop_at, warm_until, latencies, statuses,
+                                  answers if keep_answers else None, done), "127.0.0.1", port)
+        await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
+        mine, theirs = time.process_time(), cpu_seconds(server_pids or [])
+        await asyncio.gather(*dones)
+        cpu = {"client_cpu": (time.process_time() - mine) / seconds,
+               "server_cpu": (cpu_seconds(server_pids or []) - theirs) / seconds}
+        return latencies, statuses, answers, cpu
 
-    latencies, statuses, answers, elapsed = asyncio.run(main())
+    runner = asyncio.run
+    try:
+        import uvloop
+
+        runner = uvloop.run  # type: ignore[assignment]
+    except ImportError:
+        pass
+    latencies, statuses, answers, cpu = runner(main())
     latencies.sort()
     total = len(latencies)
     bad = sum(v for k, v in statuses.items() if k != 200)
     return {
-        "per_second": total / elapsed,
+        "per_second": total / seconds,
         "p50_ms": 1000 * latencies[total // 2] if total else float("nan"),
         "p99_ms": 1000 * latencies[min(total - 1, int(total * 0.99))] if total else float("nan"),
         "requests": total,
         "errors": bad,
+        **cpu,
     }, answers
 
 
@@ -188,6 +241,62 @@ def check_caps(url: str, new_ids: set[str]) -> str:
     return f"{len(new_ids)} reservations granted; one-sales-call breaks: {broken}; call-centre weeks over 200: {len(over)}"
 
 
+def tree(root: int) -> list[int]:
+    """``root`` and every process below it (a server's supervisor and workers)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children[parent].append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+class Granian:
+    """The service's application under granian (ASGI, uvloop), as ``policylang serve`` builds it."""
+
+    def __init__(self, policies: Path, ledger: str, workers: int) -> None:
+        import subprocess
+
+        from policylang.service.app import ENV, Settings
+        from tests.service_server import free_port
+
+        self.port = free_port()
+        settings = Settings(policies=str(policies), ledger=ledger, reload_interval=0, pool=4)
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop",
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), "--no-ws",
+             "--log-level", "warning", "policylang.service.app:from_env"],
+            env={**os.environ, ENV: settings.to_env()}, cwd=ROOT, start_new_session=True)
+        import httpx
+
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("granian did not start")
+        time.sleep(1.0)  # every worker up
+
+    def pids(self) -> list[int]:
+        return tree(self.process.pid)
+
+    def stop(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -195,6 +304,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", default="empty,inline,sqlite,postgres,reserve")
     parser.add_argument("--pg-url", default=None)
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
+                        help="uvicorn: `policylang serve` itself; granian: the same application under granian")
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
     runs = args.runs.split(",")
@@ -213,19 +324,31 @@ def main() -> None:
     if pg_url:
         ledger_bench.build(pg_url, CUSTOMERS * PER_CUSTOMER, CUSTOMERS)
 
-    print(f"# {os.cpu_count()} cores (shared, loaded machine); server: uvicorn --workers {args.workers}; "
-          f"{args.seconds:g} s a run after warm-up")
-    print(f"{'run':<20} {'conc':>4} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"# {os.cpu_count()} cores (shared); server: {args.server} --workers {args.workers}; "
+          f"{args.seconds:g} s a run after warm-up; CPU columns: cores busy (1.0 = one core), "
+          "us/req: the server's CPU time a request (steadier than the rate on a shared machine)")
+    print(f"{'run':<20} {'conc':>4} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server':>7} {'client':>7} {'us/req':>7}")
 
-    def table(name: str, served: Served, requests: list[bytes], keep: bool = False) -> None:
+    def line(name: str, level: int, row: dict[str, float]) -> None:
+        print(f"{name:<20} {level:>4} {row['per_second']:>8.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+              f"{row['errors']:>7} {row['server_cpu']:>7.2f} {row['client_cpu']:>7.2f} "
+              f"{1e6 * row['server_cpu'] / max(row['per_second'], 1e-9):>7.0f}")
+
+    def table(name: str, served: Any, requests: list[bytes]) -> None:
         for level in levels:
-            row, _ = drive(served.port, requests, level, args.seconds, keep)
-            print(f"{name:<20} {level:>4} {row['per_second']:>8.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
-                  f"{row['errors']:>7}")
+            row, _ = drive(served.port, requests, level, args.seconds, server_pids=served.pids())
+            line(name, level, row)
 
-    workers = ["--workers", str(args.workers), "--reload-interval", "0", "--pool", "4"]
+    def serve(ledger: str) -> Any:
+        if args.server == "granian":
+            return Granian(policies, ledger, args.workers)
+        served = Served(policies, "--ledger", ledger, "--workers", str(args.workers), "--reload-interval", "0",
+                        "--pool", "4")
+        served.pids = lambda: tree(served.process.pid)  # type: ignore[attr-defined]
+        return served
+
     if {"empty", "inline", "sqlite"} & set(runs):
-        served = Served(policies, "--ledger", sqlite_url, *workers)
+        served = serve(sqlite_url)
         try:
             if "empty" in runs:
                 table("empty (floor)", served, [request_bytes("GET", "/v1/empty", None)])
@@ -236,7 +359,7 @@ def main() -> None:
         finally:
             served.stop()
     if pg_url and {"postgres", "reserve"} & set(runs):
-        served = Served(policies, "--ledger", pg_url, *workers)
+        served = serve(pg_url)
         try:
             if "postgres" in runs:
                 table("decide id postgres", served, by_id_documents("/v1/decide"))
@@ -244,13 +367,13 @@ def main() -> None:
                 granted: set[str] = set()
                 for level in levels:
                     requests = by_id_documents("/v1/reserve", count=200_000, seed=level, reserve=True)
-                    row, answers = drive(served.port, requests, level, args.seconds, keep_answers=True)
+                    row, answers = drive(served.port, requests, level, args.seconds, keep_answers=True,
+                                         server_pids=served.pids())
                     for body in answers:
                         ident = json.loads(body).get("reservation")
                         if ident:
                             granted.add(ident)
-                    print(f"{'reserve postgres':<20} {level:>4} {row['per_second']:>8.0f} {row['p50_ms']:>8.2f} "
-                          f"{row['p99_ms']:>8.2f} {row['errors']:>7}")
+                    line("reserve postgres", level, row)
                 print("cap check after the reserve runs:", check_caps(pg_url, granted))
         finally:
             served.stop()

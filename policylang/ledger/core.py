@@ -133,6 +133,8 @@ class Txn(Protocol):
 
     def customer(self, customer: str) -> tuple[str, str | None] | None: ...
 
+    def opening(self, customer: str, request_id: str | None, now: bool) -> Opening: ...
+
     def put_customer(self, customer: str, record: str, owner: str | None) -> None: ...
 
     def rows(self, customer: str) -> list[Row]: ...
@@ -154,6 +156,20 @@ class Txn(Protocol):
     def expire(self, now_us: int) -> int: ...
 
     def counts(self) -> list[tuple[str, str | None, str | None, int, int]]: ...
+
+
+# What a reservation reads first, under its customer's lock: the store's now (None when not
+# asked for), the row a retried request id booked, the customer's stored record and rows.
+Opening = tuple[int | None, Row | None, tuple[str, str | None] | None, list[Row]]
+
+
+def opening(txn: Txn, customer: str, request_id: str | None, now: bool) -> Opening:
+    """:meth:`Txn.opening` by the single primitives, one after the other: the store's now,
+    the customer's lock, then the reads (a store that can send them together overrides it)."""
+    now_us = txn.now_us() if now else None
+    txn.lock_customer(customer)
+    booked = txn.row(request_id, for_update=True) if request_id else None
+    return now_us, booked, txn.customer(customer), txn.rows(customer)
 
 
 class _TxnLoads:
@@ -255,7 +271,8 @@ class Ledger:
         self.clock = clock
 
     # -- what subclasses provide --
-    def _transaction(self, *, write: bool) -> contextlib.AbstractContextManager[Txn]:
+    def _transaction(self, *, write: bool, bulk: bool = False) -> contextlib.AbstractContextManager[Txn]:
+        """A transaction (``write``: one that may write; ``bulk``: one that inserts many rows)."""
         raise NotImplementedError
 
     def _before_commit(self, txn: Txn) -> None:
@@ -300,7 +317,7 @@ class Ledger:
         # validated before the transaction; stamped with the store's time inside it
         rows = stable_ids([row_from_entry(entry, 0) for entry in entries])
         customers = sorted({row.customer for row in rows})
-        with self._transaction(write=True) as txn:
+        with self._transaction(write=True, bulk=len(rows) >= 100) as txn:
             now_us = self._now_us(txn)
             if len(customers) <= LOCKED_APPEND:
                 # a live report of a few contacts waits for reservations of those customers,
@@ -425,16 +442,16 @@ class Ledger:
         record_text = None if isinstance(customer, str) else customer_json(customer)
         denied: Decision | None = None
         with self._transaction(write=True) as txn:
-            now_us = self._now_us(txn)
-            txn.lock_customer(customer_id)
-            if request.id:
-                # The request id is the reservation's id: a retry finds the first booking
-                # (under the customer's lock, so two retries cannot both book).
-                booked = txn.row(request.id, for_update=True)
-                if booked is not None:
-                    return self._retried(booked, customer_id, request, now_us)
-            record, store_record = self._customer_for(txn, policy, customer, record_text)
-            rows = txn.rows(customer_id)
+            # One trip to the store for every read before the decision (PostgreSQL sends them
+            # together): the customer's lock, then the request id's booking, the stored record
+            # and the customer's rows. The request id is the reservation's id: a retry finds
+            # the first booking (under the customer's lock, so two retries cannot both book).
+            store_now, booked, found, rows = txn.opening(customer_id, request.id, self.clock is None)
+            now_us = to_micros(self.clock()) if self.clock is not None else store_now
+            assert now_us is not None
+            if booked is not None:
+                return self._retried(booked, customer_id, request, now_us)
+            record, store_record = self._record(policy, customer, found, record_text)
             ledger = history_from_rows(rows, now_us)  # no record per row: the store wrote them
             # Under the write lock: the verdict at the request's instant only. The search for
             # the next allowed instant (a denial's) runs after the lock is released.
@@ -591,18 +608,24 @@ class Ledger:
                                  loads=_ReadLoads(self, now_us))  # fmt: skip
         return denied if decision.allowed else decision
 
-    @staticmethod
-    def _customer_for(txn: Txn, policy: Policy, customer: Customer | str, record_text: str | None) -> tuple[Customer, bool]:
+    @classmethod
+    def _customer_for(cls, txn: Txn, policy: Policy, customer: Customer | str,
+                      record_text: str | None) -> tuple[Customer, bool]:  # fmt: skip
         """The customer record to decide with, and whether the stored one needs writing."""
+        return cls._record(policy, customer, txn.customer(customer if isinstance(customer, str) else customer.id),
+                           record_text)
+
+    @staticmethod
+    def _record(policy: Policy, customer: Customer | str, found: tuple[str, str | None] | None,
+                record_text: str | None) -> tuple[Customer, bool]:  # fmt: skip
+        """:meth:`_customer_for` given the stored (record, owner) ``found``."""
         if isinstance(customer, str):
-            found = txn.customer(customer)
             if found is None:
                 raise LedgerError(
                     f"no customer {customer!r} in this ledger",
                     hint="store the record first (policylang ledger import --customers) or pass it",
                 )
             return customer_from_stored(policy, found[0], f"customer {customer}"), False
-        found = txn.customer(customer.id)
         return customer, found is None or found != (record_text, customer_owner(policy, customer))
 
     @staticmethod

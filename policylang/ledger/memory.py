@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from policylang.ledger.core import Ledger, Txn
+from policylang.ledger.core import Ledger, Opening, Txn, opening
 from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ class _MemoryTxn:
 
     def customer(self, customer: str) -> tuple[str, str | None] | None:
         return self.customer_puts.get(customer) or self.store._customers.get(customer)
+
+    def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
+        return opening(self, customer, request_id, now)
 
     def put_customer(self, customer: str, record: str, owner: str | None) -> None:
         self.customer_puts[customer] = (record, owner)
@@ -122,7 +125,7 @@ class MemoryLedger(Ledger):
         self._customers: dict[str, tuple[str, str | None]] = {}
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Txn]:
+    def _transaction(self, *, write: bool, bulk: bool = False) -> Iterator[Txn]:
         with self._lock:
             txn = _MemoryTxn(self)
             yield txn

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from policylang.ledger.core import Ledger
+from policylang.ledger.core import Ledger, Opening, opening
 from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
 from policylang.ledger.schema import _UPDATE, MIGRATIONS, SCHEMA_VERSION, STATEMENTS, columns_at
 
@@ -61,6 +61,9 @@ class _SQLTxn:
     def customer(self, customer: str) -> tuple[str, str | None] | None:
         found = self.execute("SELECT record, owner FROM customers WHERE id = ?", (customer,)).fetchone()
         return None if found is None else (found[0], found[1])
+
+    def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
+        return opening(self, customer, request_id, now)
 
     def put_customer(self, customer: str, record: str, owner: str | None) -> None:
         self.execute(
@@ -125,12 +128,13 @@ class _SQLTxn:
         yield from self.execute("SELECT id, record FROM customers ORDER BY id").fetchall()
 
     def expire(self, now_us: int) -> int:
-        cursor = self.execute(
+        # RETURNING rather than rowcount: in PostgreSQL's pipeline mode a count is known only
+        # once the results are read
+        return len(self.execute(
             "UPDATE entries SET status = 'released', ended = 'expired', updated_us = ? "
-            "WHERE status = 'planned' AND expires_us IS NOT NULL AND expires_us <= ?",
+            "WHERE status = 'planned' AND expires_us IS NOT NULL AND expires_us <= ? RETURNING id",
             (now_us, now_us),
-        )
-        return int(cursor.rowcount)
+        ).fetchall())
 
 
     def counts(self) -> list[tuple[str, str | None, str | None, int, int]]:

@@ -75,7 +75,7 @@ class SQLiteLedger(SQLLedger):
             raise
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Txn]:
+    def _transaction(self, *, write: bool, bulk: bool = False) -> Iterator[Txn]:
         with self._lock, self._writer_turn(write):
             if write:
                 self._refuse_if_damaged()

@@ -20,15 +20,18 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import attrs
+import msgspec
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as HttpRequest
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Send
 
 from policylang import disclosure
 from policylang.arbitration import arbitrate
@@ -79,7 +82,29 @@ ENV = "POLICYLANG_SERVE_SETTINGS"
 
 
 def dumps(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON, as ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` writes it.
+
+    orjson writes the same text about twenty times faster (3 us for a decision's answer, where
+    json.dumps took 60); a value it refuses (a key that is not a text, an integer past 64
+    bits) goes to json.dumps."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# The envelope of an inline decision, decoded without parsing the section 10 parts: the
+# customer, request and ledger stay raw JSON slices that the policy's own typed decoder
+# (Policy.decide_json) reads. Anything this shape refuses goes to the validating path.
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    policy: str | msgspec.UnsetType = msgspec.UNSET
+    customer: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    customer_id: str | msgspec.UnsetType = msgspec.UNSET
+    ledger: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    request: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
 
 
 def json_response(value: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -130,8 +155,8 @@ class Service:
                                headers={"Retry-After": str(max(1, round(wait + 0.5)))})
         return key
 
-    async def body(self, request: HttpRequest) -> dict[str, Any]:
-        """The JSON object of the request; 413 over the size limit, 400 when not JSON."""
+    async def raw_body(self, request: HttpRequest) -> bytes:
+        """The bytes of the request body; 413 over the size limit."""
         limit = self.settings.max_body
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -143,7 +168,15 @@ class Service:
             if size > limit:
                 raise ServiceError("too_large", f"the request body is over {limit} bytes")
             chunks.append(chunk)
-        data = b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def body(self, request: HttpRequest) -> dict[str, Any]:
+        """The JSON object of the request; 413 over the size limit, 400 when not JSON."""
+        return self.parse(await self.raw_body(request))
+
+    @staticmethod
+    def parse(data: bytes) -> dict[str, Any]:
+        """The JSON object ``data`` holds; 400 when not JSON, 422 when not an object."""
         # issue 11: orjson where it can prove the strict parser would accept the text
         obj = fast_strict_json(data)
         try:
@@ -159,8 +192,11 @@ class Service:
 
     def policy(self, body: Mapping[str, Any]) -> Loaded:
         """The policy a body names (or the only one); 404 for an unknown name."""
+        return self.named(body.get("policy"))
+
+    def named(self, name: object) -> Loaded:
+        """The policy called ``name`` (None: the only one); 404 for an unknown name."""
         current = self.policies.current  # one snapshot for the whole request
-        name = body.get("policy")
         if name is None:
             if len(current) == 1:
                 return next(iter(current.values()))
@@ -238,7 +274,7 @@ class Service:
         out["policy_version"] = loaded.version
         return out
 
-    def logged(self, endpoint: str, key: Key, loaded: Loaded, customer: str | None, inputs: object,
+    def logged(self, endpoint: str, key: Key, loaded: Loaded, customer: str | None, inputs: bytes,
                decision: Decision, reservation: str | None = None) -> None:
         self.metrics.decision(loaded.name, decision.allowed, decision.denied_by)
         if self.audit is not None:
@@ -249,11 +285,74 @@ class Service:
 
     # ---- endpoints ----------------------------------------------------------------------------
 
+    def inline(self, data: bytes, key: Key) -> tuple[Loaded, Decision, bytes] | None:
+        """An inline decision by the policy's typed decoder (``Policy.decide_json``) and the
+        customer's raw JSON, or None when the body is not plainly well formed: the validating
+        path then answers (the same decision, or the error naming the field).
+
+        The envelope is decoded with the three parts kept as raw slices, which are joined into
+        the section 10 document unparsed (``decide_json`` proves the parts strict itself). The
+        strict parser refuses a key given twice where this decoder keeps the last, so the body
+        must be shown to repeat none: a repeated key adds at least 11 bytes outside the parts
+        (``,"ledger":0``), so a body whose envelope is less than 11 bytes longer than its
+        compact spelling repeats none (two bytes more for each ", " and ": " of json.dumps);
+        any other body is checked by counting quotes, which a repeated key would add to."""
+        if b"\\" in data:
+            return None  # an escape could spell a key two ways
+        try:
+            env = _ENVELOPE.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        if env.customer is msgspec.UNSET or env.request is msgspec.UNSET or env.customer_id is not msgspec.UNSET:
+            return None
+        customer, request = bytes(env.customer), bytes(env.request)
+        parts = [b'{"customer":', customer, b',"request":', request]
+        inside = len(customer) + len(request)
+        compact = 2 + 11 + 1 + 10  # {} "customer": , "request":
+        if env.policy is not msgspec.UNSET:
+            compact += 1 + 9 + 2 + len(env.policy.encode())  # , "policy": "NAME"
+        if env.ledger is not msgspec.UNSET:
+            ledger = bytes(env.ledger)
+            # every line decide_json accepts is an object with an `at`, at least 9 bytes and a
+            # comma: a shorter text cannot hold too many lines; a longer one has them counted
+            if len(ledger) > 10 * self.settings.max_ledger and ledger.count(b"{") > self.settings.max_ledger:
+                return None
+            parts += [b',"ledger":', ledger]
+            inside += len(ledger)
+            compact += 1 + 9
+        if len(data) - inside - compact >= 11:
+            quotes = 4 + customer.count(b'"') + request.count(b'"')
+            if env.policy is not msgspec.UNSET:
+                quotes += 4
+            if env.ledger is not msgspec.UNSET:
+                quotes += 2 + ledger.count(b'"')
+            if data.count(b'"') != quotes:
+                return None
+        loaded = self.named(None if env.policy is msgspec.UNSET else env.policy)
+        parts.append(b"}")
+        try:
+            decision = loaded.policy.decide_json(b"".join(parts), file="body")
+        except PolicylangError:
+            return None
+        if not key.may_act_for(decision.request.team):
+            return None  # the validating path says 403 before anything else about the body
+        return loaded, decision, customer
+
     async def decide(self, request: HttpRequest) -> Response:
         key = self.caller(request)
         if "decide" not in key.roles:
             raise ServiceError("forbidden", "this key may not ask for decisions", hint="give it the `decide` role")
-        body = await self.body(request)
+        data = await self.raw_body(request)
+        fast = self.inline(data, key)
+        if fast is not None:
+            loaded, decision, customer_json = fast
+            if self.audit is not None:
+                ident = orjson.loads(customer_json).get("id")  # the customer was valid: a text or absent
+                self.logged("decide", key, loaded, ident or None, data, decision)
+            else:
+                self.metrics.decision(loaded.name, decision.allowed, decision.denied_by)
+            return json_response(self.answer(loaded, decision, key))
+        body = self.parse(data)
         self.fields(body, ("policy", "customer", "customer_id", "ledger", "request"))
         loaded = self.policy(body)
         req = self.request_of(loaded, body.get("request"), key)
@@ -266,14 +365,15 @@ class Service:
             decision = await self.ledger_call(
                 lambda ledger: loaded.policy.decide(customer, req, entries, explain=True, loads=ledger)
             )
-        self.logged("decide", key, loaded, customer.id or None, body, decision)
+        self.logged("decide", key, loaded, customer.id or None, data, decision)
         return json_response(self.answer(loaded, decision, key))
 
     async def reserve(self, request: HttpRequest) -> Response:
         key = self.caller(request)
         if "reserve" not in key.roles:
             raise ServiceError("forbidden", "this key may not reserve", hint="give it the `reserve` role")
-        body = await self.body(request)
+        data = await self.raw_body(request)
+        body = self.parse(data)
         self.fields(body, ("policy", "customer", "customer_id", "request"))
         loaded = self.policy(body)
         req = self.request_of(loaded, body.get("request"), key)
@@ -295,7 +395,7 @@ class Service:
         except InputError:
             raise ServiceError("invalid", f"the stored record of customer {ident!r} does not fit policy {loaded.name}",
                                field="customer_id") from None
-        self.logged("reserve", key, loaded, ident, body, reservation.decision, reservation.id)
+        self.logged("reserve", key, loaded, ident, data, reservation.decision, reservation.id)
         out = reservation.to_dict()
         teams = loaded.policy.vocabulary.get("teams", ())
         if not key.audit:
@@ -348,7 +448,8 @@ class Service:
         key = self.caller(request)
         if "decide" not in key.roles:
             raise ServiceError("forbidden", "this key may not ask for decisions", hint="give it the `decide` role")
-        body = await self.body(request)
+        data = await self.raw_body(request)
+        body = self.parse(data)
         self.fields(body, ("policy", "customer", "customer_id", "ledger", "requests"))
         loaded = self.policy(body)
         raw = body.get("requests")
@@ -369,7 +470,7 @@ class Service:
             rulings = arbitrate(loaded.policy, customer, reqs, entries, explain=True)
         out = []
         for ruling in rulings:
-            self.logged("arbitrate", key, loaded, customer.id or None, body, ruling.decision)
+            self.logged("arbitrate", key, loaded, customer.id or None, data, ruling.decision)
             out.append({"position": ruling.position, "decision": self.answer(loaded, ruling.decision, key)})
         return json_response({"policy": loaded.name, "policy_version": loaded.version, "rulings": out})
 
@@ -432,7 +533,7 @@ def guarded(service: Service, name: str, handler: Handler) -> Handler:
     return endpoint
 
 
-def build(settings: Settings, *, watch: bool = True) -> Starlette:
+def build(settings: Settings, *, watch: bool = True) -> Front:
     """The application for ``settings``."""
     service = Service(settings, watch=watch)
     routes = [
@@ -461,15 +562,39 @@ def build(settings: Settings, *, watch: bool = True) -> Starlette:
         yield
         service.close()  # after uvicorn has drained the requests in flight
 
+    endpoints = {(method, path): guarded(service, path, fn) for path, method, fn in routes}
     app = Starlette(
-        routes=[Route(path, guarded(service, path, fn), methods=[method]) for path, method, fn in routes],
+        routes=[Route(path, endpoints[method, path], methods=[method]) for path, method, fn in routes],
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,
     )
     app.state.service = service
-    return app
+    return Front(app, endpoints)
 
 
-def from_env() -> Starlette:
+class Front:
+    """The application uvicorn serves: a request for one of the service's own endpoints goes
+    straight to it; anything else (lifespan, an unknown path or method) to Starlette.
+
+    Every endpoint already answers every error itself (:func:`guarded`), so Starlette's
+    exception middleware and its route matching (a regular expression a route, in order)
+    only add cost: about half of an empty request's time in the application."""
+
+    def __init__(self, app: Starlette, endpoints: Mapping[tuple[str, str], Handler]) -> None:
+        self.app = app
+        self.state = app.state
+        self.endpoints = dict(endpoints)
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            handler = self.endpoints.get((scope["method"], scope["path"]))
+            if handler is not None and not scope.get("root_path"):
+                response = await handler(HttpRequest(scope, receive))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def from_env() -> Front:
     """The factory uvicorn calls in each worker (``policylang serve`` sets the environment)."""
     return build(Settings.from_env(os.environ[ENV]))
