@@ -15,9 +15,10 @@ same object for the same contact, since precedence tells contacts apart by ident
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, repeat
-from operator import attrgetter, eq, floordiv, mul, sub
+from itertools import compress, filterfalse, repeat
+from operator import attrgetter, eq, floordiv, mul, not_, sub
 from typing import Any, overload
 
 from policylang.clock import EPOCH, ONE_US
@@ -58,10 +59,19 @@ class LazyContacts(Sequence[Contact]):
 
 
 class History:
-    """A customer's contacts and events, sorted, with per-selector indexes."""
+    """A customer's contacts and events, with per-selector indexes built on demand.
 
-    __slots__ = ("size", "counted", "counted_us", "events", "has_planned", "planned", "voided", "event_campaigns",
-                 "_cache", "_shapes", "_fields", "_columns", "_made", "_keys", "_micros")
+    Contacts are known by their ledger position (their *key*). Nothing is sorted up front:
+    the first time a selector asks, the contacts of each (purpose, channel, team) *shape*
+    it matches are sorted by instant (ties in ledger order), and only then are those
+    contacts' instants converted to epoch microseconds when they were given as datetimes
+    (records, :meth:`from_moments`). So a decision pays for the
+    contacts its rules can count, not for the whole ledger.
+    """
+
+    __slots__ = ("size", "events", "has_planned", "planned", "voided", "event_campaigns",
+                 "_cache", "_shapes", "_fields", "_columns", "_records", "_made", "_micros",
+                 "_counted_keys", "_keys")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -77,33 +87,17 @@ class History:
         campaigns: dict[str, list[tuple[int, Any]]] = {}
         contacts: list[Contact] = entries  # type: ignore[assignment]
         if Event in kinds:
-            flags = [type(entry) is Contact or isinstance(entry, Contact) for entry in entries]
-            for entry in compress(entries, [not flag for flag in flags]):
+            flags = list(map(isinstance, entries, repeat(Contact)))
+            for entry in compress(entries, map(not_, flags)):
                 assert isinstance(entry, Event)
                 us = (entry.at - EPOCH) // ONE_US
                 events.setdefault(entry.name, []).append(us)
                 campaigns.setdefault(entry.name, []).append((us, entry.campaign))
             contacts = list(compress(entries, flags))  # type: ignore[arg-type]
-        # Column at a time, so the per-entry work is done in C.
-        micros = epoch_micros(list(map(_AT, contacts)))
-        # A stable sort of positions by instant: ties keep the ledger's order.
-        order = sorted(range(len(contacts)), key=micros.__getitem__)
-        statuses = list(map(_STATUS, contacts))
-        if not set(statuses) <= {"sent"}:
-            order = [k for k in order if statuses[k] in COUNTED_STATUSES]
-        self.counted: Sequence[Contact] = list(map(contacts.__getitem__, order))
-        self.counted_us = list(map(micros.__getitem__, order))
-        self.planned = [contacts[k] for k in order if statuses[k] == "planned"]
-        # 11.4: void contacts count for nothing; the trace still names them
-        self.voided: list[Contact] = [c for c in contacts if c.status == "void"] if "void" in statuses else []
-        self._columns: dict[str, list[Any]] | None = None
-        self._keys: list[int] = []
-        self._made: dict[int, Contact] = {}
-        self._micros: list[int] = []
-        self._finish(len(contacts), events)
-        # 11.3: events with campaigns, kept only when some event names one
-        self.event_campaigns = {name: sorted(pairs, key=lambda p: p[0]) for name, pairs in campaigns.items()
-                                if any(c is not None for _, c in pairs)}
+        self._records: list[Contact] | None = contacts
+        self._columns: dict[str, list[Any]] = {}
+        self._micros: list[int] | dict[int, int] = {}  # filled a shape at a time
+        self._start(len(contacts), events, campaigns)
 
     @classmethod
     def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]],
@@ -111,41 +105,132 @@ class History:
         """A history from validated contact columns.
 
         ``columns`` maps each :class:`Contact` field to a list (one value per contact, in
-        ledger order; ``at`` holds aware datetimes, made UTC when a contact is made, and
-        ``micros`` the same instants as epoch microseconds; without ``at`` the instants
-        are made from ``micros``); another field left out has its default for every contact. ``events`` maps an
-        event name to its instants, in any order; ``event_campaigns`` an event name to its
-        (instant, campaign) pairs when some event of that name names a campaign (11.3).
+        ledger order; ``at``, when given, holds aware datetimes, made UTC when a contact is
+        made, and ``micros`` the same instants as epoch microseconds; without ``at`` the
+        instants are made from ``micros``); another field left out has its default for
+        every contact. ``events`` maps an event name to its instants, in any order;
+        ``event_campaigns`` an event name to its (instant, campaign) pairs when some event
+        of that name names a campaign (11.3).
         """
         history = cls.__new__(cls)
-        size = len(micros)
-        statuses = columns.get("status")
-        # Sorting positions by instant is stable, so ties keep the ledger's order.
-        order = sorted(range(size), key=micros.__getitem__)
-        if statuses is not None:
-            order = [k for k in order if statuses[k] in COUNTED_STATUSES]
+        history._records = None
         history._columns = columns
-        history._keys = order
-        history._made = {}
         history._micros = micros
-        history.counted_us = list(map(micros.__getitem__, order))
-        history.counted = LazyContacts(history._contact, order)
-        history.planned = [history._contact(k) for k in order if statuses[k] == "planned"] if statuses else []
-        history.voided = [history._contact(k) for k in range(size) if statuses[k] == "void"] if statuses else []
-        history.event_campaigns = {name: sorted(pairs, key=lambda p: p[0])
-                                   for name, pairs in (event_campaigns or {}).items()}
-        history._finish(size, events)
+        history._start(len(micros), events, event_campaigns or {})
         return history
+
+    @classmethod
+    def from_moments(cls, columns: dict[str, list[Any]], events: dict[str, list[int]],
+                     event_campaigns: dict[str, list[tuple[int, Any]]] | None = None) -> History:  # fmt: skip
+        """A history from validated contact columns (as :meth:`from_columns`) whose ``at``
+        holds aware datetimes within the years handled; each instant is converted to epoch
+        microseconds only when a selector first needs its contact."""
+        history = cls.__new__(cls)
+        history._records = None
+        history._columns = columns
+        history._micros = {}
+        history._start(len(columns["at"]), events, event_campaigns or {})
+        return history
+
+    def _start(self, size: int, events: dict[str, list[int]],
+               campaigns: dict[str, list[tuple[int, Any]]]) -> None:
+        self.size = size
+        self.events = {name: sorted(times) for name, times in events.items()}
+        # 11.3: events with campaigns, kept only when some event names one
+        self.event_campaigns = {name: sorted(pairs, key=lambda p: p[0]) for name, pairs in campaigns.items()
+                                if any(c is not None for _, c in pairs)}
+        self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
+        self._shapes: tuple[_Table, list[int], list[int], set[int]] | None = None
+        self._fields: dict[str, list[Any]] = {}
+        self._made: dict[int, Contact] = {}
+        self._counted_keys: list[int] | None = None
+        self._keys: list[int] | None = None
+        statuses = self._column("status")
+        if statuses is None or "planned" not in statuses:
+            self.planned: list[Contact] = []
+        else:
+            self.planned = list(map(self._contact, self._in_time_order(
+                [k for k, status in enumerate(statuses) if status == "planned"])))
+        self.has_planned = bool(self.planned)
+        # 11.4: void contacts count for nothing; the trace still names them
+        self.voided: list[Contact] = ([self._contact(k) for k, status in enumerate(statuses) if status == "void"]
+                                      if statuses is not None and "void" in statuses else [])
+
+    def _column(self, name: str) -> list[Any] | None:
+        """One field of every contact, in ledger order; ``None`` when every contact has the
+        field's default."""
+        if self._records is not None:
+            found = self._fields.get(name)
+            if found is None:
+                found = self._fields[name] = list(map(_GET[name], self._records))
+            return found
+        return self._columns.get(name)
+
+    def _known(self, keys: list[int]) -> None:
+        """Convert the instants of ``keys`` to epoch microseconds, where not done yet."""
+        micros = self._micros
+        if type(micros) is list:
+            return
+        assert isinstance(micros, dict)
+        wanted = list(filterfalse(micros.__contains__, keys)) if micros else keys
+        if not wanted:
+            return
+        if self._records is not None:
+            moments = list(map(_AT, map(self._records.__getitem__, wanted)))
+        else:
+            moments = list(map(self._columns["at"].__getitem__, wanted))
+        micros.update(zip(wanted, epoch_micros(moments), strict=True))
+        if len(micros) == self.size:  # all known: a list is cheaper to read
+            self._micros = list(map(micros.__getitem__, range(self.size)))
+
+    def _in_time_order(self, keys: list[int]) -> list[int]:
+        """``keys`` (any order) sorted by instant, ties in ledger order."""
+        self._known(keys)
+        keys = sorted(keys)
+        keys.sort(key=self._micros.__getitem__)
+        return keys
+
+    def _counted(self) -> list[int]:
+        """The keys of the contacts that count (sent or planned), in ledger order."""
+        found = self._counted_keys
+        if found is None:
+            statuses = self._column("status")
+            if statuses is None or set(statuses) <= COUNTED_STATUSES:
+                found = list(range(self.size))
+            else:
+                found = [k for k, status in enumerate(statuses) if status in COUNTED_STATUSES]
+            self._counted_keys = found
+        return found
+
+    def _order(self) -> list[int]:
+        """The keys of the counted contacts in time order (every instant converted)."""
+        if self._keys is None:
+            self._keys = self._in_time_order(self._counted())
+        return self._keys
+
+    @property
+    def counted(self) -> Sequence[Contact]:
+        """The contacts that count (sent or planned), in time order."""
+        if self._records is not None:
+            return list(map(self._records.__getitem__, self._order()))
+        return LazyContacts(self._contact, self._order())
+
+    @property
+    def counted_us(self) -> list[int]:
+        """The instants of :attr:`counted`, as epoch microseconds."""
+        return list(map(self._micros.__getitem__, self._order()))
 
     def plus(self, contact: Contact, displaced: Sequence[Contact] = ()) -> History | None:
         """This ledger with ``contact`` added and the ``displaced`` contacts (made by this
         history) marked displaced, as a new history built from columns; ``None`` for a
         history built from records (rebuild it from the records then)."""
-        if self._columns is None:
+        if self._records is not None:
             return None
-        size = len(self._micros)
-        columns = {name: list(self._columns[name]) if name in self._columns else [_DEFAULTS[name]] * size
-                   for name in FIELDS if name != "at" or "at" in self._columns}
+        size = self.size
+        self._known(list(range(size)))
+        own = self._columns
+        columns = {name: list(own[name]) if name in own else [_DEFAULTS[name]] * size
+                   for name in FIELDS if name != "at" or "at" in own}
         if displaced:
             gone = {id(c) for c in displaced}
             statuses = columns["status"]
@@ -154,31 +239,25 @@ class History:
                     statuses[key] = "displaced"
         for name, values in columns.items():
             values.append(getattr(contact, name))
-        micros = [*self._micros, (contact.at - EPOCH) // ONE_US]
+        micros = [*map(self._micros.__getitem__, range(size)), (contact.at - EPOCH) // ONE_US]
         return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
                                     self.event_campaigns)
 
-    def _finish(self, size: int, events: dict[str, list[int]]) -> None:
-        self.size = size
-        self.events = {name: sorted(times) for name, times in events.items()}
-        self.has_planned = bool(self.planned)
-        self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
-        self._shapes: dict[tuple[str, str, str], list[int]] | None = None
-        self._fields: dict[str, list[Any]] = {}
-
     def _contact(self, key: int) -> Contact:
-        """The contact at ledger position ``key`` of the columns, made once."""
+        """The contact at ledger position ``key``, made once (records: the record itself)."""
+        if self._records is not None:
+            return self._records[key]
         made = self._made.get(key)
         if made is None:
             columns = self._columns
-            assert columns is not None
             contact: Contact = object.__new__(Contact)
             for name in FIELDS:
                 column = columns.get(name)
                 # The columns were validated and ``at`` is UTC already: attrs' converter
                 # would change nothing, so the frozen slots are filled directly.
                 _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
-            if "at" not in columns:  # a store's rows: the instant is kept as an integer
+            if "at" not in columns:  # a store's rows: the instant is known as an integer
+                self._known([key])
                 _SETTERS["at"](contact, EPOCH + dt.timedelta(microseconds=self._micros[key]))
             elif contact.at.tzinfo is not UTC:
                 _SETTERS["at"](contact, contact.at.astimezone(UTC))
@@ -190,17 +269,25 @@ class History:
 
     def field(self, name: str) -> list[Any]:
         """One field of the counted contacts, in their time order."""
-        found = self._fields.get(name)
-        if found is None:
-            columns = self._columns
-            if columns is None:
-                found = list(map(attrgetter(name), self.counted))
-            else:
-                column = columns.get(name)
-                found = (list(map(column.__getitem__, self._keys)) if column is not None
-                         else [_DEFAULTS[name]] * len(self._keys))
-            self._fields[name] = found
-        return found
+        column = self._column(name)
+        keys = self._order()
+        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
+
+    def _shape_codes(self) -> tuple[_Table, list[int], list[int], set[int]]:
+        """The code table, the counted contacts' keys (ledger order), each one's shape
+        code in that table, and the distinct codes."""
+        keys = self._counted()
+        triples = list(zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
+                           strict=True))
+        if len(keys) != self.size:
+            statuses = self._column("status")
+            assert statuses is not None
+            triples = list(compress(triples, map(COUNTED_STATUSES.__contains__, statuses)))
+        table = _TABLE[0]
+        codes: list[Any] = list(map(table.codes.get, triples))
+        if None in codes:  # shapes never seen before (once per process and shape)
+            table, codes = _coded(triples)
+        return table, keys, codes, set(codes)
 
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
                  outcome: str | frozenset[str] | None = None, group: str | None = None, value: object = None,
@@ -215,46 +302,47 @@ class History:
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
-        # Test each distinct (purpose, channel, team) once, not each contact: a ledger has
-        # few shapes, and a fresh index (one decision per call) is the common case.
+        # Test each distinct (purpose, channel, team) once per process, not each contact, and
+        # pick the contacts by their shape's code: every step a C loop, so a fresh index (one
+        # decision per call, the common case) costs no Python per contact or per shape.
         shapes = self._shapes
         if shapes is None:
-            # Grouped in one pass in time order, so each shape's positions are in time order.
-            shapes = self._shapes = {}
-            add = shapes.setdefault
-            for position, shape in enumerate(zip(self.field("purpose"), self.field("channel"), self.field("team"), strict=True)):
-                add(shape, []).append(position)
-        verdicts = _verdicts(match, owner)
-        chosen: list[int] = []
-        groups = 0
-        for shape, positions in shapes.items():
-            verdict = verdicts.get(shape)
-            if verdict is None:
-                verdict = verdicts[shape] = match.matches(shape[0], shape[1], shape[2], owner)
-            if verdict:
-                chosen.extend(positions)
-                groups += 1
-        if groups > 1:
-            chosen.sort()  # back to time order
-        if sent_only:
-            statuses = self.field("status")
-            chosen = list(compress(chosen, map(eq, map(statuses.__getitem__, chosen), repeat("sent"))))
+            shapes = self._shapes = self._shape_codes()
+        table, keys, codes, distinct = shapes
+        matched, checked = table.verdicts_of(match, owner)
+        fresh = distinct - checked
+        if fresh:
+            for code in fresh:
+                shape = table.shapes[code]
+                if match.matches(shape[0], shape[1], shape[2], owner):
+                    matched.add(code)
+            checked |= fresh
+        if distinct <= matched:
+            chosen = list(keys)
+        elif matched.isdisjoint(distinct):
+            chosen = []
+        else:
+            chosen = list(compress(keys, map(matched.__contains__, codes)))
+        if type(self._micros) is dict:
+            self._known(chosen)
+        chosen.sort(key=self._micros.__getitem__)  # stable: ties stay in ledger order
+        if sent_only and (status_column := self._column("status")) is not None:
+            chosen = list(compress(chosen, map(eq, map(status_column.__getitem__, chosen), repeat("sent"))))
+        outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)
         if isinstance(outcome, frozenset):
-            outcomes = self.field("outcome")
             chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
         elif outcome is not None:
-            outcomes = self.field("outcome")
             chosen = [i for i in chosen if outcomes[i] == outcome]
         if drop:
-            outcomes, statuses = self.field("outcome"), self.field("status")
-            chosen = [i for i in chosen if not (outcomes[i] in drop and statuses[i] == "sent")]
-        if group == "campaign":
-            values = self.field(group)
-            chosen = [i for i in chosen if in_campaign(values[i], value)]
-        elif group is not None:
-            values = self.field(group)
-            chosen = [i for i in chosen if values[i] == value]
-        result = (list(map(self.counted_us.__getitem__, chosen)), LazyContacts(self.counted.__getitem__, chosen))
+            statuses_or: list[Any] | _Constant = self._column("status") or _Constant("sent")
+            chosen = [i for i in chosen if not (outcomes[i] in drop and statuses_or[i] == "sent")]
+        if group is not None:
+            values: list[Any] | _Constant = self._column(group) or _Constant(_DEFAULTS[group])
+            if group == "campaign":
+                chosen = [i for i in chosen if in_campaign(values[i], value)]
+            else:
+                chosen = [i for i in chosen if values[i] == value]
+        result = (list(map(self._micros.__getitem__, chosen)), LazyContacts(self._contact, chosen))
         self._cache[key] = (match, result)
         return result
 
@@ -265,6 +353,18 @@ class History:
         if pairs is None:
             return self.events.get(name, [])
         return [us for us, value in pairs if value is None or in_campaign(value, campaign)]
+
+
+class _Constant:
+    """A column holding one value at every key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __getitem__(self, key: int) -> Any:
+        return self.value
 
 
 def epoch_micros(instants: list[dt.datetime]) -> list[int]:
@@ -282,20 +382,51 @@ _AT = attrgetter("at")
 _MICROSECOND = attrgetter("microsecond")
 _STATUS = attrgetter("status")
 
-# Whether a selector matches a (purpose, channel, team) shape, for one owner: a policy has
-# few selectors and a ledger few shapes, so the answers outlive any one history. Keyed by
-# the selector's identity; holding the selector keeps that identity from being reused.
-_VERDICTS: dict[tuple[int, str | None], tuple[Match, dict[tuple[str, str, str], bool]]] = {}
+# Shapes (purpose, channel, team) as small integer codes, and which codes each selector
+# matches for one owner: a policy has few selectors and a ledger few shapes, so the answers
+# outlive any one history. Verdicts are keyed by the selector's identity; holding the
+# selector keeps that identity from being reused. When the table grows past its bound (names
+# from records no policy declared, policies compiled again and again), new shapes go to a new
+# table; a history keeps reading the table it was coded in.
+SHAPE_CODES = 200_000  # the most shapes one table codes (a soft bound: one ledger's shapes all fit)
 
 
-def _verdicts(match: Match, owner: str | None) -> dict[tuple[str, str, str], bool]:
-    key = (id(match), owner)
-    found = _VERDICTS.get(key)
-    if found is None or found[0] is not match:
-        if len(_VERDICTS) > 4096:  # policies compiled again and again (a REPL, a test run)
-            _VERDICTS.clear()
-        found = _VERDICTS[key] = (match, {})
-    return found[1]
+class _Table:
+    __slots__ = ("codes", "shapes", "verdicts")
+
+    def __init__(self) -> None:
+        self.codes: dict[tuple[str, str, str], int] = {}
+        self.shapes: list[tuple[str, str, str]] = []
+        self.verdicts: dict[tuple[int, str | None], tuple[Match, set[int], set[int]]] = {}
+
+    def verdicts_of(self, match: Match, owner: str | None) -> tuple[set[int], set[int]]:
+        """The codes ``match`` matches for ``owner``, and the codes it was tested on."""
+        key = (id(match), owner)
+        found = self.verdicts.get(key)
+        if found is None or found[0] is not match:
+            if len(self.verdicts) > 4096:  # policies compiled again and again (a REPL, a test run)
+                self.verdicts.clear()
+            found = self.verdicts[key] = (match, set(), set())
+        return found[1], found[2]
+
+
+_TABLE = [_Table()]
+_CODING = threading.Lock()  # two threads must not hand one code to two shapes
+
+
+def _coded(triples: list[tuple[str, str, str]]) -> tuple[_Table, list[int]]:
+    """The current table (a new one if these shapes would take it past its bound) and the
+    code of each shape in it."""
+    with _CODING:
+        table = _TABLE[0]
+        new = set(triples) - table.codes.keys()
+        if len(table.shapes) + len(new) > SHAPE_CODES:
+            table = _TABLE[0] = _Table()
+            new = set(triples)
+        for shape in new:
+            table.codes[shape] = len(table.shapes)
+            table.shapes.append(shape)
+        return table, list(map(table.codes.__getitem__, triples))
 
 
 def default_of(field: str) -> Any:
@@ -303,6 +434,7 @@ def default_of(field: str) -> Any:
     return _DEFAULTS[field]
 
 
+_GET = {name: attrgetter(name) for name in FIELDS}
 _SETTERS: dict[str, Callable[[Contact, Any], None]] = {name: Contact.__dict__[name].__set__ for name in FIELDS}
 _DEFAULTS: dict[str, Any] = {"status": "sent", "at": dt.datetime.min}
 _DEFAULTS.update({name: None for name in ("outcome", "campaign", "id", "customer", "void_reason")})

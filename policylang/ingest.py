@@ -2,10 +2,11 @@
 
 Two paths give one answer. The *fast path* parses with orjson (when installed) and turns
 well-formed ledger objects straight into the evaluator's index (:class:`History`): the
-names are checked against sets built once per policy, all instants are checked by one
-regular-expression match over the joined column and converted by the C
-``datetime.fromisoformat``, and contacts are built without re-running the attrs
-converters. It never reports an error: whenever anything is unusual (a name it does not
+names are checked against sets built once per policy, all instants are checked over the
+joined column and read by the C ``datetime.fromisoformat`` (their conversion to epoch
+microseconds, the costly part, is left to the history, which does it for the shapes a rule
+asks about), and contacts are built without re-running the attrs converters. It never
+reports an error: whenever anything is unusual (a name it does not
 know, an instant in a form it does not handle, a ``null``, a backslash escape, a duplicate
 key, a JSON syntax error) it gives up and the *validating path* (:mod:`policylang.inputs`)
 does the work again, producing the decision or the exact positioned error. So the fast
@@ -27,13 +28,12 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping
-from itertools import compress
-from operator import attrgetter, itemgetter, methodcaller
+from itertools import compress, repeat
+from operator import attrgetter, is_, itemgetter, methodcaller, not_
 from typing import Any
 
 import attrs
 
-from policylang.clock import EPOCH, ONE_US
 from policylang.decision import Decision
 from policylang.errors import InputError, did_you_mean
 from policylang.history import History, epoch_micros
@@ -86,23 +86,41 @@ SHAPES = frozenset(
 )
 ENDING = re.compile(r"(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
 _ENDING = itemgetter(slice(19, None))
-EARLIEST_US = (dt.datetime(FIRST_YEAR + 1, 1, 2, tzinfo=dt.timezone.utc) - EPOCH) // ONE_US
-LATEST_US = (dt.datetime(LAST_YEAR - 1, 12, 30, tzinfo=dt.timezone.utc) - EPOCH) // ONE_US
+EARLIEST = dt.datetime(FIRST_YEAR + 1, 1, 2, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(LAST_YEAR - 1, 12, 30, tzinfo=dt.timezone.utc)
 
 
 def fast_instants(instants: list[str]) -> tuple[list[dt.datetime], list[int]]:
     """Aware datetimes and epoch microseconds of RFC 3339 texts; :class:`_Slow` for any
     text outside the fast path's forms (the validating path then accepts or refuses it)."""
-    joined = "\n".join(instants)  # TypeError for a value that is not a text
-    if not set(joined.translate(_DIGITS).split("\n")) <= SHAPES or len(instants) != joined.count("\n") + 1:
-        raise _Slow
-    if not all(map(ENDING.fullmatch, set(map(_ENDING, instants)))):
-        raise _Slow
+    moments = fast_moments(instants)
+    return moments, epoch_micros(moments)
+
+
+def fast_moments(instants: list[str]) -> list[dt.datetime]:
+    """Aware datetimes of RFC 3339 texts, as :func:`policylang.inputs.parse_instant` reads
+    them (but not yet UTC); :class:`_Slow` for any text outside the fast path's forms,
+    ``ValueError`` for a date like 02-30. Converting them to epoch microseconds, the costly
+    part, is left to whoever needs the instants (:meth:`History.from_moments` does it a
+    shape at a time, for the contacts a rule can count)."""
+    _shaped(instants)
     moments = list(map(dt.datetime.fromisoformat, instants))  # ValueError for 2026-02-30
-    micros = epoch_micros(moments)
-    if min(micros) < EARLIEST_US or max(micros) > LATEST_US:
+    if min(moments) < EARLIEST or max(moments) > LATEST:
         raise _Slow
-    return moments, micros
+    return moments
+
+
+def _shaped(instants: list[str]) -> str:
+    """The instants joined by newlines, checked against SHAPES and ENDING (else :class:`_Slow`)."""
+    joined = "\n".join(instants)  # TypeError for a value that is not a text
+    shapes = set(joined.translate(_DIGITS).split("\n"))
+    if not shapes <= SHAPES or len(instants) != joined.count("\n") + 1:
+        raise _Slow
+    # Z needs no more checking; an offset's hours and minutes do
+    if not all(map(methodcaller("endswith", "Z"), shapes)) and not all(
+            map(ENDING.fullmatch, set(map(_ENDING, instants)))):
+        raise _Slow
+    return joined
 
 
 class _Slow(Exception):
@@ -135,7 +153,7 @@ def names(policy: Policy) -> Names:
     return found
 
 
-Columns = tuple[dict[str, list[Any]], list[int], dict[str, list[int]], int]
+Columns = tuple[dict[str, list[Any]], Any, dict[str, list[int]], int]  # micros: list[int] | None
 
 
 def fast_history(policy: Policy, objects: object, count_nulls: bool = False) -> tuple[History, int]:
@@ -143,8 +161,16 @@ def fast_history(policy: Policy, objects: object, count_nulls: bool = False) -> 
     ``null`` values the objects hold (for the duplicate-key count); raises :class:`_Slow`
     to give up. No :class:`Contact` is made here.
     """
-    columns, micros, events, nulls = fast_columns(policy, objects, count_nulls)
-    return History.from_columns(columns, micros, events), nulls
+    columns, micros, events, nulls = fast_columns(policy, objects, count_nulls, lazy=True)
+    return built(columns, micros, events), nulls
+
+
+def built(columns: dict[str, list[Any]], micros: list[int] | None, events: dict[str, list[int]]) -> History:
+    """The history of fast-path columns: without ``micros``, ``columns["at"]`` holds the
+    instants as datetimes, converted when a rule first needs them."""
+    if micros is None:
+        return History.from_moments(columns, events)
+    return History.from_columns(columns, micros, events)
 
 
 def well_formed_history(policy: Policy, objects: object) -> History | None:
@@ -156,13 +182,14 @@ def well_formed_history(policy: Policy, objects: object) -> History | None:
         return None
 
 
-def fast_columns(policy: Policy, objects: object, count_nulls: bool = False) -> Columns:
+def fast_columns(policy: Policy, objects: object, count_nulls: bool = False, lazy: bool = False) -> Columns:
     """Contact columns, their instants, the events and the null count of parsed ledger
     objects (see :func:`fast_history`).
 
     Works a column at a time (``map`` with ``itemgetter``, sets of the distinct values), so
     the per-entry work happens in C. Names are replaced by the policy's own strings, so the
-    parsed objects can be freed once their columns are taken.
+    parsed objects can be freed once their columns are taken. With ``lazy``, the contacts'
+    instants are left unconverted (``None`` for the micros; the datetimes are in ``at``).
     """
     if type(objects) is not list:
         raise _Slow
@@ -173,7 +200,9 @@ def fast_columns(policy: Policy, objects: object, count_nulls: bool = False) -> 
             raise _Slow
         keys: set[str] = set().union(*objects)
         instants: list[str] = list(map(_AT, objects))
-        moments, micros = fast_instants(instants)
+        micros: list[int] | None
+        moments = fast_moments(instants)
+        micros = None if lazy else epoch_micros(moments)  # lazy: converted a shape at a time
         events: dict[str, list[int]] = {}
         nulls = 0
         contacts, contact_moments, contact_micros = objects, moments, micros
@@ -185,13 +214,14 @@ def fast_columns(policy: Policy, objects: object, count_nulls: bool = False) -> 
             names_given = list(map(_EVENT, happened))
             if not set(names_given) <= vocabulary_events(policy):
                 raise _Slow
-            for name, us in zip(names_given, compress(micros, flags), strict=True):
+            event_us = epoch_micros(list(compress(moments, flags))) if micros is None else compress(micros, flags)
+            for name, us in zip(names_given, event_us, strict=True):
                 events.setdefault(name, []).append(us)
             nulls += _check_optional(happened, ("customer", "id"), count_nulls)
             kept = [not flag for flag in flags]
             contacts = list(compress(objects, kept))
             contact_moments = list(compress(moments, kept))
-            contact_micros = list(compress(micros, kept))
+            contact_micros = list(compress(micros, kept)) if micros is not None else None
             keys = set().union(*contacts)
         if not contacts:
             return {"at": []}, [], events, nulls
@@ -426,44 +456,50 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
     given = {"channel": channel, "purpose": purpose, "team": team, "status": status, "outcome": outcome,
              "campaign": campaign, "id": ident, "customer": customer}
     strings = size  # every line has `at`, a key and a text
-    distinct: dict[str, set[Any]] = {}
+    absent: dict[str, int] = {}
     for name, column in (*given.items(), ("event", event)):
-        seen = distinct[name] = set(column)
-        # Every field given is a key token, and a value token unless null.
-        absent = column.count(unset) if unset in seen else 0
-        nulls = column.count(None) if None in seen else 0
-        strings += 2 * (size - absent) - nulls
+        # Every field given is a key token, and a value token unless null. (A set first: a
+        # count compares every value with UNSET or None, several times slower than hashing.)
+        seen = set(column)
+        absent[name] = column.count(unset) if unset in seen else 0
+        strings += 2 * (size - absent[name]) - (column.count(None) if None in seen else 0)
     strings += size
     try:
-        micros = fast_instants(list(at))[1]
+        moments = fast_moments(list(at))
     except ValueError:  # a date like 02-30
         raise _Slow from None
     events: dict[str, list[int]] = {}
-    if distinct["event"] != {unset}:  # some lines are events
-        flags = [kind is unset for kind in event]
-        happened = [not flag for flag in flags]
+    given_all = given
+    if absent["event"] != size:  # some lines are events
+        flags = list(map(is_, event, repeat(unset)))
+        happened = list(map(not_, flags))
         for name in ("channel", "purpose", "team", "status", "outcome", "campaign"):
             if set(compress(given[name], happened)) != {unset}:
                 raise _Slow  # an event line with contact fields: the validating path says which
-        for kind, us in zip(compress(event, happened), compress(micros, happened), strict=True):
+        for kind, us in zip(compress(event, happened), epoch_micros(list(compress(moments, happened))), strict=True):
             events.setdefault(kind, []).append(us)
-        micros = list(compress(micros, flags))
-        if not micros:
+        moments = list(compress(moments, flags))
+        if not moments:
             return ({}, [], events, 0), strings
         given = {name: tuple(compress(column, flags)) for name, column in given.items()}
-        distinct = {name: set(column) for name, column in given.items()}
+        # what the contact lines leave out: all but what the event lines leave out
+        for name in ("id", "customer"):
+            absent[name] -= sum(map(is_, compress(given_all[name], happened), repeat(unset)))
+        for name in ("channel", "purpose", "team", "status", "outcome", "campaign"):
+            absent[name] -= size - len(moments)  # every event line leaves them out (checked above)
     columns: dict[str, list[Any]] = {}
+    contacts = len(moments)
     for name, column in given.items():
-        if unset in distinct[name]:
-            if name in ("channel", "purpose", "team"):
-                raise _Slow  # a contact without one of them
-            if len(distinct[name]) == 1:
-                continue  # the default for every contact
-            fill = "sent" if name == "status" else None
-            columns[name] = [fill if value is unset else value for value in column]
-        else:
+        missing = absent[name]
+        if not missing:
             columns[name] = list(column)
-    return (columns, micros, events, 0), strings
+        elif name in ("channel", "purpose", "team"):
+            raise _Slow  # a contact without one of them
+        elif missing != contacts:  # else the default for every contact
+            fill = {unset: "sent" if name == "status" else None}
+            columns[name] = list(map(fill.get, column, column))
+    columns["at"] = moments  # converted a shape at a time, when a rule needs them
+    return (columns, None, events, 0), strings
 
 
 def strict_data(data: bytes) -> object:
@@ -498,21 +534,50 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     if lines is msgspec.UNSET:
         lines = []
     (columns, micros, events, _), strings = line_columns(lines)
-    try:
-        raw_customer, raw_request = (strict_data(bytes(part)) for part in (data.customer, data.request))
-    except (ValueError, RecursionError):
-        raise _Slow from None
-    strings += (2 if data.ledger is msgspec.UNSET else 3) + _strings(raw_customer) + _strings(raw_request)
+    # The customer record repeats across a customer's requests: its validated form is kept
+    # per policy, keyed by its exact bytes (only records that validated, so no error is lost).
+    raw = bytes(data.customer)
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    customers: dict[bytes, tuple[Customer, int]] = cache.setdefault("ingest-customers", {})
+    known = customers.get(raw)
+    raw_customer, customer_tokens = _part(raw) if known is None else (None, known[1])
+    raw_request, request_tokens = _part(bytes(data.request))
+    strings += (2 if data.ledger is msgspec.UNSET else 3) + customer_tokens + request_tokens
     quotes = document.count(b'"') if is_bytes else document.count('"')  # type: ignore[arg-type]
     if quotes != 2 * strings:
-        raise _Slow  # a key given twice somewhere: the validating path says where
+        raise _Slow  # a key given twice somewhere (in any part): the validating path says where
     try:
-        customer = customer_from_json(policy, raw_customer, where(file))
+        if known is None:
+            customer = customer_from_json(policy, raw_customer, where(file))
+            if len(customers) >= 1024:
+                customers.clear()
+            customers[raw] = (customer, customer_tokens)
+        else:
+            customer = known[0]
         request = request_from_json(policy, raw_request, where(file))
     except InputError:
         raise _Slow from None
-    history = History.from_columns(columns, micros, events)
-    return policy.decide(customer, request, history, explain=explain, loads=loads)
+    return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
+
+
+_PART_ERRORS: tuple[type[Exception], ...] = (*_PARSE_ERRORS, RecursionError)
+
+
+def _part(data: bytes) -> tuple[object, int]:
+    """The customer or request of a document already free of backslashes, parsed as
+    ``inputs.strict_json`` would, and its string tokens (for the document's duplicate-key
+    count, which covers each part: a part's tokens never exceed half its quotes); raises
+    :class:`_Slow` where orjson's answer could differ (see :func:`fast_strict_json`)."""
+    from policylang.inputs import MAX_JSON_DEPTH
+
+    try:
+        obj: object = _parse(data)
+        tokens, depth = _tokens_and_depth(obj)
+    except _PART_ERRORS:
+        raise _Slow from None
+    if depth > MAX_JSON_DEPTH:
+        raise _Slow
+    return obj, tokens
 
 
 def decide_json(policy: Policy, document: bytes | str, *, file: str = "<document>",
@@ -705,7 +770,7 @@ def _fast_jsonl(policy: Policy, text: str) -> History:
             raise _Slow from None
         if len(objects) != chunk.count("\n") + 1:
             raise _Slow
-        columns = fast_columns(policy, objects, "null" in chunk)
+        columns = fast_columns(policy, objects, "null" in chunk, lazy=True)
         if chunk.count('"') != 2 * (2 * sum(map(len, objects)) - columns[3]):
             raise _Slow  # a key given twice on some line
         del objects
@@ -717,9 +782,13 @@ def _fast_jsonl(policy: Policy, text: str) -> History:
 def _joined(parts: list[Columns]) -> History:
     """One history from the columns of consecutive chunks."""
     if len(parts) == 1:
-        return History.from_columns(parts[0][0], parts[0][1], parts[0][2])
+        return built(parts[0][0], parts[0][1], parts[0][2])
     from policylang.history import FIELDS, default_of
 
+    # every instant converted: the contacts are made from the integers
+    parts = [({name: column for name, column in columns.items() if name != "at"},
+              epoch_micros(columns["at"]) if micros is None else micros, events, nulls)
+             for columns, micros, events, nulls in parts]
     present = {name for columns, _, _, _ in parts for name in columns}
     columns: dict[str, list[Any]] = {}
     for name in FIELDS:

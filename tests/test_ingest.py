@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import policylang
 from policylang import ingest
 from policylang.errors import InputError
+from policylang.history import History
 from policylang.inputs import entry_from_json, where
 from policylang.records import Contact, Event, Request
 from policylang.rules import Policy
@@ -211,6 +212,7 @@ def test_a_well_formed_document_takes_the_fast_path() -> None:
     json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "event": "complaint"'),
     json.dumps(GOOD).replace('"status": "planned"', '"status": "planned" , "team": "growth"'),
     json.dumps(GOOD).replace('"team": "cards"', '"team": "cards",\n "team"\t: "cards"'),
+    json.dumps(GOOD).replace('"status": "active"', '"status": "active", "status": "dormant"'),  # in the customer
     # an escape could spell a key twice without repeating its text
     json.dumps(GOOD).replace('"status": "planned"', '"status": "planned", "te\\u0061m": "growth"'),
     json.dumps(GOOD).replace("2026-10-01T09:00:00Z", "2026-10-01T09:00:00+00:60"),
@@ -428,3 +430,130 @@ def test_a_displaceable_plan_makes_no_object_for_every_contact() -> None:
     assert [c.team for c in decision.displaces] == ["growth"]
     assert decision == ingest.slow_decide_json(NORTHWIND, json.dumps(document))
     assert len(history._made) < 10  # noqa: SLF001 - the objects made, not 327
+
+
+# ---- issue 11: a history converts the instants of the shapes a rule counts, when it asks ----------
+
+
+def unrelated_ledger() -> list[dict[str, Any]]:
+    """Letters from growth (no rule of a phone debt request counts them) and debt calls."""
+    letters = [{"at": f"2026-{m:02d}-{d:02d}T10:00:00Z", "channel": "letter", "purpose": "servicing",
+                "team": "growth"} for m in range(1, 11) for d in (3, 13, 23)]
+    calls = [{"at": f"2026-11-{d:02d}T15:00:00+01:00", "channel": "phone", "purpose": "debt", "team": "collections",
+              "outcome": "no_answer"} for d in (17, 19, 21)]
+    return [*letters[:15], *calls, *letters[15:]]
+
+
+def phone_debt(at: str = "2026-11-24T15:00:00Z", **more: Any) -> dict[str, Any]:
+    return {"customer": {"id": "c1", "timezone": "Europe/London", "status": "active"},
+            "request": {"team": "collections", "channel": "phone", "purpose": "debt", "at": at},
+            "ledger": unrelated_ledger(), **more}
+
+
+def test_only_the_shapes_a_rule_counts_are_converted() -> None:
+    document = phone_debt()
+    history = ingest.fast_history(NORTHWIND, document["ledger"])[0]
+    decision = NORTHWIND.decide(document["customer"], document["request"], history)
+    converted = history._micros  # noqa: SLF001 - which instants were converted
+    assert isinstance(converted, dict) and len(converted) < 10, converted  # the 3 calls, not the 30 letters
+    assert decision == ingest.slow_decide_json(NORTHWIND, json.dumps(document))
+    # the same history asked about the letters later converts them then, and agrees
+    letter = {"team": "growth", "channel": "letter", "purpose": "marketing", "at": "2026-11-24T15:00:00Z"}
+    records = [entry_from_json(NORTHWIND, obj, where("x")) for obj in document["ledger"]]
+    assert NORTHWIND.decide(document["customer"], letter, history) == NORTHWIND.decide(
+        document["customer"], letter, records)
+    assert list(history.counted) == sorted(records, key=lambda c: c.at)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("bad", [
+    "2026-02-30T10:00:00Z", "2026-02-29T10:00:00Z", "2026-04-31T10:00:00Z", "2026-11-24T24:00:00Z",
+    "2026-11-24T10:60:00Z", "2026-11-24T10:00:60Z", "2026-13-01T10:00:00Z", "2026-00-10T10:00:00Z",
+    "2026-11-24T10:00:00+00:60", "2026-11-24T10:00:00+24:00", "2026+11-24T10:00:00Z", "2026-11+24T10:00:00Z",
+    "3000-01-01T00:00:00Z", "1900-01-01T00:30:00+01:00", "2999-12-31T23:30:00-01:00", "2026-11-24T10:00:00",
+])
+def test_a_malformed_instant_no_rule_would_read_is_still_reported(bad: str) -> None:
+    # The letter holding it is of a shape the phone debt request's rules never count.
+    document = phone_debt()
+    document["ledger"][22]["at"] = bad
+    text = json.dumps(document, indent=1)
+    expected = outcome(lambda: ingest.slow_decide_json(NORTHWIND, text, file="doc.json"))
+    assert outcome(lambda: NORTHWIND.decide_json(text, file="doc.json")) == expected
+    if bad == "2026-02-29T10:00:00Z":
+        return  # 2026 is no leap year, but 2024 is: checked below
+    assert expected[0] == "error" and "ledger entry 23" in expected[1][1], expected
+
+
+def test_a_leap_day_is_read_in_a_leap_year_only() -> None:
+    document = phone_debt()
+    document["ledger"][22]["at"] = "2024-02-29T10:00:00Z"
+    both_paths(NORTHWIND, json.dumps(document))
+    document["ledger"][22]["at"] = "2026-02-29T10:00:00Z"
+    both_paths(NORTHWIND, json.dumps(document))
+    assert outcome(lambda: NORTHWIND.decide_json(json.dumps(document)))[0] == "error"
+
+
+@st.composite
+def requests_for(draw: Any, policy: Policy, at: dt.datetime) -> Request:
+    return Request(draw(st.sampled_from(policy.teams)), draw(st.sampled_from(policy.channels)),
+                   draw(st.sampled_from(policy.purposes)), at + dt.timedelta(hours=draw(st.integers(-48, 48))))
+
+
+@SETTINGS
+@given(st.one_of(scenarios(), displacement_scenarios()), st.data())
+def test_one_lazy_history_asked_many_requests_agrees_with_records(case: Any, data: st.DataObject) -> None:
+    # A history converts shapes as requests ask for them: each answer, whatever was converted
+    # before it, is the answer from the records.
+    _, policy, customer, request, ledger = case
+    objects = [entry_object(data.draw, entry) for entry in ledger]
+    try:
+        history = ingest.fast_history(policy, objects)[0]
+    except ingest._Slow:  # noqa: SLF001 - a form the fast path leaves to the validating path
+        return
+    records = [entry_from_json(policy, obj, where("x")) for obj in objects]
+    for asked in [request, *data.draw(st.lists(requests_for(policy, request.at), max_size=4))]:
+        assert outcome(lambda: policy.decide(customer, asked, history)) == outcome(  # noqa: B023
+            lambda: policy.decide(customer, asked, records))  # noqa: B023
+    assert [(c.at, c.channel, c.status) for c in history.counted] == [
+        (c.at, c.channel, c.status) for c in History(records).counted]
+
+
+def test_a_customer_record_seen_before_gives_the_same_answers() -> None:
+    # The typed path keeps validated customer records by their bytes (issue 11): a second
+    # document with the same customer is decided from the kept record, an invalid one is
+    # never kept, and a duplicate key in a kept record's bytes is still caught.
+    policy = policylang.load(__file__.rsplit("/tests/", 1)[0] + "/examples/northwind.pol")
+    text = json.dumps(GOOD)
+    both_paths(policy, text)
+    assert len(policy._index["ingest-customers"]) == 1  # noqa: SLF001
+    other = json.dumps(GOOD | {"request": GOOD["request"] | {"channel": "email"}})
+    both_paths(policy, other)
+    assert len(policy._index["ingest-customers"]) == 1  # noqa: SLF001
+    bad = json.dumps(GOOD).replace('"status": "active"', '"status": "asleep"')
+    both_paths(policy, bad)
+    assert len(policy._index["ingest-customers"]) == 1  # noqa: SLF001
+    twice = json.dumps(GOOD).replace('"id": "ada"', '"id": "ada", "id": "bob"')
+    both_paths(policy, twice)
+
+
+def test_a_history_keeps_its_shape_codes_when_a_new_table_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Shapes get process-wide codes (issue 11); past the bound new shapes go to a new table,
+    # and a history coded in the older one must not read the new codes as its own.
+    from policylang import history as module
+
+    document = phone_debt()
+    records = [entry_from_json(NORTHWIND, obj, where("x")) for obj in document["ledger"]]
+    history = ingest.fast_history(NORTHWIND, document["ledger"])[0]
+    letter = {"team": "growth", "channel": "letter", "purpose": "servicing", "at": "2026-11-24T15:00:00Z"}
+    assert NORTHWIND.decide(document["customer"], letter, history) == NORTHWIND.decide(
+        document["customer"], letter, records)
+    monkeypatch.setattr(module, "SHAPE_CODES", 1)
+    table = module._TABLE[0]  # noqa: SLF001
+    # another ledger's shapes in another order take the codes the first history holds
+    reversed_records = [entry_from_json(NORTHWIND, obj, where("x")) for obj in reversed(document["ledger"])]
+    never_seen = Contact(dt.datetime(2026, 1, 1, tzinfo=UTC), f"pigeon {id(table)}", "servicing", "growth")
+    for asked in (document["request"], letter):
+        assert NORTHWIND.decide(document["customer"], asked, History([never_seen, *reversed_records])) == (
+            NORTHWIND.decide(document["customer"], asked, [*records, never_seen]))
+        assert NORTHWIND.decide(document["customer"], asked, history) == NORTHWIND.decide(
+            document["customer"], asked, records)
+    assert module._TABLE[0] is not table  # noqa: SLF001
