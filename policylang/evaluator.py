@@ -700,18 +700,28 @@ def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     request = ctx.request
     if ctx.campaigns and by_campaign(rule):
         first: Finding | None = None
+        denied: Finding | None = None
         try:
             for campaign in request.campaigns:
                 ctx.request = attrs.evolve(request, campaign=campaign)
                 found = check_zones(rule, ctx, t, skip)
                 if found.deny:
-                    return found
+                    denied = found if denied is None else holding_both(denied, found)
                 first = first or found
         finally:
             ctx.request = request
         assert first is not None
-        return first
+        return denied or first
     return check_zones(rule, ctx, t, skip)
+
+
+def holding_both(found: Finding, more: Finding) -> Finding:
+    """A denial that also holds what another campaign's group or zone holds against the
+    request: precedence must be able to displace the plans of every group that denies, not
+    only the first one's (11.3, 11.7)."""
+    seen = {id(c) for c in found.held}
+    held = sorted([*found.held, *(c for c in more.held if id(c) not in seen)], key=lambda c: c.at)
+    return attrs.evolve(found, held=held)
 
 
 def by_campaign(rule: AnyRule) -> bool:
@@ -729,17 +739,18 @@ def check_zones(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Fi
         return check_here(rule, ctx, t, skip)
     saved = ctx.tz, ctx.zone_name
     first: Finding | None = None
+    denied: Finding | None = None
     try:
         for tz, label in zones:
             ctx.tz, ctx.zone_name = tz, label
             found = check_here(rule, ctx, t, skip)
             if found.deny:
-                return found
+                denied = found if denied is None else holding_both(denied, found)
             first = first or found
     finally:
         ctx.tz, ctx.zone_name = saved
     assert first is not None
-    return first
+    return denied or first
 
 
 def check_here(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:

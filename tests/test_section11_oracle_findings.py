@@ -295,3 +295,22 @@ def test_a_capacity_rules_absent_zone_attribute_falls_back_to_every_customer_zon
     decision = policy.decide(customer, request, ledger)
     assert decision.denied_by == ("r0",)
     assert decision.next_allowed_at == dt.datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+
+
+def test_a_request_for_two_campaigns_displaces_the_plans_of_both_groups() -> None:
+    # 11.3 with precedence: a request for campaigns a and b under `for each campaign` meets a
+    # plan of campaign b (cards) and one of campaign a (sales), both ranked below collect, at
+    # its own instant. Each group is full, so both plans must go; only the first denying
+    # group's plan (a's) used to be listed, and the request was granted over b's plan.
+    policy = policylang.compile(
+        'policy "p"\nchannels email\nteams sales, cards, collect\npurposes marketing\n'
+        "precedence collect > cards\n"
+        'cap "r0": at most 1 marketing email per 90 minutes for each campaign\n')
+    request = {"team": "collect", "channel": "email", "purpose": "marketing", "at": "2026-03-08T00:00:00+00:00",
+               "campaign": ["a", "b"]}
+    plan = {"at": "2026-03-08T00:00:00+00:00", "channel": "email", "purpose": "marketing", "status": "planned"}
+    ledger = [{**plan, "team": "cards", "id": "c-3", "campaign": "b"},
+              {**plan, "team": "sales", "id": "c-4", "campaign": "a"}]
+    decision = policy.decide({}, request, ledger)
+    assert decision.allowed
+    assert [c.id for c in decision.displaces] == ["c-3", "c-4"]
