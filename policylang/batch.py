@@ -594,7 +594,7 @@ class BatchLoads:
         for rule in self.rules:
             # a sent contact whose outcome the rule leaves out (11.3) is not counted by it:
             # the evaluator reads this window as it is
-            if rule.not_counted and contact.status == "sent" and contact.outcome in rule.not_counted:
+            if rule.leaves_out(contact.status, contact.outcome):
                 continue
             if rule.match.matches(contact.purpose, contact.channel, contact.team, owner):
                 times, contacts = self.by_rule[rule.name]

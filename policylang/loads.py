@@ -36,11 +36,11 @@ class SnapshotLoads:
         """The rule's counted contacts, sorted by instant, with their epoch microseconds."""
         found = self._by_rule.get(rule.name)
         if found is None:
-            owner_of, drop, match = self._owner_of, rule.not_counted, rule.match
+            owner_of, match = self._owner_of, rule.match
             pairs = sorted(
                 ((clock.micros(c.at), c) for c in self._contacts
                  if match.matches(c.purpose, c.channel, c.team, owner_of(c.customer) if owner_of else None)
-                 and not (drop and c.status == "sent" and c.outcome in drop)),
+                 and not rule.leaves_out(c.status, c.outcome)),
                 key=lambda pair: pair[0],
             )
             found = self._by_rule[rule.name] = ([us for us, _ in pairs], [c for _, c in pairs])

@@ -69,8 +69,7 @@ class PrefixLoads:
                 for rule, verdict in zip(rules, verdicts, strict=True):
                     # a sent contact whose outcome the rule leaves out (11.3) is not counted
                     # by it: the evaluator reads this window as it is
-                    if verdict and not (rule.not_counted and contact.status == "sent"
-                                        and contact.outcome in rule.not_counted):
+                    if verdict and not rule.leaves_out(contact.status, contact.outcome):
                         found[rule.name].append(((led["at_us"][k], led["row"][k]), contact))
         for rule in rules:
             self.by_rule[rule.name] = _sorted(found[rule.name])

@@ -192,6 +192,12 @@ class CapRule(Rule):
     group: str | None = None
     not_counted: frozenset[str] = frozenset()  # 11.3: outcomes of sent contacts left out
 
+    def leaves_out(self, status: str, outcome: str | None) -> bool:
+        """Is a contact with this status and outcome left out of the rule's count (11.3: a
+        sent contact whose outcome is ``not counting``)? Every provider of capacity loads
+        asks this, so that they count what the evaluator's own window counts."""
+        return bool(self.not_counted) and status == "sent" and outcome in self.not_counted
+
 
 @attrs.frozen(slots=True)
 class QuietRule(Rule):
