@@ -782,7 +782,7 @@ def rule_zones(rule: AnyRule, ctx: Context) -> tuple[tuple[dt.tzinfo, str], ...]
 def reads_local_time(rule: AnyRule) -> bool:
     """Can the rule's verdict depend on the zone? (Rolling caps, exclusive and require
     rules measure absolute time; capacity reads the policy's zone.)"""
-    if rule.kind == "capacity":  # the policy's zone, its `when` included (scope_zone)
+    if rule.kind == "capacity":  # the policy's zone, its `when` included (local_zone)
         return False
     if rule.scope is not None and (rule.scope.time_tests or rule.scope.condition is not None):
         return True
@@ -819,7 +819,7 @@ def out_of_scope(rule: AnyRule, ctx: Context, t: int) -> Finding | None:
     if scope.until is not None and t >= scope.until:
         reason = f"in force until {format_local(scope.until, clock.zone(scope.zone_name))} {scope.zone_name}" if ctx.explain else ""
         return Finding(False, (), reason, skipped=True)
-    if scope.condition is not None and not holds(scope.condition, ctx.values, ctx.request, t, scope_zone(rule, ctx)):
+    if scope.condition is not None and not holds(scope.condition, ctx.values, ctx.request, t, local_zone(rule, ctx)):
         reason = ""
         if ctx.explain:
             reason = when_false_text(scope.condition, scope.condition_text, scope.attributes, ctx, t)
@@ -832,11 +832,12 @@ def own_zone(rule: AnyRule) -> bool:
     return rule.scope is not None and (rule.scope.fixed_zone is not None or rule.scope.zone_attr is not None)
 
 
-def scope_zone(rule: AnyRule, ctx: Context) -> dt.tzinfo:
-    """Where a rule's ``when`` reads local time (a date value's start, months): the zone it is
-    being checked in, except for a ``capacity`` rule without ``in zone``, which reads local
-    time in the policy's zone (section 2; 11.8 "on capacity: not in the policy's"), its time
-    tests included, so a capacity rule is judged once whatever the customer's zones."""
+def local_zone(rule: AnyRule, ctx: Context) -> dt.tzinfo:
+    """Where a rule reads local time (its windows, a date value's start, months in its
+    ``when``): the zone it is being checked in (the customer's, or its own ``in zone``, which
+    the caller has made ``ctx.tz``), except a ``capacity`` rule without ``in zone``: it counts
+    all customers and reads the policy's zone (section 2; 11.8 "on capacity: not in the
+    policy's"), its time tests included, so it is judged once whatever the customer's zones."""
     if rule.kind == "capacity" and not own_zone(rule):
         return clock.zone(ctx.policy.timezone)
     return ctx.tz
@@ -875,7 +876,7 @@ def condition_facts(attributes: Sequence[str], ctx: Context, t: int) -> str:
 def scope_changes(scope: Scope | None, ctx: Context, t: int, policy_zone: bool = False) -> list[int]:
     """Instants after ``t`` at which a rule's scope can change: its effective dates and the
     change instants of its condition's time tests (read in the policy's zone when
-    ``policy_zone``: a capacity rule's, :func:`scope_zone`)."""
+    ``policy_zone``: a capacity rule's, :func:`local_zone`)."""
     if scope is None:
         return []
     found = [us for us in (scope.start, scope.until) if us is not None and us > t]
@@ -1263,12 +1264,6 @@ def in_group(contact: Contact, group: str, wanted: object) -> bool:
     return in_campaign(value, wanted) if group == "campaign" else bool(value == wanted)
 
 
-def period_zone(rule: CapRule, ctx: Context) -> dt.tzinfo:
-    """Customer time, except capacity (all customers): the policy's zone, unless the rule
-    names its own (``in zone``, 11.7), which the caller has made ``ctx.tz``."""
-    return clock.zone(ctx.policy.timezone) if rule.kind == "capacity" and not own_zone(rule) else ctx.tz
-
-
 def check_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     window = rule.window
     if isinstance(window, Rolling):
@@ -1282,7 +1277,7 @@ def month_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozen
     """A rolling window of months (11.2): a window from s ends at s + W, months added in the
     customer's zone; the busiest window containing t starts at t or at a contact c with
     c <= t < c + W."""
-    tz = period_zone(rule, ctx)
+    tz = local_zone(rule, ctx)
     months = window.months
     times, contacts, i, j = select(rule, ctx, t - (months * 31 + 1) * DAY, clock.plus_months(t, months, tz), skip)
     k = bisect_right(times, t, i, j)
@@ -1325,7 +1320,7 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
 
 
 def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
-    tz = period_zone(rule, ctx)
+    tz = local_zone(rule, ctx)
     first, following = clock.period_bounds(ctx.local_date(t, tz), window.unit, ctx.policy.week_start)
     lo, hi = clock.start_of_date(first, tz), clock.start_of_date(following, tz)
     times, contacts, i, j = select(rule, ctx, lo, hi, skip)
@@ -1391,7 +1386,7 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     # A run of N local dates is a window of width N on the axis of date numbers: the same
     # question as a rolling window, asked of the contacts' dates. Its cost is two binary
     # searches (a scan of the contacts within reach at worst), whatever N is.
-    tz, days = period_zone(rule, ctx), window.days
+    tz, days = local_zone(rule, ctx), window.days
     today = ctx.local_date(t, tz)
     d = today.toordinal()
     lo = clock.start_of_date(today - dt.timedelta(days=days - 1), tz)
@@ -1422,7 +1417,7 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     window = rule.window
     stop = t + HORIZON
     if isinstance(window, Rolling) and window.months:
-        tz = period_zone(rule, ctx)
+        tz = local_zone(rule, ctx)
         # contacts after t count too (a planned one in [t, t + W) fills the window from t):
         # the busiest window can first shrink when a contact c leaves, at c + W
         times, _, i, j = select(rule, ctx, t - (window.months * 31 + 1) * DAY,
@@ -1433,7 +1428,7 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
         width = window.seconds * clock.SECOND
         times, _ = sequence(rule, ctx, skip, t - width + 1, stop + 2 * width)
         return next_clear(times, t, rule.limit, width, ctx, stop)
-    tz = period_zone(rule, ctx)
+    tz = local_zone(rule, ctx)
     today = ctx.local_date(t, tz)
     if isinstance(window, Calendar):
         return clock.start_of_date(clock.period_bounds(today, window.unit, ctx.policy.week_start)[1], tz)
