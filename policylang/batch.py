@@ -745,16 +745,26 @@ def _group_rows(columns: dict[str, list[Any]]) -> Iterator[tuple[str, list[int]]
             start = k
 
 
+HISTORY_FIELDS = ("channel", "purpose", "team", "status", "outcome", "campaign", "id")
+
+
 def _history(columns: dict[str, list[Any]], positions: list[int], customer: str) -> History:
     """A customer's ledger index straight from its work rows (validated when prepared)."""
+    if positions and positions[-1] + 1 - positions[0] == len(positions):
+        # a customer's ledger rows are consecutive (sorted by customer, kind, row): without
+        # events its columns are slices, not a look-up per row and field
+        start, end = positions[0], positions[-1] + 1
+        if columns["event"][start:end].count(None) == end - start:
+            fields = {name: columns[name][start:end] for name in HISTORY_FIELDS}
+            fields["customer"] = [customer] * (end - start)
+            return History.from_columns(fields, columns["at_us"][start:end], {})
     contacts = [k for k in positions if columns["event"][k] is None]
     events: dict[str, list[int]] = {}
     for k in positions:
         name = columns["event"][k]
         if name is not None:
             events.setdefault(name, []).append(columns["at_us"][k])
-    fields = {name: [columns[name][k] for k in contacts]
-              for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id")}
+    fields = {name: [columns[name][k] for k in contacts] for name in HISTORY_FIELDS}
     fields["customer"] = [customer] * len(contacts)
     return History.from_columns(fields, [columns["at_us"][k] for k in contacts], events)
 
