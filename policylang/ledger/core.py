@@ -62,15 +62,16 @@ class Reservation:
     def allowed(self) -> bool:
         return self.decision.allowed
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON form: the reservation fields plus the decision of section 10."""
+    def to_dict(self, decision: dict[str, object] | None = None) -> dict[str, object]:
+        """JSON form: the reservation fields plus the decision of section 10 (``decision``: that
+        JSON already built by the caller, e.g. as a team may see it, so it is built once)."""
         return {
             "reservation": self.id,
             "allowed": self.allowed,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "contact": self.contact.to_dict() if self.contact else None,
             "displaced": [c.to_dict() for c in self.displaced],
-            "decision": self.decision.to_dict(),
+            "decision": self.decision.to_dict() if decision is None else decision,
         }
 
 

@@ -396,11 +396,10 @@ class Service:
             raise ServiceError("invalid", f"the stored record of customer {ident!r} does not fit policy {loaded.name}",
                                field="customer_id") from None
         self.logged("reserve", key, loaded, ident, data, reservation.decision, reservation.id)
-        out = reservation.to_dict()
         teams = loaded.policy.vocabulary.get("teams", ())
+        out = reservation.to_dict(disclosure.decision_dict(reservation.decision, None if key.audit else key.team, teams))
         if not key.audit:
             out["displaced"], out["displaced_others"] = disclosure.scoped_contacts(reservation.displaced, key.team)
-        out["decision"] = disclosure.decision_dict(reservation.decision, None if key.audit else key.team, teams)
         out["policy"] = loaded.name
         out["policy_version"] = loaded.version
         return json_response(out)
