@@ -18,6 +18,14 @@ Runs, each at every concurrency:
 - ``reserve postgres``: random Northwind requests for those customers; after the runs, the
   contacts the runs added are checked against the caps (none may be exceeded).
 
+Floors, measured in the same run (benchmarks/service_floor.py; no HTTP):
+
+- ``floor: decide_json``: ``Policy.decide_json`` alone in this process, CPU time a decision,
+  and the rate it would give with the cores the server had in each inline row;
+- ``floor: ledger.reserve``: the ledger's own reserve in this process, CPU a reservation;
+- ``floor: bare SQL``: the statements real reservations sent, replayed by asyncpg (one
+  connection a caller) - what PostgreSQL gives them here (needs ``pip install asyncpg``).
+
 PostgreSQL: $POLICYLANG_TEST_PG_URL, --pg-url, or a throwaway server as the tests start.
 Targets (two cores): decide inline >= 3,000/s with p99 <= 30 ms at concurrency 64;
 reserve on PostgreSQL >= 1,000/s, exact.
@@ -359,10 +367,41 @@ def main() -> None:
               + ("" if row["db_cpu"] != row["db_cpu"] else
                  f" {row['db_cpu']:>5.2f} {1e6 * row['db_cpu'] / max(row['per_second'], 1e-9):>6.0f}"))
 
-    def table(name: str, served: Any, requests: list[bytes], db_url: str | None = None) -> None:
+    def table(name: str, served: Any, requests: list[bytes], db_url: str | None = None) -> list[dict[str, float]]:
+        out = []
         for level in levels:
             row, _ = drive(served.port, requests, level, args.seconds, server_pids=served.pids(), db_url=db_url)
             line(name, level, row)
+            out.append(row)
+        return out
+
+    def decide_floor(rows: list[dict[str, float]]) -> None:
+        """decide_json alone in this process (the server idle meanwhile), and what it would
+        give with the cores the server had in each row above."""
+        import service_floor
+
+        cpu = service_floor.decide_json_cpu()
+        print(f"{'floor: decide_json':<20} {'':>4} CPU {1e6 * cpu:.0f} us a decision in process; with the server's "
+              "cores of each row: " + ", ".join(f"{r['server_cpu'] / cpu:,.0f}/s" for r in rows))
+
+    def reserve_floor(url: str, levels: list[int], seconds: float) -> None:
+        """The same statements as real reservations, replayed by asyncpg without HTTP or decision
+        (after the cap check: the replayed inserts decide nothing and may break caps)."""
+        import service_floor
+
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:
+            print("(reserve floor skipped: pip install asyncpg)")
+            return
+        scripts, cpu, granted = service_floor.capture(url, 300)
+        print(f"{'floor: ledger.reserve':<20} {'':>4} CPU {1e6 * cpu:.0f} us a reservation in process, one caller "
+              f"({sum(map(len, scripts)) / len(scripts):.1f} statements a reservation)")
+        for level in levels:
+            row = service_floor.replay(url, scripts, level, seconds)
+            print(f"{'floor: bare SQL':<20} {level:>4} {row['per_second']:>8.0f} {row['p50_ms']:>8.2f} "
+                  f"{row['p99_ms']:>8.2f} {0:>7} {'':>7} {row['client_cpu']:>7.2f} {'':>7} "
+                  f"{row['db_cpu']:>5.2f} {1e6 * row['db_cpu'] / max(row['per_second'], 1e-9):>6.0f}")
 
     def serve(ledger: str) -> Any:
         if args.server == "granian":
@@ -378,7 +417,8 @@ def main() -> None:
             if "empty" in runs:
                 table("empty (floor)", served, [request_bytes("GET", "/v1/empty", None)])
             if "inline" in runs:
-                table("decide inline 100", served, inline_documents())
+                rows = table("decide inline 100", served, inline_documents())
+                decide_floor(rows)
             if "sqlite" in runs:
                 table("decide id sqlite", served, by_id_documents("/v1/decide"))
         finally:
@@ -400,6 +440,7 @@ def main() -> None:
                             granted.add(ident)
                     line("reserve postgres", level, row)
                 print("cap check after the reserve runs:", check_caps(pg_url, granted))
+                reserve_floor(pg_url, levels, args.seconds)
         finally:
             served.stop()
     elif {"postgres", "reserve"} & set(runs):

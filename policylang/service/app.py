@@ -10,24 +10,25 @@ Endpoints (the OpenAPI document in ``docs/openapi.json`` is the contract):
 
 Starlette without FastAPI: the handlers validate with :mod:`policylang.inputs` (the same
 checks and messages as the command line), so a second schema layer would only add cost.
-Ledger calls run on worker threads; decisions from inline input run on the event loop.
+Ledger calls run on a thread a pooled connection; decisions from inline input run on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
 import msgspec
 import orjson
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as HttpRequest
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -121,6 +122,10 @@ class Service:
         teams = frozenset(t for p in self.policies.current.values() for t in p.policy.vocabulary.get("teams", ()))
         self.keys = Keys.load(settings.keys, teams) if settings.keys else None
         self.store = Store(settings.ledger, size=settings.pool, on_error=self.metrics.ledger_error)
+        # Ledger calls block (a database round trip), so they run on threads: one per pooled
+        # connection. A plain executor rather than Starlette's run_in_threadpool (anyio): the
+        # hop costs about 80 us of CPU a call instead of 180, and a reservation makes one.
+        self.threads = ThreadPoolExecutor(self.store.size, thread_name_prefix="policylang-ledger")
         self.audit = audit_log.AuditLog(settings.audit_log) if settings.audit_log else None
         self.watcher = Watcher(self.policies, settings.reload_interval) if watch and settings.reload_interval > 0 else None
         if self.watcher:
@@ -129,6 +134,7 @@ class Service:
     def close(self) -> None:
         if self.watcher:
             self.watcher.stop()
+        self.threads.shutdown(wait=True)
         self.store.close()
         if self.audit:
             self.audit.close()
@@ -243,7 +249,7 @@ class Service:
 
     async def ledger_call(self, call: Callable[[Ledger], Any]) -> Any:
         try:
-            return await run_in_threadpool(self.store.run, call)
+            return await asyncio.get_running_loop().run_in_executor(self.threads, self.store.run, call)
         except Unavailable as exc:
             raise ServiceError("unavailable", "the ledger is unavailable; retry later",
                                headers={"Retry-After": str(max(1, round(exc.retry_after + 0.5)))}) from None
@@ -490,7 +496,7 @@ class Service:
         return json_response({"status": "ok"})
 
     async def readyz(self, request: HttpRequest) -> Response:
-        ready = await run_in_threadpool(self.store.ready)
+        ready = await asyncio.get_running_loop().run_in_executor(self.threads, self.store.ready)
         loaded = bool(self.policies.current)
         body = {"ledger": "reachable" if ready else "unreachable", "policies": len(self.policies.current)}
         if ready and loaded:
