@@ -254,14 +254,19 @@ class Service:
             raise ServiceError("unavailable", "the ledger is unavailable; retry later",
                                headers={"Retry-After": str(max(1, round(exc.retry_after + 0.5)))}) from None
 
-    async def stored(self, loaded: Loaded, ident: str) -> tuple[Customer, list[Entry]]:
-        """A stored customer and its ledger, for a decision by id; 404 when unknown."""
+    async def stored(self, loaded: Loaded, ident: str,
+                     request: Request | None = None) -> tuple[Customer, list[Entry], Decision | None]:  # fmt: skip
+        """A stored customer and its ledger, for a decision by id; 404 when unknown. With
+        ``request``, also its decision, in the same call on the ledger's thread (one hop)."""
 
-        def read(ledger: Ledger) -> tuple[Customer | None, list[Entry]]:
-            return ledger.customer(loaded.policy, ident), ledger.events(ident)
+        def read(ledger: Ledger) -> tuple[Customer | None, list[Entry], Decision | None]:
+            customer, entries = ledger.customer(loaded.policy, ident), ledger.events(ident)
+            if request is None or customer is None or len(entries) > self.settings.max_ledger:
+                return customer, entries, None
+            return customer, entries, loaded.policy.decide(customer, request, entries, explain=True, loads=ledger)
 
         try:
-            customer, entries = await self.ledger_call(read)
+            customer, entries, decision = await self.ledger_call(read)
         except InputError:
             # the stored record does not fit this policy: say so without echoing its values
             raise ServiceError("invalid", f"the stored record of customer {ident!r} does not fit policy {loaded.name}",
@@ -271,7 +276,7 @@ class Service:
         if len(entries) > self.settings.max_ledger:
             raise ServiceError("too_large", f"customer {ident!r} has more than {self.settings.max_ledger} ledger entries",
                                field="customer_id")
-        return customer, entries
+        return customer, entries, decision
 
     def answer(self, loaded: Loaded, decision: Decision, key: Key) -> dict[str, object]:
         scope = None if key.audit else key.team
@@ -367,10 +372,9 @@ class Service:
         else:
             ident = self.customer_of(loaded, body)
             assert isinstance(ident, str)
-            customer, entries = await self.stored(loaded, ident)
-            decision = await self.ledger_call(
-                lambda ledger: loaded.policy.decide(customer, req, entries, explain=True, loads=ledger)
-            )
+            customer, _, found = await self.stored(loaded, ident, req)
+            assert found is not None  # stored() answered 404 or 413 otherwise
+            decision = found
         self.logged("decide", key, loaded, customer.id or None, data, decision)
         return json_response(self.answer(loaded, decision, key))
 
@@ -465,7 +469,7 @@ class Service:
         reqs = [self.request_of(loaded, obj, key, f"requests[{i}]") for i, obj in enumerate(raw)]
         who = self.customer_of(loaded, body)
         if isinstance(who, str):
-            customer, entries = await self.stored(loaded, who)
+            customer, entries, _ = await self.stored(loaded, who)
             rulings = await self.ledger_call(
                 lambda ledger: arbitrate(loaded.policy, customer, reqs, entries, explain=True, loads=ledger)
             )
