@@ -24,7 +24,7 @@ Floors, measured in the same run (benchmarks/service_floor.py; no HTTP):
   and the rate it would give with the cores the server had in each inline row;
 - ``floor: ledger.reserve``: the ledger's own reserve in this process, CPU a reservation;
 - ``floor: bare SQL``: the statements real reservations sent, replayed by asyncpg (one
-  connection a caller) - what PostgreSQL gives them here (needs ``pip install asyncpg``).
+  connection a caller) - what PostgreSQL gives them here (needs ``pip install -e '.[bench]'``).
 
 PostgreSQL: $POLICYLANG_TEST_PG_URL, --pg-url, or a throwaway server as the tests start.
 Targets (two cores): decide inline >= 3,000/s with p99 <= 30 ms at concurrency 64;
@@ -392,7 +392,7 @@ def main() -> None:
         try:
             import asyncpg  # noqa: F401
         except ImportError:
-            print("(reserve floor skipped: pip install asyncpg)")
+            print("(reserve floor skipped: pip install -e '.[bench]')")
             return
         scripts, cpu, granted = service_floor.capture(url, 300)
         print(f"{'floor: ledger.reserve':<20} {'':>4} CPU {1e6 * cpu:.0f} us a reservation in process, one caller "

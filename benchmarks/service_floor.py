@@ -20,7 +20,7 @@ Decide inline (the 100-event document of benchmarks/service.py):
   CPU time a decision: the service cannot decide faster than this per core.
 
 PostgreSQL: $POLICYLANG_TEST_PG_URL, --pg-url, or a throwaway server as the tests start.
-Needs asyncpg for the replay (``pip install asyncpg``; only this benchmark uses it).
+Needs asyncpg for the replay (``pip install -e '.[bench]'``; only this benchmark uses it).
 """
 
 from __future__ import annotations
