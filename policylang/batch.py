@@ -49,7 +49,7 @@ from policylang.decision import Decision
 from policylang.errors import InputError
 from policylang.history import History, default_of, epoch_micros
 from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
-from policylang.records import COUNTED_STATUSES, Contact, Customer, Event, Request
+from policylang.records import COUNTED_STATUSES, Contact, Customer, Entry, Event, Request, VoidLine
 from policylang.rules import CapRule, Policy
 from policylang.tables import Row, read_rows
 
@@ -218,6 +218,10 @@ def ledger_batches(policy: Policy, path: str, problems: Problems) -> Iterator[An
             except InputError as exc:
                 problems.add(path, number, exc, row)
                 continue
+            refused = not_carried(entry)
+            if refused is not None:
+                problems.add(path, number, refused[0], row, refused[1])
+                continue
             out["row"].append(number)
             out["customer"].append(customer)
             out["at_us"].append(clock.micros(entry.at))
@@ -239,6 +243,26 @@ def ledger_batches(policy: Policy, path: str, problems: Problems) -> Iterator[An
         if len(chunk) >= 50_000:
             yield flush()
     yield flush()
+
+
+_NOT_CARRIED = ("is not handled by batch, replay or plan yet; decide this customer with "
+                "`policylang decide`, or give --rejects FILE to decide the rest without this row")
+
+
+def not_carried(entry: Entry | Request) -> tuple[str, str] | None:
+    """What the columnar engine cannot carry yet, as (message, field), or None.
+
+    Void lines (11.4), a contact or request for a list of campaigns and an event for a
+    campaign (11.3) are refused as bad rows, so batch never answers as if they were not
+    there (docs/batch.md, "Limits")."""
+    match entry:
+        case VoidLine():
+            return f"a void line (section 11.4) {_NOT_CARRIED}", "void"
+        case Event(campaign=campaign) if campaign is not None:
+            return f"an event for a campaign (section 11.3) {_NOT_CARRIED}", "campaign"
+        case Contact(campaign=tuple()) | Request(campaign=tuple()):
+            return f"a list of campaigns (section 11.3) {_NOT_CARRIED}", "campaign"
+    return None
 
 
 def ledger_schema() -> Any:
@@ -281,6 +305,10 @@ def read_requests(policy: Policy, path: str, problems: Problems) -> Iterator[tup
                     request = request_from_json(policy, row, where(path, number))
                 except InputError as exc:
                     problems.add(path, number, exc, row)
+                    continue
+                refused = not_carried(request)
+                if refused is not None:
+                    problems.add(path, number, refused[0], row, refused[1])
                     continue
                 fields = (request.team, request.channel, request.purpose, clock.micros(request.at), request.campaign,
                           request.priority)
