@@ -245,7 +245,7 @@ def ledger_batches(policy: Policy, path: str, problems: Problems) -> Iterator[An
     yield flush()
 
 
-_NOT_CARRIED = ("is not handled by batch, replay or plan yet; decide this customer with "
+_NOT_CARRIED = ("is not handled by batch or replay yet; decide this customer with "
                 "`policylang decide`, or give --rejects FILE to decide the rest without this row")
 
 
