@@ -9,7 +9,7 @@ import re
 import attrs
 
 from policylang import disclosure
-from policylang.cli import EXIT_OK, FileProblem, read_text, stdout
+from policylang.cli import EXIT_OK, FileProblem, read_text, stdout, write_text
 from policylang.compiler import compile_policy
 from policylang.errors import InputError, PolicylangError
 from policylang.history import History
@@ -102,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
     teams = policy.vocabulary.get("teams", ())
     if args.scope is not None and args.scope not in teams:
         raise InputError(f"--scope: `{args.scope}` is not a declared team", expected=", ".join(teams))
-    out = stdout()
     if args.format == "json":
         answer = disclosure.decision_dict(decision, args.scope, teams)
-        out.print(json.dumps(answer, indent=2), markup=False, highlight=False)
+        write_text(json.dumps(answer, indent=2))
         return EXIT_OK
+    out = stdout()
     if args.scope is not None:
         decision = disclosure.scoped_decision(decision, args.scope, teams)
     out.print(decision_panel(decision))
