@@ -24,10 +24,12 @@ overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import compress, repeat
 from operator import attrgetter, is_, itemgetter, methodcaller, not_
 from typing import Any
@@ -439,6 +441,25 @@ def schema(policy: Policy) -> Schema | None:
 _GETTERS = {name: attrgetter(name) for name in LINE_FIELDS}
 
 
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a ledger is read.
+
+    Why: reading a ledger makes a tuple per line and the columns hold them all, so the
+    collector runs every 700 of them and, as the survivors pile up, walks them all again:
+    measured on 100,000 lines, `line_columns` took 330 ms with it and 210 ms without (16%
+    at 10,000 lines, nothing at 100). Nothing read here can form a cycle. It is switched
+    back on only if it was on, so a caller's own ``gc.disable()`` stands.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def line_columns(lines: list[Any]) -> tuple[Columns, int]:
     """Contact columns, instants, events and the number of string tokens of decoded ledger
     lines (structs of :func:`schema`); raises :class:`_Slow` for anything the structs do not
@@ -446,6 +467,13 @@ def line_columns(lines: list[Any]) -> tuple[Columns, int]:
     """
     if not lines:
         return ({}, [], {}, 0), 0
+    if len(lines) < 1000:  # too few tuples for the collector to matter
+        return _line_columns(lines)
+    with _no_collection():
+        return _line_columns(lines)
+
+
+def _line_columns(lines: list[Any]) -> tuple[Columns, int]:
     import msgspec
 
     unset = msgspec.UNSET
@@ -715,7 +743,8 @@ def history_from_jsonl(policy: Policy, text: str, file: str) -> History:
     """The index of a JSON Lines ledger: the fast path when it can prove the text is plain,
     else :func:`policylang.inputs.ledger_from_jsonl` (every error with its line)."""
     try:
-        return _fast_jsonl(policy, text)
+        with _no_collection():
+            return _fast_jsonl(policy, text)
     except _Slow:
         from policylang.inputs import ledger_from_jsonl
 
