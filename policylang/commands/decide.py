@@ -10,7 +10,7 @@ import attrs
 
 from policylang import disclosure
 from policylang.cli import EXIT_OK, FileProblem, read_text, stdout, write_text
-from policylang.compiler import compile_policy
+from policylang.compiled import compile_cached
 from policylang.errors import InputError, PolicylangError
 from policylang.history import History
 from policylang.ingest import history_from_jsonl
@@ -53,8 +53,12 @@ Only one of the file options may be - (standard input can be read once).
 
 
 def load_policy(path: str) -> Policy:
-    """Read and compile a policy for a command that needs a valid one (``-``: standard input)."""
-    return compile_policy(read_text(path), "<stdin>" if path == "-" else path)
+    """Read and compile a policy for a command that needs a valid one (``-``: standard input).
+
+    Through the cache of compiled policies (:mod:`policylang.compiled`): a policy decided
+    before is not parsed or compiled again, nor the compiler imported.
+    """
+    return compile_cached(read_text(path), "<stdin>" if path == "-" else path)
 
 
 def read_object(path: str) -> tuple[str, object]:
