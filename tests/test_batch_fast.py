@@ -67,6 +67,9 @@ def expected(path: str, lines: list[str]) -> tuple[list[tuple[Any, ...]], list[t
         except InputError as exc:
             bad.append((number, "?", exc.message))
             continue
+        if isinstance(request.campaign, tuple):  # batch does not carry campaign lists yet
+            bad.append((number, "campaign", "a list of campaigns"))
+            continue
         if ident in seen:
             bad.append((number, "id", f"request id `{ident}` is given twice (first on row {seen[ident]})"))
             continue
@@ -101,4 +104,5 @@ def test_requests_fast_path_equals_validating_each_row(tmp_path: Path, monkeypat
     assert len(found) == len(want_bad)
     for (row, message), (want_row, _, want_message) in zip(found, want_bad, strict=True):
         assert row == want_row
-        assert message.startswith(want_message) if want_message == "invalid JSON" else message == want_message
+        assert (message.startswith(want_message) if want_message in ("invalid JSON", "a list of campaigns")
+                else message == want_message)
