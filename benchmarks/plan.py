@@ -97,7 +97,7 @@ def run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str, 
     ids, cust, members = problem_mod.customer_jobs(candidates)
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [candidates.group[j] for j in members[k]]) for k, c in enumerate(ids)]
-    masks = oracle.all_patterns(policy, jobs, workers)
+    masks = oracle.eligible(policy, jobs, workers)
     eligible = time.perf_counter() - began
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, ids, cust, members, masks)
     base = greedy(problem)
@@ -136,7 +136,7 @@ def run_exact(folder: Path, workers: int | None, time_limit: float, start: bool)
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [candidates.group[j] for j in members[k]]) for k, c in enumerate(ids)]
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, ids, cust, members,
-                                oracle.all_patterns(policy, jobs, workers))
+                                oracle.eligible(policy, jobs, workers))
     gains = problem.pattern_gain().tolist()
     base = greedy(problem)
     began = time.perf_counter()

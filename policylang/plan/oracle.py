@@ -18,8 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
+
+import attrs
 
 from policylang.arbitration import arbitration_order, displaced
 from policylang.evaluator import decide
@@ -55,25 +57,31 @@ def customer_patterns(
     order = arbitration_order(policy, owner, requests)
     found: list[int] = []
 
-    def walk(k: int, mask: int, entries: list[Entry], taken: frozenset[str]) -> None:
+    # ``history`` is the index of ``entries``, built at the first decision that needs it and
+    # handed down the branches that leave out the next candidate (same entries): one index
+    # per feasible subset rather than one per decision.
+    def walk(k: int, mask: int, entries: list[Entry], history: History | None, taken: frozenset[str]) -> None:
         if k == len(order):
             found.append(mask)
             return
-        walk(k + 1, mask, entries, taken)
         i = order[k]
         group = groups[i]
         if group is not None and group in taken:
+            walk(k + 1, mask, entries, history, taken)
             return
         request = requests[i]
-        decision = decide(policy, customer, request, History(entries), explain=False, loads=NO_LOADS, search=False)
+        if history is None:
+            history = History(entries)
+        decision = decide(policy, customer, request, history, explain=False, loads=NO_LOADS, search=False)
+        walk(k + 1, mask, entries, history, taken)
         if not decision.allowed:
             return
         after = [displaced(e) if e in decision.displaces else e for e in entries] if decision.displaces else list(entries)
         after.append(Contact(request.at, request.channel, request.purpose, request.team, "planned",
                              campaign=request.campaign, id=f"request-{i}"))
-        walk(k + 1, mask | (1 << i), after, taken | {group} if group is not None else taken)
+        walk(k + 1, mask | (1 << i), after, None, taken | {group} if group is not None else taken)
 
-    walk(0, 0, list(ledger), frozenset())
+    walk(0, 0, list(ledger), None, frozenset())
     return sorted(found)
 
 
@@ -100,6 +108,50 @@ def first_denial(policy: Policy, customer: Customer, ledger: Sequence[Entry],
 # ---- many customers, many processes ------------------------------------------------------
 
 Job = tuple[Customer | Mapping[str, Any], Sequence[Entry], Sequence[Request], Sequence[str | None]]
+
+
+def job_key(job: Job) -> Hashable:
+    """What a customer's feasible subsets depend on: its attribute values, its ledger and its
+    candidates' requests, and which of them share a group. Not the customer's id (a
+    decision reads ``Customer.values`` only), not the ledger lines' ``customer`` field, not the
+    group labels themselves (only which candidates share one). Unhashable values make the
+    job its own key."""
+    customer, ledger, requests, groups = job
+    values = customer.values if isinstance(customer, Customer) else customer
+    labels: dict[str, int] = {}
+    shape = tuple(None if g is None else labels.setdefault(g, len(labels)) for g in groups)
+    entries = tuple(attrs.evolve(e, customer=None) if e.customer is not None else e for e in ledger)
+    key = (tuple(sorted(values.items())), entries, tuple(requests), shape)
+    try:
+        hash(key)
+    except TypeError:
+        return ("job", id(job))
+    return key
+
+
+def distinct(jobs: Sequence[Job]) -> tuple[list[Job], list[int]]:
+    """The jobs with distinct :func:`job_key` (first of each, in order) and, for each job, the
+    position of its representative: customers in the same situation share one walk."""
+    first: dict[Hashable, int] = {}
+    unique: list[Job] = []
+    back: list[int] = []
+    for job in jobs:
+        key = job_key(job)
+        at = first.get(key)
+        if at is None:
+            at = first[key] = len(unique)
+            unique.append(job)
+        back.append(at)
+    return unique, back
+
+
+def eligible(policy: Policy, jobs: Sequence[Job], workers: int | None = None,
+             engine: Callable[[Policy, Sequence[Job]], list[list[int]]] | None = None) -> list[list[int]]:
+    """:func:`customer_patterns` for each job, each distinct situation walked once (on
+    ``engine``, e.g. Spark, else :func:`all_patterns` on ``workers`` processes)."""
+    unique, back = distinct(jobs)
+    found = engine(policy, unique) if engine is not None else all_patterns(policy, unique, workers)
+    return [found[at] for at in back]
 _STATE: dict[str, Any] = {}
 
 

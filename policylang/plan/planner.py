@@ -15,6 +15,7 @@ from policylang.errors import InputError
 from policylang.inputs import where
 from policylang.plan import oracle
 from policylang.plan import problem as problem_mod
+from policylang.plan.bound import precedence_bound
 from policylang.plan.inputs import Candidates, Cycle
 from policylang.plan.mip import Model, exact, polish
 from policylang.plan.problem import Problem
@@ -87,7 +88,7 @@ def plan(
     groups = candidates.group
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [groups[j] for j in members[k]]) for k, c in enumerate(customer_ids)]
-    masks = eligibility(policy, jobs) if eligibility is not None else oracle.all_patterns(policy, jobs, workers)
+    masks = oracle.eligible(policy, jobs, workers, eligibility)
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, customer_ids, cust, members, masks)
     began = time.perf_counter()
     base = greedy(problem)
@@ -99,7 +100,7 @@ def plan(
         # HiGHS alone, from nothing: what the brute-force test checks the model with
         alone = exact(problem, time_limit=time_limit, model=model)
         if alone.feasible:
-            solution = alone
+            solution = tighten(problem, model, alone, time_limit, began)
             rows = explain(policy, problem, solution, customers, ledgers)
             return PlanResult(rows, summarise(problem, solution, rows, greedy_value), problem, solution)
     heuristic = lagrangian(problem, iterations=iterations, members=base.members, start=base)
@@ -126,9 +127,20 @@ def plan(
             bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
             solution = attrs.evolve(solution, bound=max(bound, solution.objective),
                                     method=f"{solution.method} ({found.method} found nothing better)")
+    solution = tighten(problem, model, solution, time_limit, began)
     rows = explain(policy, problem, solution, customers, ledgers)
     summary = summarise(problem, solution, rows, greedy_value)
     return PlanResult(rows, summary, problem, solution)
+
+
+def tighten(problem: Problem, model: Model, solution: Solution, time_limit: float, began: float) -> Solution:
+    """The solution with the least of its bound and the scenarios' bound, which holds
+    precedence (:mod:`.bound`; the Lagrangian bound relaxes it)."""
+    if not solution.feasible or not solution.bound > solution.objective + 1e-9 * max(1.0, abs(solution.objective)):
+        return solution
+    held = precedence_bound(problem, model, solution.objective, time_limit=time_limit)
+    return attrs.evolve(solution, bound=max(min(solution.bound, held.value), solution.objective),
+                        seconds=time.perf_counter() - began)
 
 
 def explain(policy: Policy, problem: Problem, solution: Solution, customers: Mapping[str, Customer],
