@@ -45,12 +45,14 @@ TOLERANCE = 1e-7  # relative: a scenario is done when its cutting-plane model is
 
 @attrs.define(slots=True)
 class Scenario:
-    """One scenario: its allowed patterns, its rows (``A x <= b`` over patterns), the best
-    (least) dual value found and the cutting planes so far."""
+    """One scenario: which link sets it can block, the campaigns it grants to nobody, its rows
+    (``A x <= b``, each row of ``A`` a combination of the :class:`Basis` rows), the least
+    dual value found and the cutting planes so far."""
 
     name: str
-    allowed: npt.NDArray[np.bool_]
-    rows: FloatArray  # (m, patterns)
+    ok: npt.NDArray[np.bool_]  # per link set: can every link be blocked here?
+    zero: list[int]  # campaigns granted to nobody here
+    rows: FloatArray  # (m, basis rows)
     rhs: FloatArray
     upper: float = math.inf  # least dual value found: a bound on every plan in the scenario
     lower: float = -math.inf  # the cutting-plane model's least value: no dual value is below it
@@ -58,16 +60,40 @@ class Scenario:
     grads: list[FloatArray] = attrs.field(factory=list)
     values: list[float] = attrs.field(factory=list)
     done: bool = False
+    caps: FloatArray | None = None
+
+
+@attrs.frozen(slots=True, eq=False)
+class Basis:
+    """What every scenario's rows are made of, per pattern (shared, not copied per scenario):
+    each shared row's use, then per lower-limit campaign its count and whether it has one."""
+
+    matrix: FloatArray  # (rows, patterns)
+    set_of: IntArray  # pattern -> link set
+    has: dict[int, int]  # campaign -> its "has" row
+
+    def allowed(self, s: Scenario) -> npt.NDArray[np.bool_]:
+        allowed = s.ok[self.set_of]
+        for k in s.zero:
+            allowed &= self.matrix[self.has[k]] == 0
+        return allowed
 
 
 @attrs.frozen(slots=True)
 class Bound:
-    """The bound, how many scenarios were open (feasible as far as known) and the time."""
+    """The bound, how many scenarios there were and how many stay above the incumbent, the
+    time, and the scenario with the largest bound as a guide for a plan."""
 
     value: float
     scenarios: int
     open: int
     seconds: float
+    # that scenario's plan as the cutting planes see it (each customer's pattern of most
+    # weight in the mix of the cuts' choices the master LP's duals make: Kelley's primal
+    # recovery): nearly optimal, but it may break a row or a link (check it: mip.valid)
+    recovered: IntArray | None = None
+    # that scenario's best prices, netted onto each shared row (the shadow prices)
+    prices: FloatArray | None = None
 
 
 def _atom(key: Key) -> tuple[str, int]:
@@ -80,7 +106,7 @@ def _atom(key: Key) -> tuple[str, int]:
 
 
 def precedence_bound(problem: Problem, model: Model, incumbent: float, *, time_limit: float = 60.0,
-                     max_scenarios: int = MAX_SCENARIOS) -> Bound:
+                     max_scenarios: int = MAX_SCENARIOS, recover: bool = True) -> Bound:
     """An upper bound on the optimum (precedence held); ``incumbent`` is the best plan's value
     (scenarios whose bound falls to it are left; ``-inf`` pushes every scenario to its least
     bound). ``time_limit`` caps the cutting planes: whatever they reached is still a bound."""
@@ -132,106 +158,152 @@ def precedence_bound(problem: Problem, model: Model, incumbent: float, *, time_l
     nres = len(problem.resources)
     cand_rows = np.zeros((nres, len(problem.candidates)))
     cand_rows[problem.row_of, problem.row_cand] = problem.row_coef
-    use = np.vstack([pattern_sums(problem, cand_rows[r]) for r in range(nres)]) if nres else np.zeros((0, npat))
-    counts = {k: pattern_sums(problem, (problem.campaign == k).astype(np.float64))
-              for k in set(problem.min_cell) | set(problem.min_volume)}
+    parts = [pattern_sums(problem, cand_rows[r]) for r in range(nres)]
+    del cand_rows
+    count_row: dict[int, int] = {}
+    has_row: dict[int, int] = {}
+    for k in sorted(set(problem.min_cell) | set(problem.min_volume)):
+        count_row[k] = len(parts)
+        parts.append(pattern_sums(problem, (problem.campaign == k).astype(np.float64)))
+        has_row[k] = len(parts)
+        parts.append((parts[-1] > 0).astype(np.float64))
+    basis = Basis(np.vstack(parts) if parts else np.zeros((0, npat)), set_of, has_row)
+    width = len(parts)
     rhs = np.array([r.rhs for r in problem.resources], dtype=np.float64)
     gains = problem.pattern_gain()
 
+    def unit(row: int, sign: float = 1.0) -> FloatArray:
+        out = np.zeros(width)
+        out[row] = sign
+        return out
+
     scenarios: list[Scenario] = []
-    choices = [(("full", "not") if kind != "cell" else ("zero", "min", "more")) if kind != "volume" else ("near", "past")
+    choices = [("full", "not") if kind == "row" else ("zero", "min", "more") if kind == "cell" else ("near", "past")
                for kind, _ in dims]
     for states in itertools.product(*choices):
         on = always
-        allowed = np.ones(npat, dtype=bool)
-        rows: list[FloatArray] = [use[r] for r in range(nres)]
+        zero: list[int] = []
+        rows: list[FloatArray] = [unit(r) for r in range(nres)]
         limits: list[float] = rhs.tolist()
         for (kind, index), state in zip(dims, states, strict=True):
             if kind == "row":
-                if state == "full":
+                if state == "full":  # L_r >= least threshold
                     on |= 1 << atoms[("row", index)]
-                    rows.append(-use[index])
+                    rows.append(unit(index, -1.0))
                     limits.append(-least[index])
-                else:
+                else:  # L_r below every threshold (<= the least: a relaxation)
                     limits[index] = min(limits[index], least[index])
             elif kind == "cell":
                 m = float(problem.min_cell[index])
-                has = (counts[index] > 0).astype(np.float64)
+                has = has_row[index]
                 if state == "zero":
                     if ("cell0", index) in atoms:
                         on |= 1 << atoms[("cell0", index)]
-                    allowed &= has == 0
-                elif state == "min":
+                    zero.append(index)
+                elif state == "min":  # C_k == min_cell
                     if ("cellm", index) in atoms:
                         on |= 1 << atoms[("cellm", index)]
-                    rows += [has, -has]
+                    rows += [unit(has), unit(has, -1.0)]
                     limits += [m, -m]
-                else:
-                    rows.append(-has)
+                else:  # C_k > min_cell
+                    rows.append(unit(has, -1.0))
                     limits.append(-(m + 1))
+            elif state == "near":  # V_k <= the largest threshold
+                on |= 1 << atoms[("volume", index)]
+                rows.append(unit(count_row[index]))
+                limits.append(most[index])
             else:
-                if state == "near":
-                    on |= 1 << atoms[("volume", index)]
-                    rows.append(counts[index])
-                    limits.append(most[index])
-                else:
-                    rows.append(-counts[index])
-                    limits.append(-(most[index] + 1))
+                rows.append(unit(count_row[index], -1.0))
+                limits.append(-(most[index] + 1))
         for k, m in problem.min_volume.items():
-            rows.append(-counts[k])
+            rows.append(unit(count_row[k], -1.0))
             limits.append(-float(m))
         ok = np.array([all(mask & on for mask in s) for s in link_sets], dtype=bool)
-        allowed &= ok[set_of]
         name = ", ".join(f"{kind} {index} {state}" for (kind, index), state in zip(dims, states, strict=True))
-        scenarios.append(Scenario(name, allowed, np.vstack(rows) if rows else np.zeros((0, npat)),
+        scenarios.append(Scenario(name, ok, zero, np.vstack(rows) if rows else np.zeros((0, width)),
                                   np.array(limits, dtype=np.float64)))
 
     firsts = problem.cust_pat[:-1]
     scale = float(np.abs(gains).max()) if npat else 1.0
     for s in scenarios:
-        _evaluate(problem, s, gains, firsts, np.zeros(len(s.rhs)))
+        _evaluate(problem, basis, s, gains, firsts, np.zeros(len(s.rhs)))
     enough = incumbent + TOLERANCE * max(1.0, abs(incumbent)) if math.isfinite(incumbent) else -math.inf
     while time.perf_counter() - began < time_limit:
         live = [s for s in scenarios if not s.done and s.upper > enough]
         if not live:
             break
         s = max(live, key=lambda s: s.upper)
-        _step(problem, s, gains, firsts, scale)
+        _step(problem, basis, s, gains, firsts, scale)
     value = max([incumbent, *(s.upper for s in scenarios)]) if scenarios else incumbent
     open_ = sum(1 for s in scenarios if s.upper > incumbent)
-    return Bound(value, len(scenarios), open_, time.perf_counter() - began)
+    recovered = prices = None
+    if scenarios:
+        top = max(scenarios, key=lambda s: s.upper)
+        best = top.points[int(np.argmin(top.values))]
+        prices = np.abs((best @ top.rows)[:nres]) if len(best) else np.zeros(nres)
+        if recover:
+            recovered = _recover(problem, basis, top, gains, firsts, scale)
+    return Bound(value, len(scenarios), open_, time.perf_counter() - began, recovered, prices)
 
 
-def _evaluate(problem: Problem, s: Scenario, gains: FloatArray, firsts: IntArray, prices: FloatArray) -> None:
-    """The dual value and a subgradient at ``prices``; keeps the least value."""
-    priced = gains - prices @ s.rows if len(prices) else gains.copy()
-    priced = np.where(s.allowed, priced, -np.inf)
-    top = np.maximum.reduceat(priced, firsts)
-    value = float(top.sum() + prices @ s.rhs) if len(prices) else float(top.sum())
-    hits = np.flatnonzero(priced >= top[problem.pat_cust])
+def _priced(basis: Basis, s: Scenario, gains: FloatArray, prices: FloatArray) -> FloatArray:
+    """Each pattern's value less its priced use, -inf where the scenario does not allow it."""
+    priced = gains - (prices @ s.rows) @ basis.matrix if len(prices) else gains.copy()
+    return np.where(basis.allowed(s), priced, -np.inf)
+
+
+def _best(problem: Problem, firsts: IntArray, score: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Each customer's best score and its pattern (the first of ties)."""
+    top = np.maximum.reduceat(score, firsts)
+    hits = np.flatnonzero(score >= top[problem.pat_cust])
     _, first = np.unique(problem.pat_cust[hits], return_index=True)
-    chosen = hits[first]
-    grad = s.rhs - s.rows[:, chosen].sum(axis=1) if len(prices) else np.zeros(0)
+    return top, np.asarray(hits[first], dtype=np.int64)
+
+
+def _evaluate(problem: Problem, basis: Basis, s: Scenario, gains: FloatArray, firsts: IntArray,
+              prices: FloatArray) -> None:
+    """The dual value and a subgradient at ``prices``; keeps the least value."""
+    top, chosen = _best(problem, firsts, _priced(basis, s, gains, prices))
+    value = float(top.sum() + prices @ s.rhs) if len(prices) else float(top.sum())
+    grad = s.rhs - s.rows @ basis.matrix[:, chosen].sum(axis=1) if len(prices) else np.zeros(0)
     s.points.append(prices)
     s.values.append(value)
     s.grads.append(grad)
     s.upper = min(s.upper, value)
 
 
-def _step(problem: Problem, s: Scenario, gains: FloatArray, firsts: IntArray, scale: float) -> None:
-    """One cutting-plane step: the prices minimising the cuts' model, evaluated."""
+def _recover(problem: Problem, basis: Basis, s: Scenario, gains: FloatArray, firsts: IntArray,
+             scale: float) -> IntArray:
+    """A plan from the cuts: the master LP's duals weigh each cut's choices; each customer
+    takes its pattern of most weight."""
+    solved = _master(basis, s, scale) if len(s.rhs) and len(s.values) > 1 else None
+    if solved is None:
+        return _best(problem, firsts, _priced(basis, s, gains, s.points[int(np.argmin(s.values))]))[1]
+    score = np.zeros(problem.patterns)
+    for k in np.flatnonzero(solved[1] > 1e-9):
+        score[_best(problem, firsts, _priced(basis, s, gains, s.points[int(k)]))[1]] += solved[1][k]
+    return _best(problem, firsts, np.where(basis.allowed(s), score, -1.0))[1]
+
+
+def _caps(basis: Basis, s: Scenario, scale: float) -> FloatArray:
+    """No price needs to exceed what makes every pattern using its row worthless many times
+    over; past it, a larger box only slows the steps."""
+    found = s.caps
+    if found is None:
+        found = np.empty(len(s.rhs))
+        for i in range(len(s.rhs)):
+            row = s.rows[i] @ basis.matrix
+            nonzero = np.abs(row[row != 0])
+            found[i] = 1e3 * scale / float(nonzero.min()) if len(nonzero) else 0.0
+        s.caps = found
+    return found
+
+
+def _master(basis: Basis, s: Scenario, scale: float) -> tuple[FloatArray, FloatArray] | None:
+    """The cutting-plane model's least point (the prices, then its value) and the cuts' duals."""
     import highspy
 
     m = len(s.rhs)
-    if m == 0:
-        s.done = True
-        return
-    # least positive coefficient per row: no price needs to exceed what makes every pattern
-    # using the row worthless many times over; past it, a larger box only slows the steps
-    cap = np.empty(m)
-    for i in range(m):
-        nonzero = np.abs(s.rows[i][s.rows[i] != 0])
-        cap[i] = 1e3 * scale / float(nonzero.min()) if len(nonzero) else 0.0
     h = new_highs()
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
@@ -239,7 +311,7 @@ def _step(problem: Problem, s: Scenario, gains: FloatArray, firsts: IntArray, sc
     lp.sense_ = highspy.ObjSense.kMinimize
     lp.col_cost_ = np.concatenate([np.zeros(m), [1.0]])
     lp.col_lower_ = np.concatenate([np.zeros(m), [-inf]])
-    lp.col_upper_ = np.concatenate([cap, [inf]])
+    lp.col_upper_ = np.concatenate([_caps(basis, s, scale), [inf]])
     # theta - g.x >= f - g.x_k
     lp.row_lower_ = np.array([v - float(g @ x) for x, v, g in zip(s.points, s.values, s.grads, strict=True)])
     lp.row_upper_ = np.full(len(s.values), inf)
@@ -251,12 +323,21 @@ def _step(problem: Problem, s: Scenario, gains: FloatArray, firsts: IntArray, sc
     h.passModel(lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    solution = h.getSolution()
+    return np.asarray(solution.col_value, dtype=np.float64), np.abs(np.asarray(solution.row_dual, dtype=np.float64))
+
+
+def _step(problem: Problem, basis: Basis, s: Scenario, gains: FloatArray, firsts: IntArray, scale: float) -> None:
+    """One cutting-plane step: the prices minimising the cuts' model, evaluated."""
+    m = len(s.rhs)
+    solved = _master(basis, s, scale) if m else None
+    if solved is None:
         s.done = True
         return
-    solution = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    s.lower = max(s.lower, float(solution[m]))
-    prices = np.clip(solution[:m], 0.0, cap)
-    _evaluate(problem, s, gains, firsts, prices)
+    point = solved[0]
+    s.lower = max(s.lower, float(point[m]))
+    _evaluate(problem, basis, s, gains, firsts, np.clip(point[:m], 0.0, _caps(basis, s, scale)))
     if s.upper - s.lower <= TOLERANCE * max(1.0, abs(s.upper)) or len(s.values) > 400:
         s.done = True
 

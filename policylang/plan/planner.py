@@ -15,9 +15,9 @@ from policylang.errors import InputError
 from policylang.inputs import where
 from policylang.plan import oracle
 from policylang.plan import problem as problem_mod
-from policylang.plan.bound import precedence_bound
+from policylang.plan.bound import Bound, precedence_bound
 from policylang.plan.inputs import Candidates, Cycle
-from policylang.plan.mip import Model, exact, polish
+from policylang.plan.mip import Model, exact, polish, valid
 from policylang.plan.problem import Problem
 from policylang.plan.solve import Solution, State, greedy, lagrangian, pattern_index
 from policylang.records import Customer, Entry
@@ -103,14 +103,27 @@ def plan(
             solution = tighten(problem, model, alone, time_limit, began)
             rows = explain(policy, problem, solution, customers, ledgers)
             return PlanResult(rows, summarise(problem, solution, rows, greedy_value), problem, solution)
-    heuristic = lagrangian(problem, iterations=iterations, members=base.members, start=base)
+    # First the bound that holds precedence (bound.py) and its best scenario's plan; where that
+    # plan is valid it is the heuristic's plan, else the Lagrangian heuristic runs.
+    held = precedence_bound(problem, model, greedy_value if greedy_value is not None else -math.inf,
+                            time_limit=time_limit)
+    guided = scenario_plan(problem, model, held)
+    if guided is not None:
+        value = guided.objective(gains)
+        prices = held.prices if held.prices is not None else np.zeros(len(problem.resources))
+        heuristic = Solution(guided, value, max(held.value, value), prices, "scenarios", True,
+                             time.perf_counter() - began)
+    else:
+        heuristic = lagrangian(problem, iterations=iterations, members=base.members, start=base)
+        if heuristic.feasible:
+            heuristic = attrs.evolve(heuristic, bound=max(min(heuristic.bound, held.value), heuristic.objective))
     solution = heuristic
     if heuristic.feasible:
         # blocks of customers solved exactly, the others fixed (mip.polish): the heuristic's
         # plan made precedence-aware and close to the optimum
         polished = polish(problem, heuristic.state, time_limit=time_limit, model=model)
         solution = attrs.evolve(heuristic, state=polished, objective=polished.objective(gains),
-                                method="lagrangian + blocks", seconds=time.perf_counter() - began)
+                                method=f"{heuristic.method} + blocks", seconds=time.perf_counter() - began)
     if solver == "exact":
         # HiGHS found no plan within its time: the heuristic's, with HiGHS's bound when it has one
         bound = min(solution.bound, alone.bound) if math.isfinite(alone.bound) else solution.bound
@@ -127,10 +140,22 @@ def plan(
             bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
             solution = attrs.evolve(solution, bound=max(bound, solution.objective),
                                     method=f"{solution.method} ({found.method} found nothing better)")
-    solution = tighten(problem, model, solution, time_limit, began)
     rows = explain(policy, problem, solution, customers, ledgers)
     summary = summarise(problem, solution, rows, greedy_value)
     return PlanResult(rows, summary, problem, solution)
+
+
+def scenario_plan(problem: Problem, model: Model, held: Bound) -> State | None:
+    """The plan the bound's best scenario recovered, when it is valid as the exact model
+    reads it (rows, lower limits, every customer's precedence links)."""
+    if held.recovered is None:
+        return None
+    plan = State.empty(problem, model.state.members, model.state.rows)
+    firsts = problem.cust_pat[:-1].tolist()
+    for c, p in enumerate(held.recovered.tolist()):
+        if p != firsts[c]:
+            plan.switch(c, p)
+    return plan if valid(model, plan) else None
 
 
 def tighten(problem: Problem, model: Model, solution: Solution, time_limit: float, began: float) -> Solution:
