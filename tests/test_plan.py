@@ -32,7 +32,7 @@ from policylang.ledger import open_ledger
 from policylang.plan import bound as bound_mod
 from policylang.plan import mip
 from policylang.plan.inputs import Candidates, Cycle, Limits
-from policylang.plan.planner import plan
+from policylang.plan.planner import explain, plan
 from policylang.plan.solve import greedy
 from policylang.plan.verify import problems
 from policylang.records import Contact, Customer, Request
@@ -264,6 +264,9 @@ def test_exact_equals_brute_force_and_every_plan_replays(instance) -> None:  # t
         held = bound_mod.precedence_bound(heuristic.problem, model, -math.inf, max_scenarios=most)
         assert held.value >= optimum - 1e-6, (most, held)
     assert heuristic.summary["bound"] >= optimum - 1e-6
+    # the reasons read from the eligibility walk's denials are those decided afresh
+    for result in (exact, heuristic):
+        assert explain(POLICY, result.problem, result.solution, customers, ledgers) == result.rows
     for result in (exact, heuristic):
         if not result.solution.feasible:
             continue

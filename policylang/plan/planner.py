@@ -88,7 +88,7 @@ def plan(
     groups = candidates.group
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [groups[j] for j in members[k]]) for k, c in enumerate(customer_ids)]
-    masks = oracle.eligible(policy, jobs, workers, eligibility)
+    masks, denials = oracle.eligible_walks(policy, jobs, workers, eligibility)
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, customer_ids, cust, members, masks)
     began = time.perf_counter()
     base = greedy(problem)
@@ -101,7 +101,7 @@ def plan(
         alone = exact(problem, time_limit=time_limit, model=model)
         if alone.feasible:
             solution = tighten(problem, model, alone, time_limit, began)
-            rows = explain(policy, problem, solution, customers, ledgers)
+            rows = explain(policy, problem, solution, customers, ledgers, denials)
             return PlanResult(rows, summarise(problem, solution, rows, greedy_value), problem, solution)
     # First the bound that holds precedence (bound.py) and its best scenario's plan; where that
     # plan is valid it is the heuristic's plan, else the Lagrangian heuristic runs.
@@ -140,7 +140,7 @@ def plan(
             bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
             solution = attrs.evolve(solution, bound=max(bound, solution.objective),
                                     method=f"{solution.method} ({found.method} found nothing better)")
-    rows = explain(policy, problem, solution, customers, ledgers)
+    rows = explain(policy, problem, solution, customers, ledgers, denials)
     summary = summarise(problem, solution, rows, greedy_value)
     return PlanResult(rows, summary, problem, solution)
 
@@ -169,7 +169,7 @@ def tighten(problem: Problem, model: Model, solution: Solution, time_limit: floa
 
 
 def explain(policy: Policy, problem: Problem, solution: Solution, customers: Mapping[str, Customer],
-            ledgers: Mapping[str, Sequence[Entry]]) -> list[Row]:
+            ledgers: Mapping[str, Sequence[Entry]], denials: Sequence[oracle.Denials] | None = None) -> list[Row]:
     """Why each candidate is granted or not: the first of group, rule (or precedence),
     capacity, budget, volume, cell, value that holds when it is added back."""
     state = solution.state
@@ -177,6 +177,9 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
     granted = state.granted()
     rows: list[Row] = []
     indexes: dict[int, dict[tuple[int, ...], int]] = {}
+    by_customer: list[list[int]] = [[] for _ in range(problem.customers)]
+    for j, c in enumerate(problem.cust.tolist()):
+        by_customer[c].append(j)
     for j in range(len(cands)):
         c = int(problem.cust[j])
         ident, customer = cands.ids[j], cands.customers[j]
@@ -204,7 +207,8 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
             index = indexes[c] = pattern_index(problem, state, c)
         q = index.get(tuple(sorted([*chosen, j])))
         if q is None:
-            rows.append(policy_reason(policy, problem, customers, ledgers, chosen, j))
+            rows.append(policy_reason(policy, problem, customers, ledgers, chosen, j,
+                                      denials[c] if denials is not None else None, by_customer[c]))
             continue
         if not state.fits(c, q):
             delta = state._delta(p, q)  # noqa: SLF001 - same module family
@@ -228,16 +232,29 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
 
 
 def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Customer],
-                  ledgers: Mapping[str, Sequence[Entry]], chosen: list[int], j: int) -> Row:
+                  ledgers: Mapping[str, Sequence[Entry]], chosen: list[int], j: int,
+                  denials: oracle.Denials | None = None, mine: Sequence[int] | None = None) -> Row:
+    """Why the policy refuses candidate ``j`` beside the customer's ``chosen`` ones. With the
+    eligibility walk's ``denials`` and the customer's candidates ``mine`` (ascending), the
+    arbitration is looked up rather than decided again."""
     cands = problem.candidates
     customer = cands.customers[j]
+    if mine is None:
+        mine = [k for k in range(len(cands)) if cands.customers[k] == customer]
+
+    def first_denial(trial: list[int]) -> tuple[int, tuple[str, ...]] | None:
+        if denials is not None:
+            local = {k: i for i, k in enumerate(mine)}
+            return oracle.recorded_denial(policy, customers[customer], [cands.requests[k] for k in mine],
+                                          [local[k] for k in trial], denials)
+        return oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
+                                   [cands.requests[k] for k in trial])
+
     trial = sorted([*chosen, j])
-    denied = oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
-                                 [cands.requests[k] for k in trial])
+    denied = first_denial(trial)
     if denied is None:
         # the policy allows it, but a stronger team's candidate could always take its place
-        stronger = [k for k in range(len(cands)) if cands.customers[k] == customer and k not in chosen
-                    and problem.rank[k] < problem.rank[j]]
+        stronger = [k for k in mine if k not in chosen and problem.rank[k] < problem.rank[j]]
         names = ", ".join(cands.ids[k] for k in stronger) or "a stronger team's candidate"
         return Row(cands.ids[j], customer, False, "precedence", None,
                    f"granting it would leave out {names} of a stronger team, which could take its place", None)
@@ -249,8 +266,7 @@ def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Cust
     stronger = [k for k in chosen if problem.rank[k] < problem.rank[j]]
     if stronger:
         rest = sorted([k for k in chosen if k not in stronger] + [j])
-        again = oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
-                                    [cands.requests[k] for k in rest])
+        again = first_denial(rest)
         if again is None:
             return Row(cands.ids[j], customer, False, "precedence", rule,
                        f'denied by rule "{rule}" because of the granted contacts of stronger teams '
