@@ -69,16 +69,28 @@ def plan(
     iterations: int = 300,
     file: str = "<candidates>",
     eligibility: Callable[[Policy, Sequence[oracle.Job]], list[list[int]]] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> PlanResult:
     """Plan the cycle. ``solver``: ``exact`` (HiGHS alone; the heuristic's plan when HiGHS
     finds none in time), ``lagrangian`` (the Lagrangian heuristic, then blocks of customers
     solved exactly) or ``auto`` (the heuristic, then, up to ``EXACT_PATTERNS``, HiGHS from
-    the heuristic's plan). ``time_limit`` caps the block polishing and HiGHS, each.
+    the heuristic's plan). ``time_limit`` caps the bound's cutting planes, the block
+    polishing and HiGHS, each. The heuristic's plan is the bound's best scenario's
+    (:mod:`.bound`) when that one is valid, else the Lagrangian heuristic's.
 
     ``eligibility`` runs the per-customer step (each customer's feasible subsets, see
     :func:`.oracle.all_patterns`) somewhere else, e.g. on Spark
     (:func:`policylang.spark.run_patterns`); it must return what ``all_patterns`` would.
+    ``timings``, when given, receives each step's wall seconds (the benchmark's columns).
     """
+    clock_at = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + now - clock_at[0]
+        clock_at[0] = now
+
     customer_ids, cust, members = problem_mod.customer_jobs(candidates)
     for c in customer_ids:
         if c not in customers:
@@ -89,13 +101,16 @@ def plan(
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [groups[j] for j in members[k]]) for k, c in enumerate(customer_ids)]
     masks, denials = oracle.eligible_walks(policy, jobs, workers, eligibility)
+    lap("eligibility")
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, customer_ids, cust, members, masks)
+    lap("build")
     began = time.perf_counter()
     base = greedy(problem)
     gains = problem.pattern_gain().tolist()
     greedy_value = base.objective(gains) if base.lower_limits_met() else None
     method = solver if solver != "auto" else ("exact" if problem.patterns <= EXACT_PATTERNS else "lagrangian")
     model = Model(problem, base.members)
+    lap("greedy")
     if solver == "exact":
         # HiGHS alone, from nothing: what the brute-force test checks the model with
         alone = exact(problem, time_limit=time_limit, model=model)
@@ -117,6 +132,7 @@ def plan(
         heuristic = lagrangian(problem, iterations=iterations, members=base.members, start=base)
         if heuristic.feasible:
             heuristic = attrs.evolve(heuristic, bound=max(min(heuristic.bound, held.value), heuristic.objective))
+    lap("bound")
     solution = heuristic
     if heuristic.feasible:
         # blocks of customers solved exactly, the others fixed (mip.polish): the heuristic's
@@ -140,7 +156,9 @@ def plan(
             bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
             solution = attrs.evolve(solution, bound=max(bound, solution.objective),
                                     method=f"{solution.method} ({found.method} found nothing better)")
+    lap("polish")
     rows = explain(policy, problem, solution, customers, ledgers, denials)
+    lap("reasons")
     summary = summarise(problem, solution, rows, greedy_value)
     return PlanResult(rows, summary, problem, solution)
 
