@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from policylang.plan.mip import Key, Model, new_highs
-from policylang.plan.problem import FloatArray, IntArray, Problem, pattern_sums
+from policylang.plan.problem import LIMIT_TOLERANCE, FloatArray, IntArray, Problem, pattern_sums
 
 MAX_SCENARIOS = 64
 TOLERANCE = 1e-7  # relative: a scenario is done when its cutting-plane model is this close
@@ -169,7 +169,7 @@ def precedence_bound(problem: Problem, model: Model, incumbent: float, *, time_l
         parts.append((parts[-1] > 0).astype(np.float64))
     basis = Basis(np.vstack(parts) if parts else np.zeros((0, npat)), set_of, has_row)
     width = len(parts)
-    rhs = np.array([r.rhs for r in problem.resources], dtype=np.float64)
+    rhs = np.array([r.rhs + LIMIT_TOLERANCE for r in problem.resources], dtype=np.float64)
     gains = problem.pattern_gain()
 
     def unit(row: int, sign: float = 1.0) -> FloatArray:

@@ -18,8 +18,8 @@ from policylang.plan import problem as problem_mod
 from policylang.plan.bound import Bound, precedence_bound
 from policylang.plan.inputs import Candidates, Cycle
 from policylang.plan.mip import Model, exact, polish, valid
-from policylang.plan.problem import Problem
-from policylang.plan.solve import Solution, State, greedy, lagrangian, pattern_index
+from policylang.plan.problem import LIMIT_TOLERANCE, Problem
+from policylang.plan.solve import Solution, State, enforce_precedence, greedy, lagrangian, pattern_index
 from policylang.records import Customer, Entry
 from policylang.rules import Policy
 
@@ -164,8 +164,9 @@ def plan(
 
 
 def scenario_plan(problem: Problem, model: Model, held: Bound) -> State | None:
-    """The plan the bound's best scenario recovered, when it is valid as the exact model
-    reads it (rows, lower limits, every customer's precedence links)."""
+    """The plan the bound's best scenario recovered, made to fit the shared rows where it
+    overfills them by a little (:func:`fit_rows`), when it is then valid as the exact model
+    reads it (rows, lower limits, every customer's precedence links); else None."""
     if held.recovered is None:
         return None
     plan = State.empty(problem, model.state.members, model.state.rows)
@@ -173,7 +174,50 @@ def scenario_plan(problem: Problem, model: Model, held: Bound) -> State | None:
     for c, p in enumerate(held.recovered.tolist()):
         if p != firsts[c]:
             plan.switch(c, p)
+    fit_rows(problem, model, plan)
+    if not valid(model, plan):
+        # freeing a row may leave some customers' weaker grants unjustified: the same swaps
+        # the Lagrangian heuristic's repair ends with
+        enforce_precedence(problem, plan)
     return plan if valid(model, plan) else None
+
+
+def fit_rows(problem: Problem, model: Model, plan: State) -> None:
+    """Bring each overfull shared row within its limit: customers move to another of their
+    patterns that uses less of it and no more of anything else, the least value lost per
+    unit freed first, keeping lower limits and the moved customer's own precedence links."""
+    gains, use, starts = model.gains, model.use, model.starts
+    for r in range(len(problem.resources)):
+        if plan.load[r] <= plan.rhs[r] + LIMIT_TOLERANCE:
+            continue
+        moves: list[tuple[float, int, int]] = []
+        for c in range(problem.customers):
+            p = plan.choice[c]
+            have = use[p].get(r, 0.0)
+            if have <= 0:
+                continue
+            for q in range(starts[c], starts[c + 1]):
+                freed = have - use[q].get(r, 0.0)
+                if freed > 0 and all(a <= use[p].get(k, 0.0) for k, a in use[q].items()):
+                    moves.append(((gains[p] - gains[q]) / freed, c, q))
+        for _, c, q in sorted(moves):
+            if plan.load[r] <= plan.rhs[r] + LIMIT_TOLERANCE:
+                break
+            p = plan.choice[c]
+            if use[q].get(r, 0.0) >= use[p].get(r, 0.0) or not plan.lower_ok(p, q):
+                continue  # the customer moved already
+            before = list(plan.load)
+            plan.switch(c, q)
+            if not all(any(_holds(plan, key) for key in link) for link in model.links(c, q)):
+                plan.switch(c, p)
+                plan.load = before
+
+
+def _holds(plan: State, key: tuple[str, int, float]) -> bool:
+    kind, index, threshold = key
+    if kind == "row":
+        return plan.load[index] >= threshold - 1e-9
+    return (plan.cells[index] if kind == "cell" else plan.volume[index]) <= threshold + 1e-9
 
 
 def tighten(problem: Problem, model: Model, solution: Solution, time_limit: float, began: float) -> Solution:
@@ -230,7 +274,7 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
             continue
         if not state.fits(c, q):
             delta = state._delta(p, q)  # noqa: SLF001 - same module family
-            r = min(r for r, d in delta.items() if d > 0 and state.load[r] + d > state.rhs[r] + 1e-9)
+            r = min(r for r, d in delta.items() if d > 0 and state.load[r] + d > state.rhs[r] + LIMIT_TOLERANCE)
             res = problem.resources[r]
             price = float(solution.prices[r]) if len(solution.prices) else 0.0
             what = {"capacity": f'capacity "{res.name}" is full ({res.label})',
