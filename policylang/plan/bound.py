@@ -228,7 +228,8 @@ def precedence_bound(problem: Problem, model: Model, incumbent: float, *, time_l
     for s in scenarios:
         _evaluate(problem, basis, s, gains, firsts, np.zeros(len(s.rhs)))
     enough = incumbent + TOLERANCE * max(1.0, abs(incumbent)) if math.isfinite(incumbent) else -math.inf
-    while time.perf_counter() - began < time_limit:
+    stepping = time.perf_counter()  # the limit is on the cutting planes, not on the setup before them
+    while time.perf_counter() - stepping < time_limit:
         live = [s for s in scenarios if not s.done and s.upper > enough]
         if not live:
             break
