@@ -18,6 +18,14 @@ Runs, each at every concurrency:
 - ``reserve postgres``: random Northwind requests for those customers; after the runs, the
   contacts the runs added are checked against the caps (none may be exceeded).
 
+Floors, measured in the same run (benchmarks/service_floor.py; no HTTP):
+
+- ``floor: decide_json``: ``Policy.decide_json`` alone in this process, CPU time a decision,
+  and the rate it would give with the cores the server had in each inline row;
+- ``floor: ledger.reserve``: the ledger's own reserve in this process, CPU a reservation;
+- ``floor: bare SQL``: the statements real reservations sent, replayed by asyncpg (one
+  connection a caller) - what PostgreSQL gives them here (needs ``pip install -e '.[bench]'``).
+
 PostgreSQL: $POLICYLANG_TEST_PG_URL, --pg-url, or a throwaway server as the tests start.
 Targets (two cores): decide inline >= 3,000/s with p99 <= 30 ms at concurrency 64;
 reserve on PostgreSQL >= 1,000/s, exact.
@@ -137,7 +145,8 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def drive(port: int, requests: list[bytes], concurrency: int, seconds: float,
-          keep_answers: bool = False, server_pids: list[int] | None = None) -> tuple[dict[str, float], list[bytes]]:
+          keep_answers: bool = False, server_pids: list[int] | None = None,
+          db_url: str | None = None) -> tuple[dict[str, float], list[bytes]]:
     async def main() -> tuple[list[float], dict[int, int], list[bytes], dict[str, float]]:
         loop = asyncio.get_running_loop()
         latencies: list[float] = []
@@ -154,10 +163,12 @@ def drive(port: int, requests: list[bytes], concurrency: int, seconds: float,
                 functools.partial(Caller, requests, k * 997, stop_at, warm_until, latencies, statuses,
                                   answers if keep_answers else None, done), "127.0.0.1", port)
         await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
-        mine, theirs = time.process_time(), cpu_seconds(server_pids or [])
+        db = database_pids(db_url) if db_url else []  # after the warm-up: every connection open
+        mine, theirs, its = time.process_time(), cpu_seconds(server_pids or []), cpu_seconds(db)
         await asyncio.gather(*dones)
         cpu = {"client_cpu": (time.process_time() - mine) / seconds,
-               "server_cpu": (cpu_seconds(server_pids or []) - theirs) / seconds}
+               "server_cpu": (cpu_seconds(server_pids or []) - theirs) / seconds,
+               "db_cpu": (cpu_seconds(db) - its) / seconds if db else float("nan")}
         return latencies, statuses, answers, cpu
 
     runner = asyncio.run
@@ -241,6 +252,23 @@ def check_caps(url: str, new_ids: set[str]) -> str:
     return f"{len(new_ids)} reservations granted; one-sales-call breaks: {broken}; call-centre weeks over 200: {len(over)}"
 
 
+def database_pids(url: str) -> list[int]:
+    """The PostgreSQL server's processes when it runs on this machine (found by its port on the
+    postmaster's command line, as the throwaway servers start), else none."""
+    from urllib.parse import urlsplit
+
+    port = urlsplit(url).port or 5432
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"postgres") and (b"-p %d" % port in b" ".join(argv)):
+                return tree(int(entry.name))
+    return []
+
+
 def tree(root: int) -> list[int]:
     """``root`` and every process below it (a server's supervisor and workers)."""
     children: dict[int, list[int]] = defaultdict(list)
@@ -262,14 +290,14 @@ def tree(root: int) -> list[int]:
 class Granian:
     """The service's application under granian (ASGI, uvloop), as ``policylang serve`` builds it."""
 
-    def __init__(self, policies: Path, ledger: str, workers: int) -> None:
+    def __init__(self, policies: Path, ledger: str, workers: int, pool: int = 4) -> None:
         import subprocess
 
         from policylang.service.app import ENV, Settings
         from tests.service_server import free_port
 
         self.port = free_port()
-        settings = Settings(policies=str(policies), ledger=ledger, reload_interval=0, pool=4)
+        settings = Settings(policies=str(policies), ledger=ledger, reload_interval=0, pool=pool)
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop",
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), "--no-ws",
@@ -302,6 +330,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pool", type=int, default=4, help="ledger connections a worker (serve --pool)")
     parser.add_argument("--runs", default="empty,inline,sqlite,postgres,reserve")
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
@@ -326,24 +355,59 @@ def main() -> None:
 
     print(f"# {os.cpu_count()} cores (shared); server: {args.server} --workers {args.workers}; "
           f"{args.seconds:g} s a run after warm-up; CPU columns: cores busy (1.0 = one core), "
-          "us/req: the server's CPU time a request (steadier than the rate on a shared machine)")
-    print(f"{'run':<20} {'conc':>4} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server':>7} {'client':>7} {'us/req':>7}")
+          "us/req: the server's CPU time a request (steadier than the rate on a shared machine); "
+          "db, db us: PostgreSQL's (when it runs on this machine)")
+    print(f"{'run':<20} {'conc':>4} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server':>7} {'client':>7} "
+          f"{'us/req':>7} {'db':>5} {'db us':>6}")
 
     def line(name: str, level: int, row: dict[str, float]) -> None:
         print(f"{name:<20} {level:>4} {row['per_second']:>8.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
               f"{row['errors']:>7} {row['server_cpu']:>7.2f} {row['client_cpu']:>7.2f} "
-              f"{1e6 * row['server_cpu'] / max(row['per_second'], 1e-9):>7.0f}")
+              f"{1e6 * row['server_cpu'] / max(row['per_second'], 1e-9):>7.0f}"
+              + ("" if row["db_cpu"] != row["db_cpu"] else
+                 f" {row['db_cpu']:>5.2f} {1e6 * row['db_cpu'] / max(row['per_second'], 1e-9):>6.0f}"))
 
-    def table(name: str, served: Any, requests: list[bytes]) -> None:
+    def table(name: str, served: Any, requests: list[bytes], db_url: str | None = None) -> list[dict[str, float]]:
+        out = []
         for level in levels:
-            row, _ = drive(served.port, requests, level, args.seconds, server_pids=served.pids())
+            row, _ = drive(served.port, requests, level, args.seconds, server_pids=served.pids(), db_url=db_url)
             line(name, level, row)
+            out.append(row)
+        return out
+
+    def decide_floor(rows: list[dict[str, float]]) -> None:
+        """decide_json alone in this process (the server idle meanwhile), and what it would
+        give with the cores the server had in each row above."""
+        import service_floor
+
+        cpu = service_floor.decide_json_cpu()
+        print(f"{'floor: decide_json':<20} {'':>4} CPU {1e6 * cpu:.0f} us a decision in process; with the server's "
+              "cores of each row: " + ", ".join(f"{r['server_cpu'] / cpu:,.0f}/s" for r in rows))
+
+    def reserve_floor(url: str, levels: list[int], seconds: float) -> None:
+        """The same statements as real reservations, replayed by asyncpg without HTTP or decision
+        (after the cap check: the replayed inserts decide nothing and may break caps)."""
+        import service_floor
+
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:
+            print("(reserve floor skipped: pip install -e '.[bench]')")
+            return
+        scripts, cpu, granted = service_floor.capture(url, 300)
+        print(f"{'floor: ledger.reserve':<20} {'':>4} CPU {1e6 * cpu:.0f} us a reservation in process, one caller "
+              f"({sum(map(len, scripts)) / len(scripts):.1f} statements a reservation)")
+        for level in levels:
+            row = service_floor.replay(url, scripts, level, seconds)
+            print(f"{'floor: bare SQL':<20} {level:>4} {row['per_second']:>8.0f} {row['p50_ms']:>8.2f} "
+                  f"{row['p99_ms']:>8.2f} {0:>7} {'':>7} {row['client_cpu']:>7.2f} {'':>7} "
+                  f"{row['db_cpu']:>5.2f} {1e6 * row['db_cpu'] / max(row['per_second'], 1e-9):>6.0f}")
 
     def serve(ledger: str) -> Any:
         if args.server == "granian":
-            return Granian(policies, ledger, args.workers)
+            return Granian(policies, ledger, args.workers, args.pool)
         served = Served(policies, "--ledger", ledger, "--workers", str(args.workers), "--reload-interval", "0",
-                        "--pool", "4")
+                        "--pool", str(args.pool))
         served.pids = lambda: tree(served.process.pid)  # type: ignore[attr-defined]
         return served
 
@@ -353,7 +417,8 @@ def main() -> None:
             if "empty" in runs:
                 table("empty (floor)", served, [request_bytes("GET", "/v1/empty", None)])
             if "inline" in runs:
-                table("decide inline 100", served, inline_documents())
+                rows = table("decide inline 100", served, inline_documents())
+                decide_floor(rows)
             if "sqlite" in runs:
                 table("decide id sqlite", served, by_id_documents("/v1/decide"))
         finally:
@@ -362,19 +427,20 @@ def main() -> None:
         served = serve(pg_url)
         try:
             if "postgres" in runs:
-                table("decide id postgres", served, by_id_documents("/v1/decide"))
+                table("decide id postgres", served, by_id_documents("/v1/decide"), pg_url)
             if "reserve" in runs:
                 granted: set[str] = set()
                 for level in levels:
                     requests = by_id_documents("/v1/reserve", count=200_000, seed=level, reserve=True)
                     row, answers = drive(served.port, requests, level, args.seconds, keep_answers=True,
-                                         server_pids=served.pids())
+                                         server_pids=served.pids(), db_url=pg_url)
                     for body in answers:
                         ident = json.loads(body).get("reservation")
                         if ident:
                             granted.add(ident)
                     line("reserve postgres", level, row)
                 print("cap check after the reserve runs:", check_caps(pg_url, granted))
+                reserve_floor(pg_url, levels, args.seconds)
         finally:
             served.stop()
     elif {"postgres", "reserve"} & set(runs):

@@ -62,15 +62,16 @@ class Reservation:
     def allowed(self) -> bool:
         return self.decision.allowed
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON form: the reservation fields plus the decision of section 10."""
+    def to_dict(self, decision: dict[str, object] | None = None) -> dict[str, object]:
+        """JSON form: the reservation fields plus the decision of section 10 (``decision``: that
+        JSON already built by the caller, e.g. as a team may see it, so it is built once)."""
         return {
             "reservation": self.id,
             "allowed": self.allowed,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "contact": self.contact.to_dict() if self.contact else None,
             "displaced": [c.to_dict() for c in self.displaced],
-            "decision": self.decision.to_dict(),
+            "decision": self.decision.to_dict() if decision is None else decision,
         }
 
 
@@ -139,6 +140,8 @@ class Txn(Protocol):
 
     def rows(self, customer: str) -> list[Row]: ...
 
+    def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]: ...
+
     def row(self, row_id: str, *, for_update: bool) -> Row | None: ...
 
     def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]: ...
@@ -170,6 +173,12 @@ def opening(txn: Txn, customer: str, request_id: str | None, now: bool) -> Openi
     txn.lock_customer(customer)
     booked = txn.row(request_id, for_update=True) if request_id else None
     return now_us, booked, txn.customer(customer), txn.rows(customer)
+
+
+def now_and_rows(txn: Txn, customer: str, now: bool) -> tuple[int | None, list[Row]]:
+    """:meth:`Txn.now_and_rows` one read after the other: the store's now (None when not asked
+    for), then the customer's rows (a store that can send both together overrides it)."""
+    return (txn.now_us() if now else None), txn.rows(customer)
 
 
 class _TxnLoads:
@@ -561,8 +570,9 @@ class Ledger:
         from policylang.ingest import history_from_rows
 
         with self._transaction(write=False) as txn:
-            now_us = self._now_us(txn)
-            rows = txn.rows(customer.id)
+            store_now, rows = txn.now_and_rows(customer.id, self.clock is None)
+        now_us = to_micros(self.clock()) if self.clock is not None else store_now
+        assert now_us is not None
         for row in rows:
             if row.id in denied.gone and row.effective_status(now_us) == "planned":
                 row.status = "displaced"
@@ -602,8 +612,9 @@ class Ledger:
         from policylang.ingest import history_from_rows
 
         with self._transaction(write=False) as txn:
-            now_us = self._now_us(txn)
-            rows = txn.rows(customer_id)
+            store_now, rows = txn.now_and_rows(customer_id, self.clock is None)  # one round trip
+        now_us = to_micros(self.clock()) if self.clock is not None else store_now
+        assert now_us is not None
         decision = policy.decide(record.values, request, history_from_rows(rows, now_us), explain=explain,
                                  loads=_ReadLoads(self, now_us))  # fmt: skip
         return denied if decision.allowed else decision

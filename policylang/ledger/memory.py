@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from policylang.ledger.core import Ledger, Opening, Txn, opening
+from policylang.ledger.core import Ledger, Opening, Txn, now_and_rows, opening
 from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ class _MemoryTxn:
 
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         return opening(self, customer, request_id, now)
+
+    def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]:
+        return now_and_rows(self, customer, now)
 
     def put_customer(self, customer: str, record: str, owner: str | None) -> None:
         self.customer_puts[customer] = (record, owner)

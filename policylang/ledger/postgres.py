@@ -15,6 +15,9 @@ from policylang.ledger.sql import SQLLedger, _integrity_message, _safe_url, _SQL
 
 # Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
 _LOCK_SCHEMA, _LOCK_CUSTOMER, _LOCK_CAPACITY = 7301, 7302, 7303
+# A customer's lock and, once it is granted, the server's clock (microseconds since the epoch).
+_LOCK_AND_NOW = ("SELECT pg_advisory_xact_lock(%s, hashtext(%s)), "
+                 "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint")
 
 
 class PostgresLedger(SQLLedger):
@@ -187,24 +190,39 @@ class _PGTxn(_SQLTxn):
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         # Each statement on its own cursor, all executed before any result is read: in the
         # write transaction's pipeline they make one round trip (outside one, they run in turn).
-        # The lock comes before the reads, as in core.opening.
+        # The store's now is read in the lock's statement, after the lock is granted (one
+        # statement less than core.opening, and the later instant: a plan that expired while
+        # this reservation waited for the lock is seen expired); the reads come after the lock.
         conn = self.cur.connection
         sql = self.ledger._sql
-        with conn.cursor() as c_now, conn.cursor() as c_booked, conn.cursor() as c_customer, \
+        with conn.cursor() as c_lock, conn.cursor() as c_booked, conn.cursor() as c_customer, \
                 conn.cursor() as c_rows:  # fmt: skip
             if now:
-                c_now.execute(self.ledger.now_sql)
-            self.lock_customer(customer)
+                c_lock.execute(_LOCK_AND_NOW, (_LOCK_CUSTOMER, customer))
+            else:
+                self.lock_customer(customer)
             if request_id:
                 c_booked.execute(sql(self._select + " WHERE id = ?" + self.ledger.for_update), (request_id,))
             c_customer.execute(sql("SELECT record, owner FROM customers WHERE id = ?"), (customer,))
             c_rows.execute(sql(self._select + " WHERE customer = ? ORDER BY at_us, seq"), (customer,))
-            now_us = int(c_now.fetchone()[0]) if now else None
+            now_us = int(c_lock.fetchone()[1]) if now else None
             booked = c_booked.fetchone() if request_id else None
             found = c_customer.fetchone()
             rows = [Row.from_values(values) for values in c_rows.fetchall()]
         return (now_us, None if booked is None else Row.from_values(booked),
                 None if found is None else (found[0], found[1]), rows)
+
+    def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]:
+        # a read outside a write transaction (autocommit): both statements in one pipeline, so
+        # one round trip; each still reads its own snapshot, the clock first
+        conn = self.cur.connection
+        with conn.pipeline(), conn.cursor() as c_now, conn.cursor() as c_rows:
+            if now:
+                c_now.execute(self.ledger.now_sql)
+            c_rows.execute(self._sql(self._select + " WHERE customer = ? ORDER BY at_us, seq"), (customer,))
+            now_us = int(c_now.fetchone()[0]) if now else None
+            rows = [Row.from_values(values) for values in c_rows.fetchall()]
+        return now_us, rows
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from policylang.ledger.core import Ledger, Opening, opening
+from policylang.ledger.core import Ledger, Opening, now_and_rows, opening
 from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
 from policylang.ledger.schema import _UPDATE, MIGRATIONS, SCHEMA_VERSION, STATEMENTS, columns_at
 
@@ -64,6 +64,9 @@ class _SQLTxn:
 
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         return opening(self, customer, request_id, now)
+
+    def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]:
+        return now_and_rows(self, customer, now)
 
     def put_customer(self, customer: str, record: str, owner: str | None) -> None:
         self.execute(
