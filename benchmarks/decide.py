@@ -1,6 +1,8 @@
 """Decision speed on the real paths, one core.
 
-Run: python benchmarks/decide.py [--quick] [--million] [--fast-paths] [--cold]
+Run: python benchmarks/decide.py [--quick] [--million] [--fast-paths] [--cold] [--real]
+
+--real runs only part 2 and the targets (with --million, also part 5).
 
 1. The prebuilt index: examples/northwind.pol, ledgers of 10 to 10,000 events indexed once
    (a History) and asked many requests; p50/p99 and decisions per second, explain off and on.
@@ -9,12 +11,14 @@ Run: python benchmarks/decide.py [--quick] [--million] [--fast-paths] [--cold]
    counted): `json.loads` of the section 10 document (the floor), `orjson.loads` of it,
    `Policy.decide_json` of the text, the validating path alone, an unsorted list of records,
    a list of plain mappings, a read of the customer's rows from a SQLite ledger
-   (`Ledger.history`, the index built straight from the rows) plus the decision, and the
-   prebuilt index. Then the six-rule policy benchmarks/northwind6.pol
+   (`Ledger.history`, the index built straight from the rows) plus the decision, the same
+   read transaction and SELECT with plain `sqlite3` (the store path's floor), and the
+   prebuilt index. Every path is called in turn in one loop. Then the six-rule policy benchmarks/northwind6.pol
    against regorus (a Rust Rego engine, `pip install opa-eval`; skipped, and said so, when
    it is missing) running benchmarks/northwind6.rego on the same JSON text.
-3. Cold start: `python3 -c pass`, `policylang --version`, `policylang check` and
-   `policylang decide --json` on the README example (median wall milliseconds of 7).
+3. Cold start: benchmarks/coldstart.py (`python3 -c pass`, `policylang --version`,
+   `policylang check` and `policylang decide --json` on the README example, interleaved, byte
+   code on as in an installed package; median wall and CPU milliseconds of 7).
 4. Section 11: benchmarks/section11.pol (Northwind's rules with every new form: customers in
    two zones, a holiday calendar, `when` on many rules, windows, pauses, warnings) against
    examples/northwind.pol, prebuilt index at 100 events; p50 and the ratio (target <= 2x).
@@ -133,6 +137,25 @@ def cpu_median(work: Callable[[int], object], budget: float, count: int) -> floa
     return statistics.median(timings)
 
 
+def interleaved(paths: dict[str, Callable[[int], object]], budget: float, count: int) -> dict[str, float]:
+    """Median CPU microseconds of each path, called in turn in one loop (round i calls every
+    path with i), so that a change of the machine's load hits every path alike: at least 5
+    rounds, at most ``count``, until ``budget`` CPU seconds a path are spent."""
+    timings: dict[str, list[float]] = {name: [] for name in paths}
+    clock = time.process_time_ns
+    spent = 0.0
+    i = 0
+    while i < 5 or (spent < budget * len(paths) and i < count):
+        for name, work in paths.items():
+            start = clock()
+            work(i)
+            took = (clock() - start) / 1000
+            timings[name].append(took)
+            spent += took / 1e6
+        i += 1
+    return {name: statistics.median(found) for name, found in timings.items()}
+
+
 def documents(policy: policylang.Policy, size: int, count: int) -> tuple[list[Contact | Event], list[Request], list[str]]:
     """A shuffled ledger of ``size`` entries, ``count`` requests, and each request's section 10 text."""
     rng = random.Random(size)
@@ -156,6 +179,27 @@ def store_with(policy: policylang.Policy, ledger: list[Contact | Event], folder:
     return store
 
 
+def raw_select(store: Any) -> Callable[[], list[tuple[Any, ...]]]:
+    """The floor of the store path: the same read transaction and SELECT of the customer's rows
+    that ``Ledger.history`` runs, on a connection of plain ``sqlite3``, rows as tuples."""
+    import sqlite3
+
+    from policylang.ledger.schema import SCHEMA_VERSION, STATEMENTS
+
+    conn = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    text = STATEMENTS[SCHEMA_VERSION][0] + " WHERE customer = ? ORDER BY at_us, seq"
+
+    def select() -> list[tuple[Any, ...]]:
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        rows = cur.execute(text, ("c1",)).fetchall()
+        cur.execute("COMMIT")
+        return rows
+
+    select.close = conn.close  # type: ignore[attr-defined]
+    return select
+
+
 def attrs_evolve_customer(entry: Contact | Event) -> Contact | Event:
     import attrs
 
@@ -168,8 +212,9 @@ def real_paths(quick: bool) -> dict[tuple[str, int], float]:
     customer = ingest.customer_of(policy, {k: v for k, v in CUSTOMER.items() if k != "id"})
     results: dict[tuple[str, int], float] = {}
     columns = ["json.loads", "orjson.loads", "decide_json", "validating", "records", "mappings", "store+decide",
-               "prebuilt"]
-    print("Real paths, examples/northwind.pol, explain off: median CPU us per decision (machine loaded; read the ratios)")
+               "sqlite3 SELECT", "prebuilt"]
+    print("Real paths, examples/northwind.pol, explain off: median CPU us per decision, the paths called in turn in "
+          "one loop (read the ratios)")
     print(f"{'events':>7} " + " ".join(f"{c:>13}" for c in columns) + f" {'json/floor':>11}")
     with tempfile.TemporaryDirectory() as folder:
         for size in SIZES:
@@ -177,6 +222,7 @@ def real_paths(quick: bool) -> dict[tuple[str, int], float]:
             mappings = [json.loads(text) for text in texts]
             history = History(ledger)
             store = store_with(policy, ledger, folder, size)
+            select = raw_select(store)
             n = len(texts)
             paths: dict[str, Callable[[int], object]] = {
                 "json.loads": lambda i: json.loads(texts[i % n]),
@@ -187,17 +233,15 @@ def real_paths(quick: bool) -> dict[tuple[str, int], float]:
                 "mappings": lambda i: policy.decide(customer, mappings[i % n]["request"], mappings[i % n]["ledger"],
                                                     explain=False),
                 "store+decide": lambda i: policy.decide(customer, requests[i % n], store.history("c1"), explain=False),
+                "sqlite3 SELECT": lambda i: select(),
                 "prebuilt": lambda i: policy.decide(customer, requests[i % n], history, explain=False),
             }  # type: ignore[dict-item]
             for request, text in zip(requests[:3], texts[:3], strict=True):  # the paths agree
                 assert policy.decide_json(text, explain=False) == policy.decide(customer, request, ledger, explain=False)
-            for name in columns:
-                work = paths[name]
-                if work is None:
-                    continue
-                budget_here = budget if size < 10000 or name not in ("validating", "store+decide") else budget / 3
-                results[(name, size)] = cpu_median(work, budget_here, count)
+            found = interleaved({name: work for name, work in paths.items() if work is not None}, budget, count)
+            results.update({(name, size): took for name, took in found.items()})
             store.close()
+            select.close()  # type: ignore[attr-defined]
             cells = " ".join(f"{results[(c, size)]:>13,.1f}" if (c, size) in results else f"{'-':>13}" for c in columns)
             print(f"{size:>7} {cells} {results[('decide_json', size)] / results[('json.loads', size)]:>10.2f}x")
     return results
@@ -208,7 +252,8 @@ def regorus(quick: bool) -> dict[tuple[str, int], float]:
     budget, count = (0.15, 300) if quick else (0.6, 2000)
     results: dict[tuple[str, int], float] = {}
     print()
-    print("Six rules (benchmarks/northwind6.pol and .rego) from the same JSON text, explain off: median CPU us")
+    print("Six rules (benchmarks/northwind6.pol and .rego) from the same JSON text, explain off: median CPU us, "
+          "called in turn in one loop")
     if opa_eval is None:
         print("  regorus is not installed (pip install opa-eval): the comparison is skipped")
     engine = opa_eval.OpaEval(str(ROOT / "benchmarks" / "northwind6.rego"), query="data.northwind.deny") if opa_eval else None
@@ -216,10 +261,16 @@ def regorus(quick: bool) -> dict[tuple[str, int], float]:
     for size in SIZES:
         _, _, texts = documents(policy, size, 50)
         n = len(texts)
-        floor = cpu_median(lambda i: json.loads(texts[i % n]), budget, count)
-        ours = cpu_median(lambda i: policy.decide_json(texts[i % n], explain=False), budget, count)
+        paths: dict[str, Callable[[int], object]] = {
+            "json.loads": lambda i: json.loads(texts[i % n]),
+            "policylang6": lambda i: policy.decide_json(texts[i % n], explain=False),
+        }
+        if engine is not None:
+            paths["regorus"] = lambda i: engine.evaluate(texts[i % n])
+        found = interleaved(paths, budget, count)
+        floor, ours = found["json.loads"], found["policylang6"]
+        theirs = found.get("regorus", float("nan"))
         results[("policylang6", size)] = ours
-        theirs = cpu_median(lambda i: engine.evaluate(texts[i % n]), budget, count) if engine else float("nan")
         results[("regorus", size)] = theirs
         print(f"{size:>7} {floor:>11,.1f} {ours:>11,.1f} {theirs:>11,.1f} {theirs / ours:>10.2f}x")
     return results
@@ -251,34 +302,9 @@ def policylang_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "policylang.launch"]
 
 
-def cold(command: list[str], runs: int = 7) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def cold_starts() -> None:
-    ada = ROOT / "examples" / "ada"
-    tool = policylang_command()
-    policy = str(ROOT / "examples" / "northwind.pol")
-    rows = [
-        ("python3 -c pass", [sys.executable, "-c", "pass"]),
-        ("policylang --version", [*tool, "--version"]),
-        ("policylang check examples/northwind.pol", [*tool, "check", policy]),
-        ("policylang decide --json (README example)",
-         [*tool, "decide", policy, "--customer", str(ada / "customer.json"), "--ledger", str(ada / "ledger.jsonl"),
-          "--request", str(ada / "request.json"), "--json"]),
-    ]
-    print()
-    print("Cold start, median wall ms of 7 (machine loaded)")
-    base = None
-    for name, command in rows:
-        took = cold(command)
-        base = base or took
-        print(f"  {name:<45} {took:>7.0f} ms  {took / base:>5.1f}x python3 -c pass")
+    """benchmarks/coldstart.py (byte code on, as installed; interleaved runs)."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "coldstart.py"), "--runs", "7"], check=True)
 
 
 def million() -> None:
@@ -382,6 +408,7 @@ def main() -> None:
     parser.add_argument("--section11", action="store_true", help="only the section 11 comparison")
     parser.add_argument("--fast-paths", action="store_true", help="only decide_json's two fast paths (issue 11)")
     parser.add_argument("--cold", action="store_true", help="only the cold starts (and --million)")
+    parser.add_argument("--real", action="store_true", help="only the real paths, regorus and the targets (and --million)")
     args = parser.parse_args()
     if args.fast_paths:
         fast_paths(args.quick)
@@ -397,6 +424,11 @@ def main() -> None:
     if args.section11:
         section11(2000 if args.quick else 20000)
         return
+    if args.real:
+        targets(real_paths(args.quick), regorus(args.quick))
+        if args.million:
+            million()
+        return
     count = 2000 if args.quick else 20000
     policy = policylang.load(ROOT / "examples" / "northwind.pol")
     print("Prebuilt index (History built once), examples/northwind.pol")
@@ -411,8 +443,18 @@ def main() -> None:
             rate = len(timings) / (sum(timings) / 1e6)
             print(f"{size:>7} {'on' if explain else 'off':>7} {p50:>8.1f} {p99:>8.1f} {rate:>12,.0f}")
     print()
-    real = real_paths(args.quick)
-    rego = regorus(args.quick)
+    targets(real_paths(args.quick), regorus(args.quick))
+    print()
+    off, on = section11(count)
+    print(f"  section 11 policy p50 within 2x of northwind at 100 (issue 15): {off:.2f}x (explain on {on:.2f}x)")
+    cold_starts()
+    print()
+    worst_cases()
+    if args.million:
+        million()
+
+
+def targets(real: dict[tuple[str, int], float], rego: dict[tuple[str, int], float]) -> None:
     print()
     print("Targets (issue 11) against this run:")
     for size in (100, 1000):
@@ -425,14 +467,6 @@ def main() -> None:
     print(f"  prebuilt index no slower than 12.7 us at 100 / 21 us at 10,000: {real[('prebuilt', 100)]:.1f} / "
           f"{real[('prebuilt', 10000)]:.1f} us")
     print(f"  store read + decide <= 100 us at 100: {real[('store+decide', 100)]:.1f} us")
-    print()
-    off, on = section11(count)
-    print(f"  section 11 policy p50 within 2x of northwind at 100 (issue 15): {off:.2f}x (explain on {on:.2f}x)")
-    cold_starts()
-    print()
-    worst_cases()
-    if args.million:
-        million()
 
 
 if __name__ == "__main__":

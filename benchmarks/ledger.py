@@ -2,6 +2,7 @@
 
     python benchmarks/ledger.py            # 1,000,000 events across 100,000 customers
     python benchmarks/ledger.py --small    # 10,000 events across 1,000 customers (quick)
+    python benchmarks/ledger.py --floor    # one reserve against the same transaction in sqlite3
 
 For each store it builds a ledger (contacts and events spread over the last six months and
 the next two weeks, 10 per customer, plus every customer's record; service calls stay near
@@ -169,6 +170,50 @@ def read_times(url: str, customers: int, samples: int = 2000) -> tuple[float, fl
     return 1e6 * times[len(times) // 2], 1e6 * times[int(len(times) * 0.99)]
 
 
+def reserve_floor(url: str, customers: int, rounds: int = 2000) -> tuple[float, float]:
+    """Median wall microseconds of ``Ledger.reserve`` (explain off) and of its floor, called in
+    turn in one loop on the same SQLite file: the same transaction in plain ``sqlite3`` (the
+    write lock, the customer's record and rows read, one row written, commit), no decision."""
+    import sqlite3
+
+    from policylang.ledger.rows import COLUMNS
+    from policylang.ledger.schema import SCHEMA_VERSION, STATEMENTS
+
+    select, insert, _ = STATEMENTS[SCHEMA_VERSION]
+    policy = policylang.load(POLICY_PATH)
+    rng = random.Random(11)
+    ledger = open_ledger(url)
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    cur = conn.cursor()
+    records: dict[int, Customer] = {}
+    ours: list[float] = []
+    floor: list[float] = []
+    where_id = COLUMNS.index("id")
+    for _ in range(rounds):
+        i = rng.randrange(customers)
+        record = records.get(i) or records.setdefault(i, customer(i))
+        request = random_request(rng)
+        t0 = time.perf_counter()
+        ledger.reserve(policy, record, request, explain=False)
+        ours.append(time.perf_counter() - t0)
+        cid = f"cust{rng.randrange(customers):06d}"
+        t0 = time.perf_counter()
+        cur.execute("BEGIN IMMEDIATE")
+        cur.execute("SELECT record, owner FROM customers WHERE id = ?", (cid,)).fetchone()
+        rows = cur.execute(select + " WHERE customer = ? ORDER BY at_us, seq", (cid,)).fetchall()
+        if rows:
+            values = list(rows[0])
+            values[where_id] = uuid.uuid4().hex
+            cur.execute(insert, values)
+        cur.execute("COMMIT")
+        floor.append(time.perf_counter() - t0)
+    ledger.close()
+    conn.close()
+    return 1e6 * sorted(ours)[len(ours) // 2], 1e6 * sorted(floor)[len(floor) // 2]
+
+
 def store_urls(kinds: list[str], folder: str, pg_url: str | None) -> dict[str, Any]:
     """A function per store making a fresh ledger URL."""
     makers: dict[str, Any] = {}
@@ -203,7 +248,18 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=None, help="per run (default 5, or 2 with --small)")
     parser.add_argument("--pg-url", default=None)
+    parser.add_argument("--floor", action="store_true",
+                        help="only SQLite: one reserve against the same transaction in plain sqlite3, in turn")
     args = parser.parse_args()
+    if args.floor:
+        folder = tempfile.mkdtemp(prefix="policylang-bench-")
+        url = f"sqlite:///{folder}/floor.sqlite"
+        build(url, 10_000, 1_000)
+        ours, floor = reserve_floor(url, 1_000)
+        print(f"SQLite, one writer, 10,000 events across 1,000 customers, in turn in one loop (median wall us):\n"
+              f"  Ledger.reserve (decide and record) {ours:8.0f} us  = {1e6 / ours:7,.0f}/s\n"
+              f"  the same transaction in sqlite3    {floor:8.0f} us  = {1e6 / floor:7,.0f}/s (no decision)")
+        return
     events, customers = (10_000, 1_000) if args.small else (1_000_000, 100_000)
     read_sizes = [(10_000, 1_000), (100_000, 10_000) if args.small else (1_000_000, 100_000)]
     seconds = args.seconds or (2.0 if args.small else 5.0)

@@ -13,23 +13,40 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from policylang.errors import PolicylangError
 from policylang.render import print_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 
 Command = Callable[[argparse.Namespace], int]
 
 
+# rich is imported when a console is first asked for: its import costs more than a whole
+# `policylang decide --json`, which writes plain text (see write_text).
 def stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def stdout() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
+
+
+def write_text(text: str) -> None:
+    """Write ``text`` and a newline to standard output as it is.
+
+    For machine output and plain lines: rich would read ``[...]`` in it as markup and
+    ``:name:`` as an emoji code (a policy title or a JSON string could hold either).
+    """
+    sys.stdout.write(text + "\n")
 
 
 class FileProblem(PolicylangError):

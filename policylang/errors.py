@@ -7,7 +7,6 @@ wherever a stage can go on: the compiler reports every problem in a file in one 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 from policylang.source import NOWHERE, Source, Span
@@ -98,6 +97,8 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
     if len(pool) > SUGGEST_ALL_UP_TO:
         first = word[:1].casefold()
         pool = {c for c in pool if c[:1].casefold() == first and abs(len(c) - len(word)) <= 2}
+    import difflib  # only when a name is wrong: not on every start
+
     matches = difflib.get_close_matches(word, sorted(pool), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

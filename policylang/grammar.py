@@ -9,10 +9,15 @@ indentation of a ``customer`` block becomes _INDENT/_DEDENT tokens.
 from __future__ import annotations
 
 import functools
+import os
+import pickle
+import re
+import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedToken
@@ -97,7 +102,7 @@ def load_grammar(name: str, start: str = "start") -> Lark:
     # Key the cache on every grammar file: scenario.lark imports policy.lark's terminals.
     stamp = "-".join(str(p.stat().st_mtime_ns) for p in sorted(path.parent.glob("*.lark")))
     cache_file = Path(tempfile.gettempdir()) / f"policylang-{name}-{zlib.crc32(stamp.encode()):08x}.cache"
-    return Lark(
+    parser = Lark(
         path.read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",
@@ -108,3 +113,125 @@ def load_grammar(name: str, start: str = "start") -> Lark:
         cache=str(cache_file),
         import_paths=[path.parent],
     )
+    patterns = PatternCache.for_file(cache_file.with_suffix(f".{sys.implementation.cache_tag}.re"))
+    if patterns is not None:
+        patterns.install(parser)
+    return parser
+
+
+def _lexers(parser: Lark) -> list[Any]:
+    """Every basic lexer of a contextual-lexer parser (one per set of acceptable terminals)."""
+    contextual = getattr(getattr(parser.parser, "lexer", None), "lexer", None)
+    lexers = getattr(contextual, "lexers", None)
+    if not isinstance(lexers, dict):
+        return []
+    return [*{id(lexer): lexer for lexer in lexers.values()}.values(), contextual.root_lexer]  # type: ignore[union-attr]
+
+
+class PatternCache:
+    """Stands in for the ``re`` module in Lark's lexers, so their regexes are compiled once.
+
+    Why: Lark's contextual lexer builds one scanner per parser state the first time that
+    state lexes a token, each a union of the terminals that state accepts; compiling those
+    regexes is most of a cold `policylang check` after the imports (about 57 scanners for
+    examples/northwind.pol, 30-90 ms), and Lark's own ``cache=`` keeps only the tables.
+
+    A compiled pattern is CPython's pattern parser and compiler output (the SRE code, a list
+    of integers) handed to ``_sre.compile``; this keeps that output in a file next to Lark's
+    cache, keyed by the grammar files' stamps and the interpreter's byte-code tag, and
+    rebuilds each pattern from it (``_sre.compile`` checks the code it is given). The first
+    run builds every scanner of the grammar and writes the file. Anything unexpected (an
+    interpreter without ``re._compiler``, an unreadable or stale file, a pattern not in it)
+    falls back to ``re.compile``, so the patterns are the same either way; tests compare
+    every one.
+    """
+
+    error = re.error
+
+    def __init__(self, stored: dict[tuple[str, int], tuple[Any, ...]], path: Path) -> None:
+        self.stored = stored
+        self.path = path
+        self.compiled: dict[tuple[str, int], re.Pattern[str]] = {}
+        self.recorded: dict[tuple[str, int], tuple[Any, ...]] = {}  # compiled here, not from the file
+
+    @classmethod
+    def for_file(cls, path: Path) -> PatternCache | None:
+        """The cache kept in ``path`` (an empty one if there is none yet), or None when unsupported."""
+        if not hasattr(re, "_compiler") or not hasattr(re._compiler, "_code"):
+            return None
+        try:
+            with path.open("rb") as stream:
+                stored = pickle.load(stream)
+        except Exception:  # missing, unreadable or damaged: start again
+            stored = None
+        return cls(stored if isinstance(stored, dict) else {}, path)
+
+    def install(self, parser: Lark) -> None:
+        """Make every lexer of ``parser`` compile through this cache (and fill the file once)."""
+        lexers = _lexers(parser)
+        for lexer in lexers:
+            lexer.re = self
+        if self.stored or not lexers:
+            return
+        for lexer in lexers:  # first run: build every scanner, keep what they compiled
+            lexer.scanner  # noqa: B018 - the property builds and keeps the scanner
+        self.stored = self.recorded
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("wb") as stream:
+                pickle.dump(self.stored, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, self.path)
+        except OSError:  # a read-only temporary folder: no cache, same patterns
+            temporary.unlink(missing_ok=True)
+
+    def compile(self, pattern: str, flags: int = 0) -> re.Pattern[str]:
+        """``re.compile(pattern, flags)``, rebuilt from the stored SRE code when there is one."""
+        key = (pattern, flags)
+        found = self.compiled.get(key)
+        if found is not None:
+            return found
+        parts = self.stored.get(key)
+        compiled: re.Pattern[str] | None = None
+        if parts is not None:
+            try:
+                compiled = _sre_compile(pattern, *parts)
+            except Exception:  # a file written by another build of the interpreter
+                compiled = None
+        if compiled is None:
+            compiled, parts = _compile_keeping_code(pattern, flags)
+            if parts is not None:
+                self.recorded[key] = parts
+        self.compiled[key] = compiled
+        return compiled
+
+    def match(self, pattern: str, text: str, flags: int = 0) -> re.Match[str] | None:
+        """``re.match``, through :meth:`compile`."""
+        return self.compile(pattern, flags).match(text)
+
+
+def _sre_compile(pattern: str, *parts: Any) -> re.Pattern[str]:
+    import _sre  # type: ignore[import-not-found]  # noqa: PLC0415 - CPython's regex engine, only here
+
+    compiled: re.Pattern[str] = _sre.compile(pattern, *parts)
+    return compiled
+
+
+def _compile_keeping_code(pattern: str, flags: int) -> tuple[re.Pattern[str], tuple[Any, ...] | None]:
+    """``re.compile``, and the arguments ``_sre.compile`` was given (None if they cannot be had).
+
+    The same steps as CPython's ``re._compiler.compile`` (3.11 to 3.13): parse, generate
+    code, map group names. The pattern returned is built from those arguments, so what is
+    stored is exactly what was used.
+    """
+    try:
+        compiler: Any = re._compiler  # type: ignore[attr-defined]
+        parsed = compiler._parser.parse(pattern, flags)
+        code = [int(op) for op in compiler._code(parsed, flags)]  # plain ints: opcodes are named int subclasses
+        groupindex = dict(parsed.state.groupdict)
+        indexgroup: list[str | None] = [None] * parsed.state.groups
+        for group, index in groupindex.items():
+            indexgroup[index] = group
+        parts = (int(flags | parsed.state.flags), code, parsed.state.groups - 1, groupindex, tuple(indexgroup))
+        return _sre_compile(pattern, *parts), parts
+    except Exception:  # not the compiler this was written for
+        return re.compile(pattern, flags), None

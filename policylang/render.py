@@ -1,18 +1,28 @@
-"""Rendering errors and decisions for people, with rich."""
+"""Rendering errors and decisions for people, with rich.
+
+rich is imported by the functions that draw, not by this module: importing it costs more
+than a whole `policylang decide --json` (issue 11), and the commands import this module
+for their error path.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from policylang.decision import Decision
 from policylang.errors import PolicylangError, location
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
 
 def error_text(problem: PolicylangError) -> Text:
     """One error: ``file:line:col: error: message``, the line, a caret, expectation and hint."""
+    from rich.text import Text
+
     span = problem.span
     text = Text()
     where = location(span)
@@ -37,6 +47,8 @@ def error_text(problem: PolicylangError) -> Text:
 
 def print_errors(error: PolicylangError, console: Console | None = None) -> None:
     """Print every problem an error carries to stderr (or ``console``)."""
+    from rich.console import Console
+
     console = console or Console(stderr=True, highlight=False, soft_wrap=True)
     problems = error.errors
     for problem in problems:
@@ -50,6 +62,9 @@ VERDICT_STYLE = {"deny": "bold red", "pass": "green", "skip": "dim", "exempt": "
 
 def decision_panel(decision: Decision) -> Panel:
     """A panel: allowed or denied, by which rules, when next, what it displaces."""
+    from rich.panel import Panel
+    from rich.text import Text
+
     req = decision.request
     body = Text()
     body.append(f"{req.purpose} {req.channel} by {req.team} at {req.at.isoformat()}\n")
@@ -71,6 +86,9 @@ def decision_panel(decision: Decision) -> Panel:
 
 def trace_table(decision: Decision, *, show_skipped: bool = True) -> Table:
     """The trace, one row a rule, verdicts coloured."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_header=True, header_style="bold", expand=False)
     table.add_column("rule")
     table.add_column("kind")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -181,8 +181,15 @@ def atomic_path(path: str) -> tuple[str, Callable[[], None], Callable[[], None]]
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(f"{path}: the folder {folder} does not exist", Span.point(path, 1, 1))
-    fd, temp = tempfile.mkstemp(prefix=".policylang-", suffix=Path(path).suffix, dir=folder)
-    os.close(fd)
+    # not mkstemp, which makes the file readable by its owner only: the output gets the mode
+    # any new file gets (0666 less the umask), as if it had been opened by its name
+    while True:
+        temp = os.path.join(folder, f".policylang-{secrets.token_hex(8)}{Path(path).suffix}")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
 
     def commit() -> None:
         os.replace(temp, path)

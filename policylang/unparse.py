@@ -16,7 +16,6 @@ them out; without it names are joined by spaces, as traces word them.
 
 from __future__ import annotations
 
-import decimal
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -51,7 +50,11 @@ def quote(text: str) -> str:
 def number_text(number: float) -> str:
     """A number as policy text: never an exponent (the grammars' NUMBER has none)."""
     number = float(number)
-    return str(int(number)) if number.is_integer() else format(decimal.Decimal(repr(number)), "f")
+    if number.is_integer():
+        return str(int(number))
+    import decimal  # a fraction in a policy is rare: not on every start
+
+    return format(decimal.Decimal(repr(number)), "f")
 
 
 def duration_words(amount: int, unit: str) -> str:

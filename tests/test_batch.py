@@ -236,6 +236,10 @@ def test_readme_example(tmp_path: Path) -> None:
     text = out.read_text().splitlines()
     assert text[0].split(",")[:5] == ['"row"', '"id"', '"customer"', '"team"', '"allowed"']
     assert len(text) == 10
+    # readable as any new file is (mkstemp's owner-only mode must not leak out)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])

@@ -144,3 +144,20 @@ def test_scenario_dates_outside_the_handled_years_are_located(tmp_path: Path) ->
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
     assert "far.polt:3:37" in result.stderr and "outside the years" in result.stderr
+
+
+def test_machine_output_is_written_as_it_is(tmp_path: Path) -> None:
+    """`decide --json` and `check` print names as they are: rich, which printed them before
+    (issue 11), turned `:smile:` into an emoji and read `[bold]` as markup."""
+    name = "one :smile: voice [bold]x[/bold]"
+    policy = tmp_path / "p.pol"
+    policy.write_text(POLICY.read_text(encoding="utf-8").replace('"one voice"', f'"{name}"')
+                      .replace("Northwind Bank customer contact policy", "Bank :smile: [red]x"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "policylang.launch", "decide", str(policy), "--customer", str(ADA / "customer.json"),
+         "--ledger", str(ADA / "ledger.jsonl"), "--request", str(ADA / "request.json"), "--json"],
+        capture_output=True, text=True, cwd=ROOT, check=True)
+    assert name in json.loads(done.stdout)["denied_by"]
+    checked = subprocess.run([sys.executable, "-m", "policylang.launch", "check", str(policy)],
+                             capture_output=True, text=True, cwd=ROOT, check=True)
+    assert '"Bank :smile: [red]x": ok' in checked.stdout

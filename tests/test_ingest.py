@@ -557,3 +557,29 @@ def test_a_history_keeps_its_shape_codes_when_a_new_table_starts(monkeypatch: py
         assert NORTHWIND.decide(document["customer"], asked, history) == NORTHWIND.decide(
             document["customer"], asked, records)
     assert module._TABLE[0] is not table  # noqa: SLF001
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_reading_a_long_ledger_leaves_the_collector_as_it_found_it(collecting: bool) -> None:
+    """The fast paths pause the garbage collector while they read (issue 11): it must be
+    back as it was, after a good ledger and after one the validating path reports."""
+    import gc
+    from pathlib import Path
+
+    policy = policylang.load(Path(__file__).resolve().parent.parent / "examples" / "northwind.pol")
+    line = '{"at": "2026-03-01T10:00:00Z", "channel": "email", "purpose": "marketing", "team": "cards"}'
+    good = "\n".join([line] * 1500) + "\n"
+    bad = good + line.replace("email", "emial") + "\n"
+    was = gc.isenabled()
+    try:
+        (gc.enable if collecting else gc.disable)()
+        assert len(ingest.history_from_jsonl(policy, good, "l.jsonl")) == 1500
+        assert gc.isenabled() is collecting
+        with pytest.raises(InputError, match="emial"):
+            ingest.history_from_jsonl(policy, bad, "l.jsonl")
+        assert gc.isenabled() is collecting
+        lines = ingest.schema(policy).lines.decode("[" + good.strip().replace("\n", ",") + "]")  # type: ignore[union-attr]
+        ingest.line_columns(lines)
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, FileProblem, read_text, stdout
+from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, FileProblem, read_text, write_text
 from policylang.diagnostics import SCHEMA_VERSION, diagnostics
 from policylang.errors import PolicylangError
 from policylang.render import print_errors
@@ -62,9 +62,8 @@ def policy_files(paths: list[str], suffix: str = ".pol") -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Check each policy; see the module docstring for the exit status."""
-    from policylang.compiler import compile_policy
+    from policylang.compiled import compile_cached
 
-    out = stdout()
     status = EXIT_OK
     files: list[dict[str, Any]] = []
     found: list[dict[str, Any]] = []
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         names = policy_files(args.paths)
     except FileProblem as exc:
         if args.format == "json":
-            print_json(out, [], diagnostics(exc))
+            print_json([], diagnostics(exc))
         else:
             print_errors(exc)
         return EXIT_BAD_INPUT
@@ -80,14 +79,14 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         shown = "<stdin>" if name == "-" else name
         try:
-            policy = compile_policy(read_text(name), shown)
+            policy = compile_cached(read_text(name), shown)  # a text that compiled before: from the cache
         except FileProblem as exc:
             status, error = EXIT_BAD_INPUT, exc
         except PolicylangError as exc:
             status, error = max(status, EXIT_FAILED), exc
         else:
             if args.format == "text":
-                out.print(summary(policy))
+                write_text(summary(policy))
             files.append({"file": shown, "ok": True, "rules": len(policy.rules)})
             continue
         problems = diagnostics(error, shown)
@@ -96,13 +95,13 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "text":
             print_errors(error)
     if args.format == "json":
-        print_json(out, files, found)
+        print_json(files, found)
     return status
 
 
-def print_json(out: Any, files: list[dict[str, Any]], found: list[dict[str, Any]]) -> None:
+def print_json(files: list[dict[str, Any]], found: list[dict[str, Any]]) -> None:
     document = {"version": SCHEMA_VERSION, "files": files, "diagnostics": found}
-    out.file.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    write_text(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def summary(policy: object) -> str:

@@ -9,8 +9,8 @@ import re
 import attrs
 
 from policylang import disclosure
-from policylang.cli import EXIT_OK, FileProblem, read_text, stdout
-from policylang.compiler import compile_policy
+from policylang.cli import EXIT_OK, FileProblem, read_text, stdout, write_text
+from policylang.compiled import compile_cached
 from policylang.errors import InputError, PolicylangError
 from policylang.history import History
 from policylang.ingest import history_from_jsonl
@@ -53,8 +53,12 @@ Only one of the file options may be - (standard input can be read once).
 
 
 def load_policy(path: str) -> Policy:
-    """Read and compile a policy for a command that needs a valid one (``-``: standard input)."""
-    return compile_policy(read_text(path), "<stdin>" if path == "-" else path)
+    """Read and compile a policy for a command that needs a valid one (``-``: standard input).
+
+    Through the cache of compiled policies (:mod:`policylang.compiled`): a policy decided
+    before is not parsed or compiled again, nor the compiler imported.
+    """
+    return compile_cached(read_text(path), "<stdin>" if path == "-" else path)
 
 
 def read_object(path: str) -> tuple[str, object]:
@@ -102,11 +106,11 @@ def run(args: argparse.Namespace) -> int:
     teams = policy.vocabulary.get("teams", ())
     if args.scope is not None and args.scope not in teams:
         raise InputError(f"--scope: `{args.scope}` is not a declared team", expected=", ".join(teams))
-    out = stdout()
     if args.format == "json":
         answer = disclosure.decision_dict(decision, args.scope, teams)
-        out.print(json.dumps(answer, indent=2), markup=False, highlight=False)
+        write_text(json.dumps(answer, indent=2))
         return EXIT_OK
+    out = stdout()
     if args.scope is not None:
         decision = disclosure.scoped_decision(decision, args.scope, teams)
     out.print(decision_panel(decision))

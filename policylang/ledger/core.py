@@ -369,11 +369,19 @@ class Ledger:
     def history(self, customer: str) -> History:
         """One customer's entries as the evaluator's index, built straight from the rows
         (statuses as of now): what :meth:`events` gives, ready for ``policy.decide``."""
-        from policylang.ingest import history_from_rows
+        from policylang.ingest import history_from_rows, history_from_values
 
         with self._transaction(write=False) as txn:
             now_us = self._now_us(txn)
-            rows = txn.rows(customer)
+            plain = getattr(txn, "row_values", None)  # SQL stores: tuples, no Row each
+            if plain is None:
+                rows = txn.rows(customer)
+            else:
+                columns, values = plain(customer)
+                found = history_from_values(values, now_us, columns)
+                if found is not None:
+                    return found
+                rows = [Row.from_values(v) for v in values]  # campaign lists or warnings: as stored
         return history_from_rows(rows, now_us)
 
     def customer(self, policy: Policy, customer: str) -> Customer | None:

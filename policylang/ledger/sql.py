@@ -77,8 +77,12 @@ class _SQLTxn:
         )
 
     def rows(self, customer: str) -> list[Row]:
+        return [Row.from_values(values) for values in self.row_values(customer)[1]]
+
+    def row_values(self, customer: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """The columns and the plain tuples of :meth:`rows` (no ``Row`` made: a decision's read)."""
         found = self.execute(self._select + " WHERE customer = ? ORDER BY at_us, seq", (customer,)).fetchall()
-        return [Row.from_values(values) for values in found]
+        return self._columns, found
 
     def row(self, row_id: str, *, for_update: bool) -> Row | None:
         text = self._select + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
