@@ -13,7 +13,6 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,7 +100,7 @@ def load_grammar(name: str, start: str = "start") -> Lark:
     path = grammar_path(name)
     # Key the cache on every grammar file: scenario.lark imports policy.lark's terminals.
     stamp = "-".join(str(p.stat().st_mtime_ns) for p in sorted(path.parent.glob("*.lark")))
-    cache_file = Path(tempfile.gettempdir()) / f"policylang-{name}-{zlib.crc32(stamp.encode()):08x}.cache"
+    cache_file = _cache_file(f"grammar-{name}-{zlib.crc32(stamp.encode()):08x}.cache")
     parser = Lark(
         path.read_text(encoding="utf-8"),
         parser="lalr",
@@ -110,13 +109,31 @@ def load_grammar(name: str, start: str = "start") -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         start=start,
-        cache=str(cache_file),
+        cache=False if cache_file is None else str(cache_file),
         import_paths=[path.parent],
     )
-    patterns = PatternCache.for_file(cache_file.with_suffix(f".{sys.implementation.cache_tag}.re"))
+    patterns = None if cache_file is None else PatternCache.for_file(
+        cache_file.with_suffix(f".{sys.implementation.cache_tag}.re"))
     if patterns is not None:
         patterns.install(parser)
     return parser
+
+
+def _cache_file(name: str) -> Path | None:
+    """Where a grammar's tables and patterns are kept: the user's own cache folder (that of
+    compiled policies, ``POLICYLANG_CACHE_DIR``), not the shared temporary folder, because
+    both files are unpickled and anyone can write in /tmp. None (no cache) when caching is
+    off or the folder cannot be made."""
+    from policylang.compiled import cache_folder  # noqa: PLC0415 - stdlib only, no cycle
+
+    folder = cache_folder()
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder / name
 
 
 def _lexers(parser: Lark) -> list[Any]:

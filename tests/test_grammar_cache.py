@@ -125,3 +125,25 @@ def test_stored_code_that_does_not_fit_its_pattern_is_recompiled(tmp_path: Path)
     assert compiled.match("abc1") and compiled.match("abc1").lastgroup == "NAME"  # type: ignore[union-attr]
     assert compiled.groupindex == re.compile(pattern).groupindex
     assert (pattern, 0) in patterns.recorded
+
+
+@pytest.mark.parametrize("setting", ["folder", "off"])
+def test_the_grammar_caches_live_in_the_users_cache_folder_never_in_tmp(tmp_path: Path, setting: str) -> None:
+    # Both files are unpickled, so they must not sit where anyone can write (the shared
+    # temporary folder); with caching off nothing is written at all.
+    import os
+    import subprocess
+
+    folder = tmp_path / "cache"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "POLICYLANG_CACHE_DIR": str(folder) if setting == "folder" else "", "TMPDIR": str(temporary)}
+    code = "from policylang.grammar import load_grammar; load_grammar('policy.lark').parse('policy \"p\"\\n')"
+    for _ in range(2):  # the second run reads what the first wrote
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    assert list(temporary.iterdir()) == []
+    kept = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    if setting == "off":
+        assert kept == []
+    else:
+        assert any(name.endswith(".cache") for name in kept) and any(name.endswith(".re") for name in kept)
