@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from policylang.ledger.core import Opening, Txn
-from policylang.ledger.rows import LedgerError, Row
+from policylang.ledger.rows import LedgerError, LedgerUnreachable, Row
 from policylang.ledger.schema import SCHEMA_VERSION
 from policylang.ledger.sql import SQLLedger, _integrity_message, _safe_url, _SQLTxn
 
@@ -100,7 +100,7 @@ class PostgresLedger(SQLLedger):
             except LedgerError as exc:
                 last = exc.message
             if time.monotonic() + pause > deadline:
-                raise LedgerError(f"{_safe_url(self.url)}: the connection to the server was lost and {tries} "
+                raise LedgerUnreachable(f"{_safe_url(self.url)}: the connection to the server was lost and {tries} "
                                   f"reconnection tries over {self.RECONNECT_SECONDS:g} s failed ({last})",
                                   hint="nothing was written; is the server up? the next call tries again")  # fmt: skip
             time.sleep(pause)
@@ -133,7 +133,7 @@ class PostgresLedger(SQLLedger):
                 raise LedgerError(f"{_safe_url(self.url)}: {_integrity_message(str(exc))}") from None
             except psycopg.Error as exc:
                 if self._conn.closed or self._conn.broken:
-                    raise LedgerError(f"{_safe_url(self.url)}: the connection to the server was lost "
+                    raise LedgerUnreachable(f"{_safe_url(self.url)}: the connection to the server was lost "
                                       f"({str(exc).strip()}); nothing was written",
                                       hint="try again: the next call reconnects (with pauses, up to "
                                            f"{self.RECONNECT_SECONDS:g} s)") from None  # fmt: skip

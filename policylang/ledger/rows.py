@@ -36,6 +36,12 @@ class LedgerError(PolicylangError):
     """A ledger cannot be opened or used as asked (bad URL, unknown schema, unknown id)."""
 
 
+class LedgerUnreachable(LedgerError):
+    """The store's server went away (connection lost, reconnection failed): nothing was
+    written and a later call may succeed. Told apart from the caller's errors by its type,
+    because asking the same ledger again would reconnect and could hide the loss."""
+
+
 class ReservationError(LedgerError):
     """A reservation cannot be confirmed or released in its present state."""
 

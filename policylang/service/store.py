@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from policylang.ledger import Ledger, LedgerError, ReservationError, open_ledger
+from policylang.ledger import Ledger, LedgerError, LedgerUnreachable, ReservationError, open_ledger
 
 log = logging.getLogger("policylang.service")
 T = TypeVar("T")
@@ -106,6 +106,12 @@ class Store:
             except ReservationError:
                 self._idle.put(ledger)
                 raise
+            except LedgerUnreachable as exc:
+                # no probe: the ledger reconnects by itself, so a probe right after the
+                # server came back would call this loss the caller's fault (a 422)
+                self._drop(ledger)
+                self._fault(exc.message)
+                raise Unavailable("the ledger is unreachable", self._backoff) from None
             except LedgerError as exc:
                 if self._works(ledger):
                     self._idle.put(ledger)
