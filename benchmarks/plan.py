@@ -8,11 +8,14 @@ centre's capacity and a budget that bind) at 1k, 10k and 100k customers.
                                               # the heuristic against the exact MIP's optimum
                                               # (--start: HiGHS from the heuristic's plan)
 
-Columns: customers, candidates, patterns, eligibility seconds (the evaluator pass, every
-core), solve seconds, total seconds, peak memory (MB, this process and its workers), the
-Lagrangian heuristic's objective, the objective after the block polishing (the planner's
-heuristic plan; --time-limit caps the polishing, 60 s as in `policylang plan`), bound,
-gap, greedy objective and the value over greedy in percent.
+Columns: customers, candidates, patterns, reading the files (s), eligibility (the evaluator
+pass, every core, each distinct customer situation once), the rest (solve s: build, greedy,
+bound, polish, reasons), of which the bound and its scenario plan, the block polishing and
+the reasons; total wall seconds after reading, CPU seconds (this process and its workers:
+on a shared machine, CPU/2 is what two idle cores would take), peak memory (MB, this
+process plus its largest worker), objective, bound (holds precedence: bound.py), gap, greedy
+objective and the value over greedy in percent. `--time-limit` caps the bound's cutting
+planes and the block polishing, each (60 s as in `policylang plan`).
 """
 
 from __future__ import annotations
@@ -79,42 +82,38 @@ def load(files: dict[str, str], folder: Path) -> Path:
 
 
 def run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str, float]:
-    import attrs
-
     import policylang
     from policylang.commands.plan import read_inputs
-    from policylang.plan import oracle
-    from policylang.plan import problem as problem_mod
-    from policylang.plan.mip import polish
-    from policylang.plan.planner import explain, summarise
-    from policylang.plan.solve import greedy, lagrangian
+    from policylang.plan.planner import plan
 
     policy = policylang.load(folder / "bank.pol")
+    began = time.perf_counter()
     candidates, customers, ledgers, cycle = read_inputs(
         policy, str(folder / "candidates.csv"), str(folder / "customers.jsonl"), str(folder / "ledger.jsonl"),
         str(folder / "cycle.toml"))
+    read = time.perf_counter() - began
+    cpu = cpu_seconds()
     began = time.perf_counter()
-    ids, cust, members = problem_mod.customer_jobs(candidates)
-    jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
-             [candidates.group[j] for j in members[k]]) for k, c in enumerate(ids)]
-    masks = oracle.all_patterns(policy, jobs, workers)
-    eligible = time.perf_counter() - began
-    problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, ids, cust, members, masks)
-    base = greedy(problem)
-    gains = problem.pattern_gain().tolist()
-    solution = lagrangian(problem, members=base.members, start=base)
-    lagrangian_value = solution.objective
-    polished = polish(problem, solution.state, time_limit=time_limit, members=base.members)
-    solution = attrs.evolve(solution, state=polished, objective=polished.objective(gains))
-    rows = explain(policy, problem, solution, customers, ledgers)
-    summary = summarise(problem, solution, rows, base.objective(gains))
+    steps: dict[str, float] = {}
+    result = plan(policy, candidates, customers, ledgers, cycle, solver="lagrangian", workers=workers,
+                  time_limit=time_limit, timings=steps)
     total = time.perf_counter() - began
+    cpu = cpu_seconds() - cpu
+    summary = result.summary
     peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     greedy_value = summary["greedy_objective"] or 0.0
-    return {"candidates": len(candidates), "patterns": problem.patterns, "eligibility": eligible,
-            "solve": total - eligible, "total": total, "memory": peak, "objective": summary["objective"],
-            "bound": summary["bound"], "gap": summary["gap"], "greedy": greedy_value, "lagrangian": lagrangian_value,
+    return {"candidates": len(candidates), "patterns": result.problem.patterns, "read": read,
+            "eligibility": steps.get("eligibility", 0.0), "solve": total - steps.get("eligibility", 0.0),
+            "bound_s": steps.get("bound", 0.0), "reasons_s": steps.get("reasons", 0.0), "polish_s": steps.get("polish", 0.0),
+            "total": total, "cpu": cpu, "memory": peak, "objective": summary["objective"],
+            "bound": summary["bound"], "gap": summary["gap"], "greedy": greedy_value,
             "over_greedy": 100 * (summary["objective"] - greedy_value) / greedy_value if greedy_value else 0.0}
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (the eligibility workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_exact(folder: Path, workers: int | None, time_limit: float, start: bool) -> dict[str, object]:
@@ -136,7 +135,7 @@ def run_exact(folder: Path, workers: int | None, time_limit: float, start: bool)
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [candidates.group[j] for j in members[k]]) for k, c in enumerate(ids)]
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, ids, cust, members,
-                                oracle.all_patterns(policy, jobs, workers))
+                                oracle.eligible(policy, jobs, workers))
     gains = problem.pattern_gain().tolist()
     base = greedy(problem)
     began = time.perf_counter()
@@ -192,15 +191,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['heuristic_s']:>6.1f} {r['exact']:>11.2f} {r['exact_bound']:>11.2f} {r['exact_s']:>7.1f} "
                   f"{ratio:>9.3f}%  {r['status']} {r.get('replay', '')}", flush=True)
         return 0
-    print(f"{'customers':>10} {'candidates':>10} {'patterns':>9} {'elig s':>7} {'solve s':>7} {'total s':>7} "
-          f"{'peak MB':>8} {'lagrangian':>12} {'objective':>12} {'bound':>12} {'gap %':>6} {'greedy':>12} {'+greedy %':>9}")
+    print(f"{'customers':>10} {'candidates':>10} {'patterns':>9} {'read s':>6} {'elig s':>7} {'solve s':>7} "
+          f"{'bound s':>7} {'polish s':>8} {'reasons s':>9} {'total s':>7} {'cpu s':>7} {'peak MB':>8} "
+          f"{'objective':>12} {'bound':>12} {'gap %':>7} {'greedy':>12} {'+greedy %':>9}")
     for size in args.sizes:
         folder = load(instance(size), args.work / str(size))
         runs = [run_once(folder, args.workers, args.time_limit) for _ in range(args.repeat)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        print(f"{size:>10} {med['candidates']:>10.0f} {med['patterns']:>9.0f} {med['eligibility']:>7.1f} "
-              f"{med['solve']:>7.1f} {med['total']:>7.1f} {med['memory']:>8.0f} {med['lagrangian']:>12.2f} {med['objective']:>12.2f} "
-              f"{med['bound']:>12.2f} {100 * med['gap']:>6.3f} {med['greedy']:>12.2f} {med['over_greedy']:>9.2f}",
+        print(f"{size:>10} {med['candidates']:>10.0f} {med['patterns']:>9.0f} {med['read']:>6.1f} {med['eligibility']:>7.1f} "
+              f"{med['solve']:>7.1f} {med['bound_s']:>7.1f} {med['polish_s']:>8.1f} {med['reasons_s']:>9.1f} "
+              f"{med['total']:>7.1f} {med['cpu']:>7.1f} {med['memory']:>8.0f} {med['objective']:>12.2f} "
+              f"{med['bound']:>12.2f} {100 * med['gap']:>7.4f} {med['greedy']:>12.2f} {med['over_greedy']:>9.2f}",
               flush=True)
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import math
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -28,9 +29,10 @@ from policylang.arbitration import arbitrate
 from policylang.evaluator import decide
 from policylang.history import History
 from policylang.ledger import open_ledger
+from policylang.plan import bound as bound_mod
 from policylang.plan import mip
 from policylang.plan.inputs import Candidates, Cycle, Limits
-from policylang.plan.planner import plan
+from policylang.plan.planner import explain, plan
 from policylang.plan.solve import greedy
 from policylang.plan.verify import problems
 from policylang.records import Contact, Customer, Request
@@ -255,6 +257,16 @@ def test_exact_equals_brute_force_and_every_plan_replays(instance) -> None:  # t
     assert exact.solution.method == "exact"  # HiGHS's own plan, not the heuristic's kept instead
     assert exact.summary["objective"] == pytest.approx(optimum, abs=1e-6)
     assert exact.summary["bound"] >= optimum - 1e-6
+    # the bound that holds precedence (bound.py): above the optimum whatever it is told, and
+    # with every row and cell left unsplit (1 scenario) or only some split
+    model = mip.Model(heuristic.problem)
+    for most in (1, 2, 3, bound_mod.MAX_SCENARIOS):
+        held = bound_mod.precedence_bound(heuristic.problem, model, -math.inf, max_scenarios=most)
+        assert held.value >= optimum - 1e-6, (most, held)
+    assert heuristic.summary["bound"] >= optimum - 1e-6
+    # the reasons read from the eligibility walk's denials are those decided afresh
+    for result in (exact, heuristic):
+        assert explain(POLICY, result.problem, result.solution, customers, ledgers) == result.rows
     for result in (exact, heuristic):
         if not result.solution.feasible:
             continue

@@ -32,7 +32,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from policylang.plan.problem import FloatArray, Problem
+from policylang.plan.problem import LIMIT_TOLERANCE, FloatArray, Problem
 from policylang.plan.solve import EPS, Solution, State, swaps
 
 DOUBLETON_EQUATIONS = 1 << 9  # HiGHS's presolve rule bit (see Model.run)
@@ -128,9 +128,9 @@ class Model:
             for r, d in sorted(delta.items()):
                 if d <= EPS:
                     continue
-                # a budget is broken past 1e-6 (as verify reads it); the margin stays well
-                # above HiGHS's feasibility tolerance (1e-6), or L_r = rhs - d would pass
-                step = 1.0 if problem.resources[r].kind != "budget" else 1e-6 + 1e-4 * max(1.0, d)
+                # a budget is broken past LIMIT_TOLERANCE (as every part reads it); the margin
+                # stays well above HiGHS's feasibility tolerance (1e-6), or L_r = rhs - d would pass
+                step = 1.0 if problem.resources[r].kind != "budget" else LIMIT_TOLERANCE + 1e-4 * max(1.0, d)
                 threshold = problem.resources[r].rhs - d + step
                 if threshold > problem.resources[r].rhs + EPS:
                     continue  # L_r never gets there
@@ -401,7 +401,7 @@ def agrees(model: Model, built: Built, values: list[float], info: Any) -> bool:
 def valid(model: Model, plan: State) -> bool:
     """Is ``plan`` valid as the model reads it (rows, lower limits, every customer's links)?"""
     problem = model.problem
-    if any(load > r.rhs + 1e-6 for load, r in zip(plan.load, problem.resources, strict=True)):
+    if any(load > r.rhs + LIMIT_TOLERANCE for load, r in zip(plan.load, problem.resources, strict=True)):
         return False
     if not plan.lower_limits_met():
         return False

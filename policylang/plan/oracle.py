@@ -18,8 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
+
+import attrs
 
 from policylang.arbitration import arbitration_order, displaced
 from policylang.evaluator import decide
@@ -44,36 +46,48 @@ def customer_patterns(
     ledger: Sequence[Entry],
     requests: Sequence[Request],
     groups: Sequence[str | None],
+    denials: dict[tuple[int, int], tuple[str, ...]] | None = None,
 ) -> list[int]:
     """Every feasible subset of ``requests`` as a bit mask (bit i: ``requests[i]``), sorted.
 
     The empty subset (mask 0) is always among them. Pass a :class:`Customer` (validated
-    once) rather than a plain mapping (checked at every decision).
+    once) rather than a plain mapping (checked at every decision). ``denials``, when given,
+    receives each denial the walk met: ``(mask, i)`` -> the rules denying ``requests[i]``
+    after the feasible subset ``mask`` (of requests before it in arbitration order), which
+    is all :func:`first_denial` asks (see :func:`recorded_denial`).
     """
     values = customer.values if isinstance(customer, Customer) else customer
     owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
     order = arbitration_order(policy, owner, requests)
     found: list[int] = []
 
-    def walk(k: int, mask: int, entries: list[Entry], taken: frozenset[str]) -> None:
+    # ``history`` is the index of ``entries``, built at the first decision that needs it and
+    # handed down the branches that leave out the next candidate (same entries): one index
+    # per feasible subset rather than one per decision.
+    def walk(k: int, mask: int, entries: list[Entry], history: History | None, taken: frozenset[str]) -> None:
         if k == len(order):
             found.append(mask)
             return
-        walk(k + 1, mask, entries, taken)
         i = order[k]
         group = groups[i]
         if group is not None and group in taken:
+            walk(k + 1, mask, entries, history, taken)
             return
         request = requests[i]
-        decision = decide(policy, customer, request, History(entries), explain=False, loads=NO_LOADS, search=False)
+        if history is None:
+            history = History(entries)
+        decision = decide(policy, customer, request, history, explain=False, loads=NO_LOADS, search=False)
+        walk(k + 1, mask, entries, history, taken)
         if not decision.allowed:
+            if denials is not None:
+                denials[(mask, i)] = decision.denied_by
             return
         after = [displaced(e) if e in decision.displaces else e for e in entries] if decision.displaces else list(entries)
         after.append(Contact(request.at, request.channel, request.purpose, request.team, "planned",
                              campaign=request.campaign, id=f"request-{i}"))
-        walk(k + 1, mask | (1 << i), after, taken | {group} if group is not None else taken)
+        walk(k + 1, mask | (1 << i), after, None, taken | {group} if group is not None else taken)
 
-    walk(0, 0, list(ledger), frozenset())
+    walk(0, 0, list(ledger), None, frozenset())
     return sorted(found)
 
 
@@ -97,16 +111,103 @@ def first_denial(policy: Policy, customer: Customer, ledger: Sequence[Entry],
     return None
 
 
+def recorded_denial(policy: Policy, customer: Customer, requests: Sequence[Request], trial: Sequence[int],
+                    denials: Mapping[tuple[int, int], tuple[str, ...]]) -> tuple[int, tuple[str, ...]] | None:
+    """:func:`first_denial` of the requests ``trial`` (indexes into the customer's ``requests``,
+    ascending, no two of one group) from the walk's ``denials``: arbitrating a subset visits
+    them in the customer's arbitration order, and each prefix allowed so far is a feasible
+    subset the walk tried the next request after."""
+    owner = customer.values.get(policy.owner_attribute) if policy.owner_attribute else None
+    subset = [requests[i] for i in trial]
+    mask = 0
+    for k in arbitration_order(policy, owner, subset):
+        i = trial[k]
+        denied = denials.get((mask, i))
+        if denied is not None:
+            return k, denied
+        mask |= 1 << i
+    return None
+
+
 # ---- many customers, many processes ------------------------------------------------------
 
 Job = tuple[Customer | Mapping[str, Any], Sequence[Entry], Sequence[Request], Sequence[str | None]]
+
+
+def job_key(job: Job) -> Hashable:
+    """What a customer's feasible subsets depend on: its attribute values, its ledger and its
+    candidates' requests, and which of them share a group. Not the customer's id (a
+    decision reads ``Customer.values`` only), not the ledger lines' ``customer`` field, not the
+    group labels themselves (only which candidates share one). Unhashable values make the
+    job its own key."""
+    customer, ledger, requests, groups = job
+    values = customer.values if isinstance(customer, Customer) else customer
+    labels: dict[str, int] = {}
+    shape = tuple(None if g is None else labels.setdefault(g, len(labels)) for g in groups)
+    entries = tuple(attrs.evolve(e, customer=None) if e.customer is not None else e for e in ledger)
+    key = (tuple(sorted(values.items())), entries, tuple(requests), shape)
+    try:
+        hash(key)
+    except TypeError:
+        return ("job", id(job))
+    return key
+
+
+def distinct(jobs: Sequence[Job]) -> tuple[list[Job], list[int]]:
+    """The jobs with distinct :func:`job_key` (first of each, in order) and, for each job, the
+    position of its representative: customers in the same situation share one walk."""
+    first: dict[Hashable, int] = {}
+    unique: list[Job] = []
+    back: list[int] = []
+    for job in jobs:
+        key = job_key(job)
+        at = first.get(key)
+        if at is None:
+            at = first[key] = len(unique)
+            unique.append(job)
+        back.append(at)
+    return unique, back
+
+
+Denials = dict[tuple[int, int], tuple[str, ...]]
+
+
+def eligible(policy: Policy, jobs: Sequence[Job], workers: int | None = None,
+             engine: Callable[[Policy, Sequence[Job]], list[list[int]]] | None = None) -> list[list[int]]:
+    """:func:`customer_patterns` for each job, each distinct situation walked once (on
+    ``engine``, e.g. Spark, else :func:`all_patterns` on ``workers`` processes)."""
+    return eligible_walks(policy, jobs, workers, engine)[0]
+
+
+def eligible_walks(policy: Policy, jobs: Sequence[Job], workers: int | None = None,
+                   engine: Callable[[Policy, Sequence[Job]], list[list[int]]] | None = None,
+                   ) -> tuple[list[list[int]], list[Denials] | None]:
+    """:func:`eligible`, with each job's denials (:func:`walk_job`) when walked locally (an
+    ``engine`` returns masks only: None then)."""
+    unique, back = distinct(jobs)
+    if engine is not None:
+        found = engine(policy, unique)
+        return [found[at] for at in back], None
+    walks = all_walks(policy, unique, workers)
+    return [walks[at][0] for at in back], [walks[at][1] for at in back]
 _STATE: dict[str, Any] = {}
 
 
-def _run_chunk(bounds: tuple[int, int]) -> list[list[int]]:
+Walk = tuple[list[int], dict[tuple[int, int], tuple[str, ...]]]
+
+
+def walk_job(policy: Policy, job: Job, names: dict[tuple[str, ...], tuple[str, ...]]) -> Walk:
+    """One job's feasible masks and the denials met (rule tuples shared through ``names``)."""
+    denials: dict[tuple[int, int], tuple[str, ...]] = {}
+    masks = customer_patterns(policy, *job, denials=denials)
+    return masks, {key: names.setdefault(rules, rules) for key, rules in denials.items()}
+
+
+def _run_chunk(bounds: tuple[int, int]) -> list[Walk]:
     policy: Policy = _STATE["policy"]
     jobs: Sequence[Job] = _STATE["jobs"]
-    return [customer_patterns(policy, *jobs[k]) for k in range(*bounds)]
+    names: dict[tuple[str, ...], tuple[str, ...]] = {}
+    return [walk_job(policy, jobs[k], names) for k in range(*bounds)]
 
 
 def all_patterns(policy: Policy, jobs: Sequence[Job], workers: int | None = None) -> list[list[int]]:
@@ -114,9 +215,15 @@ def all_patterns(policy: Policy, jobs: Sequence[Job], workers: int | None = None
 
     ``workers`` processes (default: every core; 1 runs inline). Results keep job order.
     """
+    return [masks for masks, _ in all_walks(policy, jobs, workers)]
+
+
+def all_walks(policy: Policy, jobs: Sequence[Job], workers: int | None = None) -> list[Walk]:
+    """:func:`walk_job` for each job, on ``workers`` processes (see :func:`all_patterns`)."""
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(jobs) < 200 or "fork" not in multiprocessing.get_all_start_methods():
-        return [customer_patterns(policy, *job) for job in jobs]
+        names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        return [walk_job(policy, job, names) for job in jobs]
     size = max(100, len(jobs) // (workers * 8))
     chunks = [(start, min(start + size, len(jobs))) for start in range(0, len(jobs), size)]
     _STATE.update(policy=policy, jobs=jobs)
@@ -125,4 +232,4 @@ def all_patterns(policy: Policy, jobs: Sequence[Job], workers: int | None = None
             parts = pool.map(_run_chunk, chunks)
     finally:
         _STATE.clear()
-    return [masks for part in parts for masks in part]
+    return [walk for part in parts for walk in part]

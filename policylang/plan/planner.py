@@ -15,14 +15,18 @@ from policylang.errors import InputError
 from policylang.inputs import where
 from policylang.plan import oracle
 from policylang.plan import problem as problem_mod
+from policylang.plan.bound import Bound, precedence_bound
 from policylang.plan.inputs import Candidates, Cycle
-from policylang.plan.mip import Model, exact, polish
-from policylang.plan.problem import Problem
-from policylang.plan.solve import Solution, State, greedy, lagrangian, pattern_index
+from policylang.plan.mip import Model, exact, polish, valid
+from policylang.plan.problem import LIMIT_TOLERANCE, Problem
+from policylang.plan.solve import Solution, State, enforce_precedence, greedy, lagrangian, pattern_index
 from policylang.records import Customer, Entry
 from policylang.rules import Policy
 
 EXACT_PATTERNS = 20_000  # auto: the exact MIP up to this many patterns, the heuristic above
+# The blocks are skipped when the plan is already this close to the bound (a fraction of it):
+# the bound and the plan have met, as far as a plan needs (the issue's target is 0.5 %).
+MET = 1e-4
 
 
 @attrs.frozen(slots=True)
@@ -68,16 +72,28 @@ def plan(
     iterations: int = 300,
     file: str = "<candidates>",
     eligibility: Callable[[Policy, Sequence[oracle.Job]], list[list[int]]] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> PlanResult:
     """Plan the cycle. ``solver``: ``exact`` (HiGHS alone; the heuristic's plan when HiGHS
     finds none in time), ``lagrangian`` (the Lagrangian heuristic, then blocks of customers
     solved exactly) or ``auto`` (the heuristic, then, up to ``EXACT_PATTERNS``, HiGHS from
-    the heuristic's plan). ``time_limit`` caps the block polishing and HiGHS, each.
+    the heuristic's plan). ``time_limit`` caps the bound's cutting planes, the block
+    polishing and HiGHS, each. The heuristic's plan is the bound's best scenario's
+    (:mod:`.bound`) when that one is valid, else the Lagrangian heuristic's.
 
     ``eligibility`` runs the per-customer step (each customer's feasible subsets, see
     :func:`.oracle.all_patterns`) somewhere else, e.g. on Spark
     (:func:`policylang.spark.run_patterns`); it must return what ``all_patterns`` would.
+    ``timings``, when given, receives each step's wall seconds (the benchmark's columns).
     """
+    clock_at = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + now - clock_at[0]
+        clock_at[0] = now
+
     customer_ids, cust, members = problem_mod.customer_jobs(candidates)
     for c in customer_ids:
         if c not in customers:
@@ -87,29 +103,46 @@ def plan(
     groups = candidates.group
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [groups[j] for j in members[k]]) for k, c in enumerate(customer_ids)]
-    masks = eligibility(policy, jobs) if eligibility is not None else oracle.all_patterns(policy, jobs, workers)
+    masks, denials = oracle.eligible_walks(policy, jobs, workers, eligibility)
+    lap("eligibility")
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, customer_ids, cust, members, masks)
+    lap("build")
     began = time.perf_counter()
     base = greedy(problem)
     gains = problem.pattern_gain().tolist()
     greedy_value = base.objective(gains) if base.lower_limits_met() else None
     method = solver if solver != "auto" else ("exact" if problem.patterns <= EXACT_PATTERNS else "lagrangian")
     model = Model(problem, base.members)
+    lap("greedy")
     if solver == "exact":
         # HiGHS alone, from nothing: what the brute-force test checks the model with
         alone = exact(problem, time_limit=time_limit, model=model)
         if alone.feasible:
-            solution = alone
-            rows = explain(policy, problem, solution, customers, ledgers)
+            solution = tighten(problem, model, alone, time_limit, began)
+            rows = explain(policy, problem, solution, customers, ledgers, denials)
             return PlanResult(rows, summarise(problem, solution, rows, greedy_value), problem, solution)
-    heuristic = lagrangian(problem, iterations=iterations, members=base.members, start=base)
+    # First the bound that holds precedence (bound.py) and its best scenario's plan; where that
+    # plan is valid it is the heuristic's plan, else the Lagrangian heuristic runs.
+    held = precedence_bound(problem, model, greedy_value if greedy_value is not None else -math.inf,
+                            time_limit=time_limit)
+    guided = scenario_plan(problem, model, held)
+    if guided is not None:
+        value = guided.objective(gains)
+        prices = held.prices if held.prices is not None else np.zeros(len(problem.resources))
+        heuristic = Solution(guided, value, max(held.value, value), prices, "scenarios", True,
+                             time.perf_counter() - began)
+    else:
+        heuristic = lagrangian(problem, iterations=iterations, members=base.members, start=base)
+        if heuristic.feasible:
+            heuristic = attrs.evolve(heuristic, bound=max(min(heuristic.bound, held.value), heuristic.objective))
+    lap("bound")
     solution = heuristic
-    if heuristic.feasible:
+    if heuristic.feasible and heuristic.bound - heuristic.objective > MET * max(1.0, abs(heuristic.bound)):
         # blocks of customers solved exactly, the others fixed (mip.polish): the heuristic's
         # plan made precedence-aware and close to the optimum
         polished = polish(problem, heuristic.state, time_limit=time_limit, model=model)
         solution = attrs.evolve(heuristic, state=polished, objective=polished.objective(gains),
-                                method="lagrangian + blocks", seconds=time.perf_counter() - began)
+                                method=f"{heuristic.method} + blocks", seconds=time.perf_counter() - began)
     if solver == "exact":
         # HiGHS found no plan within its time: the heuristic's, with HiGHS's bound when it has one
         bound = min(solution.bound, alone.bound) if math.isfinite(alone.bound) else solution.bound
@@ -126,13 +159,82 @@ def plan(
             bound = min(solution.bound, found.bound) if math.isfinite(found.bound) else solution.bound
             solution = attrs.evolve(solution, bound=max(bound, solution.objective),
                                     method=f"{solution.method} ({found.method} found nothing better)")
-    rows = explain(policy, problem, solution, customers, ledgers)
+    lap("polish")
+    rows = explain(policy, problem, solution, customers, ledgers, denials)
+    lap("reasons")
     summary = summarise(problem, solution, rows, greedy_value)
     return PlanResult(rows, summary, problem, solution)
 
 
+def scenario_plan(problem: Problem, model: Model, held: Bound) -> State | None:
+    """The plan the bound's best scenario recovered, made to fit the shared rows where it
+    overfills them by a little (:func:`fit_rows`), when it is then valid as the exact model
+    reads it (rows, lower limits, every customer's precedence links); else None."""
+    if held.recovered is None:
+        return None
+    plan = State.empty(problem, model.state.members, model.state.rows)
+    firsts = problem.cust_pat[:-1].tolist()
+    for c, p in enumerate(held.recovered.tolist()):
+        if p != firsts[c]:
+            plan.switch(c, p)
+    fit_rows(problem, model, plan)
+    if not valid(model, plan):
+        # freeing a row may leave some customers' weaker grants unjustified: the same swaps
+        # the Lagrangian heuristic's repair ends with
+        enforce_precedence(problem, plan)
+    return plan if valid(model, plan) else None
+
+
+def fit_rows(problem: Problem, model: Model, plan: State) -> None:
+    """Bring each overfull shared row within its limit: customers move to another of their
+    patterns that uses less of it and no more of anything else, the least value lost per
+    unit freed first, keeping lower limits and the moved customer's own precedence links."""
+    gains, use, starts = model.gains, model.use, model.starts
+    for r in range(len(problem.resources)):
+        if plan.load[r] <= plan.rhs[r] + LIMIT_TOLERANCE:
+            continue
+        moves: list[tuple[float, int, int]] = []
+        for c in range(problem.customers):
+            p = plan.choice[c]
+            have = use[p].get(r, 0.0)
+            if have <= 0:
+                continue
+            for q in range(starts[c], starts[c + 1]):
+                freed = have - use[q].get(r, 0.0)
+                if freed > 0 and all(a <= use[p].get(k, 0.0) for k, a in use[q].items()):
+                    moves.append(((gains[p] - gains[q]) / freed, c, q))
+        for _, c, q in sorted(moves):
+            if plan.load[r] <= plan.rhs[r] + LIMIT_TOLERANCE:
+                break
+            p = plan.choice[c]
+            if use[q].get(r, 0.0) >= use[p].get(r, 0.0) or not plan.lower_ok(p, q):
+                continue  # the customer moved already
+            before = list(plan.load)
+            plan.switch(c, q)
+            if not all(any(_holds(plan, key) for key in link) for link in model.links(c, q)):
+                plan.switch(c, p)
+                plan.load = before
+
+
+def _holds(plan: State, key: tuple[str, int, float]) -> bool:
+    kind, index, threshold = key
+    if kind == "row":
+        return plan.load[index] >= threshold - 1e-9
+    return (plan.cells[index] if kind == "cell" else plan.volume[index]) <= threshold + 1e-9
+
+
+def tighten(problem: Problem, model: Model, solution: Solution, time_limit: float, began: float) -> Solution:
+    """The solution with the least of its bound and the scenarios' bound, which holds
+    precedence (:mod:`.bound`; the Lagrangian bound relaxes it)."""
+    if not solution.feasible or not solution.bound > solution.objective + 1e-9 * max(1.0, abs(solution.objective)):
+        return solution
+    held = precedence_bound(problem, model, solution.objective, time_limit=time_limit)
+    return attrs.evolve(solution, bound=max(min(solution.bound, held.value), solution.objective),
+                        seconds=time.perf_counter() - began)
+
+
 def explain(policy: Policy, problem: Problem, solution: Solution, customers: Mapping[str, Customer],
-            ledgers: Mapping[str, Sequence[Entry]]) -> list[Row]:
+            ledgers: Mapping[str, Sequence[Entry]], denials: Sequence[oracle.Denials] | None = None) -> list[Row]:
     """Why each candidate is granted or not: the first of group, rule (or precedence),
     capacity, budget, volume, cell, value that holds when it is added back."""
     state = solution.state
@@ -140,6 +242,9 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
     granted = state.granted()
     rows: list[Row] = []
     indexes: dict[int, dict[tuple[int, ...], int]] = {}
+    by_customer: list[list[int]] = [[] for _ in range(problem.customers)]
+    for j, c in enumerate(problem.cust.tolist()):
+        by_customer[c].append(j)
     for j in range(len(cands)):
         c = int(problem.cust[j])
         ident, customer = cands.ids[j], cands.customers[j]
@@ -167,11 +272,12 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
             index = indexes[c] = pattern_index(problem, state, c)
         q = index.get(tuple(sorted([*chosen, j])))
         if q is None:
-            rows.append(policy_reason(policy, problem, customers, ledgers, chosen, j))
+            rows.append(policy_reason(policy, problem, customers, ledgers, chosen, j,
+                                      denials[c] if denials is not None else None, by_customer[c]))
             continue
         if not state.fits(c, q):
             delta = state._delta(p, q)  # noqa: SLF001 - same module family
-            r = min(r for r, d in delta.items() if d > 0 and state.load[r] + d > state.rhs[r] + 1e-9)
+            r = min(r for r, d in delta.items() if d > 0 and state.load[r] + d > state.rhs[r] + LIMIT_TOLERANCE)
             res = problem.resources[r]
             price = float(solution.prices[r]) if len(solution.prices) else 0.0
             what = {"capacity": f'capacity "{res.name}" is full ({res.label})',
@@ -191,16 +297,29 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
 
 
 def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Customer],
-                  ledgers: Mapping[str, Sequence[Entry]], chosen: list[int], j: int) -> Row:
+                  ledgers: Mapping[str, Sequence[Entry]], chosen: list[int], j: int,
+                  denials: oracle.Denials | None = None, mine: Sequence[int] | None = None) -> Row:
+    """Why the policy refuses candidate ``j`` beside the customer's ``chosen`` ones. With the
+    eligibility walk's ``denials`` and the customer's candidates ``mine`` (ascending), the
+    arbitration is looked up rather than decided again."""
     cands = problem.candidates
     customer = cands.customers[j]
+    if mine is None:
+        mine = [k for k in range(len(cands)) if cands.customers[k] == customer]
+
+    def first_denial(trial: list[int]) -> tuple[int, tuple[str, ...]] | None:
+        if denials is not None:
+            local = {k: i for i, k in enumerate(mine)}
+            return oracle.recorded_denial(policy, customers[customer], [cands.requests[k] for k in mine],
+                                          [local[k] for k in trial], denials)
+        return oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
+                                   [cands.requests[k] for k in trial])
+
     trial = sorted([*chosen, j])
-    denied = oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
-                                 [cands.requests[k] for k in trial])
+    denied = first_denial(trial)
     if denied is None:
         # the policy allows it, but a stronger team's candidate could always take its place
-        stronger = [k for k in range(len(cands)) if cands.customers[k] == customer and k not in chosen
-                    and problem.rank[k] < problem.rank[j]]
+        stronger = [k for k in mine if k not in chosen and problem.rank[k] < problem.rank[j]]
         names = ", ".join(cands.ids[k] for k in stronger) or "a stronger team's candidate"
         return Row(cands.ids[j], customer, False, "precedence", None,
                    f"granting it would leave out {names} of a stronger team, which could take its place", None)
@@ -212,8 +331,7 @@ def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Cust
     stronger = [k for k in chosen if problem.rank[k] < problem.rank[j]]
     if stronger:
         rest = sorted([k for k in chosen if k not in stronger] + [j])
-        again = oracle.first_denial(policy, customers[customer], ledgers.get(customer, ()),
-                                    [cands.requests[k] for k in rest])
+        again = first_denial(rest)
         if again is None:
             return Row(cands.ids[j], customer, False, "precedence", rule,
                        f'denied by rule "{rule}" because of the granted contacts of stronger teams '

@@ -31,6 +31,11 @@ from policylang.plan.inputs import Candidates, Cycle
 from policylang.records import Contact, Customer, Entry
 from policylang.rules import Calendar, CapRule, Consecutive, Policy, Rolling
 
+# A shared row holds while its load is at most its right-hand side plus this (budgets are
+# sums of float costs): the solvers' states, the exact model's thresholds, the bound and the
+# replay (verify) all read a limit this one way.
+LIMIT_TOLERANCE = 1e-6
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 

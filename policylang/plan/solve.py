@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from policylang.plan.problem import FloatArray, IntArray, Problem, pattern_sums
+from policylang.plan.problem import LIMIT_TOLERANCE, FloatArray, IntArray, Problem, pattern_sums
 
 EPS = 1e-9
 REPAIR_AT = frozenset({0, 20, 60, 150})  # repairs cost a pass in Python over every customer
@@ -100,7 +100,7 @@ class State:
         ``lower``, every min_cell and min_volume)?"""
         old = self.choice[c]
         for r, d in self._delta(old, new).items():
-            if d > 0 and self.load[r] + d > self.rhs[r] + EPS:
+            if d > 0 and self.load[r] + d > self.rhs[r] + LIMIT_TOLERANCE:
                 return False
         if lower:
             return self.lower_ok(old, new)

@@ -20,6 +20,7 @@ from policylang.evaluator import decide
 from policylang.history import History
 from policylang.plan.inputs import Candidates, Cycle
 from policylang.plan.oracle import NO_LOADS
+from policylang.plan.problem import LIMIT_TOLERANCE
 from policylang.records import Contact, Customer, Entry
 from policylang.rules import CapRule, Policy
 
@@ -109,13 +110,13 @@ def _invalid(policy: Policy, candidates: Candidates, customers: Mapping[str, Cus
             full = [n for n in decision.denied_by if kinds[n] == "capacity"]
             found += [f"capacity: {candidates.ids[j]} denied by {n}" for n in full]
     cost = sum(float(candidates.cost[j]) for j in chosen)
-    if cycle.budget is not None and cost > cycle.budget + 1e-6:
+    if cycle.budget is not None and cost > cycle.budget + LIMIT_TOLERANCE:
         found.append(f"budget: {cost} over {cycle.budget}")
     for name, limits in cycle.campaigns.items():
         inside = [j for j in chosen if candidates.requests[j].campaign == name]
         spent = sum(float(candidates.cost[j]) for j in inside)
         cells = len({candidates.customers[j] for j in inside})
-        if limits.budget is not None and spent > limits.budget + 1e-6:
+        if limits.budget is not None and spent > limits.budget + LIMIT_TOLERANCE:
             found.append(f"budget: campaign {name} spends {spent} over {limits.budget}")
         if limits.max_volume is not None and len(inside) > limits.max_volume:
             found.append(f"volume: campaign {name} has {len(inside)} over {limits.max_volume}")
