@@ -38,7 +38,7 @@ import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter, methodcaller
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import orjson
@@ -213,14 +213,8 @@ def ledger_batches(policy: Policy, path: str, problems: Problems) -> Iterator[An
             customer = _customer_of(row, path, number, problems)
             if customer is None:
                 continue
-            try:
-                entry = entry_from_json(policy, row, where(path, number))
-            except InputError as exc:
-                problems.add(path, number, exc, row)
-                continue
-            refused = not_carried(entry)
-            if refused is not None:
-                problems.add(path, number, refused[0], row, refused[1])
+            entry = _carried(entry_from_json, policy, row, path, number, problems)
+            if entry is None:
                 continue
             out["row"].append(number)
             out["customer"].append(customer)
@@ -245,6 +239,7 @@ def ledger_batches(policy: Policy, path: str, problems: Problems) -> Iterator[An
     yield flush()
 
 
+Carried = TypeVar("Carried", Entry, Request)
 _NOT_CARRIED = ("is not handled by batch or replay yet; decide this customer with "
                 "`policylang decide`, or give --rejects FILE to decide the rest without this row")
 
@@ -263,6 +258,22 @@ def not_carried(entry: Entry | Request) -> tuple[str, str] | None:
         case Contact(campaign=tuple()) | Request(campaign=tuple()):
             return f"a list of campaigns (section 11.3) {_NOT_CARRIED}", "campaign"
     return None
+
+
+def _carried(read: Callable[[Policy, Row, Any], Carried], policy: Policy, row: Row, path: str, number: int,
+             problems: Problems) -> Carried | None:
+    """``read(policy, row, where)``: a row validated, or None with it reported as bad (its
+    error, or what :func:`not_carried` refuses)."""
+    try:
+        value = read(policy, row, where(path, number))
+    except InputError as exc:
+        problems.add(path, number, exc, row)
+        return None
+    refused = not_carried(value)
+    if refused is not None:
+        problems.add(path, number, refused[0], row, refused[1])
+        return None
+    return value
 
 
 def ledger_schema() -> Any:
@@ -301,14 +312,8 @@ def read_requests(policy: Policy, path: str, problems: Problems) -> Iterator[tup
                 if found is None:
                     continue
                 customer, ident = found, row.get("id", str(number))
-                try:
-                    request = request_from_json(policy, row, where(path, number))
-                except InputError as exc:
-                    problems.add(path, number, exc, row)
-                    continue
-                refused = not_carried(request)
-                if refused is not None:
-                    problems.add(path, number, refused[0], row, refused[1])
+                request = _carried(request_from_json, policy, row, path, number, problems)
+                if request is None:
                     continue
                 fields = (request.team, request.channel, request.purpose, clock.micros(request.at), request.campaign,
                           request.priority)
