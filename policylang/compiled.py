@@ -15,8 +15,9 @@ Only policies that read nothing else are kept: no ``include`` line, no rule pack
 text). A policy that does not compile is never kept, so every error comes from the compiler.
 Loading an entry that fails for any reason (damaged file, a time zone since removed from the
 system's database, another interpreter) compiles instead. ``POLICYLANG_CACHE_DIR`` names the
-folder (empty: no cache); the default is ``$XDG_CACHE_HOME/policylang`` or
-``~/.cache/policylang``. At most :data:`KEEP` entries are kept, the oldest removed first.
+folder (empty: no cache); the default is ``$XDG_CACHE_HOME/policylang/compiled`` or
+``~/.cache/policylang/compiled``. The grammar's cached tables and patterns live there too
+(:mod:`policylang.grammar`). At most :data:`KEEP` entries are kept, the oldest removed first.
 """
 
 from __future__ import annotations

@@ -101,7 +101,19 @@ def load_grammar(name: str, start: str = "start") -> Lark:
     # Key the cache on every grammar file: scenario.lark imports policy.lark's terminals.
     stamp = "-".join(str(p.stat().st_mtime_ns) for p in sorted(path.parent.glob("*.lark")))
     cache_file = _cache_file(f"grammar-{name}-{zlib.crc32(stamp.encode()):08x}.cache")
-    parser = Lark(
+    parser = build_parser(name, start, cache_file)
+    patterns = None if cache_file is None else PatternCache.for_file(
+        cache_file.with_suffix(f".{sys.implementation.cache_tag}.re"))
+    if patterns is not None:
+        patterns.install(parser)
+    return parser
+
+
+def build_parser(name: str, start: str = "start", cache_file: Path | None = None) -> Lark:
+    """The LALR parser for ``grammar/NAME`` with policylang's options; Lark's tables kept
+    in ``cache_file`` when one is given (tests build it without, as the reference)."""
+    path = grammar_path(name)
+    return Lark(
         path.read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",
@@ -112,11 +124,6 @@ def load_grammar(name: str, start: str = "start") -> Lark:
         cache=False if cache_file is None else str(cache_file),
         import_paths=[path.parent],
     )
-    patterns = None if cache_file is None else PatternCache.for_file(
-        cache_file.with_suffix(f".{sys.implementation.cache_tag}.re"))
-    if patterns is not None:
-        patterns.install(parser)
-    return parser
 
 
 def _cache_file(name: str) -> Path | None:

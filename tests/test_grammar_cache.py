@@ -16,24 +16,15 @@ import pytest
 from lark import Lark
 from lark.exceptions import LarkError
 
-from policylang.grammar import LineJoiner, PatternCache, _lexers, grammar_path
+from policylang.grammar import PatternCache, _lexers, build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_compiler = pytest.mark.skipif(not hasattr(re, "_compiler"), reason="the cache needs re._compiler (3.11+)")
 
 
 def fresh_parser(name: str = "policy.lark") -> Lark:
-    """A parser built from the grammar text, without Lark's cache or ours."""
-    path = grammar_path(name)
-    return Lark(
-        path.read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        postlex=LineJoiner(continue_indented=name == "policy.lark"),
-        propagate_positions=True,
-        maybe_placeholders=False,
-        import_paths=[path.parent],
-    )
+    """A parser with policylang's options, without Lark's cache or ours."""
+    return build_parser(name)
 
 
 def outcome(parser: Lark, text: str) -> Any:
