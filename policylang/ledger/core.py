@@ -308,6 +308,15 @@ class Ledger:
             return to_micros(self.clock())
         return txn.now_us()
 
+    def _now_and_rows(self, customer: str) -> tuple[int, list[Row]]:
+        """The store's now (or the ledger's clock) and a customer's rows, in one read
+        (:meth:`Txn.now_and_rows`: one round trip where the store can send both)."""
+        with self._transaction(write=False) as txn:
+            store_now, rows = txn.now_and_rows(customer, self.clock is None)
+        now_us = to_micros(self.clock()) if self.clock is not None else store_now
+        assert now_us is not None
+        return now_us, rows
+
     # -- writing history --
     def append(self, entries: Iterable[Entry]) -> int:
         """Store sent contacts, imported plans and events, all in one transaction.
@@ -577,10 +586,7 @@ class Ledger:
         """
         from policylang.ingest import history_from_rows
 
-        with self._transaction(write=False) as txn:
-            store_now, rows = txn.now_and_rows(customer.id, self.clock is None)
-        now_us = to_micros(self.clock()) if self.clock is not None else store_now
-        assert now_us is not None
+        now_us, rows = self._now_and_rows(customer.id)
         for row in rows:
             if row.id in denied.gone and row.effective_status(now_us) == "planned":
                 row.status = "displaced"
@@ -619,10 +625,7 @@ class Ledger:
         """
         from policylang.ingest import history_from_rows
 
-        with self._transaction(write=False) as txn:
-            store_now, rows = txn.now_and_rows(customer_id, self.clock is None)  # one round trip
-        now_us = to_micros(self.clock()) if self.clock is not None else store_now
-        assert now_us is not None
+        now_us, rows = self._now_and_rows(customer_id)
         decision = policy.decide(record.values, request, history_from_rows(rows, now_us), explain=explain,
                                  loads=_ReadLoads(self, now_us))  # fmt: skip
         return denied if decision.allowed else decision
