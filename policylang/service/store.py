@@ -106,14 +106,11 @@ class Store:
             except ReservationError:
                 self._idle.put(ledger)
                 raise
-            except LedgerUnreachable as exc:
-                # no probe: the ledger reconnects by itself, so a probe right after the
-                # server came back would call this loss the caller's fault (a 422)
-                self._drop(ledger)
-                self._fault(exc.message)
-                raise Unavailable("the ledger is unreachable", self._backoff) from None
             except LedgerError as exc:
-                if self._works(ledger):
+                # a lost connection is the store's fault without a probe: the ledger
+                # reconnects by itself, so a probe right after the server came back would
+                # call the loss the caller's (a 422)
+                if not isinstance(exc, LedgerUnreachable) and self._works(ledger):
                     self._idle.put(ledger)
                     raise
                 self._drop(ledger)
