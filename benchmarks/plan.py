@@ -135,7 +135,7 @@ def run_exact(folder: Path, workers: int | None, time_limit: float, start: bool)
     jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
              [candidates.group[j] for j in members[k]]) for k, c in enumerate(ids)]
     problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, ids, cust, members,
-                                oracle.eligible(policy, jobs, workers))
+                                oracle.eligible_walks(policy, jobs, workers)[0])
     gains = problem.pattern_gain().tolist()
     base = greedy(problem)
     began = time.perf_counter()

@@ -40,13 +40,17 @@ class NoLoads:
 NO_LOADS = NoLoads()
 
 
+# (mask of the feasible subset before it, request index) -> the rules that denied that request
+Denials = dict[tuple[int, int], tuple[str, ...]]
+
+
 def customer_patterns(
     policy: Policy,
     customer: Customer | Mapping[str, Any],
     ledger: Sequence[Entry],
     requests: Sequence[Request],
     groups: Sequence[str | None],
-    denials: dict[tuple[int, int], tuple[str, ...]] | None = None,
+    denials: Denials | None = None,
 ) -> list[int]:
     """Every feasible subset of ``requests`` as a bit mask (bit i: ``requests[i]``), sorted.
 
@@ -169,21 +173,12 @@ def distinct(jobs: Sequence[Job]) -> tuple[list[Job], list[int]]:
     return unique, back
 
 
-Denials = dict[tuple[int, int], tuple[str, ...]]
-
-
-def eligible(policy: Policy, jobs: Sequence[Job], workers: int | None = None,
-             engine: Callable[[Policy, Sequence[Job]], list[list[int]]] | None = None) -> list[list[int]]:
-    """:func:`customer_patterns` for each job, each distinct situation walked once (on
-    ``engine``, e.g. Spark, else :func:`all_patterns` on ``workers`` processes)."""
-    return eligible_walks(policy, jobs, workers, engine)[0]
-
-
 def eligible_walks(policy: Policy, jobs: Sequence[Job], workers: int | None = None,
                    engine: Callable[[Policy, Sequence[Job]], list[list[int]]] | None = None,
                    ) -> tuple[list[list[int]], list[Denials] | None]:
-    """:func:`eligible`, with each job's denials (:func:`walk_job`) when walked locally (an
-    ``engine`` returns masks only: None then)."""
+    """:func:`customer_patterns` for each job, each distinct situation walked once (on
+    ``engine``, e.g. Spark, else on ``workers`` processes), with each job's denials
+    (:func:`walk_job`) when walked locally (an ``engine`` returns masks only: None then)."""
     unique, back = distinct(jobs)
     if engine is not None:
         found = engine(policy, unique)
@@ -193,12 +188,12 @@ def eligible_walks(policy: Policy, jobs: Sequence[Job], workers: int | None = No
 _STATE: dict[str, Any] = {}
 
 
-Walk = tuple[list[int], dict[tuple[int, int], tuple[str, ...]]]
+Walk = tuple[list[int], Denials]
 
 
 def walk_job(policy: Policy, job: Job, names: dict[tuple[str, ...], tuple[str, ...]]) -> Walk:
     """One job's feasible masks and the denials met (rule tuples shared through ``names``)."""
-    denials: dict[tuple[int, int], tuple[str, ...]] = {}
+    denials: Denials = {}
     masks = customer_patterns(policy, *job, denials=denials)
     return masks, {key: names.setdefault(rules, rules) for key, rules in denials.items()}
 
