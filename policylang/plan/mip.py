@@ -276,12 +276,8 @@ class Model:
         for k, (col, z) in built.cell_col.items():
             values[col] = float(plan.cells[k])
             values[z] = 1.0 if plan.cells[k] > 0 else 0.0
-        for (kind, index, threshold), b in built.indicators.items():
-            if kind == "row":
-                values[b] = 1.0 if plan.load[index] >= threshold - 1e-9 else 0.0
-            else:
-                held = plan.cells[index] if kind == "cell" else plan.volume[index]
-                values[b] = 1.0 if held <= threshold + 1e-9 else 0.0
+        for key, b in built.indicators.items():
+            values[b] = 1.0 if key_holds(plan, key) else 0.0
         return values
 
     def run(self, built: Built, *, time_limit: float | None, start: State | None = None,
@@ -398,6 +394,15 @@ def agrees(model: Model, built: Built, values: list[float], info: Any) -> bool:
     return bool(abs(worth - float(info.objective_function_value)) <= 1e-6 * max(1.0, abs(worth)))
 
 
+def key_holds(plan: State, key: Key) -> bool:
+    """Whether one condition of a precedence link holds in ``plan``: a shared row at least
+    this full (``row``), or a cell or volume at most this large."""
+    kind, index, threshold = key
+    if kind == "row":
+        return bool(plan.load[index] >= threshold - 1e-9)
+    return bool((plan.cells[index] if kind == "cell" else plan.volume[index]) <= threshold + 1e-9)
+
+
 def valid(model: Model, plan: State) -> bool:
     """Is ``plan`` valid as the model reads it (rows, lower limits, every customer's links)?"""
     problem = model.problem
@@ -412,12 +417,7 @@ def valid(model: Model, plan: State) -> bool:
     def holds(key: Key) -> bool:
         found = on.get(key)
         if found is None:
-            kind, index, threshold = key
-            if kind == "row":
-                found = plan.load[index] >= threshold - 1e-9
-            else:
-                found = (plan.cells[index] if kind == "cell" else plan.volume[index]) <= threshold + 1e-9
-            on[key] = found
+            found = on[key] = key_holds(plan, key)
         return found
 
     return all(any(holds(key) for key in link)

@@ -17,7 +17,7 @@ from policylang.plan import oracle
 from policylang.plan import problem as problem_mod
 from policylang.plan.bound import Bound, precedence_bound
 from policylang.plan.inputs import Candidates, Cycle
-from policylang.plan.mip import Model, exact, polish, valid
+from policylang.plan.mip import Model, exact, key_holds, polish, valid
 from policylang.plan.problem import LIMIT_TOLERANCE, Problem
 from policylang.plan.solve import Solution, State, enforce_precedence, greedy, lagrangian, pattern_index
 from policylang.records import Customer, Entry
@@ -211,16 +211,9 @@ def fit_rows(problem: Problem, model: Model, plan: State) -> None:
                 continue  # the customer moved already
             before = list(plan.load)
             plan.switch(c, q)
-            if not all(any(_holds(plan, key) for key in link) for link in model.links(c, q)):
+            if not all(any(key_holds(plan, key) for key in link) for link in model.links(c, q)):
                 plan.switch(c, p)
                 plan.load = before
-
-
-def _holds(plan: State, key: tuple[str, int, float]) -> bool:
-    kind, index, threshold = key
-    if kind == "row":
-        return plan.load[index] >= threshold - 1e-9
-    return (plan.cells[index] if kind == "cell" else plan.volume[index]) <= threshold + 1e-9
 
 
 def tighten(problem: Problem, model: Model, solution: Solution, time_limit: float, began: float) -> Solution:
