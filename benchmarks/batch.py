@@ -235,6 +235,8 @@ def main() -> None:
         wall = statistics.median(t for t, _, _ in runs)
         cpu = statistics.median(c for _, _, c in runs)
         medians[f"local {size}"] = wall
+        print(f"[{time.strftime('%H:%M:%S')}] local {size:,}: wall {wall:,.1f} s, CPU {cpu:,.1f} s, "
+              f"peak {max(m for _, m, _ in runs) / 2**30:.2f} GB", file=sys.stderr, flush=True)
         rows.append((f"batch, local engine, {size:,} customers ({2 * size:,} requests; median of {repeat}"
                      + (f"; {args.workers} workers)" if args.workers else ")"),
                      f"{wall:,.1f} s", f"{2 * size / wall:,.0f}/s", f"{max(m for _, m, _ in runs) / 2**30:.2f} GB"))

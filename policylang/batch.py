@@ -589,6 +589,38 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
     return out
 
 
+def scatter_apart(policy: Policy, customers_path: str, ledger_path: str | None, requests_path: str,
+                  problems: Problems, folder: str, *, bucket_customers: int | None = None) -> Scattered:
+    """:func:`scatter` in a forked process of its own; the same result and bad rows.
+
+    Why: the scatter holds every customer id and request id (a request naming an unknown
+    customer, an id given twice), several hundred MB at a million customers. CPython keeps
+    memory it freed, and the deciding workers are forked from this process, so done here
+    that memory would stay for the whole run; in a process that ends it is given back
+    before the deciding starts."""
+    global _POLICY
+    import multiprocessing
+
+    _POLICY = policy
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            scattered, rows = pool.apply(_scatter_task, (customers_path, ledger_path, requests_path, folder,
+                                                         bucket_customers))
+    finally:
+        _POLICY = None
+    problems.rows.extend(rows)
+    return scattered
+
+
+def _scatter_task(customers_path: str, ledger_path: str | None, requests_path: str, folder: str,
+                  bucket_customers: int | None) -> tuple[Scattered, list[BadRow]]:
+    assert _POLICY is not None
+    problems = Problems()
+    scattered = scatter(_POLICY, customers_path, ledger_path, requests_path, problems, folder,
+                        bucket_customers=bucket_customers)
+    return scattered, problems.rows
+
+
 def bucket_work(policy: Policy, scattered: Scattered, bucket: int) -> tuple[Any, int]:
     """One bucket's work rows (a pyarrow table sorted by key, customer, kind, row) and how
     many of its customers are coupled. The rows of the coupled group (key
@@ -723,7 +755,14 @@ class BatchLoads:
         self.rules = list(rules)
         self.by_rule: dict[str, tuple[list[int], list[Contact]]] = {rule.name: ([], []) for rule in rules}
 
-    def add(self, contact: Contact, owner: str | None) -> None:
+    def add(self, contact: Contact, owner: str | None, *, at_end: bool = False) -> None:
+        """Count ``contact`` where its time puts it (after those at the same instant).
+
+        With ``at_end`` it is appended instead and :meth:`settle` must run before any
+        count: filling the counts from the ledger by inserting each contact in place
+        moved half the list each time (quadratic: at a million customers, with 300,000
+        contacts counted, the inserts alone took over a minute); a stable sort once keeps
+        the same order."""
         us = clock.micros(contact.at)
         for rule in self.rules:
             # a sent contact whose outcome the rule leaves out (11.3) is not counted by it:
@@ -732,9 +771,20 @@ class BatchLoads:
                 continue
             if rule.match.matches(contact.purpose, contact.channel, contact.team, owner):
                 times, contacts = self.by_rule[rule.name]
+                if at_end:
+                    times.append(us)
+                    contacts.append(contact)
+                    continue
                 at = bisect_right(times, us)
                 times.insert(at, us)
                 contacts.insert(at, contact)
+
+    def settle(self) -> None:
+        """Sort what :meth:`add` appended by time; contacts at one instant keep the order
+        they were added in (as inserting each after its equals would have put them)."""
+        for name, (times, contacts) in self.by_rule.items():
+            order = sorted(range(len(times)), key=times.__getitem__)
+            self.by_rule[name] = ([times[k] for k in order], [contacts[k] for k in order])
 
     def remove(self, contact: Contact) -> None:
         us = clock.micros(contact.at)
@@ -886,6 +936,20 @@ def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = 
 
 
 Fetch = Callable[[int, int], dict[str, list[Any]]]
+NAME_FIELDS = ("channel", "purpose", "team", "status", "outcome", "campaign", "event")
+
+
+def _shared_names(columns: dict[str, list[Any]], shared: dict[Any, Any]) -> dict[str, list[Any]]:
+    """``columns`` with each name (channel, team, ...) one shared object per value.
+
+    Why: Arrow hands out a new string per row, and the coupled group keeps the contacts
+    it counts and the ledger indexes of its cycles in progress for the whole run; at a
+    million customers those per-row copies of a handful of names were most of its memory."""
+    for name in NAME_FIELDS:
+        values = columns.get(name)
+        if values is not None:
+            columns[name] = list(map(shared.setdefault, values, values))
+    return columns
 
 
 @attrs.define
@@ -935,13 +999,13 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
                     loads.add(Contact(clock.instant(columns["at_us"][k]), columns["channel"][k],
                                       columns["purpose"][k], columns["team"][k], columns["status"][k],
                                       columns["outcome"][k], columns["campaign"][k], columns["id"][k], customer),
-                              columns["record"][k])
+                              columns["record"][k], at_end=True)
                 continue
             record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
             values = _customer(policy, record, memo)
             owner = _owner(policy, values.values)
             for contact in _history(columns, [k for k in positions if kinds[k] == LEDGER], customer).counted:
-                loads.add(contact, owner)
+                loads.add(contact, owner, at_end=True)
             mine = [k for k in positions if kinds[k] == REQUEST]
             requests = [Request(columns["team"][k], columns["channel"][k], columns["purpose"][k],
                                 clock.instant(columns["at_us"][k]), columns["campaign"][k], columns["priority"][k] or 0)
@@ -950,6 +1014,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
                                   [columns["row"][k] for k in mine], [columns["id"][k] for k in mine],
                                   (first + positions[0], first + positions[-1] + 1)))
         del columns
+    loads.settle()
     heap: list[tuple[Any, ...]] = []
 
     def push(number: int) -> None:
@@ -1211,8 +1276,10 @@ def _decide_task(bucket: int | None) -> int:
         work = sort_work(pa.concat_tables(parts))
         del parts
 
+        shared: dict[Any, Any] = {}
+
         def fetch(start: int, end: int) -> dict[str, list[Any]]:
-            return work.slice(start, end - start).to_pydict()  # type: ignore[no-any-return]
+            return _shared_names(work.slice(start, end - start).to_pydict(), shared)
 
         found: Iterable[Answer] = decide_coupled(_POLICY, fetch, chunks(work, column="customer"), explain)
     else:

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     """Decide, write, summarise; see EPILOG for the exit status."""
     import tempfile
 
-    from policylang.batch import Problems, Tally, prepare, run_files, scatter
+    from policylang.batch import Problems, Tally, prepare, run_files, scatter_apart
     from policylang.tables import file_format, write_table
 
     policy = load_policy(args.policy)
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         # the inputs are spilled by customer bucket beside the temporary files (TMPDIR)
         with tempfile.TemporaryDirectory(prefix="policylang-batch-") as folder:
-            scattered = scatter(policy, args.customers, args.ledger, args.requests, problems, folder)
+            scattered = scatter_apart(policy, args.customers, args.ledger, args.requests, problems, folder)
             if problems_out(problems, args.rejects):
                 return EXIT_BAD_INPUT
             with progress_bar(args, scattered.requests) as advance:
