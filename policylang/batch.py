@@ -166,13 +166,15 @@ def read_ledger(policy: Policy, path: str, problems: Problems) -> Any:
     return pa.Table.from_batches(list(ledger_batches(policy, path, problems)), schema=ledger_schema())
 
 
-def ledger_batches(policy: Policy, path: str, problems: Problems) -> Iterator[Any]:
+def ledger_batches(policy: Policy, path: str, problems: Problems,
+                   part: tuple[int, int, int] | None = None) -> Iterator[Any]:
     """Every valid ledger row, as pyarrow record batches of :data:`LEDGER_COLUMNS`, a
     chunk of the file at a time.
 
     Chunks of rows go through the columnar fast path of :mod:`policylang.ingest` (names
     checked per distinct value, instants a column at a time); a chunk it will not vouch for
-    is validated row by row, so every bad row is reported with its field.
+    is validated row by row, so every bad row is reported with its field. ``part``: only
+    that byte range of a JSON Lines file (:func:`policylang.tables.jsonl_parts`).
     """
     import pyarrow as pa
 
@@ -229,7 +231,7 @@ def ledger_batches(policy: Policy, path: str, problems: Problems) -> Iterator[An
                 out["event"].append(None)
         chunk.clear()
 
-    for number, row in read_rows(path):
+    for number, row in read_rows(path, part=part):
         if isinstance(row, InputError):
             problems.add(path, number, row)
             continue
@@ -437,12 +439,21 @@ class Scattered:
     buckets: int
     requests: int  # valid requests
     last_row: int  # the largest request row number (0 when there is none)
+    ledger_parts: int = 1  # the ledger was read in this many parts, each spilled on its own
 
     def path(self, part: str, bucket: int) -> str:
         return os.path.join(self.folder, f"{part}-{bucket}.arrow")
 
     def read(self, part: str, bucket: int, schema: Any) -> Any:
         return read_spill(self.path(part, bucket), schema)
+
+    def read_ledger(self, bucket: int) -> Any:
+        """A bucket's ledger rows, from every part the ledger was read in."""
+        import pyarrow as pa
+
+        if self.ledger_parts == 1:
+            return self.read("ledger", bucket, ledger_schema())
+        return pa.concat_tables([self.read(f"ledger{k}", bucket, ledger_schema()) for k in range(self.ledger_parts)])
 
 
 def read_spill(path: str, schema: Any) -> Any:
@@ -503,13 +514,17 @@ class Spill:
 
 @few_collections()
 def scatter(policy: Policy, customers_path: str, ledger_path: str | None, requests_path: str, problems: Problems,
-            folder: str, *, bucket_customers: int | None = None) -> Scattered:
+            folder: str, *, bucket_customers: int | None = None, workers: int | None = None) -> Scattered:
     """Read and validate the three inputs a chunk at a time into per-bucket Arrow files in
     ``folder``; bad rows go to ``problems``. What stays in memory is a set of customer ids
     (and the request ids, to find one given twice), never the rows.
 
     A request whose customer has no (valid) record, or whose customer's ledger has a bad
     row, is refused too: deciding it would silently use a wrong record or ledger.
+
+    A JSON Lines ledger of :data:`PART_BYTES` or more (most of the input: ten rows a
+    customer) is read in parts on ``workers`` forked processes (default: every core),
+    each validating and spilling its own byte range (:func:`_ledger_parts`).
     """
     import pyarrow as pa
 
@@ -547,10 +562,17 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
     spill.close()
     if ledger_path is not None:
         before = len(problems.rows)
-        spill = Spill(out, "ledger", ledger_schema())
-        for batch in ledger_batches(policy, ledger_path, problems):
-            spill.write(batch, batch.column("customer").to_pylist())
-        spill.close()
+        parts = _ledger_parts(ledger_path, workers)
+        if len(parts) > 1:
+            out.ledger_parts = len(parts)
+            for found_bad in _on_processes(policy, _ledger_part_task, [(ledger_path, part, out, k)
+                                                                  for k, part in enumerate(parts)]):
+                problems.rows.extend(found_bad)  # the parts in file order: the bad rows in row order
+        else:
+            spill = Spill(out, "ledger", ledger_schema())
+            for batch in ledger_batches(policy, ledger_path, problems):
+                spill.write(batch, batch.column("customer").to_pylist())
+            spill.close()
         for bad in problems.rows[before:]:
             if bad.data and isinstance(bad.data.get("customer"), str):
                 bad_customers.add(bad.data["customer"])
@@ -590,7 +612,8 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
 
 
 def scatter_apart(policy: Policy, customers_path: str, ledger_path: str | None, requests_path: str,
-                  problems: Problems, folder: str, *, bucket_customers: int | None = None) -> Scattered:
+                  problems: Problems, folder: str, *, bucket_customers: int | None = None,
+                  workers: int | None = None) -> Scattered:
     """:func:`scatter` in a forked process of its own; the same result and bad rows.
 
     Why: the scatter holds every customer id and request id (a request naming an unknown
@@ -598,27 +621,92 @@ def scatter_apart(policy: Policy, customers_path: str, ledger_path: str | None, 
     memory it freed, and the deciding workers are forked from this process, so done here
     that memory would stay for the whole run; in a process that ends it is given back
     before the deciding starts."""
-    global _POLICY
-    import multiprocessing
-
-    _POLICY = policy
-    try:
-        with multiprocessing.get_context("fork").Pool(1) as pool:
-            scattered, rows = pool.apply(_scatter_task, (customers_path, ledger_path, requests_path, folder,
-                                                         bucket_customers))
-    finally:
-        _POLICY = None
+    [(scattered, rows)] = _on_processes(policy, _scatter_task, [(customers_path, ledger_path, requests_path, folder,
+                                                                  bucket_customers, workers)])
     problems.rows.extend(rows)
-    return scattered
+    return scattered  # type: ignore[no-any-return]
 
 
 def _scatter_task(customers_path: str, ledger_path: str | None, requests_path: str, folder: str,
-                  bucket_customers: int | None) -> tuple[Scattered, list[BadRow]]:
+                  bucket_customers: int | None, workers: int | None) -> tuple[Scattered, list[BadRow]]:
     assert _POLICY is not None
     problems = Problems()
     scattered = scatter(_POLICY, customers_path, ledger_path, requests_path, problems, folder,
-                        bucket_customers=bucket_customers)
+                        bucket_customers=bucket_customers, workers=workers)
     return scattered, problems.rows
+
+
+PART_BYTES = 64 << 20  # a JSON Lines ledger this large or larger is read in parts, in parallel
+
+
+def _ledger_parts(path: str, workers: int | None) -> list[tuple[int, int, int] | None]:
+    """The parts a ledger is read in: byte ranges of a large JSON Lines file, one a
+    worker; else the whole file (``[None]``). Why only there: the scatter was one process
+    (at a million customers, about a third of the run's wall time with the other core idle)
+    and the ledger is most of its rows; JSON Lines can be cut at any line's end."""
+    from policylang.tables import file_format, jsonl_parts
+
+    count = workers or os.cpu_count() or 1
+    if count < 2 or not os.path.isfile(path) or file_format(path) != "jsonl" or os.path.getsize(path) < PART_BYTES:
+        return [None]
+    return list(jsonl_parts(path, count)) or [None]
+
+
+def _ledger_part_task(path: str, part: tuple[int, int, int], out: Scattered, number: int) -> list[BadRow]:
+    """Validate and spill one part of the ledger (to ``ledger{number}-{bucket}``); its bad rows."""
+    assert _POLICY is not None
+    problems = Problems()
+    spill = Spill(out, f"ledger{number}", ledger_schema())
+    with few_collections():
+        for batch in ledger_batches(_POLICY, path, problems, part):
+            spill.write(batch, batch.column("customer").to_pylist())
+    spill.close()
+    return problems.rows
+
+
+def _on_processes(policy: Policy, task: Callable[..., Any], arguments: list[tuple[Any, ...]]) -> list[Any]:
+    """``task(*a)`` for each of ``arguments``, each on a forked process of its own (not a
+    pool's: a pool's workers may not fork, and the scatter runs in one); the results in
+    the order given. An exception in a task is raised here."""
+    global _POLICY
+    import multiprocessing
+    import pickle
+    import tempfile
+
+    context = multiprocessing.get_context("fork")
+    saved, _POLICY = _POLICY, policy
+    with tempfile.TemporaryDirectory(prefix="policylang-task-") as folder:
+        try:
+            processes = [context.Process(target=_task_to_file, args=(task, a, os.path.join(folder, str(k))))
+                         for k, a in enumerate(arguments)]
+            for process in processes:
+                process.start()
+            for process in processes:
+                process.join()
+        finally:
+            _POLICY = saved
+        results = []
+        for k, process in enumerate(processes):
+            path = os.path.join(folder, str(k))
+            if not os.path.exists(path):
+                raise RuntimeError(f"a worker process ended with exit status {process.exitcode} and no result")
+            with open(path, "rb") as handle:
+                failed, value = pickle.load(handle)
+            if failed:
+                raise value
+            results.append(value)
+    return results
+
+
+def _task_to_file(task: Callable[..., Any], arguments: tuple[Any, ...], path: str) -> None:
+    import pickle
+
+    try:
+        result: tuple[bool, Any] = (False, task(*arguments))
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        result = (True, exc)
+    with open(path, "wb") as handle:
+        pickle.dump(result, handle)
 
 
 def bucket_work(policy: Policy, scattered: Scattered, bucket: int) -> tuple[Any, int]:
@@ -631,7 +719,7 @@ def bucket_work(policy: Policy, scattered: Scattered, bucket: int) -> tuple[Any,
     import pyarrow.compute as pc
 
     people = scattered.read("customers", bucket, customer_schema())
-    ledger = scattered.read("ledger", bucket, ledger_schema())
+    ledger = scattered.read_ledger(bucket)
     asks = scattered.read("requests", bucket, request_schema())
     records = {ident: (row, record) for ident, row, record in zip(
         people.column("id").to_pylist(), people.column("row").to_pylist(), people.column("record").to_pylist(),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,33 @@ def row_span(file: str, row: int, width: int = 1) -> Span:
     return Span(file, row, 1, row, 1 + width)
 
 
-def read_rows(path: str, *, kinds: Mapping[str, str] | None = None) -> Iterator[tuple[int, Row | InputError]]:
+def jsonl_parts(path: str, parts: int) -> list[tuple[int, int, int]]:
+    """``path`` (JSON Lines) cut into about ``parts`` byte ranges that end at a line's end,
+    as (start, end, number of the range's first line), so that each can be read on its own
+    (:func:`read_rows` with ``part``) and still number its rows as the whole file does."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as handle:
+        for k in range(1, parts):
+            handle.seek(max(cuts[-1], size * k // parts))
+            handle.readline()  # to the end of the line the cut fell in
+            cuts.append(handle.tell())
+        cuts.append(size)
+        out, line, at = [], 1, 0
+        for start, end in zip(cuts, cuts[1:], strict=False):
+            if end <= start:
+                continue
+            handle.seek(at)
+            while at < start:  # the lines before this range, counted a block at a time
+                block = handle.read(min(1 << 24, start - at))
+                line += block.count(b"\n")
+                at += len(block)
+            out.append((start, end, line))
+    return out
+
+
+def read_rows(path: str, *, kinds: Mapping[str, str] | None = None,
+              part: tuple[int, int, int] | None = None) -> Iterator[tuple[int, Row | InputError]]:
     """(row number, row) for every row of ``path``; a row that cannot even be parsed comes
     as its :class:`InputError` (reading goes on, so every bad row can be reported).
 
@@ -58,15 +84,19 @@ def read_rows(path: str, *, kinds: Mapping[str, str] | None = None) -> Iterator[
         raise InputError(f"{path}: no such file", Span.point(path, 1, 1))
     kind = file_format(path)
     if kind == "jsonl":
-        return _jsonl_rows(path)
+        return _jsonl_rows(path, *(part or (0, None, 1)))
+    assert part is None, "only JSON Lines is read in parts"
     if kind == "csv":
         return _csv_rows(path, dict(kinds or {}))
     return _parquet_rows(path)
 
 
-def _jsonl_rows(path: str) -> Iterator[tuple[int, Row | InputError]]:
+def _jsonl_rows(path: str, start: int = 0, end: int | None = None,
+                first: int = 1) -> Iterator[tuple[int, Row | InputError]]:
     with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
+        handle.seek(start)
+        lines: Iterable[bytes] = handle if end is None else _up_to(handle, end - start)
+        for number, line in enumerate(lines, start=first):
             if not line.strip():
                 continue
             try:
@@ -78,6 +108,15 @@ def _jsonl_rows(path: str) -> Iterator[tuple[int, Row | InputError]]:
                 yield number, InputError("each line must be a JSON object", row_span(path, number))
                 continue
             yield number, obj
+
+
+def _up_to(handle: Any, size: int) -> Iterator[bytes]:
+    """The lines of ``handle`` from where it is, ``size`` bytes of them (ending at a line's end)."""
+    for line in handle:
+        yield line
+        size -= len(line)
+        if size <= 0:
+            return
 
 
 def _csv_rows(path: str, kinds: dict[str, str]) -> Iterator[tuple[int, Row | InputError]]:

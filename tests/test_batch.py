@@ -276,3 +276,45 @@ def test_many_buckets_equal_one(tmp_path: Path, fmt: str) -> None:
         assert outputs[0] == outputs[1] == outputs[2]
     else:
         assert outputs[0].equals(outputs[1]) and outputs[0].equals(outputs[2])
+
+
+def test_ledger_read_in_parts_equals_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSON Lines ledger read in byte ranges on several processes (what a large one
+    gets) spills the same rows, reports the same bad rows in the same (row) order, and
+    the batch writes the very file the one-process read gives; a part that fails is an
+    error of the run, as it is read whole."""
+    import policylang.batch as batch
+
+    policy = compile_policy(TIGHT, "tight.pol")
+    paths = batch_data.write_all(str(tmp_path), 300, "jsonl", start=dt.date(2026, 10, 23), seed=5)
+    lines = Path(paths["ledger"]).read_bytes().splitlines(keepends=True)
+    # bad rows spread through the file (each part gets some): unparsable, unknown channel, blank
+    for at in (5, 777, 1500, 2222, 2900):
+        lines.insert(at, b"{not json\n" if at % 2 else b'{"customer": "c0000001", "at": "2026-10-01T00:00:00Z", '
+                     b'"channel": "pigeon", "purpose": "marketing", "team": "growth"}\n')
+    lines.insert(1000, b"\n")
+    Path(paths["ledger"]).write_bytes(b"".join(lines))
+    outputs, reports = [], []
+    for name, workers in (("whole", 1), ("parts", 3), ("many", 11)):
+        monkeypatch.setattr(batch, "PART_BYTES", 0)
+        folder = tmp_path / f"spill-{name}"
+        folder.mkdir()
+        problems = batch.Problems()
+        scattered = batch.scatter_apart(policy, paths["customers"], paths["ledger"], paths["requests"], problems,
+                                        str(folder), bucket_customers=40, workers=workers)
+        assert scattered.ledger_parts == workers
+        reports.append([(b.file, b.row, b.field, b.message) for b in problems.rows])
+        problems.rows.clear()
+        out = tmp_path / f"out-{name}.jsonl"
+        batch.run_files(policy, scattered, str(out), workers=2)
+        outputs.append(out.read_bytes())
+    assert len(reports[0]) == 5 + sum(1 for r in reports[0] if "has a bad row" in r[3]) > 5
+    assert [r[1] for r in reports[0][:5]] == sorted(r[1] for r in reports[0][:5])
+    assert reports[0] == reports[1] == reports[2]
+    assert outputs[0] == outputs[1] == outputs[2]
+    Path(paths["ledger"]).write_bytes(b"".join(lines[:3000]))
+    monkeypatch.setattr(batch, "ledger_batches", None)  # every part fails: raised in the parent
+    (tmp_path / "spill-failed").mkdir()
+    with pytest.raises(TypeError):
+        batch.scatter_apart(policy, paths["customers"], paths["ledger"], paths["requests"], batch.Problems(),
+                            str(tmp_path / "spill-failed"), workers=2)

@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         # the inputs are spilled by customer bucket beside the temporary files (TMPDIR)
         with tempfile.TemporaryDirectory(prefix="policylang-batch-") as folder:
-            scattered = scatter_apart(policy, args.customers, args.ledger, args.requests, problems, folder)
+            scattered = scatter_apart(policy, args.customers, args.ledger, args.requests, problems, folder,
+                                      workers=args.workers)
             if problems_out(problems, args.rejects):
                 return EXIT_BAD_INPUT
             with progress_bar(args, scattered.requests) as advance:
