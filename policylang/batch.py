@@ -1363,6 +1363,7 @@ def _decide_task(bucket: int | None) -> int:
         parts = [scattered.read("coupled", b, work_schema()) for b in range(scattered.buckets)]
         work = sort_work(pa.concat_tables(parts))
         del parts
+        pa.default_memory_pool().release_unused()  # the sort's copies: this task holds on for long
 
         shared: dict[Any, Any] = {}
 
