@@ -867,6 +867,12 @@ class BatchLoads:
                 times.insert(at, us)
                 contacts.insert(at, contact)
 
+    def extend(self, rule: CapRule, times: Sequence[int], contacts: Sequence[Contact]) -> None:
+        """Append contacts ``rule`` counts (as :meth:`add` with ``at_end``: :meth:`settle` follows)."""
+        mine = self.by_rule[rule.name]
+        mine[0].extend(times)
+        mine[1].extend(contacts)
+
     def settle(self) -> None:
         """Sort what :meth:`add` appended by time; contacts at one instant keep the order
         they were added in (as inserting each after its equals would have put them)."""
@@ -1068,6 +1074,16 @@ def _decide_coupled(policy: Policy, columns: dict[str, list[Any]], explain: bool
     return list(decide_coupled(policy, fetch, [(0, size)] if size else [], explain))
 
 
+def _capacity_counted(history: History, rules: Sequence[CapRule],
+                      owner: str | None) -> Iterator[tuple[CapRule, tuple[list[int], Sequence[Contact]]]]:
+    """Each capacity rule and what it counts of a customer's ledger: the instants and the
+    contacts (the index's own objects, in time order), as :meth:`BatchLoads.add` would
+    take them; only those contacts are made (making every contact of the ledger was a
+    seventh of the coupled group's time)."""
+    for rule in rules:
+        yield rule, history.matching(rule.match, owner, drop=rule.not_counted)
+
+
 def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]], explain: bool) -> Iterator[Answer]:
     """The coupled group: the customers' cycles merged by time, capacity counted across them.
 
@@ -1092,8 +1108,10 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
             record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
             values = _customer(policy, record, memo)
             owner = _owner(policy, values.values)
-            for contact in _history(columns, [k for k in positions if kinds[k] == LEDGER], customer).counted:
-                loads.add(contact, owner, at_end=True)
+            history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
+            for rule, (times, contacts) in _capacity_counted(history, loads.rules, owner):
+                loads.extend(rule, times, contacts)
+            del history
             mine = [k for k in positions if kinds[k] == REQUEST]
             requests = [Request(columns["team"][k], columns["channel"][k], columns["purpose"][k],
                                 clock.instant(columns["at_us"][k]), columns["campaign"][k], columns["priority"][k] or 0)
@@ -1130,7 +1148,8 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
             # the cycle's own index must hand out the very contacts the counts hold (a
             # decision leaves out the contacts it would displace by identity): swap the
             # equal ones counted in the first pass for this index's, in place
-            loads.replace(list(history.counted))
+            loads.replace(list({id(c): c for _, (_, contacts) in _capacity_counted(history, loads.rules, waiting.owner)
+                                for c in contacts}.values()))
             waiting.cycle = Cycle(policy, waiting.values, waiting.requests, history, grant_ids=waiting.ids)
         index = waiting.order[waiting.step]
         waiting.step += 1
