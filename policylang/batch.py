@@ -37,6 +37,7 @@ import re
 import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from operator import itemgetter, methodcaller
 from typing import Any, TypeVar
 
@@ -973,18 +974,23 @@ def _customer(policy: Policy, record: str, memo: Records) -> Customer:
     return Customer(str(ident), dict(found))
 
 
-def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: list[int],
-             memo: Records | None = None) -> Pending:
+def _requests(columns: dict[str, list[Any]], mine: list[int]) -> list[Request]:
+    return [Request(columns["team"][k], columns["channel"][k], columns["purpose"][k], clock.instant(columns["at_us"][k]),
+                    columns["campaign"][k], columns["priority"][k] or 0)
+            for k in mine]
+
+
+def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: Sequence[int],
+             memo: Records | None = None, made: Callable[[History], None] | None = None) -> Pending:
+    """A customer's cycle from its work rows (``made`` is shown its ledger index first)."""
     kinds = columns["kind"]
     record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
     customer_record = _customer(policy, record, {} if memo is None else memo)
     history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
+    if made is not None:
+        made(history)
     mine = [k for k in positions if kinds[k] == REQUEST]
-    requests = [
-        Request(columns["team"][k], columns["channel"][k], columns["purpose"][k], clock.instant(columns["at_us"][k]),
-                columns["campaign"][k], columns["priority"][k] or 0)
-        for k in mine
-    ]
+    requests = _requests(columns, mine)
     ids = [columns["id"][k] for k in mine]
     cycle = Cycle(policy, customer_record, requests, history, grant_ids=ids)
     return Pending(customer, customer_record, cycle, [columns["row"][k] for k in mine], ids)
@@ -1046,21 +1052,20 @@ def _shared_names(columns: dict[str, list[Any]], shared: dict[Any, Any]) -> dict
     return columns
 
 
-@attrs.define
+@attrs.define(slots=True)
 class Waiting:
-    """A coupled customer before and while its cycle runs: what orders its requests in the
-    merge, and where its rows are (its cycle and ledger index are built at its first
-    request and dropped after its last, so the group holds few at once)."""
+    """A coupled customer before and while its cycle runs.
+
+    Before its first request only what orders its requests in the merge is held, as
+    numbers, and where its rows are; its record, requests, ledger index and cycle are
+    made from its rows at its first request and dropped after its last, so the group
+    holds a few small tuples per customer and only the cycles in progress as objects."""
 
     customer: str
-    values: Customer
     owner: str | None
-    requests: list[Request]
-    order: list[int]
-    rows: list[int]
-    ids: list[str]
-    span: tuple[int, int]
-    cycle: Cycle | None = None
+    span: tuple[int, int]  # its rows, for ``fetch``
+    steps: tuple[tuple[int, int, int, int], ...]  # each request, in arbitration order: (at_us, rank, -priority, row)
+    pending: Pending | None = None  # its record, cycle, rows and ids, while its cycle runs
     step: int = 0
 
 
@@ -1084,13 +1089,24 @@ def _capacity_counted(history: History, rules: Sequence[CapRule],
         yield rule, history.matching(rule.match, owner, drop=rule.not_counted)
 
 
+def _swap_in(loads: BatchLoads, owner: str | None, history: History) -> None:
+    """Count a cycle's own contacts in place of the equal ones the first pass counted.
+
+    Why: the cycle's index must hand out the very contacts the counts hold (a decision
+    leaves out the contacts it would displace by identity); each goes where its equal
+    was, so the order of contacts at one instant stays as it was."""
+    loads.replace(list({id(c): c for _, (_, contacts) in _capacity_counted(history, loads.rules, owner)
+                        for c in contacts}.values()))
+
+
 def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]], explain: bool) -> Iterator[Answer]:
     """The coupled group: the customers' cycles merged by time, capacity counted across them.
 
     Its rows (sorted by customer, kind, row) are read through ``fetch(start, end)``, a span
     of whole customers at a time (``spans``), twice: once to fill the counts and order the
-    requests, once per customer when its first request comes up. So only the counts, each
-    customer's requests and the cycles in progress are held, not the group's rows."""
+    requests, once per customer when its first request comes up. So only the counts, a
+    few numbers per customer (:class:`Waiting`) and the cycles in progress are held, not
+    the group's rows."""
     loads = BatchLoads(capacity_rules(policy))
     cycles: list[Waiting | None] = []
     memo: Records = {}
@@ -1106,19 +1122,17 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
                               columns["record"][k], at_end=True)
                 continue
             record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-            values = _customer(policy, record, memo)
-            owner = _owner(policy, values.values)
+            owner = _owner(policy, _customer(policy, record, memo).values)
             history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
             for rule, (times, contacts) in _capacity_counted(history, loads.rules, owner):
                 loads.extend(rule, times, contacts)
             del history
             mine = [k for k in positions if kinds[k] == REQUEST]
-            requests = [Request(columns["team"][k], columns["channel"][k], columns["purpose"][k],
-                                clock.instant(columns["at_us"][k]), columns["campaign"][k], columns["priority"][k] or 0)
-                        for k in mine]
-            cycles.append(Waiting(customer, values, owner, requests, arbitration_order(policy, owner, requests),
-                                  [columns["row"][k] for k in mine], [columns["id"][k] for k in mine],
-                                  (first + positions[0], first + positions[-1] + 1)))
+            requests = _requests(columns, mine)
+            steps = tuple((columns["at_us"][mine[index]], policy.rank(requests[index].team, owner),
+                           -requests[index].priority, columns["row"][mine[index]])
+                          for index in arbitration_order(policy, owner, requests))
+            cycles.append(Waiting(customer, owner, (first + positions[0], first + positions[-1] + 1), steps))
         del columns
     loads.settle()
     heap: list[tuple[Any, ...]] = []
@@ -1126,11 +1140,9 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
     def push(number: int) -> None:
         waiting = cycles[number]
         assert waiting is not None
-        if waiting.step < len(waiting.order):
-            index = waiting.order[waiting.step]
-            request = waiting.requests[index]
-            heapq.heappush(heap, (clock.micros(request.at), policy.rank(request.team, waiting.owner), -request.priority,
-                                  waiting.customer, waiting.rows[index], number))
+        if waiting.step < len(waiting.steps):
+            at_us, rank, priority, row = waiting.steps[waiting.step]
+            heapq.heappush(heap, (at_us, rank, priority, waiting.customer, row, number))
         else:
             cycles[number] = None  # done: its cycle and ledger index go
 
@@ -1140,26 +1152,20 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
         number = heapq.heappop(heap)[-1]
         waiting = cycles[number]
         assert waiting is not None
-        if waiting.cycle is None:
+        if waiting.pending is None:
             columns = fetch(*waiting.span)
-            history = _history(columns, [k for k, kind in enumerate(columns["kind"]) if kind == LEDGER],
-                               waiting.customer)
+            waiting.pending = _pending(policy, columns, waiting.customer, range(len(columns["kind"])), memo,
+                                       partial(_swap_in, loads, waiting.owner))
             del columns
-            # the cycle's own index must hand out the very contacts the counts hold (a
-            # decision leaves out the contacts it would displace by identity): swap the
-            # equal ones counted in the first pass for this index's, in place
-            loads.replace(list({id(c): c for _, (_, contacts) in _capacity_counted(history, loads.rules, waiting.owner)
-                                for c in contacts}.values()))
-            waiting.cycle = Cycle(policy, waiting.values, waiting.requests, history, grant_ids=waiting.ids)
-        index = waiting.order[waiting.step]
+        pending = waiting.pending
+        index = pending.cycle.order[waiting.step]
         waiting.step += 1
-        decision = waiting.cycle.decide(index, explain=explain, loads=loads)
+        decision = pending.cycle.decide(index, explain=explain, loads=loads)
         if decision.allowed:
             for contact in decision.displaces:
                 loads.remove(contact)
-            loads.add(grant(decision.request, waiting.ids[index]), waiting.owner)
-        yield answer(Pending(waiting.customer, waiting.values, waiting.cycle, waiting.rows, waiting.ids),
-                     index, decision, explain)
+            loads.add(grant(decision.request, pending.ids[index]), waiting.owner)
+        yield answer(pending, index, decision, explain)
         push(number)
 
 
