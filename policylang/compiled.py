@@ -30,7 +30,6 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
-
     from typing import Any
 
     from policylang.rules import Policy
@@ -153,10 +152,10 @@ def _store(entry: Path, policy: Policy) -> None:
         os.replace(temporary, entry)  # whole or not at all, for a concurrent reader
         _prune(entry.parent)
     except OSError:  # a read-only home, a full disk: no cache, same answers
-        try:
+        import contextlib
+
+        with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _prune(folder: Path) -> None:
@@ -192,10 +191,10 @@ def remember_check(policy: Policy, text: str, source: str, line: str) -> None:
             stream.write(CHECKED_HEADER + line)
         os.replace(temporary, entry)
     except (OSError, UnicodeError):  # no cache, same answers
-        try:
+        import contextlib
+
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass
 
 
 def cached_check(paths: list[str]) -> list[str] | None:
