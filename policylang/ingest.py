@@ -43,6 +43,7 @@ from policylang.inputs import (
     customer_from_json,
     entry_from_json,
     load_json,
+    parse_instant,
     request_from_json,
     where,
 )
@@ -377,8 +378,15 @@ def _fast_decide(policy: Policy, document: bytes | str, file: str, explain: bool
 # the names are checked, unknown fields refused and the entries built in C, in less time than
 # ``json.loads`` takes to build dicts. Anything it refuses (a wrong name, a number where a
 # text belongs, a void line) sends the document to the validating path for the positioned
-# error. The customer and the request are small: they are kept as raw JSON slices and parsed
-# as ``inputs.strict_json`` parses them (by orjson where that is provably the same answer).
+# error. The request is a struct too; the customer is kept as a raw JSON slice (its validated
+# form is cached per policy by its bytes) and parsed as ``inputs.strict_json`` parses it.
+#
+# A field a line leaves out holds ABSENT, a text no decoded value can equal (a raw control
+# character is not JSON, and the fast path takes no backslash escapes): counting a text in a
+# column is a C loop that mostly compares identities, where counting msgspec.UNSET made
+# Python compare every name with it.
+
+ABSENT = "\x00"
 
 
 @attrs.frozen(slots=True)
@@ -406,30 +414,41 @@ def schema(policy: Policy) -> Schema | None:
         return None
     from typing import Literal, Union
 
-    unset = msgspec.UnsetType
     vocabulary = policy.vocabulary
 
     def names_of(kind: str, *extra: Any) -> Any:
         pool = tuple(vocabulary.get(kind, ()))
-        return Union[(Literal[pool], *extra, unset)] if pool else Union[(*extra, unset)]  # noqa: UP007
+        if pool:
+            return Union[(Literal[pool], *extra)]  # noqa: UP007
+        return Union[(*extra, msgspec.UnsetType)]  # noqa: UP007 - no name declared: any value given is refused
 
-    text: Any = Union[str, None, unset]  # noqa: UP007
+    text: Any = Union[str, None]  # noqa: UP007
     line = msgspec.defstruct("LedgerLine", [
         ("at", str),
-        ("channel", names_of("channels"), msgspec.UNSET),
-        ("purpose", names_of("purposes"), msgspec.UNSET),
-        ("team", names_of("teams"), msgspec.UNSET),
-        ("status", Union[Literal[CONTACT_STATUSES], unset], msgspec.UNSET),  # noqa: UP007
-        ("outcome", names_of("outcomes", None), msgspec.UNSET),
-        ("campaign", text, msgspec.UNSET),
-        ("id", text, msgspec.UNSET),
-        ("customer", text, msgspec.UNSET),
-        ("event", names_of("events"), msgspec.UNSET),
+        ("channel", names_of("channels"), ABSENT),
+        ("purpose", names_of("purposes"), ABSENT),
+        ("team", names_of("teams"), ABSENT),
+        ("status", Literal[CONTACT_STATUSES], ABSENT),
+        ("outcome", names_of("outcomes", None), ABSENT),
+        ("campaign", text, ABSENT),
+        ("id", text, ABSENT),
+        ("customer", text, ABSENT),
+        ("event", names_of("events"), ABSENT),
+    ], forbid_unknown_fields=True, gc=False)
+    request = msgspec.defstruct("RequestPart", [
+        ("team", names_of("teams")),
+        ("channel", names_of("channels")),
+        ("purpose", names_of("purposes")),
+        ("at", str),
+        ("campaign", Union[str, list[str], None], ABSENT),  # noqa: UP007
+        ("priority", int, ABSENT),
+        ("id", text, ABSENT),
+        ("customer", text, ABSENT),  # read by no rule; any other JSON value goes to the validating path
     ], forbid_unknown_fields=True, gc=False)
     document = msgspec.defstruct("Document", [
         ("customer", msgspec.Raw),
-        ("request", msgspec.Raw),
-        ("ledger", Union[list[line], unset], msgspec.UNSET),  # type: ignore[valid-type]  # noqa: UP007
+        ("request", request),
+        ("ledger", Union[list[line], msgspec.UnsetType], msgspec.UNSET),  # type: ignore[valid-type]  # noqa: UP007
     ], forbid_unknown_fields=True, gc=False)
     found = cache["ingest-schema"] = Schema(
         msgspec.json.Decoder(document), msgspec.json.Decoder(list[line]),  # type: ignore[valid-type]
@@ -460,63 +479,74 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
-def line_columns(lines: list[Any]) -> tuple[Columns, int]:
+def line_columns(lines: list[Any], nulls: bool = True) -> tuple[Columns, int]:
     """Contact columns, instants, events and the number of string tokens of decoded ledger
     lines (structs of :func:`schema`); raises :class:`_Slow` for anything the structs do not
     settle (a contact without a channel, an event with contact fields, an unusual instant).
+    ``nulls=False`` promises that no line holds a ``null`` (the text has none).
     """
     if not lines:
         return ({}, [], {}, 0), 0
     if len(lines) < 1000:  # too few tuples for the collector to matter
-        return _line_columns(lines)
+        return _line_columns(lines, nulls)
     with _no_collection():
-        return _line_columns(lines)
+        return _line_columns(lines, nulls)
 
 
-def _line_columns(lines: list[Any]) -> tuple[Columns, int]:
+_CONTACT_ONLY = ("channel", "purpose", "team", "status", "outcome", "campaign")
+_NULLABLE = ("outcome", "campaign", "id", "customer")
+
+
+def _line_columns(lines: list[Any], nulls: bool) -> tuple[Columns, int]:
     import msgspec
 
-    unset = msgspec.UNSET
     size = len(lines)
     # One tuple per line, transposed: every column in two passes of C.
-    at, channel, purpose, team, status, outcome, campaign, ident, customer, event = zip(
-        *map(msgspec.structs.astuple, lines), strict=True)
-    given = {"channel": channel, "purpose": purpose, "team": team, "status": status, "outcome": outcome,
-             "campaign": campaign, "id": ident, "customer": customer}
-    strings = size  # every line has `at`, a key and a text
-    absent: dict[str, int] = {}
-    for name, column in (*given.items(), ("event", event)):
-        # Every field given is a key token, and a value token unless null. (A set first: a
-        # count compares every value with UNSET or None, several times slower than hashing.)
-        seen = set(column)
-        absent[name] = column.count(unset) if unset in seen else 0
-        strings += 2 * (size - absent[name]) - (column.count(None) if None in seen else 0)
-    strings += size
+    at, *rest = zip(*map(msgspec.structs.astuple, lines), strict=True)
+    given = dict(zip(LINE_FIELDS[1:], rest, strict=True))
+    absent = {name: column.count(ABSENT) for name, column in given.items()}
+    # Every line has `at` (a key and a text); every other field given is a key token, and
+    # a value token unless null.
+    strings = 2 * size + 2 * sum(size - missing for missing in absent.values())
+    if nulls:
+        for name in _NULLABLE:
+            column = given[name]
+            if absent[name] != size and None in set(column):
+                strings -= column.count(None)
     try:
         moments = fast_moments(list(at))
     except ValueError:  # a date like 02-30
         raise _Slow from None
     events: dict[str, list[int]] = {}
-    given_all = given
-    if absent["event"] != size:  # some lines are events
-        flags = list(map(is_, event, repeat(unset)))
-        happened = list(map(not_, flags))
-        for name in ("channel", "purpose", "team", "status", "outcome", "campaign"):
-            if set(compress(given[name], happened)) != {unset}:
+    happened_count = size - absent.pop("event")
+    event = given.pop("event")
+    contacts = size - happened_count
+    if happened_count:  # some lines are events
+        for name in _CONTACT_ONLY:
+            if absent[name] < happened_count:
                 raise _Slow  # an event line with contact fields: the validating path says which
+        flags = list(map(is_, event, repeat(ABSENT)))
+        happened = list(map(not_, flags))
+        for name in _CONTACT_ONLY:
+            if absent[name] != size and set(compress(given[name], happened)) != {ABSENT}:
+                raise _Slow
         for kind, us in zip(compress(event, happened), epoch_micros(list(compress(moments, happened))), strict=True):
             events.setdefault(kind, []).append(us)
-        moments = list(compress(moments, flags))
-        if not moments:
+        if not contacts:
             return ({}, [], events, 0), strings
-        given = {name: tuple(compress(column, flags)) for name, column in given.items()}
-        # what the contact lines leave out: all but what the event lines leave out
+        moments = list(compress(moments, flags))
+        for name in _CONTACT_ONLY:
+            absent[name] -= happened_count  # every event line leaves them out (checked above)
         for name in ("id", "customer"):
-            absent[name] -= sum(map(is_, compress(given_all[name], happened), repeat(unset)))
-        for name in ("channel", "purpose", "team", "status", "outcome", "campaign"):
-            absent[name] -= size - len(moments)  # every event line leaves them out (checked above)
+            if absent[name] != size:
+                absent[name] = (column := tuple(compress(given[name], flags))).count(ABSENT)
+                given[name] = column
+            else:
+                absent[name] = contacts
+        for name in _CONTACT_ONLY:
+            if absent[name] != contacts:
+                given[name] = tuple(compress(given[name], flags))
     columns: dict[str, list[Any]] = {}
-    contacts = len(moments)
     for name, column in given.items():
         missing = absent[name]
         if not missing:
@@ -524,7 +554,7 @@ def _line_columns(lines: list[Any]) -> tuple[Columns, int]:
         elif name in ("channel", "purpose", "team"):
             raise _Slow  # a contact without one of them
         elif missing != contacts:  # else the default for every contact
-            fill = {unset: "sent" if name == "status" else None}
+            fill = {ABSENT: "sent" if name == "status" else None}
             columns[name] = list(map(fill.get, column, column))
     columns["at"] = moments  # converted a shape at a time, when a rule needs them
     return (columns, None, events, 0), strings
@@ -538,6 +568,40 @@ def strict_data(data: bytes) -> object:
 
         found = strict_json(data.decode("utf-8"))
     return found
+
+
+def _request(part: Any, file: str) -> tuple[Request, int]:
+    """The request of a typed document (a struct of :func:`schema`) and its string tokens,
+    as :func:`policylang.inputs.request_from_json` reads it; :class:`_Slow` where it would
+    refuse it (the validating path then says why)."""
+    tokens = 8  # team, channel, purpose and at: a key and a text each
+    campaign = part.campaign
+    if campaign is ABSENT:
+        campaign = None
+    elif campaign is None:
+        tokens += 1
+    elif type(campaign) is str:
+        tokens += 2
+    else:  # 11.3: a list of texts; a list of one is that text
+        if not campaign:
+            raise _Slow
+        tokens += 1 + len(campaign)
+        names = tuple(dict.fromkeys(campaign))
+        campaign = names[0] if len(names) == 1 else names
+    priority = part.priority
+    if priority is ABSENT:
+        priority = 0
+    else:
+        tokens += 1
+    for value in (part.id, part.customer):
+        if value is not ABSENT:
+            tokens += 1 if value is None else 2
+    try:
+        at = parse_instant(part.at, where(file))
+    except InputError:
+        raise _Slow from None
+    ident = None if part.id is ABSENT else part.id
+    return Request(part.team, part.channel, part.purpose, at, campaign, priority, ident), tokens
 
 
 def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: bool, loads: Any) -> Decision:
@@ -561,7 +625,9 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     lines = data.ledger
     if lines is msgspec.UNSET:
         lines = []
-    (columns, micros, events, _), strings = line_columns(lines)
+    nulls = (b"null" in document) if is_bytes else ("null" in document)
+    (columns, micros, events, _), strings = line_columns(lines, nulls)
+    request, request_tokens = _request(data.request, file)
     # The customer record repeats across a customer's requests: its validated form is kept
     # per policy, keyed by its exact bytes (only records that validated, so no error is lost).
     raw = bytes(data.customer)
@@ -569,22 +635,20 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     customers: dict[bytes, tuple[Customer, int]] = cache.setdefault("ingest-customers", {})
     known = customers.get(raw)
     raw_customer, customer_tokens = _part(raw) if known is None else (None, known[1])
-    raw_request, request_tokens = _part(bytes(data.request))
     strings += (2 if data.ledger is msgspec.UNSET else 3) + customer_tokens + request_tokens
     quotes = document.count(b'"') if is_bytes else document.count('"')  # type: ignore[arg-type]
     if quotes != 2 * strings:
         raise _Slow  # a key given twice somewhere (in any part): the validating path says where
-    try:
-        if known is None:
+    if known is None:
+        try:
             customer = customer_from_json(policy, raw_customer, where(file))
-            if len(customers) >= 1024:
-                customers.clear()
-            customers[raw] = (customer, customer_tokens)
-        else:
-            customer = known[0]
-        request = request_from_json(policy, raw_request, where(file))
-    except InputError:
-        raise _Slow from None
+        except InputError:
+            raise _Slow from None
+        if len(customers) >= 1024:
+            customers.clear()
+        customers[raw] = (customer, customer_tokens)
+    else:
+        customer = known[0]
     return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
 
 
@@ -786,7 +850,7 @@ def _fast_jsonl(policy: Policy, text: str) -> History:
                 raise _Slow from None
             if len(lines) != chunk.count("\n") + 1:
                 raise _Slow
-            columns, strings = line_columns(lines)
+            columns, strings = line_columns(lines, "null" in chunk)
             if chunk.count('"') != 2 * strings:
                 raise _Slow  # a key given twice on some line
             del lines
