@@ -241,6 +241,68 @@ def test_a_null_is_fine_when_counted() -> None:
     both_paths(NORTHWIND, text)
 
 
+# The request as the typed path decodes it (issue 11: a struct, not a second parse): every
+# variant must give the validating path's decision or its error, taken fast or not.
+REQUEST_VARIANTS: tuple[tuple[dict[str, Any], bool], ...] = (
+    ({}, True),
+    ({"campaign": "spring"}, True),
+    ({"campaign": ["spring", "autumn"]}, True),
+    ({"campaign": ["spring", "spring"]}, True),  # a list of one name is that name
+    ({"campaign": None}, True),
+    ({"campaign": []}, False),
+    ({"campaign": [1]}, False),
+    ({"campaign": 7}, False),
+    ({"priority": 3}, True),
+    ({"priority": -2}, True),
+    ({"priority": 2**70}, True),
+    ({"priority": True}, False),
+    ({"priority": 1.5}, False),
+    ({"priority": "1"}, False),
+    ({"id": "r-1"}, True),
+    ({"id": None}, True),
+    ({"id": 5}, False),
+    ({"customer": "ada"}, True),
+    ({"customer": None}, True),
+    ({"customer": 5}, False),  # no rule reads it: the validating path takes any value
+    ({"customer": {"a": [1, {"b": None}]}}, False),
+    ({"prio": 3}, False),
+    ({"team": "carsd"}, False),
+    ({"team": None}, False),
+    ({"at": "2026-11-24T10:00:00"}, False),
+    ({"at": "2026-11-24t10:00:00z"}, True),
+    ({"at": "2026-11-24T10:00:00.1234567+05:30"}, True),
+    ({"at": "2026-02-30T10:00:00Z"}, False),
+    ({"at": 1764000000}, False),
+)
+
+
+@pytest.mark.parametrize(("change", "taken"), REQUEST_VARIANTS, ids=lambda v: json.dumps(v))
+def test_every_request_form_gives_the_validating_paths_answer(change: dict[str, Any], taken: bool) -> None:
+    document = json.loads(json.dumps(GOOD))
+    document["request"].update(change)
+    for text in (json.dumps(document), json.dumps(document, indent=2)):
+        assert ingest.schema(NORTHWIND) is not None
+        try:
+            ingest._typed_decide(NORTHWIND, text, "doc.json", True, None)  # noqa: SLF001 - the path under test
+        except ingest._Slow:  # noqa: SLF001
+            assert not taken, text
+        else:
+            assert taken, text
+        both_paths(NORTHWIND, text)
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps(GOOD).replace('"team": "cards"', '"team": "cards", "team": "cards"'),
+    json.dumps(GOOD).replace('"team": "cards"', '"team": "cards", "id": "a", "id": null'),
+    json.dumps(GOOD).replace('"team": "cards"', '"team": "cards", "priority": 1, "priority": 2'),
+    json.dumps(GOOD).replace('"team": "cards"', '"team": "cards", "campaign": ["a", "b"], "campaign": "a"'),
+    json.dumps(GOOD).replace('"team": "cards"', '"team": "cards", "request": {}'),
+])
+def test_a_key_given_twice_in_the_request_is_not_taken_fast(text: str) -> None:
+    assert not fast(text)
+    both_paths(NORTHWIND, text)
+
+
 # ---- the errors a caller sees ---------------------------------------------------------------
 
 
