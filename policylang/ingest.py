@@ -276,8 +276,9 @@ def fast_columns(policy: Policy, objects: object, count_nulls: bool = False, laz
 
     Works a column at a time (``map`` with ``itemgetter``, sets of the distinct values), so
     the per-entry work happens in C. Names are replaced by the policy's own strings, so the
-    parsed objects can be freed once their columns are taken. With ``lazy``, the contacts'
-    instants are left unconverted (``None`` for the micros; the datetimes are in ``at``).
+    parsed objects can be freed once their columns are taken. The instants are read
+    straight to epoch microseconds (:func:`instant_micros`); ``lazy`` is kept for callers
+    and changes nothing.
     """
     if type(objects) is not list:
         raise _Slow
@@ -287,13 +288,10 @@ def fast_columns(policy: Policy, objects: object, count_nulls: bool = False, laz
         if set(map(type, objects)) != {dict}:
             raise _Slow
         keys: set[str] = set().union(*objects)
-        instants: list[str] = list(map(_AT, objects))
-        micros: list[int] | None
-        moments = fast_moments(instants)
-        micros = None if lazy else epoch_micros(moments)  # lazy: converted a shape at a time
+        micros = instant_micros(list(map(_AT, objects)))
         events: dict[str, list[int]] = {}
         nulls = 0
-        contacts, contact_moments, contact_micros = objects, moments, micros
+        contacts, contact_micros = objects, micros
         if "event" in keys:
             flags = ["event" in obj for obj in objects]
             happened = list(compress(objects, flags))
@@ -302,21 +300,19 @@ def fast_columns(policy: Policy, objects: object, count_nulls: bool = False, laz
             names_given = list(map(_EVENT, happened))
             if not set(names_given) <= vocabulary_events(policy):
                 raise _Slow
-            event_us = epoch_micros(list(compress(moments, flags))) if micros is None else compress(micros, flags)
-            for name, us in zip(names_given, event_us, strict=True):
+            for name, us in zip(names_given, compress(micros, flags), strict=True):
                 events.setdefault(name, []).append(us)
             nulls += _check_optional(happened, ("customer", "id"), count_nulls)
             kept = [not flag for flag in flags]
             contacts = list(compress(objects, kept))
-            contact_moments = list(compress(moments, kept))
-            contact_micros = list(compress(micros, kept)) if micros is not None else None
+            contact_micros = list(compress(micros, kept))
             keys = set().union(*contacts)
         if not contacts:
             return {"at": []}, [], events, nulls
         if not keys <= CONTACT_KEYS:
             raise _Slow
         vocabulary = names(policy)
-        columns: dict[str, list[Any]] = {"at": contact_moments}
+        columns: dict[str, list[Any]] = {}  # no `at`: a contact's instant is made from its micros
         for field, allowed in (("channel", vocabulary.channels), ("purpose", vocabulary.purposes),
                                ("team", vocabulary.teams)):
             # KeyError for a name the policy does not declare
