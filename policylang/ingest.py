@@ -585,6 +585,9 @@ def line_columns(lines: list[Any], nulls: bool = True) -> tuple[Columns, int]:
 
 
 _CONTACT_ONLY = ("channel", "purpose", "team", "status", "outcome", "campaign")
+_CONTACT_PART = itemgetter(slice(1, 1 + len(_CONTACT_ONLY)))  # those fields of a line's tuple
+_NO_CONTACT_PART = (ABSENT,) * len(_CONTACT_ONLY)
+assert LINE_FIELDS[1:1 + len(_CONTACT_ONLY)] == _CONTACT_ONLY
 _NULLABLE = ("outcome", "campaign", "id", "customer")
 
 
@@ -593,7 +596,8 @@ def _line_columns(lines: list[Any], nulls: bool) -> tuple[Columns, int]:
 
     size = len(lines)
     # One tuple per line, transposed: every column in two passes of C.
-    at, *rest = zip(*map(msgspec.structs.astuple, lines), strict=True)
+    rows = list(map(msgspec.structs.astuple, lines))
+    at, *rest = zip(*rows, strict=True)
     given = dict(zip(LINE_FIELDS[1:], rest, strict=True))
     absent = {name: column.count(ABSENT) for name, column in given.items()}
     # Every line has `at` (a key and a text); every other field given is a key token, and
@@ -615,9 +619,8 @@ def _line_columns(lines: list[Any], nulls: bool) -> tuple[Columns, int]:
                 raise _Slow  # an event line with contact fields: the validating path says which
         flags = list(map(is_, event, repeat(ABSENT)))
         happened = list(map(not_, flags))
-        for name in _CONTACT_ONLY:
-            if absent[name] != size and set(compress(given[name], happened)) != {ABSENT}:
-                raise _Slow
+        if set(map(_CONTACT_PART, compress(rows, happened))) != {_NO_CONTACT_PART}:
+            raise _Slow  # an event line with a contact field (and a contact missing one)
         for kind, us in zip(compress(event, happened), compress(micros, happened), strict=True):
             events.setdefault(kind, []).append(us)
         if not contacts:
