@@ -398,6 +398,11 @@ ODD_LINES = (
     "[]",
     "{}",
     '{"at": "2026-11-20T10:00:00Z", "event": "complaint"} {"at": "2026-11-20T10:00:00Z", "event": "complaint"}',
+    # msgspec's decode_lines (the bytes path) reads values run together as several
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"}{"at": "2026-11-20T10:00:00Z", "event": "complaint"}',
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"}\t{"at": "2026-11-20T10:00:00Z", "event": "complaint"}',
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"} 7',
+    '{"at": "2026-11-20T10:00:00Z", "event": "complaint"}\f',
 )
 
 
@@ -412,17 +417,19 @@ def jsonl_ledgers(draw: Any) -> tuple[Policy, str, Request, dict[str, Any]]:
 
 
 @SETTINGS
-@given(jsonl_ledgers(), st.sampled_from((ingest.CHUNK, 60)), st.sampled_from((ingest.TYPED_FROM, 0)))
+@given(jsonl_ledgers(), st.sampled_from((ingest.CHUNK, 60)), st.sampled_from((ingest.TYPED_FROM, 0)), st.booleans())
 def test_a_jsonl_ledger_gives_the_validating_paths_answer(case: tuple[Policy, str, Request, dict[str, Any]],
-                                                          chunk: int, typed_from: int) -> None:
+                                                          chunk: int, typed_from: int, as_bytes: bool) -> None:
     from policylang.inputs import ledger_from_jsonl
 
     policy, text, request, customer = case
+    given_text: str | bytes = text.encode() if as_bytes else text  # the command line passes an ASCII file's bytes
     saved = ingest.CHUNK, ingest.TYPED_FROM
     ingest.CHUNK = chunk  # small chunks: many joined parts
     ingest.TYPED_FROM = typed_from  # 0: msgspec's typed decoder, else orjson's dicts
     try:
-        fast = outcome(lambda: policy.decide(customer, request, ingest.history_from_jsonl(policy, text, "l.jsonl")))
+        fast = outcome(lambda: policy.decide(customer, request,
+                                             ingest.history_from_jsonl(policy, given_text, "l.jsonl")))
     finally:
         ingest.CHUNK, ingest.TYPED_FROM = saved
     slow = outcome(lambda: policy.decide(customer, request, ledger_from_jsonl(policy, text, "l.jsonl")))
@@ -435,9 +442,13 @@ def test_the_jsonl_fast_path_is_taken_and_refuses_two_objects_on_a_line(typed_fr
     monkeypatch.setattr(ingest, "TYPED_FROM", typed_from)
     lines = [json.dumps(obj) for obj in GOOD["ledger"]]
     assert len(ingest._fast_jsonl(NORTHWIND, "\n".join(lines) + "\n")) == 3  # noqa: SLF001
+    assert len(ingest._fast_jsonl(NORTHWIND, ("\n".join(lines) + "\n").encode())) == 3  # noqa: SLF001
     for odd in ODD_LINES:
-        with pytest.raises(ingest._Slow):  # noqa: SLF001
-            ingest._fast_jsonl(NORTHWIND, "\n".join([lines[0], odd, lines[1]]))  # noqa: SLF001
+        last = [] if odd == "" else ["\n".join([lines[0], odd])]  # (a last empty line is the final newline)
+        for text in ["\n".join([lines[0], odd, lines[1]]), *last]:
+            for given_text in (text, text.encode()):
+                with pytest.raises(ingest._Slow):  # noqa: SLF001
+                    ingest._fast_jsonl(NORTHWIND, given_text)  # noqa: SLF001
 
 
 def test_an_object_spread_over_two_lines_is_not_read_as_two_lines() -> None:
