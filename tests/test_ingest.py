@@ -141,6 +141,12 @@ def both_paths(policy: Policy, text: str) -> None:
     assert outcome(lambda: ingest.decide_json(policy, text, file="doc.json")) == slow
     assert outcome(lambda: ingest.decide_json(policy, text.encode(), file="doc.json")) == slow
     assert outcome(lambda: policy.decide_json(text, file="doc.json")) == slow
+    saved = ingest.LAZY_FROM
+    ingest.LAZY_FROM = 0  # a long ledger's way: instants as datetimes, converted a shape at a time
+    try:
+        assert outcome(lambda: ingest.decide_json(policy, text.encode(), file="doc.json")) == slow
+    finally:
+        ingest.LAZY_FROM = saved
 
 
 @SETTINGS
@@ -424,14 +430,15 @@ def test_a_jsonl_ledger_gives_the_validating_paths_answer(case: tuple[Policy, st
 
     policy, text, request, customer = case
     given_text: str | bytes = text.encode() if as_bytes else text  # the command line passes an ASCII file's bytes
-    saved = ingest.CHUNK, ingest.TYPED_FROM
+    saved = ingest.CHUNK, ingest.TYPED_FROM, ingest.LAZY_FROM
     ingest.CHUNK = chunk  # small chunks: many joined parts
     ingest.TYPED_FROM = typed_from  # 0: msgspec's typed decoder, else orjson's dicts
+    ingest.LAZY_FROM = 0 if as_bytes else saved[2]  # 0: orjson's dicts read their instants as datetimes
     try:
         fast = outcome(lambda: policy.decide(customer, request,
                                              ingest.history_from_jsonl(policy, given_text, "l.jsonl")))
     finally:
-        ingest.CHUNK, ingest.TYPED_FROM = saved
+        ingest.CHUNK, ingest.TYPED_FROM, ingest.LAZY_FROM = saved
     slow = outcome(lambda: policy.decide(customer, request, ledger_from_jsonl(policy, text, "l.jsonl")))
     assert fast == slow
 
