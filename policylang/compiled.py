@@ -206,7 +206,7 @@ def cached_check(paths: list[str]) -> list[str] | None:
         return None
     lines: list[str] = []
     for name in dict.fromkeys(paths):  # a file named twice is checked once, as policy_files does
-        if name == "-" or os.path.isdir(name):
+        if name == "-" or not os.path.isfile(name):  # a folder, a pipe, a device: read once, in full
             return None
         try:
             with open(name, "rb") as stream:

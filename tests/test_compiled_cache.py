@@ -212,6 +212,7 @@ def test_check_never_answers_an_error_or_a_folder_or_stdin_from_the_cache(tmp_pa
         assert status == 1 and "bad.pol" in err and "policylang.rules" in probe
         status, out, err, probe = run_check(["good.pol", "missing.pol"], cache, tmp_path)
         assert status == 2 and "missing.pol: no such file" in err
+    assert compiled.cached_check(["/dev/null"]) is None  # not a regular file: never read twice
     folder_run = run_check(["."], cache, tmp_path)
     assert folder_run[0] == 1 and "policylang.rules" in folder_run[3]
     assert "policylang.cli" in run_check(["--format", "text", "good.pol"], cache, tmp_path)[3]
