@@ -65,9 +65,26 @@ def columns_at(version: int) -> tuple[str, ...]:
     return COLUMNS if version >= 4 else COLUMNS[:ROW_COLUMNS] if version == 3 else COLUMNS[: ROW_COLUMNS - 1]
 
 
+# What a decision reads of a customer's rows (the evaluator's index is built from these: not
+# the bookkeeping columns created_us, updated_us, displaced_by and outcomes).
+_DECISION_COLUMNS = ("id", "customer", "kind", "at_us", "channel", "purpose", "team", "status", "outcome", "campaign",
+                     "event", "expires_us", "ended", "campaigns", "warnings")
+
+
+def decision_columns(version: int) -> tuple[str, ...]:
+    """The columns a decision reads from a ledger at schema ``version``."""
+    have = columns_at(version)
+    return tuple(name for name in _DECISION_COLUMNS if name in have)
+
+
 # A ledger object kept at an older schema (tests build old ledgers) reads and writes the
 # columns that schema has; every opened ledger is migrated to the newest.
 STATEMENTS = {version: _statements(columns_at(version)) for version in range(1, SCHEMA_VERSION + 1)}
+# A decision's read of one customer's rows, in ledger order (ties in instant: storage order).
+DECISION_SELECT = {
+    version: "SELECT " + ", ".join(decision_columns(version)) + " FROM entries WHERE customer = ? ORDER BY at_us, seq"
+    for version in range(1, SCHEMA_VERSION + 1)
+}
 _UPDATE = (
     "UPDATE entries SET status = ?, outcome = ?, ended = ?, displaced_by = ?, updated_us = ? WHERE id = ?"
 )
