@@ -369,6 +369,15 @@ class Ledger:
         assert now_us is not None
         return now_us, rows
 
+    def _decision_read(self, customer: str) -> tuple[int, StoredRows]:
+        """The store's now (or the ledger's clock) and a customer's rows as a decision reads
+        them (:meth:`Txn.decision_rows`: plain tuples from a SQL store), in one read."""
+        with self._transaction(write=False) as txn:
+            store_now, rows = txn.decision_rows(customer, self.clock is None)
+        now_us = to_micros(self.clock()) if self.clock is not None else store_now
+        assert now_us is not None
+        return now_us, rows
+
     # -- writing history --
     def append(self, entries: Iterable[Entry]) -> int:
         """Store sent contacts, imported plans and events, all in one transaction.
@@ -430,10 +439,7 @@ class Ledger:
     def history(self, customer: str) -> History:
         """One customer's entries as the evaluator's index, built straight from the rows
         (statuses as of now): what :meth:`events` gives, ready for ``policy.decide``."""
-        with self._transaction(write=False) as txn:
-            store_now, rows = txn.decision_rows(customer, self.clock is None)
-        now_us = to_micros(self.clock()) if self.clock is not None else store_now
-        assert now_us is not None
+        now_us, rows = self._decision_read(customer)
         return history_of(rows, now_us)
 
     def customer(self, policy: Policy, customer: str) -> Customer | None:
@@ -665,10 +671,8 @@ class Ledger:
         (a plan was released meanwhile), the denial stands without a next allowed instant:
         the caller asks again.
         """
-        from policylang.ingest import history_from_rows
-
-        now_us, rows = self._now_and_rows(customer_id)
-        decision = policy.decide(record.values, request, history_from_rows(rows, now_us), explain=explain,
+        now_us, rows = self._decision_read(customer_id)
+        decision = policy.decide(record.values, request, history_of(rows, now_us), explain=explain,
                                  loads=_ReadLoads(self, now_us))  # fmt: skip
         return denied if decision.allowed else decision
 
