@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from policylang.ledger.rows import COLUMNS, ROW_COLUMNS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each migration brings a ledger from version N-1 to N. Statements use "?" placeholders
 # and portable types; BIGINT_PK is replaced per dialect.
@@ -49,6 +49,27 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # version 4: section 11.3 campaign lists (a JSON list; `campaign` is NULL then) on contacts
     # and events, and 11.14 a reservation's warnings (a JSON list of rule names)
     4: ("ALTER TABLE entries ADD COLUMN campaigns TEXT", "ALTER TABLE entries ADD COLUMN warnings TEXT"),
+    # version 5: SQLite's digests (below); nothing for PostgreSQL
+    5: (),
+}
+
+# Statements a version adds in SQLite only, after the shared ones.
+SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # version 5: a customer's digest - the columns a decision reads of each of the customer's
+    # rows, in ledger order, as one msgpack value (ledger.sqlite.Digests) - so a decision reads
+    # one row instead of one per entry. Derived data: any change to a customer's entries by
+    # any program deletes the digest (these triggers), and policylang writes it again, from
+    # the rows, the next time a write transaction reads that customer; a reader that finds
+    # none reads the rows.
+    5: (
+        "CREATE TABLE digests (customer TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE TRIGGER entries_digest_insert AFTER INSERT ON entries "
+        "BEGIN DELETE FROM digests WHERE customer = NEW.customer; END",
+        "CREATE TRIGGER entries_digest_update AFTER UPDATE ON entries "
+        "BEGIN DELETE FROM digests WHERE customer = OLD.customer OR customer = NEW.customer; END",
+        "CREATE TRIGGER entries_digest_delete AFTER DELETE ON entries "
+        "BEGIN DELETE FROM digests WHERE customer = OLD.customer; END",
+    ),
 }
 
 

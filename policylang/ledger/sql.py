@@ -192,6 +192,7 @@ class SQLLedger(Ledger):
     now_sql = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000"
     for_update = ""
     found_version = 0  # the schema version the ledger had when opened (0: created now)
+    dialect_migrations: dict[int, tuple[str, ...]] = {}  # statements a version adds in this store only
 
     def _sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -214,7 +215,7 @@ class SQLLedger(Ledger):
                 hint="upgrade policylang; it will not touch a ledger it does not understand",
             )
         for version in range(found + 1, target + 1):
-            for statement in MIGRATIONS[version]:
+            for statement in MIGRATIONS[version] + self.dialect_migrations.get(version, ()):
                 txn.execute(statement.replace("{BIGINT_PK}", self.bigint_pk))
             txn.execute("DELETE FROM schema_version")
             txn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
