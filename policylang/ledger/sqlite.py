@@ -30,8 +30,8 @@ class _SQLiteTxn(_SQLTxn):
     A digest holds the tuples :meth:`plain_rows` would read, msgpack-encoded: a decision reads
     one row (the store's now, the customer's record and the digest in one statement) instead
     of one per entry. Writes through this transaction keep the digests of the customers they
-    touch (the triggers delete them first); a write transaction that finds a customer's
-    digest missing writes it from the rows it read.
+    touch (the triggers delete them first) and write the digest of a customer they touch or
+    read for a reservation from its rows when it is missing.
     """
 
     def __init__(self, ledger: SQLiteLedger, cursor: Any) -> None:
@@ -88,8 +88,8 @@ class _SQLiteTxn(_SQLTxn):
         super().insert(rows)
         width = len(self._columns)
         for customer, values in kept.items():
-            if values is None:
-                self.known.pop(customer, None)
+            if values is None:  # none yet: written from the rows
+                self._put(customer, self.plain_rows(customer)[1])
                 continue
             # ledger order: instant, then storage order (a new row is stored last)
             added = [self._plain(row, width) for row in rows if row.customer == customer]
@@ -98,8 +98,10 @@ class _SQLiteTxn(_SQLTxn):
     def update(self, row: Row) -> None:
         values = self._digest(row.customer) if self.digests else None
         super().update(row)  # the triggers delete the customer's digest
-        if values is None:
-            self.known.pop(row.customer, None)
+        if not self.digests:
+            return
+        if values is None:  # none yet: written from the rows
+            self._put(row.customer, self.plain_rows(row.customer)[1])
             return
         new = self._plain(row, len(self._columns))
         self._put(row.customer, [new if old[0] == row.id else old for old in values])
