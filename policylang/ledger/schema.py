@@ -101,6 +101,7 @@ def decision_columns(version: int) -> tuple[str, ...]:
 # A ledger object kept at an older schema (tests build old ledgers) reads and writes the
 # columns that schema has; every opened ledger is migrated to the newest.
 STATEMENTS = {version: _statements(columns_at(version)) for version in range(1, SCHEMA_VERSION + 1)}
+DECISION_COLUMNS = {version: decision_columns(version) for version in range(1, SCHEMA_VERSION + 1)}
 # A decision's read of one customer's rows, in ledger order (ties in instant: storage order).
 DECISION_SELECT = {
     version: "SELECT " + ", ".join(decision_columns(version)) + " FROM entries WHERE customer = ? ORDER BY at_us, seq"

@@ -10,12 +10,12 @@ from policylang.ledger.core import Ledger, Opening, StoredRows, now_and_rows
 from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
 from policylang.ledger.schema import (
     _UPDATE,
+    DECISION_COLUMNS,
     DECISION_SELECT,
     MIGRATIONS,
     SCHEMA_VERSION,
     STATEMENTS,
     columns_at,
-    decision_columns,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class _SQLTxn:
         self._select, self._insert, self._prefixed = STATEMENTS[version]
         self._columns = columns_at(version)
         self._decision_select = DECISION_SELECT[version]
-        self._decision_columns = decision_columns(version)
+        self._decision_columns = DECISION_COLUMNS[version]
         self.ledger = ledger
         self.cur = cursor
 
