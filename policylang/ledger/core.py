@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -197,6 +198,12 @@ def _row(columns: tuple[str, ...], values: tuple[Any, ...]) -> Row:
     if warned:
         row.warnings = tuple(json.loads(warned))
     return row
+
+
+@functools.lru_cache(maxsize=64)
+def _outcomes_json(outcomes: tuple[str, ...]) -> str:
+    """A policy's outcomes as a reservation stores them (made once per policy)."""
+    return json.dumps(list(outcomes))
 
 
 def _lookup(txn: Txn, customer: str, rows: StoredRows) -> Callable[[str], Row | None]:
@@ -541,7 +548,7 @@ class Ledger:
                     request.id or new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
                     purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
                     expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
-                    outcomes=json.dumps(list(policy.outcomes)), warnings=decision.warnings,
+                    outcomes=_outcomes_json(policy.outcomes), warnings=decision.warnings,
                 )  # fmt: skip
                 for old in displaced:
                     old.displaced_by = row.id
@@ -603,7 +610,7 @@ class Ledger:
                         new_id(), customer.id, "contact", to_micros(request.at), channel=request.channel,
                         purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
                         expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
-                        outcomes=json.dumps(list(policy.outcomes)), warnings=decision.warnings,
+                        outcomes=_outcomes_json(policy.outcomes), warnings=decision.warnings,
                     )  # fmt: skip
                     for old in displaced:
                         old.displaced_by = row.id

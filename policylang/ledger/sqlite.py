@@ -14,7 +14,7 @@ from typing import Any
 
 from policylang.ledger.core import Opening, StoredRows, Txn
 from policylang.ledger.rows import COLUMNS, LedgerError, Row
-from policylang.ledger.schema import SCHEMA_VERSION, SQLITE_MIGRATIONS
+from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION, SQLITE_MIGRATIONS
 from policylang.ledger.sql import SQLLedger, _integrity_message, _SQLTxn
 
 # the first schema version with digests
@@ -112,9 +112,12 @@ class _SQLiteTxn(_SQLTxn):
 
     def _plain(self, row: Row, width: int) -> tuple[Any, ...]:
         """``row`` as the decision's columns hold it in the store (JSON columns as text)."""
-        stored = dict(zip(COLUMNS, row.values(width), strict=False))
-        return tuple(stored[name] for name in self._decision_columns)
+        picked: tuple[Any, ...] = _PICK(row.values(width))
+        return picked
 
+
+# a stored row's decision columns (digests exist from schema version 5: every column is there)
+_PICK = itemgetter(*(COLUMNS.index(name) for name in DECISION_COLUMNS[_DIGESTS]))
 
 # appended to the statement of the store's now: the customer's record and digest
 _WITH_CUSTOMER_DIGEST = (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ? "
