@@ -6,12 +6,16 @@ writes the plan back whole."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import attrs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policylang.ingest import history_from_rows
-from policylang.ledger import Ledger
+from policylang.ledger import Ledger, LedgerError, open_ledger
 from policylang.ledger.core import history_of
 from policylang.ledger.rows import Row
 from policylang.ledger.schema import SCHEMA_VERSION, columns_at, decision_columns
@@ -55,3 +59,22 @@ def test_a_displaced_plan_read_as_tuples_is_written_back_whole(ledger: Ledger) -
     assert attrs.evolve(after[gone], status="planned") == before[gone]
     assert ledger.reservation(gone or "").displaced_by == gold.id
     assert all(after[r.id] == before[r.id] for r in bronze[:2])
+
+
+# ---- durability: synchronous=normal (the default) or full ---------------------------------------
+
+
+def test_a_sqlite_url_chooses_full_sync_and_refuses_unknown_options(tmp_path: Path) -> None:
+    def level(ledger: Any) -> int:
+        return int(ledger._conn.execute("PRAGMA synchronous").fetchone()[0])  # noqa: SLF001
+
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    with open_ledger(url, create=True) as normal:
+        assert level(normal) == 1  # NORMAL
+    with open_ledger(url + "?synchronous=full") as full:
+        assert level(full) == 2  # FULL: every commit syncs the disk
+        assert full.reserve(POLICY, GOLD_OWNED, marketing("gold")).allowed
+    for bad, said in ((url + "?synchronus=full", "unknown option 'synchronus'"),
+                      (url + "?synchronous=off", "normal or full"), (url + "?full", "unknown option 'full'")):
+        with pytest.raises(LedgerError, match=said):
+            open_ledger(bad)

@@ -146,7 +146,8 @@ def _decoded(body: bytes | None) -> list[tuple[Any, ...]] | None:
 class SQLiteLedger(SQLLedger):
     """A ledger in one SQLite file, shared safely by the processes of one machine.
 
-    WAL mode lets readers run while one writer writes; every write transaction starts with
+    ``synchronous`` is ``"normal"`` (the default) or ``"full"`` (every commit waits for the disk;
+    see docs/ledger.md for what each promises). WAL mode lets readers run while one writer writes; every write transaction starts with
     ``BEGIN IMMEDIATE``, which takes the write lock before the decision reads, so two
     reservations never decide on the same state. Writers first queue on an OS lock on the
     file ``PATH-writers`` (fair hand-over between processes). ``busy_timeout`` (seconds) is
@@ -156,8 +157,12 @@ class SQLiteLedger(SQLLedger):
     dialect_migrations = SQLITE_MIGRATIONS
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, target_version: int | None = None,
-                 **options: Any) -> None:  # fmt: skip
+                 synchronous: str = "normal", **options: Any) -> None:  # fmt: skip
         super().__init__(**options)
+        if synchronous not in ("normal", "full"):
+            raise LedgerError(f"synchronous={synchronous!r}: a SQLite ledger's synchronous is normal or full",
+                              hint="full makes every commit wait for the disk (see docs/ledger.md)")  # fmt: skip
+        self.synchronous = synchronous
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self.busy_timeout = busy_timeout
@@ -167,9 +172,12 @@ class SQLiteLedger(SQLLedger):
                                          check_same_thread=False)  # fmt: skip
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts;
-            # a process crash loses nothing that was committed.
-            self._conn.execute("PRAGMA synchronous = NORMAL")
+            # The durability docs/ledger.md promises. NORMAL in WAL mode: a record is never
+            # half-written, and a crash of any process loses nothing committed; a power cut or an
+            # operating system crash may lose the commits since the last checkpoint (the disk is
+            # synced only there). FULL syncs the disk at every commit: nothing committed is lost
+            # even then, at the cost of one sync a reservation.
+            self._conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             # A damaged file must not take writes: quick_check is cheap (no index cross-checks)
             # and catches most damage; `policylang ledger check` runs the full integrity_check.
             self._damaged = ""
