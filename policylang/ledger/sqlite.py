@@ -217,7 +217,11 @@ class SQLiteLedger(SQLLedger):
                 self._refuse_if_damaged()
             cur = self._conn.cursor()
             try:
-                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                # Reads run in autocommit, each statement on its own snapshot (as PostgreSQL's
+                # do): a decision's read is one statement (the store's now with the digest), so
+                # BEGIN and COMMIT would be two statements more for nothing.
+                if write:
+                    cur.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise self._fault(exc) from None
@@ -227,7 +231,8 @@ class SQLiteLedger(SQLLedger):
                 txn = _SQLiteTxn(self, cur)
                 txn.write = write
                 yield txn
-                cur.execute("COMMIT")
+                if write:
+                    cur.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
                 self._rollback(cur)
                 raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
