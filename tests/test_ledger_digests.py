@@ -160,3 +160,23 @@ def test_a_version_4_ledger_gets_digests_on_opening(tmp_path: Path) -> None:
         same_decision_read(new, "ada")
         new.reserve(POLICY, Customer("ada", {"owner": "gold"}), Request("gold", "sms", "servicing", T0))
         assert digests_match_rows(new) == 1
+
+
+def test_a_digest_of_another_shape_or_type_is_not_trusted(tmp_path: Path) -> None:
+    import msgspec
+
+    with open_ledger(f"sqlite:///{tmp_path}/l.sqlite", create=True) as ledger:
+        assert isinstance(ledger, SQLiteLedger)
+        ledger.append([Contact(at=T0 - dt.timedelta(days=k), channel="email", purpose="marketing", team="gold",
+                               customer="ada") for k in range(3)])  # fmt: skip
+        sql = sqlite3.connect(ledger.path)
+        rows = sql.execute(DECISION_SELECT[SCHEMA_VERSION], ("ada",)).fetchall()
+        wrong = [[row[:-1] for row in rows],  # a column short
+                 [(*row[:3], str(row[3]), *row[4:]) for row in rows],  # an instant as text
+                 [(*row[:4], 7, *row[5:]) for row in rows]]  # a channel as a number
+        for body in wrong:
+            with sql:
+                sql.execute("UPDATE digests SET body = ? WHERE customer = 'ada'", (msgspec.msgpack.encode(body),))
+            assert _decoded(sql.execute("SELECT body FROM digests").fetchone()[0]) is None
+            same_decision_read(ledger, "ada")
+        sql.close()

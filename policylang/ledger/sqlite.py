@@ -127,7 +127,12 @@ _WITH_CUSTOMER_DIGEST = (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEF
 def _encoder() -> tuple[Any, Any]:
     import msgspec
 
-    return msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(list[tuple[Any, ...]]).decode
+    # each tuple typed column by column as SQLite returns it (DECISION_COLUMNS at version 5):
+    # a digest of another shape or with a value of another type is refused while decoding, at
+    # no cost over an untyped decode, and the rows are read instead
+    text, number = str | None, int | None
+    row = tuple[str, str, str, int, text, text, text, text, text, text, text, number, text, text, text]  # type: ignore[valid-type]
+    return msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(list[row]).decode
 
 
 _ENCODE, _DECODE = _encoder()
@@ -138,9 +143,10 @@ def _decoded(body: bytes | None) -> list[tuple[Any, ...]] | None:
     if body is None:
         return None
     try:
-        return list(_DECODE(body))
+        found: list[tuple[Any, ...]] = _DECODE(body)
     except Exception:  # noqa: BLE001 - a digest is derived data: any doubt means reading the rows
         return None
+    return found
 
 
 class SQLiteLedger(SQLLedger):
