@@ -513,7 +513,6 @@ class Ledger:
         returned in :attr:`Reservation.displaced`. A denied request writes nothing (not even
         the customer record). ``explain=False`` skips the trace, for speed.
         """
-
         customer_id = customer if isinstance(customer, str) else customer.id
         if not customer_id:
             raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
