@@ -187,7 +187,6 @@ def reserve_floor(url: str, customers: int, rounds: int = 2000) -> dict[str, tup
 
     import msgspec
 
-    from policylang.ingest import customer_of
     from policylang.ledger.core import history_of
     from policylang.ledger.schema import DECISION_COLUMNS, DECISION_SELECT, SCHEMA_VERSION, STATEMENTS
 
@@ -226,10 +225,10 @@ def reserve_floor(url: str, customers: int, rounds: int = 2000) -> dict[str, tup
         ledger.reserve(policy, record, request, explain=False)
         times["Ledger.reserve"].append(time.perf_counter() - t0)
 
-        cid = f"cust{rng.randrange(customers):06d}"
-        values = conn.execute(DECISION_SELECT[SCHEMA_VERSION], (cid,)).fetchall()
+        k = rng.randrange(customers)  # another customer: its record and rows, as reserve reads them
+        values = conn.execute(DECISION_SELECT[SCHEMA_VERSION], (f"cust{k:06d}",)).fetchall()
         now_us = int(conn.execute(now_sql).fetchone()[0])
-        who = customer_of(policy, {k: v for k, v in records.get(0, customer(0)).values.items()})
+        who = (records.get(k) or records.setdefault(k, customer(k))).values
         t0 = time.perf_counter()
         verdict = policy.decide(who, request, history_of((columns, values), now_us), explain=False, loads=ledger,
                                 search=False)  # fmt: skip
