@@ -84,26 +84,33 @@ class Model:
     """What every solve of one problem shares: each pattern's use of the rows, its counts
     per campaign, and its precedence links (computed once per pattern, on demand)."""
 
-    def __init__(self, problem: Problem, members: list[list[int]] | None = None) -> None:
+    def __init__(self, problem: Problem, members: list[list[int]] | None = None, like: State | None = None) -> None:
+        """``like``: a state of the same problem whose patterns, rows and lookups are shared."""
         self.problem = problem
-        self.state = State.empty(problem, members)
+        self.state = State.empty(problem, members) if like is None else \
+            State.empty(problem, like.members, like.rows, like.lookup)
         self.gains: list[float] = problem.pattern_gain().tolist()
         self.starts: list[int] = problem.cust_pat.tolist()
         state = self.state
         # every pattern's use, the refused ones (numbered from problem.patterns, swap targets only) included
+        # (patterns share few distinct uses: one dict each, read only)
         self.use: list[dict[int, float]] = []
+        uses: dict[tuple[tuple[int, float], ...], dict[int, float]] = {}
         for p in range(len(state.members)):
             use: dict[int, float] = {}
             for j in state.members[p]:
                 for r, a in state.rows[j]:
                     use[r] = use.get(r, 0.0) + a
-            self.use.append(use)
+            key = tuple(use.items())
+            self.use.append(uses.setdefault(key, use))
         lower = set(problem.min_volume) | set(problem.min_cell)
         self.counts = {k: [sum(state.campaign[j] == k for j in m) for m in state.members] for k in lower}
         starts = self.starts
         self.total = {k: float(sum(max(self.counts[k][p] for p in range(starts[c], starts[c + 1]))
                                    for c in range(problem.customers))) for k in self.counts}
         self._links: dict[int, tuple[Link, ...]] = {}
+        # every distinct link set, once: customers in like situations have equal ones
+        self._shared: dict[tuple[Link, ...], tuple[Link, ...]] = {}
 
     def links(self, c: int, p: int) -> tuple[Link, ...]:
         """Pattern ``p`` of customer ``c`` may be chosen only when every link has an indicator on.
@@ -146,7 +153,8 @@ class Model:
                 if d < 0 and m - d - 1 >= m:  # V_k + d < m iff V_k <= m - d - 1
                     keys.append(("volume", k, float(m - d - 1)))
             links.add(tuple(sorted(set(keys))))
-        found = self._links[p] = tuple(sorted(links))
+        found = tuple(sorted(links))
+        found = self._links[p] = self._shared.setdefault(found, found)
         return found
 
     # ---- building ------------------------------------------------------------------------------
@@ -352,7 +360,7 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
 
     began = time.perf_counter()
     model = model if model is not None else Model(problem, members)
-    state = State.empty(problem, model.state.members, model.state.rows)
+    state = State.empty(problem, model.state.members, model.state.rows, model.state.lookup)
     built = model.build(list(range(problem.customers)), None, set())
     assert built is not None
     if start is not None and not valid(model, start):
