@@ -108,17 +108,50 @@ class Model:
         starts = self.starts
         self.total = {k: float(sum(max(self.counts[k][p] for p in range(starts[c], starts[c + 1]))
                                    for c in range(problem.customers))) for k in self.counts}
-        self._links: dict[int, tuple[Link, ...]] = {}
+        self._links: list[tuple[Link, ...] | None] = [None] * problem.patterns
         # every distinct link set, once: customers in like situations have equal ones
         self._shared: dict[tuple[Link, ...], tuple[Link, ...]] = {}
+        # a customer's shape (its patterns as masks over its candidates, their ranks, rows
+        # and campaigns) -> each pattern's links by its mask: what the links depend on
+        self._shapes: dict[Any, dict[int, tuple[Link, ...]]] = {}
 
     def links(self, c: int, p: int) -> tuple[Link, ...]:
         """Pattern ``p`` of customer ``c`` may be chosen only when every link has an indicator on.
 
-        An empty link means no plan blocks that swap (the pattern is never valid)."""
-        found = self._links.get(p)
-        if found is not None:
-            return found
+        An empty link means no plan blocks that swap (the pattern is never valid). Computed
+        for all of the customer's patterns at once, and once per shape of customer: the
+        links name rows, cells and volumes, never candidates, so customers whose patterns
+        look alike over candidates of like ranks, rows and campaigns have equal ones."""
+        if p >= len(self._links):  # a refused pattern: never chosen, asked about directly
+            return self._pattern_links(c, p)
+        found = self._links[p]
+        if found is None:
+            self._customer_links(c)
+            found = self._links[p]
+            assert found is not None
+        return found
+
+    def _customer_links(self, c: int) -> None:
+        state = self.state
+        index, mine, _ = state.customer(c)
+        position = {j: i for i, j in enumerate(mine)}
+
+        def mask(p: int) -> int:
+            m = 0
+            for j in state.members[p]:
+                m |= 1 << position[j]
+            return m
+
+        shape = (tuple(sorted(mask(q) for q in index.values())), tuple(state.ranks[j] for j in mine),
+                 tuple(tuple(state.rows[j]) for j in mine), tuple(state.campaign[j] for j in mine))
+        lo, hi = self.starts[c], self.starts[c + 1]
+        known = self._shapes.get(shape)
+        if known is None:
+            known = self._shapes[shape] = {mask(p): self._pattern_links(c, p) for p in range(lo, hi)}
+        for p in range(lo, hi):
+            self._links[p] = known[mask(p)]
+
+    def _pattern_links(self, c: int, p: int) -> tuple[Link, ...]:
         problem, state, use = self.problem, self.state, self.use
         links: set[Link] = set()
         # q may be a refused pattern: the swapped plan need only be valid by the policy
@@ -154,8 +187,7 @@ class Model:
                     keys.append(("volume", k, float(m - d - 1)))
             links.add(tuple(sorted(set(keys))))
         found = tuple(sorted(links))
-        found = self._links[p] = self._shared.setdefault(found, found)
-        return found
+        return self._shared.setdefault(found, found)
 
     # ---- building ------------------------------------------------------------------------------
 
