@@ -96,18 +96,32 @@ class Model:
         # (patterns share few distinct uses: one dict each, read only)
         self.use: list[dict[int, float]] = []
         uses: dict[tuple[tuple[int, float], ...], dict[int, float]] = {}
+        # members' rows are shared lists (State.empty): patterns whose members have the
+        # same ones have the same use, found by the lists' identities
+        by_rows: dict[tuple[int, ...], dict[int, float]] = {}
+        rows = state.rows
         for p in range(len(state.members)):
-            use: dict[int, float] = {}
-            for j in state.members[p]:
-                for r, a in state.rows[j]:
-                    use[r] = use.get(r, 0.0) + a
-            key = tuple(use.items())
-            self.use.append(uses.setdefault(key, use))
-        lower = set(problem.min_volume) | set(problem.min_cell)
-        self.counts = {k: [sum(state.campaign[j] == k for j in m) for m in state.members] for k in lower}
-        starts = self.starts
-        self.total = {k: float(sum(max(self.counts[k][p] for p in range(starts[c], starts[c + 1]))
-                                   for c in range(problem.customers))) for k in self.counts}
+            shape = tuple([id(rows[j]) for j in state.members[p]])
+            use = by_rows.get(shape)  # type: ignore[assignment]
+            if use is None:
+                use = {}
+                for j in state.members[p]:
+                    for r, a in rows[j]:
+                        use[r] = use.get(r, 0.0) + a
+                use = by_rows[shape] = uses.setdefault(tuple(use.items()), use)
+            self.use.append(use)
+        lower = sorted(set(problem.min_volume) | set(problem.min_cell))
+        # each pattern's count of each lower-limit campaign (refused patterns after the others)
+        self.counts: dict[int, list[int]] = {}
+        self.total: dict[int, float] = {}
+        for k in lower:
+            inside = problem.campaign == k
+            chosen = np.bincount(problem.pat_of, weights=inside[problem.pat_members].astype(np.float64), minlength=problem.patterns)
+            ref_of = np.repeat(np.arange(len(problem.ref_ptr) - 1), np.diff(problem.ref_ptr))
+            refused = np.bincount(ref_of, weights=inside[problem.ref_members].astype(np.float64), minlength=len(problem.ref_ptr) - 1)
+            self.counts[k] = np.concatenate([chosen, refused]).astype(np.int64).tolist()
+            most = np.maximum.reduceat(chosen, problem.cust_pat[:-1]) if problem.patterns else chosen
+            self.total[k] = float(most.sum())
         self._links: list[tuple[Link, ...] | None] = [None] * problem.patterns
         # every distinct link set, once: customers in like situations have equal ones
         self._shared: dict[tuple[Link, ...], tuple[Link, ...]] = {}
