@@ -148,13 +148,27 @@ def job_key(job: Job) -> Hashable:
     values = customer.values if isinstance(customer, Customer) else customer
     labels: dict[str, int] = {}
     shape = tuple(None if g is None else labels.setdefault(g, len(labels)) for g in groups)
-    entries = tuple(attrs.evolve(e, customer=None) if e.customer is not None else e for e in ledger)
-    key = (tuple(sorted(values.items())), entries, tuple(requests), shape)
+    entries = tuple(_entry_key(e) for e in ledger)
+    # Requests by identity: the candidates reader holds equal requests once, and the jobs
+    # keep them alive while keys are compared (equal ones held twice only miss a sharing).
+    key = (tuple(sorted(values.items())), entries, tuple(map(id, requests)), shape)
     try:
         hash(key)
     except TypeError:
         return ("job", id(job))
     return key
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _entry_key(entry: Entry) -> tuple[Any, ...]:
+    """A ledger line's fields but its ``customer`` (cheaper than a copy without it)."""
+    kind = type(entry)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in attrs.fields(kind) if f.name != "customer")
+    return (kind, *[getattr(entry, name) for name in names])
 
 
 def distinct(jobs: Sequence[Job]) -> tuple[list[Job], list[int]]:
