@@ -102,7 +102,7 @@ class Model:
         rows = state.rows
         for p in range(len(state.members)):
             shape = tuple([id(rows[j]) for j in state.members[p]])
-            use = by_rows.get(shape)  # type: ignore[assignment]
+            use = by_rows.get(shape)
             if use is None:
                 use = {}
                 for j in state.members[p]:
