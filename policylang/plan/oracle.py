@@ -16,6 +16,7 @@ holds closures that do not pickle, so workers inherit it).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -236,9 +237,14 @@ def all_walks(policy: Policy, jobs: Sequence[Job], workers: int | None = None) -
     size = max(100, len(jobs) // (workers * 8))
     chunks = [(start, min(start + size, len(jobs))) for start in range(0, len(jobs), size)]
     _STATE.update(policy=policy, jobs=jobs)
+    # Every object so far goes to the collector's permanent generation: a forked worker's
+    # collections would otherwise write to every object's header and copy the parent's
+    # whole heap (1,000,000 customers: each worker at the parent's 3.2 GB RSS, 2 GB PSS).
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             parts = pool.map(_run_chunk, chunks)
     finally:
+        gc.unfreeze()
         _STATE.clear()
     return [walk for part in parts for walk in part]
