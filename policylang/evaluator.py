@@ -206,9 +206,27 @@ def decide(
     t = clock.micros(request.at)
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
-    for position, rule in plan.checked:
-        if rule.warn:
-            continue  # 11.14: judged last, against what this decision does not displace
+    # `warn` rules are not among the steps: 11.14 judges them last, against what this
+    # decision does not displace. A plain rule in a plain context is its body's answer
+    # (what :func:`judge` gives then, without its layers).
+    simple = not ctx.zones and not ctx.campaigns
+    counts = ctx.stats
+    for position, rule, body, alone in plan.steps:
+        if alone and simple:
+            counts.checks += 1
+            ctx.judged = t
+            finding = body(rule, ctx, t, NOTHING)
+            if not finding.deny:
+                results[position] = ("pass", finding.reason, ())
+                continue
+            if ctx.skip and rule.kind in DISPLACING:
+                judgement = results[position] = judged(rule, ctx, *check_with_precedence(rule, ctx, t, finding))
+                if judgement[0] != "deny":
+                    continue
+            else:
+                results[position] = ("deny", finding.reason, ())
+            denying.append(rule)
+            continue
         judgement = results[position] = judge(rule, ctx, t, plan)
         if judgement[0] == "deny":
             denying.append(rule)
@@ -352,6 +370,7 @@ def displaceable(ctx: Context) -> frozenset[int]:
 # ---- which rules apply ---------------------------------------------------------------------
 
 Judgement = tuple[str, str, Sequence[Contact]]  # verdict, reason, displaced contacts
+Body = Callable[[Any, Context, int, frozenset[int]], Finding]  # a rule kind's check of its own body
 
 
 @attrs.frozen(slots=True)
@@ -372,6 +391,11 @@ class Plan:
     lifters: Mapping[int, tuple[ExemptRule, ...]] = attrs.field(factory=dict)  # conditional (11.6)
     warners: bool = False  # some rule to check is a `warn` rule
     scoped_lifters: tuple[int, ...] = ()  # positions of exempt rules with a scope or a window
+    # The rules to check first (not `warn`), each with its kind's body and whether it is
+    # plain (no scope, no conditional exemption), so a decision with no section 11 form
+    # asks the body straight away; and the same for ``timed`` (the search's re-checks).
+    steps: tuple[tuple[int, AnyRule, Body, bool], ...] = ()
+    timed_steps: tuple[tuple[AnyRule, Body, bool], ...] = ()
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -410,7 +434,16 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     fixed = tuple(fixed_trace_entry(rule, status, lifter, shape) for rule, status, lifter in entries)
     scoped = tuple(i for i, (rule, status, _) in enumerate(entries)
                    if status == "lifter" and (rule.scope is not None or windowed(rule)))
-    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked), scoped)
+    steps = tuple((i, rule, body_of(rule), plain(rule, lifters)) for i, rule in checked if not rule.warn)
+    timed_steps = tuple((rule, body_of(rule), plain(rule, lifters)) for rule in timed)
+    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked), scoped,
+                steps, timed_steps)
+
+
+def plain(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
+    """Is the rule judged by its body alone (no scope, no conditional exemption), when the
+    request and customer have no section 11 form either (one zone, one campaign)?"""
+    return rule.scope is None and rule.index not in lifters
 
 
 def changes_with_time(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
@@ -437,7 +470,11 @@ def judge(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> Judgement:
     lifter = lifted_by(rule, ctx, t, plan) if plan.lifters else None
     if lifter is not None:
         return "exempt", f'lifted by exempt "{lifter.name}"' + lifter_window_text(lifter, ctx, t), ()
-    finding, displaced = check_with_precedence(rule, ctx, t)
+    return judged(rule, ctx, *check_with_precedence(rule, ctx, t))
+
+
+def judged(rule: AnyRule, ctx: Context, finding: Finding, displaced: Sequence[Contact]) -> Judgement:
+    """The judgement of a rule's finding (after precedence) and the contacts it displaces."""
     if finding.skipped:
         return "skip", finding.reason, ()
     if finding.deny:
@@ -660,10 +697,17 @@ def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window
     return None
 
 
-def check_with_precedence(rule: AnyRule, ctx: Context, t: int) -> tuple[Finding, Sequence[Contact]]:
-    """Check the rule; if it denies, check again without displaceable planned contacts."""
-    full = check(rule, ctx, t, frozenset())
-    if not full.deny or not ctx.skip or rule.kind not in ("cap", "quiet", "exclusive"):
+DISPLACING = frozenset({"cap", "quiet", "exclusive"})  # the kinds whose denial precedence can lift
+NOTHING: frozenset[int] = frozenset()
+
+
+def check_with_precedence(rule: AnyRule, ctx: Context, t: int,
+                          full: Finding | None = None) -> tuple[Finding, Sequence[Contact]]:
+    """Check the rule (or take ``full``, its finding at ``t`` counting every contact); if it
+    denies, check again without displaceable planned contacts."""
+    if full is None:
+        full = check(rule, ctx, t, NOTHING)
+    if not full.deny or not ctx.skip or rule.kind not in DISPLACING:
         return full, ()
     without = check(rule, ctx, t, ctx.skip)
     if without.deny:
@@ -1016,13 +1060,9 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         current = max(b for b in bounds if b is not None)
         if current > limit:
             break
-        if plan.lifters:
-            denying = [
-                r for r in plan.timed
-                if lifted_by(r, ctx, current, plan) is None and check_with_precedence(r, ctx, current)[0].deny
-            ]
-        else:
-            denying = [r for r in plan.timed if check_with_precedence(r, ctx, current)[0].deny]
+        simple = not ctx.zones and not ctx.campaigns
+        denying = [rule for rule, body, alone in plan.timed_steps
+                   if denies(rule, body, alone and simple, ctx, current, plan)]
         if not denying:
             return current
     if hold is not None and current > limit:
@@ -1032,6 +1072,24 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         f"no allowed time found within {HORIZON // DAY} days of the request; next_allowed_at is left empty"
     )
     return None
+
+
+def denies(rule: AnyRule, body: Body, alone: bool, ctx: Context, t: int, plan: Plan) -> bool:
+    """Does the rule deny at ``t`` after exemptions and precedence? (The verdict of
+    :func:`judge`, without the words or the contacts to displace the search does not need.)"""
+    if not alone and rule.index in plan.lifters and lifted_by(rule, ctx, t, plan) is not None:
+        return False
+    if alone:
+        ctx.stats.checks += 1
+        ctx.judged = t
+        full = body(rule, ctx, t, NOTHING)
+    else:
+        full = check(rule, ctx, t, NOTHING)
+    if not full.deny:
+        return False
+    if ctx.skip and rule.kind in DISPLACING:
+        return check(rule, ctx, t, ctx.skip).deny
+    return True
 
 
 def hold_limit(ctx: Context, t: int) -> tuple[int, str] | None:
@@ -1765,6 +1823,29 @@ def wall_tests(period: ClockRange | DaySet | DayClock, ctx: Context) -> tuple[Wa
                     lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()))
         case _:
             assert_never(period)
+
+
+def body_of(rule: AnyRule) -> Body:
+    """The function answering a rule's own body (:func:`check_body`'s choice, made once per plan)."""
+    match rule:
+        case CapRule():
+            return check_cap
+        case QuietRule():
+            return check_quiet
+        case ExcludeRule():
+            return check_exclude
+        case RequireRule():
+            return check_require
+        case ExclusiveRule():
+            return check_exclusive
+        case ExemptRule():
+            return exempt_body
+        case _:
+            assert_never(rule)
+
+
+def exempt_body(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    return PASS  # an exemption only lifts other rules
 
 
 def check_body(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
