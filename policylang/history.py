@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from bisect import bisect_right
 from itertools import compress, filterfalse, repeat
 from operator import attrgetter, eq, floordiv, mul, not_, sub
 from typing import Any, overload
@@ -71,12 +72,13 @@ class History:
 
     __slots__ = ("size", "events", "has_planned", "planned", "voided", "event_campaigns",
                  "_cache", "_shapes", "_fields", "_columns", "_records", "_made", "_micros",
-                 "_counted_keys", "_keys")
+                 "_counted_keys", "_keys", "_voiding")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
         kinds = set(map(type, entries))
-        if VoidLine in kinds:  # 11.4: void lines mark the entries they name
+        self._voiding = VoidLine in kinds
+        if self._voiding:  # 11.4: void lines mark the entries they name
             entries = resolve_voids(entries)
             kinds = set(map(type, entries))
         if not kinds <= {Contact, Event}:
@@ -114,6 +116,7 @@ class History:
         """
         history = cls.__new__(cls)
         history._records = None
+        history._voiding = False
         history._columns = columns
         history._micros = micros
         history._start(len(micros), events, event_campaigns or {})
@@ -127,6 +130,7 @@ class History:
         microseconds only when a selector first needs its contact."""
         history = cls.__new__(cls)
         history._records = None
+        history._voiding = False
         history._columns = columns
         history._micros = {}
         history._start(len(columns["at"]), events, event_campaigns or {})
@@ -223,9 +227,11 @@ class History:
     def plus(self, contact: Contact, displaced: Sequence[Contact] = ()) -> History | None:
         """This ledger with ``contact`` added and the ``displaced`` contacts (made by this
         history) marked displaced, as a new history built from columns; ``None`` for a
-        history built from records (rebuild it from the records then)."""
+        history built from records with contacts to displace or void lines (rebuild it from
+        the records then: void lines are resolved again, with the new contact among those
+        they may name)."""
         if self._records is not None:
-            return None
+            return self._plus_record(contact) if not displaced and not self._voiding else None
         size = self.size
         self._known(list(range(size)))
         own = self._columns
@@ -242,6 +248,48 @@ class History:
         micros = [*map(self._micros.__getitem__, range(size)), (contact.at - EPOCH) // ONE_US]
         return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
                                     self.event_campaigns)
+
+    def _plus_record(self, contact: Contact) -> History:
+        """This history of records with ``contact`` added last (an arbitration's grant):
+        what was built on demand (columns, instants, shape codes, the time order) is
+        carried over and grown by one entry instead of being built again."""
+        size = self.size
+        assert self._records is not None
+        new = History.__new__(History)
+        new._records = [*self._records, contact]
+        new._voiding = False
+        new._columns = self._columns
+        us = (contact.at - EPOCH) // ONE_US
+        micros = self._micros
+        new._micros = [*micros, us] if type(micros) is list else {**micros, size: us}
+        new.size = size + 1
+        new.events = self.events  # never changed in place
+        new.event_campaigns = self.event_campaigns
+        new._cache = {}
+        new._made = self._made
+        new._fields = {name: [*column, _GET[name](contact)] for name, column in self._fields.items()}
+        status = contact.status
+        new._shapes = self._shapes
+        new._counted_keys = self._counted_keys
+        new._keys = self._keys
+        if status in COUNTED_STATUSES:
+            if self._shapes is not None:
+                table, keys, codes, distinct = self._shapes
+                code = table.codes.get((contact.purpose, contact.channel, contact.team))
+                new._shapes = None if code is None else (table, [*keys, size], [*codes, code], distinct | {code})
+            if self._counted_keys is not None:
+                new._counted_keys = [*self._counted_keys, size]
+            if self._keys is not None:  # after every contact at or before its instant (ties: ledger order)
+                order = self._keys
+                place = bisect_right(order, us, key=new._micros.__getitem__)
+                new._keys = [*order[:place], size, *order[place:]]
+        new.planned = self.planned
+        if status == "planned":
+            place = bisect_right(self.planned, us, key=_micros_of)
+            new.planned = [*self.planned[:place], contact, *self.planned[place:]]
+        new.has_planned = bool(new.planned)
+        new.voided = [*self.voided, contact] if status == "void" else self.voided
+        return new
 
     def _contact(self, key: int) -> Contact:
         """The contact at ledger position ``key``, made once (records: the record itself)."""
@@ -379,6 +427,11 @@ def epoch_micros(instants: list[dt.datetime]) -> list[int]:
 
 
 _AT = attrgetter("at")
+
+
+def _micros_of(contact: Contact) -> int:
+    return (contact.at - EPOCH) // ONE_US
+
 _MICROSECOND = attrgetter("microsecond")
 _STATUS = attrgetter("status")
 
