@@ -176,6 +176,8 @@ class History:
         if type(micros) is list:
             return
         assert isinstance(micros, dict)
+        if self.size <= EAGER:  # a short ledger: every instant at once costs less than a shape at a time
+            keys = range(self.size)  # type: ignore[assignment]
         wanted = list(filterfalse(micros.__contains__, keys)) if micros else keys
         if not wanted:
             return
@@ -325,8 +327,11 @@ class History:
         """The code table, the counted contacts' keys (ledger order), each one's shape
         code in that table, and the distinct codes."""
         keys = self._counted()
-        triples = list(zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
-                           strict=True))
+        if self._records is not None:  # one C call per contact, no columns
+            triples = list(map(_SHAPE, self._records))
+        else:
+            triples = list(zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
+                               strict=True))
         if len(keys) != self.size:
             statuses = self._column("status")
             assert statuses is not None
@@ -376,7 +381,8 @@ class History:
         chosen.sort(key=self._micros.__getitem__)  # stable: ties stay in ledger order
         if sent_only and (status_column := self._column("status")) is not None:
             chosen = list(compress(chosen, map(eq, map(status_column.__getitem__, chosen), repeat("sent"))))
-        outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)
+        outcomes: list[Any] | _Constant = (self._column("outcome") or _Constant(None)) if outcome is not None or drop \
+            else _Constant(None)
         if isinstance(outcome, frozenset):
             chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
         elif outcome is not None:
@@ -427,6 +433,8 @@ def epoch_micros(instants: list[dt.datetime]) -> list[int]:
 
 
 _AT = attrgetter("at")
+_SHAPE = attrgetter("purpose", "channel", "team")
+EAGER = 64  # up to this many contacts, every instant is converted on the first need
 
 
 def _micros_of(contact: Contact) -> int:
