@@ -174,15 +174,20 @@ def next_exit(
     """
     current = start
     while current <= horizon:
-        wall = wall_datetime(wall_us(current, tz))
+        offset = offset_us(current, tz)  # read once: the wall time and the boundary both use it
+        wall = wall_datetime(current + offset)
         if not quiet(wall):
             return current
         # Move to the boundary under the current offset, but stop at an offset change:
         # after a fold the wall clock runs back and may leave the quiet period early.
-        candidate = wall_of(next_boundary(wall)) - offset_us(current, tz)
+        candidate = wall_of(next_boundary(wall)) - offset
         reach = min(candidate, current + TRANSITION_SCAN)
-        change = transition_between(current, reach, tz)
-        following = change if change is not None else reach
+        # transition_between(current, reach, tz), with the offset at current already known
+        if reach <= current or tz is UTC or offset_us(reach, tz) == offset:
+            following = reach
+        else:
+            change = transition_between(current, reach, tz)
+            following = change if change is not None else reach
         if following <= current:
             # next_boundary must name a later wall time; without this guard a wrong one
             # would loop forever instead of failing
