@@ -44,7 +44,7 @@ from policylang.conditions import (
     assert_never,
 )
 from policylang.decision import Decision, TraceEntry
-from policylang.history import History, LazyContacts
+from policylang.history import History, LazyContacts, between, cut
 from policylang.records import COUNTED_STATUSES, Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
     AfterTrigger,
@@ -364,7 +364,9 @@ def displaceable(ctx: Context) -> frozenset[int]:
         return frozenset()
     policy, owner = ctx.policy, ctx.owner
     mine = policy.rank(ctx.request.team, owner)
-    return frozenset(id(c) for c in history.planned if policy.rank(c.team, owner) > mine)
+    # each planning team ranked once, not each planned contact
+    return frozenset(ident for team, idents in history.planned_by_team().items()
+                     if policy.rank(team, owner) > mine for ident in idents)
 
 
 # ---- which rules apply ---------------------------------------------------------------------
@@ -1225,10 +1227,10 @@ def without(times: list[int], contacts: Sequence[Contact], skip: frozenset[int],
                 dropped.add(k)
     if not dropped:
         return times, contacts
-    kept_at = [k for k in range(len(times)) if k not in dropped]
-    kept_contacts: Sequence[Contact] = (LazyContacts(contacts.__getitem__, kept_at) if isinstance(contacts, LazyContacts)
-                                        else [contacts[k] for k in kept_at])
-    return [times[k] for k in kept_at], kept_contacts
+    gone = sorted(dropped)  # a few planned contacts: the rest is copied a slice at a time
+    kept_contacts: Sequence[Contact] = (contacts.without_positions(gone) if isinstance(contacts, LazyContacts)
+                                        else cut(list(contacts), gone))
+    return cut(times, gone), kept_contacts
 
 
 def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> Selection:
@@ -2094,14 +2096,12 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
         distance = rule.distance * clock.SECOND
         lo, hi = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
     team = ctx.request.team
-    found = []
-    for k in range(lo, hi):
-        contact = contacts[k]
-        if contact.team != team and id(contact) not in skip:
-            found.append((times[k], contact))
-            if first_only:
-                break
-    return found
+    # contacts are made (from columns) only as far as the scan goes
+    pairs = zip(times[lo:hi], between(contacts, lo, hi))
+    if first_only:
+        first = next(((us, c) for us, c in pairs if c.team != team and id(c) not in skip), None)
+        return [first] if first is not None else []
+    return [(us, c) for us, c in pairs if c.team != team and id(c) not in skip]
 
 
 def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -2119,7 +2119,10 @@ def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[i
 
 def bound_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     found = rivals(rule, ctx, t, skip)
-    return max((clock.plus(us, rule.distance, rule.months, ctx.tz) for us, _ in found), default=t + 1)
+    if not found:
+        return t + 1
+    # us + distance never decreases as us grows (months too, 11.2): the latest rival's end is the latest end
+    return clock.plus(max(us for us, _ in found), rule.distance, rule.months, ctx.tz)
 
 
 def exclusive_words(rule: ExclusiveRule) -> str:

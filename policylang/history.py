@@ -58,6 +58,33 @@ class LazyContacts(Sequence[Contact]):
     def __iter__(self) -> Iterator[Contact]:
         return map(self._make, self._keys)
 
+    def between(self, lo: int, hi: int) -> Iterator[Contact]:
+        """The contacts at positions ``[lo, hi)``, each made only when the iterator reaches it."""
+        return map(self._make, self._keys[lo:hi])
+
+    def without_positions(self, dropped: list[int]) -> LazyContacts:
+        """These contacts less those at the ``dropped`` positions (sorted, distinct)."""
+        return LazyContacts(self._make, cut(self._keys, dropped))
+
+
+def cut(values: list[Any], dropped: list[int]) -> list[Any]:
+    """``values`` less the items at the ``dropped`` positions (sorted, distinct), a slice at a time."""
+    kept: list[Any] = []
+    start = 0
+    for position in dropped:
+        kept += values[start:position]
+        start = position + 1
+    kept += values[start:]
+    return kept
+
+
+def between(contacts: Sequence[Contact], lo: int, hi: int) -> Iterator[Contact]:
+    """The contacts at positions ``[lo, hi)`` of a matching's sequence, made (from columns)
+    only as the iterator reaches them."""
+    if isinstance(contacts, LazyContacts):
+        return contacts.between(lo, hi)
+    return iter(contacts[lo:hi])
+
 
 class History:
     """A customer's contacts and events, with per-selector indexes built on demand.
@@ -159,6 +186,16 @@ class History:
         # 11.4: void contacts count for nothing; the trace still names them
         self.voided: list[Contact] = ([self._contact(k) for k, status in enumerate(statuses) if status == "void"]
                                       if statuses is not None and "void" in statuses else [])
+
+    def planned_by_team(self) -> dict[str, list[int]]:
+        """The ids (``id()``) of the planned contacts, by team (made once per history)."""
+        found = self._cache.get(("planned by team",))
+        if found is None:
+            teams: dict[str, list[int]] = {}
+            for contact in self.planned:
+                teams.setdefault(contact.team, []).append(id(contact))
+            found = self._cache[("planned by team",)] = (None, teams)  # type: ignore[assignment]
+        return found[1]  # type: ignore[return-value]
 
     def _column(self, name: str) -> list[Any] | None:
         """One field of every contact, in ledger order; ``None`` when every contact has the
@@ -396,7 +433,9 @@ class History:
                 chosen = [i for i in chosen if in_campaign(values[i], value)]
             else:
                 chosen = [i for i in chosen if values[i] == value]
-        result = (list(map(self._micros.__getitem__, chosen)), LazyContacts(self._contact, chosen))
+        # from records, each contact is the record itself: a C lookup, no method in between
+        make = self._records.__getitem__ if self._records is not None else self._contact
+        result = (list(map(self._micros.__getitem__, chosen)), LazyContacts(make, chosen))
         self._cache[key] = (match, result)
         return result
 
