@@ -2097,7 +2097,7 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
         lo, hi = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
     team = ctx.request.team
     # contacts are made (from columns) only as far as the scan goes
-    pairs = zip(times[lo:hi], between(contacts, lo, hi))
+    pairs = zip(times[lo:hi], between(contacts, lo, hi), strict=True)
     if first_only:
         first = next(((us, c) for us, c in pairs if c.team != team and id(c) not in skip), None)
         return [first] if first is not None else []

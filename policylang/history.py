@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
 from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import attrgetter, eq, floordiv, mul, not_, sub
 from typing import Any, overload
@@ -99,7 +99,7 @@ class History:
 
     __slots__ = ("size", "events", "has_planned", "planned", "voided", "event_campaigns",
                  "_cache", "_shapes", "_fields", "_columns", "_records", "_made", "_micros",
-                 "_counted_keys", "_keys", "_voiding")
+                 "_counted_keys", "_keys", "_voiding", "_teams")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -175,6 +175,7 @@ class History:
         self._fields: dict[str, list[Any]] = {}
         self._made: dict[int, Contact] = {}
         self._counted_keys: list[int] | None = None
+        self._teams: dict[str, list[int]] | None = None
         self._keys: list[int] | None = None
         statuses = self._column("status")
         if statuses is None or "planned" not in statuses:
@@ -189,13 +190,12 @@ class History:
 
     def planned_by_team(self) -> dict[str, list[int]]:
         """The ids (``id()``) of the planned contacts, by team (made once per history)."""
-        found = self._cache.get(("planned by team",))
-        if found is None:
-            teams: dict[str, list[int]] = {}
+        teams = self._teams
+        if teams is None:
+            teams = self._teams = {}
             for contact in self.planned:
                 teams.setdefault(contact.team, []).append(id(contact))
-            found = self._cache[("planned by team",)] = (None, teams)  # type: ignore[assignment]
-        return found[1]  # type: ignore[return-value]
+        return teams
 
     def _column(self, name: str) -> list[Any] | None:
         """One field of every contact, in ledger order; ``None`` when every contact has the
@@ -300,7 +300,8 @@ class History:
         new._columns = self._columns
         us = (contact.at - EPOCH) // ONE_US
         micros = self._micros
-        new._micros = [*micros, us] if type(micros) is list else {**micros, size: us}
+        new._micros = [*micros, us] if isinstance(micros, list) else {**micros, size: us}
+        new._teams = None
         new.size = size + 1
         new.events = self.events  # never changed in place
         new.event_campaigns = self.event_campaigns
