@@ -106,10 +106,12 @@ class Loads(Protocol):
         ...
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True, eq=False)
 class Finding:
     """One rule's answer at one instant: deny or not, the contacts it holds against the
-    request (for displacement), and the facts for the trace."""
+    request (for displacement), and the facts for the trace. Never changed once made (not
+    frozen only because a frozen class sets each field through ``object.__setattr__``,
+    three times the cost, and a finding is made at almost every rule check)."""
 
     deny: bool
     held: Sequence[Contact] = ()

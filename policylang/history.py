@@ -346,7 +346,7 @@ class History:
                 _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
             if "at" not in columns:  # a store's rows: the instant is known as an integer
                 self._known([key])
-                _SETTERS["at"](contact, EPOCH + dt.timedelta(microseconds=self._micros[key]))
+                _SETTERS["at"](contact, EPOCH + dt.timedelta(0, 0, self._micros[key]))
             elif contact.at.tzinfo is not UTC:
                 _SETTERS["at"](contact, contact.at.astimezone(UTC))
             made = self._made[key] = contact
