@@ -213,7 +213,8 @@ class History:
         if type(micros) is list:
             return
         assert isinstance(micros, dict)
-        if self.size <= EAGER:  # a short ledger: every instant at once costs less than a shape at a time
+        if self.size <= EAGER and self._records is not None:
+            # a short list of records: every instant at once costs less than a shape at a time
             keys = range(self.size)  # type: ignore[assignment]
         wanted = list(filterfalse(micros.__contains__, keys)) if micros else keys
         if not wanted:
