@@ -1186,12 +1186,16 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
                 us, listed = [us[k] for k in at], [listed[k] for k in at]
             found = ctx._memo[key] = (lo, hi, us, listed)  # noqa: SLF001
         times, contacts = found[2], found[3]
+    elif (memoed := ctx._memo.get(rule.index)) is not None:  # noqa: SLF001 - asked again this decision
+        times, contacts = memoed
     else:
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
         times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
                                                drop=rule.not_counted)
         cover = window_cover(rule, ctx) if ctx.policy.has_windows and rule.index in ctx.policy.exempted_by else []
+        if not cover and not ctx.campaigns:  # one request, one group: the same sequence all decision long
+            ctx._memo[rule.index] = (times, contacts)  # noqa: SLF001
         if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
             i, j = bisect_left(times, lo), bisect_left(times, hi)
             kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
@@ -1373,7 +1377,12 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
     limit = rule.limit
     held = contacts[i:j] if ctx.skip else ()
-    deny = window_denies(times, i, j, k, limit, width, ctx, ("runs", rule.index, skip, id(times)))
+    if k - i >= limit:  # window_denies' two quick answers, without making its memo key
+        deny = True
+    elif j - i < limit:
+        deny = False
+    else:
+        deny = window_denies(times, i, j, k, limit, width, ctx, ("runs", rule.index, skip, id(times)))
     if not ctx.explain:
         return Finding(deny, held) if held else (DENY if deny else PASS)
     # The busiest window [s, s + W) containing t starts at t or at a contact in (t - W, t].
