@@ -168,3 +168,53 @@ def test_events_are_kept_when_a_history_grows() -> None:
     grown = History(ledger).plus(Contact(t + dt.timedelta(hours=1), "email", "marketing", "b", "planned"))
     assert grown is not None
     assert grown.event_times("complaint") == History(ledger).event_times("complaint")
+
+
+ZONES = ("America/Chicago", "Europe/London", "Australia/Lord_Howe", "America/St_Johns", "Europe/Dublin",
+         "Pacific/Apia", "Asia/Kolkata", "UTC")
+
+
+def test_local_time_is_astimezone_at_every_transition() -> None:
+    """clock.local (fromtimestamp) against astimezone of the UTC instant: the same wall time,
+    offset and fold a second and a microsecond either side of every offset change of
+    2000-2040, in zones with half hours, 30-minute DST (Lord Howe), negative DST (Dublin)
+    and a skipped day (Apia); and at the ends of the datetime range (the same error)."""
+    import zoneinfo
+
+    from policylang import clock
+
+    def reference(us: int, tz: dt.tzinfo) -> dt.datetime:
+        return (dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=us)).astimezone(tz)
+
+    checked = 0
+    for name in ZONES:
+        tz = zoneinfo.ZoneInfo(name)
+        start = clock.micros(dt.datetime(2000, 1, 1, tzinfo=UTC))
+        end = clock.micros(dt.datetime(2040, 1, 1, tzinfo=UTC))
+        step = 6 * 3600 * 1_000_000
+        previous = reference(start, tz).utcoffset()
+        for us in range(start, end, step):
+            offset = reference(us, tz).utcoffset()
+            if offset == previous:
+                continue
+            previous = offset
+            change = clock.transition_between(us - step, us, tz)
+            assert change is not None
+            for near in (change - 1_000_000, change - 1, change, change + 1, change + 1_000_000):
+                got, want = clock.local(near, tz), reference(near, tz)
+                assert (got, got.fold, got.utcoffset(), got.replace(tzinfo=None)) == \
+                    (want, want.fold, want.utcoffset(), want.replace(tzinfo=None))
+                checked += 1
+    assert checked > 500
+    for us in (clock.micros(dt.datetime(1, 1, 1, tzinfo=UTC)), clock.micros(dt.datetime(9999, 12, 31, 23, tzinfo=UTC))):
+        for name in ("America/Chicago", "Asia/Kolkata"):
+            tz = zoneinfo.ZoneInfo(name)
+            try:
+                want: object = reference(us, tz)
+            except OverflowError as error:
+                want = type(error)
+            try:
+                got: object = clock.local(us, tz)
+            except OverflowError as error:
+                got = type(error)
+            assert got == want
