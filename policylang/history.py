@@ -402,8 +402,8 @@ class History:
             shapes = self._shapes = self._shape_codes()
         table, keys, codes, distinct = shapes
         matched, checked = table.verdicts_of(match, owner)
-        fresh = distinct - checked
-        if fresh:
+        if not distinct <= checked:  # shapes this selector was never asked about
+            fresh = distinct - checked
             for code in fresh:
                 shape = table.shapes[code]
                 if match.matches(shape[0], shape[1], shape[2], owner):
@@ -420,24 +420,26 @@ class History:
         chosen.sort(key=self._micros.__getitem__)  # stable: ties stay in ledger order
         if sent_only and (status_column := self._column("status")) is not None:
             chosen = list(compress(chosen, map(eq, map(status_column.__getitem__, chosen), repeat("sent"))))
-        outcomes: list[Any] | _Constant = (self._column("outcome") or _Constant(None)) if outcome is not None or drop \
-            else _Constant(None)
-        if isinstance(outcome, frozenset):
-            chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
-        elif outcome is not None:
-            chosen = [i for i in chosen if outcomes[i] == outcome]
-        if drop:
-            statuses_or: list[Any] | _Constant = self._column("status") or _Constant("sent")
-            chosen = [i for i in chosen if not (outcomes[i] in drop and statuses_or[i] == "sent")]
+        if outcome is not None or drop:
+            outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)
+            if isinstance(outcome, frozenset):
+                chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
+            elif outcome is not None:
+                chosen = [i for i in chosen if outcomes[i] == outcome]
+            if drop:
+                statuses_or: list[Any] | _Constant = self._column("status") or _Constant("sent")
+                chosen = [i for i in chosen if not (outcomes[i] in drop and statuses_or[i] == "sent")]
         if group is not None:
             values: list[Any] | _Constant = self._column(group) or _Constant(_DEFAULTS[group])
             if group == "campaign":
                 chosen = [i for i in chosen if in_campaign(values[i], value)]
             else:
                 chosen = [i for i in chosen if values[i] == value]
-        # from records, each contact is the record itself: a C lookup, no method in between
-        make = self._records.__getitem__ if self._records is not None else self._contact
-        result = (list(map(self._micros.__getitem__, chosen)), LazyContacts(make, chosen))
+        # from records each contact is the record itself, listed in C (then read with no
+        # method in between); from columns a contact is made when first read
+        contacts: Sequence[Contact] = (list(map(self._records.__getitem__, chosen)) if self._records is not None
+                                       else LazyContacts(self._contact, chosen))
+        result = (list(map(self._micros.__getitem__, chosen)), contacts)
         self._cache[key] = (match, result)
         return result
 
