@@ -67,6 +67,7 @@ from policylang.rules import (
 )
 
 HORIZON = 400 * DAY
+MIDNIGHT = dt.time()
 NEVER = None
 
 
@@ -1892,13 +1893,14 @@ def check_body(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Fin
 
 def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
     """The next wall time after ``wall`` at which the clock range starts or ends."""
-    midnight = dt.datetime.combine(wall.date(), dt.time())
-    candidates = sorted(
-        midnight + dt.timedelta(days=day, minutes=minute)
-        for day in (0, 1)
-        for minute in (period.start, period.end)
-    )
-    return next(c for c in candidates if c > wall)
+    # The candidates are this date's and the next date's start and end (whole minutes):
+    # the first of them after the wall time, compared in microseconds since midnight.
+    since = ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 1_000_000 + wall.microsecond
+    start, end = period.start, period.end
+    for minute in sorted((start, end, start + 1440, end + 1440)):
+        if minute * 60_000_000 > since:
+            return dt.datetime.combine(wall.date(), MIDNIGHT) + dt.timedelta(minutes=minute)
+    raise AssertionError("the next date's boundaries are after any wall time of this one")
 
 
 # ---- conditions: the interpreter of the condition tree ---------------------------------------

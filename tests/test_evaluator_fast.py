@@ -218,3 +218,18 @@ def test_local_time_is_astimezone_at_every_transition() -> None:
             except OverflowError as error:
                 got = type(error)
             assert got == want
+
+
+@given(st.integers(0, 1440), st.integers(0, 1440), st.booleans(),
+       st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2040, 1, 1)), st.booleans())
+def test_next_clock_boundary_is_the_first_of_the_four_candidates(start: int, end: int, inside: bool,
+                                                                  wall: dt.datetime, on_edge: bool) -> None:
+    from policylang.evaluator import next_clock_boundary
+    from policylang.rules import ClockRange
+
+    if on_edge:  # exactly on a boundary, where "after" must be strict
+        wall = dt.datetime.combine(wall.date(), dt.time()) + dt.timedelta(minutes=min(start, 1439))
+    period = ClockRange(start, end, inside)
+    midnight = dt.datetime.combine(wall.date(), dt.time())
+    candidates = sorted(midnight + dt.timedelta(days=day, minutes=minute) for day in (0, 1) for minute in (start, end))
+    assert next_clock_boundary(period, wall) == next(c for c in candidates if c > wall)
