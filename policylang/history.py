@@ -285,9 +285,24 @@ class History:
                     statuses[key] = "displaced"
         for name, values in columns.items():
             values.append(getattr(contact, name))
-        micros = [*map(self._micros.__getitem__, range(size)), (contact.at - EPOCH) // ONE_US]
-        return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
-                                    self.event_campaigns)
+        us = (contact.at - EPOCH) // ONE_US
+        micros = [*map(self._micros.__getitem__, range(size)), us]
+        grown = History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
+                                     self.event_campaigns)
+        if not displaced and contact.status in COUNTED_STATUSES:
+            # the same counted contacts plus the new one, last in ledger order: what was
+            # built on demand grows by one instead of being built again
+            if self._counted_keys is not None:
+                grown._counted_keys = [*self._counted_keys, size]
+            if self._keys is not None:
+                place = bisect_right(self._keys, us, key=micros.__getitem__)
+                grown._keys = [*self._keys[:place], size, *self._keys[place:]]
+            if self._shapes is not None and self._shapes[1] is self._counted_keys:
+                table, _, codes, distinct = self._shapes
+                code = table.codes.get((contact.purpose, contact.channel, contact.team))
+                if code is not None and grown._counted_keys is not None:
+                    grown._shapes = (table, grown._counted_keys, [*codes, code], distinct | {code})
+        return grown
 
     def _plus_record(self, contact: Contact) -> History:
         """This history of records with ``contact`` added last (an arbitration's grant):

@@ -233,3 +233,42 @@ def test_next_clock_boundary_is_the_first_of_the_four_candidates(start: int, end
     midnight = dt.datetime.combine(wall.date(), dt.time())
     candidates = sorted(midnight + dt.timedelta(days=day, minutes=minute) for day in (0, 1) for minute in (start, end))
     assert next_clock_boundary(period, wall) == next(c for c in candidates if c > wall)
+
+
+def columns_history(entries: list[Any]) -> History:
+    """A history from columns (as the batch engine builds them), of records' values."""
+    from policylang.history import FIELDS
+
+    contacts = [e for e in entries if isinstance(e, Contact)]
+    columns = {name: [getattr(c, name) for c in contacts] for name in FIELDS if name != "at"}
+    micros = [(c.at - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1) for c in contacts]
+    events: dict[str, list[int]] = {}
+    for e in entries:
+        if isinstance(e, Event):
+            events.setdefault(e.name, []).append((e.at - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1))
+    return History.from_columns(columns, micros, events)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(growing(), st.booleans())
+def test_a_grown_history_of_columns_is_the_history_built_again(case: Any, warm: bool) -> None:
+    policy, customer, ledger, requests = case
+    ledger = [e for e in ledger if not isinstance(e, Contact) or e.campaign is None or isinstance(e.campaign, str)]
+    entries = list(ledger)
+    history = columns_history(entries)
+    for k, request in enumerate(requests):
+        if warm:
+            decide(policy, customer, request, history, explain=False)
+        contact = grant(request, f"g{k}")
+        grown = history.plus(contact)
+        assert grown is not None
+        entries.append(contact)
+        fresh = columns_history(entries)
+        assert grown.counted_us == fresh.counted_us and list(grown.counted) == list(fresh.counted)
+        for rule in policy.rules:
+            for owner in (None, policy.teams[0]):
+                assert grown.matching(rule.match, owner)[0] == fresh.matching(rule.match, owner)[0]
+                assert list(grown.matching(rule.match, owner)[1]) == list(fresh.matching(rule.match, owner)[1])
+        for other in requests:
+            assert decide(policy, customer, other, grown) == decide(policy, customer, other, fresh)
+        history = grown
