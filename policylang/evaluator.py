@@ -1187,16 +1187,17 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
                 us, listed = [us[k] for k in at], [listed[k] for k in at]
             found = ctx._memo[key] = (lo, hi, us, listed)  # noqa: SLF001
         times, contacts = found[2], found[3]
-    elif (memoed := ctx._memo.get(rule.index)) is not None:  # noqa: SLF001 - asked again this decision
-        times, contacts = memoed
-    else:
+    elif (windowed := ctx.policy.has_windows and rule.index in ctx.policy.exempted_by) or ctx.campaigns \
+            or (memoed := ctx._memo.get(rule.index)) is None:  # noqa: SLF001
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
         times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
                                                drop=rule.not_counted)
-        cover = window_cover(rule, ctx) if ctx.policy.has_windows and rule.index in ctx.policy.exempted_by else []
-        if not cover and not ctx.campaigns:  # one request, one group: the same sequence all decision long
+        # One request, one group and no exemption window (whose cover changes with the
+        # instant judged, 11.5, 11.11): the same sequence all decision long.
+        if not windowed and not ctx.campaigns:
             ctx._memo[rule.index] = (times, contacts)  # noqa: SLF001
+        cover = window_cover(rule, ctx) if windowed else []
         if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
             i, j = bisect_left(times, lo), bisect_left(times, hi)
             kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
@@ -1205,6 +1206,8 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
             # held for the decision's life: memo keys use id(times), which must not be reused
             ctx._memo.setdefault("held", []).append(covered)  # noqa: SLF001
             return covered
+    else:  # asked again this decision
+        times, contacts = memoed
     if not skip:
         return times, contacts
     key2 = ("skip", rule.index, skip, id(times))
