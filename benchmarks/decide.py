@@ -9,6 +9,7 @@ Run: python benchmarks/decide.py [--quick] [--million] [--fast-paths] [--cold] [
 2. The real paths, side by side in one process, at 10, 100, 1,000 and 10,000 events (explain
    off; median CPU microseconds per decision, so that a loaded machine's waiting is not
    counted): `json.loads` of the section 10 document (the floor), `orjson.loads` of it,
+   msgspec's decode of it into the policy's typed structs (the typed path's own parse),
    `Policy.decide_json` of the text, the validating path alone, an unsorted list of records,
    a list of plain mappings, a read of the customer's rows from a SQLite ledger
    (`Ledger.history`, the index built straight from the rows) plus the decision, the same
@@ -211,8 +212,8 @@ def real_paths(quick: bool) -> dict[tuple[str, int], float]:
     budget, count = (0.15, 300) if quick else (0.6, 2000)
     customer = ingest.customer_of(policy, {k: v for k, v in CUSTOMER.items() if k != "id"})
     results: dict[tuple[str, int], float] = {}
-    columns = ["json.loads", "orjson.loads", "decide_json", "validating", "records", "mappings", "store+decide",
-               "sqlite3 SELECT", "prebuilt"]
+    columns = ["json.loads", "orjson.loads", "msgspec typed", "decide_json", "validating", "records", "mappings",
+               "store+decide", "sqlite3 SELECT", "prebuilt"]
     print("Real paths, examples/northwind.pol, explain off: median CPU us per decision, the paths called in turn in "
           "one loop (read the ratios)")
     print(f"{'events':>7} " + " ".join(f"{c:>13}" for c in columns) + f" {'json/floor':>11}")
@@ -224,9 +225,12 @@ def real_paths(quick: bool) -> dict[tuple[str, int], float]:
             store = store_with(policy, ledger, folder, size)
             select = raw_select(store)
             n = len(texts)
+            typed = ingest.schema(policy)
             paths: dict[str, Callable[[int], object]] = {
                 "json.loads": lambda i: json.loads(texts[i % n]),
                 "orjson.loads": (lambda i: orjson.loads(texts[i % n])) if orjson else None,
+                # the typed path's own parse (structs of the policy's names): its floor
+                "msgspec typed": (lambda i: typed.document.decode(texts[i % n])) if typed else None,
                 "decide_json": lambda i: policy.decide_json(texts[i % n], explain=False),
                 "validating": lambda i: ingest.slow_decide_json(policy, texts[i % n], explain=False),
                 "records": lambda i: policy.decide(customer, requests[i % n], ledger, explain=False),

@@ -22,17 +22,19 @@ folder (empty: no cache); the default is ``$XDG_CACHE_HOME/policylang/compiled``
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import hashlib
 import os
-import pickle
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+# Only os and sys at the top: `policylang check` of a file that checked before answers from
+# here (see cached_check) without importing pathlib, hashlib, pickle or any of the engine.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from policylang.rules import Policy
+else:
+    Any = object
 
 FORMAT = b"policylang-compiled-1"
 KEEP = 64  # entries: a user decides against a handful of policies
@@ -40,22 +42,33 @@ KEEP = 64  # entries: a user decides against a handful of policies
 
 def cache_folder() -> Path | None:
     """Where compiled policies are kept, or None when caching is off."""
+    from pathlib import Path
+
+    name = _folder_name()
+    return None if name is None else Path(name)
+
+
+def _folder_name() -> str | None:
     chosen = os.environ.get("POLICYLANG_CACHE_DIR")
     if chosen is not None:
-        return Path(chosen) if chosen else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "policylang" / "compiled"
+        return chosen or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "policylang", "compiled")
 
 
-@functools.cache
+_STAMP: list[bytes] = []
+
+
 def code_stamp() -> bytes:
     """Name, size and modification time of every file of the installed package that a
-    compiled policy can depend on (modules and grammars)."""
-    here = Path(__file__).resolve().parent
-    folders = [here, here.parent / "grammar", here / "_grammar"]
+    compiled policy can depend on (modules and grammars); read once per process."""
+    if _STAMP:
+        return _STAMP[0]
+    here = os.path.dirname(os.path.realpath(__file__))
+    folders = [here, os.path.join(os.path.dirname(here), "grammar"), os.path.join(here, "_grammar")]
     found: list[str] = []
     for folder in folders:
-        if not folder.is_dir():
+        if not os.path.isdir(folder):
             continue
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -63,17 +76,26 @@ def code_stamp() -> bytes:
                 if name.endswith((".py", ".lark")):
                     stat = os.stat(os.path.join(root, name))
                     found.append(f"{root}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "\n".join(found).encode()
+    _STAMP.append("\n".join(found).encode())
+    return _STAMP[0]
+
+
+def _sha256() -> Any:
+    try:  # the built-in module: importing hashlib loads OpenSSL, a few milliseconds
+        from _sha256 import sha256  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - another interpreter (3.12 renamed it _sha2)
+        from hashlib import sha256
+    return sha256()
 
 
 def cache_key(text: str, source: str) -> str:
     """The entry name of ``text`` compiled under the name ``source`` by this code."""
-    digest = hashlib.sha256()
+    digest = _sha256()
     for part in (FORMAT, sys.version.encode(), code_stamp(), source.encode("utf-8", "surrogatepass"),
                  text.encode("utf-8", "surrogatepass")):
         digest.update(len(part).to_bytes(8, "big"))  # lengths first: no two keys run together
         digest.update(part)
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 def keepable(policy: Policy) -> bool:
@@ -102,6 +124,8 @@ def compile_cached(text: str, source: str = "<policy>") -> Policy:
 
 
 def _load(entry: Path) -> Policy | None:
+    import pickle
+
     try:
         with entry.open("rb") as stream:
             found = pickle.load(stream)
@@ -115,6 +139,8 @@ def _load(entry: Path) -> Policy | None:
 
 
 def _store(entry: Path, policy: Policy) -> None:
+    import pickle
+
     try:
         data = pickle.dumps(policy, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # something in it does not pickle: not kept, nothing lost
@@ -126,6 +152,8 @@ def _store(entry: Path, policy: Policy) -> None:
         os.replace(temporary, entry)  # whole or not at all, for a concurrent reader
         _prune(entry.parent)
     except OSError:  # a read-only home, a full disk: no cache, same answers
+        import contextlib
+
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
 
@@ -134,3 +162,60 @@ def _prune(folder: Path) -> None:
     entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
     for old in entries[:-KEEP]:
         old.unlink(missing_ok=True)  # FileNotFoundError from stat above if another process pruned: caught by _store
+        old.with_suffix(CHECKED).unlink(missing_ok=True)
+
+
+# ---- `policylang check` of a file that checked before -------------------------------------------
+#
+# A good policy's `check` output is one summary line, a function of the same key as the
+# compiled policy. It is kept beside the pickle as text, so a later `check` of the unchanged
+# file prints it without importing the parser, the compiler, attrs or pickle (about a fifth of
+# the time of loading the compiled policy). Only successes are kept: every error comes from
+# the compiler, as with the compiled policies.
+
+CHECKED = ".check"
+CHECKED_HEADER = "policylang-check-1\n"
+
+
+def remember_check(policy: Policy, text: str, source: str, line: str) -> None:
+    """Keep ``line``, the ``check`` summary of ``policy`` compiled from ``text`` under the
+    name ``source``, when the policy's compiled form may be kept (see :func:`keepable`)."""
+    folder = _folder_name()
+    if folder is None or not keepable(policy):
+        return
+    entry = os.path.join(folder, cache_key(text, source) + CHECKED)
+    temporary = f"{entry}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(temporary, "w", encoding="utf-8", newline="") as stream:
+            stream.write(CHECKED_HEADER + line)
+        os.replace(temporary, entry)
+    except (OSError, UnicodeError):  # no cache, same answers
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def cached_check(paths: list[str]) -> list[str] | None:
+    """The summary lines ``policylang check PATH...`` prints when every path is a policy
+    file that checked before, unchanged since, with this code; else ``None`` (the command
+    then runs in full). Folders, standard input and unreadable files always run in full."""
+    folder = _folder_name()
+    if folder is None:
+        return None
+    lines: list[str] = []
+    for name in dict.fromkeys(paths):  # a file named twice is checked once, as policy_files does
+        if name == "-" or not os.path.isfile(name):  # a folder, a pipe, a device: read once, in full
+            return None
+        try:
+            with open(name, "rb") as stream:
+                text = stream.read().decode("utf-8-sig")  # as cli.read_text reads it
+            with open(os.path.join(folder, cache_key(text, name) + CHECKED), encoding="utf-8", newline="") as stream:
+                kept = stream.read()
+        except (OSError, UnicodeError):
+            return None
+        if not kept.startswith(CHECKED_HEADER) or "\n" in kept[len(CHECKED_HEADER):]:
+            return None
+        lines.append(kept[len(CHECKED_HEADER):])
+    return lines

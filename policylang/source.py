@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import attrs
 
 
@@ -31,6 +29,8 @@ NOWHERE = Span("<unknown>", 0, 0, 0, 0)
 
 def text_digest(text: str) -> str:
     """The SHA-256 of a file's text (UTF-8) in hex: how a policy version names what it read."""
+    import hashlib  # here: hashlib loads OpenSSL, a few milliseconds of every cold command
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

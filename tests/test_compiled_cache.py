@@ -154,3 +154,79 @@ def test_the_command_answers_alike_with_and_without_its_cache(tmp_path: Path) ->
                             env={**os.environ, "POLICYLANG_CACHE_DIR": cache}).stdout
              for cache in ("", str(tmp_path / "c"))}
     assert len(texts) == 1
+
+
+# ---- `policylang check` of a file that checked before (launch.py answers from the kept line) --
+
+ENGINE_PROBE = (
+    "import sys; sys.argv = ['policylang', *sys.argv[1:]]\n"
+    "from policylang.launch import main\n"
+    "status = main()\n"
+    "sys.stderr.write('ENGINE ' + ' '.join(sorted(m for m in ('policylang.rules', 'policylang.cli', 'attrs',"
+    " 'pickle', 'lark') if m in sys.modules)) + '\\n')\n"
+    "raise SystemExit(status)\n"
+)
+
+
+def run_check(paths: list[str], cache: str, cwd: Path) -> tuple[int, str, str, str]:
+    """Exit status, stdout, stderr (without the probe's line) and which engine modules were imported."""
+    done = subprocess.run([sys.executable, "-c", ENGINE_PROBE, "check", *paths], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, "POLICYLANG_CACHE_DIR": cache})
+    lines = done.stderr.splitlines()
+    probe = [line for line in lines if line.startswith("ENGINE")]
+    rest = "\n".join(line for line in lines if not line.startswith("ENGINE"))
+    return done.returncode, done.stdout, rest, probe[-1].strip() if probe else ""
+
+
+def test_check_of_an_unchanged_file_answers_without_the_engine(tmp_path: Path) -> None:
+    cache = str(tmp_path / "c")
+    first = tmp_path / "a.pol"
+    first.write_text((ROOT / "examples" / "northwind.pol").read_text(encoding="utf-8"), encoding="utf-8")
+    second = tmp_path / "b.pol"
+    second.write_bytes(b"\xef\xbb\xbf" + (ROOT / "examples" / "regulation_f.pol").read_bytes())  # a BOM, dropped
+    paths = ["a.pol", "b.pol", "a.pol"]
+    off = run_check(paths, "", tmp_path)
+    miss = run_check(paths, cache, tmp_path)
+    hit = run_check(paths, cache, tmp_path)
+    assert off[:3] == miss[:3] == hit[:3]
+    assert off[0] == 0 and off[1].count("\n") == 2
+    assert "policylang.rules" in miss[3]
+    assert hit[3] == "ENGINE"  # nothing of the engine, not even attrs or pickle
+    # an edit, or the same text under another name, runs the compiler again
+    first.write_text(first.read_text(encoding="utf-8").replace("Northwind", "Southwind", 1), encoding="utf-8")
+    edited = run_check(["a.pol"], cache, tmp_path)
+    assert "policylang.rules" in edited[3] and "Southwind" in edited[1]
+    assert run_check(["a.pol"], cache, tmp_path)[1:3] == edited[1:3]
+    assert "policylang.rules" in run_check(["./a.pol"], cache, tmp_path)[3]
+
+
+def test_check_never_answers_an_error_or_a_folder_or_stdin_from_the_cache(tmp_path: Path) -> None:
+    cache = str(tmp_path / "c")
+    good = tmp_path / "good.pol"
+    good.write_text((ROOT / "examples" / "northwind.pol").read_text(encoding="utf-8"), encoding="utf-8")
+    bad = tmp_path / "bad.pol"
+    bad.write_text("policy \"x\"\nteams: a\nrule r: cap 3 per week for teamz\n", encoding="utf-8")
+    for _ in range(2):
+        assert run_check(["good.pol"], cache, tmp_path)[0] == 0
+        status, out, err, probe = run_check(["good.pol", "bad.pol"], cache, tmp_path)
+        assert status == 1 and "bad.pol" in err and "policylang.rules" in probe
+        status, out, err, probe = run_check(["good.pol", "missing.pol"], cache, tmp_path)
+        assert status == 2 and "missing.pol: no such file" in err
+    assert compiled.cached_check(["/dev/null"]) is None  # not a regular file: never read twice
+    folder_run = run_check(["."], cache, tmp_path)
+    assert folder_run[0] == 1 and "policylang.rules" in folder_run[3]
+    assert "policylang.cli" in run_check(["--format", "text", "good.pol"], cache, tmp_path)[3]
+
+
+@pytest.mark.parametrize("content", ["", "garbage", "policylang-check-1\nline one\nline two",
+                                     "policylang-check-0\nold format"])
+def test_a_damaged_check_entry_runs_the_check_in_full(tmp_path: Path, content: str) -> None:
+    cache = tmp_path / "c"
+    (tmp_path / "p.pol").write_text((ROOT / "examples" / "northwind.pol").read_text(encoding="utf-8"),
+                                    encoding="utf-8")
+    expected = run_check(["p.pol"], str(cache), tmp_path)
+    (entry,) = cache.glob("*.check")
+    entry.write_text(content, encoding="utf-8")
+    again = run_check(["p.pol"], str(cache), tmp_path)
+    assert again[:3] == expected[:3] and "policylang.rules" in again[3]
+    assert run_check(["p.pol"], str(cache), tmp_path)[3] == "ENGINE"  # the full run kept the line again

@@ -161,3 +161,26 @@ def test_machine_output_is_written_as_it_is(tmp_path: Path) -> None:
     checked = subprocess.run([sys.executable, "-m", "policylang.launch", "check", str(policy)],
                              capture_output=True, text=True, cwd=ROOT, check=True)
     assert '"Bank :smile: [red]x": ok' in checked.stdout
+
+
+def test_a_ledger_read_as_bytes_or_as_text_gives_one_answer(tmp_path: Path) -> None:
+    """The command passes an ASCII ledger file's bytes to the fast path unread (issue 11);
+    a ledger with a byte-order mark or other UTF-8 is read as text; bad UTF-8 is bad input."""
+    plain = (ADA / "ledger.jsonl").read_text(encoding="utf-8")
+    expected = decide(tmp_path, ledger=plain)
+    assert expected.returncode == 0
+    decided = json.loads(expected.stdout)
+    for variant in ("\ufeff" + plain, plain.replace('"id": "', '"id": "\u00e9', 1) if '"id": "' in plain else plain,
+                    plain.rstrip("\n")):
+        result = decide(tmp_path, ledger=variant)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == decided
+    (tmp_path / "bad.jsonl").write_bytes(plain.encode() + b'{"at": "2026-11-02T09:00:00Z", "event": "\xff"}\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "policylang.cli", "decide", str(POLICY), "--customer", str(ADA / "customer.json"),
+         "--ledger", str(tmp_path / "bad.jsonl"), "--request", str(ADA / "request.json"), "--json"],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "bad.jsonl: is not UTF-8 text" in result.stderr and "Traceback" not in result.stderr
+    bad_line = plain + '{"at": "2026-11-02T09:00:00Z", "channel": "sms", "purpose": "debt", "team": "nobody"}\n'
+    result = decide(tmp_path, ledger=bad_line)
+    assert result.returncode == 2 and f"ledger.jsonl:{plain.count(chr(10)) + 1}:" in result.stderr

@@ -9,7 +9,7 @@ import re
 import attrs
 
 from policylang import disclosure
-from policylang.cli import EXIT_OK, FileProblem, read_text, stdout, write_text
+from policylang.cli import EXIT_OK, FileProblem, read_data, read_text, stdout, write_text
 from policylang.compiled import compile_cached
 from policylang.errors import InputError, PolicylangError
 from policylang.history import History
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise locate(exc, request_text) from None
     ledger: History | list[Entry] = []
     if args.ledger:
-        ledger = history_from_jsonl(policy, read_text(args.ledger), args.ledger)
+        ledger = history_from_jsonl(policy, read_data(args.ledger), args.ledger)
     decision = policy.decide(customer, request, ledger, explain=True)
     teams = policy.vocabulary.get("teams", ())
     if args.scope is not None and args.scope not in teams:
