@@ -2,7 +2,7 @@
 
     python benchmarks/ledger.py            # 1,000,000 events across 100,000 customers
     python benchmarks/ledger.py --small    # 10,000 events across 1,000 customers (quick)
-    python benchmarks/ledger.py --floor    # one reserve against the same transaction in sqlite3
+    python benchmarks/ledger.py --floor    # one reserve against the decision alone and its SQL in sqlite3
 
 For each store it builds a ledger (contacts and events spread over the last six months and
 the next two weeks, 10 per customer, plus every customer's record; service calls stay near
@@ -26,6 +26,7 @@ import functools
 import multiprocessing
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -170,48 +171,97 @@ def read_times(url: str, customers: int, samples: int = 2000) -> tuple[float, fl
     return 1e6 * times[len(times) // 2], 1e6 * times[int(len(times) * 0.99)]
 
 
-def reserve_floor(url: str, customers: int, rounds: int = 2000) -> tuple[float, float]:
-    """Median wall microseconds of ``Ledger.reserve`` (explain off) and of its floor, called in
-    turn in one loop on the same SQLite file: the same transaction in plain ``sqlite3`` (the
-    write lock, the customer's record and rows read, one row written, commit), no decision."""
+def reserve_floor(url: str, customers: int, rounds: int = 2000) -> dict[str, tuple[float, float]]:
+    """Wall microseconds (median, mean) of ``Ledger.reserve`` (explain off) and of its floors,
+    called in turn in one loop on the same SQLite file (each on a random customer):
+
+    - ``decision``: the decision alone, on an index built from the customer's tuples read
+      beforehand: the verdict, and for a denial the search for the next allowed instant
+      (reserve runs that after the commit);
+    - ``digest txn``: the transaction reserve runs, in plain ``sqlite3`` with no decision: the
+      write lock, the store's now with the customer's record and digest in one statement,
+      msgspec decoding the digest, one row inserted, the digest written back, commit;
+    - ``rows txn``: the transaction before digests (schema version 4): the write lock, the
+      customer's record, the SELECT of the customer's rows, one row inserted, commit."""
     import sqlite3
 
-    from policylang.ledger.rows import COLUMNS
-    from policylang.ledger.schema import SCHEMA_VERSION, STATEMENTS
+    import msgspec
 
-    select, insert, _ = STATEMENTS[SCHEMA_VERSION]
+    from policylang.ledger.core import history_of
+    from policylang.ledger.schema import DECISION_COLUMNS, DECISION_SELECT, SCHEMA_VERSION, STATEMENTS
+
+    _, insert, _ = STATEMENTS[SCHEMA_VERSION]
+    columns = DECISION_COLUMNS[SCHEMA_VERSION]
     policy = policylang.load(POLICY_PATH)
     rng = random.Random(11)
     ledger = open_ledger(url)
+    now_sql = ledger.now_sql  # type: ignore[attr-defined]
     conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     cur = conn.cursor()
+    encode, decode = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(list[tuple[Any, ...]]).decode
     records: dict[int, Customer] = {}
-    ours: list[float] = []
-    floor: list[float] = []
-    where_id = COLUMNS.index("id")
+    times: dict[str, list[float]] = {"Ledger.reserve": [], "decision": [], "digest txn": [], "rows txn": []}
+
+    def new_row(cid: str) -> tuple[Any, ...]:
+        at = random_request(rng).at
+        return (uuid.uuid4().hex, cid, "contact", int(at.timestamp() * 1e6), "email", "marketing", "growth",
+                "planned", None, None, None, 2**60, None, None, 0, 0, '["delivered"]', None, None)
+
+    # every customer's digest written beforehand, as the store keeps it once a customer was touched
+    cur.execute("BEGIN IMMEDIATE")
+    for k in range(customers):
+        cid = f"cust{k:06d}"
+        body = encode(cur.execute(DECISION_SELECT[SCHEMA_VERSION], (cid,)).fetchall())
+        cur.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (cid, body))
+    cur.execute("COMMIT")
+    allowed = 0
     for _ in range(rounds):
         i = rng.randrange(customers)
         record = records.get(i) or records.setdefault(i, customer(i))
         request = random_request(rng)
         t0 = time.perf_counter()
         ledger.reserve(policy, record, request, explain=False)
-        ours.append(time.perf_counter() - t0)
+        times["Ledger.reserve"].append(time.perf_counter() - t0)
+
+        k = rng.randrange(customers)  # another customer: its record and rows, as reserve reads them
+        values = conn.execute(DECISION_SELECT[SCHEMA_VERSION], (f"cust{k:06d}",)).fetchall()
+        now_us = int(conn.execute(now_sql).fetchone()[0])
+        who = (records.get(k) or records.setdefault(k, customer(k))).values
+        t0 = time.perf_counter()
+        verdict = policy.decide(who, request, history_of((columns, values), now_us), explain=False, loads=ledger,
+                                search=False)  # fmt: skip
+        if not verdict.allowed:  # reserve searches a denial's next allowed instant after the commit
+            policy.decide(who, request, history_of((columns, values), now_us), explain=False, loads=ledger)
+        times["decision"].append(time.perf_counter() - t0)
+        allowed += verdict.allowed
+
+        cid = f"cust{rng.randrange(customers):06d}"
+        t0 = time.perf_counter()
+        cur.execute("BEGIN IMMEDIATE")
+        _, _, _, body = cur.execute(now_sql + ", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c "
+                                    "ON c.id = ? LEFT JOIN digests d ON d.customer = ?", (cid, cid)).fetchone()
+        stored = decode(body) if body is not None else cur.execute(DECISION_SELECT[SCHEMA_VERSION], (cid,)).fetchall()
+        row = new_row(cid)
+        cur.execute(insert, row)
+        cur.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)",
+                    (cid, encode(sorted([*stored, tuple(row[k] for k in range(len(columns)))], key=lambda v: v[3]))))
+        cur.execute("COMMIT")
+        times["digest txn"].append(time.perf_counter() - t0)
+
         cid = f"cust{rng.randrange(customers):06d}"
         t0 = time.perf_counter()
         cur.execute("BEGIN IMMEDIATE")
         cur.execute("SELECT record, owner FROM customers WHERE id = ?", (cid,)).fetchone()
-        rows = cur.execute(select + " WHERE customer = ? ORDER BY at_us, seq", (cid,)).fetchall()
-        if rows:
-            values = list(rows[0])
-            values[where_id] = uuid.uuid4().hex
-            cur.execute(insert, values)
+        cur.execute(DECISION_SELECT[SCHEMA_VERSION], (cid,)).fetchall()
+        cur.execute(insert, new_row(cid))
         cur.execute("COMMIT")
-        floor.append(time.perf_counter() - t0)
+        times["rows txn"].append(time.perf_counter() - t0)
     ledger.close()
     conn.close()
-    return 1e6 * sorted(ours)[len(ours) // 2], 1e6 * sorted(floor)[len(floor) // 2]
+    print(f"  (the decisions allowed {allowed / rounds:.0%})")
+    return {name: (1e6 * statistics.median(found), 1e6 * statistics.fmean(found)) for name, found in times.items()}
 
 
 def store_urls(kinds: list[str], folder: str, pg_url: str | None) -> dict[str, Any]:
@@ -249,16 +299,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="per run (default 5, or 2 with --small)")
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--floor", action="store_true",
-                        help="only SQLite: one reserve against the same transaction in plain sqlite3, in turn")
+                        help="only SQLite: one reserve against the decision alone and its transaction in plain "
+                             "sqlite3, in turn, at 10 and 100 entries a customer")
+    parser.add_argument("--rounds", type=int, default=2000, help="reservations of each kind with --floor")
     args = parser.parse_args()
     if args.floor:
         folder = tempfile.mkdtemp(prefix="policylang-bench-")
         url = f"sqlite:///{folder}/floor.sqlite"
-        build(url, 10_000, 1_000)
-        ours, floor = reserve_floor(url, 1_000)
-        print(f"SQLite, one writer, 10,000 events across 1,000 customers, in turn in one loop (median wall us):\n"
-              f"  Ledger.reserve (decide and record) {ours:8.0f} us  = {1e6 / ours:7,.0f}/s\n"
-              f"  the same transaction in sqlite3    {floor:8.0f} us  = {1e6 / floor:7,.0f}/s (no decision)")
+        for events, people in ((10_000, 1_000), (100_000, 1_000)):
+            url = f"sqlite:///{folder}/floor-{events}.sqlite"
+            build(url, events, people)
+            found = reserve_floor(url, people, args.rounds)
+            print(f"SQLite, one writer, {events:,} events across {people:,} customers ({events // people} each), "
+                  f"{args.rounds:,} rounds in turn in one loop, wall us:")
+            print(f"  {'':<16} {'median':>8} {'mean':>8} {'per s (mean)':>13}")
+            for name, (median, mean) in found.items():
+                print(f"  {name:<16} {median:>8,.0f} {mean:>8,.0f} {1e6 / mean:>13,.0f}")
         return
     events, customers = (10_000, 1_000) if args.small else (1_000_000, 100_000)
     read_sizes = [(10_000, 1_000), (100_000, 10_000) if args.small else (1_000_000, 100_000)]

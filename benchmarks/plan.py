@@ -14,7 +14,12 @@ bound, polish, reasons), of which the bound and its scenario plan, the block pol
 the reasons; total wall seconds after reading, CPU seconds (this process and its workers:
 on a shared machine, CPU/2 is what two idle cores would take), peak memory (MB, this
 process plus its largest worker), objective, bound (holds precedence: bound.py), gap, greedy
-objective and the value over greedy in percent. `--time-limit` caps the bound's cutting
+objective and the value over greedy in percent; `read cpu` and `elig cpu` are the CPU
+seconds of reading and of the eligibility step (every worker), `PSS MB` the peak
+proportional set size of this process and its workers together (shared pages counted
+once; `peak MB` adds their peak RSS, which counts the workers' shared pages twice). Each
+step's wall and CPU seconds go to standard error. `--reuse` reads the instance files
+already in `--work`. `--time-limit` caps the bound's cutting
 planes and the block polishing, each (60 s as in `policylang plan`).
 """
 
@@ -23,10 +28,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import resource
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,7 +88,57 @@ def load(files: dict[str, str], folder: Path) -> Path:
     return folder
 
 
+class PeakMemory:
+    """The largest proportional set size (PSS: shared pages split between the processes
+    sharing them) of this process and its children, sampled every half second: the forked
+    eligibility workers share most of their pages with the parent, so adding their RSS
+    counts the same memory twice. Linux only (reads /proc); 0 elsewhere."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.sample())
+            self._stop.wait(0.5)
+
+    @staticmethod
+    def sample() -> float:
+        pids = [os.getpid()]
+        try:
+            for task in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{task}/children") as handle:
+                    pids += [int(p) for p in handle.read().split()]
+        except OSError:
+            return 0.0
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as handle:
+                    total += next(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
+            except (OSError, StopIteration):
+                continue
+        return total / 1024
+
+
 def run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str, float]:
+    with PeakMemory() as memory:
+        out = _run_once(folder, workers, time_limit)
+    out["pss"] = memory.peak
+    return out
+
+
+def _run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str, float]:
     import policylang
     from policylang.commands.plan import read_inputs
     from policylang.plan.planner import plan
@@ -93,6 +150,7 @@ def run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str, 
         str(folder / "cycle.toml"))
     read = time.perf_counter() - began
     cpu = cpu_seconds()
+    read_cpu = cpu
     began = time.perf_counter()
     steps: dict[str, float] = {}
     result = plan(policy, candidates, customers, ledgers, cycle, solver="lagrangian", workers=workers,
@@ -102,8 +160,10 @@ def run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str, 
     summary = result.summary
     peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     greedy_value = summary["greedy_objective"] or 0.0
+    print("#  steps (wall s, cpu s):", ", ".join(f"{k} {v:.1f}" for k, v in steps.items()), file=sys.stderr, flush=True)
     return {"candidates": len(candidates), "patterns": result.problem.patterns, "read": read,
             "eligibility": steps.get("eligibility", 0.0), "solve": total - steps.get("eligibility", 0.0),
+            "elig_cpu": steps.get("eligibility cpu", 0.0), "read_cpu": read_cpu,
             "bound_s": steps.get("bound", 0.0), "reasons_s": steps.get("reasons", 0.0), "polish_s": steps.get("polish", 0.0),
             "total": total, "cpu": cpu, "memory": peak, "objective": summary["objective"],
             "bound": summary["bound"], "gap": summary["gap"], "greedy": greedy_value,
@@ -173,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", action="store_true",
                         help="--exact: HiGHS starts from the heuristic's plan (else from nothing)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/policylang-plan-bench"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="use the instance files already in --work (a million customers take minutes to write)")
     args = parser.parse_args(argv)
     if args.example:
         files = instance(400, seed=2027)
@@ -191,16 +253,19 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['heuristic_s']:>6.1f} {r['exact']:>11.2f} {r['exact_bound']:>11.2f} {r['exact_s']:>7.1f} "
                   f"{ratio:>9.3f}%  {r['status']} {r.get('replay', '')}", flush=True)
         return 0
-    print(f"{'customers':>10} {'candidates':>10} {'patterns':>9} {'read s':>6} {'elig s':>7} {'solve s':>7} "
-          f"{'bound s':>7} {'polish s':>8} {'reasons s':>9} {'total s':>7} {'cpu s':>7} {'peak MB':>8} "
-          f"{'objective':>12} {'bound':>12} {'gap %':>7} {'greedy':>12} {'+greedy %':>9}")
+    print(f"{'customers':>10} {'candidates':>10} {'patterns':>9} {'read s':>6} {'read cpu':>8} {'elig s':>7} "
+          f"{'elig cpu':>8} {'solve s':>7} {'bound s':>7} {'polish s':>8} {'reasons s':>9} {'total s':>7} {'cpu s':>7} "
+          f"{'peak MB':>8} {'PSS MB':>7} {'objective':>12} {'bound':>12} {'gap %':>7} {'greedy':>12} {'+greedy %':>9}")
     for size in args.sizes:
-        folder = load(instance(size), args.work / str(size))
+        folder = args.work / str(size)
+        if not (args.reuse and (folder / "cycle.toml").is_file()):
+            folder = load(instance(size), folder)
         runs = [run_once(folder, args.workers, args.time_limit) for _ in range(args.repeat)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        print(f"{size:>10} {med['candidates']:>10.0f} {med['patterns']:>9.0f} {med['read']:>6.1f} {med['eligibility']:>7.1f} "
+        print(f"{size:>10} {med['candidates']:>10.0f} {med['patterns']:>9.0f} {med['read']:>6.1f} {med['read_cpu']:>8.1f} "
+              f"{med['eligibility']:>7.1f} {med['elig_cpu']:>8.1f} "
               f"{med['solve']:>7.1f} {med['bound_s']:>7.1f} {med['polish_s']:>8.1f} {med['reasons_s']:>9.1f} "
-              f"{med['total']:>7.1f} {med['cpu']:>7.1f} {med['memory']:>8.0f} {med['objective']:>12.2f} "
+              f"{med['total']:>7.1f} {med['cpu']:>7.1f} {med['memory']:>8.0f} {med['pss']:>7.0f} {med['objective']:>12.2f} "
               f"{med['bound']:>12.2f} {100 * med['gap']:>7.4f} {med['greedy']:>12.2f} {med['over_greedy']:>9.2f}",
               flush=True)
     return 0

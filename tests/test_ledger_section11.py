@@ -136,7 +136,7 @@ def test_a_version_3_ledger_takes_campaign_lists_after_migration(make_ledger: Ca
     assert "policylang ledger init" in str(refused.value)
     old.close()
     new = make_ledger(url)  # what `policylang ledger init` does: migrate to the newest
-    assert new.schema_version == SCHEMA_VERSION == 4
+    assert new.schema_version == SCHEMA_VERSION >= 4
     assert [e.campaign for e in new.events("joe")] == ["card-a"]  # type: ignore[union-attr]
     assert not new.reserve(POLICY, JOE, call(T0 + dt.timedelta(hours=1), ("card-b", "card-a"))).allowed
     assert new.reserve(POLICY, JOE, call(T0 + dt.timedelta(hours=1), ("card-b", "card-c"))).allowed

@@ -260,6 +260,10 @@ def test_exact_equals_brute_force_and_every_plan_replays(instance) -> None:  # t
     # the bound that holds precedence (bound.py): above the optimum whatever it is told, and
     # with every row and cell left unsplit (1 scenario) or only some split
     model = mip.Model(heuristic.problem)
+    # links shared by customers of one shape are each pattern's own
+    for c in range(heuristic.problem.customers):
+        for p in range(int(heuristic.problem.cust_pat[c]), int(heuristic.problem.cust_pat[c + 1])):
+            assert model.links(c, p) == model._pattern_links(c, p)  # noqa: SLF001
     for most in (1, 2, 3, bound_mod.MAX_SCENARIOS):
         held = bound_mod.precedence_bound(heuristic.problem, model, -math.inf, max_scenarios=most)
         assert held.value >= optimum - 1e-6, (most, held)
@@ -386,6 +390,60 @@ def test_example_plan_replays_clean_and_reserves(tmp_path: Path) -> None:
     assert call_centre["used"] <= call_centre["limit"]
     with open_ledger(url) as ledger:
         assert ledger.summary()["planned"] == summary["granted"]
+
+
+def test_shared_model_parts_equal_each_patterns_own() -> None:
+    """The example (400 customers): what the model shares between patterns and customers
+    (rows, uses, links by customer shape, campaign counts) equals what each pattern's own
+    members give, computed here from the problem's arrays; the candidates reader shares
+    equal requests."""
+    from policylang.commands.plan import read_inputs
+    from policylang.plan import oracle
+    from policylang.plan import problem as problem_mod
+
+    policy = policylang.load(EXAMPLE / "bank.pol")
+    candidates, customers, ledgers, cycle = read_inputs(
+        policy, str(EXAMPLE / "candidates.csv"), str(EXAMPLE / "customers.jsonl"), str(EXAMPLE / "ledger.jsonl"),
+        str(EXAMPLE / "cycle.toml"))
+    assert len({id(r) for r in candidates.requests}) == len(set(candidates.requests)) < len(candidates.requests)
+    ids, cust, members = problem_mod.customer_jobs(candidates)
+    jobs = [(customers[c], list(ledgers.get(c, ())), [candidates.requests[j] for j in members[k]],
+             [candidates.group[j] for j in members[k]]) for k, c in enumerate(ids)]
+    masks, _ = oracle.eligible_walks(policy, jobs, 1)
+    problem = problem_mod.build(policy, candidates, customers, ledgers, cycle, ids, cust, members, masks)
+    model = mip.Model(problem, like=greedy(problem))
+    coef: dict[int, dict[int, float]] = {}
+    for r in range(len(problem.resources)):
+        for j, a in zip(problem.row_cand[problem.row_ptr[r]:problem.row_ptr[r + 1]].tolist(),
+                        problem.row_coef[problem.row_ptr[r]:problem.row_ptr[r + 1]].tolist(), strict=True):
+            coef.setdefault(j, {})[r] = a
+    shapes = set()
+    for c in range(problem.customers):
+        for p in range(int(problem.cust_pat[c]), int(problem.cust_pat[c + 1])):
+            mine = problem.members(p).tolist()
+            use: dict[int, float] = {}
+            for j in mine:
+                for r, a in coef.get(j, {}).items():
+                    use[r] = use.get(r, 0.0) + a
+            assert model.use[p] == use
+            for k, counts in model.counts.items():
+                assert counts[p] == sum(int(problem.campaign[j]) == k for j in mine)
+            assert model.links(c, p) == model._pattern_links(c, p)  # noqa: SLF001
+        shapes.add(tuple(model.links(c, p) for p in range(int(problem.cust_pat[c]), int(problem.cust_pat[c + 1]))))
+    assert model.counts and any(any(links) for shape in shapes for links in shape)  # the checks had something to check
+
+
+def test_not_utf8_candidates_are_exit_2(tmp_path: Path) -> None:
+    """The candidates CSV is streamed: a bad byte past the first rows is still exit status 2
+    naming the file."""
+    good = (EXAMPLE / "candidates.csv").read_bytes()
+    (tmp_path / "candidates.csv").write_bytes(good + b"x1,c0000001,cards,email,marketing,\xff,2027-01-11T09:00:00Z,1,0,0,\n")
+    args = example_args(tmp_path / "plan.csv")
+    args[args.index("--candidates") + 1] = str(tmp_path / "candidates.csv")
+    done = run_cli(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "candidates.csv" in done.stderr and "UTF-8" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_reserve_all_writes_nothing_when_one_is_denied() -> None:

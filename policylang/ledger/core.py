@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -142,6 +143,8 @@ class Txn(Protocol):
 
     def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]: ...
 
+    def decision_rows(self, customer: str, now: bool) -> tuple[int | None, StoredRows]: ...
+
     def row(self, row_id: str, *, for_update: bool) -> Row | None: ...
 
     def rows_by_id(self, ids: Sequence[str]) -> dict[str, Row]: ...
@@ -161,9 +164,59 @@ class Txn(Protocol):
     def counts(self) -> list[tuple[str, str | None, str | None, int, int]]: ...
 
 
+# A customer's rows as a store read them: ``Row`` objects (the memory store), or the column
+# names and plain tuples a SQL store fetched (no ``Row`` made for a decision's read: the
+# evaluator's index is built straight from the tuples, and a ``Row`` is made only for a row
+# the reservation changes).
+StoredRows = list[Row] | tuple[tuple[str, ...], list[tuple[Any, ...]]]
+
 # What a reservation reads first, under its customer's lock: the store's now (None when not
 # asked for), the row a retried request id booked, the customer's stored record and rows.
-Opening = tuple[int | None, Row | None, tuple[str, str | None] | None, list[Row]]
+Opening = tuple[int | None, Row | None, tuple[str, str | None] | None, StoredRows]
+
+
+def history_of(rows: StoredRows, now_us: int) -> History:
+    """The evaluator's index of a customer's stored rows, statuses as of ``now_us``."""
+    from policylang.ingest import history_from_rows, history_from_values
+
+    if isinstance(rows, list):
+        return history_from_rows(rows, now_us)
+    columns, values = rows
+    found = history_from_values(values, now_us, columns)
+    if found is not None:
+        return found
+    return history_from_rows([_row(columns, v) for v in values], now_us)  # JSON columns: as stored
+
+
+def _row(columns: tuple[str, ...], values: tuple[Any, ...]) -> Row:
+    """A ``Row`` of some named columns (the rest take Row's defaults)."""
+    fields = dict(zip(columns, values, strict=True))
+    listed, warned = fields.pop("campaigns", None), fields.pop("warnings", None)
+    row = Row(**fields)
+    if listed:
+        row.campaign = tuple(json.loads(listed))
+    if warned:
+        row.warnings = tuple(json.loads(warned))
+    return row
+
+
+@functools.lru_cache(maxsize=64)
+def _outcomes_json(outcomes: tuple[str, ...]) -> str:
+    """A policy's outcomes as a reservation stores them (made once per policy)."""
+    return json.dumps(list(outcomes))
+
+
+def _lookup(txn: Txn, customer: str, rows: StoredRows) -> Callable[[str], Row | None]:
+    """The customer's row with an id, or None (read again by id for a SQL store's tuples: only
+    a row a reservation displaces is wanted, and it is written back whole)."""
+    if isinstance(rows, list):
+        return {row.id: row for row in rows}.get
+
+    def by_id(row_id: str) -> Row | None:
+        row = txn.row(row_id, for_update=True) if row_id else None
+        return row if row is not None and row.customer == customer else None
+
+    return by_id
 
 
 def opening(txn: Txn, customer: str, request_id: str | None, now: bool) -> Opening:
@@ -173,6 +226,12 @@ def opening(txn: Txn, customer: str, request_id: str | None, now: bool) -> Openi
     txn.lock_customer(customer)
     booked = txn.row(request_id, for_update=True) if request_id else None
     return now_us, booked, txn.customer(customer), txn.rows(customer)
+
+
+def decision_rows(txn: Txn, customer: str, now: bool) -> tuple[int | None, StoredRows]:
+    """:meth:`Txn.decision_rows` by :meth:`Txn.now_and_rows` (a store that reads plain tuples
+    of the columns a decision needs overrides it)."""
+    return txn.now_and_rows(customer, now)
 
 
 def now_and_rows(txn: Txn, customer: str, now: bool) -> tuple[int | None, list[Row]]:
@@ -317,6 +376,15 @@ class Ledger:
         assert now_us is not None
         return now_us, rows
 
+    def _decision_read(self, customer: str) -> tuple[int, StoredRows]:
+        """The store's now (or the ledger's clock) and a customer's rows as a decision reads
+        them (:meth:`Txn.decision_rows`: plain tuples from a SQL store), in one read."""
+        with self._transaction(write=False) as txn:
+            store_now, rows = txn.decision_rows(customer, self.clock is None)
+        now_us = to_micros(self.clock()) if self.clock is not None else store_now
+        assert now_us is not None
+        return now_us, rows
+
     # -- writing history --
     def append(self, entries: Iterable[Entry]) -> int:
         """Store sent contacts, imported plans and events, all in one transaction.
@@ -378,20 +446,8 @@ class Ledger:
     def history(self, customer: str) -> History:
         """One customer's entries as the evaluator's index, built straight from the rows
         (statuses as of now): what :meth:`events` gives, ready for ``policy.decide``."""
-        from policylang.ingest import history_from_rows, history_from_values
-
-        with self._transaction(write=False) as txn:
-            now_us = self._now_us(txn)
-            plain = getattr(txn, "row_values", None)  # SQL stores: tuples, no Row each
-            if plain is None:
-                rows = txn.rows(customer)
-            else:
-                columns, values = plain(customer)
-                found = history_from_values(values, now_us, columns)
-                if found is not None:
-                    return found
-                rows = [Row.from_values(v) for v in values]  # campaign lists or warnings: as stored
-        return history_from_rows(rows, now_us)
+        now_us, rows = self._decision_read(customer)
+        return history_of(rows, now_us)
 
     def customer(self, policy: Policy, customer: str) -> Customer | None:
         """The stored record of ``customer``, validated against ``policy``; None if unknown."""
@@ -457,8 +513,6 @@ class Ledger:
         returned in :attr:`Reservation.displaced`. A denied request writes nothing (not even
         the customer record). ``explain=False`` skips the trace, for speed.
         """
-        from policylang.ingest import history_from_rows
-
         customer_id = customer if isinstance(customer, str) else customer.id
         if not customer_id:
             raise LedgerError("the customer has no id; a ledger keeps contacts by customer id")
@@ -478,7 +532,7 @@ class Ledger:
             if booked is not None:
                 return self._retried(booked, customer_id, request, now_us)
             record, store_record = self._record(policy, customer, found, record_text)
-            ledger = history_from_rows(rows, now_us)  # no record per row: the store wrote them
+            ledger = history_of(rows, now_us)  # no record per row: the store wrote them
             # Under the write lock: the verdict at the request's instant only. The search for
             # the next allowed instant (a denial's) runs after the lock is released.
             decision = policy.decide(record.values, request, ledger, explain=explain,
@@ -488,12 +542,12 @@ class Ledger:
             else:
                 if store_record and record_text is not None:
                     txn.put_customer(customer_id, record_text, customer_owner(policy, record))
-                displaced = self._displace(txn, rows, decision, now_us)
+                displaced = self._displace(txn, _lookup(txn, customer_id, rows), decision, now_us)
                 row = Row(
                     request.id or new_id(), customer_id, "contact", to_micros(request.at), channel=request.channel,
                     purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
                     expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
-                    outcomes=json.dumps(list(policy.outcomes)), warnings=decision.warnings,
+                    outcomes=_outcomes_json(policy.outcomes), warnings=decision.warnings,
                 )  # fmt: skip
                 for old in displaced:
                     old.displaced_by = row.id
@@ -550,12 +604,12 @@ class Ledger:
                                              explain=False, loads=loads, search=False)  # fmt: skip
                     if not decision.allowed:
                         raise _Denied(decision, request, new, gone)
-                    displaced = self._displace(txn, rows + new, decision, now_us)
+                    displaced = self._displace(txn, {row.id: row for row in rows + new}.get, decision, now_us)
                     row = Row(
                         new_id(), customer.id, "contact", to_micros(request.at), channel=request.channel,
                         purpose=request.purpose, team=request.team, status="planned", campaign=request.campaign,
                         expires_us=now_us + self.hold // ONE_MICROSECOND, created_us=now_us, updated_us=now_us,
-                        outcomes=json.dumps(list(policy.outcomes)), warnings=decision.warnings,
+                        outcomes=_outcomes_json(policy.outcomes), warnings=decision.warnings,
                     )  # fmt: skip
                     for old in displaced:
                         old.displaced_by = row.id
@@ -623,10 +677,8 @@ class Ledger:
         (a plan was released meanwhile), the denial stands without a next allowed instant:
         the caller asks again.
         """
-        from policylang.ingest import history_from_rows
-
-        now_us, rows = self._now_and_rows(customer_id)
-        decision = policy.decide(record.values, request, history_from_rows(rows, now_us), explain=explain,
+        now_us, rows = self._decision_read(customer_id)
+        decision = policy.decide(record.values, request, history_of(rows, now_us), explain=explain,
                                  loads=_ReadLoads(self, now_us))  # fmt: skip
         return denied if decision.allowed else decision
 
@@ -651,12 +703,12 @@ class Ledger:
         return customer, found is None or found != (record_text, customer_owner(policy, customer))
 
     @staticmethod
-    def _displace(txn: Txn, rows: list[Row], decision: Decision, now_us: int) -> list[Row]:
-        """Mark the decision's displaced planned contacts; each must be a counted plan here."""
-        by_id = {row.id: row for row in rows}
+    def _displace(txn: Txn, by_id: Callable[[str], Row | None], decision: Decision, now_us: int) -> list[Row]:
+        """Mark the decision's displaced planned contacts (``by_id``: the customer's row with an
+        id, or None); each must be a counted plan here."""
         out: list[Row] = []
         for contact in decision.displaces:
-            row = by_id.get(contact.id or "")
+            row = by_id(contact.id or "")
             if row is None and contact.id and contact.customer:
                 # a plan of another customer (a capacity rule's displacement): lock it too
                 row = txn.row(contact.id, for_update=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from policylang.ledger.core import Ledger, Opening, Txn, now_and_rows, opening
+from policylang.ledger.core import Ledger, Opening, StoredRows, Txn, decision_rows, now_and_rows, opening
 from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ class _MemoryTxn:
 
     def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]:
         return now_and_rows(self, customer, now)
+
+    def decision_rows(self, customer: str, now: bool) -> tuple[int | None, StoredRows]:
+        return decision_rows(self, customer, now)
 
     def put_customer(self, customer: str, record: str, owner: str | None) -> None:
         self.customer_puts[customer] = (record, owner)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from policylang.ledger.core import Ledger
 from policylang.ledger.memory import MemoryLedger
@@ -16,17 +16,30 @@ from policylang.ledger.sqlite import SQLiteLedger
 def open_ledger(url: str = DEFAULT_URL, *, create: bool = False, **options: Any) -> Ledger:
     """Open the ledger at ``url`` (migrating an older schema as needed).
 
-    ``memory:``, ``sqlite:///relative/path``, ``sqlite:////absolute/path`` or
+    ``memory:``, ``sqlite:///relative/path``, ``sqlite:////absolute/path`` (with
+    ``?synchronous=full``: every commit waits for the disk, see docs/ledger.md) or
     ``postgresql://user@host/db[?schema=NAME]``. Only ``create=True`` (what ``policylang
     ledger init`` passes) makes a new ledger: otherwise a URL that names no ledger - a typo,
     or a relative path run from another folder - is a :class:`LedgerError` naming the path
     it looked for, never a new empty ledger that grants against nothing. Options: ``hold``
-    (a timedelta), ``clock``, and ``busy_timeout`` (seconds) for SQLite.
+    (a timedelta), ``clock``, and ``busy_timeout`` (seconds) and ``synchronous`` (``"normal"``,
+    the default, or ``"full"``) for SQLite.
     """
     if url == "memory:":
         return MemoryLedger(**options)
     if url.startswith("sqlite://"):
-        path = unquote(url[len("sqlite://"):])
+        rest, _, query = url[len("sqlite://"):].partition("?")
+        path = unquote(rest)
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+        except ValueError:
+            pairs = [(query, "")]
+        for key, value in pairs:
+            if key != "synchronous":
+                raise LedgerError(f"{url}: unknown option {key!r} in a SQLite ledger URL",
+                                  expected="synchronous=normal or synchronous=full",
+                                  hint="a ? in a file name is written %3F")  # fmt: skip
+            options["synchronous"] = value
         if not path.startswith("/") or len(path) < 2:
             raise LedgerError(f"{url}: a SQLite ledger URL is sqlite:///PATH", hint="e.g. sqlite:///ledger.sqlite")
         if not create and not Path(path[1:]).exists():
@@ -38,6 +51,7 @@ def open_ledger(url: str = DEFAULT_URL, *, create: bool = False, **options: Any)
         return SQLiteLedger(path[1:], **options)
     if url.startswith(("postgresql://", "postgres://")):
         options.pop("busy_timeout", None)
+        options.pop("synchronous", None)
         return PostgresLedger(url, create=create, **options)
     raise LedgerError(
         f"{url!r} is not a ledger URL",

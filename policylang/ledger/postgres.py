@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from policylang.ledger.core import Opening, Txn
+from policylang.ledger.core import Opening, StoredRows, Txn
 from policylang.ledger.rows import LedgerError, LedgerUnreachable, Row
 from policylang.ledger.schema import SCHEMA_VERSION
 from policylang.ledger.sql import SQLLedger, _integrity_message, _safe_url, _SQLTxn
@@ -181,12 +181,6 @@ class PostgresLedger(SQLLedger):
 class _PGTxn(_SQLTxn):
     """A PostgreSQL transaction: a reservation's first reads go out together."""
 
-    def insert(self, rows: Sequence[Row]) -> None:
-        if len(rows) == 1:  # executemany waits for its own sync; a plain execute is queued
-            self.cur.execute(self._sql(self._insert), rows[0].values(len(self._columns)))
-        else:
-            super().insert(rows)
-
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         # Each statement on its own cursor, all executed before any result is read: in the
         # write transaction's pipeline they make one round trip (outside one, they run in turn).
@@ -204,13 +198,13 @@ class _PGTxn(_SQLTxn):
             if request_id:
                 c_booked.execute(sql(self._select + " WHERE id = ?" + self.ledger.for_update), (request_id,))
             c_customer.execute(sql("SELECT record, owner FROM customers WHERE id = ?"), (customer,))
-            c_rows.execute(sql(self._select + " WHERE customer = ? ORDER BY at_us, seq"), (customer,))
+            c_rows.execute(sql(self._decision_select), (customer,))
             now_us = int(c_lock.fetchone()[1]) if now else None
             booked = c_booked.fetchone() if request_id else None
             found = c_customer.fetchone()
-            rows = [Row.from_values(values) for values in c_rows.fetchall()]
+            rows = c_rows.fetchall()
         return (now_us, None if booked is None else Row.from_values(booked),
-                None if found is None else (found[0], found[1]), rows)
+                None if found is None else (found[0], found[1]), (self._decision_columns, rows))
 
     def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]:
         # a read outside a write transaction (autocommit): both statements in one pipeline, so
@@ -223,6 +217,17 @@ class _PGTxn(_SQLTxn):
             now_us = int(c_now.fetchone()[0]) if now else None
             rows = [Row.from_values(values) for values in c_rows.fetchall()]
         return now_us, rows
+
+    def decision_rows(self, customer: str, now: bool) -> tuple[int | None, StoredRows]:
+        # as now_and_rows (one round trip), the rows as plain tuples of a decision's columns
+        conn = self.cur.connection
+        with conn.pipeline(), conn.cursor() as c_now, conn.cursor() as c_rows:
+            if now:
+                c_now.execute(self.ledger.now_sql)
+            c_rows.execute(self._sql(self._decision_select), (customer,))
+            now_us = int(c_now.fetchone()[0]) if now else None
+            values = c_rows.fetchall()
+        return now_us, (self._decision_columns, values)
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:

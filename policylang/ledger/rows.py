@@ -108,11 +108,14 @@ class Row:
         if count <= ROW_COLUMNS and (several or self.warnings):
             raise LedgerError(f"this ledger's schema (before version 4) cannot store the campaign list or "
                               f"warnings of {self.kind} {self.id}", hint="upgrade it with `policylang ledger init`")  # fmt: skip
-        fields = attrs.astuple(self, recurse=False)
-        listed = json.dumps(list(self.campaign)) if isinstance(self.campaign, tuple) else None
-        stored = (*fields[:9], None if several else self.campaign, *fields[10:ROW_COLUMNS], listed,
-                  json.dumps(list(self.warnings)) if self.warnings else None)  # fmt: skip
-        return stored[:count]
+        stored = (
+            self.id, self.customer, self.kind, self.at_us, self.channel, self.purpose, self.team, self.status,
+            self.outcome, None if several else self.campaign, self.event, self.expires_us, self.ended,
+            self.displaced_by, self.created_us, self.updated_us, self.outcomes,
+            json.dumps(list(self.campaign)) if several else None,  # type: ignore[arg-type]
+            json.dumps(list(self.warnings)) if self.warnings else None,
+        )  # fmt: skip
+        return stored if count >= len(COLUMNS) else stored[:count]
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> Row:

@@ -6,12 +6,24 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from policylang.ledger.core import Ledger, Opening, now_and_rows, opening
+from policylang.ledger.core import Ledger, Opening, StoredRows, now_and_rows
 from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
-from policylang.ledger.schema import _UPDATE, MIGRATIONS, SCHEMA_VERSION, STATEMENTS, columns_at
+from policylang.ledger.schema import (
+    _UPDATE,
+    DECISION_COLUMNS,
+    DECISION_SELECT,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    STATEMENTS,
+    columns_at,
+)
 
 if TYPE_CHECKING:
     from policylang.rules import CapRule
+
+
+# appended to a store's now_sql: the customer's stored record and owner in the same statement
+_WITH_CUSTOMER = ", c.record, c.owner FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ?"
 
 
 def _counted_sql(prefix: str) -> str:
@@ -40,6 +52,8 @@ class _SQLTxn:
         version = getattr(ledger, "_version", SCHEMA_VERSION) or SCHEMA_VERSION
         self._select, self._insert, self._prefixed = STATEMENTS[version]
         self._columns = columns_at(version)
+        self._decision_select = DECISION_SELECT[version]
+        self._decision_columns = DECISION_COLUMNS[version]
         self.ledger = ledger
         self.cur = cursor
 
@@ -63,10 +77,28 @@ class _SQLTxn:
         return None if found is None else (found[0], found[1])
 
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
-        return opening(self, customer, request_id, now)
+        # core.opening's reads with a statement less: the store's now and the customer's
+        # record in one (after the customer's lock), and the rows as plain tuples of the
+        # columns a decision reads (a Row is made only for a row the reservation changes)
+        self.lock_customer(customer)
+        if now:
+            now_us, record, owner = self.execute(self.ledger.now_sql + _WITH_CUSTOMER, (customer,)).fetchone()
+            found = None if record is None else (record, owner)
+            now_us = int(now_us)
+        else:
+            now_us, found = None, self.customer(customer)
+        booked = self.row(request_id, for_update=True) if request_id else None
+        return now_us, booked, found, self.plain_rows(customer)
 
     def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]:
         return now_and_rows(self, customer, now)
+
+    def decision_rows(self, customer: str, now: bool) -> tuple[int | None, StoredRows]:
+        return (self.now_us() if now else None), self.plain_rows(customer)
+
+    def plain_rows(self, customer: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """The customer's rows as a decision reads them: the columns and plain tuples."""
+        return self._decision_columns, self.execute(self._decision_select, (customer,)).fetchall()
 
     def put_customer(self, customer: str, record: str, owner: str | None) -> None:
         self.execute(
@@ -77,12 +109,8 @@ class _SQLTxn:
         )
 
     def rows(self, customer: str) -> list[Row]:
-        return [Row.from_values(values) for values in self.row_values(customer)[1]]
-
-    def row_values(self, customer: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        """The columns and the plain tuples of :meth:`rows` (no ``Row`` made: a decision's read)."""
         found = self.execute(self._select + " WHERE customer = ? ORDER BY at_us, seq", (customer,)).fetchall()
-        return self._columns, found
+        return [Row.from_values(values) for values in found]
 
     def row(self, row_id: str, *, for_update: bool) -> Row | None:
         text = self._select + " WHERE id = ?" + (self.ledger.for_update if for_update else "")
@@ -117,6 +145,8 @@ class _SQLTxn:
             with self.cur.copy(f"COPY entries ({', '.join(self._columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row.values(len(self._columns)))
+        elif len(rows) == 1:  # a reservation's row: executemany costs more for one
+            self.execute(self._insert, rows[0].values(len(self._columns)))
         elif rows:
             self.cur.executemany(self._sql(self._insert), [row.values(len(self._columns)) for row in rows])
 
@@ -162,6 +192,7 @@ class SQLLedger(Ledger):
     now_sql = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000"
     for_update = ""
     found_version = 0  # the schema version the ledger had when opened (0: created now)
+    dialect_migrations: dict[int, tuple[str, ...]] = {}  # statements a version adds in this store only
 
     def _sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -184,7 +215,7 @@ class SQLLedger(Ledger):
                 hint="upgrade policylang; it will not touch a ledger it does not understand",
             )
         for version in range(found + 1, target + 1):
-            for statement in MIGRATIONS[version]:
+            for statement in MIGRATIONS[version] + self.dialect_migrations.get(version, ()):
                 txn.execute(statement.replace("{BIGINT_PK}", self.bigint_pk))
             txn.execute("DELETE FROM schema_version")
             txn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))

@@ -84,34 +84,88 @@ class Model:
     """What every solve of one problem shares: each pattern's use of the rows, its counts
     per campaign, and its precedence links (computed once per pattern, on demand)."""
 
-    def __init__(self, problem: Problem, members: list[list[int]] | None = None) -> None:
+    def __init__(self, problem: Problem, members: list[list[int]] | None = None, like: State | None = None) -> None:
+        """``like``: a state of the same problem whose patterns, rows and lookups are shared."""
         self.problem = problem
-        self.state = State.empty(problem, members)
+        self.state = State.empty(problem, members) if like is None else \
+            State.empty(problem, like.members, like.rows, like.lookup)
         self.gains: list[float] = problem.pattern_gain().tolist()
         self.starts: list[int] = problem.cust_pat.tolist()
         state = self.state
         # every pattern's use, the refused ones (numbered from problem.patterns, swap targets only) included
+        # (patterns share few distinct uses: one dict each, read only)
         self.use: list[dict[int, float]] = []
+        uses: dict[tuple[tuple[int, float], ...], dict[int, float]] = {}
+        # members' rows are shared lists (State.empty): patterns whose members have the
+        # same ones have the same use, found by the lists' identities
+        by_rows: dict[tuple[int, ...], dict[int, float]] = {}
+        rows = state.rows
         for p in range(len(state.members)):
-            use: dict[int, float] = {}
-            for j in state.members[p]:
-                for r, a in state.rows[j]:
-                    use[r] = use.get(r, 0.0) + a
+            shape = tuple([id(rows[j]) for j in state.members[p]])
+            use = by_rows.get(shape)
+            if use is None:
+                use = {}
+                for j in state.members[p]:
+                    for r, a in rows[j]:
+                        use[r] = use.get(r, 0.0) + a
+                use = by_rows[shape] = uses.setdefault(tuple(use.items()), use)
             self.use.append(use)
-        lower = set(problem.min_volume) | set(problem.min_cell)
-        self.counts = {k: [sum(state.campaign[j] == k for j in m) for m in state.members] for k in lower}
-        starts = self.starts
-        self.total = {k: float(sum(max(self.counts[k][p] for p in range(starts[c], starts[c + 1]))
-                                   for c in range(problem.customers))) for k in self.counts}
-        self._links: dict[int, tuple[Link, ...]] = {}
+        lower = sorted(set(problem.min_volume) | set(problem.min_cell))
+        # each pattern's count of each lower-limit campaign (refused patterns after the others)
+        self.counts: dict[int, list[int]] = {}
+        self.total: dict[int, float] = {}
+        for k in lower:
+            inside = problem.campaign == k
+            chosen = np.bincount(problem.pat_of, weights=inside[problem.pat_members].astype(np.float64), minlength=problem.patterns)
+            ref_of = np.repeat(np.arange(len(problem.ref_ptr) - 1), np.diff(problem.ref_ptr))
+            refused = np.bincount(ref_of, weights=inside[problem.ref_members].astype(np.float64), minlength=len(problem.ref_ptr) - 1)
+            self.counts[k] = np.concatenate([chosen, refused]).astype(np.int64).tolist()
+            most = np.maximum.reduceat(chosen, problem.cust_pat[:-1]) if problem.patterns else chosen
+            self.total[k] = float(most.sum())
+        self._links: list[tuple[Link, ...] | None] = [None] * problem.patterns
+        # every distinct link set, once: customers in like situations have equal ones
+        self._shared: dict[tuple[Link, ...], tuple[Link, ...]] = {}
+        # a customer's shape (its patterns as masks over its candidates, their ranks, rows
+        # and campaigns) -> each pattern's links by its mask: what the links depend on
+        self._shapes: dict[Any, dict[int, tuple[Link, ...]]] = {}
 
     def links(self, c: int, p: int) -> tuple[Link, ...]:
         """Pattern ``p`` of customer ``c`` may be chosen only when every link has an indicator on.
 
-        An empty link means no plan blocks that swap (the pattern is never valid)."""
-        found = self._links.get(p)
-        if found is not None:
-            return found
+        An empty link means no plan blocks that swap (the pattern is never valid). Computed
+        for all of the customer's patterns at once, and once per shape of customer: the
+        links name rows, cells and volumes, never candidates, so customers whose patterns
+        look alike over candidates of like ranks, rows and campaigns have equal ones."""
+        if p >= len(self._links):  # a refused pattern: never chosen, asked about directly
+            return self._pattern_links(c, p)
+        found = self._links[p]
+        if found is None:
+            self._customer_links(c)
+            found = self._links[p]
+            assert found is not None
+        return found
+
+    def _customer_links(self, c: int) -> None:
+        state = self.state
+        index, mine, _ = state.customer(c)
+        position = {j: i for i, j in enumerate(mine)}
+
+        def mask(p: int) -> int:
+            m = 0
+            for j in state.members[p]:
+                m |= 1 << position[j]
+            return m
+
+        shape = (tuple(sorted(mask(q) for q in index.values())), tuple(state.ranks[j] for j in mine),
+                 tuple(tuple(state.rows[j]) for j in mine), tuple(state.campaign[j] for j in mine))
+        lo, hi = self.starts[c], self.starts[c + 1]
+        known = self._shapes.get(shape)
+        if known is None:
+            known = self._shapes[shape] = {mask(p): self._pattern_links(c, p) for p in range(lo, hi)}
+        for p in range(lo, hi):
+            self._links[p] = known[mask(p)]
+
+    def _pattern_links(self, c: int, p: int) -> tuple[Link, ...]:
         problem, state, use = self.problem, self.state, self.use
         links: set[Link] = set()
         # q may be a refused pattern: the swapped plan need only be valid by the policy
@@ -146,8 +200,8 @@ class Model:
                 if d < 0 and m - d - 1 >= m:  # V_k + d < m iff V_k <= m - d - 1
                     keys.append(("volume", k, float(m - d - 1)))
             links.add(tuple(sorted(set(keys))))
-        found = self._links[p] = tuple(sorted(links))
-        return found
+        found = tuple(sorted(links))
+        return self._shared.setdefault(found, found)
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -352,7 +406,7 @@ def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]
 
     began = time.perf_counter()
     model = model if model is not None else Model(problem, members)
-    state = State.empty(problem, model.state.members, model.state.rows)
+    state = State.empty(problem, model.state.members, model.state.rows, model.state.lookup)
     built = model.build(list(range(problem.customers)), None, set())
     assert built is not None
     if start is not None and not valid(model, start):

@@ -16,6 +16,7 @@ holds closures that do not pickle, so workers inherit it).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -148,13 +149,27 @@ def job_key(job: Job) -> Hashable:
     values = customer.values if isinstance(customer, Customer) else customer
     labels: dict[str, int] = {}
     shape = tuple(None if g is None else labels.setdefault(g, len(labels)) for g in groups)
-    entries = tuple(attrs.evolve(e, customer=None) if e.customer is not None else e for e in ledger)
-    key = (tuple(sorted(values.items())), entries, tuple(requests), shape)
+    entries = tuple(_entry_key(e) for e in ledger)
+    # Requests by identity: the candidates reader holds equal requests once, and the jobs
+    # keep them alive while keys are compared (equal ones held twice only miss a sharing).
+    key = (tuple(sorted(values.items())), entries, tuple(map(id, requests)), shape)
     try:
         hash(key)
     except TypeError:
         return ("job", id(job))
     return key
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _entry_key(entry: Entry) -> tuple[Any, ...]:
+    """A ledger line's fields but its ``customer`` (cheaper than a copy without it)."""
+    kind = type(entry)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in attrs.fields(kind) if f.name != "customer")
+    return (kind, *[getattr(entry, name) for name in names])
 
 
 def distinct(jobs: Sequence[Job]) -> tuple[list[Job], list[int]]:
@@ -222,9 +237,14 @@ def all_walks(policy: Policy, jobs: Sequence[Job], workers: int | None = None) -
     size = max(100, len(jobs) // (workers * 8))
     chunks = [(start, min(start + size, len(jobs))) for start in range(0, len(jobs), size)]
     _STATE.update(policy=policy, jobs=jobs)
+    # Every object so far goes to the collector's permanent generation: a forked worker's
+    # collections would otherwise write to every object's header and copy the parent's
+    # whole heap (1,000,000 customers: each worker at the parent's 3.2 GB RSS, 2 GB PSS).
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             parts = pool.map(_run_chunk, chunks)
     finally:
+        gc.unfreeze()
         _STATE.clear()
     return [walk for part in parts for walk in part]

@@ -50,7 +50,10 @@ class State:
 
     @classmethod
     def empty(cls, problem: Problem, members: list[list[int]] | None = None,
-              rows: list[list[tuple[int, float]]] | None = None) -> State:
+              rows: list[list[tuple[int, float]]] | None = None,
+              lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] | None = None) -> State:
+        """The empty plan. ``members``, ``rows`` and ``lookup`` (another state's, of the same
+        problem) are shared rather than built again: they never change."""
         if members is None:
             # patterns problem.patterns.. are the refused ones: swap targets, never chosen
             flat = problem.pat_members.tolist()
@@ -60,12 +63,20 @@ class State:
             members += [ref_flat[ref_ptr[i]:ref_ptr[i + 1]] for i in range(len(ref_ptr) - 1)]
         if rows is None:
             cr, cc, cp = problem.cand_row.tolist(), problem.cand_coef.tolist(), problem.cand_ptr.tolist()
-            rows = [list(zip(cr[cp[j]:cp[j + 1]], cc[cp[j]:cp[j + 1]], strict=True))
-                    for j in range(len(problem.candidates))]
+            # Candidates share few distinct (row, coefficient) lists (a million customers have
+            # a handful): one shared list each rather than a list of tuples per candidate.
+            shared: dict[tuple[tuple[int, float], ...], list[tuple[int, float]]] = {}
+            rows = []
+            for j in range(len(problem.candidates)):
+                mine = tuple(zip(cr[cp[j]:cp[j + 1]], cc[cp[j]:cp[j + 1]], strict=True))
+                found = shared.get(mine)
+                if found is None:
+                    found = shared[mine] = list(mine)
+                rows.append(found)
         campaigns = len(problem.campaign_names)
         return cls(problem, problem.cust_pat[:-1].tolist(), [0.0] * len(problem.resources),
                    [r.rhs for r in problem.resources], [0] * campaigns, [0] * campaigns, members, rows,
-                   problem.campaign.tolist(), {}, problem.rank.tolist())
+                   problem.campaign.tolist(), {} if lookup is None else lookup, problem.rank.tolist())
 
     def copy(self) -> State:
         return State(self.problem, list(self.choice), list(self.load), self.rhs, list(self.volume),
@@ -233,15 +244,13 @@ def greedy(problem: Problem, members: list[list[int]] | None = None) -> State:
     """Candidates in descending value (then file order); each granted when the plan stays valid."""
     state = State.empty(problem, members)
     order = np.lexsort((np.arange(len(problem.candidates)), -problem.candidates.value)).tolist()
-    indexes: dict[int, dict[tuple[int, ...], int]] = {}
     cust = problem.cust.tolist()
+    npat = problem.patterns
     for j in order:
         c = cust[j]
-        index = indexes.get(c)
-        if index is None:
-            index = indexes[c] = pattern_index(problem, state, c)
-        q = index.get(tuple(sorted([*state.members[state.choice[c]], j])))
-        if q is not None and state.fits(c, q):
+        # the customer's index holds refused patterns too (numbered from npat): never chosen
+        q = state.customer(c)[0].get(tuple(sorted([*state.members[state.choice[c]], j])))
+        if q is not None and q < npat and state.fits(c, q):
             state.switch(c, q)
     finish_lower(problem, state, problem.pattern_gain().tolist())
     enforce_precedence(problem, state)
