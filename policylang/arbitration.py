@@ -88,9 +88,12 @@ class Cycle:
         # not added (in a batch of two requests per customer, half the growing was for nothing)
         if decision.allowed and self._undecided > 0:
             ident = self.grant_ids[index] if self.grant_ids is not None else f"request-{index}"
-            # an index built from columns grows by a row; one built from records is rebuilt
-            grown = self._history.plus(grant(request, ident), decision.displaces) if self._entries is None else None
+            # the index grows by the grant (rebuilt from the entries when it cannot: see History.plus)
+            planned = grant(request, ident)
+            grown = self._history.plus(planned, decision.displaces)
             if grown is not None:
+                if self._entries is not None:
+                    self._entries.append(planned)  # the same object: precedence tells contacts by identity
                 self._history = grown
                 return decision
             entries = self._entries if self._entries is not None else entries_of(self._history)

@@ -19,6 +19,7 @@ from policylang.errors import did_you_mean
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = dt.timedelta(microseconds=1)
+NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 SECOND = 1_000_000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
@@ -39,12 +40,22 @@ def micros(instant: dt.datetime) -> int:
 
 def instant(us: int) -> dt.datetime:
     """The UTC datetime of an epoch-microsecond value."""
-    return EPOCH + dt.timedelta(microseconds=us)
+    return EPOCH + dt.timedelta(0, 0, us)  # positional: the keyword form costs twice as much
 
 
 def local(us: int, tz: dt.tzinfo) -> dt.datetime:
-    """Local wall time of an instant (aware, in ``tz``)."""
-    return instant(us).astimezone(tz)
+    """Local wall time of an instant (aware, in ``tz``; ``fold`` set as ``astimezone`` sets it)."""
+    # fromtimestamp(seconds, tz) is tz.fromutc of the same UTC reading, as astimezone is,
+    # at half the cost; out of its range the exact old form answers (or raises as it did)
+    seconds, micro = divmod(us, 1_000_000)
+    try:
+        moment = _FROM_TIMESTAMP(seconds, tz)
+    except (OverflowError, ValueError, OSError):
+        return instant(us).astimezone(tz)
+    return moment.replace(microsecond=micro) if micro else moment
+
+
+_FROM_TIMESTAMP = dt.datetime.fromtimestamp
 
 
 def offset_us(us: int, tz: dt.tzinfo) -> int:
@@ -59,7 +70,7 @@ def wall_us(us: int, tz: dt.tzinfo) -> int:
 
 def wall_datetime(wall: int) -> dt.datetime:
     """A naive datetime from a wall-clock microsecond value."""
-    return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=wall)
+    return NAIVE_EPOCH + dt.timedelta(0, 0, wall)
 
 
 def wall_of(moment: dt.datetime) -> int:
@@ -120,6 +131,7 @@ def start_of_date(day: dt.date, tz: dt.tzinfo) -> int:
     return earliest_at_wall(target, guess, tz)
 
 
+@functools.lru_cache(maxsize=4096)
 def period_bounds(day: dt.date, unit: str, week_start: int = 0) -> tuple[dt.date, dt.date]:
     """First date of the calendar period containing ``day`` and of the next one; weeks
     start on ``week_start`` (0 = Monday, 11.13)."""
@@ -174,15 +186,20 @@ def next_exit(
     """
     current = start
     while current <= horizon:
-        wall = wall_datetime(wall_us(current, tz))
+        offset = offset_us(current, tz)  # read once: the wall time and the boundary both use it
+        wall = wall_datetime(current + offset)
         if not quiet(wall):
             return current
         # Move to the boundary under the current offset, but stop at an offset change:
         # after a fold the wall clock runs back and may leave the quiet period early.
-        candidate = wall_of(next_boundary(wall)) - offset_us(current, tz)
+        candidate = wall_of(next_boundary(wall)) - offset
         reach = min(candidate, current + TRANSITION_SCAN)
-        change = transition_between(current, reach, tz)
-        following = change if change is not None else reach
+        # transition_between(current, reach, tz), with the offset at current already known
+        if reach <= current or tz is UTC or offset_us(reach, tz) == offset:
+            following = reach
+        else:
+            change = transition_between(current, reach, tz)
+            following = change if change is not None else reach
         if following <= current:
             # next_boundary must name a later wall time; without this guard a wrong one
             # would loop forever instead of failing

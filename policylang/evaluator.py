@@ -44,7 +44,7 @@ from policylang.conditions import (
     assert_never,
 )
 from policylang.decision import Decision, TraceEntry
-from policylang.history import History, LazyContacts
+from policylang.history import History, LazyContacts, between, cut
 from policylang.records import COUNTED_STATUSES, Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
     AfterTrigger,
@@ -67,6 +67,7 @@ from policylang.rules import (
 )
 
 HORIZON = 400 * DAY
+MIDNIGHT = dt.time()
 NEVER = None
 
 
@@ -106,10 +107,12 @@ class Loads(Protocol):
         ...
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True, eq=False)
 class Finding:
     """One rule's answer at one instant: deny or not, the contacts it holds against the
-    request (for displacement), and the facts for the trace."""
+    request (for displacement), and the facts for the trace. Never changed once made (not
+    frozen only because a frozen class sets each field through ``object.__setattr__``,
+    three times the cost, and a finding is made at almost every rule check)."""
 
     deny: bool
     held: Sequence[Contact] = ()
@@ -206,9 +209,27 @@ def decide(
     t = clock.micros(request.at)
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
-    for position, rule in plan.checked:
-        if rule.warn:
-            continue  # 11.14: judged last, against what this decision does not displace
+    # `warn` rules are not among the steps: 11.14 judges them last, against what this
+    # decision does not displace. A plain rule in a plain context is its body's answer
+    # (what :func:`judge` gives then, without its layers).
+    simple = not ctx.zones and not ctx.campaigns
+    counts = ctx.stats
+    for position, rule, body, alone in plan.steps:
+        if alone and simple:
+            counts.checks += 1
+            ctx.judged = t
+            finding = body(rule, ctx, t, NOTHING)
+            if not finding.deny:
+                results[position] = ("pass", finding.reason, ())
+                continue
+            if ctx.skip and rule.kind in DISPLACING:
+                judgement = results[position] = judged(rule, ctx, *check_with_precedence(rule, ctx, t, finding))
+                if judgement[0] != "deny":
+                    continue
+            else:
+                results[position] = ("deny", finding.reason, ())
+            denying.append(rule)
+            continue
         judgement = results[position] = judge(rule, ctx, t, plan)
         if judgement[0] == "deny":
             denying.append(rule)
@@ -346,12 +367,15 @@ def displaceable(ctx: Context) -> frozenset[int]:
         return frozenset()
     policy, owner = ctx.policy, ctx.owner
     mine = policy.rank(ctx.request.team, owner)
-    return frozenset(id(c) for c in history.planned if policy.rank(c.team, owner) > mine)
+    # each planning team ranked once, not each planned contact
+    return frozenset(ident for team, idents in history.planned_by_team().items()
+                     if policy.rank(team, owner) > mine for ident in idents)
 
 
 # ---- which rules apply ---------------------------------------------------------------------
 
 Judgement = tuple[str, str, Sequence[Contact]]  # verdict, reason, displaced contacts
+Body = Callable[[Any, Context, int, frozenset[int]], Finding]  # a rule kind's check of its own body
 
 
 @attrs.frozen(slots=True)
@@ -372,6 +396,11 @@ class Plan:
     lifters: Mapping[int, tuple[ExemptRule, ...]] = attrs.field(factory=dict)  # conditional (11.6)
     warners: bool = False  # some rule to check is a `warn` rule
     scoped_lifters: tuple[int, ...] = ()  # positions of exempt rules with a scope or a window
+    # The rules to check first (not `warn`), each with its kind's body and whether it is
+    # plain (no scope, no conditional exemption), so a decision with no section 11 form
+    # asks the body straight away; and the same for ``timed`` (the search's re-checks).
+    steps: tuple[tuple[int, AnyRule, Body, bool], ...] = ()
+    timed_steps: tuple[tuple[AnyRule, Body, bool], ...] = ()
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -410,7 +439,16 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     fixed = tuple(fixed_trace_entry(rule, status, lifter, shape) for rule, status, lifter in entries)
     scoped = tuple(i for i, (rule, status, _) in enumerate(entries)
                    if status == "lifter" and (rule.scope is not None or windowed(rule)))
-    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked), scoped)
+    steps = tuple((i, rule, body_of(rule), plain(rule, lifters)) for i, rule in checked if not rule.warn)
+    timed_steps = tuple((rule, body_of(rule), plain(rule, lifters)) for rule in timed)
+    return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked), scoped,
+                steps, timed_steps)
+
+
+def plain(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
+    """Is the rule judged by its body alone (no scope, no conditional exemption), when the
+    request and customer have no section 11 form either (one zone, one campaign)?"""
+    return rule.scope is None and rule.index not in lifters
 
 
 def changes_with_time(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
@@ -437,7 +475,11 @@ def judge(rule: AnyRule, ctx: Context, t: int, plan: Plan) -> Judgement:
     lifter = lifted_by(rule, ctx, t, plan) if plan.lifters else None
     if lifter is not None:
         return "exempt", f'lifted by exempt "{lifter.name}"' + lifter_window_text(lifter, ctx, t), ()
-    finding, displaced = check_with_precedence(rule, ctx, t)
+    return judged(rule, ctx, *check_with_precedence(rule, ctx, t))
+
+
+def judged(rule: AnyRule, ctx: Context, finding: Finding, displaced: Sequence[Contact]) -> Judgement:
+    """The judgement of a rule's finding (after precedence) and the contacts it displaces."""
     if finding.skipped:
         return "skip", finding.reason, ()
     if finding.deny:
@@ -660,10 +702,17 @@ def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window
     return None
 
 
-def check_with_precedence(rule: AnyRule, ctx: Context, t: int) -> tuple[Finding, Sequence[Contact]]:
-    """Check the rule; if it denies, check again without displaceable planned contacts."""
-    full = check(rule, ctx, t, frozenset())
-    if not full.deny or not ctx.skip or rule.kind not in ("cap", "quiet", "exclusive"):
+DISPLACING = frozenset({"cap", "quiet", "exclusive"})  # the kinds whose denial precedence can lift
+NOTHING: frozenset[int] = frozenset()
+
+
+def check_with_precedence(rule: AnyRule, ctx: Context, t: int,
+                          full: Finding | None = None) -> tuple[Finding, Sequence[Contact]]:
+    """Check the rule (or take ``full``, its finding at ``t`` counting every contact); if it
+    denies, check again without displaceable planned contacts."""
+    if full is None:
+        full = check(rule, ctx, t, NOTHING)
+    if not full.deny or not ctx.skip or rule.kind not in DISPLACING:
         return full, ()
     without = check(rule, ctx, t, ctx.skip)
     if without.deny:
@@ -976,23 +1025,22 @@ def zoned_body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
 
 
 def body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
-    skip = ctx.skip if rule.kind != "capacity" else frozenset()
-    match rule:
-        case CapRule():
-            return bound_cap(rule, ctx, t, skip)
-        case QuietRule():
-            return bound_quiet(rule, ctx, t, skip)
-        case RequireRule():
-            return bound_require(rule, ctx, t)
-        case ExclusiveRule():
-            return bound_exclusive(rule, ctx, t, skip)
-        case ExcludeRule():
-            # 11.11: an exclusion whose condition stops holding at a known instant allows then
-            return min(time_changes(rule.time_tests, ctx, t), default=NEVER) if rule.time_tests else NEVER
-        case ExemptRule():
-            return NEVER  # an exemption never denies
-        case _:
-            assert_never(rule)
+    skip = ctx.skip if rule.kind != "capacity" else NOTHING
+    # an isinstance chain, not `match`: see quiet_part
+    if isinstance(rule, CapRule):
+        return bound_cap(rule, ctx, t, skip)
+    if isinstance(rule, QuietRule):
+        return bound_quiet(rule, ctx, t, skip)
+    if isinstance(rule, RequireRule):
+        return bound_require(rule, ctx, t)
+    if isinstance(rule, ExclusiveRule):
+        return bound_exclusive(rule, ctx, t, skip)
+    if isinstance(rule, ExcludeRule):
+        # 11.11: an exclusion whose condition stops holding at a known instant allows then
+        return min(time_changes(rule.time_tests, ctx, t), default=NEVER) if rule.time_tests else NEVER
+    if isinstance(rule, ExemptRule):
+        return NEVER  # an exemption never denies
+    assert_never(rule)
 
 
 def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes: list[str]) -> int | None:
@@ -1010,19 +1058,21 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     ctx.prefetch = HORIZON + 2 * DAY
     while True:
         ctx.stats.jumps += 1
-        bounds = [bound(r, ctx, current, plan) for r in denying]
-        if any(b is None for b in bounds):
-            return None
-        current = max(b for b in bounds if b is not None)
+        latest: int | None = None
+        # one rule that never passes ends the search (exclusions first: theirs is the cheapest
+        # bound and the likeliest never), with no need to bound the rest
+        for rule in sorted(denying, key=not_exclusion) if len(denying) > 1 else denying:
+            found = bound(rule, ctx, current, plan)
+            if found is None:
+                return None
+            latest = found if latest is None or found > latest else latest
+        assert latest is not None
+        current = latest
         if current > limit:
             break
-        if plan.lifters:
-            denying = [
-                r for r in plan.timed
-                if lifted_by(r, ctx, current, plan) is None and check_with_precedence(r, ctx, current)[0].deny
-            ]
-        else:
-            denying = [r for r in plan.timed if check_with_precedence(r, ctx, current)[0].deny]
+        simple = not ctx.zones and not ctx.campaigns
+        denying = [rule for rule, body, alone in plan.timed_steps
+                   if denies(rule, body, alone and simple, ctx, current, plan)]
         if not denying:
             return current
     if hold is not None and current > limit:
@@ -1032,6 +1082,28 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         f"no allowed time found within {HORIZON // DAY} days of the request; next_allowed_at is left empty"
     )
     return None
+
+
+def not_exclusion(rule: AnyRule) -> bool:
+    return rule.kind != "exclude"
+
+
+def denies(rule: AnyRule, body: Body, alone: bool, ctx: Context, t: int, plan: Plan) -> bool:
+    """Does the rule deny at ``t`` after exemptions and precedence? (The verdict of
+    :func:`judge`, without the words or the contacts to displace the search does not need.)"""
+    if not alone and rule.index in plan.lifters and lifted_by(rule, ctx, t, plan) is not None:
+        return False
+    if alone:
+        ctx.stats.checks += 1
+        ctx.judged = t
+        full = body(rule, ctx, t, NOTHING)
+    else:
+        full = check(rule, ctx, t, NOTHING)
+    if not full.deny:
+        return False
+    if ctx.skip and rule.kind in DISPLACING:
+        return check(rule, ctx, t, ctx.skip).deny
+    return True
 
 
 def hold_limit(ctx: Context, t: int) -> tuple[int, str] | None:
@@ -1115,12 +1187,17 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
                 us, listed = [us[k] for k in at], [listed[k] for k in at]
             found = ctx._memo[key] = (lo, hi, us, listed)  # noqa: SLF001
         times, contacts = found[2], found[3]
-    else:
+    elif (windowed := ctx.policy.has_windows and rule.index in ctx.policy.exempted_by) or ctx.campaigns \
+            or (memoed := ctx._memo.get(rule.index)) is None:  # noqa: SLF001
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
         times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
                                                drop=rule.not_counted)
-        cover = window_cover(rule, ctx) if ctx.policy.has_windows and rule.index in ctx.policy.exempted_by else []
+        # One request, one group and no exemption window (whose cover changes with the
+        # instant judged, 11.5, 11.11): the same sequence all decision long.
+        if not windowed and not ctx.campaigns:
+            ctx._memo[rule.index] = (times, contacts)  # noqa: SLF001
+        cover = window_cover(rule, ctx) if windowed else []
         if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
             i, j = bisect_left(times, lo), bisect_left(times, hi)
             kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
@@ -1129,6 +1206,8 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
             # held for the decision's life: memo keys use id(times), which must not be reused
             ctx._memo.setdefault("held", []).append(covered)  # noqa: SLF001
             return covered
+    else:  # asked again this decision
+        times, contacts = memoed
     if not skip:
         return times, contacts
     key2 = ("skip", rule.index, skip, id(times))
@@ -1157,10 +1236,10 @@ def without(times: list[int], contacts: Sequence[Contact], skip: frozenset[int],
                 dropped.add(k)
     if not dropped:
         return times, contacts
-    kept_at = [k for k in range(len(times)) if k not in dropped]
-    kept_contacts: Sequence[Contact] = (LazyContacts(contacts.__getitem__, kept_at) if isinstance(contacts, LazyContacts)
-                                        else [contacts[k] for k in kept_at])
-    return [times[k] for k in kept_at], kept_contacts
+    gone = sorted(dropped)  # a few planned contacts: the rest is copied a slice at a time
+    kept_contacts: Sequence[Contact] = (contacts.without_positions(gone) if isinstance(contacts, LazyContacts)
+                                        else cut(list(contacts), gone))
+    return cut(times, gone), kept_contacts
 
 
 def select(rule: CapRule, ctx: Context, lo: int, hi: int, skip: frozenset[int]) -> Selection:
@@ -1302,7 +1381,12 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
     limit = rule.limit
     held = contacts[i:j] if ctx.skip else ()
-    deny = window_denies(times, i, j, k, limit, width, ctx, ("runs", rule.index, skip, id(times)))
+    if k - i >= limit:  # window_denies' two quick answers, without making its memo key
+        deny = True
+    elif j - i < limit:
+        deny = False
+    else:
+        deny = window_denies(times, i, j, k, limit, width, ctx, ("runs", rule.index, skip, id(times)))
     if not ctx.explain:
         return Finding(deny, held) if held else (DENY if deny else PASS)
     # The busiest window [s, s + W) containing t starts at t or at a contact in (t - W, t].
@@ -1522,18 +1606,19 @@ def quiet_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) ->
         return quiet_after(period, ctx, t, skip)
     moment = ctx.local(t)
     holiday: tuple[str, str] | None = None
-    match period:
-        case ClockRange():
-            deny = period.quiet(minute_of_day(moment))
-        case DayClock():
-            deny = day_clock_quiet(period, ctx, moment)
-        case DaySet():
-            deny = period.quiet(moment.date())
-            if not deny and period.holidays:
-                holiday = holiday_on(period, ctx, moment.date())
-                deny = holiday is not None
-        case _:
-            assert_never(period)
+    # An isinstance chain, not `match` (a class pattern costs several times an isinstance
+    # test on Python 3.11, and this runs at most rule checks); mypy still proves it closed.
+    if isinstance(period, ClockRange):
+        deny = period.quiet(minute_of_day(moment))
+    elif isinstance(period, DayClock):
+        deny = day_clock_quiet(period, ctx, moment)
+    elif isinstance(period, DaySet):
+        deny = period.quiet(moment.date())
+        if not deny and period.holidays:
+            holiday = holiday_on(period, ctx, moment.date())
+            deny = holiday is not None
+    else:
+        assert_never(period)
     if not ctx.explain:
         return DENY if deny else PASS
     reason = ""
@@ -1767,6 +1852,29 @@ def wall_tests(period: ClockRange | DaySet | DayClock, ctx: Context) -> tuple[Wa
             assert_never(period)
 
 
+def body_of(rule: AnyRule) -> Body:
+    """The function answering a rule's own body (:func:`check_body`'s choice, made once per plan)."""
+    match rule:
+        case CapRule():
+            return check_cap
+        case QuietRule():
+            return check_quiet
+        case ExcludeRule():
+            return check_exclude
+        case RequireRule():
+            return check_require
+        case ExclusiveRule():
+            return check_exclusive
+        case ExemptRule():
+            return exempt_body
+        case _:
+            assert_never(rule)
+
+
+def exempt_body(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
+    return PASS  # an exemption only lifts other rules
+
+
 def check_body(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     """The finding of the rule's own body at ``t`` (its scope already in force)."""
     match rule:
@@ -1788,13 +1896,14 @@ def check_body(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Fin
 
 def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
     """The next wall time after ``wall`` at which the clock range starts or ends."""
-    midnight = dt.datetime.combine(wall.date(), dt.time())
-    candidates = sorted(
-        midnight + dt.timedelta(days=day, minutes=minute)
-        for day in (0, 1)
-        for minute in (period.start, period.end)
-    )
-    return next(c for c in candidates if c > wall)
+    # The candidates are this date's and the next date's start and end (whole minutes):
+    # the first of them after the wall time, compared in microseconds since midnight.
+    since = ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 1_000_000 + wall.microsecond
+    start, end = period.start, period.end
+    for minute in sorted((start, end, start + 1440, end + 1440)):
+        if minute * 60_000_000 > since:
+            return dt.datetime.combine(wall.date(), MIDNIGHT) + dt.timedelta(minutes=minute)
+    raise AssertionError("the next date's boundaries are after any wall time of this one")
 
 
 # ---- conditions: the interpreter of the condition tree ---------------------------------------
@@ -2003,14 +2112,12 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
         distance = rule.distance * clock.SECOND
         lo, hi = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
     team = ctx.request.team
-    found = []
-    for k in range(lo, hi):
-        contact = contacts[k]
-        if contact.team != team and id(contact) not in skip:
-            found.append((times[k], contact))
-            if first_only:
-                break
-    return found
+    # contacts are made (from columns) only as far as the scan goes
+    pairs = zip(times[lo:hi], between(contacts, lo, hi), strict=True)
+    if first_only:
+        first = next(((us, c) for us, c in pairs if c.team != team and id(c) not in skip), None)
+        return [first] if first is not None else []
+    return [(us, c) for us, c in pairs if c.team != team and id(c) not in skip]
 
 
 def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -2028,7 +2135,10 @@ def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[i
 
 def bound_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
     found = rivals(rule, ctx, t, skip)
-    return max((clock.plus(us, rule.distance, rule.months, ctx.tz) for us, _ in found), default=t + 1)
+    if not found:
+        return t + 1
+    # us + distance never decreases as us grows (months too, 11.2): the latest rival's end is the latest end
+    return clock.plus(max(us for us, _ in found), rule.distance, rule.months, ctx.tz)
 
 
 def exclusive_words(rule: ExclusiveRule) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import attrgetter, eq, floordiv, mul, not_, sub
@@ -57,6 +58,33 @@ class LazyContacts(Sequence[Contact]):
     def __iter__(self) -> Iterator[Contact]:
         return map(self._make, self._keys)
 
+    def between(self, lo: int, hi: int) -> Iterator[Contact]:
+        """The contacts at positions ``[lo, hi)``, each made only when the iterator reaches it."""
+        return map(self._make, self._keys[lo:hi])
+
+    def without_positions(self, dropped: list[int]) -> LazyContacts:
+        """These contacts less those at the ``dropped`` positions (sorted, distinct)."""
+        return LazyContacts(self._make, cut(self._keys, dropped))
+
+
+def cut(values: list[Any], dropped: list[int]) -> list[Any]:
+    """``values`` less the items at the ``dropped`` positions (sorted, distinct), a slice at a time."""
+    kept: list[Any] = []
+    start = 0
+    for position in dropped:
+        kept += values[start:position]
+        start = position + 1
+    kept += values[start:]
+    return kept
+
+
+def between(contacts: Sequence[Contact], lo: int, hi: int) -> Iterator[Contact]:
+    """The contacts at positions ``[lo, hi)`` of a matching's sequence, made (from columns)
+    only as the iterator reaches them."""
+    if isinstance(contacts, LazyContacts):
+        return contacts.between(lo, hi)
+    return iter(contacts[lo:hi])
+
 
 class History:
     """A customer's contacts and events, with per-selector indexes built on demand.
@@ -71,12 +99,13 @@ class History:
 
     __slots__ = ("size", "events", "has_planned", "planned", "voided", "event_campaigns",
                  "_cache", "_shapes", "_fields", "_columns", "_records", "_made", "_micros",
-                 "_counted_keys", "_keys")
+                 "_counted_keys", "_keys", "_voiding", "_teams")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
         kinds = set(map(type, entries))
-        if VoidLine in kinds:  # 11.4: void lines mark the entries they name
+        self._voiding = VoidLine in kinds
+        if self._voiding:  # 11.4: void lines mark the entries they name
             entries = resolve_voids(entries)
             kinds = set(map(type, entries))
         if not kinds <= {Contact, Event}:
@@ -114,6 +143,7 @@ class History:
         """
         history = cls.__new__(cls)
         history._records = None
+        history._voiding = False
         history._columns = columns
         history._micros = micros
         history._start(len(micros), events, event_campaigns or {})
@@ -127,6 +157,7 @@ class History:
         microseconds only when a selector first needs its contact."""
         history = cls.__new__(cls)
         history._records = None
+        history._voiding = False
         history._columns = columns
         history._micros = {}
         history._start(len(columns["at"]), events, event_campaigns or {})
@@ -144,6 +175,7 @@ class History:
         self._fields: dict[str, list[Any]] = {}
         self._made: dict[int, Contact] = {}
         self._counted_keys: list[int] | None = None
+        self._teams: dict[str, list[int]] | None = None
         self._keys: list[int] | None = None
         statuses = self._column("status")
         if statuses is None or "planned" not in statuses:
@@ -155,6 +187,15 @@ class History:
         # 11.4: void contacts count for nothing; the trace still names them
         self.voided: list[Contact] = ([self._contact(k) for k, status in enumerate(statuses) if status == "void"]
                                       if statuses is not None and "void" in statuses else [])
+
+    def planned_by_team(self) -> dict[str, list[int]]:
+        """The ids (``id()``) of the planned contacts, by team (made once per history)."""
+        teams = self._teams
+        if teams is None:
+            teams = self._teams = {}
+            for contact in self.planned:
+                teams.setdefault(contact.team, []).append(id(contact))
+        return teams
 
     def _column(self, name: str) -> list[Any] | None:
         """One field of every contact, in ledger order; ``None`` when every contact has the
@@ -172,6 +213,9 @@ class History:
         if type(micros) is list:
             return
         assert isinstance(micros, dict)
+        if self.size <= EAGER and self._records is not None:
+            # a short list of records: every instant at once costs less than a shape at a time
+            keys = range(self.size)  # type: ignore[assignment]
         wanted = list(filterfalse(micros.__contains__, keys)) if micros else keys
         if not wanted:
             return
@@ -223,9 +267,11 @@ class History:
     def plus(self, contact: Contact, displaced: Sequence[Contact] = ()) -> History | None:
         """This ledger with ``contact`` added and the ``displaced`` contacts (made by this
         history) marked displaced, as a new history built from columns; ``None`` for a
-        history built from records (rebuild it from the records then)."""
+        history built from records with contacts to displace or void lines (rebuild it from
+        the records then: void lines are resolved again, with the new contact among those
+        they may name)."""
         if self._records is not None:
-            return None
+            return self._plus_record(contact) if not displaced and not self._voiding else None
         size = self.size
         self._known(list(range(size)))
         own = self._columns
@@ -239,9 +285,67 @@ class History:
                     statuses[key] = "displaced"
         for name, values in columns.items():
             values.append(getattr(contact, name))
-        micros = [*map(self._micros.__getitem__, range(size)), (contact.at - EPOCH) // ONE_US]
-        return History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
-                                    self.event_campaigns)
+        us = (contact.at - EPOCH) // ONE_US
+        micros = [*map(self._micros.__getitem__, range(size)), us]
+        grown = History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
+                                     self.event_campaigns)
+        if not displaced and contact.status in COUNTED_STATUSES:
+            # the same counted contacts plus the new one, last in ledger order: what was
+            # built on demand grows by one instead of being built again
+            if self._counted_keys is not None:
+                grown._counted_keys = [*self._counted_keys, size]
+            if self._keys is not None:
+                place = bisect_right(self._keys, us, key=micros.__getitem__)
+                grown._keys = [*self._keys[:place], size, *self._keys[place:]]
+            if self._shapes is not None and self._shapes[1] is self._counted_keys:
+                table, _, codes, distinct = self._shapes
+                code = table.codes.get((contact.purpose, contact.channel, contact.team))
+                if code is not None and grown._counted_keys is not None:
+                    grown._shapes = (table, grown._counted_keys, [*codes, code], distinct | {code})
+        return grown
+
+    def _plus_record(self, contact: Contact) -> History:
+        """This history of records with ``contact`` added last (an arbitration's grant):
+        what was built on demand (columns, instants, shape codes, the time order) is
+        carried over and grown by one entry instead of being built again."""
+        size = self.size
+        assert self._records is not None
+        new = History.__new__(History)
+        new._records = [*self._records, contact]
+        new._voiding = False
+        new._columns = self._columns
+        us = (contact.at - EPOCH) // ONE_US
+        micros = self._micros
+        new._micros = [*micros, us] if isinstance(micros, list) else {**micros, size: us}
+        new._teams = None
+        new.size = size + 1
+        new.events = self.events  # never changed in place
+        new.event_campaigns = self.event_campaigns
+        new._cache = {}
+        new._made = self._made
+        new._fields = {name: [*column, _GET[name](contact)] for name, column in self._fields.items()}
+        status = contact.status
+        new._shapes = self._shapes
+        new._counted_keys = self._counted_keys
+        new._keys = self._keys
+        if status in COUNTED_STATUSES:
+            if self._shapes is not None:
+                table, keys, codes, distinct = self._shapes
+                code = table.codes.get((contact.purpose, contact.channel, contact.team))
+                new._shapes = None if code is None else (table, [*keys, size], [*codes, code], distinct | {code})
+            if self._counted_keys is not None:
+                new._counted_keys = [*self._counted_keys, size]
+            if self._keys is not None:  # after every contact at or before its instant (ties: ledger order)
+                order = self._keys
+                place = bisect_right(order, us, key=new._micros.__getitem__)
+                new._keys = [*order[:place], size, *order[place:]]
+        new.planned = self.planned
+        if status == "planned":
+            place = bisect_right(self.planned, us, key=_micros_of)
+            new.planned = [*self.planned[:place], contact, *self.planned[place:]]
+        new.has_planned = bool(new.planned)
+        new.voided = [*self.voided, contact] if status == "void" else self.voided
+        return new
 
     def _contact(self, key: int) -> Contact:
         """The contact at ledger position ``key``, made once (records: the record itself)."""
@@ -258,7 +362,7 @@ class History:
                 _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
             if "at" not in columns:  # a store's rows: the instant is known as an integer
                 self._known([key])
-                _SETTERS["at"](contact, EPOCH + dt.timedelta(microseconds=self._micros[key]))
+                _SETTERS["at"](contact, EPOCH + dt.timedelta(0, 0, self._micros[key]))
             elif contact.at.tzinfo is not UTC:
                 _SETTERS["at"](contact, contact.at.astimezone(UTC))
             made = self._made[key] = contact
@@ -277,8 +381,11 @@ class History:
         """The code table, the counted contacts' keys (ledger order), each one's shape
         code in that table, and the distinct codes."""
         keys = self._counted()
-        triples = list(zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
-                           strict=True))
+        if self._records is not None:  # one C call per contact, no columns
+            triples = list(map(_SHAPE, self._records))
+        else:
+            triples = list(zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
+                               strict=True))
         if len(keys) != self.size:
             statuses = self._column("status")
             assert statuses is not None
@@ -310,8 +417,8 @@ class History:
             shapes = self._shapes = self._shape_codes()
         table, keys, codes, distinct = shapes
         matched, checked = table.verdicts_of(match, owner)
-        fresh = distinct - checked
-        if fresh:
+        if not distinct <= checked:  # shapes this selector was never asked about
+            fresh = distinct - checked
             for code in fresh:
                 shape = table.shapes[code]
                 if match.matches(shape[0], shape[1], shape[2], owner):
@@ -328,21 +435,26 @@ class History:
         chosen.sort(key=self._micros.__getitem__)  # stable: ties stay in ledger order
         if sent_only and (status_column := self._column("status")) is not None:
             chosen = list(compress(chosen, map(eq, map(status_column.__getitem__, chosen), repeat("sent"))))
-        outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)
-        if isinstance(outcome, frozenset):
-            chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
-        elif outcome is not None:
-            chosen = [i for i in chosen if outcomes[i] == outcome]
-        if drop:
-            statuses_or: list[Any] | _Constant = self._column("status") or _Constant("sent")
-            chosen = [i for i in chosen if not (outcomes[i] in drop and statuses_or[i] == "sent")]
+        if outcome is not None or drop:
+            outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)
+            if isinstance(outcome, frozenset):
+                chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
+            elif outcome is not None:
+                chosen = [i for i in chosen if outcomes[i] == outcome]
+            if drop:
+                statuses_or: list[Any] | _Constant = self._column("status") or _Constant("sent")
+                chosen = [i for i in chosen if not (outcomes[i] in drop and statuses_or[i] == "sent")]
         if group is not None:
             values: list[Any] | _Constant = self._column(group) or _Constant(_DEFAULTS[group])
             if group == "campaign":
                 chosen = [i for i in chosen if in_campaign(values[i], value)]
             else:
                 chosen = [i for i in chosen if values[i] == value]
-        result = (list(map(self._micros.__getitem__, chosen)), LazyContacts(self._contact, chosen))
+        # from records each contact is the record itself, listed in C (then read with no
+        # method in between); from columns a contact is made when first read
+        contacts: Sequence[Contact] = (list(map(self._records.__getitem__, chosen)) if self._records is not None
+                                       else LazyContacts(self._contact, chosen))
+        result = (list(map(self._micros.__getitem__, chosen)), contacts)
         self._cache[key] = (match, result)
         return result
 
@@ -379,6 +491,13 @@ def epoch_micros(instants: list[dt.datetime]) -> list[int]:
 
 
 _AT = attrgetter("at")
+_SHAPE = attrgetter("purpose", "channel", "team")
+EAGER = 64  # up to this many contacts, every instant is converted on the first need
+
+
+def _micros_of(contact: Contact) -> int:
+    return (contact.at - EPOCH) // ONE_US
+
 _MICROSECOND = attrgetter("microsecond")
 _STATUS = attrgetter("status")
 

@@ -1,0 +1,215 @@
+"""The evaluator's cost per decision, this tree against another, side by side in one process.
+
+Run: python benchmarks/evaluator_ab.py [--against DIR ...] [--quick] [--only NAME]
+
+Each tree's ``policylang`` package is imported under its own name table: before a tree's
+work runs its modules are put in ``sys.modules`` (lazy imports inside functions find their
+own tree), and every tree's inputs are made from the same plain rows with that tree's
+classes. Trees take turns round by round, so a change of the machine's load hits them alike;
+the table gives median CPU microseconds per decision and each tree's ratio to this one.
+
+Workloads (examples/northwind.pol, explain off):
+
+* ``library loop``: ``arbitrate`` per customer on benchmarks/batch_data.py's rows (10 ledger
+  events and 2 requests a customer, records prebuilt), as batch.py's ``--floor`` does;
+* ``prebuilt N``: one ``History`` of N entries built once (benchmarks/decide.py's ledger),
+  many requests (issue 11: 12.7 us at 100, 21 us at 10,000 when it was filed);
+* ``records N``: an unsorted list of N records handed to ``decide`` each time (issue 11:
+  at most 25 us at 100, 150 us at 1,000).
+
+``--against /tmp/old`` (say) compares with an older checkout (a folder holding ``policylang/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import batch_data  # noqa: E402
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+POLICY = ROOT / "examples" / "northwind.pol"
+
+
+class Tree:
+    """One checkout's policylang, imported once and switched in on demand."""
+
+    def __init__(self, label: str, folder: Path) -> None:
+        self.label = label
+        saved = {name: mod for name, mod in sys.modules.items() if name == "policylang" or name.startswith("policylang.")}
+        for name in saved:
+            del sys.modules[name]
+        sys.path.insert(0, str(folder))
+        try:
+            importlib.invalidate_caches()
+            self.pl = importlib.import_module("policylang")
+            for part in ("arbitration", "compiler", "inputs", "history", "records", "evaluator"):
+                importlib.import_module(f"policylang.{part}")
+            assert Path(self.pl.__file__).resolve().parent == (folder / "policylang").resolve(), self.pl.__file__
+            self.modules = {n: m for n, m in sys.modules.items() if n == "policylang" or n.startswith("policylang.")}
+        finally:
+            sys.path.remove(str(folder))
+            for name in self.modules:
+                del sys.modules[name]
+            sys.modules.update(saved)
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        saved = {n: m for n, m in sys.modules.items() if n == "policylang" or n.startswith("policylang.")}
+        for name in saved:
+            del sys.modules[name]
+        sys.modules.update(self.modules)
+        try:
+            yield
+        finally:
+            for name in self.modules:
+                sys.modules.pop(name, None)
+            sys.modules.update(saved)
+
+    def mod(self, name: str) -> Any:
+        return self.modules[f"policylang.{name}"]
+
+
+def ledger_rows(size: int, rng: random.Random, policy: Any) -> list[tuple[Any, ...]]:
+    """benchmarks/decide.py's ledger as plain tuples: ("event", at, name) or ("contact", ...)."""
+    rows: list[tuple[Any, ...]] = []
+    span = 365 * 24 * 3600
+    for _ in range(size):
+        at = NOW - dt.timedelta(seconds=rng.randrange(span)) + dt.timedelta(days=7 * (rng.random() < 0.02))
+        if rng.random() < 0.03:
+            rows.append(("event", at, rng.choice(policy.events)))
+            continue
+        status = "planned" if at > NOW else "sent"
+        rows.append(("contact", at, rng.choice(policy.channels), rng.choice(policy.purposes),
+                     rng.choice(policy.teams), status, rng.choice((None, "conversation", "delivered"))))
+    return rows
+
+
+def request_rows(count: int, rng: random.Random, policy: Any) -> list[tuple[Any, ...]]:
+    return [(rng.choice(policy.teams), rng.choice(policy.channels), rng.choice(policy.purposes),
+             NOW + dt.timedelta(minutes=rng.randrange(-600, 600))) for _ in range(count)]
+
+
+CUSTOMER = {"timezone": "America/Chicago", "status": "active", "owner": "cards", "age": 40.0}
+
+
+def workloads(tree: Tree, quick: bool) -> dict[str, tuple[Callable[[int], Any], int]]:
+    """name -> (work(round) returning how many decisions it made, decisions per round)."""
+    with tree.active():
+        records = tree.mod("records")
+        policy = tree.mod("compiler").compile_policy(POLICY.read_text(), str(POLICY))
+        inputs = tree.mod("inputs")
+        arbitrate = tree.mod("arbitration").arbitrate
+        History = tree.mod("history").History
+        out: dict[str, tuple[Callable[[int], Any], int]] = {}
+
+        # the library loop on batch_data's rows
+        people_rows, ledger_json, ask_rows = batch_data.generate(400 if quick else 1500)
+        people = {r["id"]: inputs.customer_from_json(policy, json.loads(json.dumps(r)), inputs.where("c"))
+                  for r in people_rows}
+        ledgers: dict[str, list[Any]] = {c: [] for c in people}
+        asks: dict[str, list[Any]] = {c: [] for c in people}
+        for r in ledger_json:
+            ledgers[r["customer"]].append(inputs.entry_from_json(policy, json.loads(json.dumps(r)), inputs.where("l")))
+        for r in ask_rows:
+            asks[r["customer"]].append(inputs.request_from_json(policy, json.loads(json.dumps(r)), inputs.where("r")))
+        ids = list(people)
+        chunk = 100
+        parts = [ids[k:k + chunk] for k in range(0, len(ids), chunk)]
+
+        def loop(i: int) -> int:
+            part = parts[i % len(parts)]
+            return sum(len(arbitrate(policy, people[c], asks[c], ledgers[c])) for c in part)
+
+        per = sum(len(asks[c]) for c in parts[0])
+        out["library loop"] = (loop, per)
+
+        customer = records.Customer("c1", dict(CUSTOMER))
+
+        def make(rows: list[tuple[Any, ...]]) -> list[Any]:
+            return [records.Event(r[1], r[2]) if r[0] == "event" else records.Contact(*r[1:]) for r in rows]
+
+        for size in (100, 10_000):
+            rng = random.Random(size)
+            entries = make(ledger_rows(size, rng, policy))
+            history = History(entries)
+            asked = [records.Request(*r) for r in request_rows(400, rng, policy)]
+            for request in asked[:200]:  # warm the selector indexes and plan cache
+                policy.decide(customer, request, history, explain=False)
+            n = 20
+
+            def prebuilt(i: int, history: Any = history, asked: list[Any] = asked, n: int = n) -> int:
+                base = (i * n) % len(asked)
+                for request in asked[base:base + n]:
+                    policy.decide(customer, request, history, explain=False)
+                return n
+
+            out[f"prebuilt {size:,}"] = (prebuilt, n)
+        for size in (100, 1_000):
+            rng = random.Random(size + 1)
+            rows = ledger_rows(size, rng, policy)
+            rng.shuffle(rows)
+            entries = make(rows)
+            asked = [records.Request(*r) for r in request_rows(200, rng, policy)]
+            n = 5 if size >= 1000 else 20
+
+            def listed(i: int, entries: list[Any] = entries, asked: list[Any] = asked, n: int = n) -> int:
+                base = (i * n) % len(asked)
+                for request in asked[base:base + n]:
+                    policy.decide(customer, request, entries, explain=False)
+                return n
+
+            out[f"records {size:,}"] = (listed, n)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", action="append", default=[], help="another checkout (a folder holding policylang/)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--only", help="run only the workloads whose name starts with this")
+    parser.add_argument("--budget", type=float, default=None, help="CPU seconds per tree and workload")
+    args = parser.parse_args()
+    trees = [Tree("this tree", ROOT)] + [Tree(Path(f).name or f, Path(f)) for f in args.against]
+    works = [workloads(tree, args.quick) for tree in trees]
+    budget = args.budget if args.budget is not None else (0.5 if args.quick else 2.0)
+    names = [n for n in works[0] if not args.only or n.startswith(args.only)]
+    print(f"examples/northwind.pol, explain off: median CPU us per decision, {len(trees)} trees in turn each round")
+    print(f"{'workload':>16} " + " ".join(f"{t.label[:14]:>14}" for t in trees)
+          + "".join(f" {t.label[:10] + '/this':>15}" for t in trees[1:]))
+    for name in names:
+        timings: list[list[float]] = [[] for _ in trees]
+        spent = 0.0
+        rounds = 0
+        clock = time.process_time_ns
+        while rounds < 5 or spent < budget * len(trees):
+            for k, tree in enumerate(trees):
+                work, _ = works[k][name]
+                with tree.active():
+                    start = clock()
+                    made = work(rounds)
+                    took = (clock() - start) / 1000
+                timings[k].append(took / made)
+                spent += took / 1e6
+            rounds += 1
+        medians = [statistics.median(t) for t in timings]
+        print(f"{name:>16} " + " ".join(f"{m:>14,.1f}" for m in medians)
+              + "".join(f" {m / medians[0]:>14.2f}x" for m in medians[1:]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
