@@ -66,14 +66,19 @@ def read_text(path: str) -> str:
             raise FileProblem("<stdin>: is not UTF-8 text") from None
     try:
         return Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise FileProblem(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FileProblem(f"{path}: is a folder, not a file") from None
     except UnicodeDecodeError:
         raise FileProblem(f"{path}: is not UTF-8 text") from None
     except OSError as exc:
-        raise FileProblem(f"{path}: cannot be read ({exc.strerror})") from None
+        raise unreadable(path, exc) from None
+
+
+def unreadable(path: str, exc: OSError) -> FileProblem:
+    """The problem a user is shown when ``path`` cannot be opened or read."""
+    if isinstance(exc, FileNotFoundError):
+        return FileProblem(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return FileProblem(f"{path}: is a folder, not a file")
+    return FileProblem(f"{path}: cannot be read ({exc.strerror})")
 
 
 def read_data(path: str) -> str | bytes:
@@ -84,12 +89,8 @@ def read_data(path: str) -> str | bytes:
         return read_text(path)
     try:
         data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise FileProblem(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FileProblem(f"{path}: is a folder, not a file") from None
     except OSError as exc:
-        raise FileProblem(f"{path}: cannot be read ({exc.strerror})") from None
+        raise unreadable(path, exc) from None
     if data.isascii():
         return data
     try:
