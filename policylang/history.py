@@ -292,17 +292,23 @@ class History:
         if not displaced and contact.status in COUNTED_STATUSES:
             # the same counted contacts plus the new one, last in ledger order: what was
             # built on demand grows by one instead of being built again
-            if self._counted_keys is not None:
-                grown._counted_keys = [*self._counted_keys, size]
-            if self._keys is not None:
-                place = bisect_right(self._keys, us, key=micros.__getitem__)
-                grown._keys = [*self._keys[:place], size, *self._keys[place:]]
+            self._grow_order(grown, size, us)
             if self._shapes is not None and self._shapes[1] is self._counted_keys:
                 table, _, codes, distinct = self._shapes
                 code = table.codes.get((contact.purpose, contact.channel, contact.team))
                 if code is not None and grown._counted_keys is not None:
                     grown._shapes = (table, grown._counted_keys, [*codes, code], distinct | {code})
         return grown
+
+    def _grow_order(self, new: History, size: int, us: int) -> None:
+        """Give ``new`` (this history with a counted contact at ``us`` added as entry ``size``)
+        this history's counted keys and time order, when built, grown by that entry."""
+        if self._counted_keys is not None:
+            new._counted_keys = [*self._counted_keys, size]
+        if self._keys is not None:  # after every contact at or before its instant (ties: ledger order)
+            order = self._keys
+            place = bisect_right(order, us, key=new._micros.__getitem__)
+            new._keys = [*order[:place], size, *order[place:]]
 
     def _plus_record(self, contact: Contact) -> History:
         """This history of records with ``contact`` added last (an arbitration's grant):
@@ -333,12 +339,7 @@ class History:
                 table, keys, codes, distinct = self._shapes
                 code = table.codes.get((contact.purpose, contact.channel, contact.team))
                 new._shapes = None if code is None else (table, [*keys, size], [*codes, code], distinct | {code})
-            if self._counted_keys is not None:
-                new._counted_keys = [*self._counted_keys, size]
-            if self._keys is not None:  # after every contact at or before its instant (ties: ledger order)
-                order = self._keys
-                place = bisect_right(order, us, key=new._micros.__getitem__)
-                new._keys = [*order[:place], size, *order[place:]]
+            self._grow_order(new, size, us)
         new.planned = self.planned
         if status == "planned":
             place = bisect_right(self.planned, us, key=_micros_of)
