@@ -145,17 +145,30 @@ def _store(entry: Path, policy: Policy) -> None:
         data = pickle.dumps(policy, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # something in it does not pickle: not kept, nothing lost
         return
-    temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+    if write_whole(str(entry), data):
+        import contextlib
+
+        with contextlib.suppress(OSError):  # another process pruned the same entries meanwhile
+            _prune(entry.parent)
+
+
+def write_whole(path: str, data: bytes) -> bool:
+    """Write ``data`` to the cache file ``path`` whole or not at all, for a concurrent reader
+    (a temporary file beside it, then a rename), making its folder; ``False`` when the file
+    system refuses (a read-only home, a full disk): the cache is then not kept, same answers."""
+    temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, entry)  # whole or not at all, for a concurrent reader
-        _prune(entry.parent)
-    except OSError:  # a read-only home, a full disk: no cache, same answers
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temporary, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except OSError:
         import contextlib
 
         with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+            os.unlink(temporary)
+        return False
+    return True
 
 
 def _prune(folder: Path) -> None:
@@ -183,18 +196,11 @@ def remember_check(policy: Policy, text: str, source: str, line: str) -> None:
     folder = _folder_name()
     if folder is None or not keepable(policy):
         return
-    entry = os.path.join(folder, cache_key(text, source) + CHECKED)
-    temporary = f"{entry}.{os.getpid()}.tmp"
     try:
-        os.makedirs(folder, exist_ok=True)
-        with open(temporary, "w", encoding="utf-8", newline="") as stream:
-            stream.write(CHECKED_HEADER + line)
-        os.replace(temporary, entry)
-    except (OSError, UnicodeError):  # no cache, same answers
-        import contextlib
-
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        data = (CHECKED_HEADER + line).encode("utf-8")
+    except UnicodeError:  # a file name with bytes UTF-8 cannot hold: not kept, same answers
+        return
+    write_whole(os.path.join(folder, cache_key(text, source) + CHECKED), data)
 
 
 def cached_check(paths: list[str]) -> list[str] | None:

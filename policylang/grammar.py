@@ -9,7 +9,6 @@ indentation of a ``customer`` block becomes _INDENT/_DEDENT tokens.
 from __future__ import annotations
 
 import functools
-import os
 import pickle
 import re
 import sys
@@ -200,13 +199,10 @@ class PatternCache:
         for lexer in lexers:  # first run: build every scanner, keep what they compiled
             lexer.scanner  # noqa: B018 - the property builds and keeps the scanner
         self.stored = self.recorded
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        try:
-            with temporary.open("wb") as stream:
-                pickle.dump(self.stored, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.path)
-        except OSError:  # a read-only temporary folder: no cache, same patterns
-            temporary.unlink(missing_ok=True)
+        from policylang.compiled import write_whole  # noqa: PLC0415 - stdlib only, no cycle
+
+        # a read-only or full cache folder: not kept, same patterns
+        write_whole(str(self.path), pickle.dumps(self.stored, protocol=pickle.HIGHEST_PROTOCOL))
 
     def compile(self, pattern: str, flags: int = 0) -> re.Pattern[str]:
         """``re.compile(pattern, flags)``, rebuilt from the stored SRE code when there is one."""
