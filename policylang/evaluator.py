@@ -1370,7 +1370,7 @@ def month_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozen
     reason = ""
     if ctx.explain:
         reason = count_text(rule, best, ctx) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
-    return Finding(best >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
+    return Finding(best >= rule.limit, held_of(times, contacts, i, j, ctx), reason)
 
 
 def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -1380,7 +1380,7 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     times, contacts, i, j = select(rule, ctx, t - width + 1, t + width, skip)
     k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
     limit = rule.limit
-    held = contacts[i:j] if ctx.skip else ()
+    held = held_of(times, contacts, i, j, ctx)
     if k - i >= limit:  # window_denies' two quick answers, without making its memo key
         deny = True
     elif j - i < limit:
@@ -1396,10 +1396,10 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
         count = bisect_left(times, start + width, i, j) - bisect_left(times, start, i, j)
         if count > best:
             best, best_start = count, start
-    inside = contacts[bisect_left(times, best_start, i, j) : bisect_left(times, best_start + width, i, j)]
+    first, last = bisect_left(times, best_start, i, j), bisect_left(times, best_start + width, i, j)
     reason = count_text(rule, best, ctx, best_start, best_start + width) + f" in {window.text} since {format_local(best_start, ctx.tz)}"
-    if inside:
-        reason += f" ({latest_text(inside, ctx)})"
+    if last > first:
+        reason += f" ({latest_text(times, contacts, first, last, ctx)})"
     return Finding(deny, held, reason)
 
 
@@ -1417,8 +1417,8 @@ def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: fr
         else:
             reason = count_text(rule, j - i, ctx, lo, hi) + f" in the calendar {window.unit} from {first.isoformat()}"
         if j > i:
-            reason += f" ({latest_text(contacts[i:j], ctx)})"
-    return Finding(j - i >= rule.limit, contacts[i:j] if ctx.skip else (), reason)
+            reason += f" ({latest_text(times, contacts, i, j, ctx)})"
+    return Finding(j - i >= rule.limit, held_of(times, contacts, i, j, ctx), reason)
 
 
 class DayNumbers(Sequence[int]):
@@ -1478,7 +1478,7 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     k = bisect_left(times, clock.start_of_date(today + dt.timedelta(days=1), tz), i, j)
     numbers = day_numbers(rule, ctx, times, tz)
     deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
-    held = contacts[i:j] if ctx.skip else ()
+    held = held_of(times, contacts, i, j, ctx)
     if not ctx.explain:
         return Finding(deny, held) if held else (DENY if deny else PASS)
     # The busiest run holding today starts on its first possible date or on a contact's date.
@@ -1493,7 +1493,7 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     run = clock.start_of_date(first_date, tz), clock.start_of_date(last + dt.timedelta(days=1), tz)
     reason = count_text(rule, best, ctx, *run) + f" on {first_date.isoformat()} to {last.isoformat()}"
     if j > i:
-        reason += f" ({latest_text(contacts[i:j], ctx)})"
+        reason += f" ({latest_text(times, contacts, i, j, ctx)})"
     return Finding(deny, held, reason)
 
 
@@ -1582,9 +1582,33 @@ def excused_text(rule: CapRule, ctx: Context, lo: int, hi: int) -> str:
     return "".join(f' ({n} placed under exempt "{name}" not counted)' for name, n in counts.items())
 
 
-def latest_text(contacts: Sequence[Contact], ctx: Context) -> str:
-    latest = max(contacts, key=lambda c: c.at)
-    return f"latest {format_local(clock.micros(latest.at), ctx.tz)} by {latest.team}"
+def latest_text(times: list[int], contacts: Sequence[Contact], i: int, j: int, ctx: Context) -> str:
+    """The latest of the contacts at ``[i, j)`` (``i < j``; the first of several at that instant,
+    as ``max`` by instant picks it), found by its instant: the others are not made."""
+    latest = contacts[bisect_left(times, times[j - 1], i, j)]
+    return f"latest {format_local(times[j - 1], ctx.tz)} by {latest.team}"
+
+
+def held_of(times: list[int], contacts: Sequence[Contact], i: int, j: int, ctx: Context) -> Sequence[Contact]:
+    """What a cap's finding holds against the request when some contacts are displaceable
+    (``ctx.skip``): the contacts at ``[i, j)``, of which precedence only ever reads those in
+    ``ctx.skip``. From columns (a long ledger) only those are made: the history's planned
+    contacts, found by their instants as :func:`without` finds them (a window of a long
+    ledger would otherwise make every contact in it); the others are left out. Nothing
+    without displaceable contacts."""
+    if not ctx.skip:
+        return ()
+    if isinstance(contacts, LazyContacts):
+        skip = ctx.skip
+        named = [c for c in ctx.history.planned if id(c) in skip]
+        if len(named) == len(skip):
+            found = set()
+            for us in {clock.micros(c.at) for c in named}:
+                for k in range(bisect_left(times, us, i, j), bisect_right(times, us, i, j)):
+                    if id(contacts[k]) in skip:
+                        found.add(k)
+            return [contacts[k] for k in sorted(found)]
+    return contacts[i:j]
 
 
 # ---- quiet periods ----------------------------------------------------------------------------
