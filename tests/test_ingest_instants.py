@@ -118,3 +118,77 @@ def test_many_distinct_parts_stay_bounded_and_right(monkeypatch: pytest.MonkeyPa
         assert fast(chunk) == [reference(t) for t in chunk]
         assert len(ingest._DAY_US) <= 200 and len(ingest._MINUTE_US) <= 1440  # noqa: SLF001
         assert len(ingest._REST_US) <= 200  # noqa: SLF001
+
+
+# ---- many instants at once (ingest.vector_micros, numpy) and the request's one instant --------
+
+
+def vector(texts: list[Any]) -> list[int] | None:
+    try:
+        return ingest.vector_micros(texts)
+    except ingest._Slow:  # noqa: SLF001 - the path under test
+        return None
+
+
+@SETTINGS
+@given(st.lists(instant_texts(), min_size=1, max_size=6), st.integers(1, 40), st.data())
+def test_every_instant_read_by_columns_is_parse_instants(texts: list[str], copies: int, data: Any) -> None:
+    # one drawn text repeated (one form, as one system writes a ledger) with the others at
+    # random places: either refused or every instant exactly parse_instant's
+    many = [texts[0]] * copies
+    for text in texts[1:]:
+        many.insert(data.draw(st.integers(0, len(many))), text)
+    wanted = [reference(t) for t in many]
+    got = vector(many)
+    if got is not None:
+        assert got == wanted
+        assert None not in wanted
+
+
+@SETTINGS
+@given(st.lists(st.builds(
+    lambda us, minutes, digits: (lambda at: at.isoformat(timespec=digits).replace("+00:00", "Z") if minutes == 0
+                                 else at.isoformat(timespec=digits))(
+        (EPOCH + dt.timedelta(microseconds=us)).astimezone(dt.timezone(dt.timedelta(minutes=minutes)))),
+    st.integers(-2 * 10**15, 3 * 10**16),  # 1906 to 2920
+    st.sampled_from((0, 330, -480, 13 * 60 + 45, 23 * 60 + 59, -(23 * 60 + 59))),
+    st.just("seconds") | st.just("milliseconds") | st.just("microseconds")), min_size=1, max_size=1100),
+    st.integers(0, 2))
+def test_well_formed_instants_of_one_form_are_read_by_columns(texts: list[str], form: int) -> None:
+    texts = [texts[0][:19] + texts[0][19:]] * (form == 2) + texts  # the same first, or not
+    wanted = [reference(t) for t in texts]
+    assert None not in wanted
+    got = vector(texts)
+    if len({len(t) for t in texts}) == 1 and len({t.endswith("Z") for t in texts}) == 1:
+        assert got == wanted  # one form: taken by columns, over several blocks past 512
+    assert got is None or got == wanted
+    assert fast(texts) == wanted  # instant_micros: by columns or, for mixed forms, by its tables
+
+
+@pytest.mark.parametrize("bad", [
+    "2026-02-29T10:00:00Z", "2024-02-30T10:00:00Z", "2026-04-31T10:00:00Z", "2026-13-01T10:00:00Z",
+    "2026-00-01T10:00:00Z", "2026-01-00T10:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T10:60:00Z",
+    "2026-01-01T10:00:60Z", "1900-12-31T10:00:00Z", "2999-01-01T10:00:00Z", "2026-01-01t10:00:00Z",
+    "2026-01-01T10:00:00z", "2026-01-01 10:00:00Z",
+])
+def test_one_bad_instant_among_many_is_refused_by_columns(bad: str) -> None:
+    good = [f"2026-01-{d:02d}T10:00:00Z" for d in range(1, 29)] * 40
+    for at in (0, 517, len(good)):
+        texts = [*good[:at], bad, *good[at:]]
+        assert vector(texts) is None
+        got = fast(texts)  # the tables either refuse it too or read it as parse_instant does
+        assert got is None or got == [reference(t) for t in texts]
+    assert vector(["2024-02-29T23:59:59.5-23:59"] * 3) == [reference("2024-02-29T23:59:59.5-23:59")] * 3
+
+
+@SETTINGS
+@given(instant_texts())
+def test_the_requests_instant_is_parse_instants(text: str) -> None:
+    try:
+        at = parse_instant(text, where("x"))
+    except InputError:
+        with pytest.raises(ingest._Slow):  # noqa: SLF001
+            ingest.one_instant(text)
+    else:
+        got = ingest.one_instant(text)
+        assert got == at and got.tzinfo is at.tzinfo
