@@ -810,7 +810,8 @@ def _astuple(line: Any) -> tuple[Any, ...]:
 
     global _ASTUPLE
     _ASTUPLE = msgspec.structs.astuple
-    return _ASTUPLE(line)
+    found: tuple[Any, ...] = msgspec.structs.astuple(line)
+    return found
 
 
 _ASTUPLE: Any = _astuple  # msgspec.structs.astuple once msgspec is imported (on the first line read)
@@ -853,7 +854,23 @@ def _request(part: Any, file: str) -> tuple[Request, int]:
         if value is not ABSENT:
             tokens += 1 if value is None else 2
     ident = None if part.id is ABSENT else part.id
-    return Request(part.team, part.channel, part.purpose, one_instant(part.at), campaign, priority, ident), tokens
+    # Every field is checked (the names by the struct, the instant made UTC by one_instant),
+    # so the frozen slots are filled directly: attrs' converter would change nothing.
+    request: Request = object.__new__(Request)
+    _SET_TEAM(request, part.team)
+    _SET_CHANNEL(request, part.channel)
+    _SET_PURPOSE(request, part.purpose)
+    _SET_AT(request, one_instant(part.at))
+    _SET_CAMPAIGN(request, campaign)
+    _SET_PRIORITY(request, priority)
+    _SET_ID(request, ident)
+    return request, tokens
+
+
+_SET_TEAM, _SET_CHANNEL, _SET_PURPOSE, _SET_AT, _SET_CAMPAIGN, _SET_PRIORITY, _SET_ID = (
+    Request.__dict__[field.name].__set__ for field in attrs.fields(Request))
+assert tuple(field.name for field in attrs.fields(Request)) == (
+    "team", "channel", "purpose", "at", "campaign", "priority", "id")  # every field set above, in this order
 
 
 _ONE_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
