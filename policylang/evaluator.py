@@ -24,7 +24,7 @@ import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, count, repeat
-from operator import ge, le, lt, sub
+from operator import ge, le, lt, ne, sub
 from typing import Any, Protocol
 
 import attrs
@@ -2123,8 +2123,14 @@ def bound_require(rule: RequireRule, ctx: Context, t: int) -> int | None:
 
 
 def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
-           first_only: bool = False) -> list[tuple[int, Contact]]:
-    """Matching contacts of other teams less than the distance away (or just the first)."""
+           first_only: bool = False) -> tuple[list[int], Sequence[Contact], list[int]]:
+    """The rule's matching contacts (instants and contacts, time order) and the positions of
+    those of other teams less than the distance away, minus ``skip`` (or just the first).
+
+    From columns (a long ledger) the teams are read from the team column and ``skip`` is
+    told from the contacts already made (``skip`` holds ids of made contacts), so no contact
+    is made here: a window of a long ledger holds many rivals and a caller needs few of them.
+    """
     times, contacts = ctx.history.matching(rule.match, ctx.owner)
     if rule.months:
         # 11.2: months are added to the earlier instant: a contact c before t is a rival while
@@ -2136,33 +2142,56 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
         distance = rule.distance * clock.SECOND
         lo, hi = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
     team = ctx.request.team
-    # contacts are made (from columns) only as far as the scan goes
-    pairs = zip(times[lo:hi], between(contacts, lo, hi), strict=True)
+    lazy = contacts if isinstance(contacts, LazyContacts) else None
+    teams = lazy.field_between("team", lo, hi) if lazy is not None else None
+    made = lazy.made_between(lo, hi) if lazy is not None and teams is not None and skip else None
+    if teams is not None and (made is not None or not skip):
+        found = list(compress(range(lo, hi), map(ne, teams, repeat(team))))
+        if skip:
+            assert made is not None
+            found = [k for k in found if (c := made[k - lo]) is None or id(c) not in skip]
+        return times, contacts, found[:1] if first_only else found
+    # records: contacts are made (from columns) only as far as the scan goes
+    pairs = zip(range(lo, hi), between(contacts, lo, hi), strict=True)
     if first_only:
-        first = next(((us, c) for us, c in pairs if c.team != team and id(c) not in skip), None)
-        return [first] if first is not None else []
-    return [(us, c) for us, c in pairs if c.team != team and id(c) not in skip]
+        first = next((k for k, c in pairs if c.team != team and id(c) not in skip), None)
+        return times, contacts, [first] if first is not None else []
+    return times, contacts, [k for k, c in pairs if c.team != team and id(c) not in skip]
 
 
 def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
-    found = rivals(rule, ctx, t, skip, first_only=not (ctx.explain or ctx.skip))
+    times, contacts, found = rivals(rule, ctx, t, skip, first_only=not (ctx.explain or ctx.skip))
     reason = ""
     if ctx.explain:
         if found:
-            us, contact = min(found, key=lambda p: abs(p[0] - t))
+            k = min(found, key=lambda k: abs(times[k] - t))
+            us, contact = times[k], contacts[k]
             side = "before" if us <= t else "after"
             reason = f"{describe(contact, ctx)} is {format_span(abs(t - us))} {side}, closer than {exclusive_words(rule)}"
         else:
             reason = f"no {rule.match.text} contact by another team within {exclusive_words(rule)}"
-    return Finding(bool(found), [c for _, c in found], reason)
+    # what the denial holds against the request: precedence reads only the displaceable
+    # contacts among the rivals (see held_of), so only those are made from columns
+    return Finding(bool(found), rivals_held(contacts, found, ctx), reason)
+
+
+def rivals_held(contacts: Sequence[Contact], found: list[int], ctx: Context) -> Sequence[Contact]:
+    """The rivals at positions ``found`` that precedence may read: every one from records,
+    from columns only the displaceable ones (made already: ``ctx.skip`` holds their ids)."""
+    if not found:
+        return []
+    if isinstance(contacts, LazyContacts) and (made := contacts.made_between(found[0], found[-1] + 1)) is not None:
+        skip, first = ctx.skip, found[0]
+        return [c for k in found if (c := made[k - first]) is not None and id(c) in skip]
+    return [contacts[k] for k in found]
 
 
 def bound_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> int | None:
-    found = rivals(rule, ctx, t, skip)
+    times, _, found = rivals(rule, ctx, t, skip)
     if not found:
         return t + 1
     # us + distance never decreases as us grows (months too, 11.2): the latest rival's end is the latest end
-    return clock.plus(max(us for us, _ in found), rule.distance, rule.months, ctx.tz)
+    return clock.plus(max(times[k] for k in found), rule.distance, rule.months, ctx.tz)
 
 
 def exclusive_words(rule: ExclusiveRule) -> str:

@@ -35,11 +35,12 @@ FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "
 class LazyContacts(Sequence[Contact]):
     """Contacts given by their keys, each made on first access (and then the same object)."""
 
-    __slots__ = ("_keys", "_make")
+    __slots__ = ("_history", "_keys", "_make")
 
-    def __init__(self, make: Callable[[int], Contact], keys: list[int]) -> None:
+    def __init__(self, make: Callable[[int], Contact], keys: list[int], history: History | None = None) -> None:
         self._make = make
         self._keys = keys
+        self._history = history  # the history of columns the keys are of (see field_between, made_between)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -64,7 +65,26 @@ class LazyContacts(Sequence[Contact]):
 
     def without_positions(self, dropped: list[int]) -> LazyContacts:
         """These contacts less those at the ``dropped`` positions (sorted, distinct)."""
-        return LazyContacts(self._make, cut(self._keys, dropped))
+        return LazyContacts(self._make, cut(self._keys, dropped), self._history)
+
+    def field_between(self, name: str, lo: int, hi: int) -> list[Any] | None:
+        """One field of the contacts at positions ``[lo, hi)``, read from the columns without
+        making the contacts; ``None`` when not known so (then read the contacts)."""
+        history = self._history
+        if history is None:
+            return None
+        column = history._columns.get(name)  # noqa: SLF001 - its own history's columns
+        keys = self._keys[lo:hi]
+        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
+
+    def made_between(self, lo: int, hi: int) -> list[Contact | None] | None:
+        """The contacts at positions ``[lo, hi)`` already made (``None`` for the others), or
+        ``None`` when not known so. A contact not yet made is none of the objects a caller
+        holds (its id is in no set of ids taken from made contacts)."""
+        history = self._history
+        if history is None:
+            return None
+        return list(map(history._made.get, self._keys[lo:hi]))  # noqa: SLF001
 
 
 def cut(values: list[Any], dropped: list[int]) -> list[Any]:
@@ -454,7 +474,7 @@ class History:
         # from records each contact is the record itself, listed in C (then read with no
         # method in between); from columns a contact is made when first read
         contacts: Sequence[Contact] = (list(map(self._records.__getitem__, chosen)) if self._records is not None
-                                       else LazyContacts(self._contact, chosen))
+                                       else LazyContacts(self._contact, chosen, self))
         result = (list(map(self._micros.__getitem__, chosen)), contacts)
         self._cache[key] = (match, result)
         return result
