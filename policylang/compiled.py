@@ -114,8 +114,8 @@ def compile_cached(text: str, source: str = "<policy>") -> Policy:
     The same rule graph and the same errors as :func:`policylang.compiler.compile_policy`,
     in its :func:`decision_form` (no syntax tree) whether it came from the cache or not.
     """
-    folder = cache_folder()
-    entry = None if folder is None else folder / f"{cache_key(text, source)}.pickle"
+    folder = _folder_name()  # names, not pathlib: a cold decide does not import it
+    entry = None if folder is None else os.path.join(folder, f"{cache_key(text, source)}.pickle")
     if entry is not None:
         found = _load(entry)
         if found is not None:
@@ -128,11 +128,11 @@ def compile_cached(text: str, source: str = "<policy>") -> Policy:
     return policy
 
 
-def _load(entry: Path) -> Policy | None:
+def _load(entry: str) -> Policy | None:
     import pickle
 
     try:
-        with entry.open("rb") as stream:
+        with open(entry, "rb") as stream:
             found = pickle.load(stream)
     except FileNotFoundError:
         return None
@@ -154,18 +154,19 @@ def decision_form(policy: Policy) -> Policy:
     return attrs.evolve(policy, syntax=None, rules=rules, index={})
 
 
-def _store(entry: Path, policy: Policy) -> None:
+def _store(entry: str, policy: Policy) -> None:
     import pickle
 
     try:
         data = pickle.dumps(policy, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # something in it does not pickle: not kept, nothing lost
         return
-    if write_whole(str(entry), data):
+    if write_whole(entry, data):
         import contextlib
+        from pathlib import Path
 
         with contextlib.suppress(OSError):  # another process pruned the same entries meanwhile
-            _prune(entry.parent)
+            _prune(Path(entry).parent)
 
 
 def write_whole(path: str, data: bytes) -> bool:
