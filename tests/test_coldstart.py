@@ -50,7 +50,7 @@ def requests() -> list[dict[str, str]]:
     shapes = [("cards", "phone", "marketing"), ("growth", "email", "marketing"), ("collections", "phone", "debt"),
               ("private_banking", "letter", "servicing"), ("cards", "sms", "marketing")]
     ats = ["2026-11-24T10:00:00Z", "2026-11-24T03:30:00Z", "2026-10-25T00:30:00+01:00", "2026-12-31T23:59:00Z"]
-    return [{"team": t, "channel": c, "purpose": p, "at": at} for (t, c, p), at in zip(shapes * 2, ats * 3)]
+    return [{"team": t, "channel": c, "purpose": p, "at": at} for (t, c, p), at in zip(shapes * 2, ats * 3, strict=False)]
 
 
 def library_answer(request: dict[str, str]) -> object:
@@ -94,7 +94,7 @@ def test_the_cold_decide_answers_as_the_library_does(tmp_path: Path,
     assert first == answers[0]
     assert "policylang.compiler" in imported
     assert list(cache.glob("*.pickle")) and list(cache.glob("attrs-*.code"))
-    for n, ((_, path), answer) in enumerate(zip(request_files, answers)):  # hits, another hash seed each
+    for n, ((_, path), answer) in enumerate(zip(request_files, answers, strict=True)):  # hits, another hash seed each
         got, imported = decide(path, cache, seed=str(n + 2))
         assert got == answer, path
         assert not imported & set(NOT_ON_THE_DECIDE_PATH), imported & set(NOT_ON_THE_DECIDE_PATH)
