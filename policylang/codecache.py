@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 HEADER = b"policylang-attrs-code-1\n"
-LIMIT = 4096  # codes a module: far above what policylang needs; a bigger file is started afresh
+LIMIT = 512  # codes a module: far above what policylang needs (a text that changed run to run
+# would add one code a run: past the bound, only the codes this run used are kept)
 
 # attrs' name for a class's generated methods, and the name its __hash__'s salt is the hash of
 METHODS, HASHED = "<attrs generated methods ", "<attrs generated hash "
@@ -35,6 +36,7 @@ TYPE_HASH = "_policylang_type_hash"
 # module -> file name attrs gives a class's code -> its source text -> the code compiled from it
 _codes: dict[str, dict[str, dict[str, CodeType]]] = {}
 _new: set[str] = set()  # modules with codes compiled in this run
+_used: set[tuple[str, str]] = set()  # (file name, text) of every code asked for in this run
 _state: dict[str, Any] = {"path": None}
 
 
@@ -92,6 +94,7 @@ def install(folder: str | None) -> bool:
                 script = script.replace(constant, f" {TYPE_HASH},\n")
                 globs[TYPE_HASH] = type_hash
         codes = _module_codes(filename)
+        _used.add((filename, script))
         found = codes.get(script)
         if found is None:
             found = codes[script] = compile(script, filename, "exec", flags=flags, dont_inherit=True)
@@ -114,7 +117,7 @@ def _read(path: str) -> dict[str, dict[str, CodeType]]:
         found = marshal.loads(memoryview(data)[len(HEADER):])
     except (OSError, ValueError, EOFError, TypeError):  # missing, damaged: compiled again, rewritten
         return {}
-    if type(found) is not dict or len(found) > LIMIT:
+    if type(found) is not dict:
         return {}
     return {name: {text: code for text, code in codes.items() if type(text) is str and type(code) is CodeType}
             for name, codes in found.items() if type(name) is str and type(codes) is dict}
@@ -131,7 +134,8 @@ def save() -> None:
     for module in sorted(_new):
         codes = _codes[module]
         if sum(map(len, codes.values())) > LIMIT:
-            continue
+            codes = {name: {text: code for text, code in texts.items() if (name, text) in _used}
+                     for name, texts in codes.items()}
         try:
             data = HEADER + marshal.dumps(codes)
         except ValueError:  # pragma: no cover - a constant marshal cannot write: not kept

@@ -159,3 +159,24 @@ def test_a_policy_from_the_cache_has_no_syntax_tree_and_says_so() -> None:
     with pytest.raises(ValueError, match="not kept"):
         kept.rules[0].syntax  # noqa: B018 - the property raises
     assert full.rules[0].syntax is full.rules[0].source
+
+
+def test_past_the_bound_only_the_codes_a_run_used_are_kept(tmp_path: Path) -> None:
+    """A text that changed from run to run would add a code a run: the file stays bounded."""
+    script = (
+        "import sys\n"
+        "from policylang import codecache\n"
+        "assert codecache.install(sys.argv[1])\n"
+        "import policylang.rules\n"
+        "codes = codecache._codes['policylang.rules']\n"
+        "used = sum(map(len, codes.values()))\n"
+        "for n in range(codecache.LIMIT):\n"
+        "    codes.setdefault('<attrs generated methods policylang.rules.Gone>', {})[f'x = {n}'] = compile('0', 'g', 'exec')\n"
+        "codecache._new.add('policylang.rules')\n"
+        "codecache.save()\n"
+        "kept = codecache._read(codecache._state['path'].format('policylang.rules'))\n"
+        "print(used, sum(map(len, kept.values())))\n"
+    )
+    used, kept = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                                check=True).stdout.split()
+    assert int(used) > 10 and kept == used
