@@ -164,11 +164,20 @@ class Txn(Protocol):
     def counts(self) -> list[tuple[str, str | None, str | None, int, int]]: ...
 
 
+class Indexable(Protocol):
+    """A customer's rows kept in a form that builds the evaluator's index itself (SQLite's
+    digest: :class:`policylang.ledger.digest.Digest`)."""
+
+    def history(self, now_us: int) -> History: ...
+
+
 # A customer's rows as a store read them: ``Row`` objects (the memory store), or the column
 # names and plain tuples a SQL store fetched (no ``Row`` made for a decision's read: the
 # evaluator's index is built straight from the tuples, and a ``Row`` is made only for a row
-# the reservation changes).
-StoredRows = list[Row] | tuple[tuple[str, ...], list[tuple[Any, ...]]]
+# the reservation changes), or a digest (SQLite).
+StoredRows = list[Row] | tuple[tuple[str, ...], list[tuple[Any, ...]]] | Indexable
+
+
 
 # What a reservation reads first, under its customer's lock: the store's now (None when not
 # asked for), the row a retried request id booked, the customer's stored record and rows.
@@ -181,6 +190,8 @@ def history_of(rows: StoredRows, now_us: int) -> History:
 
     if isinstance(rows, list):
         return history_from_rows(rows, now_us)
+    if not isinstance(rows, tuple):
+        return rows.history(now_us)
     columns, values = rows
     found = history_from_values(values, now_us, columns)
     if found is not None:

@@ -12,34 +12,35 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from policylang.ledger import digest
 from policylang.ledger.core import Opening, StoredRows, Txn
+from policylang.ledger.digest import Digest
 from policylang.ledger.rows import COLUMNS, LedgerError, Row
 from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION, SQLITE_MIGRATIONS
 from policylang.ledger.sql import SQLLedger, _integrity_message, _SQLTxn
 
-# the first schema version with digests
-_DIGESTS = 5
+# the first schema version with digests as columns (ledger.digest)
+_DIGESTS = 6
 # an insert of rows of at most this many customers keeps their digests (a bulk import leaves
 # them to be written again at each customer's next reservation)
 _PATCHED_CUSTOMERS = 16
 
 
 class _SQLiteTxn(_SQLTxn):
-    """A SQLite transaction that reads and keeps customers' digests (schema version 5).
+    """A SQLite transaction that reads and keeps customers' digests (:mod:`policylang.ledger.digest`).
 
-    A digest holds the tuples :meth:`plain_rows` would read, msgpack-encoded: a decision reads
-    one row (the store's now, the customer's record and the digest in one statement) instead
-    of one per entry. Writes through this transaction keep the digests of the customers they
-    touch (the triggers delete them first) and write the digest of a customer they touch or
-    read for a reservation from its rows when it is missing.
+    A decision reads one row (the store's now, the customer's record and digest in one
+    statement) instead of one per entry. Writes through this transaction keep the digests of
+    the customers they touch (the triggers delete them first), and a write transaction that
+    reads a customer without one writes it from the rows.
     """
 
     def __init__(self, ledger: SQLiteLedger, cursor: Any) -> None:
         super().__init__(ledger, cursor)
         self.digests = (getattr(ledger, "_version", SCHEMA_VERSION) or SCHEMA_VERSION) >= _DIGESTS
         self.write = False
-        # the decoded digests this transaction read or wrote (kept in step with its writes)
-        self.known: dict[str, list[tuple[Any, ...]]] = {}
+        # the digests this transaction read or wrote (kept in step with its writes)
+        self.known: dict[str, Digest] = {}
 
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         if not self.digests:
@@ -47,36 +48,48 @@ class _SQLiteTxn(_SQLTxn):
         now_us, record, owner, body = self.execute(
             self.ledger.now_sql + _WITH_CUSTOMER_DIGEST, (customer, customer)).fetchone()
         booked = self.row(request_id, for_update=True) if request_id else None
-        return (int(now_us) if now else None), booked, (None if record is None else (record, owner)), \
-            self._digested(customer, body)  # fmt: skip
+        found = digest.decode(body, customer)
+        if found is None:  # none yet (or not one this code wrote): from the rows, and kept
+            found = self._put(customer, digest.from_values(customer, self.plain_rows(customer)[1]))
+        self.known[customer] = found
+        return (int(now_us) if now else None), booked, (None if record is None else (record, owner)), found
 
     def decision_rows(self, customer: str, now: bool) -> tuple[int | None, StoredRows]:
         if not self.digests:
             return super().decision_rows(customer, now)
-        now_us, body = self.execute(self.ledger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)",
-                                    (customer,)).fetchone()  # fmt: skip
-        return (int(now_us) if now else None), self._digested(customer, body)
+        # One statement, so one snapshot: the store's now and the digest.
+        text = self.ledger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)"
+        now_us, body = self.execute(text, (customer,)).fetchone()
+        found = digest.decode(body, customer)
+        if found is None:
+            # No digest: the now and the rows take two statements, so they run in one read
+            # transaction (one snapshot: a write committing between them is not seen), the now
+            # read again inside it (a digest may have been written meanwhile).
+            began = not self.cur.connection.in_transaction
+            if began:
+                self.execute("BEGIN")
+            now_us, body = self.execute(text, (customer,)).fetchone()
+            found = digest.decode(body, customer)
+            rows = self.plain_rows(customer) if found is None else found
+            if began:
+                self.execute("COMMIT")
+            return (int(now_us) if now else None), rows
+        return (int(now_us) if now else None), found
 
-    def _digested(self, customer: str, body: bytes | None) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        """The customer's rows from its digest ``body``, or read (and, writing, kept) when none."""
-        values = _decoded(body)
-        if values is None:
-            values = self.plain_rows(customer)[1]
-            if self.write:
-                self._put(customer, values)
-        self.known[customer] = values
-        return self._decision_columns, values
-
-    def _digest(self, customer: str) -> list[tuple[Any, ...]] | None:
+    def _digest(self, customer: str) -> Digest | None:
         found = self.known.get(customer)
         if found is None:
             body = self.execute("SELECT body FROM digests WHERE customer = ?", (customer,)).fetchone()
-            found = _decoded(body[0]) if body is not None else None
+            found = digest.decode(body[0], customer) if body is not None else None
         return found
 
-    def _put(self, customer: str, values: list[tuple[Any, ...]]) -> None:
-        self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, _ENCODE(values)))
-        self.known[customer] = values
+    def _put(self, customer: str, made: Digest) -> Digest:
+        self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, digest.encode(made)))
+        self.known[customer] = made
+        return made
+
+    def _from_rows(self, customer: str) -> None:
+        self._put(customer, digest.from_values(customer, self.plain_rows(customer)[1]))
 
     def insert(self, rows: Sequence[Row]) -> None:
         customers = {row.customer for row in rows}
@@ -86,67 +99,42 @@ class _SQLiteTxn(_SQLTxn):
             return
         kept = {customer: self._digest(customer) for customer in customers}
         super().insert(rows)
-        width = len(self._columns)
-        for customer, values in kept.items():
-            if values is None:  # none yet: written from the rows
-                self._put(customer, self.plain_rows(customer)[1])
-                continue
-            # ledger order: instant, then storage order (a new row is stored last)
-            added = [self._plain(row, width) for row in rows if row.customer == customer]
-            self._put(customer, sorted([*values, *added], key=itemgetter(self._decision_columns.index("at_us"))))
+        for customer, found in kept.items():
+            if found is None:  # none yet: written from the rows
+                self._from_rows(customer)
+            else:  # a new row is stored last among the entries of its instant
+                self._put(customer, found.with_rows([_decision_values(row) for row in rows
+                                                     if row.customer == customer]))  # fmt: skip
 
     def update(self, row: Row) -> None:
-        values = self._digest(row.customer) if self.digests else None
+        found = self._digest(row.customer) if self.digests else None
         super().update(row)  # the triggers delete the customer's digest
         if not self.digests:
             return
-        if values is None:  # none yet: written from the rows
-            self._put(row.customer, self.plain_rows(row.customer)[1])
-            return
-        new = self._plain(row, len(self._columns))
-        self._put(row.customer, [new if old[0] == row.id else old for old in values])
+        changed = found.with_update(_decision_values(row)) if found is not None else None
+        if changed is None:  # none yet: written from the rows
+            self._from_rows(row.customer)
+        else:
+            self._put(row.customer, changed)
 
     def expire(self, now_us: int) -> int:
         self.known.clear()  # the triggers delete the digests of the customers of expired plans
         return super().expire(now_us)
 
-    def _plain(self, row: Row, width: int) -> tuple[Any, ...]:
-        """``row`` as the decision's columns hold it in the store (JSON columns as text)."""
-        picked: tuple[Any, ...] = _PICK(row.values(width))
-        return picked
 
-
-# a stored row's decision columns (digests exist from schema version 5: every column is there)
+# a stored row's decision columns (digests exist from schema version 6: every column is there)
 _PICK = itemgetter(*(COLUMNS.index(name) for name in DECISION_COLUMNS[_DIGESTS]))
+
+
+def _decision_values(row: Row) -> tuple[Any, ...]:
+    """``row`` as a decision's SELECT reads it from the store (JSON columns as text)."""
+    picked: tuple[Any, ...] = _PICK(row.values())
+    return picked
+
 
 # appended to the statement of the store's now: the customer's record and digest
 _WITH_CUSTOMER_DIGEST = (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ? "
                          "LEFT JOIN digests d ON d.customer = ?")
-
-
-def _encoder() -> tuple[Any, Any]:
-    import msgspec
-
-    # each tuple typed column by column as SQLite returns it (DECISION_COLUMNS at version 5):
-    # a digest of another shape or with a value of another type is refused while decoding, at
-    # no cost over an untyped decode, and the rows are read instead
-    text, number = str | None, int | None
-    row = tuple[str, str, str, int, text, text, text, text, text, text, text, number, text, text, text]  # type: ignore[valid-type]
-    return msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(list[row]).decode
-
-
-_ENCODE, _DECODE = _encoder()
-
-
-def _decoded(body: bytes | None) -> list[tuple[Any, ...]] | None:
-    """A digest's tuples, or None when there is none (or it cannot be read: the rows are read)."""
-    if body is None:
-        return None
-    try:
-        found: list[tuple[Any, ...]] = _DECODE(body)
-    except Exception:  # noqa: BLE001 - a digest is derived data: any doubt means reading the rows
-        return None
-    return found
 
 
 class SQLiteLedger(SQLLedger):
