@@ -51,12 +51,13 @@ CODED = ("channel", "purpose", "team", "status", "outcome")
 
 
 class Digest(msgspec.Struct, array_like=True):
-    """One customer's entries as columns, in ledger order (instant, then storage order).
+    """A digest's stored form: one customer's entries as columns, in ledger order (instant,
+    then storage order).
 
     Contacts: ``ids``, ``micros`` (epoch microseconds), the coded columns (channel, purpose,
-    team, status - void resolved, never None - and outcome) and ``expires`` (deadlines, read
-    for planned contacts), ``campaign`` (text, a list for 11.3's several), ``void_reason``
-    and ``warnings``; an optional column is None when every contact has its default. Events:
+    team, status - void resolved, never None - and outcome), ``expires`` (deadlines, read for
+    planned contacts), ``campaign`` (text, a list for 11.3's several), ``void_reason`` and
+    ``warnings``; an optional column is None when every contact has its default. Events:
     names, instants and campaigns.
     """
 
@@ -77,81 +78,155 @@ class Digest(msgspec.Struct, array_like=True):
     event_micros: list[int]
     event_campaigns: list[Campaign] | None
 
+
+# the contact columns in the order of _parts' tuple, then the events'
+_CONTACT = ("ids", "micros", "channel", "purpose", "team", "status", "outcome", "expires", "campaign", "void_reason",
+            "warnings")
+_EVENTS = ("event_names", "event_micros", "event_campaigns")
+# an optional column's value for every entry when the digest leaves it out (None)
+_DEFAULT: dict[str, Any] = {"expires": None, "campaign": None, "void_reason": None, "warnings": [],
+                            "event_campaigns": None}
+
+
+class Stored:
+    """A customer's digest as read or written: the stored form and, once asked for, its coded
+    columns as words (made when it is decoded, so a code naming no word is refused then)."""
+
+    __slots__ = ("digest", "_texts")
+
+    def __init__(self, digest: Digest, texts: dict[str, list[Any]] | None = None) -> None:
+        self.digest = digest
+        self._texts = texts
+
+    def texts(self) -> dict[str, list[Any]]:
+        """The coded columns as their words."""
+        if self._texts is None:
+            self._texts = _texts(self.digest)
+        return self._texts
+
     def history(self, now_us: int) -> History:
         """The evaluator's index, statuses as of ``now_us`` (a plan past its deadline is released)."""
         from policylang.history import History
 
-        words = self.words
-        size = len(self.ids)
-        status = _decoded_words(words, self.status)
-        expires = self.expires
+        digest, texts = self.digest, self.texts()
+        status = texts["status"]
+        expires = digest.expires
         if expires is not None and "planned" in status:
             status = ["released" if state == "planned" and until is not None and until <= now_us else state
                       for state, until in zip(status, expires, strict=True)]  # fmt: skip
-        columns: dict[str, list[Any]] = {
-            "id": self.ids,
-            "customer": [self.customer] * size,
-            "channel": _decoded_words(words, self.channel),
-            "purpose": _decoded_words(words, self.purpose),
-            "team": _decoded_words(words, self.team),
-            "status": status,
-            "outcome": _decoded_words(words, self.outcome),
-        }
-        if self.campaign is not None:
-            columns["campaign"] = list(map(_campaign, self.campaign))
-        if self.void_reason is not None:
-            columns["void_reason"] = self.void_reason
-        if self.warnings is not None:
-            columns["warnings"] = list(map(tuple, self.warnings))
+        columns: dict[str, list[Any]] = {"id": digest.ids, "customer": [digest.customer] * len(digest.ids),
+                                         "channel": texts["channel"], "purpose": texts["purpose"],
+                                         "team": texts["team"], "status": status, "outcome": texts["outcome"]}  # fmt: skip
+        if digest.campaign is not None:
+            columns["campaign"] = list(map(_campaign, digest.campaign))
+        if digest.void_reason is not None:
+            columns["void_reason"] = digest.void_reason
+        if digest.warnings is not None:
+            columns["warnings"] = list(map(tuple, digest.warnings))
         events: dict[str, list[int]] = {}
         campaigns: dict[str, list[tuple[int, Any]]] = {}
-        if self.event_names:
-            for name, at in zip(self.event_names, self.event_micros, strict=True):
+        if digest.event_names:
+            for name, at in zip(digest.event_names, digest.event_micros, strict=True):
                 events.setdefault(name, []).append(at)
-            if self.event_campaigns is not None:  # 11.3: kept for the names of which some event names one
-                for name, at, campaign in zip(self.event_names, self.event_micros, self.event_campaigns,
+            if digest.event_campaigns is not None:  # 11.3: kept for the names of which some event names one
+                for name, at, campaign in zip(digest.event_names, digest.event_micros, digest.event_campaigns,
                                               strict=True):  # fmt: skip
                     campaigns.setdefault(name, []).append((at, _campaign(campaign)))
                 campaigns = {name: pairs for name, pairs in campaigns.items()
                              if any(c is not None for _, c in pairs)}  # fmt: skip
-        return History.from_columns(columns, self.micros, events, campaigns)
+        return History.from_columns(columns, digest.micros, events, campaigns)
 
-    def with_rows(self, rows: Sequence[tuple[Any, ...]]) -> Digest:
+    def columns(self) -> dict[str, list[Any]]:
+        """Every column in full, words decoded and left-out columns filled with their default
+        (what two digests of the same rows agree on, whatever the order of their words)."""
+        digest, texts = self.digest, self.texts()
+        out: dict[str, list[Any]] = {}
+        for name in (*_CONTACT, *_EVENTS):
+            value = texts[name] if name in CODED else getattr(digest, name)
+            if value is None:
+                value = [_DEFAULT[name]] * len(digest.event_names if name in _EVENTS else digest.ids)
+            out[name] = list(value)
+        return {"customer": [digest.customer], **out}
+
+    def with_rows(self, rows: Sequence[tuple[Any, ...]]) -> Stored:
         """This digest with ``rows`` (decision tuples, :data:`SOURCE`) added, each after every
         entry at or before its instant (a new row is stored last)."""
-        parts = _Columns.of(self)
+        patch = _Patch(self.digest)
         for values in rows:
             kind, fields = _parts(values)
-            if kind == "event":
-                parts.insert_event(fields)
-            else:
-                parts.insert_contact(fields)
-        return parts.digest()
+            names, instants = (_EVENTS, "event_micros") if kind == "event" else (_CONTACT, "micros")
+            column = patch.fields[instants]
+            at, size = bisect_right(column, fields[1]), len(column)
+            for name, value in zip(names, fields, strict=True):
+                patch.put(name, at, value, size, replace=False)
+        return Stored(patch.digest())
 
-    def with_update(self, values: tuple[Any, ...]) -> Digest | None:
+    def with_update(self, values: tuple[Any, ...]) -> Stored | None:
         """This digest with the contact ``values`` (decision tuple) replacing the one of its id;
-        None when the digest has no contact of that id (read it from the rows again)."""
+        None when the digest has no contact of that id at that instant (read the rows again)."""
+        digest = self.digest
         try:
-            key = self.ids.index(values[_ID])
+            at = digest.ids.index(values[_ID])
         except ValueError:
             return None
         kind, fields = _parts(values)
-        if kind == "event" or fields[1] != self.micros[key]:
-            return None  # an update changes a contact's status, outcome and end only
-        parts = _Columns.of(self)
-        parts.replace_contact(key, fields)
-        return parts.digest()
+        if kind == "event" or fields[1] != digest.micros[at]:
+            return None  # an update changes a contact's status, outcome and end, never its instant
+        patch = _Patch(digest)
+        for name, value in zip(_CONTACT, fields, strict=True):
+            patch.put(name, at, value, len(digest.ids), replace=True)
+        return Stored(patch.digest())
+
+
+class _Patch:
+    """A digest's fields being changed a value at a time (new containers, the old untouched)."""
+
+    def __init__(self, digest: Digest) -> None:
+        self.fields: dict[str, Any] = {name: getattr(digest, name) for name in digest.__struct_fields__}
+        self.words: list[str | None] = list(digest.words)
+        self.index = {word: code for code, word in enumerate(self.words)}
+        self.fields["words"] = self.words
+
+    def put(self, name: str, at: int, value: Any, size: int, *, replace: bool) -> None:
+        """Insert ``value`` into column ``name`` (of ``size`` values) at ``at``, or replace the one there."""
+        column = self.fields[name]
+        end = at + 1 if replace else at
+        if name in CODED:
+            code = self.index.get(value)
+            if code is None:
+                code = self.index[value] = len(self.words)
+                self.words.append(value)
+            if isinstance(column, bytes) and code < 256:
+                self.fields[name] = column[:at] + bytes((code,)) + column[end:]
+            else:
+                self.fields[name] = [*column[:at], code, *column[end:]]
+            return
+        if column is None:
+            if value == _DEFAULT[name]:
+                return
+            column = [_DEFAULT[name]] * size
+        self.fields[name] = [*column[:at], value, *column[end:]]
+
+    def digest(self) -> Digest:
+        return Digest(**self.fields)
 
 
 def _campaign(value: Campaign) -> str | tuple[str, ...] | None:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _decoded_words(words: list[str | None], codes: Codes) -> list[Any]:
-    """The words the ``codes`` name (one C call for the column)."""
+def _words(words: list[str | None], codes: Codes) -> list[Any]:
+    """The words the ``codes`` name (one C call for the column); IndexError for a code naming none."""
     if len(codes) > 1:
         return list(itemgetter(*codes)(words))
     return [words[code] for code in codes]
+
+
+def _texts(digest: Digest) -> dict[str, list[Any]]:
+    words = digest.words
+    return {"channel": _words(words, digest.channel), "purpose": _words(words, digest.purpose),
+            "team": _words(words, digest.team), "status": _words(words, digest.status),
+            "outcome": _words(words, digest.outcome)}  # fmt: skip
 
 
 def _parts(values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
@@ -174,116 +249,65 @@ def _parts(values: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
                        json.loads(warned) if warned else [])  # fmt: skip
 
 
-# the contact columns in the order of _parts' tuple (coded ones by name, the rest plain)
-_CONTACT = ("ids", "micros", "channel", "purpose", "team", "status", "outcome", "expires", "campaign", "void_reason",
-            "warnings")
-_EVENT_COLUMNS = ("event_names", "event_micros", "event_campaigns")
-# an optional column's value for every entry when the digest leaves it out (None)
-_DEFAULT: dict[str, Any] = {"expires": None, "campaign": None, "void_reason": None, "warnings": [],
-                            "event_campaigns": None}
-
-
-class _Columns:
-    """A digest being built or patched: every column as a full list of values (words decoded)."""
-
-    def __init__(self, customer: str) -> None:
-        self.customer = customer
-        self.columns: dict[str, list[Any]] = {name: [] for name in (*_CONTACT, *_EVENT_COLUMNS)}
-
-    @classmethod
-    def of(cls, digest: Digest) -> _Columns:
-        made = cls(digest.customer)
-        size, events = len(digest.ids), len(digest.event_names)
-        for name in (*_CONTACT, *_EVENT_COLUMNS):
-            value = getattr(digest, name)
-            if name in CODED:
-                value = _decoded_words(digest.words, value)
-            elif value is None:
-                value = [_DEFAULT[name]] * (events if name.startswith("event") else size)
-            made.columns[name] = list(value)
-        return made
-
-    def insert_contact(self, fields: tuple[Any, ...]) -> None:
-        at = bisect_right(self.columns["micros"], fields[1])
-        for name, value in zip(_CONTACT, fields, strict=True):
-            self.columns[name].insert(at, value)
-
-    def insert_event(self, fields: tuple[Any, ...]) -> None:
-        at = bisect_right(self.columns["event_micros"], fields[1])
-        for name, value in zip(_EVENT_COLUMNS, fields, strict=True):
-            self.columns[name].insert(at, value)
-
-    def replace_contact(self, key: int, fields: tuple[Any, ...]) -> None:
-        for name, value in zip(_CONTACT, fields, strict=True):
-            self.columns[name][key] = value
-
-    def digest(self) -> Digest:
-        columns = self.columns
-        words: list[str | None] = []
-        index: dict[str | None, int] = {}
-        coded: dict[str, Codes] = {}
-        for name in CODED:
-            codes = []
-            for word in columns[name]:
-                code = index.get(word)
-                if code is None:
-                    code = index[word] = len(words)
-                    words.append(word)
-                codes.append(code)
-            coded[name] = codes
-        if len(words) <= 256:
-            coded = {name: bytes(codes) for name, codes in coded.items()}
-        optional = {name: None if all(value == _DEFAULT[name] for value in columns[name]) else columns[name]
-                    for name in _DEFAULT}  # fmt: skip
-        return Digest(self.customer, words, columns["ids"], columns["micros"], coded["channel"], coded["purpose"],
-                      coded["team"], coded["status"], coded["outcome"], optional["expires"], optional["campaign"],
-                      optional["void_reason"], optional["warnings"], columns["event_names"], columns["event_micros"],
-                      optional["event_campaigns"])  # fmt: skip
-
-
-def from_values(customer: str, values: Sequence[tuple[Any, ...]]) -> Digest:
+def from_values(customer: str, values: Sequence[tuple[Any, ...]]) -> Stored:
     """The digest of ``customer``'s rows as a decision's SELECT reads them (:data:`SOURCE`
-    columns, ledger order)."""
-    parts = _Columns(customer)
+    columns, ledger order): every value made by :func:`_parts`, the words coded once."""
     contacts: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
     for row in values:
         kind, fields = _parts(row)
         (events if kind == "event" else contacts).append(fields)
-    for names, found in ((_CONTACT, contacts), (_EVENT_COLUMNS, events)):
+    columns: dict[str, Any] = {}
+    for names, found in ((_CONTACT, contacts), (_EVENTS, events)):
         for name, column in zip(names, zip(*found, strict=True) if found else [()] * len(names), strict=True):
-            parts.columns[name] = list(column)
-    return parts.digest()
+            columns[name] = list(column)
+    words: list[str | None] = []
+    index: dict[str | None, int] = {}
+    for name in CODED:
+        codes = []
+        for word in columns[name]:
+            code = index.get(word)
+            if code is None:
+                code = index[word] = len(words)
+                words.append(word)
+            codes.append(code)
+        columns[name] = codes
+    if len(words) <= 256:
+        columns.update({name: bytes(columns[name]) for name in CODED})
+    for name, default in _DEFAULT.items():  # left out when every entry has the default
+        if all(value == default for value in columns[name]):
+            columns[name] = None
+    return Stored(Digest(customer=customer, words=words, **columns))
 
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Digest)
 
 
-def encode(digest: Digest) -> bytes:
+def encode(stored: Stored) -> bytes:
     """The stored form of a digest."""
-    return _ENCODER.encode(digest)
+    return _ENCODER.encode(stored.digest)
 
 
-def decode(body: bytes | None, customer: str) -> Digest | None:
-    """The digest stored as ``body`` for ``customer``; None when there is none, or it is not one
-    this code wrote for that customer (another form, columns of different lengths, a code
-    naming no word): the rows are read then."""
+def decode(body: bytes | None, customer: str) -> Stored | None:
+    """The digest stored as ``body`` for ``customer``, its words decoded; None when there is
+    none, or it is not one this code wrote for that customer (another form, columns of
+    different lengths, a code naming no word): the rows are read then."""
     if body is None:
         return None
     try:
         found = _DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        texts = _texts(found)
+    except (msgspec.DecodeError, msgspec.ValidationError, IndexError):
         return None
-    size, events, words = len(found.ids), len(found.event_names), len(found.words)
+    size, events = len(found.ids), len(found.event_names)
     if found.customer != customer or len(found.micros) != size or len(found.event_micros) != events:
         return None
-    for codes in (found.channel, found.purpose, found.team, found.status, found.outcome):
-        if len(codes) != size or (size and max(codes) >= words):
-            return None
+    if any(len(column) != size for column in texts.values()):
+        return None
     for column in (found.expires, found.campaign, found.void_reason, found.warnings):
         if column is not None and len(column) != size:
             return None
     if found.event_campaigns is not None and len(found.event_campaigns) != events:
         return None
-    return found
+    return Stored(found, texts)

@@ -14,8 +14,8 @@ from typing import Any
 
 from policylang.ledger import digest
 from policylang.ledger.core import Opening, StoredRows, Txn
-from policylang.ledger.digest import Digest
-from policylang.ledger.rows import COLUMNS, LedgerError, Row
+from policylang.ledger.digest import Stored
+from policylang.ledger.rows import COLUMNS, LedgerError, Row, to_micros
 from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION, SQLITE_MIGRATIONS
 from policylang.ledger.sql import SQLLedger, _integrity_message, _SQLTxn
 
@@ -40,7 +40,7 @@ class _SQLiteTxn(_SQLTxn):
         self.digests = (getattr(ledger, "_version", SCHEMA_VERSION) or SCHEMA_VERSION) >= _DIGESTS
         self.write = False
         # the digests this transaction read or wrote (kept in step with its writes)
-        self.known: dict[str, Digest] = {}
+        self.known: dict[str, Stored] = {}
 
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         if not self.digests:
@@ -58,7 +58,7 @@ class _SQLiteTxn(_SQLTxn):
         if not self.digests:
             return super().decision_rows(customer, now)
         # One statement, so one snapshot: the store's now and the digest.
-        text = self.ledger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)"
+        text = _NOW_AND_DIGEST
         now_us, body = self.execute(text, (customer,)).fetchone()
         found = digest.decode(body, customer)
         if found is None:
@@ -76,14 +76,14 @@ class _SQLiteTxn(_SQLTxn):
             return (int(now_us) if now else None), rows
         return (int(now_us) if now else None), found
 
-    def _digest(self, customer: str) -> Digest | None:
+    def _digest(self, customer: str) -> Stored | None:
         found = self.known.get(customer)
         if found is None:
             body = self.execute("SELECT body FROM digests WHERE customer = ?", (customer,)).fetchone()
             found = digest.decode(body[0], customer) if body is not None else None
         return found
 
-    def _put(self, customer: str, made: Digest) -> Digest:
+    def _put(self, customer: str, made: Stored) -> Stored:
         self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, digest.encode(made)))
         self.known[customer] = made
         return made
@@ -132,6 +132,8 @@ def _decision_values(row: Row) -> tuple[Any, ...]:
     return picked
 
 
+# the store's now and a customer's digest, one statement
+_NOW_AND_DIGEST = SQLLedger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)"
 # appended to the statement of the store's now: the customer's record and digest
 _WITH_CUSTOMER_DIGEST = (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ? "
                          "LEFT JOIN digests d ON d.customer = ?")
@@ -238,6 +240,22 @@ class SQLiteLedger(SQLLedger):
                 raise
             finally:
                 cur.close()
+
+    def _decision_read(self, customer: str) -> tuple[int, StoredRows]:
+        # The common read, without a transaction's machinery: one statement (so one snapshot)
+        # on the connection, the store's now and the customer's digest. With no digest (or one
+        # not trusted) the transaction's read runs: the now and the rows in one snapshot.
+        if self._version < _DIGESTS:
+            return super()._decision_read(customer)
+        with self._lock:
+            try:
+                store_now, body = self._conn.execute(_NOW_AND_DIGEST, (customer,)).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc) from None
+        found = digest.decode(body, customer)
+        if found is None:
+            return super()._decision_read(customer)
+        return (to_micros(self.clock()) if self.clock is not None else int(store_now)), found
 
     def _rollback(self, cur: sqlite3.Cursor) -> None:
         if self._conn.in_transaction:
