@@ -282,7 +282,7 @@ def reserve_floor(url: str, customers: int, rounds: int = 2000) -> tuple[dict[st
         take, release = ledger._take_writer_lock, fcntl.flock  # noqa: SLF001
         held = [0.0]
 
-        def timed_lock(take: Any = take) -> None:
+        def timed_lock(take: Any = take, held: list[float] = held) -> None:
             t0 = time.perf_counter()
             take()
             held[0] += time.perf_counter() - t0
