@@ -1,0 +1,142 @@
+"""Issue 11 (store path): SQLite's digest as columns (ledger/digest.py) gives exactly the index
+the rows give, survives its stored form, is kept right by its patches, and a decision's read
+without a digest is one snapshot."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policylang.ingest import history_from_rows
+from policylang.ledger import digest, open_ledger
+from policylang.ledger.rows import Row
+from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION
+from policylang.ledger.sqlite import SQLiteLedger, _decision_values, _SQLiteTxn
+from policylang.records import Contact, Customer, Request
+from tests.ledger_fixtures import T0, make_policy
+from tests.test_store_history import NOW, rows, seen
+
+POLICY = make_policy()
+
+
+def everything(history: Any) -> tuple[Any, ...]:
+    """What an index shows: the counted, voided and planned contacts, events, and every contact
+    as made (not only the counted ones)."""
+    return seen(history), [history._contact(k) for k in range(history.size)]  # noqa: SLF001
+
+
+def odd_rows() -> Any:
+    """Stored rows with the values a store may hold beyond what policylang writes: no channel,
+    purpose or team, no status, an empty campaign list or warnings list."""
+    return rows().map(lambda row: Row(row.id, row.customer, row.kind, row.at_us, status=row.status, ended=row.ended,
+                                      expires_us=row.expires_us, campaign=()))  # fmt: skip
+
+
+def ledger_order(found: list[Row]) -> list[Row]:
+    return sorted(found, key=lambda row: row.at_us)  # stable: ties keep their storage order
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(rows(), odd_rows()), max_size=30), st.integers(NOW - 10**9, NOW + 10**9))
+def test_a_digest_gives_the_index_the_rows_give_after_its_stored_form(found: list[Row], now_us: int) -> None:
+    found = ledger_order(found)
+    made = digest.from_values("c", [_decision_values(row) for row in found])
+    # the stored form reads back whole: a value of a type the Digest does not declare would be
+    # refused here (and then every read would fall back to the rows: loud in this test)
+    back = digest.decode(digest.encode(made), "c")
+    assert back is not None
+    assert back.columns() == made.columns()
+    assert everything(back.history(now_us)) == everything(history_from_rows(found, now_us))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(rows(), max_size=20), st.lists(rows(), min_size=1, max_size=5), st.data())
+def test_patches_give_the_digest_of_the_rows(first: list[Row], added: list[Row], data: st.DataObject) -> None:
+    first = ledger_order(first)
+    base = digest.from_values("c", [_decision_values(row) for row in first])
+    # rows inserted later are stored last among the rows of their instant
+    grown = base.with_rows([_decision_values(row) for row in added])
+    every = ledger_order(first + added)
+    assert grown.columns() == digest.from_values("c", [_decision_values(row) for row in every]).columns()
+    contacts = [row for row in every if row.kind == "contact"]
+    if contacts:  # an update changes a contact's status, outcome and end
+        row = data.draw(st.sampled_from(contacts))
+        row.status, row.outcome, row.ended = data.draw(st.sampled_from([
+            ("displaced", None, None), ("sent", "delivered", None), ("released", None, "void:wrong"),
+            ("released", None, "released")]))  # fmt: skip
+        changed = grown.with_update(_decision_values(row))
+        assert changed is not None
+        assert changed.columns() == digest.from_values("c", [_decision_values(r) for r in every]).columns()
+        assert everything(changed.history(NOW)) == everything(history_from_rows(every, NOW))
+
+
+def test_a_digest_is_built_from_the_decision_columns_by_name() -> None:
+    # the digest reads the decision's SELECT by column name: a column renamed or dropped there
+    # fails when ledger.digest is imported, and every value _parts reads is one of them
+    assert digest.SOURCE == DECISION_COLUMNS[SCHEMA_VERSION]
+    assert set(DECISION_COLUMNS[SCHEMA_VERSION]) >= {"id", "kind", "at_us", "channel", "purpose", "team", "status",
+                                                     "outcome", "campaign", "event", "expires_us", "ended",
+                                                     "campaigns", "warnings"}  # fmt: skip
+    # and a stored row with a value of a type the Digest does not declare fails loudly when
+    # encoded and decoded (a channel stored as a number by another program, say)
+    row = Row("x", "c", "contact", NOW, channel="email", purpose="marketing", team="gold", status="sent")
+    values = list(_decision_values(row))
+    values[DECISION_COLUMNS[SCHEMA_VERSION].index("expires_us")] = "soon"
+    made = digest.from_values("c", [tuple(values)])
+    assert digest.decode(digest.encode(made), "c") is None
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.msgpack.decode(digest.encode(made), type=digest.Digest)
+
+
+# ---- a decision's read without a digest is one snapshot --------------------------------------
+
+
+def test_a_read_without_a_digest_does_not_see_a_write_between_its_statements(tmp_path: Path,
+                                                                             monkeypatch: Any) -> None:  # fmt: skip
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    ada = Customer("ada", {"owner": "gold"})
+    reader = open_ledger(url, create=True)
+    writer = open_ledger(url)
+    assert isinstance(reader, SQLiteLedger) and isinstance(writer, SQLiteLedger)
+    try:
+        reader.append([Contact(at=T0, channel="email", purpose="marketing", team="gold", customer="ada")])
+        sql = sqlite3.connect(reader.path)
+        with sql:  # another program's change: ada's digest is gone, the read takes two statements
+            sql.execute("UPDATE entries SET outcome = 'delivered' WHERE customer = 'ada'")
+        sql.close()
+        before = reader.history("ada")
+        between, written = threading.Event(), threading.Event()
+        read_rows = _SQLiteTxn.plain_rows
+
+        def rows_after_a_write(txn: _SQLiteTxn, customer: str) -> Any:
+            if txn.ledger is reader and not written.is_set():
+                between.set()  # the store's now is read: let the writer commit now
+                assert written.wait(30), "the writer did not commit"
+            return read_rows(txn, customer)
+
+        def write() -> None:
+            between.wait(30)
+            try:
+                assert writer.reserve(POLICY, ada, Request("gold", "sms", "servicing", T0), explain=False).allowed
+            finally:
+                written.set()
+
+        monkeypatch.setattr(_SQLiteTxn, "plain_rows", rows_after_a_write)
+        thread = threading.Thread(target=write)
+        thread.start()
+        seen_then = reader.history("ada")
+        thread.join()
+        assert written.is_set() and between.is_set()  # the write did land between the two reads
+        monkeypatch.undo()
+        assert everything(seen_then) == everything(before)  # not the reservation that committed meanwhile
+        assert len(reader.history("ada")) == len(before) + 1  # which the next read sees
+    finally:
+        reader.close()
+        writer.close()
