@@ -80,7 +80,7 @@ def test_patches_give_the_digest_of_the_rows(first: list[Row], added: list[Row],
 def test_a_digest_is_built_from_the_decision_columns_by_name() -> None:
     # the digest reads the decision's SELECT by column name: a column renamed or dropped there
     # fails when ledger.digest is imported, and every value _parts reads is one of them
-    assert digest.SOURCE == DECISION_COLUMNS[SCHEMA_VERSION]
+    assert DECISION_COLUMNS[SCHEMA_VERSION] == digest.SOURCE
     assert set(DECISION_COLUMNS[SCHEMA_VERSION]) >= {"id", "kind", "at_us", "channel", "purpose", "team", "status",
                                                      "outcome", "campaign", "event", "expires_us", "ended",
                                                      "campaigns", "warnings"}  # fmt: skip
