@@ -140,3 +140,67 @@ def test_a_read_without_a_digest_does_not_see_a_write_between_its_statements(tmp
     finally:
         reader.close()
         writer.close()
+
+
+# ---- the indexes a thread keeps ---------------------------------------------------------------
+
+
+def test_a_kept_index_is_used_only_while_the_digest_and_the_deadlines_allow(tmp_path: Path) -> None:
+    import datetime as dt
+
+    now = [T0]
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    ledger = open_ledger(url, create=True, clock=lambda: now[0])
+    other = open_ledger(url, clock=lambda: now[0])
+    fresh = open_ledger(url, clock=lambda: now[0], read_cache=0)
+    assert isinstance(ledger, SQLiteLedger)
+    ada = Customer("ada", {"owner": "gold"})
+
+    def same() -> None:  # the kept index shows what an index built now shows
+        assert everything(ledger.history("ada")) == everything(fresh.history("ada"))
+
+    try:
+        planned = ledger.reserve(POLICY, ada, Request("gold", "email", "marketing", T0 + dt.timedelta(days=1)))
+        assert planned.allowed and planned.expires_at is not None
+        first = ledger.history("ada")
+        assert ledger.history("ada") is first  # kept: nothing changed
+        same()
+        now[0] = planned.expires_at  # the plan's deadline: it no longer counts
+        assert ledger.history("ada") is not first
+        same()
+        now[0] -= dt.timedelta(seconds=1)  # a clock set back before the deadline: it counts again
+        same()
+        again = ledger.history("ada")
+        other.reserve(POLICY, ada, Request("gold", "sms", "servicing", T0 + dt.timedelta(days=2)))  # another writer
+        assert ledger.history("ada") is not again
+        same()
+        sql = sqlite3.connect(ledger.path)
+        with sql:  # another program: the digest is gone, the rows are read
+            sql.execute("UPDATE entries SET outcome = 'delivered' WHERE customer = 'ada'")
+        sql.close()
+        same()
+        kept: dict[int, Any] = {}
+
+        def in_thread() -> None:  # each thread keeps its own
+            kept[0] = ledger.history("ada")
+
+        thread = threading.Thread(target=in_thread)
+        thread.start()
+        thread.join()
+        assert kept[0] is not ledger.history("ada")
+    finally:
+        ledger.close()
+        other.close()
+        fresh.close()
+
+
+def test_a_thread_keeps_a_bounded_number_of_indexes(tmp_path: Path) -> None:
+    ledger = open_ledger(f"sqlite:///{tmp_path}/l.sqlite", create=True, read_cache=2)
+    assert isinstance(ledger, SQLiteLedger)
+    try:
+        for who in ("ada", "bo", "cy"):
+            ledger.reserve(POLICY, Customer(who, {"owner": "gold"}), Request("gold", "sms", "servicing", T0))
+            ledger.history(who)
+        assert list(ledger._kept.indexes) == ["bo", "cy"]  # noqa: SLF001 - the oldest went
+    finally:
+        ledger.close()

@@ -136,6 +136,21 @@ class Stored:
                              if any(c is not None for _, c in pairs)}  # fmt: skip
         return History.from_columns(columns, digest.micros, events, campaigns)
 
+    def window(self, now_us: int) -> tuple[int, int]:
+        """The instants ``[lo, hi)`` around ``now_us`` at which :meth:`history` gives the same
+        index: between the deadlines of planned contacts."""
+        lo, hi = -(2**63), 2**63
+        expires = self.digest.expires
+        status = self.texts()["status"]
+        if expires is not None and "planned" in status:
+            for state, until in zip(status, expires, strict=True):
+                if state == "planned" and until is not None:
+                    if until <= now_us:
+                        lo = max(lo, until)
+                    else:
+                        hi = min(hi, until)
+        return lo, hi
+
     def columns(self) -> dict[str, list[Any]]:
         """Every column in full, words decoded and left-out columns filled with their default
         (what two digests of the same rows agree on, whatever the order of their words)."""

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policylang.ledger import digest
 from policylang.ledger.core import Opening, StoredRows, Txn
@@ -18,6 +18,9 @@ from policylang.ledger.digest import Stored
 from policylang.ledger.rows import COLUMNS, LedgerError, Row, to_micros
 from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION, SQLITE_MIGRATIONS
 from policylang.ledger.sql import SQLLedger, _integrity_message, _SQLTxn
+
+if TYPE_CHECKING:
+    from policylang.history import History
 
 # the first schema version with digests as columns (ledger.digest)
 _DIGESTS = 6
@@ -132,6 +135,8 @@ def _decision_values(row: Row) -> tuple[Any, ...]:
     return picked
 
 
+# the most entries the indexes a thread keeps (SQLiteLedger.history) may hold in all
+_KEPT_ENTRIES = 200_000
 # the store's now and a customer's digest, one statement
 _NOW_AND_DIGEST = SQLLedger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)"
 # appended to the statement of the store's now: the customer's record and digest
@@ -143,7 +148,8 @@ class SQLiteLedger(SQLLedger):
     """A ledger in one SQLite file, shared safely by the processes of one machine.
 
     ``synchronous`` is ``"normal"`` (the default) or ``"full"`` (every commit waits for the disk;
-    see docs/ledger.md for what each promises). WAL mode lets readers run while one writer writes; every write transaction starts with
+    see docs/ledger.md for what each promises). ``read_cache`` is how many customers' indexes
+    :meth:`history` keeps per thread (0: none). WAL mode lets readers run while one writer writes; every write transaction starts with
     ``BEGIN IMMEDIATE``, which takes the write lock before the decision reads, so two
     reservations never decide on the same state. Writers first queue on an OS lock on the
     file ``PATH-writers`` (fair hand-over between processes). ``busy_timeout`` (seconds) is
@@ -153,8 +159,10 @@ class SQLiteLedger(SQLLedger):
     dialect_migrations = SQLITE_MIGRATIONS
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, target_version: int | None = None,
-                 synchronous: str = "normal", **options: Any) -> None:  # fmt: skip
+                 synchronous: str = "normal", read_cache: int = 256, **options: Any) -> None:  # fmt: skip
         super().__init__(**options)
+        self.read_cache = read_cache
+        self._kept = threading.local()
         if synchronous not in ("normal", "full"):
             raise LedgerError(f"synchronous={synchronous!r}: a SQLite ledger's synchronous is normal or full",
                               hint="full makes every commit wait for the disk (see docs/ledger.md)")  # fmt: skip
@@ -241,21 +249,59 @@ class SQLiteLedger(SQLLedger):
             finally:
                 cur.close()
 
-    def _decision_read(self, customer: str) -> tuple[int, StoredRows]:
-        # The common read, without a transaction's machinery: one statement (so one snapshot)
-        # on the connection, the store's now and the customer's digest. With no digest (or one
-        # not trusted) the transaction's read runs: the now and the rows in one snapshot.
-        if self._version < _DIGESTS:
-            return super()._decision_read(customer)
+    def _now_and_digest(self, customer: str) -> tuple[int, bytes | None]:
+        """The store's now (or the ledger's clock) and the customer's stored digest: one
+        statement on the connection (so one snapshot), without a transaction's machinery."""
         with self._lock:
             try:
                 store_now, body = self._conn.execute(_NOW_AND_DIGEST, (customer,)).fetchone()
             except sqlite3.DatabaseError as exc:
                 raise self._fault(exc) from None
+        return (to_micros(self.clock()) if self.clock is not None else int(store_now)), body
+
+    def _decision_read(self, customer: str) -> tuple[int, StoredRows]:
+        # The common read is one statement; with no digest (or one not trusted) the
+        # transaction's read runs: the now and the rows in one snapshot.
+        if self._version < _DIGESTS:
+            return super()._decision_read(customer)
+        now_us, body = self._now_and_digest(customer)
         found = digest.decode(body, customer)
         if found is None:
             return super()._decision_read(customer)
-        return (to_micros(self.clock()) if self.clock is not None else int(store_now)), found
+        return now_us, found
+
+    def history(self, customer: str) -> History:
+        """One customer's entries as the evaluator's index (statuses as of now).
+
+        Each thread keeps the indexes it built last (``read_cache`` customers, at most
+        ``_KEPT_ENTRIES`` entries in all): an index is used again while the customer's stored
+        digest is byte for byte the one it was built from - so no write of any program since -
+        and no planned contact's deadline lies between the instant it was built for and now.
+        A kept index is the prebuilt index of ``policylang.History``: its lazily built lookups
+        serve every later decision. Every read still runs the one statement."""
+        if self._version < _DIGESTS or not self.read_cache:
+            return super().history(customer)
+        now_us, body = self._now_and_digest(customer)
+        kept: dict[str, tuple[bytes, int, int, History, int]] | None = getattr(self._kept, "indexes", None)
+        if kept is None:
+            kept = self._kept.indexes = {}
+            self._kept.entries = 0
+        hit = kept.get(customer)
+        if hit is not None and hit[0] == body and hit[1] <= now_us < hit[2]:
+            return hit[3]
+        found = digest.decode(body, customer)
+        if found is None or body is None:
+            return super().history(customer)
+        made = found.history(now_us)
+        if hit is not None:
+            self._kept.entries -= kept.pop(customer)[4]
+        size = len(made)
+        lo, hi = found.window(now_us)
+        kept[customer] = (body, lo, hi, made, size)
+        self._kept.entries += size
+        while len(kept) > self.read_cache or self._kept.entries > _KEPT_ENTRIES:
+            self._kept.entries -= kept.pop(next(iter(kept)))[4]
+        return made
 
     def _rollback(self, cur: sqlite3.Cursor) -> None:
         if self._conn.in_transaction:
