@@ -60,24 +60,11 @@ class _SQLiteTxn(_SQLTxn):
     def decision_rows(self, customer: str, now: bool) -> tuple[int | None, StoredRows]:
         if not self.digests:
             return super().decision_rows(customer, now)
-        # One statement, so one snapshot: the store's now and the digest.
-        text = _NOW_AND_DIGEST
-        now_us, body = self.execute(text, (customer,)).fetchone()
+        # The store's now and the digest; with none, the rows, in the same transaction (one
+        # snapshot: a write committing between the two statements is not seen).
+        now_us, body = self.execute(_NOW_AND_DIGEST, (customer,)).fetchone()
         found = digest.decode(body, customer)
-        if found is None:
-            # No digest: the now and the rows take two statements, so they run in one read
-            # transaction (one snapshot: a write committing between them is not seen), the now
-            # read again inside it (a digest may have been written meanwhile).
-            began = not self.cur.connection.in_transaction
-            if began:
-                self.execute("BEGIN")
-            now_us, body = self.execute(text, (customer,)).fetchone()
-            found = digest.decode(body, customer)
-            rows = self.plain_rows(customer) if found is None else found
-            if began:
-                self.execute("COMMIT")
-            return (int(now_us) if now else None), rows
-        return (int(now_us) if now else None), found
+        return (int(now_us) if now else None), self.plain_rows(customer) if found is None else found
 
     def _digest(self, customer: str) -> Stored | None:
         found = self.known.get(customer)
@@ -221,11 +208,10 @@ class SQLiteLedger(SQLLedger):
                 self._refuse_if_damaged()
             cur = self._conn.cursor()
             try:
-                # Reads run in autocommit, each statement on its own snapshot (as PostgreSQL's
-                # do): a decision's read is one statement (the store's now with the digest), so
-                # BEGIN and COMMIT would be two statements more for nothing.
-                if write:
-                    cur.execute("BEGIN IMMEDIATE")
+                # A read transaction too: the reads of more than one statement (the store's now
+                # and a customer's rows, a summary's counts) see one snapshot. (The common
+                # decision's read is one statement on the connection: _now_and_digest.)
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise self._fault(exc) from None
@@ -235,8 +221,7 @@ class SQLiteLedger(SQLLedger):
                 txn = _SQLiteTxn(self, cur)
                 txn.write = write
                 yield txn
-                if write:
-                    cur.execute("COMMIT")
+                cur.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
                 self._rollback(cur)
                 raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
