@@ -204,3 +204,45 @@ def test_a_thread_keeps_a_bounded_number_of_indexes(tmp_path: Path) -> None:
         assert list(ledger._kept.indexes) == ["bo", "cy"]  # noqa: SLF001 - the oldest went
     finally:
         ledger.close()
+
+
+def test_a_postgres_read_is_one_snapshot_too(tmp_path: Path) -> None:
+    # PostgreSQL sends the store's now and the rows in one pipeline; they run in one read-only
+    # REPEATABLE READ transaction. The interleaving is forced with an advisory lock the now's
+    # statement waits for: a reservation commits while the read is between its snapshot and
+    # its rows.
+    import psycopg
+
+    from tests.ledger_fixtures import fresh_url
+
+    url = fresh_url("postgres", tmp_path)
+    ada = Customer("ada", {"owner": "gold"})
+    reader, writer = open_ledger(url, create=True), open_ledger(url)
+    holder = psycopg.connect(pg_conninfo(url), autocommit=True)
+    try:
+        writer.append([Contact(at=T0, channel="email", purpose="marketing", team="gold", customer="ada")])
+        before = reader.history("ada")
+        holder.execute("SELECT pg_advisory_lock(4242)")
+        reader.now_sql = type(reader).now_sql + ", pg_advisory_xact_lock(4242)"  # type: ignore[attr-defined]
+        found: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: found.setdefault("history", reader.history("ada")))
+        thread.start()
+        while not holder.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                                 "AND objid = 4242").fetchone()[0]:  # fmt: skip
+            assert thread.is_alive()  # waits for the read to block on the lock (no timing)
+        assert writer.reserve(POLICY, ada, Request("gold", "sms", "servicing", T0), explain=False).allowed
+        holder.execute("SELECT pg_advisory_unlock(4242)")
+        thread.join()
+        del reader.now_sql  # type: ignore[attr-defined]
+        assert everything(found["history"]) == everything(before)
+        assert len(reader.history("ada")) == len(before) + 1
+    finally:
+        holder.close()
+        reader.close()
+        writer.close()
+
+
+def pg_conninfo(url: str) -> str:
+    from policylang.ledger.postgres import _split_schema
+
+    return _split_schema(url)[0]
