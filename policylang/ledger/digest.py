@@ -92,11 +92,12 @@ class Stored:
     """A customer's digest as read or written: the stored form and, once asked for, its coded
     columns as words (made when it is decoded, so a code naming no word is refused then)."""
 
-    __slots__ = ("digest", "_texts")
+    __slots__ = ("digest", "_texts", "body")
 
-    def __init__(self, digest: Digest, texts: dict[str, list[Any]] | None = None) -> None:
+    def __init__(self, digest: Digest, texts: dict[str, list[Any]] | None = None, body: bytes | None = None) -> None:
         self.digest = digest
         self._texts = texts
+        self.body = body  # the stored bytes it was decoded from (None: made or patched here)
 
     def texts(self) -> dict[str, list[Any]]:
         """The coded columns as their words."""
@@ -325,4 +326,4 @@ def decode(body: bytes | None, customer: str) -> Stored | None:
             return None
     if found.event_campaigns is not None and len(found.event_campaigns) != events:
         return None
-    return Stored(found, texts)
+    return Stored(found, texts, body)

@@ -259,34 +259,49 @@ class SQLiteLedger(SQLLedger):
         """One customer's entries as the evaluator's index (statuses as of now).
 
         Each thread keeps the indexes it built last (``read_cache`` customers, at most
-        ``_KEPT_ENTRIES`` entries in all): an index is used again while the customer's stored
-        digest is byte for byte the one it was built from - so no write of any program since -
-        and no planned contact's deadline lies between the instant it was built for and now.
-        A kept index is the prebuilt index of ``policylang.History``: its lazily built lookups
-        serve every later decision. Every read still runs the one statement."""
+        ``_KEPT_ENTRIES`` entries in all), including a reservation's: an index is used again
+        while the customer's stored digest is byte for byte the one it was built from - so no
+        write of any program since - and no planned contact's deadline lies between the
+        instant it was built for and now. A kept index is a prebuilt ``policylang.History``:
+        what it built for one decision serves the next. Every read still runs its statement."""
+        return self._index(customer)[1]
+
+    def _index(self, customer: str) -> tuple[int, History]:
         if self._version < _DIGESTS or not self.read_cache:
-            return super().history(customer)
+            return super()._index(customer)
         now_us, body = self._now_and_digest(customer)
+        kept = self._kept_indexes()
+        hit = kept.get(customer)
+        if hit is not None and hit[0] == body and hit[1] <= now_us < hit[2]:
+            return now_us, hit[3]
+        found = digest.decode(body, customer)
+        if found is None:
+            return super()._index(customer)
+        made = found.history(now_us)
+        self._built(customer, found, now_us, made)
+        return now_us, made
+
+    def _built(self, customer: str, rows: StoredRows, now_us: int, history: History) -> None:
+        if not isinstance(rows, Stored) or rows.body is None or not self.read_cache:
+            return  # only an index built from a digest as stored is kept
+        kept = self._kept_indexes()
+        old = kept.pop(customer, None)
+        if old is not None:
+            self._kept.entries -= old[4]
+        size = len(history)
+        lo, hi = rows.window(now_us)
+        kept[customer] = (rows.body, lo, hi, history, size)
+        self._kept.entries += size
+        while len(kept) > self.read_cache or self._kept.entries > _KEPT_ENTRIES:
+            self._kept.entries -= kept.pop(next(iter(kept)))[4]
+
+    def _kept_indexes(self) -> dict[str, tuple[bytes, int, int, History, int]]:
+        """This thread's kept indexes: customer -> (digest, valid from, valid to, index, entries)."""
         kept: dict[str, tuple[bytes, int, int, History, int]] | None = getattr(self._kept, "indexes", None)
         if kept is None:
             kept = self._kept.indexes = {}
             self._kept.entries = 0
-        hit = kept.get(customer)
-        if hit is not None and hit[0] == body and hit[1] <= now_us < hit[2]:
-            return hit[3]
-        found = digest.decode(body, customer)
-        if found is None or body is None:
-            return super().history(customer)
-        made = found.history(now_us)
-        if hit is not None:
-            self._kept.entries -= kept.pop(customer)[4]
-        size = len(made)
-        lo, hi = found.window(now_us)
-        kept[customer] = (body, lo, hi, made, size)
-        self._kept.entries += size
-        while len(kept) > self.read_cache or self._kept.entries > _KEPT_ENTRIES:
-            self._kept.entries -= kept.pop(next(iter(kept)))[4]
-        return made
+        return kept
 
     def _rollback(self, cur: sqlite3.Cursor) -> None:
         if self._conn.in_transaction:
