@@ -122,6 +122,25 @@ def _decision_values(row: Row) -> tuple[Any, ...]:
     return picked
 
 
+class _Kept:
+    """An index kept for the next read: the digest it was built from, the instant it was built
+    for, and (worked out at the first read that finds the same digest) the instants around it
+    at which the index is the same."""
+
+    __slots__ = ("body", "history", "size", "_stored", "_at", "_window")
+
+    def __init__(self, stored: Stored, at: int, history: History) -> None:
+        assert stored.body is not None
+        self.body, self.history, self.size = stored.body, history, len(history)
+        self._stored, self._at = stored, at
+        self._window: tuple[int, int] | None = None
+
+    def valid(self, now_us: int) -> bool:
+        if self._window is None:
+            self._window = self._stored.window(self._at)
+        return self._window[0] <= now_us < self._window[1]
+
+
 # the most entries the indexes a thread keeps (SQLiteLedger.history) may hold in all
 _KEPT_ENTRIES = 200_000
 # the store's now and a customer's digest, one statement
@@ -270,10 +289,9 @@ class SQLiteLedger(SQLLedger):
         if self._version < _DIGESTS or not self.read_cache:
             return super()._index(customer)
         now_us, body = self._now_and_digest(customer)
-        kept = self._kept_indexes()
-        hit = kept.get(customer)
-        if hit is not None and hit[0] == body and hit[1] <= now_us < hit[2]:
-            return now_us, hit[3]
+        hit = self._kept_indexes().get(customer)
+        if hit is not None and hit.body == body and hit.valid(now_us):
+            return now_us, hit.history
         found = digest.decode(body, customer)
         if found is None:
             return super()._index(customer)
@@ -287,17 +305,15 @@ class SQLiteLedger(SQLLedger):
         kept = self._kept_indexes()
         old = kept.pop(customer, None)
         if old is not None:
-            self._kept.entries -= old[4]
-        size = len(history)
-        lo, hi = rows.window(now_us)
-        kept[customer] = (rows.body, lo, hi, history, size)
-        self._kept.entries += size
+            self._kept.entries -= old.size
+        made = kept[customer] = _Kept(rows, now_us, history)
+        self._kept.entries += made.size
         while len(kept) > self.read_cache or self._kept.entries > _KEPT_ENTRIES:
-            self._kept.entries -= kept.pop(next(iter(kept)))[4]
+            self._kept.entries -= kept.pop(next(iter(kept))).size
 
-    def _kept_indexes(self) -> dict[str, tuple[bytes, int, int, History, int]]:
-        """This thread's kept indexes: customer -> (digest, valid from, valid to, index, entries)."""
-        kept: dict[str, tuple[bytes, int, int, History, int]] | None = getattr(self._kept, "indexes", None)
+    def _kept_indexes(self) -> dict[str, _Kept]:
+        """This thread's kept indexes, by customer (oldest first)."""
+        kept: dict[str, _Kept] | None = getattr(self._kept, "indexes", None)
         if kept is None:
             kept = self._kept.indexes = {}
             self._kept.entries = 0
