@@ -117,13 +117,13 @@ def _owner(policy: Policy, values: Any) -> str | None:
 
 
 def read_customers(policy: Policy, path: str, problems: Problems) -> dict[str, tuple[int, str, str | None]]:
-    """Customer id -> (row, the record as JSON text, owner), every row validated."""
+    """Customer id -> (row, the record as JSON text without its id, owner), every row validated."""
     return {ident: (number, record, owner) for ident, number, record, owner in customer_rows(policy, path, problems)}
 
 
 def customer_rows(policy: Policy, path: str, problems: Problems,
                   seen: dict[str, int] | None = None) -> Iterator[tuple[str, int, str, str | None]]:
-    """(id, row, the record as JSON text, owner) of every valid customer row, in file
+    """(id, row, the record as JSON text without its id, owner) of every valid customer row, in file
     order; ``seen`` (id -> row, filled here) finds an id given twice."""
     kinds = {name: spec.kind for name, spec in policy.attributes.items()}
     found: dict[str, int] = {} if seen is None else seen
@@ -144,7 +144,10 @@ def customer_rows(policy: Policy, path: str, problems: Problems,
                          row, "id")
             continue
         found[customer.id] = number
-        yield customer.id, number, orjson.dumps(row).decode(), _owner(policy, customer.values)
+        # the record without its id: customers with the same attributes then have the same
+        # record text, decoded once per distinct text where they are decided (:func:`_customer`)
+        yield customer.id, number, orjson.dumps({k: v for k, v in row.items() if k != "id"}).decode(), \
+            _owner(policy, customer.values)
 
 
 def _customer_of(row: Row, file: str, number: int, problems: Problems) -> str | None:
@@ -959,19 +962,17 @@ class Pending:
     step: int = 0
 
 
-Records = dict[bytes, Mapping[str, Any]]
+Records = dict[str, Mapping[str, Any]]
 
 
-def _customer(policy: Policy, record: str, memo: Records) -> Customer:
-    """A customer from its record (validated when prepared). Customers with the same
-    attributes but their id share one validation (``memo``: for one policy only)."""
-    data = orjson.loads(record)
-    ident = data.pop("id")
-    key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    found = memo.get(key)
+def _customer(policy: Policy, record: str, memo: Records, ident: str) -> Customer:
+    """Customer ``ident`` from its record (JSON text without the id, validated when
+    prepared). Customers with the same record text share one decoding (``memo``: for one
+    policy only): most customers of a large file repeat a few attribute combinations."""
+    found = memo.get(record)
     if found is None:
-        found = memo[key] = customer_from_json(policy, data, where("<customers>")).values
-    return Customer(str(ident), dict(found))
+        found = memo[record] = customer_from_json(policy, orjson.loads(record), where("<customers>")).values
+    return Customer(ident, dict(found))
 
 
 def _requests(columns: dict[str, list[Any]], mine: list[int]) -> list[Request]:
@@ -985,7 +986,7 @@ def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, posit
     """A customer's cycle from its work rows (``made`` is shown its ledger index first)."""
     kinds = columns["kind"]
     record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-    customer_record = _customer(policy, record, {} if memo is None else memo)
+    customer_record = _customer(policy, record, {} if memo is None else memo, customer)
     history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
     if made is not None:
         made(history)
@@ -999,40 +1000,88 @@ def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, posit
 Answer = dict[str, Any]
 
 
+class Answers:
+    """Output rows kept as columns (one list per field), made into Arrow a block at a time.
+
+    Why not a dict per row: making the dict and then taking each field out of it again
+    for Arrow cost about a tenth of a bucket's time outside the evaluator."""
+
+    __slots__ = ("explain", "columns", "blocks", "size")
+
+    def __init__(self, explain: bool) -> None:
+        self.explain = explain
+        self.columns: dict[str, list[Any]] = {name: [] for name in answer_schema(explain).names}
+        self.blocks: list[Any] = []
+        self.size = 0
+
+    def add(self, pending: Pending, index: int, decision: Decision) -> None:
+        """The output row of request ``index`` of ``pending``'s cycle."""
+        columns = self.columns
+        columns["row"].append(pending.rows[index])
+        columns["id"].append(pending.ids[index])
+        columns["customer"].append(pending.customer)
+        columns["team"].append(decision.request.team)
+        columns["allowed"].append(decision.allowed)
+        columns["denied_by"].append(list(decision.denied_by))
+        columns["displaces"].append([c.id if c.id is not None else c.describe() for c in decision.displaces]
+                                    if decision.displaces else [])
+        columns["next_allowed_at"].append(decision.next_allowed_at.isoformat() if decision.next_allowed_at else None)
+        if self.explain:
+            columns["trace"].append(orjson.dumps([t.to_dict() for t in decision.trace]).decode())
+        self.size += 1
+        if len(columns["row"]) >= 20_000:
+            self._block()
+
+    def _block(self) -> None:
+        import pyarrow as pa
+
+        schema = answer_schema(self.explain)
+        if self.columns["row"]:
+            self.blocks.append(pa.table({name: pa.array(values, schema.field(name).type)
+                                         for name, values in self.columns.items()}, schema=schema))
+            for values in self.columns.values():
+                values.clear()
+
+    def table(self) -> Any:
+        """Every row added, as one Arrow table (in the order added)."""
+        import pyarrow as pa
+
+        self._block()
+        return pa.concat_tables(self.blocks) if self.blocks else answer_schema(self.explain).empty_table()
+
+    def rows(self) -> list[Answer]:
+        """Every row added, as dicts (tests)."""
+        return self.table().to_pylist()  # type: ignore[no-any-return]
+
+
 def answer(pending: Pending, index: int, decision: Decision, explain: bool) -> Answer:
-    """One output row."""
-    out: Answer = {
-        "row": pending.rows[index],
-        "id": pending.ids[index],
-        "customer": pending.customer,
-        "team": decision.request.team,
-        "allowed": decision.allowed,
-        "denied_by": list(decision.denied_by),
-        "displaces": [c.id if c.id is not None else c.describe() for c in decision.displaces],
-        "next_allowed_at": decision.next_allowed_at.isoformat() if decision.next_allowed_at else None,
-    }
-    if explain:
-        out["trace"] = orjson.dumps([t.to_dict() for t in decision.trace]).decode()
-    return out
+    """One output row, as a dict (what :class:`Answers` keeps as columns)."""
+    one = Answers(explain)
+    one.add(pending, index, decision)
+    return {name: values[0] for name, values in one.columns.items()}
 
 
-def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = False) -> list[Answer]:
-    """Decide the work rows of one or more groups (sorted by key, customer, kind, row)."""
+def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = False,
+                 into: Answers | None = None) -> Answers:
+    """Decide the work rows of one or more groups (sorted by key, customer, kind, row); the
+    answers are added to ``into`` (a new :class:`Answers` by default), which is returned."""
+    out = Answers(explain) if into is None else into
     keys = columns["key"]
-    answers: list[Answer] = []
     if CAPACITY_KEY in keys:
         at = keys.index(CAPACITY_KEY)
         end = len(keys) - keys[::-1].index(CAPACITY_KEY)
         coupled = {name: values[at:end] for name, values in columns.items()}
         rest = {name: values[:at] + values[end:] for name, values in columns.items()}
-        answers.extend(_decide_coupled(policy, coupled, explain))
+        _decide_coupled(policy, coupled, explain, out)
         columns = rest
     memo: Records = {}
+    add = out.add
     for customer, positions in _group_rows(columns):
         pending = _pending(policy, columns, customer, positions, memo)
+        decide = pending.cycle.decide
         for index in pending.cycle.order:
-            answers.append(answer(pending, index, pending.cycle.decide(index, explain=explain), explain))
-    return answers
+            add(pending, index, decide(index, explain=explain))
+    return out
 
 
 Fetch = Callable[[int, int], dict[str, list[Any]]]
@@ -1069,14 +1118,14 @@ class Waiting:
     step: int = 0
 
 
-def _decide_coupled(policy: Policy, columns: dict[str, list[Any]], explain: bool) -> list[Answer]:
+def _decide_coupled(policy: Policy, columns: dict[str, list[Any]], explain: bool, into: Answers) -> None:
     """The coupled group, its rows given as columns (see :func:`decide_coupled`)."""
     size = len(columns["key"])
 
     def fetch(start: int, end: int) -> dict[str, list[Any]]:
         return {name: values[start:end] for name, values in columns.items()}
 
-    return list(decide_coupled(policy, fetch, [(0, size)] if size else [], explain))
+    decide_coupled(policy, fetch, [(0, size)] if size else [], explain, into)
 
 
 def _capacity_counted(history: History, rules: Sequence[CapRule],
@@ -1099,7 +1148,8 @@ def _swap_in(loads: BatchLoads, owner: str | None, history: History) -> None:
                         for c in contacts}.values()))
 
 
-def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]], explain: bool) -> Iterator[Answer]:
+def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]], explain: bool,
+                   into: Answers) -> None:
     """The coupled group: the customers' cycles merged by time, capacity counted across them.
 
     Its rows (sorted by customer, kind, row) are read through ``fetch(start, end)``, a span
@@ -1122,7 +1172,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
                               columns["record"][k], at_end=True)
                 continue
             record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-            owner = _owner(policy, _customer(policy, record, memo).values)
+            owner = _owner(policy, _customer(policy, record, memo, customer).values)
             history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
             for rule, (times, contacts) in _capacity_counted(history, loads.rules, owner):
                 loads.extend(rule, times, contacts)
@@ -1165,7 +1215,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
             for contact in decision.displaces:
                 loads.remove(contact)
             loads.add(grant(decision.request, pending.ids[index]), waiting.owner)
-        yield answer(pending, index, decision, explain)
+        into.add(pending, index, decision)
         push(number)
 
 
@@ -1232,7 +1282,7 @@ def _run_chunk(span: tuple[int, int], explain: bool) -> Any:
     start, end = span
     part = _WORK.slice(start, end - start)
     columns = {name: part.column(name).to_pylist() for name in part.column_names}
-    return answers_table(decide_group(_POLICY, columns, explain), explain)
+    return decide_group(_POLICY, columns, explain).table()
 
 
 def run_local(policy: Policy, work: Any, *, explain: bool = False, workers: int | None = None,
@@ -1395,27 +1445,16 @@ def _decide_task(bucket: int | None) -> int:
         def fetch(start: int, end: int) -> dict[str, list[Any]]:
             return _shared_names(work.slice(start, end - start).to_pydict(), shared)
 
-        found: Iterable[Answer] = decide_coupled(_POLICY, fetch, chunks(work, column="customer"), explain)
+        answers = Answers(explain)
+        decide_coupled(_POLICY, fetch, chunks(work, column="customer"), explain, answers)
     else:
         work = scattered.read("work", bucket, work_schema())
-
-        def decided() -> Iterator[Answer]:
-            for start, end in chunks(work):
-                part = work.slice(start, end - start)
-                yield from decide_group(_POLICY, part.to_pydict(), explain)
-
-        found = decided()
-    # the answers as Arrow a few thousand at a time (dicts cost ten times the memory)
-    tables, answers = [], []
-    for one in found:
-        answers.append(one)
-        if len(answers) >= 10_000:
-            tables.append(answers_table(answers, explain))
-            answers = []
-    tables.append(answers_table(answers, explain))
+        answers = Answers(explain)
+        for start, end in chunks(work):
+            decide_group(_POLICY, work.slice(start, end - start).to_pydict(), explain, answers)
+    del work
+    table = answers.table().sort_by("row")
     del answers
-    table = pa.concat_tables(tables).sort_by("row")
-    del tables
     rows = table.column("row").to_pylist()
     name = "coupled" if bucket is None else str(bucket)
     start = 0

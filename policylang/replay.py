@@ -107,7 +107,8 @@ _JOB: ReplayJob | None = None
 def _customer(policy: Policy, record: str | None, ident: str) -> Customer:
     if record is None:
         return Customer(ident, {})
-    return customer_from_json(policy, orjson.loads(record), where("<customers>"))
+    # the record is the customer's row without its id (batch.customer_rows)
+    return Customer(ident, customer_from_json(policy, orjson.loads(record), where("<customers>")).values)
 
 
 def _verdict(policy: Policy, customer: Customer, request: Request, history: History, loads: PrefixLoads | None,

@@ -103,7 +103,7 @@ def run_spark(text: str, name: str, work: Any, *, explain: bool = False, master:
         frame = frame.sort_values(["key", "customer", "kind", "row"], kind="stable")
         columns = {c: _plain(frame[c].tolist()) for c in frame.columns if c != "bucket"}
         answers = decide_group(_policy(text, name), columns, explain)
-        return pd.DataFrame(answers, columns=schema.names)
+        return pd.DataFrame(answers.rows(), columns=schema.names)
 
     with tempfile.TemporaryDirectory(prefix="policylang-spark-") as folder:
         # row groups small enough that executors share the reading
