@@ -1452,7 +1452,6 @@ def _decide_task(bucket: int | None) -> int:
         answers = Answers(explain)
         for start, end in chunks(work):
             decide_group(_POLICY, work.slice(start, end - start).to_pydict(), explain, answers)
-    del work
     table = answers.table().sort_by("row")
     del answers
     rows = table.column("row").to_pylist()
