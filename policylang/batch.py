@@ -38,6 +38,7 @@ import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
+from itertools import compress
 from operator import itemgetter, methodcaller
 from typing import Any, TypeVar
 
@@ -127,6 +128,11 @@ def customer_rows(policy: Policy, path: str, problems: Problems,
     order; ``seen`` (id -> row, filled here) finds an id given twice."""
     kinds = {name: spec.kind for name, spec in policy.attributes.items()}
     found: dict[str, int] = {} if seen is None else seen
+    # the record without its id: customers with the same attributes then have the same
+    # record text, validated once per distinct text here (a bad one is validated again at
+    # each row, so that each error names its row) and decoded once where they are decided
+    # (:func:`_customer`)
+    valid: dict[str, str | None] = {}  # record text -> owner, for records found valid
     for number, row in read_rows(path, kinds=kinds):
         if isinstance(row, InputError):
             problems.add(path, number, row)
@@ -134,20 +140,29 @@ def customer_rows(policy: Policy, path: str, problems: Problems,
         if "id" not in row:
             problems.add(path, number, "the customer record has no `id` field", row, "id")
             continue
+        ident = row["id"]
         try:
-            customer = customer_from_json(policy, row, where(path, number))
-        except InputError as exc:
-            problems.add(path, number, exc, row)
+            record: str | None = orjson.dumps({k: v for k, v in row.items() if k != "id"}).decode()
+        except TypeError:  # a value JSON cannot hold: the validator says why
+            record = None
+        if record is not None and record in valid and type(ident) is str:
+            owner = valid[record]
+        else:
+            try:
+                customer = customer_from_json(policy, row, where(path, number))
+            except InputError as exc:
+                problems.add(path, number, exc, row)
+                continue
+            ident = customer.id
+            owner = _owner(policy, customer.values)
+            if record is None:
+                record = orjson.dumps({k: v for k, v in row.items() if k != "id"}).decode()
+            valid[record] = owner
+        if ident in found:
+            problems.add(path, number, f"customer `{ident}` is given twice (first on row {found[ident]})", row, "id")
             continue
-        if customer.id in found:
-            problems.add(path, number, f"customer `{customer.id}` is given twice (first on row {found[customer.id]})",
-                         row, "id")
-            continue
-        found[customer.id] = number
-        # the record without its id: customers with the same attributes then have the same
-        # record text, decoded once per distinct text where they are decided (:func:`_customer`)
-        yield customer.id, number, orjson.dumps({k: v for k, v in row.items() if k != "id"}).decode(), \
-            _owner(policy, customer.values)
+        found[ident] = number
+        yield ident, number, record, owner
 
 
 def _customer_of(row: Row, file: str, number: int, problems: Problems) -> str | None:
@@ -182,39 +197,45 @@ def ledger_batches(policy: Policy, path: str, problems: Problems,
     """
     import pyarrow as pa
 
+    from policylang.tables import file_format, jsonl_blocks, jsonl_row
+
     schema = ledger_schema()
     out: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
-    chunk: list[tuple[int, Row]] = []
 
     def flush() -> Any:
-        flush_rows()
         batch = pa.record_batch([pa.array(out[name], schema.field(name).type) for name in LEDGER_COLUMNS],
                                 schema=schema)
         for values in out.values():
             values.clear()
         return batch
 
-    def flush_rows() -> None:
-        contacts = [(n, r) for n, r in chunk if "event" not in r]
-        slow = [(n, r) for n, r in chunk if "event" in r]
-        objects = [r for _, r in contacts]
+    def take(numbers: list[int], rows: list[Row]) -> None:
+        """Validate rows (parsed objects) into ``out``: the contacts a column at a time when
+        the fast path vouches for them all, the events and any other row one by one."""
+        flags = ["event" in row for row in rows]
+        if True in flags:
+            kept = [not flag for flag in flags]
+            objects, contact_numbers = list(compress(rows, kept)), list(compress(numbers, kept))
+            slow = list(zip(compress(numbers, flags), compress(rows, flags), strict=True))
+        else:
+            objects, contact_numbers, slow = rows, numbers, []
         if objects:
             try:
-                customers = [r["customer"] for r in objects]
+                customers = list(map(_CUSTOMER, objects))
                 if not all(type(c) is str and c for c in set(customers)):
                     raise KeyError("customer")
                 columns, micros, _, _ = ingest.fast_columns(policy, objects)
             except (KeyError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal to validate
-                slow = chunk
+                slow = list(zip(numbers, rows, strict=True))
             else:
-                out["row"].extend(n for n, _ in contacts)
-                out["customer"].extend(customers)
-                out["at_us"].extend(micros)
+                out["row"] += contact_numbers
+                out["customer"] += customers
+                out["at_us"] += micros
                 for name in ("channel", "purpose", "team"):
-                    out[name].extend(columns[name])
+                    out[name] += columns[name]
                 for name in ("status", "outcome", "campaign", "id"):
-                    out[name].extend(columns[name] if name in columns else [default_of(name)] * len(micros))
-                out["event"].extend([None] * len(micros))
+                    out[name] += columns[name] if name in columns else [default_of(name)] * len(micros)
+                out["event"] += [None] * len(micros)
         for number, row in slow:
             customer = _customer_of(row, path, number, problems)
             if customer is None:
@@ -233,16 +254,42 @@ def ledger_batches(policy: Policy, path: str, problems: Problems,
                 for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id"):
                     out[name].append(getattr(entry, name))
                 out["event"].append(None)
-        chunk.clear()
 
+    if file_format(path) == "jsonl" and os.path.isfile(path):
+        for first, lines in jsonl_blocks(path, part, CHUNK_ROWS):
+            try:
+                rows: list[Any] = list(map(orjson.loads, lines))
+                numbers = list(range(first, first + len(lines)))
+                if set(map(type, rows)) != {dict}:
+                    raise ValueError
+            except ValueError:  # a blank, unparsable or non-object line: line by line, in order
+                numbers, rows = [], []
+                for number, line in enumerate(lines, start=first):
+                    found = jsonl_row(path, number, line)
+                    if isinstance(found, InputError):
+                        problems.add(path, number, found)
+                    elif found is not None:
+                        numbers.append(number)
+                        rows.append(found)
+            take(numbers, rows)
+            yield flush()
+        return
+    numbers, rows = [], []
     for number, row in read_rows(path, part=part):
         if isinstance(row, InputError):
             problems.add(path, number, row)
             continue
-        chunk.append((number, row))
-        if len(chunk) >= 50_000:
+        numbers.append(number)
+        rows.append(row)
+        if len(rows) >= CHUNK_ROWS:
+            take(numbers, rows)
+            numbers, rows = [], []
             yield flush()
+    take(numbers, rows)
     yield flush()
+
+
+_CUSTOMER = itemgetter("customer")
 
 
 Carried = TypeVar("Carried", Entry, Request)
@@ -581,19 +628,17 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
             if bad.data and isinstance(bad.data.get("customer"), str):
                 bad_customers.add(bad.data["customer"])
     spill = Spill(out, "requests", request_schema())
-    names = request_schema().names
-    asks: dict[str, list[Any]] = {name: [] for name in names}
+    asks: list[tuple[Any, ...]] = []  # rows in request_schema's order, transposed at each flush
 
     def flush_requests() -> None:
-        if asks["row"]:
-            spill.write(pa.RecordBatch.from_arrays([pa.array(asks[name], kind.type) for name, kind in
-                                                    zip(names, request_schema(), strict=True)],
-                                                   schema=request_schema()), asks["customer"])
-        for values in asks.values():
-            values.clear()
+        if asks:
+            columns = list(zip(*asks, strict=True))
+            spill.write(pa.RecordBatch.from_arrays([pa.array(column, kind.type) for column, kind in
+                                                    zip(columns, request_schema(), strict=True)],
+                                                   schema=request_schema()), columns[1])
+        asks.clear()
 
-    for number, customer, ident, (team, channel, purpose, at_us, campaign, priority) in read_requests(
-            policy, requests_path, problems):
+    for number, customer, ident, fields in read_requests(policy, requests_path, problems):
         if customer not in known:
             why = ("its customer record is bad" if customer in bad_customers
                    else f"no customer `{customer}` in {customers_path}")
@@ -602,14 +647,12 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
         if customer in bad_customers:
             problems.add(requests_path, number, f"the ledger of customer `{customer}` has a bad row", None, "customer")
             continue
-        for name, value in (("row", number), ("customer", customer), ("id", ident), ("team", team),
-                            ("channel", channel), ("purpose", purpose), ("at_us", at_us), ("campaign", campaign),
-                            ("priority", priority)):
-            asks[name].append(value)
-        out.requests += 1
+        asks.append((number, customer, ident, *fields))
         out.last_row = max(out.last_row, number)
-        if len(asks["row"]) >= CHUNK_ROWS:
+        if len(asks) >= CHUNK_ROWS:
+            out.requests += len(asks)
             flush_requests()
+    out.requests += len(asks)
     flush_requests()
     spill.close()
     return out
