@@ -602,7 +602,13 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
     del seen
     bad_customers = {bad.data.get("id") for bad in problems.rows if bad.data and isinstance(bad.data.get("id"), str)}
     size = max(1, bucket_customers or BUCKET_CUSTOMERS)
-    out = Scattered(folder, max(1, -(-len(known) // size)), 0, 0)
+    count = -(-len(known) // size)
+    if bucket_customers is None:
+        # at least four buckets a worker (of 2,000 customers or more): with a bucket per
+        # 20,000 customers, 100,000 customers made five tasks of several seconds for two
+        # workers, and the last one ran alone
+        count = max(count, min(4 * (workers or os.cpu_count() or 1), -(-len(known) // 2_000)))
+    out = Scattered(folder, max(1, count), 0, 0)
     spill = Spill(out, "customers", customer_schema())
     everything = everyone.path("customers-all", 0)
     if os.path.exists(everything):
