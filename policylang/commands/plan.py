@@ -80,11 +80,21 @@ def read_inputs(policy: Policy, candidates_path: str, customers_path: str, ledge
     from policylang.plan.inputs import Cycle, read_candidates, read_cycle
 
     customers: dict[str, Customer] = {}
+    # Equal attribute values are held once: customers have few distinct ones (a dict each was
+    # ~400 bytes a customer at a million), and a decision reads them, never changes them.
+    alike: dict[Any, Mapping[str, Any]] = {}
     for number, obj in read_jsonl(read_text(customers_path), customers_path):
         record = customer_from_json(policy, obj, where(customers_path, number))
         if not record.id:
             raise InputError("the customer record has no `id`", where(customers_path, number))
-        customers[record.id] = record
+        try:
+            key = tuple(sorted(record.values.items()))
+            values = alike.get(key, record.values)
+            if len(alike) < 1 << 16:  # bounded: customers all unlike gain nothing
+                alike.setdefault(key, values)
+        except TypeError:  # an unhashable value: kept as it is
+            values = record.values
+        customers[record.id] = record if values is record.values else Customer(record.id, values)
     ledgers: dict[str, list[Entry]] = defaultdict(list)
     for number, obj in read_jsonl(read_text(ledger_path), ledger_path):
         entry = entry_from_json(policy, obj, where(ledger_path, number))
