@@ -114,10 +114,10 @@ def plan(
     lap("build")
     began = time.perf_counter()
     base = greedy(problem)
-    gains = problem.pattern_gain().tolist()
+    model = Model(problem, like=base)
+    gains = model.gains  # one list: 8 million floats at a million customers
     greedy_value = base.objective(gains) if base.lower_limits_met() else None
     method = solver if solver != "auto" else ("exact" if problem.patterns <= EXACT_PATTERNS else "lagrangian")
-    model = Model(problem, like=base)
     lap("greedy")
     if solver == "exact":
         # HiGHS alone, from nothing: what the brute-force test checks the model with
@@ -238,7 +238,7 @@ def tighten(problem: Problem, model: Model, solution: Solution, time_limit: floa
 
 
 def explain(policy: Policy, problem: Problem, solution: Solution, customers: Mapping[str, Customer],
-            ledgers: Mapping[str, Sequence[Entry]], denials: Sequence[oracle.Denials] | None = None) -> list[Row]:
+            ledgers: Mapping[str, Sequence[Entry]], denials: Sequence[oracle.Denied] | None = None) -> list[Row]:
     """Why each candidate is granted or not: the first of group, rule (or precedence),
     capacity, budget, volume, cell, value that holds when it is added back."""
     state = solution.state
@@ -297,8 +297,8 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
 
 
 def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Customer],
-                  ledgers: Mapping[str, Sequence[Entry]], chosen: list[int], j: int,
-                  denials: oracle.Denials | None = None, mine: Sequence[int] | None = None) -> Row:
+                  ledgers: Mapping[str, Sequence[Entry]], chosen: Sequence[int], j: int,
+                  denials: oracle.Denied | None = None, mine: Sequence[int] | None = None) -> Row:
     """Why the policy refuses candidate ``j`` beside the customer's ``chosen`` ones. With the
     eligibility walk's ``denials`` and the customer's candidates ``mine`` (ascending), the
     arbitration is looked up rather than decided again."""

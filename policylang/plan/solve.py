@@ -40,7 +40,7 @@ class State:
     rhs: list[float]
     volume: list[int]  # campaign -> granted candidates
     cells: list[int]  # campaign -> customers granted something of it
-    members: list[list[int]]  # pattern -> candidates (lists: the hot loops are Python)
+    members: list[tuple[int, ...]]  # pattern -> candidates (Python: the hot loops are Python)
     rows: list[list[tuple[int, float]]]  # candidate -> (row, coefficient)
     campaign: list[int]
     lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] = attrs.field(factory=dict)
@@ -49,18 +49,13 @@ class State:
     ranks: list[int] = attrs.field(factory=list)
 
     @classmethod
-    def empty(cls, problem: Problem, members: list[list[int]] | None = None,
+    def empty(cls, problem: Problem, members: list[tuple[int, ...]] | None = None,
               rows: list[list[tuple[int, float]]] | None = None,
               lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] | None = None) -> State:
         """The empty plan. ``members``, ``rows`` and ``lookup`` (another state's, of the same
         problem) are shared rather than built again: they never change."""
         if members is None:
-            # patterns problem.patterns.. are the refused ones: swap targets, never chosen
-            flat = problem.pat_members.tolist()
-            ptr = problem.pat_ptr.tolist()
-            members = [flat[ptr[p]:ptr[p + 1]] for p in range(problem.patterns)]
-            ref_flat, ref_ptr = problem.ref_members.tolist(), problem.ref_ptr.tolist()
-            members += [ref_flat[ref_ptr[i]:ref_ptr[i + 1]] for i in range(len(ref_ptr) - 1)]
+            members = pattern_members(problem)
         if rows is None:
             cr, cc, cp = problem.cand_row.tolist(), problem.cand_coef.tolist(), problem.cand_ptr.tolist()
             # Candidates share few distinct (row, coefficient) lists (a million customers have
@@ -149,7 +144,7 @@ class State:
     def granted(self) -> npt.NDArray[np.bool_]:
         out = np.zeros(len(self.problem.candidates), dtype=bool)
         for p in self.choice:
-            out[self.members[p]] = True
+            out[list(self.members[p])] = True
         return out
 
     def objective(self, pattern_gain: Sequence[float]) -> float:
@@ -159,6 +154,22 @@ class State:
         problem = self.problem
         return all(not 0 < self.cells[k] < m for k, m in problem.min_cell.items()) and \
             all(self.volume[k] >= m for k, m in problem.min_volume.items())
+
+
+def pattern_members(problem: Problem) -> list[tuple[int, ...]]:
+    """Each pattern's candidates as a tuple, the refused patterns (numbered from
+    ``problem.patterns``: swap targets, never chosen) after the others.
+
+    Tuples, not lists (smaller, and a customer's lookup keys by members are these same
+    objects), holding one shared int object per candidate rather than one per membership:
+    at a million customers (8 million patterns) the lists and their ints were a gigabyte."""
+    ints = list(range(len(problem.candidates)))
+    members: list[tuple[int, ...]] = []
+    for flat_array, ptr_array in ((problem.pat_members, problem.pat_ptr), (problem.ref_members, problem.ref_ptr)):
+        flat = list(map(ints.__getitem__, flat_array.tolist()))
+        ptr = ptr_array.tolist()
+        members += [tuple(flat[ptr[p]:ptr[p + 1]]) for p in range(len(ptr) - 1)]
+    return members
 
 
 @attrs.frozen(slots=True)
@@ -240,7 +251,7 @@ def enforce_precedence(problem: Problem, state: State) -> int:
 # ---- greedy -------------------------------------------------------------------------------------
 
 
-def greedy(problem: Problem, members: list[list[int]] | None = None) -> State:
+def greedy(problem: Problem, members: list[tuple[int, ...]] | None = None) -> State:
     """Candidates in descending value (then file order); each granted when the plan stays valid."""
     state = State.empty(problem, members)
     order = np.lexsort((np.arange(len(problem.candidates)), -problem.candidates.value)).tolist()
@@ -345,7 +356,7 @@ def improve(problem: Problem, state: State, gains: list[float], order: list[int]
 
 
 def lagrangian(problem: Problem, *, iterations: int = 300, tolerance: float = 1e-4,
-               members: list[list[int]] | None = None, start: State | None = None) -> Solution:
+               members: list[tuple[int, ...]] | None = None, start: State | None = None) -> Solution:
     """Subgradient on the shared rows' prices; best repaired plan and the least dual bound."""
     began = time.perf_counter()
     gains_arr = problem.pattern_gain()
