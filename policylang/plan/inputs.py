@@ -266,6 +266,7 @@ def csv_columns(policy: Policy, path: str) -> Candidates | None:
                 shared.clear()
     except (_Slow, InputError, pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
+    pa.default_memory_pool().release_unused()  # the batches' buffers: a few hundred MB at a million
     if id_chunks and pc.count_distinct(pa.chunked_array(id_chunks)).as_py() != len(ids):
         return None  # an id used twice: the rows path names the line
     if pairs:
@@ -274,6 +275,9 @@ def csv_columns(policy: Policy, path: str) -> Candidates | None:
         owners = table.group_by("group").aggregate([("customer", "count_distinct")])
         if len(owners) and pc.max(owners.column("customer_count_distinct")).as_py() > 1:
             return None  # a group naming two customers
+        del table, owners
+    del id_chunks, pairs
+    pa.default_memory_pool().release_unused()
     return Candidates(ids, customers, requests,
                       np.concatenate(values) if values else np.zeros(0), np.concatenate(costs) if costs else np.zeros(0),
                       groups)

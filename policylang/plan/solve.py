@@ -16,9 +16,11 @@ swapped for ``h``.
 
 from __future__ import annotations
 
+import array
+import bisect
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 import numpy as np
@@ -28,6 +30,34 @@ from policylang.plan.problem import LIMIT_TOLERANCE, FloatArray, IntArray, Probl
 
 EPS = 1e-9
 REPAIR_AT = frozenset({0, 20, 60, 150})  # repairs cost a pass in Python over every customer
+
+
+class Patterns:
+    """One customer's patterns by their members (a tuple, ascending), refused ones included:
+    the members sorted in a tuple (the patterns' own tuples, not copies) and the pattern
+    numbers beside them in an array, looked up by bisection. A dict per customer, with an
+    int object per pattern, was ~0.8 KB a customer (most of a gigabyte at a million)."""
+
+    __slots__ = ("keys", "numbers")
+
+    def __init__(self, pairs: list[tuple[tuple[int, ...], int]]) -> None:
+        pairs.sort()
+        self.keys = tuple(members for members, _ in pairs)
+        self.numbers = array.array("q", [p for _, p in pairs])
+
+    def get(self, members: tuple[int, ...]) -> int | None:
+        """The pattern with exactly these members (ascending), or None."""
+        at = bisect.bisect_left(self.keys, members)
+        return self.numbers[at] if at < len(self.keys) and self.keys[at] == members else None
+
+    def items(self) -> Iterator[tuple[tuple[int, ...], int]]:
+        return zip(self.keys, self.numbers, strict=True)
+
+    def values(self) -> Iterator[int]:
+        return iter(self.numbers)
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 @attrs.define(slots=True)
@@ -43,7 +73,7 @@ class State:
     members: list[tuple[int, ...]]  # pattern -> candidates (Python: the hot loops are Python)
     rows: list[list[tuple[int, float]]]  # candidate -> (row, coefficient)
     campaign: list[int]
-    lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] = attrs.field(factory=dict)
+    lookup: dict[int, tuple[Patterns, list[int], bool]] = attrs.field(factory=dict)
     # customer -> (pattern by members, refused ones included, the customer's candidates, any
     # two of different rank); shared by copies: patterns never change
     ranks: list[int] = attrs.field(factory=list)
@@ -51,7 +81,7 @@ class State:
     @classmethod
     def empty(cls, problem: Problem, members: list[tuple[int, ...]] | None = None,
               rows: list[list[tuple[int, float]]] | None = None,
-              lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] | None = None) -> State:
+              lookup: dict[int, tuple[Patterns, list[int], bool]] | None = None) -> State:
         """The empty plan. ``members``, ``rows`` and ``lookup`` (another state's, of the same
         problem) are shared rather than built again: they never change."""
         if members is None:
@@ -77,7 +107,7 @@ class State:
         return State(self.problem, list(self.choice), list(self.load), self.rhs, list(self.volume),
                      list(self.cells), self.members, self.rows, self.campaign, self.lookup, self.ranks)
 
-    def customer(self, c: int) -> tuple[dict[tuple[int, ...], int], list[int], bool]:
+    def customer(self, c: int) -> tuple[Patterns, list[int], bool]:
         found = self.lookup.get(c)
         if found is None:
             problem = self.problem
@@ -85,9 +115,9 @@ class State:
             # refused patterns (numbered after the chosen ones) are swap targets too
             npat = problem.patterns
             ids = [*range(lo, hi), *range(npat + int(problem.ref_cust[c]), npat + int(problem.ref_cust[c + 1]))]
-            index = {tuple(self.members[p]): p for p in ids}
+            index = Patterns([(self.members[p], p) for p in ids])
             mine = sorted({j for p in ids for j in self.members[p]})
-            ranked = len({int(problem.rank[j]) for j in mine}) > 1
+            ranked = len({self.ranks[j] for j in mine}) > 1
             found = self.lookup[c] = (index, mine, ranked)
         return found
 
@@ -193,7 +223,7 @@ def pattern_index(problem: Problem, state: State, c: int) -> dict[tuple[int, ...
 
 
 def swaps(problem: Problem, state: State, c: int, p: int,
-          index: dict[tuple[int, ...], int] | None = None) -> list[tuple[int, int, int]]:
+          index: Patterns | None = None) -> list[tuple[int, int, int]]:
     """(h, l, q): swapping granted ``l`` for a stronger dropped ``h`` gives pattern ``q``."""
     chosen = state.members[p]
     if not chosen:
