@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 for line in found:
                     stdout().print(f"check: {line}")
                 status = EXIT_FAILED
-        write_plan(args.output, [r.to_dict() for r in result.rows])
+        write_plan(args.output, result.rows)
         summary_path = args.output + ".summary.json"
         write_text(summary_path, json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
         if args.reserve and result.solution.feasible and status == EXIT_OK:
@@ -184,35 +184,48 @@ def write_text(path: str, text: str) -> None:
 COLUMNS = ("id", "customer", "granted", "reason_kind", "rule", "reason", "shadow_price")
 
 
-def write_plan(path: str, rows: Sequence[Mapping[str, object]]) -> None:
-    """The plan file by extension; a folder that does not exist is an error, not created."""
+def write_plan(path: str, rows: Sequence[Any]) -> None:
+    """The plan file by extension, from the plan's rows (``planner.Row``); a folder that does
+    not exist is an error, not created. CSV and JSON Lines are written a row at a time to a
+    temporary file renamed over ``path`` when complete (the whole text, and a dict per row,
+    were gigabytes at a million customers)."""
+    from policylang.tables import atomic_path
+
     lower = path.lower()
     if not Path(path).parent.is_dir():
         raise FileProblem(f"{path}: the folder {Path(path).parent} does not exist")
-    if lower.endswith(".csv"):
-        import io
-
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row[k] is None else str(row[k]).lower() if isinstance(row[k], bool) else row[k])
-                             for k in COLUMNS})
-        write_text(path, out.getvalue())
-    elif lower.endswith((".jsonl", ".ndjson", ".json")):
-        write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
-    elif lower.endswith(".parquet"):
+    if lower.endswith(".parquet"):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         types = {"granted": pa.bool_(), "shadow_price": pa.float64()}
-        table = pa.table({k: pa.array([row[k] for row in rows], types.get(k, pa.string())) for k in COLUMNS})
+        table = pa.table({k: pa.array([getattr(row, k) for row in rows], types.get(k, pa.string())) for k in COLUMNS})
         try:
             pq.write_table(table, path)
         except OSError as exc:
             raise FileProblem(f"{path}: cannot be written ({exc})") from None
-    else:
+        return
+    if not lower.endswith((".csv", ".jsonl", ".ndjson", ".json")):
         raise InputError(f"{path}: unknown plan format", where(path), expected=".csv, .jsonl or .parquet")
+    temp, commit, abort = atomic_path(path)
+    try:
+        with open(temp, "w", encoding="utf-8", newline="") as handle:
+            if lower.endswith(".csv"):
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(COLUMNS)
+                for row in rows:
+                    writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v
+                                     for v in (getattr(row, k) for k in COLUMNS)])
+            else:
+                for row in rows:
+                    handle.write(json.dumps({k: getattr(row, k) for k in COLUMNS}) + "\n")
+    except OSError as exc:
+        abort()
+        raise FileProblem(f"{path}: cannot be written ({exc.strerror})") from None
+    except BaseException:
+        abort()
+        raise
+    commit()
 
 
 def reserve(url: str, policy: Policy, customers: Mapping[str, Customer], candidates: Candidates,
