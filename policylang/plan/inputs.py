@@ -258,7 +258,11 @@ def csv_columns(policy: Policy, path: str) -> Candidates | None:
             values.append(value)
             costs.append(cost)
             if "group" in column:
-                groups.extend(column["group"].to_pylist())
+                # a group's label once (its two or three rows repeat it)
+                encoded = column["group"].dictionary_encode()
+                labels = [*encoded.dictionary.to_pylist(), None]
+                codes = encoded.indices.fill_null(len(labels) - 1).to_numpy(zero_copy_only=False)
+                groups.extend([labels[k] for k in codes.tolist()])
                 pairs.append(pa.record_batch([column["group"], column["customer"]], names=["group", "customer"]))
             else:
                 groups.extend([None] * n)
