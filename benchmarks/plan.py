@@ -18,7 +18,8 @@ objective and the value over greedy in percent; `read cpu` and `elig cpu` are th
 seconds of reading and of the eligibility step (every worker), `PSS MB` the peak
 proportional set size of this process and its workers together (shared pages counted
 once; `peak MB` adds their peak RSS, which counts the workers' shared pages twice). Each
-step's wall and CPU seconds go to standard error. `--reuse` reads the instance files
+step (read, eligibility, build, greedy, bound, polish, reasons) goes to standard error as it
+ends, with its wall and CPU seconds and the peak PSS during it (`#  greedy  wall ...`). `--reuse` reads the instance files
 already in `--work`. `--time-limit` caps the bound's cutting
 planes and the block polishing, each (60 s as in `policylang plan`).
 """
