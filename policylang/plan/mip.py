@@ -23,10 +23,12 @@ weaker grant must stay justified), so every block's answer is a valid plan of th
 
 from __future__ import annotations
 
+import array
 import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -89,7 +91,8 @@ class Model:
         self.problem = problem
         self.state = State.empty(problem, members) if like is None else \
             State.empty(problem, like.members, like.rows, like.lookup)
-        self.gains: list[float] = problem.pattern_gain().tolist()
+        # an array, not a list: a float object per pattern was a quarter of a gigabyte at a million
+        self.gains: Sequence[float] = array.array("d", problem.pattern_gain().astype(np.float64).tobytes())
         self.starts: list[int] = problem.cust_pat.tolist()
         state = self.state
         # every pattern's use, the refused ones (numbered from problem.patterns, swap targets only) included

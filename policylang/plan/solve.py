@@ -301,7 +301,7 @@ def greedy(problem: Problem, members: list[tuple[int, ...]] | None = None) -> St
 # ---- repair: from any choice to a valid plan ------------------------------------------------------
 
 
-def finish_lower(problem: Problem, state: State, gains: list[float]) -> None:
+def finish_lower(problem: Problem, state: State, gains: Sequence[float]) -> None:
     """Meet min_cell (drop a campaign below its cell) and then min_volume (add where it fits)."""
     for k, m in sorted(problem.min_cell.items()):
         if 0 < state.cells[k] < m:
@@ -332,7 +332,7 @@ def finish_lower(problem: Problem, state: State, gains: list[float]) -> None:
                 state.switch(c, q)
 
 
-def repair(problem: Problem, priced: FloatArray, gains: list[float], base: State) -> State:
+def repair(problem: Problem, priced: FloatArray, gains: Sequence[float], base: State) -> State:
     """A valid plan led by the priced values: customers by their best priced pattern, each
     taking its best-priced pattern that fits; then upgrades by true gain."""
     state = base.copy()
@@ -368,7 +368,7 @@ def repair(problem: Problem, priced: FloatArray, gains: list[float], base: State
     return state
 
 
-def improve(problem: Problem, state: State, gains: list[float], order: list[int]) -> None:
+def improve(problem: Problem, state: State, gains: Sequence[float], order: list[int]) -> None:
     """One pass: each customer moves to a higher-gain pattern that fits."""
     starts = problem.cust_pat.tolist()
     for c in order:
