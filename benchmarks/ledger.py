@@ -2,7 +2,7 @@
 
     python benchmarks/ledger.py            # 1,000,000 events across 100,000 customers
     python benchmarks/ledger.py --small    # 10,000 events across 1,000 customers (quick)
-    python benchmarks/ledger.py --floor    # one reserve against the decision alone and its SQL in sqlite3
+    python benchmarks/ledger.py --floor    # a reservation's parts against the same statements in plain sqlite3
 
 For each store it builds a ledger (contacts and events spread over the last six months and
 the next two weeks, 10 per customer, plus every customer's record; service calls stay near
@@ -171,97 +171,200 @@ def read_times(url: str, customers: int, samples: int = 2000) -> tuple[float, fl
     return 1e6 * times[len(times) // 2], 1e6 * times[int(len(times) * 0.99)]
 
 
-def reserve_floor(url: str, customers: int, rounds: int = 2000) -> dict[str, tuple[float, float]]:
-    """Wall microseconds (median, mean) of ``Ledger.reserve`` (explain off) and of its floors,
-    called in turn in one loop on the same SQLite file (each on a random customer):
+# the parts of a reservation, in the order a reservation runs them (statements by their kind)
+PARTS = ("writer lock", "BEGIN IMMEDIATE", "now+record+digest", "other reads", "insert row (+trigger)",
+         "update row (+trigger)", "write record", "write digest", "COMMIT")
 
-    - ``decision``: the decision alone, on an index built from the customer's tuples read
-      beforehand: the verdict, and for a denial the search for the next allowed instant
-      (reserve runs that after the commit);
-    - ``digest txn``: the transaction reserve runs, in plain ``sqlite3`` with no decision: the
-      write lock, the store's now with the customer's record and digest in one statement,
-      msgspec decoding the digest, one row inserted, the digest written back, commit;
-    - ``rows txn``: the transaction before digests (schema version 4): the write lock, the
-      customer's record, the SELECT of the customer's rows, one row inserted, commit."""
+
+def _part(sql: str) -> str:
+    """The part of a reservation a statement belongs to."""
+    head = " ".join(sql.split()[:3])
+    if head.startswith("BEGIN"):
+        return "BEGIN IMMEDIATE"
+    if head.startswith("COMMIT"):
+        return "COMMIT"
+    if "digests" in sql and sql.startswith("INSERT"):
+        return "write digest"
+    if head.startswith("INSERT INTO entries"):
+        return "insert row (+trigger)"
+    if head.startswith("INSERT INTO customers"):
+        return "write record"
+    if head.startswith("UPDATE entries"):
+        return "update row (+trigger)"
+    if "digests" in sql and "julianday" in sql:
+        return "now+record+digest"
+    return "other reads"
+
+
+class _Timed:
+    """A cursor (or connection) whose statements are timed by part and kept (SQL and parameters)."""
+
+    def __init__(self, inner: Any, log: list[tuple[str, float, str, Any]]) -> None:
+        self.inner, self.log = inner, log
+
+    def cursor(self) -> _Timed:
+        return _Timed(self.inner.cursor(), self.log)
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        t0 = time.perf_counter()
+        found = self.inner.execute(sql, params)
+        if sql.startswith("SELECT"):  # its rows fetched inside the timing
+            found = _Fetched(found.fetchall())
+        self.log.append((_part(sql), time.perf_counter() - t0, sql, params))
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _Fetched:
+    """A statement's rows, fetched already."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+
+def reserve_floor(url: str, customers: int, rounds: int = 2000) -> tuple[dict[str, dict[str, list[float]]], str]:
+    """A reservation's parts, measured in turn in one loop on the same SQLite file, each round
+    on a random customer; returns seconds per part per path, and the store's settings.
+
+    - ``Ledger.reserve`` (explain off): each statement it runs timed where it runs (by part:
+      the writer lock, BEGIN IMMEDIATE, the read of the store's now, the customer's record and
+      digest, other reads, the row inserted with its trigger, a displaced row updated, the
+      record written, the digest written, COMMIT), the rest being Python (the decision, the
+      index, the digest's patch and encoding, a denial's search after the commit);
+    - ``plain sqlite3``: the same statements with the same parameters, on a connection of
+      plain ``sqlite3`` to the same file with the same settings, for a customer of its own
+      (ids and customer replaced: the row inserted is new, the digest written is the same
+      bytes), under the same writer lock: the floor of the store's part;
+    - ``decision``: the decision alone on the customer's index (the verdict; a denial's search
+      as reserve runs it after the commit).
+    """
+    import fcntl
     import sqlite3
 
-    import msgspec
-
-    from policylang.ledger.core import history_of
-    from policylang.ledger.schema import DECISION_COLUMNS, DECISION_SELECT, SCHEMA_VERSION, STATEMENTS
-
-    _, insert, _ = STATEMENTS[SCHEMA_VERSION]
-    columns = DECISION_COLUMNS[SCHEMA_VERSION]
     policy = policylang.load(POLICY_PATH)
     rng = random.Random(11)
     ledger = open_ledger(url)
-    now_sql = ledger.now_sql  # type: ignore[attr-defined]
-    conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    log: list[tuple[str, float, str, Any]] = []
+    ledger._conn = _Timed(ledger._conn, log)  # type: ignore[attr-defined]  # noqa: SLF001
+    path = url.removeprefix("sqlite:///")
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+    queue = os.open(path + "-writers", os.O_RDWR | os.O_CREAT, 0o644)
     cur = conn.cursor()
-    encode, decode = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(list[tuple[Any, ...]]).decode
+    settings = ", ".join(f"{name} {conn.execute(f'PRAGMA {name}').fetchone()[0]}"
+                         for name in ("journal_mode", "synchronous", "wal_autocheckpoint", "page_size", "cache_size"))
     records: dict[int, Customer] = {}
-    times: dict[str, list[float]] = {"Ledger.reserve": [], "decision": [], "digest txn": [], "rows txn": []}
-
-    def new_row(cid: str) -> tuple[Any, ...]:
-        at = random_request(rng).at
-        return (uuid.uuid4().hex, cid, "contact", int(at.timestamp() * 1e6), "email", "marketing", "growth",
-                "planned", None, None, None, 2**60, None, None, 0, 0, '["delivered"]', None, None)
-
-    # every customer's digest written beforehand, as the store keeps it once a customer was touched
-    cur.execute("BEGIN IMMEDIATE")
-    for k in range(customers):
-        cid = f"cust{k:06d}"
-        body = encode(cur.execute(DECISION_SELECT[SCHEMA_VERSION], (cid,)).fetchall())
-        cur.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (cid, body))
-    cur.execute("COMMIT")
+    paths = ("Ledger.reserve", "plain sqlite3", "decision")
+    times: dict[str, dict[str, list[float]]] = {p: {part: [] for part in (*PARTS, "python", "total", "cpu")}
+                                                for p in paths}  # fmt: skip
     allowed = 0
-    for _ in range(rounds):
+    with ledger._transaction(write=True) as txn:  # noqa: SLF001 - every customer's digest written beforehand,
+        for k in range(customers):  # as the store keeps them once a customer was written to
+            txn.opening(f"cust{k:06d}", None, True)
+            txn.opening(f"floor{k:06d}", None, True)
+    for round_ in range(rounds + 200):
+        warm = round_ >= 200  # the first rounds write the digests of the customers they touch
         i = rng.randrange(customers)
         record = records.get(i) or records.setdefault(i, customer(i))
         request = random_request(rng)
-        t0 = time.perf_counter()
-        ledger.reserve(policy, record, request, explain=False)
-        times["Ledger.reserve"].append(time.perf_counter() - t0)
+        take, release = ledger._take_writer_lock, fcntl.flock  # noqa: SLF001
+        held = [0.0]
 
-        k = rng.randrange(customers)  # another customer: its record and rows, as reserve reads them
-        values = conn.execute(DECISION_SELECT[SCHEMA_VERSION], (f"cust{k:06d}",)).fetchall()
-        now_us = int(conn.execute(now_sql).fetchone()[0])
-        who = (records.get(k) or records.setdefault(k, customer(k))).values
-        t0 = time.perf_counter()
-        verdict = policy.decide(who, request, history_of((columns, values), now_us), explain=False, loads=ledger,
+        def timed_lock(take: Any = take, held: list[float] = held) -> None:
+            t0 = time.perf_counter()
+            take()
+            held[0] += time.perf_counter() - t0
+
+        ledger._take_writer_lock = timed_lock  # type: ignore[method-assign]  # noqa: SLF001
+        log.clear()
+        c0, t0 = time.process_time(), time.perf_counter()
+        done = ledger.reserve(policy, record, request, explain=False)
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
+        del ledger._take_writer_lock  # noqa: SLF001
+        statements = list(log)
+        if warm:
+            mine = times["Ledger.reserve"]
+            parts = {part: 0.0 for part in PARTS}
+            parts["writer lock"] = held[0]
+            for part, spent, _, _ in statements:
+                parts[part] += spent
+            for part, spent in parts.items():
+                mine[part].append(spent)
+            mine["python"].append(took - sum(parts.values()))
+            mine["total"].append(took)
+            mine["cpu"].append(cpu)
+            allowed += done.allowed
+
+        # the same statements in plain sqlite3, for a customer of the floor's own
+        who, row_id = f"floor{rng.randrange(customers):06d}", uuid.uuid4().hex
+        parts = {part: 0.0 for part in PARTS}
+        c0, t0 = time.process_time(), time.perf_counter()
+        t1 = time.perf_counter()
+        fcntl.flock(queue, fcntl.LOCK_EX)
+        parts["writer lock"] = time.perf_counter() - t1
+        in_txn = False
+        for part, _, sql, params in statements:
+            if part == "BEGIN IMMEDIATE":
+                in_txn = True
+            if not in_txn and part != "now+record+digest":
+                continue  # a denial's search after the commit: the decision's part
+            if part == "now+record+digest" and not in_txn:
+                continue
+            values = list(params)
+            if part == "insert row (+trigger)":
+                values[0], values[1] = row_id, who
+            elif part in ("write digest", "write record"):
+                values[0] = who
+            elif part == "now+record+digest":
+                values = [who] * len(values)
+            elif part == "update row (+trigger)":
+                values[-1] = row_id
+            t1 = time.perf_counter()
+            cur.execute(sql, values).fetchall()
+            parts[part] += time.perf_counter() - t1
+            if part == "COMMIT":
+                in_txn = False
+        release(queue, fcntl.LOCK_UN)
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
+        if warm:
+            floor = times["plain sqlite3"]
+            for part, spent in parts.items():
+                floor[part].append(spent)
+            floor["python"].append(took - sum(parts.values()))
+            floor["total"].append(took)
+            floor["cpu"].append(cpu)
+
+        # the decision alone: the verdict (and a denial's search), on the customer's index
+        now_us, stored = ledger._decision_read(record.id)  # noqa: SLF001
+        from policylang.ledger.core import history_of
+
+        c0, t0 = time.process_time(), time.perf_counter()
+        verdict = policy.decide(record.values, request, history_of(stored, now_us), explain=False, loads=ledger,
                                 search=False)  # fmt: skip
-        if not verdict.allowed:  # reserve searches a denial's next allowed instant after the commit
-            policy.decide(who, request, history_of((columns, values), now_us), explain=False, loads=ledger)
-        times["decision"].append(time.perf_counter() - t0)
-        allowed += verdict.allowed
-
-        cid = f"cust{rng.randrange(customers):06d}"
-        t0 = time.perf_counter()
-        cur.execute("BEGIN IMMEDIATE")
-        _, _, _, body = cur.execute(now_sql + ", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c "
-                                    "ON c.id = ? LEFT JOIN digests d ON d.customer = ?", (cid, cid)).fetchone()
-        stored = decode(body) if body is not None else cur.execute(DECISION_SELECT[SCHEMA_VERSION], (cid,)).fetchall()
-        row = new_row(cid)
-        cur.execute(insert, row)
-        cur.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)",
-                    (cid, encode(sorted([*stored, tuple(row[k] for k in range(len(columns)))], key=lambda v: v[3]))))
-        cur.execute("COMMIT")
-        times["digest txn"].append(time.perf_counter() - t0)
-
-        cid = f"cust{rng.randrange(customers):06d}"
-        t0 = time.perf_counter()
-        cur.execute("BEGIN IMMEDIATE")
-        cur.execute("SELECT record, owner FROM customers WHERE id = ?", (cid,)).fetchone()
-        cur.execute(DECISION_SELECT[SCHEMA_VERSION], (cid,)).fetchall()
-        cur.execute(insert, new_row(cid))
-        cur.execute("COMMIT")
-        times["rows txn"].append(time.perf_counter() - t0)
+        if not verdict.allowed:
+            policy.decide(record.values, request, history_of(stored, now_us), explain=False, loads=ledger)
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
+        if warm:
+            times["decision"]["python"].append(took)
+            times["decision"]["total"].append(took)
+            times["decision"]["cpu"].append(cpu)
     ledger.close()
     conn.close()
-    print(f"  (the decisions allowed {allowed / rounds:.0%})")
-    return {name: (1e6 * statistics.median(found), 1e6 * statistics.fmean(found)) for name, found in times.items()}
+    os.close(queue)
+    print(f"  (the reservations allowed {allowed / rounds:.0%}; settings: {settings})")
+    return times, settings
 
 
 def store_urls(kinds: list[str], folder: str, pg_url: str | None) -> dict[str, Any]:
@@ -309,12 +412,20 @@ def main() -> None:
         for events, people in ((10_000, 1_000), (100_000, 1_000)):
             url = f"sqlite:///{folder}/floor-{events}.sqlite"
             build(url, events, people)
-            found = reserve_floor(url, people, args.rounds)
             print(f"SQLite, one writer, {events:,} events across {people:,} customers ({events // people} each), "
-                  f"{args.rounds:,} rounds in turn in one loop, wall us:")
-            print(f"  {'':<16} {'median':>8} {'mean':>8} {'per s (mean)':>13}")
-            for name, (median, mean) in found.items():
-                print(f"  {name:<16} {median:>8,.0f} {mean:>8,.0f} {1e6 / mean:>13,.0f}")
+                  f"{args.rounds:,} rounds in turn in one loop; wall us a reservation, median / mean of each part:")
+            found, _ = reserve_floor(url, people, args.rounds)
+            names = list(found)
+            print(f"  {'part':<22} " + " ".join(f"{name:>24}" for name in names))
+            for part in (*PARTS, "python", "total", "cpu"):
+                cells = []
+                for name in names:
+                    values = found[name][part]
+                    cells.append(f"{1e6 * statistics.median(values):>9,.1f} / {1e6 * statistics.fmean(values):>9,.1f}"
+                                 if values else f"{'-':>21}")
+                print(f"  {part:<22} " + " ".join(f"{cell:>24}" for cell in cells))
+            rates = [f"{1 / statistics.fmean(found[name]['total']):>24,.0f}" for name in names]
+            print(f"  {'per second (1 / mean)':<22} " + " ".join(rates))
         return
     events, customers = (10_000, 1_000) if args.small else (1_000_000, 100_000)
     read_sizes = [(10_000, 1_000), (100_000, 10_000) if args.small else (1_000_000, 100_000)]

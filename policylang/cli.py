@@ -12,8 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from policylang.errors import PolicylangError
 from policylang.render import print_errors
@@ -65,7 +64,8 @@ def read_text(path: str) -> str:
         except UnicodeDecodeError:
             raise FileProblem("<stdin>: is not UTF-8 text") from None
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig") as stream:  # as Path.read_text (pathlib: not on every start)
+            return stream.read()
     except UnicodeDecodeError:
         raise FileProblem(f"{path}: is not UTF-8 text") from None
     except OSError as exc:
@@ -88,7 +88,8 @@ def read_data(path: str) -> str | bytes:
     if path == "-":
         return read_text(path)
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as stream:
+            data = stream.read()
     except OSError as exc:
         raise unreadable(path, exc) from None
     if data.isascii():
@@ -165,6 +166,26 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         stderr().print(f"policylang: error: {message}")
         raise SystemExit(EXIT_BAD_INPUT)
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument, and a formatter without a width
+        # imports shutil (and bz2, lzma) to ask it the terminal's: the same width, without them
+        make: Any = self.formatter_class
+        return make(prog=self.prog, width=terminal_columns() - 2)  # type: ignore[no-any-return]
+
+
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):  # no stdout (None), closed, not a terminal
+            columns = 80
+    return columns
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

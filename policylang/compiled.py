@@ -10,6 +10,10 @@ compiled policy is a function of:
   file of the installed package, so an edit or an upgrade is a new key;
 - the interpreter's version (pickles of one may not load in another).
 
+What is kept (and what :func:`compile_cached` returns, from the cache or not) is the rule
+graph alone (:func:`decision_form`): no syntax tree, so reading it back imports none of the
+parser's node classes.
+
 Only policies that read nothing else are kept: no ``include`` line, no rule pack, no
 ``holidays`` calendar (their files or the installed calendars could change under the same
 text). A policy that does not compile is never kept, so every error comes from the compiler.
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
 else:
     Any = object
 
-FORMAT = b"policylang-compiled-1"
+FORMAT = b"policylang-compiled-2"  # 2: without the syntax tree (see decision_form)
 KEEP = 64  # entries: a user decides against a handful of policies
 
 
@@ -107,27 +111,28 @@ def keepable(policy: Policy) -> bool:
 def compile_cached(text: str, source: str = "<policy>") -> Policy:
     """``compile_policy(text, source)``, from the cache when this text compiled before.
 
-    The same policy and the same errors as :func:`policylang.compiler.compile_policy`.
+    The same rule graph and the same errors as :func:`policylang.compiler.compile_policy`,
+    in its :func:`decision_form` (no syntax tree) whether it came from the cache or not.
     """
-    folder = cache_folder()
-    entry = None if folder is None else folder / f"{cache_key(text, source)}.pickle"
+    folder = _folder_name()  # names, not pathlib: a cold decide does not import it
+    entry = None if folder is None else os.path.join(folder, f"{cache_key(text, source)}.pickle")
     if entry is not None:
         found = _load(entry)
         if found is not None:
             return found
     from policylang.compiler import compile_policy
 
-    policy = compile_policy(text, source)
+    policy = decision_form(compile_policy(text, source))  # the same form from the cache or not
     if entry is not None and keepable(policy):
         _store(entry, policy)
     return policy
 
 
-def _load(entry: Path) -> Policy | None:
+def _load(entry: str) -> Policy | None:
     import pickle
 
     try:
-        with entry.open("rb") as stream:
+        with open(entry, "rb") as stream:
             found = pickle.load(stream)
     except FileNotFoundError:
         return None
@@ -138,18 +143,30 @@ def _load(entry: Path) -> Policy | None:
     return found if isinstance(found, Policy) else None
 
 
-def _store(entry: Path, policy: Policy) -> None:
+def decision_form(policy: Policy) -> Policy:
+    """``policy`` as the cache keeps it: the rule graph without the syntax tree it was
+    compiled from (``Policy.syntax`` and each rule's ``source`` are None; the rules keep
+    their citations). Deciding, checking, batches, replays and plans read none of the tree,
+    and reading it back would import the parser's ~50 node classes on every cold start."""
+    import attrs
+
+    rules = tuple(attrs.evolve(rule, source=None, cite=rule.cite) for rule in policy.rules)
+    return attrs.evolve(policy, syntax=None, rules=rules, index={})
+
+
+def _store(entry: str, policy: Policy) -> None:
     import pickle
 
     try:
         data = pickle.dumps(policy, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # something in it does not pickle: not kept, nothing lost
         return
-    if write_whole(str(entry), data):
+    if write_whole(entry, data):
         import contextlib
+        from pathlib import Path
 
         with contextlib.suppress(OSError):  # another process pruned the same entries meanwhile
-            _prune(entry.parent)
+            _prune(Path(entry).parent)
 
 
 def write_whole(path: str, data: bytes) -> bool:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:  # names of literal types only: deciding needs none of the syntax tree
+    from policylang.nodes import CompareOp, DurationUnit, RequestField, TimeOp
 
 if sys.version_info >= (3, 11):
     from typing import assert_never as assert_never
@@ -24,7 +27,6 @@ else:  # pragma: no cover - Python 3.10
     def assert_never(value: NoReturn) -> NoReturn:
         raise AssertionError(f"unhandled case: {value!r}")
 
-from policylang.nodes import CompareOp, DurationUnit, RequestField, TimeOp
 
 Scalar = float | str | dt.date | bool
 

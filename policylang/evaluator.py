@@ -282,7 +282,7 @@ def has_citations(policy: Policy) -> bool:
     cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
     found = cache.get("cited")
     if found is None:
-        found = cache["cited"] = bool(policy.rule_packs) or any(rule.source.cite for rule in policy.rules)
+        found = cache["cited"] = bool(policy.rule_packs) or any(rule.cite for rule in policy.rules)
     return bool(found)
 
 

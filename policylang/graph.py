@@ -95,8 +95,8 @@ class _Builder:
         edges = self.graph.edges
         for rule in self.policy.rules:
             rule_id = f"r{rule.index}"
-            edges.append(Edge(self.traffic_node(rule.match, rule.source.selector), rule_id, "governs"))
-            detail = self.writer.rule_body(rule.source) if self.writer is not None else ""
+            edges.append(Edge(self.traffic_node(rule.match, rule.syntax.selector), rule_id, "governs"))
+            detail = self.writer.rule_body(rule.syntax) if self.writer is not None else ""
             self.graph.nodes.append(Node(rule_id, "rule", rule.name, f"{rule.kind}: {detail}"))
             if isinstance(rule, RequireRule):
                 prerequisite = rule.source.prerequisite if isinstance(rule.source, nodes.Require) else None

@@ -30,9 +30,17 @@ def main() -> int:
         if lines is not None:
             sys.stdout.write("".join(line + "\n" for line in lines))
             return 0
-    from policylang.cli import main as run
+    # attrs' generated methods, compiled by an earlier run (policylang.codecache): before any
+    # module that defines a class is imported
+    from policylang import codecache, compiled
 
-    return run()
+    codecache.install(compiled._folder_name())
+    try:
+        from policylang.cli import main as run
+
+        return run()
+    finally:
+        codecache.save()
 
 
 if __name__ == "__main__":

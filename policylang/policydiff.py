@@ -36,7 +36,7 @@ class Change:
 def body(policy: Policy, rule: AnyRule) -> str:
     """The rule as written after ``kind "name":`` (the formatter's unparser)."""
     tree = policy.syntax or nodes.PolicyFile(())
-    return Unparser.for_policy(tree).rule_body(rule.source)
+    return Unparser.for_policy(tree).rule_body(rule.syntax)
 
 
 def head(rule: AnyRule) -> str:
@@ -45,7 +45,7 @@ def head(rule: AnyRule) -> str:
 
 def nameless(rule: AnyRule) -> Any:
     """The rule's AST without its name (spans are ignored by equality)."""
-    return attrs.evolve(rule.source, name="")
+    return attrs.evolve(rule.syntax, name="")
 
 
 def traffic_text(shapes: Iterable[Shape], policy: Policy) -> str:
@@ -86,10 +86,10 @@ def describe_change(old_policy: Policy, new_policy: Policy, old: AnyRule, new: A
         return [f'{quote(new.name)} is now a {new.kind} rule: {body(new_policy, new)} '
                 f"(was {old.kind}: {body(old_policy, old)})"]
     if old.match.text != new.match.text:
-        was = Unparser.for_policy(old_policy.syntax or nodes.PolicyFile(())).text(old.source.selector)
-        now = Unparser.for_policy(new_policy.syntax or nodes.PolicyFile(())).text(new.source.selector)
+        was = Unparser.for_policy(old_policy.syntax or nodes.PolicyFile(())).text(old.syntax.selector)
+        now = Unparser.for_policy(new_policy.syntax or nodes.PolicyFile(())).text(new.syntax.selector)
         out.append(f"{name} now governs {now or 'every contact'} instead of {was or 'every contact'}")
-    o, n = old.source, new.source
+    o, n = old.syntax, new.syntax
     if isinstance(o, nodes.Cap) and isinstance(n, nodes.Cap):
         old_window = getattr(old, "window", None)
         new_window = getattr(new, "window", None)

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from policylang import nodes
 from policylang.conditions import NEVER_HOLDS, Condition, TimeSpec
 from policylang.source import Span
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the syntax tree's classes are not needed to decide (a cold start skips them)
+    from policylang import nodes
     from policylang.decision import Decision
     from policylang.history import History
     from policylang.records import Customer, Entry, Request
@@ -175,14 +175,25 @@ class Rule:
     name: str
     match: Match
     span: Span
-    source: nodes.Rule = attrs.field(eq=False, repr=False)
+    # the rule as written; None in a policy read back from the compiled-policy cache
+    # (policylang.compiled), which keeps only what deciding reads, so that a cold
+    # `policylang decide` imports none of the syntax tree's classes
+    source: nodes.Rule | None = attrs.field(eq=False, repr=False)
     warn: bool = attrs.field(default=False, kw_only=True)  # 11.14: a `warn` rule never denies
     scope: Scope | None = attrs.field(default=None, kw_only=True)  # 11.1 and 11.11
+    # the rule's ``cite "..."`` texts (11.17), in the order written (taken from the source)
+    cite: tuple[str, ...] = attrs.field(
+        default=attrs.Factory(lambda rule: tuple(c.text for c in rule.source.cite) if rule.source else (),
+                              takes_self=True),
+        kw_only=True, eq=False, repr=False)
 
     @property
-    def cite(self) -> tuple[str, ...]:
-        """The rule's ``cite "..."`` texts (11.17), in the order written."""
-        return tuple(c.text for c in self.source.cite)
+    def syntax(self) -> nodes.Rule:
+        """The rule as written. A policy from :func:`policylang.compile` always has it; one
+        read back from the command line's compiled-policy cache does not (ValueError)."""
+        if self.source is None:
+            raise ValueError(f"rule {self.name!r}: its syntax was not kept (a policy from the compiled cache)")
+        return self.source
 
 
 @attrs.frozen(slots=True)

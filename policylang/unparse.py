@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from policylang import conditions as cond
-from policylang import nodes
 from policylang.conditions import assert_never
 
 if TYPE_CHECKING:
+    from policylang import nodes
     from policylang.rules import ClockRange, DayClock, DaySet
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -82,6 +82,8 @@ class Unparser:
     @classmethod
     def for_policy(cls, tree: nodes.PolicyFile) -> Unparser:
         """The formatter's unparser for ``tree``: selector names grouped by declared kind."""
+        from policylang import nodes  # the syntax tree's classes: not needed for the trace's words
+
         kind_of: dict[str, str] = {}
         for statement in tree.statements:
             if isinstance(statement, nodes.Vocabulary):
@@ -167,6 +169,8 @@ class Unparser:
     # ---- conditions (the AST's) --------------------------------------------------------
     def wrap(self, node: object) -> str:
         """An operand of ``and``/``or``/``not``: a nested ``and``/``or`` in parentheses."""
+        from policylang import nodes
+
         text = self.text(node)
         wrapped = (nodes.AllOf, nodes.AnyOf, cond.Conjunction, cond.Disjunction)
         return f"({text})" if isinstance(node, wrapped) else text
@@ -303,6 +307,8 @@ class Unparser:
 
     def body(self, rule: nodes.Rule) -> str:
         """The rule's own words, between the head and the clauses of 11.0."""
+        from policylang import nodes
+
         match rule:
             case nodes.Cap():
                 return self.cap_body(rule)

@@ -1,4 +1,4 @@
-"""SQLite digests (schema version 5): after any sequence of ledger operations - and of other
+"""SQLite digests (schema version 6, columns): after any sequence of ledger operations - and of other
 programs' SQL on the entries table - every stored digest holds exactly the tuples a decision
 would read from the rows, and a decision read from the digest equals one read from the rows."""
 
@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policylang.ingest import history_from_rows
-from policylang.ledger import open_ledger
+from policylang.ledger import digest, open_ledger
 from policylang.ledger.schema import DECISION_SELECT, SCHEMA_VERSION
-from policylang.ledger.sqlite import SQLiteLedger, _decoded
+from policylang.ledger.sqlite import SQLiteLedger
 from policylang.records import Contact, Customer, Event, Request
 from tests.ledger_fixtures import T0, make_policy
 from tests.test_store_history import seen
@@ -33,7 +33,8 @@ def digests_match_rows(ledger: SQLiteLedger) -> int:
         found = conn.execute("SELECT customer, body FROM digests").fetchall()
         for customer, body in found:
             rows = conn.execute(DECISION_SELECT[SCHEMA_VERSION], (customer,)).fetchall()
-            assert _decoded(body) == rows, customer
+            kept = digest.decode(body, customer)
+            assert kept is not None and kept.columns() == digest.from_values(customer, rows).columns(), customer
     finally:
         conn.close()
     return len(found)
@@ -43,7 +44,12 @@ def same_decision_read(ledger: SQLiteLedger, customer: str) -> None:
     with ledger._transaction(write=False) as txn:  # noqa: SLF001 - the Row path, for comparison
         now_us = ledger._now_us(txn)  # noqa: SLF001
         rows = txn.rows(customer)
-    assert seen(ledger.history(customer)) == seen(history_from_rows(rows, now_us))
+    assert everything(ledger.history(customer)) == everything(history_from_rows(rows, now_us))
+
+
+def everything(history: Any) -> tuple[Any, ...]:
+    """What an index shows: :func:`seen` and every contact as made (not only the counted)."""
+    return seen(history), [history._contact(k) for k in range(history.size)]  # noqa: SLF001
 
 
 operation = st.one_of(
@@ -162,7 +168,7 @@ def test_a_version_4_ledger_gets_digests_on_opening(tmp_path: Path) -> None:
         assert digests_match_rows(new) == 1
 
 
-def test_a_digest_of_another_shape_or_type_is_not_trusted(tmp_path: Path) -> None:
+def test_a_digest_of_another_form_or_for_another_customer_is_not_trusted(tmp_path: Path) -> None:
     import msgspec
 
     with open_ledger(f"sqlite:///{tmp_path}/l.sqlite", create=True) as ledger:
@@ -171,12 +177,20 @@ def test_a_digest_of_another_shape_or_type_is_not_trusted(tmp_path: Path) -> Non
                                customer="ada") for k in range(3)])  # fmt: skip
         sql = sqlite3.connect(ledger.path)
         rows = sql.execute(DECISION_SELECT[SCHEMA_VERSION], ("ada",)).fetchall()
-        wrong = [[row[:-1] for row in rows],  # a column short
-                 [(*row[:3], str(row[3]), *row[4:]) for row in rows],  # an instant as text
-                 [(*row[:4], 7, *row[5:]) for row in rows]]  # a channel as a number
+        made = digest.from_values("ada", rows)
+        good = msgspec.to_builtins(made.digest, builtin_types=(bytes,))
+        again = digest.decode(msgspec.msgpack.encode(good), "ada")
+        assert again is not None and again.columns() == made.columns()
+        wrong = [rows,  # schema version 5's digest: one tuple per row
+                 good[:-1],  # a column short
+                 [*good[:3], [str(at) for at in good[3]], *good[4:]],  # instants as text
+                 [*good[:3], good[3][:-1], *good[4:]],  # a column shorter than the ids
+                 [*good[:4], bytes([len(good[1])] * 3), *good[5:]],  # a code naming no word
+                 [*good[:4], [-1, 0, 0], *good[5:]],  # a negative code
+                 ["bo", *good[1:]]]  # another customer's
         for body in wrong:
             with sql:
                 sql.execute("UPDATE digests SET body = ? WHERE customer = 'ada'", (msgspec.msgpack.encode(body),))
-            assert _decoded(sql.execute("SELECT body FROM digests").fetchone()[0]) is None
+            assert digest.decode(sql.execute("SELECT body FROM digests").fetchone()[0], "ada") is None
             same_decision_read(ledger, "ada")
         sql.close()

@@ -8,7 +8,6 @@ import re
 
 import attrs
 
-from policylang import disclosure
 from policylang.cli import EXIT_OK, FileProblem, read_data, read_text, stdout, write_text
 from policylang.compiled import compile_cached
 from policylang.errors import InputError, PolicylangError
@@ -106,13 +105,18 @@ def run(args: argparse.Namespace) -> int:
     teams = policy.vocabulary.get("teams", ())
     if args.scope is not None and args.scope not in teams:
         raise InputError(f"--scope: `{args.scope}` is not a declared team", expected=", ".join(teams))
-    if args.format == "json":
-        answer = disclosure.decision_dict(decision, args.scope, teams)
-        write_text(json.dumps(answer, indent=2))
+    if args.scope is not None:
+        # imported only for a scoped answer: its patterns are compiled on import (cold start)
+        from policylang import disclosure
+
+        if args.format == "json":
+            write_text(json.dumps(disclosure.scoped_dict(decision, args.scope, teams), indent=2))
+            return EXIT_OK
+        decision = disclosure.scoped_decision(decision, args.scope, teams)
+    elif args.format == "json":
+        write_text(json.dumps(decision.to_dict(), indent=2))  # disclosure.decision_dict with no scope
         return EXIT_OK
     out = stdout()
-    if args.scope is not None:
-        decision = disclosure.scoped_decision(decision, args.scope, teams)
     out.print(decision_panel(decision))
     out.print(trace_table(decision))
     return EXIT_OK

@@ -164,11 +164,20 @@ class Txn(Protocol):
     def counts(self) -> list[tuple[str, str | None, str | None, int, int]]: ...
 
 
+class Indexable(Protocol):
+    """A customer's rows kept in a form that builds the evaluator's index itself (SQLite's
+    digest: :class:`policylang.ledger.digest.Digest`)."""
+
+    def history(self, now_us: int) -> History: ...
+
+
 # A customer's rows as a store read them: ``Row`` objects (the memory store), or the column
 # names and plain tuples a SQL store fetched (no ``Row`` made for a decision's read: the
 # evaluator's index is built straight from the tuples, and a ``Row`` is made only for a row
-# the reservation changes).
-StoredRows = list[Row] | tuple[tuple[str, ...], list[tuple[Any, ...]]]
+# the reservation changes), or a digest (SQLite).
+StoredRows = list[Row] | tuple[tuple[str, ...], list[tuple[Any, ...]]] | Indexable
+
+
 
 # What a reservation reads first, under its customer's lock: the store's now (None when not
 # asked for), the row a retried request id booked, the customer's stored record and rows.
@@ -181,6 +190,8 @@ def history_of(rows: StoredRows, now_us: int) -> History:
 
     if isinstance(rows, list):
         return history_from_rows(rows, now_us)
+    if not isinstance(rows, tuple):
+        return rows.history(now_us)
     columns, values = rows
     found = history_from_values(values, now_us, columns)
     if found is not None:
@@ -446,8 +457,17 @@ class Ledger:
     def history(self, customer: str) -> History:
         """One customer's entries as the evaluator's index, built straight from the rows
         (statuses as of now): what :meth:`events` gives, ready for ``policy.decide``."""
+        return self._index(customer)[1]
+
+    def _index(self, customer: str) -> tuple[int, History]:
+        """The store's now (or the ledger's clock) and the customer's index as of then (a store
+        may keep indexes it built: SQLite)."""
         now_us, rows = self._decision_read(customer)
-        return history_of(rows, now_us)
+        return now_us, history_of(rows, now_us)
+
+    def _built(self, customer: str, rows: StoredRows, now_us: int, history: History) -> None:
+        """Told of the index a reservation built from ``rows`` (a store may keep it for the
+        next read, valid while the rows are unchanged: SQLite)."""
 
     def customer(self, policy: Policy, customer: str) -> Customer | None:
         """The stored record of ``customer``, validated against ``policy``; None if unknown."""
@@ -533,6 +553,7 @@ class Ledger:
                 return self._retried(booked, customer_id, request, now_us)
             record, store_record = self._record(policy, customer, found, record_text)
             ledger = history_of(rows, now_us)  # no record per row: the store wrote them
+            self._built(customer_id, rows, now_us, ledger)  # a denial's search may read it again
             # Under the write lock: the verdict at the request's instant only. The search for
             # the next allowed instant (a denial's) runs after the lock is released.
             decision = policy.decide(record.values, request, ledger, explain=explain,
@@ -677,8 +698,8 @@ class Ledger:
         (a plan was released meanwhile), the denial stands without a next allowed instant:
         the caller asks again.
         """
-        now_us, rows = self._decision_read(customer_id)
-        decision = policy.decide(record.values, request, history_of(rows, now_us), explain=explain,
+        now_us, index = self._index(customer_id)
+        decision = policy.decide(record.values, request, index, explain=explain,
                                  loads=_ReadLoads(self, now_us))  # fmt: skip
         return denied if decision.allowed else decision
 

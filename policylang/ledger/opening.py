@@ -22,8 +22,9 @@ def open_ledger(url: str = DEFAULT_URL, *, create: bool = False, **options: Any)
     ledger init`` passes) makes a new ledger: otherwise a URL that names no ledger - a typo,
     or a relative path run from another folder - is a :class:`LedgerError` naming the path
     it looked for, never a new empty ledger that grants against nothing. Options: ``hold``
-    (a timedelta), ``clock``, and ``busy_timeout`` (seconds) and ``synchronous`` (``"normal"``,
-    the default, or ``"full"``) for SQLite.
+    (a timedelta), ``clock``, and ``busy_timeout`` (seconds), ``synchronous`` (``"normal"``,
+    the default, or ``"full"``) and ``read_cache`` (customers' indexes kept per thread) for
+    SQLite.
     """
     if url == "memory:":
         return MemoryLedger(**options)
@@ -52,6 +53,7 @@ def open_ledger(url: str = DEFAULT_URL, *, create: bool = False, **options: Any)
     if url.startswith(("postgresql://", "postgres://")):
         options.pop("busy_timeout", None)
         options.pop("synchronous", None)
+        options.pop("read_cache", None)
         return PostgresLedger(url, create=create, **options)
     raise LedgerError(
         f"{url!r} is not a ledger URL",

@@ -207,27 +207,42 @@ class _PGTxn(_SQLTxn):
                 None if found is None else (found[0], found[1]), (self._decision_columns, rows))
 
     def now_and_rows(self, customer: str, now: bool) -> tuple[int | None, list[Row]]:
-        # a read outside a write transaction (autocommit): both statements in one pipeline, so
-        # one round trip; each still reads its own snapshot, the clock first
-        conn = self.cur.connection
-        with conn.pipeline(), conn.cursor() as c_now, conn.cursor() as c_rows:
-            if now:
-                c_now.execute(self.ledger.now_sql)
-            c_rows.execute(self._sql(self._select + " WHERE customer = ? ORDER BY at_us, seq"), (customer,))
-            now_us = int(c_now.fetchone()[0]) if now else None
-            rows = [Row.from_values(values) for values in c_rows.fetchall()]
-        return now_us, rows
+        now_us, rows = self._now_and(self._select + " WHERE customer = ? ORDER BY at_us, seq", customer, now)
+        return now_us, [Row.from_values(values) for values in rows]
 
     def decision_rows(self, customer: str, now: bool) -> tuple[int | None, StoredRows]:
-        # as now_and_rows (one round trip), the rows as plain tuples of a decision's columns
-        conn = self.cur.connection
-        with conn.pipeline(), conn.cursor() as c_now, conn.cursor() as c_rows:
-            if now:
-                c_now.execute(self.ledger.now_sql)
-            c_rows.execute(self._sql(self._decision_select), (customer,))
-            now_us = int(c_now.fetchone()[0]) if now else None
-            values = c_rows.fetchall()
+        # as now_and_rows, the rows as plain tuples of a decision's columns
+        now_us, values = self._now_and(self._decision_select, customer, now)
         return now_us, (self._decision_columns, values)
+
+    def _now_and(self, text: str, customer: str, now: bool) -> tuple[int | None, list[Any]]:
+        """The store's now and the rows ``text`` selects for ``customer``: one round trip (a
+        pipeline) and, outside a transaction, one snapshot (a read-only REPEATABLE READ
+        transaction, so a write committing between the two statements is not seen)."""
+        import psycopg
+
+        conn = self.cur.connection
+        status = psycopg.pq.TransactionStatus
+        alone = conn.info.transaction_status == status.IDLE
+        try:
+            with conn.pipeline(), conn.cursor() as c_begin, conn.cursor() as c_now, conn.cursor() as c_rows, \
+                    conn.cursor() as c_end:  # fmt: skip
+                if alone:
+                    c_begin.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                if now:
+                    c_now.execute(self.ledger.now_sql)
+                c_rows.execute(self._sql(text), (customer,))
+                if alone:
+                    c_end.execute("COMMIT")
+                now_us = int(c_now.fetchone()[0]) if now else None
+                rows = c_rows.fetchall()
+        except BaseException:
+            if alone and not conn.closed and not conn.broken and conn.info.transaction_status in (status.INTRANS,
+                                                                                                  status.INERROR):
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        return now_us, rows
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from policylang.ledger.rows import COLUMNS, ROW_COLUMNS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each migration brings a ledger from version N-1 to N. Statements use "?" placeholders
 # and portable types; BIGINT_PK is replaced per dialect.
@@ -51,6 +51,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: ("ALTER TABLE entries ADD COLUMN campaigns TEXT", "ALTER TABLE entries ADD COLUMN warnings TEXT"),
     # version 5: SQLite's digests (below); nothing for PostgreSQL
     5: (),
+    # version 6: SQLite's digests as columns (below); nothing for PostgreSQL
+    6: (),
 }
 
 # Statements a version adds in SQLite only, after the shared ones.
@@ -70,6 +72,9 @@ SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TRIGGER entries_digest_delete AFTER DELETE ON entries "
         "BEGIN DELETE FROM digests WHERE customer = OLD.customer; END",
     ),
+    # version 6: a digest holds columns (ledger.digest) instead of one tuple per row; the old
+    # ones are dropped (derived data) and written again at each customer's next write
+    6: ("DELETE FROM digests",),
 }
 
 

@@ -10,36 +10,40 @@ import threading
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from policylang.ledger import digest
 from policylang.ledger.core import Opening, StoredRows, Txn
-from policylang.ledger.rows import COLUMNS, LedgerError, Row
+from policylang.ledger.digest import Stored
+from policylang.ledger.rows import COLUMNS, LedgerError, Row, to_micros
 from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION, SQLITE_MIGRATIONS
 from policylang.ledger.sql import SQLLedger, _integrity_message, _SQLTxn
 
-# the first schema version with digests
-_DIGESTS = 5
+if TYPE_CHECKING:
+    from policylang.history import History
+
+# the first schema version with digests as columns (ledger.digest)
+_DIGESTS = 6
 # an insert of rows of at most this many customers keeps their digests (a bulk import leaves
 # them to be written again at each customer's next reservation)
 _PATCHED_CUSTOMERS = 16
 
 
 class _SQLiteTxn(_SQLTxn):
-    """A SQLite transaction that reads and keeps customers' digests (schema version 5).
+    """A SQLite transaction that reads and keeps customers' digests (:mod:`policylang.ledger.digest`).
 
-    A digest holds the tuples :meth:`plain_rows` would read, msgpack-encoded: a decision reads
-    one row (the store's now, the customer's record and the digest in one statement) instead
-    of one per entry. Writes through this transaction keep the digests of the customers they
-    touch (the triggers delete them first) and write the digest of a customer they touch or
-    read for a reservation from its rows when it is missing.
+    A decision reads one row (the store's now, the customer's record and digest in one
+    statement) instead of one per entry. Writes through this transaction keep the digests of
+    the customers they touch (the triggers delete them first), and a write transaction that
+    reads a customer without one writes it from the rows.
     """
 
     def __init__(self, ledger: SQLiteLedger, cursor: Any) -> None:
         super().__init__(ledger, cursor)
         self.digests = (getattr(ledger, "_version", SCHEMA_VERSION) or SCHEMA_VERSION) >= _DIGESTS
         self.write = False
-        # the decoded digests this transaction read or wrote (kept in step with its writes)
-        self.known: dict[str, list[tuple[Any, ...]]] = {}
+        # the digests this transaction read or wrote (kept in step with its writes)
+        self.known: dict[str, Stored] = {}
 
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         if not self.digests:
@@ -47,36 +51,35 @@ class _SQLiteTxn(_SQLTxn):
         now_us, record, owner, body = self.execute(
             self.ledger.now_sql + _WITH_CUSTOMER_DIGEST, (customer, customer)).fetchone()
         booked = self.row(request_id, for_update=True) if request_id else None
-        return (int(now_us) if now else None), booked, (None if record is None else (record, owner)), \
-            self._digested(customer, body)  # fmt: skip
+        found = digest.decode(body, customer)
+        if found is None:  # none yet (or not one this code wrote): from the rows, and kept
+            found = self._put(customer, digest.from_values(customer, self.plain_rows(customer)[1]))
+        self.known[customer] = found
+        return (int(now_us) if now else None), booked, (None if record is None else (record, owner)), found
 
     def decision_rows(self, customer: str, now: bool) -> tuple[int | None, StoredRows]:
         if not self.digests:
             return super().decision_rows(customer, now)
-        now_us, body = self.execute(self.ledger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)",
-                                    (customer,)).fetchone()  # fmt: skip
-        return (int(now_us) if now else None), self._digested(customer, body)
+        # The store's now and the digest; with none, the rows, in the same transaction (one
+        # snapshot: a write committing between the two statements is not seen).
+        now_us, body = self.execute(_NOW_AND_DIGEST, (customer,)).fetchone()
+        found = digest.decode(body, customer)
+        return (int(now_us) if now else None), self.plain_rows(customer) if found is None else found
 
-    def _digested(self, customer: str, body: bytes | None) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        """The customer's rows from its digest ``body``, or read (and, writing, kept) when none."""
-        values = _decoded(body)
-        if values is None:
-            values = self.plain_rows(customer)[1]
-            if self.write:
-                self._put(customer, values)
-        self.known[customer] = values
-        return self._decision_columns, values
-
-    def _digest(self, customer: str) -> list[tuple[Any, ...]] | None:
+    def _digest(self, customer: str) -> Stored | None:
         found = self.known.get(customer)
         if found is None:
             body = self.execute("SELECT body FROM digests WHERE customer = ?", (customer,)).fetchone()
-            found = _decoded(body[0]) if body is not None else None
+            found = digest.decode(body[0], customer) if body is not None else None
         return found
 
-    def _put(self, customer: str, values: list[tuple[Any, ...]]) -> None:
-        self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, _ENCODE(values)))
-        self.known[customer] = values
+    def _put(self, customer: str, made: Stored) -> Stored:
+        self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, digest.encode(made)))
+        self.known[customer] = made
+        return made
+
+    def _from_rows(self, customer: str) -> None:
+        self._put(customer, digest.from_values(customer, self.plain_rows(customer)[1]))
 
     def insert(self, rows: Sequence[Row]) -> None:
         customers = {row.customer for row in rows}
@@ -86,74 +89,73 @@ class _SQLiteTxn(_SQLTxn):
             return
         kept = {customer: self._digest(customer) for customer in customers}
         super().insert(rows)
-        width = len(self._columns)
-        for customer, values in kept.items():
-            if values is None:  # none yet: written from the rows
-                self._put(customer, self.plain_rows(customer)[1])
-                continue
-            # ledger order: instant, then storage order (a new row is stored last)
-            added = [self._plain(row, width) for row in rows if row.customer == customer]
-            self._put(customer, sorted([*values, *added], key=itemgetter(self._decision_columns.index("at_us"))))
+        for customer, found in kept.items():
+            if found is None:  # none yet: written from the rows
+                self._from_rows(customer)
+            else:  # a new row is stored last among the entries of its instant
+                self._put(customer, found.with_rows([_decision_values(row) for row in rows
+                                                     if row.customer == customer]))  # fmt: skip
 
     def update(self, row: Row) -> None:
-        values = self._digest(row.customer) if self.digests else None
+        found = self._digest(row.customer) if self.digests else None
         super().update(row)  # the triggers delete the customer's digest
         if not self.digests:
             return
-        if values is None:  # none yet: written from the rows
-            self._put(row.customer, self.plain_rows(row.customer)[1])
-            return
-        new = self._plain(row, len(self._columns))
-        self._put(row.customer, [new if old[0] == row.id else old for old in values])
+        changed = found.with_update(_decision_values(row)) if found is not None else None
+        if changed is None:  # none yet: written from the rows
+            self._from_rows(row.customer)
+        else:
+            self._put(row.customer, changed)
 
     def expire(self, now_us: int) -> int:
         self.known.clear()  # the triggers delete the digests of the customers of expired plans
         return super().expire(now_us)
 
-    def _plain(self, row: Row, width: int) -> tuple[Any, ...]:
-        """``row`` as the decision's columns hold it in the store (JSON columns as text)."""
-        picked: tuple[Any, ...] = _PICK(row.values(width))
-        return picked
 
-
-# a stored row's decision columns (digests exist from schema version 5: every column is there)
+# a stored row's decision columns (digests exist from schema version 6: every column is there)
 _PICK = itemgetter(*(COLUMNS.index(name) for name in DECISION_COLUMNS[_DIGESTS]))
 
+
+def _decision_values(row: Row) -> tuple[Any, ...]:
+    """``row`` as a decision's SELECT reads it from the store (JSON columns as text)."""
+    picked: tuple[Any, ...] = _PICK(row.values())
+    return picked
+
+
+class _Kept:
+    """An index kept for the next read: the digest it was built from, the instant it was built
+    for, and (worked out at the first read that finds the same digest) the instants around it
+    at which the index is the same."""
+
+    __slots__ = ("body", "history", "size", "_stored", "_at", "_window")
+
+    def __init__(self, stored: Stored, at: int, history: History) -> None:
+        assert stored.body is not None
+        self.body, self.history, self.size = stored.body, history, len(history)
+        self._stored, self._at = stored, at
+        self._window: tuple[int, int] | None = None
+
+    def valid(self, now_us: int) -> bool:
+        if self._window is None:
+            self._window = self._stored.window(self._at)
+        return self._window[0] <= now_us < self._window[1]
+
+
+# the most entries the indexes a thread keeps (SQLiteLedger.history) may hold in all
+_KEPT_ENTRIES = 200_000
+# the store's now and a customer's digest, one statement
+_NOW_AND_DIGEST = SQLLedger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)"
 # appended to the statement of the store's now: the customer's record and digest
 _WITH_CUSTOMER_DIGEST = (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ? "
                          "LEFT JOIN digests d ON d.customer = ?")
-
-
-def _encoder() -> tuple[Any, Any]:
-    import msgspec
-
-    # each tuple typed column by column as SQLite returns it (DECISION_COLUMNS at version 5):
-    # a digest of another shape or with a value of another type is refused while decoding, at
-    # no cost over an untyped decode, and the rows are read instead
-    text, number = str | None, int | None
-    row = tuple[str, str, str, int, text, text, text, text, text, text, text, number, text, text, text]  # type: ignore[valid-type]
-    return msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(list[row]).decode
-
-
-_ENCODE, _DECODE = _encoder()
-
-
-def _decoded(body: bytes | None) -> list[tuple[Any, ...]] | None:
-    """A digest's tuples, or None when there is none (or it cannot be read: the rows are read)."""
-    if body is None:
-        return None
-    try:
-        found: list[tuple[Any, ...]] = _DECODE(body)
-    except Exception:  # noqa: BLE001 - a digest is derived data: any doubt means reading the rows
-        return None
-    return found
 
 
 class SQLiteLedger(SQLLedger):
     """A ledger in one SQLite file, shared safely by the processes of one machine.
 
     ``synchronous`` is ``"normal"`` (the default) or ``"full"`` (every commit waits for the disk;
-    see docs/ledger.md for what each promises). WAL mode lets readers run while one writer writes; every write transaction starts with
+    see docs/ledger.md for what each promises). ``read_cache`` is how many customers' indexes
+    :meth:`history` keeps per thread (0: none). WAL mode lets readers run while one writer writes; every write transaction starts with
     ``BEGIN IMMEDIATE``, which takes the write lock before the decision reads, so two
     reservations never decide on the same state. Writers first queue on an OS lock on the
     file ``PATH-writers`` (fair hand-over between processes). ``busy_timeout`` (seconds) is
@@ -163,8 +165,10 @@ class SQLiteLedger(SQLLedger):
     dialect_migrations = SQLITE_MIGRATIONS
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, target_version: int | None = None,
-                 synchronous: str = "normal", **options: Any) -> None:  # fmt: skip
+                 synchronous: str = "normal", read_cache: int = 256, **options: Any) -> None:  # fmt: skip
         super().__init__(**options)
+        self.read_cache = read_cache
+        self._kept = threading.local()
         if synchronous not in ("normal", "full"):
             raise LedgerError(f"synchronous={synchronous!r}: a SQLite ledger's synchronous is normal or full",
                               hint="full makes every commit wait for the disk (see docs/ledger.md)")  # fmt: skip
@@ -223,11 +227,10 @@ class SQLiteLedger(SQLLedger):
                 self._refuse_if_damaged()
             cur = self._conn.cursor()
             try:
-                # Reads run in autocommit, each statement on its own snapshot (as PostgreSQL's
-                # do): a decision's read is one statement (the store's now with the digest), so
-                # BEGIN and COMMIT would be two statements more for nothing.
-                if write:
-                    cur.execute("BEGIN IMMEDIATE")
+                # A read transaction too: the reads of more than one statement (the store's now
+                # and a customer's rows, a summary's counts) see one snapshot. (The common
+                # decision's read is one statement on the connection: _now_and_digest.)
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise self._fault(exc) from None
@@ -237,8 +240,7 @@ class SQLiteLedger(SQLLedger):
                 txn = _SQLiteTxn(self, cur)
                 txn.write = write
                 yield txn
-                if write:
-                    cur.execute("COMMIT")
+                cur.execute("COMMIT")
             except sqlite3.IntegrityError as exc:
                 self._rollback(cur)
                 raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
@@ -250,6 +252,72 @@ class SQLiteLedger(SQLLedger):
                 raise
             finally:
                 cur.close()
+
+    def _now_and_digest(self, customer: str) -> tuple[int, bytes | None]:
+        """The store's now (or the ledger's clock) and the customer's stored digest: one
+        statement on the connection (so one snapshot), without a transaction's machinery."""
+        with self._lock:
+            try:
+                store_now, body = self._conn.execute(_NOW_AND_DIGEST, (customer,)).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc) from None
+        return (to_micros(self.clock()) if self.clock is not None else int(store_now)), body
+
+    def _decision_read(self, customer: str) -> tuple[int, StoredRows]:
+        # The common read is one statement; with no digest (or one not trusted) the
+        # transaction's read runs: the now and the rows in one snapshot.
+        if self._version < _DIGESTS:
+            return super()._decision_read(customer)
+        now_us, body = self._now_and_digest(customer)
+        found = digest.decode(body, customer)
+        if found is None:
+            return super()._decision_read(customer)
+        return now_us, found
+
+    def history(self, customer: str) -> History:
+        """One customer's entries as the evaluator's index (statuses as of now).
+
+        Each thread keeps the indexes it built last (``read_cache`` customers, at most
+        ``_KEPT_ENTRIES`` entries in all), including a reservation's: an index is used again
+        while the customer's stored digest is byte for byte the one it was built from - so no
+        write of any program since - and no planned contact's deadline lies between the
+        instant it was built for and now. A kept index is a prebuilt ``policylang.History``:
+        what it built for one decision serves the next. Every read still runs its statement."""
+        return self._index(customer)[1]
+
+    def _index(self, customer: str) -> tuple[int, History]:
+        if self._version < _DIGESTS or not self.read_cache:
+            return super()._index(customer)
+        now_us, body = self._now_and_digest(customer)
+        hit = self._kept_indexes().get(customer)
+        if hit is not None and hit.body == body and hit.valid(now_us):
+            return now_us, hit.history
+        found = digest.decode(body, customer)
+        if found is None:
+            return super()._index(customer)
+        made = found.history(now_us)
+        self._built(customer, found, now_us, made)
+        return now_us, made
+
+    def _built(self, customer: str, rows: StoredRows, now_us: int, history: History) -> None:
+        if not isinstance(rows, Stored) or rows.body is None or not self.read_cache:
+            return  # only an index built from a digest as stored is kept
+        kept = self._kept_indexes()
+        old = kept.pop(customer, None)
+        if old is not None:
+            self._kept.entries -= old.size
+        made = kept[customer] = _Kept(rows, now_us, history)
+        self._kept.entries += made.size
+        while len(kept) > self.read_cache or self._kept.entries > _KEPT_ENTRIES:
+            self._kept.entries -= kept.pop(next(iter(kept))).size
+
+    def _kept_indexes(self) -> dict[str, _Kept]:
+        """This thread's kept indexes, by customer (oldest first)."""
+        kept: dict[str, _Kept] | None = getattr(self._kept, "indexes", None)
+        if kept is None:
+            kept = self._kept.indexes = {}
+            self._kept.entries = 0
+        return kept
 
     def _rollback(self, cur: sqlite3.Cursor) -> None:
         if self._conn.in_transaction:

@@ -1,0 +1,144 @@
+"""The byte code of the methods attrs writes for policylang's classes, kept between runs of
+the ``policylang`` command (issue 11, cold start).
+
+attrs writes each class's ``__init__``, ``__eq__``, ``__hash__``, ``__repr__`` and the like
+as Python source and compiles it when the class is created, on every start of the program:
+for the forty-odd classes a ``policylang decide`` needs, compiling is about half of the time
+their modules take to import. :func:`install` (called by :mod:`policylang.launch`, the command
+line only: a library user's process is left alone) hands attrs the code objects compiled by an
+earlier run, and :func:`save` keeps the ones compiled in this run.
+
+Correct by construction: an entry is keyed by the exact source text and file name attrs
+compiles, in a file named by the interpreter's byte-code magic number, so a code object is
+only ever used for the text it was compiled from, by an interpreter that reads it. A file
+that cannot be read or decoded is ignored (and rewritten); nothing is kept when the cache
+is off (``POLICYLANG_CACHE_DIR`` empty) or cannot be written. When attrs no longer has the
+private function this replaces (with the same parameters), nothing is installed.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import CodeType
+    from typing import Any
+
+HEADER = b"policylang-attrs-code-1\n"
+LIMIT = 512  # codes a module: far above what policylang needs (a text that changed run to run
+# would add one code a run: past the bound, only the codes this run used are kept)
+
+# attrs' name for a class's generated methods, and the name its __hash__'s salt is the hash of
+METHODS, HASHED = "<attrs generated methods ", "<attrs generated hash "
+TYPE_HASH = "_policylang_type_hash"
+
+# module -> file name attrs gives a class's code -> its source text -> the code compiled from it
+_codes: dict[str, dict[str, dict[str, CodeType]]] = {}
+_new: set[str] = set()  # modules with codes compiled in this run
+_used: set[tuple[str, str]] = set()  # (file name, text) of every code asked for in this run
+_state: dict[str, Any] = {"path": None}
+
+
+def _file(folder: str) -> str:
+    """The files' name, with ``{}`` for the module: one file per module, so a command reads
+    the codes of the modules it imports and no others."""
+    from importlib.util import MAGIC_NUMBER  # already imported by the interpreter's start
+
+    return os.path.join(folder, f"attrs-{MAGIC_NUMBER.hex()}-{{}}.code")
+
+
+def _module_of(filename: str) -> str:
+    # "<attrs generated methods policylang.records.Contact>" -> "policylang.records"; the
+    # qualified name may hold dots too (a nested class), which only splits the files finer
+    return filename.rpartition(" ")[2].rpartition(".")[0] or "_"
+
+
+def _module_codes(filename: str) -> dict[str, CodeType]:
+    module = _module_of(filename)
+    found = _codes.get(module)
+    if found is None:
+        found = _codes[module] = _read(_state["path"].format(module))
+    return found.setdefault(filename, {})
+
+
+def install(folder: str | None) -> bool:
+    """Serve attrs' compilations from the codes kept in ``folder`` (None: the cache is off)."""
+    if folder is None or _state["path"] is not None:
+        return False
+    try:
+        import attr._make as make
+    except ImportError:  # pragma: no cover - attrs is a dependency
+        return False
+    original = getattr(make, "_compile_and_eval", None)
+    code = getattr(original, "__code__", None)
+    if code is None or code.co_varnames[:4] != ("script", "globs", "locs", "filename"):
+        return False  # another attrs: leave it as it is
+    # attrs compiles with the __future__ features of its own module: so do we
+    import __future__
+
+    flags = 0
+    for name in __future__.all_feature_names:
+        feature = getattr(make, name, None)
+        if isinstance(feature, __future__._Feature):
+            flags |= feature.compiler_flag
+    _state["path"] = _file(folder)
+
+    def compile_and_eval(script: str, globs: dict[str, Any] | None, locs: Any = None, filename: str = "") -> None:
+        if filename.startswith(METHODS) and globs is not None:
+            # a hashable class's __hash__ starts from hash() of a name, which differs from run
+            # to run (PYTHONHASHSEED): read from a global instead, so the text is the same
+            type_hash = hash(HASHED + filename[len(METHODS):])
+            constant = f" {type_hash},\n"
+            if constant in script:
+                script = script.replace(constant, f" {TYPE_HASH},\n")
+                globs[TYPE_HASH] = type_hash
+        codes = _module_codes(filename)
+        _used.add((filename, script))
+        found = codes.get(script)
+        if found is None:
+            found = codes[script] = compile(script, filename, "exec", flags=flags, dont_inherit=True)
+            _new.add(_module_of(filename))
+        eval(found, globs, locs)
+
+    make._compile_and_eval = compile_and_eval
+    return True
+
+
+def _read(path: str) -> dict[str, dict[str, CodeType]]:
+    import marshal
+    from types import CodeType
+
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+        if not data.startswith(HEADER):
+            return {}
+        found = marshal.loads(memoryview(data)[len(HEADER):])
+    except (OSError, ValueError, EOFError, TypeError):  # missing, damaged: compiled again, rewritten
+        return {}
+    if type(found) is not dict:
+        return {}
+    return {name: {text: code for text, code in codes.items() if type(text) is str and type(code) is CodeType}
+            for name, codes in found.items() if type(name) is str and type(codes) is dict}
+
+
+def save() -> None:
+    """Keep the codes compiled in this run (each module's file whole or not at all)."""
+    if not _new:
+        return
+    import marshal
+
+    from policylang.compiled import write_whole
+
+    for module in sorted(_new):
+        codes = _codes[module]
+        if sum(map(len, codes.values())) > LIMIT:
+            codes = {name: {text: code for text, code in texts.items() if (name, text) in _used}
+                     for name, texts in codes.items()}
+        try:
+            data = HEADER + marshal.dumps(codes)
+        except ValueError:  # pragma: no cover - a constant marshal cannot write: not kept
+            continue
+        write_whole(_state["path"].format(module), data)
+    _new.clear()
