@@ -19,6 +19,7 @@ the 100k ledger (why pyarrow and orjson: see docs/batch.md).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import statistics
@@ -157,15 +158,16 @@ def readers(paths: dict[str, str]) -> list[tuple[str, float]]:
     return out
 
 
-def library_loop(paths: dict[str, str], customers: int = 20_000) -> tuple[int, float, float]:
+def library_loop(paths: dict[str, str], customers: int = 20_000) -> tuple[int, float, float, float, float]:
     """The library loop the issue compares with (records validated beforehand, ``arbitrate``
     per customer): its decisions, CPU seconds on one core, and wall seconds on two forked
     processes (half the customers each). This is the evaluator's own cost on the
     benchmark's data, the floor of any engine that calls it once per decision."""
     import json
 
-    from policylang.arbitration import arbitrate
+    from policylang.arbitration import Cycle, arbitrate
     from policylang.compiler import compile_policy
+    from policylang.history import History
     from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
 
     policy = compile_policy(Path(POLICY).read_text(), POLICY)
@@ -193,9 +195,38 @@ def library_loop(paths: dict[str, str], customers: int = 20_000) -> tuple[int, f
     def loop(part: list[str]) -> int:
         return sum(len(arbitrate(policy, people[i], asks[i], ledgers[i])) for i in part)  # type: ignore[arg-type]
 
+    # the floor proper: the decisions alone, every input made beforehand (each customer's
+    # record, requests and a fresh ledger index: History, whose lazy per-selector work is
+    # part of the decision, as in the engine, which also builds a fresh index per customer)
+    histories = {i: History(ledgers[i]) for i in idents}  # type: ignore[arg-type]
+    loop(idents[:500])  # warm: the policy's own caches, first calls
+    # the collector would scan every prebuilt object again and again: freeze what exists
+    # (the engine does the same, batch.few_collections), so the floor times the decisions
+    gc.collect()
+    gc.freeze()
+    start = time.process_time()
+    prebuilt = 0
+    for i in idents:
+        cycle = Cycle(policy, people[i], asks[i], histories[i])  # type: ignore[arg-type]
+        for index in cycle.order:
+            cycle.decide(index)
+            prebuilt += 1
+    decided = time.process_time() - start
+    # the same requests again on the same, now warm, indexes (no grants: Policy.decide):
+    # what benchmarks/decide.py's "prebuilt" column times, one index used for many decisions
+    start = time.process_time()
+    for i in idents:
+        for request in asks[i]:
+            policy.decide(people[i], request, histories[i], explain=False)  # type: ignore[arg-type]
+    warm = time.process_time() - start
+    del histories
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
     start = time.process_time()
     count = loop(idents)
     one = time.process_time() - start
+    gc.unfreeze()
     # the same work on two forked processes, a half each: the floor on this machine's two cores
     import multiprocessing
 
@@ -204,7 +235,55 @@ def library_loop(paths: dict[str, str], customers: int = 20_000) -> tuple[int, f
     start = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(2) as pool:
         pool.map(_half, [idents[0::2], idents[1::2]])
-    return count, one, time.perf_counter() - start
+    assert prebuilt == count
+    return count, decided, warm, one, time.perf_counter() - start
+
+
+def replay_floor(paths: dict[str, str], customers: int = 10_000) -> tuple[int, float]:
+    """The replay's floor: each sent contact of the first ``customers`` customers decided
+    alone, every input made beforehand (the customer's record, the request, and the ledger
+    before the contact as a fresh History); the decisions and their CPU seconds. Capacity
+    rules count the customer's own ledger here (no other customer's contacts), so this is
+    the evaluator's cost, not the replay's answers."""
+    import json
+
+    from policylang.compiler import compile_policy
+    from policylang.history import History
+    from policylang.inputs import customer_from_json, entry_from_json, where
+    from policylang.records import Contact, Request
+
+    policy = compile_policy(Path(POLICY).read_text(), POLICY)
+    people = {}
+    with open(paths["customers"]) as handle:
+        for line in handle:
+            row = json.loads(line)
+            people[row["id"]] = customer_from_json(policy, row, where("c"))
+            if len(people) >= customers:
+                break
+    ledgers: dict[str, list[tuple[int, Any]]] = {c: [] for c in people}
+    with open(paths["ledger"]) as handle:
+        for number, line in enumerate(handle, start=1):
+            row = json.loads(line)
+            if row["customer"] in people:
+                ledgers[row["customer"]].append((number, entry_from_json(policy, row, where("l"))))
+    work = []
+    for ident, entries in ledgers.items():
+        for number, entry in entries:
+            if isinstance(entry, Contact) and entry.status == "sent":
+                before = [e for n, e in entries if (e.at, n) < (entry.at, number)]
+                work.append((people[ident], Request(entry.team, entry.channel, entry.purpose, entry.at, entry.campaign),
+                             History(before)))
+    decide = policy.decide
+    for customer, request, history in work[:500]:  # warm: the policy's own caches
+        decide(customer, request, History(list(history.counted)), explain=False)
+    gc.collect()
+    gc.freeze()
+    start = time.process_time()
+    for customer, request, history in work:
+        decide(customer, request, history, explain=False)
+    took = time.process_time() - start
+    gc.unfreeze()
+    return len(work), took
 
 
 _LOOP: Any = None
@@ -239,6 +318,7 @@ def main() -> None:
         wall = statistics.median(t for t, _, _ in runs)
         cpu = statistics.median(c for _, _, c in runs)
         medians[f"local {size}"] = wall
+        medians[f"cpu {size}"] = cpu
         print(f"[{time.strftime('%H:%M:%S')}] local {size:,}: wall {wall:,.1f} s, CPU {cpu:,.1f} s, "
               f"peak {max(m for _, m, _ in runs) / 2**30:.2f} GB", file=sys.stderr, flush=True)
         rows.append((f"batch, local engine, {size:,} customers ({2 * size:,} requests; median of {repeat}"
@@ -260,25 +340,43 @@ def main() -> None:
         rows.append((f"time at {b:,} / time at {a:,} customers", f"{medians[f'local {b}'] / medians[f'local {a}']:.2f}x",
                      f"(size ratio {b / a:.0f}x)", ""))
     if args.replay:  # every size, so that the growth is seen, not assumed
-        replays = []
+        replays, replay_cpu = [], []
         for size in sizes:
             paths = data(folder, size, args.format)
             wall, peak, cpu = timed([sys.executable, "-m", "policylang.launch", "replay", POLICY, "--ledger",
                                      paths["ledger"], "--customers", paths["customers"], "-o",
                                      str(folder / f"replay-{size}.parquet"), "--no-progress", *workers])
             replays.append(wall)
-            rows.append((f"replay, {10 * size:,}-event ledger", f"{wall:,.1f} s", f"{10 * size / wall:,.0f} events/s",
+            import pyarrow.parquet as pq
+
+            replayed = pq.read_metadata(folder / f"replay-{size}.parquet").num_rows
+            replay_cpu.append((size, cpu / replayed))
+            rows.append((f"replay, {10 * size:,}-event ledger ({replayed:,} sent contacts replayed)", f"{wall:,.1f} s", f"{10 * size / wall:,.0f} events/s",
                          f"{peak / 2**30:.2f} GB"))
             rows.append(("  CPU time, events per CPU second", f"{cpu:,.1f} s", f"{10 * size / cpu:,.0f}/s", ""))
         if len(sizes) > 1:
             rows.append((f"  replay time at {sizes[-1]:,} / at {sizes[0]:,}", f"{replays[-1] / replays[0]:.2f}x",
                          f"(size ratio {sizes[-1] / sizes[0]:.0f}x)", ""))
+        count, took = replay_floor(data(folder, sizes[0], args.format))
+        rows.append((f"  replay floor: each sent contact decided alone on prebuilt inputs, one core ({count:,})",
+                     f"{took:,.1f} s", f"{count / took:,.0f}/s", f"(CPU; {took / count * 1e6:,.0f} us)"))
+        for size, each in replay_cpu:
+            rows.append((f"  replay CPU per replayed contact at {size:,} / the floor's", f"{each / (took / count):.2f}x",
+                         f"{each * 1e6:,.0f} us", ""))
     if not args.batch_only or args.floor:
-        count, seconds, two = library_loop(data(folder, sizes[0], args.format))
+        count, decided, warm, seconds, two = library_loop(data(folder, sizes[0], args.format))
+        rows.append(("floor: the decisions alone on prebuilt inputs (record, requests, fresh History), one core",
+                     f"{decided:,.1f} s", f"{count / decided:,.0f}/s", f"(CPU; {decided / count * 1e6:,.0f} us)"))
+        rows.append(("  the same requests again on the same, now warm, indexes (Policy.decide)",
+                     f"{warm:,.1f} s", f"{count / warm:,.0f}/s", f"(CPU; {warm / count * 1e6:,.0f} us)"))
         rows.append((f"library loop: arbitrate per customer, records prebuilt, one core ({count:,} decisions)",
                      f"{seconds:,.1f} s", f"{count / seconds:,.0f}/s", "(CPU time)"))
         rows.append(("  the same on two forked processes (the evaluator's floor on two cores)",
                      f"{two:,.1f} s", f"{count / two:,.0f}/s", "(wall time)"))
+        for size in sizes:  # what the engine adds: its CPU per decision over the floor's
+            engine = medians[f"cpu {size}"] / (2 * size)
+            rows.append((f"  engine CPU per decision at {size:,} / the floor's", f"{engine / (decided / count):.2f}x",
+                         f"{engine * 1e6:,.0f} us", f"(floor {decided / count * 1e6:,.0f} us)"))
     width = max(len(r[0]) for r in rows)
     print(f"{'run':<{width}} | {'wall':>9} | {'rate':>16} | peak memory")
     print("-" * (width + 50))

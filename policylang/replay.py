@@ -26,7 +26,16 @@ import attrs
 import orjson
 
 from policylang import clock
-from policylang.batch import LEDGER_COLUMNS, Problems, capacity_rules, chunks, read_customers, read_ledger
+from policylang.batch import (
+    LEDGER_COLUMNS,
+    Problems,
+    capacity_rules,
+    chunks,
+    few_collections,
+    read_customers,
+    read_ledger,
+    read_spill,
+)
 from policylang.evaluator import decide
 from policylang.history import History
 from policylang.inputs import customer_from_json, where
@@ -107,7 +116,8 @@ _JOB: ReplayJob | None = None
 def _customer(policy: Policy, record: str | None, ident: str) -> Customer:
     if record is None:
         return Customer(ident, {})
-    return customer_from_json(policy, orjson.loads(record), where("<customers>"))
+    # the record is the customer's row without its id (batch.customer_rows)
+    return Customer(ident, customer_from_json(policy, orjson.loads(record), where("<customers>")).values)
 
 
 def _verdict(policy: Policy, customer: Customer, request: Request, history: History, loads: PrefixLoads | None,
@@ -117,7 +127,26 @@ def _verdict(policy: Policy, customer: Customer, request: Request, history: Hist
     return decide(policy, customer, request, history, explain=False, loads=loads)
 
 
-def replay_span(span: tuple[int, int]) -> list[dict[str, Any]]:
+REPLAY_NAMES = ("row", "customer", "at", "week", "team", "channel", "purpose", "allowed", "denied_by",
+                "next_allowed_at")
+OLD_NAMES = ("old_allowed", "old_denied_by")
+
+
+def replay_names(against: bool) -> list[str]:
+    """The columns of a replayed contact (with the old policy's verdict when ``against``)."""
+    return [*REPLAY_NAMES, *(OLD_NAMES if against else ())]
+
+
+def replay_schema(against: bool) -> Any:
+    """The output's Arrow schema."""
+    import pyarrow as pa
+
+    types = {"row": pa.int64(), "allowed": pa.bool_(), "old_allowed": pa.bool_(),
+             "denied_by": pa.list_(pa.string()), "old_denied_by": pa.list_(pa.string())}
+    return pa.schema([(name, types.get(name, pa.string())) for name in replay_names(against)])
+
+
+def replay_span(span: tuple[int, int]) -> dict[str, list[Any]]:
     """Decide the sent contacts of the ledger rows ``span`` (whole customers, time order)."""
     job = _JOB
     assert job is not None
@@ -125,13 +154,17 @@ def replay_span(span: tuple[int, int]) -> list[dict[str, Any]]:
     return replay_columns(job, {name: part.column(name).to_pylist() for name in LEDGER_COLUMNS})
 
 
-def replay_columns(job: ReplayJob, led: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def replay_columns(job: ReplayJob, led: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """Decide the sent contacts among ledger rows given as columns (whole customers, sorted
     by customer, instant, row): the function both engines run (worker processes here,
-    Spark executors in :func:`policylang.spark.run_replay`)."""
-    out: list[dict[str, Any]] = []
-    start, end = 0, len(led["row"])
-    k = start
+    Spark executors in :func:`policylang.spark.run_replay`). The replayed contacts come as
+    columns (:func:`replay_names`), in the order of ``led``."""
+    out: dict[str, list[Any]] = {name: [] for name in replay_names(job.old is not None)}
+    rows, customers, ats, weeks, teams, channels, purposes, allowed, denied, nexts = (
+        out[name] for name in REPLAY_NAMES)
+    end = len(led["row"])
+    events, statuses, micros = led["event"], led["status"], led["at_us"]
+    k = 0
     while k < end:
         customer = led["customer"][k]
         stop = k
@@ -142,27 +175,30 @@ def replay_columns(job: ReplayJob, led: dict[str, list[Any]]) -> list[dict[str, 
         old_customer = _customer(job.old, record, customer) if job.old is not None else None
         zone = clock.zone(_zone(job.new, new_customer))
         for i in range(k, stop):
-            us = led["at_us"][i]
-            if led["event"][i] is not None or led["status"][i] != "sent":
+            us = micros[i]
+            if events[i] is not None or statuses[i] != "sent":
                 continue
             if (job.start_us is not None and us < job.start_us) or (job.end_us is not None and us >= job.end_us):
                 continue
             history = _prefix(led, k, i, customer)
-            request = Request(led["team"][i], led["channel"][i], led["purpose"][i], clock.instant(us), led["campaign"][i])
+            at = clock.instant(us)
+            request = Request(led["team"][i], led["channel"][i], led["purpose"][i], at, led["campaign"][i])
             cutoff = (us, led["row"][i])
             now = _verdict(job.new, new_customer, request, history, job.loads_new, cutoff)
-            row: dict[str, Any] = {
-                "row": led["row"][i], "customer": customer, "at": clock.instant(us).isoformat(),
-                "team": request.team, "channel": request.channel, "purpose": request.purpose,
-                "week": "{}-W{:02d}".format(*clock.local(us, zone).isocalendar()[:2]),
-                "allowed": now.allowed, "denied_by": list(now.denied_by),
-                "next_allowed_at": now.next_allowed_at.isoformat() if now.next_allowed_at else None,
-            }
+            rows.append(led["row"][i])
+            customers.append(customer)
+            ats.append(at.isoformat())
+            weeks.append("{}-W{:02d}".format(*clock.local(us, zone).isocalendar()[:2]))
+            teams.append(request.team)
+            channels.append(request.channel)
+            purposes.append(request.purpose)
+            allowed.append(now.allowed)
+            denied.append(list(now.denied_by))
+            nexts.append(now.next_allowed_at.isoformat() if now.next_allowed_at else None)
             if job.old is not None and old_customer is not None:
                 then = _verdict(job.old, old_customer, request, history, job.loads_old, cutoff)
-                row["old_allowed"] = then.allowed
-                row["old_denied_by"] = list(then.denied_by)
-            out.append(row)
+                out["old_allowed"].append(then.allowed)
+                out["old_denied_by"].append(list(then.denied_by))
         k = stop
     return out
 
@@ -215,43 +251,67 @@ def prepare_replay(new: Policy, old: Policy | None, ledger_path: str, customers_
 
 def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: str | None,
            start: dt.date | None, end: dt.date | None, problems: Problems, *, workers: int | None = None,
-           progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+           progress: Callable[[int], None] | None = None) -> Any:
     """Every sent contact in ``[start, end]`` (UTC dates, inclusive) decided again on the
-    local engine; rows in ledger row order. Bad rows go to ``problems`` (nothing is decided
-    when there are any)."""
+    local engine, as an Arrow table in ledger row order. Bad rows go to ``problems``
+    (nothing is decided when there are any: the table is then empty)."""
     job = prepare_replay(new, old, ledger_path, customers_path, start, end, problems)
     if job is None:
-        return []
+        return replay_schema(old is not None).empty_table()
     return run_local(job, workers=workers, progress=progress)
 
 
 def run_local(job: ReplayJob, *, workers: int | None = None,
-              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """The local engine: chunks of whole customers on forked worker processes."""
-    global _JOB
-    import multiprocessing
+              progress: Callable[[int], None] | None = None) -> Any:
+    """The local engine, every replayed contact as one Arrow table in ledger row order
+    (for tests, and what :func:`policylang.spark.run_replay` is compared with); the
+    command streams instead (:func:`run_to_file`)."""
+    import tempfile
 
-    spans = chunks(job.ledger, 50_000, "customer")
-    _JOB = job
-    rows: list[dict[str, Any]] = []
-    try:
-        workers = workers or os.cpu_count() or 1
-        if workers == 1 or len(spans) <= 1:
-            for span in spans:
-                part = replay_span(span)
-                rows.extend(part)
-                if progress:
-                    progress(span[1] - span[0])
-        else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for span, part in zip(spans, pool.imap(replay_span, spans), strict=True):
-                    rows.extend(part)
-                    if progress:
-                        progress(span[1] - span[0])
-    finally:
-        _JOB = None
-    rows.sort(key=lambda r: r["row"])
-    return rows
+    import pyarrow as pa
+
+    with tempfile.TemporaryDirectory(prefix="policylang-replay-") as folder:
+        ranges = _spill_all(job, folder, workers, progress, ReplayTally(job.old is not None))
+        pieces = [_range(job, folder, k) for k in range(ranges)]
+    return pa.concat_tables(pieces) if pieces else replay_schema(job.old is not None).empty_table()
+
+
+def run_to_file(job: ReplayJob, output: str, *, workers: int | None = None,
+                progress: Callable[[int], None] | None = None) -> ReplayTally:
+    """The local engine, streaming: chunks of whole customers on forked worker processes,
+    each spilling its replayed contacts as Arrow by range of ledger rows; then each range
+    is sorted and appended to ``output`` (with an old policy, only the contacts whose
+    verdicts differ: :func:`differing`). Neither the workers nor this process hold every
+    output row (a dict per row held ten million rows in about 10 GB). Returns the
+    summary's counts."""
+    import tempfile
+
+    from policylang.tables import TableWriter
+
+    against = job.old is not None
+    tally = ReplayTally(against)
+    with tempfile.TemporaryDirectory(prefix="policylang-replay-") as folder:
+        ranges = _spill_all(job, folder, workers, progress, tally)
+        with TableWriter(output, replay_schema(against)) as out:
+            for k in range(ranges):
+                table = _range(job, folder, k)
+                if against:
+                    table = differing(table)
+                tally.written += table.num_rows
+                out.write(table)
+    return tally
+
+
+def differing(table: Any) -> Any:
+    """The rows of ``table`` whose two verdicts differ (``next_allowed_at`` alone does not count)."""
+    import pyarrow as pa
+
+    if not table.num_rows:
+        return table
+    keep = [a != oa or d != od for a, oa, d, od in zip(
+        table.column("allowed").to_pylist(), table.column("old_allowed").to_pylist(),
+        table.column("denied_by").to_pylist(), table.column("old_denied_by").to_pylist(), strict=True)]
+    return table.filter(pa.array(keep, pa.bool_()))
 
 
 def changed(row: dict[str, Any]) -> bool:
@@ -259,24 +319,134 @@ def changed(row: dict[str, Any]) -> bool:
     return bool(row["allowed"] != row["old_allowed"] or row["denied_by"] != row["old_denied_by"])
 
 
+RANGE_ROWS = 1_000_000  # ledger rows per range of the output: what the final merge holds at a time
+SPAN_ROWS = 100_000  # ledger rows per task (whole customers)
+_FOLDER: str | None = None
+
+
+def _spill_all(job: ReplayJob, folder: str, workers: int | None, progress: Callable[[int], None] | None,
+               tally: ReplayTally) -> int:
+    """Run every span on ``workers`` forked processes, each spilled to ``folder`` (see
+    :func:`_spill_span`), their counts merged into ``tally``; the number of ranges."""
+    global _JOB, _FOLDER
+    import multiprocessing
+
+    import pyarrow.compute as pc
+
+    if not job.ledger.num_rows:
+        return 0
+    tasks = list(enumerate(chunks(job.ledger, SPAN_ROWS, "customer")))
+    _JOB, _FOLDER = job, folder
+    try:
+        workers = workers or os.cpu_count() or 1
+        if workers == 1 or len(tasks) <= 1:
+            for (_, span), part in zip(tasks, map(_spill_span, tasks), strict=True):
+                tally.merge(part)
+                if progress:
+                    progress(span[1] - span[0])
+        else:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for (_, span), part in zip(tasks, pool.imap(_spill_span, tasks), strict=True):
+                    tally.merge(part)
+                    if progress:
+                        progress(span[1] - span[0])
+    finally:
+        _JOB, _FOLDER = None, None
+    return int(pc.max(job.ledger.column("row")).as_py()) // RANGE_ROWS + 1
+
+
+def _spill_span(task: tuple[int, tuple[int, int]]) -> ReplayTally:
+    """Replay one span and spill its contacts, sorted by row, a file per range of ledger
+    rows (``{span}-{range}.arrow``); its share of the summary's counts."""
+    import pyarrow as pa
+
+    assert _JOB is not None and _FOLDER is not None
+    number, span = task
+    with few_collections():
+        columns = replay_span(span)
+    against = _JOB.old is not None
+    tally = ReplayTally(against)
+    tally.add(columns)
+    schema = replay_schema(against)
+    table = pa.table({name: pa.array(columns[name], schema.field(name).type) for name in schema.names},
+                     schema=schema).sort_by("row")
+    del columns
+    rows = table.column("row").to_pylist()
+    start = 0
+    while start < len(rows):
+        k = rows[start] // RANGE_ROWS
+        end = bisect_left(rows, (k + 1) * RANGE_ROWS, start)
+        with pa.OSFile(os.path.join(_FOLDER, f"{number}-{k}.arrow"), "wb") as sink, \
+                pa.ipc.new_stream(sink, schema) as out:
+            out.write_table(table.slice(start, end - start))
+        start = end
+    return tally
+
+
+def _range(job: ReplayJob, folder: str, k: int) -> Any:
+    """The replayed contacts of range ``k`` of ledger rows, every span's, sorted by row."""
+    import pyarrow as pa
+
+    schema = replay_schema(job.old is not None)
+    pieces = []
+    for name in os.listdir(folder):
+        if name.endswith(f"-{k}.arrow"):
+            path = os.path.join(folder, name)
+            pieces.append(read_spill(path, schema))
+            os.unlink(path)
+    return pa.concat_tables(pieces).sort_by("row") if pieces else schema.empty_table()
+
+
+class ReplayTally:
+    """The summary's and the chart's counts, taken a block of replayed contacts at a time:
+    how many were replayed, denied and written, the weeks, and the denials per rule by
+    team, channel and week (under both policies with ``against``)."""
+
+    BY = ("team", "channel", "week")
+
+    def __init__(self, against: bool) -> None:
+        self.against = against
+        self.contacts = 0
+        self.denied = 0
+        self.written = 0
+        self.weeks: set[str] = set()
+        fields = ("denied_by", "old_denied_by") if against else ("denied_by",)
+        self.counts: dict[tuple[str, str], Counter[tuple[str, str]]] = {
+            (field, by): Counter() for field in fields for by in self.BY}
+
+    def add(self, columns: dict[str, list[Any]]) -> None:
+        """Count replayed contacts given as columns (:func:`replay_names`)."""
+        self.contacts += len(columns["row"])
+        self.denied += columns["allowed"].count(False)
+        self.weeks.update(columns["week"])
+        for (field, by), counts in self.counts.items():
+            for rules, value in zip(columns[field], columns[by], strict=True):
+                for rule in rules:
+                    counts[(rule, value)] += 1
+
+    def merge(self, other: ReplayTally) -> None:
+        self.contacts += other.contacts
+        self.denied += other.denied
+        self.written += other.written
+        self.weeks |= other.weeks
+        for key, counts in other.counts.items():
+            self.counts[key].update(counts)
+
+    def denials(self, by: str, field: str = "denied_by") -> Counter[tuple[str, str]]:
+        """(rule, value of ``by``) -> number of contacts that rule denies."""
+        return self.counts.get((field, by), Counter())
+
+
+
 # ---- reports -------------------------------------------------------------------------------
 
 
-def denials(rows: list[dict[str, Any]], by: str, field: str = "denied_by") -> Counter[tuple[str, str]]:
-    """(rule, value of ``by``) -> number of contacts that rule denies."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for row in rows:
-        for rule in row[field]:
-            counts[(rule, row[by])] += 1
-    return counts
-
-
-def chart_html(rows: list[dict[str, Any]], title: str, against: bool) -> str:
+def chart_html(tally: ReplayTally, title: str, against: bool) -> str:
     """A self-contained HTML page: for each rule, its denials per week as bars (old policy
     beside new when ``against``), drawn as inline SVG (no script, no network)."""
-    weeks = sorted({r["week"] for r in rows})
-    new = denials(rows, "week")
-    old = denials(rows, "week", "old_denied_by") if against else Counter()
+    weeks = sorted(tally.weeks)
+    new = tally.denials("week")
+    old = tally.denials("week", "old_denied_by") if against else Counter()
     rules = sorted({rule for rule, _ in new} | {rule for rule, _ in old})
     peak = max([*new.values(), *old.values(), 1])
     parts = [f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>",

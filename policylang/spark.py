@@ -103,7 +103,7 @@ def run_spark(text: str, name: str, work: Any, *, explain: bool = False, master:
         frame = frame.sort_values(["key", "customer", "kind", "row"], kind="stable")
         columns = {c: _plain(frame[c].tolist()) for c in frame.columns if c != "bucket"}
         answers = decide_group(_policy(text, name), columns, explain)
-        return pd.DataFrame(answers, columns=schema.names)
+        return pd.DataFrame(answers.rows(), columns=schema.names)
 
     with tempfile.TemporaryDirectory(prefix="policylang-spark-") as folder:
         # row groups small enough that executors share the reading
@@ -142,16 +142,10 @@ REPLAY_TYPES = {"row": "long", "allowed": "boolean", "old_allowed": "boolean", "
                 "old_denied_by": "array<string>"}
 
 
-def replay_names(against: bool) -> list[str]:
-    """The columns of a replayed contact (with the old policy's verdict when ``against``)."""
-    names = ["row", "customer", "at", "week", "team", "channel", "purpose", "allowed", "denied_by", "next_allowed_at"]
-    return names + (["old_allowed", "old_denied_by"] if against else [])
-
-
 def run_replay(job: Any, new_text: str, new_name: str, old_text: str | None = None, old_name: str | None = None,
-               *, master: str | None = None, spark: Any = None) -> list[dict[str, Any]]:
-    """The replay's contacts decided on Spark: the same answers as the local engine's
-    :func:`policylang.replay.run_local`, in ledger row order.
+               *, master: str | None = None, spark: Any = None) -> Any:
+    """The replay's contacts decided on Spark, an Arrow table in ledger row order: the same
+    as the local engine's :func:`policylang.replay.run_local`.
 
     ``job`` is what :func:`policylang.replay.prepare_replay` built on the driver. The ledger
     rows go to Spark as Parquet with a bucket (a hash of the customer, so a bucket holds
@@ -165,9 +159,10 @@ def run_replay(job: Any, new_text: str, new_name: str, old_text: str | None = No
     import pyarrow.parquet as pq
 
     from policylang.batch import LEDGER_COLUMNS
+    from policylang.replay import replay_names, replay_schema
 
     if job.ledger.num_rows == 0:
-        return []
+        return replay_schema(old_text is not None).empty_table()
     spark = spark or session(master)
     cores = spark.sparkContext.defaultParallelism
     buckets = max(1, cores * BUCKETS_PER_CORE)
@@ -206,9 +201,7 @@ def run_replay(job: Any, new_text: str, new_name: str, old_text: str | None = No
         left.cogroup(right).applyInPandas(decide, ddl).write.parquet(os.path.join(folder, "answers"))
         table = pq.read_table(os.path.join(folder, "answers"))
     shared.unpersist()
-    rows: list[dict[str, Any]] = table.select(names).to_pylist()
-    rows.sort(key=lambda r: r["row"])
-    return rows
+    return table.select(names).cast(replay_schema(against)).sort_by("row")
 
 
 # ---- the planner's per-customer step ---------------------------------------------------------

@@ -318,3 +318,32 @@ def test_ledger_read_in_parts_equals_whole(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(TypeError):
         batch.scatter_apart(policy, paths["customers"], paths["ledger"], paths["requests"], batch.Problems(),
                             str(tmp_path / "spill-failed"), workers=2)
+
+
+def test_repeated_customer_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Customers are validated once per distinct record (issue 12, third round): a bad
+    record given on several rows is still reported on each, an id given twice still on
+    the second even when its record was seen, and customers sharing a record still get
+    their own answers (their requests name them)."""
+    same = {"timezone": "Europe/London", "status": "active", "owner": "cards"}
+    people = [{"id": f"c{k}", **same} for k in range(4)]
+    people += [{"id": "bad1", **same, "status": "sleeping"}, {"id": "bad2", **same, "status": "sleeping"},
+               {"id": "c1", **same}]
+    (tmp_path / "customers.jsonl").write_text("".join(json.dumps(p) + "\n" for p in people))
+    (tmp_path / "ledger.jsonl").write_text("")
+    (tmp_path / "requests.jsonl").write_text("".join(
+        json.dumps({"id": f"r{k}", "customer": f"c{k}", "team": "cards", "channel": "email", "purpose": "marketing",
+                    "at": "2026-11-24T10:00:00Z"}) + "\n" for k in range(4)))
+    paths = {role: str(tmp_path / f"{role}.jsonl") for role in ("customers", "ledger", "requests")}
+    out = tmp_path / "out.jsonl"
+    assert run_batch(write_policy(tmp_path, NORTHWIND), paths, out) == 2
+    err = capsys.readouterr().err
+    assert "customers.jsonl: row 5: field `status`" in err and "customers.jsonl: row 6: field `status`" in err
+    assert "row 7" in err and "customer `c1` is given twice (first on row 2)" in err
+    rejects = tmp_path / "rejects.jsonl"
+    assert run_batch(write_policy(tmp_path, NORTHWIND), paths, out, "--rejects", str(rejects)) == 0
+    # the request of c1, whose id is given twice, is refused too (which record would it use?)
+    assert [(Path(r["file"]).name, r["row"], r["field"]) for r in read_out(rejects)] == [
+        ("customers.jsonl", 5, "status"), ("customers.jsonl", 6, "status"), ("customers.jsonl", 7, "id"),
+        ("requests.jsonl", 2, "customer")]
+    assert [(r["id"], r["customer"]) for r in read_out(out)] == [("r0", "c0"), ("r2", "c2"), ("r3", "c3")]

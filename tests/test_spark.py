@@ -123,8 +123,8 @@ def test_replay_spark_equals_local(spark: Any, replay_data: tuple[Path, dict[str
     problems = Problems()
     job = prepare_replay(new, old, paths["ledger"], paths["customers"], None, None, problems)
     assert job is not None and not problems
-    local = run_local(job, workers=2)
-    got = run_replay(job, TIGHT, "tight.pol", NORTHWIND, "northwind.pol", spark=spark)
+    local = run_local(job, workers=2).to_pylist()
+    got = run_replay(job, TIGHT, "tight.pol", NORTHWIND, "northwind.pol", spark=spark).to_pylist()
     assert got == local
     assert len(got) > 2000
     # the capacity rule, which couples customers, denies some contacts under the new policy only

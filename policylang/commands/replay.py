@@ -6,12 +6,15 @@ import argparse
 import datetime as dt
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from policylang.cli import EXIT_BAD_INPUT, EXIT_OK, FileProblem, stderr, stdout
 from policylang.commands.decide import load_policy
+
+if TYPE_CHECKING:
+    from policylang.replay import ReplayTally
 
 EPILOG = """\
 exit status: 0 the replay ran and its output was written (whatever it found); 2 bad input
@@ -60,10 +63,8 @@ def _date(text: str) -> dt.date:
 
 def run(args: argparse.Namespace) -> int:
     """Replay, write, summarise; see EPILOG for the exit status."""
-    import pyarrow as pa
-
     from policylang.batch import Problems
-    from policylang.replay import changed, chart_html, prepare_replay, run_local
+    from policylang.replay import ReplayTally, chart_html, differing, prepare_replay, run_to_file
     from policylang.tables import atomic_path, file_format, write_table
 
     new = load_policy(args.policy)
@@ -88,16 +89,21 @@ def run(args: argparse.Namespace) -> int:
             bar.advance(task, count)
     try:
         job = prepare_replay(new, old, args.ledger, args.customers, args.start, args.end, problems)
-        rows: list[dict[str, Any]] = []
+        tally = ReplayTally(old is not None)
         if job is not None and args.engine == "spark":
             from policylang.cli import read_text
             from policylang.spark import run_replay
 
-            rows = run_replay(job, read_text(args.policy), args.policy,
-                              read_text(args.against) if args.against else None, args.against,
-                              master=args.spark_master)
+            # Spark's answers come back whole to the driver (it holds the job anyway)
+            table = run_replay(job, read_text(args.policy), args.policy,
+                               read_text(args.against) if args.against else None, args.against,
+                               master=args.spark_master)
+            tally.add(table.to_pydict())
+            shown = differing(table) if old is not None else table
+            tally.written = shown.num_rows
+            write_table(shown, args.output)
         elif job is not None:
-            rows = run_local(job, workers=args.workers, progress=progress)
+            tally = run_to_file(job, args.output, workers=args.workers, progress=progress)
     finally:
         if bar is not None:
             bar.stop()
@@ -105,33 +111,23 @@ def run(args: argparse.Namespace) -> int:
         stderr().print(problems.report(), markup=False, highlight=False)
         stderr().print(f"policylang: {len(problems.rows)} bad rows; nothing was written", markup=False)
         return EXIT_BAD_INPUT
-    shown = [r for r in rows if changed(r)] if old is not None else rows
-    names = ["row", "customer", "at", "week", "team", "channel", "purpose", "allowed", "denied_by", "next_allowed_at"]
-    if old is not None:
-        names += ["old_allowed", "old_denied_by"]
-    types = {"row": pa.int64(), "allowed": pa.bool_(), "old_allowed": pa.bool_(),
-             "denied_by": pa.list_(pa.string()), "old_denied_by": pa.list_(pa.string())}
-    table = pa.table({n: pa.array([r[n] for r in shown], types.get(n, pa.string())) for n in names})
-    write_table(table, args.output)
     if args.chart:
         temp, commit, abort = atomic_path(args.chart)
         try:
             with open(temp, "w", encoding="utf-8") as out:
-                out.write(chart_html(rows, f"Replay of {args.ledger} under {args.policy}"
+                out.write(chart_html(tally, f"Replay of {args.ledger} under {args.policy}"
                                      + (f" against {args.against}" if old else ""), old is not None))
         except BaseException:
             abort()
             raise
         commit()
-    stdout().print(report(rows, old is not None, len(shown), args.output))
+    stdout().print(report(tally, old is not None, tally.written, args.output))
     return EXIT_OK
 
 
-def report(rows: list[dict[str, Any]], against: bool, written: int, output: str) -> Table:
+def report(tally: ReplayTally, against: bool, written: int, output: str) -> Table:
     """Denials per rule by team, channel and week; with an old policy, both columns."""
-    from policylang.replay import denials
-
-    title = (f"{len(rows):,} sent contacts replayed; {sum(not r['allowed'] for r in rows):,} would be denied; "
+    title = (f"{tally.contacts:,} sent contacts replayed; {tally.denied:,} would be denied; "
              + (f"{written:,} decided differently" if against else f"{written:,}") + f" written to {output}")
     out = Table(title=title)
     out.add_column("rule", no_wrap=True)
@@ -141,8 +137,8 @@ def report(rows: list[dict[str, Any]], against: bool, written: int, output: str)
     if against:
         out.add_column("denied (old)", justify="right")
     for by in ("team", "channel", "week"):
-        new = denials(rows, by)
-        old: Counter[tuple[str, str]] = denials(rows, by, "old_denied_by") if against else Counter()
+        new = tally.denials(by)
+        old: Counter[tuple[str, str]] = tally.denials(by, "old_denied_by") if against else Counter()
         for rule, value in sorted(set(new) | set(old)):
             out.add_row(rule, by, value, f"{new[(rule, value)]:,}", *([f"{old[(rule, value)]:,}"] if against else []))
     return out
