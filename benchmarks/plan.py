@@ -18,7 +18,8 @@ objective and the value over greedy in percent; `read cpu` and `elig cpu` are th
 seconds of reading and of the eligibility step (every worker), `PSS MB` the peak
 proportional set size of this process and its workers together (shared pages counted
 once; `peak MB` adds their peak RSS, which counts the workers' shared pages twice). Each
-step's wall and CPU seconds go to standard error. `--reuse` reads the instance files
+step (read, eligibility, build, greedy, bound, polish, reasons) goes to standard error as it
+ends, with its wall and CPU seconds and the peak PSS during it (`#  greedy  wall ...`). `--reuse` reads the instance files
 already in `--work`. `--time-limit` caps the bound's cutting
 planes and the block polishing, each (60 s as in `policylang plan`).
 """
@@ -109,8 +110,12 @@ class PeakMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.sample())
+            now = self.sample()
+            self.peak = max(self.peak, now)
+            self.step = max(self.step, now)
             self._stop.wait(0.5)
+
+    step = 0.0  # the peak since the last step ended (Steps resets it)
 
     @staticmethod
     def sample() -> float:
@@ -131,14 +136,31 @@ class PeakMemory:
         return total / 1024
 
 
+class Steps(dict[str, float]):
+    """``plan(timings=...)``: prints each step to standard error as it ends, with its wall and
+    CPU seconds and the peak PSS during it (a million customers run for many minutes)."""
+
+    def __init__(self, memory: PeakMemory) -> None:
+        super().__init__()
+        self.memory = memory
+
+    def __setitem__(self, key: str, value: float) -> None:
+        super().__setitem__(key, value)
+        if key.endswith(" cpu"):
+            name = key[:-4]
+            print(f"#  {name:<12} wall {self.get(name, 0.0):8.1f} s  cpu {value:8.1f} s  "
+                  f"peak PSS {self.memory.step:8.0f} MB", file=sys.stderr, flush=True)
+            self.memory.step = PeakMemory.sample()
+
+
 def run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str, float]:
     with PeakMemory() as memory:
-        out = _run_once(folder, workers, time_limit)
+        out = _run_once(folder, workers, time_limit, memory)
     out["pss"] = memory.peak
     return out
 
 
-def _run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str, float]:
+def _run_once(folder: Path, workers: int | None, time_limit: float, memory: PeakMemory) -> dict[str, float]:
     import policylang
     from policylang.commands.plan import read_inputs
     from policylang.plan.planner import plan
@@ -151,8 +173,11 @@ def _run_once(folder: Path, workers: int | None, time_limit: float) -> dict[str,
     read = time.perf_counter() - began
     cpu = cpu_seconds()
     read_cpu = cpu
+    print(f"#  {'read':<12} wall {read:8.1f} s  cpu {read_cpu:8.1f} s  peak PSS {memory.step:8.0f} MB",
+          file=sys.stderr, flush=True)
+    memory.step = PeakMemory.sample()
     began = time.perf_counter()
-    steps: dict[str, float] = {}
+    steps = Steps(memory)
     result = plan(policy, candidates, customers, ledgers, cycle, solver="lagrangian", workers=workers,
                   time_limit=time_limit, timings=steps)
     total = time.perf_counter() - began

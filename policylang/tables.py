@@ -144,7 +144,11 @@ def _up_to(handle: Any, size: int) -> Iterator[bytes]:
             return
 
 
-def _csv_rows(path: str, kinds: dict[str, str]) -> Iterator[tuple[int, Row | InputError]]:
+def csv_batches(path: str) -> Iterator[tuple[int, Any]]:
+    """The CSV file's record batches (pyarrow), every column a text (an empty cell is null),
+    each batch with the number of the last line before it (the header is line 1): the
+    columns themselves, for readers that validate a column at a time. A file pyarrow cannot
+    parse is an InputError naming the line after the last batch read."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -166,6 +170,12 @@ def _csv_rows(path: str, kinds: dict[str, str]) -> Iterator[tuple[int, Row | Inp
             return
         except pa.ArrowInvalid as exc:
             raise InputError(f"{path}: CSV after line {number}: {exc}", Span.point(path, number + 1, 1)) from None
+        yield number, batch
+        number += batch.num_rows
+
+
+def _csv_rows(path: str, kinds: dict[str, str]) -> Iterator[tuple[int, Row | InputError]]:
+    for number, batch in csv_batches(path):
         for row in batch.to_pylist():
             number += 1
             out: Row = {}

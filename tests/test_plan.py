@@ -488,6 +488,52 @@ def test_bad_input_is_exit_2_with_the_place(tmp_path: Path, change: tuple[str, s
 
 
 
+COLUMNS_HEADER = "id,customer,team,channel,purpose,campaign,at,value,cost,priority,group\n"
+COLUMNS_GOOD = [
+    "j1,k0,a,email,marketing,x,2027-01-11T09:00:00Z,5,,,g1\n",  # cost and priority empty: 0
+    "j2,k0,b,phone,marketing,x,2027-01-11T09:00:00+00:00,5.5,1.25,2,g1\n",
+    "j3,k1,a,email,marketing,y,2027-01-11T10:00:00+01:00,1e1,0,-1,\n",
+    "7,k1,a,email,marketing,x,2027-01-11T09:00:00Z,0,0,0,\n",
+]
+
+
+@pytest.mark.parametrize("bad", [
+    "j1,k2,a,email,marketing,x,2027-01-11T09:00:00Z,5,0,0,\n",  # the id again
+    "j9,k2,zz,email,marketing,x,2027-01-11T09:00:00Z,5,0,0,\n",  # no such team
+    "j9,k2,a,email,marketing,x,2027-01-11T09:00:00,5,0,0,\n",  # no offset
+    "j9,k2,a,email,marketing,x,2027-01-11T09:00:00Z,nan,0,0,\n",
+    "j9,k2,a,email,marketing,x,2027-01-11T09:00:00Z, 5 ,0,0,\n",  # Python reads it, pyarrow does not
+    "j9,k2,a,email,marketing,x,2027-01-11T09:00:00Z,5,-1,0,\n",
+    "j9,k2,a,email,marketing,x,2027-01-11T09:00:00Z,5,0,1.5,\n",
+    "j9,k2,a,email,marketing,x,2027-01-11T09:00:00Z,5,0,0,g1\n",  # g1 is k0's
+    "j9,k2,a,email,marketing,,2027-01-11T09:00:00Z,5,0,0,\n",
+    "j9,k2,a,email,marketing,x,2027-01-11T09:00:00Z,5,0,0,,extra\n",
+])
+def test_candidates_by_columns_equal_rows(tmp_path: Path, bad: str) -> None:
+    """The CSV read a column at a time (inputs.csv_columns) gives what the row-by-row reader
+    gives, and hands every value it cannot vouch for to that reader (None), which accepts it
+    or names its line."""
+    from policylang.errors import InputError
+    from policylang.plan import inputs as plan_inputs
+
+    path = tmp_path / "c.csv"
+    path.write_text("\ufeff" + COLUMNS_HEADER + "".join(COLUMNS_GOOD), encoding="utf-8")
+    fast = plan_inputs.csv_columns(POLICY, str(path))
+    rows = plan_inputs._validated(POLICY, plan_inputs._csv_file_rows(str(path)), str(path))  # noqa: SLF001
+    assert fast is not None
+    assert (fast.ids, fast.customers, fast.requests, fast.group) == (rows.ids, rows.customers, rows.requests, rows.group)
+    assert fast.value.tolist() == rows.value.tolist() and fast.cost.tolist() == rows.cost.tolist()
+    assert fast.requests[0] is fast.requests[3]  # equal requests held once
+    path.write_text(COLUMNS_HEADER + "".join(COLUMNS_GOOD) + bad, encoding="utf-8")
+    assert plan_inputs.csv_columns(POLICY, str(path)) is None
+    try:
+        read = plan_inputs.read_candidates(POLICY, str(path))
+    except InputError as exc:
+        assert exc.span.line == 6 or "extra" in bad, exc
+    else:
+        assert " 5 " in bad and read.value.tolist()[-1] == 5.0
+
+
 def test_instants_are_utc() -> None:
     assert clock.micros(SLOTS[0]) % 1_000_000 == 0
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from rich.table import Table
 
 from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, FileProblem, read_text, stdout
@@ -80,23 +81,52 @@ def read_inputs(policy: Policy, candidates_path: str, customers_path: str, ledge
     from policylang.plan.inputs import Cycle, read_candidates, read_cycle
 
     customers: dict[str, Customer] = {}
+    # Equal attribute values are held once: customers have few distinct ones (a dict each was
+    # ~400 bytes a customer at a million), and a decision reads them, never changes them.
+    alike: dict[Any, Mapping[str, Any]] = {}
     for number, obj in read_jsonl(read_text(customers_path), customers_path):
         record = customer_from_json(policy, obj, where(customers_path, number))
         if not record.id:
             raise InputError("the customer record has no `id`", where(customers_path, number))
-        customers[record.id] = record
+        try:
+            key = tuple(sorted(record.values.items()))
+            values = alike.get(key, record.values)
+            if len(alike) < 1 << 16:  # bounded: customers all unlike gain nothing
+                alike.setdefault(key, values)
+        except TypeError:  # an unhashable value: kept as it is
+            values = record.values
+        customers[record.id] = record if values is record.values else Customer(record.id, values)
     ledgers: dict[str, list[Entry]] = defaultdict(list)
+    names: dict[str, str] = {}
     for number, obj in read_jsonl(read_text(ledger_path), ledger_path):
         entry = entry_from_json(policy, obj, where(ledger_path, number))
         if entry.customer is None:
             raise InputError("the ledger line has no `customer` field", where(ledger_path, number),
                              hint="a cycle's ledger holds every customer's contacts; each line names its customer")
-        ledgers[entry.customer].append(entry)
+        entry = _held_once(entry, names, customers)
+        ledgers[entry.customer].append(entry)  # type: ignore[index]
     cycle = read_cycle(read_text(cycle_path), cycle_path) if cycle_path else Cycle()
     if not Path(candidates_path).is_file():
         raise FileProblem(f"{candidates_path}: no such file")
     candidates = read_candidates(policy, candidates_path)
     return candidates, customers, dict(ledgers), cycle
+
+
+def _held_once(entry: Entry, names: dict[str, str], customers: Mapping[str, Customer]) -> Entry:
+    """``entry`` with its texts shared: the names (few distinct) through ``names``, the
+    customer's id as the customer record's (each JSON line parsed them as new texts: a
+    gigabyte's worth at a million customers, with the records)."""
+    changes: dict[str, str] = {}
+    for field in ("channel", "purpose", "team", "status", "event", "outcome"):
+        value = getattr(entry, field, None)
+        if isinstance(value, str):
+            shared = names.setdefault(value, value)
+            if shared is not value:
+                changes[field] = shared
+    record = customers.get(entry.customer) if entry.customer is not None else None
+    if record is not None and record.id is not entry.customer:
+        changes["customer"] = record.id
+    return attrs.evolve(entry, **changes) if changes else entry  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 for line in found:
                     stdout().print(f"check: {line}")
                 status = EXIT_FAILED
-        write_plan(args.output, [r.to_dict() for r in result.rows])
+        write_plan(args.output, result.rows)
         summary_path = args.output + ".summary.json"
         write_text(summary_path, json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
         if args.reserve and result.solution.feasible and status == EXIT_OK:
@@ -154,35 +184,48 @@ def write_text(path: str, text: str) -> None:
 COLUMNS = ("id", "customer", "granted", "reason_kind", "rule", "reason", "shadow_price")
 
 
-def write_plan(path: str, rows: Sequence[Mapping[str, object]]) -> None:
-    """The plan file by extension; a folder that does not exist is an error, not created."""
+def write_plan(path: str, rows: Sequence[Any]) -> None:
+    """The plan file by extension, from the plan's rows (``planner.Row``); a folder that does
+    not exist is an error, not created. CSV and JSON Lines are written a row at a time to a
+    temporary file renamed over ``path`` when complete (the whole text, and a dict per row,
+    were gigabytes at a million customers)."""
+    from policylang.tables import atomic_path
+
     lower = path.lower()
     if not Path(path).parent.is_dir():
         raise FileProblem(f"{path}: the folder {Path(path).parent} does not exist")
-    if lower.endswith(".csv"):
-        import io
-
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row[k] is None else str(row[k]).lower() if isinstance(row[k], bool) else row[k])
-                             for k in COLUMNS})
-        write_text(path, out.getvalue())
-    elif lower.endswith((".jsonl", ".ndjson", ".json")):
-        write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
-    elif lower.endswith(".parquet"):
+    if lower.endswith(".parquet"):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         types = {"granted": pa.bool_(), "shadow_price": pa.float64()}
-        table = pa.table({k: pa.array([row[k] for row in rows], types.get(k, pa.string())) for k in COLUMNS})
+        table = pa.table({k: pa.array([getattr(row, k) for row in rows], types.get(k, pa.string())) for k in COLUMNS})
         try:
             pq.write_table(table, path)
         except OSError as exc:
             raise FileProblem(f"{path}: cannot be written ({exc})") from None
-    else:
+        return
+    if not lower.endswith((".csv", ".jsonl", ".ndjson", ".json")):
         raise InputError(f"{path}: unknown plan format", where(path), expected=".csv, .jsonl or .parquet")
+    temp, commit, abort = atomic_path(path)
+    try:
+        with open(temp, "w", encoding="utf-8", newline="") as handle:
+            if lower.endswith(".csv"):
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(COLUMNS)
+                for row in rows:
+                    writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v
+                                     for v in (getattr(row, k) for k in COLUMNS)])
+            else:
+                for row in rows:
+                    handle.write(json.dumps({k: getattr(row, k) for k in COLUMNS}) + "\n")
+    except OSError as exc:
+        abort()
+        raise FileProblem(f"{path}: cannot be written ({exc.strerror})") from None
+    except BaseException:
+        abort()
+        raise
+    commit()
 
 
 def reserve(url: str, policy: Policy, customers: Mapping[str, Customer], candidates: Candidates,

@@ -80,6 +80,13 @@ class Basis:
         return allowed
 
 
+def _row_values(problem: Problem, start: int, end: int) -> FloatArray:
+    """One shared row's coefficient per candidate (0 for a candidate it does not hold)."""
+    values = np.zeros(len(problem.candidates))
+    values[problem.row_cand[start:end]] = problem.row_coef[start:end]
+    return values
+
+
 @attrs.frozen(slots=True)
 class Bound:
     """The bound, how many scenarios there were and how many stay above the incumbent, the
@@ -165,20 +172,23 @@ def precedence_bound(problem: Problem, model: Model, incumbent: float, *, time_l
             always |= 1 << i
 
     # the rows' coefficients per pattern
+    # (filled a row at a time: a dense candidates-by-rows matrix and the rows stacked from a
+    # list were each a copy of it, a gigabyte at a million customers)
     nres = len(problem.resources)
-    cand_rows = np.zeros((nres, len(problem.candidates)))
-    cand_rows[problem.row_of, problem.row_cand] = problem.row_coef
-    parts = [pattern_sums(problem, cand_rows[r]) for r in range(nres)]
-    del cand_rows
+    campaigns = sorted(set(problem.min_cell) | set(problem.min_volume))
+    width = nres + 2 * len(campaigns)
+    matrix = np.zeros((width, npat))
+    row_ptr = problem.row_ptr.tolist()
+    for r in range(nres):
+        matrix[r] = pattern_sums(problem, _row_values(problem, row_ptr[r], row_ptr[r + 1]))
     count_row: dict[int, int] = {}
     has_row: dict[int, int] = {}
-    for k in sorted(set(problem.min_cell) | set(problem.min_volume)):
-        count_row[k] = len(parts)
-        parts.append(pattern_sums(problem, (problem.campaign == k).astype(np.float64)))
-        has_row[k] = len(parts)
-        parts.append((parts[-1] > 0).astype(np.float64))
-    basis = Basis(np.vstack(parts) if parts else np.zeros((0, npat)), set_of, has_row)
-    width = len(parts)
+    for i, k in enumerate(campaigns):
+        count_row[k] = nres + 2 * i
+        matrix[nres + 2 * i] = pattern_sums(problem, (problem.campaign == k).astype(np.float64))
+        has_row[k] = nres + 2 * i + 1
+        matrix[nres + 2 * i + 1] = matrix[nres + 2 * i] > 0
+    basis = Basis(matrix, set_of, has_row)
     rhs = np.array([r.rhs + LIMIT_TOLERANCE for r in problem.resources], dtype=np.float64)
     gains = problem.pattern_gain()
 

@@ -23,10 +23,12 @@ weaker grant must stay justified), so every block's answer is a valid plan of th
 
 from __future__ import annotations
 
+import array
 import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -84,12 +86,13 @@ class Model:
     """What every solve of one problem shares: each pattern's use of the rows, its counts
     per campaign, and its precedence links (computed once per pattern, on demand)."""
 
-    def __init__(self, problem: Problem, members: list[list[int]] | None = None, like: State | None = None) -> None:
+    def __init__(self, problem: Problem, members: list[tuple[int, ...]] | None = None, like: State | None = None) -> None:
         """``like``: a state of the same problem whose patterns, rows and lookups are shared."""
         self.problem = problem
         self.state = State.empty(problem, members) if like is None else \
             State.empty(problem, like.members, like.rows, like.lookup)
-        self.gains: list[float] = problem.pattern_gain().tolist()
+        # an array, not a list: a float object per pattern was a quarter of a gigabyte at a million
+        self.gains: Sequence[float] = array.array("d", problem.pattern_gain().astype(np.float64).tobytes())
         self.starts: list[int] = problem.cust_pat.tolist()
         state = self.state
         # every pattern's use, the refused ones (numbered from problem.patterns, swap targets only) included
@@ -395,7 +398,7 @@ class Model:
                 plan.switch(c, p)
 
 
-def exact(problem: Problem, *, time_limit: float = 60.0, members: list[list[int]] | None = None,
+def exact(problem: Problem, *, time_limit: float = 60.0, members: list[tuple[int, ...]] | None = None,
           start: State | None = None, model: Model | None = None) -> Solution:
     """The whole MIP with HiGHS; the plan HiGHS returns, and its dual bound.
 
@@ -479,7 +482,7 @@ def valid(model: Model, plan: State) -> bool:
 
 
 def polish(problem: Problem, plan: State, *, block: int = 200, sweeps: int = 20, time_limit: float = 60.0,
-           node_limit: int = 200, members: list[list[int]] | None = None, model: Model | None = None) -> State:
+           node_limit: int = 200, members: list[tuple[int, ...]] | None = None, model: Model | None = None) -> State:
     """Improve a valid plan by solving blocks of customers exactly, the others fixed.
 
     Each sweep shuffles the customers (seed 0) and takes them ``block`` at a time; each block's MIP

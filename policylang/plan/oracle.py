@@ -15,6 +15,8 @@ holds closures that do not pickle, so workers inherit it).
 
 from __future__ import annotations
 
+import array
+import bisect
 import datetime as dt
 import gc
 import multiprocessing
@@ -116,8 +118,39 @@ def first_denial(policy: Policy, customer: Customer, ledger: Sequence[Entry],
     return None
 
 
+class Denied:
+    """A walk's denials, kept compact until the reasons ask: the keys ``(mask, i)`` as one
+    sorted array of ``mask << 16 | i`` and the rules beside them (a dict of tuples was
+    ~0.7 KB a customer, half a gigabyte at a million). Keys past 64 bits stay a dict."""
+
+    __slots__ = ("keys", "rules", "wide")
+
+    def __init__(self, denials: Mapping[tuple[int, int], tuple[str, ...]]) -> None:
+        items = sorted(((mask << 16 | i), rules) for (mask, i), rules in denials.items())
+        self.wide: dict[tuple[int, int], tuple[str, ...]] | None = None
+        if items and (items[-1][0] >= 1 << 63 or max(i for _, i in denials) >= 1 << 16):
+            self.wide = dict(denials)
+            items = []
+        self.keys = array.array("q", [key for key, _ in items])
+        self.rules = tuple(rules for _, rules in items)
+
+    def get(self, key: tuple[int, int]) -> tuple[str, ...] | None:
+        """The rules that denied request ``i`` after the feasible subset ``mask``, or None."""
+        if self.wide is not None:
+            return self.wide.get(key)
+        mask, i = key
+        if mask >= 1 << 47 or i >= 1 << 16:
+            return None
+        wanted = mask << 16 | i
+        at = bisect.bisect_left(self.keys, wanted)
+        return self.rules[at] if at < len(self.keys) and self.keys[at] == wanted else None
+
+    def __len__(self) -> int:
+        return len(self.wide) if self.wide is not None else len(self.keys)
+
+
 def recorded_denial(policy: Policy, customer: Customer, requests: Sequence[Request], trial: Sequence[int],
-                    denials: Mapping[tuple[int, int], tuple[str, ...]]) -> tuple[int, tuple[str, ...]] | None:
+                    denials: Mapping[tuple[int, int], tuple[str, ...]] | Denied) -> tuple[int, tuple[str, ...]] | None:
     """:func:`first_denial` of the requests ``trial`` (indexes into the customer's ``requests``,
     ascending, no two of one group) from the walk's ``denials``: arbitrating a subset visits
     them in the customer's arbitration order, and each prefix allowed so far is a feasible
@@ -190,7 +223,7 @@ def distinct(jobs: Sequence[Job]) -> tuple[list[Job], list[int]]:
 
 def eligible_walks(policy: Policy, jobs: Sequence[Job], workers: int | None = None,
                    engine: Callable[[Policy, Sequence[Job]], list[list[int]]] | None = None,
-                   ) -> tuple[list[list[int]], list[Denials] | None]:
+                   ) -> tuple[list[list[int]], list[Denied] | None]:
     """:func:`customer_patterns` for each job, each distinct situation walked once (on
     ``engine``, e.g. Spark, else on ``workers`` processes), with each job's denials
     (:func:`walk_job`) when walked locally (an ``engine`` returns masks only: None then)."""
@@ -203,14 +236,14 @@ def eligible_walks(policy: Policy, jobs: Sequence[Job], workers: int | None = No
 _STATE: dict[str, Any] = {}
 
 
-Walk = tuple[list[int], Denials]
+Walk = tuple[list[int], Denied]
 
 
 def walk_job(policy: Policy, job: Job, names: dict[tuple[str, ...], tuple[str, ...]]) -> Walk:
     """One job's feasible masks and the denials met (rule tuples shared through ``names``)."""
     denials: Denials = {}
     masks = customer_patterns(policy, *job, denials=denials)
-    return masks, {key: names.setdefault(rules, rules) for key, rules in denials.items()}
+    return masks, Denied({key: names.setdefault(rules, rules) for key, rules in denials.items()})
 
 
 def _run_chunk(bounds: tuple[int, int]) -> list[Walk]:

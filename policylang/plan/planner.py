@@ -6,8 +6,8 @@ import math
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 import attrs
 import numpy as np
@@ -47,17 +47,77 @@ class Row:
         return attrs.asdict(self)
 
 
+class Rows(Sequence[Row]):
+    """The plan's rows, one per candidate in file order, held as columns (a :class:`Row` is
+    made when one is read): a Row object per candidate was ~100 bytes, half a gigabyte at a
+    million customers, and the texts repeat (a capacity's, a budget's, "granted")."""
+
+    def __init__(self, candidates: Candidates) -> None:
+        self._ids = candidates.ids
+        self._customers = candidates.customers
+        self.granted = bytearray()
+        self.kinds: list[str] = []
+        self.rules: list[str | None] = []
+        self.reasons: list[str] = []
+        self.prices: list[float | None] = []
+        self._texts: dict[str, str] = {}
+
+    def append(self, row: Row) -> None:
+        """Add the next candidate's row (rows come in file order)."""
+        at = len(self.granted)
+        assert row.id == self._ids[at] and row.customer == self._customers[at], (row, at)
+        texts = self._texts
+        self.granted.append(row.granted)
+        self.kinds.append(texts.setdefault(row.reason_kind, row.reason_kind))
+        self.rules.append(row.rule if row.rule is None else texts.setdefault(row.rule, row.rule))
+        # a group's reason names the granted alternative: one text each, not worth a look-up
+        shared = row.reason_kind != "group" and len(texts) < 1 << 16
+        self.reasons.append(texts.setdefault(row.reason, row.reason) if shared else row.reason)
+        self.prices.append(row.shadow_price)
+
+    def __len__(self) -> int:
+        return len(self.granted)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return Row(self._ids[index], self._customers[index], bool(self.granted[index]), self.kinds[index],
+                   self.rules[index], self.reasons[index], self.prices[index])
+
+    def __iter__(self) -> Iterator[Row]:
+        return map(self.__getitem__, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @attrs.frozen(slots=True, eq=False)
 class PlanResult:
     """The plan: a row per candidate (file order) and the summary document."""
 
-    rows: list[Row]
+    rows: Sequence[Row]
     summary: dict[str, Any]
     problem: Problem
     solution: Solution
 
     @property
     def granted(self) -> list[bool]:
+        if isinstance(self.rows, Rows):
+            return [bool(g) for g in self.rows.granted]
         return [r.granted for r in self.rows]
 
 
@@ -114,10 +174,10 @@ def plan(
     lap("build")
     began = time.perf_counter()
     base = greedy(problem)
-    gains = problem.pattern_gain().tolist()
+    model = Model(problem, like=base)
+    gains = model.gains  # one list: 8 million floats at a million customers
     greedy_value = base.objective(gains) if base.lower_limits_met() else None
     method = solver if solver != "auto" else ("exact" if problem.patterns <= EXACT_PATTERNS else "lagrangian")
-    model = Model(problem, like=base)
     lap("greedy")
     if solver == "exact":
         # HiGHS alone, from nothing: what the brute-force test checks the model with
@@ -238,13 +298,13 @@ def tighten(problem: Problem, model: Model, solution: Solution, time_limit: floa
 
 
 def explain(policy: Policy, problem: Problem, solution: Solution, customers: Mapping[str, Customer],
-            ledgers: Mapping[str, Sequence[Entry]], denials: Sequence[oracle.Denials] | None = None) -> list[Row]:
+            ledgers: Mapping[str, Sequence[Entry]], denials: Sequence[oracle.Denied] | None = None) -> Rows:
     """Why each candidate is granted or not: the first of group, rule (or precedence),
     capacity, budget, volume, cell, value that holds when it is added back."""
     state = solution.state
     cands = problem.candidates
     granted = state.granted()
-    rows: list[Row] = []
+    rows = Rows(cands)
     by_customer: list[list[int]] = [[] for _ in range(problem.customers)]
     for j, c in enumerate(problem.cust.tolist()):
         by_customer[c].append(j)
@@ -297,8 +357,8 @@ def explain(policy: Policy, problem: Problem, solution: Solution, customers: Map
 
 
 def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Customer],
-                  ledgers: Mapping[str, Sequence[Entry]], chosen: list[int], j: int,
-                  denials: oracle.Denials | None = None, mine: Sequence[int] | None = None) -> Row:
+                  ledgers: Mapping[str, Sequence[Entry]], chosen: Sequence[int], j: int,
+                  denials: oracle.Denied | None = None, mine: Sequence[int] | None = None) -> Row:
     """Why the policy refuses candidate ``j`` beside the customer's ``chosen`` ones. With the
     eligibility walk's ``denials`` and the customer's candidates ``mine`` (ascending), the
     arbitration is looked up rather than decided again."""
@@ -339,9 +399,10 @@ def policy_reason(policy: Policy, problem: Problem, customers: Mapping[str, Cust
     return Row(cands.ids[j], customer, False, "rule", rule, f'denied by rule "{rule}" when added to the plan', None)
 
 
-def summarise(problem: Problem, solution: Solution, rows: list[Row], greedy_value: float | None) -> dict[str, Any]:
+def summarise(problem: Problem, solution: Solution, rows: Sequence[Row], greedy_value: float | None) -> dict[str, Any]:
     cands = problem.candidates
-    granted = np.array([r.granted for r in rows], dtype=bool)
+    granted = np.frombuffer(bytes(rows.granted), dtype=bool) if isinstance(rows, Rows) else \
+        np.array([r.granted for r in rows], dtype=bool)
     objective = float(problem.gain[granted].sum()) if solution.feasible else None
     bound = float(solution.bound) if math.isfinite(solution.bound) else None
     gap = None

@@ -16,9 +16,11 @@ swapped for ``h``.
 
 from __future__ import annotations
 
+import array
+import bisect
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 import numpy as np
@@ -28,6 +30,34 @@ from policylang.plan.problem import LIMIT_TOLERANCE, FloatArray, IntArray, Probl
 
 EPS = 1e-9
 REPAIR_AT = frozenset({0, 20, 60, 150})  # repairs cost a pass in Python over every customer
+
+
+class Patterns:
+    """One customer's patterns by their members (a tuple, ascending), refused ones included:
+    the members sorted in a tuple (the patterns' own tuples, not copies) and the pattern
+    numbers beside them in an array, looked up by bisection. A dict per customer, with an
+    int object per pattern, was ~0.8 KB a customer (most of a gigabyte at a million)."""
+
+    __slots__ = ("keys", "numbers")
+
+    def __init__(self, pairs: list[tuple[tuple[int, ...], int]]) -> None:
+        pairs.sort()
+        self.keys = tuple(members for members, _ in pairs)
+        self.numbers = array.array("q", [p for _, p in pairs])
+
+    def get(self, members: tuple[int, ...]) -> int | None:
+        """The pattern with exactly these members (ascending), or None."""
+        at = bisect.bisect_left(self.keys, members)
+        return self.numbers[at] if at < len(self.keys) and self.keys[at] == members else None
+
+    def items(self) -> Iterator[tuple[tuple[int, ...], int]]:
+        return zip(self.keys, self.numbers, strict=True)
+
+    def values(self) -> Iterator[int]:
+        return iter(self.numbers)
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 @attrs.define(slots=True)
@@ -40,27 +70,22 @@ class State:
     rhs: list[float]
     volume: list[int]  # campaign -> granted candidates
     cells: list[int]  # campaign -> customers granted something of it
-    members: list[list[int]]  # pattern -> candidates (lists: the hot loops are Python)
+    members: list[tuple[int, ...]]  # pattern -> candidates (Python: the hot loops are Python)
     rows: list[list[tuple[int, float]]]  # candidate -> (row, coefficient)
     campaign: list[int]
-    lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] = attrs.field(factory=dict)
+    lookup: dict[int, tuple[Patterns, list[int], bool]] = attrs.field(factory=dict)
     # customer -> (pattern by members, refused ones included, the customer's candidates, any
     # two of different rank); shared by copies: patterns never change
     ranks: list[int] = attrs.field(factory=list)
 
     @classmethod
-    def empty(cls, problem: Problem, members: list[list[int]] | None = None,
+    def empty(cls, problem: Problem, members: list[tuple[int, ...]] | None = None,
               rows: list[list[tuple[int, float]]] | None = None,
-              lookup: dict[int, tuple[dict[tuple[int, ...], int], list[int], bool]] | None = None) -> State:
+              lookup: dict[int, tuple[Patterns, list[int], bool]] | None = None) -> State:
         """The empty plan. ``members``, ``rows`` and ``lookup`` (another state's, of the same
         problem) are shared rather than built again: they never change."""
         if members is None:
-            # patterns problem.patterns.. are the refused ones: swap targets, never chosen
-            flat = problem.pat_members.tolist()
-            ptr = problem.pat_ptr.tolist()
-            members = [flat[ptr[p]:ptr[p + 1]] for p in range(problem.patterns)]
-            ref_flat, ref_ptr = problem.ref_members.tolist(), problem.ref_ptr.tolist()
-            members += [ref_flat[ref_ptr[i]:ref_ptr[i + 1]] for i in range(len(ref_ptr) - 1)]
+            members = pattern_members(problem)
         if rows is None:
             cr, cc, cp = problem.cand_row.tolist(), problem.cand_coef.tolist(), problem.cand_ptr.tolist()
             # Candidates share few distinct (row, coefficient) lists (a million customers have
@@ -82,7 +107,7 @@ class State:
         return State(self.problem, list(self.choice), list(self.load), self.rhs, list(self.volume),
                      list(self.cells), self.members, self.rows, self.campaign, self.lookup, self.ranks)
 
-    def customer(self, c: int) -> tuple[dict[tuple[int, ...], int], list[int], bool]:
+    def customer(self, c: int) -> tuple[Patterns, list[int], bool]:
         found = self.lookup.get(c)
         if found is None:
             problem = self.problem
@@ -90,9 +115,9 @@ class State:
             # refused patterns (numbered after the chosen ones) are swap targets too
             npat = problem.patterns
             ids = [*range(lo, hi), *range(npat + int(problem.ref_cust[c]), npat + int(problem.ref_cust[c + 1]))]
-            index = {tuple(self.members[p]): p for p in ids}
+            index = Patterns([(self.members[p], p) for p in ids])
             mine = sorted({j for p in ids for j in self.members[p]})
-            ranked = len({int(problem.rank[j]) for j in mine}) > 1
+            ranked = len({self.ranks[j] for j in mine}) > 1
             found = self.lookup[c] = (index, mine, ranked)
         return found
 
@@ -149,7 +174,7 @@ class State:
     def granted(self) -> npt.NDArray[np.bool_]:
         out = np.zeros(len(self.problem.candidates), dtype=bool)
         for p in self.choice:
-            out[self.members[p]] = True
+            out[list(self.members[p])] = True
         return out
 
     def objective(self, pattern_gain: Sequence[float]) -> float:
@@ -159,6 +184,22 @@ class State:
         problem = self.problem
         return all(not 0 < self.cells[k] < m for k, m in problem.min_cell.items()) and \
             all(self.volume[k] >= m for k, m in problem.min_volume.items())
+
+
+def pattern_members(problem: Problem) -> list[tuple[int, ...]]:
+    """Each pattern's candidates as a tuple, the refused patterns (numbered from
+    ``problem.patterns``: swap targets, never chosen) after the others.
+
+    Tuples, not lists (smaller, and a customer's lookup keys by members are these same
+    objects), holding one shared int object per candidate rather than one per membership:
+    at a million customers (8 million patterns) the lists and their ints were a gigabyte."""
+    ints = list(range(len(problem.candidates)))
+    members: list[tuple[int, ...]] = []
+    for flat_array, ptr_array in ((problem.pat_members, problem.pat_ptr), (problem.ref_members, problem.ref_ptr)):
+        flat = list(map(ints.__getitem__, flat_array.tolist()))
+        ptr = ptr_array.tolist()
+        members += [tuple(flat[ptr[p]:ptr[p + 1]]) for p in range(len(ptr) - 1)]
+    return members
 
 
 @attrs.frozen(slots=True)
@@ -182,7 +223,7 @@ def pattern_index(problem: Problem, state: State, c: int) -> dict[tuple[int, ...
 
 
 def swaps(problem: Problem, state: State, c: int, p: int,
-          index: dict[tuple[int, ...], int] | None = None) -> list[tuple[int, int, int]]:
+          index: Patterns | None = None) -> list[tuple[int, int, int]]:
     """(h, l, q): swapping granted ``l`` for a stronger dropped ``h`` gives pattern ``q``."""
     chosen = state.members[p]
     if not chosen:
@@ -240,7 +281,7 @@ def enforce_precedence(problem: Problem, state: State) -> int:
 # ---- greedy -------------------------------------------------------------------------------------
 
 
-def greedy(problem: Problem, members: list[list[int]] | None = None) -> State:
+def greedy(problem: Problem, members: list[tuple[int, ...]] | None = None) -> State:
     """Candidates in descending value (then file order); each granted when the plan stays valid."""
     state = State.empty(problem, members)
     order = np.lexsort((np.arange(len(problem.candidates)), -problem.candidates.value)).tolist()
@@ -260,7 +301,7 @@ def greedy(problem: Problem, members: list[list[int]] | None = None) -> State:
 # ---- repair: from any choice to a valid plan ------------------------------------------------------
 
 
-def finish_lower(problem: Problem, state: State, gains: list[float]) -> None:
+def finish_lower(problem: Problem, state: State, gains: Sequence[float]) -> None:
     """Meet min_cell (drop a campaign below its cell) and then min_volume (add where it fits)."""
     for k, m in sorted(problem.min_cell.items()):
         if 0 < state.cells[k] < m:
@@ -291,7 +332,7 @@ def finish_lower(problem: Problem, state: State, gains: list[float]) -> None:
                 state.switch(c, q)
 
 
-def repair(problem: Problem, priced: FloatArray, gains: list[float], base: State) -> State:
+def repair(problem: Problem, priced: FloatArray, gains: Sequence[float], base: State) -> State:
     """A valid plan led by the priced values: customers by their best priced pattern, each
     taking its best-priced pattern that fits; then upgrades by true gain."""
     state = base.copy()
@@ -327,7 +368,7 @@ def repair(problem: Problem, priced: FloatArray, gains: list[float], base: State
     return state
 
 
-def improve(problem: Problem, state: State, gains: list[float], order: list[int]) -> None:
+def improve(problem: Problem, state: State, gains: Sequence[float], order: list[int]) -> None:
     """One pass: each customer moves to a higher-gain pattern that fits."""
     starts = problem.cust_pat.tolist()
     for c in order:
@@ -345,7 +386,7 @@ def improve(problem: Problem, state: State, gains: list[float], order: list[int]
 
 
 def lagrangian(problem: Problem, *, iterations: int = 300, tolerance: float = 1e-4,
-               members: list[list[int]] | None = None, start: State | None = None) -> Solution:
+               members: list[tuple[int, ...]] | None = None, start: State | None = None) -> Solution:
     """Subgradient on the shared rows' prices; best repaired plan and the least dual bound."""
     began = time.perf_counter()
     gains_arr = problem.pattern_gain()
