@@ -158,17 +158,13 @@ def readers(paths: dict[str, str]) -> list[tuple[str, float]]:
     return out
 
 
-def library_loop(paths: dict[str, str], customers: int = 20_000) -> tuple[int, float, float, float, float]:
-    """The library loop the issue compares with (records validated beforehand, ``arbitrate``
-    per customer): its decisions, CPU seconds on one core, and wall seconds on two forked
-    processes (half the customers each). This is the evaluator's own cost on the
-    benchmark's data, the floor of any engine that calls it once per decision."""
+def first_customers(paths: dict[str, str], customers: int) -> tuple[Any, dict[str, Any]]:
+    """The benchmark's policy and its first ``customers`` customers, read by the library's
+    validating reader (the floors' inputs, built before any timing)."""
     import json
 
-    from policylang.arbitration import Cycle, arbitrate
     from policylang.compiler import compile_policy
-    from policylang.history import History
-    from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
+    from policylang.inputs import customer_from_json, where
 
     policy = compile_policy(Path(POLICY).read_text(), POLICY)
     people = {}
@@ -178,6 +174,21 @@ def library_loop(paths: dict[str, str], customers: int = 20_000) -> tuple[int, f
             people[row["id"]] = customer_from_json(policy, row, where("c"))
             if len(people) >= customers:
                 break
+    return policy, people
+
+
+def library_loop(paths: dict[str, str], customers: int = 20_000) -> tuple[int, float, float, float, float]:
+    """The library loop the issue compares with (records validated beforehand, ``arbitrate``
+    per customer): its decisions, CPU seconds on one core, and wall seconds on two forked
+    processes (half the customers each). This is the evaluator's own cost on the
+    benchmark's data, the floor of any engine that calls it once per decision."""
+    import json
+
+    from policylang.arbitration import Cycle, arbitrate
+    from policylang.history import History
+    from policylang.inputs import entry_from_json, request_from_json, where
+
+    policy, people = first_customers(paths, customers)
     ledgers: dict[str, list[object]] = {c: [] for c in people}
     with open(paths["ledger"]) as handle:
         for line in handle:
@@ -247,19 +258,11 @@ def replay_floor(paths: dict[str, str], customers: int = 10_000) -> tuple[int, f
     the evaluator's cost, not the replay's answers."""
     import json
 
-    from policylang.compiler import compile_policy
     from policylang.history import History
-    from policylang.inputs import customer_from_json, entry_from_json, where
+    from policylang.inputs import entry_from_json, where
     from policylang.records import Contact, Request
 
-    policy = compile_policy(Path(POLICY).read_text(), POLICY)
-    people = {}
-    with open(paths["customers"]) as handle:
-        for line in handle:
-            row = json.loads(line)
-            people[row["id"]] = customer_from_json(policy, row, where("c"))
-            if len(people) >= customers:
-                break
+    policy, people = first_customers(paths, customers)
     ledgers: dict[str, list[tuple[int, Any]]] = {c: [] for c in people}
     with open(paths["ledger"]) as handle:
         for number, line in enumerate(handle, start=1):
