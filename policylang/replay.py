@@ -314,11 +314,6 @@ def differing(table: Any) -> Any:
     return table.filter(pa.array(keep, pa.bool_()))
 
 
-def changed(row: dict[str, Any]) -> bool:
-    """Do the two policies' verdicts differ (``next_allowed_at`` alone does not count)?"""
-    return bool(row["allowed"] != row["old_allowed"] or row["denied_by"] != row["old_denied_by"])
-
-
 RANGE_ROWS = 1_000_000  # ledger rows per range of the output: what the final merge holds at a time
 SPAN_ROWS = 100_000  # ledger rows per task (whole customers)
 _FOLDER: str | None = None
