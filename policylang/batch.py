@@ -517,6 +517,27 @@ def read_spill(path: str, schema: Any) -> Any:
         return pa.ipc.open_stream(source).read_all()
 
 
+def write_spill(path: str, table: Any) -> None:
+    """``table`` as an Arrow stream file (what :func:`read_spill` reads)."""
+    import pyarrow as pa
+
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as out:
+        out.write_table(table)
+
+
+def spill_by_rows(table: Any, width: int, path_of: Callable[[int], str]) -> int:
+    """Spill ``table`` (sorted by its ``row`` column) a file per range of ``width`` row
+    numbers, range ``k`` to ``path_of(k)``; the number of rows."""
+    rows = table.column("row").to_pylist()
+    start = 0
+    while start < len(rows):
+        k = rows[start] // width
+        end = bisect_left(rows, (k + 1) * width, start)
+        write_spill(path_of(k), table.slice(start, end - start))
+        start = end
+    return len(rows)
+
+
 class Spill:
     """Arrow stream writers, one per bucket, opened on first use."""
 
@@ -1469,7 +1490,6 @@ def run_files(policy: Policy, scattered: Scattered, output: str, *, explain: boo
 @few_collections()
 def _split_task(bucket: int) -> int:
     """Split a bucket's work rows: the coupled group's share, and its own customers'."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     assert _POLICY is not None and _SCATTERED is not None
@@ -1477,8 +1497,7 @@ def _split_task(bucket: int) -> int:
     coupled = pc.sum(pc.equal(work.column("key"), CAPACITY_KEY)).as_py() or 0  # CAPACITY_KEY sorts first
     for part, rows in (("coupled", work.slice(0, coupled)), ("work", work.slice(coupled))):
         if rows.num_rows:
-            with pa.OSFile(_SCATTERED.path(part, bucket), "wb") as sink, pa.ipc.new_stream(sink, rows.schema) as out:
-                out.write_table(rows)
+            write_spill(_SCATTERED.path(part, bucket), rows)
     return int(coupled)
 
 
@@ -1511,15 +1530,5 @@ def _decide_task(bucket: int | None) -> int:
             decide_group(_POLICY, work.slice(start, end - start).to_pydict(), explain, answers)
     table = answers.table().sort_by("row")
     del answers
-    rows = table.column("row").to_pylist()
     name = "coupled" if bucket is None else str(bucket)
-    start = 0
-    while start < len(rows):
-        span = rows[start] // ANSWER_ROWS
-        end = bisect_left(rows, (span + 1) * ANSWER_ROWS, start)
-        piece = table.slice(start, end - start)
-        with pa.OSFile(scattered.path(f"answers-{name}-{span}", 0), "wb") as sink, \
-                pa.ipc.new_stream(sink, piece.schema) as out:
-            out.write_table(piece)
-        start = end
-    return len(rows)
+    return spill_by_rows(table, ANSWER_ROWS, lambda span: scattered.path(f"answers-{name}-{span}", 0))

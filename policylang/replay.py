@@ -35,6 +35,7 @@ from policylang.batch import (
     read_customers,
     read_ledger,
     read_spill,
+    spill_by_rows,
 )
 from policylang.evaluator import decide
 from policylang.history import History
@@ -366,15 +367,8 @@ def _spill_span(task: tuple[int, tuple[int, int]]) -> ReplayTally:
     table = pa.table({name: pa.array(columns[name], schema.field(name).type) for name in schema.names},
                      schema=schema).sort_by("row")
     del columns
-    rows = table.column("row").to_pylist()
-    start = 0
-    while start < len(rows):
-        k = rows[start] // RANGE_ROWS
-        end = bisect_left(rows, (k + 1) * RANGE_ROWS, start)
-        with pa.OSFile(os.path.join(_FOLDER, f"{number}-{k}.arrow"), "wb") as sink, \
-                pa.ipc.new_stream(sink, schema) as out:
-            out.write_table(table.slice(start, end - start))
-        start = end
+    folder = _FOLDER
+    spill_by_rows(table, RANGE_ROWS, lambda k: os.path.join(folder, f"{number}-{k}.arrow"))
     return tally
 
 
