@@ -694,6 +694,7 @@ def scatter_apart(policy: Policy, customers_path: str, ledger_path: str | None, 
     memory it freed, and the deciding workers are forked from this process, so done here
     that memory would stay for the whole run; in a process that ends it is given back
     before the deciding starts."""
+    preload()
     [(scattered, rows)] = _on_processes(policy, _scatter_task, [(customers_path, ledger_path, requests_path, folder,
                                                                   bucket_customers, workers)])
     problems.rows.extend(rows)
@@ -707,6 +708,23 @@ def _scatter_task(customers_path: str, ledger_path: str | None, requests_path: s
     scattered = scatter(_POLICY, customers_path, ledger_path, requests_path, problems, folder,
                         bucket_customers=bucket_customers, workers=workers)
     return scattered, problems.rows
+
+
+def preload() -> None:
+    """Import what the forked processes use, once, before they are forked.
+
+    Why: the parent of a batch run reads no rows itself (the scatter runs in a process of
+    its own), so each forked process (the scatter, the ledger's parts, every pool worker)
+    imported pyarrow, its compute functions and numpy again (and pandas, which pyarrow
+    imports on its first ``pa.array`` when it is installed): about half a CPU second each."""
+    import numpy  # noqa: F401
+    import pyarrow as pa
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.ipc  # noqa: F401
+
+    from policylang import evaluator, tables  # noqa: F401
+
+    pa.array(["x"], pa.string())  # pyarrow's own lazy imports
 
 
 PART_BYTES = 64 << 20  # a JSON Lines ledger this large or larger is read in parts, in parallel
