@@ -503,7 +503,7 @@ class Scattered:
         import pyarrow as pa
 
         if self.ledger_parts == 1:
-            return self.read("ledger", bucket, ledger_schema())
+            return self.read("ledger0", bucket, ledger_schema())
         return pa.concat_tables([self.read(f"ledger{k}", bucket, ledger_schema()) for k in range(self.ledger_parts)])
 
 
@@ -593,9 +593,12 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
     A request whose customer has no (valid) record, or whose customer's ledger has a bad
     row, is refused too: deciding it would silently use a wrong record or ledger.
 
-    A JSON Lines ledger of :data:`PART_BYTES` or more (most of the input: ten rows a
-    customer) is read in parts on ``workers`` forked processes (default: every core),
-    each validating and spilling its own byte range (:func:`_ledger_parts`).
+    With two ``workers`` or more (default: every core) the ledger and the requests are
+    read at once, each on a forked process of its own, after the customers; a JSON Lines
+    ledger of :data:`PART_BYTES` or more (most of the input: ten rows a customer) is read
+    in parts, a process each, each validating and spilling its own byte range
+    (:func:`_ledger_parts`). The requests are checked against the customers the ledger
+    names in bad rows afterwards: when there are any, the requests are read again.
     """
     import pyarrow as pa
 
@@ -637,24 +640,68 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
                 spill.write(batch, "id")
         os.unlink(everything)
     spill.close()
-    if ledger_path is not None:
+    if (workers or os.cpu_count() or 1) >= 2:
+        # the ledger's parts and the requests on processes of their own, at once: read one
+        # after the other they left a core idle for most of the scatter
+        parts = _ledger_parts(ledger_path, workers) if ledger_path is not None else []
+        out.ledger_parts = max(1, len(parts))
+        found = _on_processes(policy, _call, [*((_ledger_part_task, ledger_path, part, out, k)
+                                                 for k, part in enumerate(parts)),
+                                               (_requests_task, requests_path, customers_path, known,
+                                                bad_customers, out)])
+        *ledger_bad, (asks_bad, out.requests, out.last_row) = found
+        for rows_bad in ledger_bad:
+            problems.rows.extend(rows_bad)  # the parts in file order: the bad rows in row order
+        named = _named_customers(rows for rows_bad in ledger_bad for rows in rows_bad)
+        if named <= bad_customers:
+            problems.rows.extend(asks_bad)
+            return out
+        # a customer's ledger has a bad row: its requests are refused, so they are read
+        # again knowing it (only on bad input)
+        for bucket in range(out.buckets):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(out.path("requests", bucket))
+        bad_customers |= named
+    elif ledger_path is not None:
         before = len(problems.rows)
-        parts = _ledger_parts(ledger_path, workers)
-        if len(parts) > 1:
-            out.ledger_parts = len(parts)
-            for found_bad in _on_processes(policy, _ledger_part_task, [(ledger_path, part, out, k)
-                                                                  for k, part in enumerate(parts)]):
-                problems.rows.extend(found_bad)  # the parts in file order: the bad rows in row order
-        else:
-            spill = Spill(out, "ledger", ledger_schema())
-            for batch in ledger_batches(policy, ledger_path, problems):
-                spill.write(batch, "customer")
-            spill.close()
-        for bad in problems.rows[before:]:
-            if bad.data and isinstance(bad.data.get("customer"), str):
-                bad_customers.add(bad.data["customer"])
+        spill = Spill(out, "ledger0", ledger_schema())
+        for batch in ledger_batches(policy, ledger_path, problems):
+            spill.write(batch, "customer")
+        spill.close()
+        bad_customers |= _named_customers(problems.rows[before:])
+    out.requests, out.last_row = _spill_requests(policy, requests_path, customers_path, known, bad_customers, out,
+                                                 problems)
+    return out
+
+
+def _named_customers(rows: Iterable[BadRow]) -> set[str]:
+    """The customers bad rows name (a text ``customer`` field)."""
+    return {bad.data["customer"] for bad in rows if bad.data and isinstance(bad.data.get("customer"), str)}
+
+
+def _call(task: Callable[..., Any], *arguments: Any) -> Any:
+    return task(*arguments)
+
+
+def _requests_task(requests_path: str, customers_path: str, known: set[str], bad_customers: set[str],
+                   out: Scattered) -> tuple[list[BadRow], int, int]:
+    assert _POLICY is not None
+    problems = Problems()
+    with few_collections():
+        count, last = _spill_requests(_POLICY, requests_path, customers_path, known, bad_customers, out, problems)
+    return problems.rows, count, last
+
+
+def _spill_requests(policy: Policy, requests_path: str, customers_path: str, known: set[str],
+                    bad_customers: set[str], out: Scattered, problems: Problems) -> tuple[int, int]:
+    """Validate the requests and spill them by bucket; how many were valid, and the largest
+    row number. A request is refused when its customer is not ``known`` or is one of
+    ``bad_customers`` (its record or its ledger has a bad row)."""
+    import pyarrow as pa
+
     spill = Spill(out, "requests", request_schema())
     asks: list[tuple[Any, ...]] = []  # rows in request_schema's order, transposed at each flush
+    count = last = 0
 
     def flush_requests() -> None:
         if asks:
@@ -674,14 +721,14 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
             problems.add(requests_path, number, f"the ledger of customer `{customer}` has a bad row", None, "customer")
             continue
         asks.append((number, customer, ident, *fields))
-        out.last_row = max(out.last_row, number)
+        last = max(last, number)
         if len(asks) >= CHUNK_ROWS:
-            out.requests += len(asks)
+            count += len(asks)
             flush_requests()
-    out.requests += len(asks)
+    count += len(asks)
     flush_requests()
     spill.close()
-    return out
+    return count, last
 
 
 def scatter_apart(policy: Policy, customers_path: str, ledger_path: str | None, requests_path: str,
@@ -727,14 +774,15 @@ def preload() -> None:
     pa.array(["x"], pa.string())  # pyarrow's own lazy imports
 
 
-PART_BYTES = 64 << 20  # a JSON Lines ledger this large or larger is read in parts, in parallel
+PART_BYTES = 8 << 20  # a JSON Lines ledger this large or larger is read in parts, in parallel
 
 
 def _ledger_parts(path: str, workers: int | None) -> list[tuple[int, int, int] | None]:
     """The parts a ledger is read in: byte ranges of a large JSON Lines file, one a
     worker; else the whole file (``[None]``). Why only there: the scatter was one process
     (at a million customers, about a third of the run's wall time with the other core idle)
-    and the ledger is most of its rows; JSON Lines can be cut at any line's end."""
+    and the ledger is most of its rows; JSON Lines can be cut at any line's end. Why from
+    8 MB (about 60,000 rows): below that a part is less work than forking it."""
     from policylang.tables import file_format, jsonl_parts
 
     count = workers or os.cpu_count() or 1
@@ -743,7 +791,7 @@ def _ledger_parts(path: str, workers: int | None) -> list[tuple[int, int, int] |
     return list(jsonl_parts(path, count)) or [None]
 
 
-def _ledger_part_task(path: str, part: tuple[int, int, int], out: Scattered, number: int) -> list[BadRow]:
+def _ledger_part_task(path: str, part: tuple[int, int, int] | None, out: Scattered, number: int) -> list[BadRow]:
     """Validate and spill one part of the ledger (to ``ledger{number}-{bucket}``); its bad rows."""
     assert _POLICY is not None
     problems = Problems()
