@@ -623,7 +623,8 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
     spill.close()
     known = set(seen)
     del seen
-    bad_customers = {bad.data.get("id") for bad in problems.rows if bad.data and isinstance(bad.data.get("id"), str)}
+    bad_customers: set[str] = {bad.data["id"] for bad in problems.rows
+                               if bad.data and isinstance(bad.data.get("id"), str)}
     size = max(1, bucket_customers or BUCKET_CUSTOMERS)
     count = -(-len(known) // size)
     if bucket_customers is None:
@@ -645,11 +646,13 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
         # after the other they left a core idle for most of the scatter
         parts = _ledger_parts(ledger_path, workers) if ledger_path is not None else []
         out.ledger_parts = max(1, len(parts))
-        found = _on_processes(policy, _call, [*((_ledger_part_task, ledger_path, part, out, k)
+        results: list[Any] = _on_processes(policy, _call, [*((_ledger_part_task, ledger_path, part, out, k)
                                                  for k, part in enumerate(parts)),
                                                (_requests_task, requests_path, customers_path, known,
                                                 bad_customers, out)])
-        *ledger_bad, (asks_bad, out.requests, out.last_row) = found
+        ledger_bad: list[list[BadRow]] = results[:-1]
+        asks_bad: list[BadRow]
+        asks_bad, out.requests, out.last_row = results[-1]
         for rows_bad in ledger_bad:
             problems.rows.extend(rows_bad)  # the parts in file order: the bad rows in row order
         named = _named_customers(rows for rows_bad in ledger_bad for rows in rows_bad)
