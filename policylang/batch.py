@@ -1078,14 +1078,11 @@ HISTORY_FIELDS = ("channel", "purpose", "team", "status", "outcome", "campaign",
 
 def _history(columns: dict[str, list[Any]], positions: list[int], customer: str) -> History:
     """A customer's ledger index straight from its work rows (validated when prepared)."""
-    if positions and positions[-1] + 1 - positions[0] == len(positions):
-        # a customer's ledger rows are consecutive (sorted by customer, kind, row): without
-        # events its columns are slices, not a look-up per row and field
-        start, end = positions[0], positions[-1] + 1
-        if columns["event"][start:end].count(None) == end - start:
-            fields = {name: columns[name][start:end] for name in HISTORY_FIELDS}
-            fields["customer"] = [customer] * (end - start)
-            return History.from_columns(fields, columns["at_us"][start:end], {})
+    if not positions:
+        return _history_span(columns, 0, 0, customer)
+    if positions[-1] + 1 - positions[0] == len(positions):
+        # a customer's ledger rows are consecutive (sorted by customer, kind, row)
+        return _history_span(columns, positions[0], positions[-1] + 1, customer)
     contacts = [k for k in positions if columns["event"][k] is None]
     events: dict[str, list[int]] = {}
     for k in positions:
@@ -1095,6 +1092,26 @@ def _history(columns: dict[str, list[Any]], positions: list[int], customer: str)
     fields = {name: [columns[name][k] for k in contacts] for name in HISTORY_FIELDS}
     fields["customer"] = [customer] * len(contacts)
     return History.from_columns(fields, [columns["at_us"][k] for k in contacts], events)
+
+
+def _history_span(columns: dict[str, list[Any]], start: int, end: int, customer: str) -> History:
+    """A customer's ledger index from its work rows ``start:end`` (its ledger rows): the
+    columns are slices, not a look-up per row and field."""
+    names = columns["event"][start:end]
+    at_us = columns["at_us"][start:end]
+    if names.count(None) == end - start:
+        fields = {name: columns[name][start:end] for name in HISTORY_FIELDS}
+        fields["customer"] = [customer] * (end - start)
+        return History.from_columns(fields, at_us, {})
+    kept = [name is None for name in names]
+    events: dict[str, list[int]] = {}
+    for name, us in zip(names, at_us, strict=True):
+        if name is not None:
+            events.setdefault(name, []).append(us)
+    fields = {name: list(compress(columns[name][start:end], kept)) for name in HISTORY_FIELDS}
+    micros = list(compress(at_us, kept))
+    fields["customer"] = [customer] * len(micros)
+    return History.from_columns(fields, micros, events)
 
 
 @attrs.define
@@ -1148,46 +1165,58 @@ Answer = dict[str, Any]
 
 
 class Answers:
-    """Output rows kept as columns (one list per field), made into Arrow a block at a time.
+    """Output rows, made into Arrow columns a block at a time.
 
     Why not a dict per row: making the dict and then taking each field out of it again
-    for Arrow cost about a tenth of a bucket's time outside the evaluator."""
+    for Arrow cost about a tenth of a bucket's time outside the evaluator. Why not a list
+    per field filled at each decision: eight appends a row through the dict of columns
+    cost more than keeping (row, id, customer, decision) and taking each field out of a
+    block of decisions at once."""
 
-    __slots__ = ("explain", "columns", "blocks", "size")
+    __slots__ = ("explain", "pending", "blocks", "size")
+
+    BLOCK = 5_000  # decisions held before they are made into columns
 
     def __init__(self, explain: bool) -> None:
         self.explain = explain
-        self.columns: dict[str, list[Any]] = {name: [] for name in answer_schema(explain).names}
+        self.pending: list[tuple[int, str, str, Decision]] = []
         self.blocks: list[Any] = []
         self.size = 0
 
     def add(self, pending: Pending, index: int, decision: Decision) -> None:
         """The output row of request ``index`` of ``pending``'s cycle."""
-        columns = self.columns
-        columns["row"].append(pending.rows[index])
-        columns["id"].append(pending.ids[index])
-        columns["customer"].append(pending.customer)
-        columns["team"].append(decision.request.team)
-        columns["allowed"].append(decision.allowed)
-        columns["denied_by"].append(list(decision.denied_by))
-        columns["displaces"].append([c.id if c.id is not None else c.describe() for c in decision.displaces]
-                                    if decision.displaces else [])
-        columns["next_allowed_at"].append(decision.next_allowed_at.isoformat() if decision.next_allowed_at else None)
-        if self.explain:
-            columns["trace"].append(orjson.dumps([t.to_dict() for t in decision.trace]).decode())
+        self.pending.append((pending.rows[index], pending.ids[index], pending.customer, decision))
         self.size += 1
-        if len(columns["row"]) >= 20_000:
+        if len(self.pending) >= self.BLOCK:
             self._block()
+
+    def columns(self) -> dict[str, list[Any]]:
+        """The rows added since the last block, as lists by field."""
+        if not self.pending:
+            return {name: [] for name in answer_schema(self.explain).names}
+        rows, ids, customers, decisions = map(list, zip(*self.pending, strict=True))
+        out: dict[str, list[Any]] = {
+            "row": rows, "id": ids, "customer": customers,
+            "team": [d.request.team for d in decisions],
+            "allowed": [d.allowed for d in decisions],
+            "denied_by": [d.denied_by for d in decisions],
+            "displaces": [[c.id if c.id is not None else c.describe() for c in d.displaces] if d.displaces else ()
+                          for d in decisions],
+            "next_allowed_at": [None if d.next_allowed_at is None else d.next_allowed_at.isoformat()
+                                for d in decisions]}
+        if self.explain:
+            out["trace"] = [orjson.dumps([t.to_dict() for t in d.trace]).decode() for d in decisions]
+        return out
 
     def _block(self) -> None:
         import pyarrow as pa
 
         schema = answer_schema(self.explain)
-        if self.columns["row"]:
+        if self.pending:
+            columns = self.columns()
+            self.pending.clear()
             self.blocks.append(pa.table({name: pa.array(values, schema.field(name).type)
-                                         for name, values in self.columns.items()}, schema=schema))
-            for values in self.columns.values():
-                values.clear()
+                                         for name, values in columns.items()}, schema=schema))
 
     def table(self) -> Any:
         """Every row added, as one Arrow table (in the order added)."""
@@ -1205,7 +1234,7 @@ def answer(pending: Pending, index: int, decision: Decision, explain: bool) -> A
     """One output row, as a dict (what :class:`Answers` keeps as columns)."""
     one = Answers(explain)
     one.add(pending, index, decision)
-    return {name: values[0] for name, values in one.columns.items()}
+    return {name: values[0] for name, values in one.columns().items()}
 
 
 def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = False,
@@ -1221,14 +1250,46 @@ def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = 
         rest = {name: values[:at] + values[end:] for name, values in columns.items()}
         _decide_coupled(policy, coupled, explain, out)
         columns = rest
+    _decide_apart(policy, columns, explain, out)
+    return out
+
+
+def _decide_apart(policy: Policy, columns: dict[str, list[Any]], explain: bool, out: Answers) -> None:
+    """Decide customers that no capacity rule couples, each on its own, from their work
+    rows (sorted by customer, kind, row: each customer's record row, then its ledger rows,
+    then its requests, which every customer here has).
+
+    Each customer's parts are slices of the columns, found by where its record row is and
+    where its first request is (``list.index``), not by a test per row and kind."""
+    kinds = columns["kind"]
+    size = len(kinds)
+    starts = list(compress(range(size), map(_IS_RECORD, kinds)))
+    starts.append(size)
+    customers, records, rows, ids = columns["customer"], columns["record"], columns["row"], columns["id"]
+    teams, channels, purposes = columns["team"], columns["channel"], columns["purpose"]
+    at_us, campaigns, priorities = columns["at_us"], columns["campaign"], columns["priority"]
+    instant = clock.instant
     memo: Records = {}
     add = out.add
-    for customer, positions in _group_rows(columns):
-        pending = _pending(policy, columns, customer, positions, memo)
-        decide = pending.cycle.decide
-        for index in pending.cycle.order:
+    for k in range(len(starts) - 1):
+        start, end = starts[k], starts[k + 1]
+        customer = customers[start]
+        values = _customer(policy, records[start], memo, customer)
+        asked = kinds.index(REQUEST, start, end)
+        history = _history_span(columns, start + 1, asked, customer)
+        requests = list(map(Request, teams[asked:end], channels[asked:end], purposes[asked:end],
+                            map(instant, at_us[asked:end]), campaigns[asked:end],
+                            [p or 0 for p in priorities[asked:end]]))
+        mine = ids[asked:end]
+        cycle = Cycle(policy, values, requests, history, grant_ids=mine)
+        pending = Pending(customer, values, cycle, rows[asked:end], mine)
+        decide = cycle.decide
+        for index in cycle.order:
             add(pending, index, decide(index, explain=explain))
-    return out
+
+
+def _IS_RECORD(kind: int) -> bool:
+    return kind == CUSTOMER
 
 
 Fetch = Callable[[int, int], dict[str, list[Any]]]
