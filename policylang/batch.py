@@ -447,7 +447,11 @@ def few_collections() -> Iterator[None]:
     generations are rescanned with everything alive; measured on the benchmark's data
     (10,000 customers, one process) that was 10-15 % of the time spent deciding. Frozen
     objects are skipped by every collection; cyclic garbage is still collected, every
-    100,000 new objects (so memory stays bounded)."""
+    100,000 new objects (so memory stays bounded). In a worker process set up by
+    :func:`few_collections_for_good` this does nothing: the setting already holds there."""
+    if _FEW_FOR_GOOD:
+        yield
+        return
     before = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
@@ -456,6 +460,24 @@ def few_collections() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+_FEW_FOR_GOOD = False
+
+
+def few_collections_for_good() -> None:
+    """:func:`few_collections` for the rest of this process's life (a forked worker's:
+    pools' initializer, :func:`_on_processes`' tasks).
+
+    Why: leaving :func:`few_collections` puts back CPython's thresholds with the counts
+    of the older generations past them, so the next allocation ran a full collection over
+    everything the process holds, the unfrozen policy and caches too: about 0.1 s at the
+    end of each of a worker's tasks (about a tenth of deciding a bucket of 2,500
+    customers). A worker ends when its work does, so nothing needs putting back."""
+    global _FEW_FOR_GOOD
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+    _FEW_FOR_GOOD = True
 
 
 BUCKET_CUSTOMERS = 20_000  # customers per bucket: what one worker holds at a time
@@ -843,6 +865,7 @@ def _on_processes(policy: Policy, task: Callable[..., Any], arguments: list[tupl
 def _task_to_file(task: Callable[..., Any], arguments: tuple[Any, ...], path: str) -> None:
     import pickle
 
+    few_collections_for_good()
     try:
         result: tuple[bool, Any] = (False, task(*arguments))
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
@@ -1513,7 +1536,7 @@ def run_local(policy: Policy, work: Any, *, explain: bool = False, workers: int 
         else:
             # fork: the workers inherit the policy and the Arrow work table without copying
             context = multiprocessing.get_context("fork")
-            with context.Pool(workers) as pool:
+            with context.Pool(workers, initializer=few_collections_for_good) as pool:
                 for table in pool.imap_unordered(_chunk_task, [(span, explain) for span in spans]):
                     tables.append(table)
                     if progress:
@@ -1590,7 +1613,7 @@ def run_files(policy: Policy, scattered: Scattered, output: str, *, explain: boo
                     progress(count)
         else:
             # fork: the workers inherit the policy and where the buckets are
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(workers, initializer=few_collections_for_good) as pool:
                 coupled = sum(pool.imap_unordered(_split_task, buckets))
                 # the coupled group first: it is the one task that cannot be split
                 tasks = ([None] if coupled else []) + list(buckets)

@@ -32,6 +32,7 @@ from policylang.batch import (
     capacity_rules,
     chunks,
     few_collections,
+    few_collections_for_good,
     read_customers,
     read_ledger,
     read_spill,
@@ -341,7 +342,7 @@ def _spill_all(job: ReplayJob, folder: str, workers: int | None, progress: Calla
                 if progress:
                     progress(span[1] - span[0])
         else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(workers, initializer=few_collections_for_good) as pool:
                 for (_, span), part in zip(tasks, pool.imap(_spill_span, tasks), strict=True):
                     tally.merge(part)
                     if progress:
