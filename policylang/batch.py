@@ -1168,22 +1168,6 @@ def _requests(columns: dict[str, list[Any]], mine: list[int]) -> list[Request]:
             for k in mine]
 
 
-def _pending(policy: Policy, columns: dict[str, list[Any]], customer: str, positions: Sequence[int],
-             memo: Records | None = None, made: Callable[[History], None] | None = None) -> Pending:
-    """A customer's cycle from its work rows (``made`` is shown its ledger index first)."""
-    kinds = columns["kind"]
-    record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-    customer_record = _customer(policy, record, {} if memo is None else memo, customer)
-    history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
-    if made is not None:
-        made(history)
-    mine = [k for k in positions if kinds[k] == REQUEST]
-    requests = _requests(columns, mine)
-    ids = [columns["id"][k] for k in mine]
-    cycle = Cycle(policy, customer_record, requests, history, grant_ids=ids)
-    return Pending(customer, customer_record, cycle, [columns["row"][k] for k in mine], ids)
-
-
 Answer = dict[str, Any]
 
 
@@ -1288,27 +1272,33 @@ def _decide_apart(policy: Policy, columns: dict[str, list[Any]], explain: bool, 
     size = len(kinds)
     starts = list(compress(range(size), map(_IS_RECORD, kinds)))
     starts.append(size)
-    customers, records, rows, ids = columns["customer"], columns["record"], columns["row"], columns["id"]
-    teams, channels, purposes = columns["team"], columns["channel"], columns["purpose"]
-    at_us, campaigns, priorities = columns["at_us"], columns["campaign"], columns["priority"]
-    instant = clock.instant
     memo: Records = {}
     add = out.add
     for k in range(len(starts) - 1):
-        start, end = starts[k], starts[k + 1]
-        customer = customers[start]
-        values = _customer(policy, records[start], memo, customer)
-        asked = kinds.index(REQUEST, start, end)
-        history = _history_span(columns, start + 1, asked, customer)
-        requests = list(map(Request, teams[asked:end], channels[asked:end], purposes[asked:end],
-                            map(instant, at_us[asked:end]), campaigns[asked:end],
-                            [p or 0 for p in priorities[asked:end]]))
-        mine = ids[asked:end]
-        cycle = Cycle(policy, values, requests, history, grant_ids=mine)
-        pending = Pending(customer, values, cycle, rows[asked:end], mine)
-        decide = cycle.decide
-        for index in cycle.order:
+        pending = _pending_span(policy, columns, starts[k], starts[k + 1], memo)
+        decide = pending.cycle.decide
+        for index in pending.cycle.order:
             add(pending, index, decide(index, explain=explain))
+
+
+def _pending_span(policy: Policy, columns: dict[str, list[Any]], start: int, end: int, memo: Records,
+                  made: Callable[[History], None] | None = None) -> Pending:
+    """A customer's cycle from its work rows ``start:end`` (its record row, its ledger
+    rows, its requests: each part a slice of the columns); ``made`` is shown its ledger
+    index first."""
+    customer = columns["customer"][start]
+    values = _customer(policy, columns["record"][start], memo, customer)
+    asked = columns["kind"].index(REQUEST, start, end)
+    history = _history_span(columns, start + 1, asked, customer)
+    if made is not None:
+        made(history)
+    at_us, priorities = columns["at_us"][asked:end], columns["priority"][asked:end]
+    requests = list(map(Request, columns["team"][asked:end], columns["channel"][asked:end],
+                        columns["purpose"][asked:end], map(clock.instant, at_us), columns["campaign"][asked:end],
+                        [p or 0 for p in priorities]))
+    ids = columns["id"][asked:end]
+    cycle = Cycle(policy, values, requests, history, grant_ids=ids)
+    return Pending(customer, values, cycle, columns["row"][asked:end], ids)
 
 
 def _IS_RECORD(kind: int) -> bool:
@@ -1316,6 +1306,20 @@ def _IS_RECORD(kind: int) -> bool:
 
 
 Fetch = Callable[[int, int], dict[str, list[Any]]]
+Gather = Callable[[Sequence[tuple[int, int]]], dict[str, list[Any]]]
+GATHER_CUSTOMERS = 1_000  # coupled customers whose rows are made into lists at a time
+
+
+def _gather_by(fetch: Fetch) -> Gather:
+    """A gather made of ``fetch``: each span's rows, one after the other."""
+    def gather(spans: Sequence[tuple[int, int]]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {}
+        for start, end in spans:
+            for name, values in fetch(start, end).items():
+                out.setdefault(name, []).extend(values)
+        return out
+
+    return gather
 NAME_FIELDS = ("channel", "purpose", "team", "status", "outcome", "campaign", "event")
 
 
@@ -1380,14 +1384,18 @@ def _swap_in(loads: BatchLoads, owner: str | None, history: History) -> None:
 
 
 def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]], explain: bool,
-                   into: Answers) -> None:
+                   into: Answers, gather: Gather | None = None) -> None:
     """The coupled group: the customers' cycles merged by time, capacity counted across them.
 
-    Its rows (sorted by customer, kind, row) are read through ``fetch(start, end)``, a span
-    of whole customers at a time (``spans``), twice: once to fill the counts and order the
-    requests, once per customer when its first request comes up. So only the counts, a
-    few numbers per customer (:class:`Waiting`) and the cycles in progress are held, not
-    the group's rows."""
+    Its rows (sorted by customer, kind, row) are read twice: through ``fetch(start, end)``,
+    a span of whole customers at a time (``spans``), to fill the counts and order the
+    requests; then through ``gather(spans)`` (the rows of several customers' spans, one
+    after the other; by default made of ``fetch``), the customers of a block of
+    :data:`GATHER_CUSTOMERS` at a time in the order their first requests come up, each
+    customer's kept until then. So only the counts, a few numbers per customer
+    (:class:`Waiting`), a block's rows and the cycles in progress are held, not the
+    group's rows. Why blocks: a fetch per customer (an Arrow slice made into lists of a
+    dozen rows) was about a seventh of this group's time."""
     loads = BatchLoads(capacity_rules(policy))
     cycles: list[Waiting | None] = []
     memo: Records = {}
@@ -1429,14 +1437,28 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
 
     for number in range(len(cycles)):
         push(number)
+    # each customer's first request comes up in the order of the first entries pushed
+    firsts = sorted(heap)
+    upcoming = 0
+    ready: dict[int, tuple[dict[str, list[Any]], int, int]] = {}  # number -> its block's rows, where it is in them
+    take = gather or _gather_by(fetch)
     while heap:
         number = heapq.heappop(heap)[-1]
         waiting = cycles[number]
         assert waiting is not None
         if waiting.pending is None:
-            columns = fetch(*waiting.span)
-            waiting.pending = _pending(policy, columns, waiting.customer, range(len(columns["kind"])), memo,
-                                       partial(_swap_in, loads, waiting.owner))
+            if number not in ready:
+                block = [entry[-1] for entry in firsts[upcoming:upcoming + GATHER_CUSTOMERS]]
+                upcoming += len(block)
+                their = [cycles[n].span for n in block]
+                rows = take(their)
+                at = 0
+                for n, (start, end) in zip(block, their, strict=True):
+                    ready[n] = (rows, at, at + end - start)
+                    at += end - start
+                del rows
+            columns, start, end = ready.pop(number)
+            waiting.pending = _pending_span(policy, columns, start, end, memo, partial(_swap_in, loads, waiting.owner))
             del columns
         pending = waiting.pending
         index = pending.cycle.order[waiting.step]
@@ -1674,8 +1696,14 @@ def _decide_task(bucket: int | None) -> int:
         def fetch(start: int, end: int) -> dict[str, list[Any]]:
             return _shared_names(work.slice(start, end - start).to_pydict(), shared)
 
+        def gather(spans: Sequence[tuple[int, int]]) -> dict[str, list[Any]]:
+            import numpy as np
+
+            at = np.concatenate([np.arange(start, end) for start, end in spans])
+            return _shared_names(work.take(pa.array(at)).to_pydict(), shared)
+
         answers = Answers(explain)
-        decide_coupled(_POLICY, fetch, chunks(work, column="customer"), explain, answers)
+        decide_coupled(_POLICY, fetch, chunks(work, column="customer"), explain, answers, gather)
     else:
         work = scattered.read("work", bucket, work_schema())
         answers = Answers(explain)

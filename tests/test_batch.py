@@ -146,10 +146,12 @@ def write_policy(folder: Path, text: str) -> Path:
 @pytest.mark.parametrize("text", [NO_CAPACITY, TIGHT], ids=["no-capacity", "tight-capacity"])
 def test_bulk_equals_single_requests(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Generated data (a DST week in Europe: 2026-10-25), two workers, against the reference;
-    small buckets and output ranges, so the coupled group gathers rows from many buckets."""
+    small buckets and output ranges, so the coupled group gathers rows from many buckets,
+    and small blocks of coupled customers fetched ahead of their first requests."""
     import policylang.batch
 
     monkeypatch.setattr(policylang.batch, "BUCKET_CUSTOMERS", 300)
+    monkeypatch.setattr(policylang.batch, "GATHER_CUSTOMERS", 7)
     monkeypatch.setattr(policylang.batch, "ANSWER_ROWS", 700)
     size = 1500 if text is TIGHT else 5000
     paths = batch_data.write_all(str(tmp_path), size, "jsonl", start=dt.date(2026, 10, 23), seed=7)
