@@ -210,15 +210,17 @@ def ledger_batches(policy: Policy, path: str, problems: Problems,
         return batch
 
     def take(numbers: list[int], rows: list[Row]) -> None:
-        """Validate rows (parsed objects) into ``out``: the contacts a column at a time when
-        the fast path vouches for them all, the events and any other row one by one."""
+        """Validate rows (parsed objects) into ``out``: the contacts, and the events, each a
+        column at a time when the fast path vouches for them all, any other row one by one
+        (in row order, so that the bad rows are reported in that order)."""
         flags = ["event" in row for row in rows]
+        slow: list[tuple[int, Row]] = []
         if True in flags:
             kept = [not flag for flag in flags]
             objects, contact_numbers = list(compress(rows, kept)), list(compress(numbers, kept))
-            slow = list(zip(compress(numbers, flags), compress(rows, flags), strict=True))
+            slow = _fast_events(policy, list(compress(numbers, flags)), list(compress(rows, flags)), out)
         else:
-            objects, contact_numbers, slow = rows, numbers, []
+            objects, contact_numbers = rows, numbers
         if objects:
             try:
                 customers = list(map(_CUSTOMER, objects))
@@ -226,7 +228,7 @@ def ledger_batches(policy: Policy, path: str, problems: Problems,
                     raise KeyError("customer")
                 columns, micros, _, _ = ingest.fast_columns(policy, objects)
             except (KeyError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal to validate
-                slow = list(zip(numbers, rows, strict=True))
+                slow = sorted([*zip(contact_numbers, objects, strict=True), *slow], key=_FIRST)
             else:
                 out["row"] += contact_numbers
                 out["customer"] += customers
@@ -290,6 +292,39 @@ def ledger_batches(policy: Policy, path: str, problems: Problems,
 
 
 _CUSTOMER = itemgetter("customer")
+_EVENT_KEYS = frozenset(("at", "event", "customer"))
+
+
+def _fast_events(policy: Policy, numbers: list[int], rows: list[Row], out: dict[str, list[Any]]) -> list[tuple[int, Row]]:
+    """Event rows (parsed objects) into ``out`` a column at a time when every one is in the
+    simple form (``at`` an RFC 3339 instant the fast path of :mod:`policylang.ingest`
+    reads, ``event`` a name the policy declares, ``customer`` a text, nothing else); an
+    empty list then, else the rows as (row number, row), for the caller to validate one by
+    one. Why: events (about one ledger row in thirty) were validated row by row, about a
+    fifth of the ledger's reading time."""
+    try:
+        if not set().union(*rows) <= _EVENT_KEYS:
+            raise KeyError("event")
+        customers = list(map(_CUSTOMER, rows))
+        if not all(type(c) is str and c for c in set(customers)):
+            raise KeyError("customer")
+        names = list(map(_EVENT, rows))
+        if not set(names) <= ingest.names(policy).events:
+            raise KeyError("event")
+        micros = epoch_micros(ingest.fast_moments(list(map(_AT, rows))))
+    except (KeyError, TypeError, ValueError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal
+        return list(zip(numbers, rows, strict=True))
+    out["row"] += numbers
+    out["customer"] += customers
+    out["at_us"] += micros
+    nothing = [None] * len(micros)
+    for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id"):
+        out[name] += nothing
+    out["event"] += names
+    return []
+
+
+_EVENT, _AT, _FIRST = itemgetter("event"), itemgetter("at"), itemgetter(0)
 
 
 Carried = TypeVar("Carried", Entry, Request)
