@@ -39,7 +39,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import compress
-from operator import itemgetter, methodcaller
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, TypeVar
 
 import attrs
@@ -325,6 +325,7 @@ def _fast_events(policy: Policy, numbers: list[int], rows: list[Row], out: dict[
 
 
 _EVENT, _AT, _FIRST = itemgetter("event"), itemgetter("at"), itemgetter(0)
+_ROW = attrgetter("row")
 
 
 Carried = TypeVar("Carried", Entry, Request)
@@ -375,25 +376,49 @@ AskFields = tuple[str, str, str, int, str | tuple[str, ...] | None, int]  # team
 
 def read_requests(policy: Policy, path: str, problems: Problems) -> Iterator[tuple[int, str, str, AskFields]]:
     """(row, customer, request id, (team, channel, purpose, at_us, campaign, priority)) for
-    every valid request row; the id defaults to the row number.
+    every valid request row; the id defaults to the row number (:func:`read_request_chunks`,
+    a row at a time)."""
+    for rows, customers, ids, *fields in read_request_chunks(policy, path, problems):
+        yield from zip(rows, customers, ids, zip(*fields, strict=True), strict=True)
 
-    Rows come a chunk at a time; a chunk the columnar check (:func:`_fast_requests`) vouches
-    for is taken as it is, any other is validated row by row by
-    :func:`policylang.inputs.request_from_json`, which reports a bad row with its field."""
+
+RequestColumns = list[list[Any]]  # rows, customers, ids, teams, channels, purposes, at_us, campaigns, priorities
+
+
+def read_request_chunks(policy: Policy, path: str, problems: Problems) -> Iterator[RequestColumns]:
+    """Every valid request row, as columns (in :func:`request_schema`'s order) a chunk of
+    the file at a time; the id defaults to the row number.
+
+    A chunk the columnar check (:func:`_fast_requests`) vouches for, and whose ids are all
+    new, is taken as it is, without a Python step per row; any other is validated row by
+    row by :func:`policylang.inputs.request_from_json`, which reports a bad row with its
+    field, in row order."""
     seen: dict[str, int] = {}
     chunk: list[tuple[int, Row | InputError]] = []
 
-    def flush() -> Iterator[tuple[int, str, str, AskFields]]:
+    def flush() -> Iterator[RequestColumns]:
         rows = [row for _, row in chunk]
         # a row that could not be parsed sends its chunk to the row-by-row path, which
         # reports the problems in row order
         fast = None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
+        if fast is not None:
+            numbers = [number for number, _ in chunk]
+            customers, given, columns = fast
+            ids = (list(map(str, numbers)) if given.count(None) == len(given)
+                   else [str(number) if ident is None else ident for number, ident in zip(numbers, given, strict=True)])
+            if len(set(ids)) == len(ids) and seen.keys().isdisjoint(ids):
+                seen.update(zip(ids, numbers, strict=True))
+                chunk.clear()
+                yield [numbers, customers, ids, *columns]
+                return
+        out: RequestColumns = [[] for _ in range(9)]
         for k, (number, row) in enumerate(chunk):
             if isinstance(row, InputError):
                 problems.add(path, number, row)
                 continue
             if fast is not None:
-                customer, ident, fields = fast[0][k], fast[1][k], fast[2][k]
+                customer, ident = fast[0][k], fast[1][k]
+                fields: tuple[Any, ...] = tuple(column[k] for column in fast[2])
                 ident = str(number) if ident is None else ident
             else:
                 found = _customer_of(row, path, number, problems)
@@ -409,8 +434,10 @@ def read_requests(policy: Policy, path: str, problems: Problems) -> Iterator[tup
                 problems.add(path, number, f"request id `{ident}` is given twice (first on row {seen[ident]})", row, "id")
                 continue
             seen[ident] = number
-            yield number, customer, str(ident), fields
+            for column, value in zip(out, (number, customer, str(ident), *fields), strict=True):
+                column.append(value)
         chunk.clear()
+        yield out
 
     for number, row in read_rows(path):
         chunk.append((number, row))
@@ -424,8 +451,9 @@ _GET_CAMPAIGN, _GET_PRIORITY, _GET_ID = (methodcaller("get", "campaign"), method
                                          methodcaller("get", "id"))
 
 
-def _fast_requests(policy: Policy, rows: list[Row]) -> tuple[list[str], list[str | None], list[AskFields]] | None:
-    """Customers, ids (``None`` where absent) and fields of request rows when every one is
+def _fast_requests(policy: Policy, rows: list[Row]) -> tuple[list[str], list[str | None], list[list[Any]]] | None:
+    """Customers, ids (``None`` where absent) and the columns of the fields (team, channel,
+    purpose, at_us, campaign, priority) of request rows when every one is
     well formed in the simple forms (names the policy declares, RFC 3339 instants the
     fast path of :mod:`policylang.ingest` reads, a text or no campaign, a whole-number or no
     priority, a text or no id); else ``None`` and the caller validates row by row.
@@ -461,7 +489,7 @@ def _fast_requests(policy: Policy, rows: list[Row]) -> tuple[list[str], list[str
             return None  # an explicit null or a number: the validating path decides
     except (KeyError, TypeError, ValueError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal
         return None
-    return customers, ids, list(zip(teams, channels, purposes, micros, campaigns, priorities, strict=True))
+    return customers, ids, [teams, channels, purposes, micros, campaigns, priorities]
 
 
 def _HAS_ID(row: Row) -> bool:
@@ -760,33 +788,34 @@ def _spill_requests(policy: Policy, requests_path: str, customers_path: str, kno
     import pyarrow as pa
 
     spill = Spill(out, "requests", request_schema())
-    asks: list[tuple[Any, ...]] = []  # rows in request_schema's order, transposed at each flush
     count = last = 0
-
-    def flush_requests() -> None:
-        if asks:
-            columns = list(zip(*asks, strict=True))
+    chunks = read_request_chunks(policy, requests_path, problems)
+    while True:
+        before = len(problems.rows)
+        columns = next(chunks, None)
+        if columns is None:
+            break
+        present = set(columns[1])
+        if not (present <= known and bad_customers.isdisjoint(present)):
+            kept = []
+            for number, customer in zip(columns[0], columns[1], strict=True):
+                if customer not in known:
+                    why = ("its customer record is bad" if customer in bad_customers
+                           else f"no customer `{customer}` in {customers_path}")
+                    problems.add(requests_path, number, why, None, "customer")
+                elif customer in bad_customers:
+                    problems.add(requests_path, number, f"the ledger of customer `{customer}` has a bad row", None,
+                                 "customer")
+                kept.append(customer in known and customer not in bad_customers)
+            columns = [list(compress(column, kept)) for column in columns]
+            # this chunk's bad rows in row order (the reading reported its own first)
+            problems.rows[before:] = sorted(problems.rows[before:], key=_ROW)
+        if columns[0]:
             spill.write(pa.RecordBatch.from_arrays([pa.array(column, kind.type) for column, kind in
                                                     zip(columns, request_schema(), strict=True)],
                                                    schema=request_schema()), "customer")
-        asks.clear()
-
-    for number, customer, ident, fields in read_requests(policy, requests_path, problems):
-        if customer not in known:
-            why = ("its customer record is bad" if customer in bad_customers
-                   else f"no customer `{customer}` in {customers_path}")
-            problems.add(requests_path, number, why, None, "customer")
-            continue
-        if customer in bad_customers:
-            problems.add(requests_path, number, f"the ledger of customer `{customer}` has a bad row", None, "customer")
-            continue
-        asks.append((number, customer, ident, *fields))
-        last = max(last, number)
-        if len(asks) >= CHUNK_ROWS:
-            count += len(asks)
-            flush_requests()
-    count += len(asks)
-    flush_requests()
+            count += len(columns[0])
+            last = max(last, max(columns[0]))
     spill.close()
     return count, last
 

@@ -106,3 +106,51 @@ def test_requests_fast_path_equals_validating_each_row(tmp_path: Path, monkeypat
         assert row == want_row
         assert (message.startswith(want_message) if want_message in ("invalid JSON", "a list of campaigns")
                 else message == want_message)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, len(CHANGES) - 1), st.integers(0, 7), st.booleans()), min_size=1,
+                max_size=40),
+       st.integers(1, 9))
+def test_spilled_requests_equal_validating_each_row(tmp_path_factory: pytest.TempPathFactory,
+                                                     rows: list[tuple[int, int, bool]], chunk: int) -> None:
+    """What the scatter spills of the requests (a chunk's columns at once when every row is
+    good and names a known customer) and the bad rows it reports, in row order, equal
+    validating each row on its own and then checking its customer: c0-c4 are known, c3's
+    ledger has a bad row, c5-c7 are not known (c6's record was bad)."""
+    tmp_path = tmp_path_factory.mktemp("spill")
+    lines = []
+    for index, (change, customer, good) in enumerate(rows):
+        row = {**GOOD, "customer": f"c{customer}", "id": f"r{index}"} if good else row_of(index, change, None)
+        lines.append(json.dumps(row))
+    path = tmp_path / "requests.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    known, bad_customers = {"c0", "c1", "c2", "c3", "c4"}, {"c3", "c6"}
+    scattered = batch.Scattered(str(tmp_path), 3, 0, 0)
+    problems = batch.Problems()
+    saved, batch.CHUNK_ROWS = batch.CHUNK_ROWS, chunk
+    try:
+        count, last = batch._spill_requests(POLICY, str(path), "customers.jsonl", known, bad_customers, scattered,
+                                            problems)
+    finally:
+        batch.CHUNK_ROWS = saved
+    got = sorted(tuple(r.values()) for b in range(3)
+                 for r in batch.read_spill(scattered.path("requests", b), batch.request_schema()).to_pylist())
+    want_rows, want_bad = expected(str(path), lines)
+    want, bad = [], [(row, message) for row, _, message in want_bad]
+    for number, customer, ident, fields in want_rows:
+        if customer not in known:
+            bad.append((number, "its customer record is bad" if customer in bad_customers
+                        else f"no customer `{customer}` in customers.jsonl"))
+        elif customer in bad_customers:
+            bad.append((number, f"the ledger of customer `{customer}` has a bad row"))
+        else:
+            want.append((number, customer, ident, *fields))
+    bad.sort(key=lambda b: b[0])
+    assert got == want
+    assert (count, last) == (len(want), max((w[0] for w in want), default=0))
+    found = [(b.row, b.message) for b in problems.rows]
+    assert [row for row, _ in found] == [row for row, _ in bad]
+    for (_, message), (_, want_message) in zip(found, bad, strict=True):
+        assert (message.startswith(want_message) if want_message in ("invalid JSON", "a list of campaigns")
+                else message == want_message)
