@@ -439,11 +439,36 @@ def read_request_chunks(policy: Policy, path: str, problems: Problems) -> Iterat
         chunk.clear()
         yield out
 
+    for block in _row_blocks(path):
+        chunk.extend(block)
+        yield from flush()
+
+
+def _row_blocks(path: str) -> Iterator[list[tuple[int, Row | InputError]]]:
+    """The rows of ``path`` (as :func:`policylang.tables.read_rows` gives them), a list of
+    :data:`CHUNK_ROWS` at a time; a JSON Lines file's parsed a block at a time (its lines
+    one by one only in a block holding a blank, unparsable or non-object line)."""
+    from policylang.tables import file_format, jsonl_blocks, jsonl_row
+
+    if file_format(path) == "jsonl" and os.path.isfile(path):
+        for first, lines in jsonl_blocks(path, None, CHUNK_ROWS):
+            try:
+                rows: list[Any] = list(map(orjson.loads, lines))
+                if set(map(type, rows)) != {dict}:
+                    raise ValueError
+            except ValueError:
+                found = ((number, jsonl_row(path, number, line)) for number, line in enumerate(lines, start=first))
+                yield [(number, row) for number, row in found if row is not None]
+            else:
+                yield list(zip(range(first, first + len(lines)), rows, strict=True))
+        return
+    block: list[tuple[int, Row | InputError]] = []
     for number, row in read_rows(path):
-        chunk.append((number, row))
-        if len(chunk) >= CHUNK_ROWS:
-            yield from flush()
-    yield from flush()
+        block.append((number, row))
+        if len(block) >= CHUNK_ROWS:
+            yield block
+            block = []
+    yield block
 
 
 _REQUEST_KEYS = frozenset(("team", "channel", "purpose", "at", "campaign", "priority", "customer", "id"))
