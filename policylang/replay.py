@@ -29,12 +29,15 @@ from policylang import clock
 from policylang.batch import (
     LEDGER_COLUMNS,
     Problems,
+    Scattered,
+    Spill,
     capacity_rules,
     chunks,
     few_collections,
     few_collections_for_good,
+    ledger_batches,
+    ledger_schema,
     read_customers,
-    read_ledger,
     read_spill,
     spill_by_rows,
 )
@@ -54,18 +57,28 @@ class PrefixLoads:
     """Every customer's counted contacts matching each capacity rule, each with its place
     in the ledger; counts only those before :attr:`cutoff` (the replayed contact's place)."""
 
-    def __init__(self, policy: Policy, ledger: Any, owners: dict[str, str | None]) -> None:
+    def __init__(self, policy: Policy, owners: dict[str, str | None]) -> None:
+        self.cutoff: tuple[int, int] = (0, 0)
+        self.by_rule: dict[str, tuple[list[tuple[int, int]], list[int], list[Contact]]] = {}
+        rules = capacity_rules(policy)
+        # while filling (:meth:`add`, then :meth:`settle`): the rules, each shape's verdicts,
+        # what each rule counts so far, and the owners; dropped when settled (the counts
+        # alone are what Spark broadcasts)
+        self._filling: tuple[list[CapRule], dict[Any, list[bool]], dict[str, list[Any]],
+                             dict[str, str | None]] | None = (rules, {}, {rule.name: [] for rule in rules}, owners)
+
+    def add(self, ledger: Any) -> None:
+        """Take in the counted contacts of ``ledger`` (validated rows, as an Arrow table or
+        record batch of :data:`policylang.batch.LEDGER_COLUMNS`, in any order)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        self.cutoff: tuple[int, int] = (0, 0)
-        self.by_rule: dict[str, tuple[list[tuple[int, int]], list[int], list[Contact]]] = {}
+        assert self._filling is not None, "add after settle"
+        rules, shapes, found, owners = self._filling
         counted = ledger.filter(pc.and_(pc.is_null(ledger.column("event")),
                                         pc.is_in(ledger.column("status"), value_set=pa.array(sorted(COUNTED_STATUSES)))))
-        rules = capacity_rules(policy)
-        shapes: dict[tuple[str, str, str, str | None], list[bool]] = {}
-        found: dict[str, list[tuple[tuple[int, int], Contact]]] = {rule.name: [] for rule in rules}
-        for batch in counted.to_batches(100_000):
+        for batch in pa.Table.from_batches([counted] if isinstance(counted, pa.RecordBatch)
+                                           else counted.to_batches()).to_batches(100_000):
             led = batch.to_pydict()
             for k, customer in enumerate(led["customer"]):
                 owner = owners.get(customer)
@@ -82,8 +95,15 @@ class PrefixLoads:
                     # by it: the evaluator reads this window as it is
                     if verdict and not rule.leaves_out(contact.status, contact.outcome):
                         found[rule.name].append(((led["at_us"][k], led["row"][k]), contact))
+
+    def settle(self) -> PrefixLoads:
+        """Sort what :meth:`add` took in by place; the counts are then ready (returns self)."""
+        assert self._filling is not None
+        rules, _, found, _ = self._filling
         for rule in rules:
             self.by_rule[rule.name] = _sorted(found[rule.name])
+        self._filling = None
+        return self
 
     def contacts(self, rule: CapRule, start: dt.datetime, end: dt.datetime) -> list[Contact]:
         _, contacts, i, j = self.window(rule, clock.micros(start), clock.micros(end))
@@ -100,11 +120,11 @@ class PrefixLoads:
 
 @attrs.define
 class ReplayJob:
-    """What the workers share (inherited by fork): policies, sorted ledger columns, loads."""
+    """What the workers share (inherited by fork): policies, the ledger spilled by bucket, loads."""
 
     new: Policy
     old: Policy | None
-    ledger: Any  # a pyarrow table sorted by customer, instant, row
+    ledger: SpilledLedger | None  # None on Spark's executors, which are given their rows
     records: dict[str, str]
     start_us: int | None
     end_us: int | None
@@ -146,14 +166,6 @@ def replay_schema(against: bool) -> Any:
     types = {"row": pa.int64(), "allowed": pa.bool_(), "old_allowed": pa.bool_(),
              "denied_by": pa.list_(pa.string()), "old_denied_by": pa.list_(pa.string())}
     return pa.schema([(name, types.get(name, pa.string())) for name in replay_names(against)])
-
-
-def replay_span(span: tuple[int, int]) -> dict[str, list[Any]]:
-    """Decide the sent contacts of the ledger rows ``span`` (whole customers, time order)."""
-    job = _JOB
-    assert job is not None
-    part = job.ledger.slice(span[0], span[1] - span[0])
-    return replay_columns(job, {name: part.column(name).to_pylist() for name in LEDGER_COLUMNS})
 
 
 def replay_columns(job: ReplayJob, led: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -225,29 +237,97 @@ def _prefix(led: dict[str, list[Any]], first: int, upto: int, customer: str) -> 
     return History.from_columns(fields, [led["at_us"][k] for k in contacts], events)
 
 
+BUCKET_ROWS = 100_000  # ledger rows per bucket (about): what a worker holds at a time
+
+
+@attrs.define
+class SpilledLedger:
+    """A validated ledger as Arrow files, a file per bucket (a hash of the customer, so a
+    bucket holds whole customers), in a temporary folder removed with this object."""
+
+    parts: Scattered
+    folder: Any  # the tempfile.TemporaryDirectory the files are in
+    num_rows: int
+    last_row: int
+
+    def bucket(self, number: int) -> Any:
+        """Bucket ``number``'s rows, sorted by customer, instant and row."""
+        return _by_customer(self.parts.read("ledger", number, ledger_schema()))
+
+    def table(self) -> Any:
+        """Every row, sorted by customer, instant and row (Spark's driver sends them all)."""
+        import pyarrow as pa
+
+        return _by_customer(pa.concat_tables([self.parts.read("ledger", b, ledger_schema())
+                                              for b in range(self.parts.buckets)]))
+
+
+def _by_customer(table: Any) -> Any:
+    return table.sort_by([("customer", "ascending"), ("at_us", "ascending"), ("row", "ascending")])
+
+
+def _bucket_count(path: str) -> int:
+    """Buckets for a ledger file of about :data:`BUCKET_ROWS` rows each (the rows counted
+    from a Parquet file's footer, estimated from the size of any other: about 100 bytes a
+    JSON Lines or CSV row). Only the memory a worker holds depends on it, not the answers."""
+    from policylang.tables import file_format
+
+    try:
+        if file_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            rows = pq.ParquetFile(path).metadata.num_rows
+        else:
+            rows = os.path.getsize(path) // 100
+    except (OSError, ValueError):  # the reader reports what is wrong with the file
+        return 1
+    return max(1, -(-int(rows) // BUCKET_ROWS))
+
+
 def prepare_replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: str | None,
                    start: dt.date | None, end: dt.date | None, problems: Problems) -> ReplayJob | None:
-    """Read and validate the files and build what every engine shares: the ledger sorted by
-    customer, instant and row, the customers' records, and the capacity counts (None when
-    there are bad rows, which go to ``problems``)."""
+    """Read and validate the files and build what every engine shares: the ledger spilled
+    by bucket (:class:`SpilledLedger`), the customers' records, and the capacity counts
+    (None when there are bad rows, which go to ``problems``).
+
+    The ledger is read a chunk at a time and each chunk appended to its buckets' files
+    and taken into the counts, so this process never holds the whole ledger (as one Arrow
+    table it held about 1 GB at ten million rows)."""
+    import tempfile
+
+    import pyarrow.compute as pc
+
     customers = read_customers(new, customers_path, problems) if customers_path else {}
-    ledger = read_ledger(new, ledger_path, problems)
-    if problems:
-        return None
     owners = {ident: found[2] for ident, found in customers.items()}
     records = {ident: found[1] for ident, found in customers.items()}
+    del customers
+    loads_new = PrefixLoads(new, owners) if capacity_rules(new) else None
+    loads_old = PrefixLoads(old, owners) if old is not None and capacity_rules(old) else None
+    folder = tempfile.TemporaryDirectory(prefix="policylang-replay-ledger-")
+    parts = Scattered(folder.name, _bucket_count(ledger_path), 0, 0)
+    spill = Spill(parts, "ledger", ledger_schema())
+    rows = last = 0
+    try:
+        for batch in ledger_batches(new, ledger_path, problems):
+            if problems or not batch.num_rows:  # nothing is decided: the rest is read only for its bad rows
+                continue
+            spill.write(batch, "customer")
+            for loads in (loads_new, loads_old):
+                if loads is not None:
+                    loads.add(batch)
+            rows += batch.num_rows
+            last = max(last, pc.max(batch.column("row")).as_py())
+    finally:
+        spill.close()
+    if problems:
+        folder.cleanup()
+        return None
     day = 86_400_000_000
-    loads_new = PrefixLoads(new, ledger, owners) if capacity_rules(new) else None
-    loads_old = PrefixLoads(old, ledger, owners) if old is not None and capacity_rules(old) else None
-    # Arrow holds the sorted ledger compactly; each worker makes Python objects of its slice only.
-    table = ledger.sort_by(
-        [("customer", "ascending"), ("at_us", "ascending"), ("row", "ascending")])
-    del ledger
     return ReplayJob(
-        new, old, table, records,
+        new, old, SpilledLedger(parts, folder, rows, last), records,
         clock.micros(dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc)) if start else None,
         clock.micros(dt.datetime(end.year, end.month, end.day, tzinfo=dt.timezone.utc)) + day if end else None,
-        loads_new, loads_old,
+        loads_new.settle() if loads_new is not None else None, loads_old.settle() if loads_old is not None else None,
     )
 
 
@@ -317,60 +397,67 @@ def differing(table: Any) -> Any:
 
 
 RANGE_ROWS = 1_000_000  # ledger rows per range of the output: what the final merge holds at a time
-SPAN_ROWS = 100_000  # ledger rows per task (whole customers)
+SPAN_ROWS = 100_000  # ledger rows made into Python objects at a time (whole customers)
 _FOLDER: str | None = None
 
 
 def _spill_all(job: ReplayJob, folder: str, workers: int | None, progress: Callable[[int], None] | None,
                tally: ReplayTally) -> int:
-    """Run every span on ``workers`` forked processes, each spilled to ``folder`` (see
-    :func:`_spill_span`), their counts merged into ``tally``; the number of ranges."""
+    """Replay every bucket of the ledger on ``workers`` forked processes, each spilled to
+    ``folder`` (see :func:`_spill_bucket`), their counts merged into ``tally``; the number
+    of ranges."""
     global _JOB, _FOLDER
     import multiprocessing
 
-    import pyarrow.compute as pc
-
+    assert job.ledger is not None
     if not job.ledger.num_rows:
         return 0
-    tasks = list(enumerate(chunks(job.ledger, SPAN_ROWS, "customer")))
+    tasks = list(range(job.ledger.parts.buckets))
     _JOB, _FOLDER = job, folder
     try:
         workers = workers or os.cpu_count() or 1
         if workers == 1 or len(tasks) <= 1:
-            for (_, span), part in zip(tasks, map(_spill_span, tasks), strict=True):
+            for part, count in map(_spill_bucket, tasks):
                 tally.merge(part)
                 if progress:
-                    progress(span[1] - span[0])
+                    progress(count)
         else:
             with multiprocessing.get_context("fork").Pool(workers, initializer=few_collections_for_good) as pool:
-                for (_, span), part in zip(tasks, pool.imap(_spill_span, tasks), strict=True):
+                for part, count in pool.imap_unordered(_spill_bucket, tasks):
                     tally.merge(part)
                     if progress:
-                        progress(span[1] - span[0])
+                        progress(count)
     finally:
         _JOB, _FOLDER = None, None
-    return int(pc.max(job.ledger.column("row")).as_py()) // RANGE_ROWS + 1
+    return job.ledger.last_row // RANGE_ROWS + 1
 
 
-def _spill_span(task: tuple[int, tuple[int, int]]) -> ReplayTally:
-    """Replay one span and spill its contacts, sorted by row, a file per range of ledger
-    rows (``{span}-{range}.arrow``); its share of the summary's counts."""
+def _spill_bucket(bucket: int) -> tuple[ReplayTally, int]:
+    """Replay one bucket of the ledger, a span of about :data:`SPAN_ROWS` rows of whole
+    customers at a time, and spill its contacts, sorted by row, a file per range of ledger
+    rows (``{bucket}-{range}.arrow``); its share of the summary's counts, and how many
+    ledger rows it held."""
     import pyarrow as pa
 
-    assert _JOB is not None and _FOLDER is not None
-    number, span = task
-    with few_collections():
-        columns = replay_span(span)
-    against = _JOB.old is not None
+    job, folder = _JOB, _FOLDER
+    assert job is not None and job.ledger is not None and folder is not None
+    ledger = job.ledger.bucket(bucket)
+    against = job.old is not None
     tally = ReplayTally(against)
-    tally.add(columns)
     schema = replay_schema(against)
-    table = pa.table({name: pa.array(columns[name], schema.field(name).type) for name in schema.names},
-                     schema=schema).sort_by("row")
-    del columns
-    folder = _FOLDER
-    spill_by_rows(table, RANGE_ROWS, lambda k: os.path.join(folder, f"{number}-{k}.arrow"))
-    return tally
+    pieces = []
+    for start, end in chunks(ledger, SPAN_ROWS, "customer"):
+        part = ledger.slice(start, end - start)
+        with few_collections():
+            columns = replay_columns(job, {name: part.column(name).to_pylist() for name in LEDGER_COLUMNS})
+        tally.add(columns)
+        pieces.append(pa.table({name: pa.array(columns[name], schema.field(name).type) for name in schema.names},
+                               schema=schema))
+        del columns
+    table = pa.concat_tables(pieces).sort_by("row") if pieces else schema.empty_table()
+    del pieces
+    spill_by_rows(table, RANGE_ROWS, lambda k: os.path.join(folder, f"{bucket}-{k}.arrow"))
+    return tally, ledger.num_rows
 
 
 def _range(job: ReplayJob, folder: str, k: int) -> Any:

@@ -166,7 +166,7 @@ def run_replay(job: Any, new_text: str, new_name: str, old_text: str | None = No
     spark = spark or session(master)
     cores = spark.sparkContext.defaultParallelism
     buckets = max(1, cores * BUCKETS_PER_CORE)
-    ledger = job.ledger
+    ledger = job.ledger.table()
     against = old_text is not None
     ledger = ledger.append_column("bucket", pa.array([zlib.crc32(c.encode()) % buckets
                                                       for c in ledger.column("customer").to_pylist()], pa.int32()))

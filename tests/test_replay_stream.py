@@ -71,11 +71,13 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_streamed_replay_equals_one_contact_at_a_time(data: tuple[Path, dict[str, str]], workers: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Spans of about 37 ledger rows and output ranges of 50 rows (so each span's contacts
-    fall in several ranges, and each range gathers several spans): the written file holds
+    """Buckets of about 90 ledger rows (about ten), spans of about 37 and output ranges of
+    50 rows (so each span's contacts fall in several ranges, and each range gathers
+    several buckets' spans): the written file holds
     every sent contact once, in ledger row order, each as the reference decides it; with
     --against, exactly the contacts whose verdicts differ."""
     folder, paths = data
+    monkeypatch.setattr(replay_module, "BUCKET_ROWS", 90)
     monkeypatch.setattr(replay_module, "SPAN_ROWS", 37)
     monkeypatch.setattr(replay_module, "RANGE_ROWS", 50)
     new, old = reference(NEW, paths), reference(OLD, paths)
