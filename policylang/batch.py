@@ -569,7 +569,7 @@ def few_collections_for_good() -> None:
 
 
 BUCKET_CUSTOMERS = 20_000  # customers per bucket: what one worker holds at a time
-CHUNK_ROWS = 50_000  # input rows validated and spilled at a time
+CHUNK_ROWS = 25_000  # input rows validated and spilled at a time
 
 
 def request_schema() -> Any:
