@@ -738,10 +738,11 @@ def scatter(policy: Policy, customers_path: str, ledger_path: str | None, reques
     size = max(1, bucket_customers or BUCKET_CUSTOMERS)
     count = -(-len(known) // size)
     if bucket_customers is None:
-        # at least four buckets a worker (of 2,000 customers or more): with a bucket per
+        # at least eight buckets a worker (of 2,000 customers or more): with a bucket per
         # 20,000 customers, 100,000 customers made five tasks of several seconds for two
-        # workers, and the last one ran alone
-        count = max(count, min(4 * (workers or os.cpu_count() or 1), -(-len(known) // 2_000)))
+        # workers, and the last one ran alone; with four a worker, the workers still
+        # finished up to a task's time apart
+        count = max(count, min(8 * (workers or os.cpu_count() or 1), -(-len(known) // 2_000)))
     out = Scattered(folder, max(1, count), 0, 0)
     spill = Spill(out, "customers", customer_schema())
     everything = everyone.path("customers-all", 0)
@@ -1695,6 +1696,13 @@ class Tally:
             for rule in rules or ():
                 self.denied[(team, rule)] += 1
 
+    def merge(self, other: Tally) -> None:
+        """Add ``other``'s counts (a task's) to these."""
+        self.decisions += other.decisions
+        self.requests.update(other.requests)
+        self.allowed.update(other.allowed)
+        self.denied.update(other.denied)
+
 
 def run_files(policy: Policy, scattered: Scattered, output: str, *, explain: bool = False,
               workers: int | None = None, progress: Callable[[int], None] | None = None) -> Tally:
@@ -1715,25 +1723,27 @@ def run_files(policy: Policy, scattered: Scattered, output: str, *, explain: boo
     workers = workers or os.cpu_count() or 1
     buckets = list(range(scattered.buckets))
     _SCATTERED, _POLICY, _EXPLAIN = scattered, policy, explain
+    tally = Tally()  # each task counts its own answers: none of it is left to this process's merge
     try:
         if workers == 1 or scattered.buckets == 1:
             coupled = sum(map(_split_task, buckets))
             tasks: list[int | None] = ([None] if coupled else []) + list(buckets)
-            for count in map(_decide_task, tasks):
+            for part in map(_decide_task, tasks):
+                tally.merge(part)
                 if progress:
-                    progress(count)
+                    progress(part.decisions)
         else:
             # fork: the workers inherit the policy and where the buckets are
             with multiprocessing.get_context("fork").Pool(workers, initializer=few_collections_for_good) as pool:
                 coupled = sum(pool.imap_unordered(_split_task, buckets))
                 # the coupled group first: it is the one task that cannot be split
                 tasks = ([None] if coupled else []) + list(buckets)
-                for count in pool.imap_unordered(_decide_task, tasks):
+                for part in pool.imap_unordered(_decide_task, tasks):
+                    tally.merge(part)
                     if progress:
-                        progress(count)
+                        progress(part.decisions)
     finally:
         _SCATTERED, _POLICY, _EXPLAIN = None, None, False
-    tally = Tally()
     names = ["coupled", *(str(b) for b in buckets)]
     with TableWriter(output, answer_schema(explain)) as out:
         for span in range(scattered.last_row // ANSWER_ROWS + 1):
@@ -1747,7 +1757,6 @@ def run_files(policy: Policy, scattered: Scattered, output: str, *, explain: boo
                 table = finish(pieces, explain)
                 del pieces
                 out.write(table)
-                tally.add(table)
     return tally
 
 
@@ -1766,9 +1775,9 @@ def _split_task(bucket: int) -> int:
 
 
 @few_collections()
-def _decide_task(bucket: int | None) -> int:
+def _decide_task(bucket: int | None) -> Tally:
     """Decide a bucket's own customers (or, for ``None``, the coupled group) and spill the
-    answers by row range; how many there were."""
+    answers by row range; their counts for the summary."""
     import pyarrow as pa
 
     assert _POLICY is not None and _SCATTERED is not None
@@ -1801,4 +1810,7 @@ def _decide_task(bucket: int | None) -> int:
     table = answers.table().sort_by("row")
     del answers
     name = "coupled" if bucket is None else str(bucket)
-    return spill_by_rows(table, ANSWER_ROWS, lambda span: scattered.path(f"answers-{name}-{span}", 0))
+    spill_by_rows(table, ANSWER_ROWS, lambda span: scattered.path(f"answers-{name}-{span}", 0))
+    tally = Tally()
+    tally.add(table)
+    return tally
