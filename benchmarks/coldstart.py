@@ -1,6 +1,6 @@
 """Cold start of the ``policylang`` command, beside ``python3 -c pass`` (issue 11, item 3).
 
-Run: python benchmarks/coldstart.py [--runs N] [--against SOURCE_TREE]
+Run: python benchmarks/coldstart.py [--runs N] [--against SOURCE_TREE] [--against-venv VENV]
 
 Each command runs N times (default 15) in a fresh process; the table gives the median wall
 milliseconds and the median CPU milliseconds (user + system of the child) of each, and the
@@ -21,7 +21,9 @@ every start, about 150 ms.)
 
 ``--against DIR`` adds the same commands run from another source tree (for example
 ``git archive main | tar -x -C /tmp/base``) through ``PYTHONPATH``, interleaved with this
-one: the before/after of a change, measured side by side.
+one: the before/after of a change, measured side by side. ``--against-venv VENV`` does the same
+with another virtual environment's interpreter and its installed ``policylang`` command (for
+example main's venv beside a branch's): each tree has its own caches.
 """
 
 from __future__ import annotations
@@ -49,10 +51,10 @@ UNPICKLE = (WARM_CODE + "import os, pickle, sys; import policylang.commands.deci
 FRESH = "{fresh}"  # replaced by a policy file whose text no run has seen: a first check or decide
 
 
-def commands() -> list[tuple[str, list[str], bool]]:
-    """(name, command, whether the caches are off for it)."""
-    script = Path(sys.executable).with_name("policylang")
-    tool = [str(script)] if script.exists() else [sys.executable, "-m", "policylang.launch"]
+def commands(python: str = sys.executable) -> list[tuple[str, list[str], bool]]:
+    """(name, command, whether the caches are off for it), run by ``python``'s environment."""
+    script = Path(python).with_name("policylang")
+    tool = [str(script)] if script.exists() else [python, "-m", "policylang.launch"]
     ada = ROOT / "examples" / "ada"
     policy = str(ROOT / "examples" / "northwind.pol")
     inputs = ["--customer", str(ada / "customer.json"), "--ledger", str(ada / "ledger.jsonl"),
@@ -60,7 +62,7 @@ def commands() -> list[tuple[str, list[str], bool]]:
     check = [*tool, "check", policy]
     decide = [*tool, "decide", policy, *inputs]
     return [
-        ("python3 -c pass", [sys.executable, "-c", "pass"], False),
+        ("python3 -c pass", [python, "-c", "pass"], False),
         ("policylang --version", [*tool, "--version"], False),
         ("policylang check examples/northwind.pol", check, False),
         ("policylang decide --json (README example)", decide, False),
@@ -106,16 +108,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="runs of each command (median reported)")
     parser.add_argument("--against", type=Path, help="another source tree, run interleaved through PYTHONPATH")
+    parser.add_argument("--against-venv", type=Path,
+                        help="another virtual environment (its python and policylang command), run interleaved")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
         base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
         base["PYTHONPYCACHEPREFIX"] = cache
         base["POLICYLANG_CACHE_DIR"] = os.path.join(cache, "compiled")  # filled by the warm-up run
-        trees: list[tuple[str, dict[str, str]]] = [("this tree", base)]
+        trees: list[tuple[str, dict[str, str], str]] = [("this tree", base, sys.executable)]
         if args.against is not None:
-            trees.append((f"{args.against}", {**base, "PYTHONPATH": str(args.against.resolve())}))
+            trees.append((f"{args.against}", {**base, "PYTHONPATH": str(args.against.resolve()),
+                                              "POLICYLANG_CACHE_DIR": os.path.join(cache, "against")},
+                          sys.executable))
+        if args.against_venv is not None:
+            python = str(args.against_venv.resolve() / "bin" / "python")
+            trees.append((f"{args.against_venv} (venv)", {**base, "POLICYLANG_CACHE_DIR": os.path.join(cache, "venv")},
+                          python))
         rows = [(tree, {**env, "POLICYLANG_CACHE_DIR": ""} if off else env, name, command)
-                for tree, env in trees for name, command, off in commands()
+                for tree, env, python in trees for name, command, off in commands(python)
                 if tree == "this tree" or not name.startswith("floor")]
         for _, env, _, command in rows:  # warm-up: writes the byte code, fills the grammar caches
             run_once(command, env, cache)
@@ -126,7 +136,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"Cold start, median of {args.runs} runs, interleaved (load average {load:.1f} on {os.cpu_count()} cores)")
     print(f"  {'command':<45} {'wall ms':>8} {'cpu ms':>7} {'wall / pass':>12}")
-    for tree, _ in trees:
+    for tree, _, _ in trees:
         if len(trees) > 1:
             print(f" {tree}")
         pass_wall = None

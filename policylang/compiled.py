@@ -148,10 +148,10 @@ def decision_form(policy: Policy) -> Policy:
     compiled from (``Policy.syntax`` and each rule's ``source`` are None; the rules keep
     their citations). Deciding, checking, batches, replays and plans read none of the tree,
     and reading it back would import the parser's ~50 node classes on every cold start."""
-    import attrs
+    from policylang.slotted import evolve
 
-    rules = tuple(attrs.evolve(rule, source=None, cite=rule.cite) for rule in policy.rules)
-    return attrs.evolve(policy, syntax=None, rules=rules, index={})
+    rules = tuple(evolve(rule, source=None, cite=rule.cite) for rule in policy.rules)
+    return evolve(policy, syntax=None, rules=rules, index={})
 
 
 def _store(entry: str, policy: Policy) -> None:
