@@ -1105,6 +1105,13 @@ CHUNK = 4_000_000  # characters of JSON Lines parsed at a time: bounds the memor
 _TWO_ON_A_LINE = re.compile(r"\}[ \t]*,[ \t]*\{")
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STDLIB_PARSE = json.JSONDecoder(parse_constant=_refuse_constant).decode
+
+
 def history_from_jsonl(policy: Policy, text: str | bytes, file: str) -> History:
     """The index of a JSON Lines ledger: the fast path when it can prove the text is plain,
     else :func:`policylang.inputs.ledger_from_jsonl` (every error with its line). ``text``
@@ -1123,7 +1130,9 @@ def history_from_jsonl(policy: Policy, text: str | bytes, file: str) -> History:
 
 def _fast_jsonl(policy: Policy, text: str | bytes) -> History:
     """Parse a long ledger's lines a chunk at a time with msgspec (:func:`_typed_jsonl`),
-    a short one's as one JSON array per chunk with orjson.
+    a short one's as one JSON array per chunk with the standard library's parser (the
+    command line's: importing orjson would cost a cold ``policylang decide`` more than it
+    saves below :data:`TYPED_FROM`; NaN and infinities refused, as orjson refuses them).
 
     Joining lines with commas turns a JSON Lines text into an array only if each line is
     one object: so every line must start with ``{`` and end with ``}`` (no blank lines, no
@@ -1153,7 +1162,7 @@ def _fast_jsonl(policy: Policy, text: str | bytes) -> History:
         end = len(body) if end < 0 else end
         chunk = body[start:end]
         try:
-            objects = _parse("[" + chunk.replace("\n", ",") + "]")
+            objects = _STDLIB_PARSE("[" + chunk.replace("\n", ",") + "]")
         except _PARSE_ERRORS:
             raise _Slow from None
         if len(objects) != chunk.count("\n") + 1:

@@ -123,15 +123,18 @@ def test_a_damaged_code_file_is_compiled_again_and_rewritten(tmp_path: Path, con
 
 def test_kept_code_takes_this_runs_hash_salt(tmp_path: Path) -> None:
     """attrs salts a class's __hash__ with hash() of a name, which differs with the hash seed:
-    code kept by one run must hash with the next run's salt, as attrs' own would."""
+    code kept by one run must hash with the next run's salt, as attrs' own would (the syntax
+    tree's attrs classes; the decision path's slotted classes keep only ``__init__``)."""
     script = (
         "import sys\n"
         "from policylang import codecache\n"
         "assert codecache.install(sys.argv[1])\n"
+        "from policylang.nodes import Name\n"
         "from policylang.rules import Match\n"
         "from policylang.records import Request\n"
-        "salt = Match.__hash__.__globals__['_policylang_type_hash']\n"
-        "assert salt == hash('<attrs generated hash policylang.rules.Match>'), salt\n"
+        "salt = Name.__hash__.__globals__['_policylang_type_hash']\n"
+        "assert salt == hash('<attrs generated hash policylang.nodes.Name>'), salt\n"
+        "assert hash(Name('x')) == hash(Name('x')) and len({Name('x'), Name('y'), Name('x')}) == 2\n"
         "assert hash(Match(text='x')) == hash(Match(text='x')) and len({Match(), Match(text='y'), Match()}) == 2\n"
         "codecache.save()\n"
         "print(sum(len(c) for m in codecache._codes.values() for c in m.values()), bool(codecache._new))\n"
