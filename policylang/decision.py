@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from policylang.slotted import frozen
-
 from policylang.records import Contact, Request
+from policylang.slotted import frozen
 
 VERDICTS = ("deny", "pass", "skip", "exempt", "warn")
 

@@ -27,8 +27,6 @@ from itertools import compress, count, repeat
 from operator import ge, le, lt, ne, sub
 from typing import Any, Protocol
 
-from policylang.slotted import define, evolve, field, frozen
-
 from policylang import clock, unparse
 from policylang.clock import DAY, format_local, format_span
 from policylang.conditions import (
@@ -65,6 +63,7 @@ from policylang.rules import (
     Rolling,
     Scope,
 )
+from policylang.slotted import define, evolve, field, frozen
 
 HORIZON = 400 * DAY
 MIDNIGHT = dt.time()

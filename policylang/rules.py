@@ -12,9 +12,8 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from policylang.slotted import define, field, frozen
-
 from policylang.conditions import NEVER_HOLDS, Condition, TimeSpec
+from policylang.slotted import define, field, frozen
 from policylang.source import Span
 
 if TYPE_CHECKING:  # the syntax tree's classes are not needed to decide (a cold start skips them)

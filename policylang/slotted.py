@@ -87,7 +87,7 @@ def _source(name: str, specs: tuple[Field, ...], frozen: bool, post_init: bool) 
     keywords: list[str] = []
     body = ["    _setattr = _setattr_of(self)"] if frozen else []
     for spec in specs:
-        param = spec.alias
+        param = spec.alias or spec.name
         if spec.init:
             if spec.factory is not None:
                 default = "=NOTHING"
@@ -167,7 +167,7 @@ def _setstate(self: Any, state: Any) -> None:
     if isinstance(state, dict):  # attrs' form (copied by a caller that built it)
         state = tuple(state[name] for name in names if name in state)
     setter = object.__setattr__
-    for name, value in zip(names, state):
+    for name, value in zip(names, state, strict=False):  # attrs' dict form may leave some out
         setter(self, name, value)
 
 
@@ -188,10 +188,10 @@ class _AttrsView:
         import attr
 
         specs: tuple[Field, ...] = owner.__slotted_fields__  # type: ignore[attr-defined]
-        made = []
+        made: list[Any] = []
         for spec in specs:
             if spec.factory is not None:
-                default: Any = attr.Factory(spec.factory, takes_self=spec.takes_self)
+                default: Any = attr.Factory(spec.factory, True) if spec.takes_self else attr.Factory(spec.factory)
             else:
                 default = attr.NOTHING if spec.default is NOTHING else spec.default
             made.append(attr.Attribute(  # type: ignore[call-arg]
@@ -251,7 +251,7 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
         function = getattr(value, "fget", value)
         cells = getattr(function, "__closure__", None)
         if cells:
-            for name, cell in zip(function.__code__.co_freevars, cells):
+            for name, cell in zip(function.__code__.co_freevars, cells, strict=True):
                 if name == "__class__" and cell.cell_contents is cls:
                     cell.cell_contents = made
     return made
@@ -260,7 +260,7 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def frozen(cls: type[T]) -> type[T]:
     """An immutable slotted class of the annotated fields, as ``attrs.frozen(slots=True)``."""
-    return _build(cls, frozen=True, eq=True)  # type: ignore[return-value]
+    return _build(cls, frozen=True, eq=True)
 
 
 @dataclass_transform(field_specifiers=(field,))
