@@ -229,11 +229,12 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
     exec(COMPILE(text, f"<slotted {cls.__module__}.{cls.__qualname__}>"), globs)
     init = globs["__init__"]
     init.__qualname__, init.__module__ = f"{cls.__qualname__}.__init__", cls.__module__
+    init.__annotations__ = {**{spec.alias: spec.type for spec in specs if spec.init}, "return": None}
     compared = tuple(spec.name for spec in specs if spec.eq)
     every = tuple(spec.name for spec in specs)
     namespace.update(
         __init__=init, __repr__=_repr, __getstate__=_getstate, __setstate__=_setstate,
-        __match_args__=tuple(spec.alias for spec in specs if spec.init and not spec.kw_only),
+        __match_args__=tuple(spec.name for spec in specs if spec.init and not spec.kw_only),
         __slotted_fields__=specs, __slotted_names__=every, __slotted_state__=staticmethod(_getter(every)),
         __slotted_repr__=tuple(spec.name for spec in specs if spec.repr), __attrs_attrs__=_AttrsView(),
     )

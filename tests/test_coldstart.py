@@ -1,8 +1,8 @@
 """The cold start of ``policylang decide`` (issue 11, item 3) changes no answer.
 
 A cold ``decide`` reads the policy's rule graph from the compiled-policy cache without its
-syntax tree (policylang.compiled.decision_form) and attrs' generated methods from the code
-cache (policylang.codecache). These tests hold that the command's answers equal the
+syntax tree (policylang.compiled.decision_form), imports no attrs (its classes are
+policylang.slotted's) and takes their ``__init__`` from the code cache (policylang.codecache). These tests hold that the command's answers equal the
 library's, computed in this process from a fresh compile and the validating input readers;
 that damaged code-cache files are compiled again and rewritten, never a traceback; that a
 run with another hash seed reuses the kept code with its own hash salt; and which modules a
@@ -39,10 +39,12 @@ PROBE = (
 
 # what a cold decide of a policy decided before must not import: the parser, the syntax
 # tree, the compiler and the grammar (the policy comes from the cache), the scoped-answer
-# patterns, rich (plain JSON out), msgspec (a short ledger), pathlib and shutil
+# patterns, rich (plain JSON out), msgspec and orjson (a short ledger), pathlib and shutil;
+# and attrs (the decision path's classes are policylang.slotted's), with what attrs and
+# orjson would import (inspect, dataclasses, uuid, platform)
 NOT_ON_THE_DECIDE_PATH = ("policylang.nodes", "policylang.parser", "policylang.compiler", "policylang.grammar",
                           "policylang.includes", "lark", "policylang.disclosure", "rich", "msgspec", "pathlib",
-                          "shutil")
+                          "shutil", "attr", "attrs", "orjson", "inspect", "dataclasses", "uuid", "platform")
 
 
 def requests() -> list[dict[str, str]]:
