@@ -11,11 +11,13 @@ Byte code: an installed package has its ``.pyc`` files (pip compiles them on ins
 the children run with ``PYTHONDONTWRITEBYTECODE`` unset and ``PYTHONPYCACHEPREFIX`` in a
 temporary folder, after one warm-up run of each command. The warm-up also fills the caches
 (in a temporary folder here): compiled policies and check lines (policylang.compiled), the
-grammar's tables, and attrs' generated methods (policylang.codecache). The first rows are the
+grammar's tables, and the generated ``__init__`` methods (policylang.codecache). The first rows are the
 everyday case, a policy run before; "edited policy" rows give each run a policy text no run
 has seen (the first check or decide after an edit: parsed and compiled, the other caches
 warm); "every cache off" rows set ``POLICYLANG_CACHE_DIR`` empty. The floor rows are the
-imports a cold decide cannot do without and the unpickling of the policy. (With
+imports a cold decide cannot do without (the standard modules alone, then with policylang's)
+and the unpickling of the policy; ``import attrs`` is there for scale (a decide no longer
+imports it). (With
 ``PYTHONDONTWRITEBYTECODE=1`` every module of policylang would be compiled from source on
 every start, about 150 ms.)
 
@@ -48,6 +50,9 @@ DECIDE_MODULES = WARM_CODE + "import policylang.commands.decide"
 UNPICKLE = (WARM_CODE + "import os, pickle, sys; import policylang.commands.decide; "
             "pickle.load(open(os.path.join(compiled._folder_name(), "
             "compiled.cache_key(open(sys.argv[1]).read(), sys.argv[1]) + '.pickle'), 'rb'))")
+# what a cached decide imports of the standard library (attrs, orjson, inspect, typing's users
+# aside: see tests/test_coldstart.py), without anything of policylang
+STDLIB = "import argparse, bisect, datetime, json, locale, pickle, re, threading, typing, zoneinfo"
 FRESH = "{fresh}"  # replaced by a policy file whose text no run has seen: a first check or decide
 
 
@@ -72,9 +77,10 @@ def commands(python: str = sys.executable) -> list[tuple[str, list[str], bool]]:
         ("  decide of an edited policy (first decide)", [*tool, "decide", FRESH, *inputs], False),
         ("  the same check, every cache off", check, True),
         ("  the same decide, every cache off", decide, True),
-        ("floor: python3 -c 'import attrs'", [sys.executable, "-c", "import attrs"], False),
-        ("floor: import decide's modules (kept code)", [sys.executable, "-c", DECIDE_MODULES], False),
-        ("floor: ... and unpickle the compiled policy", [sys.executable, "-c", UNPICKLE, policy], False),
+        ("floor: python3 -c 'import attrs'", [python, "-c", "import attrs"], False),
+        ("floor: the standard modules decide imports", [python, "-c", STDLIB], False),
+        ("floor: import decide's modules (kept code)", [python, "-c", DECIDE_MODULES], False),
+        ("floor: ... and unpickle the compiled policy", [python, "-c", UNPICKLE, policy], False),
     ]
 
 

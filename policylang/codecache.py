@@ -1,19 +1,21 @@
-"""The byte code of the methods attrs writes for policylang's classes, kept between runs of
-the ``policylang`` command (issue 11, cold start).
+"""The byte code of the methods written as source for policylang's classes, kept between
+runs of the ``policylang`` command (issue 11, cold start).
 
-attrs writes each class's ``__init__``, ``__eq__``, ``__hash__``, ``__repr__`` and the like
-as Python source and compiles it when the class is created, on every start of the program:
-for the forty-odd classes a ``policylang decide`` needs, compiling is about half of the time
-their modules take to import. :func:`install` (called by :mod:`policylang.launch`, the command
-line only: a library user's process is left alone) hands attrs the code objects compiled by an
-earlier run, and :func:`save` keeps the ones compiled in this run.
+The decision path's classes (:mod:`policylang.slotted`) write each class's ``__init__`` as
+Python source, and attrs (the syntax tree's classes, imported by a check or a first compile)
+writes ``__init__``, ``__eq__``, ``__hash__``, ``__repr__`` and the like: both compile it when
+the class is created, on every start of the program, which was about half of the time the
+classes' modules took to import. :func:`install` (called by :mod:`policylang.launch`, the
+command line only: a library user's process is left alone) hands both the code objects
+compiled by an earlier run, and :func:`save` keeps the ones compiled in this run. attrs is
+patched only if and when something imports it (a cached ``decide`` imports none of it).
 
-Correct by construction: an entry is keyed by the exact source text and file name attrs
-compiles, in a file named by the interpreter's byte-code magic number, so a code object is
+Correct by construction: an entry is keyed by the exact source text and file name
+compiled, in a file named by the interpreter's byte-code magic number, so a code object is
 only ever used for the text it was compiled from, by an interpreter that reads it. A file
 that cannot be read or decoded is ignored (and rewritten); nothing is kept when the cache
 is off (``POLICYLANG_CACHE_DIR`` empty) or cannot be written. When attrs no longer has the
-private function this replaces (with the same parameters), nothing is installed.
+private function this replaces (with the same parameters), attrs is left as it is.
 """
 
 from __future__ import annotations
