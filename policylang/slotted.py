@@ -233,7 +233,7 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
     compared = tuple(spec.name for spec in specs if spec.eq)
     every = tuple(spec.name for spec in specs)
     namespace.update(
-        __init__=init, __repr__=_repr, __getstate__=_getstate, __setstate__=_setstate,
+        __init__=init, __repr__=_repr, __getstate__=_getstate, __setstate__=_setstate, __replace__=evolve,
         __match_args__=tuple(spec.name for spec in specs if spec.init and not spec.kw_only),
         __slotted_fields__=specs, __slotted_names__=every, __slotted_state__=staticmethod(_getter(every)),
         __slotted_repr__=tuple(spec.name for spec in specs if spec.repr), __attrs_attrs__=_AttrsView(),

@@ -223,7 +223,7 @@ def test_changeable_classes_compare_as_attrs_says() -> None:
 
 def test_evolve_pickle_copy_and_weakref() -> None:
     child = SChild(1, "src", 3, warn=True)
-    for evolved in (attrs.evolve(child, limit=4), slotted.evolve(child, limit=4)):
+    for evolved in (attrs.evolve(child, limit=4), slotted.evolve(child, limit=4), child.__replace__(limit=4)):
         assert type(evolved) is SChild and evolved.limit == 4 and evolved.warn and evolved.source == "src"
         assert evolved.cite == ("src",)
     holder = SHolder("h", [1], memo={"k": 2})
