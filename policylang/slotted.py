@@ -15,10 +15,10 @@ keep working on them: each class answers attrs' ``__attrs_attrs__`` with real
 ``attrs.Attribute`` objects, built (importing attrs) the first time something asks. Inside
 policylang, :func:`evolve` and :func:`fields` here do the same without importing attrs.
 
-Only ``__init__`` is written as source and compiled (as attrs does, for its speed); the
-command line keeps its byte code between runs (:mod:`policylang.codecache` sets
-:data:`COMPILE`). Equality, hashing and ``repr`` are shared functions over an
-``operator.attrgetter`` of the class's fields.
+``__init__``, ``__eq__`` and ``__hash__`` are written as source and compiled, as attrs
+writes them (the same speed: records are made, compared and hashed in hot loops); the
+command line keeps their byte code between runs (:mod:`policylang.codecache` sets
+:data:`COMPILE`). ``repr`` and pickling's state are shared functions.
 """
 
 from __future__ import annotations
@@ -80,8 +80,11 @@ def field(*, default: Any = NOTHING, factory: Callable[..., Any] | None = None, 
     return Field(default, factory, takes_self, converter, init, eq, repr, kw_only, alias)
 
 
-def _source(name: str, specs: tuple[Field, ...], frozen: bool, post_init: bool) -> tuple[str, dict[str, Any]]:
-    """The text of ``__init__`` and the globals it reads (the same text every run)."""
+def _source(name: str, specs: tuple[Field, ...], frozen: bool, post_init: bool,
+            eq: bool) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """The text of ``__init__`` (and ``__eq__``, and ``__hash__`` when frozen, as attrs
+    writes them: the same speed) and the globals it reads (the same text every run: the
+    hash's salt is a global)."""
     globs: dict[str, Any] = {"NOTHING": NOTHING, "_setattr_of": object.__setattr__.__get__}
     positional: list[str] = []
     keywords: list[str] = []
@@ -118,6 +121,18 @@ def _source(name: str, specs: tuple[Field, ...], frozen: bool, post_init: bool) 
         body.append("    self.__attrs_post_init__()")
     params = ", ".join(["self", *positional, *(["*", *keywords] if keywords else [])])
     text = f"def __init__({params}):\n" + ("\n".join(body) or "    pass") + "\n"
+    if eq:
+        compared = [spec.name for spec in specs if spec.eq]
+        # field by field, as attrs compares (a NaN field is not equal to itself)
+        same = " and ".join(f"self.{name} == other.{name}" for name in compared) or "True"
+        text += (
+            "def __eq__(self, other):\n"
+            "    if other.__class__ is not self.__class__:\n"
+            "        return NotImplemented\n"
+            f"    return {same}\n"
+        )
+        if frozen:
+            text += f"def __hash__(self):\n    return hash((_salt, {''.join(f'self.{name}, ' for name in compared)}))\n"
     return text, globs
 
 
@@ -145,17 +160,6 @@ def _repr(self: Any) -> str:
     shown = cls.__slotted_repr__
     name = cls.__qualname__.rsplit(">.", 1)[-1]
     return f"{name}(" + ", ".join(f"{field}={getattr(self, field)!r}" for field in shown) + ")"
-
-
-def _eq(self: Any, other: Any) -> Any:
-    if other.__class__ is not self.__class__:
-        return NotImplemented
-    key = self.__slotted_key__
-    return key(self) == key(other)
-
-
-def _hash(self: Any) -> int:
-    return hash((self.__slotted_salt__, self.__slotted_key__(self)))
 
 
 def _getstate(self: Any) -> tuple[Any, ...]:
@@ -225,12 +229,15 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
     namespace["__slots__"] = (*(spec.name for spec in own if spec.name not in base_slots),
                               *(() if weakref else ("__weakref__",)))
     post_init = hasattr(cls, "__attrs_post_init__")
-    text, globs = _source(cls.__name__, specs, frozen, post_init)
+    text, globs = _source(cls.__name__, specs, frozen, post_init, eq)
+    globs["_salt"] = hash(f"{cls.__module__}.{cls.__qualname__}")
     exec(COMPILE(text, f"<slotted {cls.__module__}.{cls.__qualname__}>"), globs)
+    for method in ("__init__", "__eq__", "__hash__"):
+        if method in globs:
+            globs[method].__qualname__ = f"{cls.__qualname__}.{method}"
+            globs[method].__module__ = cls.__module__
     init = globs["__init__"]
-    init.__qualname__, init.__module__ = f"{cls.__qualname__}.__init__", cls.__module__
     init.__annotations__ = {**{spec.alias: spec.type for spec in specs if spec.init}, "return": None}
-    compared = tuple(spec.name for spec in specs if spec.eq)
     every = tuple(spec.name for spec in specs)
     namespace.update(
         __init__=init, __repr__=_repr, __getstate__=_getstate, __setstate__=_setstate, __replace__=evolve,
@@ -239,11 +246,9 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
         __slotted_repr__=tuple(spec.name for spec in specs if spec.repr), __attrs_attrs__=_AttrsView(),
     )
     if eq:
-        namespace.update(__eq__=_eq, __slotted_key__=staticmethod(_getter(compared)))
-        if frozen:
-            namespace.update(__hash__=_hash, __slotted_salt__=hash(f"{cls.__module__}.{cls.__qualname__}"))
-        else:
-            namespace["__hash__"] = None  # equal by value but changeable: not hashable (as attrs)
+        namespace["__eq__"] = globs["__eq__"]
+        # equal by value but changeable: not hashable (as attrs)
+        namespace["__hash__"] = globs["__hash__"] if frozen else None
     if frozen:
         namespace.update(__setattr__=_frozen_setattr, __delattr__=_frozen_delattr)
     made = type(cls)(cls.__name__, cls.__bases__, namespace)

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from policylang import slotted
@@ -160,6 +160,8 @@ values = st.one_of(st.integers(), st.floats(allow_nan=True), st.text(max_size=3)
 
 
 @given(x=values, y=values, x2=values, tags=st.lists(st.text(max_size=2), max_size=2).map(tuple))
+@example(x=math.nan, y=0, x2=math.nan, tags=())  # the same NaN: attrs says not equal
+@example(x=1, y=(1, "a"), x2=1.0, tags=("a",))  # equal values of other types
 def test_points_equal_hash_and_print_as_attrs_does(x: Any, y: Any, x2: Any, tags: tuple[str, ...]) -> None:
     a, s = APoint(x, y, tags), SPoint(x, y, tags)
     same_text(repr(a), repr(s))
