@@ -80,8 +80,7 @@ def field(*, default: Any = NOTHING, factory: Callable[..., Any] | None = None, 
     return Field(default, factory, takes_self, converter, init, eq, repr, kw_only, alias)
 
 
-def _source(name: str, specs: tuple[Field, ...], frozen: bool, post_init: bool,
-            eq: bool) -> tuple[str, dict[str, Any]]:  # fmt: skip
+def _source(specs: tuple[Field, ...], frozen: bool, post_init: bool, eq: bool) -> tuple[str, dict[str, Any]]:
     """The text of ``__init__`` (and ``__eq__``, and ``__hash__`` when frozen, as attrs
     writes them: the same speed) and the globals it reads (the same text every run: the
     hash's salt is a global)."""
@@ -229,7 +228,7 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
     namespace["__slots__"] = (*(spec.name for spec in own if spec.name not in base_slots),
                               *(() if weakref else ("__weakref__",)))
     post_init = hasattr(cls, "__attrs_post_init__")
-    text, globs = _source(cls.__name__, specs, frozen, post_init, eq)
+    text, globs = _source(specs, frozen, post_init, eq)
     globs["_salt"] = hash(f"{cls.__module__}.{cls.__qualname__}")
     exec(COMPILE(text, f"<slotted {cls.__module__}.{cls.__qualname__}>"), globs)
     for method in ("__init__", "__eq__", "__hash__"):
@@ -239,16 +238,20 @@ def _build(cls: type, frozen: bool, eq: bool) -> type:
     init = globs["__init__"]
     init.__annotations__ = {**{spec.alias: spec.type for spec in specs if spec.init}, "return": None}
     every = tuple(spec.name for spec in specs)
+    made_here: dict[str, Any] = {
+        "__init__": init, "__repr__": _repr, "__getstate__": _getstate, "__setstate__": _setstate,
+        "__replace__": evolve, "__match_args__": tuple(spec.name for spec in specs if spec.init and not spec.kw_only),
+    }
+    if eq:
+        made_here["__eq__"] = globs["__eq__"]
+        # equal by value but changeable: not hashable (as attrs)
+        made_here["__hash__"] = globs["__hash__"] if frozen else None
+    # what the class body writes itself stays (as attrs' auto_detect keeps it)
+    namespace.update((key, value) for key, value in made_here.items() if key not in cls.__dict__)
     namespace.update(
-        __init__=init, __repr__=_repr, __getstate__=_getstate, __setstate__=_setstate, __replace__=evolve,
-        __match_args__=tuple(spec.name for spec in specs if spec.init and not spec.kw_only),
         __slotted_fields__=specs, __slotted_names__=every, __slotted_state__=staticmethod(_getter(every)),
         __slotted_repr__=tuple(spec.name for spec in specs if spec.repr), __attrs_attrs__=_AttrsView(),
     )
-    if eq:
-        namespace["__eq__"] = globs["__eq__"]
-        # equal by value but changeable: not hashable (as attrs)
-        namespace["__hash__"] = globs["__hash__"] if frozen else None
     if frozen:
         namespace.update(__setattr__=_frozen_setattr, __delattr__=_frozen_delattr)
     made = type(cls)(cls.__name__, cls.__bases__, namespace)

@@ -301,3 +301,35 @@ def test_a_compiled_policy_round_trips_through_pickle() -> None:
     assert again.rules == policy.rules and [r.cite for r in again.rules] == [r.cite for r in policy.rules]
     assert again.vocabulary == policy.vocabulary and again.has_windows == policy.has_windows
     assert {hash(r) for r in again.rules} == {hash(r) for r in policy.rules}
+
+
+def test_what_the_class_body_writes_stays() -> None:
+    @slotted.frozen
+    class Shown:
+        name: str
+        size: int = 0
+
+        def __repr__(self) -> str:
+            return f"<{self.name}>"
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Shown) and other.name == self.name
+
+        __hash__ = object.__hash__
+
+    @attrs.frozen(slots=True)
+    class Twin:
+        name: str
+        size: int = 0
+
+        def __repr__(self) -> str:
+            return f"<{self.name}>"
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Twin) and other.name == self.name
+
+        __hash__ = object.__hash__
+
+    for cls in (Shown, Twin):
+        one = cls("a", 1)
+        assert repr(one) == "<a>" and one == cls("a", 2) and hash(one) == object.__hash__(one)
