@@ -291,7 +291,7 @@ def cited(policy: Policy, trace: tuple[TraceEntry, ...], rules: Sequence[AnyRule
     for entry, rule in zip(trace, rules, strict=True):
         pack = policy.rule_packs.get(rule.name)
         out.append(evolve(entry, cite=rule.cite, pack=pack[0] if pack else None,
-                                pack_version=pack[1] if pack else None))
+                          pack_version=pack[1] if pack else None))
     return tuple(out)
 
 
