@@ -50,8 +50,8 @@ DECIDE_MODULES = WARM_CODE + "import policylang.commands.decide"
 UNPICKLE = (WARM_CODE + "import os, _pickle, sys; import policylang.commands.decide; "
             "_pickle.load(open(os.path.join(compiled._folder_name(), "
             "compiled.cache_key(open(sys.argv[1]).read(), sys.argv[1]) + '.pickle'), 'rb'))")
-# what a cached decide imports of the standard library (attrs, orjson, inspect, typing's users
-# aside: see tests/test_coldstart.py), without anything of policylang
+# the standard modules a cached decide imports (no attrs, orjson or inspect: see
+# tests/test_coldstart.py), without anything of policylang
 STDLIB = "import _pickle, argparse, bisect, datetime, json, locale, re, threading, typing, zoneinfo"
 FRESH = "{fresh}"  # replaced by a policy file whose text no run has seen: a first check or decide
 
