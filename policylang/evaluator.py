@@ -122,31 +122,41 @@ class Finding:
 
 PASS = Finding(False)
 DENY = Finding(True)
+NOTHING: frozenset[int] = frozenset()
 
 
-@attrs.define(slots=True)
 class Context:
-    """Everything a rule check needs about one request."""
+    """Everything a rule check needs about one request.
 
-    policy: Policy
-    values: Mapping[str, Any]
-    tz: dt.tzinfo
-    zone_name: str
-    owner: str | None
-    request: Request
-    history: History
-    explain: bool
-    loads: Loads | None
-    skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
-    stats: Stats = attrs.field(factory=Stats)
-    prefetch: int = 0  # while searching: how far past a range capacity loads are read at once
-    _windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
-    zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
-    campaigns: bool = False  # 11.3: the request names several campaigns
-    judged: int | None = None  # the instant being checked (the search moves it past the request's)
-    _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
-    # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
-    _memo: dict[Any, Any] = attrs.field(factory=dict)
+    A plain slotted class, not attrs: one is made per decision, and attrs' generated
+    ``__init__`` (a Stats and two dicts from factories) costs a visible part of a short one.
+    """
+
+    __slots__ = ("policy", "values", "tz", "zone_name", "owner", "request", "history", "explain", "loads",
+                 "skip", "stats", "prefetch", "_windows", "zones", "campaigns", "judged", "_local", "_memo")
+
+    def __init__(self, policy: Policy, values: Mapping[str, Any], tz: dt.tzinfo, zone_name: str,
+                 owner: str | None, request: Request, history: History, explain: bool, loads: Loads | None,
+                 stats: Stats | None = None) -> None:
+        self.policy = policy
+        self.values = values
+        self.tz = tz
+        self.zone_name = zone_name
+        self.owner = owner
+        self.request = request
+        self.history = history
+        self.explain = explain
+        self.loads = loads
+        self.skip: frozenset[int] = NOTHING  # ids of planned contacts that precedence displaces
+        self.stats = stats if stats is not None else Stats()
+        self.prefetch = 0  # while searching: how far past a range capacity loads are read at once
+        self._windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
+        self.zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
+        self.campaigns = False  # 11.3: the request names several campaigns
+        self.judged: int | None = None  # the instant being checked (the search moves it past the request's)
+        self._local: dict[tuple[int, dt.tzinfo], dt.datetime] = {}
+        # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
+        self._memo: dict[Any, Any] = {}
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
         """Local time of an instant, memoised: several rules ask about the same instant."""
@@ -194,33 +204,34 @@ def decide(
         request = ingest.request_of(policy, request)
         ledger = ingest.history_of(policy, ledger)
     history = ledger
-    names = customer_zones(policy, values)
+    facts = policy_facts(policy)
+    names = zones_of(facts, values)
     zone_name = names[0]
-    owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
-    ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request,
-                  history, explain, loads)
-    if stats is not None:
-        ctx.stats = stats
+    owner = values.get(facts.owner_attribute) if facts.owner_attribute else None
+    ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request, history, explain, loads, stats)
     if len(names) > 1:
         ctx.zones = tuple((clock.zone(n), f"{n} (one of {len(names)} zones)") for n in names)
-    ctx.campaigns = isinstance(request.campaign, tuple)
-    ctx.skip = displaceable(ctx)
+    campaigns = ctx.campaigns = type(request.campaign) is tuple
+    if history.has_planned and facts.ranked:
+        ctx.skip = displaceable(ctx)
     plan = rule_plan(policy, request, owner)
     t = clock.micros(request.at)
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
     # `warn` rules are not among the steps: 11.14 judges them last, against what this
     # decision does not displace. A plain rule in a plain context is its body's answer
-    # (what :func:`judge` gives then, without its layers).
-    simple = not ctx.zones and not ctx.campaigns
+    # (what :func:`judge` gives then, without its layers). Without explain a passing rule
+    # leaves nothing behind (no trace to write, nothing it displaces).
+    simple = not ctx.zones and not campaigns
     counts = ctx.stats
+    ctx.judged = t  # every check below is at the request's instant
     for position, rule, body, alone in plan.steps:
         if alone and simple:
             counts.checks += 1
-            ctx.judged = t
             finding = body(rule, ctx, t, NOTHING)
             if not finding.deny:
-                results[position] = ("pass", finding.reason, ())
+                if explain:
+                    results[position] = ("pass", finding.reason, ())
                 continue
             if ctx.skip and rule.kind in DISPLACING:
                 judgement = results[position] = judged(rule, ctx, *check_with_precedence(rule, ctx, t, finding))
@@ -243,8 +254,9 @@ def decide(
         ctx.explain = explain
     else:
         next_at = t
-        held = {id(c) for _, _, shown in results.values() for c in shown}
-        displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
+        if ctx.skip and results:
+            held = {id(c) for _, _, shown in results.values() for c in shown}
+            displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
     warnings: list[str] = []
     if plan.warners:
         gone = frozenset(id(c) for c in displaced)
@@ -262,19 +274,50 @@ def decide(
             else fixed or TraceEntry(rule.name, rule.kind, "pass", "")
             for position, ((rule, _, _), fixed) in enumerate(zip(plan.entries, plan.fixed_trace, strict=True))
         )
-    if explain and has_citations(policy):
-        trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
-    return Decision(
-        request=request,
-        allowed=not denying,
-        denied_by=tuple(rule.name for rule in denying),
-        displaces=displaced,
-        next_allowed_at=clock.instant(next_at) if next_at is not None else None,
-        trace=trace,
-        notes=tuple(notes),
-        warnings=tuple(warnings),
-        sources=policy_sources(policy),
-    )
+        if facts.cited:
+            trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
+    # positional: attrs' __init__ takes keywords at twice the cost (request, allowed,
+    # denied_by, displaces, next_allowed_at, trace, notes, warnings, sources)
+    return Decision(request, not denying, tuple([rule.name for rule in denying]) if denying else (), displaced,
+                    clock.instant(next_at) if next_at is not None else None, trace,
+                    tuple(notes) if notes else (), tuple(warnings) if warnings else (), facts.sources)
+
+
+class Facts:
+    """What every decision reads of the policy itself, worked out once per policy (kept in
+    its memo table beside the plans): where a customer's zone comes from, the owner
+    attribute, whether precedence ranks anyone, citations and sources."""
+
+    __slots__ = ("zone_attribute", "default_zones", "owner_attribute", "ranked", "cited", "sources")
+
+    def __init__(self, policy: Policy) -> None:
+        spec = policy.attributes.get("timezone")
+        self.zone_attribute = spec is not None and spec.kind in ("zone", "zones")
+        self.default_zones: tuple[str | None, ...] = (policy.timezone,)
+        self.owner_attribute = policy.owner_attribute
+        self.ranked = bool(policy.precedence)
+        self.cited = has_citations(policy)
+        self.sources = policy_sources(policy)
+
+
+def policy_facts(policy: Policy) -> Facts:
+    """The policy's :class:`Facts` (memoised on the policy)."""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    found: Facts | None = cache.get("facts")
+    if found is None:
+        found = cache["facts"] = Facts(policy)
+    return found
+
+
+def zones_of(facts: Facts, values: Mapping[str, Any]) -> tuple[str | None, ...]:
+    """Every zone the customer may be in (11.7); the policy's zone (or None, UTC) without one."""
+    if facts.zone_attribute:
+        zone = values.get("timezone")
+        if isinstance(zone, str) and zone:
+            return (zone,)
+        if isinstance(zone, (tuple, list)) and zone:
+            return tuple(zone)
+    return facts.default_zones
 
 
 def has_citations(policy: Policy) -> bool:
@@ -341,14 +384,7 @@ def customer_zone(policy: Policy, values: Mapping[str, Any]) -> str | None:
 
 def customer_zones(policy: Policy, values: Mapping[str, Any]) -> tuple[str | None, ...]:
     """Every zone the customer may be in (11.7); the policy's zone (or None, UTC) without one."""
-    spec = policy.attributes.get("timezone")
-    if spec is not None and spec.kind in ("zone", "zones"):
-        zone = values.get("timezone")
-        if isinstance(zone, str) and zone:
-            return (zone,)
-        if isinstance(zone, (tuple, list)) and zone:
-            return tuple(zone)
-    return (policy.timezone,)
+    return zones_of(policy_facts(policy), values)
 
 
 def customer_tz(policy: Policy, values: Mapping[str, Any]) -> dt.tzinfo:
@@ -364,12 +400,12 @@ def displaceable(ctx: Context) -> frozenset[int]:
     """Planned contacts of teams ranked strictly below the requester."""
     history = ctx.history
     if not history.has_planned or not ctx.policy.precedence:
-        return frozenset()
-    policy, owner = ctx.policy, ctx.owner
-    mine = policy.rank(ctx.request.team, owner)
+        return NOTHING
+    ranks, weakest = ctx.policy.ranks(ctx.owner)
+    mine = ranks.get(ctx.request.team, weakest)
     # each planning team ranked once, not each planned contact
     return frozenset(ident for team, idents in history.planned_by_team().items()
-                     if policy.rank(team, owner) > mine for ident in idents)
+                     if ranks.get(team, weakest) > mine for ident in idents)
 
 
 # ---- which rules apply ---------------------------------------------------------------------
@@ -703,7 +739,6 @@ def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window
 
 
 DISPLACING = frozenset({"cap", "quiet", "exclusive"})  # the kinds whose denial precedence can lift
-NOTHING: frozenset[int] = frozenset()
 
 
 def check_with_precedence(rule: AnyRule, ctx: Context, t: int,

@@ -369,6 +369,11 @@ class Policy:
         """
         return _rank_table(self.precedence, owner).get(team, len(self.precedence))
 
+    def ranks(self, owner: str | None) -> tuple[dict[str, int], int]:
+        """The ranks of the listed teams for a customer owned by ``owner``, and the weakest
+        rank (that of every team not listed): :meth:`rank` for many teams at once."""
+        return _rank_table(self.precedence, owner), len(self.precedence)
+
     # ---- deciding ---------------------------------------------------------------
     def decide(
         self,
