@@ -214,7 +214,9 @@ def decide(
     campaigns = ctx.campaigns = type(request.campaign) is tuple
     if history.has_planned and facts.ranked:
         ctx.skip = displaceable(ctx)
-    plan = rule_plan(policy, request, owner)
+    plan = facts.plans.get((request.purpose, request.channel, request.team, owner is not None and request.team == owner))
+    if plan is None:
+        plan = rule_plan(policy, request, owner)
     t = clock.micros(request.at)
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
@@ -285,10 +287,10 @@ def decide(
 
 class Facts:
     """What every decision reads of the policy itself, worked out once per policy (kept in
-    its memo table beside the plans): where a customer's zone comes from, the owner
+    its memo table): where a customer's zone comes from, the owner
     attribute, whether precedence ranks anyone, citations and sources."""
 
-    __slots__ = ("zone_attribute", "default_zones", "owner_attribute", "ranked", "cited", "sources")
+    __slots__ = ("zone_attribute", "default_zones", "owner_attribute", "ranked", "cited", "sources", "plans")
 
     def __init__(self, policy: Policy) -> None:
         spec = policy.attributes.get("timezone")
@@ -298,6 +300,8 @@ class Facts:
         self.ranked = bool(policy.precedence)
         self.cited = has_citations(policy)
         self.sources = policy_sources(policy)
+        # the plan of each request shape (purpose, channel, team, by the owner?): :func:`rule_plan`
+        self.plans: dict[tuple[str, str, str, bool], Plan] = {}
 
 
 def policy_facts(policy: Policy) -> Facts:
@@ -440,13 +444,13 @@ class Plan:
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
-    """The plan for this request's shape; cached on the policy."""
+    """The plan for this request's shape; cached on the policy (:class:`Facts`)."""
     is_owner = owner is not None and request.team == owner
-    key = ("plan", request.purpose, request.channel, request.team, is_owner)
-    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
-    plan = cache.get(key)
+    plans = policy_facts(policy).plans
+    key = (request.purpose, request.channel, request.team, is_owner)
+    plan = plans.get(key)
     if plan is None:
-        plan = cache[key] = build_plan(policy, request, is_owner)
+        plan = plans[key] = build_plan(policy, request, is_owner)
     return plan
 
 
@@ -1179,7 +1183,45 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
     (capacity loads are read again only for a range outside what was read), so each check
     is binary searches over it and never a scan.
     """
-    window = getattr(ctx.loads, "window", None) if rule.kind == "capacity" and ctx.loads is not None else None
+    memoed = ctx._memo.get(rule.index)  # noqa: SLF001 - the context's own memo
+    if memoed is not None:  # asked again this decision (kept only when it cannot change: below)
+        times, contacts = memoed
+    elif rule.kind == "capacity" and ctx.loads is not None:
+        times, contacts = loaded_sequence(rule, ctx, lo, hi)
+    else:
+        windowed = ctx.policy.has_windows and rule.index in ctx.policy.exempted_by
+        group = rule.group
+        wanted = getattr(ctx.request, group) if group is not None else None
+        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
+                                               drop=rule.not_counted)
+        # One request, one group and no exemption window (whose cover changes with the
+        # instant judged, 11.5, 11.11): the same sequence all decision long.
+        if not windowed and not ctx.campaigns:
+            ctx._memo[rule.index] = (times, contacts)  # noqa: SLF001
+        cover = window_cover(rule, ctx) if windowed else []
+        if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
+            i, j = bisect_left(times, lo), bisect_left(times, hi)
+            kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
+                          if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
+            covered = ([us for us, _ in kept_pairs], [c for _, c in kept_pairs])
+            # held for the decision's life: memo keys use id(times), which must not be reused
+            ctx._memo.setdefault("held", []).append(covered)  # noqa: SLF001
+            return covered
+    if not skip:
+        return times, contacts
+    key2 = ("skip", rule.index, skip, id(times))
+    hit = ctx._memo.get(key2)  # noqa: SLF001
+    if hit is None:
+        ctx.stats.scanned += len(times)
+        hit = ctx._memo[key2] = without(times, contacts, skip, ctx)  # noqa: SLF001
+    return hit
+
+
+def loaded_sequence(rule: CapRule, ctx: Context, lo: int, hi: int) -> Sequence_:
+    """A ``capacity`` rule's counted contacts of every customer (``ctx.loads``), in time
+    order, holding at least those in ``[lo, hi)`` (see :func:`sequence`)."""
+    assert ctx.loads is not None
+    window = getattr(ctx.loads, "window", None)
     if window is not None:
         # a batch's or a replay's counts, kept sorted in memory: only [i, j) counts (a replay
         # cuts off the contacts from the replayed one's place on); no sort per request, and
@@ -1193,7 +1235,7 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
             kept_at = [k for k in range(len(times)) if in_group(contacts[k], group, wanted)]
             ctx.stats.scanned += len(times)
             times, contacts = [times[k] for k in kept_at], [contacts[k] for k in kept_at]
-    elif rule.kind == "capacity" and ctx.loads is not None:
+    else:
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
         key = ("loads", rule.index, wanted)
@@ -1222,35 +1264,7 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
                 us, listed = [us[k] for k in at], [listed[k] for k in at]
             found = ctx._memo[key] = (lo, hi, us, listed)  # noqa: SLF001
         times, contacts = found[2], found[3]
-    elif (windowed := ctx.policy.has_windows and rule.index in ctx.policy.exempted_by) or ctx.campaigns \
-            or (memoed := ctx._memo.get(rule.index)) is None:  # noqa: SLF001
-        group = rule.group
-        wanted = getattr(ctx.request, group) if group is not None else None
-        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
-                                               drop=rule.not_counted)
-        # One request, one group and no exemption window (whose cover changes with the
-        # instant judged, 11.5, 11.11): the same sequence all decision long.
-        if not windowed and not ctx.campaigns:
-            ctx._memo[rule.index] = (times, contacts)  # noqa: SLF001
-        cover = window_cover(rule, ctx) if windowed else []
-        if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
-            i, j = bisect_left(times, lo), bisect_left(times, hi)
-            kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
-                          if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
-            covered = ([us for us, _ in kept_pairs], [c for _, c in kept_pairs])
-            # held for the decision's life: memo keys use id(times), which must not be reused
-            ctx._memo.setdefault("held", []).append(covered)  # noqa: SLF001
-            return covered
-    else:  # asked again this decision
-        times, contacts = memoed
-    if not skip:
-        return times, contacts
-    key2 = ("skip", rule.index, skip, id(times))
-    hit = ctx._memo.get(key2)  # noqa: SLF001
-    if hit is None:
-        ctx.stats.scanned += len(times)
-        hit = ctx._memo[key2] = without(times, contacts, skip, ctx)  # noqa: SLF001
-    return hit
+    return times, contacts
 
 
 def without(times: list[int], contacts: Sequence[Contact], skip: frozenset[int], ctx: Context) -> Sequence_:
@@ -1415,7 +1429,7 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     times, contacts, i, j = select(rule, ctx, t - width + 1, t + width, skip)
     k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
     limit = rule.limit
-    held = held_of(times, contacts, i, j, ctx)
+    held = held_of(times, contacts, i, j, ctx) if ctx.skip else ()
     if k - i >= limit:  # window_denies' two quick answers, without making its memo key
         deny = True
     elif j - i < limit:
@@ -1453,7 +1467,10 @@ def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: fr
             reason = count_text(rule, j - i, ctx, lo, hi) + f" in the calendar {window.unit} from {first.isoformat()}"
         if j > i:
             reason += f" ({latest_text(times, contacts, i, j, ctx)})"
-    return Finding(j - i >= rule.limit, held_of(times, contacts, i, j, ctx), reason)
+    deny = j - i >= rule.limit
+    if not ctx.skip:
+        return Finding(deny, (), reason) if reason else (DENY if deny else PASS)
+    return Finding(deny, held_of(times, contacts, i, j, ctx), reason)
 
 
 class DayNumbers(Sequence[int]):
@@ -1513,7 +1530,7 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     k = bisect_left(times, clock.start_of_date(today + dt.timedelta(days=1), tz), i, j)
     numbers = day_numbers(rule, ctx, times, tz)
     deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
-    held = held_of(times, contacts, i, j, ctx)
+    held = held_of(times, contacts, i, j, ctx) if ctx.skip else ()
     if not ctx.explain:
         return Finding(deny, held) if held else (DENY if deny else PASS)
     # The busiest run holding today starts on its first possible date or on a contact's date.

@@ -393,8 +393,7 @@ class Policy:
         ``stats`` (a :class:`policylang.evaluator.Stats`) counts the evaluator's work;
         ``search=False`` leaves a denial's ``next_allowed_at`` empty.
         """
-        from policylang.evaluator import decide
-
+        decide = _EVALUATOR[0] if _EVALUATOR else _evaluator()
         return decide(self, customer, request, ledger, explain=explain, loads=loads, stats=stats, search=search)
 
     def decide_json(self, document: bytes | str, *, file: str = "<document>", explain: bool = True,
@@ -405,6 +404,16 @@ class Policy:
         from policylang.ingest import decide_json
 
         return decide_json(self, document, file=file, explain=explain, loads=loads)
+
+
+_EVALUATOR: list[Any] = []  # evaluator.decide, imported on the first decision (an import statement per call costs)
+
+
+def _evaluator() -> Any:
+    from policylang.evaluator import decide
+
+    _EVALUATOR.append(decide)
+    return decide
 
 
 @functools.lru_cache(maxsize=4096)
