@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -406,10 +406,10 @@ class Policy:
         return decide_json(self, document, file=file, explain=explain, loads=loads)
 
 
-_EVALUATOR: list[Any] = []  # evaluator.decide, imported on the first decision (an import statement per call costs)
+_EVALUATOR: list[Callable[..., Decision]] = []  # evaluator.decide, imported on the first decision
 
 
-def _evaluator() -> Any:
+def _evaluator() -> Callable[..., Decision]:
     from policylang.evaluator import decide
 
     _EVALUATOR.append(decide)
