@@ -1788,7 +1788,10 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
     found: list[tuple[int, Contact | None]]
     if period.event is not None:
         times = ctx.history.event_times(period.event, ctx.request.campaign if period.group == "campaign" else None)
-        found = [(us, None) for us in times[bisect_left(times, lo) : bisect_right(times, t)]]
+        i, j = bisect_left(times, lo), bisect_right(times, t)
+        if i == j:  # no trigger within reach (the common case): nothing to count or end
+            return []
+        found = [(us, None) for us in times[i:j]]
     else:
         assert period.trigger is not None
         group = period.group
@@ -1797,6 +1800,8 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
             period.trigger, ctx.owner, outcome=period.outcomes or period.outcome, group=group, value=wanted
         )
         i, j = bisect_left(times, lo), bisect_right(times, t)
+        if i == j:
+            return []
         found = [(times[k], contacts[k]) for k in range(i, j) if id(contacts[k]) not in skip]
     if period.count_window is not None:  # 11.12: only entries whose window holds the count trigger
         every = times if period.event is not None else [us for us, c in zip(times, contacts, strict=True)
@@ -1865,17 +1870,20 @@ def trigger_times(period: AfterTrigger, ctx: Context) -> list[int]:
 
 def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     covering = triggers(period, ctx, t, skip)
+    if not ctx.explain:  # the verdict and what it holds, no words (and nothing made for a pass)
+        if not covering:
+            return PASS
+        held = [c for _, _, c in covering if c is not None]
+        return Finding(True, held) if held else DENY
     held = [c for _, _, c in covering if c is not None]
-    reason = ""
-    if ctx.explain:
-        if covering:
-            start, end, contact = max(covering, key=lambda item: item[1])
-            what = describe(contact, ctx) if contact else f"{period.event} at {format_local(start, ctx.tz)}"
-            if period.count_window is not None:
-                what = pause_words(period, start, ctx, trigger_times(period, ctx))
-            reason = f"quiet {period.text}: {what}; quiet until {format_local(end, ctx.tz)}"
-        else:
-            reason = f"not {period.text}"
+    if covering:
+        start, end, contact = max(covering, key=lambda item: item[1])
+        what = describe(contact, ctx) if contact else f"{period.event} at {format_local(start, ctx.tz)}"
+        if period.count_window is not None:
+            what = pause_words(period, start, ctx, trigger_times(period, ctx))
+        reason = f"quiet {period.text}: {what}; quiet until {format_local(end, ctx.tz)}"
+    else:
+        reason = f"not {period.text}"
     return Finding(bool(covering), held, reason)
 
 
@@ -1910,22 +1918,21 @@ WallStep = Callable[[dt.datetime], dt.datetime]
 
 def wall_tests(period: ClockRange | DaySet | DayClock, ctx: Context) -> tuple[WallTest, WallStep]:
     """Is a local wall time quiet, and the next wall time at which that can change."""
-    match period:
-        case ClockRange():
-            clock_range = period
-            return (lambda wall: clock_range.quiet(minute_of_day(wall)),
-                    lambda wall: next_clock_boundary(clock_range, wall))
-        case DayClock():
-            day_clock = period
-            return (lambda wall: day_clock_quiet(day_clock, ctx, wall),
-                    lambda wall: min(next_clock_boundary(day_clock.clock, wall),
-                                     dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())))
-        case DaySet():
-            day_set = period
-            return (lambda wall: day_quiet(day_set, ctx, wall.date()),
-                    lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()))
-        case _:
-            assert_never(period)
+    # an isinstance chain, not `match`: see quiet_part
+    if isinstance(period, ClockRange):
+        clock_range = period
+        return (lambda wall: clock_range.quiet(minute_of_day(wall)),
+                lambda wall: next_clock_boundary(clock_range, wall))
+    if isinstance(period, DayClock):
+        day_clock = period
+        return (lambda wall: day_clock_quiet(day_clock, ctx, wall),
+                lambda wall: min(next_clock_boundary(day_clock.clock, wall),
+                                 dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())))
+    if isinstance(period, DaySet):
+        day_set = period
+        return (lambda wall: day_quiet(day_set, ctx, wall.date()),
+                lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()))
+    assert_never(period)
 
 
 def body_of(rule: AnyRule) -> Body:
@@ -1975,11 +1982,16 @@ def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
     # The candidates are this date's and the next date's start and end (whole minutes):
     # the first of them after the wall time, compared in microseconds since midnight.
     since = ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 1_000_000 + wall.microsecond
-    start, end = period.start, period.end
-    for minute in sorted((start, end, start + 1440, end + 1440)):
+    for minute in boundary_minutes(period.start, period.end):
         if minute * 60_000_000 > since:
             return dt.datetime.combine(wall.date(), MIDNIGHT) + dt.timedelta(minutes=minute)
     raise AssertionError("the next date's boundaries are after any wall time of this one")
+
+
+@functools.lru_cache(maxsize=1024)
+def boundary_minutes(start: int, end: int) -> tuple[int, ...]:
+    """A clock range's start and end on its date and on the next, in order (per range, once)."""
+    return tuple(sorted((start, end, start + 1440, end + 1440)))
 
 
 # ---- conditions: the interpreter of the condition tree ---------------------------------------
