@@ -24,7 +24,7 @@ import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, count, repeat
-from operator import ge, le, lt, ne, sub
+from operator import attrgetter, ge, le, lt, ne, sub
 from typing import Any, Protocol
 
 import attrs
@@ -225,11 +225,11 @@ def decide(
     # (what :func:`judge` gives then, without its layers). Without explain a passing rule
     # leaves nothing behind (no trace to write, nothing it displaces).
     simple = not ctx.zones and not campaigns
-    counts = ctx.stats
     ctx.judged = t  # every check below is at the request's instant
+    if simple:
+        ctx.stats.checks += plan.plain_steps  # each plain step below is one check
     for position, rule, body, alone in plan.steps:
         if alone and simple:
-            counts.checks += 1
             finding = body(rule, ctx, t, NOTHING)
             if not finding.deny:
                 if explain:
@@ -441,6 +441,7 @@ class Plan:
     # asks the body straight away; and the same for ``timed`` (the search's re-checks).
     steps: tuple[tuple[int, AnyRule, Body, bool], ...] = ()
     timed_steps: tuple[tuple[AnyRule, Body, bool], ...] = ()
+    plain_steps: int = 0  # how many of ``steps`` are plain (each one check in a plain context)
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
@@ -482,7 +483,7 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     steps = tuple((i, rule, body_of(rule), plain(rule, lifters)) for i, rule in checked if not rule.warn)
     timed_steps = tuple((rule, body_of(rule), plain(rule, lifters)) for rule in timed)
     return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked), scoped,
-                steps, timed_steps)
+                steps, timed_steps, sum(1 for step in steps if step[3]))
 
 
 def plain(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
@@ -2215,12 +2216,18 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
             assert made is not None
             found = [k for k in found if (c := made[k - lo]) is None or id(c) not in skip]
         return times, contacts, found[:1] if first_only else found
+    if not skip and type(contacts) is list:  # records, nothing displaceable: the teams read in C
+        found = list(compress(range(lo, hi), map(ne, map(TEAM, contacts[lo:hi]), repeat(team))))
+        return times, contacts, found[:1] if first_only else found
     # records: contacts are made (from columns) only as far as the scan goes
     pairs = zip(range(lo, hi), between(contacts, lo, hi), strict=True)
     if first_only:
         first = next((k for k, c in pairs if c.team != team and id(c) not in skip), None)
         return times, contacts, [first] if first is not None else []
     return times, contacts, [k for k, c in pairs if c.team != team and id(c) not in skip]
+
+
+TEAM = attrgetter("team")
 
 
 def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
