@@ -12,7 +12,8 @@ Workloads (examples/northwind.pol, explain off):
 
 * ``floor``: batch.py ``--floor``'s loop: ``Cycle.decide`` on a fresh ``History`` per
   customer made before the clock starts (only the decisions timed); ``floor warm``: the same
-  requests by ``Policy.decide`` on indexes already asked once;
+  requests by ``Policy.decide`` on indexes already asked once; ``floor columns``: the floor on
+  indexes built from columns (``History.from_columns``, as the batch engine and the store build them);
 * ``library loop``: ``arbitrate`` per customer on benchmarks/batch_data.py's rows (10 ledger
   events and 2 requests a customer, records prebuilt), as batch.py's ``--floor`` does;
 * ``prebuilt N``: one ``History`` of N entries built once (benchmarks/decide.py's ledger),
@@ -159,6 +160,34 @@ def workloads(tree: Tree, quick: bool) -> dict[str, tuple[Callable[[int], Any], 
             return made, time.process_time_ns() - start
 
         out["floor"] = (floor, per)
+
+        # the same on indexes built from columns, as the batch engine and the store build them
+        fields = ("channel", "purpose", "team", "status", "outcome", "campaign", "id")
+        epoch, unit = dt.datetime(1970, 1, 1, tzinfo=UTC), dt.timedelta(microseconds=1)
+
+        def from_columns(entries: list[Any]) -> Any:
+            contacts = [e for e in entries if isinstance(e, records.Contact)]
+            events: dict[str, list[int]] = {}
+            for e in entries:
+                if not isinstance(e, records.Contact):
+                    events.setdefault(e.name, []).append((e.at - epoch) // unit)
+            columns = {name: [getattr(c, name) for c in contacts] for name in fields}
+            columns["customer"] = ["c"] * len(contacts)
+            return History.from_columns(columns, [(c.at - epoch) // unit for c in contacts], events)
+
+        def floor_columns(i: int) -> tuple[int, int]:
+            part = parts[i % len(parts)]
+            fresh = [from_columns(ledgers[c]) for c in part]
+            made = 0
+            start = time.process_time_ns()
+            for c, history in zip(part, fresh, strict=True):
+                cycle = Cycle(policy, people[c], asks[c], history)
+                for index in cycle.order:
+                    cycle.decide(index)
+                    made += 1
+            return made, time.process_time_ns() - start
+
+        out["floor columns"] = (floor_columns, per)
 
         histories = {c: History(ledgers[c]) for c in ids}
         for c in ids:  # warm indexes: each customer's selectors asked once (batch.py's "warm")
