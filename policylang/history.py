@@ -310,9 +310,11 @@ class History:
             values.append(getattr(contact, name))
         us = (contact.at - EPOCH) // ONE_US
         micros = [*map(self._micros.__getitem__, range(size)), us]
-        grown = History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
-                                     self.event_campaigns)
-        if not displaced:
+        if displaced:
+            grown = History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
+                                         self.event_campaigns)
+        else:
+            grown = self._grown_columns(columns, micros, contact.status, us)
             self._carry(grown, contact, us)
         if not displaced and contact.status in COUNTED_STATUSES:
             # the same counted contacts plus the new one, last in ledger order: what was
@@ -324,6 +326,37 @@ class History:
                 if code is not None and grown._counted_keys is not None:
                     grown._shapes = (table, grown._counted_keys, [*codes, code], distinct | {code})
         return grown
+
+    def _grown_columns(self, columns: dict[str, list[Any]], micros: list[int], status: str, us: int) -> History:
+        """This history of columns grown by one contact (the last entry of ``columns``, of
+        ``status``, at ``us``), nothing displaced, without building it again (as
+        :meth:`from_columns` would): the events are shared (never changed in place), and the
+        contacts already made are kept, since every one of them has the same values in the
+        new columns; the planned and void lists grow by the new contact where its status
+        puts it (planned in time order, ties in ledger order, where it is the last)."""
+        size = self.size
+        new = History.__new__(History)
+        new._records = None
+        new._voiding = False
+        new._columns = columns
+        new._micros = micros
+        new.size = size + 1
+        new.events = self.events
+        new.event_campaigns = self.event_campaigns
+        new._cache = {}
+        new._shapes = None
+        new._fields = {}
+        new._made = dict(self._made)
+        new._counted_keys = None
+        new._teams = None
+        new._keys = None
+        new.planned = self.planned
+        if status == "planned":
+            place = bisect_right(self.planned, us, key=_micros_of)
+            new.planned = [*self.planned[:place], new._contact(size), *self.planned[place:]]
+        new.has_planned = bool(new.planned)
+        new.voided = [*self.voided, new._contact(size)] if status == "void" else self.voided
+        return new
 
     def _grow_order(self, new: History, size: int, us: int) -> None:
         """Give ``new`` (this history with a counted contact at ``us`` added as entry ``size``)

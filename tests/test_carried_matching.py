@@ -1,4 +1,5 @@
-"""A grown history's carried answers (the deciding core's fast path for an arbitration's grant).
+"""A grown history's carried answers (the deciding core's fast path for an arbitration's grant),
+and a history of columns grown without being built again.
 
 ``History.plus`` hands the grown history the parent's answers to ``matching``, each grown by
 the new contact where the selector and matching's filters take it, instead of leaving the
@@ -7,8 +8,8 @@ rule's selector, both owners, every filter), so each compared answer is a carrie
 each is held to the answer of a history built again from the entries with the contact
 appended: the same instants, the very same contact objects (records: the ledger's own;
 columns: the objects the grown history makes for those keys, since precedence tells contacts
-apart by identity), and whole decisions with their traces. The new contact is sent, planned
-or released, with or without an outcome or a campaign, often at an instant the ledger already
+apart by identity), and whole decisions with their traces. The new contact is sent, planned,
+released or void, with or without an outcome or a campaign, often at an instant the ledger already
 holds (ties go in ledger order) or at a window's edge or a daylight-saving change (the
 scenarios' boundaries).
 """
@@ -49,7 +50,7 @@ def cases(draw: Any) -> tuple[Any, dict[str, Any], list[Any], list[Request], Con
     added = Contact(at, draw(st.sampled_from((request.channel, "sms", "email"))),
                     draw(st.sampled_from((request.purpose, "debt"))),
                     draw(st.sampled_from((request.team, "cards", "sales"))),
-                    draw(st.sampled_from(("planned", "planned", "sent", "released"))),
+                    draw(st.sampled_from(("planned", "planned", "sent", "released", "void"))),
                     outcome=draw(st.sampled_from((None, None, *OUTCOMES))),
                     campaign=draw(st.sampled_from((None, None, "d1", "d2"))), id="added")
     return policy, customer, ledger, requests, added
@@ -99,6 +100,15 @@ def test_carried_answers_are_the_answers_of_the_history_built_again(case: Any, c
     assert carried == set(history._cache)  # noqa: SLF001 - every answer carried, none dropped
     fresh = build([*ledger, added])
     same_answers(grown, fresh, asked, columns)
+    # what a history grown from columns keeps of its parent: the made contacts, the planned and
+    # void lists grown by the new contact (the parent's objects, its own new one)
+    assert list(grown.planned) == list(fresh.planned) and grown.has_planned == fresh.has_planned
+    assert list(grown.voided) == list(fresh.voided)
+    assert grown.events == fresh.events and grown.event_campaigns == fresh.event_campaigns
+    assert list(grown.counted) == list(fresh.counted) and grown.counted_us == fresh.counted_us
+    if columns:
+        made = {id(c) for c in grown._made.values()}  # noqa: SLF001
+        assert all(id(c) in made for c in [*grown.planned, *grown.voided])
     for request in requests:
         assert decide(policy, customer, request, grown) == decide(policy, customer, request, fresh)
         assert decide(policy, customer, request, grown, explain=False) == \
