@@ -8,7 +8,7 @@ own tree), and every tree's inputs are made from the same plain rows with that t
 classes. Trees take turns round by round, so a change of the machine's load hits them alike;
 the table gives median CPU microseconds per decision and each tree's ratio to this one.
 
-Workloads (examples/northwind.pol, explain off):
+Workloads (examples/northwind.pol unless named, explain off):
 
 * ``floor``: batch.py ``--floor``'s loop: ``Cycle.decide`` on a fresh ``History`` per
   customer made before the clock starts (only the decisions timed); ``floor warm``: the same
@@ -18,6 +18,8 @@ Workloads (examples/northwind.pol, explain off):
   events and 2 requests a customer, records prebuilt), as batch.py's ``--floor`` does;
 * ``prebuilt N``: one ``History`` of N entries built once (benchmarks/decide.py's ledger),
   many requests (issue 11: 12.7 us at 100, 21 us at 10,000 when it was filed);
+* ``six-rule N``: the same on benchmarks/northwind6.pol, the policy issue 11's prebuilt
+  targets were set on, at 10, 100, 1,000 and 10,000 entries;
 * ``records N``: an unsorted list of N records handed to ``decide`` each time (issue 11:
   at most 25 us at 100, 150 us at 1,000).
 
@@ -48,6 +50,7 @@ import batch_data  # noqa: E402
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 POLICY = ROOT / "examples" / "northwind.pol"
+SIX = ROOT / "benchmarks" / "northwind6.pol"  # issue 11's reference policy (benchmarks/decide.py's six-rule table)
 
 
 class Tree:
@@ -209,22 +212,25 @@ def workloads(tree: Tree, quick: bool) -> dict[str, tuple[Callable[[int], Any], 
         def make(rows: list[tuple[Any, ...]]) -> list[Any]:
             return [records.Event(r[1], r[2]) if r[0] == "event" else records.Contact(*r[1:]) for r in rows]
 
-        for size in (100, 10_000):
-            rng = random.Random(size)
-            entries = make(ledger_rows(size, rng, policy))
-            history = History(entries)
-            asked = [records.Request(*r) for r in request_rows(400, rng, policy)]
-            for request in asked[:200]:  # warm the selector indexes and plan cache
-                policy.decide(customer, request, history, explain=False)
-            n = 20
+        six = tree.mod("compiler").compile_policy(SIX.read_text(), str(SIX))
+        for label, deciding, sizes in (("prebuilt", policy, (100, 10_000)), ("six-rule", six, (10, 100, 1_000, 10_000))):
+            for size in sizes:
+                rng = random.Random(size)
+                entries = make(ledger_rows(size, rng, deciding))
+                history = History(entries)
+                asked = [records.Request(*r) for r in request_rows(400, rng, deciding)]
+                for request in asked[:200]:  # warm the selector indexes and plan cache
+                    deciding.decide(customer, request, history, explain=False)
+                n = 20
 
-            def prebuilt(i: int, history: Any = history, asked: list[Any] = asked, n: int = n) -> int:
-                base = (i * n) % len(asked)
-                for request in asked[base:base + n]:
-                    policy.decide(customer, request, history, explain=False)
-                return n
+                def prebuilt(i: int, history: Any = history, asked: list[Any] = asked, n: int = n,
+                             deciding: Any = deciding) -> int:
+                    base = (i * n) % len(asked)
+                    for request in asked[base:base + n]:
+                        deciding.decide(customer, request, history, explain=False)
+                    return n
 
-            out[f"prebuilt {size:,}"] = (prebuilt, n)
+                out[f"{label} {size:,}"] = (prebuilt, n)
         for size in (100, 1_000):
             rng = random.Random(size + 1)
             rows = ledger_rows(size, rng, policy)
