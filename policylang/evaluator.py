@@ -1808,6 +1808,9 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
         every = times if period.event is not None else [us for us, c in zip(times, contacts, strict=True)
                                                          if id(c) not in skip]
         found = [(us, c) for us, c in found if count_ending_at(period, every, us, ctx) >= period.count]
+    if period.seconds is not None and not period.months:
+        # a fixed length: every trigger in (t - span, t] ends after t (quiet_end is start + span)
+        return [(start, start + span, contact) for start, contact in found]
     covering = []
     for start, contact in found:
         end = quiet_end(period, start, ctx)
@@ -2262,7 +2265,8 @@ def bound_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[i
     if not found:
         return t + 1
     # us + distance never decreases as us grows (months too, 11.2): the latest rival's end is the latest end
-    return clock.plus(max(times[k] for k in found), rule.distance, rule.months, ctx.tz)
+    # (rivals come in time order: the last is the latest)
+    return clock.plus(times[found[-1]], rule.distance, rule.months, ctx.tz)
 
 
 def exclusive_words(rule: ExclusiveRule) -> str:
