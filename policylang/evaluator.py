@@ -1150,6 +1150,8 @@ def hold_limit(ctx: Context, t: int) -> tuple[int, str] | None:
     """The end of the shortest ``hold SELECTOR up to D`` matching the request (11.16), as an
     instant (``t`` + D), with D in words. ``N months`` are added to ``t`` in the customer's
     zone; with several zones the earliest end is the hold's (the shortest wait)."""
+    if not ctx.policy.holds:
+        return None
     request = ctx.request
     found: list[tuple[int, str]] = []
     for match, seconds, months in ctx.policy.holds:
