@@ -887,8 +887,8 @@ def one_instant(text: str) -> dt.datetime:
         try:
             # parse_instant reads Z as +00:00 too (Python 3.10's fromisoformat takes no Z)
             value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if found[1] == "Z" else text)
-        except ValueError:  # 2026-02-30 (or a fraction Python 3.10 does not read)
-            pass
+        except ValueError:  # 2026-02-30, or (Python 3.10) a fraction of other than 3 or 6 digits,
+            pass  # which parse_instant reads from its digits on every version
         else:
             if EARLIEST <= value <= LATEST:
                 return value.astimezone(UTC)
