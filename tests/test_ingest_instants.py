@@ -116,8 +116,7 @@ def test_many_distinct_parts_stay_bounded_and_right(monkeypatch: pytest.MonkeyPa
     texts = [(EPOCH + dt.timedelta(seconds=7919 * k)).isoformat() for k in range(200)]
     for chunk in (texts[:120], texts[60:], texts):
         assert fast(chunk) == [reference(t) for t in chunk]
-        assert len(ingest._DAY_US) <= 200 and len(ingest._MINUTE_US) <= 1440  # noqa: SLF001
-        assert len(ingest._REST_US) <= 200  # noqa: SLF001
+        assert len(ingest._HOUR_US) <= 200 and len(ingest._REST_US) <= 200  # noqa: SLF001
 
 
 # ---- many instants at once (ingest.vector_micros, numpy) and the request's one instant --------
