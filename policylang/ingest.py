@@ -238,7 +238,7 @@ def instant_micros(instants: list[Any] | tuple[Any, ...]) -> list[int]:
 # columns. Measured in one loop: the same cost as the tables below at about 100 instants
 # (numpy's cost per call, some 25 us, dominates), three times less at 1,000.
 
-VECTOR_FROM = 200
+VECTOR_FROM = 350  # measured in one loop: the tables cost less below about 350 instants, more above
 # Instants read at a time. Small enough that the product (rows x 32 characters x 11 fields at
 # most) stays under OpenBLAS's size for using several threads (262,144): measured on 30,000
 # instants, 512 or 1,024 a block took 8 ms, 2,048 (two threads, on a busy two-core machine)
@@ -728,61 +728,42 @@ _NULLABLE = ("outcome", "campaign", "id", "customer")
 
 
 def _line_columns(lines: list[Any], nulls: bool, lazy: bool) -> tuple[Columns, int]:
+    # The event lines (few) are taken out first, by one pass over the structs, so that the
+    # contacts' columns need no second cut. Then one tuple per line, transposed: every column
+    # in two passes of C, the fields after `at` by position (_REST_NAMES), counted in one C
+    # loop: a fixed cost of few Python steps, which is what a short ledger pays for.
+    events: dict[str, list[int]] = {}
+    strings = 0
+    kinds = list(map(_GET_EVENT, lines))
+    if kinds.count(ABSENT) != len(lines):  # some lines are events
+        flags = list(map(is_, kinds, repeat(ABSENT)))
+        happened = list(map(_ASTUPLE, compress(lines, map(not_, flags))))
+        if set(map(_CONTACT_PART, happened)) != {_NO_CONTACT_PART}:
+            raise _Slow  # an event line with a contact field: the validating path says which
+        at, *given = zip(*happened, strict=True)
+        strings += _tokens(given, len(happened), nulls, list(map(tuple.count, given, repeat(ABSENT))))
+        for kind, us in zip(given[_EVENT_AT], instant_micros(at), strict=True):
+            events.setdefault(kind, []).append(us)
+        lines = list(compress(lines, flags))
+        if not lines:
+            return ({}, [], events, 0), strings
     size = len(lines)
-    # One tuple per line, transposed: every column in two passes of C. The fields after `at`
-    # are taken by position (_REST_NAMES) and counted in one C loop: a fixed cost of few
-    # Python steps, which is what a short ledger pays for.
     rows = list(map(_ASTUPLE, lines))
     at, *given = zip(*rows, strict=True)
-    absent = list(map(tuple.count, given, repeat(ABSENT)))
-    # Every line has `at` (a key and a text); every other field given is a key token, and
-    # a value token unless null.
-    strings = 2 * size * len(LINE_FIELDS) - 2 * sum(absent)
-    if nulls:
-        for k in _NULLABLE_AT:
-            column = given[k]
-            if absent[k] != size and None in column:
-                strings -= column.count(None)
+    absent = [given[k].count(ABSENT) if k != _EVENT_AT else size for k in range(len(given))]
+    strings += _tokens(given, size, nulls, absent)
+    if max(absent[:3]):
+        raise _Slow  # a contact without a channel, purpose or team
     try:
         instants = cast(list[Any], fast_moments(list(at)) if lazy else instant_micros(at))
     except ValueError:  # a date like 02-30
         raise _Slow from None
-    events: dict[str, list[int]] = {}
-    event = given[_EVENT_AT]
-    happened_count = size - absent[_EVENT_AT]
-    contacts = size - happened_count
-    if happened_count:  # some lines are events
-        if min(absent[:_CONTACT_COUNT]) < happened_count:
-            raise _Slow  # an event line with contact fields: the validating path says which
-        flags = list(map(is_, event, repeat(ABSENT)))
-        happened = list(map(not_, flags))
-        if set(map(_CONTACT_PART, compress(rows, happened))) != {_NO_CONTACT_PART}:
-            raise _Slow  # an event line with a contact field (and a contact missing one)
-        event_us = epoch_micros(list(compress(instants, happened))) if lazy else compress(instants, happened)
-        for kind, us in zip(compress(event, happened), event_us, strict=True):
-            events.setdefault(kind, []).append(us)
-        if not contacts:
-            return ({}, [], events, 0), strings
-        instants = list(compress(instants, flags))
-        for k in range(_CONTACT_COUNT):
-            # every event line leaves them out (checked above)
-            if absent[k] != size:
-                given[k] = tuple(compress(given[k], flags))
-            absent[k] -= happened_count
-        for k in _ID_AT:
-            if absent[k] != size:
-                absent[k] = (column := tuple(compress(given[k], flags))).count(ABSENT)
-                given[k] = column
-            else:
-                absent[k] = contacts
-    if max(absent[:3]):
-        raise _Slow  # a contact without a channel, purpose or team
     columns: dict[str, list[Any]] = {"channel": list(given[0]), "purpose": list(given[1]), "team": list(given[2])}
     for k in range(3, _EVENT_AT):
         missing = absent[k]
         if not missing:
             columns[_REST_NAMES[k]] = list(given[k])
-        elif missing != contacts:  # else the default for every contact
+        elif missing != size:  # else the default for every contact
             column = given[k]
             columns[_REST_NAMES[k]] = list(map(_FILLS[k].get, column, column))
     if lazy:
@@ -791,12 +772,25 @@ def _line_columns(lines: list[Any], nulls: bool, lazy: bool) -> tuple[Columns, i
     return (columns, instants, events, 0), strings  # no `at`: a contact's instant is made from its micros
 
 
+def _tokens(given: list[tuple[Any, ...]], size: int, nulls: bool, absent: list[int]) -> int:
+    """The string tokens of ``size`` lines given as columns (the fields after `at`) with
+    ``absent`` counts: every line has `at` (a key and a text); every other field given is a
+    key token, and a value token unless null (``nulls``: the text may hold one)."""
+    strings = 2 * size * len(LINE_FIELDS) - 2 * sum(absent)
+    if nulls:
+        for k in _NULLABLE_AT:
+            column = given[k]
+            if absent[k] != size and None in column:
+                strings -= column.count(None)
+    return strings
+
+
+_GET_EVENT = attrgetter("event")
 _REST_NAMES = LINE_FIELDS[1:]  # the fields after `at`, by position in a line's tuple
 _EVENT_AT = _REST_NAMES.index("event")
 _CONTACT_COUNT = len(_CONTACT_ONLY)
 assert _REST_NAMES[:_CONTACT_COUNT] == _CONTACT_ONLY and _REST_NAMES[:3] == ("channel", "purpose", "team")
 _NULLABLE_AT = tuple(map(_REST_NAMES.index, _NULLABLE))
-_ID_AT = (_REST_NAMES.index("id"), _REST_NAMES.index("customer"))
 _FILLS = [{ABSENT: "sent" if name == "status" else None} for name in _REST_NAMES]
 
 
