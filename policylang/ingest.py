@@ -905,11 +905,14 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
         data = found.document.decode(document)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # RecursionError: nested too deep
         raise _Slow from None
+    except UnicodeEncodeError:  # a text holding a lone surrogate, which has no UTF-8
+        raise _Slow from None
     lines = data.ledger
     if lines is msgspec.UNSET:
         lines = []
-    nulls = (b"null" in document) if is_bytes else ("null" in document)
-    (columns, micros, events, _), strings = line_columns(lines, nulls, len(lines) >= LAZY_FROM)
+    # every nullable column is searched for None (a C loop over a column): cheaper than
+    # searching the document's text for `null`
+    (columns, micros, events, _), strings = line_columns(lines, True, len(lines) >= LAZY_FROM)
     request, request_tokens = _request(data.request, file)
     # The customer record repeats across a customer's requests: its validated form is kept
     # per policy, keyed by its exact bytes (only records that validated, so no error is lost).
@@ -919,8 +922,7 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     known = customers.get(raw)
     raw_customer, customer_tokens = _part(raw) if known is None else (None, known[1])
     strings += (2 if data.ledger is msgspec.UNSET else 3) + customer_tokens + request_tokens
-    quotes = document.count(b'"') if is_bytes else document.count('"')  # type: ignore[arg-type]
-    if quotes != 2 * strings:
+    if quotes(document) != 2 * strings:
         raise _Slow  # a key given twice somewhere (in any part): the validating path says where
     if known is None:
         try:
@@ -933,6 +935,22 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     else:
         customer = known[0]
     return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
+
+
+NUMPY_QUOTES = 8192  # characters from which numpy counts the quotes: 3 us against 8 for 14,000 (one loop)
+
+
+def quotes(document: bytes | str) -> int:
+    """The ``"`` in a document (bytes or text: in UTF-8 a ``"`` byte is only ever that character)."""
+    if len(document) >= NUMPY_QUOTES:
+        try:
+            data = document if isinstance(document, bytes) else document.encode()
+        except UnicodeEncodeError:  # a lone surrogate: counted as text
+            return document.count('"')  # type: ignore[arg-type]
+        import numpy as np
+
+        return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 34))
+    return document.count(b'"') if isinstance(document, bytes) else document.count('"')  # type: ignore[arg-type]
 
 
 _PART_ERRORS: tuple[type[Exception], ...] = (*_PARSE_ERRORS, RecursionError)
