@@ -717,7 +717,7 @@ def line_columns(lines: list[Any], nulls: bool = True, lazy: bool = False) -> tu
 # by instant_micros: measured in one loop on examples/northwind.pol, instant_micros made
 # decide_json 9-15% faster at 10 and 100 events but 5-7% slower at 1,000 and 10,000 (a decision
 # on a long ledger converts only some shapes, and makes its contacts' datetimes from them).
-LAZY_FROM = 500
+LAZY_FROM = 100_000
 
 
 _CONTACT_ONLY = ("channel", "purpose", "team", "status", "outcome", "campaign")
@@ -950,7 +950,7 @@ def quotes(document: bytes | str) -> int:
         import numpy as np
 
         return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 34))
-    return document.count(b'"') if isinstance(document, bytes) else document.count('"')  # type: ignore[arg-type]
+    return document.count(b'"') if isinstance(document, bytes) else document.count('"')
 
 
 _PART_ERRORS: tuple[type[Exception], ...] = (*_PARSE_ERRORS, RecursionError)
