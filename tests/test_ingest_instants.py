@@ -191,3 +191,17 @@ def test_the_requests_instant_is_parse_instants(text: str) -> None:
     else:
         got = ingest.one_instant(text)
         assert got == at and got.tzinfo is at.tzinfo
+
+
+@SETTINGS
+@given(st.lists(st.builds(
+    lambda us, minutes: (EPOCH + dt.timedelta(microseconds=us)).astimezone(dt.timezone(dt.timedelta(minutes=minutes))),
+    st.integers(-2 * 10**15, 3 * 10**16), st.sampled_from((0, 330, -480, 23 * 60 + 59, -(23 * 60 + 59)))),
+    max_size=20))
+def test_epoch_micros_of_datetimes_is_calendar_arithmetic(moments: list[dt.datetime]) -> None:
+    import calendar
+
+    from policylang.history import epoch_micros
+
+    wanted = [calendar.timegm(m.utctimetuple()) * 1_000_000 + m.microsecond for m in moments]
+    assert epoch_micros(moments) == wanted
