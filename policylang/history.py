@@ -148,9 +148,10 @@ class History:
                  "_cache", "_shapes", "_fields", "_columns", "_records", "_made", "_micros",
                  "_counted_keys", "_keys", "_voiding", "_teams")
 
-    def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
+    def __init__(self, entries: Iterable[Entry | VoidLine] = (), *, _kinds: set[type] | None = None) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
-        kinds = set(map(type, entries))
+        # ``_kinds``: the entries' types, when the caller has taken them already (ingest.history_of)
+        kinds = set(map(type, entries)) if _kinds is None else _kinds
         self._voiding = VoidLine in kinds
         if self._voiding:  # 11.4: void lines mark the entries they name
             entries = resolve_voids(entries)
@@ -164,9 +165,8 @@ class History:
         contacts: list[Contact] = entries  # type: ignore[assignment]
         if Event in kinds:
             flags = list(map(isinstance, entries, repeat(Contact)))
-            for entry in compress(entries, map(not_, flags)):
-                assert isinstance(entry, Event)
-                us = (entry.at - EPOCH) // ONE_US
+            happened: list[Event] = list(compress(entries, map(not_, flags)))  # type: ignore[arg-type]
+            for entry, us in zip(happened, epoch_micros(list(map(_AT, happened))), strict=True):
                 events.setdefault(entry.name, []).append(us)
                 campaigns.setdefault(entry.name, []).append((us, entry.campaign))
             contacts = list(compress(entries, flags))  # type: ignore[arg-type]

@@ -1375,7 +1375,7 @@ def history_of(policy: Policy, ledger: History | Iterable[Entry | Mapping[str, A
     entries = ledger if isinstance(ledger, list) else list(ledger)
     kinds = set(map(type, entries))
     if kinds <= {Contact, Event, VoidLine}:
-        return History(entries)  # type: ignore[arg-type]
+        return History(entries, _kinds=kinds)  # type: ignore[arg-type]
     if kinds == {dict}:
         try:
             return fast_history(policy, entries)[0]
