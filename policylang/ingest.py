@@ -937,19 +937,9 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
 
 
-NUMPY_QUOTES = 8192  # characters from which numpy counts the quotes: 3 us against 8 for 14,000 (one loop)
-
-
 def quotes(document: bytes | str) -> int:
-    """The ``"`` in a document (bytes or text: in UTF-8 a ``"`` byte is only ever that character)."""
-    if len(document) >= NUMPY_QUOTES:
-        try:
-            data = document if isinstance(document, bytes) else document.encode()
-        except UnicodeEncodeError:  # a lone surrogate: counted as text
-            return document.count('"')  # type: ignore[arg-type]
-        import numpy as np
-
-        return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 34))
+    """The ``"`` in a document. (numpy's count took 3 us against 8 for 14,000 characters alone,
+    but 12 against 7 inside decide_json, right after msgspec read the text: measured in place.)"""
     return document.count(b'"') if isinstance(document, bytes) else document.count('"')
 
 
