@@ -937,9 +937,23 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
 
 
+NUMPY_QUOTES = 65_536  # characters from which numpy counts the quotes (measured in place, below)
+
+
 def quotes(document: bytes | str) -> int:
-    """The ``"`` in a document. (numpy's count took 3 us against 8 for 14,000 characters alone,
-    but 12 against 7 inside decide_json, right after msgspec read the text: measured in place.)"""
+    """The ``"`` in a document (bytes or text: in UTF-8 a ``"`` byte is only ever that character).
+
+    Measured inside decide_json, right after msgspec read the text: at 100 events (14,000
+    characters) str.count took 7-10 us and numpy 11-12; at 1,000 (140,000) str.count 85-120
+    and numpy 40-50."""
+    if len(document) >= NUMPY_QUOTES:
+        try:
+            data = document if isinstance(document, bytes) else document.encode()
+        except UnicodeEncodeError:  # a lone surrogate: counted as text
+            return document.count('"')  # type: ignore[arg-type]
+        import numpy as np
+
+        return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 34))
     return document.count(b'"') if isinstance(document, bytes) else document.count('"')
 
 

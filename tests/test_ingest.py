@@ -151,10 +151,14 @@ def both_paths(policy: Policy, text: str) -> None:
         ingest.LAZY_FROM = saved
     saved = ingest.VECTOR_FROM
     ingest.VECTOR_FROM = 1  # a long ledger's instants: read a column at a time by numpy
+    saved_quotes = ingest.NUMPY_QUOTES
+    ingest.NUMPY_QUOTES = 0  # a long document's quotes: counted by numpy
     try:
         assert outcome(lambda: ingest.decide_json(policy, text, file="doc.json")) == slow
+        assert outcome(lambda: ingest.decide_json(policy, text.encode(), file="doc.json")) == slow
     finally:
         ingest.VECTOR_FROM = saved
+        ingest.NUMPY_QUOTES = saved_quotes
 
 
 @SETTINGS
@@ -379,6 +383,15 @@ def test_a_text_holding_a_lone_surrogate_gets_the_validating_paths_answer(where_
     assert outcome(lambda: ingest.decide_json(NORTHWIND, text)) == slow
     if where_ == "customer":
         assert slow[0] == "error"
+
+
+@pytest.mark.parametrize("text", ['{"a": "b"}', '{"é": "\u00e9"}', '"' * 70_000, 'x"' + chr(0xD800) + '"' * 65_536, ""])
+def test_the_quote_count_is_the_texts_either_way(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for threshold in (0, 10**9):
+        monkeypatch.setattr(ingest, "NUMPY_QUOTES", threshold)
+        assert ingest.quotes(text) == text.count('"')
+        if chr(0xD800) not in text:
+            assert ingest.quotes(text.encode()) == text.count('"')
 
 
 def test_bytes_that_are_not_utf8_are_refused() -> None:
