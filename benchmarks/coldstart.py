@@ -1,6 +1,6 @@
 """Cold start of the ``policylang`` command, beside ``python3 -c pass`` (issue 11, item 3).
 
-Run: python benchmarks/coldstart.py [--runs N] [--against SOURCE_TREE]
+Run: python benchmarks/coldstart.py [--runs N] [--against SOURCE_TREE] [--against-venv VENV]
 
 Each command runs N times (default 15) in a fresh process; the table gives the median wall
 milliseconds and the median CPU milliseconds (user + system of the child) of each, and the
@@ -11,17 +11,21 @@ Byte code: an installed package has its ``.pyc`` files (pip compiles them on ins
 the children run with ``PYTHONDONTWRITEBYTECODE`` unset and ``PYTHONPYCACHEPREFIX`` in a
 temporary folder, after one warm-up run of each command. The warm-up also fills the caches
 (in a temporary folder here): compiled policies and check lines (policylang.compiled), the
-grammar's tables, and attrs' generated methods (policylang.codecache). The first rows are the
+grammar's tables, and the generated ``__init__`` methods (policylang.codecache). The first rows are the
 everyday case, a policy run before; "edited policy" rows give each run a policy text no run
 has seen (the first check or decide after an edit: parsed and compiled, the other caches
 warm); "every cache off" rows set ``POLICYLANG_CACHE_DIR`` empty. The floor rows are the
-imports a cold decide cannot do without and the unpickling of the policy. (With
+imports a cold decide cannot do without (the standard modules alone, then with policylang's)
+and the unpickling of the policy; ``import attrs`` is there for scale (a decide no longer
+imports it). (With
 ``PYTHONDONTWRITEBYTECODE=1`` every module of policylang would be compiled from source on
 every start, about 150 ms.)
 
 ``--against DIR`` adds the same commands run from another source tree (for example
 ``git archive main | tar -x -C /tmp/base``) through ``PYTHONPATH``, interleaved with this
-one: the before/after of a change, measured side by side.
+one: the before/after of a change, measured side by side. ``--against-venv VENV`` does the same
+with another virtual environment's interpreter and its installed ``policylang`` command (for
+example main's venv beside a branch's): each tree has its own caches.
 """
 
 from __future__ import annotations
@@ -43,16 +47,19 @@ ROOT = Path(__file__).resolve().parent.parent
 # and attrs' methods are kept (policylang.codecache, installed as launch.py does)
 WARM_CODE = "from policylang import codecache, compiled; codecache.install(compiled._folder_name()); "
 DECIDE_MODULES = WARM_CODE + "import policylang.commands.decide"
-UNPICKLE = (WARM_CODE + "import os, pickle, sys; import policylang.commands.decide; "
-            "pickle.load(open(os.path.join(compiled._folder_name(), "
+UNPICKLE = (WARM_CODE + "import os, _pickle, sys; import policylang.commands.decide; "
+            "_pickle.load(open(os.path.join(compiled._folder_name(), "
             "compiled.cache_key(open(sys.argv[1]).read(), sys.argv[1]) + '.pickle'), 'rb'))")
+# the standard modules a cached decide imports (no attrs, orjson or inspect: see
+# tests/test_coldstart.py), without anything of policylang
+STDLIB = "import _pickle, argparse, bisect, datetime, json, locale, re, threading, typing, zoneinfo"
 FRESH = "{fresh}"  # replaced by a policy file whose text no run has seen: a first check or decide
 
 
-def commands() -> list[tuple[str, list[str], bool]]:
-    """(name, command, whether the caches are off for it)."""
-    script = Path(sys.executable).with_name("policylang")
-    tool = [str(script)] if script.exists() else [sys.executable, "-m", "policylang.launch"]
+def commands(python: str = sys.executable) -> list[tuple[str, list[str], bool]]:
+    """(name, command, whether the caches are off for it), run by ``python``'s environment."""
+    script = Path(python).with_name("policylang")
+    tool = [str(script)] if script.exists() else [python, "-m", "policylang.launch"]
     ada = ROOT / "examples" / "ada"
     policy = str(ROOT / "examples" / "northwind.pol")
     inputs = ["--customer", str(ada / "customer.json"), "--ledger", str(ada / "ledger.jsonl"),
@@ -60,7 +67,7 @@ def commands() -> list[tuple[str, list[str], bool]]:
     check = [*tool, "check", policy]
     decide = [*tool, "decide", policy, *inputs]
     return [
-        ("python3 -c pass", [sys.executable, "-c", "pass"], False),
+        ("python3 -c pass", [python, "-c", "pass"], False),
         ("policylang --version", [*tool, "--version"], False),
         ("policylang check examples/northwind.pol", check, False),
         ("policylang decide --json (README example)", decide, False),
@@ -70,9 +77,10 @@ def commands() -> list[tuple[str, list[str], bool]]:
         ("  decide of an edited policy (first decide)", [*tool, "decide", FRESH, *inputs], False),
         ("  the same check, every cache off", check, True),
         ("  the same decide, every cache off", decide, True),
-        ("floor: python3 -c 'import attrs'", [sys.executable, "-c", "import attrs"], False),
-        ("floor: import decide's modules (kept code)", [sys.executable, "-c", DECIDE_MODULES], False),
-        ("floor: ... and unpickle the compiled policy", [sys.executable, "-c", UNPICKLE, policy], False),
+        ("floor: python3 -c 'import attrs'", [python, "-c", "import attrs"], False),
+        ("floor: the standard modules decide imports", [python, "-c", STDLIB], False),
+        ("floor: import decide's modules (kept code)", [python, "-c", DECIDE_MODULES], False),
+        ("floor: ... and unpickle the compiled policy", [python, "-c", UNPICKLE, policy], False),
     ]
 
 
@@ -106,16 +114,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="runs of each command (median reported)")
     parser.add_argument("--against", type=Path, help="another source tree, run interleaved through PYTHONPATH")
+    parser.add_argument("--against-venv", type=Path,
+                        help="another virtual environment (its python and policylang command), run interleaved")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
         base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
         base["PYTHONPYCACHEPREFIX"] = cache
         base["POLICYLANG_CACHE_DIR"] = os.path.join(cache, "compiled")  # filled by the warm-up run
-        trees: list[tuple[str, dict[str, str]]] = [("this tree", base)]
+        trees: list[tuple[str, dict[str, str], str]] = [("this tree", base, sys.executable)]
         if args.against is not None:
-            trees.append((f"{args.against}", {**base, "PYTHONPATH": str(args.against.resolve())}))
+            trees.append((f"{args.against}", {**base, "PYTHONPATH": str(args.against.resolve()),
+                                              "POLICYLANG_CACHE_DIR": os.path.join(cache, "against")},
+                          sys.executable))
+        if args.against_venv is not None:
+            python = str(args.against_venv.resolve() / "bin" / "python")
+            trees.append((f"{args.against_venv} (venv)", {**base, "POLICYLANG_CACHE_DIR": os.path.join(cache, "venv")},
+                          python))
         rows = [(tree, {**env, "POLICYLANG_CACHE_DIR": ""} if off else env, name, command)
-                for tree, env in trees for name, command, off in commands()
+                for tree, env, python in trees for name, command, off in commands(python)
                 if tree == "this tree" or not name.startswith("floor")]
         for _, env, _, command in rows:  # warm-up: writes the byte code, fills the grammar caches
             run_once(command, env, cache)
@@ -126,7 +142,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"Cold start, median of {args.runs} runs, interleaved (load average {load:.1f} on {os.cpu_count()} cores)")
     print(f"  {'command':<45} {'wall ms':>8} {'cpu ms':>7} {'wall / pass':>12}")
-    for tree, _ in trees:
+    for tree, _, _ in trees:
         if len(trees) > 1:
             print(f" {tree}")
         pass_wall = None

@@ -19,6 +19,7 @@ from policylang.evaluator import Loads, decide
 from policylang.history import History
 from policylang.records import Contact, Customer, Entry, Event, Request
 from policylang.rules import Policy
+from policylang.slotted import evolve
 
 
 @attrs.frozen(slots=True)
@@ -118,4 +119,4 @@ def entries_of(history: History) -> list[Entry]:
 
 
 def displaced(entry: Entry) -> Entry:
-    return attrs.evolve(entry, status="displaced") if isinstance(entry, Contact) else entry
+    return evolve(entry, status="displaced") if isinstance(entry, Contact) else entry

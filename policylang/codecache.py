@@ -1,24 +1,27 @@
-"""The byte code of the methods attrs writes for policylang's classes, kept between runs of
-the ``policylang`` command (issue 11, cold start).
+"""The byte code of the methods written as source for policylang's classes, kept between
+runs of the ``policylang`` command (issue 11, cold start).
 
-attrs writes each class's ``__init__``, ``__eq__``, ``__hash__``, ``__repr__`` and the like
-as Python source and compiles it when the class is created, on every start of the program:
-for the forty-odd classes a ``policylang decide`` needs, compiling is about half of the time
-their modules take to import. :func:`install` (called by :mod:`policylang.launch`, the command
-line only: a library user's process is left alone) hands attrs the code objects compiled by an
-earlier run, and :func:`save` keeps the ones compiled in this run.
+The decision path's classes (:mod:`policylang.slotted`) write each class's ``__init__`` as
+Python source, and attrs (the syntax tree's classes, imported by a check or a first compile)
+writes ``__init__``, ``__eq__``, ``__hash__``, ``__repr__`` and the like: both compile it when
+the class is created, on every start of the program, which was about half of the time the
+classes' modules took to import. :func:`install` (called by :mod:`policylang.launch`, the
+command line only: a library user's process is left alone) hands both the code objects
+compiled by an earlier run, and :func:`save` keeps the ones compiled in this run. attrs is
+patched only if and when something imports it (a cached ``decide`` imports none of it).
 
-Correct by construction: an entry is keyed by the exact source text and file name attrs
-compiles, in a file named by the interpreter's byte-code magic number, so a code object is
+Correct by construction: an entry is keyed by the exact source text and file name
+compiled, in a file named by the interpreter's byte-code magic number, so a code object is
 only ever used for the text it was compiled from, by an interpreter that reads it. A file
 that cannot be read or decoded is ignored (and rewritten); nothing is kept when the cache
 is off (``POLICYLANG_CACHE_DIR`` empty) or cannot be written. When attrs no longer has the
-private function this replaces (with the same parameters), nothing is installed.
+private function this replaces (with the same parameters), attrs is left as it is.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,14 +65,61 @@ def _module_codes(filename: str) -> dict[str, CodeType]:
     return found.setdefault(filename, {})
 
 
+def _kept(script: str, filename: str, flags: int = 0) -> CodeType:
+    """The code compiled from ``script`` under ``filename``: kept from an earlier run, or
+    compiled now (and kept by :func:`save`)."""
+    codes = _module_codes(filename)
+    _used.add((filename, script))
+    found = codes.get(script)
+    if found is None:
+        found = codes[script] = compile(script, filename, "exec", flags=flags, dont_inherit=True)
+        _new.add(_module_of(filename))
+    return found
+
+
 def install(folder: str | None) -> bool:
-    """Serve attrs' compilations from the codes kept in ``folder`` (None: the cache is off)."""
+    """Serve the compilations of :mod:`policylang.slotted` and of attrs (when something
+    imports it) from the codes kept in ``folder`` (None: the cache is off)."""
     if folder is None or _state["path"] is not None:
         return False
-    try:
-        import attr._make as make
-    except ImportError:  # pragma: no cover - attrs is a dependency
-        return False
+    _state["path"] = _file(folder)
+    from policylang import slotted
+
+    slotted.COMPILE = _kept
+    if "attr._make" in sys.modules:
+        _patch_attrs(sys.modules["attr._make"])
+    else:  # a decide imports no attrs: patch it only if and when something does
+        sys.meta_path.insert(0, _AttrsWatch())
+    return True
+
+
+class _AttrsWatch:
+    """A finder that, when ``attr._make`` is imported, lets the usual finder load it and
+    then patches it (leaving ``sys.meta_path`` as it found it)."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != "attr._make":
+            return None
+        sys.meta_path.remove(self)
+        from importlib.util import find_spec
+
+        spec = find_spec(name)
+        loader = getattr(spec, "loader", None)
+        run = getattr(loader, "exec_module", None)
+        if run is None:  # pragma: no cover - an unusual install: attrs as it is
+            return spec
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _patch_attrs(module)
+
+        loader.exec_module = exec_module  # type: ignore[union-attr]  # this loader serves attr._make alone
+        return spec
+
+
+def _patch_attrs(make: Any) -> bool:
+    """attrs compiles each class's methods with ``_compile_and_eval``: serve those from the
+    kept codes (when that function is still there with the same parameters)."""
     original = getattr(make, "_compile_and_eval", None)
     code = getattr(original, "__code__", None)
     if code is None or code.co_varnames[:4] != ("script", "globs", "locs", "filename"):
@@ -82,7 +132,6 @@ def install(folder: str | None) -> bool:
         feature = getattr(make, name, None)
         if isinstance(feature, __future__._Feature):
             flags |= feature.compiler_flag
-    _state["path"] = _file(folder)
 
     def compile_and_eval(script: str, globs: dict[str, Any] | None, locs: Any = None, filename: str = "") -> None:
         if filename.startswith(METHODS) and globs is not None:
@@ -93,13 +142,7 @@ def install(folder: str | None) -> bool:
             if constant in script:
                 script = script.replace(constant, f" {TYPE_HASH},\n")
                 globs[TYPE_HASH] = type_hash
-        codes = _module_codes(filename)
-        _used.add((filename, script))
-        found = codes.get(script)
-        if found is None:
-            found = codes[script] = compile(script, filename, "exec", flags=flags, dont_inherit=True)
-            _new.add(_module_of(filename))
-        eval(found, globs, locs)
+        eval(_kept(script, filename, flags), globs, locs)
 
     make._compile_and_eval = compile_and_eval
     return True

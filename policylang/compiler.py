@@ -52,6 +52,7 @@ from policylang.rules import (
     Scope,
     WindowSpec11,
 )
+from policylang.slotted import evolve
 from policylang.source import Source, Span, text_digest
 
 VOCAB_KIND = {
@@ -678,10 +679,10 @@ class Compiler:
             condition, unparse.text(tail.when) if tail.when is not None else "",
             tuple(dict.fromkeys(used)), tests, start, until, zone_name,
         )
-        scope = attrs.evolve(scope, fixed_zone=fixed_zone, zone_attr=zone_attr)
+        scope = evolve(scope, fixed_zone=fixed_zone, zone_attr=zone_attr)
         if scope == Scope(zone_name=zone_name):
-            return attrs.evolve(compiled, warn=tail.warn)
-        return attrs.evolve(compiled, warn=tail.warn, scope=scope)
+            return evolve(compiled, warn=tail.warn)
+        return evolve(compiled, warn=tail.warn, scope=scope)
 
     def rule_zone(self, tail: nodes.RuleTail, node: nodes.Rule) -> tuple[str | None, str | None]:
         """``in zone "NAME"`` or ``in zone customer.ATTR`` (11.8): (zone name, attribute)."""

@@ -14,7 +14,7 @@ import datetime as dt
 import sys
 from typing import TYPE_CHECKING, Any
 
-import attrs
+from policylang.slotted import field, fields, frozen
 
 if TYPE_CHECKING:  # names of literal types only: deciding needs none of the syntax tree
     from policylang.nodes import CompareOp, DurationUnit, RequestField, TimeOp
@@ -35,7 +35,7 @@ TIME_OPS: tuple[TimeOp, ...] = ("within", "within_days", "ago")
 REQUEST_FIELDS: tuple[RequestField, ...] = ("channel", "team", "purpose")
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Constant:
     """A typed literal; ``quoted`` when it was written as a string (``"fl"``, not ``fl``)."""
 
@@ -43,14 +43,14 @@ class Constant:
     quoted: bool = False
 
 
-@attrs.frozen(slots=True)
+@frozen
 class FlagIs:
     """``customer.FLAG``: true when the flag is set (an absent flag is false)."""
 
     attribute: str
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Comparison:
     """``customer.ATTR OP value``; false when the value is absent (section 3)."""
 
@@ -59,21 +59,21 @@ class Comparison:
     value: Constant
 
 
-@attrs.frozen(slots=True)
+@frozen
 class OneOf:
     """``customer.ATTR in (a, b)`` (or ``not in``); false when the value is absent."""
 
     attribute: str
     values: tuple[Constant, ...]
     negated: bool = False
-    choices: frozenset[Scalar] = attrs.field(init=False, eq=False, repr=False)
+    choices: frozenset[Scalar] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # looked up on every test: built once
         object.__setattr__(self, "choices", frozenset(v.value for v in self.values))
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Membership:
     """``channel in customer.SET`` (or team/purpose, or ``not in``); an absent set is empty."""
 
@@ -82,7 +82,7 @@ class Membership:
     negated: bool = False
 
 
-@attrs.frozen(slots=True)
+@frozen
 class TimeSpec:
     """A time test (11.2): ``customer.A within D``, ``within N consecutive days`` or ``at least D
     ago``. ``seconds``/``months`` (or ``days`` for ``within_days``) measure it; ``amount`` and
@@ -97,21 +97,21 @@ class TimeSpec:
     unit: DurationUnit = "day"
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Conjunction:
     """``a and b and ...``: true when every operand holds."""
 
     operands: tuple[Condition, ...]
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Disjunction:
     """``a or b or ...``: true when an operand holds (none: false)."""
 
     operands: tuple[Condition, ...]
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Negation:
     """``not a``."""
 
@@ -166,7 +166,7 @@ def to_data(condition: Condition) -> dict[str, Any]:
         case Membership(field, attribute, negated):
             return {"node": "member", "field": field, "attribute": attribute, "negated": negated}
         case TimeSpec():
-            return {"node": "time", **attrs.asdict(condition)}
+            return {"node": "time", **{spec.name: getattr(condition, spec.name) for spec in fields(TimeSpec)}}
         case Conjunction(operands):
             return {"node": "all", "operands": [to_data(op) for op in operands]}
         case Disjunction(operands):

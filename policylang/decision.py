@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import attrs
-
 from policylang.records import Contact, Request
+from policylang.slotted import frozen
 
 VERDICTS = ("deny", "pass", "skip", "exempt", "warn")
 
 
-@attrs.frozen(slots=True)
+@frozen
 class TraceEntry:
     """One rule's verdict on one request, with the facts behind it in plain words."""
 
@@ -40,7 +39,7 @@ class TraceEntry:
         return f'{self.kind} "{self.rule}"{pack}{reason} -> {self.verdict}{cite}'
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Decision:
     """The evaluator's answer (section 7 of the language reference)."""
 

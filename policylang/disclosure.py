@@ -20,10 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-import attrs
-
 from policylang.decision import Decision, TraceEntry
 from policylang.records import Contact
+from policylang.slotted import evolve
 
 WITHHELD = "details withheld: they concern other teams' contacts"
 
@@ -65,7 +64,7 @@ def scoped_entry(entry: TraceEntry, team: str, teams: Iterable[str]) -> TraceEnt
     )
     if any(re.search(rf"\b{re.escape(other)}\b", reason) for other in others):
         reason = WITHHELD  # fail closed: wording this module does not know
-    return attrs.evolve(entry, reason=reason)
+    return evolve(entry, reason=reason)
 
 
 def scoped_contacts(contacts: Sequence[Contact], team: str) -> tuple[list[dict[str, object]], int]:
@@ -77,7 +76,7 @@ def scoped_contacts(contacts: Sequence[Contact], team: str) -> tuple[list[dict[s
 def scoped_decision(decision: Decision, team: str, teams: Iterable[str]) -> Decision:
     """``decision`` as ``team`` may see it: scoped trace, only the team's own displaced contacts."""
     names = tuple(teams)
-    return attrs.evolve(
+    return evolve(
         decision,
         displaces=tuple(c for c in decision.displaces if c.team == team),
         trace=tuple(scoped_entry(t, team, names) for t in decision.trace),

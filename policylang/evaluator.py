@@ -27,8 +27,6 @@ from itertools import compress, count, repeat
 from operator import ge, le, lt, ne, sub
 from typing import Any, Protocol
 
-import attrs
-
 from policylang import clock, unparse
 from policylang.clock import DAY, format_local, format_span
 from policylang.conditions import (
@@ -65,13 +63,14 @@ from policylang.rules import (
     Rolling,
     Scope,
 )
+from policylang.slotted import define, evolve, field, frozen
 
 HORIZON = 400 * DAY
 MIDNIGHT = dt.time()
 NEVER = None
 
 
-@attrs.define(slots=True)
+@define
 class Stats:
     """Work done by the evaluator, counted so tests can hold a decision to a step budget.
 
@@ -107,7 +106,7 @@ class Loads(Protocol):
         ...
 
 
-@attrs.define(slots=True, eq=False)
+@define(eq=False)
 class Finding:
     """One rule's answer at one instant: deny or not, the contacts it holds against the
     request (for displacement), and the facts for the trace. Never changed once made (not
@@ -124,7 +123,7 @@ PASS = Finding(False)
 DENY = Finding(True)
 
 
-@attrs.define(slots=True)
+@define
 class Context:
     """Everything a rule check needs about one request."""
 
@@ -138,15 +137,15 @@ class Context:
     explain: bool
     loads: Loads | None
     skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
-    stats: Stats = attrs.field(factory=Stats)
+    stats: Stats = field(factory=Stats)
     prefetch: int = 0  # while searching: how far past a range capacity loads are read at once
     _windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
     zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
     campaigns: bool = False  # 11.3: the request names several campaigns
     judged: int | None = None  # the instant being checked (the search moves it past the request's)
-    _local: dict[tuple[int, dt.tzinfo], dt.datetime] = attrs.field(factory=dict)
+    _local: dict[tuple[int, dt.tzinfo], dt.datetime] = field(factory=dict)
     # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
-    _memo: dict[Any, Any] = attrs.field(factory=dict)
+    _memo: dict[Any, Any] = field(factory=dict)
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
         """Local time of an instant, memoised: several rules ask about the same instant."""
@@ -291,8 +290,8 @@ def cited(policy: Policy, trace: tuple[TraceEntry, ...], rules: Sequence[AnyRule
     out = []
     for entry, rule in zip(trace, rules, strict=True):
         pack = policy.rule_packs.get(rule.name)
-        out.append(attrs.evolve(entry, cite=rule.cite, pack=pack[0] if pack else None,
-                                pack_version=pack[1] if pack else None))
+        out.append(evolve(entry, cite=rule.cite, pack=pack[0] if pack else None,
+                          pack_version=pack[1] if pack else None))
     return tuple(out)
 
 
@@ -378,7 +377,7 @@ Judgement = tuple[str, str, Sequence[Contact]]  # verdict, reason, displaced con
 Body = Callable[[Any, Context, int, frozenset[int]], Finding]  # a rule kind's check of its own body
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Plan:
     """What to do with each rule for one shape of request (purpose, channel, team, owner?).
 
@@ -393,7 +392,7 @@ class Plan:
     checked: tuple[tuple[int, AnyRule], ...]
     timed: tuple[AnyRule, ...]
     fixed_trace: tuple[TraceEntry | None, ...]
-    lifters: Mapping[int, tuple[ExemptRule, ...]] = attrs.field(factory=dict)  # conditional (11.6)
+    lifters: Mapping[int, tuple[ExemptRule, ...]] = field(factory=dict)  # conditional (11.6)
     warners: bool = False  # some rule to check is a `warn` rule
     scoped_lifters: tuple[int, ...] = ()  # positions of exempt rules with a scope or a window
     # The rules to check first (not `warn`), each with its kind's body and whether it is
@@ -752,7 +751,7 @@ def check(rule: AnyRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
         denied: Finding | None = None
         try:
             for campaign in request.campaigns:
-                ctx.request = attrs.evolve(request, campaign=campaign)
+                ctx.request = evolve(request, campaign=campaign)
                 found = check_zones(rule, ctx, t, skip)
                 if found.deny:
                     denied = found if denied is None else holding_both(denied, found)
@@ -770,7 +769,7 @@ def holding_both(found: Finding, more: Finding) -> Finding:
     only the first one's (11.3, 11.7)."""
     seen = {id(c) for c in found.held}
     held = sorted([*found.held, *(c for c in more.held if id(c) not in seen)], key=lambda c: c.at)
-    return attrs.evolve(found, held=held)
+    return evolve(found, held=held)
 
 
 def by_campaign(rule: AnyRule) -> bool:
@@ -992,7 +991,7 @@ def campaign_body_bound(rule: AnyRule, ctx: Context, t: int) -> int | None:
     found: list[int] = []
     try:
         for campaign in request.campaign:
-            ctx.request = attrs.evolve(request, campaign=campaign)
+            ctx.request = evolve(request, campaign=campaign)
             if check_zones(rule, ctx, t, ctx.skip if rule.kind != "capacity" else frozenset()).deny:
                 here = zoned_body_bound(rule, ctx, t)
                 if here is None:

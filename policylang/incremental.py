@@ -18,6 +18,7 @@ import attrs
 
 from policylang.errors import PolicylangError
 from policylang.resync import Chunk, statement_chunks
+from policylang.slotted import evolve
 
 RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive", "exempt")
 RULE_PREFIXES = frozenset(kind[:n] for kind in RULE_KINDS for n in range(1, len(kind) + 1))
@@ -44,7 +45,7 @@ def moved(error: PolicylangError, delta: int) -> PolicylangError:
     copy.__dict__.update(error.__dict__)
     copy.args = error.args
     s = error.span
-    copy.span = attrs.evolve(s, line=s.line + delta, end_line=s.end_line + delta)
+    copy.span = evolve(s, line=s.line + delta, end_line=s.end_line + delta)
     return copy
 
 

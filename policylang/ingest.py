@@ -34,8 +34,6 @@ from itertools import compress, repeat
 from operator import add, attrgetter, is_, itemgetter, methodcaller, not_
 from typing import Any, cast
 
-import attrs
-
 from policylang.decision import Decision
 from policylang.errors import InputError, did_you_mean
 from policylang.history import History, epoch_micros
@@ -59,16 +57,26 @@ from policylang.records import (
     VoidLine,
 )
 from policylang.rules import Policy
+from policylang.slotted import fields, frozen
 from policylang.source import Source, Span
 
-try:  # an optional speed-up: without it the fast path parses with the standard library
-    import orjson
 
-    _parse: Any = orjson.loads
-    _PARSE_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, TypeError, ValueError)
-except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a broken install working
-    _parse = json.loads
-    _PARSE_ERRORS = (ValueError, TypeError, RecursionError)
+def _first_parse(data: Any) -> Any:
+    """``orjson.loads``, imported on the first parse: importing orjson imports dataclasses,
+    inspect and uuid, a tenth of a cold ``policylang decide`` that parses nothing with it."""
+    global _parse
+    try:  # an optional speed-up: without it the fast path parses with the standard library
+        import orjson
+
+        _parse = orjson.loads
+    except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a broken install working
+        _parse = json.loads
+    return _parse(data)
+
+
+_parse: Any = _first_parse
+# orjson.JSONDecodeError is a ValueError (json.JSONDecodeError's subclass); json raises RecursionError
+_PARSE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, RecursionError)
 
 UTC = dt.timezone.utc
 DOCUMENT_FIELDS = ("customer", "request", "ledger")
@@ -346,7 +354,7 @@ def vector_micros(instants: list[Any] | tuple[Any, ...]) -> list[int]:
     return micros
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Names:
     """A policy's vocabulary, built once per policy: a table from each name to the policy's
     own string (a look-up both checks and shares it), and sets."""
@@ -605,7 +613,7 @@ def _fast_decide(policy: Policy, document: bytes | str, file: str, explain: bool
 ABSENT = "\x00"
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Schema:
     """msgspec decoders of a policy's section 10 document and of its ledger lines."""
 
@@ -857,8 +865,8 @@ def _request(part: Any, file: str) -> tuple[Request, int]:
 
 
 _SET_TEAM, _SET_CHANNEL, _SET_PURPOSE, _SET_AT, _SET_CAMPAIGN, _SET_PRIORITY, _SET_ID = (
-    Request.__dict__[field.name].__set__ for field in attrs.fields(Request))
-assert tuple(field.name for field in attrs.fields(Request)) == (
+    Request.__dict__[field.name].__set__ for field in fields(Request))
+assert tuple(field.name for field in fields(Request)) == (
     "team", "channel", "purpose", "at", "campaign", "priority", "id")  # every field set above, in this order
 
 
@@ -1108,6 +1116,13 @@ CHUNK = 4_000_000  # characters of JSON Lines parsed at a time: bounds the memor
 _TWO_ON_A_LINE = re.compile(r"\}[ \t]*,[ \t]*\{")
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STDLIB_PARSE = json.JSONDecoder(parse_constant=_refuse_constant).decode
+
+
 def history_from_jsonl(policy: Policy, text: str | bytes, file: str) -> History:
     """The index of a JSON Lines ledger: the fast path when it can prove the text is plain,
     else :func:`policylang.inputs.ledger_from_jsonl` (every error with its line). ``text``
@@ -1126,7 +1141,9 @@ def history_from_jsonl(policy: Policy, text: str | bytes, file: str) -> History:
 
 def _fast_jsonl(policy: Policy, text: str | bytes) -> History:
     """Parse a long ledger's lines a chunk at a time with msgspec (:func:`_typed_jsonl`),
-    a short one's as one JSON array per chunk with orjson.
+    a short one's as one JSON array per chunk with the standard library's parser (the
+    command line's: importing orjson would cost a cold ``policylang decide`` more than it
+    saves below :data:`TYPED_FROM`; NaN and infinities refused, as orjson refuses them).
 
     Joining lines with commas turns a JSON Lines text into an array only if each line is
     one object: so every line must start with ``{`` and end with ``}`` (no blank lines, no
@@ -1156,7 +1173,7 @@ def _fast_jsonl(policy: Policy, text: str | bytes) -> History:
         end = len(body) if end < 0 else end
         chunk = body[start:end]
         try:
-            objects = _parse("[" + chunk.replace("\n", ",") + "]")
+            objects = _STDLIB_PARSE("[" + chunk.replace("\n", ",") + "]")
         except _PARSE_ERRORS:
             raise _Slow from None
         if len(objects) != chunk.count("\n") + 1:

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
+from policylang.slotted import evolve, field, frozen
 
 UTC = dt.timezone.utc
 
@@ -33,14 +33,14 @@ def to_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Request:
     """A question: may ``team`` contact the customer on ``channel`` for ``purpose`` at ``at``?"""
 
     team: str
     channel: str
     purpose: str
-    at: dt.datetime = attrs.field(converter=to_utc)
+    at: dt.datetime = field(converter=to_utc)
     campaign: str | tuple[str, ...] | None = None  # 11.3: one campaign or several
     priority: int = 0
     # the caller's idempotency key: a store books a request id at most once (issue 9)
@@ -53,14 +53,14 @@ class Request:
 
     def moved_to(self, at: dt.datetime) -> Request:
         """The same request at another instant."""
-        return attrs.evolve(self, at=at)
+        return evolve(self, at=at)
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Contact:
     """A contact in a customer's ledger: sent, planned (reserved), displaced or released."""
 
-    at: dt.datetime = attrs.field(converter=to_utc)
+    at: dt.datetime = field(converter=to_utc)
     channel: str = ""
     purpose: str = ""
     team: str = ""
@@ -104,11 +104,11 @@ class Contact:
         return out
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Event:
     """A declared customer event (``complaint``) at an instant."""
 
-    at: dt.datetime = attrs.field(converter=to_utc)
+    at: dt.datetime = field(converter=to_utc)
     name: str = ""
     customer: str | None = None
     campaign: str | tuple[str, ...] | None = None  # 11.3: None applies to every campaign
@@ -122,13 +122,13 @@ class Event:
         return out
 
 
-@attrs.frozen(slots=True)
+@frozen
 class VoidLine:
     """A ledger line that voids entries by id (11.4): ``{"at", "void": [...], "reason"?,
     "event"?}``. With ``event`` the line is also that declared event. It applies at every
     instant, before its ``at`` too: a voided contact is treated as never placed."""
 
-    at: dt.datetime = attrs.field(converter=to_utc)
+    at: dt.datetime = field(converter=to_utc)
     ids: tuple[str, ...] = ()
     reason: str | None = None
     event: str | None = None
@@ -181,13 +181,13 @@ def resolve_voids(entries: list[Any], file: str = "<ledger>", lines: list[int] |
                 out.append(Event(entry.at, entry.event, entry.customer))
         elif index in reasons:
             assert isinstance(entry, Contact)
-            out.append(attrs.evolve(entry, status="void", void_reason=reasons[index] or entry.void_reason))
+            out.append(evolve(entry, status="void", void_reason=reasons[index] or entry.void_reason))
         else:
             out.append(entry)
     return out
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Customer:
     """A validated customer record: its id and typed attribute values.
 
@@ -196,7 +196,7 @@ class Customer:
     """
 
     id: str
-    values: Mapping[str, Any] = attrs.field(factory=dict)
+    values: Mapping[str, Any] = field(factory=dict)
 
 
 def in_campaign(value: str | tuple[str, ...] | None, campaign: object) -> bool:

@@ -12,9 +12,8 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from policylang.conditions import NEVER_HOLDS, Condition, TimeSpec
+from policylang.slotted import define, field, frozen
 from policylang.source import Span
 
 if TYPE_CHECKING:  # the syntax tree's classes are not needed to decide (a cold start skips them)
@@ -27,7 +26,7 @@ RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive", "ex
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Match:
     """A compiled selector. ``None`` for a kind means any name of that kind."""
 
@@ -60,7 +59,7 @@ class Match:
         return self.by_owner or self.except_owner
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Rolling:
     """A rolling window of ``seconds``, or of ``months`` (added to each window's start, 11.2)."""
 
@@ -69,7 +68,7 @@ class Rolling:
     months: int = 0
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Consecutive:
     """Runs of ``days`` whole local dates."""
 
@@ -77,7 +76,7 @@ class Consecutive:
     text: str
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Calendar:
     """The local calendar day, week (from Monday), month, quarter or year."""
 
@@ -88,7 +87,7 @@ class Calendar:
 WindowSpec = Rolling | Consecutive | Calendar
 
 
-@attrs.frozen(slots=True)
+@frozen
 class ClockRange:
     """Quiet by local clock: ``quiet_inside`` False for ``outside A-B``, True for ``between``.
 
@@ -108,7 +107,7 @@ class ClockRange:
         return self.inside(minute) == self.quiet_inside
 
 
-@attrs.frozen(slots=True)
+@frozen
 class DaySet:
     """Quiet on whole local days: weekdays (0 = Monday), ISO dates and holiday calendars
     (11.10: a code, or None for the customer's own calendar; the evaluator looks them up)."""
@@ -122,7 +121,7 @@ class DaySet:
         return day.weekday() in self.weekdays or day in self.dates
 
 
-@attrs.frozen(slots=True)
+@frozen
 class DayClock:
     """``on DAYS outside A-B`` / ``on DAYS between A and B`` (11.9): the clock range on
     those local dates only; a ``between`` that wraps midnight belongs to the day it starts."""
@@ -131,7 +130,7 @@ class DayClock:
     clock: ClockRange
 
 
-@attrs.frozen(slots=True)
+@frozen
 class AfterTrigger:
     """Quiet for a while after an event or a matching contact (optionally with an outcome)."""
 
@@ -150,7 +149,7 @@ class AfterTrigger:
 
 QuietSpec = ClockRange | DaySet | DayClock | AfterTrigger
 
-@attrs.frozen(slots=True)
+@frozen
 class Scope:
     """When a rule is in force for a request (11.1, 11.11): its ``when`` condition and its
     effective period ``[start, until)`` in epoch microseconds (None: open)."""
@@ -166,7 +165,7 @@ class Scope:
     zone_attr: str | None = None  # 11.8 `in zone customer.ATTR`
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Rule:
     """Common part of every compiled rule."""
 
@@ -178,13 +177,12 @@ class Rule:
     # the rule as written; None in a policy read back from the compiled-policy cache
     # (policylang.compiled), which keeps only what deciding reads, so that a cold
     # `policylang decide` imports none of the syntax tree's classes
-    source: nodes.Rule | None = attrs.field(eq=False, repr=False)
-    warn: bool = attrs.field(default=False, kw_only=True)  # 11.14: a `warn` rule never denies
-    scope: Scope | None = attrs.field(default=None, kw_only=True)  # 11.1 and 11.11
+    source: nodes.Rule | None = field(eq=False, repr=False)
+    warn: bool = field(default=False, kw_only=True)  # 11.14: a `warn` rule never denies
+    scope: Scope | None = field(default=None, kw_only=True)  # 11.1 and 11.11
     # the rule's ``cite "..."`` texts (11.17), in the order written (taken from the source)
-    cite: tuple[str, ...] = attrs.field(
-        default=attrs.Factory(lambda rule: tuple(c.text for c in rule.source.cite) if rule.source else (),
-                              takes_self=True),
+    cite: tuple[str, ...] = field(
+        factory=lambda rule: tuple(c.text for c in rule.source.cite) if rule.source else (), takes_self=True,
         kw_only=True, eq=False, repr=False)
 
     @property
@@ -196,7 +194,7 @@ class Rule:
         return self.source
 
 
-@attrs.frozen(slots=True)
+@frozen
 class CapRule(Rule):
     limit: int = 0
     window: WindowSpec = Rolling(0, "")
@@ -210,13 +208,13 @@ class CapRule(Rule):
         return bool(self.not_counted) and status == "sent" and outcome in self.not_counted
 
 
-@attrs.frozen(slots=True)
+@frozen
 class QuietRule(Rule):
     period: QuietSpec = DaySet(frozenset(), frozenset())
     parts: tuple[QuietSpec, ...] = ()  # 11.9: every part when there are several (`or`)
 
 
-@attrs.frozen(slots=True)
+@frozen
 class ExcludeRule(Rule):
     condition: Condition = NEVER_HOLDS  # interpreted by the evaluator (evaluator.holds)
     attributes: tuple[str, ...] = ()  # customer attributes, and ``request.FIELD`` the condition reads
@@ -224,7 +222,7 @@ class ExcludeRule(Rule):
     time_tests: tuple[TimeSpec, ...] = ()
 
 
-@attrs.frozen(slots=True)
+@frozen
 class RequireRule(Rule):
     prerequisite: Match = Match()
     outcome: str | None = None
@@ -237,13 +235,13 @@ class RequireRule(Rule):
     within_months: int = 0
 
 
-@attrs.frozen(slots=True)
+@frozen
 class ExclusiveRule(Rule):
     distance: int = 0
     months: int = 0  # 11.2: a distance of N months, added to the earlier of the two instants
 
 
-@attrs.frozen(slots=True)
+@frozen
 class WindowSpec11:
     """An exemption window (11.5): opened by ``event`` or a sent contact matching
     ``opener`` (with one of ``outcomes``, when named); open for ``seconds``, or until the
@@ -263,7 +261,7 @@ class WindowSpec11:
     months: int = 0  # 11.2: `within N months after`: the window ends at the opener + N months
 
 
-@attrs.frozen(slots=True)
+@frozen
 class ExemptRule(Rule):
     kinds: frozenset[str] = frozenset()
     rule_names: frozenset[str] = frozenset()
@@ -276,7 +274,7 @@ class ExemptRule(Rule):
 AnyRule = CapRule | QuietRule | ExcludeRule | RequireRule | ExclusiveRule | ExemptRule
 
 
-@attrs.frozen(slots=True)
+@frozen
 class AttrSpec:
     """A customer attribute's compiled type."""
 
@@ -286,7 +284,7 @@ class AttrSpec:
     element: str | None = None
 
 
-@attrs.define(slots=True, eq=False)
+@define(eq=False)
 class Policy:
     """A compiled policy: the rule graph. Build one with :func:`policylang.compile`."""
 
@@ -299,19 +297,19 @@ class Policy:
     rules: tuple[AnyRule, ...]
     exempted_by: dict[int, tuple[int, ...]]
     file: str = "<policy>"
-    syntax: nodes.PolicyFile | None = attrs.field(default=None, repr=False)
+    syntax: nodes.PolicyFile | None = field(default=None, repr=False)
     # 11.17: the packs read (name -> version) and the pack each included rule came from
-    sources: dict[str, str] = attrs.field(factory=dict)
-    rule_packs: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=False)
+    sources: dict[str, str] = field(factory=dict)
+    rule_packs: dict[str, tuple[str, str]] = field(factory=dict, repr=False)
     # 11.17: every file an include line read (path -> SHA-256 of its text), so a service can
     # version the whole text that decides and notice when an included file changes
-    included_files: dict[str, str] = attrs.field(factory=dict, repr=False)
-    _index: dict[tuple[str, str, str, bool], tuple[int, ...]] = attrs.field(factory=dict, repr=False)
+    included_files: dict[str, str] = field(factory=dict, repr=False)
+    _index: dict[tuple[str, str, str, bool], tuple[int, ...]] = field(factory=dict, repr=False, alias="index")
     holiday_code: str | None = None  # 11.10 `holidays "CODE"`
     holiday_attribute: str | None = None  # 11.10 `holidays from customer.ATTR`
     week_start: int = 0  # 11.13 `week starts DAY` (0 = Monday)
     holds: tuple[tuple[Match, int, int], ...] = ()  # 11.16 `hold SELECTOR up to D` (seconds, or months)
-    has_windows: bool = attrs.field(default=False, init=False)  # set from the rules
+    has_windows: bool = field(default=False, init=False)  # set from the rules
 
     def __attrs_post_init__(self) -> None:
         # 11.5: whether counting must look for exemption windows (asked for every count)

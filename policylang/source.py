@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import attrs
+from policylang.slotted import field, frozen
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Span:
     """A stretch of source text: 1-based line and column of its first and last character."""
 
@@ -34,14 +34,14 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@attrs.frozen(slots=True)
+@frozen
 class Source:
     """The text of one file, kept so errors can quote the offending line."""
 
     name: str
     text: str
     # where each line starts, found on the first call of line(): one pass, not one per error
-    _starts: list[int] = attrs.field(factory=list, init=False, eq=False, repr=False)
+    _starts: list[int] = field(factory=list, init=False, eq=False, repr=False)
 
     def line(self, number: int) -> str:
         starts = self._starts

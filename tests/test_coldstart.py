@@ -1,8 +1,8 @@
 """The cold start of ``policylang decide`` (issue 11, item 3) changes no answer.
 
 A cold ``decide`` reads the policy's rule graph from the compiled-policy cache without its
-syntax tree (policylang.compiled.decision_form) and attrs' generated methods from the code
-cache (policylang.codecache). These tests hold that the command's answers equal the
+syntax tree (policylang.compiled.decision_form), imports no attrs (its classes are
+policylang.slotted's) and takes their ``__init__`` from the code cache (policylang.codecache). These tests hold that the command's answers equal the
 library's, computed in this process from a fresh compile and the validating input readers;
 that damaged code-cache files are compiled again and rewritten, never a traceback; that a
 run with another hash seed reuses the kept code with its own hash salt; and which modules a
@@ -39,10 +39,12 @@ PROBE = (
 
 # what a cold decide of a policy decided before must not import: the parser, the syntax
 # tree, the compiler and the grammar (the policy comes from the cache), the scoped-answer
-# patterns, rich (plain JSON out), msgspec (a short ledger), pathlib and shutil
+# patterns, rich (plain JSON out), msgspec and orjson (a short ledger), pathlib and shutil;
+# and attrs (the decision path's classes are policylang.slotted's), with what attrs and
+# orjson would import (inspect, dataclasses, uuid, platform)
 NOT_ON_THE_DECIDE_PATH = ("policylang.nodes", "policylang.parser", "policylang.compiler", "policylang.grammar",
                           "policylang.includes", "lark", "policylang.disclosure", "rich", "msgspec", "pathlib",
-                          "shutil")
+                          "shutil", "attr", "attrs", "orjson", "inspect", "dataclasses", "uuid", "platform")
 
 
 def requests() -> list[dict[str, str]]:
@@ -123,15 +125,18 @@ def test_a_damaged_code_file_is_compiled_again_and_rewritten(tmp_path: Path, con
 
 def test_kept_code_takes_this_runs_hash_salt(tmp_path: Path) -> None:
     """attrs salts a class's __hash__ with hash() of a name, which differs with the hash seed:
-    code kept by one run must hash with the next run's salt, as attrs' own would."""
+    code kept by one run must hash with the next run's salt, as attrs' own would (the syntax
+    tree's attrs classes; the decision path's slotted classes keep only ``__init__``)."""
     script = (
         "import sys\n"
         "from policylang import codecache\n"
         "assert codecache.install(sys.argv[1])\n"
+        "from policylang.nodes import Name\n"
         "from policylang.rules import Match\n"
         "from policylang.records import Request\n"
-        "salt = Match.__hash__.__globals__['_policylang_type_hash']\n"
-        "assert salt == hash('<attrs generated hash policylang.rules.Match>'), salt\n"
+        "salt = Name.__hash__.__globals__['_policylang_type_hash']\n"
+        "assert salt == hash('<attrs generated hash policylang.nodes.Name>'), salt\n"
+        "assert hash(Name('x')) == hash(Name('x')) and len({Name('x'), Name('y'), Name('x')}) == 2\n"
         "assert hash(Match(text='x')) == hash(Match(text='x')) and len({Match(), Match(text='y'), Match()}) == 2\n"
         "codecache.save()\n"
         "print(sum(len(c) for m in codecache._codes.values() for c in m.values()), bool(codecache._new))\n"

@@ -6,8 +6,6 @@ import argparse
 import json
 import re
 
-import attrs
-
 from policylang.cli import EXIT_OK, FileProblem, read_data, read_text, stdout, write_text
 from policylang.compiled import compile_cached
 from policylang.errors import InputError, PolicylangError
@@ -17,6 +15,7 @@ from policylang.inputs import customer_from_json, load_json, request_from_json, 
 from policylang.records import Entry
 from policylang.render import decision_panel, trace_table
 from policylang.rules import Policy
+from policylang.slotted import evolve
 from policylang.source import Source, Span
 
 
@@ -78,7 +77,7 @@ def locate(error: InputError, text: str) -> InputError:
             column = key.start() - (text.rfind("\n", 0, key.start()) + 1) + 1
             error.span = Span.point(error.span.file, line, column, len(found.group(1)) + 2)
             return error
-    error.span = attrs.evolve(error.span, line=1, column=1, end_line=1, end_column=2)
+    error.span = evolve(error.span, line=1, column=1, end_line=1, end_column=2)
     return error
 
 

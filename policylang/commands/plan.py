@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
 from rich.table import Table
 
 from policylang.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, FileProblem, read_text, stdout
@@ -23,6 +22,7 @@ from policylang.inputs import customer_from_json, entry_from_json, read_jsonl, w
 from policylang.records import Customer, Entry
 from policylang.render import print_errors
 from policylang.rules import Policy
+from policylang.slotted import evolve
 
 if TYPE_CHECKING:
     from policylang.plan.inputs import Candidates, Cycle
@@ -126,7 +126,7 @@ def _held_once(entry: Entry, names: dict[str, str], customers: Mapping[str, Cust
     record = customers.get(entry.customer) if entry.customer is not None else None
     if record is not None and record.id is not entry.customer:
         changes["customer"] = record.id
-    return attrs.evolve(entry, **changes) if changes else entry  # type: ignore[arg-type]
+    return evolve(entry, **changes) if changes else entry
 
 
 def run(args: argparse.Namespace) -> int:

@@ -184,6 +184,17 @@ StoredRows = list[Row] | tuple[tuple[str, ...], list[tuple[Any, ...]]] | Indexab
 Opening = tuple[int | None, Row | None, tuple[str, str | None] | None, StoredRows]
 
 
+def _checked(policy: Policy, given: Customer | str, record: Customer) -> Customer:
+    """The customer record to decide with, its values checked against ``policy`` once per
+    reservation (a record read from the store was checked as it was read); the decisions of
+    one reservation (the verdict, a denial's search) then take it as checked."""
+    if isinstance(given, str):
+        return record  # customer_from_stored checked it
+    from policylang.evaluator import checked_values
+
+    return Customer(record.id, checked_values(policy, record.values))
+
+
 def history_of(rows: StoredRows, now_us: int) -> History:
     """The evaluator's index of a customer's stored rows, statuses as of ``now_us``."""
     from policylang.ingest import history_from_rows, history_from_values
@@ -552,11 +563,12 @@ class Ledger:
             if booked is not None:
                 return self._retried(booked, customer_id, request, now_us)
             record, store_record = self._record(policy, customer, found, record_text)
+            checked = _checked(policy, customer, record)  # once: the verdict and a denial's search
             ledger = history_of(rows, now_us)  # no record per row: the store wrote them
             self._built(customer_id, rows, now_us, ledger)  # a denial's search may read it again
             # Under the write lock: the verdict at the request's instant only. The search for
             # the next allowed instant (a denial's) runs after the lock is released.
-            decision = policy.decide(record.values, request, ledger, explain=explain,
+            decision = policy.decide(checked, request, ledger, explain=explain,
                                      loads=_TxnLoads(txn, now_us), search=False)  # fmt: skip
             if not decision.allowed:
                 denied = decision
@@ -576,7 +588,7 @@ class Ledger:
                 txn.insert([row])
                 self._before_commit(txn)
         if denied is not None:
-            return Reservation(decision=self._searched(policy, record, customer_id, request, explain, denied))
+            return Reservation(decision=self._searched(policy, checked, customer_id, request, explain, denied))
         contact = row.entry(now_us)
         assert isinstance(contact, Contact) and row.expires_us is not None
         return Reservation(
@@ -613,6 +625,7 @@ class Ledger:
                 now_us = self._now_us(txn)
                 txn.lock_customer(customer.id)
                 record, store_record = self._customer_for(txn, policy, customer, record_text)
+                checked = _checked(policy, customer, record)  # once for every request
                 rows = txn.rows(customer.id)
                 new: list[Row] = []
                 gone: set[str] = set()
@@ -621,7 +634,7 @@ class Ledger:
                     request = requests[i]
                     mine = sorted(rows + new, key=lambda r: r.at_us)
                     # under the write lock: the verdict only (see reserve)
-                    decision = policy.decide(record.values, request, history_from_rows(mine, now_us),
+                    decision = policy.decide(checked, request, history_from_rows(mine, now_us),
                                              explain=False, loads=loads, search=False)  # fmt: skip
                     if not decision.allowed:
                         raise _Denied(decision, request, new, gone)
@@ -648,7 +661,7 @@ class Ledger:
                 txn.insert(new)
                 self._before_commit(txn)
         except _Denied as denied:
-            return [Reservation(decision=self._searched_plan(policy, customer, owner, denied))]
+            return [Reservation(decision=self._searched_plan(policy, checked, owner, denied))]
         return [made[i] for i in range(len(requests))]
 
     def _searched_plan(self, policy: Policy, customer: Customer, owner: str | None, denied: _Denied) -> Decision:
@@ -667,7 +680,7 @@ class Ledger:
                 row.status = "displaced"
         mine = sorted(rows + denied.planned, key=lambda r: r.at_us)
         loads = _PlusLoads(_ReadLoads(self, now_us), denied.planned, owner, now_us, denied.gone)
-        decision = policy.decide(customer.values, denied.request, history_from_rows(mine, now_us), explain=False,
+        decision = policy.decide(customer, denied.request, history_from_rows(mine, now_us), explain=False,
                                  loads=loads)  # fmt: skip
         return denied.decision if decision.allowed else decision
 
@@ -699,7 +712,7 @@ class Ledger:
         the caller asks again.
         """
         now_us, index = self._index(customer_id)
-        decision = policy.decide(record.values, request, index, explain=explain,
+        decision = policy.decide(record, request, index, explain=explain,
                                  loads=_ReadLoads(self, now_us))  # fmt: skip
         return denied if decision.allowed else decision
 

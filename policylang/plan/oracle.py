@@ -24,13 +24,12 @@ import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from policylang.arbitration import arbitration_order, displaced
 from policylang.evaluator import decide
 from policylang.history import History
 from policylang.records import Contact, Customer, Entry, Request
 from policylang.rules import CapRule, Policy
+from policylang.slotted import fields
 
 
 class NoLoads:
@@ -201,7 +200,7 @@ def _entry_key(entry: Entry) -> tuple[Any, ...]:
     kind = type(entry)
     names = _FIELDS.get(kind)
     if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in attrs.fields(kind) if f.name != "customer")
+        names = _FIELDS[kind] = tuple(f.name for f in fields(kind) if f.name != "customer")
     return (kind, *[getattr(entry, name) for name in names])
 
 
