@@ -8,12 +8,18 @@ own tree), and every tree's inputs are made from the same plain rows with that t
 classes. Trees take turns round by round, so a change of the machine's load hits them alike;
 the table gives median CPU microseconds per decision and each tree's ratio to this one.
 
-Workloads (examples/northwind.pol, explain off):
+Workloads (examples/northwind.pol unless named, explain off):
 
+* ``floor``: batch.py ``--floor``'s loop: ``Cycle.decide`` on a fresh ``History`` per
+  customer made before the clock starts (only the decisions timed); ``floor warm``: the same
+  requests by ``Policy.decide`` on indexes already asked once; ``floor columns``: the floor on
+  indexes built from columns (``History.from_columns``, as the batch engine and the store build them);
 * ``library loop``: ``arbitrate`` per customer on benchmarks/batch_data.py's rows (10 ledger
   events and 2 requests a customer, records prebuilt), as batch.py's ``--floor`` does;
 * ``prebuilt N``: one ``History`` of N entries built once (benchmarks/decide.py's ledger),
   many requests (issue 11: 12.7 us at 100, 21 us at 10,000 when it was filed);
+* ``six-rule N``: the same on benchmarks/northwind6.pol, the policy issue 11's prebuilt
+  targets were set on, at 10, 100, 1,000 and 10,000 entries;
 * ``records N``: an unsorted list of N records handed to ``decide`` each time (issue 11:
   at most 25 us at 100, 150 us at 1,000).
 
@@ -23,6 +29,7 @@ Workloads (examples/northwind.pol, explain off):
 from __future__ import annotations
 
 import argparse
+import gc
 import datetime as dt
 import importlib
 import json
@@ -43,6 +50,7 @@ import batch_data  # noqa: E402
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 POLICY = ROOT / "examples" / "northwind.pol"
+SIX = ROOT / "benchmarks" / "northwind6.pol"  # issue 11's reference policy (benchmarks/decide.py's six-rule table)
 
 
 class Tree:
@@ -138,27 +146,93 @@ def workloads(tree: Tree, quick: bool) -> dict[str, tuple[Callable[[int], Any], 
         per = sum(len(asks[c]) for c in parts[0])
         out["library loop"] = (loop, per)
 
+        # batch.py --floor's loop: a fresh History per customer made before the clock starts,
+        # only Cycle.decide timed (the decisions alone on prebuilt inputs)
+        Cycle = tree.mod("arbitration").Cycle
+
+        def floor(i: int) -> tuple[int, int]:
+            part = parts[i % len(parts)]
+            fresh = [History(ledgers[c]) for c in part]
+            gc.freeze()  # as batch.py --floor: the collector does not scan the prebuilt inputs
+            made = 0
+            start = time.process_time_ns()
+            for c, history in zip(part, fresh, strict=True):
+                cycle = Cycle(policy, people[c], asks[c], history)
+                for index in cycle.order:
+                    cycle.decide(index)
+                    made += 1
+            return made, time.process_time_ns() - start
+
+        out["floor"] = (floor, per)
+
+        # the same on indexes built from columns, as the batch engine and the store build them
+        fields = ("channel", "purpose", "team", "status", "outcome", "campaign", "id")
+        epoch, unit = dt.datetime(1970, 1, 1, tzinfo=UTC), dt.timedelta(microseconds=1)
+
+        def from_columns(entries: list[Any]) -> Any:
+            contacts = [e for e in entries if isinstance(e, records.Contact)]
+            events: dict[str, list[int]] = {}
+            for e in entries:
+                if not isinstance(e, records.Contact):
+                    events.setdefault(e.name, []).append((e.at - epoch) // unit)
+            columns = {name: [getattr(c, name) for c in contacts] for name in fields}
+            columns["customer"] = ["c"] * len(contacts)
+            return History.from_columns(columns, [(c.at - epoch) // unit for c in contacts], events)
+
+        def floor_columns(i: int) -> tuple[int, int]:
+            part = parts[i % len(parts)]
+            fresh = [from_columns(ledgers[c]) for c in part]
+            gc.freeze()
+            made = 0
+            start = time.process_time_ns()
+            for c, history in zip(part, fresh, strict=True):
+                cycle = Cycle(policy, people[c], asks[c], history)
+                for index in cycle.order:
+                    cycle.decide(index)
+                    made += 1
+            return made, time.process_time_ns() - start
+
+        out["floor columns"] = (floor_columns, per)
+
+        histories = {c: History(ledgers[c]) for c in ids}
+        for c in ids:  # warm indexes: each customer's selectors asked once (batch.py's "warm")
+            for request in asks[c]:
+                policy.decide(people[c], request, histories[c], explain=False)
+
+        def warm(i: int, histories: dict[str, Any] = histories) -> int:
+            made = 0
+            for c in parts[i % len(parts)]:
+                for request in asks[c]:
+                    policy.decide(people[c], request, histories[c], explain=False)
+                    made += 1
+            return made
+
+        out["floor warm"] = (warm, per)
+
         customer = records.Customer("c1", dict(CUSTOMER))
 
         def make(rows: list[tuple[Any, ...]]) -> list[Any]:
             return [records.Event(r[1], r[2]) if r[0] == "event" else records.Contact(*r[1:]) for r in rows]
 
-        for size in (100, 10_000):
-            rng = random.Random(size)
-            entries = make(ledger_rows(size, rng, policy))
-            history = History(entries)
-            asked = [records.Request(*r) for r in request_rows(400, rng, policy)]
-            for request in asked[:200]:  # warm the selector indexes and plan cache
-                policy.decide(customer, request, history, explain=False)
-            n = 20
+        six = tree.mod("compiler").compile_policy(SIX.read_text(), str(SIX))
+        for label, deciding, sizes in (("prebuilt", policy, (100, 10_000)), ("six-rule", six, (10, 100, 1_000, 10_000))):
+            for size in sizes:
+                rng = random.Random(size)
+                entries = make(ledger_rows(size, rng, deciding))
+                history = History(entries)
+                asked = [records.Request(*r) for r in request_rows(400, rng, deciding)]
+                for request in asked[:200]:  # warm the selector indexes and plan cache
+                    deciding.decide(customer, request, history, explain=False)
+                n = 20
 
-            def prebuilt(i: int, history: Any = history, asked: list[Any] = asked, n: int = n) -> int:
-                base = (i * n) % len(asked)
-                for request in asked[base:base + n]:
-                    policy.decide(customer, request, history, explain=False)
-                return n
+                def prebuilt(i: int, history: Any = history, asked: list[Any] = asked, n: int = n,
+                             deciding: Any = deciding) -> int:
+                    base = (i * n) % len(asked)
+                    for request in asked[base:base + n]:
+                        deciding.decide(customer, request, history, explain=False)
+                    return n
 
-            out[f"prebuilt {size:,}"] = (prebuilt, n)
+                out[f"{label} {size:,}"] = (prebuilt, n)
         for size in (100, 1_000):
             rng = random.Random(size + 1)
             rows = ledger_rows(size, rng, policy)
@@ -186,6 +260,10 @@ def main() -> None:
     args = parser.parse_args()
     trees = [Tree("this tree", ROOT)] + [Tree(Path(f).name or f, Path(f)) for f in args.against]
     works = [workloads(tree, args.quick) for tree in trees]
+    # the collector would scan every prebuilt input again and again (batch.py --floor and the
+    # engine freeze them the same way), so the table times the decisions
+    gc.collect()
+    gc.freeze()
     budget = args.budget if args.budget is not None else (0.5 if args.quick else 2.0)
     names = [n for n in works[0] if not args.only or n.startswith(args.only)]
     print(f"examples/northwind.pol, explain off: median CPU us per decision, {len(trees)} trees in turn each round")
@@ -203,6 +281,8 @@ def main() -> None:
                     start = clock()
                     made = work(rounds)
                     took = (clock() - start) / 1000
+                    if isinstance(made, tuple):  # the work timed its own part
+                        made, took = made[0], made[1] / 1000
                 timings[k].append(took / made)
                 spent += took / 1e6
             rounds += 1

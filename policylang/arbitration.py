@@ -32,9 +32,10 @@ class Ruling:
 
 def arbitration_order(policy: Policy, owner: str | None, requests: Sequence[Request]) -> list[int]:
     """Indexes of ``requests`` in the order they are decided."""
+    ranks, weakest = policy.ranks(owner)
     return sorted(
         range(len(requests)),
-        key=lambda i: (policy.rank(requests[i].team, owner), -requests[i].priority, requests[i].at, i),
+        key=lambda i: (ranks.get(requests[i].team, weakest), -requests[i].priority, requests[i].at, i),
     )
 
 

@@ -24,7 +24,7 @@ import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, count, repeat
-from operator import ge, le, lt, ne, sub
+from operator import attrgetter, ge, le, lt, ne, sub
 from typing import Any, Protocol
 
 from policylang import clock, unparse
@@ -121,31 +121,41 @@ class Finding:
 
 PASS = Finding(False)
 DENY = Finding(True)
+NOTHING: frozenset[int] = frozenset()
 
 
-@define
 class Context:
-    """Everything a rule check needs about one request."""
+    """Everything a rule check needs about one request.
 
-    policy: Policy
-    values: Mapping[str, Any]
-    tz: dt.tzinfo
-    zone_name: str
-    owner: str | None
-    request: Request
-    history: History
-    explain: bool
-    loads: Loads | None
-    skip: frozenset[int] = frozenset()  # ids of planned contacts that precedence displaces
-    stats: Stats = field(factory=Stats)
-    prefetch: int = 0  # while searching: how far past a range capacity loads are read at once
-    _windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
-    zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
-    campaigns: bool = False  # 11.3: the request names several campaigns
-    judged: int | None = None  # the instant being checked (the search moves it past the request's)
-    _local: dict[tuple[int, dt.tzinfo], dt.datetime] = field(factory=dict)
-    # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
-    _memo: dict[Any, Any] = field(factory=dict)
+    A plain slotted class, not attrs: one is made per decision, and attrs' generated
+    ``__init__`` (a Stats and two dicts from factories) costs a visible part of a short one.
+    """
+
+    __slots__ = ("policy", "values", "tz", "zone_name", "owner", "request", "history", "explain", "loads",
+                 "skip", "stats", "prefetch", "_windows", "zones", "campaigns", "judged", "_local", "_memo")
+
+    def __init__(self, policy: Policy, values: Mapping[str, Any], tz: dt.tzinfo, zone_name: str,
+                 owner: str | None, request: Request, history: History, explain: bool, loads: Loads | None,
+                 stats: Stats | None = None) -> None:
+        self.policy = policy
+        self.values = values
+        self.tz = tz
+        self.zone_name = zone_name
+        self.owner = owner
+        self.request = request
+        self.history = history
+        self.explain = explain
+        self.loads = loads
+        self.skip: frozenset[int] = NOTHING  # ids of planned contacts that precedence displaces
+        self.stats = stats if stats is not None else Stats()
+        self.prefetch = 0  # while searching: how far past a range capacity loads are read at once
+        self._windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
+        self.zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
+        self.campaigns = False  # 11.3: the request names several campaigns
+        self.judged: int | None = None  # the instant being checked (the search moves it past the request's)
+        self._local: dict[tuple[int, dt.tzinfo], dt.datetime] = {}
+        # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
+        self._memo: dict[Any, Any] = {}
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
         """Local time of an instant, memoised: several rules ask about the same instant."""
@@ -193,33 +203,36 @@ def decide(
         request = ingest.request_of(policy, request)
         ledger = ingest.history_of(policy, ledger)
     history = ledger
-    names = customer_zones(policy, values)
+    facts = policy_facts(policy)
+    names = zones_of(facts, values)
     zone_name = names[0]
-    owner = values.get(policy.owner_attribute) if policy.owner_attribute else None
-    ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request,
-                  history, explain, loads)
-    if stats is not None:
-        ctx.stats = stats
+    owner = values.get(facts.owner_attribute) if facts.owner_attribute else None
+    ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request, history, explain, loads, stats)
     if len(names) > 1:
         ctx.zones = tuple((clock.zone(n), f"{n} (one of {len(names)} zones)") for n in names)
-    ctx.campaigns = isinstance(request.campaign, tuple)
-    ctx.skip = displaceable(ctx)
-    plan = rule_plan(policy, request, owner)
+    campaigns = ctx.campaigns = type(request.campaign) is tuple
+    if history.has_planned and facts.ranked:
+        ctx.skip = displaceable(ctx)
+    plan = facts.plans.get((request.purpose, request.channel, request.team, owner is not None and request.team == owner))
+    if plan is None:
+        plan = rule_plan(policy, request, owner)
     t = clock.micros(request.at)
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
     # `warn` rules are not among the steps: 11.14 judges them last, against what this
     # decision does not displace. A plain rule in a plain context is its body's answer
-    # (what :func:`judge` gives then, without its layers).
-    simple = not ctx.zones and not ctx.campaigns
-    counts = ctx.stats
+    # (what :func:`judge` gives then, without its layers). Without explain a passing rule
+    # leaves nothing behind (no trace to write, nothing it displaces).
+    simple = not ctx.zones and not campaigns
+    ctx.judged = t  # every check below is at the request's instant
+    if simple:
+        ctx.stats.checks += plan.plain_steps  # each plain step below is one check
     for position, rule, body, alone in plan.steps:
         if alone and simple:
-            counts.checks += 1
-            ctx.judged = t
             finding = body(rule, ctx, t, NOTHING)
             if not finding.deny:
-                results[position] = ("pass", finding.reason, ())
+                if explain:
+                    results[position] = ("pass", finding.reason, ())
                 continue
             if ctx.skip and rule.kind in DISPLACING:
                 judgement = results[position] = judged(rule, ctx, *check_with_precedence(rule, ctx, t, finding))
@@ -242,8 +255,9 @@ def decide(
         ctx.explain = explain
     else:
         next_at = t
-        held = {id(c) for _, _, shown in results.values() for c in shown}
-        displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
+        if ctx.skip and results:
+            held = {id(c) for _, _, shown in results.values() for c in shown}
+            displaced = tuple(c for c in history.planned if id(c) in held) if held else ()
     warnings: list[str] = []
     if plan.warners:
         gone = frozenset(id(c) for c in displaced)
@@ -261,19 +275,52 @@ def decide(
             else fixed or TraceEntry(rule.name, rule.kind, "pass", "")
             for position, ((rule, _, _), fixed) in enumerate(zip(plan.entries, plan.fixed_trace, strict=True))
         )
-    if explain and has_citations(policy):
-        trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
-    return Decision(
-        request=request,
-        allowed=not denying,
-        denied_by=tuple(rule.name for rule in denying),
-        displaces=displaced,
-        next_allowed_at=clock.instant(next_at) if next_at is not None else None,
-        trace=trace,
-        notes=tuple(notes),
-        warnings=tuple(warnings),
-        sources=policy_sources(policy),
-    )
+        if facts.cited:
+            trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
+    # positional: attrs' __init__ takes keywords at twice the cost (request, allowed,
+    # denied_by, displaces, next_allowed_at, trace, notes, warnings, sources)
+    return Decision(request, not denying, tuple([rule.name for rule in denying]) if denying else (), displaced,
+                    clock.instant(next_at) if next_at is not None else None, trace,
+                    tuple(notes) if notes else (), tuple(warnings) if warnings else (), facts.sources)
+
+
+class Facts:
+    """What every decision reads of the policy itself, worked out once per policy (kept in
+    its memo table): where a customer's zone comes from, the owner
+    attribute, whether precedence ranks anyone, citations and sources."""
+
+    __slots__ = ("zone_attribute", "default_zones", "owner_attribute", "ranked", "cited", "sources", "plans")
+
+    def __init__(self, policy: Policy) -> None:
+        spec = policy.attributes.get("timezone")
+        self.zone_attribute = spec is not None and spec.kind in ("zone", "zones")
+        self.default_zones: tuple[str | None, ...] = (policy.timezone,)
+        self.owner_attribute = policy.owner_attribute
+        self.ranked = bool(policy.precedence)
+        self.cited = has_citations(policy)
+        self.sources = policy_sources(policy)
+        # the plan of each request shape (purpose, channel, team, by the owner?): :func:`rule_plan`
+        self.plans: dict[tuple[str, str, str, bool], Plan] = {}
+
+
+def policy_facts(policy: Policy) -> Facts:
+    """The policy's :class:`Facts` (memoised on the policy)."""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    found: Facts | None = cache.get("facts")
+    if found is None:
+        found = cache["facts"] = Facts(policy)
+    return found
+
+
+def zones_of(facts: Facts, values: Mapping[str, Any]) -> tuple[str | None, ...]:
+    """Every zone the customer may be in (11.7); the policy's zone (or None, UTC) without one."""
+    if facts.zone_attribute:
+        zone = values.get("timezone")
+        if isinstance(zone, str) and zone:
+            return (zone,)
+        if isinstance(zone, (tuple, list)) and zone:
+            return tuple(zone)
+    return facts.default_zones
 
 
 def has_citations(policy: Policy) -> bool:
@@ -340,14 +387,7 @@ def customer_zone(policy: Policy, values: Mapping[str, Any]) -> str | None:
 
 def customer_zones(policy: Policy, values: Mapping[str, Any]) -> tuple[str | None, ...]:
     """Every zone the customer may be in (11.7); the policy's zone (or None, UTC) without one."""
-    spec = policy.attributes.get("timezone")
-    if spec is not None and spec.kind in ("zone", "zones"):
-        zone = values.get("timezone")
-        if isinstance(zone, str) and zone:
-            return (zone,)
-        if isinstance(zone, (tuple, list)) and zone:
-            return tuple(zone)
-    return (policy.timezone,)
+    return zones_of(policy_facts(policy), values)
 
 
 def customer_tz(policy: Policy, values: Mapping[str, Any]) -> dt.tzinfo:
@@ -363,12 +403,12 @@ def displaceable(ctx: Context) -> frozenset[int]:
     """Planned contacts of teams ranked strictly below the requester."""
     history = ctx.history
     if not history.has_planned or not ctx.policy.precedence:
-        return frozenset()
-    policy, owner = ctx.policy, ctx.owner
-    mine = policy.rank(ctx.request.team, owner)
+        return NOTHING
+    ranks, weakest = ctx.policy.ranks(ctx.owner)
+    mine = ranks.get(ctx.request.team, weakest)
     # each planning team ranked once, not each planned contact
     return frozenset(ident for team, idents in history.planned_by_team().items()
-                     if policy.rank(team, owner) > mine for ident in idents)
+                     if ranks.get(team, weakest) > mine for ident in idents)
 
 
 # ---- which rules apply ---------------------------------------------------------------------
@@ -400,16 +440,17 @@ class Plan:
     # asks the body straight away; and the same for ``timed`` (the search's re-checks).
     steps: tuple[tuple[int, AnyRule, Body, bool], ...] = ()
     timed_steps: tuple[tuple[AnyRule, Body, bool], ...] = ()
+    plain_steps: int = 0  # how many of ``steps`` are plain (each one check in a plain context)
 
 
 def rule_plan(policy: Policy, request: Request, owner: str | None) -> Plan:
-    """The plan for this request's shape; cached on the policy."""
+    """The plan for this request's shape; cached on the policy (:class:`Facts`)."""
     is_owner = owner is not None and request.team == owner
-    key = ("plan", request.purpose, request.channel, request.team, is_owner)
-    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
-    plan = cache.get(key)
+    plans = policy_facts(policy).plans
+    key = (request.purpose, request.channel, request.team, is_owner)
+    plan = plans.get(key)
     if plan is None:
-        plan = cache[key] = build_plan(policy, request, is_owner)
+        plan = plans[key] = build_plan(policy, request, is_owner)
     return plan
 
 
@@ -441,7 +482,7 @@ def build_plan(policy: Policy, request: Request, is_owner: bool) -> Plan:
     steps = tuple((i, rule, body_of(rule), plain(rule, lifters)) for i, rule in checked if not rule.warn)
     timed_steps = tuple((rule, body_of(rule), plain(rule, lifters)) for rule in timed)
     return Plan(tuple(entries), checked, timed, fixed, lifters, any(rule.warn for _, rule in checked), scoped,
-                steps, timed_steps)
+                steps, timed_steps, sum(1 for step in steps if step[3]))
 
 
 def plain(rule: AnyRule, lifters: Mapping[int, tuple[ExemptRule, ...]]) -> bool:
@@ -702,7 +743,6 @@ def excused(contact: Contact, us: int, cover: list[tuple[ExemptRule, list[Window
 
 
 DISPLACING = frozenset({"cap", "quiet", "exclusive"})  # the kinds whose denial precedence can lift
-NOTHING: frozenset[int] = frozenset()
 
 
 def check_with_precedence(rule: AnyRule, ctx: Context, t: int,
@@ -1109,6 +1149,8 @@ def hold_limit(ctx: Context, t: int) -> tuple[int, str] | None:
     """The end of the shortest ``hold SELECTOR up to D`` matching the request (11.16), as an
     instant (``t`` + D), with D in words. ``N months`` are added to ``t`` in the customer's
     zone; with several zones the earliest end is the hold's (the shortest wait)."""
+    if not ctx.policy.holds:
+        return None
     request = ctx.request
     found: list[tuple[int, str]] = []
     for match, seconds, months in ctx.policy.holds:
@@ -1143,7 +1185,45 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
     (capacity loads are read again only for a range outside what was read), so each check
     is binary searches over it and never a scan.
     """
-    window = getattr(ctx.loads, "window", None) if rule.kind == "capacity" and ctx.loads is not None else None
+    memoed = ctx._memo.get(rule.index)  # noqa: SLF001 - the context's own memo
+    if memoed is not None:  # asked again this decision (kept only when it cannot change: below)
+        times, contacts = memoed
+    elif rule.kind == "capacity" and ctx.loads is not None:
+        times, contacts = loaded_sequence(rule, ctx, lo, hi)
+    else:
+        windowed = ctx.policy.has_windows and rule.index in ctx.policy.exempted_by
+        group = rule.group
+        wanted = getattr(ctx.request, group) if group is not None else None
+        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
+                                               drop=rule.not_counted)
+        # One request, one group and no exemption window (whose cover changes with the
+        # instant judged, 11.5, 11.11): the same sequence all decision long.
+        if not windowed and not ctx.campaigns:
+            ctx._memo[rule.index] = (times, contacts)  # noqa: SLF001
+        cover = window_cover(rule, ctx) if windowed else []
+        if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
+            i, j = bisect_left(times, lo), bisect_left(times, hi)
+            kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
+                          if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
+            covered = ([us for us, _ in kept_pairs], [c for _, c in kept_pairs])
+            # held for the decision's life: memo keys use id(times), which must not be reused
+            ctx._memo.setdefault("held", []).append(covered)  # noqa: SLF001
+            return covered
+    if not skip:
+        return times, contacts
+    key2 = ("skip", rule.index, skip, id(times))
+    hit = ctx._memo.get(key2)  # noqa: SLF001
+    if hit is None:
+        ctx.stats.scanned += len(times)
+        hit = ctx._memo[key2] = without(times, contacts, skip, ctx)  # noqa: SLF001
+    return hit
+
+
+def loaded_sequence(rule: CapRule, ctx: Context, lo: int, hi: int) -> Sequence_:
+    """A ``capacity`` rule's counted contacts of every customer (``ctx.loads``), in time
+    order, holding at least those in ``[lo, hi)`` (see :func:`sequence`)."""
+    assert ctx.loads is not None
+    window = getattr(ctx.loads, "window", None)
     if window is not None:
         # a batch's or a replay's counts, kept sorted in memory: only [i, j) counts (a replay
         # cuts off the contacts from the replayed one's place on); no sort per request, and
@@ -1157,7 +1237,7 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
             kept_at = [k for k in range(len(times)) if in_group(contacts[k], group, wanted)]
             ctx.stats.scanned += len(times)
             times, contacts = [times[k] for k in kept_at], [contacts[k] for k in kept_at]
-    elif rule.kind == "capacity" and ctx.loads is not None:
+    else:
         group = rule.group
         wanted = getattr(ctx.request, group) if group is not None else None
         key = ("loads", rule.index, wanted)
@@ -1186,35 +1266,7 @@ def sequence(rule: CapRule, ctx: Context, skip: frozenset[int], lo: int, hi: int
                 us, listed = [us[k] for k in at], [listed[k] for k in at]
             found = ctx._memo[key] = (lo, hi, us, listed)  # noqa: SLF001
         times, contacts = found[2], found[3]
-    elif (windowed := ctx.policy.has_windows and rule.index in ctx.policy.exempted_by) or ctx.campaigns \
-            or (memoed := ctx._memo.get(rule.index)) is None:  # noqa: SLF001
-        group = rule.group
-        wanted = getattr(ctx.request, group) if group is not None else None
-        times, contacts = ctx.history.matching(rule.match, ctx.owner, group=group, value=wanted,
-                                               drop=rule.not_counted)
-        # One request, one group and no exemption window (whose cover changes with the
-        # instant judged, 11.5, 11.11): the same sequence all decision long.
-        if not windowed and not ctx.campaigns:
-            ctx._memo[rule.index] = (times, contacts)  # noqa: SLF001
-        cover = window_cover(rule, ctx) if windowed else []
-        if cover:  # exemption windows (11.x): rare; filtered over the range asked for, not memoised
-            i, j = bisect_left(times, lo), bisect_left(times, hi)
-            kept_pairs = [(times[k], contacts[k]) for k in range(i, j)
-                          if id(contacts[k]) not in skip and excused(contacts[k], times[k], cover, ctx) is None]
-            covered = ([us for us, _ in kept_pairs], [c for _, c in kept_pairs])
-            # held for the decision's life: memo keys use id(times), which must not be reused
-            ctx._memo.setdefault("held", []).append(covered)  # noqa: SLF001
-            return covered
-    else:  # asked again this decision
-        times, contacts = memoed
-    if not skip:
-        return times, contacts
-    key2 = ("skip", rule.index, skip, id(times))
-    hit = ctx._memo.get(key2)  # noqa: SLF001
-    if hit is None:
-        ctx.stats.scanned += len(times)
-        hit = ctx._memo[key2] = without(times, contacts, skip, ctx)  # noqa: SLF001
-    return hit
+    return times, contacts
 
 
 def without(times: list[int], contacts: Sequence[Contact], skip: frozenset[int], ctx: Context) -> Sequence_:
@@ -1379,7 +1431,7 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
     times, contacts, i, j = select(rule, ctx, t - width + 1, t + width, skip)
     k = bisect_right(times, t, i, j)  # contacts in [t - W + 1, t] fill the window ending at t
     limit = rule.limit
-    held = held_of(times, contacts, i, j, ctx)
+    held = held_of(times, contacts, i, j, ctx) if ctx.skip else ()
     if k - i >= limit:  # window_denies' two quick answers, without making its memo key
         deny = True
     elif j - i < limit:
@@ -1417,7 +1469,10 @@ def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: fr
             reason = count_text(rule, j - i, ctx, lo, hi) + f" in the calendar {window.unit} from {first.isoformat()}"
         if j > i:
             reason += f" ({latest_text(times, contacts, i, j, ctx)})"
-    return Finding(j - i >= rule.limit, held_of(times, contacts, i, j, ctx), reason)
+    deny = j - i >= rule.limit
+    if not ctx.skip:
+        return Finding(deny, (), reason) if reason else (DENY if deny else PASS)
+    return Finding(deny, held_of(times, contacts, i, j, ctx), reason)
 
 
 class DayNumbers(Sequence[int]):
@@ -1477,7 +1532,7 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     k = bisect_left(times, clock.start_of_date(today + dt.timedelta(days=1), tz), i, j)
     numbers = day_numbers(rule, ctx, times, tz)
     deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
-    held = held_of(times, contacts, i, j, ctx)
+    held = held_of(times, contacts, i, j, ctx) if ctx.skip else ()
     if not ctx.explain:
         return Finding(deny, held) if held else (DENY if deny else PASS)
     # The busiest run holding today starts on its first possible date or on a contact's date.
@@ -1735,7 +1790,10 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
     found: list[tuple[int, Contact | None]]
     if period.event is not None:
         times = ctx.history.event_times(period.event, ctx.request.campaign if period.group == "campaign" else None)
-        found = [(us, None) for us in times[bisect_left(times, lo) : bisect_right(times, t)]]
+        i, j = bisect_left(times, lo), bisect_right(times, t)
+        if i == j:  # no trigger within reach (the common case): nothing to count or end
+            return []
+        found = [(us, None) for us in times[i:j]]
     else:
         assert period.trigger is not None
         group = period.group
@@ -1744,11 +1802,16 @@ def triggers(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -
             period.trigger, ctx.owner, outcome=period.outcomes or period.outcome, group=group, value=wanted
         )
         i, j = bisect_left(times, lo), bisect_right(times, t)
+        if i == j:
+            return []
         found = [(times[k], contacts[k]) for k in range(i, j) if id(contacts[k]) not in skip]
     if period.count_window is not None:  # 11.12: only entries whose window holds the count trigger
         every = times if period.event is not None else [us for us, c in zip(times, contacts, strict=True)
                                                          if id(c) not in skip]
         found = [(us, c) for us, c in found if count_ending_at(period, every, us, ctx) >= period.count]
+    if period.seconds is not None and not period.months:
+        # a fixed length: every trigger in (t - span, t] ends after t (quiet_end is start + span)
+        return [(start, start + span, contact) for start, contact in found]
     covering = []
     for start, contact in found:
         end = quiet_end(period, start, ctx)
@@ -1812,17 +1875,20 @@ def trigger_times(period: AfterTrigger, ctx: Context) -> list[int]:
 
 def quiet_after(period: AfterTrigger, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     covering = triggers(period, ctx, t, skip)
+    if not ctx.explain:  # the verdict and what it holds, no words (and nothing made for a pass)
+        if not covering:
+            return PASS
+        held = [c for _, _, c in covering if c is not None]
+        return Finding(True, held) if held else DENY
     held = [c for _, _, c in covering if c is not None]
-    reason = ""
-    if ctx.explain:
-        if covering:
-            start, end, contact = max(covering, key=lambda item: item[1])
-            what = describe(contact, ctx) if contact else f"{period.event} at {format_local(start, ctx.tz)}"
-            if period.count_window is not None:
-                what = pause_words(period, start, ctx, trigger_times(period, ctx))
-            reason = f"quiet {period.text}: {what}; quiet until {format_local(end, ctx.tz)}"
-        else:
-            reason = f"not {period.text}"
+    if covering:
+        start, end, contact = max(covering, key=lambda item: item[1])
+        what = describe(contact, ctx) if contact else f"{period.event} at {format_local(start, ctx.tz)}"
+        if period.count_window is not None:
+            what = pause_words(period, start, ctx, trigger_times(period, ctx))
+        reason = f"quiet {period.text}: {what}; quiet until {format_local(end, ctx.tz)}"
+    else:
+        reason = f"not {period.text}"
     return Finding(bool(covering), held, reason)
 
 
@@ -1857,22 +1923,21 @@ WallStep = Callable[[dt.datetime], dt.datetime]
 
 def wall_tests(period: ClockRange | DaySet | DayClock, ctx: Context) -> tuple[WallTest, WallStep]:
     """Is a local wall time quiet, and the next wall time at which that can change."""
-    match period:
-        case ClockRange():
-            clock_range = period
-            return (lambda wall: clock_range.quiet(minute_of_day(wall)),
-                    lambda wall: next_clock_boundary(clock_range, wall))
-        case DayClock():
-            day_clock = period
-            return (lambda wall: day_clock_quiet(day_clock, ctx, wall),
-                    lambda wall: min(next_clock_boundary(day_clock.clock, wall),
-                                     dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())))
-        case DaySet():
-            day_set = period
-            return (lambda wall: day_quiet(day_set, ctx, wall.date()),
-                    lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()))
-        case _:
-            assert_never(period)
+    # an isinstance chain, not `match`: see quiet_part
+    if isinstance(period, ClockRange):
+        clock_range = period
+        return (lambda wall: clock_range.quiet(minute_of_day(wall)),
+                lambda wall: next_clock_boundary(clock_range, wall))
+    if isinstance(period, DayClock):
+        day_clock = period
+        return (lambda wall: day_clock_quiet(day_clock, ctx, wall),
+                lambda wall: min(next_clock_boundary(day_clock.clock, wall),
+                                 dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time())))
+    if isinstance(period, DaySet):
+        day_set = period
+        return (lambda wall: day_quiet(day_set, ctx, wall.date()),
+                lambda wall: dt.datetime.combine(wall.date() + dt.timedelta(days=1), dt.time()))
+    assert_never(period)
 
 
 def body_of(rule: AnyRule) -> Body:
@@ -1922,11 +1987,16 @@ def next_clock_boundary(period: ClockRange, wall: dt.datetime) -> dt.datetime:
     # The candidates are this date's and the next date's start and end (whole minutes):
     # the first of them after the wall time, compared in microseconds since midnight.
     since = ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 1_000_000 + wall.microsecond
-    start, end = period.start, period.end
-    for minute in sorted((start, end, start + 1440, end + 1440)):
+    for minute in boundary_minutes(period.start, period.end):
         if minute * 60_000_000 > since:
             return dt.datetime.combine(wall.date(), MIDNIGHT) + dt.timedelta(minutes=minute)
     raise AssertionError("the next date's boundaries are after any wall time of this one")
+
+
+@functools.lru_cache(maxsize=1024)
+def boundary_minutes(start: int, end: int) -> tuple[int, ...]:
+    """A clock range's start and end on its date and on the next, in order (per range, once)."""
+    return tuple(sorted((start, end, start + 1440, end + 1440)))
 
 
 # ---- conditions: the interpreter of the condition tree ---------------------------------------
@@ -2150,12 +2220,18 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
             assert made is not None
             found = [k for k in found if (c := made[k - lo]) is None or id(c) not in skip]
         return times, contacts, found[:1] if first_only else found
+    if not skip and type(contacts) is list:  # records, nothing displaceable: the teams read in C
+        found = list(compress(range(lo, hi), map(ne, map(TEAM, contacts[lo:hi]), repeat(team))))
+        return times, contacts, found[:1] if first_only else found
     # records: contacts are made (from columns) only as far as the scan goes
     pairs = zip(range(lo, hi), between(contacts, lo, hi), strict=True)
     if first_only:
         first = next((k for k, c in pairs if c.team != team and id(c) not in skip), None)
         return times, contacts, [first] if first is not None else []
     return times, contacts, [k for k, c in pairs if c.team != team and id(c) not in skip]
+
+
+TEAM = attrgetter("team")
 
 
 def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -2190,7 +2266,8 @@ def bound_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[i
     if not found:
         return t + 1
     # us + distance never decreases as us grows (months too, 11.2): the latest rival's end is the latest end
-    return clock.plus(max(times[k] for k in found), rule.distance, rule.months, ctx.tz)
+    # (rivals come in time order: the last is the latest)
+    return clock.plus(times[found[-1]], rule.distance, rule.months, ctx.tz)
 
 
 def exclusive_words(rule: ExclusiveRule) -> str:

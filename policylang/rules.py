@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from policylang.conditions import NEVER_HOLDS, Condition, TimeSpec
@@ -367,6 +367,11 @@ class Policy:
         """
         return _rank_table(self.precedence, owner).get(team, len(self.precedence))
 
+    def ranks(self, owner: str | None) -> tuple[dict[str, int], int]:
+        """The ranks of the listed teams for a customer owned by ``owner``, and the weakest
+        rank (that of every team not listed): :meth:`rank` for many teams at once."""
+        return _rank_table(self.precedence, owner), len(self.precedence)
+
     # ---- deciding ---------------------------------------------------------------
     def decide(
         self,
@@ -386,8 +391,7 @@ class Policy:
         ``stats`` (a :class:`policylang.evaluator.Stats`) counts the evaluator's work;
         ``search=False`` leaves a denial's ``next_allowed_at`` empty.
         """
-        from policylang.evaluator import decide
-
+        decide = _EVALUATOR[0] if _EVALUATOR else _evaluator()
         return decide(self, customer, request, ledger, explain=explain, loads=loads, stats=stats, search=search)
 
     def decide_json(self, document: bytes | str, *, file: str = "<document>", explain: bool = True,
@@ -398,6 +402,16 @@ class Policy:
         from policylang.ingest import decide_json
 
         return decide_json(self, document, file=file, explain=explain, loads=loads)
+
+
+_EVALUATOR: list[Callable[..., Decision]] = []  # evaluator.decide, imported on the first decision
+
+
+def _evaluator() -> Callable[..., Decision]:
+    from policylang.evaluator import decide
+
+    _EVALUATOR.append(decide)
+    return decide
 
 
 @functools.lru_cache(maxsize=4096)
