@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import attrgetter, eq, floordiv, not_, sub
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from policylang.clock import EPOCH, ONE_US
 from policylang.records import COUNTED_STATUSES, Contact, Entry, Event, VoidLine, in_campaign, resolve_voids
@@ -87,6 +87,33 @@ class LazyContacts(Sequence[Contact]):
         return list(map(history._made.get, self._keys[lo:hi]))  # noqa: SLF001
 
 
+class _Idents(Sequence[int]):
+    """The ids of some contacts of a history of columns, each contact made when its id is read."""
+
+    __slots__ = ("_keys", "_make")
+
+    def __init__(self, make: Callable[[int], Contact], keys: list[int]) -> None:
+        self._make = make
+        self._keys = keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [id(self._make(key)) for key in self._keys[index]]
+        return id(self._make(self._keys[index]))
+
+    def __iter__(self) -> Iterator[int]:
+        return (id(self._make(key)) for key in self._keys)
+
+
 def cut(values: list[Any], dropped: list[int]) -> list[Any]:
     """``values`` less the items at the ``dropped`` positions (sorted, distinct), a slice at a time."""
     kept: list[Any] = []
@@ -117,13 +144,14 @@ class History:
     contacts its rules can count, not for the whole ledger.
     """
 
-    __slots__ = ("size", "events", "has_planned", "planned", "voided", "event_campaigns",
+    __slots__ = ("size", "events", "has_planned", "_planned", "_planned_keys", "voided", "event_campaigns",
                  "_cache", "_shapes", "_fields", "_columns", "_records", "_made", "_micros",
                  "_counted_keys", "_keys", "_voiding", "_teams")
 
-    def __init__(self, entries: Iterable[Entry | VoidLine] = ()) -> None:
+    def __init__(self, entries: Iterable[Entry | VoidLine] = (), *, _kinds: set[type] | None = None) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
-        kinds = set(map(type, entries))
+        # ``_kinds``: the entries' types, when the caller has taken them already (ingest.history_of)
+        kinds = set(map(type, entries)) if _kinds is None else _kinds
         self._voiding = VoidLine in kinds
         if self._voiding:  # 11.4: void lines mark the entries they name
             entries = resolve_voids(entries)
@@ -137,9 +165,8 @@ class History:
         contacts: list[Contact] = entries  # type: ignore[assignment]
         if Event in kinds:
             flags = list(map(isinstance, entries, repeat(Contact)))
-            for entry in compress(entries, map(not_, flags)):
-                assert isinstance(entry, Event)
-                us = (entry.at - EPOCH) // ONE_US
+            happened: list[Event] = list(compress(entries, map(not_, flags)))  # type: ignore[arg-type]
+            for entry, us in zip(happened, epoch_micros(list(map(_AT, happened))), strict=True):
                 events.setdefault(entry.name, []).append(us)
                 campaigns.setdefault(entry.name, []).append((us, entry.campaign))
             contacts = list(compress(entries, flags))  # type: ignore[arg-type]
@@ -195,26 +222,54 @@ class History:
         self._fields: dict[str, list[Any]] = {}
         self._made: dict[int, Contact] = {}
         self._counted_keys: list[int] | None = None
-        self._teams: dict[str, list[int]] | None = None
+        self._teams: dict[str, Sequence[int]] | None = None
         self._keys: list[int] | None = None
         statuses = self._column("status")
-        if statuses is None or "planned" not in statuses:
-            self.planned: list[Contact] = []
-        else:
-            self.planned = list(map(self._contact, self._in_time_order(
-                [k for k, status in enumerate(statuses) if status == "planned"])))
-        self.has_planned = bool(self.planned)
+        # The planned contacts are made when first asked for (:attr:`planned`), and by team
+        # only for the teams a request can displace (:meth:`planned_by_team`): a fresh index
+        # for one decision makes none when the requester ranks below every planning team.
+        self._planned: list[Contact] | None = None
+        self._planned_keys: list[int] | None = None
+        self.has_planned = statuses is not None and "planned" in statuses
+        if not self.has_planned:
+            self._planned = []
         # 11.4: void contacts count for nothing; the trace still names them
         self.voided: list[Contact] = ([self._contact(k) for k, status in enumerate(statuses) if status == "void"]
                                       if statuses is not None and "void" in statuses else [])
 
-    def planned_by_team(self) -> dict[str, list[int]]:
-        """The ids (``id()``) of the planned contacts, by team (made once per history)."""
+    @property
+    def planned(self) -> list[Contact]:
+        """The planned contacts, in time order (ties in ledger order)."""
+        found = self._planned
+        if found is None:
+            found = self._planned = list(map(self._contact, self._planned_order()))
+        return found
+
+    def _planned_order(self) -> list[int]:
+        """The keys of the planned contacts, in time order."""
+        keys = self._planned_keys
+        if keys is None:
+            statuses = self._column("status")
+            assert statuses is not None
+            keys = self._planned_keys = self._in_time_order(
+                [k for k, status in enumerate(statuses) if status == "planned"])
+        return keys
+
+    def planned_by_team(self) -> dict[str, Sequence[int]]:
+        """The ids (``id()``) of the planned contacts, by team (made once per history); from
+        columns a team's contacts are made only when its ids are read."""
         teams = self._teams
         if teams is None:
             teams = self._teams = {}
-            for contact in self.planned:
-                teams.setdefault(contact.team, []).append(id(contact))
+            if self._records is not None or self._planned is not None:
+                for contact in self.planned:
+                    cast(list[int], teams.setdefault(contact.team, [])).append(id(contact))
+            else:
+                column = self._column("team")
+                by_team: dict[str, list[int]] = {}
+                for key in self._planned_order():
+                    by_team.setdefault(column[key] if column is not None else "", []).append(key)
+                teams.update({team: _Idents(self._contact, keys) for team, keys in by_team.items()})
         return teams
 
     def _column(self, name: str) -> list[Any] | None:
@@ -350,11 +405,16 @@ class History:
         new._counted_keys = None
         new._teams = None
         new._keys = None
-        new.planned = self.planned
-        if status == "planned":
-            place = bisect_right(self.planned, us, key=_micros_of)
-            new.planned = [*self.planned[:place], new._contact(size), *self.planned[place:]]
-        new.has_planned = bool(new.planned)
+        new._planned_keys = None
+        if self._planned is None:  # not made here yet: the new history makes its own when asked
+            new._planned = None  # (the same objects: the contacts made are carried in _made)
+        else:
+            planned = self._planned
+            if status == "planned":
+                place = bisect_right(planned, us, key=_micros_of)
+                planned = [*planned[:place], new._contact(size), *planned[place:]]
+            new._planned = planned
+        new.has_planned = self.has_planned or status == "planned"
         new.voided = [*self.voided, new._contact(size)] if status == "void" else self.voided
         return new
 
@@ -398,11 +458,12 @@ class History:
                 code = table.codes.get((contact.purpose, contact.channel, contact.team))
                 new._shapes = None if code is None else (table, [*keys, size], [*codes, code], distinct | {code})
             self._grow_order(new, size, us)
-        new.planned = self.planned
+        new._planned = planned = self.planned  # records: every planned contact is a record already
+        new._planned_keys = None  # not read: made from _planned when asked
         if status == "planned":
-            place = bisect_right(self.planned, us, key=_micros_of)
-            new.planned = [*self.planned[:place], contact, *self.planned[place:]]
-        new.has_planned = bool(new.planned)
+            place = bisect_right(planned, us, key=_micros_of)
+            new._planned = [*planned[:place], contact, *planned[place:]]
+        new.has_planned = bool(new._planned)
         new.voided = [*self.voided, contact] if status == "void" else self.voided
         self._carry(new, contact, us)
         return new
@@ -441,20 +502,24 @@ class History:
         """The code table, the counted contacts' keys (ledger order), each one's shape
         code in that table, and the distinct codes."""
         keys = self._counted()
+        table = _TABLE[0]
+        codes: list[Any] = list(map(table.codes.get, self._triples(len(keys) != self.size)))  # no list of triples
+        if None in codes:  # shapes never seen before (once per process and shape)
+            table, codes = _coded(list(self._triples(len(keys) != self.size)))
+        return table, keys, codes, set(codes)
+
+    def _triples(self, some: bool) -> Iterator[tuple[str, str, str]]:
+        """The (purpose, channel, team) of every contact, or with ``some`` of the counted ones."""
         if self._records is not None:  # one C call per contact, no columns
-            triples = list(map(_SHAPE, self._records))
+            triples: Iterator[tuple[str, str, str]] = map(_SHAPE, self._records)
         else:
-            triples = list(zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
-                               strict=True))
-        if len(keys) != self.size:
+            triples = zip(*(self._column(name) or [""] * self.size for name in ("purpose", "channel", "team")),
+                          strict=True)
+        if some:
             statuses = self._column("status")
             assert statuses is not None
-            triples = list(compress(triples, map(COUNTED_STATUSES.__contains__, statuses)))
-        table = _TABLE[0]
-        codes: list[Any] = list(map(table.codes.get, triples))
-        if None in codes:  # shapes never seen before (once per process and shape)
-            table, codes = _coded(triples)
-        return table, keys, codes, set(codes)
+            triples = compress(triples, map(COUNTED_STATUSES.__contains__, statuses))
+        return triples
 
     def matching(self, match: Match, owner: str | None, *, sent_only: bool = False,
                  outcome: str | frozenset[str] | None = None, group: str | None = None, value: object = None,

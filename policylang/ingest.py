@@ -140,60 +140,51 @@ class _Slow(Exception):
 
 # ---- instants straight to epoch microseconds ----------------------------------------------------
 #
-# An instant in the fast path's form is a date, a T, an hour and minute, and the rest (the
+# An instant in the fast path's form is a date and hour, and the rest (the minutes, the
 # seconds, an optional fraction, then Z or an offset): 2026-10-03T10:38:05.25+02:00 is
-# 2026-10-03, T, 10:38 and :05.25+02:00. Its epoch microseconds are the sum of one number for
-# each part, and a ledger repeats few dates (the days of a year or two), hours and minutes
-# (1,440) and rests (60 for each kind of ending), so each distinct part is checked and
-# converted once (and kept for later calls) while the per-instant work is slicing and
-# dictionary look-ups, loops in C, in tables small enough to stay in the processor's cache
-# (a table of every time of day, 86,400 entries, made each look-up ten times slower). No
-# datetime is made: reading every instant by fromisoformat and converting it cost more. Each
-# part is checked completely (digits in [0-9] only, the hour, minute, second and offset
-# ranges, a real date, years clear of FIRST_YEAR and LAST_YEAR, which an offset cannot move
-# past), so every text accepted here is one that inputs.parse_instant accepts, with the same
-# instant; anything else gives up (:class:`_Slow`).
+# 2026-10-03T10 and :38:05.25+02:00. Its epoch microseconds are the sum of one number for each
+# part, and a ledger repeats few hours (24 a day: 8,760 for a year) and few rests (3,600 for each
+# kind of ending, without a fraction), so each distinct part is checked and converted once (and
+# kept for later calls) while the per-instant work is two slices, two dictionary look-ups and
+# an addition, loops in C. (Three parts, the date, the hour and minute and the rest, made
+# smaller tables but cost half as much again: a look-up costs less than a slice and an
+# addition more.) No datetime is made: reading every instant by fromisoformat and converting
+# it cost more. Each part is checked completely (digits in [0-9] only, the hour, minute,
+# second and offset ranges, a real date, years clear of FIRST_YEAR and LAST_YEAR, which an
+# offset cannot move past), so every text accepted here is one that inputs.parse_instant
+# accepts, with the same instant; anything else gives up (:class:`_Slow`).
 
-_SEPARATOR = itemgetter(10)
-_DAY_PART = itemgetter(slice(0, 10))
-_MINUTE_PART = itemgetter(slice(11, 16))
-_REST_PART = itemgetter(slice(16, None))
-_DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MINUTE_FORM = re.compile(r"((?:[01][0-9]|2[0-3])):([0-5][0-9])")
-_REST_FORM = re.compile(r":([0-5][0-9])(?:\.([0-9]{1,6}))?(?:Z|([+-])((?:[01][0-9]|2[0-3])):([0-5][0-9]))")
+_HOUR_PART = itemgetter(slice(0, 13))
+_REST_PART = itemgetter(slice(13, None))
+_HOUR_FORM = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T((?:[01][0-9]|2[0-3]))")
+_REST_FORM = re.compile(r":([0-5][0-9]):([0-5][0-9])(?:\.([0-9]{1,6}))?(?:Z|([+-])((?:[01][0-9]|2[0-3])):([0-5][0-9]))")
 _EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
-_DAY_US: dict[str, int] = {}
-_MINUTE_US: dict[str, int] = {}
+_HOUR_US: dict[str, int] = {}
 _REST_US: dict[str, int] = {}
 PARTS_KEPT = 50_000  # distinct parts of each kind kept between calls (a bound on memory)
 
 
-def _day_us(text: str) -> int:
-    if not _DAY_FORM.fullmatch(text):
+def _hour_us(text: str) -> int:
+    found = _HOUR_FORM.fullmatch(text)
+    if not found:
         raise _Slow
     try:
-        day = dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(found[1])
     except ValueError:  # 2026-02-30: the validating path says so
         raise _Slow from None
     if not FIRST_YEAR < day.year < LAST_YEAR:
         raise _Slow
-    return (day.toordinal() - _EPOCH_DAY) * 86_400_000_000
-
-
-def _minute_us(text: str) -> int:
-    found = _MINUTE_FORM.fullmatch(text)
-    if not found:
-        raise _Slow
-    return (int(found[1]) * 60 + int(found[2])) * 60_000_000
+    return ((day.toordinal() - _EPOCH_DAY) * 24 + int(found[2])) * 3_600_000_000
 
 
 def _rest_us(text: str) -> int:
     found = _REST_FORM.fullmatch(text)
     if not found:
         raise _Slow
-    second, fraction, sign, hours, minutes = found.groups()
+    minute, second, fraction, sign, hours, minutes = found.groups()
     offset = 0 if sign is None else (int(hours) * 60 + int(minutes)) * (1 if sign == "+" else -1)
-    return (int(second) - offset * 60) * 1_000_000 + (int(fraction.ljust(6, "0")) if fraction else 0)
+    seconds = int(minute) * 60 + int(second) - offset * 60
+    return seconds * 1_000_000 + (int(fraction.ljust(6, "0")) if fraction else 0)
 
 
 def _looked_up(parts: list[str], kept: dict[str, int], convert: Any) -> list[int]:
@@ -226,15 +217,19 @@ def instant_micros(instants: list[Any] | tuple[Any, ...]) -> list[int]:
         except _Slow:
             pass  # mixed forms, or a bad one: the tables below take the first, refuse the second
     try:
-        # each text is its date, its T, its hour and minute and its rest: nothing is left out
-        if set(map(_SEPARATOR, instants)) != {"T"}:
-            raise _Slow
-        days = _looked_up(list(map(_DAY_PART, instants)), _DAY_US, _day_us)
-        minutes = _looked_up(list(map(_MINUTE_PART, instants)), _MINUTE_US, _minute_us)
-        rests = _looked_up(list(map(_REST_PART, instants)), _REST_US, _rest_us)
-    except (TypeError, IndexError):  # not a text, or too short to hold a date
+        # each text is its date and hour (with the T between) and its rest: nothing is left out
+        return list(map(add, map(_HOUR_US.__getitem__, map(_HOUR_PART, instants)),
+                        map(_REST_US.__getitem__, map(_REST_PART, instants))))
+    except KeyError:  # a part not seen before (or a text too short to hold both parts)
+        pass
+    except TypeError:  # not a text
         raise _Slow from None
-    return list(map(add, map(add, days, minutes), rests))
+    try:
+        hours = _looked_up(list(map(_HOUR_PART, instants)), _HOUR_US, _hour_us)
+        rests = _looked_up(list(map(_REST_PART, instants)), _REST_US, _rest_us)
+    except (TypeError, KeyError):  # not a text (a list slices, but is no key)
+        raise _Slow from None
+    return list(map(add, hours, rests))
 
 
 # ---- many instants at once, by numpy --------------------------------------------------------------
@@ -251,7 +246,7 @@ def instant_micros(instants: list[Any] | tuple[Any, ...]) -> list[int]:
 # columns. Measured in one loop: the same cost as the tables below at about 100 instants
 # (numpy's cost per call, some 25 us, dominates), three times less at 1,000.
 
-VECTOR_FROM = 200
+VECTOR_FROM = 350  # measured in one loop: the tables cost less below about 350 instants, more above
 # Instants read at a time. Small enough that the product (rows x 32 characters x 11 fields at
 # most) stays under OpenBLAS's size for using several threads (262,144): measured on 30,000
 # instants, 512 or 1,024 a block took 8 ms, 2,048 (two threads, on a busy two-core machine)
@@ -344,7 +339,7 @@ def vector_micros(instants: list[Any] | tuple[Any, ...]) -> list[int]:
     for start in range(0, size, rows):  # a block at a time: its arrays stay in the processor's cache
         chars = np.frombuffer(data, np.uint8, min(rows, size - start) * length, start * length).reshape(-1, length)
         fields = chars.astype(np.float64) @ weights
-        if (fields.min(0) < lowest).any() or (fields.max(0) > highest).any():
+        if ((fields < lowest) | (fields > highest)).any():  # (min and max by column cost twice as much)
             raise _Slow
         values = fields.astype(np.int64)
         values -= zero
@@ -730,7 +725,7 @@ def line_columns(lines: list[Any], nulls: bool = True, lazy: bool = False) -> tu
 # by instant_micros: measured in one loop on examples/northwind.pol, instant_micros made
 # decide_json 9-15% faster at 10 and 100 events but 5-7% slower at 1,000 and 10,000 (a decision
 # on a long ledger converts only some shapes, and makes its contacts' datetimes from them).
-LAZY_FROM = 500
+LAZY_FROM = 100_000
 
 
 _CONTACT_ONLY = ("channel", "purpose", "team", "status", "outcome", "campaign")
@@ -741,61 +736,42 @@ _NULLABLE = ("outcome", "campaign", "id", "customer")
 
 
 def _line_columns(lines: list[Any], nulls: bool, lazy: bool) -> tuple[Columns, int]:
+    # The event lines (few) are taken out first, by one pass over the structs, so that the
+    # contacts' columns need no second cut. Then one tuple per line, transposed: every column
+    # in two passes of C, the fields after `at` by position (_REST_NAMES), counted in one C
+    # loop: a fixed cost of few Python steps, which is what a short ledger pays for.
+    events: dict[str, list[int]] = {}
+    strings = 0
+    kinds = list(map(_GET_EVENT, lines))
+    if kinds.count(ABSENT) != len(lines):  # some lines are events
+        flags = list(map(is_, kinds, repeat(ABSENT)))
+        happened = list(map(_ASTUPLE, compress(lines, map(not_, flags))))
+        if set(map(_CONTACT_PART, happened)) != {_NO_CONTACT_PART}:
+            raise _Slow  # an event line with a contact field: the validating path says which
+        at, *given = zip(*happened, strict=True)
+        strings += _tokens(given, len(happened), nulls, list(map(tuple.count, given, repeat(ABSENT))))
+        for kind, us in zip(given[_EVENT_AT], instant_micros(at), strict=True):
+            events.setdefault(kind, []).append(us)
+        lines = list(compress(lines, flags))
+        if not lines:
+            return ({}, [], events, 0), strings
     size = len(lines)
-    # One tuple per line, transposed: every column in two passes of C. The fields after `at`
-    # are taken by position (_REST_NAMES) and counted in one C loop: a fixed cost of few
-    # Python steps, which is what a short ledger pays for.
     rows = list(map(_ASTUPLE, lines))
     at, *given = zip(*rows, strict=True)
-    absent = list(map(tuple.count, given, repeat(ABSENT)))
-    # Every line has `at` (a key and a text); every other field given is a key token, and
-    # a value token unless null.
-    strings = 2 * size * len(LINE_FIELDS) - 2 * sum(absent)
-    if nulls:
-        for k in _NULLABLE_AT:
-            column = given[k]
-            if absent[k] != size and None in column:
-                strings -= column.count(None)
+    absent = [given[k].count(ABSENT) if k != _EVENT_AT else size for k in range(len(given))]
+    strings += _tokens(given, size, nulls, absent)
+    if max(absent[:3]):
+        raise _Slow  # a contact without a channel, purpose or team
     try:
         instants = cast(list[Any], fast_moments(list(at)) if lazy else instant_micros(at))
     except ValueError:  # a date like 02-30
         raise _Slow from None
-    events: dict[str, list[int]] = {}
-    event = given[_EVENT_AT]
-    happened_count = size - absent[_EVENT_AT]
-    contacts = size - happened_count
-    if happened_count:  # some lines are events
-        if min(absent[:_CONTACT_COUNT]) < happened_count:
-            raise _Slow  # an event line with contact fields: the validating path says which
-        flags = list(map(is_, event, repeat(ABSENT)))
-        happened = list(map(not_, flags))
-        if set(map(_CONTACT_PART, compress(rows, happened))) != {_NO_CONTACT_PART}:
-            raise _Slow  # an event line with a contact field (and a contact missing one)
-        event_us = epoch_micros(list(compress(instants, happened))) if lazy else compress(instants, happened)
-        for kind, us in zip(compress(event, happened), event_us, strict=True):
-            events.setdefault(kind, []).append(us)
-        if not contacts:
-            return ({}, [], events, 0), strings
-        instants = list(compress(instants, flags))
-        for k in range(_CONTACT_COUNT):
-            # every event line leaves them out (checked above)
-            if absent[k] != size:
-                given[k] = tuple(compress(given[k], flags))
-            absent[k] -= happened_count
-        for k in _ID_AT:
-            if absent[k] != size:
-                absent[k] = (column := tuple(compress(given[k], flags))).count(ABSENT)
-                given[k] = column
-            else:
-                absent[k] = contacts
-    if max(absent[:3]):
-        raise _Slow  # a contact without a channel, purpose or team
     columns: dict[str, list[Any]] = {"channel": list(given[0]), "purpose": list(given[1]), "team": list(given[2])}
     for k in range(3, _EVENT_AT):
         missing = absent[k]
         if not missing:
             columns[_REST_NAMES[k]] = list(given[k])
-        elif missing != contacts:  # else the default for every contact
+        elif missing != size:  # else the default for every contact
             column = given[k]
             columns[_REST_NAMES[k]] = list(map(_FILLS[k].get, column, column))
     if lazy:
@@ -804,12 +780,25 @@ def _line_columns(lines: list[Any], nulls: bool, lazy: bool) -> tuple[Columns, i
     return (columns, instants, events, 0), strings  # no `at`: a contact's instant is made from its micros
 
 
+def _tokens(given: list[tuple[Any, ...]], size: int, nulls: bool, absent: list[int]) -> int:
+    """The string tokens of ``size`` lines given as columns (the fields after `at`) with
+    ``absent`` counts: every line has `at` (a key and a text); every other field given is a
+    key token, and a value token unless null (``nulls``: the text may hold one)."""
+    strings = 2 * size * len(LINE_FIELDS) - 2 * sum(absent)
+    if nulls:
+        for k in _NULLABLE_AT:
+            column = given[k]
+            if absent[k] != size and None in column:
+                strings -= column.count(None)
+    return strings
+
+
+_GET_EVENT = attrgetter("event")
 _REST_NAMES = LINE_FIELDS[1:]  # the fields after `at`, by position in a line's tuple
 _EVENT_AT = _REST_NAMES.index("event")
 _CONTACT_COUNT = len(_CONTACT_ONLY)
 assert _REST_NAMES[:_CONTACT_COUNT] == _CONTACT_ONLY and _REST_NAMES[:3] == ("channel", "purpose", "team")
 _NULLABLE_AT = tuple(map(_REST_NAMES.index, _NULLABLE))
-_ID_AT = (_REST_NAMES.index("id"), _REST_NAMES.index("customer"))
 _FILLS = [{ABSENT: "sent" if name == "status" else None} for name in _REST_NAMES]
 
 
@@ -895,8 +884,8 @@ def one_instant(text: str) -> dt.datetime:
         try:
             # parse_instant reads Z as +00:00 too (Python 3.10's fromisoformat takes no Z)
             value = dt.datetime.fromisoformat(text[:-1] + "+00:00" if found[1] == "Z" else text)
-        except ValueError:  # 2026-02-30 (or a fraction Python 3.10 does not read)
-            pass
+        except ValueError:  # 2026-02-30, or (Python 3.10) a fraction of other than 3 or 6 digits,
+            pass  # which parse_instant reads from its digits on every version
         else:
             if EARLIEST <= value <= LATEST:
                 return value.astimezone(UTC)
@@ -924,11 +913,14 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
         data = found.document.decode(document)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # RecursionError: nested too deep
         raise _Slow from None
+    except UnicodeEncodeError:  # a text holding a lone surrogate, which has no UTF-8
+        raise _Slow from None
     lines = data.ledger
     if lines is msgspec.UNSET:
         lines = []
-    nulls = (b"null" in document) if is_bytes else ("null" in document)
-    (columns, micros, events, _), strings = line_columns(lines, nulls, len(lines) >= LAZY_FROM)
+    # every nullable column is searched for None (a C loop over a column): cheaper than
+    # searching the document's text for `null`
+    (columns, micros, events, _), strings = line_columns(lines, True, len(lines) >= LAZY_FROM)
     request, request_tokens = _request(data.request, file)
     # The customer record repeats across a customer's requests: its validated form is kept
     # per policy, keyed by its exact bytes (only records that validated, so no error is lost).
@@ -938,8 +930,7 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     known = customers.get(raw)
     raw_customer, customer_tokens = _part(raw) if known is None else (None, known[1])
     strings += (2 if data.ledger is msgspec.UNSET else 3) + customer_tokens + request_tokens
-    quotes = document.count(b'"') if is_bytes else document.count('"')  # type: ignore[arg-type]
-    if quotes != 2 * strings:
+    if quotes(document) != 2 * strings:
         raise _Slow  # a key given twice somewhere (in any part): the validating path says where
     if known is None:
         try:
@@ -952,6 +943,26 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     else:
         customer = known[0]
     return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
+
+
+NUMPY_QUOTES = 65_536  # characters from which numpy counts the quotes (measured in place, below)
+
+
+def quotes(document: bytes | str) -> int:
+    """The ``"`` in a document (bytes or text: in UTF-8 a ``"`` byte is only ever that character).
+
+    Measured inside decide_json, right after msgspec read the text: at 100 events (14,000
+    characters) str.count took 7-10 us and numpy 11-12; at 1,000 (140,000) str.count 85-120
+    and numpy 40-50."""
+    if len(document) >= NUMPY_QUOTES:
+        try:
+            data = document if isinstance(document, bytes) else document.encode()
+        except UnicodeEncodeError:  # a lone surrogate: counted as text
+            return document.count('"')  # type: ignore[arg-type]
+        import numpy as np
+
+        return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 34))
+    return document.count(b'"') if isinstance(document, bytes) else document.count('"')
 
 
 _PART_ERRORS: tuple[type[Exception], ...] = (*_PARSE_ERRORS, RecursionError)
@@ -1385,7 +1396,7 @@ def history_of(policy: Policy, ledger: History | Iterable[Entry | Mapping[str, A
     entries = ledger if isinstance(ledger, list) else list(ledger)
     kinds = set(map(type, entries))
     if kinds <= {Contact, Event, VoidLine}:
-        return History(entries)  # type: ignore[arg-type]
+        return History(entries, _kinds=kinds)  # type: ignore[arg-type]
     if kinds == {dict}:
         try:
             return fast_history(policy, entries)[0]

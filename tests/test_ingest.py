@@ -63,6 +63,8 @@ def instant_texts(draw: Any, at: dt.datetime) -> str:
         return at.strftime("%Y-%m-%dT%H:%MZ")  # no seconds
     if style == 5:
         return at.isoformat()  # +00:00
+    if style == 6:  # one or seven fraction digits (read the same on every Python version, issue 11)
+        return at.strftime("%Y-%m-%dT%H:%M:%S") + draw(st.sampled_from((".5Z", ".05+01:00", ".1234567Z")))
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -70,7 +72,7 @@ def entry_object(draw: Any, entry: Contact | Event) -> dict[str, Any]:
     if isinstance(entry, Event):
         obj: dict[str, Any] = {"at": draw(instant_texts(entry.at)), "event": entry.name}
         if draw(st.integers(0, 5)) == 0:
-            obj["customer"] = draw(st.sampled_from(("c1", None)))
+            obj[draw(st.sampled_from(("customer", "id")))] = draw(st.sampled_from(("c1", None)))
         return obj
     obj = entry.to_dict()
     obj["at"] = draw(instant_texts(entry.at))
@@ -149,10 +151,14 @@ def both_paths(policy: Policy, text: str) -> None:
         ingest.LAZY_FROM = saved
     saved = ingest.VECTOR_FROM
     ingest.VECTOR_FROM = 1  # a long ledger's instants: read a column at a time by numpy
+    saved_quotes = ingest.NUMPY_QUOTES
+    ingest.NUMPY_QUOTES = 0  # a long document's quotes: counted by numpy
     try:
         assert outcome(lambda: ingest.decide_json(policy, text, file="doc.json")) == slow
+        assert outcome(lambda: ingest.decide_json(policy, text.encode(), file="doc.json")) == slow
     finally:
         ingest.VECTOR_FROM = saved
+        ingest.NUMPY_QUOTES = saved_quotes
 
 
 @SETTINGS
@@ -360,6 +366,34 @@ def test_the_documents_shape_is_checked(document: Any, message: str) -> None:
     assert caught.value.message == message
 
 
+@pytest.mark.parametrize("where_", ["request", "ledger", "customer"])
+def test_a_text_holding_a_lone_surrogate_gets_the_validating_paths_answer(where_: str) -> None:
+    # a Python text (not bytes) may hold a lone surrogate, which has no UTF-8: msgspec raised
+    # UnicodeEncodeError out of decide_json (a traceback) before issue 11t
+    document = json.loads(json.dumps(GOOD))
+    if where_ == "request":
+        document["request"]["id"] = "SURROGATE"
+    elif where_ == "ledger":
+        document["ledger"][0]["campaign"] = "SURROGATE"
+    else:
+        document["customer"]["status"] = "SURROGATE"
+    text = json.dumps(document, ensure_ascii=False).replace("SURROGATE", "a" + chr(0xD800) + "b")
+    assert chr(0xD800) in text
+    slow = outcome(lambda: ingest.slow_decide_json(NORTHWIND, text))
+    assert outcome(lambda: ingest.decide_json(NORTHWIND, text)) == slow
+    if where_ == "customer":
+        assert slow[0] == "error"
+
+
+@pytest.mark.parametrize("text", ['{"a": "b"}', '{"é": "\u00e9"}', '"' * 70_000, 'x"' + chr(0xD800) + '"' * 65_536, ""])
+def test_the_quote_count_is_the_texts_either_way(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for threshold in (0, 10**9):
+        monkeypatch.setattr(ingest, "NUMPY_QUOTES", threshold)
+        assert ingest.quotes(text) == text.count('"')
+        if chr(0xD800) not in text:
+            assert ingest.quotes(text.encode()) == text.count('"')
+
+
 def test_bytes_that_are_not_utf8_are_refused() -> None:
     with pytest.raises(InputError, match="not UTF-8"):
         NORTHWIND.decide_json(b'{"customer": "\xff"}')
@@ -516,6 +550,28 @@ def test_a_displaceable_plan_makes_no_object_for_every_contact() -> None:
     assert [c.team for c in decision.displaces] == ["growth"]
     assert decision == ingest.slow_decide_json(NORTHWIND, json.dumps(document))
     assert len(history._made) < 10  # noqa: SLF001 - the objects made, not 327
+
+
+def test_planned_contacts_are_made_only_when_read() -> None:
+    # issue 11t: a fresh history from columns makes a planned contact when it is read; a
+    # request that can displace nobody (every planning team ranks above it) reads none
+    plans = [{"at": f"2026-11-{d}T10:00:00Z", "channel": "email", "purpose": "servicing", "team": team,
+              "status": "planned"} for d in (25, 26, 27) for team in ("collections", "service")]
+    ledger = [{"at": "2026-11-20T10:00:00Z", "channel": "letter", "purpose": "servicing", "team": "service"}, *plans]
+    customer = {"id": "c1", "timezone": "Europe/London", "status": "active", "owner": "cards"}
+    request = {"team": "growth", "channel": "letter", "purpose": "servicing", "at": "2026-11-24T10:00:00Z"}
+    history = ingest.fast_history(NORTHWIND, ledger)[0]
+    assert history.has_planned and history._made == {}  # noqa: SLF001 - nothing made up front
+    decision = NORTHWIND.decide(customer, request, history, explain=False)  # a trace would name them all
+    assert not [c for c in history._made.values() if c.status == "planned"]  # noqa: SLF001
+    assert decision == ingest.slow_decide_json(NORTHWIND, json.dumps(
+        {"customer": customer, "request": request, "ledger": ledger}), explain=False)
+    # the same objects whichever way they are reached
+    by_team = history.planned_by_team()
+    assert history._made == {}  # noqa: SLF001 - the ids of a team are made when read
+    assert len(by_team["service"]) == 3 and by_team["service"][0] == id(history.planned[1])
+    assert sorted(map(id, history.planned)) == sorted(i for ids in by_team.values() for i in ids)
+    assert [c.team for c in history.planned] == ["collections", "service"] * 3  # time order, ties in ledger order
 
 
 # ---- issue 11: a history converts the instants of the shapes a rule counts, when it asks ----------

@@ -116,8 +116,7 @@ def test_many_distinct_parts_stay_bounded_and_right(monkeypatch: pytest.MonkeyPa
     texts = [(EPOCH + dt.timedelta(seconds=7919 * k)).isoformat() for k in range(200)]
     for chunk in (texts[:120], texts[60:], texts):
         assert fast(chunk) == [reference(t) for t in chunk]
-        assert len(ingest._DAY_US) <= 200 and len(ingest._MINUTE_US) <= 1440  # noqa: SLF001
-        assert len(ingest._REST_US) <= 200  # noqa: SLF001
+        assert len(ingest._HOUR_US) <= 200 and len(ingest._REST_US) <= 200  # noqa: SLF001
 
 
 # ---- many instants at once (ingest.vector_micros, numpy) and the request's one instant --------
@@ -192,3 +191,17 @@ def test_the_requests_instant_is_parse_instants(text: str) -> None:
     else:
         got = ingest.one_instant(text)
         assert got == at and got.tzinfo is at.tzinfo
+
+
+@SETTINGS
+@given(st.lists(st.builds(
+    lambda us, minutes: (EPOCH + dt.timedelta(microseconds=us)).astimezone(dt.timezone(dt.timedelta(minutes=minutes))),
+    st.integers(-2 * 10**15, 3 * 10**16), st.sampled_from((0, 330, -480, 23 * 60 + 59, -(23 * 60 + 59)))),
+    max_size=20))
+def test_epoch_micros_of_datetimes_is_calendar_arithmetic(moments: list[dt.datetime]) -> None:
+    import calendar
+
+    from policylang.history import epoch_micros
+
+    wanted = [calendar.timegm(m.utctimetuple()) * 1_000_000 + m.microsecond for m in moments]
+    assert epoch_micros(moments) == wanted
