@@ -31,14 +31,12 @@ from __future__ import annotations
 import argparse
 import gc
 import datetime as dt
-import importlib
 import json
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,50 +44,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import batch_data  # noqa: E402
+from trees import Tree  # noqa: E402
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 POLICY = ROOT / "examples" / "northwind.pol"
+MODULES = [f"policylang.{part}" for part in ("arbitration", "compiler", "inputs", "history", "records", "evaluator")]
 SIX = ROOT / "benchmarks" / "northwind6.pol"  # issue 11's reference policy (benchmarks/decide.py's six-rule table)
-
-
-class Tree:
-    """One checkout's policylang, imported once and switched in on demand."""
-
-    def __init__(self, label: str, folder: Path) -> None:
-        self.label = label
-        saved = {name: mod for name, mod in sys.modules.items() if name == "policylang" or name.startswith("policylang.")}
-        for name in saved:
-            del sys.modules[name]
-        sys.path.insert(0, str(folder))
-        try:
-            importlib.invalidate_caches()
-            self.pl = importlib.import_module("policylang")
-            for part in ("arbitration", "compiler", "inputs", "history", "records", "evaluator"):
-                importlib.import_module(f"policylang.{part}")
-            assert Path(self.pl.__file__).resolve().parent == (folder / "policylang").resolve(), self.pl.__file__
-            self.modules = {n: m for n, m in sys.modules.items() if n == "policylang" or n.startswith("policylang.")}
-        finally:
-            sys.path.remove(str(folder))
-            for name in self.modules:
-                del sys.modules[name]
-            sys.modules.update(saved)
-
-    @contextmanager
-    def active(self) -> Iterator[None]:
-        saved = {n: m for n, m in sys.modules.items() if n == "policylang" or n.startswith("policylang.")}
-        for name in saved:
-            del sys.modules[name]
-        sys.modules.update(self.modules)
-        try:
-            yield
-        finally:
-            for name in self.modules:
-                sys.modules.pop(name, None)
-            sys.modules.update(saved)
-
-    def mod(self, name: str) -> Any:
-        return self.modules[f"policylang.{name}"]
 
 
 def ledger_rows(size: int, rng: random.Random, policy: Any) -> list[tuple[Any, ...]]:
@@ -150,20 +111,25 @@ def workloads(tree: Tree, quick: bool) -> dict[str, tuple[Callable[[int], Any], 
         # only Cycle.decide timed (the decisions alone on prebuilt inputs)
         Cycle = tree.mod("arbitration").Cycle
 
-        def floor(i: int) -> tuple[int, int]:
-            part = parts[i % len(parts)]
-            fresh = [History(ledgers[c]) for c in part]
-            gc.freeze()  # as batch.py --floor: the collector does not scan the prebuilt inputs
-            made = 0
-            start = time.process_time_ns()
-            for c, history in zip(part, fresh, strict=True):
-                cycle = Cycle(policy, people[c], asks[c], history)
-                for index in cycle.order:
-                    cycle.decide(index)
-                    made += 1
-            return made, time.process_time_ns() - start
+        def cycles_on(build: Callable[[list[Any]], Any]) -> Callable[[int], tuple[int, int]]:
+            """The floor's loop on indexes made by ``build`` from a customer's entries."""
 
-        out["floor"] = (floor, per)
+            def floor(i: int) -> tuple[int, int]:
+                part = parts[i % len(parts)]
+                fresh = [build(ledgers[c]) for c in part]
+                gc.freeze()  # as batch.py --floor: the collector does not scan the prebuilt inputs
+                made = 0
+                start = time.process_time_ns()
+                for c, history in zip(part, fresh, strict=True):
+                    cycle = Cycle(policy, people[c], asks[c], history)
+                    for index in cycle.order:
+                        cycle.decide(index)
+                        made += 1
+                return made, time.process_time_ns() - start
+
+            return floor
+
+        out["floor"] = (cycles_on(History), per)
 
         # the same on indexes built from columns, as the batch engine and the store build them
         fields = ("channel", "purpose", "team", "status", "outcome", "campaign", "id")
@@ -179,20 +145,7 @@ def workloads(tree: Tree, quick: bool) -> dict[str, tuple[Callable[[int], Any], 
             columns["customer"] = ["c"] * len(contacts)
             return History.from_columns(columns, [(c.at - epoch) // unit for c in contacts], events)
 
-        def floor_columns(i: int) -> tuple[int, int]:
-            part = parts[i % len(parts)]
-            fresh = [from_columns(ledgers[c]) for c in part]
-            gc.freeze()
-            made = 0
-            start = time.process_time_ns()
-            for c, history in zip(part, fresh, strict=True):
-                cycle = Cycle(policy, people[c], asks[c], history)
-                for index in cycle.order:
-                    cycle.decide(index)
-                    made += 1
-            return made, time.process_time_ns() - start
-
-        out["floor columns"] = (floor_columns, per)
+        out["floor columns"] = (cycles_on(from_columns), per)
 
         histories = {c: History(ledgers[c]) for c in ids}
         for c in ids:  # warm indexes: each customer's selectors asked once (batch.py's "warm")
@@ -258,7 +211,7 @@ def main() -> None:
     parser.add_argument("--only", help="run only the workloads whose name starts with this")
     parser.add_argument("--budget", type=float, default=None, help="CPU seconds per tree and workload")
     args = parser.parse_args()
-    trees = [Tree("this tree", ROOT)] + [Tree(Path(f).name or f, Path(f)) for f in args.against]
+    trees = [Tree("this tree", ROOT, MODULES)] + [Tree(Path(f).name or f, Path(f), MODULES) for f in args.against]
     works = [workloads(tree, args.quick) for tree in trees]
     # the collector would scan every prebuilt input again and again (batch.py --floor and the
     # engine freeze them the same way), so the table times the decisions

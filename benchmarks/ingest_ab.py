@@ -29,8 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,49 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import decide as bench  # noqa: E402  (this tree's generator; imports this tree's policylang once)
-
-
-class Tree:
-    """One checkout's policylang with the modules the workloads use loaded, switched in on demand."""
-
-    def __init__(self, label: str, folder: Path) -> None:
-        self.label = label
-        saved = {n: m for n, m in sys.modules.items() if n == "policylang" or n.startswith("policylang.")}
-        for name in saved:
-            del sys.modules[name]
-        sys.path.insert(0, str(folder))
-        try:
-            importlib.invalidate_caches()
-            package = importlib.import_module("policylang")
-            assert Path(package.__file__ or "").resolve().parent == (folder / "policylang").resolve()
-            for name in NEEDED:
-                try:
-                    importlib.import_module(name)
-                except ImportError:  # a module this tree does not have
-                    continue
-            self.modules = {n: m for n, m in sys.modules.items() if n == "policylang" or n.startswith("policylang.")}
-        finally:
-            sys.path.remove(str(folder))
-            for name in list(sys.modules):
-                if name == "policylang" or name.startswith("policylang."):
-                    del sys.modules[name]
-            sys.modules.update(saved)
-
-    @contextmanager
-    def active(self) -> Iterator[None]:
-        saved = {n: m for n, m in sys.modules.items() if n == "policylang" or n.startswith("policylang.")}
-        for name in saved:
-            del sys.modules[name]
-        sys.modules.update(self.modules)
-        try:
-            yield
-        finally:
-            for name in self.modules:
-                sys.modules.pop(name, None)
-            sys.modules.update(saved)
-
-    def mod(self, name: str) -> Any:
-        return self.modules[f"policylang.{name}"]
+from trees import Tree  # noqa: E402
 
 
 def workloads(tree: Tree, sizes: list[int], store: bool, folder: str) -> dict[str, Callable[[int], Any]]:
@@ -166,7 +123,7 @@ def main() -> None:
     NEEDED.extend(name for name in sys.modules if name == "policylang" or name.startswith("policylang."))
     for name in NEEDED:  # each tree below imports its own
         del sys.modules[name]
-    trees = [Tree("this", ROOT), Tree("other", Path(args.against).resolve())]
+    trees = [Tree("this", ROOT, NEEDED), Tree("other", Path(args.against).resolve(), NEEDED)]
     with tempfile.TemporaryDirectory() as folder:
         work = [workloads(tree, sizes, args.store, folder) for tree in trees]
         # two trees' every module (pandas, pyspark among them) would make each full collection
