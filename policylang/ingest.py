@@ -722,9 +722,10 @@ def line_columns(lines: list[Any], nulls: bool = True, lazy: bool = False) -> tu
 
 # From this many lines, a ledger's instants are read as datetimes and converted by the history
 # only for the shapes a rule counts (fast_moments, History.from_moments) instead of all at once
-# by instant_micros: measured in one loop on examples/northwind.pol, instant_micros made
-# decide_json 9-15% faster at 10 and 100 events but 5-7% slower at 1,000 and 10,000 (a decision
-# on a long ledger converts only some shapes, and makes its contacts' datetimes from them).
+# by instant_micros. With the faster instant readers, measured in one loop on
+# benchmarks/northwind6.pol, reading every instant at once made decide_json 5-8% faster at
+# 1,000 to 10,000 events too (it had been 5-7% slower there), so only a very long ledger is
+# read lazily (a decision on it converts only some shapes).
 LAZY_FROM = 100_000
 
 
@@ -965,9 +966,6 @@ def quotes(document: bytes | str) -> int:
     return document.count(b'"') if isinstance(document, bytes) else document.count('"')
 
 
-_PART_ERRORS: tuple[type[Exception], ...] = (*_PARSE_ERRORS, RecursionError)
-
-
 def _part(data: bytes) -> tuple[object, int]:
     """The customer or request of a document already free of backslashes, parsed as
     ``inputs.strict_json`` would, and its string tokens (for the document's duplicate-key
@@ -978,7 +976,7 @@ def _part(data: bytes) -> tuple[object, int]:
     try:
         obj: object = _parse(data)
         tokens, depth = _tokens_and_depth(obj)
-    except _PART_ERRORS:
+    except _PARSE_ERRORS:
         raise _Slow from None
     if depth > MAX_JSON_DEPTH:
         raise _Slow
