@@ -405,18 +405,22 @@ class History:
         new._counted_keys = None
         new._teams = None
         new._keys = None
-        new._planned_keys = None
-        if self._planned is None:  # not made here yet: the new history makes its own when asked
-            new._planned = None  # (the same objects: the contacts made are carried in _made)
-        else:
-            planned = self._planned
-            if status == "planned":
-                place = bisect_right(planned, us, key=_micros_of)
-                planned = [*planned[:place], new._contact(size), *planned[place:]]
-            new._planned = planned
+        self._grow_lists(new, status, us, size)  # a planned list made later makes the same objects (_made)
+        return new
+
+    def _grow_lists(self, new: History, status: str, us: int, size: int) -> None:
+        """Give ``new`` (this history with a contact of ``status`` at ``us`` added as entry
+        ``size``, nothing displaced) this history's planned and void lists grown by that
+        contact where its status puts it (planned: in time order, ties in ledger order, where
+        it is the last); a planned list not made yet stays to be made when asked."""
+        planned = self._planned
+        if planned is not None and status == "planned":
+            place = bisect_right(planned, us, key=_micros_of)
+            planned = [*planned[:place], new._contact(size), *planned[place:]]
+        new._planned = planned
+        new._planned_keys = None  # not read: made from the statuses when asked
         new.has_planned = self.has_planned or status == "planned"
         new.voided = [*self.voided, new._contact(size)] if status == "void" else self.voided
-        return new
 
     def _grow_order(self, new: History, size: int, us: int) -> None:
         """Give ``new`` (this history with a counted contact at ``us`` added as entry ``size``)
@@ -458,13 +462,7 @@ class History:
                 code = table.codes.get((contact.purpose, contact.channel, contact.team))
                 new._shapes = None if code is None else (table, [*keys, size], [*codes, code], distinct | {code})
             self._grow_order(new, size, us)
-        new._planned = planned = self.planned  # records: every planned contact is a record already
-        new._planned_keys = None  # not read: made from _planned when asked
-        if status == "planned":
-            place = bisect_right(planned, us, key=_micros_of)
-            new._planned = [*planned[:place], contact, *planned[place:]]
-        new.has_planned = bool(new._planned)
-        new.voided = [*self.voided, contact] if status == "void" else self.voided
+        self._grow_lists(new, status, us, size)
         self._carry(new, contact, us)
         return new
 
