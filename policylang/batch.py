@@ -49,7 +49,7 @@ from policylang import clock, ingest
 from policylang.arbitration import Cycle, arbitration_order, grant
 from policylang.decision import Decision
 from policylang.errors import InputError
-from policylang.history import History, default_of, epoch_micros
+from policylang.history import History, default_of
 from policylang.inputs import customer_from_json, entry_from_json, request_from_json, where
 from policylang.records import COUNTED_STATUSES, Contact, Customer, Entry, Event, Request, VoidLine
 from policylang.rules import CapRule, Policy
@@ -311,7 +311,7 @@ def _fast_events(policy: Policy, numbers: list[int], rows: list[Row], out: dict[
         names = list(map(_EVENT, rows))
         if not set(names) <= ingest.names(policy).events:
             raise KeyError("event")
-        micros = epoch_micros(ingest.fast_moments(list(map(_AT, rows))))
+        micros = ingest.instant_micros(list(map(_AT, rows)))
     except (KeyError, TypeError, ValueError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal
         return list(zip(numbers, rows, strict=True))
     out["row"] += numbers
@@ -502,7 +502,7 @@ def _fast_requests(policy: Policy, rows: list[Row]) -> tuple[list[str], list[str
         teams = list(map(vocabulary.teams.__getitem__, map(itemgetter("team"), rows)))
         channels = list(map(vocabulary.channels.__getitem__, map(itemgetter("channel"), rows)))
         purposes = list(map(vocabulary.purposes.__getitem__, map(itemgetter("purpose"), rows)))
-        micros = epoch_micros(ingest.fast_moments(list(map(itemgetter("at"), rows))))
+        micros = ingest.instant_micros(list(map(_AT, rows)))
         campaigns = list(map(_GET_CAMPAIGN, rows)) if "campaign" in keys else [None] * len(rows)
         if not all(c is None or type(c) is str for c in set(campaigns)):
             return None
