@@ -43,6 +43,7 @@ from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, TypeVar
 
 import attrs
+import msgspec
 import orjson
 
 from policylang import clock, ingest
@@ -259,6 +260,9 @@ def ledger_batches(policy: Policy, path: str, problems: Problems,
 
     if file_format(path) == "jsonl" and os.path.isfile(path):
         for first, lines in jsonl_blocks(path, part, CHUNK_ROWS):
+            if _typed_lines(policy, first, lines, out):
+                yield flush()
+                continue
             try:
                 rows: list[Any] = list(map(orjson.loads, lines))
                 numbers = list(range(first, first + len(lines)))
@@ -325,6 +329,112 @@ def _fast_events(policy: Policy, numbers: list[int], rows: list[Row], out: dict[
 
 
 _EVENT, _AT, _FIRST = itemgetter("event"), itemgetter("at"), itemgetter(0)
+
+
+class _Line(msgspec.Struct, forbid_unknown_fields=True):
+    """A ledger line of the simple forms, as msgspec decodes it: a field left out is
+    ``UNSET`` (so told apart from ``null``), an unknown field or a value of another type
+    (a number, a list of campaigns, ``null`` where the validator wants a text) fails the
+    decoding, and the block is then read as before (:func:`_typed_lines`)."""
+
+    customer: str
+    at: str
+    channel: str | msgspec.UnsetType = msgspec.UNSET
+    purpose: str | msgspec.UnsetType = msgspec.UNSET
+    team: str | msgspec.UnsetType = msgspec.UNSET
+    status: str | msgspec.UnsetType = msgspec.UNSET
+    outcome: str | None | msgspec.UnsetType = msgspec.UNSET
+    campaign: str | None | msgspec.UnsetType = msgspec.UNSET
+    id: str | None | msgspec.UnsetType = msgspec.UNSET
+    event: str | msgspec.UnsetType = msgspec.UNSET
+
+
+_LINE = msgspec.json.Decoder(_Line).decode
+_CONTACT_PART = attrgetter("channel", "purpose", "team", "status", "outcome", "campaign", "id")
+_NOTHING = (msgspec.UNSET,) * 7  # an event line's contact fields: all left out
+_LINE_FIELD = {name: attrgetter(name) for name in ("customer", "at", "channel", "purpose", "team", "status", "outcome",
+                                                    "campaign", "id", "event")}
+
+
+def _typed_lines(policy: Policy, first: int, lines: list[bytes], out: dict[str, list[Any]]) -> bool:
+    """A block of JSON Lines ledger lines (``first`` the number of its first line) into
+    ``out`` a column at a time, when every line is one the columnar checks vouch for: a
+    contact of the fast path's form (names the policy declares, a status, an outcome, a
+    campaign and an id of one text or ``null``) or an event of the simple form (``at``,
+    ``event``, ``customer``), ``at`` an instant of the fast path's forms, ``customer`` a
+    non-empty text. Else ``out`` is left as it was and ``False`` is returned: the caller
+    reads the block as before (:func:`orjson.loads` and :func:`ledger_batches`' ``take``,
+    which finds the bad rows and their fields).
+
+    Why: each line decoded by msgspec into a slotted struct of the known fields costs about
+    half of :func:`orjson.loads` into a dict, and a column taken from the structs is an
+    attribute read, not a look-up in a dict per row (the dicts were the ledger's largest
+    cost after the parse). Rows keep the order :func:`ledger_batches` gives them: a block's
+    events first, then its contacts, each in row order."""
+    try:
+        rows = list(map(_LINE, lines))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    try:
+        customers = list(map(_LINE_FIELD["customer"], rows))
+        if "" in set(customers):
+            return False
+        micros = ingest.instant_micros(list(map(_LINE_FIELD["at"], rows)))
+        vocabulary = ingest.names(policy)
+        numbers = range(first, first + len(rows))
+        flags = [row.event is not msgspec.UNSET for row in rows]
+        if True in flags:
+            events = list(compress(rows, flags))
+            if set(map(_CONTACT_PART, events)) != {_NOTHING}:
+                return False
+            names = list(map(_LINE_FIELD["event"], events))
+            if not set(names) <= vocabulary.events:
+                return False
+            kept = [not flag for flag in flags]
+            contacts, contact_numbers = list(compress(rows, kept)), list(compress(numbers, kept))
+            contact_customers, contact_micros = list(compress(customers, kept)), list(compress(micros, kept))
+            event_numbers, event_customers = list(compress(numbers, flags)), list(compress(customers, flags))
+            event_micros = list(compress(micros, flags))
+        else:
+            names = []
+            contacts, contact_numbers, contact_customers, contact_micros = rows, list(numbers), customers, micros
+            event_numbers, event_customers, event_micros = [], [], []
+        columns: dict[str, list[Any]] = {}
+        for name, allowed in (("channel", vocabulary.channels), ("purpose", vocabulary.purposes),
+                              ("team", vocabulary.teams)):
+            # KeyError for a name the policy does not declare, or for UNSET (a field left out)
+            columns[name] = list(map(allowed.__getitem__, map(_LINE_FIELD[name], contacts)))
+        for name, allowed_values in (("status", ingest.STATUSES), ("outcome", vocabulary.outcomes_or_none),
+                                     ("campaign", None), ("id", None)):
+            values = list(map(_LINE_FIELD[name], contacts))
+            seen = set(values)
+            if msgspec.UNSET in seen:
+                given = default_of(name)
+                if len(seen) == 1:
+                    values = [given] * len(values)
+                else:  # the default for a field left out, the value itself for any other
+                    values = list(map({msgspec.UNSET: given}.get, values, values))
+                seen.discard(msgspec.UNSET)
+                seen.add(given)
+            if allowed_values is not None and not seen <= allowed_values:
+                return False
+            columns[name] = values
+    except (KeyError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal to validate
+        return False
+    out["row"] += event_numbers
+    out["customer"] += event_customers
+    out["at_us"] += event_micros
+    nothing = [None] * len(event_numbers)
+    for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id"):
+        out[name] += nothing
+    out["event"] += names
+    out["row"] += contact_numbers
+    out["customer"] += contact_customers
+    out["at_us"] += contact_micros
+    for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id"):
+        out[name] += columns[name]
+    out["event"] += [None] * len(contact_numbers)
+    return True
 _ROW = attrgetter("row")
 
 

@@ -40,6 +40,11 @@ EVENT_CHANGES: list[dict[str, Any]] = [
 CONTACT_CHANGES: list[dict[str, Any]] = [
     {}, {"status": "planned", "id": "p1"}, {"outcome": "delivered"}, {"channel": "pigeon"}, {"customer": ""},
     {"at": "2026-11-02T10:00:00"},
+    # the typed decoding's boundaries (batch._typed_lines): null or left out, other types, unknown fields
+    {"status": None}, {"status": "cancelled"}, {"outcome": None}, {"outcome": "nope"}, {"campaign": None},
+    {"campaign": "winter"}, {"campaign": ["winter"]}, {"id": None},  # (two campaigns: test_batch_limits.py)
+    {"id": 7}, {"channel": None}, {"team": 3}, {"colour": "red"}, {"event": None}, {"status": "displaced"},
+    {"at": "2026-11-02T10:00:00.5+01:00"},
 ]
 DROPS = (None, "customer", "at")
 
@@ -112,3 +117,54 @@ def test_a_chunk_of_good_events_takes_the_columnar_check(tmp_path: Path, monkeyp
     rows = [r for b in batch.ledger_batches(POLICY, str(path), batch.Problems()) for r in b.to_pylist()]
     assert sorted(r["row"] for r in rows) == [1, 2, 3, 4, 5, 6]
     assert [r["event"] for r in rows if r["row"] <= 5] == ["complaint"] * 5
+
+
+def test_typed_lines_equal_the_parsed_path_row_for_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of good contacts and events of every field form: the typed decoding
+    (``batch._typed_lines``) gives the batches of the dict path exactly (values and order),
+    and takes every such block (``orjson.loads``, the dict path's parser, is never called)."""
+    lines = []
+    for k in range(40):
+        if k % 7 == 3:
+            lines.append(json.dumps(dict(EVENT, customer=f"c{k % 4}", event=("complaint", "bereavement")[k % 2])))
+            continue
+        extra = ({}, {"status": "planned", "id": f"p{k}"}, {"outcome": "delivered"}, {"campaign": "winter"},
+                 {"campaign": None, "id": None, "outcome": None}, {"status": "displaced"})[k % 6]
+        lines.append(json.dumps(dict(CONTACT, customer=f"c{k % 4}", **extra)))
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 9)
+    typed = [b.to_pylist() for b in batch.ledger_batches(POLICY, str(path), batch.Problems())]
+    monkeypatch.setattr(batch, "_typed_lines", lambda *args: False)
+    parsed = [b.to_pylist() for b in batch.ledger_batches(POLICY, str(path), batch.Problems())]
+    assert typed == parsed
+    assert sum(map(len, typed)) == 40
+    monkeypatch.undo()
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 9)
+    monkeypatch.setattr(batch.orjson, "loads", None)
+    assert [b.to_pylist() for b in batch.ledger_batches(POLICY, str(path), batch.Problems())] == typed
+
+
+@pytest.mark.parametrize("change", [(True, c) for c in EVENT_CHANGES] + [(False, c) for c in CONTACT_CHANGES],
+                         ids=repr)
+def test_each_change_among_good_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     change: tuple[bool, dict[str, Any]]) -> None:
+    """Every change of a good row, alone among good contacts and events (so in a block the
+    columnar checks would otherwise take whole), gives what validating each row gives."""
+    is_event, changed = change
+    good = [dict(CONTACT, customer="c1"), dict(EVENT, customer="c2"), dict(CONTACT, customer="c3", status="planned",
+                                                                        id="p1")]
+    lines = [json.dumps(row) for row in [*good, {**(EVENT if is_event else CONTACT), **changed}, *good]]
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    want, want_bad = expected(str(path), lines)
+    for chunk in (2, 50):
+        monkeypatch.setattr(batch, "CHUNK_ROWS", chunk)
+        problems = batch.Problems()
+        got = sorted(tuple(r.values()) for b in batch.ledger_batches(POLICY, str(path), problems)
+                     for r in b.to_pylist())
+        assert got == want
+        found = [(b.row, b.message) for b in problems.rows]
+        assert [row for row, _ in found] == [row for row, _ in want_bad]
+        for (_, message), (_, want_message) in zip(found, want_bad, strict=True):
+            assert message.startswith(want_message)
