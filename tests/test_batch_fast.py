@@ -154,3 +154,21 @@ def test_spilled_requests_equal_validating_each_row(tmp_path_factory: pytest.Tem
     for (_, message), (_, want_message) in zip(found, bad, strict=True):
         assert (message.startswith(want_message) if want_message in ("invalid JSON", "a list of campaigns")
                 else message == want_message)
+
+
+def test_decoded_records_are_kept_per_policy_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker decodes a customer record once for all its tasks (the memo lives on the
+    policy), starts again when it holds RECORDS_KEPT records, and never lends one policy's
+    decodings to another (whose declarations may read the same text otherwise)."""
+    policy = compile_policy((ROOT / "examples" / "northwind.pol").read_text(), "northwind.pol")
+    other = compile_policy((ROOT / "examples" / "northwind.pol").read_text(), "northwind.pol")
+    memo = batch.records_memo(policy)
+    record = json.dumps({"timezone": "Europe/London", "status": "active", "owner": "cards"})
+    first = batch._customer(policy, record, memo, "a")
+    assert batch.records_memo(policy) is memo and record in memo
+    assert batch.records_memo(other) is not memo and record not in batch.records_memo(other)
+    second = batch._customer(policy, record, batch.records_memo(policy), "b")
+    assert (first.id, second.id) == ("a", "b") and first.values == second.values
+    assert first.values is not second.values  # each customer its own attributes
+    monkeypatch.setattr(batch, "RECORDS_KEPT", 1)
+    assert batch.records_memo(policy) == {}
