@@ -385,15 +385,53 @@ def run_to_file(job: ReplayJob, output: str, *, workers: int | None = None,
 
 
 def differing(table: Any) -> Any:
-    """The rows of ``table`` whose two verdicts differ (``next_allowed_at`` alone does not count)."""
+    """The rows of ``table`` whose two verdicts differ (``next_allowed_at`` alone does not count).
+
+    Compared in Arrow, a column at a time (a ``null`` equal only to ``null``, lists equal
+    when of the same length with equal elements in order). Why: the rows made into Python
+    lists and compared one by one cost about 3.4 µs a replayed contact, in the parent after
+    the workers have finished (so on the run's wall time, a whole core idle)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if not table.num_rows:
         return table
-    keep = [a != oa or d != od for a, oa, d, od in zip(
-        table.column("allowed").to_pylist(), table.column("old_allowed").to_pylist(),
-        table.column("denied_by").to_pylist(), table.column("old_denied_by").to_pylist(), strict=True)]
-    return table.filter(pa.array(keep, pa.bool_()))
+    keep = pc.or_(_differ(table.column("allowed"), table.column("old_allowed")),
+                  _lists_differ(table.column("denied_by"), table.column("old_denied_by")))
+    return table.filter(pa.chunked_array([keep]) if isinstance(keep, pa.Array) else keep)
+
+
+def _differ(a: Any, b: Any) -> Any:
+    """Per row, whether ``a`` and ``b`` differ (a ``null`` differs from all but ``null``)."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.not_equal(a, b), pc.xor(pc.is_null(a), pc.is_null(b)))
+
+
+def _lists_differ(a: Any, b: Any) -> Any:
+    """Per row, whether the lists ``a`` and ``b`` differ: in length (or one ``null``), or,
+    for the rows of equal length, in any element (their flattened elements then line up)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    a, b = _one_chunk(a), _one_chunk(b)
+    lengths_a, lengths_b = pc.list_value_length(a), pc.list_value_length(b)
+    differ = _differ(lengths_a, lengths_b).to_numpy(zero_copy_only=False).copy()
+    alike = pc.fill_null(pc.equal(lengths_a, lengths_b), False)
+    rows = np.flatnonzero(alike.to_numpy(zero_copy_only=False))
+    if len(rows):
+        same_a, same_b = a.filter(alike), b.filter(alike)
+        elements = _differ(pc.list_flatten(same_a), pc.list_flatten(same_b))
+        parents = pc.list_parent_indices(same_a).filter(elements).to_numpy()
+        differ[rows[parents]] = True
+    return pa.array(differ, pa.bool_())
+
+
+def _one_chunk(column: Any) -> Any:
+    import pyarrow as pa
+
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 RANGE_ROWS = 1_000_000  # ledger rows per range of the output: what the final merge holds at a time
