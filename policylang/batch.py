@@ -132,7 +132,7 @@ def customer_rows(policy: Policy, path: str, problems: Problems,
     # the record without its id: customers with the same attributes then have the same
     # record text, validated once per distinct text here (a bad one is validated again at
     # each row, so that each error names its row) and decoded once where they are decided
-    # (:func:`_customer`)
+    # (:func:`record_customer`)
     valid: dict[str, str | None] = {}  # record text -> owner, for records found valid
     for number, row in read_rows(path, kinds=kinds):
         if isinstance(row, InputError):
@@ -1302,10 +1302,10 @@ HISTORY_FIELDS = ("channel", "purpose", "team", "status", "outcome", "campaign",
 def _history(columns: dict[str, list[Any]], positions: list[int], customer: str) -> History:
     """A customer's ledger index straight from its work rows (validated when prepared)."""
     if not positions:
-        return _history_span(columns, 0, 0, customer)
+        return history_span(columns, 0, 0, customer)
     if positions[-1] + 1 - positions[0] == len(positions):
         # a customer's ledger rows are consecutive (sorted by customer, kind, row)
-        return _history_span(columns, positions[0], positions[-1] + 1, customer)
+        return history_span(columns, positions[0], positions[-1] + 1, customer)
     contacts = [k for k in positions if columns["event"][k] is None]
     events: dict[str, list[int]] = {}
     for k in positions:
@@ -1317,7 +1317,7 @@ def _history(columns: dict[str, list[Any]], positions: list[int], customer: str)
     return History.from_columns(fields, [columns["at_us"][k] for k in contacts], events)
 
 
-def _history_span(columns: dict[str, list[Any]], start: int, end: int, customer: str) -> History:
+def history_span(columns: dict[str, list[Any]], start: int, end: int, customer: str) -> History:
     """A customer's ledger index from its work rows ``start:end`` (its ledger rows): the
     columns are slices, not a look-up per row and field."""
     names = columns["event"][start:end]
@@ -1368,7 +1368,7 @@ def records_memo(policy: Policy) -> Records:
     return memo
 
 
-def _customer(policy: Policy, record: str, memo: Records, ident: str) -> Customer:
+def record_customer(policy: Policy, record: str, memo: Records, ident: str) -> Customer:
     """Customer ``ident`` from its record (JSON text without the id, validated when
     prepared). Customers with the same record text share one decoding (``memo``: for one
     policy only): most customers of a large file repeat a few attribute combinations."""
@@ -1503,9 +1503,9 @@ def _pending_span(policy: Policy, columns: dict[str, list[Any]], start: int, end
     rows, its requests: each part a slice of the columns); ``made`` is shown its ledger
     index first."""
     customer = columns["customer"][start]
-    values = _customer(policy, columns["record"][start], memo, customer)
+    values = record_customer(policy, columns["record"][start], memo, customer)
     asked = columns["kind"].index(REQUEST, start, end)
-    history = _history_span(columns, start + 1, asked, customer)
+    history = history_span(columns, start + 1, asked, customer)
     if made is not None:
         made(history)
     at_us, priorities = columns["at_us"][asked:end], columns["priority"][asked:end]
@@ -1627,7 +1627,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
                               columns["record"][k], at_end=True)
                 continue
             record = next(columns["record"][k] for k in positions if kinds[k] == CUSTOMER)
-            owner = _owner(policy, _customer(policy, record, memo, customer).values)
+            owner = _owner(policy, record_customer(policy, record, memo, customer).values)
             history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
             for rule, (times, contacts) in _capacity_counted(history, loads.rules, owner):
                 loads.extend(rule, times, contacts)

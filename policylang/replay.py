@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import orjson
 
 from policylang import clock
 from policylang.batch import (
@@ -35,15 +34,17 @@ from policylang.batch import (
     chunks,
     few_collections,
     few_collections_for_good,
+    history_span,
     ledger_batches,
     ledger_schema,
     read_customers,
     read_spill,
+    record_customer,
+    records_memo,
     spill_by_rows,
 )
 from policylang.evaluator import decide
 from policylang.history import History
-from policylang.inputs import customer_from_json, where
 from policylang.records import COUNTED_STATUSES, Contact, Customer, Request
 from policylang.rules import CapRule, Policy
 
@@ -136,10 +137,12 @@ _JOB: ReplayJob | None = None
 
 
 def _customer(policy: Policy, record: str | None, ident: str) -> Customer:
+    """Customer ``ident`` of ``policy`` from its record (the customer's row without its id,
+    :func:`batch.customer_rows`), decoded once per distinct record text
+    (:func:`batch.records_memo`)."""
     if record is None:
         return Customer(ident, {})
-    # the record is the customer's row without its id (batch.customer_rows)
-    return Customer(ident, customer_from_json(policy, orjson.loads(record), where("<customers>")).values)
+    return record_customer(policy, record, records_memo(policy), ident)
 
 
 def _verdict(policy: Policy, customer: Customer, request: Request, history: History, loads: PrefixLoads | None,
@@ -225,16 +228,9 @@ def _zone(policy: Policy, customer: Customer) -> str:
 
 def _prefix(led: dict[str, list[Any]], first: int, upto: int, customer: str) -> History:
     """The customer's ledger before row ``upto`` (rows ``first`` to ``upto`` are that customer's,
-    in time order, ties in file order)."""
-    contacts = [k for k in range(first, upto) if led["event"][k] is None]
-    events: dict[str, list[int]] = {}
-    for k in range(first, upto):
-        if led["event"][k] is not None:
-            events.setdefault(led["event"][k], []).append(led["at_us"][k])
-    fields = {name: [led[name][k] for k in contacts]
-              for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id")}
-    fields["customer"] = [customer] * len(contacts)
-    return History.from_columns(fields, [led["at_us"][k] for k in contacts], events)
+    in time order, ties in file order): slices of the columns (:func:`batch.history_span`),
+    not a look-up per row and field."""
+    return history_span(led, first, upto, customer)
 
 
 BUCKET_ROWS = 100_000  # ledger rows per bucket (about): what a worker holds at a time

@@ -164,10 +164,10 @@ def test_decoded_records_are_kept_per_policy_and_bounded(monkeypatch: pytest.Mon
     other = compile_policy((ROOT / "examples" / "northwind.pol").read_text(), "northwind.pol")
     memo = batch.records_memo(policy)
     record = json.dumps({"timezone": "Europe/London", "status": "active", "owner": "cards"})
-    first = batch._customer(policy, record, memo, "a")
+    first = batch.record_customer(policy, record, memo, "a")
     assert batch.records_memo(policy) is memo and record in memo
     assert batch.records_memo(other) is not memo and record not in batch.records_memo(other)
-    second = batch._customer(policy, record, batch.records_memo(policy), "b")
+    second = batch.record_customer(policy, record, batch.records_memo(policy), "b")
     assert (first.id, second.id) == ("a", "b") and first.values == second.values
     assert first.values is not second.values  # each customer its own attributes
     monkeypatch.setattr(batch, "RECORDS_KEPT", 1)
