@@ -19,7 +19,7 @@ import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
-from operator import attrgetter, eq, floordiv, itemgetter, not_, sub
+from operator import and_, attrgetter, eq, floordiv, itemgetter, not_, sub
 from sys import intern
 from typing import Any, cast, overload
 
@@ -394,7 +394,8 @@ class History:
     @property
     def counted_us(self) -> list[int]:
         """The instants of :attr:`counted`, as epoch microseconds."""
-        return list(map(self._micros.__getitem__, self._order()))
+        keys = self._order()  # first: it may convert the instants (then ``_micros`` is a new list)
+        return list(map(self._micros.__getitem__, keys))
 
     def plus(self, contact: Contact, displaced: Sequence[Contact] = ()) -> History | None:
         """This ledger with ``contact`` added and the ``displaced`` contacts (made by this
@@ -607,21 +608,23 @@ class History:
         """The keys of ``chosen`` that :meth:`matching`'s filters keep (order kept)."""
         if sent_only and (status_column := self._column("status")) is not None:
             chosen = list(compress(chosen, map(eq, map(status_column.__getitem__, chosen), repeat("sent"))))
+        # each filter a C loop over the chosen keys (no Python per contact but a campaign's test)
         if outcome is not None or drop:
-            outcomes: list[Any] | _Constant = self._column("outcome") or _Constant(None)
+            outcomes = self._column("outcome") or _Constant(None)
             if isinstance(outcome, frozenset):
                 chosen = list(compress(chosen, map(outcome.__contains__, map(outcomes.__getitem__, chosen))))
             elif outcome is not None:
-                chosen = [i for i in chosen if outcomes[i] == outcome]
+                chosen = list(compress(chosen, map(eq, map(outcomes.__getitem__, chosen), repeat(outcome))))
             if drop:
-                statuses_or: list[Any] | _Constant = self._column("status") or _Constant("sent")
-                chosen = [i for i in chosen if not (outcomes[i] in drop and statuses_or[i] == "sent")]
+                statuses = self._column("status") or _Constant("sent")
+                chosen = list(compress(chosen, map(not_, map(and_, map(drop.__contains__, map(outcomes.__getitem__, chosen)),
+                                                             map(eq, map(statuses.__getitem__, chosen), repeat("sent"))))))
         if group is not None:
-            values: list[Any] | _Constant = self._column(group) or _Constant(_DEFAULTS[group])
+            values = self._column(group) or _Constant(_DEFAULTS[group])
             if group == "campaign":
                 chosen = [i for i in chosen if in_campaign(values[i], value)]
             else:
-                chosen = [i for i in chosen if values[i] == value]
+                chosen = list(compress(chosen, map(eq, map(values.__getitem__, chosen), repeat(value))))
         return chosen
 
     def _carry(self, new: History, contact: Contact, us: int) -> None:
