@@ -138,11 +138,15 @@ class History:
     """A customer's contacts and events, with per-selector indexes built on demand.
 
     Contacts are known by their ledger position (their *key*). Nothing is sorted up front:
-    the first time a selector asks, the contacts of each (purpose, channel, team) *shape*
-    it matches are sorted by instant (ties in ledger order), and only then are those
-    contacts' instants converted to epoch microseconds when they were given as datetimes
-    (records, :meth:`from_moments`). So a decision pays for the
-    contacts its rules can count, not for the whole ledger.
+    the first time a selector asks, every contact's (purpose, channel, team, status) is
+    coded in one pass (process-wide codes: which shapes a selector takes, and which codes
+    count, are sent or planned, are answered once per code, not per contact). A history
+    whose instants are all known (columns, a short list of records) is then sorted by instant
+    once (ties in ledger order; not at all when already in order, as a store's digest is) and
+    each selector's contacts are picked from that order; a long list of records, or columns
+    of datetimes (:meth:`from_moments`), converts only the instants of the contacts a
+    selector takes and sorts those. So a decision pays for the contacts its rules can count,
+    not for the whole ledger.
     """
 
     __slots__ = ("size", "events", "has_planned", "_planned", "_planned_keys", "voided", "event_campaigns",
