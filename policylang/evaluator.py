@@ -168,6 +168,11 @@ class Context:
     def local_date(self, us: int, tz: dt.tzinfo | None = None) -> dt.date:
         return self.local(us, tz).date()
 
+    def offset(self, us: int) -> int:
+        """The UTC offset of the context's zone at an instant, in microseconds (memoised with :meth:`local`)."""
+        off = self.local(us).utcoffset()
+        return 0 if off is None else off // clock.ONE_US
+
 
 # ---- entry point -------------------------------------------------------------------------
 
@@ -1911,10 +1916,62 @@ def bound_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) ->
         covering = triggers(period, ctx, t, skip)
         return max((end for _, end, _ in covering), default=t + 1)
     limit = t + HORIZON
-    quiet, boundary = wall_tests(period, ctx)
-    found = clock.next_exit(t, ctx.tz, quiet, boundary, limit)
+    found = wall_exit(period, ctx, t, limit)
     # Still quiet at the horizon: past it, so the search gives up with a note.
     return found if found is not None else limit + 1
+
+
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def wall_exit(period: ClockRange | DaySet | DayClock, ctx: Context, t: int, limit: int) -> int | None:
+    """:func:`clock.next_exit` with :func:`wall_tests`' tests, step for step, on integers: a
+    wall time is epoch microseconds of the naive local clock, its time of day the remainder
+    by a day, so a step makes no datetime (the search asks this at every quiet denial), and
+    the offsets come from the context's memo of local times (the re-checks at the instant
+    found read the same local time). The same instants as next_exit, tested against it."""
+    tz = ctx.tz
+    current = t
+    offset = ctx.offset(t)
+    clock_range = period if isinstance(period, ClockRange) else period.clock if isinstance(period, DayClock) else None
+    while current <= limit:
+        wall = current + offset
+        since = wall % DAY  # microseconds since local midnight; wall - since is that midnight
+        if not wall_quiet(period, ctx, wall, since):
+            return current
+        if clock_range is None:  # quiet days: the next local midnight
+            step = DAY
+        else:
+            # next_clock_boundary: the first of the range's boundaries on this date and the next after the time
+            step = next(minute * clock.MINUTE for minute in boundary_minutes(clock_range.start, clock_range.end)
+                        if minute * clock.MINUTE > since)
+            if isinstance(period, DayClock):
+                step = min(step, DAY)
+        candidate = wall - since + step - offset
+        # stop at an offset change: after a fold the wall clock runs back (as next_exit)
+        reach = min(candidate, current + clock.TRANSITION_SCAN)
+        if reach <= current:
+            raise RuntimeError(f"next_exit made no progress at {clock.instant(current).isoformat()}")
+        after = ctx.offset(reach)
+        if after != offset:
+            change = clock.transition_between(current, reach, tz)
+            if change is not None:
+                reach, after = change, ctx.offset(change)
+        current, offset = reach, after
+    return None
+
+
+def wall_quiet(period: ClockRange | DaySet | DayClock, ctx: Context, wall: int, since: int) -> bool:
+    """:func:`wall_tests`' quiet test of the wall time ``wall`` (``since`` its microseconds
+    since local midnight). A clock range's minute of the day lies in [m, m + 1) for the
+    whole minute m, so against its whole-minute bounds the comparisons are those of m."""
+    if isinstance(period, ClockRange):
+        start, end = period.start * clock.MINUTE, period.end * clock.MINUTE
+        inside = start <= since < end if period.start < period.end else since >= start or since < end
+        return inside == period.quiet_inside
+    if isinstance(period, DaySet):
+        return day_quiet(period, ctx, dt.date.fromordinal(EPOCH_ORDINAL + wall // DAY))
+    return day_clock_quiet(period, ctx, clock.wall_datetime(wall))
 
 
 WallTest = Callable[[dt.datetime], bool]

@@ -1,0 +1,93 @@
+"""The ``next_allowed_at`` search's fast paths (issue ev) against the paths they replace.
+
+* ``wall_exit`` (a quiet period's exit, on integer wall times) against ``clock.next_exit``
+  with ``wall_tests``' datetime tests, which it replaces in the search: the same instant for
+  clock ranges (inside and outside, wrapping midnight, ending at 24:00), quiet days (weekdays,
+  dates, holidays) and days with a clock range, in zones with daylight saving at night and at
+  midnight, half-hour changes and old odd offsets, from instants near their changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from policylang import clock
+from policylang.evaluator import HORIZON, Context, wall_exit, wall_tests
+from policylang.history import History
+from policylang.records import Customer, Request
+from policylang.rules import ClockRange, DayClock, DaySet, Policy
+
+UTC = dt.timezone.utc
+ZONES = ["UTC", "America/New_York", "America/Chicago", "Europe/Paris", "Australia/Lord_Howe",
+         "America/Havana", "America/Santiago", "Asia/Tehran", "Africa/Casablanca", "Pacific/Apia",
+         "Asia/Kolkata", "America/St_Johns", "Europe/Dublin", "America/Sao_Paulo"]
+
+POLICY = Policy("t", None, {}, {}, None, (), (), {}, holiday_code="FR")
+
+
+def clock_ranges() -> st.SearchStrategy[ClockRange]:
+    def build(start: int, end: int, inside: bool) -> ClockRange:
+        return ClockRange(start, end if end != start else (start + 1) % 1441, inside)
+
+    minutes = st.one_of(st.sampled_from([0, 1, 60, 120, 150, 180, 480, 1260, 1380, 1439]), st.integers(0, 1439))
+    return st.builds(build, minutes, st.one_of(minutes, st.just(1440)), st.booleans())
+
+
+def day_sets() -> st.SearchStrategy[DaySet]:
+    dates = st.frozensets(st.dates(dt.date(2026, 3, 1), dt.date(2026, 4, 20)), max_size=6)
+    return st.builds(DaySet, st.frozensets(st.integers(0, 6), max_size=6), dates,
+                     st.sampled_from([(), (), ("FR",), (None,)]))
+
+
+periods = st.one_of(clock_ranges(), day_sets(), st.builds(DayClock, day_sets(), clock_ranges()))
+
+
+@st.composite
+def instants(draw: st.DrawFn) -> int:
+    """Near daylight-saving changes (March, October, November, April) or anywhere, 1900-2100."""
+    if draw(st.booleans()):
+        base = dt.datetime(draw(st.sampled_from([1911, 1945, 1990, 2011, 2026, 2027, 2038])),
+                           draw(st.sampled_from([3, 4, 9, 10, 11])), draw(st.integers(1, 28)), tzinfo=UTC)
+        at = base + dt.timedelta(minutes=draw(st.integers(0, 60 * 24 * 4)), microseconds=draw(st.sampled_from([0, 1, 999_999])))
+    else:
+        at = draw(st.datetimes(dt.datetime(1900, 2, 1), dt.datetime(2100, 1, 1), timezones=st.just(UTC)))
+    return clock.micros(at)
+
+
+def context(zone: str, t: int) -> Context:
+    customer = Customer("c", {})
+    return Context(POLICY, customer.values, clock.zone(zone), zone, None, Request("a", "b", "c", clock.instant(t)),
+                   History([]), False, None)
+
+
+@settings(max_examples=400, deadline=None)
+@given(periods, st.sampled_from(ZONES), instants(), st.sampled_from([HORIZON, 3 * clock.DAY, clock.HOUR]))
+def test_wall_exit_is_next_exit(period: ClockRange | DaySet | DayClock, zone: str, t: int, reach: int) -> None:
+    ctx = context(zone, t)
+    quiet, boundary = wall_tests(period, ctx)
+    want = clock.next_exit(t, ctx.tz, quiet, boundary, t + reach)
+    note(f"{period} {zone} {clock.instant(t)} -> {want and clock.instant(want)}")
+    assert wall_exit(period, context(zone, t), t, t + reach) == want
+
+
+def test_wall_exit_cases() -> None:
+    """Hand-picked: the spring gap and the autumn fold under quiet hours, and a date set."""
+    outside = ClockRange(480, 1260, False)  # quiet outside 08:00-21:00
+    night = ClockRange(60, 180, True)  # quiet 01:00-03:00: New York's changes happen inside
+    cases = [
+        (outside, "America/New_York", dt.datetime(2026, 3, 8, 6, 30, tzinfo=UTC)),
+        (night, "America/New_York", dt.datetime(2026, 3, 8, 6, 30, tzinfo=UTC)),
+        (night, "America/New_York", dt.datetime(2026, 11, 1, 5, 30, tzinfo=UTC)),
+        (night, "America/New_York", dt.datetime(2026, 11, 1, 6, 30, tzinfo=UTC)),
+        (DaySet(frozenset({6}), frozenset()), "America/Santiago", dt.datetime(2026, 4, 4, 22, tzinfo=UTC)),
+        (DaySet(frozenset(), frozenset(), ("FR",)), "Europe/Paris", dt.datetime(2026, 12, 24, 23, 30, tzinfo=UTC)),
+    ]
+    for period, zone, at in cases:
+        t = clock.micros(at)
+        ctx = context(zone, t)
+        want = clock.next_exit(t, ctx.tz, *wall_tests(period, ctx), t + HORIZON)
+        assert want is not None
+        assert wall_exit(period, context(zone, t), t, t + HORIZON) == want, (period, zone, at)
