@@ -90,6 +90,9 @@ class Stats:
         return self.checks + self.bounds + self.jumps + self.scanned
 
 
+UNCOUNTED = Stats()  # where a decision nobody counts adds its counts (never read): no Stats made per decision
+
+
 class Loads(Protocol):
     """Where ``capacity`` rules read every customer's contacts (the shared ledger).
 
@@ -147,7 +150,7 @@ class Context:
         self.explain = explain
         self.loads = loads
         self.skip: frozenset[int] = NOTHING  # ids of planned contacts that precedence displaces
-        self.stats = stats if stats is not None else Stats()
+        self.stats = stats if stats is not None else UNCOUNTED
         self.prefetch = 0  # while searching: how far past a range capacity loads are read at once
         self._windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
         self.zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
@@ -284,8 +287,13 @@ def decide(
             trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
     # positional: attrs' __init__ takes keywords at twice the cost (request, allowed,
     # denied_by, displaces, next_allowed_at, trace, notes, warnings, sources)
-    return Decision(request, not denying, tuple([rule.name for rule in denying]) if denying else (), displaced,
-                    clock.instant(next_at) if next_at is not None else None, trace,
+    if next_at is None:
+        when = None
+    elif next_at == t and type(at := request.at) is dt.datetime and at.tzinfo is clock.UTC and not at.fold:
+        when = at  # allowed now: the request's own instant (UTC, exact), not made again
+    else:
+        when = clock.instant(next_at)
+    return Decision(request, not denying, tuple([rule.name for rule in denying]) if denying else (), displaced, when, trace,
                     tuple(notes) if notes else (), tuple(warnings) if warnings else (), facts.sources)
 
 
@@ -1104,8 +1112,9 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         ctx.stats.jumps += 1
         latest: int | None = None
         # one rule that never passes ends the search (exclusions first: theirs is the cheapest
-        # bound and the likeliest never), with no need to bound the rest
-        for rule in sorted(denying, key=not_exclusion) if len(denying) > 1 else denying:
+        # bound and the likeliest never; then prerequisites, never once none is left to come),
+        # with no need to bound the rest: the bounds' order changes nothing else (their max)
+        for rule in sorted(denying, key=bound_order) if len(denying) > 1 else denying:
             found = bound(rule, ctx, current, plan)
             if found is None:
                 return None
@@ -1128,8 +1137,12 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     return None
 
 
-def not_exclusion(rule: AnyRule) -> bool:
-    return rule.kind != "exclude"
+def bound_order(rule: AnyRule) -> int:
+    """Exclusions, then prerequisites, then the rest: the likeliest ``never`` and cheapest first."""
+    return BOUND_ORDER.get(rule.kind, 2)
+
+
+BOUND_ORDER = {"exclude": 0, "require": 1}
 
 
 def denies(rule: AnyRule, body: Body, alone: bool, ctx: Context, t: int, plan: Plan) -> bool:
@@ -2268,6 +2281,16 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
         distance = rule.distance * clock.SECOND
         lo, hi = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
     team = ctx.request.team
+    if type(contacts) is list and hi - lo <= SHORT:
+        # records, a few within reach (a customer's ledger): a plain loop; the C chains
+        # below cost more to set up than they save on a handful
+        if first_only:
+            for k in range(lo, hi):
+                contact = contacts[k]
+                if contact.team != team and id(contact) not in skip:
+                    return times, contacts, [k]
+            return times, contacts, []
+        return times, contacts, [k for k in range(lo, hi) if contacts[k].team != team and id(contacts[k]) not in skip]
     lazy = contacts if isinstance(contacts, LazyContacts) else None
     teams = lazy.field_between("team", lo, hi) if lazy is not None else None
     made = lazy.made_between(lo, hi) if lazy is not None and teams is not None and skip else None
@@ -2289,6 +2312,7 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
 
 
 TEAM = attrgetter("team")
+SHORT = 16  # up to this many contacts a plain Python loop beats setting up compress/map chains
 
 
 def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -2302,6 +2326,8 @@ def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[i
             reason = f"{describe(contact, ctx)} is {format_span(abs(t - us))} {side}, closer than {exclusive_words(rule)}"
         else:
             reason = f"no {rule.match.text} contact by another team within {exclusive_words(rule)}"
+    if not ctx.skip and not reason:  # nothing for precedence to read, no words
+        return DENY if found else PASS
     # what the denial holds against the request: precedence reads only the displaceable
     # contacts among the rivals (see held_of), so only those are made from columns
     return Finding(bool(found), rivals_held(contacts, found, ctx), reason)
