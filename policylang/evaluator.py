@@ -135,7 +135,7 @@ class Context:
     """
 
     __slots__ = ("policy", "values", "tz", "zone_name", "owner", "request", "history", "explain", "loads",
-                 "skip", "stats", "prefetch", "_windows", "zones", "campaigns", "judged", "_local", "_memo")
+                 "skip", "stats", "prefetch", "_windows", "zones", "campaigns", "judged", "_memo")
 
     def __init__(self, policy: Policy, values: Mapping[str, Any], tz: dt.tzinfo, zone_name: str,
                  owner: str | None, request: Request, history: History, explain: bool, loads: Loads | None,
@@ -156,25 +156,41 @@ class Context:
         self.zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
         self.campaigns = False  # 11.3: the request names several campaigns
         self.judged: int | None = None  # the instant being checked (the search moves it past the request's)
-        self._local: dict[tuple[int, dt.tzinfo], dt.datetime] = {}
         # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
         self._memo: dict[Any, Any] = {}
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
-        """Local time of an instant, memoised: several rules ask about the same instant."""
+        """Local time of an instant, memoised (:data:`LOCAL`): several rules ask about the same
+        instant, and the search's jumps land on instants many customers share (a local 08:00,
+        midnight, the first of a quarter)."""
         key = (us, tz or self.tz)
-        found = self._local.get(key)
+        found = LOCAL.get(key)
         if found is None:
-            found = self._local[key] = clock.local(us, key[1])
+            if len(LOCAL) >= MEMO_SIZE:
+                LOCAL.clear()
+            found = LOCAL[key] = clock.local(us, key[1])
         return found
 
     def local_date(self, us: int, tz: dt.tzinfo | None = None) -> dt.date:
         return self.local(us, tz).date()
 
     def offset(self, us: int) -> int:
-        """The UTC offset of the context's zone at an instant, in microseconds (memoised with :meth:`local`)."""
-        off = self.local(us).utcoffset()
-        return 0 if off is None else off // clock.ONE_US
+        """The UTC offset of the context's zone at an instant, in microseconds (memoised as :meth:`local`)."""
+        key = (us, self.tz)
+        found = OFFSETS.get(key)
+        if found is None:
+            if len(OFFSETS) >= MEMO_SIZE:
+                OFFSETS.clear()
+            off = self.local(us).utcoffset()
+            found = OFFSETS[key] = 0 if off is None else off // clock.ONE_US
+        return found
+
+
+# Local times and offsets of (instant, zone) pairs, for every decision of the process: pure
+# functions of their keys, so shared; emptied when full (a few MB at most).
+LOCAL: dict[tuple[int, dt.tzinfo], dt.datetime] = {}
+OFFSETS: dict[tuple[int, dt.tzinfo], int] = {}
+MEMO_SIZE = 1 << 14
 
 
 # ---- entry point -------------------------------------------------------------------------
