@@ -659,7 +659,7 @@ def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
         if spec.months:  # 11.2: the opener + N months, in the zone being judged
             ends.append((clock.plus_months(start, spec.months, ctx.tz), None))
         if spec.days is not None:
-            ends.append((clock.start_of_date(clock.local_date(start, ctx.tz) + dt.timedelta(days=spec.days), ctx.tz), None))
+            ends.append((clock.start_of_day_number(clock.local_date(start, ctx.tz).toordinal() + spec.days, ctx.tz), None))
         k = bisect_right(closer_times, start)
         if k < len(closers):
             ends.append(closers[k])
@@ -1490,11 +1490,12 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
 
 def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     tz = local_zone(rule, ctx)
-    first, following = clock.period_bounds(ctx.local_date(t, tz), window.unit, ctx.policy.week_start)
-    lo, hi = clock.start_of_date(first, tz), clock.start_of_date(following, tz)
+    day = ctx.local_date(t, tz)
+    lo, hi = clock.period_instants(day, window.unit, ctx.policy.week_start, tz)
     times, contacts, i, j = select(rule, ctx, lo, hi, skip)
     reason = ""
     if ctx.explain:
+        first, following = clock.period_bounds(day, window.unit, ctx.policy.week_start)
         if window.unit == "week" and ctx.policy.week_start:
             last = following - dt.timedelta(days=1)
             reason = count_text(rule, j - i, ctx, lo, hi) + (
@@ -1538,12 +1539,12 @@ class DayNumbers(Sequence[int]):
 
 def day_number(us: int, tz: dt.tzinfo) -> int:
     """The ordinal of the local date an instant falls in, by the dates' first instants."""
-    day = clock.local_date(us, tz)
-    while us < clock.start_of_date(day, tz):
-        day -= dt.timedelta(days=1)
-    while us >= clock.start_of_date(day + dt.timedelta(days=1), tz):
-        day += dt.timedelta(days=1)
-    return day.toordinal()
+    day = clock.local_date(us, tz).toordinal()
+    while us < clock.start_of_day_number(day, tz):
+        day -= 1
+    while us >= clock.start_of_day_number(day + 1, tz):
+        day += 1
+    return day
 
 
 def day_numbers(rule: CapRule, ctx: Context, times: list[int], tz: dt.tzinfo) -> DayNumbers:
@@ -1559,16 +1560,21 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     # question as a rolling window, asked of the contacts' dates. Its cost is two binary
     # searches (a scan of the contacts within reach at worst), whatever N is.
     tz, days = local_zone(rule, ctx), window.days
-    today = ctx.local_date(t, tz)
-    d = today.toordinal()
-    lo = clock.start_of_date(today - dt.timedelta(days=days - 1), tz)
-    times, contacts, i, j = select(rule, ctx, lo, clock.start_of_date(today + dt.timedelta(days=days), tz), skip)
-    k = bisect_left(times, clock.start_of_date(today + dt.timedelta(days=1), tz), i, j)
-    numbers = day_numbers(rule, ctx, times, tz)
-    deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
+    d = ctx.local_date(t, tz).toordinal()
+    start_of = clock.start_of_day_number  # dates by their ordinals: no date arithmetic
+    times, contacts, i, j = select(rule, ctx, start_of(d - days + 1, tz), start_of(d + days, tz), skip)
+    numbers: DayNumbers | None = None
+    if j - i < rule.limit:  # fewer within reach than the limit: window_denies' quick answer
+        deny = False
+    else:
+        k = bisect_left(times, start_of(d + 1, tz), i, j)
+        numbers = day_numbers(rule, ctx, times, tz)
+        deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
     held = held_of(times, contacts, i, j, ctx) if ctx.skip else ()
     if not ctx.explain:
         return Finding(deny, held) if held else (DENY if deny else PASS)
+    if numbers is None:
+        numbers = day_numbers(rule, ctx, times, tz)
     # The busiest run holding today starts on its first possible date or on a contact's date.
     dates = numbers[i:j]
     best, best_first = 0, d - days + 1
@@ -1577,8 +1583,8 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
         if count > best:
             best, best_first = count, first
     first_date = dt.date.fromordinal(best_first)
-    last = first_date + dt.timedelta(days=days - 1)
-    run = clock.start_of_date(first_date, tz), clock.start_of_date(last + dt.timedelta(days=1), tz)
+    last = dt.date.fromordinal(best_first + days - 1)
+    run = start_of(best_first, tz), start_of(best_first + days, tz)
     reason = count_text(rule, best, ctx, *run) + f" on {first_date.isoformat()} to {last.isoformat()}"
     if j > i:
         reason += f" ({latest_text(times, contacts, i, j, ctx)})"
@@ -1603,9 +1609,9 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     tz = local_zone(rule, ctx)
     today = ctx.local_date(t, tz)
     if isinstance(window, Calendar):
-        return clock.start_of_date(clock.period_bounds(today, window.unit, ctx.policy.week_start)[1], tz)
+        return clock.period_instants(today, window.unit, ctx.policy.week_start, tz)[1]
     days = window.days
-    times, _ = sequence(rule, ctx, skip, clock.start_of_date(today - dt.timedelta(days=days), tz),
+    times, _ = sequence(rule, ctx, skip, clock.start_of_day_number(today.toordinal() - days, tz),
                         stop + (days + 2) * DAY)
     numbers = day_numbers(rule, ctx, times, tz)
     clear = next_clear(numbers, today.toordinal(), rule.limit, days, ctx, clock.local_date(stop, tz).toordinal())
@@ -1863,7 +1869,7 @@ def count_ending_at(period: AfterTrigger, times: list[int], x: int, ctx: Context
         return hi - bisect_right(times, x - window.seconds * clock.SECOND)
     day = ctx.local_date(x)
     if isinstance(window, Consecutive):
-        first = day - dt.timedelta(days=window.days - 1)
+        first = dt.date.fromordinal(day.toordinal() - window.days + 1)
     else:
         assert isinstance(window, Calendar)
         first = clock.period_bounds(day, window.unit, ctx.policy.week_start)[0]
@@ -1893,8 +1899,8 @@ def quiet_end_in(period: AfterTrigger, start: int, tz: dt.tzinfo) -> int:
         return clock.plus_months(start, period.months, tz)
     if period.seconds is not None:
         return start + period.seconds * clock.SECOND
-    first = clock.local_date(start, tz)
-    return clock.start_of_date(first + dt.timedelta(days=period.days or 0), tz)
+    first = clock.local_date(start, tz).toordinal()
+    return clock.start_of_day_number(first + (period.days or 0), tz)
 
 
 def trigger_times(period: AfterTrigger, ctx: Context) -> list[int]:
@@ -2140,7 +2146,7 @@ def time_value(value: Any, tz: dt.tzinfo) -> int | None:
 def time_test_end(test: TimeSpec, start: int, tz: dt.tzinfo) -> int:
     """The instant at which ``within`` stops holding, or ``at least ... ago`` starts."""
     if test.op == "within_days":
-        return clock.start_of_date(clock.local_date(start, tz) + dt.timedelta(days=test.days), tz)
+        return clock.start_of_day_number(clock.local_date(start, tz).toordinal() + test.days, tz)
     return clock.plus(start, test.seconds, test.months, tz)
 
 
