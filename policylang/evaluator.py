@@ -227,8 +227,10 @@ def decide(
         request = ingest.request_of(policy, request)
         ledger = ingest.history_of(policy, ledger)
     history = ledger
-    facts = policy_facts(policy)
-    names = zones_of(facts, values)
+    memo: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's memo table
+    facts: Facts = memo.get("facts") or policy_facts(policy)
+    zone = values.get("timezone") if facts.zone_attribute else None
+    names = (zone,) if type(zone) is str and zone else zones_of(facts, values)  # (one zone named: the common case)
     zone_name = names[0]
     owner = values.get(facts.owner_attribute) if facts.owner_attribute else None
     ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request, history, explain, loads, stats)
@@ -240,7 +242,7 @@ def decide(
     plan = facts.plans.get((request.purpose, request.channel, request.team, owner is not None and request.team == owner))
     if plan is None:
         plan = rule_plan(policy, request, owner)
-    t = clock.micros(request.at)
+    t = (request.at - clock.EPOCH) // clock.ONE_US  # clock.micros, inline
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
     # `warn` rules are not among the steps: 11.14 judges them last, against what this
@@ -318,7 +320,7 @@ class Facts:
     its memo table): where a customer's zone comes from, the owner
     attribute, whether precedence ranks anyone, citations and sources."""
 
-    __slots__ = ("zone_attribute", "default_zones", "owner_attribute", "ranked", "cited", "sources", "plans")
+    __slots__ = ("zone_attribute", "default_zones", "owner_attribute", "ranked", "cited", "sources", "plans", "ranks")
 
     def __init__(self, policy: Policy) -> None:
         spec = policy.attributes.get("timezone")
@@ -330,6 +332,8 @@ class Facts:
         self.sources = policy_sources(policy)
         # the plan of each request shape (purpose, channel, team, by the owner?): :func:`rule_plan`
         self.plans: dict[tuple[str, str, str, bool], Plan] = {}
+        # Policy.ranks by owner (that one hashes the precedence tuple at every call)
+        self.ranks: dict[str | None, tuple[dict[str, int], int]] = {}
 
 
 def policy_facts(policy: Policy) -> Facts:
@@ -433,7 +437,11 @@ def displaceable(ctx: Context) -> frozenset[int]:
     history = ctx.history
     if not history.has_planned or not ctx.policy.precedence:
         return NOTHING
-    ranks, weakest = ctx.policy.ranks(ctx.owner)
+    facts = policy_facts(ctx.policy)
+    found = facts.ranks.get(ctx.owner)
+    if found is None:
+        found = facts.ranks[ctx.owner] = ctx.policy.ranks(ctx.owner)
+    ranks, weakest = found
     mine = ranks.get(ctx.request.team, weakest)
     # each planning team ranked once, not each planned contact
     return frozenset(ident for team, idents in history.planned_by_team().items()
@@ -1140,8 +1148,16 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         if current > limit:
             break
         simple = not ctx.zones and not ctx.campaigns
-        denying = [rule for rule, body, alone in plan.timed_steps
-                   if denies(rule, body, alone and simple, ctx, current, plan)]
+        denying = []
+        for rule, body, alone in plan.timed_steps:
+            if alone and simple:  # denies(), inline for a plain rule: its body's answer, then precedence
+                ctx.stats.checks += 1
+                ctx.judged = current
+                if body(rule, ctx, current, NOTHING).deny and not (
+                        ctx.skip and rule.kind in DISPLACING and not check(rule, ctx, current, ctx.skip).deny):
+                    denying.append(rule)
+            elif denies(rule, body, False, ctx, current, plan):
+                denying.append(rule)
         if not denying:
             return current
     if hold is not None and current > limit:
@@ -1692,7 +1708,7 @@ def held_of(times: list[int], contacts: Sequence[Contact], i: int, j: int, ctx: 
     without displaceable contacts."""
     if not ctx.skip:
         return ()
-    if isinstance(contacts, LazyContacts):
+    if type(contacts) is not list and isinstance(contacts, LazyContacts):  # (an ABC test costs)
         skip = ctx.skip
         named = [c for c in ctx.history.planned if id(c) in skip]
         if len(named) == len(skip):
@@ -1727,7 +1743,7 @@ def quiet_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) ->
     # An isinstance chain, not `match` (a class pattern costs several times an isinstance
     # test on Python 3.11, and this runs at most rule checks); mypy still proves it closed.
     if isinstance(period, ClockRange):
-        deny = period.quiet(minute_of_day(moment))
+        deny = clock_range_quiet(period, moment)
     elif isinstance(period, DayClock):
         deny = day_clock_quiet(period, ctx, moment)
     elif isinstance(period, DaySet):
@@ -1807,6 +1823,16 @@ def day_clock_quiet(period: DayClock, ctx: Context, wall: dt.datetime) -> bool:
     if minute < rng.end:
         return day_quiet(period.days, ctx, wall.date() - dt.timedelta(days=1))
     return False
+
+
+def clock_range_quiet(period: ClockRange, moment: dt.datetime) -> bool:
+    """``period.quiet(minute_of_day(moment))`` by the whole minute: the minute of the day lies
+    in [m, m + 1) for the whole minute m, so against the range's whole-minute bounds the
+    comparisons are those of m (no float, no calls)."""
+    m = moment.hour * 60 + moment.minute
+    start, end = period.start, period.end
+    inside = start <= m < end if start < end else m >= start or m < end
+    return inside == period.quiet_inside
 
 
 def minute_of_day(moment: dt.datetime) -> float:
@@ -2313,7 +2339,7 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
                     return times, contacts, [k]
             return times, contacts, []
         return times, contacts, [k for k in range(lo, hi) if contacts[k].team != team and id(contacts[k]) not in skip]
-    lazy = contacts if isinstance(contacts, LazyContacts) else None
+    lazy = contacts if type(contacts) is not list and isinstance(contacts, LazyContacts) else None
     teams = lazy.field_between("team", lo, hi) if lazy is not None else None
     made = lazy.made_between(lo, hi) if lazy is not None and teams is not None and skip else None
     if teams is not None and (made is not None or not skip):
@@ -2360,7 +2386,8 @@ def rivals_held(contacts: Sequence[Contact], found: list[int], ctx: Context) -> 
     from columns only the displaceable ones (made already: ``ctx.skip`` holds their ids)."""
     if not found:
         return []
-    if isinstance(contacts, LazyContacts) and (made := contacts.made_between(found[0], found[-1] + 1)) is not None:
+    if (type(contacts) is not list and isinstance(contacts, LazyContacts)
+            and (made := contacts.made_between(found[0], found[-1] + 1)) is not None):
         skip, first = ctx.skip, found[0]
         return [c for k in found if (c := made[k - first]) is not None and id(c) in skip]
     return [contacts[k] for k in found]

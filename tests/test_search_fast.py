@@ -1,4 +1,4 @@
-"""The ``next_allowed_at`` search's fast paths (issue ev) against the paths they replace.
+"""The evaluator's fast paths of this issue (ev) against the paths they replace.
 
 * ``wall_exit`` (a quiet period's exit, on integer wall times) against ``clock.next_exit``
   with ``wall_tests``' datetime tests, which it replaces in the search: the same instant for
@@ -15,7 +15,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from policylang import clock
-from policylang.evaluator import HORIZON, Context, wall_exit, wall_tests
+from policylang.evaluator import HORIZON, Context, clock_range_quiet, minute_of_day, wall_exit, wall_tests
 from policylang.history import History
 from policylang.records import Customer, Request
 from policylang.rules import ClockRange, DayClock, DaySet, Policy
@@ -91,3 +91,22 @@ def test_wall_exit_cases() -> None:
         want = clock.next_exit(t, ctx.tz, *wall_tests(period, ctx), t + HORIZON)
         assert want is not None
         assert wall_exit(period, context(zone, t), t, t + HORIZON) == want, (period, zone, at)
+
+
+@settings(max_examples=300, deadline=None)
+@given(clock_ranges(), st.integers(0, 1439), st.sampled_from([0, 1, 59]), st.sampled_from([0, 1, 999_999]),
+       st.sampled_from(ZONES))
+def test_clock_range_quiet_is_the_minute_test(period: ClockRange, minute: int, second: int, micro: int, zone: str) -> None:
+    moment = dt.datetime(2026, 3, 8, minute // 60, minute % 60, second, micro, tzinfo=clock.zone(zone))
+    assert clock_range_quiet(period, moment) == period.quiet(minute_of_day(moment))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(dt.date(1901, 1, 1), dt.date(2998, 12, 1)), st.sampled_from(ZONES),
+       st.sampled_from(["day", "week", "month", "quarter", "year"]), st.integers(0, 6))
+def test_day_numbers_and_periods(day: dt.date, zone: str, unit: str, week_start: int) -> None:
+    tz = clock.zone(zone)
+    assert clock.start_of_day_number(day.toordinal(), tz) == clock.start_of_date(day, tz)
+    assert clock.start_of_day_number(day.toordinal() + 1, tz) == clock.start_of_date(day + dt.timedelta(days=1), tz)
+    first, following = clock.period_bounds(day, unit, week_start)
+    assert clock.period_instants(day, unit, week_start, tz) == (clock.start_of_date(first, tz), clock.start_of_date(following, tz))
