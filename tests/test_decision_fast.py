@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from policylang import clock
+from policylang.arbitration import grant
 from policylang.evaluator import HORIZON, Context, clock_range_quiet, minute_of_day, wall_exit, wall_tests
 from policylang.history import History
-from policylang.records import Customer, Request
+from policylang.records import Contact, Customer, Request
 from policylang.rules import ClockRange, DayClock, DaySet, Policy
+from policylang.slotted import fields
 
 UTC = dt.timezone.utc
 ZONES = ["UTC", "America/New_York", "America/Chicago", "Europe/Paris", "Australia/Lord_Howe",
@@ -110,3 +113,26 @@ def test_day_numbers_and_periods(day: dt.date, zone: str, unit: str, week_start:
     assert clock.start_of_day_number(day.toordinal() + 1, tz) == clock.start_of_date(day + dt.timedelta(days=1), tz)
     first, following = clock.period_bounds(day, unit, week_start)
     assert clock.period_instants(day, unit, week_start, tz) == (clock.start_of_date(first, tz), clock.start_of_date(following, tz))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(dt.datetime(1899, 12, 30), dt.datetime(3000, 1, 2), timezones=st.sampled_from([UTC, clock.zone("Europe/Paris")])),
+       st.sampled_from([None, "spring", ("spring", "summer")]), st.sampled_from([None, "request-0", "r1"]),
+       st.sampled_from(["email", "sms"]), st.sampled_from(["marketing", "debt"]), st.sampled_from(["cards", "growth"]))
+def test_grant_is_contact(at: dt.datetime, campaign: object, ident: str | None, channel: str, purpose: str, team: str) -> None:
+    request = object.__new__(Request)  # any instant, as a fast path may have made it
+    for spec, value in zip(fields(Request), (team, channel, purpose, at, campaign, 0, None), strict=True):
+        object.__setattr__(request, spec.name, value)
+    try:
+        want = Contact(at, channel, purpose, team, "planned", campaign=campaign, id=ident)
+    except ValueError:  # out of range: grant refuses it the same way (Contact's converter)
+        with pytest.raises(ValueError, match="outside the years"):
+            grant(request, ident)
+        return
+    made = grant(request, ident)
+    assert type(made) is Contact
+    assert made == want and hash(made) == hash(want) and repr(made) == repr(want)
+    for spec in fields(Contact):
+        assert getattr(made, spec.name) == getattr(want, spec.name)
+        assert type(getattr(made, spec.name)) is type(getattr(want, spec.name))
+    assert made.at.tzinfo is want.at.tzinfo and made.at.fold == want.at.fold
