@@ -116,7 +116,11 @@ def test_day_numbers_and_periods(day: dt.date, zone: str, unit: str, week_start:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(dt.datetime(1899, 12, 30), dt.datetime(3000, 1, 2), timezones=st.sampled_from([UTC, clock.zone("Europe/Paris")])),
+@given(st.one_of(st.sampled_from([dt.datetime(1899, 12, 31, 23, 59, tzinfo=UTC), dt.datetime(1900, 1, 1, tzinfo=UTC),
+                                   dt.datetime(2999, 12, 31, 23, 59, tzinfo=UTC), dt.datetime(3000, 1, 1, tzinfo=UTC),
+                                   dt.datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=UTC)]),
+                 st.datetimes(dt.datetime(1899, 12, 30), dt.datetime(3000, 1, 2),
+                              timezones=st.sampled_from([UTC, clock.zone("Europe/Paris")]))),
        st.sampled_from([None, "spring", ("spring", "summer")]), st.sampled_from([None, "request-0", "r1"]),
        st.sampled_from(["email", "sms"]), st.sampled_from(["marketing", "debt"]), st.sampled_from(["cards", "growth"]))
 def test_grant_is_contact(at: dt.datetime, campaign: object, ident: str | None, channel: str, purpose: str, team: str) -> None:
