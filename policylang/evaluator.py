@@ -41,7 +41,7 @@ from policylang.conditions import (
     TimeSpec,
     assert_never,
 )
-from policylang.decision import Decision, TraceEntry
+from policylang.decision import Decision, TraceEntry, decided
 from policylang.history import History, LazyContacts, between, cut
 from policylang.records import COUNTED_STATUSES, Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
@@ -303,16 +303,16 @@ def decide(
         )
         if facts.cited:
             trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
-    # positional: attrs' __init__ takes keywords at twice the cost (request, allowed,
-    # denied_by, displaces, next_allowed_at, trace, notes, warnings, sources)
     if next_at is None:
         when = None
     elif next_at == t and type(at := request.at) is dt.datetime and at.tzinfo is clock.UTC and not at.fold:
         when = at  # allowed now: the request's own instant (UTC, exact), not made again
     else:
         when = clock.instant(next_at)
-    return Decision(request, not denying, tuple([rule.name for rule in denying]) if denying else (), displaced, when, trace,
-                    tuple(notes) if notes else (), tuple(warnings) if warnings else (), facts.sources)
+    # every field given, in order (request, allowed, denied_by, displaces, next_allowed_at,
+    # trace, notes, warnings, sources): decision.decided fills the frozen slots directly
+    return decided(request, not denying, tuple([rule.name for rule in denying]) if denying else (), displaced, when,
+                   trace, tuple(notes) if notes else (), tuple(warnings) if warnings else (), facts.sources)
 
 
 class Facts:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from policylang import clock
 from policylang.arbitration import grant
+from policylang.decision import Decision, TraceEntry, decided
 from policylang.evaluator import HORIZON, Context, clock_range_quiet, minute_of_day, wall_exit, wall_tests
 from policylang.history import History
 from policylang.records import Contact, Customer, Request
@@ -140,3 +141,15 @@ def test_grant_is_contact(at: dt.datetime, campaign: object, ident: str | None, 
         assert getattr(made, spec.name) == getattr(want, spec.name)
         assert type(getattr(made, spec.name)) is type(getattr(want, spec.name))
     assert made.at.tzinfo is want.at.tzinfo and made.at.fold == want.at.fold
+
+
+def test_decided_is_decision() -> None:
+    request = Request("cards", "email", "marketing", dt.datetime(2026, 3, 8, 7, tzinfo=UTC))
+    planned = Contact(dt.datetime(2026, 3, 9, tzinfo=UTC), "email", "marketing", "growth", "planned", id="p")
+    values = (request, False, ("a", "b"), (planned,), dt.datetime(2026, 3, 10, tzinfo=UTC),
+              (TraceEntry("a", "cap", "deny", "3 of at most 3"),), ("a note",), ("w",), (("holidays", "1"),))
+    made, want = decided(*values), Decision(*values)
+    assert type(made) is Decision
+    assert made == want and hash(made) == hash(want) and repr(made) == repr(want)
+    assert [getattr(made, spec.name) for spec in fields(Decision)] == list(values)
+    assert made.explain() == want.explain() and made.to_dict() == want.to_dict()
