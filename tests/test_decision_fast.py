@@ -18,11 +18,20 @@ from hypothesis import strategies as st
 from policylang import clock
 from policylang.arbitration import grant
 from policylang.decision import Decision, TraceEntry, decided
-from policylang.evaluator import HORIZON, Context, clock_range_quiet, minute_of_day, wall_exit, wall_tests
+from policylang.evaluator import (
+    HORIZON,
+    Context,
+    clock_range_quiet,
+    decide,
+    minute_of_day,
+    wall_exit,
+    wall_tests,
+)
 from policylang.history import History
 from policylang.records import Contact, Customer, Request
 from policylang.rules import ClockRange, DayClock, DaySet, Policy
 from policylang.slotted import fields
+from tests.strategies import displacement_scenarios, scenarios
 
 UTC = dt.timezone.utc
 ZONES = ["UTC", "America/New_York", "America/Chicago", "Europe/Paris", "Australia/Lord_Howe",
@@ -153,3 +162,15 @@ def test_decided_is_decision() -> None:
     assert made == want and hash(made) == hash(want) and repr(made) == repr(want)
     assert [getattr(made, spec.name) for spec in fields(Decision)] == list(values)
     assert made.explain() == want.explain() and made.to_dict() == want.to_dict()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(displacement_scenarios(), scenarios()))
+def test_without_explain_the_same_answer(scenario: tuple[str, Policy, dict[str, object], Request, list[object]]) -> None:
+    text, policy, customer, request, ledger = scenario
+    history = History(list(ledger))
+    words = decide(policy, customer, request, history, explain=True).to_dict()
+    plain = decide(policy, customer, request, History(list(ledger)), explain=False).to_dict()
+    note(text)
+    words.pop("trace"), plain.pop("trace")
+    assert plain == words
