@@ -420,15 +420,26 @@ def _datetime64_micros(data: bytes, size: int, length: int, shape: bytes) -> lis
     width = widths.get(ending)
     if width is None:
         width = widths[ending] = np.dtype(f"S{ending}")
-    try:  # each instant's local date and time (with its fraction) as one fixed-width string
-        local = np.ndarray((size,), width, data, 0, (length,)).astype(micro)
-    except ValueError:  # 2026-02-30, 24:00, :60: the validating path says so
-        raise _Slow from None
-    micros = local.view(np.int64)
-    if offset:
-        micros -= offset
-    found: list[int] = micros.tolist()
+    found: list[int] = []
+    for start in range(0, size, DATETIME64_BLOCK):
+        rows = min(DATETIME64_BLOCK, size - start)
+        try:  # each instant's local date and time (with its fraction) as one fixed-width string
+            local = np.ndarray((rows,), width, data, start * length, (length,)).astype(micro)
+        except ValueError:  # 2026-02-30, 24:00, :60: the validating path says so
+            raise _Slow from None
+        micros = local.view(np.int64)
+        if offset:
+            micros -= offset
+        found += micros.tolist()
     return found
+
+
+# Instants cast at a time: at most 500. numpy lets other threads run during a loop over more
+# than 500 elements (NPY_BEGIN_THREADS_THRESHOLDED), and its string-to-datetime cast then
+# reports a bad date without holding the interpreter's lock: one bad instant among 501 or more
+# crashed the process (numpy 2.4.6, segmentation fault; astropy/astropy#18254 is the same bug
+# seen from numpy 2.3.0). At most 500 a cast, the error is an ordinary ValueError.
+DATETIME64_BLOCK = 480
 
 
 @frozen
@@ -954,9 +965,31 @@ _ONE_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5
 
 def one_instant(text: str) -> dt.datetime:
     """One instant text as UTC, exactly as :func:`policylang.inputs.parse_instant` reads it,
-    or :class:`_Slow` where it would refuse it: for the fast path's forms (see :data:`SHAPES`)
-    a pattern and ``fromisoformat`` in C, a fifth of ``parse_instant``'s cost (its messages
-    need the broader pattern and several steps); any other text is ``parse_instant``'s."""
+    or :class:`_Slow` where it would refuse it.
+
+    A text whose two parts the tables of :func:`instant_micros` hold (a ledger's or an
+    earlier request's) is read by two look-ups; another in the fast path's forms (see
+    :data:`SHAPES`) is read by them, its parts kept. Why: called among other work (a
+    service's, the benchmark's loop), the pattern below found the regular expression engine
+    out of the processor's caches and took 11 us of one_instant's 21 (measured), where the
+    tables were just used by the ledger. Any other text goes to :func:`_one_instant`."""
+    try:
+        us = _HOUR_US[text[:13]] + _REST_US[text[13:]]
+    except KeyError:
+        try:
+            us = instant_micros((text,))[0]
+        except _Slow:
+            return _one_instant(text)
+    return _EPOCH_UTC + dt.timedelta(microseconds=us)
+
+
+_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _one_instant(text: str) -> dt.datetime:
+    """:func:`one_instant` without the tables: for the fast path's forms a pattern and
+    ``fromisoformat`` in C, a fifth of ``parse_instant``'s cost (its messages need the
+    broader pattern and several steps); any other text is ``parse_instant``'s."""
     found = _ONE_INSTANT.fullmatch(text)
     if found is not None:
         try:

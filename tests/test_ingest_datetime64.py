@@ -107,6 +107,35 @@ def test_one_bad_instant_among_many_is_refused(bad: str) -> None:
         assert got is None or got == [reference(t) for t in texts]
 
 
+def test_a_bad_instant_among_thousands_is_refused_without_crashing_numpy() -> None:
+    # numpy's string-to-datetime cast over more than 500 elements reports a bad date without
+    # the interpreter's lock: a segmentation fault (numpy 2.4.6). Run apart, so that a crash
+    # fails this test instead of ending the run.
+    import subprocess
+    import sys
+
+    script = """if True:
+        from policylang import ingest
+        good = [f"2026-01-{d:02d}T10:00:00+01:00" for d in range(1, 29)] * 80
+        for bad in ("2026-02-30T10:00:00+01:00", "2026-01-01T24:00:00+01:00", "2026-01-01T10:00:60+01:00"):
+            for at in (0, 501, 1000, len(good)):
+                texts = [*good[:at], bad, *good[at:]]
+                for general in (False, True):
+                    try:
+                        ingest.vector_micros(texts, general=general)
+                    except ingest._Slow:
+                        pass
+                    else:
+                        raise SystemExit(f"{bad} at {at} was taken")
+        assert ingest.vector_micros(good, general=False)[-1] == 1769590800000000
+        print("refused")
+    """
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=__file__.rsplit("/tests/", 1)[0])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "refused"
+
+
 def _instant_micros(texts: list[str]) -> list[int] | None:
     try:
         return ingest.instant_micros(texts)

@@ -186,11 +186,13 @@ def test_the_requests_instant_is_parse_instants(text: str) -> None:
     try:
         at = parse_instant(text, where("x"))
     except InputError:
-        with pytest.raises(ingest._Slow):  # noqa: SLF001
-            ingest.one_instant(text)
+        for _ in range(2):
+            with pytest.raises(ingest._Slow):  # noqa: SLF001
+                ingest.one_instant(text)
     else:
-        got = ingest.one_instant(text)
-        assert got == at and got.tzinfo is at.tzinfo
+        for _ in range(2):  # the second time from the parts the first kept in the tables
+            got = ingest.one_instant(text)
+            assert got == at and got.tzinfo is at.tzinfo
 
 
 @SETTINGS
