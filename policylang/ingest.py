@@ -325,11 +325,16 @@ def vector_micros(instants: list[Any] | tuple[Any, ...], general: bool = True) -
     try:
         data = "".join(instants).encode("ascii")
         length = len(instants[0])
+        # every text as long as the first (none longer, and all of them as long as the joined
+        # bytes): the rows below are the texts, never a text read across two of them
+        if len(data) != size * length or max(map(len, instants)) != length:
+            raise _Slow
     except (TypeError, UnicodeEncodeError):
         raise _Slow from None
     shapes = data.translate(_BYTE_DIGITS)
     shape = shapes[:length]
-    if shapes != shape * size or shape not in _BYTE_SHAPES:
+    # size occurrences of the first shape, none overlapping, in size * length bytes: every text has it
+    if shape not in _BYTE_SHAPES or shapes.count(shape) != size:
         raise _Slow
     # the shape reads + as -, for the offset's sign: the date's own dashes must be dashes
     if data[4::length] != b"-" * size or data[7::length] != b"-" * size:

@@ -256,3 +256,27 @@ def test_decide_json_with_numpys_reader_gives_the_validating_paths_answer(case: 
     finally:
         ingest.DATETIME64_FROM = saved
     assert outcome(lambda: ingest.decide_json(policy, text.encode(), file="doc.json")) == slow
+
+
+@pytest.mark.parametrize("ending", ["Z", "+01:00"])
+@pytest.mark.parametrize("year", [2026, 1950])  # numpy's date parser, or the matrix reader
+def test_a_ledger_whose_instants_join_well_but_split_badly_gets_the_validating_paths_error(ending: str,
+                                                                                          year: int) -> None:
+    # two lines' `at` read as one well-formed instant each only across each other: the
+    # joined texts are well formed, the texts are not (issue 11: the column readers took them)
+    import policylang
+
+    policy = policylang.load(__file__.rsplit("/tests/", 1)[0] + "/examples/northwind.pol")
+    lines = [{"at": f"{year}-03-{1 + k % 28:02d}T10:{k % 60:02d}:00{ending}", "channel": "email",
+              "purpose": "servicing", "team": "cards"} for k in range(420)]
+    whole = lines[300]["at"] + lines[301]["at"]
+    lines[300]["at"], lines[301]["at"] = whole[:13], whole[13:]
+    document = {"customer": {"id": "ada", "timezone": "Europe/London", "status": "active",
+                             "owner": "wealth_management"},
+                "request": {"team": "cards", "channel": "email", "purpose": "servicing",
+                            "at": f"{year}-04-01T10:00:00Z"},
+                "ledger": lines}
+    text = json.dumps(document)
+    slow = outcome(lambda: ingest.slow_decide_json(policy, text, file="doc.json"))
+    assert slow[0] == "error" and "ledger entry 301" in slow[1][1]
+    assert outcome(lambda: ingest.decide_json(policy, text, file="doc.json")) == slow
