@@ -247,6 +247,9 @@ def test_a_well_formed_document_takes_the_fast_path() -> None:
     # an event line with a contact field written as its default (issue 11's typed path)
     json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "status": "sent"'),
     json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "outcome": null'),
+    json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "channel": "sms"'),
+    json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "team": "cards"'),
+    json.dumps(GOOD).replace('"event": "complaint"', '"event": "complaint", "campaign": "spring"'),
     json.dumps(GOOD).replace('"event": "complaint"', '"at": "2026-10-01T09:00:00Z", "event": "complaint"'),
     json.dumps(GOOD)[:-1],
 ])
