@@ -197,12 +197,12 @@ def _checked(policy: Policy, given: Customer | str, record: Customer) -> Custome
 
 def history_of(rows: StoredRows, now_us: int) -> History:
     """The evaluator's index of a customer's stored rows, statuses as of ``now_us``."""
+    if not isinstance(rows, (list, tuple)):  # a digest (the common read): no import statement on its way
+        return rows.history(now_us)
     from policylang.ingest import history_from_rows, history_from_values
 
     if isinstance(rows, list):
         return history_from_rows(rows, now_us)
-    if not isinstance(rows, tuple):
-        return rows.history(now_us)
     columns, values = rows
     found = history_from_values(values, now_us, columns)
     if found is not None:

@@ -26,6 +26,7 @@ import json
 from bisect import bisect_right
 from collections.abc import Sequence
 from operator import itemgetter
+from sys import intern
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -239,7 +240,9 @@ def _words(words: list[str | None], codes: Codes) -> list[Any]:
 
 
 def _texts(digest: Digest) -> dict[str, list[Any]]:
-    words = digest.words
+    # interned: the index codes (purpose, channel, team, status) by a table whose words are
+    # interned, so each row's look-up compares by identity (history._coded)
+    words = [intern(word) if type(word) is str else word for word in digest.words]
     return {"channel": _words(words, digest.channel), "purpose": _words(words, digest.purpose),
             "team": _words(words, digest.team), "status": _words(words, digest.status),
             "outcome": _words(words, digest.outcome)}  # fmt: skip
