@@ -8,18 +8,19 @@ planned contact that the following requests see; contacts a grant displaces beco
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from policylang.clock import instant
+from policylang.clock import UTC, instant
 from policylang.decision import Decision
 from policylang.evaluator import Loads, decide
 from policylang.history import History
-from policylang.records import Contact, Customer, Entry, Event, Request
+from policylang.records import FIRST_YEAR, LAST_YEAR, Contact, Customer, Entry, Event, Request
 from policylang.rules import Policy
-from policylang.slotted import evolve
+from policylang.slotted import evolve, fields
 
 
 @attrs.frozen(slots=True)
@@ -108,8 +109,33 @@ class Cycle:
 
 def grant(request: Request, ident: str | None) -> Contact:
     """The planned contact a granted request becomes."""
-    return Contact(request.at, request.channel, request.purpose, request.team, "planned",
-                   campaign=request.campaign, id=ident)
+    at = request.at
+    if type(at) is dt.datetime and at.tzinfo is UTC and FIRST_YEAR <= at.year <= LAST_YEAR:
+        # what Contact() makes of it, its slots filled directly: the converter (records.to_utc)
+        # would give back this very instant (UTC already, in range), and the frozen class's
+        # __init__ sets each field through object.__setattr__
+        contact: Contact = _NEW(Contact)
+        _AT(contact, at)
+        _CHANNEL(contact, request.channel)
+        _PURPOSE(contact, request.purpose)
+        _TEAM(contact, request.team)
+        _STATUS(contact, "planned")
+        _OUTCOME(contact, None)
+        _CAMPAIGN(contact, request.campaign)
+        _ID(contact, ident)
+        _CUSTOMER(contact, None)
+        _VOID_REASON(contact, None)
+        _WARNINGS(contact, ())
+        return contact
+    return Contact(at, request.channel, request.purpose, request.team, "planned", campaign=request.campaign, id=ident)
+
+
+_NEW = object.__new__
+_AT, _CHANNEL, _PURPOSE, _TEAM, _STATUS, _OUTCOME, _CAMPAIGN, _ID, _CUSTOMER, _VOID_REASON, _WARNINGS = (
+    Contact.__dict__[spec.name].__set__ for spec in fields(Contact))
+assert tuple(spec.name for spec in fields(Contact)) == (
+    "at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason",
+    "warnings"), "grant() fills every field of Contact, in this order"
 
 
 def entries_of(history: History) -> list[Entry]:

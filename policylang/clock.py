@@ -123,6 +123,16 @@ def local_date(us: int, tz: dt.tzinfo) -> dt.date:
     return local(us, tz).date()
 
 
+ONE_DAY = dt.timedelta(1)  # made once: a timedelta(days=N) call costs several date additions
+
+
+@functools.lru_cache(maxsize=16384)
+def start_of_day_number(ordinal: int, tz: dt.tzinfo) -> int:
+    """:func:`start_of_date` of the date with this proleptic ordinal (``date.toordinal()``):
+    a run of N dates is ordinals apart, with no date or timedelta made on a hit."""
+    return start_of_date(dt.date.fromordinal(ordinal), tz)
+
+
 @functools.lru_cache(maxsize=16384)
 def start_of_date(day: dt.date, tz: dt.tzinfo) -> int:
     """The first instant of a local date (its midnight, or the end of a gap over midnight)."""
@@ -150,6 +160,14 @@ def period_bounds(day: dt.date, unit: str, week_start: int = 0) -> tuple[dt.date
     return start, start.replace(year=start.year + 1)
 
 
+@functools.lru_cache(maxsize=16384)
+def period_instants(day: dt.date, unit: str, week_start: int, tz: dt.tzinfo) -> tuple[int, int]:
+    """The first instants of the calendar period holding ``day`` and of the next one, in
+    ``tz`` (:func:`period_bounds`, then :func:`start_of_date` of each: one look-up for the three)."""
+    first, following = period_bounds(day, unit, week_start)
+    return start_of_date(first, tz), start_of_date(following, tz)
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
@@ -161,7 +179,7 @@ def plus_months(us: int, months: int, tz: dt.tzinfo) -> int:
     and a repeated one is the first (zoneinfo's ``fold=0`` reading does both)."""
     moment = local(us, tz)
     first = add_months(moment.date().replace(day=1), months)
-    last = (add_months(first, 1) - dt.timedelta(days=1)).day
+    last = (add_months(first, 1) - ONE_DAY).day
     # fold=0: the first of a repeated reading, even when ``us`` was the second one
     target = dt.datetime.combine(first.replace(day=min(moment.day, last)), moment.time().replace(tzinfo=None, fold=0))
     return micros(target.replace(tzinfo=tz))

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from policylang.records import Contact, Request
-from policylang.slotted import frozen
+from policylang.slotted import fields, frozen
 
 VERDICTS = ("deny", "pass", "skip", "exempt", "warn")
 
@@ -97,3 +97,30 @@ class Decision:
         if self.notes:
             out["notes"] = list(self.notes)
         return out
+
+
+def decided(request: Request, allowed: bool, denied_by: tuple[str, ...], displaces: tuple[Contact, ...],
+            next_allowed_at: dt.datetime | None, trace: tuple[TraceEntry, ...], notes: tuple[str, ...],
+            warnings: tuple[str, ...], sources: tuple[tuple[str, str], ...]) -> Decision:
+    """``Decision(...)`` with every field given, its slots filled directly: the evaluator makes
+    one per decision, and the frozen class's ``__init__`` sets each field through
+    ``object.__setattr__`` (a method look-up and a name look-up each)."""
+    decision: Decision = _NEW(Decision)
+    _REQUEST(decision, request)
+    _ALLOWED(decision, allowed)
+    _DENIED_BY(decision, denied_by)
+    _DISPLACES(decision, displaces)
+    _NEXT_ALLOWED_AT(decision, next_allowed_at)
+    _TRACE(decision, trace)
+    _NOTES(decision, notes)
+    _WARNINGS(decision, warnings)
+    _SOURCES(decision, sources)
+    return decision
+
+
+_NEW = object.__new__
+_REQUEST, _ALLOWED, _DENIED_BY, _DISPLACES, _NEXT_ALLOWED_AT, _TRACE, _NOTES, _WARNINGS, _SOURCES = (
+    Decision.__dict__[spec.name].__set__ for spec in fields(Decision))
+assert tuple(spec.name for spec in fields(Decision)) == (
+    "request", "allowed", "denied_by", "displaces", "next_allowed_at", "trace", "notes", "warnings",
+    "sources"), "decided() fills every field of Decision, in this order"

@@ -41,7 +41,7 @@ from policylang.conditions import (
     TimeSpec,
     assert_never,
 )
-from policylang.decision import Decision, TraceEntry
+from policylang.decision import Decision, TraceEntry, decided
 from policylang.history import History, LazyContacts, between, cut
 from policylang.records import COUNTED_STATUSES, Contact, Customer, Entry, Request, in_campaign
 from policylang.rules import (
@@ -90,6 +90,9 @@ class Stats:
         return self.checks + self.bounds + self.jumps + self.scanned
 
 
+UNCOUNTED = Stats()  # where a decision nobody counts adds its counts (never read): no Stats made per decision
+
+
 class Loads(Protocol):
     """Where ``capacity`` rules read every customer's contacts (the shared ledger).
 
@@ -132,7 +135,7 @@ class Context:
     """
 
     __slots__ = ("policy", "values", "tz", "zone_name", "owner", "request", "history", "explain", "loads",
-                 "skip", "stats", "prefetch", "_windows", "zones", "campaigns", "judged", "_local", "_memo")
+                 "skip", "stats", "prefetch", "_windows", "zones", "campaigns", "judged", "_memo")
 
     def __init__(self, policy: Policy, values: Mapping[str, Any], tz: dt.tzinfo, zone_name: str,
                  owner: str | None, request: Request, history: History, explain: bool, loads: Loads | None,
@@ -147,26 +150,47 @@ class Context:
         self.explain = explain
         self.loads = loads
         self.skip: frozenset[int] = NOTHING  # ids of planned contacts that precedence displaces
-        self.stats = stats if stats is not None else Stats()
+        self.stats = stats if stats is not None else UNCOUNTED
         self.prefetch = 0  # while searching: how far past a range capacity loads are read at once
         self._windows: dict[tuple[int, dt.tzinfo], list[Window]] | None = None  # exemption windows by rule and zone
         self.zones: tuple[tuple[dt.tzinfo, str], ...] = ()  # 11.7: every possible zone, when several
         self.campaigns = False  # 11.3: the request names several campaigns
         self.judged: int | None = None  # the instant being checked (the search moves it past the request's)
-        self._local: dict[tuple[int, dt.tzinfo], dt.datetime] = {}
         # Per-rule indexes built at most once per decision (see :func:`sequence`, :func:`dense`).
         self._memo: dict[Any, Any] = {}
 
     def local(self, us: int, tz: dt.tzinfo | None = None) -> dt.datetime:
-        """Local time of an instant, memoised: several rules ask about the same instant."""
+        """Local time of an instant, memoised (:data:`LOCAL`): several rules ask about the same
+        instant, and the search's jumps land on instants many customers share (a local 08:00,
+        midnight, the first of a quarter)."""
         key = (us, tz or self.tz)
-        found = self._local.get(key)
+        found = LOCAL.get(key)
         if found is None:
-            found = self._local[key] = clock.local(us, key[1])
+            if len(LOCAL) >= MEMO_SIZE:
+                LOCAL.clear()
+            found = LOCAL[key] = clock.local(us, key[1])
         return found
 
     def local_date(self, us: int, tz: dt.tzinfo | None = None) -> dt.date:
         return self.local(us, tz).date()
+
+    def offset(self, us: int) -> int:
+        """The UTC offset of the context's zone at an instant, in microseconds (memoised as :meth:`local`)."""
+        key = (us, self.tz)
+        found = OFFSETS.get(key)
+        if found is None:
+            if len(OFFSETS) >= MEMO_SIZE:
+                OFFSETS.clear()
+            off = self.local(us).utcoffset()
+            found = OFFSETS[key] = 0 if off is None else off // clock.ONE_US
+        return found
+
+
+# Local times and offsets of (instant, zone) pairs, for every decision of the process: pure
+# functions of their keys, so shared; emptied when full (a few MB at most).
+LOCAL: dict[tuple[int, dt.tzinfo], dt.datetime] = {}
+OFFSETS: dict[tuple[int, dt.tzinfo], int] = {}
+MEMO_SIZE = 1 << 14
 
 
 # ---- entry point -------------------------------------------------------------------------
@@ -203,8 +227,10 @@ def decide(
         request = ingest.request_of(policy, request)
         ledger = ingest.history_of(policy, ledger)
     history = ledger
-    facts = policy_facts(policy)
-    names = zones_of(facts, values)
+    memo: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's memo table
+    facts: Facts = memo.get("facts") or policy_facts(policy)
+    zone = values.get("timezone") if facts.zone_attribute else None
+    names = (zone,) if type(zone) is str and zone else zones_of(facts, values)  # (one zone named: the common case)
     zone_name = names[0]
     owner = values.get(facts.owner_attribute) if facts.owner_attribute else None
     ctx = Context(policy, values, clock.zone(zone_name), zone_name or "UTC", owner, request, history, explain, loads, stats)
@@ -216,7 +242,7 @@ def decide(
     plan = facts.plans.get((request.purpose, request.channel, request.team, owner is not None and request.team == owner))
     if plan is None:
         plan = rule_plan(policy, request, owner)
-    t = clock.micros(request.at)
+    t = (request.at - clock.EPOCH) // clock.ONE_US  # clock.micros, inline
     results: dict[int, Judgement] = {}
     denying: list[AnyRule] = []
     # `warn` rules are not among the steps: 11.14 judges them last, against what this
@@ -277,11 +303,16 @@ def decide(
         )
         if facts.cited:
             trace = cited(policy, trace, [rule for rule, _, _ in plan.entries])
-    # positional: attrs' __init__ takes keywords at twice the cost (request, allowed,
-    # denied_by, displaces, next_allowed_at, trace, notes, warnings, sources)
-    return Decision(request, not denying, tuple([rule.name for rule in denying]) if denying else (), displaced,
-                    clock.instant(next_at) if next_at is not None else None, trace,
-                    tuple(notes) if notes else (), tuple(warnings) if warnings else (), facts.sources)
+    if next_at is None:
+        when = None
+    elif next_at == t and type(at := request.at) is dt.datetime and at.tzinfo is clock.UTC and not at.fold:
+        when = at  # allowed now: the request's own instant (UTC, exact), not made again
+    else:
+        when = clock.instant(next_at)
+    # every field given, in order (request, allowed, denied_by, displaces, next_allowed_at,
+    # trace, notes, warnings, sources): decision.decided fills the frozen slots directly
+    return decided(request, not denying, tuple([rule.name for rule in denying]) if denying else (), displaced, when,
+                   trace, tuple(notes) if notes else (), tuple(warnings) if warnings else (), facts.sources)
 
 
 class Facts:
@@ -289,7 +320,7 @@ class Facts:
     its memo table): where a customer's zone comes from, the owner
     attribute, whether precedence ranks anyone, citations and sources."""
 
-    __slots__ = ("zone_attribute", "default_zones", "owner_attribute", "ranked", "cited", "sources", "plans")
+    __slots__ = ("zone_attribute", "default_zones", "owner_attribute", "ranked", "cited", "sources", "plans", "ranks")
 
     def __init__(self, policy: Policy) -> None:
         spec = policy.attributes.get("timezone")
@@ -301,6 +332,8 @@ class Facts:
         self.sources = policy_sources(policy)
         # the plan of each request shape (purpose, channel, team, by the owner?): :func:`rule_plan`
         self.plans: dict[tuple[str, str, str, bool], Plan] = {}
+        # Policy.ranks by owner (that one hashes the precedence tuple at every call)
+        self.ranks: dict[str | None, tuple[dict[str, int], int]] = {}
 
 
 def policy_facts(policy: Policy) -> Facts:
@@ -404,7 +437,11 @@ def displaceable(ctx: Context) -> frozenset[int]:
     history = ctx.history
     if not history.has_planned or not ctx.policy.precedence:
         return NOTHING
-    ranks, weakest = ctx.policy.ranks(ctx.owner)
+    facts = policy_facts(ctx.policy)
+    found = facts.ranks.get(ctx.owner)
+    if found is None:
+        found = facts.ranks[ctx.owner] = ctx.policy.ranks(ctx.owner)
+    ranks, weakest = found
     mine = ranks.get(ctx.request.team, weakest)
     # each planning team ranked once, not each planned contact
     return frozenset(ident for team, idents in history.planned_by_team().items()
@@ -630,7 +667,7 @@ def exemption_windows(rule: ExemptRule, ctx: Context) -> list[Window]:
         if spec.months:  # 11.2: the opener + N months, in the zone being judged
             ends.append((clock.plus_months(start, spec.months, ctx.tz), None))
         if spec.days is not None:
-            ends.append((clock.start_of_date(clock.local_date(start, ctx.tz) + dt.timedelta(days=spec.days), ctx.tz), None))
+            ends.append((clock.start_of_day_number(clock.local_date(start, ctx.tz).toordinal() + spec.days, ctx.tz), None))
         k = bisect_right(closer_times, start)
         if k < len(closers):
             ends.append(closers[k])
@@ -1099,8 +1136,9 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         ctx.stats.jumps += 1
         latest: int | None = None
         # one rule that never passes ends the search (exclusions first: theirs is the cheapest
-        # bound and the likeliest never), with no need to bound the rest
-        for rule in sorted(denying, key=not_exclusion) if len(denying) > 1 else denying:
+        # bound and the likeliest never; then prerequisites, never once none is left to come),
+        # with no need to bound the rest: the bounds' order changes nothing else (their max)
+        for rule in sorted(denying, key=bound_order) if len(denying) > 1 else denying:
             found = bound(rule, ctx, current, plan)
             if found is None:
                 return None
@@ -1110,8 +1148,16 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
         if current > limit:
             break
         simple = not ctx.zones and not ctx.campaigns
-        denying = [rule for rule, body, alone in plan.timed_steps
-                   if denies(rule, body, alone and simple, ctx, current, plan)]
+        denying = []
+        for rule, body, alone in plan.timed_steps:
+            if alone and simple:  # denies(), inline for a plain rule: its body's answer, then precedence
+                ctx.stats.checks += 1
+                ctx.judged = current
+                if body(rule, ctx, current, NOTHING).deny and not (
+                        ctx.skip and rule.kind in DISPLACING and not check(rule, ctx, current, ctx.skip).deny):
+                    denying.append(rule)
+            elif denies(rule, body, False, ctx, current, plan):
+                denying.append(rule)
         if not denying:
             return current
     if hold is not None and current > limit:
@@ -1123,8 +1169,12 @@ def next_allowed(ctx: Context, plan: Plan, t: int, denying: list[AnyRule], notes
     return None
 
 
-def not_exclusion(rule: AnyRule) -> bool:
-    return rule.kind != "exclude"
+def bound_order(rule: AnyRule) -> int:
+    """Exclusions, then prerequisites, then the rest: the likeliest ``never`` and cheapest first."""
+    return BOUND_ORDER.get(rule.kind, 2)
+
+
+BOUND_ORDER = {"exclude": 0, "require": 1}
 
 
 def denies(rule: AnyRule, body: Body, alone: bool, ctx: Context, t: int, plan: Plan) -> bool:
@@ -1456,11 +1506,12 @@ def rolling_cap(rule: CapRule, window: Rolling, ctx: Context, t: int, skip: froz
 
 def calendar_cap(rule: CapRule, window: Calendar, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
     tz = local_zone(rule, ctx)
-    first, following = clock.period_bounds(ctx.local_date(t, tz), window.unit, ctx.policy.week_start)
-    lo, hi = clock.start_of_date(first, tz), clock.start_of_date(following, tz)
+    day = ctx.local_date(t, tz)
+    lo, hi = clock.period_instants(day, window.unit, ctx.policy.week_start, tz)
     times, contacts, i, j = select(rule, ctx, lo, hi, skip)
     reason = ""
     if ctx.explain:
+        first, following = clock.period_bounds(day, window.unit, ctx.policy.week_start)
         if window.unit == "week" and ctx.policy.week_start:
             last = following - dt.timedelta(days=1)
             reason = count_text(rule, j - i, ctx, lo, hi) + (
@@ -1504,12 +1555,12 @@ class DayNumbers(Sequence[int]):
 
 def day_number(us: int, tz: dt.tzinfo) -> int:
     """The ordinal of the local date an instant falls in, by the dates' first instants."""
-    day = clock.local_date(us, tz)
-    while us < clock.start_of_date(day, tz):
-        day -= dt.timedelta(days=1)
-    while us >= clock.start_of_date(day + dt.timedelta(days=1), tz):
-        day += dt.timedelta(days=1)
-    return day.toordinal()
+    day = clock.local_date(us, tz).toordinal()
+    while us < clock.start_of_day_number(day, tz):
+        day -= 1
+    while us >= clock.start_of_day_number(day + 1, tz):
+        day += 1
+    return day
 
 
 def day_numbers(rule: CapRule, ctx: Context, times: list[int], tz: dt.tzinfo) -> DayNumbers:
@@ -1525,16 +1576,21 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
     # question as a rolling window, asked of the contacts' dates. Its cost is two binary
     # searches (a scan of the contacts within reach at worst), whatever N is.
     tz, days = local_zone(rule, ctx), window.days
-    today = ctx.local_date(t, tz)
-    d = today.toordinal()
-    lo = clock.start_of_date(today - dt.timedelta(days=days - 1), tz)
-    times, contacts, i, j = select(rule, ctx, lo, clock.start_of_date(today + dt.timedelta(days=days), tz), skip)
-    k = bisect_left(times, clock.start_of_date(today + dt.timedelta(days=1), tz), i, j)
-    numbers = day_numbers(rule, ctx, times, tz)
-    deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
+    d = ctx.local_date(t, tz).toordinal()
+    start_of = clock.start_of_day_number  # dates by their ordinals: no date arithmetic
+    times, contacts, i, j = select(rule, ctx, start_of(d - days + 1, tz), start_of(d + days, tz), skip)
+    numbers: DayNumbers | None = None
+    if j - i < rule.limit:  # fewer within reach than the limit: window_denies' quick answer
+        deny = False
+    else:
+        k = bisect_left(times, start_of(d + 1, tz), i, j)
+        numbers = day_numbers(rule, ctx, times, tz)
+        deny = window_denies(numbers, i, j, k, rule.limit, days, ctx, ("runs", rule.index, skip, id(times), tz))
     held = held_of(times, contacts, i, j, ctx) if ctx.skip else ()
     if not ctx.explain:
         return Finding(deny, held) if held else (DENY if deny else PASS)
+    if numbers is None:
+        numbers = day_numbers(rule, ctx, times, tz)
     # The busiest run holding today starts on its first possible date or on a contact's date.
     dates = numbers[i:j]
     best, best_first = 0, d - days + 1
@@ -1543,8 +1599,8 @@ def consecutive_cap(rule: CapRule, window: Consecutive, ctx: Context, t: int, sk
         if count > best:
             best, best_first = count, first
     first_date = dt.date.fromordinal(best_first)
-    last = first_date + dt.timedelta(days=days - 1)
-    run = clock.start_of_date(first_date, tz), clock.start_of_date(last + dt.timedelta(days=1), tz)
+    last = dt.date.fromordinal(best_first + days - 1)
+    run = start_of(best_first, tz), start_of(best_first + days, tz)
     reason = count_text(rule, best, ctx, *run) + f" on {first_date.isoformat()} to {last.isoformat()}"
     if j > i:
         reason += f" ({latest_text(times, contacts, i, j, ctx)})"
@@ -1569,9 +1625,9 @@ def bound_cap(rule: CapRule, ctx: Context, t: int, skip: frozenset[int]) -> int 
     tz = local_zone(rule, ctx)
     today = ctx.local_date(t, tz)
     if isinstance(window, Calendar):
-        return clock.start_of_date(clock.period_bounds(today, window.unit, ctx.policy.week_start)[1], tz)
+        return clock.period_instants(today, window.unit, ctx.policy.week_start, tz)[1]
     days = window.days
-    times, _ = sequence(rule, ctx, skip, clock.start_of_date(today - dt.timedelta(days=days), tz),
+    times, _ = sequence(rule, ctx, skip, clock.start_of_day_number(today.toordinal() - days, tz),
                         stop + (days + 2) * DAY)
     numbers = day_numbers(rule, ctx, times, tz)
     clear = next_clear(numbers, today.toordinal(), rule.limit, days, ctx, clock.local_date(stop, tz).toordinal())
@@ -1652,7 +1708,7 @@ def held_of(times: list[int], contacts: Sequence[Contact], i: int, j: int, ctx: 
     without displaceable contacts."""
     if not ctx.skip:
         return ()
-    if isinstance(contacts, LazyContacts):
+    if type(contacts) is not list and isinstance(contacts, LazyContacts):  # (an ABC test costs)
         skip = ctx.skip
         named = [c for c in ctx.history.planned if id(c) in skip]
         if len(named) == len(skip):
@@ -1687,7 +1743,7 @@ def quiet_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) ->
     # An isinstance chain, not `match` (a class pattern costs several times an isinstance
     # test on Python 3.11, and this runs at most rule checks); mypy still proves it closed.
     if isinstance(period, ClockRange):
-        deny = period.quiet(minute_of_day(moment))
+        deny = clock_range_quiet(period, moment)
     elif isinstance(period, DayClock):
         deny = day_clock_quiet(period, ctx, moment)
     elif isinstance(period, DaySet):
@@ -1769,6 +1825,16 @@ def day_clock_quiet(period: DayClock, ctx: Context, wall: dt.datetime) -> bool:
     return False
 
 
+def clock_range_quiet(period: ClockRange, moment: dt.datetime) -> bool:
+    """``period.quiet(minute_of_day(moment))`` by the whole minute: the minute of the day lies
+    in [m, m + 1) for the whole minute m, so against the range's whole-minute bounds the
+    comparisons are those of m (no float, no calls)."""
+    m = moment.hour * 60 + moment.minute
+    start, end = period.start, period.end
+    inside = start <= m < end if start < end else m >= start or m < end
+    return inside == period.quiet_inside
+
+
 def minute_of_day(moment: dt.datetime) -> float:
     return moment.hour * 60 + moment.minute + (moment.second + moment.microsecond / 1e6) / 60
 
@@ -1829,7 +1895,7 @@ def count_ending_at(period: AfterTrigger, times: list[int], x: int, ctx: Context
         return hi - bisect_right(times, x - window.seconds * clock.SECOND)
     day = ctx.local_date(x)
     if isinstance(window, Consecutive):
-        first = day - dt.timedelta(days=window.days - 1)
+        first = dt.date.fromordinal(day.toordinal() - window.days + 1)
     else:
         assert isinstance(window, Calendar)
         first = clock.period_bounds(day, window.unit, ctx.policy.week_start)[0]
@@ -1859,8 +1925,8 @@ def quiet_end_in(period: AfterTrigger, start: int, tz: dt.tzinfo) -> int:
         return clock.plus_months(start, period.months, tz)
     if period.seconds is not None:
         return start + period.seconds * clock.SECOND
-    first = clock.local_date(start, tz)
-    return clock.start_of_date(first + dt.timedelta(days=period.days or 0), tz)
+    first = clock.local_date(start, tz).toordinal()
+    return clock.start_of_day_number(first + (period.days or 0), tz)
 
 
 def trigger_times(period: AfterTrigger, ctx: Context) -> list[int]:
@@ -1911,10 +1977,62 @@ def bound_part(period: QuietSpec, ctx: Context, t: int, skip: frozenset[int]) ->
         covering = triggers(period, ctx, t, skip)
         return max((end for _, end, _ in covering), default=t + 1)
     limit = t + HORIZON
-    quiet, boundary = wall_tests(period, ctx)
-    found = clock.next_exit(t, ctx.tz, quiet, boundary, limit)
+    found = wall_exit(period, ctx, t, limit)
     # Still quiet at the horizon: past it, so the search gives up with a note.
     return found if found is not None else limit + 1
+
+
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def wall_exit(period: ClockRange | DaySet | DayClock, ctx: Context, t: int, limit: int) -> int | None:
+    """:func:`clock.next_exit` with :func:`wall_tests`' tests, step for step, on integers: a
+    wall time is epoch microseconds of the naive local clock, its time of day the remainder
+    by a day, so a step makes no datetime (the search asks this at every quiet denial), and
+    the offsets come from the context's memo of local times (the re-checks at the instant
+    found read the same local time). The same instants as next_exit, tested against it."""
+    tz = ctx.tz
+    current = t
+    offset = ctx.offset(t)
+    clock_range = period if isinstance(period, ClockRange) else period.clock if isinstance(period, DayClock) else None
+    while current <= limit:
+        wall = current + offset
+        since = wall % DAY  # microseconds since local midnight; wall - since is that midnight
+        if not wall_quiet(period, ctx, wall, since):
+            return current
+        if clock_range is None:  # quiet days: the next local midnight
+            step = DAY
+        else:
+            # next_clock_boundary: the first of the range's boundaries on this date and the next after the time
+            step = next(minute * clock.MINUTE for minute in boundary_minutes(clock_range.start, clock_range.end)
+                        if minute * clock.MINUTE > since)
+            if isinstance(period, DayClock):
+                step = min(step, DAY)
+        candidate = wall - since + step - offset
+        # stop at an offset change: after a fold the wall clock runs back (as next_exit)
+        reach = min(candidate, current + clock.TRANSITION_SCAN)
+        if reach <= current:
+            raise RuntimeError(f"next_exit made no progress at {clock.instant(current).isoformat()}")
+        after = ctx.offset(reach)
+        if after != offset:
+            change = clock.transition_between(current, reach, tz)
+            if change is not None:
+                reach, after = change, ctx.offset(change)
+        current, offset = reach, after
+    return None
+
+
+def wall_quiet(period: ClockRange | DaySet | DayClock, ctx: Context, wall: int, since: int) -> bool:
+    """:func:`wall_tests`' quiet test of the wall time ``wall`` (``since`` its microseconds
+    since local midnight). A clock range's minute of the day lies in [m, m + 1) for the
+    whole minute m, so against its whole-minute bounds the comparisons are those of m."""
+    if isinstance(period, ClockRange):
+        start, end = period.start * clock.MINUTE, period.end * clock.MINUTE
+        inside = start <= since < end if period.start < period.end else since >= start or since < end
+        return inside == period.quiet_inside
+    if isinstance(period, DaySet):
+        return day_quiet(period, ctx, dt.date.fromordinal(EPOCH_ORDINAL + wall // DAY))
+    return day_clock_quiet(period, ctx, clock.wall_datetime(wall))
 
 
 WallTest = Callable[[dt.datetime], bool]
@@ -2054,7 +2172,7 @@ def time_value(value: Any, tz: dt.tzinfo) -> int | None:
 def time_test_end(test: TimeSpec, start: int, tz: dt.tzinfo) -> int:
     """The instant at which ``within`` stops holding, or ``at least ... ago`` starts."""
     if test.op == "within_days":
-        return clock.start_of_date(clock.local_date(start, tz) + dt.timedelta(days=test.days), tz)
+        return clock.start_of_day_number(clock.local_date(start, tz).toordinal() + test.days, tz)
     return clock.plus(start, test.seconds, test.months, tz)
 
 
@@ -2211,7 +2329,17 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
         distance = rule.distance * clock.SECOND
         lo, hi = bisect_left(times, t - distance + 1), bisect_left(times, t + distance)
     team = ctx.request.team
-    lazy = contacts if isinstance(contacts, LazyContacts) else None
+    if type(contacts) is list and hi - lo <= SHORT:
+        # records, a few within reach (a customer's ledger): a plain loop; the C chains
+        # below cost more to set up than they save on a handful
+        if first_only:
+            for k in range(lo, hi):
+                contact = contacts[k]
+                if contact.team != team and id(contact) not in skip:
+                    return times, contacts, [k]
+            return times, contacts, []
+        return times, contacts, [k for k in range(lo, hi) if contacts[k].team != team and id(contacts[k]) not in skip]
+    lazy = contacts if type(contacts) is not list and isinstance(contacts, LazyContacts) else None
     teams = lazy.field_between("team", lo, hi) if lazy is not None else None
     made = lazy.made_between(lo, hi) if lazy is not None and teams is not None and skip else None
     if teams is not None and (made is not None or not skip):
@@ -2232,6 +2360,7 @@ def rivals(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int], *,
 
 
 TEAM = attrgetter("team")
+SHORT = 16  # up to this many contacts a plain Python loop beats setting up compress/map chains
 
 
 def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[int]) -> Finding:
@@ -2245,6 +2374,8 @@ def check_exclusive(rule: ExclusiveRule, ctx: Context, t: int, skip: frozenset[i
             reason = f"{describe(contact, ctx)} is {format_span(abs(t - us))} {side}, closer than {exclusive_words(rule)}"
         else:
             reason = f"no {rule.match.text} contact by another team within {exclusive_words(rule)}"
+    if not ctx.skip and not reason:  # nothing for precedence to read, no words
+        return DENY if found else PASS
     # what the denial holds against the request: precedence reads only the displaceable
     # contacts among the rivals (see held_of), so only those are made from columns
     return Finding(bool(found), rivals_held(contacts, found, ctx), reason)
@@ -2255,7 +2386,8 @@ def rivals_held(contacts: Sequence[Contact], found: list[int], ctx: Context) -> 
     from columns only the displaceable ones (made already: ``ctx.skip`` holds their ids)."""
     if not found:
         return []
-    if isinstance(contacts, LazyContacts) and (made := contacts.made_between(found[0], found[-1] + 1)) is not None:
+    if (type(contacts) is not list and isinstance(contacts, LazyContacts)
+            and (made := contacts.made_between(found[0], found[-1] + 1)) is not None):
         skip, first = ctx.skip, found[0]
         return [c for k in found if (c := made[k - first]) is not None and id(c) in skip]
     return [contacts[k] for k in found]
