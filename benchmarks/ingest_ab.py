@@ -1,6 +1,6 @@
 """Ingestion's real paths, this tree against another, side by side in one process (issue 11).
 
-Run: python benchmarks/ingest_ab.py --against /work/main [--sizes 10,100,1000] [--budget 0.3] [--store]
+Run: python benchmarks/ingest_ab.py --against /work/main [--sizes 10,100,1000] [--budget 0.3] [--store] [--among]
 
 Each tree's ``policylang`` is imported under its own module table (every module the
 workloads use loaded up front, so a function's own late import finds its tree too) and the two
@@ -17,6 +17,10 @@ this tree to the other:
   (the index and the decision on it, no parsing);
 * with ``--store``, ``store read 100`` and ``store+decide 100`` on examples/northwind.pol: a
   SQLite ledger's ``history`` (read_cache=0: the index built anew each time) and the decision.
+
+With ``--among``, each call follows other work (untimed ``json.loads`` and regorus on the same
+size's text), as in benchmarks/decide.py's loop: measured so, a change can rank otherwise than
+in a loop of the workload alone (numpy's instant reader won at 100 events alone, lost among).
 """
 
 from __future__ import annotations
@@ -103,6 +107,25 @@ def warm(sizes: list[int], store: bool) -> None:
 STORE_TEXTS: tuple[list[str], list[Any]] = ([], [])
 
 
+def among(sizes: list[int]) -> Callable[[int, int], None]:
+    """Other work on the same size's text (json.loads, and regorus when installed)."""
+    try:
+        import opa_eval
+    except ImportError:
+        engine = None
+    else:
+        engine = opa_eval.OpaEval(str(ROOT / "benchmarks" / "northwind6.rego"), query="data.northwind.deny")
+
+    def run(size: int, i: int) -> None:
+        texts = TEXTS[size][0] if size in TEXTS else STORE_TEXTS[0]
+        text = texts[i % len(texts)]
+        json.loads(text)
+        if engine is not None:
+            engine.evaluate(text)
+
+    return run
+
+
 def main() -> None:
     global STORE_TEXTS
     parser = argparse.ArgumentParser()
@@ -110,6 +133,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000", help="ledger events, comma-separated")
     parser.add_argument("--budget", type=float, default=0.3, help="CPU seconds a tree and workload")
     parser.add_argument("--store", action="store_true", help="also the SQLite store's read at 100 (northwind)")
+    parser.add_argument("--among", action="store_true",
+                        help="before each call, untimed, json.loads and regorus (when installed) on the same "
+                             "size's text, as in benchmarks/decide.py's loop: each call then finds the caches "
+                             "as a call among other work does")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     six = bench.policylang.load(ROOT / "benchmarks" / "northwind6.pol")
@@ -133,11 +160,15 @@ def main() -> None:
         clock = time.process_time_ns
         print(f"this tree ({ROOT}) against {args.against}: median CPU us per call, trees in turn")
         print(f"{'workload':>17} {'this':>10} {'other':>10} {'this/other':>11}")
+        between = among(sizes) if args.among else None
         for name in work[0]:
             times: list[list[float]] = [[], []]
             spent, rounds = 0, 0
+            size = int(name.rsplit(" ", 1)[-1])
             while rounds < 5 or (spent < args.budget * 2e9 and rounds < 5000):
                 for k in ((0, 1) if rounds % 2 else (1, 0)):
+                    if between is not None:
+                        between(size, rounds)
                     with trees[k].active():
                         start = clock()
                         work[k][name](rounds)
