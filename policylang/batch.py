@@ -318,14 +318,20 @@ def _fast_events(policy: Policy, numbers: list[int], rows: list[Row], out: dict[
         micros = ingest.instant_micros(list(map(_AT, rows)))
     except (KeyError, TypeError, ValueError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal
         return list(zip(numbers, rows, strict=True))
+    _add_events(out, numbers, customers, micros, names)
+    return []
+
+
+def _add_events(out: dict[str, list[Any]], numbers: list[int], customers: list[str], micros: list[int],
+                names: list[str]) -> None:
+    """Append event rows to the ledger's columns: an event has no contact fields."""
     out["row"] += numbers
     out["customer"] += customers
     out["at_us"] += micros
-    nothing = [None] * len(micros)
+    nothing = [None] * len(numbers)
     for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id"):
         out[name] += nothing
     out["event"] += names
-    return []
 
 
 _EVENT, _AT, _FIRST = itemgetter("event"), itemgetter("at"), itemgetter(0)
@@ -421,13 +427,7 @@ def _typed_lines(policy: Policy, first: int, lines: list[bytes], out: dict[str, 
             columns[name] = values
     except (KeyError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal to validate
         return False
-    out["row"] += event_numbers
-    out["customer"] += event_customers
-    out["at_us"] += event_micros
-    nothing = [None] * len(event_numbers)
-    for name in ("channel", "purpose", "team", "status", "outcome", "campaign", "id"):
-        out[name] += nothing
-    out["event"] += names
+    _add_events(out, event_numbers, event_customers, event_micros, names)
     out["row"] += contact_numbers
     out["customer"] += contact_customers
     out["at_us"] += contact_micros

@@ -23,6 +23,7 @@ from policylang.errors import InputError
 from policylang.inputs import parse_instant, where
 from policylang.rules import Policy
 from tests.strategies import displacement_scenarios, scenarios
+from tests.test_ingest import outcome
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -233,14 +234,6 @@ def documents(draw: Any) -> tuple[Policy, str]:
                    "at": request.at.isoformat()}
     document = {"customer": {"id": "c1", **customer}, "request": request_obj, "ledger": objects}
     return policy, json.dumps(document)
-
-
-def outcome(run: Any) -> tuple[str, Any]:
-    try:
-        decision = run()
-    except InputError as exc:
-        return "error", (type(exc), exc.message, exc.span, exc.expected, exc.hint)
-    return "decision", (decision.to_dict(), decision.displaces, decision.next_allowed_at, decision.trace)
 
 
 @SETTINGS
