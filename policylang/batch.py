@@ -198,7 +198,7 @@ def ledger_batches(policy: Policy, path: str, problems: Problems,
     """
     import pyarrow as pa
 
-    from policylang.tables import file_format, jsonl_blocks, jsonl_row
+    from policylang.tables import block_vouched, file_format, jsonl_blocks, jsonl_row
 
     schema = ledger_schema()
     out: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
@@ -266,9 +266,9 @@ def ledger_batches(policy: Policy, path: str, problems: Problems,
             try:
                 rows: list[Any] = list(map(orjson.loads, lines))
                 numbers = list(range(first, first + len(lines)))
-                if set(map(type, rows)) != {dict}:
-                    raise ValueError
-            except ValueError:  # a blank, unparsable or non-object line: line by line, in order
+                if set(map(type, rows)) != {dict} or not block_vouched(lines, rows):
+                    raise ValueError  # (orjson keeps a duplicate key's last value: jsonl_row refuses it)
+            except ValueError:  # a blank, unparsable or non-object line, or a key twice: line by line, in order
                 numbers, rows = [], []
                 for number, line in enumerate(lines, start=first):
                     found = jsonl_row(path, number, line)
@@ -406,6 +406,9 @@ def _typed_lines(policy: Policy, first: int, lines: list[bytes], out: dict[str, 
             contacts, contact_numbers, contact_customers, contact_micros = rows, list(numbers), customers, micros
             event_numbers, event_customers, event_micros = [], [], []
         columns: dict[str, list[Any]] = {}
+        # the string tokens (keys and string values) the structs hold: an event's three
+        # fields, a contact's five required ones, and each optional one given (a text, or null)
+        tokens = 6 * len(event_numbers) + 10 * len(contact_numbers)
         for name, allowed in (("channel", vocabulary.channels), ("purpose", vocabulary.purposes),
                               ("team", vocabulary.teams)):
             # KeyError for a name the policy does not declare, or for UNSET (a field left out)
@@ -414,6 +417,9 @@ def _typed_lines(policy: Policy, first: int, lines: list[bytes], out: dict[str, 
                                      ("campaign", None), ("id", None)):
             values = list(map(_LINE_FIELD[name], contacts))
             seen = set(values)
+            tokens += 2 * (len(values) - (values.count(msgspec.UNSET) if msgspec.UNSET in seen else 0))
+            if None in seen:
+                tokens -= values.count(None)
             if msgspec.UNSET in seen:
                 given = default_of(name)
                 if len(seen) == 1:
@@ -426,6 +432,12 @@ def _typed_lines(policy: Policy, first: int, lines: list[bytes], out: dict[str, 
                 return False
             columns[name] = values
     except (KeyError, ingest._Slow):  # noqa: SLF001 - the fast path's own signal to validate
+        return False
+    # msgspec, like orjson, keeps the last value of a key given twice: without backslash
+    # escapes the lines hold exactly two `"` per string token unless some key was given twice
+    # (then the caller's line-by-line reading reports it as a bad row)
+    joined = b"".join(lines)
+    if b"\\" in joined or joined.count(b'"') != 2 * tokens:
         return False
     _add_events(out, event_numbers, event_customers, event_micros, names)
     out["row"] += contact_numbers
@@ -558,14 +570,14 @@ def _row_blocks(path: str) -> Iterator[list[tuple[int, Row | InputError]]]:
     """The rows of ``path`` (as :func:`policylang.tables.read_rows` gives them), a list of
     :data:`CHUNK_ROWS` at a time; a JSON Lines file's parsed a block at a time (its lines
     one by one only in a block holding a blank, unparsable or non-object line)."""
-    from policylang.tables import file_format, jsonl_blocks, jsonl_row
+    from policylang.tables import block_vouched, file_format, jsonl_blocks, jsonl_row
 
     if file_format(path) == "jsonl" and os.path.isfile(path):
         for first, lines in jsonl_blocks(path, None, CHUNK_ROWS):
             try:
                 rows: list[Any] = list(map(orjson.loads, lines))
-                if set(map(type, rows)) != {dict}:
-                    raise ValueError
+                if set(map(type, rows)) != {dict} or not block_vouched(lines, rows):
+                    raise ValueError  # (orjson keeps a duplicate key's last value: jsonl_row refuses it)
             except ValueError:
                 found = ((number, jsonl_row(path, number, line)) for number, line in enumerate(lines, start=first))
                 yield [(number, row) for number, row in found if row is not None]

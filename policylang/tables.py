@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain, compress
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +115,65 @@ def jsonl_row(path: str, number: int, line: bytes) -> Row | InputError | None:
         return InputError(f"invalid JSON on this line: {exc}", row_span(path, number))
     if type(obj) is not dict:
         return InputError("each line must be a JSON object", row_span(path, number))
+    if b"\\" in line or line.count(b'"') != 2 * string_tokens(obj):
+        twice = duplicate_key(line)
+        if twice is not None:
+            return InputError(twice, row_span(path, number))
     return obj
+
+
+def string_tokens(value: object) -> int:
+    """The string tokens of a parsed JSON value: its keys and string values, at any depth.
+    Without backslash escapes a JSON text holds exactly twice as many ``"``; fewer tokens
+    than that means a key given twice in one object (orjson and msgspec keep the last)."""
+    kind = type(value)
+    if kind is str:
+        return 1
+    if kind is dict:
+        assert isinstance(value, dict)
+        return len(value) + sum(map(string_tokens, value.values()))
+    if kind is list:
+        assert isinstance(value, list)
+        return sum(map(string_tokens, value))
+    return 0
+
+
+def duplicate_key(line: bytes) -> str | None:
+    """The message for a key given twice in one object of ``line`` (a JSON text orjson
+    accepted), as the strict parser of the JSON contract finds it; ``None`` if there is none."""
+    import json
+
+    from policylang.inputs import strict_json
+
+    try:
+        strict_json(line.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        found = _TWICE.match(exc.msg)
+        if found:
+            return f"field `{found.group(1)}` is given twice in one object (the JSON contract forbids duplicate keys)"
+    except (UnicodeDecodeError, RecursionError):  # pragma: no cover - orjson accepted it: UTF-8, not too deep
+        pass
+    return None
+
+
+_TWICE = re.compile(r"key `(.*)` is given twice")
+
+
+def block_vouched(lines: list[bytes], rows: list[Any]) -> bool:
+    """Whether a block of JSON Lines ``lines``, parsed by orjson into ``rows`` (objects),
+    provably has no key given twice: no backslash escape, and as many ``"`` as twice its
+    keys and string values (counted a column at a time; a row holding a list or an object
+    is walked). ``False`` sends the block to :func:`jsonl_row`, line by line, which finds
+    the duplicate."""
+    joined = b"".join(lines)
+    if b"\\" in joined:
+        return False
+    values = list(chain.from_iterable(map(dict.values, rows)))
+    kinds = list(map(type, values))
+    tokens = sum(map(len, rows)) + kinds.count(str)
+    if list in kinds or dict in kinds:
+        tokens += sum(map(string_tokens, compress(values, [kind is list or kind is dict for kind in kinds])))
+    return joined.count(b'"') == 2 * tokens
 
 
 def jsonl_blocks(path: str, part: tuple[int, int, int] | None = None,
