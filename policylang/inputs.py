@@ -373,9 +373,10 @@ MAX_NUMBER_DIGITS = 100  # characters of one JSON integer
 class _Refused(Exception):
     """A JSON text the strict parser refuses: a message and where (an offset) it is."""
 
-    def __init__(self, message: str, offset: int) -> None:
+    def __init__(self, message: str, offset: int, key: str | None = None) -> None:
         super().__init__(message)
         self.message, self.offset = message, offset
+        self.key = key  # the key given twice, for a duplicate
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -388,7 +389,7 @@ def _json_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _Refused(f"key `{key}` is given twice in one object (the JSON contract forbids duplicates)", -1)
+                raise _Refused(f"key `{key}` is given twice in one object (the JSON contract forbids duplicates)", -1, key)
             seen.add(key)
     return found
 
@@ -423,9 +424,8 @@ def _too_deep(text: str) -> int:
 
 def _locate(text: str, exc: _Refused) -> int:
     """Where in the text a refused value is (the parser's hooks do not know)."""
-    message = exc.message
-    if message.startswith("key `"):
-        key = message[5:message.index("`", 5)]
+    message, key = exc.message, exc.key
+    if key is not None:
         places = [m.start() for m in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)]
         return places[1] if len(places) > 1 else (places[0] if places else 0)
     if message.startswith("a number of"):
@@ -448,6 +448,20 @@ def strict_json(text: str) -> object:
         raise json.JSONDecodeError(exc.message, text, _locate(text, exc)) from None
     except RecursionError:  # pragma: no cover - the depth limit comes first
         raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
+def duplicate_key(text: str) -> str | None:
+    """The key :func:`strict_json` finds given twice in one object of ``text`` (at any
+    depth), or ``None``: none there, or the text refused first for another reason."""
+    if _too_deep(text) >= 0:
+        return None
+    try:
+        _DECODER.decode(text)
+    except _Refused as exc:
+        return exc.key
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def load_json(text: str, file: str) -> object:

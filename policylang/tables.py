@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -140,22 +139,15 @@ def string_tokens(value: object) -> int:
 def duplicate_key(line: bytes) -> str | None:
     """The message for a key given twice in one object of ``line`` (a JSON text orjson
     accepted), as the strict parser of the JSON contract finds it; ``None`` if there is none."""
-    import json
-
-    from policylang.inputs import strict_json
+    from policylang.inputs import duplicate_key as twice_in
 
     try:
-        strict_json(line.decode("utf-8"))
-    except json.JSONDecodeError as exc:
-        found = _TWICE.match(exc.msg)
-        if found:
-            return f"field `{found.group(1)}` is given twice in one object (the JSON contract forbids duplicate keys)"
-    except (UnicodeDecodeError, RecursionError):  # pragma: no cover - orjson accepted it: UTF-8, not too deep
-        pass
-    return None
-
-
-_TWICE = re.compile(r"key `(.*)` is given twice")
+        key = twice_in(line.decode("utf-8"))
+    except UnicodeDecodeError:  # pragma: no cover - orjson accepted it: UTF-8
+        return None
+    if key is None:
+        return None
+    return f"field `{key}` is given twice in one object (the JSON contract forbids duplicate keys)"
 
 
 def block_vouched(lines: list[bytes], rows: list[Any]) -> bool:

@@ -19,22 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policylang import ingest
-from policylang.errors import InputError
-from policylang.inputs import parse_instant, where
 from policylang.rules import Policy
 from tests.strategies import displacement_scenarios, scenarios
 from tests.test_ingest import outcome
+from tests.test_ingest_instants import reference
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def reference(text: str) -> int | None:
-    try:
-        at = parse_instant(text, where("x"))
-    except InputError:
-        return None
-    return (at - EPOCH) // dt.timedelta(microseconds=1)
 
 
 def common(texts: list[str]) -> list[int] | None:
