@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
-from policylang.ledger.rows import VOID_MARK
+from policylang.ledger.rows import VOID_MARK, LedgerError
 from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -125,8 +125,10 @@ _DECODER1 = msgspec.msgpack.Decoder(Digest1)
 _IDS = msgspec.msgpack.Decoder(list[str])
 
 
-class DamagedDigest(ValueError):
-    """A stored digest whose ids do not decode (found only when a contact is first made)."""
+class DamagedDigest(LedgerError):
+    """A stored digest whose ids do not decode: found when a read first makes a contact (a
+    read does not decode the ids before); a write transaction checks them first and writes
+    the digest again from the rows (``sqlite._SQLiteTxn``)."""
 
 
 class Stored:
@@ -167,8 +169,9 @@ class Stored:
             try:
                 found = self._ids = _IDS.decode(self.digest.ids)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise DamagedDigest(f"the stored digest of customer {self.digest.customer!r} is damaged ({exc}); "
-                                    "`policylang ledger check` says more") from None  # fmt: skip
+                raise DamagedDigest(f"the stored digest of customer {self.digest.customer!r} is damaged ({exc})",
+                                    hint="any write to that customer's entries writes it again from the rows "
+                                         "(or delete its row of the digests table)") from None  # fmt: skip
         return found
 
     def history(self, now_us: int) -> History:
@@ -268,7 +271,7 @@ class Columns:
     def __contains__(self, name: object) -> bool:
         if name in _ALWAYS:
             return True
-        return name in _LEFT_OUT and getattr(self._stored.digest, name) is not None  # type: ignore[arg-type]
+        return name in _LEFT_OUT and getattr(self._stored.digest, name) is not None
 
     def __getitem__(self, name: str) -> list[Any]:
         found = self.get(name)
@@ -367,10 +370,10 @@ class _Patch:
         self.codes: list[int] = list(digest.shapes)
         self.outcome: list[int] = list(digest.outcome)
         size = len(self.micros)
-        self.optional: dict[str, list[Any] | None] = {name: (list(column) if (column := getattr(digest, name)) is not None
+        self.optional: dict[str, Any] = {name: (list(column) if (column := getattr(digest, name)) is not None
                                                              else None) for name in _OPTIONAL}  # fmt: skip
         self.size = size
-        self.events = {name: getattr(digest, name) for name in _EVENTS}
+        self.events: dict[str, Any] = {name: getattr(digest, name) for name in _EVENTS}
         self.replaced = False
 
     def code(self, word: str | None) -> int:
@@ -483,7 +486,7 @@ def _assembled(customer: str, contacts: list[tuple[Any, ...]], events: list[tupl
         empty.contact(at, fields, replace=False)
     for name, column in zip(_EVENTS, zip(*events, strict=True) if events else [()] * len(_EVENTS), strict=True):
         empty.events[name] = list(column)
-    if all(value is None for value in empty.events["event_campaigns"]):  # type: ignore[union-attr]
+    if all(value is None for value in empty.events["event_campaigns"] or ()):
         empty.events["event_campaigns"] = None
     return empty.stored()
 
