@@ -273,11 +273,11 @@ class History:
             codes, shapes = local
             table, coded = shapes.table, shapes.codes
             self._table, self._distinct = table, set(coded)  # a shape no contact has does no harm: none picked
-            self.has_planned = not table.planned.isdisjoint(coded) and any(
-                map(codes.__contains__, compress(range(len(coded)), map(table.planned.__contains__, coded))))
+            self.has_planned = not table.planned.isdisjoint(coded) and any(map(codes.__contains__,
+                                                                                  shapes.having("planned")))
             voided = []
             if not table.void.isdisjoint(coded):
-                void = set(compress(range(len(coded)), map(table.void.__contains__, coded)))
+                void = set(shapes.having("void"))
                 voided = list(compress(range(size), map(void.__contains__, codes)))
         else:
             statuses = self._column("status")
@@ -877,14 +877,28 @@ def _coded(quads: list[Quad]) -> tuple[_Table, list[int]]:
 
 class Shapes:
     """A ledger's distinct (purpose, channel, team, status), coded (:func:`shapes_of`): the
-    table coding them, each one's code in it, and each one as words (the table's own tuple)."""
+    table coding them, each one's code in it, and (made when first read) each one as words
+    (the table's own tuple)."""
 
-    __slots__ = ("table", "codes", "shapes")
+    __slots__ = ("table", "codes", "_shapes")
 
-    def __init__(self, table: _Table, codes: list[int], shapes: list[Quad]) -> None:
+    def __init__(self, table: _Table, codes: list[int]) -> None:
         self.table = table
         self.codes = codes
-        self.shapes = shapes
+        self._shapes: list[Quad] | None = None
+
+    @property
+    def shapes(self) -> list[Quad]:
+        """Each shape as words, by its place."""
+        found = self._shapes
+        if found is None:
+            found = self._shapes = list(map(self.table.shapes.__getitem__, self.codes))
+        return found
+
+    def having(self, status: str) -> list[int]:
+        """The places of the shapes of ``status`` (sent, planned or void)."""
+        wanted = {"sent": self.table.sent, "planned": self.table.planned, "void": self.table.void}[status]
+        return list(compress(range(len(self.codes)), map(wanted.__contains__, self.codes)))
 
 
 def shapes_of(keys: list[str], parse: Callable[[str], Quad]) -> Shapes:
@@ -900,7 +914,7 @@ def shapes_of(keys: list[str], parse: Callable[[str], Quad]) -> Shapes:
             if len(table.keyed) > SHAPE_CODES:
                 table.keyed.clear()
             table.keyed.update(zip(keys, found, strict=True))
-    return Shapes(table, found, list(map(table.shapes.__getitem__, found)))
+    return Shapes(table, found)
 
 
 def default_of(field: str) -> Any:

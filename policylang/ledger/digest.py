@@ -193,7 +193,7 @@ class Stored:
                     campaigns.setdefault(name, []).append((at, _campaign(campaign)))
                 campaigns = {name: pairs for name, pairs in campaigns.items()
                              if any(c is not None for _, c in pairs)}  # fmt: skip
-        return History.from_shapes(Columns(self, codes, shapes.shapes), digest.micros, codes, shapes, events, campaigns)
+        return History.from_shapes(Columns(self, codes, shapes), digest.micros, codes, shapes, events, campaigns)
 
     def window(self, now_us: int) -> tuple[int, int]:
         """The instants ``[lo, hi)`` around ``now_us`` at which :meth:`history` gives the same
@@ -201,7 +201,7 @@ class Stored:
         lo, hi = -(2**63), 2**63
         expires = self.digest.expires
         if expires is not None:
-            planned = _planned(self.shapes().shapes)
+            planned = set(self.shapes().having("planned"))
             for code, until in zip(self.digest.shapes, expires, strict=True):
                 if code in planned and until is not None:
                     if until <= now_us:
@@ -262,7 +262,7 @@ class Columns:
 
     __slots__ = ("_stored", "_codes", "_shapes", "_made")
 
-    def __init__(self, stored: Stored, codes: Codes, shapes: list[Shape]) -> None:
+    def __init__(self, stored: Stored, codes: Codes, shapes: Shapes) -> None:
         self._stored = stored
         self._codes = codes  # the contacts' shape codes as of the index's instant (deadlines applied)
         self._shapes = shapes
@@ -289,7 +289,7 @@ class Columns:
         digest = stored.digest
         place = _PLACE.get(name)
         if place is not None:  # a word of the shape: the shapes' words, then one C pass over the codes
-            found = list(map(list(map(itemgetter(place), self._shapes)).__getitem__, self._codes))
+            found = list(map(list(map(itemgetter(place), self._shapes.shapes)).__getitem__, self._codes))
         elif name == "outcome":
             found = _words(stored.words(), digest.outcome)
         elif name == "id":
@@ -325,15 +325,11 @@ def _shape(key: str) -> Shape:
 _PLACE = {"purpose": 0, "channel": 1, "team": 2, "status": 3}
 
 
-def _planned(shapes: list[Shape]) -> set[int]:
-    return {code for code, shape in enumerate(shapes) if shape[3] == "planned"}
-
-
 def _released(codes: Codes, shapes: Shapes, keys: list[str], expires: list[int | None],
               now_us: int) -> tuple[Codes, Shapes]:  # fmt: skip
     """The shape codes and shapes as of ``now_us``: a planned contact whose deadline has passed
     is released (a shape of its own, added after the stored ones)."""
-    planned = _planned(shapes.shapes)
+    planned = set(shapes.having("planned"))
     if not planned or not any(map(codes.__contains__, planned)):
         return codes, shapes
     changed: list[int] | None = None
