@@ -219,10 +219,12 @@ class History:
                     events: dict[str, list[int]],
                     event_campaigns: dict[str, list[tuple[int, Any]]] | None = None) -> History:  # fmt: skip
         """A history from validated contact columns (as :meth:`from_columns`; any mapping with
-        ``get``, so columns may be made when first read) whose contacts' (purpose, channel,
-        team, status) are given as ``codes`` (one per contact, bytes or a list) into the
-        distinct ``shapes`` (:func:`shapes_of`): the contacts are coded by their shapes (one C
-        pass over the codes), never a row at a time.
+        ``get``, so columns may be made when first read), the contacts in time order (ties in
+        ledger order: ``micros`` sorted, as a store's digest keeps them), whose (purpose,
+        channel, team, status) are given as ``codes`` (one per contact, bytes or a list) into
+        the distinct ``shapes`` (:func:`shapes_of`): the contacts are picked by their shapes'
+        verdicts (bytes: a translation and a compress in C) or coded by their shapes (a list:
+        one C pass), never a row at a time in Python.
         """
         history = cls.__new__(cls)
         history._records = None
@@ -324,7 +326,8 @@ class History:
     def _picked(self, wanted: set[int]) -> list[int]:
         """The keys, in time order, of the contacts whose code is in ``wanted`` (:meth:`_by_shape`):
         one test a shape, then the contacts' shape codes mapped to 1 or 0 and compressed, in C."""
-        codes, shapes = cast("tuple[bytes, Shapes]", self._local)
+        codes, shapes = self._local  # type: ignore[misc]  # (_by_shape: bytes)
+        assert type(codes) is bytes
         verdicts = bytes(map(wanted.__contains__, shapes.codes))
         if 0 not in verdicts:
             return list(range(self.size))
@@ -638,7 +641,7 @@ class History:
         local = self._local
         place = _PLACES.get(name) if local is not None else None
         if place is not None:
-            codes, shapes = cast("tuple[Sequence[int], Shapes]", local)
+            codes, shapes = local  # type: ignore[misc]
             return list(map(_WORD[place], map(shapes.shapes.__getitem__, map(codes.__getitem__, keys))))
         column = self._columns.get(name)
         return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)

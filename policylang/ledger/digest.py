@@ -56,7 +56,7 @@ Codes = bytes | list[Annotated[int, msgspec.Meta(ge=0)]]
 FORM = 2  # the form this code writes (form 1: Digest1, read only)
 
 
-class Digest(msgspec.Struct, array_like=True):
+class Digest(msgspec.Struct, array_like=True, gc=False):
     """A digest's stored form: one customer's entries as columns, in ledger order (instant,
     then storage order).
 
@@ -86,7 +86,7 @@ class Digest(msgspec.Struct, array_like=True):
     event_campaigns: list[Campaign] | None
 
 
-class Digest1(msgspec.Struct, array_like=True):
+class Digest1(msgspec.Struct, array_like=True, gc=False):
     """Form 1 (read only): the coded columns one by one, the ids decoded."""
 
     customer: str
