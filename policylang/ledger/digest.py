@@ -28,6 +28,7 @@ one) is still read, and written again in form 2 at the customer's next write.
 
 from __future__ import annotations
 
+import functools
 import json
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -309,6 +310,7 @@ class Columns:
 # the contact fields a digest always holds, and those it leaves out when every contact has the default
 _ALWAYS = frozenset(("id", "customer", "channel", "purpose", "team", "status", "outcome"))
 _LEFT_OUT = frozenset(("campaign", "void_reason", "warnings"))
+@functools.lru_cache(maxsize=4096)  # a write's new contact has one of the policy's few shapes
 def shape_key(purpose: str, channel: str, team: str, status: str) -> str:
     """A shape as a digest stores it: the JSON text of its four words."""
     return json.dumps([purpose, channel, team, status], ensure_ascii=False, separators=(",", ":"))
@@ -363,8 +365,9 @@ class _Patch:
         self.shape_index = {shape: code for code, shape in enumerate(self.shapes)}
         self.ids = list(stored.ids())
         self.micros = list(digest.micros)
-        self.codes: list[int] = list(digest.shapes)
-        self.outcome: list[int] = list(digest.outcome)
+        # spliced as bytes while every code fits in one (a list: the patch's own, changed in place)
+        self.codes: Codes = digest.shapes if type(digest.shapes) is bytes else list(digest.shapes)
+        self.outcome: Codes = digest.outcome if type(digest.outcome) is bytes else list(digest.outcome)
         size = len(self.micros)
         self.optional: dict[str, Any] = {name: (list(column) if (column := getattr(digest, name)) is not None
                                                              else None) for name in _OPTIONAL}  # fmt: skip
@@ -390,8 +393,8 @@ class _Patch:
             self.shapes.append(shape)
         self.ids[at:end] = [row_id]
         self.micros[at:end] = [micros]
-        self.codes[at:end] = [code]
-        self.outcome[at:end] = [self.code(outcome)]
+        self.codes = _spliced(self.codes, at, end, code)
+        self.outcome = _spliced(self.outcome, at, end, self.code(outcome))
         for name, value in zip(_OPTIONAL, fields[7:], strict=True):
             column = self.optional[name]
             if column is None:
@@ -427,8 +430,22 @@ class _Patch:
         return Stored(made, ids=self.ids)
 
 
-def _packed(codes: list[int]) -> Codes:
+def _spliced(column: Codes, at: int, end: int, code: int) -> Codes:
+    """``column`` with ``code`` in place of its items ``[at, end)``: new bytes while every code
+    fits in one, else a list (changed in place: a patch's own)."""
+    if type(column) is bytes:
+        if code < 256:
+            return column[:at] + bytes((code,)) + column[end:]
+        column = list(column)
+    assert isinstance(column, list)
+    column[at:end] = [code]
+    return column
+
+
+def _packed(codes: Codes) -> Codes:
     """A column of codes as stored: bytes while every code is below 256."""
+    if type(codes) is bytes:
+        return codes
     return bytes(codes) if not codes or max(codes) < 256 else codes
 
 
@@ -478,6 +495,7 @@ def _assembled(customer: str, contacts: list[tuple[Any, ...]], events: list[tupl
     """The digest of contacts and events given as :func:`_parts` tuples, in ledger order."""
     empty = _Patch(Stored(_EMPTY))
     empty.customer = customer
+    empty.codes, empty.outcome = [], []  # appended to in place (packed when stored)
     for at, fields in enumerate(contacts):
         empty.contact(at, fields, replace=False)
     for name, column in zip(_EVENTS, zip(*events, strict=True) if events else [()] * len(_EVENTS), strict=True):
