@@ -289,7 +289,7 @@ class History:
         if not self.has_planned:
             self._planned = []
         # 11.4: void contacts count for nothing; the trace still names them
-        self.voided: list[Contact] = list(map(self._contact, voided))
+        self.voided: list[Contact] = list(map(self._contact, voided)) if voided else []
 
     def _coding(self) -> list[int]:
         """Every contact's (purpose, channel, team, status) as a process-wide code, in ledger
@@ -324,16 +324,19 @@ class History:
         return local is not None and type(local[0]) is bytes and self._codes is None
 
     def _picked(self, wanted: set[int]) -> list[int]:
-        """The keys, in time order, of the contacts whose code is in ``wanted`` (:meth:`_by_shape`):
-        one test a shape, then the contacts' shape codes mapped to 1 or 0 and compressed, in C."""
+        """The keys, in time order, of the contacts whose code is in ``wanted`` (:meth:`_by_shape`)."""
+        mask = self._mask(wanted)
+        return list(compress(range(self.size), mask)) if mask is not None else []
+
+    def _mask(self, wanted: set[int]) -> bytes | None:
+        """One byte a contact (in time order, :meth:`_by_shape`), 1 when its code is in ``wanted``;
+        None when no contact's is: one test a shape, then the contacts' shape codes translated, in C."""
         codes, shapes = self._local  # type: ignore[misc]  # (_by_shape: bytes)
         assert type(codes) is bytes
         verdicts = bytes(map(wanted.__contains__, shapes.codes))
-        if 0 not in verdicts:
-            return list(range(self.size))
         if 1 not in verdicts:
-            return []
-        return list(compress(range(self.size), codes.translate(verdicts.ljust(256, b"\0"))))
+            return None
+        return codes.translate(verdicts.ljust(256, b"\0"))
 
     def _quads(self) -> Iterator[tuple[str, str, str, str]]:
         """The (purpose, channel, team, status) of every contact, in ledger order."""
@@ -683,6 +686,7 @@ class History:
         if sent_only:  # the status is part of the code: the sent contacts' codes only
             matched = matched & table.sent
         micros = self._micros
+        mask: bytes | None = None
         if matched.isdisjoint(distinct):
             chosen: list[int] = []
         elif by_shape:  # in time order, picked by the shapes' verdicts (no code a contact)
@@ -692,7 +696,8 @@ class History:
                 matched = set(compress(inside, map(eq, map(_WORD[place], map(table.shapes.__getitem__, inside)),
                                                    repeat(value))))
                 group = None
-            chosen = self._picked(matched)
+            mask = self._mask(matched)
+            chosen = list(compress(range(self.size), mask)) if mask is not None else []
         elif type(micros) is list or self.size <= EAGER:  # every instant known (or cheap): the time order once
             keys, codes = self._timed()
             micros = self._micros
@@ -705,11 +710,13 @@ class History:
             chosen.sort(key=micros.__getitem__)  # stable: ties stay in ledger order
         if outcome is not None or drop or group is not None:
             chosen = self._kept(chosen, False, outcome, group, value, drop)
+            mask = None
         # from records each contact is the record itself, listed in C (then read with no
         # method in between); from columns a contact is made when first read
         contacts: Sequence[Contact] = (list(map(self._records.__getitem__, chosen)) if self._records is not None
                                        else LazyContacts(self._contact, chosen, self))
-        result = (list(map(micros.__getitem__, chosen)), contacts)
+        # the instants by the same mask when nothing filtered the keys since (a C pass with no call a contact)
+        result = (list(compress(micros, mask)) if mask is not None else list(map(micros.__getitem__, chosen)), contacts)
         self._cache[key] = (match, result)
         return result
 
