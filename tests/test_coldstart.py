@@ -29,12 +29,12 @@ ADA = ROOT / "examples" / "ada"
 POLICY = ROOT / "examples" / "northwind.pol"
 
 # run the command in this interpreter and report, on stderr, which of these modules it imported
+# (at exit: a decide ends its process in launch.leave, after the atexit functions)
 PROBE = (
-    "import sys; sys.argv = ['policylang', *sys.argv[1:]]\n"
+    "import atexit, sys; sys.argv = ['policylang', *sys.argv[1:]]\n"
+    "atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
     "from policylang.launch import main\n"
-    "status = main()\n"
-    "sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
-    "raise SystemExit(status)\n"
+    "raise SystemExit(main())\n"
 )
 
 # what a cold decide of a policy decided before must not import: the parser, the syntax
