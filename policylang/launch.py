@@ -58,25 +58,40 @@ def leave(status: int) -> int:
     """End the process with ``status`` now, as the interpreter would at its exit, but without
     tearing down every module and object one by one: about a tenth of a cold decide.
 
-    What an exit does that is seen from outside is done here first: the ``atexit``
-    functions run and standard output and error are flushed. When that flush fails (a
-    closed pipe) or a thread other than this one is still running, ``status`` is returned
-    and the interpreter exits as always (the same message and status as before)."""
+    What an exit does that is seen from outside is done here first, in its order: the
+    ``atexit`` functions run, then standard output and error are flushed; a flush that
+    fails (a closed pipe) is reported as the interpreter reports it ("Exception ignored in:
+    ...") and makes the status 120, as it does. While a thread other than this one runs,
+    ``status`` is returned and the interpreter exits as always."""
     import atexit
 
     threading = sys.modules.get("threading")
     if threading is not None and threading.active_count() > 1:
         return status
     atexit._run_exitfuncs()
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    except (OSError, ValueError):  # broken pipe, closed stream: the interpreter's exit says so
-        return status
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None or getattr(stream, "closed", False):
+            continue
+        try:
+            stream.flush()
+        except Exception as exc:
+            status = 120
+            _ignored(stream, exc)
     import os
 
     os._exit(status)
+
+
+def _ignored(stream: object, exc: Exception) -> None:
+    """Say that flushing ``stream`` failed, in the words of CPython's unraisable-error hook."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(f"Exception ignored in: {stream!r}\n{name}: {exc}\n")
+            sys.stderr.flush()
+    except Exception:  # noqa: S110 - standard error is gone too: nothing left to say it on
+        pass
 
 
 if __name__ == "__main__":
