@@ -46,7 +46,10 @@ _state: dict[str, Any] = {"path": None}
 def _file(folder: str) -> str:
     """The files' name, with ``{}`` for the module: one file per module, so a command reads
     the codes of the modules it imports and no others."""
-    from importlib.util import MAGIC_NUMBER  # already imported by the interpreter's start
+    try:  # the interpreter's own import machinery, loaded at its start (importlib.util is not)
+        from _frozen_importlib_external import MAGIC_NUMBER
+    except ImportError:  # pragma: no cover - another interpreter
+        from importlib.util import MAGIC_NUMBER
 
     return os.path.join(folder, f"attrs-{MAGIC_NUMBER.hex()}-{{}}.code")
 

@@ -21,11 +21,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import and_, attrgetter, eq, floordiv, itemgetter, not_, sub
 from sys import intern
-from typing import Any, cast, overload
 
 from policylang.clock import EPOCH, ONE_US
 from policylang.records import COUNTED_STATUSES, Contact, Entry, Event, VoidLine, in_campaign, resolve_voids
 from policylang.rules import Match
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, cast, overload
+else:
+    from policylang.annotations import Any, cast, overload
 
 UTC = dt.timezone.utc
 Matched = tuple[list[int], Sequence[Contact]]

@@ -32,7 +32,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import compress, filterfalse, repeat
 from operator import add, attrgetter, itemgetter, methodcaller, not_
-from typing import Any, cast
 
 from policylang.decision import Decision
 from policylang.errors import InputError, did_you_mean
@@ -59,6 +58,12 @@ from policylang.records import (
 from policylang.rules import Policy
 from policylang.slotted import fields, frozen
 from policylang.source import Source, Span
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, cast
+else:
+    from policylang.annotations import Any, cast
 
 
 def _first_parse(data: Any) -> Any:
