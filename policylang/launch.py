@@ -38,9 +38,20 @@ def main() -> int:
     try:
         if arguments[:1] == ["decide"]:
             # a well-formed decide is read without argparse (anything else: argparse, below)
-            from policylang.commands.decide import quick_args
+            import gc
 
-            args = quick_args(arguments[1:])
+            # the cyclic collector paused while the decision's modules are imported: it ran
+            # over their thousands of objects (all kept) several times, ~5% of a cold decide
+            gc.disable()
+            try:
+                from policylang.commands.decide import quick_args
+
+                args = quick_args(arguments[1:])
+                if args is not None:
+                    from policylang import evaluator  # noqa: F401 - what deciding runs: imported here too
+            finally:
+                gc.freeze()  # what was imported is kept to the end: later passes skip it
+                gc.enable()
             if args is not None:
                 from policylang.cli import execute
 
