@@ -46,10 +46,13 @@ PROBE = (
 # tree, the compiler and the grammar (the policy comes from the cache), the scoped-answer
 # patterns, rich (plain JSON out), msgspec and orjson (a short ledger), pathlib and shutil;
 # and attrs (the decision path's classes are policylang.slotted's), with what attrs and
-# orjson would import (inspect, dataclasses, uuid, platform)
+# orjson would import (inspect, dataclasses, uuid, platform); and argparse (with gettext and
+# locale: a well-formed decide is read by commands/decide.quick_args) and typing (its names are
+# policylang.annotations' stand-ins at run time)
 NOT_ON_THE_DECIDE_PATH = ("policylang.nodes", "policylang.parser", "policylang.compiler", "policylang.grammar",
                           "policylang.includes", "lark", "policylang.disclosure", "rich", "msgspec", "pathlib",
-                          "shutil", "attr", "attrs", "orjson", "inspect", "dataclasses", "uuid", "platform")
+                          "shutil", "attr", "attrs", "orjson", "inspect", "dataclasses", "uuid", "platform",
+                          "argparse", "gettext", "locale", "typing", "importlib.util")
 
 
 def requests() -> list[dict[str, str]]:
