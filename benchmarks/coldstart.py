@@ -52,9 +52,10 @@ UNPICKLE = (WARM_CODE + "import os, _pickle, sys; import policylang.commands.dec
             "_pickle.load(open(os.path.join(compiled._folder_name(), "
             "compiled.cache_key(open(sys.argv[1]).read(), sys.argv[1]) + '.pickle'), 'rb'))")
 # the standard modules a cached decide imports (no attrs, orjson or inspect, and since issue 11's
-# third session no argparse, gettext, locale or typing: see tests/test_coldstart.py), without
+# third session no argparse, gettext, locale, typing, threading or contextlib: see
+# tests/test_coldstart.py), without
 # anything of policylang (their regular expressions compiled here: a decide keeps them)
-STDLIB = "import _pickle, bisect, contextlib, datetime, json, re, threading, zoneinfo"
+STDLIB = "import _pickle, bisect, datetime, json, re, zoneinfo"
 FRESH = "{fresh}"  # replaced by a policy file whose text no run has seen: a first check or decide
 
 

@@ -15,7 +15,7 @@ same object for the same contact, since precedence tells contacts apart by ident
 from __future__ import annotations
 
 import datetime as dt
-import threading
+from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
@@ -741,7 +741,7 @@ class _Table:
 
 
 _TABLE = [_Table()]
-_CODING = threading.Lock()  # two threads must not hand one code to two shapes
+_CODING = allocate_lock()  # two threads must not hand one code to two shapes
 
 
 def _coded(quads: list[Quad]) -> tuple[_Table, list[int]]:

@@ -48,11 +48,12 @@ PROBE = (
 # and attrs (the decision path's classes are policylang.slotted's), with what attrs and
 # orjson would import (inspect, dataclasses, uuid, platform); and argparse (with gettext and
 # locale: a well-formed decide is read by commands/decide.quick_args) and typing (its names are
-# policylang.annotations' stand-ins at run time)
+# policylang.annotations' stand-ins at run time), threading and contextlib (history's lock is
+# _thread's, ingest's collector pause a class)
 NOT_ON_THE_DECIDE_PATH = ("policylang.nodes", "policylang.parser", "policylang.compiler", "policylang.grammar",
                           "policylang.includes", "lark", "policylang.disclosure", "rich", "msgspec", "pathlib",
                           "shutil", "attr", "attrs", "orjson", "inspect", "dataclasses", "uuid", "platform",
-                          "argparse", "gettext", "locale", "typing", "importlib.util")
+                          "argparse", "gettext", "locale", "typing", "importlib.util", "threading", "contextlib")
 
 
 def requests() -> list[dict[str, str]]:
