@@ -97,16 +97,20 @@ def _kept(script: str, filename: str, flags: int = 0) -> CodeType:
     return found
 
 
-def install(folder: str | None) -> bool:
+def install(folder: str | None, patterns: bool = True) -> bool:
     """Serve the compilations of :mod:`policylang.slotted` and of attrs (when something
-    imports it) from the codes kept in ``folder`` (None: the cache is off)."""
+    imports it) from the codes kept in ``folder`` (None: the cache is off), and with
+    ``patterns`` the regular expressions ``re`` compiles (short-lived commands only: a
+    server's or editor's process compiles patterns it was not started with, which need not
+    be kept, and its ``re`` is best left as Python ships it)."""
     if folder is None or _state["path"] is not None:
         return False
     _state["path"] = _file(folder)
     from policylang import slotted
 
     slotted.COMPILE = _kept
-    _patch_re(folder)
+    if patterns:
+        _patch_re(folder)
     if "attr._make" in sys.modules:
         _patch_attrs(sys.modules["attr._make"])
     else:  # a decide imports no attrs: patch it only if and when something does

@@ -34,7 +34,7 @@ def main() -> int:
     # module that defines a class is imported
     from policylang import codecache, compiled
 
-    codecache.install(compiled._folder_name())
+    codecache.install(compiled._folder_name(), patterns=arguments[:1] not in (["serve"], ["lsp"], ["repl"]))
     try:
         if arguments[:1] == ["decide"]:
             # a well-formed decide is read without argparse (anything else: argparse, below)

@@ -304,3 +304,26 @@ def codecache_number_pattern() -> str:
     import json.scanner
 
     return json.scanner.NUMBER_RE.pattern
+
+
+@pytest.mark.parametrize("command", ["serve", "lsp", "repl"])
+def test_long_running_commands_leave_re_as_python_ships_it(tmp_path: Path, command: str) -> None:
+    """A server's, editor's or REPL's process compiles patterns it was not started with: its
+    ``re`` is not patched and no patterns file is kept (a short command's is: decide above)."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "POLICYLANG_CACHE_DIR": str(cache)}
+    probe = ("import re, sys\n"
+             "from policylang import launch\n"
+             "original = re._compiler.compile\n"
+             "sys.argv = ['policylang', sys.argv[1], '--help']\n"
+             "try:\n"
+             "    launch.main()\n"
+             "except SystemExit:\n"
+             "    pass\n"
+             "print('PATCHED' if re._compiler.compile is not original else 'PLAIN', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe, command], capture_output=True, text=True, env=env, check=False)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().endswith("PLAIN"), done.stderr
+    assert not list(cache.glob("patterns-*.code"))
+    done = subprocess.run([sys.executable, "-c", probe, "check"], capture_output=True, text=True, env=env, check=False)
+    assert done.stderr.strip().endswith("PATCHED"), done.stderr  # the probe sees a patch where there is one
