@@ -45,14 +45,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # the floor under a cold decide: what the command cannot do without once the policy is compiled
 # and attrs' methods are kept (policylang.codecache, installed as launch.py does)
-WARM_CODE = "from policylang import codecache, compiled; codecache.install(compiled._folder_name()); "
+WARM_CODE = ("import gc; gc.disable(); from policylang import codecache, compiled; "
+             "codecache.install(compiled._folder_name()); ")
 DECIDE_MODULES = WARM_CODE + "import policylang.commands.decide"
 UNPICKLE = (WARM_CODE + "import os, _pickle, sys; import policylang.commands.decide; "
             "_pickle.load(open(os.path.join(compiled._folder_name(), "
             "compiled.cache_key(open(sys.argv[1]).read(), sys.argv[1]) + '.pickle'), 'rb'))")
-# the standard modules a cached decide imports (no attrs, orjson or inspect: see
-# tests/test_coldstart.py), without anything of policylang
-STDLIB = "import _pickle, argparse, bisect, datetime, json, locale, re, threading, typing, zoneinfo"
+# the standard modules a cached decide imports (no attrs, orjson or inspect, and since issue 11's
+# third session no argparse, gettext, locale, typing, threading or contextlib: see
+# tests/test_coldstart.py), without
+# anything of policylang (their regular expressions compiled here: a decide keeps them)
+STDLIB = "import _pickle, bisect, datetime, json, re, zoneinfo"
 FRESH = "{fresh}"  # replaced by a policy file whose text no run has seen: a first check or decide
 
 

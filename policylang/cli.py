@@ -8,21 +8,28 @@ Every subcommand is a function ``run_NAME(args) -> int`` registered in ``COMMAND
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from policylang.errors import PolicylangError
 from policylang.render import print_errors
 
+# Neither argparse nor typing at run time: a well-formed `policylang decide` is read without
+# argparse (commands/decide.py quick_args, launch.py), and the two with gettext and locale
+# were about a tenth of a cold decide (issue 11). build_parser imports argparse.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
     from rich.console import Console
+
+    from policylang.commands.decide import QuickArgs
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 
-Command = Callable[[argparse.Namespace], int]
+Command = Callable[["argparse.Namespace"], int]
 
 
 # rich is imported when a console is first asked for: its import costs more than a whole
@@ -161,17 +168,29 @@ def adders(command: str | None = None) -> list[Adder]:
     return found
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        stderr().print(f"policylang: error: {message}")
-        raise SystemExit(EXIT_BAD_INPUT)
+_PARSER_CLASS: list[type[argparse.ArgumentParser]] = []
 
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # argparse makes a formatter for every add_argument, and a formatter without a width
-        # imports shutil (and bz2, lzma) to ask it the terminal's: the same width, without them
-        make: Any = self.formatter_class
-        return make(prog=self.prog, width=terminal_columns() - 2)  # type: ignore[no-any-return]
+
+def parser_class() -> type[argparse.ArgumentParser]:
+    """The command line's parser class (made on first use: it needs argparse)."""
+    if _PARSER_CLASS:
+        return _PARSER_CLASS[0]
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            self.print_usage(sys.stderr)
+            stderr().print(f"policylang: error: {message}")
+            raise SystemExit(EXIT_BAD_INPUT)
+
+        def _get_formatter(self) -> argparse.HelpFormatter:
+            # argparse makes a formatter for every add_argument, and a formatter without a width
+            # imports shutil (and bz2, lzma) to ask it the terminal's: the same width, without them
+            make: Any = self.formatter_class
+            return make(prog=self.prog, width=terminal_columns() - 2)  # type: ignore[no-any-return]
+
+    _PARSER_CLASS.append(_Parser)
+    return _Parser
 
 
 def terminal_columns() -> int:
@@ -191,7 +210,8 @@ def terminal_columns() -> int:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from policylang import __version__
 
-    parser = _Parser(
+    parser_type = parser_class()
+    parser = parser_type(
         prog="policylang",
         description="Contact policies: check, decide, test.",
         epilog="exit status: 0 success (any decision, allowed or denied); 1 findings (errors in a checked "
@@ -200,7 +220,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"policylang {__version__}")
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=_Parser
+        dest="command", metavar="COMMAND", parser_class=parser_type
     )
     for add in adders(command):
         add(sub)
@@ -209,6 +229,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The parser of the (sub)command ``args`` were parsed for, or ``parser`` itself."""
+    import argparse
+
     for name in ("command", "ledger_command"):
         chosen = getattr(args, name, None)
         subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -228,6 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_BAD_INPUT
+    return execute(args)
+
+
+def execute(args: argparse.Namespace | QuickArgs) -> int:
+    """Run the command ``args`` were parsed for (``args.run(args)``), turning policylang's
+    errors into exit status 2 and a bug into status 70 and one paragraph, not a traceback."""
     try:
         result: int = args.run(args)
     except PolicylangError as exc:

@@ -10,6 +10,13 @@ command line only: a library user's process is left alone) hands both the code o
 compiled by an earlier run, and :func:`save` keeps the ones compiled in this run. attrs is
 patched only if and when something imports it (a cached ``decide`` imports none of it).
 
+Regular expressions too: the modules a decide imports (json, policylang.inputs, ingest) compile
+about fifteen patterns when they are imported, each parsed and translated by ``re``'s
+pure-Python compiler on every start (~4 ms in all). :func:`install` keeps what that compiler
+hands the regular-expression engine (``_sre.compile``'s arguments) for each pattern text and
+flags, and serves it from the next run on (:func:`_compile_pattern`). A pattern is kept only
+after the pattern made from the kept arguments proved equal to the one ``re`` itself compiled.
+
 Correct by construction: an entry is keyed by the exact source text and file name
 compiled, in a file named by the interpreter's byte-code magic number, so a code object is
 only ever used for the text it was compiled from, by an interpreter that reads it. A file
@@ -42,13 +49,26 @@ _new: set[str] = set()  # modules with codes compiled in this run
 _used: set[tuple[str, str]] = set()  # (file name, text) of every code asked for in this run
 _state: dict[str, Any] = {"path": None}
 
+PATTERNS_HEADER = b"policylang-patterns-1\n"  # then the SHA-256 of the rest, then the rest
+# (pattern text, flags) -> the arguments of _sre.compile that re's compiler made for them
+_patterns: dict[tuple[str | bytes, int], tuple[Any, ...]] = {}
+_patterns_state: dict[str, Any] = {"path": None, "read": False, "new": False}
+_patterns_used: set[tuple[str | bytes, int]] = set()
+
 
 def _file(folder: str) -> str:
     """The files' name, with ``{}`` for the module: one file per module, so a command reads
     the codes of the modules it imports and no others."""
-    from importlib.util import MAGIC_NUMBER  # already imported by the interpreter's start
+    return os.path.join(folder, f"attrs-{_magic()}-{{}}.code")
 
-    return os.path.join(folder, f"attrs-{MAGIC_NUMBER.hex()}-{{}}.code")
+
+def _magic() -> str:
+    """The interpreter's byte-code magic number, in hexadecimal."""
+    try:  # the interpreter's own import machinery, loaded at its start (importlib.util is not)
+        from _frozen_importlib_external import MAGIC_NUMBER
+    except ImportError:  # pragma: no cover - another interpreter
+        from importlib.util import MAGIC_NUMBER
+    return str(MAGIC_NUMBER.hex())
 
 
 def _module_of(filename: str) -> str:
@@ -77,15 +97,20 @@ def _kept(script: str, filename: str, flags: int = 0) -> CodeType:
     return found
 
 
-def install(folder: str | None) -> bool:
+def install(folder: str | None, patterns: bool = True) -> bool:
     """Serve the compilations of :mod:`policylang.slotted` and of attrs (when something
-    imports it) from the codes kept in ``folder`` (None: the cache is off)."""
+    imports it) from the codes kept in ``folder`` (None: the cache is off), and with
+    ``patterns`` the regular expressions ``re`` compiles (short-lived commands only: a
+    server's or editor's process compiles patterns it was not started with, which need not
+    be kept, and its ``re`` is best left as Python ships it)."""
     if folder is None or _state["path"] is not None:
         return False
     _state["path"] = _file(folder)
     from policylang import slotted
 
     slotted.COMPILE = _kept
+    if patterns:
+        _patch_re(folder)
     if "attr._make" in sys.modules:
         _patch_attrs(sys.modules["attr._make"])
     else:  # a decide imports no attrs: patch it only if and when something does
@@ -148,6 +173,120 @@ def _patch_attrs(make: Any) -> bool:
     return True
 
 
+def _patch_re(folder: str) -> bool:
+    """Serve ``re``'s compilations from the kept patterns (when its compiler is the one this
+    was written against: CPython 3.11's ``re._compiler.compile(p, flags)``)."""
+    import re
+
+    compiler: Any = getattr(re, "_compiler", None)
+    parser: Any = getattr(re, "_parser", None)
+    original: Any = getattr(compiler, "compile", None)
+    code = getattr(original, "__code__", None)
+    if (code is None or code.co_varnames[:2] != ("p", "flags") or not hasattr(compiler, "_code")
+            or not hasattr(parser, "parse") or not hasattr(compiler, "_sre")):
+        return False  # another re: left as it is
+    # the engine's own version (its code's format) in the name, beside the interpreter's
+    _patterns_state["path"] = os.path.join(folder, f"patterns-{_magic()}-{compiler._sre.MAGIC}.code")
+    debug = compiler.SRE_FLAG_DEBUG
+    make = compiler._sre.compile
+
+    def compile_pattern(p: Any, flags: int = 0) -> Any:
+        if type(p) not in (str, bytes) or type(flags) is not int or flags & debug:
+            return original(p, flags)
+        key = (p, flags)
+        if not _patterns_state["read"]:
+            _read_patterns()
+        _patterns_used.add(key)
+        kept = _patterns.get(key)
+        if kept is not None and _well_formed(kept):
+            try:
+                return make(p, *kept)
+            except Exception:  # noqa: S110 - damaged (the engine checks the code it is given): made again
+                pass
+        expected = original(p, flags)
+        import warnings
+
+        try:
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")
+                made = _arguments(p, flags)
+            again = make(p, *made)
+        except Exception:  # another re than the one this was written against: nothing kept
+            return expected
+        if said:  # re warns of this pattern when it compiles it ("possible nested set"): not kept,
+            return expected  # so every run still warns as it did
+        if again == expected and again.groupindex == expected.groupindex and again.groups == expected.groups:
+            _patterns[key] = made
+            _patterns_state["new"] = True
+        return expected
+
+    def _arguments(p: Any, flags: int) -> tuple[Any, ...]:
+        """What ``re._compiler.compile`` passes to ``_sre.compile`` for ``p`` and ``flags``."""
+        parsed = parser.parse(p, flags)
+        groupindex = dict(parsed.state.groupdict)
+        indexgroup: list[Any] = [None] * parsed.state.groups
+        for name, number in groupindex.items():
+            indexgroup[number] = name
+        # (the compiler's opcodes are named int subclasses: kept as the plain numbers they are)
+        code = list(map(int, compiler._code(parsed, flags)))
+        return (flags | parsed.state.flags, code, parsed.state.groups - 1, groupindex, tuple(indexgroup))
+
+    compiler.compile = compile_pattern
+    return True
+
+
+def _read_patterns() -> None:
+    _patterns_state["read"] = True
+    import marshal
+
+    try:
+        with open(_patterns_state["path"], "rb") as stream:
+            data = stream.read()
+        # header, the payload's SHA-256 (a damaged byte of a kept code could still be a valid
+        # pattern, a wrong one: never used), payload
+        start = len(PATTERNS_HEADER) + 32
+        if not data.startswith(PATTERNS_HEADER) or data[len(PATTERNS_HEADER):start] != _digest(data[start:]):
+            return
+        found = marshal.loads(memoryview(data)[start:])
+    except (OSError, ValueError, EOFError, TypeError):  # missing, damaged: compiled again, rewritten
+        return
+    if type(found) is dict:  # each entry's form is checked when it is used (_well_formed)
+        _patterns.update(found)
+
+
+def _digest(data: bytes) -> bytes:
+    from policylang.compiled import _sha256
+
+    digest = _sha256()
+    digest.update(data)
+    return bytes(digest.digest())
+
+
+def _well_formed(made: Any) -> bool:
+    """Whether a kept entry has the form of ``_sre.compile``'s arguments (a damaged file)."""
+    return (type(made) is tuple and len(made) == 5 and type(made[0]) is int and type(made[1]) is list
+            and type(made[2]) is int and type(made[3]) is dict and type(made[4]) is tuple)
+
+
+def _save_patterns() -> None:
+    if not _patterns_state["new"]:
+        return
+    import marshal
+
+    from policylang.compiled import write_whole
+
+    kept = _patterns
+    if len(kept) > LIMIT:  # bounded: past it, only the patterns this run used
+        kept = {key: made for key, made in kept.items() if key in _patterns_used}
+    try:
+        payload = marshal.dumps(kept)
+    except ValueError:  # pragma: no cover - marshal cannot write it: not kept
+        return
+    data = PATTERNS_HEADER + _digest(payload) + payload
+    write_whole(_patterns_state["path"], data)
+    _patterns_state["new"] = False
+
+
 def _read(path: str) -> dict[str, dict[str, CodeType]]:
     import marshal
     from types import CodeType
@@ -167,7 +306,9 @@ def _read(path: str) -> dict[str, dict[str, CodeType]]:
 
 
 def save() -> None:
-    """Keep the codes compiled in this run (each module's file whole or not at all)."""
+    """Keep the codes compiled in this run (each module's file whole or not at all), and the
+    regular expressions."""
+    _save_patterns()
     if not _new:
         return
     import marshal

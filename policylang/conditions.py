@@ -11,21 +11,17 @@ one unparser, :mod:`policylang.unparse`) and serialised (:func:`to_data` / :func
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from typing import TYPE_CHECKING, Any
 
 from policylang.slotted import field, fields, frozen
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # names of literal types only: deciding needs none of the syntax tree
-    from policylang.nodes import CompareOp, DurationUnit, RequestField, TimeOp
-
-if sys.version_info >= (3, 11):
+    from typing import Any
     from typing import assert_never as assert_never
-else:  # pragma: no cover - Python 3.10
-    from typing import NoReturn
 
-    def assert_never(value: NoReturn) -> NoReturn:
-        raise AssertionError(f"unhandled case: {value!r}")
+    from policylang.nodes import CompareOp, DurationUnit, RequestField, TimeOp
+else:  # typing's names, without importing typing (a cold decide: policylang.annotations)
+    from policylang.annotations import Any, assert_never
 
 
 Scalar = float | str | dt.date | bool

@@ -25,7 +25,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, count, repeat
 from operator import attrgetter, ge, le, lt, ne, sub
-from typing import Any, Protocol
 
 from policylang import clock, unparse
 from policylang.clock import DAY, format_local, format_span
@@ -64,6 +63,12 @@ from policylang.rules import (
     Scope,
 )
 from policylang.slotted import define, evolve, field, frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    from policylang.annotations import Any, Protocol
 
 HORIZON = 400 * DAY
 MIDNIGHT = dt.time()

@@ -15,17 +15,22 @@ same object for the same contact, since precedence tells contacts apart by ident
 from __future__ import annotations
 
 import datetime as dt
-import threading
+from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import and_, attrgetter, eq, floordiv, itemgetter, not_, sub
 from sys import intern
-from typing import Any, cast, overload
 
 from policylang.clock import EPOCH, ONE_US
 from policylang.records import COUNTED_STATUSES, Contact, Entry, Event, VoidLine, in_campaign, resolve_voids
 from policylang.rules import Match
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, cast, overload
+else:
+    from policylang.annotations import Any, cast, overload
 
 UTC = dt.timezone.utc
 Matched = tuple[list[int], Sequence[Contact]]
@@ -748,7 +753,7 @@ class _Table:
 
 
 _TABLE = [_Table()]
-_CODING = threading.Lock()  # two threads must not hand one code to two shapes
+_CODING = allocate_lock()  # two threads must not hand one code to two shapes
 
 
 def _coded(quads: list[Quad]) -> tuple[_Table, list[int]]:

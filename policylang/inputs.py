@@ -12,7 +12,6 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from policylang.clock import valid_zone, zone_hint
 from policylang.errors import InputError, did_you_mean
@@ -30,6 +29,12 @@ from policylang.records import (
 )
 from policylang.rules import AttrSpec, Policy
 from policylang.source import Span
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+else:
+    from policylang.annotations import Any
 
 RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|z|[+-]\d{2}:\d{2})?$"

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
 
 from policylang.slotted import evolve, field, frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+else:
+    from policylang.annotations import Any
 
 UTC = dt.timezone.utc
 

@@ -7,11 +7,10 @@ for their error path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from policylang.decision import Decision
 from policylang.errors import PolicylangError, location
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.panel import Panel

@@ -10,17 +10,21 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from policylang.conditions import NEVER_HOLDS, Condition, TimeSpec
 from policylang.slotted import define, field, frozen
 from policylang.source import Span
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # the syntax tree's classes are not needed to decide (a cold start skips them)
+    from typing import Any
+
     from policylang import nodes
     from policylang.decision import Decision
     from policylang.history import History
     from policylang.records import Customer, Entry, Request
+else:
+    from policylang.annotations import Any
 
 RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive", "exempt")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
 
 from policylang import conditions as cond
 from policylang.conditions import assert_never
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
     from policylang import nodes
     from policylang.rules import ClockRange, DayClock, DaySet
+else:
+    from policylang.annotations import Any
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

@@ -14,11 +14,16 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from policylang import compiled
 from policylang.compiler import compile_policy
@@ -29,22 +34,26 @@ ADA = ROOT / "examples" / "ada"
 POLICY = ROOT / "examples" / "northwind.pol"
 
 # run the command in this interpreter and report, on stderr, which of these modules it imported
+# (at exit: a decide ends its process in launch.leave, after the atexit functions)
 PROBE = (
-    "import sys; sys.argv = ['policylang', *sys.argv[1:]]\n"
+    "import atexit, sys; sys.argv = ['policylang', *sys.argv[1:]]\n"
+    "atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
     "from policylang.launch import main\n"
-    "status = main()\n"
-    "sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
-    "raise SystemExit(status)\n"
+    "raise SystemExit(main())\n"
 )
 
 # what a cold decide of a policy decided before must not import: the parser, the syntax
 # tree, the compiler and the grammar (the policy comes from the cache), the scoped-answer
 # patterns, rich (plain JSON out), msgspec and orjson (a short ledger), pathlib and shutil;
 # and attrs (the decision path's classes are policylang.slotted's), with what attrs and
-# orjson would import (inspect, dataclasses, uuid, platform)
+# orjson would import (inspect, dataclasses, uuid, platform); and argparse (with gettext and
+# locale: a well-formed decide is read by commands/decide.quick_args) and typing (its names are
+# policylang.annotations' stand-ins at run time), threading and contextlib (history's lock is
+# _thread's, ingest's collector pause a class)
 NOT_ON_THE_DECIDE_PATH = ("policylang.nodes", "policylang.parser", "policylang.compiler", "policylang.grammar",
                           "policylang.includes", "lark", "policylang.disclosure", "rich", "msgspec", "pathlib",
-                          "shutil", "attr", "attrs", "orjson", "inspect", "dataclasses", "uuid", "platform")
+                          "shutil", "attr", "attrs", "orjson", "inspect", "dataclasses", "uuid", "platform",
+                          "argparse", "gettext", "locale", "typing", "importlib.util", "threading", "contextlib")
 
 
 def requests() -> list[dict[str, str]]:
@@ -185,3 +194,136 @@ def test_past_the_bound_only_the_codes_a_run_used_are_kept(tmp_path: Path) -> No
     used, kept = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
                                 check=True).stdout.split()
     assert int(used) > 10 and kept == used
+
+
+# ---- regular expressions kept between runs (codecache._patch_re) ----------------------------------------------
+
+@pytest.fixture
+def kept_patterns(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """codecache's pattern keeping installed in this process on a folder of its own, and
+    re as it was afterwards (the original compiler, its cache purged)."""
+    import re
+
+    from policylang import codecache
+
+    original = re._compiler.compile  # type: ignore[attr-defined]
+    saved = dict(codecache._patterns), dict(codecache._patterns_state)
+    codecache._patterns.clear()
+    codecache._patterns_state.update(read=False, new=False)
+    assert codecache._patch_re(str(tmp_path))
+    re.purge()
+    try:
+        yield original
+    finally:
+        re._compiler.compile = original  # type: ignore[attr-defined]
+        re.purge()
+        codecache._patterns.clear()
+        codecache._patterns.update(saved[0])
+        codecache._patterns_state.clear()
+        codecache._patterns_state.update(saved[1])
+
+
+PIECES = ["a", "b", "\\d", "\\w+", "[a-z]", "[^x]", "(c)", "(?P<n>d)", "(?:e|f)", "|", "*", "+?", "{2,3}", "?",
+          "^", "$", "\\b", ".", "(?=g)", "\\(", "(", ")", "\\1", "(?i:h)", "é", "[", "]"]
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # kept across inputs
+@given(st.lists(st.sampled_from(PIECES), max_size=8),
+       st.sampled_from([0, re.IGNORECASE, re.MULTILINE, re.DOTALL, re.VERBOSE, re.ASCII, re.IGNORECASE | re.ASCII]),
+       st.booleans())
+def test_a_kept_pattern_is_the_pattern_re_compiles(kept_patterns: object, pieces: list[str], flags: int,
+                                                  as_bytes: bool) -> None:
+    """Compiled once (kept), then served from what was kept: equal to re's own compile of
+    the text (code, flags, groups, names) and matching alike; a bad pattern fails alike."""
+    from policylang import codecache
+
+    original: Any = kept_patterns
+    text = "".join(pieces)
+    pattern: str | bytes = text.encode() if as_bytes else text
+    try:
+        expected = original(pattern, flags)
+    except (re.error, ValueError, OverflowError) as exc:
+        with pytest.raises(type(exc)) as raised:
+            re.compile(pattern, flags)
+        assert str(raised.value) == str(exc)
+        return
+    re.purge()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        first = re.compile(pattern, flags)  # a miss (compiled by re, and kept) or served
+    re.purge()
+    second = re.compile(pattern, flags)  # served from the kept arguments
+    # kept unless re warns of it (then compiled every time, so that every run warns)
+    assert ((pattern, flags) in codecache._patterns) == (not said)
+    for got in (first, second):
+        assert got == expected and got.groupindex == expected.groupindex and got.groups == expected.groups
+        for sample in ("", "abc", "ddd g", "x(é)H", "a1b22ccc\nf", "e e"):
+            subject: str | bytes = sample.encode() if as_bytes else sample
+            found, wanted = got.search(subject), expected.search(subject)
+            assert (found and (found.span(), found.groups(), found.lastgroup)) == \
+                (wanted and (wanted.span(), wanted.groups(), wanted.lastgroup))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "one byte changed", "not arguments"])
+def test_a_damaged_patterns_file_is_not_used(tmp_path: Path, damage: str,
+                                             request_files: list[tuple[dict[str, str], Path]]) -> None:
+    """A damaged file of kept patterns: the same answer, the patterns compiled again and the
+    file rewritten; a changed byte fails the file's digest (a valid but wrong pattern could
+    otherwise come out of it)."""
+    from policylang import codecache
+
+    cache = tmp_path / "cache"
+    request, path = request_files[0]
+    answer = library_answer(request)
+    assert decide(path, cache)[0] == answer
+    (kept,) = cache.glob("patterns-*.code")
+    data = kept.read_bytes()
+    start = len(codecache.PATTERNS_HEADER) + 32
+    payload = marshal.loads(data[start:])
+    number = next(key for key in payload if key[0] == codecache_number_pattern())
+    if damage == "garbage":
+        data = b"garbage"
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "one byte changed":
+        at = len(data) - 7
+        data = data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+    else:  # a file whose digest holds, with an entry that is not _sre.compile's arguments
+        payload[number] = ("x", 1)
+        body = marshal.dumps(payload)
+        data = codecache.PATTERNS_HEADER + codecache._digest(body) + body
+    kept.write_bytes(data)
+    assert decide(path, cache)[0] == answer
+    assert kept.read_bytes() != data  # rewritten
+    assert decide(path, cache)[0] == answer
+
+
+def codecache_number_pattern() -> str:
+    """json's number pattern (json.scanner.NUMBER_RE), compiled by every decide."""
+    import json.scanner
+
+    return json.scanner.NUMBER_RE.pattern
+
+
+@pytest.mark.parametrize("command", ["serve", "lsp", "repl"])
+def test_long_running_commands_leave_re_as_python_ships_it(tmp_path: Path, command: str) -> None:
+    """A server's, editor's or REPL's process compiles patterns it was not started with: its
+    ``re`` is not patched and no patterns file is kept (a short command's is: decide above)."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "POLICYLANG_CACHE_DIR": str(cache)}
+    probe = ("import re, sys\n"
+             "from policylang import launch\n"
+             "original = re._compiler.compile\n"
+             "sys.argv = ['policylang', sys.argv[1], '--help']\n"
+             "try:\n"
+             "    launch.main()\n"
+             "except SystemExit:\n"
+             "    pass\n"
+             "print('PATCHED' if re._compiler.compile is not original else 'PLAIN', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe, command], capture_output=True, text=True, env=env, check=False)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().endswith("PLAIN"), done.stderr
+    assert not list(cache.glob("patterns-*.code"))
+    done = subprocess.run([sys.executable, "-c", probe, "check"], capture_output=True, text=True, env=env, check=False)
+    assert done.stderr.strip().endswith("PATCHED"), done.stderr  # the probe sees a patch where there is one

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 
@@ -18,8 +17,14 @@ from policylang.rules import Policy
 from policylang.slotted import evolve
 from policylang.source import Source, Span
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import argparse  # here, not at the top: a well-formed decide is read by quick_args
+
     p = sub.add_parser(
         "decide",
         help="decide one request for one customer against a ledger",
@@ -40,6 +45,71 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--scope", metavar="TEAM",
                    help="show the decision as TEAM may see it: other teams' contacts only counted (default: full)")
     p.set_defaults(run=run)
+
+
+# ---- the command line of a well-formed decide, without argparse ------------------------------
+#
+# argparse with gettext and locale was about a tenth of a cold `policylang decide --json`
+# (issue 11): launch.py asks quick_args first. It reads only the plainest spelling of
+# add_parser's options (each option whole, its value in the next word, the policy once) and
+# answers None for anything else (--help, --opt=value, an abbreviation, `--`, an unknown or
+# missing option, a value that looks like an option, a --format argparse would refuse), which
+# then goes to argparse as before: so every message, usage line and exit status is
+# argparse's. tests/test_decide_quick_args.py checks it against add_parser's parser.
+
+VALUED = {"--customer": "customer", "--ledger": "ledger", "--request": "request", "--scope": "scope",
+          "--format": "format"}
+FORMATS = ("text", "json")
+
+
+class QuickArgs:
+    """The attributes argparse's ``Namespace`` would have for ``policylang decide ...``."""
+
+    def __init__(self, policy: str, customer: str, ledger: str | None, request: str, format: str,
+                 scope: str | None) -> None:
+        self.command = "decide"
+        self.policy, self.customer, self.ledger, self.request = policy, customer, ledger, request
+        self.format, self.scope, self.run = format, scope, run
+
+    def __repr__(self) -> str:
+        return f"QuickArgs({vars(self)!r})"
+
+
+def quick_args(words: list[str]) -> QuickArgs | None:
+    """``policylang decide WORDS...`` read as :func:`add_parser`'s parser reads it, or None
+    when the words are not in the plain form this reads (argparse then reads them)."""
+    found: dict[str, str | None] = {"customer": None, "ledger": None, "request": None, "scope": None}
+    policy = None
+    form = "text"
+    position = 0
+    while position < len(words):
+        word = words[position]
+        position += 1
+        if word == "--json":
+            form = "json"
+        elif word in VALUED:
+            if position == len(words):
+                return None
+            value = words[position]
+            position += 1
+            if value.startswith("-") and value != "-":  # argparse may read it as an option
+                return None
+            if word == "--format":
+                if value not in FORMATS:
+                    return None
+                form = value
+            else:
+                found[VALUED[word]] = value
+        elif word.startswith("-") and word != "-":
+            return None
+        elif policy is None:
+            policy = word
+        else:
+            return None
+    customer, request = found["customer"], found["request"]
+    if policy is None or customer is None or request is None:
+        return None
+    return QuickArgs(policy, customer, found["ledger"], request, form, found["scope"])
 
 
 EPILOG = """\
@@ -81,7 +151,7 @@ def locate(error: InputError, text: str) -> InputError:
     return error
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace | QuickArgs) -> int:
     """Decide and print; see EPILOG for the exit status."""
     stdin_users = [name for name in (args.policy, args.customer, args.ledger, args.request) if name == "-"]
     if len(stdin_users) > 1:
@@ -121,4 +191,4 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-__all__ = ["add_parser", "load_policy", "PolicylangError"]
+__all__ = ["add_parser", "load_policy", "quick_args", "PolicylangError"]
