@@ -360,6 +360,9 @@ def main() -> None:
         if len(sizes) > 1:
             rows.append((f"  replay time at {sizes[-1]:,} / at {sizes[0]:,}", f"{replays[-1] / replays[0]:.2f}x",
                          f"(size ratio {sizes[-1] / sizes[0]:.0f}x)", ""))
+        if 10 * sizes[-1] < 10_000_000:  # the target's size, when not run: the largest run's time grown linearly
+            rows.append((f"  replay of 10,000,000 events, projected from {10 * sizes[-1]:,} (linear; target 180 s)",
+                         f"{replays[-1] * 10_000_000 / (10 * sizes[-1]):,.0f} s", "", ""))
         count, took = replay_floor(data(folder, sizes[0], args.format))
         rows.append((f"  replay floor: each sent contact decided alone on prebuilt inputs, one core ({count:,})",
                      f"{took:,.1f} s", f"{count / took:,.0f}/s", f"(CPU; {took / count * 1e6:,.0f} us)"))

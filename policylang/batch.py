@@ -337,11 +337,13 @@ def _add_events(out: dict[str, list[Any]], numbers: list[int], customers: list[s
 _EVENT, _AT, _FIRST = itemgetter("event"), itemgetter("at"), itemgetter(0)
 
 
-class _Line(msgspec.Struct, forbid_unknown_fields=True):
+class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A ledger line of the simple forms, as msgspec decodes it: a field left out is
     ``UNSET`` (so told apart from ``null``), an unknown field or a value of another type
     (a number, a list of campaigns, ``null`` where the validator wants a text) fails the
-    decoding, and the block is then read as before (:func:`_typed_lines`)."""
+    decoding, and the block is then read as before (:func:`_typed_lines`). Not tracked by
+    the cyclic collector (``gc=False``: it holds texts only, so it is in no cycle): a
+    block's 25,000 structs set off a collection pass every few blocks, each over all of them."""
 
     customer: str
     at: str
@@ -515,14 +517,24 @@ def read_request_chunks(policy: Policy, path: str, problems: Problems) -> Iterat
     new, is taken as it is, without a Python step per row; any other is validated row by
     row by :func:`policylang.inputs.request_from_json`, which reports a bad row with its
     field, in row order."""
+    from policylang.tables import block_vouched, jsonl_row
+
     seen: dict[str, int] = {}
     chunk: list[tuple[int, Row | InputError]] = []
 
-    def flush() -> Iterator[RequestColumns]:
+    def flush(lines: Lines | None) -> Iterator[RequestColumns]:
         rows = [row for _, row in chunk]
         # a row that could not be parsed sends its chunk to the row-by-row path, which
         # reports the problems in row order
         fast = None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
+        if lines is not None and not (block_vouched(lines[1], rows) if fast is None
+                                      else _requests_vouched(lines[1], rows, fast)):  # type: ignore[arg-type]
+            # a key may be given twice in some line (orjson keeps the last value): the
+            # block line by line, where :func:`jsonl_row` finds it and names the row
+            again = ((number, jsonl_row(path, number, line)) for number, line in enumerate(lines[1], start=lines[0]))
+            chunk[:] = [(number, row) for number, row in again if row is not None]
+            rows = [row for _, row in chunk]
+            fast = None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
         if fast is not None:
             numbers = [number for number, _ in chunk]
             customers, given, columns = fast
@@ -561,36 +573,60 @@ def read_request_chunks(policy: Policy, path: str, problems: Problems) -> Iterat
         chunk.clear()
         yield out
 
-    for block in _row_blocks(path):
+    for block, lines in _row_blocks(path):
         chunk.extend(block)
-        yield from flush()
+        yield from flush(lines)
 
 
-def _row_blocks(path: str) -> Iterator[list[tuple[int, Row | InputError]]]:
+Lines = tuple[int, list[bytes]]  # a block of JSON Lines: the number of its first line, the lines
+
+
+def _row_blocks(path: str) -> Iterator[tuple[list[tuple[int, Row | InputError]], Lines | None]]:
     """The rows of ``path`` (as :func:`policylang.tables.read_rows` gives them), a list of
     :data:`CHUNK_ROWS` at a time; a JSON Lines file's parsed a block at a time (its lines
-    one by one only in a block holding a blank, unparsable or non-object line)."""
-    from policylang.tables import block_vouched, file_format, jsonl_blocks, jsonl_row
+    one by one only in a block holding a blank, unparsable or non-object line). With each
+    block parsed at once, its lines: orjson keeps the last value of a key given twice, so
+    such a block is not yet vouched for (:func:`_requests_vouched`; else the caller reads
+    it again line by line)."""
+    from policylang.tables import file_format, jsonl_blocks, jsonl_row
 
     if file_format(path) == "jsonl" and os.path.isfile(path):
         for first, lines in jsonl_blocks(path, None, CHUNK_ROWS):
             try:
                 rows: list[Any] = list(map(orjson.loads, lines))
-                if set(map(type, rows)) != {dict} or not block_vouched(lines, rows):
-                    raise ValueError  # (orjson keeps a duplicate key's last value: jsonl_row refuses it)
+                if set(map(type, rows)) != {dict}:
+                    raise ValueError
             except ValueError:
                 found = ((number, jsonl_row(path, number, line)) for number, line in enumerate(lines, start=first))
-                yield [(number, row) for number, row in found if row is not None]
+                yield [(number, row) for number, row in found if row is not None], None
             else:
-                yield list(zip(range(first, first + len(lines)), rows, strict=True))
+                yield list(zip(range(first, first + len(lines)), rows, strict=True)), (first, lines)
         return
     block: list[tuple[int, Row | InputError]] = []
     for number, row in read_rows(path):
         block.append((number, row))
         if len(block) >= CHUNK_ROWS:
-            yield block
+            yield block, None
             block = []
-    yield block
+    yield block, None
+
+
+def _requests_vouched(lines: list[bytes], rows: list[Row],
+                      fast: tuple[list[str], list[str | None], list[list[Any]]]) -> bool:
+    """Whether request ``lines``, parsed by orjson into ``rows`` and taken by
+    :func:`_fast_requests` (``fast``), provably give no key twice: no backslash escape,
+    and two ``"`` per string token the rows hold (each key; the customer, team, channel,
+    purpose and instant texts; a campaign and an id where given as a text: the fast path
+    takes no other string). A key given twice leaves fewer tokens than the text's quotes.
+    Counted from the columns, not by writing the rows again (``orjson.dumps``: about a
+    third of parsing them)."""
+    joined = b"".join(lines)
+    if b"\\" in joined:
+        return False
+    _, ids, (_, _, _, _, campaigns, _) = fast
+    size = len(rows)
+    tokens = sum(map(len, rows)) + 5 * size + (size - campaigns.count(None)) + (size - ids.count(None))
+    return joined.count(b'"') == 2 * tokens
 
 
 _REQUEST_KEYS = frozenset(("team", "channel", "purpose", "at", "campaign", "priority", "customer", "id"))
@@ -1358,6 +1394,7 @@ class Pending:
     cycle: Cycle
     rows: list[int]
     ids: list[str]
+    history: History  # its ledger index as read (the cycle's may be a grown one)
     step: int = 0
 
 
@@ -1465,13 +1502,6 @@ class Answers:
         return self.table().to_pylist()  # type: ignore[no-any-return]
 
 
-def answer(pending: Pending, index: int, decision: Decision, explain: bool) -> Answer:
-    """One output row, as a dict (what :class:`Answers` keeps as columns)."""
-    one = Answers(explain)
-    one.add(pending, index, decision)
-    return {name: values[0] for name, values in one.columns().items()}
-
-
 def decide_group(policy: Policy, columns: dict[str, list[Any]], explain: bool = False,
                  into: Answers | None = None) -> Answers:
     """Decide the work rows of one or more groups (sorted by key, customer, kind, row); the
@@ -1504,9 +1534,14 @@ def _decide_apart(policy: Policy, columns: dict[str, list[Any]], explain: bool, 
     add = out.add
     for k in range(len(starts) - 1):
         pending = _pending_span(policy, columns, starts[k], starts[k + 1], memo)
-        decide = pending.cycle.decide
-        for index in pending.cycle.order:
+        cycle = pending.cycle
+        decide = cycle.decide
+        for index in cycle.order:
             add(pending, index, decide(index, explain=explain))
+        # its indexes go by reference counting (a fifth of a worker's time went on
+        # collecting them as cycles: History.release)
+        cycle.release()
+        pending.history.release()
 
 
 def _pending_span(policy: Policy, columns: dict[str, list[Any]], start: int, end: int, memo: Records,
@@ -1526,7 +1561,7 @@ def _pending_span(policy: Policy, columns: dict[str, list[Any]], start: int, end
                         [p or 0 for p in priorities]))
     ids = columns["id"][asked:end]
     cycle = Cycle(policy, values, requests, history, grant_ids=ids)
-    return Pending(customer, values, cycle, columns["row"][asked:end], ids)
+    return Pending(customer, values, cycle, columns["row"][asked:end], ids, history)
 
 
 def _IS_RECORD(kind: int) -> bool:
@@ -1643,6 +1678,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
             history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
             for rule, (times, contacts) in _capacity_counted(history, loads.rules, owner):
                 loads.extend(rule, times, contacts)
+            history.release()  # freed by reference counting once the counts let go of it
             del history
             mine = [k for k in positions if kinds[k] == REQUEST]
             requests = _requests(columns, mine)
@@ -1661,6 +1697,9 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
             at_us, rank, priority, row = waiting.steps[waiting.step]
             heapq.heappush(heap, (at_us, rank, priority, waiting.customer, row, number))
         else:
+            if waiting.pending is not None:  # its indexes go by reference counting (History.release)
+                waiting.pending.cycle.release()
+                waiting.pending.history.release()
             cycles[number] = None  # done: its cycle and ledger index go
 
     for number in range(len(cycles)):

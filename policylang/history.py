@@ -654,6 +654,18 @@ class History:
         column = self._columns.get(name)
         return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
 
+    def release(self) -> None:
+        """Drop the memos that refer back to this index (the selectors' matchings, the
+        planned contacts by team: lazy sequences holding this index or its bound
+        ``_contact``), so that an index no decision reads again is freed as soon as its last
+        reference goes; the answers stay the same if it is read again (the memos are made
+        again, from the same contacts). Why: those memos make every index a reference cycle,
+        which only CPython's cyclic collector frees; a batch made and dropped one per
+        customer (replay one per replayed contact), and collecting them was about a quarter
+        of a batch worker's time (policylang.batch)."""
+        self._cache = {}
+        self._teams = None
+
     def field(self, name: str) -> list[Any]:
         """One field of the counted contacts, in their time order."""
         column = self._column(name)

@@ -30,6 +30,8 @@ from policylang.batch import (
     Problems,
     Scattered,
     Spill,
+    _ledger_parts,
+    _on_processes,
     capacity_rules,
     chunks,
     few_collections,
@@ -245,6 +247,7 @@ def replay_columns(job: ReplayJob, led: dict[str, list[Any]]) -> dict[str, list[
                 then = _verdict(job.old, old_customer, request, history, job.loads_old, cutoff)
                 out["old_allowed"].append(then.allowed)
                 out["old_denied_by"].append(list(then.denied_by))
+            history.release()  # freed by reference counting, not collected as a cycle
         k = stop
     return out
 
@@ -276,15 +279,15 @@ class SpilledLedger:
     last_row: int
 
     def bucket(self, number: int) -> Any:
-        """Bucket ``number``'s rows, sorted by customer, instant and row."""
-        return _by_customer(self.parts.read("ledger", number, ledger_schema()))
+        """Bucket ``number``'s rows (from every part the ledger was read in), sorted by
+        customer, instant and row."""
+        return _by_customer(self.parts.read_ledger(number))
 
     def table(self) -> Any:
         """Every row, sorted by customer, instant and row (Spark's driver sends them all)."""
         import pyarrow as pa
 
-        return _by_customer(pa.concat_tables([self.parts.read("ledger", b, ledger_schema())
-                                              for b in range(self.parts.buckets)]))
+        return _by_customer(pa.concat_tables([self.parts.read_ledger(b) for b in range(self.parts.buckets)]))
 
 
 def _by_customer(table: Any) -> Any:
@@ -309,15 +312,64 @@ def _bucket_count(path: str) -> int:
     return max(1, -(-int(rows) // BUCKET_ROWS))
 
 
+def _counted_candidates(ledger: Any, rules: list[CapRule], owners: dict[str, str | None]) -> Any:
+    """The rows of ``ledger`` (validated, Arrow) that some capacity rule of ``rules`` may
+    count: counted contacts of a shape some rule takes for some owner (what
+    :meth:`PrefixLoads.add` keeps of them is the same as of the whole ledger)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    counted = ledger.filter(pc.and_(pc.is_null(ledger.column("event")),
+                                    pc.is_in(ledger.column("status"), value_set=pa.array(sorted(COUNTED_STATUSES)))))
+    return _maybe_governed(counted, rules, owners)
+
+
+def _read_part(path: str, part: tuple[int, int, int] | None, parts: Scattered, number: int,
+               rules: list[CapRule], owners: dict[str, str | None]) -> tuple[list[Any], int, int, Any]:
+    """Validate one part of the ledger (a byte range: :func:`policylang.batch._ledger_parts`)
+    and spill it by bucket (to ``ledger{number}-{bucket}``); its bad rows, how many rows it
+    held, its largest row number, and its rows that ``rules`` (both policies' capacity
+    rules) may count, as one Arrow table (for :meth:`PrefixLoads.add`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from policylang import batch
+
+    assert batch._POLICY is not None  # noqa: SLF001 - set by _on_processes for its tasks
+    problems = Problems()
+    spill = Spill(parts, f"ledger{number}", ledger_schema())
+    rows = last = 0
+    candidates = []
+    try:
+        for chunk in ledger_batches(batch._POLICY, path, problems, part):  # noqa: SLF001
+            if problems or not chunk.num_rows:
+                continue
+            spill.write(chunk, "customer")
+            rows += chunk.num_rows
+            last = max(last, pc.max(chunk.column("row")).as_py())
+            if rules:
+                candidates.append(_counted_candidates(chunk, rules, owners))
+    finally:
+        spill.close()
+    found = pa.Table.from_batches(candidates, schema=ledger_schema()) if candidates else ledger_schema().empty_table()
+    return problems.rows, rows, last, found
+
+
 def prepare_replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: str | None,
-                   start: dt.date | None, end: dt.date | None, problems: Problems) -> ReplayJob | None:
+                   start: dt.date | None, end: dt.date | None, problems: Problems, *,
+                   workers: int | None = None) -> ReplayJob | None:
     """Read and validate the files and build what every engine shares: the ledger spilled
     by bucket (:class:`SpilledLedger`), the customers' records, and the capacity counts
     (None when there are bad rows, which go to ``problems``).
 
     The ledger is read a chunk at a time and each chunk appended to its buckets' files
     and taken into the counts, so this process never holds the whole ledger (as one Arrow
-    table it held about 1 GB at ten million rows)."""
+    table it held about 1 GB at ten million rows). A JSON Lines ledger of
+    :data:`policylang.batch.PART_BYTES` or more is read in parts, on ``workers`` forked
+    processes (default: every core), as batch reads it: each validates and spills its
+    byte range and hands back the rows a capacity rule may count (a few percent), which
+    this process takes into the counts. Why: read here alone, about 5 s of CPU per
+    million rows kept every other core idle before the first decision."""
     import tempfile
 
     import pyarrow.compute as pc
@@ -330,20 +382,39 @@ def prepare_replay(new: Policy, old: Policy | None, ledger_path: str, customers_
     loads_old = PrefixLoads(old, owners) if old is not None and capacity_rules(old) else None
     folder = tempfile.TemporaryDirectory(prefix="policylang-replay-ledger-")
     parts = Scattered(folder.name, _bucket_count(ledger_path), 0, 0)
-    spill = Spill(parts, "ledger", ledger_schema())
     rows = last = 0
-    try:
-        for batch in ledger_batches(new, ledger_path, problems):
-            if problems or not batch.num_rows:  # nothing is decided: the rest is read only for its bad rows
-                continue
-            spill.write(batch, "customer")
+    pieces = _ledger_parts(ledger_path, workers)
+    if len(pieces) > 1:
+        rules = [*capacity_rules(new), *(capacity_rules(old) if old is not None else [])]
+        parts.ledger_parts = len(pieces)
+        try:
+            results = _on_processes(new, _read_part, [(ledger_path, piece, parts, k, rules, owners)
+                                                      for k, piece in enumerate(pieces)])
+        except BaseException:
+            folder.cleanup()
+            raise
+        for bad, count, largest, candidates in results:  # the parts in file order: bad rows in row order
+            problems.rows.extend(bad)
+            rows += count
+            last = max(last, largest)
             for loads in (loads_new, loads_old):
-                if loads is not None:
-                    loads.add(batch)
-            rows += batch.num_rows
-            last = max(last, pc.max(batch.column("row")).as_py())
-    finally:
-        spill.close()
+                if loads is not None and candidates.num_rows:
+                    loads.add(candidates)
+        del results
+    else:
+        spill = Spill(parts, "ledger0", ledger_schema())
+        try:
+            for batch in ledger_batches(new, ledger_path, problems):
+                if problems or not batch.num_rows:  # nothing is decided: the rest is read only for its bad rows
+                    continue
+                spill.write(batch, "customer")
+                for loads in (loads_new, loads_old):
+                    if loads is not None:
+                        loads.add(batch)
+                rows += batch.num_rows
+                last = max(last, pc.max(batch.column("row")).as_py())
+        finally:
+            spill.close()
     if problems:
         folder.cleanup()
         return None
@@ -362,7 +433,7 @@ def replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: st
     """Every sent contact in ``[start, end]`` (UTC dates, inclusive) decided again on the
     local engine, as an Arrow table in ledger row order. Bad rows go to ``problems``
     (nothing is decided when there are any: the table is then empty)."""
-    job = prepare_replay(new, old, ledger_path, customers_path, start, end, problems)
+    job = prepare_replay(new, old, ledger_path, customers_path, start, end, problems, workers=workers)
     if job is None:
         return replay_schema(old is not None).empty_table()
     return run_local(job, workers=workers, progress=progress)

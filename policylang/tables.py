@@ -206,6 +206,7 @@ def csv_batches(path: str) -> Iterator[tuple[int, Any]]:
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path}: not a readable CSV file ({exc})", Span.point(path, 1, 1)) from None
+    named_twice(path, header, "the header")
     number = 1  # the header is line 1
     while True:
         try:
@@ -216,6 +217,19 @@ def csv_batches(path: str) -> Iterator[tuple[int, Any]]:
             raise InputError(f"{path}: CSV after line {number}: {exc}", Span.point(path, number + 1, 1)) from None
         yield number, batch
         number += batch.num_rows
+
+
+def named_twice(path: str, names: list[str], where: str) -> None:
+    """An InputError (row 1, the field) when ``names`` (a CSV header's or a Parquet file's
+    columns) holds a name twice. Why: a row made of such columns keeps one of the two
+    values silently (as a JSON object given a key twice, which the contract forbids);
+    nothing tells which one the file meant."""
+    first: dict[str, int] = {}
+    for column, name in enumerate(names, start=1):
+        if name in first:
+            raise InputError(f"{path}: row 1: field `{name}`: {where} names column `{name}` twice "
+                             f"(columns {first[name]} and {column})", Span.point(path, 1, 1))
+        first[name] = column
 
 
 def _csv_rows(path: str, kinds: dict[str, str]) -> Iterator[tuple[int, Row | InputError]]:
@@ -270,6 +284,7 @@ def _parquet_rows(path: str) -> Iterator[tuple[int, Row | InputError]]:
         handle = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc})", Span.point(path, 1, 1)) from None
+    named_twice(path, handle.schema_arrow.names, "the schema")
     number = 0
     naive = {f.name for f in handle.schema_arrow if pa.types.is_timestamp(f.type) and f.type.tz is None}
     for batch in handle.iter_batches(batch_size=BATCH_ROWS):

@@ -143,3 +143,34 @@ def test_escaped_quote_is_not_a_duplicate(tmp_path: Path) -> None:
         outs.append(read_out(out))
     got = [{**r, "id": r["id"].replace('"', "")} for r in outs[1]]
     assert got == outs[0]
+
+
+REQUEST_FORMS = st.fixed_dictionaries(
+    {"customer": st.sampled_from(["c1", "c22"]), "team": st.just("cards"), "channel": st.just("email"),
+     "purpose": st.just("marketing"), "at": st.just("2026-11-30T10:00:00Z")},
+    optional={"campaign": st.none() | st.sampled_from(["spring", ""]), "priority": st.integers(-3, 3),
+              "id": st.sampled_from(["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"])})
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(REQUEST_FORMS, min_size=1, max_size=8, unique_by=lambda r: r.get("id", id(r))),
+       doubled=st.none() | st.tuples(st.integers(0, 7), st.integers(0, 7)))
+def test_requests_are_vouched_from_their_columns(rows: list[dict[str, Any]], doubled: tuple[int, int] | None) -> None:
+    """A block of request lines the columnar path takes is vouched for (no key twice) from
+    its columns' tokens, in every optional form (a campaign left out, ``null`` or a text; an
+    id and a priority left out or given); a line with any key given twice is not."""
+    import orjson
+
+    from policylang.batch import _fast_requests, _requests_vouched
+    from policylang.compiler import compile_policy
+
+    policy = compile_policy(NORTHWIND, "northwind.pol")
+    lines = [json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in rows]
+    if doubled is not None:
+        line, key = doubled[0] % len(rows), doubled[1]
+        keys = sorted(rows[line])
+        lines[line] = twice(lines[line].decode(), keys[key % len(keys)]).encode()
+    parsed = [orjson.loads(line) for line in lines]
+    fast = _fast_requests(policy, parsed)
+    assert fast is not None
+    assert _requests_vouched(lines, parsed, fast) is (doubled is None)

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         def progress(count: int) -> None:
             bar.advance(task, count)
     try:
-        job = prepare_replay(new, old, args.ledger, args.customers, args.start, args.end, problems)
+        job = prepare_replay(new, old, args.ledger, args.customers, args.start, args.end, problems,
+                             workers=args.workers)
         tally = ReplayTally(old is not None)
         if job is not None and args.engine == "spark":
             from policylang.cli import read_text
