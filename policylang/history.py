@@ -28,12 +28,25 @@ from policylang.rules import Match
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, cast, overload
+    from typing import Any, Protocol, cast, overload
 else:
-    from policylang.annotations import Any, cast, overload
+    from policylang.annotations import Any, Protocol, cast, overload
 
 UTC = dt.timezone.utc
 Matched = tuple[list[int], Sequence[Contact]]
+
+
+class Columns(Protocol):
+    """A history's contact columns: a field's values by name (a dict, or an object making each
+    column when first read, as a store's digest does); a field left out has its default."""
+
+    def get(self, name: str, default: None = None, /) -> list[Any] | None: ...
+
+    def __contains__(self, name: object, /) -> bool: ...
+
+    def __getitem__(self, name: str, /) -> list[Any]: ...
+
+
 FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "id", "customer", "void_reason",
           "warnings")
 
@@ -79,9 +92,7 @@ class LazyContacts(Sequence[Contact]):
         history = self._history
         if history is None:
             return None
-        column = history._columns.get(name)  # noqa: SLF001 - its own history's columns
-        keys = self._keys[lo:hi]
-        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
+        return history._values(name, self._keys[lo:hi])  # noqa: SLF001 - its own history's
 
     def made_between(self, lo: int, hi: int) -> list[Contact | None] | None:
         """The contacts at positions ``[lo, hi)`` already made (``None`` for the others), or
@@ -156,7 +167,7 @@ class History:
 
     __slots__ = ("size", "events", "has_planned", "_planned", "_planned_keys", "voided", "event_campaigns",
                  "_cache", "_table", "_codes", "_distinct", "_time", "_fields", "_columns", "_records", "_made",
-                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams")
+                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = (), *, _kinds: set[type] | None = None) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -181,7 +192,8 @@ class History:
                 campaigns.setdefault(entry.name, []).append((us, entry.campaign))
             contacts = list(compress(entries, flags))  # type: ignore[arg-type]
         self._records: list[Contact] | None = contacts
-        self._columns: dict[str, list[Any]] = {}
+        self._local: tuple[Sequence[int], Shapes] | None = None
+        self._columns: Columns = {}
         self._micros: list[int] | dict[int, int] = {}  # filled a shape at a time
         self._start(len(contacts), events, campaigns)
 
@@ -200,6 +212,28 @@ class History:
         """
         history = cls.__new__(cls)
         history._records = None
+        history._local = None
+        history._voiding = False
+        history._columns = columns
+        history._micros = micros
+        history._start(len(micros), events, event_campaigns or {})
+        return history
+
+    @classmethod
+    def from_shapes(cls, columns: Columns, micros: list[int], codes: Sequence[int], shapes: Shapes,
+                    events: dict[str, list[int]],
+                    event_campaigns: dict[str, list[tuple[int, Any]]] | None = None) -> History:  # fmt: skip
+        """A history from validated contact columns (as :meth:`from_columns`; any mapping with
+        ``get``, so columns may be made when first read), the contacts in time order (ties in
+        ledger order: ``micros`` sorted, as a store's digest keeps them), whose (purpose,
+        channel, team, status) are given as ``codes`` (one per contact, bytes or a list) into
+        the distinct ``shapes`` (:func:`shapes_of`): the contacts are picked by their shapes'
+        verdicts (bytes: a translation and a compress in C) or coded by their shapes (a list:
+        one C pass), never a row at a time in Python.
+        """
+        history = cls.__new__(cls)
+        history._records = None
+        history._local = (codes, shapes)
         history._voiding = False
         history._columns = columns
         history._micros = micros
@@ -214,6 +248,7 @@ class History:
         microseconds only when a selector first needs its contact."""
         history = cls.__new__(cls)
         history._records = None
+        history._local = None
         history._voiding = False
         history._columns = columns
         history._micros = {}
@@ -235,18 +270,31 @@ class History:
         self._teams: dict[str, Sequence[int]] | None = None
         self._keys: list[int] | None = None
         self._codes: list[int] | None = None  # made by _coding, when a selector first asks
-        statuses = self._column("status")
         # The planned contacts are made when first asked for (:attr:`planned`), and by team
         # only for the teams a request can displace (:meth:`planned_by_team`): a fresh index
         # for one decision makes none when the requester ranks below every planning team.
         self._planned: list[Contact] | None = None
         self._planned_keys: list[int] | None = None
-        self.has_planned = statuses is not None and "planned" in statuses
+        local = self._local
+        if local is not None:  # the statuses of the shapes the contacts have (no column read)
+            codes, shapes = local
+            table, coded = shapes.table, shapes.codes
+            self._table, self._distinct = table, set(coded)  # a shape no contact has does no harm: none picked
+            self.has_planned = not table.planned.isdisjoint(coded) and any(map(codes.__contains__,
+                                                                                  shapes.having("planned")))
+            voided = []
+            if not table.void.isdisjoint(coded):
+                void = set(shapes.having("void"))
+                voided = list(compress(range(size), map(void.__contains__, codes)))
+        else:
+            statuses = self._column("status")
+            self.has_planned = statuses is not None and "planned" in statuses
+            voided = ([k for k, status in enumerate(statuses) if status == "void"]
+                      if statuses is not None and "void" in statuses else [])  # fmt: skip
         if not self.has_planned:
             self._planned = []
         # 11.4: void contacts count for nothing; the trace still names them
-        self.voided: list[Contact] = ([self._contact(k) for k, status in enumerate(statuses) if status == "void"]
-                                      if statuses is not None and "void" in statuses else [])
+        self.voided: list[Contact] = list(map(self._contact, voided)) if voided else []
 
     def _coding(self) -> list[int]:
         """Every contact's (purpose, channel, team, status) as a process-wide code, in ledger
@@ -256,16 +304,44 @@ class History:
         codes = self._codes
         if codes is None:
             table = _TABLE[0]
-            found: list[Any] = list(map(table.codes.get, self._quads()))
-            distinct: set[Any] = set(found)
-            codes = found
-            if None in distinct:  # (shape, status) pairs never seen before (once per process and pair)
-                table, codes = _coded(list(self._quads()))
-                distinct = set(codes)
+            local = self._local
+            if local is not None:  # given by their shapes, coded already: one C pass
+                table, found = local[1].table, local[1].codes
+                codes = list(map(found.__getitem__, local[0]))
+                distinct: set[Any] = set(found)  # a shape no contact has does no harm: no contact to pick
+            else:
+                found: list[Any] = list(map(table.codes.get, self._quads()))  # type: ignore[no-redef]
+                distinct = set(found)
+                codes = found
+                if None in distinct:  # (shape, status) pairs never seen before (once per process and pair)
+                    table, codes = _coded(list(self._quads()))
+                    distinct = set(codes)
             self._table = table
             self._distinct = distinct
             self._codes = codes
         return codes
+
+    def _by_shape(self) -> bool:
+        """Whether the contacts are picked by their shapes' codes, with no code a contact: a
+        history from shapes (in time order) whose contacts name at most 256 shapes, as bytes,
+        not coded a contact at a time since (the table and distinct codes are the shapes')."""
+        local = self._local
+        return local is not None and type(local[0]) is bytes and self._codes is None
+
+    def _picked(self, wanted: set[int]) -> list[int]:
+        """The keys, in time order, of the contacts whose code is in ``wanted`` (:meth:`_by_shape`)."""
+        mask = self._mask(wanted)
+        return list(compress(range(self.size), mask)) if mask is not None else []
+
+    def _mask(self, wanted: set[int]) -> bytes | None:
+        """One byte a contact (in time order, :meth:`_by_shape`), 1 when its code is in ``wanted``;
+        None when no contact's is: one test a shape, then the contacts' shape codes translated, in C."""
+        codes, shapes = self._local  # type: ignore[misc]  # (_by_shape: bytes)
+        assert type(codes) is bytes
+        verdicts = bytes(map(wanted.__contains__, shapes.codes))
+        if 1 not in verdicts:
+            return None
+        return codes.translate(verdicts.ljust(256, b"\0"))
 
     def _quads(self) -> Iterator[tuple[str, str, str, str]]:
         """The (purpose, channel, team, status) of every contact, in ledger order."""
@@ -287,6 +363,10 @@ class History:
         """The keys of the planned contacts, in time order."""
         keys = self._planned_keys
         if keys is None:
+            if self._by_shape():
+                keys = self._picked(self._table.planned)
+                self._planned_keys = keys
+                return keys
             codes = self._coding()
             planned = self._table.planned
             if type(self._micros) is list or self.size <= EAGER:
@@ -359,6 +439,9 @@ class History:
         """The keys of the contacts that count (sent or planned), in ledger order."""
         found = self._counted_keys
         if found is None:
+            if self._by_shape():  # (ledger order is time order)
+                found = self._counted_keys = self._picked(self._table.counted)
+                return found
             codes = self._coding()
             counted = self._table.counted
             if self._distinct <= counted:
@@ -378,7 +461,7 @@ class History:
             size = self.size
             self._known(range(size))  # type: ignore[arg-type]
             micros = cast(list[int], self._micros)
-            if micros == sorted(micros):  # in time order already (a store's digest): ledger order it is
+            if self._local is not None or micros == sorted(micros):  # in time order already (a store's digest)
                 found = self._time = (list(range(size)), codes)
             else:
                 keys = sorted(range(size), key=micros.__getitem__)  # stable: ties stay in ledger order
@@ -388,6 +471,9 @@ class History:
     def _order(self) -> list[int]:
         """The keys of the counted contacts in time order (every instant converted)."""
         if self._keys is None:
+            if self._by_shape():  # ledger order is time order
+                self._keys = self._counted()
+                return self._keys
             keys, codes = self._timed()
             counted = self._table.counted
             self._keys = keys if self._distinct <= counted else list(compress(keys, map(counted.__contains__, codes)))
@@ -447,6 +533,7 @@ class History:
         size = self.size
         new = History.__new__(History)
         new._records = None
+        new._local = None
         new._voiding = False
         new._columns = columns
         new._micros = micros
@@ -512,6 +599,7 @@ class History:
         assert self._records is not None
         new = History.__new__(History)
         new._records = [*self._records, contact]
+        new._local = None
         new._voiding = False
         new._columns = self._columns
         us = (contact.at - EPOCH) // ONE_US
@@ -555,6 +643,17 @@ class History:
     def __len__(self) -> int:
         return self.size + sum(len(v) for v in self.events.values())
 
+    def _values(self, name: str, keys: list[int]) -> list[Any]:
+        """One field of the contacts ``keys`` of a history of columns, read without making them
+        (a word of the shape from the shapes, in C: no column made)."""
+        local = self._local
+        place = _PLACES.get(name) if local is not None else None
+        if place is not None:
+            codes, shapes = local  # type: ignore[misc]
+            return list(map(_WORD[place], map(shapes.shapes.__getitem__, map(codes.__getitem__, keys))))
+        column = self._columns.get(name)
+        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
+
     def release(self) -> None:
         """Drop the memos that refer back to this index (the selectors' matchings, the
         planned contacts by team: lazy sequences holding this index or its bound
@@ -589,7 +688,8 @@ class History:
         # Test each distinct (purpose, channel, team, status) once per process, not each
         # contact, and pick the contacts by their code: every step a C loop, so a fresh index
         # (one decision per call, the common case) costs no Python per contact or per shape.
-        codes = self._coding()
+        by_shape = self._by_shape()
+        codes = None if by_shape else self._coding()
         table, distinct = self._table, self._distinct
         matched, checked = table.verdicts_of(match, owner)
         if not distinct <= checked:  # codes this selector was never asked about
@@ -603,24 +703,37 @@ class History:
         if sent_only:  # the status is part of the code: the sent contacts' codes only
             matched = matched & table.sent
         micros = self._micros
+        mask: bytes | None = None
         if matched.isdisjoint(distinct):
             chosen: list[int] = []
+        elif by_shape:  # in time order, picked by the shapes' verdicts (no code a contact)
+            place = _PLACES.get(group) if group is not None else None
+            if place is not None:  # a group of the shape's words: a test a shape, not a contact
+                inside = list(matched & distinct)
+                matched = set(compress(inside, map(eq, map(_WORD[place], map(table.shapes.__getitem__, inside)),
+                                                   repeat(value))))
+                group = None
+            mask = self._mask(matched)
+            chosen = list(compress(range(self.size), mask)) if mask is not None else []
         elif type(micros) is list or self.size <= EAGER:  # every instant known (or cheap): the time order once
             keys, codes = self._timed()
             micros = self._micros
             chosen = keys if distinct <= matched else list(compress(keys, map(matched.__contains__, codes)))
         else:  # a long history whose instants are converted a selector at a time
+            assert codes is not None
             chosen = list(compress(range(self.size), map(matched.__contains__, codes)))
             self._known(chosen)
             micros = self._micros
             chosen.sort(key=micros.__getitem__)  # stable: ties stay in ledger order
         if outcome is not None or drop or group is not None:
             chosen = self._kept(chosen, False, outcome, group, value, drop)
+            mask = None
         # from records each contact is the record itself, listed in C (then read with no
         # method in between); from columns a contact is made when first read
         contacts: Sequence[Contact] = (list(map(self._records.__getitem__, chosen)) if self._records is not None
                                        else LazyContacts(self._contact, chosen, self))
-        result = (list(map(micros.__getitem__, chosen)), contacts)
+        # the instants by the same mask when nothing filtered the keys since (a C pass with no call a contact)
+        result = (list(compress(micros, mask)) if mask is not None else list(map(micros.__getitem__, chosen)), contacts)
         self._cache[key] = (match, result)
         return result
 
@@ -709,6 +822,10 @@ def epoch_micros(instants: list[dt.datetime]) -> list[int]:
 
 _AT = attrgetter("at")
 _QUAD = attrgetter("purpose", "channel", "team", "status")
+# a field's place in a Quad, and each place's getter
+_PLACES = {"purpose": 0, "channel": 1, "team": 2, "status": 3}
+_WORD = [itemgetter(place) for place in range(4)]
+
 _FIRST = itemgetter(0)
 EAGER = 64  # up to this many contacts, every instant is converted on the first need
 
@@ -728,10 +845,11 @@ Quad = tuple[str, str, str, str]  # (purpose, channel, team, status)
 
 
 class _Table:
-    __slots__ = ("codes", "shapes", "verdicts", "counted", "sent", "planned", "void")
+    __slots__ = ("codes", "shapes", "verdicts", "counted", "sent", "planned", "void", "keyed")
 
     def __init__(self) -> None:
         self.codes: dict[Quad, int] = {}
+        self.keyed: dict[str, int] = {}  # codes by a store's text for a shape (shapes_of)
         self.shapes: list[Quad] = []
         self.verdicts: dict[tuple[int, str | None], tuple[Match, set[int], set[int]]] = {}
         # the codes by status: those that count (sent, planned), the sent, the planned, the void
@@ -782,6 +900,48 @@ def _coded(quads: list[Quad]) -> tuple[_Table, list[int]]:
                 table.void.add(code)
             table.codes[quad] = code  # last: a reader without the lock finds a code fully made
         return table, list(map(table.codes.__getitem__, quads))
+
+
+class Shapes:
+    """A ledger's distinct (purpose, channel, team, status), coded (:func:`shapes_of`): the
+    table coding them, each one's code in it, and (made when first read) each one as words
+    (the table's own tuple)."""
+
+    __slots__ = ("table", "codes", "_shapes")
+
+    def __init__(self, table: _Table, codes: list[int]) -> None:
+        self.table = table
+        self.codes = codes
+        self._shapes: list[Quad] | None = None
+
+    @property
+    def shapes(self) -> list[Quad]:
+        """Each shape as words, by its place."""
+        found = self._shapes
+        if found is None:
+            found = self._shapes = list(map(self.table.shapes.__getitem__, self.codes))
+        return found
+
+    def having(self, status: str) -> list[int]:
+        """The places of the shapes of ``status`` (sent, planned or void)."""
+        wanted = {"sent": self.table.sent, "planned": self.table.planned, "void": self.table.void}[status]
+        return list(compress(range(len(self.codes)), map(wanted.__contains__, self.codes)))
+
+
+def shapes_of(keys: list[str], parse: Callable[[str], Quad]) -> Shapes:
+    """The shapes a store names by ``keys`` (each a text standing for one shape; ``parse``
+    gives its words, and may raise ValueError), coded. A key is parsed once per process: a
+    policy's customers share their few shapes, so a customer read for the first time finds
+    them coded already (one look-up a shape, no tuple made)."""
+    table = _TABLE[0]
+    found: list[Any] = list(map(table.keyed.get, keys))
+    if None in found:  # keys never seen (once per process and key)
+        table, found = _coded(list(map(parse, keys)))
+        with _CODING:
+            if len(table.keyed) > SHAPE_CODES:
+                table.keyed.clear()
+            table.keyed.update(zip(keys, found, strict=True))
+    return Shapes(table, found)
 
 
 def default_of(field: str) -> Any:

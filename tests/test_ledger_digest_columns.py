@@ -282,3 +282,26 @@ def without_ids(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(map(without_ids, value))
     return value
+
+
+def test_a_digest_of_more_than_256_shapes_and_words_keeps_its_codes_as_lists() -> None:
+    # one byte a contact while the codes fit; past 256 shapes (and words) a list: the index then
+    # codes the contacts a shape at a time, and the patches go on in lists
+    found = [Row(f"r{k}", "c", "contact", NOW + k, channel=f"ch{k}", purpose="marketing", team="cards",
+                 status="planned" if k % 7 else "sent", outcome=f"o{k % 300}", expires_us=NOW + 10 * k)
+             for k in range(300)]  # fmt: skip
+    made = digest.from_values("c", [_decision_values(row) for row in found])
+    assert isinstance(made.digest.shapes, list) and isinstance(made.digest.outcome, list)
+    back = digest.decode(digest.encode(made), "c")
+    assert back is not None and back.columns() == made.columns()
+    assert everything(back.history(NOW + 1000)) == everything(history_from_rows(found, NOW + 1000))
+    added = Row("x", "c", "contact", NOW + 5, channel="ch5", purpose="marketing", team="cards", status="sent")
+    grown = back.with_rows([_decision_values(added)])
+    every = ledger_order([*found, added])
+    assert grown.columns() == digest.from_values("c", [_decision_values(row) for row in every]).columns()
+    found[3].status, found[3].outcome = "displaced", None
+    changed = grown.with_update(_decision_values(found[3]))
+    assert changed is not None
+    assert everything(changed.history(NOW)) == everything(history_from_rows(every, NOW))
+    small = digest.from_values("c", [_decision_values(row) for row in found[:5]])
+    assert isinstance(small.digest.shapes, bytes)  # and one byte a contact while they fit

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -178,19 +179,110 @@ def test_a_digest_of_another_form_or_for_another_customer_is_not_trusted(tmp_pat
         sql = sqlite3.connect(ledger.path)
         rows = sql.execute(DECISION_SELECT[SCHEMA_VERSION], ("ada",)).fetchall()
         made = digest.from_values("ada", rows)
-        good = msgspec.to_builtins(made.digest, builtin_types=(bytes,))
+        good = msgspec.msgpack.decode(digest.encode(made))  # form 2, as plain values
         again = digest.decode(msgspec.msgpack.encode(good), "ada")
         assert again is not None and again.columns() == made.columns()
+        # form 2's places: form, customer, words, ids, micros, shapes, shape_keys, outcome, ...
+        form, customer, words, ids, micros, shapes, keys = good[:7]
         wrong = [rows,  # schema version 5's digest: one tuple per row
                  good[:-1],  # a column short
-                 [*good[:3], [str(at) for at in good[3]], *good[4:]],  # instants as text
-                 [*good[:3], good[3][:-1], *good[4:]],  # a column shorter than the ids
-                 [*good[:4], bytes([len(good[1])] * 3), *good[5:]],  # a code naming no word
-                 [*good[:4], [-1, 0, 0], *good[5:]],  # a negative code
-                 ["bo", *good[1:]]]  # another customer's
+                 [1, *good[1:]],  # another form's number
+                 [*good[:4], [str(at) for at in micros], *good[5:]],  # instants as text
+                 [*good[:4], micros[:-1], *good[5:]],  # a column shorter than the ids
+                 [*good[:3], ids[:-1], *good[4:]],  # fewer ids than contacts
+                 [*good[:5], bytes([len(keys)] * 3), *good[6:]],  # a shape code naming no shape
+                 [*good[:5], [-1, 0, 0], *good[6:]],  # a negative code
+                 [*good[:7], bytes([len(words)] * 3), *good[8:]],  # an outcome code naming no word
+                 [*good[:6], ["not a shape"] * len(keys), *good[7:]],  # a shape key that is not JSON
+                 [*good[:6], ['["a","b","c"]'] * len(keys), *good[7:]],  # nor four words
+                 [*good[:6], ['["a","b","c",1]'] * len(keys), *good[7:]],  # nor four words of text
+                 [form, "bo", *good[2:]]]  # another customer's
         for body in wrong:
             with sql:
                 sql.execute("UPDATE digests SET body = ? WHERE customer = 'ada'", (msgspec.msgpack.encode(body),))
-            assert digest.decode(sql.execute("SELECT body FROM digests").fetchone()[0], "ada") is None
+            assert digest.decode(sql.execute("SELECT body FROM digests").fetchone()[0], "ada") is None, body
             same_decision_read(ledger, "ada")
+        sql.close()
+
+
+def form_1(stored: digest.Stored) -> bytes:
+    """The body schema version 6's first digests (form 1) stored for the same rows: the coded
+    columns one by one, words in order of first use, the ids decoded (the reference: written
+    here from the columns, sharing no code with form 2's writing)."""
+    import msgspec
+
+    columns = stored.columns()
+    words: list[Any] = []
+    for name in ("channel", "purpose", "team", "status", "outcome"):
+        for word in columns[name]:
+            if word not in words:
+                words.append(word)
+    coded = {name: bytes(words.index(word) for word in columns[name])
+             for name in ("channel", "purpose", "team", "status", "outcome")}  # fmt: skip
+    size = len(columns["ids"])
+
+    def optional(name: str, default: Any) -> Any:
+        return None if all(value == default for value in columns[name]) else columns[name]
+
+    return msgspec.msgpack.encode([
+        columns["customer"][0], words, columns["ids"], columns["micros"], coded["channel"], coded["purpose"],
+        coded["team"], coded["status"], coded["outcome"], optional("expires", None), optional("campaign", None),
+        optional("void_reason", None), optional("warnings", []), columns["event_names"], columns["event_micros"],
+        optional("event_campaigns", None)] if size or columns["event_names"] else [
+        columns["customer"][0], [], [], [], b"", b"", b"", b"", b"", None, None, None, None, [], [], None])
+
+
+def test_a_form_1_digest_still_reads_and_is_written_again_in_form_2(tmp_path: Path) -> None:
+    import msgspec
+
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    clock = [T0]
+    with open_ledger(url, create=True, clock=lambda: clock[0]) as ledger:
+        assert isinstance(ledger, SQLiteLedger)
+        ada = Customer("ada", {"owner": "gold"})
+        ledger.append([Contact(at=T0 - dt.timedelta(days=k), channel="email", purpose="marketing", team="gold",
+                               customer="ada", outcome="delivered" if k % 2 else None) for k in range(4)]
+                      + [Event(at=T0 - dt.timedelta(days=2), name="complaint", customer="ada")])  # fmt: skip
+        planned = ledger.reserve(POLICY, ada, Request("gold", "sms", "servicing", T0 + dt.timedelta(hours=5)))
+        assert planned.allowed and planned.expires_at is not None
+        sql = sqlite3.connect(ledger.path)
+        rows = sql.execute(DECISION_SELECT[SCHEMA_VERSION], ("ada",)).fetchall()
+        old = form_1(digest.from_values("ada", rows))
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.msgpack.decode(old, type=digest.Digest)  # not form 2
+        read = digest.decode(old, "ada")
+        assert read is not None and read.columns() == digest.from_values("ada", rows).columns()
+        with sql:
+            sql.execute("UPDATE digests SET body = ? WHERE customer = 'ada'", (old,))
+        for when in (T0, planned.expires_at):  # the plan counts, then its deadline has passed
+            clock[0] = when
+            same_decision_read(ledger, "ada")
+        clock[0] = T0
+        ledger.reserve(POLICY, ada, Request("gold", "sms", "servicing", T0 + dt.timedelta(hours=9)))
+        body = sql.execute("SELECT body FROM digests WHERE customer = 'ada'").fetchone()[0]
+        assert msgspec.msgpack.decode(body)[0] == digest.FORM  # written again in form 2
+        assert digests_match_rows(ledger) == 1
+        same_decision_read(ledger, "ada")
+        sql.close()
+
+
+def test_a_digest_whose_ids_do_not_decode_is_a_clear_error_and_the_next_write_mends_it(tmp_path: Path) -> None:
+    import msgspec
+
+    with open_ledger(f"sqlite:///{tmp_path}/l.sqlite", create=True) as ledger:
+        assert isinstance(ledger, SQLiteLedger)
+        ledger.append([Contact(at=T0 - dt.timedelta(days=k), channel="email", purpose="marketing", team="gold",
+                               customer="ada") for k in range(3)])  # fmt: skip
+        sql = sqlite3.connect(ledger.path)
+        good = msgspec.msgpack.decode(sql.execute("SELECT body FROM digests").fetchone()[0])
+        with sql:  # three ids that are not text: the array's length is right, its items are not
+            sql.execute("UPDATE digests SET body = ?", (msgspec.msgpack.encode([*good[:3], [1, 2, 3], *good[4:]]),))
+        history = ledger.history("ada")  # a read leaves the ids encoded until a contact is made
+        with pytest.raises(digest.DamagedDigest, match="customer 'ada' is damaged") as raised:
+            list(history.counted)
+        assert raised.value.hint and "write" in raised.value.hint
+        assert ledger.reserve(POLICY, Customer("ada", {"owner": "gold"}), Request("gold", "sms", "servicing", T0),
+                              explain=False).allowed  # fmt: skip
+        assert digests_match_rows(ledger) == 1  # written again from the rows
+        same_decision_read(ledger, "ada")
         sql.close()

@@ -51,7 +51,7 @@ class _SQLiteTxn(_SQLTxn):
         now_us, record, owner, body = self.execute(
             self.ledger.now_sql + _WITH_CUSTOMER_DIGEST, (customer, customer)).fetchone()
         booked = self.row(request_id, for_update=True) if request_id else None
-        found = digest.decode(body, customer)
+        found = _whole(digest.decode(body, customer))
         if found is None:  # none yet (or not one this code wrote): from the rows, and kept
             found = self._put(customer, digest.from_values(customer, self.plain_rows(customer)[1]))
         self.known[customer] = found
@@ -70,7 +70,7 @@ class _SQLiteTxn(_SQLTxn):
         found = self.known.get(customer)
         if found is None:
             body = self.execute("SELECT body FROM digests WHERE customer = ?", (customer,)).fetchone()
-            found = digest.decode(body[0], customer) if body is not None else None
+            found = _whole(digest.decode(body[0], customer)) if body is not None else None
         return found
 
     def _put(self, customer: str, made: Stored) -> Stored:
@@ -110,6 +110,17 @@ class _SQLiteTxn(_SQLTxn):
     def expire(self, now_us: int) -> int:
         self.known.clear()  # the triggers delete the digests of the customers of expired plans
         return super().expire(now_us)
+
+
+def _whole(found: Stored | None) -> Stored | None:
+    """A digest a write transaction goes on from: its ids decoded (a read leaves them encoded
+    until a contact is made); None when they do not decode (written again from the rows)."""
+    if found is not None:
+        try:
+            found.ids()
+        except digest.DamagedDigest:
+            return None
+    return found
 
 
 # a stored row's decision columns (digests exist from schema version 6: every column is there)
