@@ -210,14 +210,7 @@ class History:
         ``event_campaigns`` an event name to its (instant, campaign) pairs when some event
         of that name names a campaign (11.3).
         """
-        history = cls.__new__(cls)
-        history._records = None
-        history._local = None
-        history._voiding = False
-        history._columns = columns
-        history._micros = micros
-        history._start(len(micros), events, event_campaigns or {})
-        return history
+        return cls._of_columns(columns, micros, None, len(micros), events, event_campaigns)
 
     @classmethod
     def from_shapes(cls, columns: Columns, micros: list[int], codes: Sequence[int], shapes: Shapes,
@@ -231,14 +224,7 @@ class History:
         verdicts (bytes: a translation and a compress in C) or coded by their shapes (a list:
         one C pass), never a row at a time in Python.
         """
-        history = cls.__new__(cls)
-        history._records = None
-        history._local = (codes, shapes)
-        history._voiding = False
-        history._columns = columns
-        history._micros = micros
-        history._start(len(micros), events, event_campaigns or {})
-        return history
+        return cls._of_columns(columns, micros, (codes, shapes), len(micros), events, event_campaigns)
 
     @classmethod
     def from_moments(cls, columns: dict[str, list[Any]], events: dict[str, list[int]],
@@ -246,13 +232,20 @@ class History:
         """A history from validated contact columns (as :meth:`from_columns`) whose ``at``
         holds aware datetimes within the years handled; each instant is converted to epoch
         microseconds only when a selector first needs its contact."""
+        return cls._of_columns(columns, {}, None, len(columns["at"]), events, event_campaigns)
+
+    @classmethod
+    def _of_columns(cls, columns: Any, micros: Any, local: Any, size: int, events: dict[str, list[int]],
+                    event_campaigns: dict[str, list[tuple[int, Any]]] | None) -> History:
+        """The one constructor from columns (:meth:`from_columns`, :meth:`from_shapes`,
+        :meth:`from_moments`): ``local`` is the shapes' codes and table, or None."""
         history = cls.__new__(cls)
         history._records = None
-        history._local = None
+        history._local = local
         history._voiding = False
         history._columns = columns
-        history._micros = {}
-        history._start(len(columns["at"]), events, event_campaigns or {})
+        history._micros = micros
+        history._start(size, events, event_campaigns or {})
         return history
 
     def _start(self, size: int, events: dict[str, list[int]],
