@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from itertools import compress, filterfalse, repeat
@@ -953,17 +954,24 @@ def _request(part: Any, file: str) -> tuple[Request, int]:
         if value is not ABSENT:
             tokens += 1 if value is None else 2
     ident = None if part.id is ABSENT else part.id
-    # Every field is checked (the names by the struct, the instant made UTC by one_instant),
-    # so the frozen slots are filled directly: attrs' converter would change nothing.
+    return checked_request(part.team, part.channel, part.purpose, one_instant(part.at), campaign, priority,
+                           ident), tokens
+
+
+def checked_request(team: str, channel: str, purpose: str, at: dt.datetime, campaign: str | tuple[str, ...] | None,
+                    priority: int, ident: str | None) -> Request:
+    """A :class:`Request` of fields already checked as ``request_from_json`` checks them
+    (the names declared, ``at`` UTC): the frozen slots are filled directly, since attrs'
+    converters would change nothing."""
     request: Request = object.__new__(Request)
-    _SET_TEAM(request, part.team)
-    _SET_CHANNEL(request, part.channel)
-    _SET_PURPOSE(request, part.purpose)
-    _SET_AT(request, one_instant(part.at))
+    _SET_TEAM(request, team)
+    _SET_CHANNEL(request, channel)
+    _SET_PURPOSE(request, purpose)
+    _SET_AT(request, at)
     _SET_CAMPAIGN(request, campaign)
     _SET_PRIORITY(request, priority)
     _SET_ID(request, ident)
-    return request, tokens
+    return request
 
 
 _SET_TEAM, _SET_CHANNEL, _SET_PURPOSE, _SET_AT, _SET_CAMPAIGN, _SET_PRIORITY, _SET_ID = (
@@ -1049,23 +1057,105 @@ def _typed_decide(policy: Policy, document: bytes | str, file: str, explain: boo
     # The customer record repeats across a customer's requests: its validated form is kept
     # per policy, keyed by its exact bytes (only records that validated, so no error is lost).
     raw = bytes(data.customer)
-    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
-    customers: dict[bytes, tuple[Customer, int]] = cache.setdefault("ingest-customers", {})
+    customers = _customers(policy)
     known = customers.get(raw)
     raw_customer, customer_tokens = _part(raw) if known is None else (None, known[1])
     strings += (2 if data.ledger is msgspec.UNSET else 3) + customer_tokens + request_tokens
     if quotes(document) != 2 * strings:
         raise _Slow  # a key given twice somewhere (in any part): the validating path says where
-    if known is None:
-        try:
-            customer = customer_from_json(policy, raw_customer, where(file))
-        except InputError:
-            raise _Slow from None
-        if len(customers) >= 1024:
-            customers.clear()
-        customers[raw] = (customer, customer_tokens)
-    else:
+    customer = _customer(policy, raw, raw_customer, customer_tokens, file) if known is None else known[0]
+    return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
+
+
+def _customers(policy: Policy) -> dict[bytes, tuple[Customer, int]]:
+    """The policy's validated customer records, keyed by their exact JSON bytes, with their
+    string tokens: a record repeats across a customer's requests. Only records that
+    validated (and held no key twice) are kept, so no error is lost."""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    customers: dict[bytes, tuple[Customer, int]] = cache.setdefault("ingest-customers", {})
+    return customers
+
+
+def _customer(policy: Policy, raw: bytes, obj: object, tokens: int, file: str) -> Customer:
+    """The customer of a record not seen before (its bytes ``raw``, parsed ``obj``), kept;
+    :class:`_Slow` where ``customer_from_json`` refuses it."""
+    try:
+        customer = customer_from_json(policy, obj, where(file))
+    except InputError:
+        raise _Slow from None
+    customers = _customers(policy)
+    if len(customers) >= 1024:
+        customers.clear()
+    customers[raw] = (customer, tokens)
+    return customer
+
+
+# ---- the native reader (policylang/_scan.c) ---------------------------------------------------
+#
+# A C extension reads the whole document in one pass straight into the columns the typed path
+# makes (names as the policy's own strings, instants as epoch microseconds, the events by
+# name), the request's fields and the customer record's bytes: no Python object per ledger
+# line, which is what the typed path's cost was made of (msgspec's structs, then a tuple of
+# each). It takes a strict subset of what the typed path takes (see the top of _scan.c) and
+# returns None for anything else; decide_json then runs the typed path, and the validating
+# path after it, exactly as without the extension. Built at install time by hatch_build.py;
+# without a compiler the install works on the paths in Python alone.
+
+# POLICYLANG_NATIVE=0 (read once, at import) or ``ingest.native = False`` turns the reader off:
+# for tests and for A/B measurements of the paths in Python.
+native = os.environ.get("POLICYLANG_NATIVE", "1") != "0"
+_SCAN: Any = None  # _scan.scan once imported (on the first decide_json), False when it is missing
+
+
+def _load_scan() -> Any:
+    """``policylang._scan.scan``, imported on first use (a cold start that decides nothing by
+    JSON never loads it), or False when the module is missing or of other years."""
+    global _SCAN
+    try:
+        from policylang import _scan
+
+        _SCAN = _scan.scan if _scan.YEARS == (FIRST_YEAR + 1, LAST_YEAR - 1) else False
+    except ImportError:
+        _SCAN = False
+    return _SCAN
+
+
+def native_available() -> bool:
+    """Whether the native reader is built and loads (whatever :data:`native` says)."""
+    return bool(_SCAN if _SCAN is not None else _load_scan())
+
+
+def native_vocabulary(policy: Policy) -> tuple[tuple[tuple[bytes, str], ...], ...]:
+    """The names the native reader takes, as (UTF-8 bytes, the policy's own string) pairs:
+    channels, purposes, teams, contact statuses, outcomes, events (memoised on the policy)."""
+    cache: dict[Any, Any] = policy._index  # noqa: SLF001 - the policy's own memo table
+    found = cache.get("ingest-native")
+    if found is None:
+        vocabulary = policy.vocabulary
+        found = cache["ingest-native"] = tuple(
+            tuple((name.encode(), name) for name in dict.fromkeys(pool))
+            for pool in (vocabulary.get("channels", ()), vocabulary.get("purposes", ()),
+                         vocabulary.get("teams", ()), CONTACT_STATUSES, vocabulary.get("outcomes", ()),
+                         vocabulary.get("events", ())))
+    return found  # type: ignore[no-any-return]
+
+
+def _native_decide(policy: Policy, scan: Any, document: bytes | str, file: str, explain: bool,
+                   loads: Any) -> Decision:
+    found = scan(document, native_vocabulary(policy))
+    if found is None:
+        raise _Slow  # outside the reader's subset: the typed path, or the validating one, decides
+    columns, micros, events, raw, (team, channel, purpose, at_us, campaign, priority, ident) = found
+    request = checked_request(team, channel, purpose, _EPOCH_UTC + dt.timedelta(microseconds=at_us), campaign,
+                              0 if priority is None else priority, ident)
+    known = _customers(policy).get(raw)
+    if known is not None:
         customer = known[0]
+    else:
+        obj, tokens = _part(raw)
+        if raw.count(b'"') != 2 * tokens:
+            raise _Slow  # a key given twice in the record: the validating path says where
+        customer = _customer(policy, raw, obj, tokens, file)
     return policy.decide(customer, request, built(columns, micros, events), explain=explain, loads=loads)
 
 
@@ -1113,6 +1203,13 @@ def decide_json(policy: Policy, document: bytes | str, *, file: str = "<document
     ``ledger`` may be left out (an empty ledger). Raises :class:`InputError` with the line
     and column in ``document`` (named ``file``) of whatever does not validate.
     """
+    if native:
+        scan = _SCAN if _SCAN is not None else _load_scan()
+        if scan:
+            try:
+                return _native_decide(policy, scan, document, file, explain, loads)
+            except _Slow:
+                pass
     try:
         return _typed_decide(policy, document, file, explain, loads)
     except _Slow:
