@@ -10,8 +10,10 @@ Run: python benchmarks/decide.py [--quick] [--million] [--fast-paths] [--cold] [
    off; median CPU microseconds per decision, so that a loaded machine's waiting is not
    counted): `json.loads` of the section 10 document (the floor), `orjson.loads` of it,
    msgspec's decode of it into the policy's typed structs (the typed path's own parse),
-   `Policy.decide_json` of the text, the validating path alone, an unsorted list of records,
-   a list of plain mappings, the read of the customer's entries from a SQLite ledger alone
+   `Policy.decide_json` of the text (with its native reader, policylang/_scan.c, as
+   POLICYLANG_NATIVE says: on unless it is 0) and with the native reader off ("no native": the
+   typed path in Python, as on an install without a compiler), the validating path alone, an
+   unsorted list of records, a list of plain mappings, the read of the customer's entries from a SQLite ledger alone
    (`Ledger.history` with `read_cache=0`: the store's now and the customer's digest in one
    statement, the index built from the digest's columns) and plus the decision, the read plus
    the decision when the ledger keeps the customer's index ("store kept": the same customer
@@ -21,8 +23,8 @@ Run: python benchmarks/decide.py [--quick] [--million] [--fast-paths] [--cold] [
    path is called in turn in one loop (the store columns in a loop of their own). Then the
    six-rule policy benchmarks/northwind6.pol (the one issue 11's figures were measured on):
    `json.loads`, msgspec's typed decode, its floor (that decode plus the decision on a
-   prebuilt index), decide_json, an unsorted list of records, its floor (every record's
-   fields read once, in C, plus the decision on a prebuilt index), the prebuilt index, and
+   prebuilt index), decide_json, decide_json without the native reader, an unsorted list of
+   records, its floor (every record's fields read once, in C, plus the decision on a prebuilt index), the prebuilt index, and
    regorus (a Rust Rego engine, `pip install opa-eval`; skipped, and said so, when it is
    missing) running benchmarks/northwind6.rego on the same JSON text. The targets are read
    on the six rules.
@@ -131,6 +133,24 @@ TOUCH_AT = attrgetter("at")
 CUSTOMER = {"id": "c1", "timezone": "America/Chicago", "status": "active", "owner": "cards", "age": 40,
             "opted_out": ["push"]}
 SIZES = (10, 100, 1000, 10000)
+
+
+def without_native(decide: Callable[[int], object]) -> Callable[[int], object]:
+    """``decide`` with decide_json's native reader (policylang/_scan.c) off for the call: the
+    typed path in Python then reads the document, as on an install without a compiler."""
+    def call(i: int) -> object:
+        ingest.native = False
+        try:
+            return decide(i)
+        finally:
+            ingest.native = NATIVE
+
+    return call
+
+
+NATIVE = ingest.native  # as POLICYLANG_NATIVE says (on unless it is 0)
+NATIVE_NOTE = ("native reader " + ("on" if NATIVE and ingest.native_available() else
+                                   "off (POLICYLANG_NATIVE=0)" if not NATIVE else "missing (not built)"))
 
 
 def cpu_median(work: Callable[[int], object], budget: float, count: int) -> float:
@@ -251,10 +271,11 @@ def real_paths(quick: bool) -> dict[tuple[str, int], float]:
     budget, count = (0.15, 300) if quick else (0.6, 2000)
     customer = ingest.customer_of(policy, {k: v for k, v in CUSTOMER.items() if k != "id"})
     results: dict[tuple[str, int], float] = {}
-    columns = ["json.loads", "orjson.loads", "msgspec typed", "decide_json", "validating", "records", "mappings",
+    columns = ["json.loads", "orjson.loads", "msgspec typed", "decide_json", "no native", "validating", "records",
+               "mappings",
                "store read", "store+decide", "store kept", "digest floor", "rows SELECT", "prebuilt"]
     print("Real paths, examples/northwind.pol, explain off: median CPU us per decision, the paths called in turn in "
-          "one loop (read the ratios)")
+          f"one loop (read the ratios); decide_json with the {NATIVE_NOTE}, 'no native' with it off")
     print(f"{'events':>7} " + " ".join(f"{c:>13}" for c in columns) + f" {'json/floor':>11}")
     with tempfile.TemporaryDirectory() as folder:
         for size in SIZES:
@@ -272,6 +293,7 @@ def real_paths(quick: bool) -> dict[tuple[str, int], float]:
                 # the typed path's own parse (structs of the policy's names): its floor
                 "msgspec typed": (lambda i: typed.document.decode(texts[i % n])) if typed else None,
                 "decide_json": lambda i: policy.decide_json(texts[i % n], explain=False),
+                "no native": without_native(lambda i: policy.decide_json(texts[i % n], explain=False)),
                 "validating": lambda i: ingest.slow_decide_json(policy, texts[i % n], explain=False),
                 "records": lambda i: policy.decide(customer, requests[i % n], ledger, explain=False),
                 "mappings": lambda i: policy.decide(customer, mappings[i % n]["request"], mappings[i % n]["ledger"],
@@ -309,14 +331,14 @@ def regorus(quick: bool) -> dict[tuple[str, int], float]:
     results: dict[tuple[str, int], float] = {}
     print()
     print("Six rules (benchmarks/northwind6.pol and .rego), the same paths from the same JSON text, explain off: "
-          "median CPU us, called in turn in one loop")
+          f"median CPU us, called in turn in one loop; decide_json with the {NATIVE_NOTE}, 'no native' with it off")
     if opa_eval is None:
         print("  regorus is not installed (pip install opa-eval): the comparison is skipped")
     engine = opa_eval.OpaEval(str(ROOT / "benchmarks" / "northwind6.rego"), query="data.northwind.deny") if opa_eval else None
     customer = ingest.customer_of(policy, {k: v for k, v in CUSTOMER.items() if k != "id"})
     typed = ingest.schema(policy)
-    columns = ["json.loads", "msgspec typed", "typed+prebuilt", "policylang", "records", "touch+prebuilt", "prebuilt",
-               "regorus"]
+    columns = ["json.loads", "msgspec typed", "typed+prebuilt", "decide_json", "no native", "records",
+               "touch+prebuilt", "prebuilt", "regorus"]
     print(f"{'events':>7} " + " ".join(f"{c:>14}" for c in columns) + f" {'us/json':>8} {'regorus/us':>11}")
     for size in SIZES:
         ledger, requests, texts = documents(policy, size, 50)
@@ -325,6 +347,7 @@ def regorus(quick: bool) -> dict[tuple[str, int], float]:
         paths: dict[str, Callable[[int], object]] = {
             "json.loads": lambda i: json.loads(texts[i % n]),
             "policylang6": lambda i: policy.decide_json(texts[i % n], explain=False),
+            "no native6": without_native(lambda i: policy.decide_json(texts[i % n], explain=False)),
             "records6": lambda i: policy.decide(customer, requests[i % n], ledger, explain=False),
             "prebuilt6": lambda i: policy.decide(customer, requests[i % n], history, explain=False),
         }
@@ -345,8 +368,8 @@ def regorus(quick: bool) -> dict[tuple[str, int], float]:
             assert policy.decide_json(text, explain=False) == policy.decide(customer, request, history, explain=False)
         found = interleaved(paths, budget, count)
         results.update({(name, size): took for name, took in found.items()})
-        names = ["json.loads", "typed6", "typed+prebuilt6", "policylang6", "records6", "touch+prebuilt6", "prebuilt6",
-                 "regorus"]
+        names = ["json.loads", "typed6", "typed+prebuilt6", "policylang6", "no native6", "records6", "touch+prebuilt6",
+                 "prebuilt6", "regorus"]
         cells = " ".join(f"{found[c]:>14,.1f}" if c in found else f"{'-':>14}" for c in names)
         floor, ours = found["json.loads"], found["policylang6"]
         theirs = found.get("regorus", float("nan"))
@@ -544,12 +567,15 @@ def targets(real: dict[tuple[str, int], float], rego: dict[tuple[str, int], floa
         return shown + (f" (northwind {theirs:.1f} us)" if theirs is not None else "")
 
     print()
-    print("Targets (issue 11) against this run, on the six-rule policy (northwind's 20 rules in brackets):")
+    print("Targets (issue 11) against this run, on the six-rule policy (northwind's 20 rules in brackets); "
+          f"decide_json with the {NATIVE_NOTE}:")
     for size in (100, 1000):
         if six:
             floor = rego[("json.loads", size)]
             line = (f"  JSON text -> decision <= 1.5x json.loads at {size}: {rego[('policylang6', size)] / floor:.2f}x "
                     f"(northwind {real[('decide_json', size)] / real[('json.loads', size)]:.2f}x)")
+            if ("no native6", size) in rego:
+                line += f" (native reader off: {rego[('no native6', size)] / floor:.2f}x)"
             if ("typed+prebuilt6", size) in rego:
                 line += (f"; floor, msgspec's typed decode + the decision on a prebuilt index: "
                          f"{rego[('typed+prebuilt6', size)] / floor:.2f}x")
@@ -559,6 +585,8 @@ def targets(real: dict[tuple[str, int], float], rego: dict[tuple[str, int], floa
                   f"{real[('decide_json', size)] / real[('json.loads', size)]:.2f}x (northwind)")
         if opa_eval is not None:
             line = f"  >= 4x faster than regorus at {size}: {rego[('regorus', size)] / rego[('policylang6', size)]:.2f}x"
+            if ("no native6", size) in rego:
+                line += f" (native reader off: {rego[('regorus', size)] / rego[('no native6', size)]:.2f}x)"
             if ("typed+prebuilt6", size) in rego:
                 line += (f"; at the floor (typed decode + prebuilt decision) it would be "
                          f"{rego[('regorus', size)] / rego[('typed+prebuilt6', size)]:.2f}x")

@@ -1137,7 +1137,7 @@ def native_vocabulary(policy: Policy) -> tuple[tuple[tuple[bytes, str], ...], ..
             for pool in (vocabulary.get("channels", ()), vocabulary.get("purposes", ()),
                          vocabulary.get("teams", ()), CONTACT_STATUSES, vocabulary.get("outcomes", ()),
                          vocabulary.get("events", ())))
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _native_decide(policy: Policy, scan: Any, document: bytes | str, file: str, explain: bool,
