@@ -151,6 +151,8 @@ class Txn(Protocol):
 
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]: ...
 
+    def load_contacts(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[Contact]: ...
+
     def insert(self, rows: Sequence[Row]) -> None: ...
 
     def update(self, row: Row) -> None: ...
@@ -301,8 +303,15 @@ class _ReadLoads:
 
 
 def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datetime, now_us: int) -> list[Contact]:
+    return txn.load_contacts(rule, to_micros(start), to_micros(end), now_us)
+
+
+def load_contacts(txn: Txn, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[Contact]:
+    """:meth:`Txn.load_contacts` by :meth:`Txn.load_rows`: every counted contact of every customer
+    matching ``rule`` in ``[start_us, end_us)`` as of ``now_us``, a ``Row`` made for each (the
+    reference; a SQL store reads plain tuples of the columns a contact needs instead)."""
     out = []
-    for row, owner in txn.load_rows(rule, to_micros(start), to_micros(end), now_us):
+    for row, owner in txn.load_rows(rule, start_us, end_us, now_us):
         if row.counted(now_us) and rule.match.matches(row.purpose or "", row.channel or "", row.team or "", owner):
             out.append(_as_contact(row, now_us))
     return out
