@@ -485,9 +485,10 @@ class Ledger:
         now_us, rows = self._decision_read(customer)
         return now_us, history_of(rows, now_us)
 
-    def _built(self, customer: str, rows: StoredRows, now_us: int, history: History) -> None:
-        """Told of the index a reservation built from ``rows`` (a store may keep it for the
-        next read, valid while the rows are unchanged: SQLite)."""
+    def _index_of(self, customer: str, rows: StoredRows, now_us: int) -> History:
+        """The index of the rows a reservation read (a store may keep it for the next read and
+        reservation, valid while the rows are unchanged, and hand back one it kept: SQLite)."""
+        return history_of(rows, now_us)
 
     def customer(self, policy: Policy, customer: str) -> Customer | None:
         """The stored record of ``customer``, validated against ``policy``; None if unknown."""
@@ -573,8 +574,8 @@ class Ledger:
                 return self._retried(booked, customer_id, request, now_us)
             record, store_record = self._record(policy, customer, found, record_text)
             checked = _checked(policy, customer, record)  # once: the verdict and a denial's search
-            ledger = history_of(rows, now_us)  # no record per row: the store wrote them
-            self._built(customer_id, rows, now_us, ledger)  # a denial's search may read it again
+            # no record per row (the store wrote them); kept: a denial's search may read it again
+            ledger = self._index_of(customer_id, rows, now_us)
             # Under the write lock: the verdict at the request's instant only. The search for
             # the next allowed instant (a denial's) runs after the lock is released.
             decision = policy.decide(checked, request, ledger, explain=explain,

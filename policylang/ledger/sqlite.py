@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policylang.ledger import digest
-from policylang.ledger.core import Opening, StoredRows, Txn
+from policylang.ledger.core import Opening, StoredRows, Txn, history_of
 from policylang.ledger.digest import Stored
 from policylang.ledger.rows import COLUMNS, LedgerError, Row, to_micros
 from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION, SQLITE_MIGRATIONS
@@ -51,7 +51,8 @@ class _SQLiteTxn(_SQLTxn):
         now_us, record, owner, body = self.execute(
             self.ledger.now_sql + _WITH_CUSTOMER_DIGEST, (customer, customer)).fetchone()
         booked = self.row(request_id, for_update=True) if request_id else None
-        found = _whole(digest.decode(body, customer))
+        hit = self.ledger._kept_digest(customer, body)  # the same bytes decoded before: not again
+        found = _whole(hit if hit is not None else digest.decode(body, customer))
         if found is None:  # none yet (or not one this code wrote): from the rows, and kept
             found = self._put(customer, digest.from_values(customer, self.plain_rows(customer)[1]))
         self.known[customer] = found
@@ -74,8 +75,12 @@ class _SQLiteTxn(_SQLTxn):
         return found
 
     def _put(self, customer: str, made: Stored) -> Stored:
-        self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, digest.encode(made)))
+        body = made.body = digest.encode(made)
+        self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, body))
         self.known[customer] = made
+        # kept by its bytes: the next reservation of this customer that reads them (no other
+        # write since) goes on from it, not decoding them (a rollback leaves other bytes stored)
+        self.ledger._keep(customer, made)
         return made
 
     def _from_rows(self, customer: str) -> None:
@@ -134,22 +139,33 @@ def _decision_values(row: Row) -> tuple[Any, ...]:
 
 
 class _Kept:
-    """An index kept for the next read: the digest it was built from, the instant it was built
-    for, and (worked out at the first read that finds the same digest) the instants around it
-    at which the index is the same."""
+    """A customer's digest kept for the next read or reservation: the bytes stored, the digest
+    they decode to (ids decoded), and its index, built at the first use, for the instant
+    of that use; (worked out at the first use that finds the same digest) the instants around
+    it at which the index is the same."""
 
-    __slots__ = ("body", "history", "size", "_stored", "_at", "_window")
+    __slots__ = ("body", "stored", "history", "size", "_at", "_window")
 
-    def __init__(self, stored: Stored, at: int, history: History) -> None:
+    def __init__(self, stored: Stored) -> None:
         assert stored.body is not None
-        self.body, self.history, self.size = stored.body, history, len(history)
-        self._stored, self._at = stored, at
+        self.body, self.stored = stored.body, stored
+        self.history: History | None = None
+        self.size = len(stored.digest.micros) + len(stored.digest.event_names)
+        self._at = 0
         self._window: tuple[int, int] | None = None
 
-    def valid(self, now_us: int) -> bool:
-        if self._window is None:
-            self._window = self._stored.window(self._at)
-        return self._window[0] <= now_us < self._window[1]
+    def index(self, now_us: int) -> History:
+        """The index as of ``now_us``: the one built before while no planned contact's deadline
+        lies between the instant it was built for and now, else built anew (and kept)."""
+        history = self.history
+        if history is not None:
+            if self._window is None:
+                self._window = self.stored.window(self._at)
+            if self._window[0] <= now_us < self._window[1]:
+                return history
+        history = self.history = self.stored.history(now_us)
+        self._at, self._window = now_us, None
+        return history
 
 
 # the most entries the indexes a thread keeps (SQLiteLedger.history) may hold in all
@@ -301,26 +317,43 @@ class SQLiteLedger(SQLLedger):
             return super()._index(customer)
         now_us, body = self._now_and_digest(customer)
         hit = self._kept_indexes().get(customer)
-        if hit is not None and hit.body == body and hit.valid(now_us):
-            return now_us, hit.history
+        if hit is not None and hit.body == body:
+            return now_us, hit.index(now_us)
         found = digest.decode(body, customer)
         if found is None:
             return super()._index(customer)
-        made = found.history(now_us)
-        self._built(customer, found, now_us, made)
-        return now_us, made
+        return now_us, self._index_of(customer, found, now_us)
 
-    def _built(self, customer: str, rows: StoredRows, now_us: int, history: History) -> None:
+    def _index_of(self, customer: str, rows: StoredRows, now_us: int) -> History:
         if not isinstance(rows, Stored) or rows.body is None or not self.read_cache:
-            return  # only an index built from a digest as stored is kept
+            return history_of(rows, now_us)  # only an index of a digest as stored is kept
+        return self._keep(customer, rows).index(now_us)
+
+    def _kept_digest(self, customer: str, body: bytes | None) -> Stored | None:
+        """The kept digest of ``customer`` whose stored bytes are ``body``, or None."""
+        if not self.read_cache or body is None:
+            return None
+        hit = self._kept_indexes().get(customer)
+        return hit.stored if hit is not None and hit.body == body else None
+
+    def _keep(self, customer: str, stored: Stored) -> _Kept:
+        """Keep ``stored`` (a digest as stored: ``body`` set) as the customer's newest (the same
+        bytes kept already: that entry, with its index)."""
         kept = self._kept_indexes()
         old = kept.pop(customer, None)
         if old is not None:
             self._kept.entries -= old.size
-        made = kept[customer] = _Kept(rows, now_us, history)
+            if old.body == stored.body:
+                kept[customer] = old  # the newest again
+                self._kept.entries += old.size
+                return old
+        if not self.read_cache:
+            return _Kept(stored)
+        made = kept[customer] = _Kept(stored)
         self._kept.entries += made.size
         while len(kept) > self.read_cache or self._kept.entries > _KEPT_ENTRIES:
             self._kept.entries -= kept.pop(next(iter(kept))).size
+        return made
 
     def _kept_indexes(self) -> dict[str, _Kept]:
         """This thread's kept indexes, by customer (oldest first)."""
