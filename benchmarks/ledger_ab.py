@@ -127,8 +127,10 @@ def main() -> None:
             print(f"{per} entries a customer ({sum(verdicts[0]) / len(verdicts[0]):.0%} allowed):")
             for k, tree in enumerate(trees):
                 ratio = f"  {means[k] / means[0]:.2f}x" if k else ""
+                ordered = sorted(walls[k])
+                tail = "  p90 {:7.0f}  p99 {:7.0f}".format(*(1e6 * ordered[int(len(ordered) * q)] for q in (0.9, 0.99)))
                 print(f"  {tree.label[:16]:<16} {1e6 * statistics.median(walls[k]):8.1f} / {1e6 * means[k]:8.1f} wall"
-                      f"  {1e6 * statistics.fmean(cpus[k]):8.1f} cpu  {1 / means[k]:8,.0f}/s{ratio}")
+                      f"  {1e6 * statistics.fmean(cpus[k]):8.1f} cpu  {1 / means[k]:8,.0f}/s{tail}{ratio}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
