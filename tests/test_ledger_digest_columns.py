@@ -273,63 +273,6 @@ def test_reservations_and_their_denials_searches_are_the_same_with_kept_indexes(
         fresh.close()
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["ada", "bo"]), st.sampled_from(["gold", "silver", "bronze", "service"]),
-                          st.sampled_from(["email", "sms", "phone"]), st.sampled_from(["marketing", "servicing"]),
-                          st.integers(0, 72), st.sampled_from([0, 0, 0, 1, 20])), min_size=1, max_size=16))
-def test_reservations_on_the_grown_index_decide_as_on_the_digests_own(
-        tmp_path_factory: pytest.TempPathFactory, asks: list[tuple[str, str, str, str, int, int]]) -> None:  # fmt: skip
-    """Issue 11: after a reservation a thread keeps the index it decided on grown by the new
-    plan (History.plus), and the customer's next reservation decides on it: the same
-    decisions (verdicts, displaced plans, next allowed instants, traces) as on the index of the
-    digest as stored (read_cache=0), through displacements, ties and plans past their deadline;
-    a read then shows the digest's own index."""
-    import datetime as dt
-
-    folder = tmp_path_factory.mktemp("grown")
-    now = [T0]
-    kept = open_ledger(f"sqlite:///{folder}/a.sqlite", create=True, clock=lambda: now[0])
-    fresh = open_ledger(f"sqlite:///{folder}/b.sqlite", create=True, clock=lambda: now[0], read_cache=0)
-    assert isinstance(kept, SQLiteLedger)
-    try:
-        for who, team, channel, purpose, hours, minutes in asks:
-            now[0] += dt.timedelta(minutes=minutes)  # (a hold is 15 minutes: a plan expires now and then)
-            request = Request(team, channel, purpose, T0 + dt.timedelta(hours=hours))
-            done = [ledger.reserve(POLICY, Customer(who, {"owner": "silver"}), request) for ledger in (kept, fresh)]
-            assert [(r.allowed, r.decision.next_allowed_at, r.decision.denied_by, r.decision.explain(),
-                     without_ids(r.decision.displaces), without_ids(r.displaced)) for r in done][0] == \
-                [(r.allowed, r.decision.next_allowed_at, r.decision.denied_by, r.decision.explain(),
-                  without_ids(r.decision.displaces), without_ids(r.displaced)) for r in done][1]  # fmt: skip
-        for who in ("ada", "bo"):
-            assert without_ids(everything(kept.history(who))) == without_ids(everything(fresh.history(who)))
-        assert not any(entry.grown for entry in kept._kept.indexes.values())  # noqa: SLF001 - read: rebuilt
-    finally:
-        kept.close()
-        fresh.close()
-
-
-def test_a_reservation_after_a_displacement_decides_on_the_grown_index(tmp_path: Path) -> None:
-    """Three bronze plans, then gold ones displacing them one by one, on the index grown by
-    each reservation (the displaced plan marked displaced there), as on the digest's own."""
-    import datetime as dt
-
-    kept = open_ledger(f"sqlite:///{tmp_path}/a.sqlite", create=True, clock=lambda: T0)
-    fresh = open_ledger(f"sqlite:///{tmp_path}/b.sqlite", create=True, clock=lambda: T0, read_cache=0)
-    assert isinstance(kept, SQLiteLedger)
-    ada = Customer("ada", {"owner": "silver"})
-    try:
-        for team in ("bronze", "bronze", "bronze", "gold", "gold", "bronze", "gold", "gold"):
-            request = Request(team, "email", "marketing", T0 + dt.timedelta(hours=1))
-            done = [ledger.reserve(POLICY, ada, request) for ledger in (kept, fresh)]
-            assert kept._kept.indexes["ada"].grown  # noqa: SLF001 - decided on the grown index
-            assert [(r.allowed, without_ids(r.displaced), r.decision.explain()) for r in done][0] == \
-                [(r.allowed, without_ids(r.displaced), r.decision.explain()) for r in done][1]  # fmt: skip
-        assert [r.allowed for r in done] == [False, False]  # three gold plans: no room
-    finally:
-        kept.close()
-        fresh.close()
-
-
 def without_ids(value: Any) -> Any:
     """``value`` with every contact's id left out (two ledgers give their reservations their own)."""
     import attrs

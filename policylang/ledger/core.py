@@ -542,10 +542,9 @@ class Ledger:
         (statuses as of now): what :meth:`events` gives, ready for ``policy.decide``."""
         return self._index(customer)[1]
 
-    def _index(self, customer: str, *, grown: bool = False) -> tuple[int, History]:
+    def _index(self, customer: str) -> tuple[int, History]:
         """The store's now (or the ledger's clock) and the customer's index as of then (a store
-        may keep indexes it built: SQLite; ``grown``: one a reservation grew will do, for a
-        decision, though its entries' order is not the stored one)."""
+        may keep indexes it built: SQLite)."""
         now_us, rows = self._decision_read(customer)
         return now_us, history_of(rows, now_us)
 
@@ -553,12 +552,6 @@ class Ledger:
         """The index of the rows a reservation read (a store may keep it for the next read and
         reservation, valid while the rows are unchanged, and hand back one it kept: SQLite)."""
         return history_of(rows, now_us)
-
-    def _reserved(self, txn: Txn, customer: str, index: History, contact: Contact, displaced: Sequence[Contact],
-                  now_us: int) -> None:  # fmt: skip
-        """Told, once a reservation committed, of the index it decided on (of the rows as of
-        ``now_us``), the contact it planned and the contacts (of that index) it displaced: a
-        store that keeps indexes may keep that index grown by them (SQLite)."""
 
     def customer(self, policy: Policy, customer: str) -> Customer | None:
         """The stored record of ``customer``, validated against ``policy``; None if unknown."""
@@ -673,7 +666,6 @@ class Ledger:
             return Reservation(decision=self._searched(policy, checked, customer_id, request, explain, denied))
         contact = row.entry(now_us)
         assert isinstance(contact, Contact) and row.expires_us is not None
-        self._reserved(txn, customer_id, ledger, contact, decision.displaces, now_us)
         return Reservation(
             decision=decision,
             id=row.id,
@@ -794,7 +786,7 @@ class Ledger:
         (a plan was released meanwhile), the denial stands without a next allowed instant:
         the caller asks again.
         """
-        now_us, index = self._index(customer_id, grown=True)
+        now_us, index = self._index(customer_id)
         decision = policy.decide(record, request, index, explain=explain,
                                  loads=_ReadLoads(self, now_us))  # fmt: skip
         return denied if decision.allowed else decision

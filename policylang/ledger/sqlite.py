@@ -21,7 +21,6 @@ from policylang.ledger.sql import SQLLedger, _integrity_message, _SQLTxn
 
 if TYPE_CHECKING:
     from policylang.history import History
-    from policylang.records import Contact
 
 # the first schema version with digests as columns (ledger.digest)
 _DIGESTS = 6
@@ -143,36 +142,29 @@ class _Kept:
     """A customer's digest kept for the next read or reservation: the bytes stored, the digest
     they decode to (ids decoded), and its index, built at the first use, for the instant
     of that use; (worked out at the first use that finds the same digest) the instants around
-    it at which the index is the same.
+    it at which the index is the same."""
 
-    After a reservation of this thread, the index is the one it decided on grown by its new
-    plan (``grown``: the new contact last in ledger order, not at its instant as the digest
-    has it): a reservation decides on it (the same decisions), a read (``Ledger.history``,
-    whose order shows) builds the digest's own."""
-
-    __slots__ = ("body", "stored", "history", "grown", "size", "_at", "_window")
+    __slots__ = ("body", "stored", "history", "size", "_at", "_window")
 
     def __init__(self, stored: Stored) -> None:
         assert stored.body is not None
         self.body, self.stored = stored.body, stored
         self.history: History | None = None
-        self.grown = False
         self.size = len(stored.digest.micros) + len(stored.digest.event_names)
         self._at = 0
         self._window: tuple[int, int] | None = None
 
-    def index(self, now_us: int, *, grown: bool = False) -> History:
-        """The index as of ``now_us``: the one built before (a grown one only when ``grown``)
-        while no planned contact's deadline lies between the instant it was built for and now,
-        else built anew (and kept)."""
+    def index(self, now_us: int) -> History:
+        """The index as of ``now_us``: the one built before while no planned contact's deadline
+        lies between the instant it was built for and now, else built anew (and kept)."""
         history = self.history
-        if history is not None and (grown or not self.grown):
+        if history is not None:
             if self._window is None:
                 self._window = self.stored.window(self._at)
             if self._window[0] <= now_us < self._window[1]:
                 return history
         history = self.history = self.stored.history(now_us)
-        self._at, self._window, self.grown = now_us, None, False
+        self._at, self._window = now_us, None
         return history
 
 
@@ -320,13 +312,13 @@ class SQLiteLedger(SQLLedger):
         what it built for one decision serves the next. Every read still runs its statement."""
         return self._index(customer)[1]
 
-    def _index(self, customer: str, *, grown: bool = False) -> tuple[int, History]:
+    def _index(self, customer: str) -> tuple[int, History]:
         if self._version < _DIGESTS or not self.read_cache:
             return super()._index(customer)
         now_us, body = self._now_and_digest(customer)
         hit = self._kept_indexes().get(customer)
         if hit is not None and hit.body == body:
-            return now_us, hit.index(now_us, grown=grown)
+            return now_us, hit.index(now_us)
         found = digest.decode(body, customer)
         if found is None:
             return super()._index(customer)
@@ -335,22 +327,7 @@ class SQLiteLedger(SQLLedger):
     def _index_of(self, customer: str, rows: StoredRows, now_us: int) -> History:
         if not isinstance(rows, Stored) or rows.body is None or not self.read_cache:
             return history_of(rows, now_us)  # only an index of a digest as stored is kept
-        return self._keep(customer, rows).index(now_us, grown=True)
-
-    def _reserved(self, txn: Txn, customer: str, index: History, contact: Contact, displaced: Sequence[Contact],
-                  now_us: int) -> None:  # fmt: skip
-        # The digest this reservation stored is kept (_SQLiteTxn._put); its index is the one
-        # decided on grown by the new plan (History.plus: what it built is carried over), so
-        # the customer's next reservation or read decides on a warm index, not one built anew.
-        # As of now_us: the index decided on was that of now_us, and the new plan counts
-        # until its deadline, past now_us (the kept index's window is the new digest's).
-        hit = self._kept_indexes().get(customer)
-        if hit is None or hit.history is not None or not isinstance(txn, _SQLiteTxn) \
-                or hit.stored is not txn.known.get(customer):  # fmt: skip
-            return  # not kept, or not the digest this reservation wrote
-        grown = index.plus(contact, displaced)
-        if grown is not None:
-            hit.history, hit.grown, hit._at, hit._window = grown, True, now_us, None  # noqa: SLF001 - its keeper
+        return self._keep(customer, rows).index(now_us)
 
     def _kept_digest(self, customer: str, body: bytes | None) -> Stored | None:
         """The kept digest of ``customer`` whose stored bytes are ``body``, or None."""
