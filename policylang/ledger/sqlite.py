@@ -48,8 +48,7 @@ class _SQLiteTxn(_SQLTxn):
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         if not self.digests:
             return super().opening(customer, request_id, now)
-        now_us, record, owner, body = self.execute(
-            self.ledger.now_sql + _WITH_CUSTOMER_DIGEST, (customer, customer)).fetchone()
+        now_us, record, owner, body = self.execute(_OPENING, (customer, customer)).fetchone()
         booked = self.row(request_id, for_update=True) if request_id else None
         hit = self.ledger._kept_digest(customer, body)  # the same bytes decoded before: not again
         found = _whole(hit if hit is not None else digest.decode(body, customer))
@@ -172,9 +171,9 @@ class _Kept:
 _KEPT_ENTRIES = 200_000
 # the store's now and a customer's digest, one statement
 _NOW_AND_DIGEST = SQLLedger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)"
-# appended to the statement of the store's now: the customer's record and digest
-_WITH_CUSTOMER_DIGEST = (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ? "
-                         "LEFT JOIN digests d ON d.customer = ?")
+# the store's now, the customer's record and digest: a reservation's first read, one statement
+_OPENING = SQLLedger.now_sql + (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ? "
+                                "LEFT JOIN digests d ON d.customer = ?")
 
 
 class SQLiteLedger(SQLLedger):
@@ -249,36 +248,42 @@ class SQLiteLedger(SQLLedger):
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool, bulk: bool = False) -> Iterator[Txn]:
-        with self._lock, self._writer_turn(write):
-            if write:
+        with self._lock:
+            if write:  # the writers' turn first (see _take_writer_lock), released last
                 self._refuse_if_damaged()
-            cur = self._conn.cursor()
+                self._take_writer_lock()
             try:
-                # A read transaction too: the reads of more than one statement (the store's now
-                # and a customer's rows, a summary's counts) see one snapshot. (The common
-                # decision's read is one statement on the connection: _now_and_digest.)
-                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                cur = self._conn.cursor()
+                try:
+                    # A read transaction too: the reads of more than one statement (the store's
+                    # now and a customer's rows, a summary's counts) see one snapshot. (The common
+                    # decision's read is one statement on the connection: _now_and_digest.)
+                    cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                except sqlite3.OperationalError as exc:
+                    cur.close()
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise self._fault(exc) from None
+                    raise LedgerError(f"{self.url}: the ledger is busy ({exc})",
+                                      hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
+                try:
+                    txn = _SQLiteTxn(self, cur)
+                    txn.write = write
+                    yield txn
+                    cur.execute("COMMIT")
+                except sqlite3.IntegrityError as exc:
+                    self._rollback(cur)
+                    raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
+                except sqlite3.DatabaseError as exc:
+                    self._rollback(cur)
                     raise self._fault(exc) from None
-                raise LedgerError(f"{self.url}: the ledger is busy ({exc})",
-                                  hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
-            try:
-                txn = _SQLiteTxn(self, cur)
-                txn.write = write
-                yield txn
-                cur.execute("COMMIT")
-            except sqlite3.IntegrityError as exc:
-                self._rollback(cur)
-                raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
-            except sqlite3.DatabaseError as exc:
-                self._rollback(cur)
-                raise self._fault(exc) from None
-            except BaseException:
-                self._rollback(cur)
-                raise
+                except BaseException:
+                    self._rollback(cur)
+                    raise
+                finally:
+                    cur.close()
             finally:
-                cur.close()
+                if write:
+                    fcntl.flock(self._queue, fcntl.LOCK_UN)
 
     def _now_and_digest(self, customer: str) -> tuple[int, bytes | None]:
         """The store's now (or the ledger's clock) and the customer's stored digest: one
@@ -400,18 +405,6 @@ class SQLiteLedger(SQLLedger):
                 return [str(exc)]
         found = [str(row[0]) for row in rows]
         return [] if found == ["ok"] else found
-
-    @contextlib.contextmanager
-    def _writer_turn(self, write: bool) -> Iterator[None]:
-        """Hold the writers' lock for a write transaction (waiting at most busy_timeout)."""
-        if not write:
-            yield
-            return
-        self._take_writer_lock()
-        try:
-            yield
-        finally:
-            fcntl.flock(self._queue, fcntl.LOCK_UN)
 
     def _take_writer_lock(self) -> None:
         try:
