@@ -9,7 +9,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from policylang.ledger.core import Ledger, Opening, StoredRows, load_contacts, now_and_rows
 from policylang.ledger.rows import COLUMNS, VOID_MARK, LedgerError, Row, from_micros, to_micros, utc_now
-from policylang.records import Contact
 from policylang.ledger.schema import (
     _UPDATE,
     DECISION_COLUMNS,
@@ -19,6 +18,7 @@ from policylang.ledger.schema import (
     STATEMENTS,
     columns_at,
 )
+from policylang.records import Contact
 
 if TYPE_CHECKING:
     from policylang.rules import CapRule

@@ -38,6 +38,8 @@ class _SQLiteTxn(_SQLTxn):
     reads a customer without one writes it from the rows.
     """
 
+    ledger: SQLiteLedger
+
     def __init__(self, ledger: SQLiteLedger, cursor: Any) -> None:
         super().__init__(ledger, cursor)
         self.digests = (getattr(ledger, "_version", SCHEMA_VERSION) or SCHEMA_VERSION) >= _DIGESTS
