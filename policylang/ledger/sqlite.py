@@ -316,7 +316,10 @@ class SQLiteLedger(SQLLedger):
         while the customer's stored digest is byte for byte the one it was built from - so no
         write of any program since - and no planned contact's deadline lies between the
         instant it was built for and now. A kept index is a prebuilt ``policylang.History``:
-        what it built for one decision serves the next. Every read still runs its statement."""
+        what it built for one decision serves the next. Every read still runs its statement.
+        A reservation decides on the kept index too, and goes on from the kept digest (not
+        decoded again) while the stored bytes are the same; the digest a write stores is kept
+        by its bytes, its index built at its first use."""
         return self._index(customer)[1]
 
     def _index(self, customer: str) -> tuple[int, History]:
