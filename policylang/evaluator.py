@@ -242,7 +242,7 @@ def decide(
     if len(names) > 1:
         ctx.zones = tuple((clock.zone(n), f"{n} (one of {len(names)} zones)") for n in names)
     campaigns = ctx.campaigns = type(request.campaign) is tuple
-    if history.has_planned and facts.ranked:
+    if facts.ranked and history.has_planned:  # (has_planned first read here: made when first asked)
         ctx.skip = displaceable(ctx)
     plan = facts.plans.get((request.purpose, request.channel, request.team, owner is not None and request.team == owner))
     if plan is None:

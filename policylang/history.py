@@ -18,8 +18,8 @@ import datetime as dt
 from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, filterfalse, repeat
-from operator import and_, attrgetter, eq, floordiv, itemgetter, not_, sub
+from itertools import compress, filterfalse, islice, repeat
+from operator import and_, attrgetter, eq, floordiv, itemgetter, le, not_, sub
 from sys import intern
 
 from policylang.clock import EPOCH, ONE_US
@@ -54,12 +54,14 @@ FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "
 class LazyContacts(Sequence[Contact]):
     """Contacts given by their keys, each made on first access (and then the same object)."""
 
-    __slots__ = ("_history", "_keys", "_make")
+    __slots__ = ("_maker", "_keys", "_make")
 
-    def __init__(self, make: Callable[[int], Contact], keys: list[int], history: History | None = None) -> None:
+    def __init__(self, make: Callable[[int], Contact], keys: list[int], maker: _Maker | None = None) -> None:
         self._make = make
         self._keys = keys
-        self._history = history  # the history of columns the keys are of (see field_between, made_between)
+        # the maker of the history of columns the keys are of (see field_between, made_between);
+        # not the history itself, which holds this sequence in its memos (no reference cycle)
+        self._maker = maker
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -84,24 +86,24 @@ class LazyContacts(Sequence[Contact]):
 
     def without_positions(self, dropped: list[int]) -> LazyContacts:
         """These contacts less those at the ``dropped`` positions (sorted, distinct)."""
-        return LazyContacts(self._make, cut(self._keys, dropped), self._history)
+        return LazyContacts(self._make, cut(self._keys, dropped), self._maker)
 
     def field_between(self, name: str, lo: int, hi: int) -> list[Any] | None:
         """One field of the contacts at positions ``[lo, hi)``, read from the columns without
         making the contacts; ``None`` when not known so (then read the contacts)."""
-        history = self._history
-        if history is None:
+        maker = self._maker
+        if maker is None:
             return None
-        return history._values(name, self._keys[lo:hi])  # noqa: SLF001 - its own history's
+        return maker.values(name, self._keys[lo:hi])
 
     def made_between(self, lo: int, hi: int) -> list[Contact | None] | None:
         """The contacts at positions ``[lo, hi)`` already made (``None`` for the others), or
         ``None`` when not known so. A contact not yet made is none of the objects a caller
         holds (its id is in no set of ids taken from made contacts)."""
-        history = self._history
-        if history is None:
+        maker = self._maker
+        if maker is None:
             return None
-        return list(map(history._made.get, self._keys[lo:hi]))  # noqa: SLF001
+        return list(map(maker.made.get, self._keys[lo:hi]))
 
 
 class _Idents(Sequence[int]):
@@ -129,6 +131,63 @@ class _Idents(Sequence[int]):
 
     def __iter__(self) -> Iterator[int]:
         return (id(self._make(key)) for key in self._keys)
+
+
+class _Maker:
+    """The contacts of a history of columns, each made when first read (and then always the
+    same object: precedence tells contacts apart by identity), and their fields read from the
+    columns without making them.
+
+    The lazy sequences a history hands out (its selectors' matchings, its planned contacts by
+    team) hold this, never the history, which holds them in its memos: so no index is a
+    reference cycle, and each is freed by reference counting when its last reference goes
+    (CPython's cyclic collector was about a quarter of a batch worker's time when it had to)."""
+
+    __slots__ = ("columns", "micros", "made", "local")
+
+    def __init__(self, columns: Columns, micros: list[int] | None, made: dict[int, Contact],
+                 local: tuple[Sequence[int], Shapes] | None) -> None:
+        self.columns = columns
+        self.micros = micros  # every instant, when the columns hold no ``at`` (a store's rows)
+        self.made = made
+        self.local = local
+
+    def contact(self, key: int) -> Contact:
+        """The contact at ledger position ``key``, made once."""
+        made = self.made.get(key)
+        if made is None:
+            columns = self.columns
+            contact: Contact = object.__new__(Contact)
+            for name in FIELDS:
+                column = columns.get(name)
+                # The columns were validated and ``at`` is UTC already: attrs' converter
+                # would change nothing, so the frozen slots are filled directly.
+                _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
+            micros = self.micros
+            if micros is not None:  # a store's rows: the instant is known as an integer
+                _SETTERS["at"](contact, EPOCH + dt.timedelta(0, 0, micros[key]))
+            elif contact.at.tzinfo is not UTC:
+                _SETTERS["at"](contact, contact.at.astimezone(UTC))
+            made = self.made[key] = contact
+        return made
+
+    def values(self, name: str, keys: list[int]) -> list[Any]:
+        """One field of the contacts ``keys``, read without making them (a word of the shape
+        from the shapes, in C: no column made)."""
+        local = self.local
+        place = _PLACES.get(name) if local is not None else None
+        if place is not None:
+            codes, shapes = local  # type: ignore[misc]
+            return list(map(_WORD[place], map(shapes.shapes.__getitem__, map(codes.__getitem__, keys))))
+        column = self.columns.get(name)
+        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
+
+
+def _maker_of(columns: Columns, micros: Any, made: dict[int, Contact],
+              local: tuple[Sequence[int], Shapes] | None) -> _Maker:
+    """The maker of a history of columns whose instants are ``micros`` (a list, or a dict
+    filled a shape at a time when the columns hold ``at``)."""
+    return _Maker(columns, None if "at" in columns else micros, made, local)
 
 
 def cut(values: list[Any], dropped: list[int]) -> list[Any]:
@@ -163,11 +222,22 @@ class History:
     of datetimes (:meth:`from_moments`), converts only the instants of the contacts a
     selector takes and sorts those. So a decision pays for the contacts its rules can count,
     not for the whole ledger.
+
+    Built from records, even the split of the entries into contacts and events waits for
+    the first question that needs it (:meth:`_split`), and for any history which contacts
+    are planned or void waits for the first to ask (:meth:`_statuses`, from the codes when
+    a selector made them): those attributes are slots left unset until then, made by
+    ``__getattr__`` (which Python calls only for an unset one), so once made they are read
+    as plain slots. A decision none of whose rules reads the ledger (its request is no
+    rule's) pays for checking the entries' types only.
+
+    No memo refers back to the history (the lazy sequences hold its :class:`_Maker`), so an
+    index is freed by reference counting as soon as its last reference goes.
     """
 
     __slots__ = ("size", "events", "has_planned", "_planned", "_planned_keys", "voided", "event_campaigns",
                  "_cache", "_table", "_codes", "_distinct", "_time", "_fields", "_columns", "_records", "_made",
-                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local")
+                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local", "_maker", "_entries")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = (), *, _kinds: set[type] | None = None) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -181,21 +251,20 @@ class History:
             for entry in entries:
                 if not isinstance(entry, (Contact, Event)):
                     raise TypeError(f"a ledger holds Contact and Event entries, not {type(entry).__name__}")
-        events: dict[str, list[int]] = {}
-        campaigns: dict[str, list[tuple[int, Any]]] = {}
-        contacts: list[Contact] = entries  # type: ignore[assignment]
-        if Event in kinds:
-            flags = list(map(isinstance, entries, repeat(Contact)))
-            happened: list[Event] = list(compress(entries, map(not_, flags)))  # type: ignore[arg-type]
-            for entry, us in zip(happened, epoch_micros(list(map(_AT, happened))), strict=True):
-                events.setdefault(entry.name, []).append(us)
-                campaigns.setdefault(entry.name, []).append((us, entry.campaign))
-            contacts = list(compress(entries, flags))  # type: ignore[arg-type]
-        self._records: list[Contact] | None = contacts
-        self._local: tuple[Sequence[int], Shapes] | None = None
-        self._columns: Columns = {}
-        self._micros: list[int] | dict[int, int] = {}  # filled a shape at a time
-        self._start(len(contacts), events, campaigns)
+        self._local = None
+        self._columns = {}
+        self._micros = {}  # filled a shape at a time
+        self._maker = None
+        self._made = {}
+        if Event in kinds:  # split when first needed: _records, size, events, event_campaigns unset till then
+            self._entries: list[Contact | Event] | None = entries  # type: ignore[assignment]
+        else:
+            self._entries = None
+            self._records: list[Contact] | None = entries  # type: ignore[assignment]
+            self.size = len(entries)
+            self.events = {}
+            self.event_campaigns = {}
+        self._empty()
 
     @classmethod
     def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]],
@@ -241,53 +310,100 @@ class History:
         :meth:`from_moments`): ``local`` is the shapes' codes and table, or None."""
         history = cls.__new__(cls)
         history._records = None
+        history._entries = None
         history._local = local
         history._voiding = False
         history._columns = columns
         history._micros = micros
-        history._start(size, events, event_campaigns or {})
+        maker = history._maker = _maker_of(columns, micros, {}, local)
+        history._made = maker.made
+        history.size = size
+        history._events(events, event_campaigns or {})
+        history._empty()
         return history
 
-    def _start(self, size: int, events: dict[str, list[int]],
-               campaigns: dict[str, list[tuple[int, Any]]]) -> None:
-        self.size = size
+    def _events(self, events: dict[str, list[int]], campaigns: dict[str, list[tuple[int, Any]]]) -> None:
+        """Keep the instants of each event, sorted, and its (instant, campaign) pairs when some names one."""
         self.events = {name: sorted(times) for name, times in events.items()} if events else {}
         # 11.3: events with campaigns, kept only when some event names one
         self.event_campaigns = ({name: sorted(pairs, key=_FIRST) for name, pairs in campaigns.items()
                                  if any(c is not None for _, c in pairs)} if campaigns else {})
+
+    def _empty(self) -> None:
+        """Every memo empty: nothing asked yet. (``has_planned``, ``voided`` and ``_planned``
+        stay unset: :meth:`_statuses` makes them when first read.)"""
         self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
         self._time: tuple[list[int], list[int]] | None = None
         self._fields: dict[str, list[Any]] = {}
-        self._made: dict[int, Contact] = {}
         self._counted_keys: list[int] | None = None
         self._teams: dict[str, Sequence[int]] | None = None
         self._keys: list[int] | None = None
         self._codes: list[int] | None = None  # made by _coding, when a selector first asks
-        # The planned contacts are made when first asked for (:attr:`planned`), and by team
-        # only for the teams a request can displace (:meth:`planned_by_team`): a fresh index
-        # for one decision makes none when the requester ranks below every planning team.
-        self._planned: list[Contact] | None = None
         self._planned_keys: list[int] | None = None
+        local = self._local
+        if local is not None:  # a shape no contact has does no harm: none picked
+            self._table, self._distinct = local[1].table, set(local[1].codes)
+
+    if not TYPE_CHECKING:  # (hidden from mypy, which would take any attribute of a History as fine)
+        def __getattr__(self, name: str) -> Any:
+            # Python calls this only for a slot not set: one made when first read
+            if name in _SPLIT:
+                self._split()
+            elif name in _STATUSES:
+                self._statuses()
+            else:
+                raise AttributeError(f"'History' object has no attribute {name!r}")
+            return object.__getattribute__(self, name)
+
+    def _split(self) -> None:
+        """The entries of a history of records split into its contacts (in ledger order: their
+        keys are their places there) and its events, by name."""
+        entries = self._entries
+        assert entries is not None
+        flags = list(map(isinstance, entries, repeat(Contact)))
+        happened: list[Event] = list(compress(entries, map(not_, flags)))  # type: ignore[arg-type]
+        events: dict[str, list[int]] = {}
+        campaigns: dict[str, list[tuple[int, Any]]] = {}
+        for entry, us in zip(happened, epoch_micros(list(map(_AT, happened))), strict=True):
+            events.setdefault(entry.name, []).append(us)
+            campaigns.setdefault(entry.name, []).append((us, entry.campaign))
+        contacts: list[Contact] = list(compress(entries, flags))  # type: ignore[arg-type]
+        self._records = contacts
+        self.size = len(contacts)
+        self._events(events, campaigns)
+        self._entries = None
+
+    def _statuses(self) -> None:
+        """Whether some contact is planned, and the void contacts (``has_planned``, ``voided``;
+        ``_planned`` empty when none is): off the codes when a selector made them (a test a
+        distinct code, and a C pass when some is void), else off the status column."""
+        size = self.size
         local = self._local
         if local is not None:  # the statuses of the shapes the contacts have (no column read)
             codes, shapes = local
             table, coded = shapes.table, shapes.codes
-            self._table, self._distinct = table, set(coded)  # a shape no contact has does no harm: none picked
             self.has_planned = not table.planned.isdisjoint(coded) and any(map(codes.__contains__,
                                                                                   shapes.having("planned")))
             voided = []
             if not table.void.isdisjoint(coded):
                 void = set(shapes.having("void"))
                 voided = list(compress(range(size), map(void.__contains__, codes)))
+        elif self._codes is not None:  # every code a contact has is among the distinct
+            table, distinct, found = self._table, self._distinct, self._codes
+            self.has_planned = not table.planned.isdisjoint(distinct)
+            voided = ([] if table.void.isdisjoint(distinct)
+                      else list(compress(range(size), map(table.void.__contains__, found))))
         else:
             statuses = self._column("status")
             self.has_planned = statuses is not None and "planned" in statuses
             voided = ([k for k, status in enumerate(statuses) if status == "void"]
                       if statuses is not None and "void" in statuses else [])  # fmt: skip
-        if not self.has_planned:
-            self._planned = []
+        # The planned contacts are made when first asked for (:attr:`planned`), and by team
+        # only for the teams a request can displace (:meth:`planned_by_team`): a fresh index
+        # for one decision makes none when the requester ranks below every planning team.
+        self._planned = None if self.has_planned else []
         # 11.4: void contacts count for nothing; the trace still names them
-        self.voided: list[Contact] = list(map(self._contact, voided)) if voided else []
+        self.voided = list(map(self._contact, voided)) if voided else []
 
     def _coding(self) -> list[int]:
         """Every contact's (purpose, channel, team, status) as a process-wide code, in ledger
@@ -384,7 +500,8 @@ class History:
                 by_team: dict[str, list[int]] = {}
                 for key in self._planned_order():
                     by_team.setdefault(column[key] if column is not None else "", []).append(key)
-                teams.update({team: _Idents(self._contact, keys) for team, keys in by_team.items()})
+                make = self._maker.contact  # type: ignore[union-attr]  # (columns: not the history, no cycle)
+                teams.update({team: _Idents(make, keys) for team, keys in by_team.items()})
         return teams
 
     def _column(self, name: str) -> list[Any] | None:
@@ -454,7 +571,9 @@ class History:
             size = self.size
             self._known(range(size))  # type: ignore[arg-type]
             micros = cast(list[int], self._micros)
-            if self._local is not None or micros == sorted(micros):  # in time order already (a store's digest)
+            # in time order already (a store's digest)? A C pass that stops at the first
+            # instant out of order, so a ledger out of order is sorted once, not twice
+            if self._local is not None or all(map(le, micros, islice(micros, 1, None))):
                 found = self._time = (list(range(size)), codes)
             else:
                 keys = sorted(range(size), key=micros.__getitem__)  # stable: ties stay in ledger order
@@ -477,7 +596,7 @@ class History:
         """The contacts that count (sent or planned), in time order."""
         if self._records is not None:
             return list(map(self._records.__getitem__, self._order()))
-        return LazyContacts(self._contact, self._order())
+        return LazyContacts(self._maker.contact, self._order())  # type: ignore[union-attr]
 
     @property
     def counted_us(self) -> list[int]:
@@ -526,6 +645,7 @@ class History:
         size = self.size
         new = History.__new__(History)
         new._records = None
+        new._entries = None
         new._local = None
         new._voiding = False
         new._columns = columns
@@ -535,7 +655,8 @@ class History:
         new.event_campaigns = self.event_campaigns
         new._cache = {}
         new._fields = {}
-        new._made = dict(self._made)
+        maker = new._maker = _maker_of(columns, micros, dict(self._made), None)
+        new._made = maker.made
         new._counted_keys = None
         new._teams = None
         new._keys = None
@@ -592,6 +713,8 @@ class History:
         assert self._records is not None
         new = History.__new__(History)
         new._records = [*self._records, contact]
+        new._entries = None
+        new._maker = None
         new._local = None
         new._voiding = False
         new._columns = self._columns
@@ -616,46 +739,19 @@ class History:
         """The contact at ledger position ``key``, made once (records: the record itself)."""
         if self._records is not None:
             return self._records[key]
-        made = self._made.get(key)
-        if made is None:
-            columns = self._columns
-            contact: Contact = object.__new__(Contact)
-            for name in FIELDS:
-                column = columns.get(name)
-                # The columns were validated and ``at`` is UTC already: attrs' converter
-                # would change nothing, so the frozen slots are filled directly.
-                _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
-            if "at" not in columns:  # a store's rows: the instant is known as an integer
-                self._known([key])
-                _SETTERS["at"](contact, EPOCH + dt.timedelta(0, 0, self._micros[key]))
-            elif contact.at.tzinfo is not UTC:
-                _SETTERS["at"](contact, contact.at.astimezone(UTC))
-            made = self._made[key] = contact
-        return made
+        assert self._maker is not None
+        return self._maker.contact(key)
 
     def __len__(self) -> int:
         return self.size + sum(len(v) for v in self.events.values())
 
-    def _values(self, name: str, keys: list[int]) -> list[Any]:
-        """One field of the contacts ``keys`` of a history of columns, read without making them
-        (a word of the shape from the shapes, in C: no column made)."""
-        local = self._local
-        place = _PLACES.get(name) if local is not None else None
-        if place is not None:
-            codes, shapes = local  # type: ignore[misc]
-            return list(map(_WORD[place], map(shapes.shapes.__getitem__, map(codes.__getitem__, keys))))
-        column = self._columns.get(name)
-        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
-
     def release(self) -> None:
-        """Drop the memos that refer back to this index (the selectors' matchings, the
-        planned contacts by team: lazy sequences holding this index or its bound
-        ``_contact``), so that an index no decision reads again is freed as soon as its last
-        reference goes; the answers stay the same if it is read again (the memos are made
-        again, from the same contacts). Why: those memos make every index a reference cycle,
-        which only CPython's cyclic collector frees; a batch made and dropped one per
-        customer (replay one per replayed contact), and collecting them was about a quarter
-        of a batch worker's time (policylang.batch)."""
+        """Drop the memos (the selectors' matchings, the planned contacts by team); the
+        answers stay the same if the index is read again (the memos are made again, from the
+        same contacts). Nothing needs this any more: no memo refers back to the index (the
+        lazy sequences hold its :class:`_Maker`), so an index is freed by reference counting
+        as soon as its last reference goes, released or not. Kept for callers of the
+        library that called it."""
         self._cache = {}
         self._teams = None
 
@@ -724,7 +820,7 @@ class History:
         # from records each contact is the record itself, listed in C (then read with no
         # method in between); from columns a contact is made when first read
         contacts: Sequence[Contact] = (list(map(self._records.__getitem__, chosen)) if self._records is not None
-                                       else LazyContacts(self._contact, chosen, self))
+                                       else LazyContacts(self._maker.contact, chosen, self._maker))  # type: ignore[union-attr]
         # the instants by the same mask when nothing filtered the keys since (a C pass with no call a contact)
         result = (list(compress(micros, mask)) if mask is not None else list(map(micros.__getitem__, chosen)), contacts)
         self._cache[key] = (match, result)
@@ -778,7 +874,8 @@ class History:
                     contacts = [*contacts[:place], contact, *contacts[place:]]
             # from columns the contacts are the new history's own (made once there: precedence
             # tells contacts by identity)
-            carried[key] = (match, (times, LazyContacts(new._contact, keys, new) if lazy and keys is not None
+            carried[key] = (match, (times, LazyContacts(new._maker.contact, keys, new._maker)  # type: ignore[union-attr]
+                                    if lazy and keys is not None
                                     else contacts))
         new._cache = carried
 
@@ -820,6 +917,10 @@ _PLACES = {"purpose": 0, "channel": 1, "team": 2, "status": 3}
 _WORD = [itemgetter(place) for place in range(4)]
 
 _FIRST = itemgetter(0)
+# History's slots made when first read (History.__getattr__): by the split of a history of
+# records' entries, and by the statuses
+_SPLIT = frozenset({"_records", "size", "events", "event_campaigns"})
+_STATUSES = frozenset({"has_planned", "voided", "_planned"})
 EAGER = 64  # up to this many contacts, every instant is converted on the first need
 
 
