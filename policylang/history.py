@@ -225,8 +225,8 @@ class History:
 
     Built from records, even the split of the entries into contacts and events waits for
     the first question that needs it (:meth:`_split`), and for any history which contacts
-    are planned or void waits for the first to ask (:meth:`_statuses`, from the codes when
-    a selector made them): those attributes are slots left unset until then, made by
+    are planned, and which are void, waits for the first to ask (:meth:`_planning`,
+    :meth:`_voids`; from the codes when a selector made them): those attributes are slots left unset until then, made by
     ``__getattr__`` (which Python calls only for an unset one), so once made they are read
     as plain slots. A decision none of whose rules reads the ledger (its request is no
     rule's) pays for checking the entries' types only.
@@ -330,8 +330,8 @@ class History:
                                  if any(c is not None for _, c in pairs)} if campaigns else {})
 
     def _empty(self) -> None:
-        """Every memo empty: nothing asked yet. (``has_planned``, ``voided`` and ``_planned``
-        stay unset: :meth:`_statuses` makes them when first read.)"""
+        """Every memo empty: nothing asked yet. (``has_planned``, ``_planned`` and ``voided``
+        stay unset: :meth:`_planning` and :meth:`_voids` make them when first read.)"""
         self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
         self._time: tuple[list[int], list[int]] | None = None
         self._fields: dict[str, list[Any]] = {}
@@ -349,8 +349,10 @@ class History:
             # Python calls this only for a slot not set: one made when first read
             if name in _SPLIT:
                 self._split()
-            elif name in _STATUSES:
-                self._statuses()
+            elif name == "has_planned" or name == "_planned":
+                self._planning()
+            elif name == "voided":
+                self._voids()
             else:
                 raise AttributeError(f"'History' object has no attribute {name!r}")
             return object.__getattribute__(self, name)
@@ -373,36 +375,48 @@ class History:
         self._events(events, campaigns)
         self._entries = None
 
-    def _statuses(self) -> None:
-        """Whether some contact is planned, and the void contacts (``has_planned``, ``voided``;
-        ``_planned`` empty when none is): off the codes when a selector made them (a test a
-        distinct code, and a C pass when some is void), else off the status column."""
-        size = self.size
+    def _planning(self) -> None:
+        """Whether some contact is planned (``has_planned``; ``_planned`` empty when none is):
+        off the codes when a selector made them (a test a distinct code), else off the
+        statuses, a C pass that stops at the first planned contact (from records, with no
+        column made)."""
         local = self._local
         if local is not None:  # the statuses of the shapes the contacts have (no column read)
             codes, shapes = local
-            table, coded = shapes.table, shapes.codes
-            self.has_planned = not table.planned.isdisjoint(coded) and any(map(codes.__contains__,
-                                                                                  shapes.having("planned")))
-            voided = []
-            if not table.void.isdisjoint(coded):
-                void = set(shapes.having("void"))
-                voided = list(compress(range(size), map(void.__contains__, codes)))
+            has_planned = not shapes.table.planned.isdisjoint(shapes.codes) and any(map(codes.__contains__,
+                                                                                      shapes.having("planned")))
         elif self._codes is not None:  # every code a contact has is among the distinct
-            table, distinct, found = self._table, self._distinct, self._codes
-            self.has_planned = not table.planned.isdisjoint(distinct)
-            voided = ([] if table.void.isdisjoint(distinct)
-                      else list(compress(range(size), map(table.void.__contains__, found))))
+            has_planned = not self._table.planned.isdisjoint(self._distinct)
+        elif self._records is not None and "status" not in self._fields:
+            has_planned = "planned" in map(_GET["status"], self._records)
         else:
             statuses = self._column("status")
-            self.has_planned = statuses is not None and "planned" in statuses
-            voided = ([k for k, status in enumerate(statuses) if status == "void"]
-                      if statuses is not None and "void" in statuses else [])  # fmt: skip
+            has_planned = statuses is not None and "planned" in statuses
+        self.has_planned = has_planned
         # The planned contacts are made when first asked for (:attr:`planned`), and by team
         # only for the teams a request can displace (:meth:`planned_by_team`): a fresh index
         # for one decision makes none when the requester ranks below every planning team.
-        self._planned = None if self.has_planned else []
-        # 11.4: void contacts count for nothing; the trace still names them
+        self._planned = None if has_planned else []
+
+    def _voids(self) -> None:
+        """The void contacts (``voided``, 11.4: they count for nothing; a decision's words
+        still name them), off the codes when a selector made them, else off the statuses."""
+        size = self.size
+        local = self._local
+        if local is not None:
+            codes, shapes = local
+            voided: list[int] = []
+            if not shapes.table.void.isdisjoint(shapes.codes):
+                void = set(shapes.having("void"))
+                voided = list(compress(range(size), map(void.__contains__, codes)))
+        elif self._codes is not None:
+            table, found = self._table, self._codes
+            voided = ([] if table.void.isdisjoint(self._distinct)
+                      else list(compress(range(size), map(table.void.__contains__, found))))
+        else:
+            statuses = self._column("status")
+            voided = ([k for k, status in enumerate(statuses) if status == "void"]
+                      if statuses is not None and "void" in statuses else [])  # fmt: skip
         self.voided = list(map(self._contact, voided)) if voided else []
 
     def _coding(self) -> list[int]:
@@ -676,7 +690,9 @@ class History:
         new._planned = planned
         new._planned_keys = None  # not read: made from the statuses when asked
         new.has_planned = self.has_planned or status == "planned"
-        new.voided = [*self.voided, new._contact(size)] if status == "void" else self.voided
+        voided = _made_yet(self, "voided")
+        if voided is not _UNSET:  # else the new history finds its own when asked
+            new.voided = [*voided, new._contact(size)] if status == "void" else voided
 
     def _grow_codes(self, new: History, contact: Contact, us: int, size: int) -> None:
         """Give ``new`` (this history with ``contact`` at ``us`` added as entry ``size``,
@@ -888,6 +904,18 @@ class History:
         return [us for us, value in pairs if value is None or in_campaign(value, campaign)]
 
 
+_UNSET = object()
+
+
+def _made_yet(history: History, name: str) -> Any:
+    """A slot of ``history`` made when first read (History.__getattr__), or ``_UNSET`` when
+    not made yet: read by the slot's own descriptor, which does not make it."""
+    try:
+        return History.__dict__[name].__get__(history, History)
+    except AttributeError:
+        return _UNSET
+
+
 class _Constant:
     """A column holding one value at every key."""
 
@@ -917,10 +945,9 @@ _PLACES = {"purpose": 0, "channel": 1, "team": 2, "status": 3}
 _WORD = [itemgetter(place) for place in range(4)]
 
 _FIRST = itemgetter(0)
-# History's slots made when first read (History.__getattr__): by the split of a history of
-# records' entries, and by the statuses
+# History's slots made by the split of a history of records' entries when first read
+# (History.__getattr__; so are has_planned, _planned and voided, each pair by its own)
 _SPLIT = frozenset({"_records", "size", "events", "event_campaigns"})
-_STATUSES = frozenset({"has_planned", "voided", "_planned"})
 EAGER = 64  # up to this many contacts, every instant is converted on the first need
 
 
