@@ -237,7 +237,7 @@ class History:
 
     __slots__ = ("size", "events", "has_planned", "_planned", "_planned_keys", "voided", "event_campaigns",
                  "_cache", "_table", "_codes", "_distinct", "_time", "_fields", "_columns", "_records", "_made",
-                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local", "_maker", "_entries")
+                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local", "_maker", "_entries", "_sorted")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = (), *, _kinds: set[type] | None = None) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -340,6 +340,7 @@ class History:
         self._keys: list[int] | None = None
         self._codes: list[int] | None = None  # made by _coding, when a selector first asks
         self._planned_keys: list[int] | None = None
+        self._sorted = 0  # how many contacts the selectors asked have sorted (matching)
         local = self._local
         if local is not None:  # a shape no contact has does no harm: none picked
             self._table, self._distinct = local[1].table, set(local[1].codes)
@@ -362,8 +363,8 @@ class History:
         keys are their places there) and its events, by name."""
         entries = self._entries
         assert entries is not None
-        flags = list(map(isinstance, entries, repeat(Contact)))
-        happened: list[Event] = list(compress(entries, map(not_, flags)))  # type: ignore[arg-type]
+        flags = bytes(map(isinstance, entries, repeat(Contact)))
+        happened: list[Event] = list(compress(entries, flags.translate(_NOT)))  # type: ignore[arg-type]
         events: dict[str, list[int]] = {}
         campaigns: dict[str, list[tuple[int, Any]]] = {}
         for entry, us in zip(happened, epoch_micros(list(map(_AT, happened))), strict=True):
@@ -492,10 +493,10 @@ class History:
                 return keys
             codes = self._coding()
             planned = self._table.planned
-            if type(self._micros) is list or self.size <= EAGER:
+            if self._time is not None or self.size <= EAGER:
                 timed, codes = self._timed()
                 keys = list(compress(timed, map(planned.__contains__, codes)))
-            else:
+            else:  # (few: not worth the full order)
                 keys = self._in_time_order(list(compress(range(self.size), map(planned.__contains__, codes))))
             self._planned_keys = keys
         return keys
@@ -668,6 +669,7 @@ class History:
         new.events = self.events
         new.event_campaigns = self.event_campaigns
         new._cache = {}
+        new._sorted = 0
         new._fields = {}
         maker = new._maker = _maker_of(columns, micros, dict(self._made), None)
         new._made = maker.made
@@ -742,6 +744,7 @@ class History:
         new.events = self.events  # never changed in place
         new.event_campaigns = self.event_campaigns
         new._cache = {}
+        new._sorted = 0
         new._made = self._made
         new._fields = {name: [*column, _GET[name](contact)] for name, column in self._fields.items()}
         new._counted_keys = self._counted_keys
@@ -820,16 +823,23 @@ class History:
                 group = None
             mask = self._mask(matched)
             chosen = list(compress(range(self.size), mask)) if mask is not None else []
-        elif type(micros) is list or self.size <= EAGER:  # every instant known (or cheap): the time order once
-            keys, codes = self._timed()
-            micros = self._micros
-            chosen = keys if distinct <= matched else list(compress(keys, map(matched.__contains__, codes)))
-        else:  # a long history whose instants are converted a selector at a time
+        elif self.size > EAGER and self._time is None and (type(micros) is not list or self._sorted < self.size):
+            # A long history not in time order yet: this selector's contacts picked in ledger
+            # order, their instants converted where not known, and sorted (stable: ties in
+            # ledger order, as in the full order). A decision asks few selectors of a fresh
+            # index, each taking part of the ledger: sorting all of it (n log n) for the first
+            # cost several times this. Once the selectors asked have sorted as many contacts
+            # as the ledger holds, the full order is made (when every instant is known).
             assert codes is not None
             chosen = list(compress(range(self.size), map(matched.__contains__, codes)))
             self._known(chosen)
             micros = self._micros
-            chosen.sort(key=micros.__getitem__)  # stable: ties stay in ledger order
+            chosen.sort(key=micros.__getitem__)
+            self._sorted += len(chosen)
+        else:  # every instant known (or cheap): the time order once
+            keys, codes = self._timed()
+            micros = self._micros
+            chosen = keys if distinct <= matched else list(compress(keys, map(matched.__contains__, codes)))
         if outcome is not None or drop or group is not None:
             chosen = self._kept(chosen, False, outcome, group, value, drop)
             mask = None
@@ -905,6 +915,7 @@ class History:
 
 
 _UNSET = object()
+_NOT = bytes((1, 0)).ljust(256, b"\0")  # a translation of bytes 0 and 1 into 1 and 0
 
 
 def _made_yet(history: History, name: str) -> Any:
