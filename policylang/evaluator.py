@@ -1539,10 +1539,13 @@ class DayNumbers(Sequence[int]):
     midnight.
     """
 
-    __slots__ = ("_times", "_tz", "_days", "_ctx")
+    __slots__ = ("_times", "_tz", "_days", "_stats")
 
-    def __init__(self, times: list[int], tz: dt.tzinfo, ctx: Context) -> None:
-        self._times, self._tz, self._ctx = times, tz, ctx
+    def __init__(self, times: list[int], tz: dt.tzinfo, stats: Stats) -> None:
+        # the decision's counts, not its context: the context keeps this in its memo, and
+        # holding the context back would make every such decision a reference cycle (its
+        # index with it) that only the cyclic collector frees
+        self._times, self._tz, self._stats = times, tz, stats
         self._days: list[int | None] = [None] * len(times)
 
     def __len__(self) -> int:
@@ -1553,7 +1556,7 @@ class DayNumbers(Sequence[int]):
             return [self[k] for k in range(*index.indices(len(self)))]
         found = self._days[index]
         if found is None:
-            self._ctx.stats.scanned += 1
+            self._stats.scanned += 1
             found = self._days[index] = day_number(self._times[index], self._tz)
         return found
 
@@ -1572,7 +1575,7 @@ def day_numbers(rule: CapRule, ctx: Context, times: list[int], tz: dt.tzinfo) ->
     key = ("days", id(times), tz)
     found = ctx._memo.get(key)  # noqa: SLF001
     if found is None:
-        found = ctx._memo[key] = DayNumbers(times, tz, ctx)  # noqa: SLF001
+        found = ctx._memo[key] = DayNumbers(times, tz, ctx.stats)  # noqa: SLF001
     return found
 
 

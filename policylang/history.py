@@ -237,7 +237,8 @@ class History:
 
     __slots__ = ("size", "events", "has_planned", "_planned", "_planned_keys", "voided", "event_campaigns",
                  "_cache", "_table", "_codes", "_distinct", "_time", "_fields", "_columns", "_records", "_made",
-                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local", "_maker", "_entries", "_sorted")
+                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local", "_maker", "_entries", "_sorted",
+                 "__weakref__")
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = (), *, _kinds: set[type] | None = None) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
