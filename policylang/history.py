@@ -239,6 +239,31 @@ class History:
                  "_cache", "_table", "_codes", "_distinct", "_time", "_fields", "_columns", "_records", "_made",
                  "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local", "_maker", "_entries", "_sorted",
                  "__weakref__")
+    size: int
+    events: dict[str, list[int]]
+    event_campaigns: dict[str, list[tuple[int, Any]]]
+    has_planned: bool
+    voided: list[Contact]
+    _planned: list[Contact] | None
+    _planned_keys: list[int] | None
+    _cache: dict[tuple[Any, ...], tuple[Match, Matched]]
+    _table: _Table
+    _codes: list[int] | None
+    _distinct: set[int]
+    _time: tuple[list[int], list[int]] | None
+    _fields: dict[str, list[Any]]
+    _columns: Columns
+    _records: list[Contact] | None
+    _made: dict[int, Contact]
+    _micros: list[int] | dict[int, int]
+    _counted_keys: list[int] | None
+    _keys: list[int] | None
+    _voiding: bool
+    _teams: dict[str, Sequence[int]] | None
+    _local: tuple[Sequence[int], Shapes] | None
+    _maker: _Maker | None
+    _entries: list[Contact | Event] | None
+    _sorted: int
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = (), *, _kinds: set[type] | None = None) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -258,10 +283,10 @@ class History:
         self._maker = None
         self._made = {}
         if Event in kinds:  # split when first needed: _records, size, events, event_campaigns unset till then
-            self._entries: list[Contact | Event] | None = entries  # type: ignore[assignment]
+            self._entries = entries  # type: ignore[assignment]
         else:
             self._entries = None
-            self._records: list[Contact] | None = entries  # type: ignore[assignment]
+            self._records = entries  # type: ignore[assignment]
             self.size = len(entries)
             self.events = {}
             self.event_campaigns = {}
@@ -333,14 +358,14 @@ class History:
     def _empty(self) -> None:
         """Every memo empty: nothing asked yet. (``has_planned``, ``_planned`` and ``voided``
         stay unset: :meth:`_planning` and :meth:`_voids` make them when first read.)"""
-        self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
-        self._time: tuple[list[int], list[int]] | None = None
-        self._fields: dict[str, list[Any]] = {}
-        self._counted_keys: list[int] | None = None
-        self._teams: dict[str, Sequence[int]] | None = None
-        self._keys: list[int] | None = None
-        self._codes: list[int] | None = None  # made by _coding, when a selector first asks
-        self._planned_keys: list[int] | None = None
+        self._cache = {}
+        self._time = None
+        self._fields = {}
+        self._counted_keys = None
+        self._teams = None
+        self._keys = None
+        self._codes = None  # made by _coding, when a selector first asks
+        self._planned_keys = None
         self._sorted = 0  # how many contacts the selectors asked have sorted (matching)
         local = self._local
         if local is not None:  # a shape no contact has does no harm: none picked
