@@ -19,7 +19,7 @@ from _thread import allocate_lock  # threading.Lock itself, without importing th
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, islice, repeat
-from operator import and_, attrgetter, eq, floordiv, itemgetter, le, not_, sub
+from operator import and_, attrgetter, eq, floordiv, is_, itemgetter, le, not_, sub
 from sys import intern
 
 from policylang.clock import EPOCH, ONE_US
@@ -273,7 +273,7 @@ class History:
         if self._voiding:  # 11.4: void lines mark the entries they name
             entries = resolve_voids(entries)
             kinds = set(map(type, entries))
-        if not kinds <= {Contact, Event}:
+        if not kinds <= _KINDS:
             for entry in entries:
                 if not isinstance(entry, (Contact, Event)):
                     raise TypeError(f"a ledger holds Contact and Event entries, not {type(entry).__name__}")
@@ -393,9 +393,13 @@ class History:
         happened: list[Event] = list(compress(entries, flags.translate(_NOT)))  # type: ignore[arg-type]
         events: dict[str, list[int]] = {}
         campaigns: dict[str, list[tuple[int, Any]]] = {}
-        for entry, us in zip(happened, epoch_micros(list(map(_AT, happened))), strict=True):
-            events.setdefault(entry.name, []).append(us)
-            campaigns.setdefault(entry.name, []).append((us, entry.campaign))
+        if happened:
+            times = epoch_micros(list(map(_AT, happened)))
+            for name, us in zip(map(_NAME, happened), times, strict=True):
+                events.setdefault(name, []).append(us)
+            if not all(map(is_, map(_CAMPAIGN, happened), repeat(None))):  # 11.3: some event names a campaign
+                for entry, us in zip(happened, times, strict=True):
+                    campaigns.setdefault(entry.name, []).append((us, entry.campaign))
         contacts: list[Contact] = list(compress(entries, flags))  # type: ignore[arg-type]
         self._records = contacts
         self.size = len(contacts)
@@ -976,6 +980,9 @@ def epoch_micros(instants: list[dt.datetime]) -> list[int]:
 
 
 _AT = attrgetter("at")
+_NAME = attrgetter("name")
+_CAMPAIGN = attrgetter("campaign")
+_KINDS = frozenset((Contact, Event))
 _QUAD = attrgetter("purpose", "channel", "team", "status")
 # a field's place in a Quad, and each place's getter
 _PLACES = {"purpose": 0, "channel": 1, "team": 2, "status": 3}

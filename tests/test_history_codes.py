@@ -70,7 +70,8 @@ def ledgers(draw: Any) -> list[Contact | Event]:
         entries.sort(key=lambda c: c.at)  # in time order (as a digest): the sort is skipped
     for _ in range(draw(st.integers(0, 2))):
         at = BASE + dt.timedelta(minutes=draw(st.sampled_from((-1, 0, 61))))
-        entries.insert(draw(st.integers(0, len(entries))), Event(at, draw(st.sampled_from(("complaint", "moved"))), "c"))
+        entries.insert(draw(st.integers(0, len(entries))), Event(at, draw(st.sampled_from(("complaint", "moved"))), "c",
+                                                                 draw(st.sampled_from((None, None, "d1")))))
     return entries
 
 
@@ -178,6 +179,16 @@ def check(history: History, entries: list[Contact | Event], questions: list[tupl
             assert history.events == {name: sorted(times) for name, times in happened.items()}
             assert history.event_times("complaint") == sorted(happened.get("complaint", []))
             assert len(history) == len(entries)
+            if how == "records":  # (the other ways here are built without the events' campaigns)
+                pairs: dict[str, list[tuple[int, Any]]] = {}
+                for entry in entries:
+                    if isinstance(entry, Event):
+                        pairs.setdefault(entry.name, []).append((micros(entry.at), entry.campaign))
+                assert history.event_campaigns == {
+                    name: sorted(found, key=lambda pair: pair[0]) for name, found in pairs.items()
+                    if any(campaign is not None for _, campaign in found)}
+                assert history.event_times("complaint", "d2") == sorted(
+                    us for us, campaign in pairs.get("complaint", []) if campaign is None)
         else:
             want = [c for c in contacts if c.status == "void"]
             assert len(history.voided) == len(want) and all(map(same_contact, history.voided, want))
