@@ -224,26 +224,27 @@ class History:
     not for the whole ledger.
 
     Built from records, even the split of the entries into contacts and events waits for
-    the first question that needs it (:meth:`_split`), and for any history which contacts
-    are planned, and which are void, waits for the first to ask (:meth:`_planning`,
-    :meth:`_voids`; from the codes when a selector made them): those attributes are slots left unset until then, made by
-    ``__getattr__`` (which Python calls only for an unset one), so once made they are read
-    as plain slots. A decision none of whose rules reads the ledger (its request is no
-    rule's) pays for checking the entries' types only.
+    the first question that needs it (:meth:`_split`: every public question checks for it;
+    ``_size`` and ``_records`` are unset till then), and for any history which contacts are
+    planned, and which are void, waits for the first to ask (:attr:`has_planned`,
+    :attr:`voided`; from the codes when a selector made them). A decision none of whose
+    rules reads the ledger (its request is no rule's) pays for checking the entries' types
+    only. (Not ``__getattr__`` for the unset slots: a class with one has every attribute
+    read the slow way, about 18 ns more a read on the warm path, measured.)
 
     No memo refers back to the history (the lazy sequences hold its :class:`_Maker`), so an
     index is freed by reference counting as soon as its last reference goes.
     """
 
-    __slots__ = ("size", "events", "has_planned", "_planned", "_planned_keys", "voided", "event_campaigns",
+    __slots__ = ("_size", "_happened", "_has_planned", "_planned", "_planned_keys", "_voided", "_campaigns",
                  "_cache", "_table", "_codes", "_distinct", "_time", "_fields", "_columns", "_records", "_made",
                  "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local", "_maker", "_entries", "_sorted",
                  "__weakref__")
-    size: int
-    events: dict[str, list[int]]
-    event_campaigns: dict[str, list[tuple[int, Any]]]
-    has_planned: bool
-    voided: list[Contact]
+    _size: int
+    _happened: dict[str, list[int]]
+    _campaigns: dict[str, list[tuple[int, Any]]]
+    _has_planned: bool | None
+    _voided: list[Contact] | None
     _planned: list[Contact] | None
     _planned_keys: list[int] | None
     _cache: dict[tuple[Any, ...], tuple[Match, Matched]]
@@ -282,14 +283,14 @@ class History:
         self._micros = {}  # filled a shape at a time
         self._maker = None
         self._made = {}
-        if Event in kinds:  # split when first needed: _records, size, events, event_campaigns unset till then
+        if Event in kinds:  # split when first needed (_split): _records, size and the events unset till then
             self._entries = entries  # type: ignore[assignment]
         else:
             self._entries = None
             self._records = entries  # type: ignore[assignment]
-            self.size = len(entries)
-            self.events = {}
-            self.event_campaigns = {}
+            self._size = len(entries)
+            self._happened = {}
+            self._campaigns = {}
         self._empty()
 
     @classmethod
@@ -343,21 +344,21 @@ class History:
         history._micros = micros
         maker = history._maker = _maker_of(columns, micros, {}, local)
         history._made = maker.made
-        history.size = size
-        history._events(events, event_campaigns or {})
+        history._size = size
+        history._set_events(events, event_campaigns or {})
         history._empty()
         return history
 
-    def _events(self, events: dict[str, list[int]], campaigns: dict[str, list[tuple[int, Any]]]) -> None:
+    def _set_events(self, events: dict[str, list[int]], campaigns: dict[str, list[tuple[int, Any]]]) -> None:
         """Keep the instants of each event, sorted, and its (instant, campaign) pairs when some names one."""
-        self.events = {name: sorted(times) for name, times in events.items()} if events else {}
+        self._happened = {name: sorted(times) for name, times in events.items()} if events else {}
         # 11.3: events with campaigns, kept only when some event names one
-        self.event_campaigns = ({name: sorted(pairs, key=_FIRST) for name, pairs in campaigns.items()
+        self._campaigns = ({name: sorted(pairs, key=_FIRST) for name, pairs in campaigns.items()
                                  if any(c is not None for _, c in pairs)} if campaigns else {})
 
     def _empty(self) -> None:
-        """Every memo empty: nothing asked yet. (``has_planned``, ``_planned`` and ``voided``
-        stay unset: :meth:`_planning` and :meth:`_voids` make them when first read.)"""
+        """Every memo empty: nothing asked yet (whether some contact is planned, and the void
+        contacts, too: :attr:`has_planned`, :attr:`voided`)."""
         self._cache = {}
         self._time = None
         self._fields = {}
@@ -366,23 +367,51 @@ class History:
         self._keys = None
         self._codes = None  # made by _coding, when a selector first asks
         self._planned_keys = None
+        self._planned = None  # made when first asked for (planned)
+        self._has_planned = None
+        self._voided = None
         self._sorted = 0  # how many contacts the selectors asked have sorted (matching)
         local = self._local
         if local is not None:  # a shape no contact has does no harm: none picked
             self._table, self._distinct = local[1].table, set(local[1].codes)
 
-    if not TYPE_CHECKING:  # (hidden from mypy, which would take any attribute of a History as fine)
-        def __getattr__(self, name: str) -> Any:
-            # Python calls this only for a slot not set: one made when first read
-            if name in _SPLIT:
-                self._split()
-            elif name == "has_planned" or name == "_planned":
-                self._planning()
-            elif name == "voided":
-                self._voids()
-            else:
-                raise AttributeError(f"'History' object has no attribute {name!r}")
-            return object.__getattribute__(self, name)
+    @property
+    def size(self) -> int:
+        """How many contacts the ledger holds."""
+        if self._entries is not None:
+            self._split()
+        return self._size
+
+    @property
+    def events(self) -> dict[str, list[int]]:
+        """The instants of each event, by name, sorted."""
+        if self._entries is not None:
+            self._split()
+        return self._happened
+
+    @property
+    def event_campaigns(self) -> dict[str, list[tuple[int, Any]]]:
+        """Each event's (instant, campaign) pairs in time order, for the names of which some
+        event names a campaign (11.3)."""
+        if self._entries is not None:
+            self._split()
+        return self._campaigns
+
+    @property
+    def has_planned(self) -> bool:
+        """Whether some contact is planned."""
+        found = self._has_planned
+        if found is None:
+            found = self._has_planned = self._planning()
+        return found
+
+    @property
+    def voided(self) -> list[Contact]:
+        """The void contacts (11.4: they count for nothing; a decision's words still name them)."""
+        found = self._voided
+        if found is None:
+            found = self._voided = self._voids()
+        return found
 
     def _split(self) -> None:
         """The entries of a history of records split into its contacts (in ledger order: their
@@ -402,15 +431,16 @@ class History:
                     campaigns.setdefault(entry.name, []).append((us, entry.campaign))
         contacts: list[Contact] = list(compress(entries, flags))  # type: ignore[arg-type]
         self._records = contacts
-        self.size = len(contacts)
-        self._events(events, campaigns)
+        self._size = len(contacts)
+        self._set_events(events, campaigns)
         self._entries = None
 
-    def _planning(self) -> None:
-        """Whether some contact is planned (``has_planned``; ``_planned`` empty when none is):
-        off the codes when a selector made them (a test a distinct code), else off the
-        statuses, a C pass that stops at the first planned contact (from records, with no
-        column made)."""
+    def _planning(self) -> bool:
+        """Whether some contact is planned: off the codes when a selector made them (a test a
+        distinct code), else off the statuses, a C pass that stops at the first planned
+        contact (from records, with no column made)."""
+        if self._entries is not None:
+            self._split()
         local = self._local
         if local is not None:  # the statuses of the shapes the contacts have (no column read)
             codes, shapes = local
@@ -423,16 +453,13 @@ class History:
         else:
             statuses = self._column("status")
             has_planned = statuses is not None and "planned" in statuses
-        self.has_planned = has_planned
-        # The planned contacts are made when first asked for (:attr:`planned`), and by team
-        # only for the teams a request can displace (:meth:`planned_by_team`): a fresh index
-        # for one decision makes none when the requester ranks below every planning team.
-        self._planned = None if has_planned else []
+        return has_planned
 
-    def _voids(self) -> None:
-        """The void contacts (``voided``, 11.4: they count for nothing; a decision's words
-        still name them), off the codes when a selector made them, else off the statuses."""
-        size = self.size
+    def _voids(self) -> list[Contact]:
+        """The void contacts, off the codes when a selector made them, else off the statuses."""
+        if self._entries is not None:
+            self._split()
+        size = self._size
         local = self._local
         if local is not None:
             codes, shapes = local
@@ -448,7 +475,7 @@ class History:
             statuses = self._column("status")
             voided = ([k for k, status in enumerate(statuses) if status == "void"]
                       if statuses is not None and "void" in statuses else [])  # fmt: skip
-        self.voided = list(map(self._contact, voided)) if voided else []
+        return list(map(self._contact, voided)) if voided else []
 
     def _coding(self) -> list[int]:
         """Every contact's (purpose, channel, team, status) as a process-wide code, in ledger
@@ -457,6 +484,8 @@ class History:
         off the few distinct codes, never per contact."""
         codes = self._codes
         if codes is None:
+            if self._entries is not None:
+                self._split()
             table = _TABLE[0]
             local = self._local
             if local is not None:  # given by their shapes, coded already: one C pass
@@ -485,7 +514,7 @@ class History:
     def _picked(self, wanted: set[int]) -> list[int]:
         """The keys, in time order, of the contacts whose code is in ``wanted`` (:meth:`_by_shape`)."""
         mask = self._mask(wanted)
-        return list(compress(range(self.size), mask)) if mask is not None else []
+        return list(compress(range(self._size), mask)) if mask is not None else []
 
     def _mask(self, wanted: set[int]) -> bytes | None:
         """One byte a contact (in time order, :meth:`_by_shape`), 1 when its code is in ``wanted``;
@@ -501,7 +530,7 @@ class History:
         """The (purpose, channel, team, status) of every contact, in ledger order."""
         if self._records is not None:  # one C call per contact, no columns
             return map(_QUAD, self._records)
-        columns, size = self._columns, self.size
+        columns, size = self._columns, self._size
         return zip(*(columns.get(name) or repeat(_DEFAULTS[name], size)
                      for name in ("purpose", "channel", "team", "status")), strict=True)
 
@@ -510,7 +539,10 @@ class History:
         """The planned contacts, in time order (ties in ledger order)."""
         found = self._planned
         if found is None:
-            found = self._planned = list(map(self._contact, self._planned_order()))
+            # made when first asked for, and by team only for the teams a request can displace
+            # (planned_by_team): a fresh index for one decision makes none when the requester
+            # ranks below every planning team
+            found = self._planned = list(map(self._contact, self._planned_order())) if self.has_planned else []
         return found
 
     def _planned_order(self) -> list[int]:
@@ -523,11 +555,11 @@ class History:
                 return keys
             codes = self._coding()
             planned = self._table.planned
-            if self._time is not None or self.size <= EAGER:
+            if self._time is not None or self._size <= EAGER:
                 timed, codes = self._timed()
                 keys = list(compress(timed, map(planned.__contains__, codes)))
             else:  # (few: not worth the full order)
-                keys = self._in_time_order(list(compress(range(self.size), map(planned.__contains__, codes))))
+                keys = self._in_time_order(list(compress(range(self._size), map(planned.__contains__, codes))))
             self._planned_keys = keys
         return keys
 
@@ -537,7 +569,9 @@ class History:
         teams = self._teams
         if teams is None:
             teams = self._teams = {}
-            if self._records is not None or self._planned is not None:
+            if not self.has_planned:
+                pass
+            elif self._records is not None or self._planned is not None:
                 for contact in self.planned:
                     cast(list[int], teams.setdefault(contact.team, [])).append(id(contact))
             else:
@@ -565,10 +599,10 @@ class History:
         if type(micros) is list:
             return
         assert isinstance(micros, dict)
-        if self.size <= EAGER and self._records is not None:
+        if self._size <= EAGER and self._records is not None:
             # a short list of records: every instant at once costs less than a shape at a time
-            keys = range(self.size)  # type: ignore[assignment]
-        if not micros and len(keys) == self.size:  # all of them: straight into the list it ends in
+            keys = range(self._size)  # type: ignore[assignment]
+        if not micros and len(keys) == self._size:  # all of them: straight into the list it ends in
             records = self._records
             self._micros = epoch_micros(list(map(_AT, records)) if records is not None else self._columns["at"])
             return
@@ -580,8 +614,8 @@ class History:
         else:
             moments = list(map(self._columns["at"].__getitem__, wanted))
         micros.update(zip(wanted, epoch_micros(moments), strict=True))
-        if len(micros) == self.size:  # all known: a list is cheaper to read
-            self._micros = list(map(micros.__getitem__, range(self.size)))
+        if len(micros) == self._size:  # all known: a list is cheaper to read
+            self._micros = list(map(micros.__getitem__, range(self._size)))
 
     def _in_time_order(self, keys: list[int]) -> list[int]:
         """``keys`` (any order) sorted by instant, ties in ledger order."""
@@ -600,9 +634,9 @@ class History:
             codes = self._coding()
             counted = self._table.counted
             if self._distinct <= counted:
-                found = list(range(self.size))
+                found = list(range(self._size))
             else:
-                found = list(compress(range(self.size), map(counted.__contains__, codes)))
+                found = list(compress(range(self._size), map(counted.__contains__, codes)))
             self._counted_keys = found
         return found
 
@@ -613,7 +647,7 @@ class History:
         found = self._time
         if found is None:
             codes = self._coding()
-            size = self.size
+            size = self._size
             self._known(range(size))  # type: ignore[arg-type]
             micros = cast(list[int], self._micros)
             # in time order already (a store's digest)? A C pass that stops at the first
@@ -639,6 +673,8 @@ class History:
     @property
     def counted(self) -> Sequence[Contact]:
         """The contacts that count (sent or planned), in time order."""
+        if self._entries is not None:
+            self._split()
         if self._records is not None:
             return list(map(self._records.__getitem__, self._order()))
         return LazyContacts(self._maker.contact, self._order())  # type: ignore[union-attr]
@@ -646,6 +682,8 @@ class History:
     @property
     def counted_us(self) -> list[int]:
         """The instants of :attr:`counted`, as epoch microseconds."""
+        if self._entries is not None:
+            self._split()
         keys = self._order()  # first: it may convert the instants (then ``_micros`` is a new list)
         return list(map(self._micros.__getitem__, keys))
 
@@ -655,9 +693,11 @@ class History:
         history built from records with contacts to displace or void lines (rebuild it from
         the records then: void lines are resolved again, with the new contact among those
         they may name)."""
+        if self._entries is not None:
+            self._split()
         if self._records is not None:
             return self._plus_record(contact) if not displaced and not self._voiding else None
-        size = self.size
+        size = self._size
         self._known(list(range(size)))
         own = self._columns
         columns = {name: list(own[name]) if name in own else [_DEFAULTS[name]] * size
@@ -673,8 +713,8 @@ class History:
         us = (contact.at - EPOCH) // ONE_US
         micros = [*map(self._micros.__getitem__, range(size)), us]
         if displaced:
-            grown = History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
-                                         self.event_campaigns)
+            grown = History.from_columns(columns, micros, {name: list(times) for name, times in self._happened.items()},
+                                         self._campaigns)
         else:
             grown = self._grown_columns(columns, micros, contact, us)
             self._carry(grown, contact, us)
@@ -687,7 +727,7 @@ class History:
         contacts already made are kept, since every one of them has the same values in the
         new columns; the planned and void lists, the codes and the time orders grow by the
         new contact (planned in time order, ties in ledger order, where it is the last)."""
-        size = self.size
+        size = self._size
         new = History.__new__(History)
         new._records = None
         new._entries = None
@@ -695,9 +735,9 @@ class History:
         new._voiding = False
         new._columns = columns
         new._micros = micros
-        new.size = size + 1
-        new.events = self.events
-        new.event_campaigns = self.event_campaigns
+        new._size = size + 1
+        new._happened = self._happened  # never changed in place
+        new._campaigns = self._campaigns
         new._cache = {}
         new._sorted = 0
         new._fields = {}
@@ -721,10 +761,9 @@ class History:
             planned = [*planned[:place], new._contact(size), *planned[place:]]
         new._planned = planned
         new._planned_keys = None  # not read: made from the statuses when asked
-        new.has_planned = self.has_planned or status == "planned"
-        voided = _made_yet(self, "voided")
-        if voided is not _UNSET:  # else the new history finds its own when asked
-            new.voided = [*voided, new._contact(size)] if status == "void" else voided
+        new._has_planned = True if status == "planned" else self._has_planned  # (None: found when asked)
+        voided = self._voided
+        new._voided = None if voided is None else [*voided, new._contact(size)] if status == "void" else voided
 
     def _grow_codes(self, new: History, contact: Contact, us: int, size: int) -> None:
         """Give ``new`` (this history with ``contact`` at ``us`` added as entry ``size``,
@@ -757,7 +796,7 @@ class History:
         """This history of records with ``contact`` added last (an arbitration's grant):
         what was built on demand (columns, instants, shape codes, the time order) is
         carried over and grown by one entry instead of being built again."""
-        size = self.size
+        size = self._size
         assert self._records is not None
         new = History.__new__(History)
         new._records = [*self._records, contact]
@@ -770,9 +809,9 @@ class History:
         micros = self._micros
         new._micros = [*micros, us] if isinstance(micros, list) else {**micros, size: us}
         new._teams = None
-        new.size = size + 1
-        new.events = self.events  # never changed in place
-        new.event_campaigns = self.event_campaigns
+        new._size = size + 1
+        new._happened = self._happened  # never changed in place
+        new._campaigns = self._campaigns
         new._cache = {}
         new._sorted = 0
         new._made = self._made
@@ -792,7 +831,9 @@ class History:
         return self._maker.contact(key)
 
     def __len__(self) -> int:
-        return self.size + sum(len(v) for v in self.events.values())
+        if self._entries is not None:
+            self._split()
+        return self._size + sum(len(v) for v in self._happened.values())
 
     def release(self) -> None:
         """Drop the memos (the selectors' matchings, the planned contacts by team); the
@@ -806,6 +847,8 @@ class History:
 
     def field(self, name: str) -> list[Any]:
         """One field of the counted contacts, in their time order."""
+        if self._entries is not None:
+            self._split()
         column = self._column(name)
         keys = self._order()
         return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
@@ -823,6 +866,8 @@ class History:
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
+        if self._entries is not None:
+            self._split()
         # Test each distinct (purpose, channel, team, status) once per process, not each
         # contact, and pick the contacts by their code: every step a C loop, so a fresh index
         # (one decision per call, the common case) costs no Python per contact or per shape.
@@ -852,8 +897,8 @@ class History:
                                                    repeat(value))))
                 group = None
             mask = self._mask(matched)
-            chosen = list(compress(range(self.size), mask)) if mask is not None else []
-        elif self.size > EAGER and self._time is None and (type(micros) is not list or self._sorted < self.size):
+            chosen = list(compress(range(self._size), mask)) if mask is not None else []
+        elif self._size > EAGER and self._time is None and (type(micros) is not list or self._sorted < self._size):
             # A long history not in time order yet: this selector's contacts picked in ledger
             # order, their instants converted where not known, and sorted (stable: ties in
             # ledger order, as in the full order). A decision asks few selectors of a fresh
@@ -861,7 +906,7 @@ class History:
             # cost several times this. Once the selectors asked have sorted as many contacts
             # as the ledger holds, the full order is made (when every instant is known).
             assert codes is not None
-            chosen = list(compress(range(self.size), map(matched.__contains__, codes)))
+            chosen = list(compress(range(self._size), map(matched.__contains__, codes)))
             self._known(chosen)
             micros = self._micros
             chosen.sort(key=micros.__getitem__)
@@ -907,12 +952,12 @@ class History:
         return chosen
 
     def _carry(self, new: History, contact: Contact, us: int) -> None:
-        """Give ``new`` (this history with ``contact`` added last, as entry ``self.size``, and
+        """Give ``new`` (this history with ``contact`` added last, as entry ``self._size``, and
         nothing displaced) this history's answers to :meth:`matching`, each grown by the new
         contact where the selector and the filters take it (the filters are :meth:`_kept`'s,
         asked of the new history about the new key): an arbitration's next decision asks
         most of the same selectors again."""
-        key_new = self.size
+        key_new = self._size
         lazy = new._records is None
         carried: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
         counted = contact.status in COUNTED_STATUSES
@@ -938,23 +983,15 @@ class History:
     def event_times(self, name: str, campaign: object = None) -> list[int]:
         """The instants of an event; with ``campaign``, those of that campaign or of none
         (an event without a campaign applies to every campaign, 11.3)."""
-        pairs = self.event_campaigns.get(name) if campaign is not None else None
+        if self._entries is not None:
+            self._split()
+        pairs = self._campaigns.get(name) if campaign is not None else None
         if pairs is None:
-            return self.events.get(name, [])
+            return self._happened.get(name, [])
         return [us for us, value in pairs if value is None or in_campaign(value, campaign)]
 
 
-_UNSET = object()
 _NOT = bytes((1, 0)).ljust(256, b"\0")  # a translation of bytes 0 and 1 into 1 and 0
-
-
-def _made_yet(history: History, name: str) -> Any:
-    """A slot of ``history`` made when first read (History.__getattr__), or ``_UNSET`` when
-    not made yet: read by the slot's own descriptor, which does not make it."""
-    try:
-        return History.__dict__[name].__get__(history, History)
-    except AttributeError:
-        return _UNSET
 
 
 class _Constant:
@@ -989,9 +1026,6 @@ _PLACES = {"purpose": 0, "channel": 1, "team": 2, "status": 3}
 _WORD = [itemgetter(place) for place in range(4)]
 
 _FIRST = itemgetter(0)
-# History's slots made by the split of a history of records' entries when first read
-# (History.__getattr__; so are has_planned, _planned and voided, each pair by its own)
-_SPLIT = frozenset({"_records", "size", "events", "event_campaigns"})
 EAGER = 64  # up to this many contacts, every instant is converted on the first need
 
 
