@@ -756,6 +756,8 @@ class History:
         contact where its status puts it (planned: in time order, ties in ledger order, where
         it is the last); a planned list not made yet stays to be made when asked."""
         planned = self._planned
+        if planned is None and self._has_planned is False:  # none planned: none to make
+            planned = []
         if planned is not None and status == "planned":
             place = bisect_right(planned, us, key=_micros_of)
             planned = [*planned[:place], new._contact(size), *planned[place:]]
