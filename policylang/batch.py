@@ -522,11 +522,14 @@ def read_request_chunks(policy: Policy, path: str, problems: Problems) -> Iterat
     seen: dict[str, int] = {}
     chunk: list[tuple[int, Row | InputError]] = []
 
-    def flush(lines: Lines | None) -> Iterator[RequestColumns]:
-        rows = [row for _, row in chunk]
+    def vouched(rows: list[Row | InputError]) -> tuple[list[str], list[str | None], list[list[Any]]] | None:
         # a row that could not be parsed sends its chunk to the row-by-row path, which
         # reports the problems in row order
-        fast = None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
+        return None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
+
+    def flush(lines: Lines | None) -> Iterator[RequestColumns]:
+        rows = [row for _, row in chunk]
+        fast = vouched(rows)
         if lines is not None and not (block_vouched(lines[1], rows) if fast is None
                                       else _requests_vouched(lines[1], rows, fast)):  # type: ignore[arg-type]
             # a key may be given twice in some line (orjson keeps the last value): the
@@ -534,7 +537,7 @@ def read_request_chunks(policy: Policy, path: str, problems: Problems) -> Iterat
             again = ((number, jsonl_row(path, number, line)) for number, line in enumerate(lines[1], start=lines[0]))
             chunk[:] = [(number, row) for number, row in again if row is not None]
             rows = [row for _, row in chunk]
-            fast = None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
+            fast = vouched(rows)
         if fast is not None:
             numbers = [number for number, _ in chunk]
             customers, given, columns = fast
