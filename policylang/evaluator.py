@@ -438,9 +438,10 @@ def customer_tz(policy: Policy, values: Mapping[str, Any]) -> dt.tzinfo:
 
 
 def displaceable(ctx: Context) -> frozenset[int]:
-    """Planned contacts of teams ranked strictly below the requester."""
+    """Planned contacts of teams ranked strictly below the requester (asked by :func:`decide`
+    only of a history with some planned contact: not asked again here)."""
     history = ctx.history
-    if not history.has_planned or not ctx.policy.precedence:
+    if not ctx.policy.precedence:
         return NOTHING
     facts = policy_facts(ctx.policy)
     found = facts.ranks.get(ctx.owner)
