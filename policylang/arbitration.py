@@ -62,8 +62,7 @@ class Cycle:
     itself, so both share this one account of what a grant does to the ledger.
     """
 
-    __slots__ = ("policy", "customer", "values", "requests", "order", "grant_ids", "_entries", "_history", "_undecided",
-                 "_given")
+    __slots__ = ("policy", "customer", "values", "requests", "order", "grant_ids", "_entries", "_history", "_undecided")
 
     def __init__(self, policy: Policy, customer: Customer | Mapping[str, Any], requests: Sequence[Request],
                  ledger: Iterable[Entry] | History = (), grant_ids: Sequence[str | None] | None = None) -> None:
@@ -77,7 +76,6 @@ class Cycle:
         self.grant_ids = grant_ids
         # A prebuilt index is used as it is until the first grant changes the ledger.
         self._history: History | None = ledger if isinstance(ledger, History) else None
-        self._given = self._history  # the caller's index: never released here (see release)
         self._entries: list[Entry] | None = None if isinstance(ledger, History) else list(ledger)
         self._undecided = len(requests)
 
@@ -99,8 +97,6 @@ class Cycle:
             if grown is not None:
                 if self._entries is not None:
                     self._entries.append(planned)  # the same object: precedence tells contacts by identity
-                if self._history is not self._given:
-                    self._history.release()  # this cycle's own index, read no more
                 self._history = grown
                 return decision
             entries = self._entries if self._entries is not None else entries_of(self._history)
@@ -112,9 +108,9 @@ class Cycle:
 
 
     def release(self) -> None:
-        """Once every request is decided: release (:meth:`History.release`) the index this
-        cycle holds, the caller's own too (call it only when nothing reads that index again),
-        so that it is freed by reference counting, not by the cyclic collector."""
+        """Drop the memos of the index this cycle holds (:meth:`History.release`). Not needed:
+        no index is a reference cycle, so each is freed by reference counting once the cycle
+        lets go of it; kept for callers that called it."""
         if self._history is not None:
             self._history.release()
 

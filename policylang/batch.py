@@ -522,11 +522,14 @@ def read_request_chunks(policy: Policy, path: str, problems: Problems) -> Iterat
     seen: dict[str, int] = {}
     chunk: list[tuple[int, Row | InputError]] = []
 
-    def flush(lines: Lines | None) -> Iterator[RequestColumns]:
-        rows = [row for _, row in chunk]
+    def vouched(rows: list[Row | InputError]) -> tuple[list[str], list[str | None], list[list[Any]]] | None:
         # a row that could not be parsed sends its chunk to the row-by-row path, which
         # reports the problems in row order
-        fast = None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
+        return None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
+
+    def flush(lines: Lines | None) -> Iterator[RequestColumns]:
+        rows = [row for _, row in chunk]
+        fast = vouched(rows)
         if lines is not None and not (block_vouched(lines[1], rows) if fast is None
                                       else _requests_vouched(lines[1], rows, fast)):  # type: ignore[arg-type]
             # a key may be given twice in some line (orjson keeps the last value): the
@@ -534,7 +537,7 @@ def read_request_chunks(policy: Policy, path: str, problems: Problems) -> Iterat
             again = ((number, jsonl_row(path, number, line)) for number, line in enumerate(lines[1], start=lines[0]))
             chunk[:] = [(number, row) for number, row in again if row is not None]
             rows = [row for _, row in chunk]
-            fast = None if any(isinstance(row, InputError) for row in rows) else _fast_requests(policy, rows)  # type: ignore[arg-type]
+            fast = vouched(rows)
         if fast is not None:
             numbers = [number for number, _ in chunk]
             customers, given, columns = fast
@@ -1394,15 +1397,7 @@ class Pending:
     cycle: Cycle
     rows: list[int]
     ids: list[str]
-    history: History  # its ledger index as read (the cycle's may be a grown one)
     step: int = 0
-
-    def release(self) -> None:
-        """Once its requests are decided: its indexes, as read and as grown, go by reference
-        counting, not by the cyclic collector (:meth:`History.release`; collecting them was
-        about a fifth of a worker's time)."""
-        self.cycle.release()
-        self.history.release()
 
 
 Records = dict[str, Mapping[str, Any]]
@@ -1544,7 +1539,6 @@ def _decide_apart(policy: Policy, columns: dict[str, list[Any]], explain: bool, 
         decide = pending.cycle.decide
         for index in pending.cycle.order:
             add(pending, index, decide(index, explain=explain))
-        pending.release()
 
 
 def _pending_span(policy: Policy, columns: dict[str, list[Any]], start: int, end: int, memo: Records,
@@ -1564,7 +1558,7 @@ def _pending_span(policy: Policy, columns: dict[str, list[Any]], start: int, end
                         [p or 0 for p in priorities]))
     ids = columns["id"][asked:end]
     cycle = Cycle(policy, values, requests, history, grant_ids=ids)
-    return Pending(customer, values, cycle, columns["row"][asked:end], ids, history)
+    return Pending(customer, values, cycle, columns["row"][asked:end], ids)
 
 
 def _IS_RECORD(kind: int) -> bool:
@@ -1681,8 +1675,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
             history = _history(columns, [k for k in positions if kinds[k] == LEDGER], customer)
             for rule, (times, contacts) in _capacity_counted(history, loads.rules, owner):
                 loads.extend(rule, times, contacts)
-            history.release()  # freed by reference counting once the counts let go of it
-            del history
+            del history  # freed by reference counting (no index is a reference cycle)
             mine = [k for k in positions if kinds[k] == REQUEST]
             requests = _requests(columns, mine)
             steps = tuple((columns["at_us"][mine[index]], policy.rank(requests[index].team, owner),
@@ -1700,9 +1693,7 @@ def decide_coupled(policy: Policy, fetch: Fetch, spans: Sequence[tuple[int, int]
             at_us, rank, priority, row = waiting.steps[waiting.step]
             heapq.heappush(heap, (at_us, rank, priority, waiting.customer, row, number))
         else:
-            if waiting.pending is not None:
-                waiting.pending.release()
-            cycles[number] = None  # done: its cycle and ledger index go
+            cycles[number] = None  # done: its cycle and ledger index go (by reference counting)
 
     for number in range(len(cycles)):
         push(number)

@@ -242,7 +242,7 @@ def decide(
     if len(names) > 1:
         ctx.zones = tuple((clock.zone(n), f"{n} (one of {len(names)} zones)") for n in names)
     campaigns = ctx.campaigns = type(request.campaign) is tuple
-    if history.has_planned and facts.ranked:
+    if facts.ranked and history.has_planned:  # (has_planned first read here: made when first asked)
         ctx.skip = displaceable(ctx)
     plan = facts.plans.get((request.purpose, request.channel, request.team, owner is not None and request.team == owner))
     if plan is None:
@@ -438,9 +438,10 @@ def customer_tz(policy: Policy, values: Mapping[str, Any]) -> dt.tzinfo:
 
 
 def displaceable(ctx: Context) -> frozenset[int]:
-    """Planned contacts of teams ranked strictly below the requester."""
+    """Planned contacts of teams ranked strictly below the requester (asked by :func:`decide`
+    only of a history with some planned contact: not asked again here)."""
     history = ctx.history
-    if not history.has_planned or not ctx.policy.precedence:
+    if not ctx.policy.precedence:
         return NOTHING
     facts = policy_facts(ctx.policy)
     found = facts.ranks.get(ctx.owner)
@@ -1539,10 +1540,13 @@ class DayNumbers(Sequence[int]):
     midnight.
     """
 
-    __slots__ = ("_times", "_tz", "_days", "_ctx")
+    __slots__ = ("_times", "_tz", "_days", "_stats")
 
-    def __init__(self, times: list[int], tz: dt.tzinfo, ctx: Context) -> None:
-        self._times, self._tz, self._ctx = times, tz, ctx
+    def __init__(self, times: list[int], tz: dt.tzinfo, stats: Stats) -> None:
+        # the decision's counts, not its context: the context keeps this in its memo, and
+        # holding the context back would make every such decision a reference cycle (its
+        # index with it) that only the cyclic collector frees
+        self._times, self._tz, self._stats = times, tz, stats
         self._days: list[int | None] = [None] * len(times)
 
     def __len__(self) -> int:
@@ -1553,7 +1557,7 @@ class DayNumbers(Sequence[int]):
             return [self[k] for k in range(*index.indices(len(self)))]
         found = self._days[index]
         if found is None:
-            self._ctx.stats.scanned += 1
+            self._stats.scanned += 1
             found = self._days[index] = day_number(self._times[index], self._tz)
         return found
 
@@ -1572,7 +1576,7 @@ def day_numbers(rule: CapRule, ctx: Context, times: list[int], tz: dt.tzinfo) ->
     key = ("days", id(times), tz)
     found = ctx._memo.get(key)  # noqa: SLF001
     if found is None:
-        found = ctx._memo[key] = DayNumbers(times, tz, ctx)  # noqa: SLF001
+        found = ctx._memo[key] = DayNumbers(times, tz, ctx.stats)  # noqa: SLF001
     return found
 
 

@@ -18,8 +18,8 @@ import datetime as dt
 from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress, filterfalse, repeat
-from operator import and_, attrgetter, eq, floordiv, itemgetter, not_, sub
+from itertools import compress, filterfalse, islice, repeat
+from operator import and_, attrgetter, eq, floordiv, is_, itemgetter, le, not_, sub
 from sys import intern
 
 from policylang.clock import EPOCH, ONE_US
@@ -54,12 +54,14 @@ FIELDS = ("at", "channel", "purpose", "team", "status", "outcome", "campaign", "
 class LazyContacts(Sequence[Contact]):
     """Contacts given by their keys, each made on first access (and then the same object)."""
 
-    __slots__ = ("_history", "_keys", "_make")
+    __slots__ = ("_maker", "_keys", "_make")
 
-    def __init__(self, make: Callable[[int], Contact], keys: list[int], history: History | None = None) -> None:
+    def __init__(self, make: Callable[[int], Contact], keys: list[int], maker: _Maker | None = None) -> None:
         self._make = make
         self._keys = keys
-        self._history = history  # the history of columns the keys are of (see field_between, made_between)
+        # the maker of the history of columns the keys are of (see field_between, made_between);
+        # not the history itself, which holds this sequence in its memos (no reference cycle)
+        self._maker = maker
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -84,24 +86,24 @@ class LazyContacts(Sequence[Contact]):
 
     def without_positions(self, dropped: list[int]) -> LazyContacts:
         """These contacts less those at the ``dropped`` positions (sorted, distinct)."""
-        return LazyContacts(self._make, cut(self._keys, dropped), self._history)
+        return LazyContacts(self._make, cut(self._keys, dropped), self._maker)
 
     def field_between(self, name: str, lo: int, hi: int) -> list[Any] | None:
         """One field of the contacts at positions ``[lo, hi)``, read from the columns without
         making the contacts; ``None`` when not known so (then read the contacts)."""
-        history = self._history
-        if history is None:
+        maker = self._maker
+        if maker is None:
             return None
-        return history._values(name, self._keys[lo:hi])  # noqa: SLF001 - its own history's
+        return maker.values(name, self._keys[lo:hi])
 
     def made_between(self, lo: int, hi: int) -> list[Contact | None] | None:
         """The contacts at positions ``[lo, hi)`` already made (``None`` for the others), or
         ``None`` when not known so. A contact not yet made is none of the objects a caller
         holds (its id is in no set of ids taken from made contacts)."""
-        history = self._history
-        if history is None:
+        maker = self._maker
+        if maker is None:
             return None
-        return list(map(history._made.get, self._keys[lo:hi]))  # noqa: SLF001
+        return list(map(maker.made.get, self._keys[lo:hi]))
 
 
 class _Idents(Sequence[int]):
@@ -129,6 +131,63 @@ class _Idents(Sequence[int]):
 
     def __iter__(self) -> Iterator[int]:
         return (id(self._make(key)) for key in self._keys)
+
+
+class _Maker:
+    """The contacts of a history of columns, each made when first read (and then always the
+    same object: precedence tells contacts apart by identity), and their fields read from the
+    columns without making them.
+
+    The lazy sequences a history hands out (its selectors' matchings, its planned contacts by
+    team) hold this, never the history, which holds them in its memos: so no index is a
+    reference cycle, and each is freed by reference counting when its last reference goes
+    (CPython's cyclic collector was about a quarter of a batch worker's time when it had to)."""
+
+    __slots__ = ("columns", "micros", "made", "local")
+
+    def __init__(self, columns: Columns, micros: list[int] | None, made: dict[int, Contact],
+                 local: tuple[Sequence[int], Shapes] | None) -> None:
+        self.columns = columns
+        self.micros = micros  # every instant, when the columns hold no ``at`` (a store's rows)
+        self.made = made
+        self.local = local
+
+    def contact(self, key: int) -> Contact:
+        """The contact at ledger position ``key``, made once."""
+        made = self.made.get(key)
+        if made is None:
+            columns = self.columns
+            contact: Contact = object.__new__(Contact)
+            for name in FIELDS:
+                column = columns.get(name)
+                # The columns were validated and ``at`` is UTC already: attrs' converter
+                # would change nothing, so the frozen slots are filled directly.
+                _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
+            micros = self.micros
+            if micros is not None:  # a store's rows: the instant is known as an integer
+                _SETTERS["at"](contact, EPOCH + dt.timedelta(0, 0, micros[key]))
+            elif contact.at.tzinfo is not UTC:
+                _SETTERS["at"](contact, contact.at.astimezone(UTC))
+            made = self.made[key] = contact
+        return made
+
+    def values(self, name: str, keys: list[int]) -> list[Any]:
+        """One field of the contacts ``keys``, read without making them (a word of the shape
+        from the shapes, in C: no column made)."""
+        local = self.local
+        place = _PLACES.get(name) if local is not None else None
+        if place is not None:
+            codes, shapes = local  # type: ignore[misc]
+            return list(map(_WORD[place], map(shapes.shapes.__getitem__, map(codes.__getitem__, keys))))
+        column = self.columns.get(name)
+        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
+
+
+def _maker_of(columns: Columns, micros: Any, made: dict[int, Contact],
+              local: tuple[Sequence[int], Shapes] | None) -> _Maker:
+    """The maker of a history of columns whose instants are ``micros`` (a list, or a dict
+    filled a shape at a time when the columns hold ``at``)."""
+    return _Maker(columns, None if "at" in columns else micros, made, local)
 
 
 def cut(values: list[Any], dropped: list[int]) -> list[Any]:
@@ -163,11 +222,49 @@ class History:
     of datetimes (:meth:`from_moments`), converts only the instants of the contacts a
     selector takes and sorts those. So a decision pays for the contacts its rules can count,
     not for the whole ledger.
+
+    Built from records, even the split of the entries into contacts and events waits for
+    the first question that needs it (:meth:`_split`: every public question checks for it;
+    ``_size`` and ``_records`` are unset till then), and for any history which contacts are
+    planned, and which are void, waits for the first to ask (:attr:`has_planned`,
+    :attr:`voided`; from the codes when a selector made them). A decision none of whose
+    rules reads the ledger (its request is no rule's) pays for checking the entries' types
+    only. (Not ``__getattr__`` for the unset slots: a class with one has every attribute
+    read the slow way, about 18 ns more a read on the warm path, measured.)
+
+    No memo refers back to the history (the lazy sequences hold its :class:`_Maker`), so an
+    index is freed by reference counting as soon as its last reference goes.
     """
 
-    __slots__ = ("size", "events", "has_planned", "_planned", "_planned_keys", "voided", "event_campaigns",
+    __slots__ = ("_size", "_happened", "_has_planned", "_planned", "_planned_keys", "_voided", "_campaigns",
                  "_cache", "_table", "_codes", "_distinct", "_time", "_fields", "_columns", "_records", "_made",
-                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local")
+                 "_micros", "_counted_keys", "_keys", "_voiding", "_teams", "_local", "_maker", "_entries", "_sorted",
+                 "__weakref__")
+    _size: int
+    _happened: dict[str, list[int]]
+    _campaigns: dict[str, list[tuple[int, Any]]]
+    _has_planned: bool | None
+    _voided: list[Contact] | None
+    _planned: list[Contact] | None
+    _planned_keys: list[int] | None
+    _cache: dict[tuple[Any, ...], tuple[Match, Matched]]
+    _table: _Table
+    _codes: list[int] | None
+    _distinct: set[int]
+    _time: tuple[list[int], list[int]] | None
+    _fields: dict[str, list[Any]]
+    _columns: Columns
+    _records: list[Contact] | None
+    _made: dict[int, Contact]
+    _micros: list[int] | dict[int, int]
+    _counted_keys: list[int] | None
+    _keys: list[int] | None
+    _voiding: bool
+    _teams: dict[str, Sequence[int]] | None
+    _local: tuple[Sequence[int], Shapes] | None
+    _maker: _Maker | None
+    _entries: list[Contact | Event] | None
+    _sorted: int
 
     def __init__(self, entries: Iterable[Entry | VoidLine] = (), *, _kinds: set[type] | None = None) -> None:
         entries = entries if isinstance(entries, list) else list(entries)
@@ -177,25 +274,24 @@ class History:
         if self._voiding:  # 11.4: void lines mark the entries they name
             entries = resolve_voids(entries)
             kinds = set(map(type, entries))
-        if not kinds <= {Contact, Event}:
+        if not kinds <= _KINDS:
             for entry in entries:
                 if not isinstance(entry, (Contact, Event)):
                     raise TypeError(f"a ledger holds Contact and Event entries, not {type(entry).__name__}")
-        events: dict[str, list[int]] = {}
-        campaigns: dict[str, list[tuple[int, Any]]] = {}
-        contacts: list[Contact] = entries  # type: ignore[assignment]
-        if Event in kinds:
-            flags = list(map(isinstance, entries, repeat(Contact)))
-            happened: list[Event] = list(compress(entries, map(not_, flags)))  # type: ignore[arg-type]
-            for entry, us in zip(happened, epoch_micros(list(map(_AT, happened))), strict=True):
-                events.setdefault(entry.name, []).append(us)
-                campaigns.setdefault(entry.name, []).append((us, entry.campaign))
-            contacts = list(compress(entries, flags))  # type: ignore[arg-type]
-        self._records: list[Contact] | None = contacts
-        self._local: tuple[Sequence[int], Shapes] | None = None
-        self._columns: Columns = {}
-        self._micros: list[int] | dict[int, int] = {}  # filled a shape at a time
-        self._start(len(contacts), events, campaigns)
+        self._local = None
+        self._columns = {}
+        self._micros = {}  # filled a shape at a time
+        self._maker = None
+        self._made = {}
+        if Event in kinds:  # split when first needed (_split): _records, size and the events unset till then
+            self._entries = entries  # type: ignore[assignment]
+        else:
+            self._entries = None
+            self._records = entries  # type: ignore[assignment]
+            self._size = len(entries)
+            self._happened = {}
+            self._campaigns = {}
+        self._empty()
 
     @classmethod
     def from_columns(cls, columns: dict[str, list[Any]], micros: list[int], events: dict[str, list[int]],
@@ -241,53 +337,145 @@ class History:
         :meth:`from_moments`): ``local`` is the shapes' codes and table, or None."""
         history = cls.__new__(cls)
         history._records = None
+        history._entries = None
         history._local = local
         history._voiding = False
         history._columns = columns
         history._micros = micros
-        history._start(size, events, event_campaigns or {})
+        maker = history._maker = _maker_of(columns, micros, {}, local)
+        history._made = maker.made
+        history._size = size
+        history._set_events(events, event_campaigns or {})
+        history._empty()
         return history
 
-    def _start(self, size: int, events: dict[str, list[int]],
-               campaigns: dict[str, list[tuple[int, Any]]]) -> None:
-        self.size = size
-        self.events = {name: sorted(times) for name, times in events.items()} if events else {}
+    def _set_events(self, events: dict[str, list[int]], campaigns: dict[str, list[tuple[int, Any]]]) -> None:
+        """Keep the instants of each event, sorted, and its (instant, campaign) pairs when some names one."""
+        self._happened = {name: sorted(times) for name, times in events.items()} if events else {}
         # 11.3: events with campaigns, kept only when some event names one
-        self.event_campaigns = ({name: sorted(pairs, key=_FIRST) for name, pairs in campaigns.items()
+        self._campaigns = ({name: sorted(pairs, key=_FIRST) for name, pairs in campaigns.items()
                                  if any(c is not None for _, c in pairs)} if campaigns else {})
-        self._cache: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
-        self._time: tuple[list[int], list[int]] | None = None
-        self._fields: dict[str, list[Any]] = {}
-        self._made: dict[int, Contact] = {}
-        self._counted_keys: list[int] | None = None
-        self._teams: dict[str, Sequence[int]] | None = None
-        self._keys: list[int] | None = None
-        self._codes: list[int] | None = None  # made by _coding, when a selector first asks
-        # The planned contacts are made when first asked for (:attr:`planned`), and by team
-        # only for the teams a request can displace (:meth:`planned_by_team`): a fresh index
-        # for one decision makes none when the requester ranks below every planning team.
-        self._planned: list[Contact] | None = None
-        self._planned_keys: list[int] | None = None
+
+    def _empty(self) -> None:
+        """Every memo empty: nothing asked yet (whether some contact is planned, and the void
+        contacts, too: :attr:`has_planned`, :attr:`voided`)."""
+        self._cache = {}
+        self._time = None
+        self._fields = {}
+        self._counted_keys = None
+        self._teams = None
+        self._keys = None
+        self._codes = None  # made by _coding, when a selector first asks
+        self._planned_keys = None
+        self._planned = None  # made when first asked for (planned)
+        self._has_planned = None
+        self._voided = None
+        self._sorted = 0  # how many contacts the selectors asked have sorted (matching)
+        local = self._local
+        if local is not None:  # a shape no contact has does no harm: none picked
+            self._table, self._distinct = local[1].table, set(local[1].codes)
+
+    @property
+    def size(self) -> int:
+        """How many contacts the ledger holds."""
+        if self._entries is not None:
+            self._split()
+        return self._size
+
+    @property
+    def events(self) -> dict[str, list[int]]:
+        """The instants of each event, by name, sorted."""
+        if self._entries is not None:
+            self._split()
+        return self._happened
+
+    @property
+    def event_campaigns(self) -> dict[str, list[tuple[int, Any]]]:
+        """Each event's (instant, campaign) pairs in time order, for the names of which some
+        event names a campaign (11.3)."""
+        if self._entries is not None:
+            self._split()
+        return self._campaigns
+
+    @property
+    def has_planned(self) -> bool:
+        """Whether some contact is planned."""
+        found = self._has_planned
+        if found is None:
+            found = self._has_planned = self._planning()
+        return found
+
+    @property
+    def voided(self) -> list[Contact]:
+        """The void contacts (11.4: they count for nothing; a decision's words still name them)."""
+        found = self._voided
+        if found is None:
+            found = self._voided = self._voids()
+        return found
+
+    def _split(self) -> None:
+        """The entries of a history of records split into its contacts (in ledger order: their
+        keys are their places there) and its events, by name."""
+        entries = self._entries
+        assert entries is not None
+        flags = bytes(map(isinstance, entries, repeat(Contact)))
+        happened: list[Event] = list(compress(entries, flags.translate(_NOT)))  # type: ignore[arg-type]
+        events: dict[str, list[int]] = {}
+        campaigns: dict[str, list[tuple[int, Any]]] = {}
+        if happened:
+            times = epoch_micros(list(map(_AT, happened)))
+            for name, us in zip(map(_NAME, happened), times, strict=True):
+                events.setdefault(name, []).append(us)
+            if not all(map(is_, map(_CAMPAIGN, happened), repeat(None))):  # 11.3: some event names a campaign
+                for entry, us in zip(happened, times, strict=True):
+                    campaigns.setdefault(entry.name, []).append((us, entry.campaign))
+        contacts: list[Contact] = list(compress(entries, flags))  # type: ignore[arg-type]
+        self._records = contacts
+        self._size = len(contacts)
+        self._set_events(events, campaigns)
+        self._entries = None
+
+    def _planning(self) -> bool:
+        """Whether some contact is planned: off the codes when a selector made them (a test a
+        distinct code), else off the statuses, a C pass that stops at the first planned
+        contact (from records, with no column made)."""
+        if self._entries is not None:
+            self._split()
         local = self._local
         if local is not None:  # the statuses of the shapes the contacts have (no column read)
             codes, shapes = local
-            table, coded = shapes.table, shapes.codes
-            self._table, self._distinct = table, set(coded)  # a shape no contact has does no harm: none picked
-            self.has_planned = not table.planned.isdisjoint(coded) and any(map(codes.__contains__,
-                                                                                  shapes.having("planned")))
-            voided = []
-            if not table.void.isdisjoint(coded):
-                void = set(shapes.having("void"))
-                voided = list(compress(range(size), map(void.__contains__, codes)))
+            has_planned = not shapes.table.planned.isdisjoint(shapes.codes) and any(map(codes.__contains__,
+                                                                                      shapes.having("planned")))
+        elif self._codes is not None:  # every code a contact has is among the distinct
+            has_planned = not self._table.planned.isdisjoint(self._distinct)
+        elif self._records is not None and "status" not in self._fields:
+            has_planned = "planned" in map(_GET["status"], self._records)
         else:
             statuses = self._column("status")
-            self.has_planned = statuses is not None and "planned" in statuses
+            has_planned = statuses is not None and "planned" in statuses
+        return has_planned
+
+    def _voids(self) -> list[Contact]:
+        """The void contacts, off the codes when a selector made them, else off the statuses."""
+        if self._entries is not None:
+            self._split()
+        size = self._size
+        local = self._local
+        if local is not None:
+            codes, shapes = local
+            voided: list[int] = []
+            if not shapes.table.void.isdisjoint(shapes.codes):
+                void = set(shapes.having("void"))
+                voided = list(compress(range(size), map(void.__contains__, codes)))
+        elif self._codes is not None:
+            table, found = self._table, self._codes
+            voided = ([] if table.void.isdisjoint(self._distinct)
+                      else list(compress(range(size), map(table.void.__contains__, found))))
+        else:
+            statuses = self._column("status")
             voided = ([k for k, status in enumerate(statuses) if status == "void"]
                       if statuses is not None and "void" in statuses else [])  # fmt: skip
-        if not self.has_planned:
-            self._planned = []
-        # 11.4: void contacts count for nothing; the trace still names them
-        self.voided: list[Contact] = list(map(self._contact, voided)) if voided else []
+        return list(map(self._contact, voided)) if voided else []
 
     def _coding(self) -> list[int]:
         """Every contact's (purpose, channel, team, status) as a process-wide code, in ledger
@@ -296,6 +484,8 @@ class History:
         off the few distinct codes, never per contact."""
         codes = self._codes
         if codes is None:
+            if self._entries is not None:
+                self._split()
             table = _TABLE[0]
             local = self._local
             if local is not None:  # given by their shapes, coded already: one C pass
@@ -324,7 +514,7 @@ class History:
     def _picked(self, wanted: set[int]) -> list[int]:
         """The keys, in time order, of the contacts whose code is in ``wanted`` (:meth:`_by_shape`)."""
         mask = self._mask(wanted)
-        return list(compress(range(self.size), mask)) if mask is not None else []
+        return list(compress(range(self._size), mask)) if mask is not None else []
 
     def _mask(self, wanted: set[int]) -> bytes | None:
         """One byte a contact (in time order, :meth:`_by_shape`), 1 when its code is in ``wanted``;
@@ -340,7 +530,7 @@ class History:
         """The (purpose, channel, team, status) of every contact, in ledger order."""
         if self._records is not None:  # one C call per contact, no columns
             return map(_QUAD, self._records)
-        columns, size = self._columns, self.size
+        columns, size = self._columns, self._size
         return zip(*(columns.get(name) or repeat(_DEFAULTS[name], size)
                      for name in ("purpose", "channel", "team", "status")), strict=True)
 
@@ -349,7 +539,10 @@ class History:
         """The planned contacts, in time order (ties in ledger order)."""
         found = self._planned
         if found is None:
-            found = self._planned = list(map(self._contact, self._planned_order()))
+            # made when first asked for, and by team only for the teams a request can displace
+            # (planned_by_team): a fresh index for one decision makes none when the requester
+            # ranks below every planning team
+            found = self._planned = list(map(self._contact, self._planned_order())) if self.has_planned else []
         return found
 
     def _planned_order(self) -> list[int]:
@@ -362,11 +555,11 @@ class History:
                 return keys
             codes = self._coding()
             planned = self._table.planned
-            if type(self._micros) is list or self.size <= EAGER:
+            if self._time is not None or self._size <= EAGER:
                 timed, codes = self._timed()
                 keys = list(compress(timed, map(planned.__contains__, codes)))
-            else:
-                keys = self._in_time_order(list(compress(range(self.size), map(planned.__contains__, codes))))
+            else:  # (few: not worth the full order)
+                keys = self._in_time_order(list(compress(range(self._size), map(planned.__contains__, codes))))
             self._planned_keys = keys
         return keys
 
@@ -376,7 +569,9 @@ class History:
         teams = self._teams
         if teams is None:
             teams = self._teams = {}
-            if self._records is not None or self._planned is not None:
+            if not self.has_planned:
+                pass
+            elif self._records is not None or self._planned is not None:
                 for contact in self.planned:
                     cast(list[int], teams.setdefault(contact.team, [])).append(id(contact))
             else:
@@ -384,7 +579,8 @@ class History:
                 by_team: dict[str, list[int]] = {}
                 for key in self._planned_order():
                     by_team.setdefault(column[key] if column is not None else "", []).append(key)
-                teams.update({team: _Idents(self._contact, keys) for team, keys in by_team.items()})
+                make = self._maker.contact  # type: ignore[union-attr]  # (columns: not the history, no cycle)
+                teams.update({team: _Idents(make, keys) for team, keys in by_team.items()})
         return teams
 
     def _column(self, name: str) -> list[Any] | None:
@@ -403,10 +599,10 @@ class History:
         if type(micros) is list:
             return
         assert isinstance(micros, dict)
-        if self.size <= EAGER and self._records is not None:
+        if self._size <= EAGER and self._records is not None:
             # a short list of records: every instant at once costs less than a shape at a time
-            keys = range(self.size)  # type: ignore[assignment]
-        if not micros and len(keys) == self.size:  # all of them: straight into the list it ends in
+            keys = range(self._size)  # type: ignore[assignment]
+        if not micros and len(keys) == self._size:  # all of them: straight into the list it ends in
             records = self._records
             self._micros = epoch_micros(list(map(_AT, records)) if records is not None else self._columns["at"])
             return
@@ -418,8 +614,8 @@ class History:
         else:
             moments = list(map(self._columns["at"].__getitem__, wanted))
         micros.update(zip(wanted, epoch_micros(moments), strict=True))
-        if len(micros) == self.size:  # all known: a list is cheaper to read
-            self._micros = list(map(micros.__getitem__, range(self.size)))
+        if len(micros) == self._size:  # all known: a list is cheaper to read
+            self._micros = list(map(micros.__getitem__, range(self._size)))
 
     def _in_time_order(self, keys: list[int]) -> list[int]:
         """``keys`` (any order) sorted by instant, ties in ledger order."""
@@ -438,9 +634,9 @@ class History:
             codes = self._coding()
             counted = self._table.counted
             if self._distinct <= counted:
-                found = list(range(self.size))
+                found = list(range(self._size))
             else:
-                found = list(compress(range(self.size), map(counted.__contains__, codes)))
+                found = list(compress(range(self._size), map(counted.__contains__, codes)))
             self._counted_keys = found
         return found
 
@@ -451,10 +647,12 @@ class History:
         found = self._time
         if found is None:
             codes = self._coding()
-            size = self.size
+            size = self._size
             self._known(range(size))  # type: ignore[arg-type]
             micros = cast(list[int], self._micros)
-            if self._local is not None or micros == sorted(micros):  # in time order already (a store's digest)
+            # in time order already (a store's digest)? A C pass that stops at the first
+            # instant out of order, so a ledger out of order is sorted once, not twice
+            if self._local is not None or all(map(le, micros, islice(micros, 1, None))):
                 found = self._time = (list(range(size)), codes)
             else:
                 keys = sorted(range(size), key=micros.__getitem__)  # stable: ties stay in ledger order
@@ -475,13 +673,17 @@ class History:
     @property
     def counted(self) -> Sequence[Contact]:
         """The contacts that count (sent or planned), in time order."""
+        if self._entries is not None:
+            self._split()
         if self._records is not None:
             return list(map(self._records.__getitem__, self._order()))
-        return LazyContacts(self._contact, self._order())
+        return LazyContacts(self._maker.contact, self._order())  # type: ignore[union-attr]
 
     @property
     def counted_us(self) -> list[int]:
         """The instants of :attr:`counted`, as epoch microseconds."""
+        if self._entries is not None:
+            self._split()
         keys = self._order()  # first: it may convert the instants (then ``_micros`` is a new list)
         return list(map(self._micros.__getitem__, keys))
 
@@ -491,9 +693,11 @@ class History:
         history built from records with contacts to displace or void lines (rebuild it from
         the records then: void lines are resolved again, with the new contact among those
         they may name)."""
+        if self._entries is not None:
+            self._split()
         if self._records is not None:
             return self._plus_record(contact) if not displaced and not self._voiding else None
-        size = self.size
+        size = self._size
         self._known(list(range(size)))
         own = self._columns
         columns = {name: list(own[name]) if name in own else [_DEFAULTS[name]] * size
@@ -509,8 +713,8 @@ class History:
         us = (contact.at - EPOCH) // ONE_US
         micros = [*map(self._micros.__getitem__, range(size)), us]
         if displaced:
-            grown = History.from_columns(columns, micros, {name: list(times) for name, times in self.events.items()},
-                                         self.event_campaigns)
+            grown = History.from_columns(columns, micros, {name: list(times) for name, times in self._happened.items()},
+                                         self._campaigns)
         else:
             grown = self._grown_columns(columns, micros, contact, us)
             self._carry(grown, contact, us)
@@ -523,19 +727,22 @@ class History:
         contacts already made are kept, since every one of them has the same values in the
         new columns; the planned and void lists, the codes and the time orders grow by the
         new contact (planned in time order, ties in ledger order, where it is the last)."""
-        size = self.size
+        size = self._size
         new = History.__new__(History)
         new._records = None
+        new._entries = None
         new._local = None
         new._voiding = False
         new._columns = columns
         new._micros = micros
-        new.size = size + 1
-        new.events = self.events
-        new.event_campaigns = self.event_campaigns
+        new._size = size + 1
+        new._happened = self._happened  # never changed in place
+        new._campaigns = self._campaigns
         new._cache = {}
+        new._sorted = 0
         new._fields = {}
-        new._made = dict(self._made)
+        maker = new._maker = _maker_of(columns, micros, dict(self._made), None)
+        new._made = maker.made
         new._counted_keys = None
         new._teams = None
         new._keys = None
@@ -549,13 +756,16 @@ class History:
         contact where its status puts it (planned: in time order, ties in ledger order, where
         it is the last); a planned list not made yet stays to be made when asked."""
         planned = self._planned
+        if planned is None and self._has_planned is False:  # none planned: none to make
+            planned = []
         if planned is not None and status == "planned":
             place = bisect_right(planned, us, key=_micros_of)
             planned = [*planned[:place], new._contact(size), *planned[place:]]
         new._planned = planned
         new._planned_keys = None  # not read: made from the statuses when asked
-        new.has_planned = self.has_planned or status == "planned"
-        new.voided = [*self.voided, new._contact(size)] if status == "void" else self.voided
+        new._has_planned = True if status == "planned" else self._has_planned  # (None: found when asked)
+        voided = self._voided
+        new._voided = None if voided is None else [*voided, new._contact(size)] if status == "void" else voided
 
     def _grow_codes(self, new: History, contact: Contact, us: int, size: int) -> None:
         """Give ``new`` (this history with ``contact`` at ``us`` added as entry ``size``,
@@ -588,10 +798,12 @@ class History:
         """This history of records with ``contact`` added last (an arbitration's grant):
         what was built on demand (columns, instants, shape codes, the time order) is
         carried over and grown by one entry instead of being built again."""
-        size = self.size
+        size = self._size
         assert self._records is not None
         new = History.__new__(History)
         new._records = [*self._records, contact]
+        new._entries = None
+        new._maker = None
         new._local = None
         new._voiding = False
         new._columns = self._columns
@@ -599,10 +811,11 @@ class History:
         micros = self._micros
         new._micros = [*micros, us] if isinstance(micros, list) else {**micros, size: us}
         new._teams = None
-        new.size = size + 1
-        new.events = self.events  # never changed in place
-        new.event_campaigns = self.event_campaigns
+        new._size = size + 1
+        new._happened = self._happened  # never changed in place
+        new._campaigns = self._campaigns
         new._cache = {}
+        new._sorted = 0
         new._made = self._made
         new._fields = {name: [*column, _GET[name](contact)] for name, column in self._fields.items()}
         new._counted_keys = self._counted_keys
@@ -616,51 +829,28 @@ class History:
         """The contact at ledger position ``key``, made once (records: the record itself)."""
         if self._records is not None:
             return self._records[key]
-        made = self._made.get(key)
-        if made is None:
-            columns = self._columns
-            contact: Contact = object.__new__(Contact)
-            for name in FIELDS:
-                column = columns.get(name)
-                # The columns were validated and ``at`` is UTC already: attrs' converter
-                # would change nothing, so the frozen slots are filled directly.
-                _SETTERS[name](contact, column[key] if column is not None else _DEFAULTS[name])
-            if "at" not in columns:  # a store's rows: the instant is known as an integer
-                self._known([key])
-                _SETTERS["at"](contact, EPOCH + dt.timedelta(0, 0, self._micros[key]))
-            elif contact.at.tzinfo is not UTC:
-                _SETTERS["at"](contact, contact.at.astimezone(UTC))
-            made = self._made[key] = contact
-        return made
+        assert self._maker is not None
+        return self._maker.contact(key)
 
     def __len__(self) -> int:
-        return self.size + sum(len(v) for v in self.events.values())
-
-    def _values(self, name: str, keys: list[int]) -> list[Any]:
-        """One field of the contacts ``keys`` of a history of columns, read without making them
-        (a word of the shape from the shapes, in C: no column made)."""
-        local = self._local
-        place = _PLACES.get(name) if local is not None else None
-        if place is not None:
-            codes, shapes = local  # type: ignore[misc]
-            return list(map(_WORD[place], map(shapes.shapes.__getitem__, map(codes.__getitem__, keys))))
-        column = self._columns.get(name)
-        return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
+        if self._entries is not None:
+            self._split()
+        return self._size + sum(len(v) for v in self._happened.values())
 
     def release(self) -> None:
-        """Drop the memos that refer back to this index (the selectors' matchings, the
-        planned contacts by team: lazy sequences holding this index or its bound
-        ``_contact``), so that an index no decision reads again is freed as soon as its last
-        reference goes; the answers stay the same if it is read again (the memos are made
-        again, from the same contacts). Why: those memos make every index a reference cycle,
-        which only CPython's cyclic collector frees; a batch made and dropped one per
-        customer (replay one per replayed contact), and collecting them was about a quarter
-        of a batch worker's time (policylang.batch)."""
+        """Drop the memos (the selectors' matchings, the planned contacts by team); the
+        answers stay the same if the index is read again (the memos are made again, from the
+        same contacts). Nothing needs this any more: no memo refers back to the index (the
+        lazy sequences hold its :class:`_Maker`), so an index is freed by reference counting
+        as soon as its last reference goes, released or not. Kept for callers of the
+        library that called it."""
         self._cache = {}
         self._teams = None
 
     def field(self, name: str) -> list[Any]:
         """One field of the counted contacts, in their time order."""
+        if self._entries is not None:
+            self._split()
         column = self._column(name)
         keys = self._order()
         return list(map(column.__getitem__, keys)) if column is not None else [_DEFAULTS[name]] * len(keys)
@@ -678,6 +868,8 @@ class History:
         hit = self._cache.get(key)
         if hit is not None and hit[0] is match:
             return hit[1]
+        if self._entries is not None:
+            self._split()
         # Test each distinct (purpose, channel, team, status) once per process, not each
         # contact, and pick the contacts by their code: every step a C loop, so a fresh index
         # (one decision per call, the common case) costs no Python per contact or per shape.
@@ -707,24 +899,31 @@ class History:
                                                    repeat(value))))
                 group = None
             mask = self._mask(matched)
-            chosen = list(compress(range(self.size), mask)) if mask is not None else []
-        elif type(micros) is list or self.size <= EAGER:  # every instant known (or cheap): the time order once
+            chosen = list(compress(range(self._size), mask)) if mask is not None else []
+        elif self._size > EAGER and self._time is None and (type(micros) is not list or self._sorted < self._size):
+            # A long history not in time order yet: this selector's contacts picked in ledger
+            # order, their instants converted where not known, and sorted (stable: ties in
+            # ledger order, as in the full order). A decision asks few selectors of a fresh
+            # index, each taking part of the ledger: sorting all of it (n log n) for the first
+            # cost several times this. Once the selectors asked have sorted as many contacts
+            # as the ledger holds, the full order is made (when every instant is known).
+            assert codes is not None
+            chosen = list(compress(range(self._size), map(matched.__contains__, codes)))
+            self._known(chosen)
+            micros = self._micros
+            chosen.sort(key=micros.__getitem__)
+            self._sorted += len(chosen)
+        else:  # every instant known (or cheap): the time order once
             keys, codes = self._timed()
             micros = self._micros
             chosen = keys if distinct <= matched else list(compress(keys, map(matched.__contains__, codes)))
-        else:  # a long history whose instants are converted a selector at a time
-            assert codes is not None
-            chosen = list(compress(range(self.size), map(matched.__contains__, codes)))
-            self._known(chosen)
-            micros = self._micros
-            chosen.sort(key=micros.__getitem__)  # stable: ties stay in ledger order
         if outcome is not None or drop or group is not None:
             chosen = self._kept(chosen, False, outcome, group, value, drop)
             mask = None
         # from records each contact is the record itself, listed in C (then read with no
         # method in between); from columns a contact is made when first read
         contacts: Sequence[Contact] = (list(map(self._records.__getitem__, chosen)) if self._records is not None
-                                       else LazyContacts(self._contact, chosen, self))
+                                       else LazyContacts(self._maker.contact, chosen, self._maker))  # type: ignore[union-attr]
         # the instants by the same mask when nothing filtered the keys since (a C pass with no call a contact)
         result = (list(compress(micros, mask)) if mask is not None else list(map(micros.__getitem__, chosen)), contacts)
         self._cache[key] = (match, result)
@@ -755,12 +954,12 @@ class History:
         return chosen
 
     def _carry(self, new: History, contact: Contact, us: int) -> None:
-        """Give ``new`` (this history with ``contact`` added last, as entry ``self.size``, and
+        """Give ``new`` (this history with ``contact`` added last, as entry ``self._size``, and
         nothing displaced) this history's answers to :meth:`matching`, each grown by the new
         contact where the selector and the filters take it (the filters are :meth:`_kept`'s,
         asked of the new history about the new key): an arbitration's next decision asks
         most of the same selectors again."""
-        key_new = self.size
+        key_new = self._size
         lazy = new._records is None
         carried: dict[tuple[Any, ...], tuple[Match, Matched]] = {}
         counted = contact.status in COUNTED_STATUSES
@@ -778,17 +977,23 @@ class History:
                     contacts = [*contacts[:place], contact, *contacts[place:]]
             # from columns the contacts are the new history's own (made once there: precedence
             # tells contacts by identity)
-            carried[key] = (match, (times, LazyContacts(new._contact, keys, new) if lazy and keys is not None
+            carried[key] = (match, (times, LazyContacts(new._maker.contact, keys, new._maker)  # type: ignore[union-attr]
+                                    if lazy and keys is not None
                                     else contacts))
         new._cache = carried
 
     def event_times(self, name: str, campaign: object = None) -> list[int]:
         """The instants of an event; with ``campaign``, those of that campaign or of none
         (an event without a campaign applies to every campaign, 11.3)."""
-        pairs = self.event_campaigns.get(name) if campaign is not None else None
+        if self._entries is not None:
+            self._split()
+        pairs = self._campaigns.get(name) if campaign is not None else None
         if pairs is None:
-            return self.events.get(name, [])
+            return self._happened.get(name, [])
         return [us for us, value in pairs if value is None or in_campaign(value, campaign)]
+
+
+_NOT = bytes((1, 0)).ljust(256, b"\0")  # a translation of bytes 0 and 1 into 1 and 0
 
 
 class _Constant:
@@ -814,6 +1019,9 @@ def epoch_micros(instants: list[dt.datetime]) -> list[int]:
 
 
 _AT = attrgetter("at")
+_NAME = attrgetter("name")
+_CAMPAIGN = attrgetter("campaign")
+_KINDS = frozenset((Contact, Event))
 _QUAD = attrgetter("purpose", "channel", "team", "status")
 # a field's place in a Quad, and each place's getter
 _PLACES = {"purpose": 0, "channel": 1, "team": 2, "status": 3}

@@ -247,7 +247,6 @@ def replay_columns(job: ReplayJob, led: dict[str, list[Any]]) -> dict[str, list[
                 then = _verdict(job.old, old_customer, request, history, job.loads_old, cutoff)
                 out["old_allowed"].append(then.allowed)
                 out["old_denied_by"].append(list(then.denied_by))
-            history.release()  # freed by reference counting, not collected as a cycle
         k = stop
     return out
 

@@ -64,12 +64,14 @@ def contacts(draw: Any) -> Contact:
 def ledgers(draw: Any) -> list[Contact | Event]:
     # up to past history.EAGER contacts: short records convert every instant at once, long
     # ones a selector at a time
-    size = draw(st.sampled_from((0, 1, 2, 5, 12, module.EAGER + 6)))
+    size = draw(st.sampled_from((0, 1, 2, 5, 12, module.EAGER + 6, 2 * module.EAGER + 3)))
     entries: list[Contact | Event] = [draw(contacts()) for _ in range(size)]
     if draw(st.booleans()):
         entries.sort(key=lambda c: c.at)  # in time order (as a digest): the sort is skipped
-    if draw(st.booleans()):
-        entries.insert(draw(st.integers(0, len(entries))), Event(BASE, "complaint", "c"))
+    for _ in range(draw(st.integers(0, 2))):
+        at = BASE + dt.timedelta(minutes=draw(st.sampled_from((-1, 0, 61))))
+        entries.insert(draw(st.integers(0, len(entries))), Event(at, draw(st.sampled_from(("complaint", "moved"))), "c",
+                                                                 draw(st.sampled_from((None, None, "d1")))))
     return entries
 
 
@@ -169,6 +171,24 @@ def check(history: History, entries: list[Contact | Event], questions: list[tupl
             assert history.counted_us == [micros(c.at) for c in want]
             assert all(map(same_contact, history.counted, want)) and len(history.counted) == len(want)
             assert history.field("outcome") == [c.outcome for c in want]
+        elif kind == "events":  # (from records: the entries split when first asked)
+            happened: dict[str, list[int]] = {}
+            for entry in entries:
+                if isinstance(entry, Event):
+                    happened.setdefault(entry.name, []).append(micros(entry.at))
+            assert history.events == {name: sorted(times) for name, times in happened.items()}
+            assert history.event_times("complaint") == sorted(happened.get("complaint", []))
+            assert len(history) == len(entries)
+            if how == "records":  # (the other ways here are built without the events' campaigns)
+                pairs: dict[str, list[tuple[int, Any]]] = {}
+                for entry in entries:
+                    if isinstance(entry, Event):
+                        pairs.setdefault(entry.name, []).append((micros(entry.at), entry.campaign))
+                assert history.event_campaigns == {
+                    name: sorted(found, key=lambda pair: pair[0]) for name, found in pairs.items()
+                    if any(campaign is not None for _, campaign in found)}
+                assert history.event_times("complaint", "d2") == sorted(
+                    us for us, campaign in pairs.get("complaint", []) if campaign is None)
         else:
             want = [c for c in contacts if c.status == "void"]
             assert len(history.voided) == len(want) and all(map(same_contact, history.voided, want))
@@ -178,7 +198,8 @@ def check(history: History, entries: list[Contact | Event], questions: list[tupl
 def questions(draw: Any) -> list[tuple[str, Any]]:
     asked = [("matching", (draw(matches), draw(st.sampled_from((None, "cards", "sales"))), draw(st.sampled_from(ASKED))))
              for _ in range(draw(st.integers(1, 4)))]
-    asked += [(kind, None) for kind in draw(st.lists(st.sampled_from(("planned", "counted", "voided")), max_size=3))]
+    asked += [(kind, None) for kind in draw(st.lists(st.sampled_from(("planned", "counted", "voided", "events")),
+                                                      max_size=3))]
     return draw(st.permutations(asked))
 
 

@@ -436,3 +436,30 @@ def test_reserve_all_search_counts_what_the_plan_displaced_as_gone(kind: str, tm
     assert made[0].decision.next_allowed_at == T0 + dt.timedelta(days=8)
     assert ledger.reservation(early.id or "").state == "planned"  # rolled back: not displaced
     ledger.close()
+
+
+def test_a_kept_digest_is_gone_on_from_only_while_it_is_the_stored_one(tmp_path: os.PathLike[str]) -> None:
+    """Issue 11: a SQLite ledger goes on from the digest it kept of a customer only while the
+    stored bytes are the same. Two writers (two connections) take turns on one customer under
+    a cap of three: each turn's reservation sees the other's, so exactly three are granted
+    and the stored digest is the one of the rows."""
+    from policylang.ledger import digest
+    from policylang.ledger.sqlite import SQLiteLedger
+
+    policy = make_policy(CAP_POLICY, "cap.pol")
+    url = fresh_url("sqlite", tmp_path)
+    writers = [open_ledger(url, create=True), open_ledger(url)]
+    try:
+        granted = [writers[k % 2].reserve(policy, Customer("ada", {}), Request(f"t{k + 1}", "sms", "marketing", T0),
+                                          explain=False).allowed for k in range(6)]  # fmt: skip
+        assert granted == [True, True, True, False, False, False]
+        first = writers[0]
+        assert isinstance(first, SQLiteLedger)
+        with first._transaction(write=False) as txn:  # noqa: SLF001
+            stored = txn.decision_rows("ada", False)[1]
+            rows = txn.plain_rows("ada")[1]  # type: ignore[attr-defined]
+        assert isinstance(stored, digest.Stored)
+        assert stored.columns() == digest.from_values("ada", rows).columns()
+    finally:
+        for ledger in writers:
+            ledger.close()

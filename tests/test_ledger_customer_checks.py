@@ -4,12 +4,16 @@ InputError and writes nothing, in ``reserve`` and ``reserve_all``, on every stor
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from policylang.errors import InputError
 from policylang.ledger import Ledger
+from policylang.ledger.rows import customer_json
 from policylang.records import Customer, Request
 from tests.ledger_fixtures import (  # noqa: F401 - fixtures
+    POLICY_TEXT,
     T0,
     clock,
     ledger,
@@ -47,3 +51,40 @@ def test_a_denial_searches_with_the_record_checked_once(ledger: Ledger) -> None:
     assert again.decision.next_allowed_at == denied.decision.next_allowed_at
     [plan] = ledger.reserve_all(POLICY, ada, [marketing("bronze")])
     assert not plan.allowed and plan.decision.next_allowed_at == denied.decision.next_allowed_at
+
+
+NUMBERS = make_policy(POLICY_TEXT.replace("  vip     flag", "  vip     flag\n  age     number\n  likes   set of channel"),
+                      "numbers.pol")
+
+
+def test_a_record_given_again_is_kept_only_by_what_decides_its_text_and_checks(ledger: Ledger) -> None:  # noqa: F811
+    """Issue 11: a ledger keeps the JSON text and the checked values of the records it was
+    given lately, by each value's type and value (a float's repr): a value equal to a kept
+    one but of another type (True and 1 and 1.0) or another text (0.0 and -0.0) is written and
+    checked as itself, and a record changed in place is another record."""
+    at = [T0]
+
+    def reserve(values: dict[str, object]) -> None:
+        at[0] += dt.timedelta(days=1)
+        assert ledger.reserve(NUMBERS, Customer("ada", values), Request("gold", "email", "servicing", at[0])).allowed
+
+    def stored() -> str:
+        return dict(ledger.stored_customers())["ada"]
+
+    reserve({"owner": "gold", "age": 1})
+    assert stored() == customer_json(Customer("ada", {"owner": "gold", "age": 1}))
+    with pytest.raises(InputError):  # a flag is no number, though True == 1
+        reserve({"owner": "gold", "age": True})
+    reserve({"owner": "gold", "age": -0.0})
+    assert '"age": -0.0' in stored()
+    reserve({"owner": "gold", "age": 0.0})
+    assert '"age": 0.0' in stored()
+    values: dict[str, object] = {"owner": "gold", "likes": frozenset({"sms"})}
+    reserve(values)
+    assert '"likes": ["sms"]' in stored()
+    values["likes"] = frozenset({"sms", "email"})  # changed in place: written as it is now
+    reserve(values)
+    assert '"likes": ["email", "sms"]' in stored()
+    values["likes"] = frozenset({"fax"})
+    with pytest.raises(InputError):  # checked as it is now
+        reserve(values)

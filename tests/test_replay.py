@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -115,3 +116,42 @@ def test_capacity_counts_every_customer_before_the_contact(tmp_path: Path) -> No
                  "--no-progress", "--workers", "2"]) == 0
     assert [(r["row"], r["allowed"], r["denied_by"]) for r in rows(out)] == [
         (1, True, []), (2, True, []), (3, False, ["desk"]), (4, True, [])]
+
+
+def summary_rows(text: str) -> list[list[str]]:
+    """The summary table's body rows, cells stripped (rich draws the table with box lines)."""
+    return [[cell.strip() for cell in line.strip("│┃ ").split("│")] for line in text.splitlines()
+            if line.startswith("│")]
+
+
+def test_summary_lists_every_week_of_a_short_replay(files: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert replay(files, "new", tmp_path / "out.jsonl") == 0
+    got = summary_rows(capsys.readouterr().out)
+    assert ["weekly", "all", "", "2"] in got
+    assert [r for r in got if r[1] == "week"] == [["weekly", "week", "2026-W47", "1"], ["weekly", "week", "2026-W48", "1"]]
+
+
+def test_summary_of_a_long_replay_shows_each_rules_busiest_week(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Twelve weeks, more than the summary lists: each rule's busiest week stands for them
+    (week 3 has five emails, so three denied under "at most 2"; weeks 5 and 9 two each, the
+    others one), the total counts every week, and the caption points to the chart."""
+    (tmp_path / "new.pol").write_text(NEW)
+    (tmp_path / "customers.jsonl").write_text(json.dumps({"id": "c", "timezone": "UTC"}) + "\n")
+    monday = dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc)  # Monday of 2026-W02
+    sent = {3: 5, 5: 4, 9: 4}  # week index -> emails; 3 in every other week
+    lines = []
+    for week in range(12):
+        for day in range(sent.get(week, 3)):
+            at = (monday + dt.timedelta(weeks=week, hours=day)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines.append(json.dumps({"customer": "c", "at": at, "channel": "email", "purpose": "marketing",
+                                     "team": "sales", "status": "sent"}) + "\n")
+    (tmp_path / "ledger.jsonl").write_text("".join(lines))
+    files = {p.stem: p for p in tmp_path.iterdir()}
+    assert replay(files, "new", tmp_path / "out.jsonl", "--chart", str(tmp_path / "c.html")) == 0
+    text = capsys.readouterr().out
+    got = summary_rows(text)
+    assert ["weekly", "all", "", "16"] in got  # one denied in each of 9 weeks, 3 + 2 + 2 in the other three
+    assert [r for r in got if "week" in r[1]] == [["weekly", "busiest week", "2026-W05", "3"]]
+    assert "12 weeks" in text and "c.html" in text

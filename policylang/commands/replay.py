@@ -122,24 +122,62 @@ def run(args: argparse.Namespace) -> int:
             abort()
             raise
         commit()
-    stdout().print(report(tally, old is not None, tally.written, args.output))
+    stdout().print(report(tally, old is not None, tally.written, args.output, args.chart))
     return EXIT_OK
 
 
-def report(tally: ReplayTally, against: bool, written: int, output: str) -> Table:
-    """Denials per rule by team, channel and week; with an old policy, both columns."""
+# Up to this many weeks the summary lists every week; past it (a year's replay has 52 or 53,
+# times every rule) the terminal would scroll past the totals, so each rule shows its busiest
+# week and the reader is pointed to the chart and the output file, which hold every week.
+WEEKS_SHOWN = 8
+
+
+def report(tally: ReplayTally, against: bool, written: int, output: str, chart: str | None = None) -> Table:
+    """Denials per rule: the total, then by team, channel and week; with an old policy, both
+    columns. Past :data:`WEEKS_SHOWN` weeks, each rule's busiest week stands for the weeks."""
     title = (f"{tally.contacts:,} sent contacts replayed; {tally.denied:,} would be denied; "
              + (f"{written:,} decided differently" if against else f"{written:,}") + f" written to {output}")
-    out = Table(title=title)
+    many_weeks = len(tally.weeks) > WEEKS_SHOWN
+    caption = None
+    if many_weeks:
+        caption = (f"{len(tally.weeks)} weeks: each rule's busiest week is shown; every week's denials: "
+                   + (f"the chart {chart}" if chart else "a chart (--chart FILE.html)")
+                   + ("" if against else f", or the rows of {output}"))  # with --against it holds only changes
+    out = Table(title=title, caption=caption)
     out.add_column("rule", no_wrap=True)
     out.add_column("by", no_wrap=True)
     out.add_column("value")
     out.add_column("denied" + (" (new)" if against else ""), justify="right")
     if against:
         out.add_column("denied (old)", justify="right")
+
+    def row(rule: str, by: str, value: str, new: int, old: int) -> None:
+        out.add_row(rule, by, value, f"{new:,}", *([f"{old:,}"] if against else []))
+
+    def counts(by: str) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+        return tally.denials(by), (tally.denials(by, "old_denied_by") if against else Counter())
+
+    # The totals per rule, from the team counts: every replayed contact has exactly one team.
+    new_by_team, old_by_team = counts("team")
+    totals_new: Counter[str] = Counter()
+    totals_old: Counter[str] = Counter()
+    for (rule, _), n in new_by_team.items():
+        totals_new[rule] += n
+    for (rule, _), n in old_by_team.items():
+        totals_old[rule] += n
+    for rule in sorted(set(totals_new) | set(totals_old)):
+        row(rule, "all", "", totals_new[rule], totals_old[rule])
     for by in ("team", "channel", "week"):
-        new = tally.denials(by)
-        old: Counter[tuple[str, str]] = tally.denials(by, "old_denied_by") if against else Counter()
+        new, old = counts(by)
+        if by == "week" and many_weeks:
+            busiest: dict[str, tuple[int, str]] = {}
+            for (rule, week), n in (new + old).items():  # denials under both policies together
+                most, first = busiest.get(rule, (0, ""))
+                if n > most or (n == most and week < first):  # the earlier week on a tie
+                    busiest[rule] = (n, week)
+            for rule, (_, week) in sorted(busiest.items()):
+                row(rule, "busiest week", week, new[(rule, week)], old[(rule, week)])
+            continue
         for rule, value in sorted(set(new) | set(old)):
-            out.add_row(rule, by, value, f"{new[(rule, value)]:,}", *([f"{old[(rule, value)]:,}"] if against else []))
+            row(rule, by, value, new[(rule, value)], old[(rule, value)])
     return out

@@ -151,6 +151,8 @@ class Txn(Protocol):
 
     def load_rows(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[tuple[Row, str | None]]: ...
 
+    def load_contacts(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[Contact]: ...
+
     def insert(self, rows: Sequence[Row]) -> None: ...
 
     def update(self, row: Row) -> None: ...
@@ -193,6 +195,68 @@ def _checked(policy: Policy, given: Customer | str, record: Customer) -> Custome
     from policylang.evaluator import checked_values
 
     return Customer(record.id, checked_values(policy, record.values))
+
+
+# The types of the values a record is kept by (_Records): each such value's JSON text is
+# decided by its type and value alone (a float's by its repr: 0.0 and -0.0 are equal but
+# written apart), and a set or list of texts by its texts.
+_PLAIN = frozenset((str, bool, int, type(None)))
+_TEXTS = frozenset((frozenset, tuple))
+
+
+def _record_key(customer: Customer) -> tuple[Any, ...] | None:
+    """What decides a record's JSON text and checked values exactly (None: a value of a type
+    that does not, e.g. a date or a list; such a record is not kept)."""
+    key: list[Any] = [customer.id]
+    for name, value in customer.values.items():
+        kind = type(value)
+        if kind in _PLAIN:
+            key.append((name, kind, value))
+        elif kind is float:
+            key.append((name, kind, repr(value)))
+        elif kind in _TEXTS and all(type(item) is str for item in value):
+            key.append((name, kind, value))
+        else:
+            return None
+    return tuple(key)
+
+
+class _Records:
+    """The records a ledger was given lately, per policy: each one's JSON text (as
+    :func:`customer_json` writes it) and, once a reservation asked, its values checked against
+    the policy, kept by :func:`_record_key` (so a reservation for a customer given the same
+    record again neither writes nor checks it again). Bounded: emptied when full."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self.by_policy: dict[int, tuple[Policy, dict[tuple[Any, ...], list[Any]]]] = {}
+
+    def entry(self, policy: Policy, customer: Customer) -> list[Any]:
+        """``[JSON text, checked record or None]`` of ``customer`` (see :meth:`checked`)."""
+        key = _record_key(customer)
+        if key is None:
+            return [customer_json(customer), None]
+        held = self.by_policy.get(id(policy))
+        if held is None or held[0] is not policy:  # (the id of a policy gone, taken by another)
+            held = self.by_policy[id(policy)] = (policy, {})
+            if len(self.by_policy) > 16:
+                self.by_policy = {id(policy): held}
+        kept = held[1]
+        found = kept.get(key)
+        if found is None:
+            if len(kept) >= self.SIZE:
+                kept.clear()
+            found = kept[key] = [customer_json(customer), None]
+        return found
+
+    @staticmethod
+    def checked(policy: Policy, customer: Customer, entry: list[Any]) -> Customer:
+        """The record of ``entry`` checked against ``policy`` (InputError for a value it refuses)."""
+        found: Customer | None = entry[1]
+        if found is None:
+            found = entry[1] = _checked(policy, customer, customer)
+        return found
 
 
 def history_of(rows: StoredRows, now_us: int) -> History:
@@ -301,8 +365,15 @@ class _ReadLoads:
 
 
 def _counted_contacts(txn: Txn, rule: CapRule, start: dt.datetime, end: dt.datetime, now_us: int) -> list[Contact]:
+    return txn.load_contacts(rule, to_micros(start), to_micros(end), now_us)
+
+
+def load_contacts(txn: Txn, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[Contact]:
+    """:meth:`Txn.load_contacts` by :meth:`Txn.load_rows`: every counted contact of every customer
+    matching ``rule`` in ``[start_us, end_us)`` as of ``now_us``, a ``Row`` made for each (the
+    reference; a SQL store reads plain tuples of the columns a contact needs instead)."""
     out = []
-    for row, owner in txn.load_rows(rule, to_micros(start), to_micros(end), now_us):
+    for row, owner in txn.load_rows(rule, start_us, end_us, now_us):
         if row.counted(now_us) and rule.match.matches(row.purpose or "", row.channel or "", row.team or "", owner):
             out.append(_as_contact(row, now_us))
     return out
@@ -359,6 +430,7 @@ class Ledger:
             raise LedgerError("a reservation hold must be positive")
         self.hold = hold
         self.clock = clock
+        self._records = _Records()
 
     # -- what subclasses provide --
     def _transaction(self, *, write: bool, bulk: bool = False) -> contextlib.AbstractContextManager[Txn]:
@@ -476,9 +548,10 @@ class Ledger:
         now_us, rows = self._decision_read(customer)
         return now_us, history_of(rows, now_us)
 
-    def _built(self, customer: str, rows: StoredRows, now_us: int, history: History) -> None:
-        """Told of the index a reservation built from ``rows`` (a store may keep it for the
-        next read, valid while the rows are unchanged: SQLite)."""
+    def _index_of(self, customer: str, rows: StoredRows, now_us: int) -> History:
+        """The index of the rows a reservation read (a store may keep it for the next read and
+        reservation, valid while the rows are unchanged, and hand back one it kept: SQLite)."""
+        return history_of(rows, now_us)
 
     def customer(self, policy: Policy, customer: str) -> Customer | None:
         """The stored record of ``customer``, validated against ``policy``; None if unknown."""
@@ -550,7 +623,8 @@ class Ledger:
         check_text(customer_id, "customer id")
         check_text(request.campaign, "campaign")
         check_text(request.id, "request id")
-        record_text = None if isinstance(customer, str) else customer_json(customer)
+        entry = None if isinstance(customer, str) else self._records.entry(policy, customer)
+        record_text = None if entry is None else entry[0]
         denied: Decision | None = None
         with self._transaction(write=True) as txn:
             # One trip to the store for every read before the decision (PostgreSQL sends them
@@ -563,9 +637,10 @@ class Ledger:
             if booked is not None:
                 return self._retried(booked, customer_id, request, now_us)
             record, store_record = self._record(policy, customer, found, record_text)
-            checked = _checked(policy, customer, record)  # once: the verdict and a denial's search
-            ledger = history_of(rows, now_us)  # no record per row: the store wrote them
-            self._built(customer_id, rows, now_us, ledger)  # a denial's search may read it again
+            # once: the verdict and a denial's search (a stored record was checked as it was read)
+            checked = record if entry is None else self._records.checked(policy, record, entry)
+            # no record per row (the store wrote them); kept: a denial's search may read it again
+            ledger = self._index_of(customer_id, rows, now_us)
             # Under the write lock: the verdict at the request's instant only. The search for
             # the next allowed instant (a denial's) runs after the lock is released.
             decision = policy.decide(checked, request, ledger, explain=explain,

@@ -232,7 +232,7 @@ class Stored:
     def with_rows(self, rows: Sequence[tuple[Any, ...]]) -> Stored:
         """This digest with ``rows`` (decision tuples, :data:`SOURCE`) added, each after every
         entry at or before its instant (a new row is stored last)."""
-        patch = _Patch(self)
+        patch = _Patch(self, many=len(rows) > 4)
         for values in rows:
             kind, fields = _parts(values)
             if kind == "event":
@@ -356,13 +356,18 @@ def _released(codes: Codes, shapes: Shapes, keys: list[str], expires: list[int |
 class _Patch:
     """A digest's fields being changed a row at a time (new containers, the old untouched)."""
 
-    def __init__(self, stored: Stored) -> None:
+    def __init__(self, stored: Stored, *, many: bool = False) -> None:
         digest = stored.digest
         self.customer = digest.customer
         self.words: list[str | None] = list(digest.words)
-        self.index = {word: code for code, word in enumerate(self.words)}
         self.shapes: list[str] = list(digest.shape_keys)
-        self.shape_index = {shape: code for code, shape in enumerate(self.shapes)}
+        # the codes of the words and shapes by a look-up table for a patch of many contacts; a
+        # patch of one (a reservation's) looks each up in the short list itself (no table built)
+        self.index: dict[str | None, int] | None = None
+        self.shape_index: dict[str, int] | None = None
+        if many:
+            self.index = {word: code for code, word in enumerate(self.words)}
+            self.shape_index = {shape: code for code, shape in enumerate(self.shapes)}
         self.ids = list(stored.ids())
         self.micros = list(digest.micros)
         # spliced as bytes while every code fits in one (a list: the patch's own, changed in place)
@@ -376,21 +381,13 @@ class _Patch:
         self.replaced = False
 
     def code(self, word: str | None) -> int:
-        code = self.index.get(word)
-        if code is None:
-            code = self.index[word] = len(self.words)
-            self.words.append(word)
-        return code
+        return _code_of(word, self.words, self.index)
 
     def contact(self, at: int, fields: tuple[Any, ...], *, replace: bool) -> None:
         """Insert the contact ``fields`` (:func:`_parts`) at position ``at``, or replace the one there."""
         end = at + 1 if replace else at
         row_id, micros, channel, purpose, team, status, outcome = fields[:7]
-        shape = shape_key(purpose, channel, team, status)
-        code = self.shape_index.get(shape)
-        if code is None:
-            code = self.shape_index[shape] = len(self.shapes)
-            self.shapes.append(shape)
+        code = _code_of(shape_key(purpose, channel, team, status), self.shapes, self.shape_index)
         self.ids[at:end] = [row_id]
         self.micros[at:end] = [micros]
         self.codes = _spliced(self.codes, at, end, code)
@@ -428,6 +425,22 @@ class _Patch:
                       ids=msgspec.Raw(_ENCODER.encode(self.ids)), micros=self.micros, shapes=_packed(codes),
                       shape_keys=shapes, outcome=_packed(self.outcome), **self.optional, **self.events)  # fmt: skip
         return Stored(made, ids=self.ids)
+
+
+def _code_of(word: Any, words: list[Any], index: dict[Any, int] | None) -> int:
+    """The code of ``word`` among ``words`` (added last when new), by ``index`` (kept in step)
+    when given, else by a search of the list."""
+    if index is None:
+        try:
+            return words.index(word)
+        except ValueError:
+            words.append(word)
+            return len(words) - 1
+    code = index.get(word)
+    if code is None:
+        code = index[word] = len(words)
+        words.append(word)
+    return code
 
 
 def _spliced(column: Codes, at: int, end: int, code: int) -> Codes:
@@ -493,7 +506,7 @@ def from_values(customer: str, values: Sequence[tuple[Any, ...]]) -> Stored:
 
 def _assembled(customer: str, contacts: list[tuple[Any, ...]], events: list[tuple[Any, ...]]) -> Stored:
     """The digest of contacts and events given as :func:`_parts` tuples, in ledger order."""
-    empty = _Patch(Stored(_EMPTY))
+    empty = _Patch(Stored(_EMPTY), many=True)
     empty.customer = customer
     empty.codes, empty.outcome = [], []  # appended to in place (packed when stored)
     for at, fields in enumerate(contacts):

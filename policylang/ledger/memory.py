@@ -9,10 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from policylang.ledger.core import Ledger, Opening, StoredRows, Txn, decision_rows, now_and_rows, opening
+from policylang.ledger.core import (
+    Ledger,
+    Opening,
+    StoredRows,
+    Txn,
+    decision_rows,
+    load_contacts,
+    now_and_rows,
+    opening,
+)
 from policylang.ledger.rows import LedgerError, Row, to_micros, utc_now
 
 if TYPE_CHECKING:
+    from policylang.records import Contact
     from policylang.rules import CapRule
 
 
@@ -69,6 +79,9 @@ class _MemoryTxn:
                 owner = self.customer(row.customer)
                 out.append((attrs.evolve(row), owner[1] if owner else None))
         return out
+
+    def load_contacts(self, rule: CapRule, start_us: int, end_us: int, now_us: int) -> list[Contact]:
+        return load_contacts(self, rule, start_us, end_us, now_us)
 
     def insert(self, rows: Sequence[Row]) -> None:
         seen = {r.id for r in self.inserts}

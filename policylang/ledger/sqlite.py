@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policylang.ledger import digest
-from policylang.ledger.core import Opening, StoredRows, Txn
+from policylang.ledger.core import Opening, StoredRows, Txn, history_of
 from policylang.ledger.digest import Stored
 from policylang.ledger.rows import COLUMNS, LedgerError, Row, to_micros
 from policylang.ledger.schema import DECISION_COLUMNS, SCHEMA_VERSION, SQLITE_MIGRATIONS
@@ -38,6 +38,8 @@ class _SQLiteTxn(_SQLTxn):
     reads a customer without one writes it from the rows.
     """
 
+    ledger: SQLiteLedger
+
     def __init__(self, ledger: SQLiteLedger, cursor: Any) -> None:
         super().__init__(ledger, cursor)
         self.digests = (getattr(ledger, "_version", SCHEMA_VERSION) or SCHEMA_VERSION) >= _DIGESTS
@@ -48,10 +50,10 @@ class _SQLiteTxn(_SQLTxn):
     def opening(self, customer: str, request_id: str | None, now: bool) -> Opening:
         if not self.digests:
             return super().opening(customer, request_id, now)
-        now_us, record, owner, body = self.execute(
-            self.ledger.now_sql + _WITH_CUSTOMER_DIGEST, (customer, customer)).fetchone()
+        now_us, record, owner, body = self.execute(_OPENING, (customer, customer)).fetchone()
         booked = self.row(request_id, for_update=True) if request_id else None
-        found = _whole(digest.decode(body, customer))
+        hit = self.ledger._kept_digest(customer, body)  # the same bytes decoded before: not again
+        found = _whole(hit if hit is not None else digest.decode(body, customer))
         if found is None:  # none yet (or not one this code wrote): from the rows, and kept
             found = self._put(customer, digest.from_values(customer, self.plain_rows(customer)[1]))
         self.known[customer] = found
@@ -74,8 +76,12 @@ class _SQLiteTxn(_SQLTxn):
         return found
 
     def _put(self, customer: str, made: Stored) -> Stored:
-        self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, digest.encode(made)))
+        body = made.body = digest.encode(made)
+        self.execute("INSERT OR REPLACE INTO digests (customer, body) VALUES (?, ?)", (customer, body))
         self.known[customer] = made
+        # kept by its bytes: the next reservation of this customer that reads them (no other
+        # write since) goes on from it, not decoding them (a rollback leaves other bytes stored)
+        self.ledger._keep(customer, made)
         return made
 
     def _from_rows(self, customer: str) -> None:
@@ -134,31 +140,42 @@ def _decision_values(row: Row) -> tuple[Any, ...]:
 
 
 class _Kept:
-    """An index kept for the next read: the digest it was built from, the instant it was built
-    for, and (worked out at the first read that finds the same digest) the instants around it
-    at which the index is the same."""
+    """A customer's digest kept for the next read or reservation: the bytes stored, the digest
+    they decode to (ids decoded), and its index, built at the first use, for the instant
+    of that use; (worked out at the first use that finds the same digest) the instants around
+    it at which the index is the same."""
 
-    __slots__ = ("body", "history", "size", "_stored", "_at", "_window")
+    __slots__ = ("body", "stored", "history", "size", "_at", "_window")
 
-    def __init__(self, stored: Stored, at: int, history: History) -> None:
+    def __init__(self, stored: Stored) -> None:
         assert stored.body is not None
-        self.body, self.history, self.size = stored.body, history, len(history)
-        self._stored, self._at = stored, at
+        self.body, self.stored = stored.body, stored
+        self.history: History | None = None
+        self.size = len(stored.digest.micros) + len(stored.digest.event_names)
+        self._at = 0
         self._window: tuple[int, int] | None = None
 
-    def valid(self, now_us: int) -> bool:
-        if self._window is None:
-            self._window = self._stored.window(self._at)
-        return self._window[0] <= now_us < self._window[1]
+    def index(self, now_us: int) -> History:
+        """The index as of ``now_us``: the one built before while no planned contact's deadline
+        lies between the instant it was built for and now, else built anew (and kept)."""
+        history = self.history
+        if history is not None:
+            if self._window is None:
+                self._window = self.stored.window(self._at)
+            if self._window[0] <= now_us < self._window[1]:
+                return history
+        history = self.history = self.stored.history(now_us)
+        self._at, self._window = now_us, None
+        return history
 
 
 # the most entries the indexes a thread keeps (SQLiteLedger.history) may hold in all
 _KEPT_ENTRIES = 200_000
 # the store's now and a customer's digest, one statement
 _NOW_AND_DIGEST = SQLLedger.now_sql + ", (SELECT body FROM digests WHERE customer = ?)"
-# appended to the statement of the store's now: the customer's record and digest
-_WITH_CUSTOMER_DIGEST = (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ? "
-                         "LEFT JOIN digests d ON d.customer = ?")
+# the store's now, the customer's record and digest: a reservation's first read, one statement
+_OPENING = SQLLedger.now_sql + (", c.record, c.owner, d.body FROM (SELECT 1) AS one LEFT JOIN customers c ON c.id = ? "
+                                "LEFT JOIN digests d ON d.customer = ?")
 
 
 class SQLiteLedger(SQLLedger):
@@ -233,36 +250,42 @@ class SQLiteLedger(SQLLedger):
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool, bulk: bool = False) -> Iterator[Txn]:
-        with self._lock, self._writer_turn(write):
-            if write:
+        with self._lock:
+            if write:  # the writers' turn first (see _take_writer_lock), released last
                 self._refuse_if_damaged()
-            cur = self._conn.cursor()
+                self._take_writer_lock()
             try:
-                # A read transaction too: the reads of more than one statement (the store's now
-                # and a customer's rows, a summary's counts) see one snapshot. (The common
-                # decision's read is one statement on the connection: _now_and_digest.)
-                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                cur = self._conn.cursor()
+                try:
+                    # A read transaction too: the reads of more than one statement (the store's
+                    # now and a customer's rows, a summary's counts) see one snapshot. (The common
+                    # decision's read is one statement on the connection: _now_and_digest.)
+                    cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                except sqlite3.OperationalError as exc:
+                    cur.close()
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise self._fault(exc) from None
+                    raise LedgerError(f"{self.url}: the ledger is busy ({exc})",
+                                      hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
+                try:
+                    txn = _SQLiteTxn(self, cur)
+                    txn.write = write
+                    yield txn
+                    cur.execute("COMMIT")
+                except sqlite3.IntegrityError as exc:
+                    self._rollback(cur)
+                    raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
+                except sqlite3.DatabaseError as exc:
+                    self._rollback(cur)
                     raise self._fault(exc) from None
-                raise LedgerError(f"{self.url}: the ledger is busy ({exc})",
-                                  hint="another process holds the write lock; raise busy_timeout") from None  # fmt: skip
-            try:
-                txn = _SQLiteTxn(self, cur)
-                txn.write = write
-                yield txn
-                cur.execute("COMMIT")
-            except sqlite3.IntegrityError as exc:
-                self._rollback(cur)
-                raise LedgerError(f"{self.url}: {_integrity_message(str(exc))}") from None
-            except sqlite3.DatabaseError as exc:
-                self._rollback(cur)
-                raise self._fault(exc) from None
-            except BaseException:
-                self._rollback(cur)
-                raise
+                except BaseException:
+                    self._rollback(cur)
+                    raise
+                finally:
+                    cur.close()
             finally:
-                cur.close()
+                if write:
+                    fcntl.flock(self._queue, fcntl.LOCK_UN)
 
     def _now_and_digest(self, customer: str) -> tuple[int, bytes | None]:
         """The store's now (or the ledger's clock) and the customer's stored digest: one
@@ -293,7 +316,10 @@ class SQLiteLedger(SQLLedger):
         while the customer's stored digest is byte for byte the one it was built from - so no
         write of any program since - and no planned contact's deadline lies between the
         instant it was built for and now. A kept index is a prebuilt ``policylang.History``:
-        what it built for one decision serves the next. Every read still runs its statement."""
+        what it built for one decision serves the next. Every read still runs its statement.
+        A reservation decides on the kept index too, and goes on from the kept digest (not
+        decoded again) while the stored bytes are the same; the digest a write stores is kept
+        by its bytes, its index built at its first use."""
         return self._index(customer)[1]
 
     def _index(self, customer: str) -> tuple[int, History]:
@@ -301,26 +327,43 @@ class SQLiteLedger(SQLLedger):
             return super()._index(customer)
         now_us, body = self._now_and_digest(customer)
         hit = self._kept_indexes().get(customer)
-        if hit is not None and hit.body == body and hit.valid(now_us):
-            return now_us, hit.history
+        if hit is not None and hit.body == body:
+            return now_us, hit.index(now_us)
         found = digest.decode(body, customer)
         if found is None:
             return super()._index(customer)
-        made = found.history(now_us)
-        self._built(customer, found, now_us, made)
-        return now_us, made
+        return now_us, self._index_of(customer, found, now_us)
 
-    def _built(self, customer: str, rows: StoredRows, now_us: int, history: History) -> None:
+    def _index_of(self, customer: str, rows: StoredRows, now_us: int) -> History:
         if not isinstance(rows, Stored) or rows.body is None or not self.read_cache:
-            return  # only an index built from a digest as stored is kept
+            return history_of(rows, now_us)  # only an index of a digest as stored is kept
+        return self._keep(customer, rows).index(now_us)
+
+    def _kept_digest(self, customer: str, body: bytes | None) -> Stored | None:
+        """The kept digest of ``customer`` whose stored bytes are ``body``, or None."""
+        if not self.read_cache or body is None:
+            return None
+        hit = self._kept_indexes().get(customer)
+        return hit.stored if hit is not None and hit.body == body else None
+
+    def _keep(self, customer: str, stored: Stored) -> _Kept:
+        """Keep ``stored`` (a digest as stored: ``body`` set) as the customer's newest (the same
+        bytes kept already: that entry, with its index)."""
         kept = self._kept_indexes()
         old = kept.pop(customer, None)
         if old is not None:
             self._kept.entries -= old.size
-        made = kept[customer] = _Kept(rows, now_us, history)
+            if old.body == stored.body:
+                kept[customer] = old  # the newest again
+                self._kept.entries += old.size
+                return old
+        if not self.read_cache:
+            return _Kept(stored)
+        made = kept[customer] = _Kept(stored)
         self._kept.entries += made.size
         while len(kept) > self.read_cache or self._kept.entries > _KEPT_ENTRIES:
             self._kept.entries -= kept.pop(next(iter(kept))).size
+        return made
 
     def _kept_indexes(self) -> dict[str, _Kept]:
         """This thread's kept indexes, by customer (oldest first)."""
@@ -367,18 +410,6 @@ class SQLiteLedger(SQLLedger):
                 return [str(exc)]
         found = [str(row[0]) for row in rows]
         return [] if found == ["ok"] else found
-
-    @contextlib.contextmanager
-    def _writer_turn(self, write: bool) -> Iterator[None]:
-        """Hold the writers' lock for a write transaction (waiting at most busy_timeout)."""
-        if not write:
-            yield
-            return
-        self._take_writer_lock()
-        try:
-            yield
-        finally:
-            fcntl.flock(self._queue, fcntl.LOCK_UN)
 
     def _take_writer_lock(self) -> None:
         try:
