@@ -171,7 +171,8 @@ CASES: list[tuple[str, str, bool]] = [
     # duplicate keys, in each part
     ("request key twice", document().replace('"team": "cards"', '"team": "cards", "team": "growth"', 1), False),
     ("line key twice", document().replace('"team": "cards"}', '"team": "cards", "team": "cards"}'), False),
-    ("document key twice", document() + "", True),
+    ("request twice", '{"request": ' + json.dumps(REQUEST) + ", " + document()[1:], False),
+    ("customer twice", '{"customer": {}, ' + document()[1:], False),
     ("customer key twice", document().replace('"age": 40', '"age": 40, "age": 41'), True),  # checked in Python
     ("ledger twice", document()[:-1] + ', "ledger": []}', False),
     # the customer record: deep, null, not an object
@@ -193,3 +194,162 @@ def test_a_crafted_document_gets_one_answer(name: str, text: str, native: bool) 
     if native:
         assert scan(text.encode()) is not None
     answers(text)
+
+
+# ---- cuts, one-byte changes, odd texts --------------------------------------------------------
+
+SMALL = json.dumps({"customer": {}, "request": {**REQUEST, "priority": 3, "campaign": None}, "ledger": [
+    {**CONTACT, "at": "2026-11-23T15:00:00.5-00:00", "outcome": None, "status": "planned"},
+    {"at": "2026-10-01T09:00:00Z", "event": "complaint", "id": None}]}).encode()
+
+
+def test_every_cut_of_a_document_is_declined_bytes_and_text() -> None:
+    """A document cut anywhere (and then ended by a backslash or inside a UTF-8 sequence) is
+    never taken: the reader checks every read against the end of the text."""
+    whole = SMALL.replace(b'"campaign": null', '"campaign": "été 日本"'.encode())
+    assert scan(whole) is not None and scan(whole.decode()) is not None
+    for cut in range(len(whole)):
+        part = whole[:cut]
+        for tail in (b"", b"\\", b"\xc3", b"\xe6\x97", b"\xf0\x9f\x98"):
+            assert scan(part + tail) is None, (cut, tail)
+        assert scan(part.decode("utf-8", "replace")) is None, cut
+
+
+def test_every_one_byte_change_is_declined_or_means_the_same() -> None:
+    """Each byte of a small document replaced by each of the 256 values: what the reader still
+    takes is JSON with the same strings, and the three paths answer it alike."""
+    taken = set()
+    for i in range(len(SMALL)):
+        for c in range(256):
+            changed = SMALL[:i] + bytes([c]) + SMALL[i + 1:]
+            found = scan(changed)
+            if found is not None:
+                json.loads(changed)  # the reader took only JSON
+                assert changed.count(b'"') == SMALL.count(b'"')
+                taken.add(changed)
+    assert len(taken) > 100  # digits of instants, blanks, names of one letter changed...
+    for changed in sorted(taken):
+        answers(changed.decode())
+
+
+def test_lone_surrogates_and_odd_texts_are_declined() -> None:
+    text = SMALL.decode()
+    for odd in ("", " ", "\ud800", text.replace("cards", "c\ud800"), text.replace("{}", '"\udfff"'),
+                text + "\x00", "\x00" + text, "\ufeff" + text, text[:-1]):
+        assert scan(odd) is None, odd
+        assert scan(odd.encode("utf-8", "surrogatepass")) is None, odd
+    for invalid in (b"\xed\xa0\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf4\x90\x80\x80", b"\xff", b"\x80"):
+        assert scan(SMALL.replace(b"{}", b'{"x": "' + invalid + b'"}')) is None, invalid
+    assert scan(SMALL.replace(b"{}", '{"x": "\U0010ffff\u07ff\uffff"}'.encode())) is not None
+    for deep in ("[" * 100_000, "[" * 33 + "]" * 33, '{"a": ' * 40 + "1" + "}" * 40, "1" * 100_000 + "."):
+        assert scan(SMALL.replace(b"{}", deep.encode())) is None
+
+
+# ---- names around the word compares and the hash table ----------------------------------------
+
+LENGTHS = (0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 40)
+
+
+def vocabulary(names: list[str]) -> Any:
+    statuses = ingest.native_vocabulary(NORTHWIND)[3]
+    return tuple(tuple((n.encode(), n) for n in names) if kind != 3 else statuses for kind in range(6))
+
+
+@pytest.mark.parametrize("alphabet", ["x", "ab", "é"])
+def test_a_name_is_found_exactly_at_every_length(alphabet: str) -> None:
+    """Names of 0 to 40 characters (``same()`` compares 4 and 8 bytes at a time, overlapping):
+    each is found as the policy's own string, and one character more, less or changed at
+    either end (or its middle) is not."""
+    names = [(alphabet * 40)[:n] for n in LENGTHS]
+    given = vocabulary(names)
+    for held in names:
+        tries = {held, held + "y", held[:-1], "y" + held[1:], held[:-1] + "y",
+                 held[: len(held) // 2] + "Y" + held[len(held) // 2 + 1:], held.upper()}
+        for name in tries:
+            document = json.dumps({"customer": {}, "request": {**REQUEST, "team": held, "channel": held,
+                                                               "purpose": held},
+                                   "ledger": [{**CONTACT, "team": name, "channel": held, "purpose": held,
+                                               "outcome": name}, {"at": CONTACT["at"], "event": name}]},
+                                  ensure_ascii=False)
+            found = scan(document, given)
+            if name in names:
+                assert found is not None
+                assert found[0]["team"][0] is names[names.index(name)]
+                assert found[4][0] is names[names.index(held)]
+                assert list(found[2]) == [name] and found[2][name][0] is not None
+            else:
+                assert found is None, (held, name)
+
+
+def test_a_large_vocabulary_finds_each_name() -> None:
+    names = [f"name{k}" for k in range(3000)]
+    given = vocabulary(names)
+    for k in range(0, 3000, 37):
+        document = json.dumps({"customer": {}, "request": {**REQUEST, "team": names[k], "channel": names[-k - 1],
+                                                           "purpose": names[k // 2]}})
+        found = scan(document, given)
+        assert found is not None and found[4][:3] == (names[k], names[-k - 1], names[k // 2])
+        assert scan(document.replace(names[k], names[k] + "x", 1), given) is None
+
+
+def test_empty_vocabularies_take_no_name() -> None:
+    """A policy declaring no outcomes and no events: a name of either is refused, and a
+    document without one is still read."""
+    bare = policylang.compile('policy "bare"\nchannels email, sms\nteams cards\npurposes debt\n'
+                              "customer\n  status  one of active\n")
+    assert ingest.native_vocabulary(bare)[4:] == ((), ())
+    request = {"team": "cards", "channel": "sms", "purpose": "debt", "at": "2026-11-24T14:00:00Z"}
+    line = {"at": "2026-11-23T15:00:00Z", "channel": "sms", "purpose": "debt", "team": "cards"}
+    vocabulary = ingest.native_vocabulary(bare)
+    plain = json.dumps({"customer": {"id": "x", "status": "active"}, "request": request, "ledger": [line]})
+    assert ingest._load_scan()(plain, vocabulary) is not None  # noqa: SLF001
+    for extra in ({"outcome": "delivered"}, {"outcome": ""}):
+        assert ingest._load_scan()(plain.replace('"cards"}', '"cards", ' + json.dumps(extra)[1:]), vocabulary) is None  # noqa: SLF001
+    for event in ("complaint", ""):
+        text = json.dumps({"customer": {}, "request": request, "ledger": [{"at": line["at"], "event": event}]})
+        assert ingest._load_scan()(text, vocabulary) is None  # noqa: SLF001
+
+
+# ---- references and memory --------------------------------------------------------------------
+
+def test_no_reference_or_memory_is_kept() -> None:
+    """Accepted documents and declined ones (some after rows and events were appended, some
+    in the request after its names were read) leave every count as it was: a lost or extra
+    reference shows in sys.getrefcount of the names, None and the column names, a lost block
+    in tracemalloc."""
+    vocabulary = ingest.native_vocabulary(NORTHWIND)
+    good = document(request={"campaign": "c", "id": "r", "priority": 7},
+                    ledger=[{**CONTACT, "status": "planned", "outcome": None, "campaign": "x", "id": "1",
+                             "customer": None}, {"at": CONTACT["at"], "event": "complaint", "customer": None}] * 3)
+    bad = [good.replace('"ledger": [', '"ledger": [' + json.dumps(CONTACT) + ", 7, "),  # after one row
+           good[:-3] + ', {"at": "2026-11-23T15:00:00Z", "event": "nope"}]}',  # after rows and events
+           good.replace('"outcome": null', '"outcome": null, "outcome": null', 1),
+           good.replace('"priority": 7', '"priority": 7.5'),  # after the request's names
+           good.replace('"id": "r"', '"id": 3'), good[:-1], good + "x"]
+    assert scan(good) is not None and all(scan(text) is None for text in bad)
+    watched = [name for kind in vocabulary for _, name in kind] + [None, "channel", "status", "customer"]
+
+    def counts() -> list[int]:
+        return [sys.getrefcount(thing) for thing in watched]
+
+    def loop(times: int) -> None:
+        for _ in range(times):
+            found = scan(good)
+            del found
+            for text in bad:
+                scan(text)
+                scan(text.encode())
+
+    loop(200)
+    gc.collect()
+    before = counts()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        loop(3000)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert counts() == before
+    assert grown < 10_000, grown
