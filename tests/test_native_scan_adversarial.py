@@ -9,7 +9,7 @@ Three kinds of check, each able to fail:
 - cuts and one-byte changes of a small document, lone surrogates, names of every length
   around the word compares of ``same()`` and the hash table's edges, empty vocabularies: the
   reader declines or accepts exactly what the policy declares, never crashes (run this file
-  under AddressSanitizer to check reads; see docs/decide_json.md);
+  under AddressSanitizer to check reads: docs/decide_json.md says how);
 - references: tens of thousands of accepted and declined documents (some declined after
   rows were appended) leave the vocabulary's names, None and the interned column names with
   the counts they had, and no memory held.
@@ -27,7 +27,7 @@ import pytest
 
 import policylang
 from policylang import ingest
-from policylang.errors import InputError
+from tests.test_native_scan import outcome
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
 NORTHWIND = policylang.load(ROOT + "/examples/northwind.pol")
@@ -36,14 +36,6 @@ pytestmark = pytest.mark.skipif(not ingest.native_available(), reason="the nativ
 
 def scan(document: str | bytes, vocabulary: Any = None) -> Any:
     return ingest._load_scan()(document, vocabulary or ingest.native_vocabulary(NORTHWIND))  # noqa: SLF001
-
-
-def outcome(run: Any) -> tuple[str, Any]:
-    try:
-        decision = run()
-    except InputError as exc:
-        return "error", (exc.message, exc.span, exc.expected, exc.hint)
-    return "decision", (decision.to_dict(), decision.displaces, decision.next_allowed_at, decision.trace)
 
 
 def answers(document: str | bytes) -> tuple[str, Any]:
