@@ -116,19 +116,6 @@ utf8_sequence(const unsigned char *s, const unsigned char *end)
     return n;
 }
 
-/* Eight bytes at a time: nonzero when some byte of w is a quote, a backslash, a control
- * character or past ASCII (the classic "has a zero byte" tests; a false alarm only sends
- * those eight bytes to the byte loop, a real one always raises it). Strings are most of a
- * ledger's bytes, and the byte loop alone was a third of the reader's time. */
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-static inline uint64_t
-special(uint64_t w)
-{
-    uint64_t quote = w ^ (ONES * '"'), backslash = w ^ (ONES * '\\');
-    return ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash) | ((w - ONES * 0x20) & ~w) | w;
-}
-
 /* The bytes a string holds as they are: printable ASCII but the quote and the backslash (filled
  * by the module's init). The string loop is most of the reader's time (a ledger is mostly
  * strings): a table look-up per byte from a local pointer was faster than comparing each byte
