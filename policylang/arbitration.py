@@ -107,14 +107,6 @@ class Cycle:
         return decision
 
 
-    def release(self) -> None:
-        """Drop the memos of the index this cycle holds (:meth:`History.release`). Not needed:
-        no index is a reference cycle, so each is freed by reference counting once the cycle
-        lets go of it; kept for callers that called it."""
-        if self._history is not None:
-            self._history.release()
-
-
 def grant(request: Request, ident: str | None) -> Contact:
     """The planned contact a granted request becomes."""
     at = request.at

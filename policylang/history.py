@@ -837,16 +837,6 @@ class History:
             self._split()
         return self._size + sum(len(v) for v in self._happened.values())
 
-    def release(self) -> None:
-        """Drop the memos (the selectors' matchings, the planned contacts by team); the
-        answers stay the same if the index is read again (the memos are made again, from the
-        same contacts). Nothing needs this any more: no memo refers back to the index (the
-        lazy sequences hold its :class:`_Maker`), so an index is freed by reference counting
-        as soon as its last reference goes, released or not. Kept for callers of the
-        library that called it."""
-        self._cache = {}
-        self._teams = None
-
     def field(self, name: str) -> list[Any]:
         """One field of the counted contacts, in their time order."""
         if self._entries is not None:
