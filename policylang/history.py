@@ -567,20 +567,21 @@ class History:
         """The ids (``id()``) of the planned contacts, by team (made once per history); from
         columns a team's contacts are made only when its ids are read."""
         teams = self._teams
-        if teams is None:
-            teams = self._teams = {}
-            if not self.has_planned:
-                pass
-            elif self._records is not None or self._planned is not None:
-                for contact in self.planned:
-                    cast(list[int], teams.setdefault(contact.team, [])).append(id(contact))
-            else:
-                column = self._column("team")
-                by_team: dict[str, list[int]] = {}
-                for key in self._planned_order():
-                    by_team.setdefault(column[key] if column is not None else "", []).append(key)
-                make = self._maker.contact  # type: ignore[union-attr]  # (columns: not the history, no cycle)
-                teams.update({team: _Idents(make, keys) for team, keys in by_team.items()})
+        if teams is not None:
+            return teams
+        teams = self._teams = {}
+        if not self.has_planned:
+            return teams
+        if self._records is not None or self._planned is not None:
+            for contact in self.planned:
+                cast(list[int], teams.setdefault(contact.team, [])).append(id(contact))
+        else:
+            column = self._column("team")
+            by_team: dict[str, list[int]] = {}
+            for key in self._planned_order():
+                by_team.setdefault(column[key] if column is not None else "", []).append(key)
+            make = self._maker.contact  # type: ignore[union-attr]  # (columns: not the history, no cycle)
+            teams.update({team: _Idents(make, keys) for team, keys in by_team.items()})
         return teams
 
     def _column(self, name: str) -> list[Any] | None:
