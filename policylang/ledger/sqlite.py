@@ -81,7 +81,8 @@ class _SQLiteTxn(_SQLTxn):
         self.known[customer] = made
         # kept by its bytes: the next reservation of this customer that reads them (no other
         # write since) goes on from it, not decoding them (a rollback leaves other bytes stored)
-        self.ledger._keep(customer, made)
+        if self.ledger.read_cache:
+            self.ledger._keep(customer, made)
         return made
 
     def _from_rows(self, customer: str) -> None:
@@ -357,8 +358,6 @@ class SQLiteLedger(SQLLedger):
                 kept[customer] = old  # the newest again
                 self._kept.entries += old.size
                 return old
-        if not self.read_cache:
-            return _Kept(stored)
         made = kept[customer] = _Kept(stored)
         self._kept.entries += made.size
         while len(kept) > self.read_cache or self._kept.entries > _KEPT_ENTRIES:
