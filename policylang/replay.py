@@ -326,22 +326,31 @@ def _counted_candidates(ledger: Any, rules: list[CapRule], owners: dict[str, str
 def _read_part(path: str, part: tuple[int, int, int] | None, parts: Scattered, number: int,
                rules: list[CapRule], owners: dict[str, str | None]) -> tuple[list[Any], int, int, Any]:
     """Validate one part of the ledger (a byte range: :func:`policylang.batch._ledger_parts`)
-    and spill it by bucket (to ``ledger{number}-{bucket}``); its bad rows, how many rows it
-    held, its largest row number, and its rows that ``rules`` (both policies' capacity
-    rules) may count, as one Arrow table (for :meth:`PrefixLoads.add`)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    on a forked process and spill it (:func:`_spill_part`); its bad rows, then what
+    :func:`_spill_part` gives."""
     from policylang import batch
 
     assert batch._POLICY is not None  # noqa: SLF001 - set by _on_processes for its tasks
     problems = Problems()
+    rows, last, candidates = _spill_part(batch._POLICY, path, part, parts, number, problems, rules, owners)  # noqa: SLF001
+    return problems.rows, rows, last, candidates
+
+
+def _spill_part(policy: Policy, path: str, part: tuple[int, int, int] | None, parts: Scattered, number: int,
+                problems: Problems, rules: list[CapRule], owners: dict[str, str | None]) -> tuple[int, int, Any]:
+    """Validate the ledger's byte range ``part`` (None: the whole file) into ``problems`` and
+    spill its rows by bucket (to ``ledger{number}-{bucket}``): how many rows it held, its
+    largest row number, and its rows that ``rules`` (both policies' capacity rules) may
+    count, as one Arrow table (for :meth:`PrefixLoads.add`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     spill = Spill(parts, f"ledger{number}", ledger_schema())
     rows = last = 0
     candidates = []
     try:
-        for chunk in ledger_batches(batch._POLICY, path, problems, part):  # noqa: SLF001
-            if problems or not chunk.num_rows:
+        for chunk in ledger_batches(policy, path, problems, part):
+            if problems or not chunk.num_rows:  # nothing is decided: the rest is read only for its bad rows
                 continue
             spill.write(chunk, "customer")
             rows += chunk.num_rows
@@ -351,7 +360,7 @@ def _read_part(path: str, part: tuple[int, int, int] | None, parts: Scattered, n
     finally:
         spill.close()
     found = pa.Table.from_batches(candidates, schema=ledger_schema()) if candidates else ledger_schema().empty_table()
-    return problems.rows, rows, last, found
+    return rows, last, found
 
 
 def prepare_replay(new: Policy, old: Policy | None, ledger_path: str, customers_path: str | None,
@@ -371,8 +380,6 @@ def prepare_replay(new: Policy, old: Policy | None, ledger_path: str, customers_
     million rows kept every other core idle before the first decision."""
     import tempfile
 
-    import pyarrow.compute as pc
-
     customers = read_customers(new, customers_path, problems) if customers_path else {}
     owners = {ident: found[2] for ident, found in customers.items()}
     records = {ident: found[1] for ident, found in customers.items()}
@@ -383,37 +390,25 @@ def prepare_replay(new: Policy, old: Policy | None, ledger_path: str, customers_
     parts = Scattered(folder.name, _bucket_count(ledger_path), 0, 0)
     rows = last = 0
     pieces = _ledger_parts(ledger_path, workers)
-    if len(pieces) > 1:
-        rules = [*capacity_rules(new), *(capacity_rules(old) if old is not None else [])]
-        parts.ledger_parts = len(pieces)
-        try:
+    rules = [*capacity_rules(new), *(capacity_rules(old) if old is not None else [])]
+    parts.ledger_parts = len(pieces)
+    try:
+        if len(pieces) > 1:
             results = _on_processes(new, _read_part, [(ledger_path, piece, parts, k, rules, owners)
                                                       for k, piece in enumerate(pieces)])
-        except BaseException:
-            folder.cleanup()
-            raise
-        for bad, count, largest, candidates in results:  # the parts in file order: bad rows in row order
-            problems.rows.extend(bad)
-            rows += count
-            last = max(last, largest)
-            for loads in (loads_new, loads_old):
-                if loads is not None and candidates.num_rows:
-                    loads.add(candidates)
-        del results
-    else:
-        spill = Spill(parts, "ledger0", ledger_schema())
-        try:
-            for batch in ledger_batches(new, ledger_path, problems):
-                if problems or not batch.num_rows:  # nothing is decided: the rest is read only for its bad rows
-                    continue
-                spill.write(batch, "customer")
-                for loads in (loads_new, loads_old):
-                    if loads is not None:
-                        loads.add(batch)
-                rows += batch.num_rows
-                last = max(last, pc.max(batch.column("row")).as_py())
-        finally:
-            spill.close()
+        else:  # one part, read here (its bad rows go straight into problems)
+            results = [([], *_spill_part(new, ledger_path, None, parts, 0, problems, rules, owners))]
+    except BaseException:
+        folder.cleanup()
+        raise
+    for bad, count, largest, candidates in results:  # the parts in file order: bad rows in row order
+        problems.rows.extend(bad)
+        rows += count
+        last = max(last, largest)
+        for loads in (loads_new, loads_old):
+            if loads is not None and candidates.num_rows:
+                loads.add(candidates)
+    del results
     if problems:
         folder.cleanup()
         return None
