@@ -37,6 +37,8 @@ CALENDAR_UNITS = ("day", "week", "month", "quarter", "year")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "weekend")
 RULE_KINDS = ("cap", "capacity", "quiet", "exclude", "require", "exclusive")
 
+# names a customer block holds beside its drawn attributes (customer_block), and `id`
+BLOCK_NAMES = frozenset({"id", "timezone", "tags", "teams_seen", "score"})
 names = st.from_regex(r"[a-z_][a-z0-9_]{0,9}", fullmatch=True).filter(lambda n: n not in RESERVED)
 # rule names and titles: any one-line text, quotes and backslashes included
 texts = st.text(
@@ -250,7 +252,10 @@ def customer_block(draw: Any, v: Vocabulary) -> list[str]:
 @st.composite
 def policy_parts(draw: Any, max_rules: int = 8) -> list[str]:
     """A valid policy as a list of statements (a customer block is one multi-line item)."""
-    pool = draw(st.lists(names, min_size=23, max_size=23, unique=True))
+    # the attributes (pool[13:20]) take none of the customer block's own names: `id` is the
+    # customer's identifier, which no attribute may be, and the block may add the others
+    pool = draw(st.lists(names, min_size=23, max_size=23, unique=True)
+                .filter(lambda pool: BLOCK_NAMES.isdisjoint(pool[13:20])))
     v = Vocabulary(pool, draw(st.booleans()), draw(st.booleans()))
     statements: list[str] = []
     if draw(st.booleans()):
